@@ -1,0 +1,134 @@
+// HTTP as plugins see it: plain request/response values and a router to add routes to.
+//
+// Handlers run on the kernel's HTTP worker threads, concurrently; they must be thread-safe.
+// A handler that throws is caught by the kernel and answered with a 500 JSON body carrying
+// the request id; nothing a plugin throws reaches Poco. Bodies are fully buffered (the size
+// cap is enforced before the handler runs), and responses always carry a Content-Length so
+// connections stay alive.
+// Lifetime: a Handler (std::function) created by a plugin lives in the router until the
+// process ends; libraries are never unloaded, so its code stays valid.
+#pragma once
+
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Stringifier.h>
+
+#include <algorithm>
+#include <cctype>
+#include <functional>
+#include <map>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "malipo/result.hpp"
+
+namespace malipo {
+
+struct CaseInsensitiveLess {
+  bool operator()(const std::string& a, const std::string& b) const {
+    return std::lexicographical_compare(a.begin(), a.end(), b.begin(), b.end(), [](char x, char y) {
+      return std::tolower(static_cast<unsigned char>(x)) < std::tolower(static_cast<unsigned char>(y));
+    });
+  }
+};
+using HeaderMap = std::map<std::string, std::string, CaseInsensitiveLess>;
+
+struct Request {
+  std::string method;   // "GET", "POST", …
+  std::string path;     // decoded path, no query string
+  std::string rawQuery;
+  std::map<std::string, std::string> query;       // decoded query parameters (last wins)
+  std::map<std::string, std::string> pathParams;  // from `{name}` segments of the route
+  HeaderMap headers;
+  std::string body;      // raw bytes, exactly as received (signatures are computed over it)
+  std::string clientIp;  // peer address (X-Forwarded-For only when server.trust_proxy)
+  std::string requestId;
+  std::optional<std::string> userId;  // JWT `sub` when a valid token was presented
+
+  std::string header(const std::string& name, const std::string& dflt = {}) const {
+    auto it = headers.find(name);
+    return it == headers.end() ? dflt : it->second;
+  }
+  std::string param(const std::string& name) const {
+    auto it = pathParams.find(name);
+    return it == pathParams.end() ? std::string() : it->second;
+  }
+  std::string queryParam(const std::string& name, const std::string& dflt = {}) const {
+    auto it = query.find(name);
+    return it == query.end() ? dflt : it->second;
+  }
+};
+
+struct Response {
+  int status = 200;
+  std::string contentType = "application/json";
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+
+  Response& header(std::string name, std::string value) {
+    headers.emplace_back(std::move(name), std::move(value));
+    return *this;
+  }
+
+  static Response json(int status, const Poco::JSON::Object& obj) {
+    std::ostringstream os;
+    Poco::JSON::Stringifier::condense(obj, os);
+    Response r;
+    r.status = status;
+    r.body = os.str();
+    return r;
+  }
+  static Response text(int status, std::string body, std::string type = "text/plain; charset=utf-8") {
+    Response r;
+    r.status = status;
+    r.contentType = std::move(type);
+    r.body = std::move(body);
+    return r;
+  }
+  static Response html(int status, std::string body) {
+    return text(status, std::move(body), "text/html; charset=utf-8");
+  }
+  static Response redirect(int status, const std::string& location) {
+    Response r = text(status, "");
+    r.header("Location", location);
+    return r;
+  }
+  // The kernel's one JSON error shape: {"error": code, "message": …, "request_id": …}.
+  static Response error(const Error& e, const std::string& requestId = {}) {
+    Poco::JSON::Object o;
+    o.set("error", errorCodeName(e.code));
+    o.set("message", e.external);
+    if (!requestId.empty()) o.set("request_id", requestId);
+    return json(httpStatus(e.code), o);
+  }
+};
+
+using Handler = std::function<Response(const Request&)>;
+
+enum class Auth {
+  none,      // no token looked at
+  optional,  // a valid token sets userId; a bad one is rejected with 401
+  required,  // 401 unless a valid token is present
+  admin,     // the admin token (Authorization: Bearer <admin.token>)
+};
+
+struct RouteOptions {
+  Auth auth = Auth::none;
+  std::string rateLimit;   // name of a rate-limit bucket from config (empty: the default)
+  std::size_t maxBodyBytes = 0;  // 0: server.max_body_bytes
+  std::string name;        // label for metrics; defaults to the pattern
+};
+
+// Patterns: literal segments and `{name}` segments, e.g. "/api/cv-pdf/{request_id}/status".
+// A trailing slash in a request matches the same route. Adding the same method and pattern
+// twice is an error (thrown at start-up).
+class Router {
+ public:
+  virtual ~Router() = default;
+  virtual void add(const std::string& method, const std::string& pattern, Handler handler,
+                   RouteOptions options = {}) = 0;
+};
+
+}  // namespace malipo

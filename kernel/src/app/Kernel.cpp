@@ -1,0 +1,194 @@
+#include "app/Kernel.hpp"
+
+#include <Poco/JSON/Array.h>
+
+#include "app/LogContext.hpp"
+
+namespace malipo {
+
+Kernel::Kernel(Config config, const Clock* clock)
+    : config_(std::move(config)), clock_(clock ? clock : &systemClock_) {
+  Settings log = config_.root.child("log");
+  logger_.setLevel(KernelLogger::parseLevel(log.getString("level", "info")));
+  logger_.setJson(log.getString("format") == "json");
+}
+
+Kernel::~Kernel() { shutdown(); }
+
+HttpOptions Kernel::httpOptions() const {
+  Settings server = config_.root.child("server");
+  HttpOptions o;
+  o.listen = server.getString("listen");
+  o.threads = static_cast<int>(server.getInt("threads", 32));
+  o.queue = static_cast<int>(server.getInt("queue", 256));
+  o.maxBodyBytes = static_cast<std::size_t>(server.getInt("max_body_bytes", 1 << 20));
+  o.trustProxy = server.getBool("trust_proxy");
+  o.accessLog = server.getBool("access_log", true);
+  o.corsOrigins = server.child("cors").getStringList("allowed_origins");
+  o.corsMaxAge = static_cast<int>(server.child("cors").getInt("max_age", 600));
+  auto limit = [](const Settings& s) {
+    return RateLimiter::Limit{static_cast<double>(s.getInt("requests_per_minute", 600)),
+                              static_cast<double>(s.getInt("burst", 60))};
+  };
+  Settings rl = server.child("rate_limits");
+  o.defaultLimit = limit(rl.child("default"));
+  Settings buckets = rl.child("buckets");
+  for (const auto& name : buckets.keys()) o.buckets[name] = limit(buckets.child(name));
+  o.jwtSecret = config_.root.child("auth").getString("jwt_secret");
+  o.jwtIssuer = config_.root.child("auth").getString("jwt_issuer");
+  o.adminToken = config_.root.child("admin").getString("token");
+  return o;
+}
+
+void Kernel::open() {
+  Settings db = config_.root.child("database");
+  store_ = std::make_unique<Store>(db.getString("url"), static_cast<int>(db.getInt("pool_size", 8)),
+                                   static_cast<int>(db.getInt("busy_timeout_ms", 5000)));
+  Settings j = config_.root.child("jobs");
+  JobQueueOptions jo;
+  jo.workers = static_cast<int>(j.getInt("workers", 4));
+  jo.batchSize = static_cast<int>(j.getInt("batch_size", 32));
+  jo.pollIntervalMs = j.getInt("poll_interval_ms", 200);
+  jo.rescueIntervalMs = j.getInt("rescue_interval_ms", 5000);
+  jo.keepDoneMs = j.getInt("keep_done_hours", 168) * 3600 * 1000;
+  jobs_ = std::make_unique<JobQueueImpl>(*store_, *clock_, logger_, jo);
+  httpClient_ = std::make_unique<HttpClientImpl>(logger_);
+  store_->migrate("kernel.jobs", JobQueueImpl::migrations());
+
+  services_.router = &router_;
+  services_.db = store_.get();
+  services_.jobs = jobs_.get();
+  services_.http = httpClient_.get();
+  services_.pages = &pages_;
+  services_.clock = clock_;
+  services_.logger = &logger_;
+  services_.metrics = &metrics_;
+  std::string publicUrl = config_.root.child("server").getString("public_url");
+  while (!publicUrl.empty() && publicUrl.back() == '/') publicUrl.pop_back();
+  services_.publicUrl = publicUrl;
+  services_.sandbox = config_.root.getBool("sandbox");
+
+  plugins_.load(config_);
+  plugins_.registerAll(services_);
+  for (auto& p : plugins_.plugins()) {
+    for (auto& c : p.components) {
+      try {
+        store_->migrate(p.config.name, c->migrations());
+      } catch (const DbError& e) {
+        throw PluginError(PluginManager::describeError(p, e.what()));
+      }
+    }
+  }
+}
+
+void Kernel::addKernelRoutes() {
+  router_.add("GET", "/healthz", [](const Request&) { return Response::json(200, Poco::JSON::Object().set("status", "ok")); },
+              {Auth::none, "", 0, "/healthz"});
+  router_.add("GET", "/readyz", [this](const Request&) {
+    Poco::JSON::Object o;
+    bool dbOk = store_->ping();
+    o.set("database", dbOk ? "ok" : "unreachable");
+    o.set("plugins", started_ ? "started" : "starting");
+    o.set("status", dbOk && started_ ? "ready" : "not_ready");
+    return Response::json(dbOk && started_ ? 200 : 503, o);
+  });
+  router_.add("GET", "/metrics", [this](const Request&) {
+    return Response::text(200, metrics_.render(), "text/plain; version=0.0.4; charset=utf-8");
+  });
+  metrics_.describe("malipo_jobs", "jobs in the queue by state", "gauge");
+  metrics_.describe("malipo_plugin_info", "loaded plugins", "gauge");
+  metrics_.addCollector([this](Metrics& m) {
+    for (const auto& [state, n] : jobs_->stats()) m.setGauge("malipo_jobs", {{"state", state}}, static_cast<double>(n));
+    for (const auto& p : plugins_.plugins())
+      m.setGauge("malipo_plugin_info", {{"plugin", p.config.name}, {"version", p.descriptor->version}}, 1);
+  });
+
+  auto jobJson = [](const JobRow& j) {
+    Poco::JSON::Object o;
+    o.set("id", j.id);
+    o.set("kind", j.kind);
+    o.set("state", j.state);
+    o.set("attempts", j.attempts);
+    o.set("max_attempts", j.maxAttempts);
+    o.set("run_at", j.runAt);
+    o.set("last_error", j.lastError);
+    o.set("unique_key", j.uniqueKey);
+    o.set("created_at", j.createdAt);
+    o.set("updated_at", j.updatedAt);
+    return o;
+  };
+  RouteOptions admin{Auth::admin, "", 0, ""};
+  router_.add("GET", "/admin/jobs", [this, jobJson](const Request& req) {
+    int limit = 100;
+    try {
+      limit = std::stoi(req.queryParam("limit", "100"));
+    } catch (...) {
+      return Response::error(Error::make(ErrorCode::invalidInput, "limit must be a number"), req.requestId);
+    }
+    limit = std::max(1, std::min(limit, 1000));
+    Poco::JSON::Array arr;
+    for (const auto& j : jobs_->list(req.queryParam("state"), limit)) arr.add(jobJson(j));
+    Poco::JSON::Object o;
+    o.set("jobs", arr);
+    return Response::json(200, o);
+  }, admin);
+  router_.add("GET", "/admin/jobs/stats", [this](const Request&) {
+    Poco::JSON::Object o;
+    for (const auto& [state, n] : jobs_->stats()) o.set(state, n);
+    return Response::json(200, o);
+  }, admin);
+  router_.add("POST", "/admin/jobs/{id}/retry", [this](const Request& req) {
+    std::int64_t id = 0;
+    try {
+      id = std::stoll(req.param("id"));
+    } catch (...) {
+      return Response::error(Error::make(ErrorCode::notFound, "no such job"), req.requestId);
+    }
+    if (!jobs_->retry(id))
+      return Response::error(Error::make(ErrorCode::conflict, "job " + std::to_string(id) + " is not dead (or does not exist)"), req.requestId);
+    return Response::json(200, Poco::JSON::Object().set("retried", id));
+  }, admin);
+  router_.add("GET", "/admin/plugins", [this](const Request&) {
+    Poco::JSON::Array arr;
+    for (const auto& p : plugins_.plugins()) {
+      Poco::JSON::Object o;
+      o.set("name", p.config.name);
+      o.set("version", p.descriptor->version);
+      o.set("spi_version", p.descriptor->spiVersion);
+      o.set("library", p.config.library);
+      arr.add(o);
+    }
+    return Response::json(200, Poco::JSON::Object().set("plugins", arr));
+  }, admin);
+}
+
+void Kernel::start() {
+  jobs_->every("kernel.purge_jobs", 3600000);
+  jobs_->handle("kernel.purge_jobs", [this](const Job&) {
+    jobs_->purgeDone();
+    return JobOutcome::ok();
+  });
+  plugins_.startAll();
+  addKernelRoutes();
+  http_ = std::make_unique<HttpServer>(router_, metrics_, logger_, *clock_, httpOptions());
+  http_->start();
+  jobs_->start();
+  started_ = true;
+  logger_.info("kernel", "listening on " + config_.root.child("server").getString("listen").substr(
+                             0, config_.root.child("server").getString("listen").rfind(':')) +
+                             ":" + std::to_string(port()) + " with " + std::to_string(plugins_.plugins().size()) +
+                             " plugin(s), database " + Store::redact(config_.root.child("database").getString("url")));
+}
+
+void Kernel::shutdown() {
+  if (shutDown_) return;
+  shutDown_ = true;
+  started_ = false;
+  if (http_) http_->stop(10000);
+  if (jobs_) jobs_->drain(30000);
+  plugins_.stopAll();
+  plugins_.destroyAll();
+  http_.reset();
+}
+
+}  // namespace malipo

@@ -1,0 +1,65 @@
+// The kernel: builds every subsystem from the config and runs the start-up and shutdown
+// order. Start: store → kernel migrations → plugins loaded and registered → plugin
+// migrations → plugins started → kernel routes → HTTP → jobs.
+// Shutdown: HTTP (in-flight requests finish) → jobs drained → plugins stopped → destroyed.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "app/KernelLogger.hpp"
+#include "config/ConfigLoader.hpp"
+#include "http/HttpClientImpl.hpp"
+#include "http/HttpServer.hpp"
+#include "http/MetricsRegistry.hpp"
+#include "http/PagesImpl.hpp"
+#include "http/RouterImpl.hpp"
+#include "jobs/JobQueueImpl.hpp"
+#include "plugins/HostImpl.hpp"
+#include "plugins/PluginManager.hpp"
+#include "store/Store.hpp"
+
+namespace malipo {
+
+class Kernel {
+ public:
+  explicit Kernel(Config config, const Clock* clock = nullptr);
+  ~Kernel();
+
+  // Opens the database, loads and registers plugins, applies every migration.
+  void open();
+  // Starts plugins, HTTP and the job workers.
+  void start();
+  void shutdown();
+
+  std::uint16_t port() const { return http_ ? http_->port() : 0; }
+  Store& store() { return *store_; }
+  JobQueueImpl& jobs() { return *jobs_; }
+  RouterImpl& router() { return router_; }
+  MetricsRegistry& metrics() { return metrics_; }
+  PluginManager& plugins() { return plugins_; }
+  KernelLogger& logger() { return logger_; }
+  const Config& config() const { return config_; }
+  bool ready() const { return started_; }
+
+ private:
+  void addKernelRoutes();
+  HttpOptions httpOptions() const;
+
+  Config config_;
+  SystemClock systemClock_;
+  const Clock* clock_;
+  KernelLogger logger_;
+  MetricsRegistry metrics_;
+  RouterImpl router_;
+  PagesImpl pages_;
+  std::unique_ptr<HttpClientImpl> httpClient_;
+  std::unique_ptr<Store> store_;
+  std::unique_ptr<JobQueueImpl> jobs_;
+  std::unique_ptr<HttpServer> http_;
+  KernelServices services_;
+  PluginManager plugins_;
+  bool started_ = false, shutDown_ = false;
+};
+
+}  // namespace malipo

@@ -1,0 +1,186 @@
+// The `malipo` command: serve, check-config, migrate, plugins, jobs.
+// Every error is one line on stderr and a non-zero exit; nothing escapes as a crash.
+#include <signal.h>
+
+#include <Poco/DateTimeFormatter.h>
+#include <Poco/Timestamp.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "app/Kernel.hpp"
+
+#ifndef MALIPO_VERSION
+#define MALIPO_VERSION "0.0.0"
+#endif
+
+namespace {
+
+const char* kUsage = R"(malipo — plugin-based payment orchestration server
+
+Usage:
+  malipo serve        [--config FILE]   start the server (SIGTERM/SIGINT: graceful stop)
+  malipo check-config [--config FILE]   validate the config and list what would be loaded
+  malipo migrate      [--config FILE]   apply pending database migrations and exit
+  malipo plugins      [--config FILE]   list plugins: name, version, SPI version, library
+  malipo jobs list    [--state STATE] [--limit N] [--config FILE]
+  malipo jobs stats   [--config FILE]
+  malipo jobs retry ID [--config FILE]  requeue a dead job
+  malipo --help | --version
+
+FILE defaults to config/malipo.yaml. ${VAR} and ${VAR:-default} in the file are taken
+from the environment.
+)";
+
+struct Args {
+  std::vector<std::string> positional;
+  std::map<std::string, std::string> options;
+};
+
+Args parse(int argc, char** argv) {
+  Args a;
+  for (int i = 1; i < argc; ++i) {
+    std::string s = argv[i];
+    if (s == "--help" || s == "-h" || s == "--version") {
+      a.options[s] = "1";
+    } else if (s.rfind("--", 0) == 0) {
+      std::string key = s, value;
+      auto eq = s.find('=');
+      if (eq != std::string::npos) {
+        key = s.substr(0, eq);
+        value = s.substr(eq + 1);
+      } else {
+        if (i + 1 >= argc) throw std::runtime_error("option " + s + " needs a value");
+        value = argv[++i];
+      }
+      static const std::vector<std::string> known{"--config", "--state", "--limit", "--port-file"};
+      if (std::find(known.begin(), known.end(), key) == known.end()) throw std::runtime_error("unknown option " + key);
+      a.options[key] = value;
+    } else {
+      a.positional.push_back(s);
+    }
+  }
+  return a;
+}
+
+std::string formatMs(std::int64_t ms) {
+  return Poco::DateTimeFormatter::format(Poco::Timestamp(ms * 1000), "%Y-%m-%dT%H:%M:%SZ");
+}
+
+int serve(malipo::Config config, const std::string& portFile) {
+  // Block the stop signals in every thread; the main thread waits for them below.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  malipo::Kernel kernel(std::move(config));
+  kernel.open();
+  kernel.start();
+  if (!portFile.empty()) {
+    std::ofstream(portFile + ".tmp") << kernel.port() << "\n";
+    std::rename((portFile + ".tmp").c_str(), portFile.c_str());
+  }
+  int sig = 0;
+  sigwait(&set, &sig);
+  kernel.logger().info("kernel", std::string("received ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT") + ", stopping");
+  kernel.shutdown();
+  kernel.logger().info("kernel", "stopped");
+  return 0;
+}
+
+int run(int argc, char** argv) {
+  Args args = parse(argc, argv);
+  if (args.options.count("--version")) {
+    std::cout << "malipo " << MALIPO_VERSION << " (SPI " << MALIPO_SPI_VERSION << ")\n"
+              << "fingerprint: " << malipo::kernelFingerprint() << "\n";
+    return 0;
+  }
+  if (args.options.count("--help") || args.positional.empty()) {
+    std::cout << kUsage;
+    return args.positional.empty() && !args.options.count("--help") ? 2 : 0;
+  }
+  std::string configFile = args.options.count("--config") ? args.options["--config"] : "config/malipo.yaml";
+  const std::string& cmd = args.positional[0];
+  static const std::vector<std::string> commands{"serve", "check-config", "migrate", "plugins", "jobs"};
+  if (std::find(commands.begin(), commands.end(), cmd) == commands.end()) {
+    std::cerr << "malipo: unknown command '" << cmd << "' (see malipo --help)\n";
+    return 2;
+  }
+  malipo::Config config = malipo::ConfigLoader::loadFile(configFile);
+
+  if (cmd == "serve") return serve(std::move(config), args.options["--port-file"]);
+
+  if (cmd == "check-config") {
+    malipo::PluginManager pm;
+    pm.load(config);
+    std::cout << configFile << ": OK\n\n"
+              << malipo::ConfigLoader::describe(config.root, malipo::ConfigLoader::kernelSchema()) << "\nplugins:\n";
+    for (auto& p : pm.plugins()) {
+      std::cout << "  - " << p.config.name << " " << p.descriptor->version << " (" << p.config.library << ")\n"
+                << malipo::ConfigLoader::describe(p.settings, p.schema, 6);
+    }
+    return 0;
+  }
+  if (cmd == "plugins") {
+    malipo::PluginManager pm;
+    pm.load(config);
+    std::printf("%-14s %-10s %-4s %s\n", "NAME", "VERSION", "SPI", "LIBRARY");
+    for (auto& p : pm.plugins())
+      std::printf("%-14s %-10s %-4d %s\n", p.config.name.c_str(), p.descriptor->version, p.descriptor->spiVersion,
+                  p.config.library.c_str());
+    return 0;
+  }
+  // migrate and jobs need the database; plugins register so their migrations are known.
+  malipo::Kernel kernel(std::move(config));
+  kernel.open();
+  if (cmd == "migrate") {
+    std::cout << "migrations applied; schema is current\n";
+    return 0;
+  }
+  std::string sub = args.positional.size() > 1 ? args.positional[1] : "";
+  if (sub == "stats") {
+    for (const auto& [state, n] : kernel.jobs().stats()) std::cout << state << " " << n << "\n";
+    return 0;
+  }
+  if (sub == "list") {
+    int limit = args.options.count("--limit") ? std::stoi(args.options["--limit"]) : 50;
+    std::printf("%-8s %-28s %-8s %-9s %-20s %s\n", "ID", "KIND", "STATE", "ATTEMPTS", "RUN_AT", "LAST_ERROR");
+    for (const auto& j : kernel.jobs().list(args.options["--state"], limit))
+      std::printf("%-8lld %-28s %-8s %d/%-7d %-20s %s\n", static_cast<long long>(j.id), j.kind.c_str(), j.state.c_str(),
+                  j.attempts, j.maxAttempts, formatMs(j.runAt).c_str(), j.lastError.c_str());
+    return 0;
+  }
+  if (sub == "retry" && args.positional.size() > 2) {
+    long long id = std::stoll(args.positional[2]);
+    if (!kernel.jobs().retry(id)) {
+      std::cerr << "malipo: job " << id << " is not dead (or does not exist)\n";
+      return 1;
+    }
+    std::cout << "job " << id << " queued again\n";
+    return 0;
+  }
+  std::cerr << "malipo: usage: malipo jobs list|stats|retry ID [--config FILE]\n";
+  return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::cerr << "malipo: " << e.what() << "\n";
+  } catch (...) {
+    std::cerr << "malipo: unexpected error\n";
+  }
+  return 1;
+}

@@ -1,0 +1,326 @@
+#include "config/ConfigLoader.hpp"
+
+#include <Poco/JSON/Array.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+namespace malipo {
+
+namespace {
+
+std::string where(const std::string& file, const YAML::Node& node) {
+  std::string out = file;
+  if (node.IsDefined() && node.Mark().line >= 0) out += ":" + std::to_string(node.Mark().line + 1);
+  return out;
+}
+
+[[noreturn]] void fail(const std::string& file, const YAML::Node& node, const std::string& path,
+                       const std::string& what) {
+  throw ConfigError(where(file, node) + ": " + (path.empty() ? "(root)" : path) + ": " + what);
+}
+
+const char* typeName(SettingType t) {
+  switch (t) {
+    case SettingType::string: return "a string";
+    case SettingType::integer: return "an integer";
+    case SettingType::number: return "a number";
+    case SettingType::boolean: return "a boolean (true/false)";
+    case SettingType::list: return "a list";
+    case SettingType::object: return "a mapping";
+    case SettingType::map: return "a mapping";
+  }
+  return "?";
+}
+
+Poco::Dynamic::Var convert(const YAML::Node& node, const SchemaNode& schema, const std::string& path,
+                           const std::string& file);
+
+Poco::Dynamic::Var convertScalar(const YAML::Node& node, const SchemaNode& schema,
+                                 const std::string& path, const std::string& file) {
+  if (!node.IsScalar()) fail(file, node, path, std::string("expected ") + typeName(schema.type));
+  std::string text;
+  try {
+    text = ConfigLoader::substitute(node.Scalar());
+  } catch (const ConfigError& e) {
+    fail(file, node, path, e.what());
+  }
+  switch (schema.type) {
+    case SettingType::string: {
+      if (!schema.allowed.empty()) {
+        bool found = false;
+        std::string list;
+        for (const auto& a : schema.allowed) {
+          found = found || a == text;
+          list += (list.empty() ? "" : ", ") + a;
+        }
+        if (!found) fail(file, node, path, "'" + text + "' is not one of: " + list);
+      }
+      return text;
+    }
+    case SettingType::integer: {
+      std::size_t pos = 0;
+      long long v = 0;
+      try {
+        v = std::stoll(text, &pos, 10);
+      } catch (...) {
+        pos = 0;
+      }
+      if (text.empty() || pos != text.size()) fail(file, node, path, "expected an integer, got '" + text + "'");
+      if (v < schema.min || v > schema.max)
+        fail(file, node, path, "must be between " + std::to_string(schema.min) + " and " + std::to_string(schema.max));
+      return static_cast<Poco::Int64>(v);
+    }
+    case SettingType::number: {
+      std::size_t pos = 0;
+      double v = 0;
+      try {
+        v = std::stod(text, &pos);
+      } catch (...) {
+        pos = 0;
+      }
+      if (text.empty() || pos != text.size()) fail(file, node, path, "expected a number, got '" + text + "'");
+      return v;
+    }
+    case SettingType::boolean: {
+      if (text == "true" || text == "yes" || text == "on") return true;
+      if (text == "false" || text == "no" || text == "off") return false;
+      fail(file, node, path, "expected true or false, got '" + text + "'");
+    }
+    default: break;
+  }
+  fail(file, node, path, "internal: not a scalar type");
+}
+
+Poco::Dynamic::Var convert(const YAML::Node& node, const SchemaNode& schema, const std::string& path,
+                           const std::string& file) {
+  switch (schema.type) {
+    case SettingType::object: {
+      Poco::JSON::Object::Ptr obj = new Poco::JSON::Object;
+      if (node.IsDefined() && !node.IsNull() && !node.IsMap())
+        fail(file, node, path, "expected a mapping");
+      std::set<std::string> known;
+      for (const auto& [key, child] : schema.fields) {
+        known.insert(key);
+        std::string childPath = path.empty() ? key : path + "." + key;
+        YAML::Node value = (node.IsDefined() && node.IsMap()) ? node[key] : YAML::Node();
+        if (!value.IsDefined() || value.IsNull()) {
+          if (child.required) fail(file, node, childPath, "is required (" + child.description + ")");
+          if (child.hasDefault) {
+            obj->set(key, child.defaultValue);
+          } else if (child.type == SettingType::object) {
+            obj->set(key, convert(YAML::Node(), child, childPath, file));
+          }
+          continue;
+        }
+        obj->set(key, convert(value, child, childPath, file));
+      }
+      if (node.IsDefined() && node.IsMap()) {
+        for (const auto& kv : node) {
+          std::string key = kv.first.as<std::string>();
+          if (!known.count(key)) {
+            std::string list;
+            for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
+            fail(file, kv.first, path.empty() ? key : path + "." + key,
+                 "unknown key (known: " + list + ")");
+          }
+        }
+      }
+      return obj;
+    }
+    case SettingType::map: {
+      Poco::JSON::Object::Ptr obj = new Poco::JSON::Object;
+      if (!node.IsMap()) fail(file, node, path, "expected a mapping");
+      for (const auto& kv : node) {
+        std::string key = kv.first.as<std::string>();
+        obj->set(key, convert(kv.second, *schema.element, path + "." + key, file));
+      }
+      return obj;
+    }
+    case SettingType::list: {
+      Poco::JSON::Array::Ptr arr = new Poco::JSON::Array;
+      if (!node.IsSequence()) fail(file, node, path, "expected a list");
+      for (std::size_t i = 0; i < node.size(); ++i)
+        arr->add(convert(node[i], *schema.element, path + "[" + std::to_string(i) + "]", file));
+      return arr;
+    }
+    default: return convertScalar(node, schema, path, file);
+  }
+}
+
+SchemaNode pluginEntrySchema() {
+  using namespace schema;
+  return object("one plugin to load")
+      .field("name", str("unique plugin name; must equal the name the library declares").req())
+      .field("library", str("path of the shared library, relative to the working directory").req())
+      .field("enabled", boolean("load this plugin").def(true));
+}
+
+}  // namespace
+
+std::string ConfigLoader::substitute(const std::string& value) {
+  std::string out;
+  std::size_t i = 0;
+  while (i < value.size()) {
+    if (value[i] == '$' && i + 1 < value.size() && value[i + 1] == '{') {
+      std::size_t end = value.find('}', i + 2);
+      if (end == std::string::npos) throw ConfigError("unterminated ${ in value");
+      std::string expr = value.substr(i + 2, end - i - 2);
+      std::string name = expr, dflt;
+      bool hasDefault = false;
+      std::size_t sep = expr.find(":-");
+      if (sep != std::string::npos) {
+        name = expr.substr(0, sep);
+        dflt = expr.substr(sep + 2);
+        hasDefault = true;
+      }
+      const char* env = std::getenv(name.c_str());
+      if (env && *env) {
+        out += env;
+      } else if (hasDefault) {
+        out += dflt;
+      } else {
+        throw ConfigError("environment variable " + name + " is not set (use ${" + name +
+                          ":-default} for a default)");
+      }
+      i = end + 1;
+    } else {
+      out += value[i++];
+    }
+  }
+  return out;
+}
+
+SchemaNode ConfigLoader::kernelSchema() {
+  using namespace schema;
+  auto bucket = object("a token bucket")
+                    .field("requests_per_minute", integer("sustained rate per client").def(600).range(1, 10000000))
+                    .field("burst", integer("requests allowed at once above the rate").def(60).range(1, 1000000));
+  return object("malipo configuration")
+      .field("server",
+             object("the HTTP server")
+                 .field("listen", str("address:port to listen on (port 0: any free port)").def("127.0.0.1:8080"))
+                 .field("public_url", str("absolute URL clients and providers reach us at").def("http://127.0.0.1:8080"))
+                 .field("threads", integer("HTTP worker threads").def(32).range(1, 1024))
+                 .field("queue", integer("accepted connections waiting for a thread").def(256).range(1, 100000))
+                 .field("max_body_bytes", integer("largest request body accepted (413 above)").def(1048576).range(1, 1073741824))
+                 .field("trust_proxy", boolean("take the client address from X-Forwarded-For").def(false))
+                 .field("access_log", boolean("log one line per request").def(true))
+                 .field("cors", object("cross-origin requests")
+                                    .field("allowed_origins", list("origins allowed ('*' for any)", str("origin")).def(Poco::JSON::Array::Ptr(new Poco::JSON::Array)))
+                                    .field("max_age", integer("seconds a preflight may be cached").def(600)))
+                 .field("rate_limits", object("per-client rate limits (by client address)")
+                                           .field("default", bucket)
+                                           .field("buckets", map("named buckets routes may use", bucket).def(Poco::JSON::Object::Ptr(new Poco::JSON::Object)))))
+      .field("database",
+             object("persistence")
+                 .field("url", str("sqlite:PATH or postgresql://user:password@host:port/db").def("sqlite:var/malipo.db").isSecret())
+                 .field("pool_size", integer("connections in the pool").def(8).range(1, 256))
+                 .field("busy_timeout_ms", integer("SQLite: how long a writer waits for the lock").def(5000).range(0, 600000)))
+      .field("auth", object("client authentication")
+                         .field("jwt_secret", str("HS256 secret for client JWTs (sub = user id)").def("").isSecret())
+                         .field("jwt_issuer", str("required `iss` claim (empty: not checked)").def("")))
+      .field("admin", object("operator API").field("token", str("bearer token for /admin/* (empty: admin API off)").def("").isSecret()))
+      .field("jobs", object("durable job queue")
+                         .field("workers", integer("job worker threads (0: this process runs no jobs)").def(4).range(0, 256))
+                         .field("batch_size", integer("jobs claimed per database round trip").def(32).range(1, 1000))
+                         .field("poll_interval_ms", integer("idle wait between claims").def(200).range(1, 60000))
+                         .field("rescue_interval_ms", integer("how often expired leases are returned").def(5000).range(10, 3600000))
+                         .field("keep_done_hours", integer("how long finished jobs are kept").def(168).range(1, 100000)))
+      .field("log", object("logging")
+                        .field("level", str("minimum level").def("info").oneOf({"debug", "info", "warning", "error"}))
+                        .field("format", str("line format").def("text").oneOf({"text", "json"})))
+      .field("sandbox", boolean("mount provider simulators under /sandbox and point providers at them").def(false))
+      .field("plugins", list("plugins to load, in order", pluginEntrySchema()).def(Poco::JSON::Array::Ptr(new Poco::JSON::Array)));
+}
+
+Settings ConfigLoader::validate(const YAML::Node& node, const SchemaNode& schema, const std::string& path,
+                                const std::string& file) {
+  Poco::Dynamic::Var v = convert(node, schema, path, file);
+  return Settings(v.extract<Poco::JSON::Object::Ptr>(), path);
+}
+
+Config ConfigLoader::loadString(const std::string& yaml, const std::string& name) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(yaml);
+  } catch (const YAML::Exception& e) {
+    throw ConfigError(name + ":" + std::to_string(e.mark.line + 1) + ": YAML syntax error: " + e.msg);
+  }
+  if (root.IsNull() || !root.IsDefined()) root = YAML::Node(YAML::NodeType::Map);
+  if (!root.IsMap()) throw ConfigError(name + ": the top level must be a mapping");
+
+  // plugins[].settings belong to each plugin's schema: validate the rest now.
+  YAML::Node stripped = YAML::Clone(root);
+  Config cfg;
+  cfg.file = name;
+  if (root["plugins"] && root["plugins"].IsSequence()) {
+    YAML::Node plugins = stripped["plugins"];
+    for (std::size_t i = 0; i < plugins.size(); ++i) {
+      if (plugins[i].IsMap()) plugins[i].remove("settings");
+    }
+  }
+  cfg.root = validate(stripped, kernelSchema(), "", name);
+  if (root["plugins"] && root["plugins"].IsSequence()) {
+    std::set<std::string> names;
+    for (std::size_t i = 0; i < root["plugins"].size(); ++i) {
+      YAML::Node p = root["plugins"][i];
+      PluginConfig pc;
+      pc.name = substitute(p["name"].as<std::string>());
+      pc.library = substitute(p["library"].as<std::string>());
+      pc.enabled = !p["enabled"] || substitute(p["enabled"].as<std::string>()) != "false";
+      pc.settings = p["settings"];
+      pc.line = p.Mark().line + 1;
+      if (!names.insert(pc.name).second)
+        fail(name, p, "plugins[" + std::to_string(i) + "].name", "duplicate plugin name '" + pc.name + "'");
+      if (pc.enabled) cfg.plugins.push_back(pc);
+    }
+  }
+  return cfg;
+}
+
+Config ConfigLoader::loadFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw ConfigError(path + ": cannot read the config file");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return loadString(ss.str(), path);
+}
+
+std::string ConfigLoader::describe(const Settings& settings, const SchemaNode& schema, int indent) {
+  std::ostringstream out;
+  std::string pad(static_cast<std::size_t>(indent), ' ');
+  auto obj = settings.raw();
+  for (const auto& [key, child] : schema.fields) {
+    if (!obj->has(key)) continue;
+    if (child.type == SettingType::object) {
+      out << pad << key << ":\n" << describe(settings.child(key), child, indent + 2);
+      continue;
+    }
+    std::string value;
+    if (child.secret) {
+      value = obj->getValue<std::string>(key).empty() ? "\"\"" : "\"***\"";
+    } else {
+      std::ostringstream os;
+      obj->get(key).isString() ? (os << '"' << obj->get(key).toString() << '"')
+                               : (os << obj->get(key).toString());
+      Poco::Dynamic::Var v = obj->get(key);
+      if (v.type() == typeid(Poco::JSON::Array::Ptr) || v.type() == typeid(Poco::JSON::Object::Ptr)) {
+        std::ostringstream js;
+        if (v.type() == typeid(Poco::JSON::Array::Ptr))
+          v.extract<Poco::JSON::Array::Ptr>()->stringify(js);
+        else
+          v.extract<Poco::JSON::Object::Ptr>()->stringify(js);
+        value = js.str();
+      } else {
+        value = os.str();
+      }
+    }
+    out << pad << key << ": " << value << "\n";
+  }
+  return out.str();
+}
+
+}  // namespace malipo

@@ -1,0 +1,110 @@
+#include "http/MetricsRegistry.hpp"
+
+#include <sstream>
+
+namespace malipo {
+
+constexpr std::array<double, 12> MetricsRegistry::kBuckets;
+
+MetricsRegistry::MetricsRegistry() = default;
+
+std::string MetricsRegistry::labelText(const Labels& labels, const std::string& extraKey,
+                                       const std::string& extraValue) {
+  if (labels.empty() && extraKey.empty()) return "";
+  std::string out = "{";
+  bool first = true;
+  auto add = [&](const std::string& k, const std::string& v) {
+    if (!first) out += ",";
+    first = false;
+    out += k + "=\"";
+    for (char c : v) {
+      if (c == '"' || c == '\\') out += '\\';
+      if (c == '\n') {
+        out += "\\n";
+        continue;
+      }
+      out += c;
+    }
+    out += "\"";
+  };
+  for (const auto& kv : labels) add(kv.first, kv.second);
+  if (!extraKey.empty()) add(extraKey, extraValue);
+  return out + "}";
+}
+
+void MetricsRegistry::increment(const std::string& name, const Labels& labels, double by) {
+  std::string key = labelText(labels);
+  std::lock_guard<std::mutex> lock(mutex_);
+  counters_[name][key] += by;
+}
+
+void MetricsRegistry::setGauge(const std::string& name, const Labels& labels, double value) {
+  std::string key = labelText(labels);
+  std::lock_guard<std::mutex> lock(mutex_);
+  gauges_[name][key] = value;
+}
+
+void MetricsRegistry::observe(const std::string& name, const Labels& labels, double seconds) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  Histogram& h = histograms_[name][labels];
+  for (std::size_t i = 0; i < kBuckets.size(); ++i)
+    if (seconds <= kBuckets[i]) ++h.counts[i];
+  ++h.count;
+  h.sum += seconds;
+}
+
+void MetricsRegistry::describe(const std::string& name, const std::string& help, const std::string& type) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  help_[name] = {help, type};
+}
+
+void MetricsRegistry::addCollector(std::function<void(Metrics&)> collector) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  collectors_.push_back(std::move(collector));
+}
+
+std::string MetricsRegistry::render() {
+  std::vector<std::function<void(Metrics&)>> collectors;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    collectors = collectors_;
+  }
+  for (auto& c : collectors) {
+    try {
+      c(*this);
+    } catch (...) {
+      // A collector that cannot read (database down) leaves its last values.
+    }
+  }
+  std::ostringstream out;
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto header = [&](const std::string& name, const char* dflt) {
+    auto it = help_.find(name);
+    out << "# HELP " << name << " " << (it != help_.end() ? it->second.first : name) << "\n";
+    out << "# TYPE " << name << " " << (it != help_.end() ? it->second.second : dflt) << "\n";
+  };
+  for (const auto& [name, series] : counters_) {
+    header(name, "counter");
+    for (const auto& [labels, v] : series) out << name << labels << " " << v << "\n";
+  }
+  for (const auto& [name, series] : gauges_) {
+    header(name, "gauge");
+    for (const auto& [labels, v] : series) out << name << labels << " " << v << "\n";
+  }
+  for (const auto& [name, series] : histograms_) {
+    header(name, "histogram");
+    for (const auto& [labels, h] : series) {
+      for (std::size_t i = 0; i < kBuckets.size(); ++i) {
+        std::ostringstream le;
+        le << kBuckets[i];
+        out << name << "_bucket" << labelText(labels, "le", le.str()) << " " << h.counts[i] << "\n";
+      }
+      out << name << "_bucket" << labelText(labels, "le", "+Inf") << " " << h.count << "\n";
+      out << name << "_sum" << labelText(labels) << " " << h.sum << "\n";
+      out << name << "_count" << labelText(labels) << " " << h.count << "\n";
+    }
+  }
+  return out.str();
+}
+
+}  // namespace malipo

@@ -1,0 +1,35 @@
+#include "http/RateLimiter.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+namespace malipo {
+
+int RateLimiter::take(const std::string& bucket, const Limit& limit, const std::string& client, std::int64_t nowMs) {
+  const double ratePerMs = limit.perMinute / 60000.0;
+  std::string key = bucket + '|' + client;
+  std::lock_guard<std::mutex> lock(mutex_);
+  // Forget clients whose buckets are full again, so the map stays bounded by active clients.
+  if (states_.size() > 100000 || nowMs - lastSweepMs_ > 60000) {
+    for (auto it = states_.begin(); it != states_.end();) {
+      const State& st = it->second;
+      double refill = st.tokens + static_cast<double>(nowMs - st.lastMs) * st.ratePerMs;
+      it = refill >= st.burst ? states_.erase(it) : std::next(it);
+    }
+    lastSweepMs_ = nowMs;
+  }
+  auto [it, inserted] = states_.try_emplace(key, State{limit.burst, nowMs, ratePerMs, limit.burst});
+  State& s = it->second;
+  if (!inserted) {
+    s.tokens = std::min(limit.burst, s.tokens + static_cast<double>(nowMs - s.lastMs) * ratePerMs);
+    s.lastMs = nowMs;
+  }
+  if (s.tokens >= 1.0) {
+    s.tokens -= 1.0;
+    return 0;
+  }
+  double waitMs = (1.0 - s.tokens) / ratePerMs;
+  return std::max(1, static_cast<int>(std::ceil(waitMs / 1000.0)));
+}
+
+}  // namespace malipo

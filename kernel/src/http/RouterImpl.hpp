@@ -1,0 +1,41 @@
+// Matches method + path to a route; literal segments win over `{param}` segments.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <vector>
+
+#include "malipo/http.hpp"
+
+namespace malipo {
+
+struct Route {
+  std::string method;
+  std::string pattern;
+  std::vector<std::string> segments;  // "{name}" for a parameter
+  Handler handler;
+  RouteOptions options;
+};
+
+struct RouteMatch {
+  const Route* route = nullptr;
+  std::map<std::string, std::string> params;
+  std::vector<std::string> allowed;  // when the path matched but not the method (405)
+};
+
+class RouterImpl final : public Router {
+ public:
+  void add(const std::string& method, const std::string& pattern, Handler handler,
+           RouteOptions options = {}) override;
+  RouteMatch match(const std::string& method, const std::string& path) const;
+  std::vector<std::pair<std::string, std::string>> list() const;  // (method, pattern)
+  static std::vector<std::string> split(const std::string& path);
+
+ private:
+  mutable std::shared_mutex mutex_;
+  std::vector<std::unique_ptr<Route>> routes_;
+};
+
+}  // namespace malipo

@@ -1,0 +1,406 @@
+#include "jobs/JobQueueImpl.hpp"
+
+#include <Poco/Process.h>
+#include <Poco/UUIDGenerator.h>
+
+#include <algorithm>
+#include <chrono>
+
+#include "app/LogContext.hpp"
+
+namespace malipo {
+
+JobQueueImpl::JobQueueImpl(Store& store, const Clock& clock, Logger& logger, JobQueueOptions options)
+    : store_(store), clock_(clock), log_(logger), opts_(options) {
+  owner_ = Poco::UUIDGenerator::defaultGenerator().createRandom().toString().substr(0, 8) + "-" +
+           std::to_string(Poco::Process::id());
+}
+
+JobQueueImpl::~JobQueueImpl() { drain(0); }
+
+std::vector<Migration> JobQueueImpl::migrations() {
+  Migration m;
+  m.version = 1;
+  m.description = "jobs table";
+  const std::string cols =
+      "kind TEXT NOT NULL, payload TEXT NOT NULL DEFAULT '', state TEXT NOT NULL, "
+      "attempts BIGINT NOT NULL DEFAULT 0, max_attempts BIGINT NOT NULL, run_at BIGINT NOT NULL, "
+      "lease_ms BIGINT NOT NULL, lease_until BIGINT, lease_owner TEXT, unique_key TEXT UNIQUE, "
+      "last_error TEXT, created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL);"
+      "CREATE INDEX jobs_ready ON jobs (state, run_at);"
+      "CREATE INDEX jobs_lease ON jobs (state, lease_until)";
+  m.sqlite = "CREATE TABLE jobs (id INTEGER PRIMARY KEY, " + cols;
+  m.postgresql = "CREATE TABLE jobs (id BIGSERIAL PRIMARY KEY, " + cols;
+  return {m};
+}
+
+void JobQueueImpl::handle(const std::string& kind, JobHandler handler, JobKindOptions options) {
+  std::lock_guard<std::mutex> lock(handlersMutex_);
+  if (handlers_.count(kind)) throw std::logic_error("job kind '" + kind + "' has a handler already");
+  handlers_[kind] = {std::move(handler), options};
+}
+
+void JobQueueImpl::every(const std::string& kind, std::int64_t intervalMs) {
+  std::lock_guard<std::mutex> lock(handlersMutex_);
+  periodic_[kind] = std::max<std::int64_t>(intervalMs, 1);
+}
+
+const JobKindOptions& JobQueueImpl::optionsFor(const std::string& kind) {
+  std::lock_guard<std::mutex> lock(handlersMutex_);
+  auto it = handlers_.find(kind);
+  return it == handlers_.end() ? defaults_ : it->second.second;
+}
+
+std::vector<std::string> JobQueueImpl::handledKinds() {
+  std::lock_guard<std::mutex> lock(handlersMutex_);
+  std::vector<std::string> kinds;
+  for (const auto& kv : handlers_) kinds.push_back(kv.first);
+  return kinds;
+}
+
+bool JobQueueImpl::enqueue(Tx& tx, const JobSpec& spec) {
+  const JobKindOptions& o = optionsFor(spec.kind);
+  std::int64_t now = clock_.nowMs();
+  std::int64_t runAt = spec.runAtMs > 0 ? spec.runAtMs : now;
+  int maxAttempts = spec.maxAttempts > 0 ? spec.maxAttempts : o.maxAttempts;
+  Value unique = spec.uniqueKey.empty() ? Value(Null{}) : Value(spec.uniqueKey);
+  std::int64_t n = tx.exec(
+      "INSERT INTO jobs (kind, payload, state, attempts, max_attempts, run_at, lease_ms, unique_key, "
+      "created_at, updated_at) VALUES (?, ?, 'queued', 0, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+      {spec.kind, spec.payload, static_cast<std::int64_t>(maxAttempts), runAt, o.leaseMs, unique, now, now});
+  if (n > 0 && runAt <= now) {
+    tx.onCommit([this] {
+      std::lock_guard<std::mutex> lock(mutex_);
+      poke_ = true;
+      wake_.notify_one();
+    });
+  }
+  return n > 0;
+}
+
+bool JobQueueImpl::enqueue(const JobSpec& spec) {
+  bool created = false;
+  store_.write([&](Tx& tx) { created = enqueue(tx, spec); });
+  return created;
+}
+
+std::vector<JobQueueImpl::Claimed> JobQueueImpl::claim(int max) {
+  std::vector<Claimed> out;
+  auto kinds = handledKinds();
+  if (kinds.empty() || max <= 0) return out;
+  std::string inList;
+  Params params;
+  std::int64_t now = clock_.nowMs();
+  std::string token = owner_ + ":" + std::to_string(++claimSeq_);
+  params.push_back(now);
+  params.push_back(token);
+  params.push_back(now);
+  params.push_back(now);
+  for (const auto& k : kinds) {
+    inList += inList.empty() ? "?" : ", ?";
+    params.push_back(k);
+  }
+  params.push_back(static_cast<std::int64_t>(max));
+  std::string sql =
+      "UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_until = ? + lease_ms, "
+      "lease_owner = ?, updated_at = ? WHERE id IN (SELECT id FROM jobs WHERE state = 'queued' AND "
+      "run_at <= ? AND kind IN (" + inList + ") ORDER BY run_at, id LIMIT ?" +
+      (store_.engine() == Engine::postgresql ? " FOR UPDATE SKIP LOCKED" : "") +
+      ") RETURNING id, kind, payload, attempts, max_attempts";
+  Rows rows;
+  store_.write([&](Tx& tx) { rows = tx.query(sql, params); });
+  for (std::size_t r = 0; r < rows.size(); ++r) {
+    Claimed c;
+    c.job.id = rows.i64(r, "id");
+    c.job.kind = rows.str(r, "kind");
+    c.job.payload = rows.str(r, "payload");
+    c.job.attempt = static_cast<int>(rows.i64(r, "attempts"));
+    c.job.maxAttempts = static_cast<int>(rows.i64(r, "max_attempts"));
+    c.token = token;
+    out.push_back(std::move(c));
+  }
+  std::sort(out.begin(), out.end(), [](const Claimed& a, const Claimed& b) { return a.job.id < b.job.id; });
+  return out;
+}
+
+std::int64_t JobQueueImpl::backoffMs(const JobKindOptions& o, int attempt) {
+  double base = static_cast<double>(o.backoffBaseMs);
+  double delay = base * static_cast<double>(1LL << std::min(std::max(attempt - 1, 0), 30));
+  delay = std::min(delay, static_cast<double>(o.backoffMaxMs));
+  std::uniform_real_distribution<double> jitter(0.8, 1.2);
+  std::lock_guard<std::mutex> lock(rngMutex_);
+  return static_cast<std::int64_t>(delay * jitter(rng_));
+}
+
+JobQueueImpl::Completion JobQueueImpl::runJob(const Claimed& c) {
+  JobHandler handler;
+  {
+    std::lock_guard<std::mutex> lock(handlersMutex_);
+    auto it = handlers_.find(c.job.kind);
+    if (it != handlers_.end()) handler = it->second.first;
+  }
+  LogContext ctx("job-" + std::to_string(c.job.id));
+  JobOutcome outcome;
+  if (!handler) {
+    outcome = JobOutcome::retry("no handler for kind '" + c.job.kind + "'");
+  } else {
+    try {
+      outcome = handler(c.job);
+    } catch (const std::exception& e) {
+      outcome = JobOutcome::retry(std::string("handler threw: ") + e.what());
+    } catch (...) {
+      outcome = JobOutcome::retry("handler threw a non-standard exception");
+    }
+  }
+  if (outcome.kind != JobOutcome::Kind::done) {
+    log_.warning("jobs", c.job.kind + " #" + std::to_string(c.job.id) + " attempt " +
+                             std::to_string(c.job.attempt) + "/" + std::to_string(c.job.maxAttempts) +
+                             " failed: " + outcome.error);
+  }
+  return {c.job.id, c.token, c.job.kind, outcome, c.job.attempt};
+}
+
+void JobQueueImpl::complete(const std::vector<Completion>& done) {
+  if (done.empty()) return;
+  std::int64_t now = clock_.nowMs();
+  store_.write([&](Tx& tx) {
+    for (const Completion& c : done) {
+      switch (c.outcome.kind) {
+        case JobOutcome::Kind::done:
+          tx.exec("UPDATE jobs SET state = 'done', lease_until = NULL, last_error = NULL, updated_at = ? "
+                  "WHERE id = ? AND lease_owner = ? AND state = 'running'",
+                  {now, c.id, c.token});
+          break;
+        case JobOutcome::Kind::retry: {
+          std::int64_t delay = c.outcome.retryInMs >= 0 ? c.outcome.retryInMs : backoffMs(optionsFor(c.kind), c.attempt);
+          tx.exec("UPDATE jobs SET state = CASE WHEN attempts >= max_attempts THEN 'dead' ELSE 'queued' END, "
+                  "run_at = ?, lease_until = NULL, last_error = ?, updated_at = ? "
+                  "WHERE id = ? AND lease_owner = ? AND state = 'running'",
+                  {now + delay, c.outcome.error, now, c.id, c.token});
+          break;
+        }
+        case JobOutcome::Kind::fail:
+          tx.exec("UPDATE jobs SET state = 'dead', lease_until = NULL, last_error = ?, updated_at = ? "
+                  "WHERE id = ? AND lease_owner = ? AND state = 'running'",
+                  {c.outcome.error, now, c.id, c.token});
+          break;
+      }
+    }
+  });
+  completed_ += static_cast<std::int64_t>(done.size());
+}
+
+int JobQueueImpl::runOnce(int max) {
+  auto claimed = claim(max);
+  std::vector<Completion> done;
+  for (const auto& c : claimed) done.push_back(runJob(c));
+  complete(done);
+  return static_cast<int>(claimed.size());
+}
+
+int JobQueueImpl::rescueExpired() {
+  std::int64_t now = clock_.nowMs();
+  std::int64_t n = 0;
+  store_.write([&](Tx& tx) {
+    n = tx.exec(
+        "UPDATE jobs SET state = CASE WHEN attempts >= max_attempts THEN 'dead' ELSE 'queued' END, "
+        "lease_until = NULL, lease_owner = NULL, run_at = ?, last_error = 'lease expired (worker died or hung)', "
+        "updated_at = ? WHERE state = 'running' AND lease_until < ?",
+        {now, now, now});
+  });
+  if (n > 0) log_.warning("jobs", "rescued " + std::to_string(n) + " job(s) whose lease expired");
+  return static_cast<int>(n);
+}
+
+void JobQueueImpl::schedulePeriodic() {
+  std::map<std::string, std::int64_t> periodic;
+  {
+    std::lock_guard<std::mutex> lock(handlersMutex_);
+    periodic = periodic_;
+  }
+  std::int64_t now = clock_.nowMs();
+  for (const auto& [kind, interval] : periodic) {
+    std::int64_t slot = now / interval;
+    if (periodicSlot_[kind] == slot) continue;
+    // One job per slot across every process: the unique key is the slot.
+    enqueue(JobSpec{kind, "", "periodic:" + kind + ":" + std::to_string(slot), slot * interval, 1});
+    periodicSlot_[kind] = slot;
+  }
+}
+
+int JobQueueImpl::purgeDone() {
+  std::int64_t cutoff = clock_.nowMs() - opts_.keepDoneMs;
+  // Unique keys of periodic jobs are per slot, so purging them does not re-create old slots.
+  return static_cast<int>(store_.exec("DELETE FROM jobs WHERE state = 'done' AND updated_at < ?", {cutoff}));
+}
+
+void JobQueueImpl::start() {
+  if (opts_.workers <= 0 || dispatcher_.joinable()) return;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stopping_ = stopWorkers_ = false;
+  }
+  for (int i = 0; i < opts_.workers; ++i) workers_.emplace_back([this] { workerLoop(); });
+  dispatcher_ = std::thread([this] { dispatcherLoop(); });
+}
+
+void JobQueueImpl::workerLoop() {
+  for (;;) {
+    Claimed c;
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      workCv_.wait(lock, [this] { return stopWorkers_ || !ready_.empty(); });
+      if (ready_.empty()) return;
+      c = std::move(ready_.front());
+      ready_.pop_front();
+    }
+    Completion done = runJob(c);
+    std::lock_guard<std::mutex> lock(mutex_);
+    completions_.push_back(std::move(done));
+    wake_.notify_one();
+  }
+}
+
+void JobQueueImpl::dispatcherLoop() {
+  std::int64_t lastRescue = 0, lastPurge = 0;
+  const int capacity = std::max(opts_.batchSize, opts_.workers * 2);
+  for (;;) {
+    std::vector<Completion> done;
+    int room = 0;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      done.swap(completions_);
+      if (stopping_) break;
+      room = capacity - inflight_ + static_cast<int>(done.size());
+    }
+    try {
+      complete(done);
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        inflight_ -= static_cast<int>(done.size());
+      }
+      std::int64_t now = clock_.nowMs();
+      if (now - lastRescue >= opts_.rescueIntervalMs) {
+        rescueExpired();
+        lastRescue = now;
+      }
+      if (now - lastPurge >= 3600000) {
+        purgeDone();
+        lastPurge = now;
+      }
+      schedulePeriodic();
+      int want = std::min(room, opts_.batchSize);
+      auto claimed = want > 0 ? claim(want) : std::vector<Claimed>{};
+      std::unique_lock<std::mutex> lock(mutex_);
+      if (!claimed.empty()) {
+        inflight_ += static_cast<int>(claimed.size());
+        for (auto& c : claimed) ready_.push_back(std::move(c));
+        workCv_.notify_all();
+      }
+      // A full batch means more may be waiting: go round again at once.
+      if (static_cast<int>(claimed.size()) == want && want > 0) continue;
+      poke_ = false;
+      wake_.wait_for(lock, std::chrono::milliseconds(opts_.pollIntervalMs),
+                     [this] { return stopping_ || poke_ || !completions_.empty(); });
+    } catch (const std::exception& e) {
+      log_.error("jobs", std::string("dispatcher: ") + e.what());
+      std::unique_lock<std::mutex> lock(mutex_);
+      wake_.wait_for(lock, std::chrono::milliseconds(opts_.pollIntervalMs), [this] { return stopping_; });
+    }
+  }
+}
+
+void JobQueueImpl::drain(std::int64_t graceMs) {
+  if (!dispatcher_.joinable()) return;
+  std::deque<Claimed> unstarted;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stopping_ = true;
+    unstarted.swap(ready_);
+    inflight_ -= static_cast<int>(unstarted.size());
+    wake_.notify_all();
+  }
+  dispatcher_.join();
+  // Claimed but never started: back to the queue, the attempt not counted.
+  try {
+    std::int64_t now = clock_.nowMs();
+    store_.write([&](Tx& tx) {
+      for (const auto& c : unstarted)
+        tx.exec("UPDATE jobs SET state = 'queued', attempts = attempts - 1, lease_until = NULL, lease_owner = NULL, "
+                "updated_at = ? WHERE id = ? AND lease_owner = ? AND state = 'running'",
+                {now, c.job.id, c.token});
+    });
+  } catch (const std::exception& e) {
+    log_.error("jobs", std::string("drain: could not return unstarted jobs (their leases will expire): ") + e.what());
+  }
+  // Running jobs finish (handlers are not interruptible); wait for them up to the grace.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(graceMs);
+  {
+    std::unique_lock<std::mutex> lock(mutex_);
+    while (inflight_ - static_cast<int>(completions_.size()) > 0 && std::chrono::steady_clock::now() < deadline) {
+      wake_.wait_until(lock, deadline);
+    }
+    stopWorkers_ = true;
+    workCv_.notify_all();
+  }
+  for (auto& w : workers_) w.join();
+  workers_.clear();
+  std::vector<Completion> done;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    done.swap(completions_);
+    inflight_ = 0;
+  }
+  try {
+    complete(done);
+  } catch (const std::exception& e) {
+    log_.error("jobs", std::string("drain: could not record outcomes (leases will expire): ") + e.what());
+  }
+}
+
+std::vector<JobRow> JobQueueImpl::list(const std::string& state, int limit) {
+  std::string sql =
+      "SELECT id, kind, state, payload, attempts, max_attempts, run_at, last_error, unique_key, created_at, "
+      "updated_at FROM jobs";
+  Params p;
+  if (!state.empty()) {
+    sql += " WHERE state = ?";
+    p.push_back(state);
+  }
+  sql += " ORDER BY id DESC LIMIT ?";
+  p.push_back(static_cast<std::int64_t>(limit));
+  Rows rows = store_.query(sql, p);
+  std::vector<JobRow> out;
+  for (std::size_t r = 0; r < rows.size(); ++r) {
+    JobRow j;
+    j.id = rows.i64(r, "id");
+    j.kind = rows.str(r, "kind");
+    j.state = rows.str(r, "state");
+    j.payload = rows.str(r, "payload");
+    j.attempts = static_cast<int>(rows.i64(r, "attempts"));
+    j.maxAttempts = static_cast<int>(rows.i64(r, "max_attempts"));
+    j.runAt = rows.i64(r, "run_at");
+    j.lastError = rows.str(r, "last_error");
+    j.uniqueKey = rows.str(r, "unique_key");
+    j.createdAt = rows.i64(r, "created_at");
+    j.updatedAt = rows.i64(r, "updated_at");
+    out.push_back(std::move(j));
+  }
+  return out;
+}
+
+std::map<std::string, std::int64_t> JobQueueImpl::stats() {
+  std::map<std::string, std::int64_t> out{{"queued", 0}, {"running", 0}, {"done", 0}, {"dead", 0}};
+  Rows rows = store_.query("SELECT state, COUNT(*) AS n FROM jobs GROUP BY state");
+  for (std::size_t r = 0; r < rows.size(); ++r) out[rows.str(r, "state")] = rows.i64(r, "n");
+  return out;
+}
+
+bool JobQueueImpl::retry(std::int64_t id) {
+  std::int64_t now = clock_.nowMs();
+  return store_.exec("UPDATE jobs SET state = 'queued', attempts = 0, run_at = ?, last_error = NULL, updated_at = ? "
+                     "WHERE id = ? AND state = 'dead'",
+                     {now, now, id}) > 0;
+}
+
+}  // namespace malipo

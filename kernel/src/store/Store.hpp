@@ -1,0 +1,57 @@
+// The kernel's Database: a small pool of Poco::Data sessions for SQLite or PostgreSQL.
+//
+// SQLite: WAL, synchronous=FULL, foreign keys, busy timeout; writes take an in-process
+// mutex before BEGIN IMMEDIATE so threads queue on a condition variable instead of
+// sleeping in SQLite's busy handler (the busy timeout still covers other processes).
+// PostgreSQL: `?` placeholders are rewritten to $n; serialization failures and deadlocks
+// retry the write callback.
+#pragma once
+
+#include <Poco/Data/Session.h>
+
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "malipo/db.hpp"
+
+namespace malipo {
+
+class Store final : public Database {
+ public:
+  Store(const std::string& url, int poolSize, int busyTimeoutMs);
+  ~Store() override;
+
+  Engine engine() const override { return engine_; }
+  void write(const std::function<void(Tx&)>& work) override;
+  Rows query(const std::string& sql, const Params& params = {}) override;
+  std::int64_t exec(const std::string& sql, const Params& params = {}) override;
+
+  // Applies `migrations` of `component` not yet recorded in schema_migrations, each in its
+  // own transaction. Returns the versions applied. Throws DbError naming the migration.
+  std::vector<int> migrate(const std::string& component, const std::vector<Migration>& migrations);
+  bool ping();
+  // A redacted form of the URL for logs (no password).
+  static std::string redact(const std::string& url);
+  static std::string rewritePlaceholders(const std::string& sql);
+
+ private:
+  class Lease;
+  std::unique_ptr<Poco::Data::Session> openSession();
+  std::unique_ptr<Poco::Data::Session> acquire();
+  void release(std::unique_ptr<Poco::Data::Session> s);
+
+  Engine engine_;
+  std::string connector_, connectString_;
+  int busyTimeoutMs_;
+  std::size_t poolSize_;
+  std::mutex poolMutex_;
+  std::condition_variable poolCv_;
+  std::vector<std::unique_ptr<Poco::Data::Session>> idle_;
+  std::size_t open_ = 0;
+  std::mutex sqliteWriteMutex_;
+};
+
+}  // namespace malipo

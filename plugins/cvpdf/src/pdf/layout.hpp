@@ -1,0 +1,131 @@
+// Page-level drawing and text flow on top of libharu, plus the CV templates.
+// Internal to the renderer (namespace detail).
+#pragma once
+
+#include <hpdf.h>
+
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "pdf/cv_data.hpp"
+#include "pdf/truetype.hpp"
+
+namespace malipo::cvpdf::detail {
+
+struct Rgb {
+  float r, g, b;
+};
+
+// A font as used in one document.
+struct Face {
+  HPDF_Font font = nullptr;
+  const WidthTable* widths = nullptr;  // null: base-14 font measured by libharu
+  bool cp1252 = false;                 // base-14 font: text must be converted
+};
+
+struct Line {
+  std::string text;
+  float width = 0;
+};
+
+// Owns the pages of one document and draws on them. Text is measured with
+// the cached width tables and placed with HPDF_Page_ShowText only, so
+// libharu never searches the font's cmap for measuring.
+class Canvas {
+ public:
+  static constexpr float kPageWidth = 595.276f;   // A4
+  static constexpr float kPageHeight = 841.89f;
+
+  Canvas(HPDF_Doc doc, Face regular, Face bold);
+
+  const Face& regular() const { return regular_; }
+  const Face& bold() const { return bold_; }
+
+  HPDF_Page addPage();
+  int pageCount() const { return static_cast<int>(pages_.size()); }
+  void selectPage(int index);  // draw on an earlier page (footers)
+
+  float textWidth(std::string_view utf8, const Face& face, float size, float charSpace = 0) const;
+  // Greedy word wrap; words wider than maxWidth are broken between characters.
+  std::vector<Line> wrap(std::string_view utf8, const Face& face, float size, float maxWidth) const;
+  // Cuts text to fit maxWidth, ending it with an ellipsis when shortened.
+  std::string ellipsize(std::string_view utf8, const Face& face, float size, float maxWidth) const;
+
+  // y is the baseline.
+  void text(float x, float y, std::string_view utf8, const Face& face, float size, Rgb color,
+            float charSpace = 0);
+  void fillRect(float x, float y, float w, float h, Rgb color);
+  void strokeRect(float x, float y, float w, float h, float lineWidth, Rgb color);
+  void hline(float x1, float x2, float y, float lineWidth, Rgb color);
+
+  // Test hook: provokes a genuine libharu error (reported through the
+  // document's error handler like any other).
+  void provokeError();
+
+ private:
+  void endText();
+
+  HPDF_Doc doc_;
+  Face regular_, bold_;
+  std::vector<HPDF_Page> pages_;
+  HPDF_Page page_ = nullptr;
+  bool inText_ = false;
+  HPDF_Font curFont_ = nullptr;
+  float curSize_ = 0, curCharSpace_ = 0;
+  Rgb curFill_{-1, -1, -1};
+};
+
+// Vertical flow of content blocks over pages, with the page cap. Blocks ask
+// for the height they need; when a page is full a new one is started, unless
+// the cap is reached: then the flow is marked truncated and further content
+// is dropped (callers check fits()/truncated()).
+class Flow {
+ public:
+  struct Frame {
+    float left, right;    // content column
+    float top, bottom;    // first-page values are set by the template
+  };
+
+  Flow(Canvas& canvas, int maxPages, Frame frame, std::function<void(Flow&)> onNewPage);
+
+  Canvas& canvas() { return canvas_; }
+  float left() const { return frame_.left; }
+  float right() const { return frame_.right; }
+  float width() const { return frame_.right - frame_.left; }
+  float y() const { return y_; }
+  void setY(float y) { y_ = y; }
+  void down(float dy) { y_ -= dy; }
+  bool truncated() const { return truncated_; }
+  void setTruncated() { truncated_ = true; }
+
+  // Makes room for h points below y(); false when the page cap prevents it.
+  bool ensure(float h);
+  // Height reserved at the bottom of the last allowed page for the note.
+  static constexpr float kNoteHeight = 22;
+
+ private:
+  float bottomLimit() const;
+
+  Canvas& canvas_;
+  int maxPages_;
+  Frame frame_;
+  std::function<void(Flow&)> onNewPage_;
+  float y_;
+  bool truncated_ = false;
+};
+
+enum class TemplateKind { kModern, kClassic, kMinimal, kBasic };
+
+struct LayoutResult {
+  int pages = 0;
+  bool truncated = false;
+};
+
+// Lays out a sanitised CV. kBasic is the fallback: one font, no colours,
+// the fewest drawing operations.
+LayoutResult layoutCv(Canvas& canvas, const CvData& cv, TemplateKind kind, int maxPages,
+                      bool inputWasCut, bool provokeError);
+
+}  // namespace malipo::cvpdf::detail

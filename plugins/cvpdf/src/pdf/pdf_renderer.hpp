@@ -1,0 +1,63 @@
+// CV PDF renderer of the CV PDF product plugin (libharu based, standalone).
+//
+//   PdfRenderer renderer(RenderOptions{});            // loads fonts once
+//   RenderResult r = renderer.render(cv, "modern");    // any thread
+//   if (r.ok) send(r.pdf);                             // application/pdf bytes
+//
+// Templates: "modern", "classic", "minimal". An unknown template id, a
+// template that fails inside libharu, or a font directory without the bold
+// face yields a plain fallback layout (usedFallback = true, error says why)
+// rather than no document. ok is false only when not even that could be made.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "pdf/cv_data.hpp"
+
+namespace malipo::cvpdf {
+
+// Debian's fonts-dejavu-core location; used when RenderOptions::fontDir is
+// empty.
+inline constexpr const char* kDefaultFontDir = "/usr/share/fonts/truetype/dejavu";
+
+struct RenderOptions {
+  int maxPages = 5;     // content beyond this many pages is cut, with a note
+  std::string fontDir;  // dir with DejaVuSans.ttf and DejaVuSans-Bold.ttf
+  // Test hook: makes every template raise a libharu error half-way through
+  // so the fallback path can be exercised. Never set in production.
+  bool forceTemplateErrorForTesting = false;
+};
+
+struct RenderResult {
+  bool ok = false;
+  std::string pdf;
+  int pages = 0;
+  bool usedFallback = false;
+  bool truncated = false;  // content was cut at maxPages
+  std::string error;       // why the fallback was used, or why ok is false
+};
+
+class PdfRenderer {  // thread-safe: render() may be called from several threads at once
+ public:
+  explicit PdfRenderer(RenderOptions opts);
+  ~PdfRenderer();
+  PdfRenderer(PdfRenderer&&) noexcept;
+  PdfRenderer& operator=(PdfRenderer&&) noexcept;
+  PdfRenderer(const PdfRenderer&) = delete;
+  PdfRenderer& operator=(const PdfRenderer&) = delete;
+
+  static const std::vector<std::string>& templateIds();  // {"modern","classic","minimal"}
+  RenderResult render(const CvData& cv, const std::string& templateId) const;
+
+  // Problems found while loading fonts (empty when all is well); render()
+  // still works, with a fallback layout or a slower font path.
+  const std::string& fontWarnings() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<const Impl> impl_;
+};
+
+}  // namespace malipo::cvpdf

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Malipo needs to build, run and test, when any is missing.
+# Runs apt-get only when something is missing, so a second `make` costs a dpkg query.
+set -euo pipefail
+
+BUILD_PKGS=(build-essential cmake pkg-config ccache
+  libpoco-dev libboost-dev libboost-filesystem-dev libyaml-cpp-dev libssl-dev
+  libhpdf-dev libmstch-dev libphonenumber-dev libpq-dev libsqlite3-dev
+  libgtest-dev libgmock-dev fonts-dejavu-core)
+TEST_PKGS=(postgresql-15 qpdf poppler-utils wrk curl procps)
+
+want=("${BUILD_PKGS[@]}")
+if [ "${1:-}" = "--test" ]; then want+=("${TEST_PKGS[@]}"); fi
+
+missing=()
+for p in "${want[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "setup: installing ${missing[*]}"
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null || { echo "setup: not root and no sudo; install: ${missing[*]}" >&2; exit 1; }
+  SUDO=sudo
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
