@@ -27,6 +27,7 @@ struct SchemaNode {
   std::string description;
   bool required = false;
   bool secret = false;               // never printed or logged; check-config shows "***"
+  bool passthrough = false;          // not validated here (a plugin's own section)
   bool hasDefault = false;
   Poco::Dynamic::Var defaultValue;   // used when the key is absent
   std::vector<std::string> allowed;  // for strings: the accepted values (empty = any)

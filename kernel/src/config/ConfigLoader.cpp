@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -104,6 +105,7 @@ Poco::Dynamic::Var convert(const YAML::Node& node, const SchemaNode& schema, con
       std::set<std::string> known;
       for (const auto& [key, child] : schema.fields) {
         known.insert(key);
+        if (child.passthrough) continue;
         std::string childPath = path.empty() ? key : path + "." + key;
         YAML::Node value = (node.IsDefined() && node.IsMap()) ? node[key] : YAML::Node();
         if (!value.IsDefined() || value.IsNull()) {
@@ -155,7 +157,12 @@ SchemaNode pluginEntrySchema() {
   return object("one plugin to load")
       .field("name", str("unique plugin name; must equal the name the library declares").req())
       .field("library", str("path of the shared library, relative to the working directory").req())
-      .field("enabled", boolean("load this plugin").def(true));
+      .field("enabled", boolean("load this plugin").def(true))
+      .field("settings", [] {
+        auto n = object("the plugin's settings, validated against its own schema");
+        n.passthrough = true;
+        return n;
+      }());
 }
 
 }  // namespace
@@ -252,19 +259,12 @@ Config ConfigLoader::loadString(const std::string& yaml, const std::string& name
   if (root.IsNull() || !root.IsDefined()) root = YAML::Node(YAML::NodeType::Map);
   if (!root.IsMap()) throw ConfigError(name + ": the top level must be a mapping");
 
-  // plugins[].settings belong to each plugin's schema: validate the rest now.
-  YAML::Node stripped = YAML::Clone(root);
+  // plugins[].settings are passed through: each plugin's schema validates its own.
   Config cfg;
   cfg.file = name;
+  cfg.root = validate(root, kernelSchema(), "", name);
   if (root["plugins"] && root["plugins"].IsSequence()) {
-    YAML::Node plugins = stripped["plugins"];
-    for (std::size_t i = 0; i < plugins.size(); ++i) {
-      if (plugins[i].IsMap()) plugins[i].remove("settings");
-    }
-  }
-  cfg.root = validate(stripped, kernelSchema(), "", name);
-  if (root["plugins"] && root["plugins"].IsSequence()) {
-    std::set<std::string> names;
+    std::map<std::string, int> names;
     for (std::size_t i = 0; i < root["plugins"].size(); ++i) {
       YAML::Node p = root["plugins"][i];
       PluginConfig pc;
@@ -273,8 +273,11 @@ Config ConfigLoader::loadString(const std::string& yaml, const std::string& name
       pc.enabled = !p["enabled"] || substitute(p["enabled"].as<std::string>()) != "false";
       pc.settings = p["settings"];
       pc.line = p.Mark().line + 1;
-      if (!names.insert(pc.name).second)
-        fail(name, p, "plugins[" + std::to_string(i) + "].name", "duplicate plugin name '" + pc.name + "'");
+      if (names.count(pc.name))
+        fail(name, p, "plugins[" + std::to_string(i) + "].name",
+             "duplicate plugin name '" + pc.name + "' (" + pc.library + "; first at line " +
+                 std::to_string(names[pc.name]) + ")");
+      names[pc.name] = pc.line;
       if (pc.enabled) cfg.plugins.push_back(pc);
     }
   }

@@ -27,8 +27,13 @@ void RouterImpl::add(const std::string& method, const std::string& pattern, Hand
   if (options.name.empty()) options.name = pattern;
   r->options = std::move(options);
   std::unique_lock<std::shared_mutex> lock(mutex_);
+  auto shape = [](const std::vector<std::string>& segs) {
+    std::vector<std::string> out;
+    for (const auto& s : segs) out.push_back(s.size() > 2 && s.front() == '{' && s.back() == '}' ? "{}" : s);
+    return out;
+  };
   for (const auto& existing : routes_) {
-    if (existing->method == method && existing->segments == r->segments)
+    if (existing->method == method && shape(existing->segments) == shape(r->segments))
       throw std::logic_error("route " + method + " " + pattern + " is registered twice");
   }
   routes_.push_back(std::move(r));

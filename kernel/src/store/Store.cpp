@@ -7,6 +7,7 @@
 #include <Poco/File.h>
 #include <Poco/Nullable.h>
 #include <Poco/Path.h>
+#include <Poco/URI.h>
 
 #include <chrono>
 #include <thread>
@@ -140,7 +141,7 @@ Store::Store(const std::string& url, int poolSize, int busyTimeoutMs)
   } else if (url.rfind("postgresql://", 0) == 0 || url.rfind("postgres://", 0) == 0) {
     engine_ = Engine::postgresql;
     connector_ = "PostgreSQL";
-    connectString_ = url;  // libpq accepts URIs as connection strings
+    connectString_ = postgresConnectString(url);
   } else {
     throw DbError("database.url must start with sqlite: or postgresql:// (got '" + redact(url) + "')");
   }
@@ -157,6 +158,37 @@ std::string Store::redact(const std::string& url) {
   auto colon = url.find(':', scheme + 3);
   if (colon == std::string::npos || colon > at) return url;
   return url.substr(0, colon + 1) + "***" + url.substr(at);
+}
+
+std::string Store::postgresConnectString(const std::string& url) {
+  Poco::URI uri(url);
+  auto quote = [](const std::string& v) {
+    std::string out = "'";
+    for (char c : v) {
+      if (c == '\\' || c == '\'') out += '\\';
+      out += c;
+    }
+    return out + "'";
+  };
+  std::string out = "host=" + quote(uri.getHost().empty() ? "127.0.0.1" : uri.getHost());
+  if (uri.getPort()) out += " port=" + std::to_string(uri.getPort());
+  std::string userInfo = uri.getUserInfo();
+  std::string user = userInfo.substr(0, userInfo.find(':'));
+  if (!user.empty()) {
+    std::string decoded;
+    Poco::URI::decode(user, decoded);
+    out += " user=" + quote(decoded);
+  }
+  if (userInfo.find(':') != std::string::npos) {
+    std::string decoded;
+    Poco::URI::decode(userInfo.substr(userInfo.find(':') + 1), decoded);
+    out += " password=" + quote(decoded);
+  }
+  std::string db = uri.getPath();
+  if (!db.empty() && db[0] == '/') db = db.substr(1);
+  if (!db.empty()) out += " dbname=" + quote(db);
+  for (const auto& kv : uri.getQueryParameters()) out += " " + kv.first + "=" + quote(kv.second);
+  return out;
 }
 
 std::string Store::rewritePlaceholders(const std::string& sql) {
@@ -184,10 +216,13 @@ std::unique_ptr<Poco::Data::Session> Store::openSession() {
       *s << "PRAGMA synchronous=FULL", now;
       *s << "PRAGMA foreign_keys=ON", now;
       *s << ("PRAGMA busy_timeout=" + std::to_string(busyTimeoutMs_)), now;
+    } else {
+      // NOTICEs (e.g. "already exists, skipping") would reach stderr unformatted.
+      *s << "SET client_min_messages = warning", now;
     }
     return s;
   } catch (const Poco::Exception& e) {
-    throw DbError("cannot open database " + redact(connectString_) + ": " + e.displayText());
+    throw DbError("cannot open the " + connector_ + " database: " + e.displayText());
   }
 }
 

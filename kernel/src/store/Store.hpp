@@ -36,6 +36,8 @@ class Store final : public Database {
   // A redacted form of the URL for logs (no password).
   static std::string redact(const std::string& url);
   static std::string rewritePlaceholders(const std::string& sql);
+  // postgresql://user:password@host:port/db?k=v → the key=value form Poco's connector takes.
+  static std::string postgresConnectString(const std::string& url);
 
  private:
   class Lease;

@@ -1,0 +1,194 @@
+// The `malipo` command as a user runs it: CLI errors, SIGTERM, kill -9, two processes.
+#include <signal.h>
+
+#include "engines.hpp"
+#include "kernel_fixture.hpp"
+#include "store/Store.hpp"
+
+using namespace malipo;
+using namespace malipo::test;
+
+namespace {
+
+const std::string kBin = MALIPO_BINARY;
+
+std::string configFor(const TempDir& dir, const std::string& dbUrl, const std::string& extra = "") {
+  std::string path = dir.file("malipo.yaml");
+  std::string yaml = kernelYaml(dbUrl);
+  yaml.replace(yaml.find("jobs: {workers: 2, poll_interval_ms: 20}"), std::string("jobs: {workers: 2, poll_interval_ms: 20}").size(),
+               "jobs: {workers: 2, poll_interval_ms: 20, rescue_interval_ms: 100}");
+  writeFile(path, yaml + extra);
+  return path;
+}
+
+struct Server {
+  Server(const TempDir& dir, const std::string& config, const std::string& name)
+      : portFile(dir.file(name + ".port")), log(dir.file(name + ".log")) {
+    std::remove(portFile.c_str());
+    child = std::make_unique<Child>(std::vector<std::string>{kBin, "serve", "--config", config, "--port-file", portFile}, log);
+    port = waitForPortFile(portFile);
+  }
+  std::string portFile, log;
+  std::unique_ptr<Child> child;
+  std::uint16_t port = 0;
+};
+
+}  // namespace
+
+TEST(Cli, HelpVersionAndUnknownCommand) {
+  auto help = runCommand(kBin + " --help");
+  EXPECT_EQ(help.first, 0);
+  EXPECT_NE(help.second.find("malipo check-config"), std::string::npos);
+  auto version = runCommand(kBin + " --version");
+  EXPECT_EQ(version.first, 0);
+  EXPECT_NE(version.second.find("fingerprint: "), std::string::npos);
+  auto unknown = runCommand(kBin + " frobnicate");
+  EXPECT_EQ(unknown.first, 2);
+  EXPECT_NE(unknown.second.find("unknown command 'frobnicate'"), std::string::npos);
+  auto badOpt = runCommand(kBin + " serve --colour red");
+  EXPECT_NE(badOpt.first, 0);
+  EXPECT_NE(badOpt.second.find("unknown option --colour"), std::string::npos);
+}
+
+TEST(Cli, CheckConfigReportsErrorsOnOneLineWithoutSecrets) {
+  TempDir dir;
+  writeFile(dir.file("bad.yaml"), "auth:\n  jwt_secret: topsecret\nserver:\n  thread: 4\n");
+  auto bad = runCommand(kBin + " check-config --config " + dir.file("bad.yaml"));
+  EXPECT_EQ(bad.first, 1);
+  EXPECT_NE(bad.second.find("bad.yaml:4: server.thread: unknown key"), std::string::npos) << bad.second;
+  EXPECT_EQ(bad.second.find("topsecret"), std::string::npos);
+  EXPECT_EQ(bad.second.find("terminate"), std::string::npos);
+  auto missing = runCommand(kBin + " check-config --config " + dir.file("none.yaml"));
+  EXPECT_EQ(missing.first, 1);
+  EXPECT_NE(missing.second.find("cannot read the config file"), std::string::npos);
+
+  std::string good = configFor(dir, "sqlite:" + dir.file("c.db"));
+  std::string withSecret = readFile(good);
+  withSecret.replace(withSecret.find("{greeting: jambo}"), 17, "{greeting: jambo, api_secret: plugin-secret-xyz}");
+  writeFile(good, withSecret);
+  auto ok = runCommand(kBin + " check-config --config " + good);
+  EXPECT_EQ(ok.first, 0) << ok.second;
+  EXPECT_NE(ok.second.find("testplugin 1.2.3"), std::string::npos) << ok.second;
+  EXPECT_NE(ok.second.find("greeting: \"jambo\""), std::string::npos) << ok.second;
+  EXPECT_EQ(ok.second.find("plugin-secret-xyz"), std::string::npos) << ok.second;
+  EXPECT_EQ(ok.second.find("test-secret"), std::string::npos) << ok.second;
+  EXPECT_EQ(ok.second.find("admin-token"), std::string::npos) << ok.second;
+
+  auto plugins = runCommand(kBin + " plugins --config " + good);
+  EXPECT_EQ(plugins.first, 0);
+  EXPECT_NE(plugins.second.find("testplugin"), std::string::npos);
+  EXPECT_NE(plugins.second.find("1.2.3"), std::string::npos);
+  EXPECT_NE(plugins.second.find("libmalipo_testplugin.so"), std::string::npos);
+
+  std::string broken = dir.file("broken.yaml");
+  writeFile(broken, "plugins:\n  - name: broken_fingerprint\n    library: " + testPluginPath("broken_fingerprint") + "\n");
+  auto mismatch = runCommand(kBin + " check-config --config " + broken);
+  EXPECT_EQ(mismatch.first, 1);
+  EXPECT_NE(mismatch.second.find("build fingerprint mismatch"), std::string::npos) << mismatch.second;
+}
+
+TEST(Cli, MigrateAndJobsCommands) {
+  TempDir dir;
+  std::string cfg = configFor(dir, "sqlite:" + dir.file("j.db"));
+  auto m = runCommand(kBin + " migrate --config " + cfg);
+  EXPECT_EQ(m.first, 0) << m.second;
+  {
+    Store s("sqlite:" + dir.file("j.db"), 1, 1000);
+    EXPECT_GE(s.query("SELECT COUNT(*) AS n FROM schema_migrations").i64(0, "n"), 2);
+    s.exec("INSERT INTO jobs (kind, payload, state, attempts, max_attempts, run_at, lease_ms, created_at, updated_at, last_error) "
+           "VALUES ('test.record', '{}', 'dead', 4, 4, 0, 1000, 0, 0, 'gave up')");
+  }
+  auto stats = runCommand(kBin + " jobs stats --config " + cfg);
+  EXPECT_EQ(stats.first, 0);
+  EXPECT_NE(stats.second.find("dead 1"), std::string::npos) << stats.second;
+  auto list = runCommand(kBin + " jobs list --state dead --config " + cfg);
+  EXPECT_NE(list.second.find("gave up"), std::string::npos) << list.second;
+  auto retry = runCommand(kBin + " jobs retry 1 --config " + cfg);
+  EXPECT_EQ(retry.first, 0) << retry.second;
+  auto again = runCommand(kBin + " jobs retry 1 --config " + cfg);
+  EXPECT_EQ(again.first, 1);
+  EXPECT_NE(again.second.find("not dead"), std::string::npos);
+}
+
+TEST(Serve, SigtermFinishesInFlightRequestsAndExitsZero) {
+  TempDir dir;
+  Server srv(dir, configFor(dir, "sqlite:" + dir.file("s.db")), "s");
+  ASSERT_NE(srv.port, 0) << readFile(srv.log);
+  HttpResult slow;
+  std::thread t([&] { slow = http(srv.port, "GET", "/test/slow?ms=700"); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  srv.child->signal(SIGTERM);
+  t.join();
+  EXPECT_EQ(slow.status, 200);
+  EXPECT_EQ(slow.body, "slow done");
+  EXPECT_EQ(srv.child->wait(20000), 0) << readFile(srv.log);
+}
+
+TEST(Serve, StartupErrorIsOneLineAndNonZero) {
+  TempDir dir;
+  std::string cfg = dir.file("x.yaml");
+  writeFile(cfg, "plugins:\n  - name: broken_init\n    library: " + testPluginPath("broken_init") + "\n");
+  auto r = runCommand(kBin + " serve --config " + cfg);
+  EXPECT_EQ(r.first, 1);
+  EXPECT_NE(r.second.find("malipo: plugin 'broken_init'"), std::string::npos) << r.second;
+  EXPECT_NE(r.second.find("init failed"), std::string::npos);
+}
+
+class KillTest : public EngineTest {};
+
+TEST_P(KillTest, JobSurvivesKillNineAndRunsAfterRestart) {
+  SKIP_WITHOUT_ENGINE();
+  std::string db = url();
+  std::string cfg = configFor(dir_, db);
+  std::int64_t runningId = 0;
+  {
+    Server srv(dir_, cfg, "first");
+    ASSERT_NE(srv.port, 0) << readFile(srv.log);
+    // One job that will be mid-run at the kill, one scheduled behind it.
+    ASSERT_EQ(http(srv.port, "POST", "/test/jobs", "{\"note\":\"long\",\"sleep_ms\":1500}").status, 201);
+    Store s(db, 1, 1000);
+    ASSERT_TRUE(eventually([&] {
+      auto r = s.query("SELECT id FROM jobs WHERE kind = 'test.record' AND state = 'running'");
+      if (r.empty()) return false;
+      runningId = r.i64(0, "id");
+      return true;
+    }));
+    srv.child->signal(SIGKILL);
+    EXPECT_EQ(srv.child->wait(), 128 + SIGKILL);
+    EXPECT_EQ(s.query("SELECT COUNT(*) AS n FROM test_runs").i64(0, "n"), 0);
+  }
+  Server again(dir_, cfg, "second");
+  ASSERT_NE(again.port, 0) << readFile(again.log);
+  Store s(db, 1, 1000);
+  ASSERT_TRUE(eventually([&] {
+    return s.query("SELECT COUNT(*) AS n FROM test_runs WHERE job_id = ?", {runningId}).i64(0, "n") == 1;
+  }, 20000)) << readFile(again.log);
+  EXPECT_TRUE(eventually([&] { return s.query("SELECT state FROM jobs WHERE id = ?", {runningId}).str(0, "state") == "done"; }));
+}
+
+TEST_P(KillTest, TwoServersShareTheQueueWithoutRunningAJobTwice) {
+  SKIP_WITHOUT_ENGINE();
+  if (GetParam() == "sqlite") GTEST_SKIP() << "several processes share a database on PostgreSQL";
+  std::string db = url();
+  std::string cfg = configFor(dir_, db);
+  Server a(dir_, cfg, "a");
+  Server b(dir_, cfg, "b");
+  ASSERT_NE(a.port, 0);
+  ASSERT_NE(b.port, 0);
+  const int total = 300;
+  for (int i = 0; i < total; ++i)
+    ASSERT_EQ(http(i % 2 ? a.port : b.port, "POST", "/test/jobs", "{\"note\":\"n" + std::to_string(i) + "\"}").status, 201);
+  Store s(db, 1, 1000);
+  ASSERT_TRUE(eventually([&] {
+    return s.query("SELECT COUNT(*) AS n FROM jobs WHERE state = 'done' AND kind = 'test.record'").i64(0, "n") == total;
+  }, 60000));
+  EXPECT_EQ(s.query("SELECT COUNT(*) AS n FROM test_runs").i64(0, "n"), total);
+  EXPECT_EQ(s.query("SELECT COUNT(DISTINCT job_id) AS n FROM test_runs").i64(0, "n"), total);
+  EXPECT_EQ(s.query("SELECT COUNT(DISTINCT pid) AS n FROM test_runs").i64(0, "n"), 2);
+  a.child->signal(SIGTERM);
+  b.child->signal(SIGTERM);
+  EXPECT_EQ(a.child->wait(), 0);
+  EXPECT_EQ(b.child->wait(), 0);
+}
+
+INSTANTIATE_TEST_SUITE_P(Engines, KillTest, ::testing::Values("sqlite", "postgresql"), engineName);
