@@ -82,8 +82,7 @@ void Kernel::open() {
 }
 
 void Kernel::addKernelRoutes() {
-  router_.add("GET", "/healthz", [](const Request&) { return Response::json(200, Poco::JSON::Object().set("status", "ok")); },
-              {Auth::none, "", 0, "/healthz"});
+  router_.add("GET", "/healthz", [](const Request&) { return Response::text(200, R"({"status":"ok"})", "application/json"); });
   router_.add("GET", "/readyz", [this](const Request&) {
     Poco::JSON::Object o;
     bool dbOk = store_->ping();
@@ -170,6 +169,7 @@ void Kernel::start() {
   });
   plugins_.startAll();
   addKernelRoutes();
+  router_.freeze();
   http_ = std::make_unique<HttpServer>(router_, metrics_, logger_, *clock_, httpOptions());
   http_->start();
   jobs_->start();

@@ -44,9 +44,10 @@ class HttpServer {
   void stop(std::int64_t graceMs = 10000);
 
   // The pipeline after the body was read; `bodyTooLarge` when the reader stopped at the cap.
-  Response handle(Request& req, bool bodyTooLarge);
-  // Resolves the route limit for a request before its body is read.
-  std::size_t bodyLimitFor(const std::string& method, const std::string& path) const;
+  Response handle(Request& req, const RouteMatch& match, bool bodyTooLarge);
+  RouteMatch match(const Request& req) const { return router_.match(req.method, req.path); }
+  // The body cap of a matched route (or the server's).
+  std::size_t bodyLimitFor(const RouteMatch& m) const;
   // Verifies an HS256 JWT; returns the subject or an error message.
   bool verifyJwt(const std::string& token, std::string& subject, std::string& why) const;
   static std::string newRequestId();

@@ -38,6 +38,18 @@ void MetricsRegistry::increment(const std::string& name, const Labels& labels, d
   counters_[name][key] += by;
 }
 
+void MetricsRegistry::recordRequest(const std::string& route, const std::string& method, int status, double seconds) {
+  Labels routeLabel{{"route", route}};
+  std::string key = labelText({{"method", method}, {"route", route}, {"status", std::to_string(status)}});
+  std::lock_guard<std::mutex> lock(mutex_);
+  counters_["malipo_http_requests_total"][key] += 1;
+  Histogram& h = histograms_["malipo_http_request_duration_seconds"][routeLabel];
+  for (std::size_t i = 0; i < kBuckets.size(); ++i)
+    if (seconds <= kBuckets[i]) ++h.counts[i];
+  ++h.count;
+  h.sum += seconds;
+}
+
 void MetricsRegistry::setGauge(const std::string& name, const Labels& labels, double value) {
   std::string key = labelText(labels);
   std::lock_guard<std::mutex> lock(mutex_);

@@ -2,21 +2,24 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 
 namespace malipo {
 
 int RateLimiter::take(const std::string& bucket, const Limit& limit, const std::string& client, std::int64_t nowMs) {
   const double ratePerMs = limit.perMinute / 60000.0;
   std::string key = bucket + '|' + client;
-  std::lock_guard<std::mutex> lock(mutex_);
+  Shard& shard = shards_[std::hash<std::string>{}(key) % kShards];
+  std::lock_guard<std::mutex> lock(shard.mutex);
+  auto& states_ = shard.states;
   // Forget clients whose buckets are full again, so the map stays bounded by active clients.
-  if (states_.size() > 100000 || nowMs - lastSweepMs_ > 60000) {
+  if (states_.size() > 10000 || nowMs - shard.lastSweepMs > 60000) {
     for (auto it = states_.begin(); it != states_.end();) {
       const State& st = it->second;
       double refill = st.tokens + static_cast<double>(nowMs - st.lastMs) * st.ratePerMs;
       it = refill >= st.burst ? states_.erase(it) : std::next(it);
     }
-    lastSweepMs_ = nowMs;
+    shard.lastSweepMs = nowMs;
   }
   auto [it, inserted] = states_.try_emplace(key, State{limit.burst, nowMs, ratePerMs, limit.burst});
   State& s = it->second;

@@ -25,9 +25,14 @@ class RateLimiter {
     double ratePerMs;
     double burst;
   };
-  std::mutex mutex_;
-  std::unordered_map<std::string, State> states_;
-  std::int64_t lastSweepMs_ = 0;
+  // Sharded so concurrent clients rarely meet on one lock.
+  struct Shard {
+    std::mutex mutex;
+    std::unordered_map<std::string, State> states;
+    std::int64_t lastSweepMs = 0;
+  };
+  static constexpr std::size_t kShards = 16;
+  Shard shards_[kShards];
 };
 
 }  // namespace malipo

@@ -26,6 +26,7 @@ void RouterImpl::add(const std::string& method, const std::string& pattern, Hand
   r->handler = std::move(handler);
   if (options.name.empty()) options.name = pattern;
   r->options = std::move(options);
+  if (frozen_) throw std::logic_error("route " + method + " " + pattern + " added after start-up");
   std::unique_lock<std::shared_mutex> lock(mutex_);
   auto shape = [](const std::vector<std::string>& segs) {
     std::vector<std::string> out;
@@ -43,7 +44,8 @@ RouteMatch RouterImpl::match(const std::string& method, const std::string& path)
   auto segs = split(path);
   RouteMatch best;
   int bestScore = -1;
-  std::shared_lock<std::shared_mutex> lock(mutex_);
+  std::shared_lock<std::shared_mutex> lock(mutex_, std::defer_lock);
+  if (!frozen_) lock.lock();
   for (const auto& r : routes_) {
     if (r->segments.size() != segs.size()) continue;
     int score = 0;

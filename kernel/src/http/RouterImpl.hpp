@@ -1,6 +1,7 @@
 // Matches method + path to a route; literal segments win over `{param}` segments.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
@@ -31,10 +32,13 @@ class RouterImpl final : public Router {
            RouteOptions options = {}) override;
   RouteMatch match(const std::string& method, const std::string& path) const;
   std::vector<std::pair<std::string, std::string>> list() const;  // (method, pattern)
+  // After start-up no route is added: matching then takes no lock.
+  void freeze() { frozen_ = true; }
   static std::vector<std::string> split(const std::string& path);
 
  private:
   mutable std::shared_mutex mutex_;
+  std::atomic<bool> frozen_{false};
   std::vector<std::unique_ptr<Route>> routes_;
 };
 

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# make bench: prints figures for the issue targets on this machine. Loopback only.
+set -euo pipefail
+BUILD=${1:-build}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+BIN="$BUILD/bin"
+WORK=$(mktemp -d /tmp/malipo-bench.XXXXXX)
+chmod 755 "$WORK"
+PIDS=()
+PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+AS=()
+[ "$(id -u)" -eq 0 ] && AS=(runuser -u postgres --)
+cleanup() {
+  for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
+  [ -d "$WORK/pg" ] && "${AS[@]}" "$PGBIN/pg_ctl" -D "$WORK/pg/data" -m immediate stop >/dev/null 2>&1 || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+echo "== machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -m), $(date -u +%Y-%m-%dT%H:%MZ)"
+DUR=${BENCH_SECONDS:-10}
+
+wrk_rps() { # url → requests/s
+  wrk -t2 -c64 -d"${DUR}s" "$1" | awk '/Requests\/sec/ {print $2}'
+}
+
+echo "== kernel overhead: GET /healthz through router + middleware vs bare Poco HTTPServer (wrk -t2 -c64 -d${DUR}s)"
+"$BIN/bench_bare_http" > "$WORK/bare.port" &
+PIDS+=($!)
+sleep 0.5
+BARE_PORT=$(head -1 "$WORK/bare.port")
+cat > "$WORK/k.yaml" <<YAML
+server: {listen: "127.0.0.1:0", threads: 32}
+database: {url: "sqlite:$WORK/k.db"}
+log: {level: info}
+YAML
+"$BIN/malipo" serve --config "$WORK/k.yaml" --port-file "$WORK/k.port" 2> "$WORK/k.log" &
+PIDS+=($!)
+for _ in $(seq 100); do [ -s "$WORK/k.port" ] && break; sleep 0.1; done
+K_PORT=$(cat "$WORK/k.port")
+wrk -t2 -c64 -d2s "http://127.0.0.1:$BARE_PORT/healthz" >/dev/null  # warm-up
+wrk -t2 -c64 -d2s "http://127.0.0.1:$K_PORT/healthz" >/dev/null
+BARE=$(wrk_rps "http://127.0.0.1:$BARE_PORT/healthz")
+KERN=$(wrk_rps "http://127.0.0.1:$K_PORT/healthz")
+echo "bare Poco:        $BARE req/s"
+echo "malipo kernel:    $KERN req/s (access log on, metrics, rate limit, request id)"
+awk -v k="$KERN" -v b="$BARE" 'BEGIN {printf "ratio:            %.2f (target >= 0.85)\n", k/b}'
+
+echo "== idle resident memory of malipo serve"
+sleep 1
+KPID=${PIDS[1]}
+echo "kernel only:      $(awk '/VmRSS/ {printf "%.1f MB", $2/1024}' /proc/$KPID/status)"
+if [ -f config/malipo.yaml ]; then
+  MALIPO_LISTEN=127.0.0.1:0 MALIPO_DATABASE_URL="sqlite:$WORK/all.db" "$BIN/malipo" serve --config config/malipo.yaml --port-file "$WORK/all.port" 2> "$WORK/all.log" &
+  APID=$!
+  PIDS+=($APID)
+  for _ in $(seq 100); do [ -s "$WORK/all.port" ] && break; sleep 0.1; done
+  sleep 2
+  N=$(grep -c "name:" config/malipo.yaml || true)
+  echo "default config:   $(awk '/VmRSS/ {printf "%.1f MB", $2/1024}' /proc/$APID/status) with every plugin of config/malipo.yaml loaded (target <= 50 MB)"
+fi
+
+echo "== job queue: no-op jobs completed per second (4 workers, synchronous=FULL on SQLite)"
+"$BIN/job_queue_bench" "sqlite:$WORK/jobs.db" 20000
+mkdir -p "$WORK/pg"
+[ "$(id -u)" -eq 0 ] && chown postgres "$WORK/pg"
+PGPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+"${AS[@]}" "$PGBIN/initdb" -D "$WORK/pg/data" -A trust -U malipo >/dev/null
+"${AS[@]}" "$PGBIN/pg_ctl" -D "$WORK/pg/data" -l "$WORK/pg/log" -w -o "-p $PGPORT -k $WORK/pg -c listen_addresses=127.0.0.1" start >/dev/null
+"$BIN/job_queue_bench" "postgresql://malipo@127.0.0.1:$PGPORT/postgres" 20000
+export MALIPO_BENCH_PG_URL="postgresql://malipo@127.0.0.1:$PGPORT/postgres"
+
+for extra in bench/*.d/*.sh; do
+  [ -f "$extra" ] && BIN="$BIN" WORK="$WORK" bash "$extra"
+done
+echo "== done"
