@@ -119,6 +119,9 @@ struct RouteOptions {
   std::string rateLimit;   // name of a rate-limit bucket from config (empty: the default)
   std::size_t maxBodyBytes = 0;  // 0: server.max_body_bytes
   std::string name;        // label for metrics; defaults to the pattern
+  // Honour the Idempotency-Key header: the same key and body replay the first response,
+  // the same key with another body is 422, the same key while the first runs is 409.
+  bool idempotent = false;
 };
 
 // Patterns: literal segments and `{name}` segments, e.g. "/api/cv-pdf/{request_id}/status".

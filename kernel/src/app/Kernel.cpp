@@ -54,6 +54,17 @@ void Kernel::open() {
   jobs_ = std::make_unique<JobQueueImpl>(*store_, *clock_, logger_, jo);
   httpClient_ = std::make_unique<HttpClientImpl>(logger_);
   store_->migrate("kernel.jobs", JobQueueImpl::migrations());
+  store_->migrate("kernel.payments", PaymentService::migrations());
+  store_->migrate("kernel.http", Idempotency::migrations());
+  Settings pay = config_.root.child("payments");
+  PaymentOptions po;
+  po.defaultExpiryMs = pay.getInt("default_expiry_minutes", 1440) * 60000;
+  po.staleReadMs = pay.getInt("stale_read_seconds", 15) * 1000;
+  po.janitorIntervalMs = pay.getInt("janitor_interval_seconds", 30) * 1000;
+  po.breakerThreshold = static_cast<int>(pay.getInt("breaker_threshold", 5));
+  po.breakerOpenMs = pay.getInt("breaker_open_seconds", 30) * 1000;
+  payments_ = std::make_unique<PaymentService>(*store_, *jobs_, *clock_, logger_, metrics_, po);
+  idempotency_ = std::make_unique<Idempotency>(*store_, *clock_);
 
   services_.router = &router_;
   services_.db = store_.get();
@@ -63,6 +74,7 @@ void Kernel::open() {
   services_.clock = clock_;
   services_.logger = &logger_;
   services_.metrics = &metrics_;
+  services_.payments = payments_.get();
   std::string publicUrl = config_.root.child("server").getString("public_url");
   while (!publicUrl.empty() && publicUrl.back() == '/') publicUrl.pop_back();
   services_.publicUrl = publicUrl;
@@ -70,6 +82,10 @@ void Kernel::open() {
 
   plugins_.load(config_);
   plugins_.registerAll(services_);
+  for (auto& p : plugins_.plugins()) {
+    for (auto& prov : p.providers) payments_->addProvider(prov);
+    for (auto& prod : p.products) payments_->addProduct(prod);
+  }
   for (auto& p : plugins_.plugins()) {
     for (auto& c : p.components) {
       try {
@@ -167,10 +183,17 @@ void Kernel::start() {
     jobs_->purgeDone();
     return JobOutcome::ok();
   });
+  jobs_->every("kernel.purge_idempotency", 3600000);
+  jobs_->handle("kernel.purge_idempotency", [this](const Job&) {
+    idempotency_->purge(48LL * 3600 * 1000);
+    return JobOutcome::ok();
+  });
   plugins_.startAll();
+  payments_->start(router_, services_.sandbox);
   addKernelRoutes();
   router_.freeze();
   http_ = std::make_unique<HttpServer>(router_, metrics_, logger_, *clock_, httpOptions());
+  http_->setIdempotency(idempotency_.get());
   http_->start();
   jobs_->start();
   started_ = true;

@@ -14,7 +14,9 @@
 #include "http/MetricsRegistry.hpp"
 #include "http/PagesImpl.hpp"
 #include "http/RouterImpl.hpp"
+#include "http/Idempotency.hpp"
 #include "jobs/JobQueueImpl.hpp"
+#include "payments/PaymentService.hpp"
 #include "plugins/HostImpl.hpp"
 #include "plugins/PluginManager.hpp"
 #include "store/Store.hpp"
@@ -35,6 +37,7 @@ class Kernel {
   std::uint16_t port() const { return http_ ? http_->port() : 0; }
   Store& store() { return *store_; }
   JobQueueImpl& jobs() { return *jobs_; }
+  PaymentService& payments() { return *payments_; }
   RouterImpl& router() { return router_; }
   MetricsRegistry& metrics() { return metrics_; }
   PluginManager& plugins() { return plugins_; }
@@ -57,6 +60,8 @@ class Kernel {
   std::unique_ptr<Store> store_;
   std::unique_ptr<JobQueueImpl> jobs_;
   std::unique_ptr<HttpServer> http_;
+  std::unique_ptr<PaymentService> payments_;
+  std::unique_ptr<Idempotency> idempotency_;
   KernelServices services_;
   PluginManager plugins_;
   bool started_ = false, shutDown_ = false;

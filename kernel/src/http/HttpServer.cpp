@@ -19,6 +19,7 @@
 #include <thread>
 
 #include "app/LogContext.hpp"
+#include "http/Idempotency.hpp"
 
 namespace malipo {
 
@@ -336,6 +337,7 @@ Response HttpServer::route(Request& req, const RouteMatch& m, bool bodyTooLarge)
   }
 
   try {
+    if (route.options.idempotent && idempotency_) return idempotency_->run(req, route.method + " " + route.pattern, route.handler);
     return route.handler(req);
   } catch (const std::exception& e) {
     log_.error("http", route.method + " " + route.pattern + " threw: " + e.what());

@@ -53,6 +53,7 @@ class HttpServer {
   static std::string newRequestId();
 
   const HttpOptions& options() const { return opts_; }
+  void setIdempotency(class Idempotency* i) { idempotency_ = i; }
   std::atomic<int> inflight{0};
 
  private:
@@ -66,6 +67,7 @@ class HttpServer {
   HttpOptions opts_;
   RateLimiter limiter_;
   std::unique_ptr<Poco::Net::HTTPServer> server_;
+  class Idempotency* idempotency_ = nullptr;
 };
 
 }  // namespace malipo

@@ -3,6 +3,8 @@
 #include <boost/dll/shared_library.hpp>
 #include <boost/system/system_error.hpp>
 
+#include "malipo/product.hpp"
+#include "malipo/provider.hpp"
 #include "plugins/HostImpl.hpp"
 
 namespace malipo {
@@ -28,10 +30,14 @@ class RegistrarImpl final : public Registrar {
     if (c) p_.components.push_back(std::move(c));
   }
   void addProvider(std::shared_ptr<PaymentProvider> provider) override {
-    if (provider) p_.providers.push_back(std::move(provider));
+    if (!provider) return;
+    p_.components.push_back(provider);
+    p_.providers.push_back(std::move(provider));
   }
   void addProduct(std::shared_ptr<Product> product) override {
-    if (product) p_.products.push_back(std::move(product));
+    if (!product) return;
+    p_.components.push_back(product);
+    p_.products.push_back(std::move(product));
   }
 
  private:

@@ -1,0 +1,144 @@
+// Payments as products and providers see them. The kernel owns every payment: it stores it,
+// moves it through its states with compare-and-set on a version, re-verifies with the
+// provider before anything is delivered, and calls the product exactly once on settlement.
+//
+//   created → pending → succeeded | failed | expired | cancelled
+//   created/pending → unknown (a provider call timed out) → any of the above
+//   any non-final → held (amount/currency mismatch or a reused provider transaction: an
+//                   operator decides; nothing is delivered)
+//
+// Money is integer minor units with an ISO 4217 currency (TZS 1000 = 100000 minor units).
+// Thread-safety: Payments is safe from any thread. Lifetime: owned by the kernel.
+#pragma once
+
+#include <Poco/JSON/Object.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "malipo/http.hpp"
+#include "malipo/result.hpp"
+
+namespace malipo {
+
+enum class PaymentStatus { created, pending, succeeded, failed, expired, cancelled, unknown, held };
+
+inline const char* statusName(PaymentStatus s) {
+  switch (s) {
+    case PaymentStatus::created: return "created";
+    case PaymentStatus::pending: return "pending";
+    case PaymentStatus::succeeded: return "succeeded";
+    case PaymentStatus::failed: return "failed";
+    case PaymentStatus::expired: return "expired";
+    case PaymentStatus::cancelled: return "cancelled";
+    case PaymentStatus::unknown: return "unknown";
+    case PaymentStatus::held: return "held";
+  }
+  return "unknown";
+}
+
+inline PaymentStatus parseStatus(const std::string& s) {
+  for (auto st : {PaymentStatus::created, PaymentStatus::pending, PaymentStatus::succeeded, PaymentStatus::failed,
+                  PaymentStatus::expired, PaymentStatus::cancelled, PaymentStatus::unknown, PaymentStatus::held})
+    if (s == statusName(st)) return st;
+  return PaymentStatus::unknown;
+}
+
+// Final states never change again (held waits for an operator).
+inline bool isFinal(PaymentStatus s) {
+  return s == PaymentStatus::succeeded || s == PaymentStatus::failed || s == PaymentStatus::expired ||
+         s == PaymentStatus::cancelled || s == PaymentStatus::held;
+}
+
+struct Customer {
+  std::string accountId;  // opaque: "user:<sub>", "msisdn:2557…"
+  std::string email, name, phone;
+};
+
+// What the customer does next.
+struct NextAction {
+  std::string type = "none";  // "redirect", "ussd_instructions", "push_sent", "none"
+  std::string url;            // redirect: the hosted page
+  std::string ussdCode;       // ussd_instructions: e.g. "*150*00#"
+  std::vector<std::string> steps;
+  std::string vendor;     // till / merchant id to pay
+  std::string reference;  // what the customer enters as the reference
+  std::string message;    // one human sentence
+
+  Poco::JSON::Object toJson() const {
+    Poco::JSON::Object o;
+    o.set("type", type);
+    if (!url.empty()) o.set("url", url);
+    if (!ussdCode.empty()) o.set("ussd_code", ussdCode);
+    if (!steps.empty()) {
+      Poco::JSON::Array a;
+      for (const auto& s : steps) a.add(s);
+      o.set("steps", a);
+    }
+    if (!vendor.empty()) o.set("vendor", vendor);
+    if (!reference.empty()) o.set("reference", reference);
+    if (!message.empty()) o.set("message", message);
+    return o;
+  }
+};
+
+struct Payment {
+  std::string id;  // UUID; also the reference sent to providers (tx_ref, order_id)
+  std::string product;
+  std::string orderRef;  // the product's own id for what is being bought
+  std::string provider;
+  std::string channel;   // "redirect", "ussd_push", "ussd_menu", "sms_proof"
+  std::int64_t amountMinor = 0;
+  std::string currency;
+  PaymentStatus status = PaymentStatus::created;
+  std::string providerRef;    // the provider's id for the order/checkout
+  std::string providerTxnId;  // the provider's id for the money movement (unique per provider)
+  Customer customer;
+  std::string description;
+  std::string metadata;  // JSON text the product attached
+  NextAction action;
+  std::string failureReason;  // external, safe for clients
+  std::int64_t createdAtMs = 0, updatedAtMs = 0, expiresAtMs = 0;
+  std::int64_t version = 0;
+};
+
+struct CreatePayment {
+  std::string product;
+  std::string orderRef;
+  std::int64_t amountMinor = 0;
+  std::string currency;
+  std::string channel;  // required channel, or empty for any the provider offers
+  std::vector<std::string> providers;  // in order of preference; the first usable one is used
+  Customer customer;
+  std::string description;
+  std::string metadata;  // JSON text
+  std::string returnUrl;  // where a redirect flow comes back to (product page), optional
+  bool push = false;      // ask for a USSD push when the customer's phone is known
+};
+
+// What became of a pasted confirmation SMS.
+struct ProofOutcome {
+  Payment payment;
+  bool settled = false;
+  std::string message;  // external: what the person can do about it
+};
+
+class Payments {
+ public:
+  virtual ~Payments() = default;
+  // Picks the provider, creates the payment and asks the provider to start it.
+  virtual Result<Payment> create(const CreatePayment& request) = 0;
+  // The stored payment; a stale pending one is queued for a provider check (sync on read).
+  virtual Result<Payment> get(const std::string& id) = 0;
+  // Asks the provider now and applies what it says (never trusting anything else).
+  virtual Result<Payment> sync(const std::string& id) = 0;
+  // Verifies a pasted confirmation SMS with the provider; settles when the provider agrees.
+  virtual Result<ProofOutcome> submitProof(const std::string& id, const std::string& text) = 0;
+  // A handler that feeds POST bodies to the webhook inbox of `provider`, for products that
+  // must accept webhooks on an extra path (e.g. /api/cv-pdf/ussd-callback).
+  virtual Handler webhookInbox(const std::string& provider) = 0;
+  virtual Poco::JSON::Object toJson(const Payment& p) const = 0;
+};
+
+}  // namespace malipo

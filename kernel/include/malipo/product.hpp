@@ -1,0 +1,48 @@
+// Writing a product: what is sold, and fulfilment once the kernel says it is paid.
+//
+// onPaymentSettled runs from a durable job, at least once per settled payment (exactly
+// once in the normal case; again if the process died mid-fulfilment): make it idempotent,
+// e.g. keyed by payment id. Return JobOutcome::retry to be called again with backoff.
+// Threading: any method may run concurrently on HTTP and job threads.
+// Lifetime: created in the plugin's register function, destroyed at shutdown.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "malipo/jobs.hpp"
+#include "malipo/payments.hpp"
+#include "malipo/plugin.hpp"
+
+namespace malipo {
+
+// Something a channel (e.g. a USSD menu) may sell on the product's behalf.
+struct CatalogItem {
+  std::string id;
+  std::string name;
+  std::int64_t amountMinor = 0;
+  std::string currency;
+};
+
+class Product : public Component {
+ public:
+  virtual std::string name() const = 0;
+  virtual JobOutcome onPaymentSettled(const Payment& payment) = 0;
+  virtual JobOutcome onPaymentFailed(const Payment& payment) {
+    (void)payment;
+    return JobOutcome::ok();
+  }
+  virtual std::vector<CatalogItem> catalog(const std::string& channel) const {
+    (void)channel;
+    return {};
+  }
+  // Sells `item` to `account` through a channel plugin (e.g. Hubtel's USSD menu): returns
+  // the metadata to attach to the payment. Default: not sold through channels.
+  virtual Result<std::string> prepareChannelSale(const CatalogItem& item, const Customer& account) {
+    (void)item;
+    (void)account;
+    return Error::make(ErrorCode::invalidInput, "not sold through channels");
+  }
+};
+
+}  // namespace malipo

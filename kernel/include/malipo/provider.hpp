@@ -1,0 +1,74 @@
+// Writing a payment provider: translate between the kernel and one provider's wire format.
+//
+// A provider never decides that value is given: it reports what the provider says, and the
+// kernel applies it. Anything it cannot map explicitly is `pending`, never `succeeded`.
+// Every method is called from HTTP or job threads concurrently: implementations must be
+// thread-safe. No exception may leave a method: return an Error (the kernel also catches,
+// and counts a throw as a provider failure). Errors' `internal` text goes to logs only.
+// Lifetime: created in the plugin's register function, destroyed at shutdown.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "malipo/http.hpp"
+#include "malipo/payments.hpp"
+#include "malipo/plugin.hpp"
+#include "malipo/result.hpp"
+
+namespace malipo {
+
+struct Capabilities {
+  std::vector<std::string> currencies;  // ISO 4217
+  std::vector<std::string> channels;    // "redirect", "ussd_push", "ussd_menu", "sms_proof"
+};
+
+struct InitiateResult {
+  std::string providerRef;
+  NextAction action;
+  std::int64_t expiresAtMs = 0;  // the provider's deadline; 0: the kernel's default
+};
+
+// What the provider says about a payment.
+struct ProviderStatus {
+  enum class State { pending, succeeded, failed } state = State::pending;
+  std::string providerTxnId;      // required for succeeded
+  std::int64_t amountMinor = -1;  // as settled (required for succeeded)
+  std::string currency;           // as settled (required for succeeded)
+  std::string providerRef;        // when learned now
+  std::string reason;             // external text for failed / pending (e.g. "not paid yet")
+  std::string detail;             // internal: raw status codes, for the event log
+};
+
+// One verified notification. It is a hint: the kernel queries the provider before acting.
+struct WebhookEvent {
+  std::string eventId;      // unique per provider (dedup); e.g. the provider's transaction id
+  std::string paymentId;    // our id when the provider echoes it (tx_ref, order_id)
+  std::string providerRef;  // otherwise the provider's reference
+  std::string summary;      // internal, for the event log (no personal data)
+};
+
+class PaymentProvider : public Component {
+ public:
+  virtual std::string name() const = 0;
+  virtual Capabilities capabilities() const = 0;
+  virtual Result<InitiateResult> initiate(const Payment& payment, const CreatePayment& request) = 0;
+  // Authoritative status. A timeout is ErrorCode::providerTimeout (outcome unknown).
+  virtual Result<ProviderStatus> query(const Payment& payment) = 0;
+  // Verifies the signature over the raw body and returns the events it carries.
+  // A bad or missing signature is ErrorCode::unauthorized (the inbox answers 401).
+  virtual Result<std::vector<WebhookEvent>> parseWebhook(const Request& request) = 0;
+  // Checks a pasted confirmation SMS against the provider (not against the text alone).
+  virtual Result<ProviderStatus> verifyProof(const Payment& payment, const std::string& text) {
+    (void)payment;
+    (void)text;
+    return Error::make(ErrorCode::invalidInput, "proof not supported by this provider",
+                       "This payment method does not accept a pasted confirmation.");
+  }
+  // Provider-owned endpoints (e.g. a return URL, a USSD interaction URL).
+  virtual void routes(Router& router) { (void)router; }
+  // Sandbox only: the simulator, mounted under /sandbox/<name>/.
+  virtual void simulator(Router& router) { (void)router; }
+};
+
+}  // namespace malipo
