@@ -194,6 +194,13 @@ void Kernel::start() {
   router_.freeze();
   http_ = std::make_unique<HttpServer>(router_, metrics_, logger_, *clock_, httpOptions());
   http_->setIdempotency(idempotency_.get());
+  http_->bind();
+  if (services_.publicUrl.empty()) {
+    std::string listen = config_.root.child("server").getString("listen");
+    std::string host = listen.substr(0, listen.rfind(':'));
+    if (host.empty() || host == "0.0.0.0") host = "127.0.0.1";
+    services_.publicUrl = "http://" + host + ":" + std::to_string(http_->port());
+  }
   http_->start();
   jobs_->start();
   started_ = true;

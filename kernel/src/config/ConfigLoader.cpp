@@ -209,7 +209,7 @@ SchemaNode ConfigLoader::kernelSchema() {
       .field("server",
              object("the HTTP server")
                  .field("listen", str("address:port to listen on (port 0: any free port)").def("127.0.0.1:8080"))
-                 .field("public_url", str("absolute URL clients and providers reach us at").def("http://127.0.0.1:8080"))
+                 .field("public_url", str("absolute URL clients and providers reach us at (empty: http://<listen address>)").def(""))
                  .field("threads", integer("HTTP worker threads").def(32).range(1, 1024))
                  .field("queue", integer("accepted connections waiting for a thread").def(256).range(1, 100000))
                  .field("max_body_bytes", integer("largest request body accepted (413 above)").def(1048576).range(1, 1073741824))

@@ -148,9 +148,13 @@ std::string HttpServer::newRequestId() {
   return out;
 }
 
+void HttpServer::bind() {
+  socket_ = std::make_unique<Poco::Net::ServerSocket>(Poco::Net::SocketAddress(opts_.listen), 128);
+}
+
 void HttpServer::start() {
-  Poco::Net::SocketAddress addr(opts_.listen);
-  Poco::Net::ServerSocket socket(addr, 128);
+  if (!socket_) bind();
+  Poco::Net::ServerSocket socket = *socket_;
   auto* params = new Poco::Net::HTTPServerParams;
   params->setMaxThreads(opts_.threads);
   params->setMaxQueued(opts_.queue);
@@ -165,7 +169,9 @@ void HttpServer::start() {
   server_->start();
 }
 
-std::uint16_t HttpServer::port() const { return server_ ? server_->port() : 0; }
+std::uint16_t HttpServer::port() const {
+  return server_ ? server_->port() : socket_ ? socket_->address().port() : 0;
+}
 
 void HttpServer::stop(std::int64_t graceMs) {
   if (!server_) return;

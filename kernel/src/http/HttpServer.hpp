@@ -4,6 +4,7 @@
 #pragma once
 
 #include <Poco/Net/HTTPServer.h>
+#include <Poco/Net/ServerSocket.h>
 
 #include <atomic>
 #include <map>
@@ -38,6 +39,8 @@ class HttpServer {
   HttpServer(RouterImpl& router, MetricsRegistry& metrics, Logger& log, const Clock& clock, HttpOptions options);
   ~HttpServer();
 
+  // Binds the listening socket (the port is known from here on), then serves.
+  void bind();
   void start();
   std::uint16_t port() const;
   // Stops accepting, lets in-flight requests finish (up to graceMs), closes idle connections.
@@ -67,6 +70,7 @@ class HttpServer {
   HttpOptions opts_;
   RateLimiter limiter_;
   std::unique_ptr<Poco::Net::HTTPServer> server_;
+  std::unique_ptr<Poco::Net::ServerSocket> socket_;
   class Idempotency* idempotency_ = nullptr;
 };
 

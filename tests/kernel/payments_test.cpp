@@ -1,0 +1,378 @@
+// The payment core through its SPI: a test provider (fakepay, with a simulator over real
+// loopback HTTP) and a test product (shop) that counts fulfilments.
+#include <Poco/JSON/Parser.h>
+#include <openssl/hmac.h>
+
+#include "engines.hpp"
+#include "kernel_fixture.hpp"
+
+using namespace malipo;
+using namespace malipo::test;
+
+namespace {
+
+Poco::JSON::Object::Ptr parse(const std::string& s) { return Poco::JSON::Parser().parse(s).extract<Poco::JSON::Object::Ptr>(); }
+
+std::string paymentsYaml(const std::string& dbUrl, int workers = 2, const std::string& shopSettings = "{}") {
+  return "server: {listen: \"127.0.0.1:0\", access_log: false, rate_limits: {default: {requests_per_minute: 1000000, burst: 100000}, "
+         "buckets: {webhooks: {requests_per_minute: 1000000, burst: 100000}}}}\n"
+         "database: {url: \"" + dbUrl + "\", pool_size: 16}\n"
+         "admin: {token: admin-token}\n"
+         "jobs: {workers: " + std::to_string(workers) + ", poll_interval_ms: 20, rescue_interval_ms: 200}\n"
+         "log: {level: error}\n"
+         "sandbox: true\n"
+         "plugins:\n"
+         "  - name: fakepay\n    library: " + testPluginPath("fakepay") + "\n    settings: {timeout_ms: 500}\n"
+         "  - name: fakepay2\n    library: " + testPluginPath("fakepay2") + "\n"
+         "  - name: shop\n    library: " + testPluginPath("shop") + "\n    settings: " + shopSettings + "\n";
+}
+
+std::string hmacHex(const std::string& key, const std::string& msg) {
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(msg.data()), msg.size(), out, &len);
+  static const char* hex = "0123456789abcdef";
+  std::string s;
+  for (unsigned i = 0; i < len; ++i) {
+    s += hex[out[i] >> 4];
+    s += hex[out[i] & 15];
+  }
+  return s;
+}
+
+}  // namespace
+
+class PaymentsTest : public EngineTest {
+ protected:
+  void boot(int workers = 2, const std::string& shopSettings = "{}") {
+    if (dbUrl_.empty()) dbUrl_ = url();
+    kernel_ = std::make_unique<Kernel>(ConfigLoader::loadString(paymentsYaml(dbUrl_, workers, shopSettings), "p.yaml"));
+    kernel_->open();
+    kernel_->start();
+    port_ = kernel_->port();
+  }
+  Poco::JSON::Object::Ptr order(const std::string& body = R"({"amount_minor": 100000, "currency": "TZS", "providers": ["fakepay"]})",
+                                std::map<std::string, std::string> headers = {}) {
+    auto r = http(port_, "POST", "/shop/orders", body, headers);
+    EXPECT_EQ(r.status, 201) << r.body;
+    return parse(r.body)->getObject("payment");
+  }
+  // The simulated customer pays; returns the simulator's answer (txn_id, webhook_body).
+  Poco::JSON::Object::Ptr pay(const std::string& ref, const std::string& body = "{}", const std::string& provider = "fakepay") {
+    auto r = http(port_, "POST", "/sandbox/" + provider + "/orders/" + ref + "/pay", body);
+    EXPECT_EQ(r.status, 200) << r.body;
+    return parse(r.body);
+  }
+  std::string status(const std::string& id) {
+    return kernel_->store().query("SELECT status FROM payments WHERE id = ?", {id}).str(0, "status");
+  }
+  std::int64_t fulfilments(const std::string& id, const std::string& kind = "settled") {
+    return kernel_->store().query("SELECT COUNT(*) AS n FROM shop_fulfilments WHERE payment_id = ? AND kind = ?", {id, kind}).i64(0, "n");
+  }
+  std::int64_t transitionsTo(const std::string& id, const std::string& to) {
+    std::int64_t n = 0;
+    for (const auto& e : kernel_->payments().events(id))
+      if (e.kind == "transition" && e.detail.find("-> " + to) != std::string::npos) ++n;
+    return n;
+  }
+  void TearDown() override { kernel_.reset(); }
+
+  std::string dbUrl_;
+  std::unique_ptr<Kernel> kernel_;
+  std::uint16_t port_ = 0;
+};
+
+TEST_P(PaymentsTest, WebhookSettlesAfterQueryAndFulfilsOnce) {
+  SKIP_WITHOUT_ENGINE();
+  boot();
+  auto p = order();
+  std::string id = p->getValue<std::string>("id");
+  EXPECT_EQ(p->getValue<std::string>("status"), "pending");
+  EXPECT_EQ(p->getObject("action")->getValue<std::string>("type"), "redirect");
+  pay(p->getValue<std::string>("provider_ref"));
+  ASSERT_TRUE(eventually([&] { return fulfilments(id) == 1; })) << status(id);
+  EXPECT_EQ(status(id), "succeeded");
+  auto admin = http(port_, "GET", "/admin/payments/" + id, "", {{"Authorization", "Bearer admin-token"}});
+  ASSERT_EQ(admin.status, 200);
+  auto detail = parse(admin.body);
+  EXPECT_EQ(detail->getValue<std::string>("status"), "succeeded");
+  std::string timeline = admin.body;
+  for (const char* kind : {"\"created\"", "\"initiated\"", "\"webhook\"", "\"query\"", "\"transition\""})
+    EXPECT_NE(timeline.find(kind), std::string::npos) << kind;
+}
+
+TEST_P(PaymentsTest, OneWebhookDeliveredAHundredTimesConcurrently) {
+  SKIP_WITHOUT_ENGINE();
+  boot(4);
+  auto p = order();
+  std::string id = p->getValue<std::string>("id");
+  auto paid = pay(p->getValue<std::string>("provider_ref"), R"({"webhooks": 0})");
+  std::string body = paid->getValue<std::string>("webhook_body");
+  std::string sig = hmacHex("fake-secret", body);
+  std::atomic<int> ok{0};
+  std::vector<std::thread> ts;
+  for (int i = 0; i < 100; ++i)
+    ts.emplace_back([&] {
+      if (http(port_, "POST", "/webhooks/fakepay", body, {{"X-Fakepay-Signature", sig}}).status == 200) ++ok;
+    });
+  for (auto& t : ts) t.join();
+  EXPECT_EQ(ok.load(), 100);
+  ASSERT_TRUE(eventually([&] { return fulfilments(id) == 1; }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(fulfilments(id), 1);
+  EXPECT_EQ(transitionsTo(id, "succeeded"), 1);
+  EXPECT_EQ(kernel_->store().query("SELECT COUNT(*) AS n FROM payment_events WHERE payment_id = ? AND kind = 'webhook'", {id}).i64(0, "n"), 1);
+}
+
+TEST_P(PaymentsTest, WebhookJanitorAndPollRacingMakeOneTransition) {
+  SKIP_WITHOUT_ENGINE();
+  boot(4, "{fulfil_delay_ms: 20}");
+  for (int round = 0; round < 5; ++round) {
+    auto p = order();
+    std::string id = p->getValue<std::string>("id");
+    auto paid = pay(p->getValue<std::string>("provider_ref"), R"({"webhooks": 0})");
+    std::string body = paid->getValue<std::string>("webhook_body");
+    kernel_->store().exec("UPDATE payments SET next_check_at = 0, updated_at = 0 WHERE id = ?", {id});
+    std::vector<std::thread> ts;
+    ts.emplace_back([&] { http(port_, "POST", "/webhooks/fakepay", body, {{"X-Fakepay-Signature", hmacHex("fake-secret", body)}}); });
+    ts.emplace_back([&] { kernel_->payments().runJanitor(); });
+    for (int i = 0; i < 4; ++i) {
+      ts.emplace_back([&] { http(port_, "GET", "/shop/payments/" + id); });
+      ts.emplace_back([&] { kernel_->payments().sync(id); });
+    }
+    for (auto& t : ts) t.join();
+    ASSERT_TRUE(eventually([&] { return fulfilments(id) == 1; }));
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    EXPECT_EQ(transitionsTo(id, "succeeded"), 1) << "round " << round;
+    EXPECT_EQ(fulfilments(id), 1) << "round " << round;
+  }
+}
+
+TEST_P(PaymentsTest, BadSignatureIs401AndChangesNothing) {
+  SKIP_WITHOUT_ENGINE();
+  boot();
+  auto p = order();
+  std::string id = p->getValue<std::string>("id");
+  auto paid = pay(p->getValue<std::string>("provider_ref"), R"({"webhooks": 0})");
+  std::string body = paid->getValue<std::string>("webhook_body");
+  auto before = kernel_->store().query("SELECT COUNT(*) AS n FROM payment_events").i64(0, "n");
+  auto r = http(port_, "POST", "/webhooks/fakepay", body, {{"X-Fakepay-Signature", hmacHex("wrong", body)}});
+  EXPECT_EQ(r.status, 401);
+  EXPECT_EQ(parse(r.body)->getValue<std::string>("error"), "unauthorized");
+  EXPECT_EQ(http(port_, "POST", "/webhooks/fakepay", body).status, 401);
+  EXPECT_EQ(http(port_, "POST", "/webhooks/nosuch", body).status, 404);
+  EXPECT_EQ(kernel_->store().query("SELECT COUNT(*) AS n FROM payment_events").i64(0, "n"), before);
+  EXPECT_EQ(kernel_->store().query("SELECT COUNT(*) AS n FROM jobs WHERE kind = 'payment.sync'").i64(0, "n"), 0);
+  EXPECT_EQ(status(id), "pending");
+}
+
+TEST_P(PaymentsTest, ProductAliasPathFeedsTheInbox) {
+  SKIP_WITHOUT_ENGINE();
+  boot(2, "{alias_provider: fakepay}");
+  auto p = order();
+  std::string id = p->getValue<std::string>("id");
+  auto paid = pay(p->getValue<std::string>("provider_ref"), R"({"webhooks": 0})");
+  std::string body = paid->getValue<std::string>("webhook_body");
+  EXPECT_EQ(http(port_, "POST", "/shop/webhook-alias", body, {{"X-Fakepay-Signature", "bad"}}).status, 401);
+  EXPECT_EQ(http(port_, "POST", "/shop/webhook-alias", body, {{"X-Fakepay-Signature", hmacHex("fake-secret", body)}}).status, 200);
+  ASSERT_TRUE(eventually([&] { return fulfilments(id) == 1; }));
+}
+
+TEST_P(PaymentsTest, AmountMismatchCurrencyMismatchAndReusedTransactionAreHeld) {
+  SKIP_WITHOUT_ENGINE();
+  boot();
+  auto a = order();
+  pay(a->getValue<std::string>("provider_ref"), R"({"amount_minor": 99900})");
+  auto b = order();
+  pay(b->getValue<std::string>("provider_ref"), R"({"currency": "KES"})");
+  auto c1 = order();
+  pay(c1->getValue<std::string>("provider_ref"), R"({"txn_id": "TXSHARED"})");
+  ASSERT_TRUE(eventually([&] { return status(c1->getValue<std::string>("id")) == "succeeded"; }));
+  auto c2 = order();
+  pay(c2->getValue<std::string>("provider_ref"), R"({"txn_id": "TXSHARED"})");
+  for (auto p : {a, b, c2}) {
+    std::string id = p->getValue<std::string>("id");
+    ASSERT_TRUE(eventually([&] { return status(id) == "held"; })) << id << " " << status(id);
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  for (auto p : {a, b, c2}) EXPECT_EQ(fulfilments(p->getValue<std::string>("id")), 0);
+  EXPECT_EQ(fulfilments(c1->getValue<std::string>("id")), 1);
+  bool sawReason = false;
+  for (const auto& e : kernel_->payments().events(c2->getValue<std::string>("id")))
+    sawReason = sawReason || (e.kind == "held" && e.detail.find("TXSHARED already settled payment") != std::string::npos);
+  EXPECT_TRUE(sawReason);
+  bool sawAmount = false;
+  for (const auto& e : kernel_->payments().events(a->getValue<std::string>("id")))
+    sawAmount = sawAmount || (e.kind == "held" && e.detail.find("amount mismatch: paid 999.00, due 1000.00 TZS") != std::string::npos);
+  EXPECT_TRUE(sawAmount);
+}
+
+TEST_P(PaymentsTest, ProviderTimeoutGoesUnknownThenJanitorResolves) {
+  SKIP_WITHOUT_ENGINE();
+  boot();
+  http(port_, "POST", "/sandbox/fakepay/script", R"({"create_timeouts": 1})");
+  auto p = order();
+  std::string id = p->getValue<std::string>("id");
+  EXPECT_EQ(p->getValue<std::string>("status"), "unknown");
+  // The provider did create the order (it was only slow): the customer pays it.
+  std::string ref;
+  ASSERT_TRUE(eventually([&] {
+    auto r = kernel_->store().query("SELECT ref FROM fakepay_sim_orders WHERE order_id = ?", {id});
+    if (r.empty()) return false;
+    ref = r.str(0, "ref");
+    return true;
+  }));
+  pay(ref, R"({"webhooks": 0})");
+  EXPECT_EQ(status(id), "unknown");
+  kernel_->store().exec("UPDATE payments SET next_check_at = 0 WHERE id = ?", {id});
+  EXPECT_EQ(kernel_->payments().runJanitor(), 1);
+  ASSERT_TRUE(eventually([&] { return fulfilments(id) == 1; })) << status(id);
+  EXPECT_EQ(status(id), "succeeded");
+  EXPECT_EQ(kernel_->store().query("SELECT provider_ref FROM payments WHERE id = ?", {id}).str(0, "provider_ref"), ref);
+}
+
+TEST_P(PaymentsTest, DeclineFailsAndTellsTheProduct) {
+  SKIP_WITHOUT_ENGINE();
+  boot();
+  auto p = order();
+  std::string id = p->getValue<std::string>("id");
+  pay(p->getValue<std::string>("provider_ref"), R"({"outcome": "failed"})");
+  ASSERT_TRUE(eventually([&] { return fulfilments(id, "failed") == 1; }));
+  EXPECT_EQ(status(id), "failed");
+  EXPECT_EQ(fulfilments(id, "settled"), 0);
+}
+
+TEST_P(PaymentsTest, ProofSettlesOnlyWhenTheProviderAgrees) {
+  SKIP_WITHOUT_ENGINE();
+  boot();
+  auto p = order();
+  std::string id = p->getValue<std::string>("id");
+  auto notYet = http(port_, "POST", "/shop/payments/" + id + "/proof", R"({"text": "PAID TXNOPE"})");
+  EXPECT_EQ(notYet.status, 200);
+  EXPECT_FALSE(parse(notYet.body)->getValue<bool>("settled"));
+  EXPECT_EQ(parse(notYet.body)->getValue<std::string>("message"), "Not paid yet.");
+  pay(p->getValue<std::string>("provider_ref"), R"({"webhooks": 0, "txn_id": "TXREAL"})");
+  auto wrong = http(port_, "POST", "/shop/payments/" + id + "/proof", R"({"text": "PAID TXFAKE"})");
+  EXPECT_EQ(wrong.status, 400);
+  EXPECT_EQ(parse(wrong.body)->getValue<std::string>("message"), "This transaction ID does not match the payment.");
+  auto garbage = http(port_, "POST", "/shop/payments/" + id + "/proof", R"({"text": "hello"})");
+  EXPECT_EQ(garbage.status, 400);
+  EXPECT_EQ(status(id), "pending");
+  auto good = http(port_, "POST", "/shop/payments/" + id + "/proof", R"({"text": "PAID TXREAL"})");
+  EXPECT_EQ(good.status, 200);
+  EXPECT_TRUE(parse(good.body)->getValue<bool>("settled"));
+  ASSERT_TRUE(eventually([&] { return fulfilments(id) == 1; }));
+}
+
+TEST_P(PaymentsTest, SyncOnReadOfAStalePayment) {
+  SKIP_WITHOUT_ENGINE();
+  boot();
+  auto p = order();
+  std::string id = p->getValue<std::string>("id");
+  pay(p->getValue<std::string>("provider_ref"), R"({"webhooks": 0})");
+  EXPECT_EQ(parse(http(port_, "GET", "/shop/payments/" + id).body)->getValue<std::string>("status"), "pending");
+  kernel_->store().exec("UPDATE payments SET updated_at = 0 WHERE id = ?", {id});
+  http(port_, "GET", "/shop/payments/" + id);
+  ASSERT_TRUE(eventually([&] { return fulfilments(id) == 1; }));
+}
+
+TEST_P(PaymentsTest, RoutingFallsBackAndTheBreakerSkipsAFailingProvider) {
+  SKIP_WITHOUT_ENGINE();
+  boot();
+  http(port_, "POST", "/sandbox/fakepay/script", R"({"create_failures": 100})");
+  const std::string both = R"({"amount_minor": 5000, "currency": "GHS", "providers": ["fakepay", "fakepay2"]})";
+  for (int i = 0; i < 5; ++i) {
+    auto p = order(both);
+    EXPECT_EQ(p->getValue<std::string>("provider"), "fakepay2");
+    EXPECT_EQ(p->getValue<std::string>("status"), "pending");
+  }
+  // Five failures opened fakepay's breaker: the next payment goes straight to fakepay2.
+  auto p = order(both);
+  std::string id = p->getValue<std::string>("id");
+  bool triedFakepay = false;
+  for (const auto& e : kernel_->payments().events(id)) triedFakepay = triedFakepay || e.kind == "initiate_failed";
+  EXPECT_FALSE(triedFakepay);
+  auto none = http(port_, "POST", "/shop/orders", R"({"amount_minor": 5000, "currency": "GHS", "providers": ["fakepay"]})");
+  EXPECT_EQ(none.status, 503);
+  auto usd = http(port_, "POST", "/shop/orders", R"({"amount_minor": 5000, "currency": "USD", "providers": ["fakepay2"]})");
+  EXPECT_EQ(usd.status, 503);
+}
+
+TEST_P(PaymentsTest, IdempotencyKeyReplaysRefusesOtherBodies) {
+  SKIP_WITHOUT_ENGINE();
+  boot();
+  const std::string body = R"({"amount_minor": 100000, "currency": "TZS", "providers": ["fakepay"]})";
+  auto first = http(port_, "POST", "/shop/orders", body, {{"Idempotency-Key", "k-1"}});
+  auto again = http(port_, "POST", "/shop/orders", body, {{"Idempotency-Key", "k-1"}});
+  EXPECT_EQ(first.status, 201);
+  EXPECT_EQ(again.status, 201);
+  EXPECT_EQ(first.body, again.body);
+  EXPECT_EQ(again.header("Idempotent-Replayed"), "true");
+  EXPECT_EQ(kernel_->store().query("SELECT COUNT(*) AS n FROM payments").i64(0, "n"), 1);
+  auto other = http(port_, "POST", "/shop/orders", R"({"amount_minor": 1, "currency": "TZS", "providers": ["fakepay"]})",
+                    {{"Idempotency-Key", "k-1"}});
+  EXPECT_EQ(other.status, 422);
+  EXPECT_EQ(kernel_->store().query("SELECT COUNT(*) AS n FROM payments").i64(0, "n"), 1);
+  // In flight: simulate a first request still running.
+  kernel_->store().exec(
+      "INSERT INTO idempotency_keys (scope, idem_key, request_hash, state, created_at) "
+      "SELECT scope, 'k-2', request_hash, 'in_flight', created_at FROM idempotency_keys WHERE idem_key = 'k-1'");
+  EXPECT_EQ(http(port_, "POST", "/shop/orders", body, {{"Idempotency-Key", "k-2"}}).status, 409);
+}
+
+TEST_P(PaymentsTest, ExpiredPaymentFails) {
+  SKIP_WITHOUT_ENGINE();
+  boot();
+  auto p = order();
+  std::string id = p->getValue<std::string>("id");
+  kernel_->store().exec("UPDATE payments SET expires_at = 1, next_check_at = 0 WHERE id = ?", {id});
+  kernel_->payments().runJanitor();
+  ASSERT_TRUE(eventually([&] { return status(id) == "expired"; }));
+  ASSERT_TRUE(eventually([&] { return fulfilments(id, "failed") == 1; }));
+}
+
+INSTANTIATE_TEST_SUITE_P(Engines, PaymentsTest, ::testing::Values("sqlite", "postgresql"), engineName);
+
+// kill -9 after the webhook was acknowledged and before settlement: after a restart the
+// payment settles and is fulfilled exactly once.
+class PaymentsKillTest : public EngineTest {};
+
+TEST_P(PaymentsKillTest, AcknowledgedWebhookSurvivesKillNine) {
+  SKIP_WITHOUT_ENGINE();
+  std::string db = url();
+  auto start = [&](const std::string& name, int workers) {
+    std::string cfg = dir_.file(name + ".yaml");
+    writeFile(cfg, paymentsYaml(db, workers));
+    std::string portFile = dir_.file(name + ".port");
+    auto child = std::make_unique<Child>(std::vector<std::string>{MALIPO_BINARY, "serve", "--config", cfg, "--port-file", portFile},
+                                         dir_.file(name + ".log"));
+    return std::make_pair(std::move(child), waitForPortFile(portFile));
+  };
+  // First process: no job workers, so nothing is settled after the acknowledgement.
+  auto [first, port] = start("first", 0);
+  ASSERT_NE(port, 0);
+  auto r = http(port, "POST", "/shop/orders", R"({"amount_minor": 100000, "currency": "TZS", "providers": ["fakepay"]})");
+  ASSERT_EQ(r.status, 201) << r.body;
+  auto p = parse(r.body)->getObject("payment");
+  std::string id = p->getValue<std::string>("id");
+  auto paid = http(port, "POST", "/sandbox/fakepay/orders/" + p->getValue<std::string>("provider_ref") + "/pay", R"({"webhooks": 0})");
+  std::string body = parse(paid.body)->getValue<std::string>("webhook_body");
+  EXPECT_EQ(http(port, "POST", "/webhooks/fakepay", body, {{"X-Fakepay-Signature", hmacHex("fake-secret", body)}}).status, 200);
+  first->signal(SIGKILL);
+  EXPECT_EQ(first->wait(), 128 + SIGKILL);
+  Store s(db, 1, 1000);
+  EXPECT_EQ(s.query("SELECT status FROM payments WHERE id = ?", {id}).str(0, "status"), "pending");
+
+  auto [second, port2] = start("second", 2);
+  ASSERT_NE(port2, 0);
+  ASSERT_TRUE(eventually([&] {
+    return s.query("SELECT COUNT(*) AS n FROM shop_fulfilments WHERE payment_id = ?", {id}).i64(0, "n") == 1;
+  }, 20000)) << readFile(dir_.file("second.log"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(s.query("SELECT COUNT(*) AS n FROM shop_fulfilments WHERE payment_id = ?", {id}).i64(0, "n"), 1);
+  EXPECT_EQ(s.query("SELECT status FROM payments WHERE id = ?", {id}).str(0, "status"), "succeeded");
+  second->signal(SIGTERM);
+  EXPECT_EQ(second->wait(), 0);
+}
+
+INSTANTIATE_TEST_SUITE_P(Engines, PaymentsKillTest, ::testing::Values("sqlite", "postgresql"), engineName);

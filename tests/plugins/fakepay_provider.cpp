@@ -1,0 +1,282 @@
+// A test provider implementing the whole provider SPI over real HTTP against its own
+// simulator (mounted in sandbox mode), built against the SPI headers only. The simulator
+// keeps its orders in the database so they survive a kill -9 like a real provider's would.
+//
+// Simulator (under /sandbox/fakepay, bearer api_key):
+//   POST /orders {order_id, amount_minor, currency, webhook_url} → {ref}
+//   GET  /orders/{ref} → {ref, order_id, status, txn_id, amount_minor, currency}
+//   POST /orders/{ref}/pay {outcome: paid|failed, txn_id, amount_minor, currency, webhooks: n, webhook_delay_ms}
+//   POST /script {create_timeouts, create_failures, query_failures}: the next N calls misbehave
+// Webhooks carry X-Fakepay-Signature: hex(HMAC-SHA256(secret, raw body)).
+#include <Poco/JSON/Parser.h>
+#include <Poco/UUIDGenerator.h>
+#include <openssl/crypto.h>
+#include <openssl/hmac.h>
+
+#include <atomic>
+#include <chrono>
+#include <sstream>
+#include <thread>
+
+#include "malipo/money.hpp"
+#include "malipo/provider.hpp"
+
+#ifndef FAKEPAY_NAME
+#define FAKEPAY_NAME "fakepay"
+#endif
+
+namespace {
+
+std::string hmacHex(const std::string& key, const std::string& msg) {
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(msg.data()), msg.size(),
+       out, &len);
+  static const char* hex = "0123456789abcdef";
+  std::string s;
+  for (unsigned i = 0; i < len; ++i) {
+    s += hex[out[i] >> 4];
+    s += hex[out[i] & 15];
+  }
+  return s;
+}
+
+std::string toText(const Poco::JSON::Object& o) {
+  std::ostringstream os;
+  o.stringify(os);
+  return os.str();
+}
+
+Poco::JSON::Object::Ptr parse(const std::string& s) {
+  return Poco::JSON::Parser().parse(s).extract<Poco::JSON::Object::Ptr>();
+}
+
+class FakePay final : public malipo::PaymentProvider {
+ public:
+  explicit FakePay(malipo::Host& host) : host_(host), s_(host.settings()) {}
+
+  std::string name() const override { return FAKEPAY_NAME; }
+  malipo::Capabilities capabilities() const override {
+    return {s_.getStringList("currencies"), {"redirect", "sms_proof", "ussd_push"}};
+  }
+
+  std::vector<malipo::Migration> migrations() const override {
+    malipo::Migration m;
+    m.version = 1;
+    m.description = "simulator orders";
+    m.sqlite =
+        "CREATE TABLE IF NOT EXISTS fakepay_sim_orders (ref TEXT PRIMARY KEY, order_id TEXT NOT NULL, amount_minor BIGINT NOT NULL, "
+        "currency TEXT NOT NULL, status TEXT NOT NULL, txn_id TEXT, paid_amount BIGINT, paid_currency TEXT, webhook_url TEXT NOT NULL)";
+    return {m};
+  }
+
+  malipo::Result<malipo::InitiateResult> initiate(const malipo::Payment& p, const malipo::CreatePayment&) override {
+    Poco::JSON::Object body;
+    body.set("order_id", p.id);
+    body.set("amount_minor", p.amountMinor);
+    body.set("currency", p.currency);
+    body.set("webhook_url", host_.publicUrl() + "/webhooks/" + FAKEPAY_NAME);
+    auto r = call("POST", "/orders", toText(body));
+    if (!r.ok()) return r.error();
+    if (r.value().status != 201)
+      return malipo::Error::make(malipo::ErrorCode::providerError, "create returned " + std::to_string(r.value().status) + ": " + r.value().body,
+                                 "Failed to initiate payment");
+    std::string ref = parse(r.value().body)->getValue<std::string>("ref");
+    malipo::InitiateResult out;
+    out.providerRef = ref;
+    out.action.type = "redirect";
+    out.action.url = baseUrl() + "/orders/" + ref + "/checkout";
+    out.action.reference = p.id;
+    return out;
+  }
+
+  malipo::Result<malipo::ProviderStatus> query(const malipo::Payment& p) override {
+    // Like Selcom and Flutterwave, look the order up by our own reference: it is known even
+    // when the create call timed out and no provider reference came back.
+    auto r = call("GET", "/orders/by-order/" + p.id, "");
+    if (!r.ok()) return r.error();
+    malipo::ProviderStatus st;
+    if (r.value().status == 401) return malipo::Error::make(malipo::ErrorCode::providerError, "provider refused our key");
+    if (r.value().status == 404) {
+      st.reason = "unknown order";
+      return st;  // not clearly failed: stays pending
+    }
+    if (r.value().status != 200)
+      return malipo::Error::make(malipo::ErrorCode::providerError, "status returned " + std::to_string(r.value().status));
+    auto o = parse(r.value().body);
+    std::string status = o->optValue<std::string>("status", "");
+    st.detail = "status=" + status;
+    if (status == "paid") {
+      st.state = malipo::ProviderStatus::State::succeeded;
+      st.providerTxnId = o->optValue<std::string>("txn_id", "");
+      st.amountMinor = o->optValue<Poco::Int64>("amount_minor", -1);
+      st.currency = o->optValue<std::string>("currency", "");
+      st.providerRef = o->optValue<std::string>("ref", "");
+    } else if (status == "failed") {
+      st.state = malipo::ProviderStatus::State::failed;
+      st.reason = "The payment was declined.";
+    } else {
+      st.reason = "Not paid yet.";
+    }
+    return st;
+  }
+
+  malipo::Result<std::vector<malipo::WebhookEvent>> parseWebhook(const malipo::Request& req) override {
+    std::string sig = req.header("X-Fakepay-Signature");
+    std::string want = hmacHex(s_.getString("secret"), req.body);
+    if (sig.size() != want.size() || CRYPTO_memcmp(sig.data(), want.data(), want.size()) != 0)
+      return malipo::Error::make(malipo::ErrorCode::unauthorized, "bad or missing X-Fakepay-Signature");
+    try {
+      auto o = parse(req.body);
+      malipo::WebhookEvent ev;
+      ev.eventId = o->getValue<std::string>("event_id");
+      ev.paymentId = o->optValue<std::string>("order_id", "");
+      ev.providerRef = o->optValue<std::string>("ref", "");
+      ev.summary = "status " + o->optValue<std::string>("status", "");
+      return std::vector<malipo::WebhookEvent>{ev};
+    } catch (const std::exception& e) {
+      return malipo::Error::make(malipo::ErrorCode::invalidInput, std::string("bad webhook body: ") + e.what());
+    }
+  }
+
+  // Proof text: "PAID <txn_id>". Settles only if the provider reports that same transaction.
+  malipo::Result<malipo::ProviderStatus> verifyProof(const malipo::Payment& p, const std::string& text) override {
+    if (text.rfind("PAID ", 0) != 0)
+      return malipo::Error::make(malipo::ErrorCode::invalidInput, "no transaction id in proof", "No transaction ID found in the message.");
+    std::string txn = text.substr(5);
+    auto st = query(p);
+    if (!st.ok()) return st;
+    if (st.value().state == malipo::ProviderStatus::State::succeeded && st.value().providerTxnId != txn)
+      return malipo::Error::make(malipo::ErrorCode::invalidInput, "proof txn " + txn + " != provider txn",
+                                 "This transaction ID does not match the payment.");
+    return st;
+  }
+
+  void simulator(malipo::Router& r) override {
+    const std::string base = std::string("/sandbox/") + FAKEPAY_NAME;
+    auto authorized = [this](const malipo::Request& req) { return req.header("Authorization") == "Bearer " + s_.getString("api_key"); };
+    r.add("POST", base + "/orders", [this, authorized](const malipo::Request& req) {
+      if (!authorized(req)) return malipo::Response::json(401, Poco::JSON::Object().set("error", "bad key"));
+      if (createTimeouts_ > 0) {
+        --createTimeouts_;
+        std::this_thread::sleep_for(std::chrono::milliseconds(s_.getInt("timeout_ms") + 300));
+      }
+      if (createFailures_ > 0) {
+        --createFailures_;
+        return malipo::Response::json(500, Poco::JSON::Object().set("error", "simulated outage"));
+      }
+      auto in = parse(req.body);
+      std::string ref = "FP-" + Poco::UUIDGenerator::defaultGenerator().createRandom().toString().substr(0, 13);
+      host_.db().write([&](malipo::Tx& tx) {
+        tx.exec("INSERT INTO fakepay_sim_orders (ref, order_id, amount_minor, currency, status, webhook_url) VALUES (?, ?, ?, ?, 'pending', ?)",
+                {ref, in->getValue<std::string>("order_id"), in->getValue<Poco::Int64>("amount_minor"),
+                 in->getValue<std::string>("currency"), in->getValue<std::string>("webhook_url")});
+      });
+      return malipo::Response::json(201, Poco::JSON::Object().set("ref", ref));
+    });
+    r.add("GET", base + "/orders/by-order/{order_id}", [this, authorized](const malipo::Request& req) {
+      if (!authorized(req)) return malipo::Response::json(401, Poco::JSON::Object().set("error", "bad key"));
+      if (queryFailures_ > 0) {
+        --queryFailures_;
+        return malipo::Response::json(503, Poco::JSON::Object().set("error", "simulated outage"));
+      }
+      auto rows = host_.db().query("SELECT * FROM fakepay_sim_orders WHERE order_id = ?", {req.param("order_id")});
+      if (rows.empty()) return malipo::Response::json(404, Poco::JSON::Object().set("error", "no such order"));
+      Poco::JSON::Object o;
+      o.set("ref", rows.str(0, "ref"));
+      o.set("order_id", rows.str(0, "order_id"));
+      o.set("status", rows.str(0, "status"));
+      o.set("txn_id", rows.str(0, "txn_id"));
+      o.set("amount_minor", rows.isNull(0, "paid_amount") ? rows.i64(0, "amount_minor") : rows.i64(0, "paid_amount"));
+      o.set("currency", rows.isNull(0, "paid_currency") ? rows.str(0, "currency") : rows.str(0, "paid_currency"));
+      return malipo::Response::json(200, o);
+    });
+    r.add("POST", base + "/orders/{ref}/pay", [this](const malipo::Request& req) {
+      auto in = parse(req.body.empty() ? "{}" : req.body);
+      auto rows = host_.db().query("SELECT * FROM fakepay_sim_orders WHERE ref = ?", {req.param("ref")});
+      if (rows.empty()) return malipo::Response::json(404, Poco::JSON::Object().set("error", "no such order"));
+      std::string outcome = in->optValue<std::string>("outcome", "paid");
+      std::string txn = in->optValue<std::string>("txn_id", "TX" + Poco::UUIDGenerator::defaultGenerator().createRandom().toString().substr(0, 8));
+      host_.db().write([&](malipo::Tx& tx) {
+        tx.exec("UPDATE fakepay_sim_orders SET status = ?, txn_id = ?, paid_amount = ?, paid_currency = ? WHERE ref = ?",
+                {outcome, txn, in->optValue<Poco::Int64>("amount_minor", rows.i64(0, "amount_minor")),
+                 in->optValue<std::string>("currency", rows.str(0, "currency")), req.param("ref")});
+      });
+      Poco::JSON::Object ev;
+      ev.set("event_id", "evt-" + req.param("ref") + "-" + outcome);
+      ev.set("order_id", rows.str(0, "order_id"));
+      ev.set("ref", req.param("ref"));
+      ev.set("status", outcome);
+      std::string body = toText(ev);
+      int times = in->optValue<int>("webhooks", 1);
+      int delay = in->optValue<int>("webhook_delay_ms", 0);
+      std::string url = rows.str(0, "webhook_url");
+      auto send = [this, body, url, times, delay] {
+        if (delay > 0) std::this_thread::sleep_for(std::chrono::milliseconds(delay));
+        for (int i = 0; i < times; ++i) {
+          malipo::OutboundRequest o;
+          o.method = "POST";
+          o.url = url;
+          o.body = body;
+          o.headers = {{"X-Fakepay-Signature", hmacHex(s_.getString("secret"), body)}};
+          host_.http().send(o);
+        }
+      };
+      if (delay > 0) {
+        std::thread(send).detach();
+      } else {
+        send();
+      }
+      return malipo::Response::json(200, Poco::JSON::Object().set("txn_id", txn).set("webhook_body", body));
+    });
+    r.add("POST", base + "/script", [this](const malipo::Request& req) {
+      auto in = parse(req.body);
+      createTimeouts_ = in->optValue<int>("create_timeouts", 0);
+      createFailures_ = in->optValue<int>("create_failures", 0);
+      queryFailures_ = in->optValue<int>("query_failures", 0);
+      return malipo::Response::json(200, Poco::JSON::Object().set("ok", true));
+    });
+  }
+
+ private:
+  std::string baseUrl() const {
+    std::string b = s_.getString("base_url");
+    return b.empty() ? host_.publicUrl() + "/sandbox/" + FAKEPAY_NAME : b;
+  }
+  malipo::Result<malipo::OutboundResponse> call(const std::string& method, const std::string& path, const std::string& body) {
+    malipo::OutboundRequest o;
+    o.method = method;
+    o.url = baseUrl() + path;
+    o.body = body;
+    o.timeoutMs = static_cast<int>(s_.getInt("timeout_ms"));
+    o.maxRetries = 0;
+    o.headers = {{"Authorization", "Bearer " + s_.getString("api_key")}};
+    return host_.http().send(o);
+  }
+
+  malipo::Host& host_;
+  malipo::Settings s_;
+  std::atomic<int> createTimeouts_{0}, createFailures_{0}, queryFailures_{0};
+};
+
+malipo::SchemaNode fakeSchema() {
+  using namespace malipo::schema;
+  return object("test provider")
+      .field("base_url", str("provider API; empty in sandbox: our own simulator").def(""))
+      .field("api_key", str("bearer key").def("fake-key").isSecret())
+      .field("secret", str("webhook HMAC secret").def("fake-secret").isSecret())
+      .field("timeout_ms", integer("API timeout").def(1000))
+      .field("currencies", list("currencies served", str("ISO 4217")).def([] {
+        Poco::JSON::Array::Ptr a = new Poco::JSON::Array;
+        a->add("TZS");
+        a->add("GHS");
+        a->add("NGN");
+        return a;
+      }()));
+}
+
+void fakeRegister(malipo::Registrar& r) { r.addProvider(std::make_shared<FakePay>(r.host())); }
+
+}  // namespace
+
+MALIPO_PLUGIN(FAKEPAY_NAME, "1.0.0", fakeSchema, fakeRegister)

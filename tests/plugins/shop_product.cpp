@@ -1,0 +1,114 @@
+// A test product: sells whatever a test asks for and records each fulfilment, so tests can
+// count deliveries. Built against the SPI headers only.
+//
+//   POST /shop/orders {"amount_minor", "currency", "providers": [...], "channel", "phone", "push"}
+//     → 201 {"payment": {...}} (Idempotency-Key honoured)
+//   GET  /shop/payments/{id} → the payment (sync on read)
+//   POST /shop/payments/{id}/proof {"text": "..."} → proof outcome
+//   POST /shop/webhook-alias → the webhook inbox of settings.alias_provider
+#include <Poco/JSON/Parser.h>
+
+#include <chrono>
+#include <thread>
+
+#include "malipo/payments.hpp"
+#include "malipo/plugin.hpp"
+#include "malipo/product.hpp"
+
+namespace {
+
+class Shop final : public malipo::Product {
+ public:
+  explicit Shop(malipo::Host& host) : host_(host) {}
+  std::string name() const override { return "shop"; }
+
+  std::vector<malipo::Migration> migrations() const override {
+    malipo::Migration m;
+    m.version = 1;
+    m.description = "fulfilments (no unique key on purpose: tests count duplicates)";
+    m.sqlite = "CREATE TABLE shop_fulfilments (payment_id TEXT NOT NULL, kind TEXT NOT NULL, created_at BIGINT NOT NULL)";
+    return {m};
+  }
+
+  std::vector<malipo::CatalogItem> catalog(const std::string& channel) const override {
+    if (channel != "ussd_menu") return {};
+    return {{"widget", "Widget", 1050, "GHS"}};
+  }
+
+  void start() override {
+    auto& r = host_.router();
+    r.add("POST", "/shop/orders", [this](const malipo::Request& req) {
+      Poco::JSON::Object::Ptr in;
+      try {
+        in = Poco::JSON::Parser().parse(req.body).extract<Poco::JSON::Object::Ptr>();
+      } catch (...) {
+        return malipo::Response::error(malipo::Error::make(malipo::ErrorCode::invalidInput, "bad json"), req.requestId);
+      }
+      malipo::CreatePayment cp;
+      cp.product = "shop";
+      cp.orderRef = in->optValue<std::string>("order_ref", "order-1");
+      cp.amountMinor = in->optValue<Poco::Int64>("amount_minor", 100000);
+      cp.currency = in->optValue<std::string>("currency", "TZS");
+      cp.channel = in->optValue<std::string>("channel", "");
+      cp.customer.phone = in->optValue<std::string>("phone", "");
+      cp.customer.email = "buyer@example.com";
+      cp.customer.name = "Test Buyer";
+      cp.push = in->optValue<bool>("push", false);
+      if (auto arr = in->getArray("providers"))
+        for (std::size_t i = 0; i < arr->size(); ++i) cp.providers.push_back(arr->getElement<std::string>(i));
+      auto res = host_.payments().create(cp);
+      if (!res.ok()) return malipo::Response::error(res.error(), req.requestId);
+      Poco::JSON::Object out;
+      out.set("payment", host_.payments().toJson(res.value()));
+      return malipo::Response::json(201, out);
+    }, {malipo::Auth::none, "", 0, "", true});
+    r.add("GET", "/shop/payments/{id}", [this](const malipo::Request& req) {
+      auto res = host_.payments().get(req.param("id"));
+      if (!res.ok()) return malipo::Response::error(res.error(), req.requestId);
+      return malipo::Response::json(200, host_.payments().toJson(res.value()));
+    });
+    r.add("POST", "/shop/payments/{id}/proof", [this](const malipo::Request& req) {
+      std::string text;
+      try {
+        text = Poco::JSON::Parser().parse(req.body).extract<Poco::JSON::Object::Ptr>()->optValue<std::string>("text", "");
+      } catch (...) {
+      }
+      auto res = host_.payments().submitProof(req.param("id"), text);
+      if (!res.ok()) return malipo::Response::error(res.error(), req.requestId);
+      Poco::JSON::Object out;
+      out.set("settled", res.value().settled);
+      out.set("message", res.value().message);
+      out.set("payment", host_.payments().toJson(res.value().payment));
+      return malipo::Response::json(200, out);
+    });
+    std::string alias = host_.settings().getString("alias_provider");
+    if (!alias.empty()) r.add("POST", "/shop/webhook-alias", host_.payments().webhookInbox(alias));
+  }
+
+  malipo::JobOutcome onPaymentSettled(const malipo::Payment& p) override { return record(p, "settled"); }
+  malipo::JobOutcome onPaymentFailed(const malipo::Payment& p) override { return record(p, "failed"); }
+
+ private:
+  malipo::JobOutcome record(const malipo::Payment& p, const std::string& kind) {
+    int delay = static_cast<int>(host_.settings().getInt("fulfil_delay_ms"));
+    if (delay > 0) std::this_thread::sleep_for(std::chrono::milliseconds(delay));
+    host_.db().write([&](malipo::Tx& tx) {
+      tx.exec("INSERT INTO shop_fulfilments (payment_id, kind, created_at) VALUES (?, ?, ?)", {p.id, kind, host_.clock().nowMs()});
+    });
+    return malipo::JobOutcome::ok();
+  }
+  malipo::Host& host_;
+};
+
+malipo::SchemaNode shopSchema() {
+  using namespace malipo::schema;
+  return object("test shop")
+      .field("alias_provider", str("provider whose webhooks /shop/webhook-alias accepts").def(""))
+      .field("fulfil_delay_ms", integer("sleep in fulfilment (to widen race windows)").def(0));
+}
+
+void shopRegister(malipo::Registrar& r) { r.addProduct(std::make_shared<Shop>(r.host())); }
+
+}  // namespace
+
+MALIPO_PLUGIN("shop", "1.0.0", shopSchema, shopRegister)
