@@ -373,6 +373,16 @@ TEST_P(PaymentsKillTest, AcknowledgedWebhookSurvivesKillNine) {
   EXPECT_EQ(s.query("SELECT status FROM payments WHERE id = ?", {id}).str(0, "status"), "succeeded");
   second->signal(SIGTERM);
   EXPECT_EQ(second->wait(), 0);
+  // The operator's view of the same payment through the command line.
+  auto list = runCommand(std::string(MALIPO_BINARY) + " payments list --config " + dir_.file("second.yaml"));
+  EXPECT_EQ(list.first, 0) << list.second;
+  EXPECT_NE(list.second.find(id + " succeeded  fakepay      1000.00 TZS"), std::string::npos) << list.second;
+  auto show = runCommand(std::string(MALIPO_BINARY) + " payments show " + id + " --config " + dir_.file("second.yaml"));
+  EXPECT_EQ(show.first, 0) << show.second;
+  EXPECT_NE(show.second.find("webhook"), std::string::npos) << show.second;
+  EXPECT_NE(show.second.find("pending -> succeeded"), std::string::npos) << show.second;
+  auto missing = runCommand(std::string(MALIPO_BINARY) + " payments show nope --config " + dir_.file("second.yaml"));
+  EXPECT_EQ(missing.first, 1);
 }
 
 INSTANTIATE_TEST_SUITE_P(Engines, PaymentsKillTest, ::testing::Values("sqlite", "postgresql"), engineName);

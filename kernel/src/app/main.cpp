@@ -11,10 +11,12 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <sstream>
 #include <string>
 #include <vector>
 
 #include "app/Kernel.hpp"
+#include "malipo/money.hpp"
 
 #ifndef MALIPO_VERSION
 #define MALIPO_VERSION "0.0.0"
@@ -32,6 +34,9 @@ Usage:
   malipo jobs list    [--state STATE] [--limit N] [--config FILE]
   malipo jobs stats   [--config FILE]
   malipo jobs retry ID [--config FILE]  requeue a dead job
+  malipo payments list [--state STATUS] [--limit N] [--config FILE]
+  malipo payments show ID [--config FILE]   a payment and its event timeline
+  malipo payments sync ID [--config FILE]   ask the provider now and apply its answer
   malipo --help | --version
 
 FILE defaults to config/malipo.yaml. ${VAR} and ${VAR:-default} in the file are taken
@@ -97,6 +102,35 @@ int serve(malipo::Config config, const std::string& portFile) {
   return 0;
 }
 
+int paymentsCommand(malipo::Kernel& kernel, const std::string& sub, Args& args) {
+  auto& payments = kernel.payments();
+  if (sub == "list") {
+    int limit = args.options.count("--limit") ? std::stoi(args.options["--limit"]) : 50;
+    std::printf("%-36s %-10s %-12s %-14s %-10s %s\n", "ID", "STATUS", "PROVIDER", "AMOUNT", "PRODUCT", "CREATED");
+    for (const auto& p : payments.list(args.options["--state"], limit))
+      std::printf("%-36s %-10s %-12s %-14s %-10s %s\n", p.id.c_str(), malipo::statusName(p.status), p.provider.c_str(),
+                  (malipo::formatMajor(p.amountMinor, p.currency) + " " + p.currency).c_str(), p.product.c_str(),
+                  formatMs(p.createdAtMs).c_str());
+    return 0;
+  }
+  if ((sub == "show" || sub == "sync") && args.positional.size() > 2) {
+    const std::string& id = args.positional[2];
+    auto p = sub == "sync" ? payments.sync(id) : payments.get(id);
+    if (!p.ok()) {
+      std::cerr << "malipo: " << p.error().internal << "\n";
+      return 1;
+    }
+    std::ostringstream os;
+    payments.toJson(p.value()).stringify(os, 2);
+    std::cout << os.str() << "\n\nevents:\n";
+    for (const auto& e : payments.events(id))
+      std::cout << "  " << formatMs(e.createdAtMs) << "  " << e.kind << "  " << e.detail << "\n";
+    return 0;
+  }
+  std::cerr << "malipo: usage: malipo payments list|show ID|sync ID [--config FILE]\n";
+  return 2;
+}
+
 int run(int argc, char** argv) {
   Args args = parse(argc, argv);
   if (args.options.count("--version")) {
@@ -110,7 +144,7 @@ int run(int argc, char** argv) {
   }
   std::string configFile = args.options.count("--config") ? args.options["--config"] : "config/malipo.yaml";
   const std::string& cmd = args.positional[0];
-  static const std::vector<std::string> commands{"serve", "check-config", "migrate", "plugins", "jobs"};
+  static const std::vector<std::string> commands{"serve", "check-config", "migrate", "plugins", "jobs", "payments"};
   if (std::find(commands.begin(), commands.end(), cmd) == commands.end()) {
     std::cerr << "malipo: unknown command '" << cmd << "' (see malipo --help)\n";
     return 2;
@@ -147,6 +181,7 @@ int run(int argc, char** argv) {
     return 0;
   }
   std::string sub = args.positional.size() > 1 ? args.positional[1] : "";
+  if (cmd == "payments") return paymentsCommand(kernel, sub, args);
   if (sub == "stats") {
     for (const auto& [state, n] : kernel.jobs().stats()) std::cout << state << " " << n << "\n";
     return 0;
