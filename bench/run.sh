@@ -69,6 +69,9 @@ PGPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); 
 "${AS[@]}" "$PGBIN/initdb" -D "$WORK/pg/data" -A trust -U malipo >/dev/null
 "${AS[@]}" "$PGBIN/pg_ctl" -D "$WORK/pg/data" -l "$WORK/pg/log" -w -o "-p $PGPORT -k $WORK/pg -c listen_addresses=127.0.0.1" start >/dev/null
 "$BIN/job_queue_bench" "postgresql://malipo@127.0.0.1:$PGPORT/postgres" 20000
+echo "== payments: webhook -> query -> settled -> fulfilled through the test provider over loopback HTTP"
+"$BIN/payments_bench" "sqlite:$WORK/pay.db" "$BUILD/tests/plugins" 2000
+"$BIN/payments_bench" "postgresql://malipo@127.0.0.1:$PGPORT/postgres" "$BUILD/tests/plugins" 2000
 export MALIPO_BENCH_PG_URL="postgresql://malipo@127.0.0.1:$PGPORT/postgres"
 
 for extra in bench/*.d/*.sh; do

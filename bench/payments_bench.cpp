@@ -1,0 +1,116 @@
+// Webhook → verified (query over HTTP) → settled → fulfilled, through the test provider and
+// its simulator over loopback HTTP. Prints settled payments per second and the webhook
+// acknowledgement latency (p50/p99) under that load.
+// Usage: payments_bench DATABASE_URL PLUGIN_DIR [PAYMENTS]
+#include <Poco/JSON/Parser.h>
+#include <openssl/hmac.h>
+
+#include <algorithm>
+#include <chrono>
+#include <iostream>
+
+#include "app/Kernel.hpp"
+#include "support/TestSupport.hpp"
+
+using namespace malipo;
+using Clock_ = std::chrono::steady_clock;
+
+namespace {
+std::string hmacHex(const std::string& key, const std::string& msg) {
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(msg.data()), msg.size(), out, &len);
+  static const char* hex = "0123456789abcdef";
+  std::string s;
+  for (unsigned i = 0; i < len; ++i) {
+    s += hex[out[i] >> 4];
+    s += hex[out[i] & 15];
+  }
+  return s;
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 3) {
+    std::cerr << "usage: payments_bench DATABASE_URL PLUGIN_DIR [PAYMENTS]\n";
+    return 2;
+  }
+  std::string db = argv[1], dir = argv[2];
+  int n = argc > 3 ? std::stoi(argv[3]) : 2000;
+  try {
+    std::string yaml =
+        "server: {listen: \"127.0.0.1:0\", access_log: false, threads: 32, rate_limits: {default: {requests_per_minute: 10000000, "
+        "burst: 1000000}, buckets: {webhooks: {requests_per_minute: 10000000, burst: 1000000}}}}\n"
+        "database: {url: \"" + db + "\", pool_size: 16}\n"
+        "jobs: {workers: 8, batch_size: 64, poll_interval_ms: 5}\n"
+        "log: {level: error}\nsandbox: true\n"
+        "plugins:\n"
+        "  - {name: fakepay, library: " + dir + "/libmalipo_fakepay.so, settings: {timeout_ms: 5000}}\n"
+        "  - {name: shop, library: " + dir + "/libmalipo_shop.so}\n";
+    Kernel k(ConfigLoader::loadString(yaml, "bench.yaml"));
+    k.open();
+    k.start();
+    auto port = k.port();
+    // Create the payments (initiation goes to the simulator over HTTP too).
+    std::vector<std::string> ids(static_cast<std::size_t>(n)), bodies(static_cast<std::size_t>(n));
+    std::atomic<int> next{0};
+    std::vector<std::thread> ts;
+    for (int t = 0; t < 8; ++t)
+      ts.emplace_back([&] {
+        for (int i; (i = next++) < n;) {
+          auto r = test::http(port, "POST", "/shop/orders", R"({"amount_minor": 100000, "currency": "TZS", "providers": ["fakepay"]})");
+          auto p = Poco::JSON::Parser().parse(r.body).extract<Poco::JSON::Object::Ptr>()->getObject("payment");
+          ids[static_cast<std::size_t>(i)] = p->getValue<std::string>("id");
+          auto paid = test::http(port, "POST", "/sandbox/fakepay/orders/" + p->getValue<std::string>("provider_ref") + "/pay",
+                                 R"({"webhooks": 0})");
+          bodies[static_cast<std::size_t>(i)] =
+              Poco::JSON::Parser().parse(paid.body).extract<Poco::JSON::Object::Ptr>()->getValue<std::string>("webhook_body");
+        }
+      });
+    for (auto& t : ts) t.join();
+    ts.clear();
+    // Deliver the webhooks from 16 keep-alive clients and time each acknowledgement.
+    std::vector<double> lat(static_cast<std::size_t>(n));
+    next = 0;
+    auto start = Clock_::now();
+    for (int t = 0; t < 16; ++t)
+      ts.emplace_back([&] {
+        Poco::Net::HTTPClientSession s("127.0.0.1", port);
+        s.setKeepAlive(true);
+        for (int i; (i = next++) < n;) {
+          const std::string& body = bodies[static_cast<std::size_t>(i)];
+          Poco::Net::HTTPRequest req("POST", "/webhooks/fakepay", Poco::Net::HTTPMessage::HTTP_1_1);
+          req.setKeepAlive(true);
+          req.setContentType("application/json");
+          req.setContentLength64(static_cast<Poco::Int64>(body.size()));
+          req.set("X-Fakepay-Signature", hmacHex("fake-secret", body));
+          auto t0 = Clock_::now();
+          s.sendRequest(req) << body;
+          Poco::Net::HTTPResponse resp;
+          std::string out;
+          Poco::StreamCopier::copyToString(s.receiveResponse(resp), out);
+          lat[static_cast<std::size_t>(i)] = std::chrono::duration<double, std::milli>(Clock_::now() - t0).count();
+          if (resp.getStatus() != 200) std::cerr << "webhook answered " << resp.getStatus() << "\n";
+        }
+      });
+    std::int64_t fulfilled = 0;
+    while ((fulfilled = k.store().query("SELECT COUNT(*) AS n FROM shop_fulfilments").i64(0, "n")) < n) {
+      if (std::chrono::duration<double>(Clock_::now() - start).count() > 300) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    double secs = std::chrono::duration<double>(Clock_::now() - start).count();
+    for (auto& t : ts) t.join();
+    std::sort(lat.begin(), lat.end());
+    auto pct = [&](double q) { return lat[std::min(lat.size() - 1, static_cast<std::size_t>(q * static_cast<double>(lat.size())))]; };
+    std::int64_t succeeded = k.store().query("SELECT COUNT(*) AS n FROM payments WHERE status = 'succeeded'").i64(0, "n");
+    std::cout << (k.store().engine() == Engine::sqlite ? "sqlite" : "postgresql") << ": " << n << " payments, webhook -> fulfilled in "
+              << secs << " s = " << static_cast<long>(static_cast<double>(fulfilled) / secs) << " settled payments/s (succeeded "
+              << succeeded << ", fulfilled " << fulfilled << "); webhook ack p50 " << pct(0.5) << " ms, p99 " << pct(0.99)
+              << " ms (target >= 500/s, p99 <= 50 ms)\n";
+    k.shutdown();
+    return fulfilled == n ? 0 : 1;
+  } catch (const std::exception& e) {
+    std::cerr << "payments_bench: " << e.what() << "\n";
+    return 1;
+  }
+}
