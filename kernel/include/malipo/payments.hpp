@@ -135,6 +135,8 @@ class Payments {
   virtual Result<Payment> sync(const std::string& id) = 0;
   // Verifies a pasted confirmation SMS with the provider; settles when the provider agrees.
   virtual Result<ProofOutcome> submitProof(const std::string& id, const std::string& text) = 0;
+  // Sends a payment prompt to the customer's phone for a pending payment (USSD push).
+  virtual Result<NextAction> requestPush(const std::string& id, const std::string& msisdn) = 0;
   // A handler that feeds POST bodies to the webhook inbox of `provider`, for products that
   // must accept webhooks on an extra path (e.g. /api/cv-pdf/ussd-callback).
   virtual Handler webhookInbox(const std::string& provider) = 0;

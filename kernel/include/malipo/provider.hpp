@@ -65,6 +65,14 @@ class PaymentProvider : public Component {
     return Error::make(ErrorCode::invalidInput, "proof not supported by this provider",
                        "This payment method does not accept a pasted confirmation.");
   }
+  // Asks the provider to push a payment prompt (USSD PIN prompt) to `msisdn` for an
+  // existing payment. Default: not supported.
+  virtual Result<NextAction> requestPush(const Payment& payment, const std::string& msisdn) {
+    (void)payment;
+    (void)msisdn;
+    return Error::make(ErrorCode::invalidInput, "push not supported by this provider",
+                       "A payment prompt cannot be sent for this payment method.");
+  }
   // Provider-owned endpoints (e.g. a return URL, a USSD interaction URL).
   virtual void routes(Router& router) { (void)router; }
   // Sandbox only: the simulator, mounted under /sandbox/<name>/.

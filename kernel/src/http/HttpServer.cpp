@@ -69,6 +69,14 @@ class KernelHandler final : public Poco::Net::HTTPRequestHandler {
       std::size_t limit = server_.bodyLimitFor(match);
       if (in.hasContentLength() && in.getContentLength64() > static_cast<Poco::Int64>(limit)) {
         bodyTooLarge = true;
+        // Read and drop a moderately large body so the client sees the 413 instead of a
+        // reset connection; a huge one is not worth reading (the connection closes).
+        if (in.getContentLength64() <= static_cast<Poco::Int64>(std::max<std::size_t>(limit * 4, 8 << 20))) {
+          std::istream& is = in.stream();
+          char buf[8192];
+          while (is.read(buf, sizeof buf) || is.gcount() > 0) {
+          }
+        }
       } else if (in.hasContentLength() || in.getChunkedTransferEncoding()) {
         // No length and not chunked: HTTP/1.1 says there is no body (reading would block).
         std::istream& is = in.stream();

@@ -484,6 +484,22 @@ Response PaymentService::receiveWebhook(const std::string& name, const Request& 
   return Response::json(200, o);
 }
 
+Result<NextAction> PaymentService::requestPush(const std::string& id, const std::string& msisdn) {
+  auto loaded = load(id);
+  if (!loaded.ok()) return loaded.error();
+  const Payment& p = loaded.value();
+  if (p.status != PaymentStatus::pending && p.status != PaymentStatus::created)
+    return Error::make(ErrorCode::conflict, "payment is " + std::string(statusName(p.status)),
+                       "This payment is no longer waiting for money.");
+  auto prov = provider(p.provider);
+  if (!prov) return Error::make(ErrorCode::unavailable, "provider " + p.provider + " is not loaded", "Payment provider unavailable.");
+  auto res = guarded([&]() -> Result<NextAction> { return prov->requestPush(p, msisdn); }, p.provider + ".requestPush");
+  store_.write([&](Tx& tx) {
+    event(tx, p.id, p.provider, res.ok() ? "push_sent" : "push_failed", res.ok() ? "prompt sent" : res.error().internal);
+  });
+  return res;
+}
+
 Handler PaymentService::webhookInbox(const std::string& provider) {
   return [this, provider](const Request& req) { return receiveWebhook(provider, req); };
 }

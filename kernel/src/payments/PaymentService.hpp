@@ -48,6 +48,7 @@ class PaymentService final : public Payments {
   Result<Payment> sync(const std::string& id) override;
   Result<ProofOutcome> submitProof(const std::string& id, const std::string& text) override;
   Handler webhookInbox(const std::string& provider) override;
+  Result<NextAction> requestPush(const std::string& id, const std::string& msisdn) override;
   Poco::JSON::Object toJson(const Payment& p) const override;
 
   // Operator views and the janitor, public for the CLI and tests.

@@ -44,6 +44,7 @@ class Canvas {
   const Face& bold() const { return bold_; }
 
   HPDF_Page addPage();
+  bool failed() const;  // libharu reported an error for this document
   int pageCount() const { return static_cast<int>(pages_.size()); }
   void selectPage(int index);  // draw on an earlier page (footers)
 
@@ -84,8 +85,8 @@ class Canvas {
 class Flow {
  public:
   struct Frame {
-    float left, right;    // content column
-    float top, bottom;    // first-page values are set by the template
+    float left, right;  // content column
+    float top, bottom;  // top applies from page 2 on; page 1 starts below the header
   };
 
   Flow(Canvas& canvas, int maxPages, Frame frame, std::function<void(Flow&)> onNewPage);
