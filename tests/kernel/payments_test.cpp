@@ -329,6 +329,10 @@ TEST_P(PaymentsTest, ExpiredPaymentFails) {
   kernel_->payments().runJanitor();
   ASSERT_TRUE(eventually([&] { return status(id) == "expired"; }));
   ASSERT_TRUE(eventually([&] { return fulfilments(id, "failed") == 1; }));
+  // The customer pays anyway: the money is not lost silently, the payment is held.
+  pay(p->getValue<std::string>("provider_ref"));
+  ASSERT_TRUE(eventually([&] { return status(id) == "held"; })) << status(id);
+  EXPECT_EQ(fulfilments(id, "settled"), 0);
 }
 
 INSTANTIATE_TEST_SUITE_P(Engines, PaymentsTest, ::testing::Values("sqlite", "postgresql"), engineName);

@@ -122,6 +122,9 @@ struct RouteOptions {
   // Honour the Idempotency-Key header: the same key and body replay the first response,
   // the same key with another body is 422, the same key while the first runs is 409.
   bool idempotent = false;
+  // A JSON body to answer 401 with instead of the kernel's error shape (for APIs that
+  // promised their clients another shape, e.g. {"success": false, "message": "Unauthorized"}).
+  std::string unauthorizedBody;
 };
 
 // Patterns: literal segments and `{name}` segments, e.g. "/api/cv-pdf/{request_id}/status".

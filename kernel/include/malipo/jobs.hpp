@@ -45,7 +45,8 @@ using JobHandler = std::function<JobOutcome(const Job&)>;
 struct JobSpec {
   std::string kind;
   std::string payload;
-  std::string uniqueKey;         // non-empty: a second job with this key is not created, ever
+  std::string uniqueKey;         // non-empty: no second job with this key while the first is kept
+                                 // (finished jobs are purged after jobs.keep_done_hours)
   std::int64_t runAtMs = 0;      // 0: now
   int maxAttempts = 0;           // 0: the kind's default (or 4)
 };

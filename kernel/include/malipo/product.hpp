@@ -36,6 +36,11 @@ class Product : public Component {
     (void)channel;
     return {};
   }
+  // A short human summary of an account for channel menus (e.g. "Balance: 25 credits").
+  virtual Result<std::string> accountSummary(const std::string& accountId) {
+    (void)accountId;
+    return Error::make(ErrorCode::notFound, "no account summary");
+  }
   // Sells `item` to `account` through a channel plugin (e.g. Hubtel's USSD menu): returns
   // the metadata to attach to the payment. Default: not sold through channels.
   virtual Result<std::string> prepareChannelSale(const CatalogItem& item, const Customer& account) {

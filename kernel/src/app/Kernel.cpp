@@ -87,9 +87,12 @@ void Kernel::open() {
     for (auto& prod : p.products) payments_->addProduct(prod);
   }
   for (auto& p : plugins_.plugins()) {
-    for (auto& c : p.components) {
+    for (std::size_t i = 0; i < p.components.size(); ++i) {
+      auto& c = p.components[i];
+      // Each component of a plugin has its own migration history.
+      std::string component = i == 0 ? p.config.name : p.config.name + "." + std::to_string(i);
       try {
-        store_->migrate(p.config.name, c->migrations());
+        store_->migrate(component, c->migrations());
       } catch (const DbError& e) {
         throw PluginError(PluginManager::describeError(p, e.what()));
       }
@@ -189,6 +192,7 @@ void Kernel::start() {
     return JobOutcome::ok();
   });
   plugins_.startAll();
+  pluginsStarted_ = true;
   payments_->start(router_, services_.sandbox);
   addKernelRoutes();
   router_.freeze();
@@ -216,7 +220,7 @@ void Kernel::shutdown() {
   started_ = false;
   if (http_) http_->stop(10000);
   if (jobs_) jobs_->drain(30000);
-  plugins_.stopAll();
+  if (pluginsStarted_) plugins_.stopAll();
   plugins_.destroyAll();
   http_.reset();
 }

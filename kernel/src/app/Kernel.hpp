@@ -64,7 +64,7 @@ class Kernel {
   std::unique_ptr<Idempotency> idempotency_;
   KernelServices services_;
   PluginManager plugins_;
-  bool started_ = false, shutDown_ = false;
+  bool started_ = false, shutDown_ = false, pluginsStarted_ = false;
 };
 
 }  // namespace malipo

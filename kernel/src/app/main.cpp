@@ -27,7 +27,8 @@ namespace {
 const char* kUsage = R"(malipo — plugin-based payment orchestration server
 
 Usage:
-  malipo serve        [--config FILE]   start the server (SIGTERM/SIGINT: graceful stop)
+  malipo serve        [--config FILE] [--port-file F]   start the server (SIGTERM/SIGINT:
+                      graceful stop); --port-file writes the bound port (for listen port 0)
   malipo check-config [--config FILE]   validate the config and list what would be loaded
   malipo migrate      [--config FILE]   apply pending database migrations and exit
   malipo plugins      [--config FILE]   list plugins: name, version, SPI version, library

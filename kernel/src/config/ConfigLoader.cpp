@@ -276,7 +276,7 @@ Config ConfigLoader::loadString(const std::string& yaml, const std::string& name
       PluginConfig pc;
       pc.name = substitute(p["name"].as<std::string>());
       pc.library = substitute(p["library"].as<std::string>());
-      pc.enabled = !p["enabled"] || substitute(p["enabled"].as<std::string>()) != "false";
+      pc.enabled = cfg.root.raw()->getArray("plugins")->getObject(static_cast<unsigned>(i))->getValue<bool>("enabled");
       pc.settings = p["settings"];
       pc.line = p.Mark().line + 1;
       if (names.count(pc.name))

@@ -329,15 +329,19 @@ Response HttpServer::route(Request& req, const RouteMatch& m, bool bodyTooLarge)
     case Auth::none: break;
     case Auth::optional:
     case Auth::required: {
+      auto unauthorized = [&] {
+        Response r = route.options.unauthorizedBody.empty() ? jsonError(ErrorCode::unauthorized, "Unauthorized", req.requestId)
+                                                            : Response::text(401, route.options.unauthorizedBody, "application/json");
+        return r.header("WWW-Authenticate", "Bearer");
+      };
       if (bearer.empty()) {
-        if (route.options.auth == Auth::required)
-          return jsonError(ErrorCode::unauthorized, "Unauthorized", req.requestId).header("WWW-Authenticate", "Bearer");
+        if (route.options.auth == Auth::required) return unauthorized();
         break;
       }
       std::string sub, why;
       if (!verifyJwt(bearer, sub, why)) {
         log_.info("auth", "rejected token: " + why);
-        return jsonError(ErrorCode::unauthorized, "Unauthorized", req.requestId).header("WWW-Authenticate", "Bearer");
+        return unauthorized();
       }
       req.userId = sub;
       break;

@@ -5,6 +5,11 @@
 
 namespace malipo {
 
+namespace {
+// An in-flight key older than this belongs to a request that will never finish.
+constexpr std::int64_t kAbandonedMs = 120000;
+}  // namespace
+
 std::vector<Migration> Idempotency::migrations() {
   Migration m;
   m.version = 1;
@@ -31,11 +36,20 @@ Response Idempotency::run(const Request& req, const std::string& scope, const Ha
 
   std::optional<Response> early;
   store_.write([&](Tx& tx) {
-    Rows r = tx.query("SELECT request_hash, state, status, content_type, body FROM idempotency_keys WHERE scope = ? AND idem_key = ?",
+    Rows r = tx.query("SELECT request_hash, state, status, content_type, body, created_at FROM idempotency_keys WHERE scope = ? AND idem_key = ?",
                       {fullScope, key});
     if (r.empty()) {
-      tx.exec("INSERT INTO idempotency_keys (scope, idem_key, request_hash, state, created_at) VALUES (?, ?, ?, 'in_flight', ?)",
-              {fullScope, key, hash, now});
+      // ON CONFLICT: a simultaneous first request with the same key won the insert.
+      if (tx.exec("INSERT INTO idempotency_keys (scope, idem_key, request_hash, state, created_at) VALUES (?, ?, ?, 'in_flight', ?) "
+                  "ON CONFLICT DO NOTHING",
+                  {fullScope, key, hash, now}) == 0)
+        early = Response::error(Error::make(ErrorCode::conflict, "a request with this Idempotency-Key is still in progress"),
+                                req.requestId);
+      return;
+    }
+    if (r.str(0, "state") != "done" && r.str(0, "request_hash") == hash && r.i64(0, "created_at") < now - kAbandonedMs) {
+      // The first attempt died mid-request (the process crashed): let this one take over.
+      tx.exec("UPDATE idempotency_keys SET created_at = ? WHERE scope = ? AND idem_key = ?", {now, fullScope, key});
       return;
     }
     if (r.str(0, "request_hash") != hash) {

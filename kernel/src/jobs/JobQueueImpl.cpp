@@ -274,7 +274,14 @@ void JobQueueImpl::dispatcherLoop() {
       room = capacity - inflight_ + static_cast<int>(done.size());
     }
     try {
-      complete(done);
+      try {
+        complete(done);
+      } catch (...) {
+        // Outcomes not recorded: those jobs' leases expire and they run again (idempotent).
+        std::lock_guard<std::mutex> lock(mutex_);
+        inflight_ -= static_cast<int>(done.size());
+        throw;
+      }
       {
         std::lock_guard<std::mutex> lock(mutex_);
         inflight_ -= static_cast<int>(done.size());

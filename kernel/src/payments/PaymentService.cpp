@@ -128,8 +128,12 @@ std::vector<Migration> PaymentService::migrations() {
   return {m};
 }
 
-void PaymentService::addProvider(std::shared_ptr<PaymentProvider> p) { providers_[p->name()] = std::move(p); }
-void PaymentService::addProduct(std::shared_ptr<Product> p) { products_[p->name()] = std::move(p); }
+void PaymentService::addProvider(std::shared_ptr<PaymentProvider> p) {
+  if (!providers_.emplace(p->name(), p).second) throw std::logic_error("two providers named '" + p->name() + "'");
+}
+void PaymentService::addProduct(std::shared_ptr<Product> p) {
+  if (!products_.emplace(p->name(), p).second) throw std::logic_error("two products named '" + p->name() + "'");
+}
 
 std::shared_ptr<PaymentProvider> PaymentService::provider(const std::string& name) {
   auto it = providers_.find(name);
@@ -323,6 +327,19 @@ Result<Payment> PaymentService::apply(const Payment& seen, const ProviderStatus&
     if (!st.providerRef.empty() && p.providerRef.empty())
       tx.exec("UPDATE payments SET provider_ref = ? WHERE id = ?", {st.providerRef, p.id});
     result = p;
+    if (p.status == PaymentStatus::failed || p.status == PaymentStatus::expired || p.status == PaymentStatus::cancelled) {
+      // Money arrived after we gave up on the payment: never lose it silently.
+      if (st.state == ProviderStatus::State::succeeded) {
+        std::string why = std::string("provider reports it paid after it was ") + statusName(p.status) +
+                          (st.providerTxnId.empty() ? "" : " (txn " + st.providerTxnId + ")");
+        event(tx, p.id, p.provider, "held", why);
+        if (transition(tx, p, PaymentStatus::held, "The payment arrived late and needs review; nothing was delivered.")) {
+          result.status = PaymentStatus::held;
+          log_.warning("payments", p.id + " held: " + why);
+        }
+      }
+      return;
+    }
     if (isFinal(p.status)) return;
     std::int64_t now = clock_.nowMs();
     switch (st.state) {
@@ -381,7 +398,9 @@ Result<Payment> PaymentService::apply(const Payment& seen, const ProviderStatus&
 
 Result<Payment> PaymentService::sync(const std::string& id) {
   auto loaded = load(id);
-  if (!loaded.ok() || isFinal(loaded.value().status)) return loaded;
+  // A failed or expired payment is still asked: money that arrives late must be seen.
+  if (!loaded.ok() || loaded.value().status == PaymentStatus::succeeded || loaded.value().status == PaymentStatus::held)
+    return loaded;
   const Payment& p = loaded.value();
   auto prov = provider(p.provider);
   if (!prov) return Error::make(ErrorCode::unavailable, "provider " + p.provider + " is not loaded", "Payment provider unavailable.");

@@ -29,7 +29,6 @@ struct PaymentOptions {
   std::int64_t janitorIntervalMs = 30000;
   int breakerThreshold = 5;                  // consecutive failures that open the breaker
   std::int64_t breakerOpenMs = 30000;
-  std::map<std::string, std::vector<std::string>> productProviders;  // product → providers in order
 };
 
 class PaymentService final : public Payments {

@@ -31,6 +31,8 @@ class RegistrarImpl final : public Registrar {
   }
   void addProvider(std::shared_ptr<PaymentProvider> provider) override {
     if (!provider) return;
+    if (provider->name() != p_.config.name)
+      throw std::logic_error("the provider is named '" + provider->name() + "' but the plugin '" + p_.config.name + "'");
     p_.components.push_back(provider);
     p_.providers.push_back(std::move(provider));
   }

@@ -270,7 +270,13 @@ void Store::write(const std::function<void(Tx&)>& work) {
       work(tx);
       s << "COMMIT", now;
       writeLock = {};
-      for (auto& fn : tx.afterCommit) fn();
+      for (auto& fn : tx.afterCommit) {
+        try {
+          fn();
+        } catch (...) {
+          // The transaction committed: a failing notification must not report otherwise.
+        }
+      }
       return;
     } catch (...) {
       std::string msg;
