@@ -1,0 +1,372 @@
+#include "CreditsProduct.hpp"
+
+#include <Poco/DateTimeFormatter.h>
+#include <Poco/JSON/Parser.h>
+#include <Poco/Timestamp.h>
+#include <Poco/UUIDGenerator.h>
+
+#include <sstream>
+
+#include "malipo/money.hpp"
+
+namespace malipo::credits {
+
+namespace {
+
+const char* kUnauthorized = R"({"success":false,"message":"Unauthorized"})";
+
+// Key order as the seed writes it: success, data, message.
+Response fail(int status, const std::string& message) {
+  Poco::JSON::Object o(Poco::JSON_PRESERVE_KEY_ORDER);
+  o.set("success", false);
+  o.set("message", message);
+  return Response::json(status, o);
+}
+
+Response ok(const Poco::Dynamic::Var& data, const std::string& message = {}) {
+  Poco::JSON::Object o(Poco::JSON_PRESERVE_KEY_ORDER);
+  o.set("success", true);
+  o.set("data", data);
+  if (!message.empty()) o.set("message", message);
+  return Response::json(200, o);
+}
+
+std::string iso(std::int64_t ms) {
+  return ms ? Poco::DateTimeFormatter::format(Poco::Timestamp(ms * 1000), "%Y-%m-%dT%H:%M:%SZ") : "";
+}
+
+std::string accountOf(const Request& req) { return "user:" + req.userId.value_or(""); }
+
+std::vector<Package> readPackages(const Settings& s, const std::string& key) {
+  std::vector<Package> out;
+  for (const Settings& p : s.childList(key)) {
+    Package pkg;
+    pkg.id = p.getString("id");
+    pkg.credits = p.getInt("credits");
+    pkg.currency = p.getString("currency");
+    auto minor = parseMajor(p.getString("price"), pkg.currency);
+    if (pkg.id.empty() || pkg.credits <= 0 || !validCurrency(pkg.currency) || !minor || *minor <= 0)
+      throw std::runtime_error("settings." + key + ": package '" + pkg.id + "' needs an id, credits > 0 and a valid price");
+    pkg.amountMinor = *minor;
+    pkg.name = p.getString("name", std::to_string(pkg.credits) + " credits");
+    out.push_back(pkg);
+  }
+  return out;
+}
+
+}  // namespace
+
+CreditsProduct::CreditsProduct(Host& host) : host_(host), s_(host.settings()) {
+  packages_ = readPackages(s_, "packages");
+  ussdPackages_ = readPackages(s_, "ussd_packages");
+  providers_ = s_.getStringList("providers");
+}
+
+std::vector<Migration> CreditsProduct::migrations() const {
+  Migration m;
+  m.version = 1;
+  m.description = "credit accounts, ledger, top-ups";
+  m.sqlite =
+      "CREATE TABLE credit_accounts (account TEXT PRIMARY KEY, balance BIGINT NOT NULL, updated_at BIGINT NOT NULL);"
+      "CREATE TABLE credit_ledger (id INTEGER PRIMARY KEY, account TEXT NOT NULL, delta BIGINT NOT NULL, kind TEXT NOT NULL, "
+      "source TEXT NOT NULL, unique_key TEXT NOT NULL UNIQUE, balance_after BIGINT NOT NULL DEFAULT 0, created_at BIGINT NOT NULL);"
+      "CREATE INDEX credit_ledger_account ON credit_ledger (account, id);"
+      "CREATE TABLE credit_topups (id TEXT PRIMARY KEY, payment_id TEXT, account TEXT NOT NULL, package_id TEXT NOT NULL, "
+      "credits BIGINT NOT NULL, amount_minor BIGINT NOT NULL, currency TEXT NOT NULL, status TEXT NOT NULL, provider TEXT, "
+      "reference TEXT, payment_url TEXT, channel TEXT NOT NULL DEFAULT 'api', created_at BIGINT NOT NULL, completed_at BIGINT);"
+      "CREATE UNIQUE INDEX credit_topups_payment ON credit_topups (payment_id);"
+      "CREATE INDEX credit_topups_account ON credit_topups (account, created_at)";
+  m.postgresql = m.sqlite;
+  m.postgresql.replace(m.postgresql.find("id INTEGER PRIMARY KEY, account"), std::string("id INTEGER PRIMARY KEY").size(),
+                       "id BIGSERIAL PRIMARY KEY");
+  return {m};
+}
+
+void CreditsProduct::start() {
+  auto& r = host_.router();
+  RouteOptions authed{Auth::required};
+  authed.unauthorizedBody = kUnauthorized;
+  RouteOptions topupOpts = authed;
+  topupOpts.idempotent = true;
+  topupOpts.maxBodyBytes = 4096;
+  RouteOptions consumeOpts = topupOpts;
+  for (const std::string prefix : {"/api/v1", ""}) {
+    r.add("POST", prefix + "/verification-credits/topup", [this](const Request& q) { return topup(q); }, topupOpts);
+    r.add("GET", prefix + "/verification-credits/packages", [this](const Request& q) { return packages(q); });
+    r.add("GET", prefix + "/verification-credits/balance", [this](const Request& q) { return balanceRoute(q); }, authed);
+    r.add("GET", prefix + "/verification-credits/history", [this](const Request& q) { return history(q); }, authed);
+    r.add("POST", prefix + "/verification-credits/consume", [this](const Request& q) { return consume(q); }, consumeOpts);
+  }
+  std::string alias = s_.getString("webhook_alias_provider");
+  if (!alias.empty()) r.add("POST", "/api/v1/webhooks/" + alias, host_.payments().webhookInbox(alias), {Auth::none, "webhooks"});
+}
+
+const Package* CreditsProduct::findPackage(const std::string& id, const std::vector<Package>& list) const {
+  for (const auto& p : list)
+    if (p.id == id) return &p;
+  return nullptr;
+}
+
+bool CreditsProduct::topupAllowed(const std::string& user) {
+  std::int64_t now = host_.clock().nowMs();
+  std::lock_guard<std::mutex> lock(rateMutex_);
+  if (rate_.size() > 100000) rate_.clear();
+  auto& [start, count] = rate_[user];
+  if (now - start > 3600000) {
+    start = now;
+    count = 0;
+  }
+  return ++count <= s_.getInt("topups_per_user_per_hour");
+}
+
+Response CreditsProduct::topup(const Request& req) {
+  std::string account = accountOf(req);
+  std::string packageId;
+  try {
+    packageId = Poco::JSON::Parser().parse(req.body).extract<Poco::JSON::Object::Ptr>()->optValue<std::string>("packageId", "");
+  } catch (...) {
+    return fail(400, "Invalid package");
+  }
+  const Package* pkg = findPackage(packageId, packages_);
+  if (!pkg) return fail(400, "Invalid package");
+  if (!topupAllowed(account)) return fail(429, "Too many top-up attempts. Please try again later.");
+
+  std::string topupId = Poco::UUIDGenerator::defaultGenerator().createRandom().toString();
+  std::int64_t now = host_.clock().nowMs();
+  Poco::JSON::Object meta;
+  meta.set("account", account);
+  meta.set("package_id", pkg->id);
+  meta.set("credits", pkg->credits);
+  meta.set("topup_id", topupId);
+  std::ostringstream metaText;
+  meta.stringify(metaText);
+  host_.db().exec("INSERT INTO credit_topups (id, account, package_id, credits, amount_minor, currency, status, created_at) "
+                  "VALUES (?, ?, ?, ?, ?, ?, 'PENDING', ?)",
+                  {topupId, account, pkg->id, pkg->credits, pkg->amountMinor, pkg->currency, now});
+  CreatePayment cp;
+  cp.product = "credits";
+  cp.orderRef = topupId;
+  cp.amountMinor = pkg->amountMinor;
+  cp.currency = pkg->currency;
+  cp.providers = providers_;
+  cp.customer.accountId = account;
+  cp.description = "Purchase " + std::to_string(pkg->credits) + " credits";
+  cp.metadata = metaText.str();
+  auto pay = host_.payments().create(cp);
+  host_.logger().info("credits", "top-up " + topupId + " by " + account + " for " + pkg->id + ": " +
+                                     (pay.ok() ? std::string("payment ") + pay.value().id + " " + statusName(pay.value().status)
+                                               : "failed: " + pay.error().internal));
+  if (!pay.ok() || pay.value().action.url.empty()) {
+    host_.db().exec("UPDATE credit_topups SET status = 'FAILED', payment_id = ? WHERE id = ?",
+                    {pay.ok() ? Value(pay.value().id) : Value(Null{}), topupId});
+    return fail(500, "Failed to initiate payment");
+  }
+  const Payment& p = pay.value();
+  host_.db().exec("UPDATE credit_topups SET payment_id = ?, provider = ?, reference = ?, payment_url = ? WHERE id = ?",
+                  {p.id, p.provider, p.id, p.action.url, topupId});
+  Poco::JSON::Object data;
+  data.set("paymentUrl", p.action.url);
+  data.set("reference", p.id);
+  return ok(data, "Payment initiated successfully");
+}
+
+Response CreditsProduct::packages(const Request&) {
+  Poco::JSON::Array arr;
+  for (const auto& p : packages_) {
+    Poco::JSON::Object o;
+    o.set("id", p.id);
+    o.set("credits", p.credits);
+    o.set("price", std::stod(formatMajor(p.amountMinor, p.currency)));
+    o.set("currency", p.currency);
+    arr.add(o);
+  }
+  return ok(arr);
+}
+
+std::int64_t CreditsProduct::balance(const std::string& account) {
+  Rows r = host_.db().query("SELECT balance FROM credit_accounts WHERE account = ?", {account});
+  return r.empty() ? 0 : r.i64(0, "balance");
+}
+
+Response CreditsProduct::balanceRoute(const Request& req) {
+  Poco::JSON::Object data;
+  data.set("account", accountOf(req));
+  data.set("balance", balance(accountOf(req)));
+  return ok(data);
+}
+
+Response CreditsProduct::history(const Request& req) {
+  std::string account = accountOf(req);
+  int page = 1, limit = 20;
+  try {
+    page = std::max(1, std::stoi(req.queryParam("page", "1")));
+    limit = std::max(1, std::min(100, std::stoi(req.queryParam("limit", "20"))));
+  } catch (...) {
+    return fail(400, "page and limit must be numbers");
+  }
+  std::int64_t offset = static_cast<std::int64_t>(page - 1) * limit;
+  Rows t = host_.db().query(
+      "SELECT id, package_id, credits, amount_minor, currency, status, provider, reference, channel, created_at, completed_at "
+      "FROM credit_topups WHERE account = ? ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?",
+      {account, static_cast<std::int64_t>(limit), offset});
+  Poco::JSON::Array topups;
+  for (std::size_t i = 0; i < t.size(); ++i) {
+    Poco::JSON::Object o;
+    o.set("id", t.str(i, "id"));
+    o.set("packageId", t.str(i, "package_id"));
+    o.set("credits", t.i64(i, "credits"));
+    o.set("amount", formatMajor(t.i64(i, "amount_minor"), t.str(i, "currency")));
+    o.set("currency", t.str(i, "currency"));
+    o.set("status", t.str(i, "status"));
+    o.set("provider", t.str(i, "provider"));
+    o.set("reference", t.str(i, "reference"));
+    o.set("channel", t.str(i, "channel"));
+    o.set("createdAt", iso(t.i64(i, "created_at")));
+    if (!t.isNull(i, "completed_at")) o.set("completedAt", iso(t.i64(i, "completed_at")));
+    topups.add(o);
+  }
+  Rows m = host_.db().query(
+      "SELECT delta, kind, source, balance_after, created_at FROM credit_ledger WHERE account = ? ORDER BY id DESC LIMIT ? OFFSET ?",
+      {account, static_cast<std::int64_t>(limit), offset});
+  Poco::JSON::Array movements;
+  for (std::size_t i = 0; i < m.size(); ++i) {
+    Poco::JSON::Object o;
+    o.set("delta", m.i64(i, "delta"));
+    o.set("kind", m.str(i, "kind"));
+    o.set("source", m.str(i, "source"));
+    o.set("balanceAfter", m.i64(i, "balance_after"));
+    o.set("createdAt", iso(m.i64(i, "created_at")));
+    movements.add(o);
+  }
+  Poco::JSON::Object data;
+  data.set("topups", topups);
+  data.set("movements", movements);
+  data.set("page", page);
+  data.set("limit", limit);
+  data.set("balance", balance(account));
+  return ok(data);
+}
+
+Response CreditsProduct::consume(const Request& req) {
+  std::string account = accountOf(req);
+  std::int64_t amount = 0;
+  std::string reference;
+  try {
+    auto o = Poco::JSON::Parser().parse(req.body).extract<Poco::JSON::Object::Ptr>();
+    Poco::Dynamic::Var a = o->get("amount");
+    if (!a.isInteger()) return fail(400, "amount must be a whole number of credits");
+    amount = a.convert<Poco::Int64>();
+    reference = o->optValue<std::string>("reference", "");
+  } catch (...) {
+    return fail(400, "The body must be {\"amount\": <credits>, \"reference\": \"…\"}");
+  }
+  if (amount < 1 || amount > 1000000) return fail(400, "amount must be between 1 and 1000000");
+  if (reference.empty() || reference.size() > 128) return fail(400, "reference is required (at most 128 characters)");
+  std::string key = "consume:" + account + ":" + reference;
+  enum { consumed, duplicate, conflict, insufficient } outcome = consumed;
+  std::int64_t after = 0;
+  auto run = [&](Tx& tx) {
+    Rows seen = tx.query("SELECT delta, balance_after FROM credit_ledger WHERE unique_key = ?", {key});
+    if (!seen.empty()) {
+      outcome = -seen.i64(0, "delta") == amount ? duplicate : conflict;
+      after = seen.i64(0, "balance_after");
+      return;
+    }
+    std::int64_t now = host_.clock().nowMs();
+    if (tx.exec("UPDATE credit_accounts SET balance = balance - ?, updated_at = ? WHERE account = ? AND balance >= ?",
+                {amount, now, account, amount}) != 1) {
+      outcome = insufficient;
+      return;
+    }
+    after = tx.query("SELECT balance FROM credit_accounts WHERE account = ?", {account}).i64(0, "balance");
+    // A concurrent request with the same reference makes this insert fail: the whole
+    // transaction (the debit too) rolls back and the caller sees it as a retry.
+    tx.exec("INSERT INTO credit_ledger (account, delta, kind, source, unique_key, balance_after, created_at) "
+            "VALUES (?, ?, 'consume', ?, ?, ?, ?)",
+            {account, -amount, reference, key, after, now});
+  };
+  try {
+    host_.db().write(run);
+  } catch (const DbError&) {
+    // Lost a race with the same reference: the winner's row is there now.
+    host_.db().write(run);
+  }
+  if (outcome == insufficient) return fail(402, "Insufficient credits");
+  if (outcome == conflict) return fail(409, "This reference was already used with another amount");
+  Poco::JSON::Object data;
+  data.set("reference", reference);
+  data.set("consumed", amount);
+  data.set("balance", after);
+  data.set("duplicate", outcome == duplicate);
+  return ok(data);
+}
+
+JobOutcome CreditsProduct::onPaymentSettled(const Payment& p) {
+  Poco::JSON::Object::Ptr meta;
+  try {
+    meta = Poco::JSON::Parser().parse(p.metadata).extract<Poco::JSON::Object::Ptr>();
+  } catch (...) {
+    return JobOutcome::fail("payment " + p.id + " has no credits metadata");
+  }
+  std::string account = meta->optValue<std::string>("account", "");
+  std::int64_t credits = meta->optValue<Poco::Int64>("credits", 0);
+  std::string packageId = meta->optValue<std::string>("package_id", "");
+  if (account.empty() || credits <= 0) return JobOutcome::fail("payment " + p.id + ": metadata names no account or credits");
+  bool credited = false;
+  std::int64_t now = host_.clock().nowMs();
+  host_.db().write([&](Tx& tx) {
+    // The unique key makes the credit happen once per payment, whatever arrives twice.
+    if (tx.exec("INSERT INTO credit_ledger (account, delta, kind, source, unique_key, created_at) VALUES (?, ?, 'topup', ?, ?, ?) "
+                "ON CONFLICT DO NOTHING",
+                {account, credits, p.id, "payment:" + p.id, now}) == 0)
+      return;
+    tx.exec("INSERT INTO credit_accounts (account, balance, updated_at) VALUES (?, ?, ?) "
+            "ON CONFLICT (account) DO UPDATE SET balance = credit_accounts.balance + excluded.balance, updated_at = excluded.updated_at",
+            {account, credits, now});
+    std::int64_t after = tx.query("SELECT balance FROM credit_accounts WHERE account = ?", {account}).i64(0, "balance");
+    tx.exec("UPDATE credit_ledger SET balance_after = ? WHERE unique_key = ?", {after, "payment:" + p.id});
+    // Sales through a channel (USSD) have no top-up row yet: keep the audit record anyway.
+    tx.exec("INSERT INTO credit_topups (id, payment_id, account, package_id, credits, amount_minor, currency, status, provider, "
+            "reference, channel, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'PENDING', ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            {meta->optValue<std::string>("topup_id", p.id), p.id, account, packageId, credits, p.amountMinor, p.currency, p.provider,
+             p.id, p.channel.empty() ? "api" : p.channel, p.createdAtMs});
+    tx.exec("UPDATE credit_topups SET status = 'COMPLETED', completed_at = ? WHERE payment_id = ?", {now, p.id});
+    credited = true;
+  });
+  host_.logger().info("credits", credited ? "credited " + std::to_string(credits) + " to " + account + " for payment " + p.id
+                                          : "payment " + p.id + " was already credited");
+  return JobOutcome::ok();
+}
+
+JobOutcome CreditsProduct::onPaymentFailed(const Payment& p) {
+  host_.db().exec("UPDATE credit_topups SET status = 'FAILED', completed_at = ? WHERE payment_id = ? AND status = 'PENDING'",
+                  {host_.clock().nowMs(), p.id});
+  host_.logger().info("credits", "payment " + p.id + " " + statusName(p.status) + ": no credit");
+  return JobOutcome::ok();
+}
+
+std::vector<CatalogItem> CreditsProduct::catalog(const std::string& channel) const {
+  std::vector<CatalogItem> out;
+  if (channel != "ussd_menu") return out;
+  for (const auto& p : ussdPackages_) out.push_back({p.id, p.name, p.amountMinor, p.currency});
+  return out;
+}
+
+Result<std::string> CreditsProduct::accountSummary(const std::string& accountId) {
+  return "Balance: " + std::to_string(balance(accountId)) + " credits";
+}
+
+Result<std::string> CreditsProduct::prepareChannelSale(const CatalogItem& item, const Customer& account) {
+  const Package* pkg = findPackage(item.id, ussdPackages_);
+  if (!pkg) return Error::make(ErrorCode::invalidInput, "unknown package " + item.id, "This item is no longer sold.");
+  if (account.accountId.empty()) return Error::make(ErrorCode::invalidInput, "no account", "Missing account.");
+  Poco::JSON::Object meta;
+  meta.set("account", account.accountId);
+  meta.set("package_id", pkg->id);
+  meta.set("credits", pkg->credits);
+  std::ostringstream os;
+  meta.stringify(os);
+  return os.str();
+}
+
+}  // namespace malipo::credits

@@ -1,0 +1,59 @@
+// Verification credits: packages bought through a payment provider (Flutterwave by
+// default, or any channel plugin such as Hubtel's USSD menu), an append-only ledger, a
+// balance, and consumption.
+//
+// Money → credits happens in one transaction keyed by the payment id, so a payment
+// credits once whatever arrives twice; consumption is a conditional update of the cached
+// balance plus a ledger row keyed by the consumer's reference, so the balance never goes
+// below zero and always equals the sum of the ledger.
+#pragma once
+
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "malipo/product.hpp"
+
+namespace malipo::credits {
+
+struct Package {
+  std::string id;
+  std::int64_t credits = 0;
+  std::int64_t amountMinor = 0;
+  std::string currency;
+  std::string name;
+};
+
+class CreditsProduct final : public Product {
+ public:
+  explicit CreditsProduct(Host& host);
+  std::string name() const override { return "credits"; }
+  std::vector<Migration> migrations() const override;
+  void start() override;
+  JobOutcome onPaymentSettled(const Payment& payment) override;
+  JobOutcome onPaymentFailed(const Payment& payment) override;
+  std::vector<CatalogItem> catalog(const std::string& channel) const override;
+  Result<std::string> accountSummary(const std::string& accountId) override;
+  Result<std::string> prepareChannelSale(const CatalogItem& item, const Customer& account) override;
+
+  std::int64_t balance(const std::string& account);
+
+ private:
+  Response topup(const Request& req);
+  Response packages(const Request& req);
+  Response balanceRoute(const Request& req);
+  Response history(const Request& req);
+  Response consume(const Request& req);
+  bool topupAllowed(const std::string& user);
+  const Package* findPackage(const std::string& id, const std::vector<Package>& list) const;
+
+  Host& host_;
+  Settings s_;
+  std::vector<Package> packages_, ussdPackages_;
+  std::vector<std::string> providers_;
+  std::mutex rateMutex_;
+  std::map<std::string, std::pair<std::int64_t, int>> rate_;  // user → (window start, count)
+};
+
+}  // namespace malipo::credits
