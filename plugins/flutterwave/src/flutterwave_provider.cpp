@@ -1,0 +1,325 @@
+#include "flutterwave_provider.hpp"
+
+#include <Poco/URI.h>
+
+#include <stdexcept>
+
+#include "../sim/flutterwave_sim.hpp"
+#include "flutterwave_wire.hpp"
+#include "malipo/money.hpp"
+#include "malipo/payments.hpp"
+
+namespace malipo::flutterwave {
+
+namespace {
+
+const char* kReturnPath = "/payments/flutterwave/return";
+const int kMaxHintsPerPayment = 5;
+const std::int64_t kRetentionMs = 30LL * 24 * 3600 * 1000;
+
+// The result page. Values reach the script through data-* attributes (HTML-escaped by
+// {{…}} and decoded by the browser), never by pasting text into JavaScript.
+const char* kReturnTemplate = R"(<div class="card" id="flw-result" data-status="{{status}}" data-tx-ref="{{tx_ref}}" data-final="{{final}}" data-target-origin="{{target_origin}}">
+{{#succeeded}}<h1>Payment received</h1><p class="ok">Thank you: your payment is confirmed.</p>{{/succeeded}}
+{{#failed}}<h1>Payment not completed</h1><p class="error">{{reason}}</p>{{/failed}}
+{{#held}}<h1>Payment under review</h1><p class="muted">{{reason}} We will contact you; you were not charged twice.</p>{{/held}}
+{{#pending}}<h1>Confirming your payment…</h1><p class="muted">We are waiting for Flutterwave to confirm it. This page checks again every few seconds; you can also close it, nothing is lost.</p>{{/pending}}
+<dl><dt>Amount</dt><dd>{{amount}} {{currency}}</dd><dt>Reference</dt><dd>{{tx_ref}}</dd><dt>Status</dt><dd>{{status}}</dd></dl>
+{{#continue_url}}<p><a class="btn" id="flw-continue" href="{{continue_url}}">Continue</a></p>{{/continue_url}}
+</div>
+<script>
+(function () {
+  var el = document.getElementById('flw-result');
+  if (!el) return;
+  var d = el.dataset;
+  var msg = {source: 'malipo', provider: 'flutterwave', status: d.status, tx_ref: d.txRef, payment_id: d.txRef, final: d.final === 'true'};
+  var origin = d.targetOrigin || '*';
+  try { if (window.parent && window.parent !== window) window.parent.postMessage(msg, origin); } catch (e) {}
+  try { if (window.opener) window.opener.postMessage(msg, origin); } catch (e) {}
+  var go = document.getElementById('flw-continue');
+  if (go && msg.final && window.top === window && !window.opener) setTimeout(function () { window.location.assign(go.href); }, 2500);
+})();
+</script>)";
+
+const char* kNotFoundTemplate = R"(<div class="card"><h1>Payment not found</h1><p class="error">{{message}}</p></div>)";
+
+}  // namespace
+
+ProviderConfig ProviderConfig::fromSettings(const Settings& s, bool sandbox) {
+  ProviderConfig c;
+  c.sandbox = sandbox;
+  c.baseUrl = s.getString("base_url");
+  while (!c.baseUrl.empty() && c.baseUrl.back() == '/') c.baseUrl.pop_back();
+  c.secretKey = s.getString("secret_key");
+  c.secretHash = s.getString("secret_hash");
+  if (sandbox && c.secretKey.empty()) c.secretKey = kSandboxSecretKey;
+  if (sandbox && c.secretHash.empty()) c.secretHash = kSandboxSecretHash;
+  c.timeoutMs = static_cast<int>(s.getInt("timeout_ms", 15000));
+  Settings checkout = s.child("checkout");
+  c.title = checkout.getString("title");
+  c.description = checkout.getString("description");
+  c.logo = checkout.getString("logo");
+  c.paymentOptions = s.getString("payment_options");
+  c.currencies = s.getStringList("currencies");
+  c.placeholderEmailDomain = s.getString("placeholder_email_domain", "example.com");
+  c.postMessageOrigin = s.getString("post_message_origin", "*");
+  Settings sim = s.child("simulator");
+  c.simWebhookMode = sim.getString("webhook_mode", "verif-hash");
+  c.simWebhookUrl = sim.getString("webhook_url");
+  return c;
+}
+
+FlutterwaveProvider::FlutterwaveProvider(Host& host)
+    : host_(host), cfg_(ProviderConfig::fromSettings(host.settings(), host.sandbox())) {}
+
+FlutterwaveProvider::~FlutterwaveProvider() {
+  if (sim_) sim_->stop();
+}
+
+Capabilities FlutterwaveProvider::capabilities() const { return {cfg_.currencies, {"redirect"}}; }
+
+std::vector<Migration> FlutterwaveProvider::migrations() const {
+  // One list for the provider and its simulator: migrations are versioned per plugin. The
+  // simulator's tables exist outside sandbox too (empty), so turning sandbox on later needs
+  // no special migration path.
+  Migration m;
+  m.version = 1;
+  m.description = "flutterwave checkouts, transaction hints, simulator state";
+  m.sqlite =
+      "CREATE TABLE flutterwave_checkouts (payment_id TEXT PRIMARY KEY, return_url TEXT NOT NULL DEFAULT '', "
+      "created_at BIGINT NOT NULL);"
+      "CREATE TABLE flutterwave_txn_hints (payment_id TEXT NOT NULL, transaction_id TEXT NOT NULL, source TEXT NOT NULL, "
+      "created_at BIGINT NOT NULL, PRIMARY KEY (payment_id, transaction_id));"
+      "CREATE TABLE flutterwave_sim_checkouts (id TEXT PRIMARY KEY, tx_ref TEXT NOT NULL, amount_minor BIGINT NOT NULL, "
+      "currency TEXT NOT NULL, redirect_url TEXT NOT NULL, customer_email TEXT NOT NULL, customer_name TEXT NOT NULL DEFAULT '', "
+      "customer_phone TEXT NOT NULL DEFAULT '', title TEXT NOT NULL DEFAULT '', description TEXT NOT NULL DEFAULT '', "
+      "logo TEXT NOT NULL DEFAULT '', meta_json TEXT NOT NULL DEFAULT '{}', status TEXT NOT NULL, created_at BIGINT NOT NULL);"
+      "CREATE INDEX flutterwave_sim_checkouts_ref ON flutterwave_sim_checkouts (tx_ref);"
+      "CREATE TABLE flutterwave_sim_transactions (id BIGINT PRIMARY KEY, checkout_id TEXT NOT NULL, tx_ref TEXT NOT NULL, "
+      "flw_ref TEXT NOT NULL, amount_minor BIGINT NOT NULL, currency TEXT NOT NULL, status TEXT NOT NULL, "
+      "processor_response TEXT NOT NULL, card_first6 TEXT NOT NULL, card_last4 TEXT NOT NULL, created_at BIGINT NOT NULL);"
+      "CREATE INDEX flutterwave_sim_transactions_ref ON flutterwave_sim_transactions (tx_ref, created_at);"
+      "CREATE TABLE flutterwave_sim_scripts (script_key TEXT PRIMARY KEY, script_json TEXT NOT NULL, created_at BIGINT NOT NULL)";
+  return {m};
+}
+
+void FlutterwaveProvider::start() {
+  // Refuse at start-up what would only fail at the first payment.
+  if (!cfg_.baseUrl.empty() && cfg_.baseUrl.rfind("https://", 0) != 0 && cfg_.baseUrl.rfind("http://", 0) != 0)
+    throw std::runtime_error("base_url must be an http(s) URL");
+  if (!cfg_.sandbox) {
+    if (cfg_.secretKey.empty()) throw std::runtime_error("secret_key is required when sandbox is off");
+    if (cfg_.secretHash.empty()) throw std::runtime_error("secret_hash is required when sandbox is off (webhooks cannot be verified)");
+  }
+  if (cfg_.currencies.empty()) throw std::runtime_error("currencies must name at least one currency");
+  for (const auto& c : cfg_.currencies)
+    if (!validCurrency(c)) throw std::runtime_error("currencies: '" + c + "' is not an ISO 4217 code");
+
+  // Our side tables only matter while a payment can still change (the kernel's default
+  // expiry is a day); a month keeps them useful for support without growing forever.
+  host_.jobs().handle("flutterwave.purge", [this](const Job&) {
+    std::int64_t cutoff = host_.clock().nowMs() - kRetentionMs;
+    host_.db().write([&](Tx& tx) {
+      tx.exec("DELETE FROM flutterwave_txn_hints WHERE created_at < ?", {cutoff});
+      tx.exec("DELETE FROM flutterwave_checkouts WHERE created_at < ?", {cutoff});
+      tx.exec("DELETE FROM flutterwave_sim_transactions WHERE created_at < ?", {cutoff});
+      tx.exec("DELETE FROM flutterwave_sim_checkouts WHERE created_at < ?", {cutoff});
+      tx.exec("DELETE FROM flutterwave_sim_scripts WHERE created_at < ?", {cutoff});
+    });
+    return JobOutcome::ok();
+  });
+  host_.jobs().every("flutterwave.purge", 24LL * 3600 * 1000);
+}
+
+void FlutterwaveProvider::stop() {
+  if (sim_) sim_->stop();
+}
+
+std::string FlutterwaveProvider::baseUrl() const {
+  if (!cfg_.baseUrl.empty()) return cfg_.baseUrl;
+  // publicUrl() is only final once the server bound its port, so it is read per call.
+  return cfg_.sandbox ? host_.publicUrl() + "/sandbox/flutterwave/v3" : kProductionBaseUrl;
+}
+
+Result<OutboundResponse> FlutterwaveProvider::call(const std::string& method, const std::string& path, const std::string& body) {
+  OutboundRequest o;
+  o.method = method;
+  o.url = baseUrl() + path;
+  o.body = body;
+  o.timeoutMs = cfg_.timeoutMs;
+  // Creating a hosted link twice is harmless but a retried POST could outlive our timeout;
+  // GETs (verify) keep the client's default retries on connection errors and 5xx.
+  if (method == "POST") o.maxRetries = 0;
+  o.headers = {{"Authorization", "Bearer " + cfg_.secretKey}, {"Accept", "application/json"}};
+  return host_.http().send(o);
+}
+
+Result<InitiateResult> FlutterwaveProvider::initiate(const Payment& p, const CreatePayment& request) {
+  try {
+    // Remembered before the call so the return page can offer the product's page even if
+    // the create call times out and the payment is recovered later.
+    host_.db().exec("INSERT INTO flutterwave_checkouts (payment_id, return_url, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                    {p.id, request.returnUrl, host_.clock().nowMs()});
+  } catch (const DbError& e) {
+    host_.logger().warning("flutterwave", p.id + ": could not store the return URL: " + e.what());
+  }
+  CheckoutOptions opt;
+  opt.redirectUrl = host_.publicUrl() + kReturnPath;
+  opt.title = cfg_.title;
+  opt.description = cfg_.description;
+  opt.logo = cfg_.logo;
+  opt.paymentOptions = cfg_.paymentOptions;
+  opt.placeholderEmailDomain = cfg_.placeholderEmailDomain;
+  auto r = call("POST", "/payments", buildPaymentRequest(p, opt));
+  if (!r.ok()) {
+    Error e = r.error();
+    e.internal = "flutterwave create payment: " + e.internal;
+    if (e.code != ErrorCode::providerTimeout) e.external = "Failed to initiate payment";
+    return e;
+  }
+  auto link = parseHostedLink(r.value().status, r.value().body);
+  if (!link.ok()) return link.error();
+  InitiateResult out;
+  out.providerRef = p.id;  // tx_ref: Flutterwave has no checkout id of its own to look up
+  out.action.type = "redirect";
+  out.action.url = link.value();
+  out.action.reference = p.id;
+  out.action.message = "Complete the payment on Flutterwave's secure checkout page.";
+  return out;
+}
+
+Result<ProviderStatus> FlutterwaveProvider::verify(const std::string& path, const std::string& txRef) {
+  auto r = call("GET", path, "");
+  if (!r.ok()) return r.error();
+  return mapVerifyResponse(r.value().status, r.value().body, txRef);
+}
+
+Result<ProviderStatus> FlutterwaveProvider::query(const Payment& p) {
+  std::vector<std::string> ids;
+  if (looksLikeTransactionId(p.providerTxnId)) ids.push_back(p.providerTxnId);
+  for (const auto& id : hints(p.id))
+    if (id != p.providerTxnId) ids.push_back(id);
+  // A known transaction id first: with retries on one checkout, verify_by_reference shows
+  // one attempt while the webhook or return URL named the one that was paid.
+  for (const auto& id : ids) {
+    auto st = verify("/transactions/" + id + "/verify", p.id);
+    if (st.ok() && st.value().state == ProviderStatus::State::succeeded) return st;
+  }
+  std::string ref;
+  Poco::URI::encode(p.id, "!#$&'()*+,/:;=?@[]", ref);
+  return verify("/transactions/verify_by_reference?tx_ref=" + ref, p.id);
+}
+
+Result<std::vector<WebhookEvent>> FlutterwaveProvider::parseWebhook(const Request& req) {
+  auto events = flutterwave::parseWebhook(req, cfg_.secretHash);
+  if (events.ok() && !events.value().empty()) {
+    auto payload = parseWebhookBody(req.body);
+    if (payload.ok() && looksLikeTransactionId(payload.value().transactionId))
+      recordHint(payload.value().txRef, payload.value().transactionId, "webhook");
+  }
+  return events;
+}
+
+void FlutterwaveProvider::recordHint(const std::string& paymentId, const std::string& transactionId, const std::string& source) {
+  if (paymentId.empty() || paymentId.size() > 100 || !looksLikeTransactionId(transactionId)) return;
+  try {
+    host_.db().write([&](Tx& tx) {
+      // Bounded, because the return URL is public: a visitor cannot make query() fan out.
+      Rows n = tx.query("SELECT COUNT(*) AS n FROM flutterwave_txn_hints WHERE payment_id = ?", {paymentId});
+      if (n.i64(0, "n") >= kMaxHintsPerPayment) return;
+      tx.exec("INSERT INTO flutterwave_txn_hints (payment_id, transaction_id, source, created_at) VALUES (?, ?, ?, ?) "
+              "ON CONFLICT DO NOTHING",
+              {paymentId, transactionId, source, host_.clock().nowMs()});
+    });
+  } catch (const DbError& e) {
+    // A hint only saves a lookup; verify_by_reference still finds the payment.
+    host_.logger().warning("flutterwave", "could not record a transaction hint: " + std::string(e.what()));
+  }
+}
+
+std::vector<std::string> FlutterwaveProvider::hints(const std::string& paymentId) {
+  std::vector<std::string> out;
+  try {
+    Rows r = host_.db().query("SELECT transaction_id FROM flutterwave_txn_hints WHERE payment_id = ? ORDER BY created_at DESC LIMIT ?",
+                              {paymentId, static_cast<std::int64_t>(kMaxHintsPerPayment)});
+    for (std::size_t i = 0; i < r.size(); ++i) out.push_back(r.str(i, "transaction_id"));
+  } catch (const DbError& e) {
+    host_.logger().warning("flutterwave", "could not read transaction hints: " + std::string(e.what()));
+  }
+  return out;
+}
+
+void FlutterwaveProvider::routes(Router& router) {
+  RouteOptions options;
+  options.name = kReturnPath;
+  router.add("GET", kReturnPath, [this](const Request& req) { return returnPage(req); }, options);
+}
+
+Response FlutterwaveProvider::returnPage(const Request& req) {
+  // Flutterwave appends ?status=…&tx_ref=…&transaction_id=…. None of it is trusted: status
+  // is ignored, the transaction id is only a hint for query(), and what the page shows is
+  // the payment's state after asking Flutterwave.
+  std::string txRef = req.queryParam("tx_ref", req.queryParam("txRef"));
+  auto notFound = [&](int status, const std::string& message) {
+    Poco::JSON::Object data;
+    data.set("message", message);
+    return Response::html(status, host_.pages().render("Payment not found", kNotFoundTemplate, data));
+  };
+  if (txRef.empty() || txRef.size() > 100) return notFound(400, "This link has no payment reference.");
+  auto got = host_.payments().get(txRef);
+  if (!got.ok() || got.value().provider != name()) return notFound(404, "We could not find this payment.");
+  Payment p = got.value();
+  recordHint(p.id, req.queryParam("transaction_id"), "return_url");
+  if (!isFinal(p.status)) {
+    auto synced = host_.payments().sync(p.id);
+    if (synced.ok()) {
+      p = synced.value();
+    } else {
+      host_.logger().warning("flutterwave", p.id + ": return page could not verify now: " + synced.error().internal);
+    }
+  }
+
+  std::string status = statusName(p.status);
+  bool succeeded = p.status == PaymentStatus::succeeded;
+  bool held = p.status == PaymentStatus::held;
+  bool failed = p.status == PaymentStatus::failed || p.status == PaymentStatus::expired || p.status == PaymentStatus::cancelled;
+  bool pending = !succeeded && !held && !failed;
+  std::string continueUrl;
+  try {
+    Rows r = host_.db().query("SELECT return_url FROM flutterwave_checkouts WHERE payment_id = ?", {p.id});
+    if (!r.empty() && !r.str(0, "return_url").empty())
+      continueUrl = appendQuery(r.str(0, "return_url"), {{"payment_id", p.id}, {"status", status}});
+  } catch (const DbError&) {
+  }
+  Poco::JSON::Object data;
+  data.set("status", status);
+  data.set("tx_ref", p.id);
+  data.set("final", isFinal(p.status) ? "true" : "false");
+  data.set("target_origin", cfg_.postMessageOrigin);
+  data.set("succeeded", succeeded);
+  data.set("failed", failed);
+  data.set("held", held);
+  data.set("pending", pending);
+  data.set("reason", p.failureReason.empty() ? std::string("The payment was not completed.") : p.failureReason);
+  data.set("amount", formatMajor(p.amountMinor, p.currency));
+  data.set("currency", p.currency);
+  if (!continueUrl.empty()) data.set("continue_url", continueUrl);
+  std::string title = succeeded ? "Payment received" : failed ? "Payment not completed" : held ? "Payment under review" : "Confirming payment";
+  // While pending, reload (which verifies again) instead of asking the customer to.
+  std::string head = pending ? "<meta http-equiv=\"refresh\" content=\"5\">" : "";
+  Response r = Response::html(200, host_.pages().render(title, kReturnTemplate, data, head));
+  r.header("Cache-Control", "no-store");
+  return r;
+}
+
+void FlutterwaveProvider::simulator(Router& router) {
+  SimulatorConfig sc;
+  sc.secretKey = cfg_.secretKey;
+  sc.secretHash = cfg_.secretHash;
+  sc.webhookMode = cfg_.simWebhookMode;
+  sc.webhookUrl = cfg_.simWebhookUrl;
+  sim_ = std::make_unique<Simulator>(host_, sc);
+  sim_->mount(router);
+}
+
+}  // namespace malipo::flutterwave

@@ -1,0 +1,71 @@
+// The Flutterwave v3 provider: hosted checkout (redirect channel), verification by
+// reference (and by transaction id when one is known), webhooks as hints, and the return
+// route that shows the customer the verified result and tells a parent frame.
+//
+// Thread-safety: every method may run concurrently on HTTP and job threads; the object holds
+// only immutable configuration, and state lives in the database.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "malipo/provider.hpp"
+
+namespace malipo::flutterwave {
+
+class Simulator;
+
+// Used when the setting is empty and sandbox is on: the simulator accepts these, so a fresh
+// checkout runs with no Flutterwave account. Outside sandbox they are refused at start-up.
+inline const char* kSandboxSecretKey = "FLWSECK_TEST-malipo-sandbox";
+inline const char* kSandboxSecretHash = "malipo-sandbox-secret-hash";
+inline const char* kProductionBaseUrl = "https://api.flutterwave.com/v3";
+
+struct ProviderConfig {
+  std::string baseUrl;  // as configured; empty: the simulator (sandbox) or production
+  std::string secretKey, secretHash;
+  int timeoutMs = 15000;
+  std::string title, description, logo, paymentOptions;
+  std::vector<std::string> currencies;
+  std::string placeholderEmailDomain;
+  std::string postMessageOrigin;
+  std::string simWebhookMode, simWebhookUrl;
+  bool sandbox = false;
+
+  static ProviderConfig fromSettings(const Settings& settings, bool sandbox);
+};
+
+class FlutterwaveProvider final : public PaymentProvider {
+ public:
+  explicit FlutterwaveProvider(Host& host);
+  ~FlutterwaveProvider() override;
+
+  std::string name() const override { return "flutterwave"; }
+  Capabilities capabilities() const override;
+  std::vector<Migration> migrations() const override;
+  void start() override;
+  void stop() override;
+
+  Result<InitiateResult> initiate(const Payment& payment, const CreatePayment& request) override;
+  Result<ProviderStatus> query(const Payment& payment) override;
+  Result<std::vector<WebhookEvent>> parseWebhook(const Request& request) override;
+  void routes(Router& router) override;
+  void simulator(Router& router) override;
+
+ private:
+  std::string baseUrl() const;
+  Result<OutboundResponse> call(const std::string& method, const std::string& path, const std::string& body);
+  Result<ProviderStatus> verify(const std::string& path, const std::string& txRef);
+  // A transaction id Flutterwave told us about (webhook, or the untrusted return URL): query()
+  // verifies it by id, and only a transaction carrying our tx_ref counts.
+  void recordHint(const std::string& paymentId, const std::string& transactionId, const std::string& source);
+  std::vector<std::string> hints(const std::string& paymentId);
+  Response returnPage(const Request& request);
+
+  Host& host_;
+  ProviderConfig cfg_;
+  std::unique_ptr<Simulator> sim_;
+};
+
+}  // namespace malipo::flutterwave

@@ -1,0 +1,461 @@
+// The Flutterwave plugin through an in-process kernel, against its simulator over real
+// loopback HTTP: the shop test product creates payments, a "customer" posts the simulator's
+// checkout form, the simulator sends webhooks and redirects, and the tests watch what the
+// kernel does with it (settle, fail, hold, fulfil once). Runs on SQLite, and on PostgreSQL
+// when scripts/test.sh provides one.
+#include <Poco/JSON/Parser.h>
+#include <Poco/URI.h>
+
+#include <atomic>
+#include <memory>
+#include <regex>
+#include <thread>
+
+#include "app/Kernel.hpp"
+#include "config/ConfigLoader.hpp"
+#include "engines.hpp"
+#include "flutterwave_wire.hpp"
+#include "support/TestSupport.hpp"
+
+using namespace malipo;
+using namespace malipo::test;
+
+namespace {
+
+const char* kSecretKey = "FLWSECK_TEST-integration";
+const char* kSecretHash = "integration-secret-hash";
+const char* kVisa = "4242 4242 4242 4242";
+const char* kMastercard = "5531 8866 5214 2950";
+const char* kDeclined = "4111 1111 1111 1111";
+
+Poco::JSON::Object::Ptr parse(const std::string& s) { return Poco::JSON::Parser().parse(s).extract<Poco::JSON::Object::Ptr>(); }
+
+std::map<std::string, std::string> queryOf(const std::string& url) {
+  std::map<std::string, std::string> out;
+  for (const auto& kv : Poco::URI(url).getQueryParameters()) out[kv.first] = kv.second;
+  return out;
+}
+
+// Path and query of an absolute URL on our server.
+std::string target(const std::string& url) { return Poco::URI(url).getPathAndQuery(); }
+
+}  // namespace
+
+class FlutterwaveTest : public EngineTest {
+ protected:
+  void boot(const std::string& extraSettings = "") {
+    dbUrl_ = url();
+    std::string yaml =
+        "server: {listen: \"127.0.0.1:0\", access_log: false, rate_limits: {default: {requests_per_minute: 1000000, burst: 100000}}}\n"
+        "database: {url: \"" + dbUrl_ + "\", pool_size: 16}\n"
+        "admin: {token: admin-token}\n"
+        "jobs: {workers: 2, poll_interval_ms: 20, rescue_interval_ms: 200}\n"
+        "log: {level: error}\n"
+        "sandbox: true\n"
+        "plugins:\n"
+        "  - name: flutterwave\n"
+        "    library: " FLW_PLUGIN "\n"
+        "    settings:\n"
+        "      secret_key: " + std::string(kSecretKey) + "\n"
+        "      secret_hash: " + kSecretHash + "\n"
+        "      timeout_ms: 5000\n"
+        "      checkout: {title: \"Visibuy Credits\", description: \"Verification credits\"}\n" +
+        extraSettings +
+        "  - name: shop\n"
+        "    library: " SHOP_PLUGIN "\n"
+        "    settings: {alias_provider: flutterwave}\n";
+    kernel_ = std::make_unique<Kernel>(ConfigLoader::loadString(yaml, "flutterwave.yaml"));
+    kernel_->open();
+    kernel_->start();
+    port_ = kernel_->port();
+    base_ = "http://127.0.0.1:" + std::to_string(port_);
+  }
+  void TearDown() override { kernel_.reset(); }
+
+  // NGN 5000 (the seed's smallest credit package) through Flutterwave.
+  Poco::JSON::Object::Ptr order(std::int64_t amountMinor = 500000, const std::string& currency = "NGN") {
+    auto r = http(port_, "POST", "/shop/orders",
+                  R"({"amount_minor": )" + std::to_string(amountMinor) + R"(, "currency": ")" + currency +
+                      R"(", "providers": ["flutterwave"], "channel": "redirect"})");
+    EXPECT_EQ(r.status, 201) << r.body;
+    auto p = parse(r.body)->getObject("payment");
+    EXPECT_EQ(p->getValue<std::string>("status"), "pending");
+    EXPECT_EQ(p->getObject("action")->getValue<std::string>("type"), "redirect");
+    return p;
+  }
+  std::string checkoutUrl(const Poco::JSON::Object::Ptr& payment) {
+    return payment->getObject("action")->getValue<std::string>("url");
+  }
+  void script(const std::string& json) {
+    auto r = http(port_, "POST", "/sandbox/flutterwave/script", json);
+    ASSERT_EQ(r.status, 200) << r.body;
+  }
+  // The customer submits the hosted checkout form; returns the simulator's answer.
+  HttpResult submit(const std::string& checkout, const std::string& card, const std::string& action = "pay") {
+    std::string body = "action=" + action + "&card_number=";
+    std::string enc;
+    Poco::URI::encode(card, "&=+", enc);
+    body += enc + "&expiry=09%2F32&cvv=564";
+    return http(port_, "POST", target(checkout), body, {}, "application/x-www-form-urlencoded");
+  }
+  // Pays and returns the redirect the browser would follow.
+  std::string pay(const std::string& checkout, const std::string& card = kVisa) {
+    auto r = submit(checkout, card);
+    EXPECT_EQ(r.status, 303) << r.body;
+    return r.header("Location");
+  }
+  std::string status(const std::string& id) {
+    return kernel_->store().query("SELECT status FROM payments WHERE id = ?", {id}).str(0, "status");
+  }
+  std::string column(const std::string& id, const std::string& col) {
+    return kernel_->store().query("SELECT " + col + " FROM payments WHERE id = ?", {id}).str(0, col);
+  }
+  std::int64_t fulfilments(const std::string& id, const std::string& kind = "settled") {
+    return kernel_->store()
+        .query("SELECT COUNT(*) AS n FROM shop_fulfilments WHERE payment_id = ? AND kind = ?", {id, kind})
+        .i64(0, "n");
+  }
+  std::int64_t eventsOfKind(const std::string& id, const std::string& kind) {
+    std::int64_t n = 0;
+    for (const auto& e : kernel_->payments().events(id)) n += e.kind == kind;
+    return n;
+  }
+  std::int64_t transitionsTo(const std::string& id, const std::string& to) {
+    std::int64_t n = 0;
+    for (const auto& e : kernel_->payments().events(id))
+      if (e.kind == "transition" && e.detail.find("-> " + to) != std::string::npos) ++n;
+    return n;
+  }
+  std::string allEvents(const std::string& id) {
+    std::string s;
+    for (const auto& e : kernel_->payments().events(id)) s += e.kind + ": " + e.detail + "\n";
+    return s;
+  }
+  // What Flutterwave would post for a transaction: the verify reply's data in the envelope.
+  std::string webhookBodyFor(const std::string& transactionId) {
+    auto r = http(port_, "GET", "/sandbox/flutterwave/v3/transactions/" + transactionId + "/verify", "",
+                  {{"Authorization", std::string("Bearer ") + kSecretKey}});
+    EXPECT_EQ(r.status, 200) << r.body;
+    Poco::JSON::Object o;
+    o.set("event", "charge.completed");
+    o.set("data", parse(r.body)->getObject("data"));
+    return flutterwave::toJson(o);
+  }
+
+  std::string dbUrl_;
+  std::unique_ptr<Kernel> kernel_;
+  std::uint16_t port_ = 0;
+  std::string base_;
+};
+
+TEST_P(FlutterwaveTest, SuccessByWebhook) {
+  SKIP_WITHOUT_ENGINE();
+  boot();
+  auto p = order();
+  std::string id = p->getValue<std::string>("id");
+  EXPECT_EQ(p->getValue<std::string>("provider_ref"), id);  // tx_ref is our payment id
+  std::string checkout = checkoutUrl(p);
+  EXPECT_EQ(checkout.rfind(base_ + "/sandbox/flutterwave/checkout/", 0), 0u) << checkout;
+
+  // What initiate() sent: major units, our ids in meta, the customer, the return route.
+  auto sent = kernel_->store().query("SELECT amount_minor, currency, redirect_url, customer_email, title, meta_json FROM flutterwave_sim_checkouts WHERE tx_ref = ?", {id});
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(sent.i64(0, "amount_minor"), 500000);
+  EXPECT_EQ(sent.str(0, "currency"), "NGN");
+  EXPECT_EQ(sent.str(0, "redirect_url"), base_ + "/payments/flutterwave/return");
+  EXPECT_EQ(sent.str(0, "customer_email"), "buyer@example.com");
+  EXPECT_EQ(sent.str(0, "title"), "Visibuy Credits");
+  auto meta = parse(sent.str(0, "meta_json"));
+  EXPECT_EQ(meta->getValue<std::string>("payment_id"), id);
+  EXPECT_EQ(meta->getValue<std::string>("product"), "shop");
+
+  // The customer pays; the redirect is NOT followed: only the webhook can settle here.
+  std::string location = pay(checkout, kMastercard);
+  EXPECT_EQ(location.rfind(base_ + "/payments/flutterwave/return?", 0), 0u) << location;
+  auto q = queryOf(location);
+  EXPECT_EQ(q["status"], "successful");
+  EXPECT_EQ(q["tx_ref"], id);
+  ASSERT_TRUE(flutterwave::looksLikeTransactionId(q["transaction_id"])) << location;
+
+  ASSERT_TRUE(eventually([&] { return fulfilments(id) == 1; })) << status(id) << "\n" << allEvents(id);
+  EXPECT_EQ(status(id), "succeeded");
+  EXPECT_EQ(column(id, "provider_txn_id"), q["transaction_id"]);
+  EXPECT_EQ(eventsOfKind(id, "webhook"), 1);
+  EXPECT_GE(eventsOfKind(id, "query"), 1);  // settled by verifying, not by the webhook's word
+}
+
+TEST_P(FlutterwaveTest, SuccessByReturnUrlWhenTheWebhookIsLost) {
+  SKIP_WITHOUT_ENGINE();
+  boot();
+  script(R"({"webhook": "never"})");
+  auto p = order();
+  std::string id = p->getValue<std::string>("id");
+  std::string location = pay(checkoutUrl(p), "4187427415564246");
+  EXPECT_EQ(status(id), "pending");
+
+  // The product asked to come back to its own page afterwards (CreatePayment.returnUrl).
+  kernel_->store().exec("UPDATE flutterwave_checkouts SET return_url = 'https://shop.example/done?x=1' WHERE payment_id = ?", {id});
+
+  // The browser follows the redirect: the return page verifies and shows the result.
+  auto page = http(port_, "GET", target(location));
+  ASSERT_EQ(page.status, 200) << page.body;
+  EXPECT_NE(page.header("Content-Type").find("text/html"), std::string::npos);
+  EXPECT_NE(page.body.find("Payment received"), std::string::npos) << page.body;
+  EXPECT_NE(page.body.find("data-status=\"succeeded\""), std::string::npos);
+  EXPECT_NE(page.body.find("data-tx-ref=\"" + id + "\""), std::string::npos);
+  EXPECT_NE(page.body.find("window.parent.postMessage"), std::string::npos);
+  EXPECT_NE(page.body.find("source: 'malipo', provider: 'flutterwave'"), std::string::npos);
+  EXPECT_EQ(page.body.find("http-equiv=\"refresh\""), std::string::npos);  // final: no reload
+  EXPECT_NE(page.body.find("id=\"flw-continue\""), std::string::npos);
+  EXPECT_NE(page.body.find("shop.example&#x2F;done?x=1&amp;payment_id=" + id + "&amp;status=succeeded"), std::string::npos) << page.body;
+  EXPECT_EQ(status(id), "succeeded");
+  ASSERT_TRUE(eventually([&] { return fulfilments(id) == 1; }));
+  EXPECT_EQ(eventsOfKind(id, "webhook"), 0);
+  EXPECT_EQ(column(id, "provider_txn_id"), queryOf(location)["transaction_id"]);
+}
+
+TEST_P(FlutterwaveTest, ReturnUrlQueryStringIsNotTrusted) {
+  SKIP_WITHOUT_ENGINE();
+  boot();
+  // Payment A is really paid (webhook withheld so nothing else moves it).
+  script(R"({"webhook": "never"})");
+  auto a = order();
+  std::string paidTxn = queryOf(pay(checkoutUrl(a)))["transaction_id"];
+  // Payment B was never paid; a forged return URL claims success with A's transaction.
+  auto b = order();
+  std::string idB = b->getValue<std::string>("id");
+  auto page = http(port_, "GET", "/payments/flutterwave/return?status=successful&tx_ref=" + idB + "&transaction_id=" + paidTxn);
+  ASSERT_EQ(page.status, 200) << page.body;
+  EXPECT_NE(page.body.find("data-status=\"pending\""), std::string::npos) << page.body;
+  EXPECT_EQ(page.body.find("Payment received"), std::string::npos);
+  EXPECT_NE(page.body.find("http-equiv=\"refresh\""), std::string::npos);  // it checks again
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_EQ(status(idB), "pending");
+  EXPECT_EQ(fulfilments(idB), 0);
+  EXPECT_TRUE(column(idB, "provider_txn_id").empty());
+
+  // Unknown references and missing ones get a page, not a crash.
+  EXPECT_EQ(http(port_, "GET", "/payments/flutterwave/return?status=successful&tx_ref=nope").status, 404);
+  EXPECT_EQ(http(port_, "GET", "/payments/flutterwave/return?status=successful").status, 400);
+}
+
+TEST_P(FlutterwaveTest, DeclinedCardFailsThePayment) {
+  SKIP_WITHOUT_ENGINE();
+  boot();
+  auto p = order();
+  std::string id = p->getValue<std::string>("id");
+  std::string location = pay(checkoutUrl(p), kDeclined);
+  auto q = queryOf(location);
+  EXPECT_EQ(q["status"], "failed");
+  EXPECT_FALSE(q["transaction_id"].empty());
+  ASSERT_TRUE(eventually([&] { return fulfilments(id, "failed") == 1; })) << status(id) << "\n" << allEvents(id);
+  EXPECT_EQ(status(id), "failed");
+  EXPECT_EQ(fulfilments(id, "settled"), 0);
+  auto page = http(port_, "GET", target(location));
+  EXPECT_NE(page.body.find("Payment not completed"), std::string::npos) << page.body;
+  EXPECT_NE(page.body.find("data-status=\"failed\""), std::string::npos);
+}
+
+TEST_P(FlutterwaveTest, BadHashIsRefusedAndChangesNothing) {
+  SKIP_WITHOUT_ENGINE();
+  boot();
+  script(R"({"webhook": "never"})");
+  auto p = order();
+  std::string id = p->getValue<std::string>("id");
+  std::string txn = queryOf(pay(checkoutUrl(p)))["transaction_id"];
+  std::string body = webhookBodyFor(txn);
+
+  EXPECT_EQ(http(port_, "POST", "/webhooks/flutterwave", body, {{"verif-hash", "not-the-hash"}}).status, 401);
+  EXPECT_EQ(http(port_, "POST", "/webhooks/flutterwave", body,
+                 {{"flutterwave-signature", flutterwave::hmacSha256Base64("not-the-hash", body)}}).status, 401);
+  EXPECT_EQ(http(port_, "POST", "/webhooks/flutterwave", body).status, 401);
+  // A correct signature over another body does not carry over.
+  EXPECT_EQ(http(port_, "POST", "/webhooks/flutterwave", body + " ",
+                 {{"flutterwave-signature", flutterwave::hmacSha256Base64(kSecretHash, body)}}).status, 401);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(status(id), "pending");
+  EXPECT_EQ(eventsOfKind(id, "webhook"), 0);
+  EXPECT_EQ(eventsOfKind(id, "query"), 0);
+  EXPECT_EQ(fulfilments(id), 0);
+  EXPECT_EQ(kernel_->store().query("SELECT COUNT(*) AS n FROM flutterwave_txn_hints WHERE payment_id = ?", {id}).i64(0, "n"), 0);
+
+  // The genuine delivery then works.
+  EXPECT_EQ(http(port_, "POST", "/webhooks/flutterwave", body, {{"verif-hash", kSecretHash}}).status, 200);
+  ASSERT_TRUE(eventually([&] { return fulfilments(id) == 1; })) << allEvents(id);
+}
+
+TEST_P(FlutterwaveTest, ReplayedWebhookSettlesAndFulfilsOnce) {
+  SKIP_WITHOUT_ENGINE();
+  boot();
+  script(R"({"webhook": "twice"})");
+  auto p = order();
+  std::string id = p->getValue<std::string>("id");
+  std::string txn = queryOf(pay(checkoutUrl(p)))["transaction_id"];
+  ASSERT_TRUE(eventually([&] { return fulfilments(id) == 1; })) << allEvents(id);
+
+  // Replays: the same body many times at once, then the same transaction in the other shape
+  // and authentication, and through the product's alias inbox.
+  std::string body = webhookBodyFor(txn);
+  std::atomic<int> ok{0};
+  std::vector<std::thread> ts;
+  for (int i = 0; i < 20; ++i)
+    ts.emplace_back([&] {
+      if (http(port_, "POST", "/webhooks/flutterwave", body, {{"verif-hash", kSecretHash}}).status == 200) ++ok;
+    });
+  for (auto& t : ts) t.join();
+  EXPECT_EQ(ok.load(), 20);
+  std::string legacy = R"({"id":)" + txn + R"(,"txRef":")" + id + R"(","amount":5000,"status":"successful","currency":"NGN","event.type":"CARD_TRANSACTION"})";
+  EXPECT_EQ(http(port_, "POST", "/webhooks/flutterwave", legacy,
+                 {{"flutterwave-signature", flutterwave::hmacSha256Base64(kSecretHash, legacy)}}).status, 200);
+  EXPECT_EQ(http(port_, "POST", "/shop/webhook-alias", body, {{"verif-hash", kSecretHash}}).status, 200);
+
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  EXPECT_EQ(fulfilments(id), 1);
+  EXPECT_EQ(transitionsTo(id, "succeeded"), 1);
+  EXPECT_EQ(eventsOfKind(id, "webhook"), 1);  // one event id: transaction + status
+  EXPECT_EQ(status(id), "succeeded");
+}
+
+TEST_P(FlutterwaveTest, LateWebhookAfterTheReturnPageSettledChangesNothing) {
+  SKIP_WITHOUT_ENGINE();
+  boot();
+  script(R"({"webhook": "late", "webhook_delay_ms": 300})");
+  auto p = order();
+  std::string id = p->getValue<std::string>("id");
+  auto page = http(port_, "GET", target(pay(checkoutUrl(p))));
+  EXPECT_NE(page.body.find("data-status=\"succeeded\""), std::string::npos) << page.body;
+  ASSERT_TRUE(eventually([&] { return eventsOfKind(id, "webhook") == 1; })) << allEvents(id);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(fulfilments(id), 1);
+  EXPECT_EQ(transitionsTo(id, "succeeded"), 1);
+}
+
+TEST_P(FlutterwaveTest, AmountLowerThanExpectedIsHeldNotSettled) {
+  SKIP_WITHOUT_ENGINE();
+  boot();
+  script(R"({"charge_amount": "4000"})");
+  auto p = order();
+  std::string id = p->getValue<std::string>("id");
+  std::string location = pay(checkoutUrl(p));
+  ASSERT_TRUE(eventually([&] { return status(id) == "held"; })) << status(id) << "\n" << allEvents(id);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(fulfilments(id), 0);
+  EXPECT_NE(allEvents(id).find("amount mismatch"), std::string::npos) << allEvents(id);
+  auto page = http(port_, "GET", target(location));
+  EXPECT_NE(page.body.find("data-status=\"held\""), std::string::npos) << page.body;
+  EXPECT_EQ(page.body.find("Payment received"), std::string::npos);
+}
+
+TEST_P(FlutterwaveTest, EveryWebhookModeSettles) {
+  SKIP_WITHOUT_ENGINE();
+  boot();
+  for (const char* mode : {"verif-hash", "signature", "legacy"}) {
+    script(std::string(R"({"webhook_mode": ")") + mode + "\"}");
+    auto p = order();
+    std::string id = p->getValue<std::string>("id");
+    pay(checkoutUrl(p));
+    ASSERT_TRUE(eventually([&] { return fulfilments(id) == 1; })) << mode << "\n" << allEvents(id);
+    EXPECT_EQ(eventsOfKind(id, "webhook"), 1) << mode;
+  }
+}
+
+TEST_P(FlutterwaveTest, CheckoutPageFormOverRealHttp) {
+  SKIP_WITHOUT_ENGINE();
+  boot();
+  auto p = order(1050, "GHS");
+  std::string id = p->getValue<std::string>("id");
+  std::string checkout = checkoutUrl(p);
+  auto page = http(port_, "GET", target(checkout));
+  ASSERT_EQ(page.status, 200);
+  // A plain form (no JavaScript needed) posting back to the same checkout; mstch escapes '/'
+  // in attributes as &#x2F;, which browsers decode.
+  std::string checkoutId = checkout.substr(checkout.rfind('/') + 1);
+  EXPECT_NE(page.body.find("<form method=\"post\" action=\"&#x2F;sandbox&#x2F;flutterwave&#x2F;checkout&#x2F;" + checkoutId + "\""),
+            std::string::npos) << page.body;
+  EXPECT_NE(page.body.find("name=\"card_number\""), std::string::npos);
+  EXPECT_NE(page.body.find("Visibuy Credits"), std::string::npos);
+  EXPECT_NE(page.body.find("GHS 10.50"), std::string::npos);
+  EXPECT_NE(page.body.find("4111 1111 1111 1111"), std::string::npos);  // the test cards are listed
+
+  // An unknown card is refused on the page; nothing is charged.
+  auto wrong = submit(checkout, "5105 1051 0510 5100");
+  EXPECT_EQ(wrong.status, 422);
+  EXPECT_NE(wrong.body.find("not a sandbox test card"), std::string::npos);
+  EXPECT_EQ(kernel_->store().query("SELECT COUNT(*) AS n FROM flutterwave_sim_transactions WHERE tx_ref = ?", {id}).i64(0, "n"), 0);
+
+  // Cancel: back to the merchant without a transaction id; the payment stays pending.
+  auto cancel = submit(checkout, "", "cancel");
+  ASSERT_EQ(cancel.status, 303);
+  auto q = queryOf(cancel.header("Location"));
+  EXPECT_EQ(q["status"], "cancelled");
+  EXPECT_EQ(q["tx_ref"], id);
+  EXPECT_EQ(q.count("transaction_id"), 0u);
+  auto ret = http(port_, "GET", target(cancel.header("Location")));
+  EXPECT_NE(ret.body.find("data-status=\"pending\""), std::string::npos) << ret.body;
+  EXPECT_EQ(status(id), "pending");
+
+  // A used checkout cannot be paid.
+  EXPECT_EQ(submit(checkout, kVisa).status, 409);
+  auto closed = http(port_, "GET", target(checkout));
+  EXPECT_NE(closed.body.find("This checkout is finished"), std::string::npos) << closed.body;
+  EXPECT_EQ(http(port_, "GET", "/sandbox/flutterwave/checkout/0123abcd").status, 404);
+}
+
+TEST_P(FlutterwaveTest, SimulatorApiSpeaksFlutterwave) {
+  SKIP_WITHOUT_ENGINE();
+  boot();
+  auto noKey = http(port_, "GET", "/sandbox/flutterwave/v3/transactions/verify_by_reference?tx_ref=x");
+  EXPECT_EQ(noKey.status, 401);
+  EXPECT_EQ(noKey.body, R"({"status":"error","message":"Invalid authorization key","data":null})");
+  auto wrongKey = http(port_, "POST", "/sandbox/flutterwave/v3/payments", "{}", {{"Authorization", "Bearer FLWSECK_TEST-other"}});
+  EXPECT_EQ(wrongKey.status, 401);
+  auto auth = std::map<std::string, std::string>{{"Authorization", std::string("Bearer ") + kSecretKey}};
+  auto unknown = http(port_, "GET", "/sandbox/flutterwave/v3/transactions/verify_by_reference?tx_ref=nothing", "", auth);
+  EXPECT_NE(unknown.body.find("No transaction was found for this id"), std::string::npos) << unknown.body;
+  auto invalid = http(port_, "POST", "/sandbox/flutterwave/v3/payments", R"({"tx_ref":"t1","amount":100,"currency":"NGN","redirect_url":"https://x.example/r"})", auth);
+  EXPECT_EQ(invalid.status, 400);
+  EXPECT_NE(invalid.body.find("customer.email"), std::string::npos);
+  auto created = http(port_, "POST", "/sandbox/flutterwave/v3/payments",
+                      R"({"tx_ref":"t1","amount":"2500.50","currency":"NGN","redirect_url":"https://x.example/r","customer":{"email":"c@example.com"}})", auth);
+  ASSERT_EQ(created.status, 200) << created.body;
+  auto o = parse(created.body);
+  EXPECT_EQ(o->getValue<std::string>("status"), "success");
+  EXPECT_EQ(o->getValue<std::string>("message"), "Hosted Link");
+  std::string link = o->getObject("data")->getValue<std::string>("link");
+  EXPECT_NE(http(port_, "GET", target(link)).body.find("NGN 2500.50"), std::string::npos);
+  EXPECT_EQ(http(port_, "POST", "/sandbox/flutterwave/script", R"({"webhook": "sometimes"})").status, 400);
+  EXPECT_EQ(http(port_, "POST", "/sandbox/flutterwave/script", R"({"typo": 1})").status, 400);
+  EXPECT_EQ(http(port_, "POST", "/sandbox/flutterwave/script", R"({"reset": "yes"})").status, 400);
+  EXPECT_EQ(http(port_, "POST", "/sandbox/flutterwave/script", R"({"webhook": "late", "webhook_delay_ms": -1})").status, 400);
+  EXPECT_EQ(http(port_, "POST", "/sandbox/flutterwave/script", R"({"charge_amount": "lots"})").status, 400);
+  EXPECT_EQ(http(port_, "POST", "/sandbox/flutterwave/script", R"({"create_error": 418})").status, 400);
+}
+
+TEST_P(FlutterwaveTest, ProviderErrorReachesTheClientAsTheDocumentedError) {
+  SKIP_WITHOUT_ENGINE();
+  boot();
+  script(R"({"create_error": 500})");
+  auto r = http(port_, "POST", "/shop/orders", R"({"amount_minor": 500000, "currency": "NGN", "providers": ["flutterwave"]})");
+  EXPECT_EQ(r.status, 502) << r.body;
+  auto o = parse(r.body);
+  EXPECT_EQ(o->getValue<std::string>("message"), "Failed to initiate payment");
+  EXPECT_EQ(r.body.find("Simulated failure"), std::string::npos);  // the provider's body stays in logs
+  // The next order goes through again.
+  order();
+}
+
+TEST_P(FlutterwaveTest, JanitorRecoversAPaymentWithNoWebhookAndNoReturn) {
+  SKIP_WITHOUT_ENGINE();
+  boot();
+  script(R"({"webhook": "never"})");
+  auto p = order();
+  std::string id = p->getValue<std::string>("id");
+  pay(checkoutUrl(p));
+  // The customer closed the tab before the redirect: only the janitor's check is left.
+  kernel_->store().exec("UPDATE payments SET next_check_at = 0 WHERE id = ?", {id});
+  EXPECT_GE(kernel_->payments().runJanitor(), 1);
+  ASSERT_TRUE(eventually([&] { return fulfilments(id) == 1; })) << allEvents(id);
+  EXPECT_EQ(status(id), "succeeded");
+}
+
+INSTANTIATE_TEST_SUITE_P(Engines, FlutterwaveTest, ::testing::Values("sqlite", "postgresql"), engineName);
