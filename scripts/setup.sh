@@ -7,7 +7,7 @@ BUILD_PKGS=(build-essential cmake pkg-config ccache
   libpoco-dev libboost-dev libboost-filesystem-dev libyaml-cpp-dev libssl-dev
   libhpdf-dev libmstch-dev libphonenumber-dev libpq-dev libsqlite3-dev
   libgtest-dev libgmock-dev fonts-dejavu-core)
-TEST_PKGS=(postgresql-15 qpdf poppler-utils wrk curl procps)
+TEST_PKGS=(postgresql-15 qpdf poppler-utils wrk curl procps python3)
 
 want=("${BUILD_PKGS[@]}")
 if [ "${1:-}" = "--test" ]; then want+=("${TEST_PKGS[@]}"); fi

@@ -390,3 +390,18 @@ TEST_P(PaymentsKillTest, AcknowledgedWebhookSurvivesKillNine) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Engines, PaymentsKillTest, ::testing::Values("sqlite", "postgresql"), engineName);
+
+TEST(PaymentsChannel, CatalogAndSummariesComeFromProducts) {
+  TempDir dir;
+  Kernel k(ConfigLoader::loadString(paymentsYaml("sqlite:" + dir.file("c.db")), "c.yaml"));
+  k.open();
+  auto items = k.payments().catalog("ussd_menu");
+  ASSERT_EQ(items.size(), 1u);
+  EXPECT_EQ(items[0].product, "shop");
+  EXPECT_EQ(items[0].item.id, "widget");
+  EXPECT_EQ(items[0].item.amountMinor, 1050);
+  EXPECT_TRUE(k.payments().catalog("redirect").empty());
+  EXPECT_EQ(k.payments().accountSummary("shop", "msisdn:233200000000").error().code, ErrorCode::notFound);
+  EXPECT_EQ(k.payments().accountSummary("nosuch", "x").error().code, ErrorCode::notFound);
+  EXPECT_FALSE(k.payments().prepareChannelSale("shop", items[0].item, Customer{}).ok());
+}

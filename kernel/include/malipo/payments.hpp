@@ -117,6 +117,19 @@ struct CreatePayment {
   bool push = false;      // ask for a USSD push when the customer's phone is known
 };
 
+// Something a channel (e.g. a USSD menu) may sell on a product's behalf.
+struct CatalogItem {
+  std::string id;
+  std::string name;
+  std::int64_t amountMinor = 0;
+  std::string currency;
+};
+
+struct ChannelItem {
+  std::string product;
+  CatalogItem item;
+};
+
 // What became of a pasted confirmation SMS.
 struct ProofOutcome {
   Payment payment;
@@ -141,6 +154,14 @@ class Payments {
   // must accept webhooks on an extra path (e.g. /api/cv-pdf/ussd-callback).
   virtual Handler webhookInbox(const std::string& provider) = 0;
   virtual Poco::JSON::Object toJson(const Payment& p) const = 0;
+
+  // For channel plugins (a USSD menu) that sell other products' items:
+  // every loaded product's items for `channel`, in plugin order.
+  virtual std::vector<ChannelItem> catalog(const std::string& channel) = 0;
+  virtual Result<std::string> accountSummary(const std::string& product, const std::string& accountId) = 0;
+  // The payment metadata (JSON) the product wants on a channel sale of `item` to `customer`.
+  virtual Result<std::string> prepareChannelSale(const std::string& product, const CatalogItem& item,
+                                                 const Customer& customer) = 0;
 };
 
 }  // namespace malipo

@@ -16,14 +16,6 @@
 
 namespace malipo {
 
-// Something a channel (e.g. a USSD menu) may sell on the product's behalf.
-struct CatalogItem {
-  std::string id;
-  std::string name;
-  std::int64_t amountMinor = 0;
-  std::string currency;
-};
-
 class Product : public Component {
  public:
   virtual std::string name() const = 0;

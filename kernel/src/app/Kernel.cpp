@@ -1,6 +1,10 @@
 #include "app/Kernel.hpp"
 
+#include <Poco/Crypto/Crypto.h>
 #include <Poco/JSON/Array.h>
+#include <Poco/Net/SSLManager.h>
+
+#include <mutex>
 
 #include "app/LogContext.hpp"
 
@@ -8,6 +12,14 @@ namespace malipo {
 
 Kernel::Kernel(Config config, const Clock* clock)
     : config_(std::move(config)), clock_(clock ? clock : &systemClock_) {
+  // Poco's OpenSSL initializer is reference counted per object (JWT signers, digests): when
+  // the count drops to zero on one thread while another thread starts one, it destroys
+  // mutexes in use and crashes. One reference held for the life of the process avoids it.
+  static std::once_flag cryptoOnce;
+  std::call_once(cryptoOnce, [] {
+    Poco::Crypto::initializeCrypto();
+    Poco::Net::initializeSSL();
+  });
   Settings log = config_.root.child("log");
   logger_.setLevel(KernelLogger::parseLevel(log.getString("level", "info")));
   logger_.setJson(log.getString("format") == "json");

@@ -133,6 +133,7 @@ void PaymentService::addProvider(std::shared_ptr<PaymentProvider> p) {
 }
 void PaymentService::addProduct(std::shared_ptr<Product> p) {
   if (!products_.emplace(p->name(), p).second) throw std::logic_error("two products named '" + p->name() + "'");
+  productOrder_.push_back(p->name());
 }
 
 std::shared_ptr<PaymentProvider> PaymentService::provider(const std::string& name) {
@@ -517,6 +518,39 @@ Result<NextAction> PaymentService::requestPush(const std::string& id, const std:
     event(tx, p.id, p.provider, res.ok() ? "push_sent" : "push_failed", res.ok() ? "prompt sent" : res.error().internal);
   });
   return res;
+}
+
+std::vector<ChannelItem> PaymentService::catalog(const std::string& channel) {
+  std::vector<ChannelItem> out;
+  for (const auto& name : productOrder_) {
+    try {
+      for (auto& item : products_[name]->catalog(channel)) out.push_back({name, std::move(item)});
+    } catch (const std::exception& e) {
+      log_.error("payments", "product " + name + " catalog threw: " + e.what());
+    }
+  }
+  return out;
+}
+
+Result<std::string> PaymentService::accountSummary(const std::string& productName, const std::string& accountId) {
+  auto prod = product(productName);
+  if (!prod) return Error::make(ErrorCode::notFound, "no product " + productName);
+  try {
+    return prod->accountSummary(accountId);
+  } catch (const std::exception& e) {
+    return Error::make(ErrorCode::internal, productName + ".accountSummary threw: " + e.what(), "Service temporarily unavailable.");
+  }
+}
+
+Result<std::string> PaymentService::prepareChannelSale(const std::string& productName, const CatalogItem& item,
+                                                       const Customer& customer) {
+  auto prod = product(productName);
+  if (!prod) return Error::make(ErrorCode::notFound, "no product " + productName);
+  try {
+    return prod->prepareChannelSale(item, customer);
+  } catch (const std::exception& e) {
+    return Error::make(ErrorCode::internal, productName + ".prepareChannelSale threw: " + e.what(), "Service temporarily unavailable.");
+  }
 }
 
 Handler PaymentService::webhookInbox(const std::string& provider) {

@@ -48,6 +48,9 @@ class PaymentService final : public Payments {
   Result<ProofOutcome> submitProof(const std::string& id, const std::string& text) override;
   Handler webhookInbox(const std::string& provider) override;
   Result<NextAction> requestPush(const std::string& id, const std::string& msisdn) override;
+  std::vector<ChannelItem> catalog(const std::string& channel) override;
+  Result<std::string> accountSummary(const std::string& product, const std::string& accountId) override;
+  Result<std::string> prepareChannelSale(const std::string& product, const CatalogItem& item, const Customer& customer) override;
   Poco::JSON::Object toJson(const Payment& p) const override;
 
   // Operator views and the janitor, public for the CLI and tests.
@@ -81,6 +84,7 @@ class PaymentService final : public Payments {
   PaymentOptions opts_;
   std::map<std::string, std::shared_ptr<PaymentProvider>> providers_;
   std::map<std::string, std::shared_ptr<Product>> products_;
+  std::vector<std::string> productOrder_;
   struct Breaker {
     int failures = 0;
     std::int64_t openUntil = 0;

@@ -505,13 +505,14 @@ const Money* pickPayment(const std::string& s, const std::vector<Word>& words,
 
 std::string leadingWallet(const std::string& s, const IdMatch& match, bool acceptedWord) {
     if (mentions(s, "M-PESA") || mentions(s, "MPESA") || mentions(s, "M PESA") ||
-        mentions(s, "POCHI") || mentions(s, "IMETHIBITISHWA")) {
+        mentions(s, "POCHI")) {
         return "mpesa_tz";
     }
     if (acceptedWord || mentions(s, "SELCOM")) {
         return "selcom_pesa";
     }
-    // M-Pesa ids start with a letter; the Selcom Pesa sample ("0426JXCX") starts with digits.
+    // Neither wallet is named: go by the id. M-Pesa ids start with a letter; the only Selcom
+    // Pesa sample ("0426JXCX", sent on 04-26) is 8 characters and starts with digits.
     if (match.id.size() <= 9 && isDigit(match.id[0])) {
         return "selcom_pesa";
     }

@@ -1,7 +1,8 @@
 // Parser for the mobile-money confirmation SMS a customer pastes as proof of a manual payment.
 //
-// Pure and bounded: no allocation beyond one normalised copy of at most kMaxSmsBytes, no
-// regex, linear-ish scans only. The result is a claim to check against Selcom, never proof.
+// Pure and bounded: input over kMaxSmsBytes is rejected up front, there is no regex, and
+// every scan is a short loop over that capped, normalised copy. The result is a claim to
+// check against Selcom (order status), never proof of payment by itself.
 #pragma once
 
 #include <cstddef>
