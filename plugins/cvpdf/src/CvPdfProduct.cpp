@@ -330,6 +330,8 @@ Response CvPdfProduct::paymentPage(const Request& req) {
   d.set("can_push", p.status == PaymentStatus::pending);
   d.set("phone", cvFromJson(r->cvJson).phone);
   d.set("push_url", url(r->id, "push"));
+  // In sandbox mode the provider's next action links to its simulator's "customer pays" page.
+  if (host_.sandbox() && !p.action.url.empty()) d.set("sandbox_pay_url", p.action.url);
   d.set("verify_url", url(r->id, "verify"));
   d.set("status_url", url(r->id, "status-page"));
   return page(200, "Pay for your CV", pages::kPayment, d);

@@ -29,6 +29,12 @@ inline const char* kPayment = R"(
   </form>
 </div>
 {{/can_push}}
+{{#sandbox_pay_url}}
+<div class="card">
+  <p class="muted">Sandbox: no real money moves. <a id="sandbox-pay" href="{{{sandbox_pay_url}}}">Simulate the customer paying</a>,
+  then paste the SMS it shows.</p>
+</div>
+{{/sandbox_pay_url}}
 <div class="card">
   <p>After paying you will receive a confirmation SMS.</p>
   <a class="btn" id="to-verify" href="{{{verify_url}}}">I have paid: verify my payment</a>
