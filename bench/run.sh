@@ -57,7 +57,6 @@ if [ -f config/malipo.yaml ]; then
   PIDS+=($APID)
   for _ in $(seq 100); do [ -s "$WORK/all.port" ] && break; sleep 0.1; done
   sleep 2
-  N=$(grep -c "name:" config/malipo.yaml || true)
   echo "default config:   $(awk '/VmRSS/ {printf "%.1f MB", $2/1024}' /proc/$APID/status) with every plugin of config/malipo.yaml loaded (target <= 50 MB)"
 fi
 
@@ -72,9 +71,31 @@ PGPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); 
 echo "== payments: webhook -> query -> settled -> fulfilled through the test provider over loopback HTTP"
 "$BIN/payments_bench" "sqlite:$WORK/pay.db" "$BUILD/tests/plugins" 2000
 "$BIN/payments_bench" "postgresql://malipo@127.0.0.1:$PGPORT/postgres" "$BUILD/tests/plugins" 2000
+echo "== credits: top-up initiations/s and webhook-to-credit latency through the Flutterwave simulator"
+"$BIN/credits_bench" "sqlite:$WORK/credits.db" "$BUILD/plugins" 400
+"$BIN/credits_bench" "postgresql://malipo@127.0.0.1:$PGPORT/postgres" "$BUILD/plugins" 400
+
+echo "== cvpdf: two-page CV PDFs per second on one core (target >= 200/s)"
+for t in modern classic minimal; do "$BIN/cvpdf_pdf_bench" --n 400 --template $t | tail -1; done
+
+echo "== cvpdf: GET …/status against the kernel's trivial route, same server (wrk -t2 -c64 -d${DUR}s, target ratio >= 0.7)"
+MALIPO_LISTEN=127.0.0.1:0 MALIPO_DATABASE_URL="sqlite:$WORK/status.db" "$BIN/malipo" serve --config config/malipo.yaml \
+  --port-file "$WORK/status.port" 2> "$WORK/status.log" &
+PIDS+=($!)
+for _ in $(seq 100); do [ -s "$WORK/status.port" ] && break; sleep 0.1; done
+SP=$(cat "$WORK/status.port")
+RID=$(curl -s -X POST "http://127.0.0.1:$SP/api/cv-pdf/anonymous/initiate-ussd" -H 'Content-Type: application/json' \
+  -d '{"template_id":"modern","cv_data":{"name":"Bench"}}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["request_id"])')
+wrk -t2 -c64 -d2s "http://127.0.0.1:$SP/healthz" >/dev/null
+TRIV=$(wrk_rps "http://127.0.0.1:$SP/healthz")
+STAT=$(wrk_rps "http://127.0.0.1:$SP/api/cv-pdf/$RID/status")
+echo "trivial route:    $TRIV req/s"
+echo "cv status route:  $STAT req/s"
+awk -v s="$STAT" -v t="$TRIV" 'BEGIN {printf "ratio:            %.2f (target >= 0.7)\n", s/t}'
+
+for extra in plugins/*/bench/run.sh; do
+  [ -f "$extra" ] && BIN="$BIN" BUILD="$BUILD" WORK="$WORK" bash "$extra"
+done
 export MALIPO_BENCH_PG_URL="postgresql://malipo@127.0.0.1:$PGPORT/postgres"
 
-for extra in bench/*.d/*.sh; do
-  [ -f "$extra" ] && BIN="$BIN" WORK="$WORK" bash "$extra"
-done
 echo "== done"
