@@ -51,13 +51,20 @@ class KernelHandler final : public Poco::Net::HTTPRequestHandler {
       Request req;
       req.method = in.getMethod();
       bool bodyTooLarge = false;
-      try {
-        Poco::URI uri(in.getURI());
-        req.path = uri.getPath();
-        req.rawQuery = uri.getRawQuery();
-        for (const auto& kv : uri.getQueryParameters()) req.query[kv.first] = kv.second;
-      } catch (const Poco::Exception&) {
-        req.path = "/\x01invalid";  // matches no route: a 404, not a crash
+      const std::string& target = in.getURI();
+      std::size_t q = target.find('?');
+      if (target.find('%') == std::string::npos && target.find('+') == std::string::npos && !target.empty() &&
+          target[0] == '/' && q == std::string::npos) {
+        req.path = target;  // the common case: nothing to decode, no query (no URI parse)
+      } else {
+        try {
+          Poco::URI uri(target);
+          req.path = uri.getPath();
+          req.rawQuery = uri.getRawQuery();
+          for (const auto& kv : uri.getQueryParameters()) req.query[kv.first] = kv.second;
+        } catch (const Poco::Exception&) {
+          req.path = "/\x01invalid";  // matches no route: a 404, not a crash
+        }
       }
       for (const auto& kv : in) req.headers[kv.first] = kv.second;
       req.clientIp = in.clientAddress().host().toString();
