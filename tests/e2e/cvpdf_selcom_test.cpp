@@ -92,6 +92,10 @@ TEST_F(SelcomFlow, PaymentPageShowsTheUssdInstructions) {
   EXPECT_NE(page.body.find("CVCHAPCHAP"), std::string::npos);
   EXPECT_NE(page.body.find("1000 TZS"), std::string::npos);
   EXPECT_NE(page.body.find("id=\"to-verify\""), std::string::npos);
+  // The menu steps are a list, not a JSON array printed as text.
+  EXPECT_NE(page.body.find("<li>"), std::string::npos) << page.body;
+  EXPECT_EQ(page.body.find("[ &quot;"), std::string::npos) << page.body;
+  EXPECT_EQ(page.body.find("[\""), std::string::npos) << page.body;
 }
 
 TEST_F(SelcomFlow, PastedSmsCompletesTheRequest) {

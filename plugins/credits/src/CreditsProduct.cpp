@@ -152,6 +152,7 @@ Response CreditsProduct::topup(const Request& req) {
   cp.customer.accountId = account;
   cp.description = "Purchase " + std::to_string(pkg->credits) + " credits";
   cp.metadata = metaText.str();
+  cp.returnUrl = s_.getString("return_url");
   auto pay = host_.payments().create(cp);
   host_.logger().info("credits", "top-up " + topupId + " by " + account + " for " + pkg->id + ": " +
                                      (pay.ok() ? std::string("payment ") + pay.value().id + " " + statusName(pay.value().status)

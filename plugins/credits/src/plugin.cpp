@@ -34,6 +34,7 @@ malipo::SchemaNode creditsSchema() {
       .field("ussd_packages", list("packages sold through USSD channels (priced for that market)", package)
                                   .def(packageList("GHS", {{10, "10.00"}, {25, "25.00"}, {50, "50.00"}})))
       .field("webhook_alias_provider", str("provider whose webhooks also arrive at /api/v1/webhooks/<name> (the seed's path)").def("flutterwave"))
+      .field("return_url", str("where the provider's result page sends the customer back to (your app's page)").def(""))
       .field("topups_per_user_per_hour", integer("top-up attempts allowed per user per hour").def(20).range(1, 100000));
 }
 

@@ -442,6 +442,7 @@ JobOutcome CvPdfProduct::onPaymentSettled(const Payment& p) {
   sha.update(pdf.pdf);
   std::string etag = "\"" + Poco::DigestEngine::digestToHex(sha.digest()).substr(0, 32) + "\"";
   Poco::Path dir(storageDir_);
+  dir.makeDirectory();  // storage_dir names a folder even without a trailing slash
   dir.pushDirectory(r->id.substr(0, 2));
   Poco::File(dir).createDirectories();
   std::string path = Poco::Path(dir, r->id + ".pdf").toString();
@@ -536,7 +537,12 @@ Response CvPdfProduct::download(const Request& req) {
   ss << in.rdbuf();
   host_.db().exec("UPDATE cv_requests SET download_count = download_count + 1 WHERE id = ?", {r->id});
   Response resp = Response::text(200, ss.str(), "application/pdf");
-  resp.header("Content-Disposition", "attachment; filename=\"" + slug(cvFromJson(r->cvJson).name) + ".pdf\"");
+  // An ASCII name for old clients, the person's own spelling (RFC 6266/5987) for the rest.
+  std::string name = cvFromJson(r->cvJson).name, encoded;
+  Poco::URI::encode("cv-" + name + ".pdf", "", encoded);
+  for (std::size_t i = 0; i < encoded.size(); ++i)
+    if (encoded[i] == ' ') encoded.replace(i, 1, "%20");
+  resp.header("Content-Disposition", "attachment; filename=\"" + slug(name) + ".pdf\"; filename*=UTF-8''" + encoded);
   resp.header("Cache-Control", "private, max-age=86400");
   resp.header("ETag", r->etag);
   return resp;

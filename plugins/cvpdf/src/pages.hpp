@@ -69,6 +69,7 @@ inline const char* kStatus = R"(
   {{#failed}}
   <p><a class="btn" id="retry" href="{{{verify_url}}}">Try again</a></p>
   {{#restart}}<form method="post" action="{{{restart_url}}}"><p><button class="btn secondary" type="submit">Start a new payment</button></p></form>{{/restart}}
+  {{^restart}}<p class="muted"><a href="{{{payment_url}}}">Not paid yet? See the payment instructions</a></p>{{/restart}}
   {{/failed}}
   {{#pending_payment}}<p><a class="btn" href="{{{payment_url}}}">Payment instructions</a></p>
   <p><a class="btn secondary" href="{{{verify_url}}}">I have paid: verify</a></p>{{/pending_payment}}

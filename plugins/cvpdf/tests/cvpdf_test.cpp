@@ -142,6 +142,10 @@ TEST_F(CvPdfTest, PastedProofCompletesAndDownloads) {
   EXPECT_EQ(dl.body.rfind("%PDF-", 0), 0u);
   EXPECT_NE(dl.header("Content-Disposition").find("attachment; filename=\"cv-zo"), std::string::npos) << dl.header("Content-Disposition");
   EXPECT_NE(dl.header("Cache-Control").find("max-age"), std::string::npos);
+  EXPECT_NE(dl.header("Content-Disposition").find("filename*=UTF-8''cv-Zo%C3%AB%20%C3%91and%C3%BA.pdf"), std::string::npos)
+      << dl.header("Content-Disposition");
+  std::string stored = kernel_->store().query("SELECT pdf_path FROM cv_requests WHERE id = ?", {rid}).str(0, "pdf_path");
+  EXPECT_EQ(stored.rfind(dir_.file("pdfs") + "/", 0), 0u) << stored;  // inside storage_dir
   std::string etag = dl.header("ETag");
   ASSERT_FALSE(etag.empty());
   EXPECT_EQ(http(port_, "GET", "/api/cv-pdf/" + rid + "/download", "", {{"If-None-Match", etag}}).status, 304);
