@@ -43,10 +43,16 @@ for _ in $(seq 100); do [ -s "$WORK/k.port" ] && break; sleep 0.1; done
 K_PORT=$(cat "$WORK/k.port")
 wrk -t2 -c64 -d2s "http://127.0.0.1:$BARE_PORT/healthz" >/dev/null  # warm-up
 wrk -t2 -c64 -d2s "http://127.0.0.1:$K_PORT/healthz" >/dev/null
-BARE=$(wrk_rps "http://127.0.0.1:$BARE_PORT/healthz")
-KERN=$(wrk_rps "http://127.0.0.1:$K_PORT/healthz")
-echo "bare Poco:        $BARE req/s"
-echo "malipo kernel:    $KERN req/s (access log on, metrics, rate limit, request id)"
+# Three alternating rounds, best of each: wrk shares the two cores with the server, so a
+# single run is at the mercy of whatever else the machine does.
+BARE=0; KERN=0
+for round in 1 2 3; do
+  B=$(wrk_rps "http://127.0.0.1:$BARE_PORT/healthz"); K=$(wrk_rps "http://127.0.0.1:$K_PORT/healthz")
+  echo "round $round:          bare $B req/s, kernel $K req/s"
+  BARE=$(awk -v a="$BARE" -v b="$B" 'BEGIN {print (b > a ? b : a)}'); KERN=$(awk -v a="$KERN" -v b="$K" 'BEGIN {print (b > a ? b : a)}')
+done
+echo "bare Poco:        $BARE req/s (best of 3)"
+echo "malipo kernel:    $KERN req/s (best of 3; access log on, metrics, rate limit, request id)"
 awk -v k="$KERN" -v b="$BARE" 'BEGIN {printf "ratio:            %.2f (target >= 0.85)\n", k/b}'
 
 echo "== idle resident memory of malipo serve"
