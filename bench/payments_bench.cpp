@@ -3,7 +3,6 @@
 // acknowledgement latency (p50/p99) under that load.
 // Usage: payments_bench DATABASE_URL PLUGIN_DIR [PAYMENTS]
 #include <Poco/JSON/Parser.h>
-#include <openssl/hmac.h>
 
 #include <algorithm>
 #include <chrono>
@@ -14,21 +13,6 @@
 
 using namespace malipo;
 using Clock_ = std::chrono::steady_clock;
-
-namespace {
-std::string hmacHex(const std::string& key, const std::string& msg) {
-  unsigned char out[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(msg.data()), msg.size(), out, &len);
-  static const char* hex = "0123456789abcdef";
-  std::string s;
-  for (unsigned i = 0; i < len; ++i) {
-    s += hex[out[i] >> 4];
-    s += hex[out[i] & 15];
-  }
-  return s;
-}
-}  // namespace
 
 int main(int argc, char** argv) {
   if (argc < 3) {
@@ -83,7 +67,7 @@ int main(int argc, char** argv) {
           req.setKeepAlive(true);
           req.setContentType("application/json");
           req.setContentLength64(static_cast<Poco::Int64>(body.size()));
-          req.set("X-Fakepay-Signature", hmacHex("fake-secret", body));
+          req.set("X-Fakepay-Signature", test::hmacSha256Hex("fake-secret", body));
           auto t0 = Clock_::now();
           s.sendRequest(req) << body;
           Poco::Net::HTTPResponse resp;

@@ -1,7 +1,6 @@
 // The payment core through its SPI: a test provider (fakepay, with a simulator over real
 // loopback HTTP) and a test product (shop) that counts fulfilments.
 #include <Poco/JSON/Parser.h>
-#include <openssl/hmac.h>
 
 #include "engines.hpp"
 #include "kernel_fixture.hpp"
@@ -27,18 +26,6 @@ std::string paymentsYaml(const std::string& dbUrl, int workers = 2, const std::s
          "  - name: shop\n    library: " + testPluginPath("shop") + "\n    settings: " + shopSettings + "\n";
 }
 
-std::string hmacHex(const std::string& key, const std::string& msg) {
-  unsigned char out[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(msg.data()), msg.size(), out, &len);
-  static const char* hex = "0123456789abcdef";
-  std::string s;
-  for (unsigned i = 0; i < len; ++i) {
-    s += hex[out[i] >> 4];
-    s += hex[out[i] & 15];
-  }
-  return s;
-}
 
 }  // namespace
 
@@ -108,7 +95,7 @@ TEST_P(PaymentsTest, OneWebhookDeliveredAHundredTimesConcurrently) {
   std::string id = p->getValue<std::string>("id");
   auto paid = pay(p->getValue<std::string>("provider_ref"), R"({"webhooks": 0})");
   std::string body = paid->getValue<std::string>("webhook_body");
-  std::string sig = hmacHex("fake-secret", body);
+  std::string sig = hmacSha256Hex("fake-secret", body);
   std::atomic<int> ok{0};
   std::vector<std::thread> ts;
   for (int i = 0; i < 100; ++i)
@@ -134,7 +121,7 @@ TEST_P(PaymentsTest, WebhookJanitorAndPollRacingMakeOneTransition) {
     std::string body = paid->getValue<std::string>("webhook_body");
     kernel_->store().exec("UPDATE payments SET next_check_at = 0, updated_at = 0 WHERE id = ?", {id});
     std::vector<std::thread> ts;
-    ts.emplace_back([&] { http(port_, "POST", "/webhooks/fakepay", body, {{"X-Fakepay-Signature", hmacHex("fake-secret", body)}}); });
+    ts.emplace_back([&] { http(port_, "POST", "/webhooks/fakepay", body, {{"X-Fakepay-Signature", hmacSha256Hex("fake-secret", body)}}); });
     ts.emplace_back([&] { kernel_->payments().runJanitor(); });
     for (int i = 0; i < 4; ++i) {
       ts.emplace_back([&] { http(port_, "GET", "/shop/payments/" + id); });
@@ -156,7 +143,7 @@ TEST_P(PaymentsTest, BadSignatureIs401AndChangesNothing) {
   auto paid = pay(p->getValue<std::string>("provider_ref"), R"({"webhooks": 0})");
   std::string body = paid->getValue<std::string>("webhook_body");
   auto before = kernel_->store().query("SELECT COUNT(*) AS n FROM payment_events").i64(0, "n");
-  auto r = http(port_, "POST", "/webhooks/fakepay", body, {{"X-Fakepay-Signature", hmacHex("wrong", body)}});
+  auto r = http(port_, "POST", "/webhooks/fakepay", body, {{"X-Fakepay-Signature", hmacSha256Hex("wrong", body)}});
   EXPECT_EQ(r.status, 401);
   EXPECT_EQ(parse(r.body)->getValue<std::string>("error"), "unauthorized");
   EXPECT_EQ(http(port_, "POST", "/webhooks/fakepay", body).status, 401);
@@ -174,7 +161,7 @@ TEST_P(PaymentsTest, ProductAliasPathFeedsTheInbox) {
   auto paid = pay(p->getValue<std::string>("provider_ref"), R"({"webhooks": 0})");
   std::string body = paid->getValue<std::string>("webhook_body");
   EXPECT_EQ(http(port_, "POST", "/shop/webhook-alias", body, {{"X-Fakepay-Signature", "bad"}}).status, 401);
-  EXPECT_EQ(http(port_, "POST", "/shop/webhook-alias", body, {{"X-Fakepay-Signature", hmacHex("fake-secret", body)}}).status, 200);
+  EXPECT_EQ(http(port_, "POST", "/shop/webhook-alias", body, {{"X-Fakepay-Signature", hmacSha256Hex("fake-secret", body)}}).status, 200);
   ASSERT_TRUE(eventually([&] { return fulfilments(id) == 1; }));
 }
 
@@ -361,7 +348,7 @@ TEST_P(PaymentsKillTest, AcknowledgedWebhookSurvivesKillNine) {
   std::string id = p->getValue<std::string>("id");
   auto paid = http(port, "POST", "/sandbox/fakepay/orders/" + p->getValue<std::string>("provider_ref") + "/pay", R"({"webhooks": 0})");
   std::string body = parse(paid.body)->getValue<std::string>("webhook_body");
-  EXPECT_EQ(http(port, "POST", "/webhooks/fakepay", body, {{"X-Fakepay-Signature", hmacHex("fake-secret", body)}}).status, 200);
+  EXPECT_EQ(http(port, "POST", "/webhooks/fakepay", body, {{"X-Fakepay-Signature", hmacSha256Hex("fake-secret", body)}}).status, 200);
   first->signal(SIGKILL);
   EXPECT_EQ(first->wait(), 128 + SIGKILL);
   Store s(db, 1, 1000);

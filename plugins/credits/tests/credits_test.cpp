@@ -1,7 +1,6 @@
 // Verification credits through the kernel, paid through the kernel's test provider
 // (fakepay); the Flutterwave end-to-end flow is in flutterwave_flow_test.cpp.
 #include <Poco/JSON/Parser.h>
-#include <openssl/hmac.h>
 
 #include "kernel/engines.hpp"
 #include "kernel/kernel_fixture.hpp"
@@ -13,18 +12,6 @@ namespace {
 
 Poco::JSON::Object::Ptr parse(const std::string& s) { return Poco::JSON::Parser().parse(s).extract<Poco::JSON::Object::Ptr>(); }
 
-std::string hmacHex(const std::string& key, const std::string& msg) {
-  unsigned char out[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(msg.data()), msg.size(), out, &len);
-  static const char* hex = "0123456789abcdef";
-  std::string s;
-  for (unsigned i = 0; i < len; ++i) {
-    s += hex[out[i] >> 4];
-    s += hex[out[i] & 15];
-  }
-  return s;
-}
 
 }  // namespace
 
@@ -87,7 +74,7 @@ TEST_P(CreditsTest, TopUpByWebhookCreditsOnceEvenWhenDeliveredFiftyTimes) {
   for (int i = 0; i < 50; ++i)
     ts.emplace_back([&] {
       // The seed's webhook path, aliased to the kernel inbox.
-      if (http(port_, "POST", "/api/v1/webhooks/fakepay", body, {{"X-Fakepay-Signature", hmacHex("fake-secret", body)}}).status == 200)
+      if (http(port_, "POST", "/api/v1/webhooks/fakepay", body, {{"X-Fakepay-Signature", hmacSha256Hex("fake-secret", body)}}).status == 200)
         ++acked;
     });
   for (auto& t : ts) t.join();
