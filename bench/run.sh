@@ -108,9 +108,9 @@ echo "trivial route:    $TRIV req/s"
 echo "cv status route:  $STAT req/s"
 awk -v s="$STAT" -v t="$TRIV" 'BEGIN {printf "ratio:            %.2f (target >= 0.7)\n", s/t}'
 
-for extra in plugins/*/bench/run.sh; do
-  [ -f "$extra" ] && BIN="$BIN" BUILD="$BUILD" WORK="$WORK" bash "$extra"
-done
+echo "== hubtel: USSD interactions per second and p99 latency, 64 concurrent sessions (target p99 <= 20 ms)"
+"$BIN/hubtel_ussd_bench" "sqlite:$WORK/ussd.db"
+"$BIN/hubtel_ussd_bench" "postgresql://malipo@127.0.0.1:$PGPORT/postgres"
 export MALIPO_BENCH_PG_URL="postgresql://malipo@127.0.0.1:$PGPORT/postgres"
 
 echo "== done"

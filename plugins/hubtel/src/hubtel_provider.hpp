@@ -1,0 +1,131 @@
+// The Hubtel provider: Ghana USSD programmable services.
+//
+// Hubtel runs the USSD session and collects the money itself; we host one route (default
+// /ussd) that answers every USSD step with menus built from the products' catalogs and, on
+// checkout, replies AddToCart. The same route receives the fulfilment after the customer paid
+// (a body with OrderId). The kernel settles only from query(), so:
+//
+//   confirm ──▶ Payments::create → initiate(): claims the session (no network),
+//               provider_ref = SessionId, job hubtel.status_check due in 5 minutes
+//           ──▶ AddToCart reply
+//   fulfilment (allow-listed IP) ──▶ row in hubtel_fulfilments + job hubtel.fulfil; 200 at once
+//   hubtel.fulfil ──▶ Payments::sync → query() reads the stored fulfilment → succeeded/failed/held
+//                 ──▶ POST the fulfilment callback (success / failed), retried for up to an hour
+//   hubtel.status_check ──▶ no fulfilment yet: query() asks Hubtel's status API; Unpaid keeps
+//                           checking until the payment's deadline
+//
+// Thread-safety: handlers and jobs run concurrently; configuration is immutable after
+// construction, state lives in the database, and the one cache (which products answer
+// balances) is under a mutex. Lifetime: owned by the kernel; the simulator by the provider.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "group_commit.hpp"
+#include "hubtel_menu.hpp"
+#include "hubtel_wire.hpp"
+#include "malipo/provider.hpp"
+
+namespace malipo::hubtel {
+
+class Simulator;
+
+inline const char* kProductionCallbackUrl = "https://gs-callback.hubtel.com:9055/callback";
+inline const char* kProductionStatusBaseUrl = "https://api-txnstatus.hubtel.com";
+// Sandbox credentials the simulator accepts when none are configured.
+inline const char* kSandboxApiId = "sandbox-api-id";
+inline const char* kSandboxApiKey = "sandbox-api-key";
+inline const char* kSandboxPosSalesId = "2000000";
+
+struct Config {
+  bool sandbox = false;
+  std::string interactionPath = "/ussd";
+  std::string callbackUrl, statusBaseUrl;  // empty: production, or the simulator in sandbox
+  std::string posSalesId, apiId, apiKey;
+  std::vector<std::string> allowedIps;
+  bool ipCheck = true;
+  std::string clientStateSecret;
+  std::int64_t maxQuantity = 1000;
+  std::vector<std::string> quantityFields;
+  int pageSize = 6;
+  bool balanceEntries = true;
+  std::int64_t statusCheckAfterMs = 300000, statusCheckIntervalMs = 60000, paymentExpiryMs = 3600000;
+  std::int64_t callbackWindowMs = 3600000, callbackRetryBaseMs = 2000, sessionTtlMs = 24LL * 3600000;
+  int timeoutMs = 10000;
+  std::string rateLimitBucket = "webhooks";
+  Texts texts;
+  // Simulator (sandbox only).
+  std::vector<std::string> simStatusAllowedIps;
+  std::string simOperator = "mtn", simServiceCode = "*713#";
+
+  static Config fromSettings(const Settings& settings, bool sandbox);
+};
+
+class HubtelProvider final : public PaymentProvider {
+ public:
+  explicit HubtelProvider(Host& host);
+  ~HubtelProvider() override;
+
+  std::string name() const override { return "hubtel"; }
+  Capabilities capabilities() const override { return {{kCurrency}, {"ussd_menu"}}; }
+  std::vector<Migration> migrations() const override;
+  void start() override;
+  void stop() override;
+
+  Result<InitiateResult> initiate(const Payment& payment, const CreatePayment& request) override;
+  Result<ProviderStatus> query(const Payment& payment) override;
+  Result<std::vector<WebhookEvent>> parseWebhook(const Request& request) override;
+  void routes(Router& router) override;
+  void simulator(Router& router) override;
+
+  const Config& config() const { return cfg_; }
+  // Where Hubtel's endpoints are (the simulator's in sandbox unless configured).
+  std::string callbackUrl() const;
+  std::string statusBaseUrl() const;
+
+ private:
+  Response handle(const Request& req);
+  Reply interact(const Interaction& in, const std::string& msisdn);
+  Reply start(const Interaction& in, const std::string& msisdn);
+  Reply proceed(const Interaction& in, const std::string& msisdn);
+  Reply proceedFromRow(const Interaction& in, const std::string& msisdn, const std::optional<std::string>& fromClient);
+  // Stores the step (closing the session when `closes`) only if the session is open and
+  // young enough; false when it is not (or has no row).
+  bool storeIfOpen(const std::string& sessionId, const std::string& step, bool closes, std::int64_t now);
+  Reply end(const Interaction& in);
+  Reply checkout(const Interaction& in, const std::string& msisdn, const Outcome& o);
+  Reply showBalance(const Interaction& in, const std::string& msisdn, const std::string& product);
+  Response fulfil(const Poco::JSON::Object& body, const Request& req);
+
+  Menu menuFor(const std::string& msisdn);
+  bool sellsQuantity(const ChannelItem& item, const std::string& msisdn);
+  Result<std::string> saleMetadata(const ChannelItem& item, std::int64_t qty, const std::string& msisdn, const std::string& sessionId);
+  std::vector<std::string> balanceProducts(const std::vector<ChannelItem>& items);
+  // Stores the step and closes the session when the reply ends it.
+  void saveStep(const Interaction& in, const std::string& msisdn, const std::string& step, bool closes);
+  Reply withState(Reply reply, const std::string& sessionId, const std::string& step);
+
+  Result<ProviderStatus> statusCheck(const Payment& payment);
+  JobOutcome runFulfil(const Job& job);
+  JobOutcome runStatusCheck(const Job& job);
+  void runPurge();
+  void runStats();
+  void recordOutcome(const Payment& payment);
+  void error(const std::string& type);
+  std::int64_t retryDelay(int attempt) const;
+
+  Host& host_;
+  Config cfg_;
+  ClientStateCodec codec_;
+  GroupCommit sessions_;  // every step's session write, committed in groups under load
+  std::unique_ptr<Simulator> sim_;
+  std::mutex balanceMutex_;
+  std::map<std::string, bool> answersBalance_;  // product → accountSummary is implemented
+};
+
+}  // namespace malipo::hubtel
