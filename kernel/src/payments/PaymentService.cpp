@@ -306,8 +306,21 @@ Result<Payment> PaymentService::get(const std::string& id) {
   const Payment& pay = p.value();
   std::int64_t now = clock_.nowMs();
   if (!isFinal(pay.status) && pay.status != PaymentStatus::created && now - pay.updatedAtMs > opts_.staleReadMs) {
-    // Sync on read, without making the reader wait on the provider.
-    jobs_.enqueue(JobSpec{"payment.sync", pay.id, "read:" + pay.id + ":" + std::to_string(now / opts_.staleReadMs), 0, 0});
+    // Sync on read, without making the reader wait on the provider. A client polling every
+    // second must not turn each poll into a write: one enqueue per payment per window here
+    // (the unique key keeps it to one across processes).
+    std::int64_t window = now / opts_.staleReadMs;
+    bool enqueue = false;
+    {
+      std::lock_guard<std::mutex> lock(readSyncMutex_);
+      auto& last = readSyncWindow_[pay.id];
+      if (last != window) {
+        last = window;
+        enqueue = true;
+      }
+      if (readSyncWindow_.size() > 100000) readSyncWindow_.clear();
+    }
+    if (enqueue) jobs_.enqueue(JobSpec{"payment.sync", pay.id, "read:" + pay.id + ":" + std::to_string(window), 0, 0});
   }
   return p;
 }

@@ -89,6 +89,8 @@ class PaymentService final : public Payments {
     int failures = 0;
     std::int64_t openUntil = 0;
   };
+  std::mutex readSyncMutex_;
+  std::map<std::string, std::int64_t> readSyncWindow_;  // payment id → last sync-on-read window
   std::mutex breakerMutex_;
   std::map<std::string, Breaker> breakers_;
 };

@@ -3,11 +3,14 @@
 #include <Poco/Data/PostgreSQL/Connector.h>
 #include <Poco/Data/RecordSet.h>
 #include <Poco/Data/SQLite/Connector.h>
+#include <Poco/Data/SQLite/Utility.h>
 #include <Poco/Data/Statement.h>
 #include <Poco/File.h>
 #include <Poco/Nullable.h>
 #include <Poco/Path.h>
 #include <Poco/URI.h>
+
+#include <sqlite3.h>
 
 #include <chrono>
 #include <thread>
@@ -65,10 +68,94 @@ bool isRetryable(const std::string& msg) {
          msg.find("database is locked") != std::string::npos;
 }
 
+[[noreturn]] void sqliteFail(sqlite3* db, const std::string& sql) {
+  throw DbError(std::string("SQLite: ") + sqlite3_errmsg(db) + " [" + sql.substr(0, 200) + "]");
+}
+
+// A prepared statement from the connection's cache, reset and bound.
+sqlite3_stmt* sqlitePrepare(Store::Conn& c, const std::string& sql, const Params& params) {
+  sqlite3_stmt*& st = c.statements[sql];
+  if (!st) {
+    if (c.statements.size() > 512) {
+      // Bounded: a workload with ever-new SQL text must not grow the cache forever.
+      for (auto& kv : c.statements)
+        if (kv.second && kv.first != sql) sqlite3_finalize(kv.second);
+      sqlite3_stmt* keep = st;
+      c.statements.clear();
+      c.statements[sql] = keep;
+    }
+    sqlite3_stmt*& slot = c.statements[sql];
+    if (sqlite3_prepare_v2(c.db, sql.c_str(), static_cast<int>(sql.size()), &slot, nullptr) != SQLITE_OK) {
+      c.statements.erase(sql);
+      sqliteFail(c.db, sql);
+    }
+    return sqlitePrepare(c, sql, params);
+  }
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
+  int i = 1;
+  for (const Value& v : params) {
+    int rc = SQLITE_OK;
+    if (std::holds_alternative<Null>(v)) {
+      rc = sqlite3_bind_null(st, i);
+    } else if (auto n = std::get_if<std::int64_t>(&v)) {
+      rc = sqlite3_bind_int64(st, i, *n);
+    } else if (auto d = std::get_if<double>(&v)) {
+      rc = sqlite3_bind_double(st, i, *d);
+    } else {
+      const std::string& text = std::get<std::string>(v);
+      rc = sqlite3_bind_text(st, i, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
+    }
+    if (rc != SQLITE_OK) sqliteFail(c.db, sql);
+    ++i;
+  }
+  return st;
+}
+
+// Steps to the end, collecting rows when `out` is given; always leaves the statement reset
+// so it holds no lock.
+void sqliteRun(Store::Conn& c, sqlite3_stmt* st, const std::string& sql, Rows* out) {
+  int cols = sqlite3_column_count(st);
+  if (out) {
+    out->columns.clear();
+    for (int k = 0; k < cols; ++k) out->columns.emplace_back(sqlite3_column_name(st, k));
+  }
+  for (;;) {
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE) break;
+    if (rc != SQLITE_ROW) {
+      std::string msg = sqlite3_errmsg(c.db);
+      sqlite3_reset(st);
+      throw DbError("SQLite: " + msg + " [" + sql.substr(0, 200) + "]");
+    }
+    if (!out) continue;
+    std::vector<Value> row;
+    row.reserve(static_cast<std::size_t>(cols));
+    for (int k = 0; k < cols; ++k) {
+      switch (sqlite3_column_type(st, k)) {
+        case SQLITE_INTEGER: row.emplace_back(static_cast<std::int64_t>(sqlite3_column_int64(st, k))); break;
+        case SQLITE_FLOAT: row.emplace_back(sqlite3_column_double(st, k)); break;
+        case SQLITE_NULL: row.emplace_back(Null{}); break;
+        default: {
+          const char* p = reinterpret_cast<const char*>(sqlite3_column_text(st, k));
+          row.emplace_back(std::string(p ? p : "", static_cast<std::size_t>(sqlite3_column_bytes(st, k))));
+        }
+      }
+    }
+    out->rows.push_back(std::move(row));
+  }
+  sqlite3_reset(st);
+}
+
 class SessionTx final : public Tx {
  public:
-  SessionTx(Poco::Data::Session& s, Engine e) : s_(s), engine_(e) {}
+  SessionTx(Store::Conn& c, Engine e) : c_(c), s_(*c.session), engine_(e) {}
   std::int64_t exec(const std::string& sql, const Params& params) override {
+    if (c_.db) {
+      sqlite3_stmt* st = sqlitePrepare(c_, sql, params);
+      sqliteRun(c_, st, sql, nullptr);
+      return sqlite3_changes(c_.db);
+    }
     try {
       Poco::Data::Statement st(s_);
       st << (engine_ == Engine::postgresql ? Store::rewritePlaceholders(sql) : sql);
@@ -79,6 +166,12 @@ class SessionTx final : public Tx {
     }
   }
   Rows query(const std::string& sql, const Params& params) override {
+    if (c_.db) {
+      Rows out;
+      sqlite3_stmt* st = sqlitePrepare(c_, sql, params);
+      sqliteRun(c_, st, sql, &out);
+      return out;
+    }
     try {
       Poco::Data::Statement st(s_);
       st << (engine_ == Engine::postgresql ? Store::rewritePlaceholders(sql) : sql);
@@ -95,6 +188,7 @@ class SessionTx final : public Tx {
   std::vector<std::function<void()>> afterCommit;
 
  private:
+  Store::Conn& c_;
   Poco::Data::Session& s_;
   Engine engine_;
 };
@@ -114,18 +208,22 @@ class Store::Lease {
       store_.release(std::move(s_));
     }
   }
-  Poco::Data::Session& operator*() { return *s_; }
+  Poco::Data::Session& operator*() { return *s_->session; }
+  Conn& conn() { return *s_; }
   void markBroken() { broken_ = true; }
 
  private:
   Store& store_;
-  std::unique_ptr<Poco::Data::Session> s_;
+  std::unique_ptr<Conn> s_;
   bool broken_ = false;
 };
 
 Store::Store(const std::string& url, int poolSize, int busyTimeoutMs)
     : busyTimeoutMs_(busyTimeoutMs), poolSize_(static_cast<std::size_t>(poolSize)) {
   std::call_once(connectorsOnce, [] {
+    // SQLite's memory statistics take a global mutex on every allocation: with many HTTP
+    // threads reading at once that mutex, not the database, was the bottleneck.
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
     Poco::Data::SQLite::Connector::registerConnector();
     Poco::Data::PostgreSQL::Connector::registerConnector();
   });
@@ -208,9 +306,16 @@ std::string Store::rewritePlaceholders(const std::string& sql) {
   return out;
 }
 
-std::unique_ptr<Poco::Data::Session> Store::openSession() {
+Store::Conn::~Conn() {
+  for (auto& kv : statements)
+    if (kv.second) sqlite3_finalize(kv.second);
+}
+
+std::unique_ptr<Store::Conn> Store::openSession() {
   try {
-    auto s = std::make_unique<Poco::Data::Session>(connector_, connectString_);
+    auto c = std::make_unique<Conn>();
+    c->session = std::make_unique<Poco::Data::Session>(connector_, connectString_);
+    auto& s = c->session;
     if (engine_ == Engine::sqlite) {
       *s << "PRAGMA journal_mode=WAL", now;
       *s << "PRAGMA synchronous=FULL", now;
@@ -220,13 +325,14 @@ std::unique_ptr<Poco::Data::Session> Store::openSession() {
       // NOTICEs (e.g. "already exists, skipping") would reach stderr unformatted.
       *s << "SET client_min_messages = warning", now;
     }
-    return s;
+    if (engine_ == Engine::sqlite) c->db = Poco::Data::SQLite::Utility::dbHandle(*s);
+    return c;
   } catch (const Poco::Exception& e) {
     throw DbError("cannot open the " + connector_ + " database: " + e.displayText());
   }
 }
 
-std::unique_ptr<Poco::Data::Session> Store::acquire() {
+std::unique_ptr<Store::Conn> Store::acquire() {
   std::unique_lock<std::mutex> lock(poolMutex_);
   for (;;) {
     if (!idle_.empty()) {
@@ -250,7 +356,7 @@ std::unique_ptr<Poco::Data::Session> Store::acquire() {
   }
 }
 
-void Store::release(std::unique_ptr<Poco::Data::Session> s) {
+void Store::release(std::unique_ptr<Conn> s) {
   std::lock_guard<std::mutex> lock(poolMutex_);
   idle_.push_back(std::move(s));
   poolCv_.notify_one();
@@ -266,7 +372,7 @@ void Store::write(const std::function<void(Tx&)>& work) {
     try {
       s << (engine_ == Engine::sqlite ? "BEGIN IMMEDIATE" : "BEGIN"), now;
       began = true;
-      SessionTx tx(s, engine_);
+      SessionTx tx(lease.conn(), engine_);
       work(tx);
       s << "COMMIT", now;
       writeLock = {};
@@ -315,7 +421,7 @@ void Store::write(const std::function<void(Tx&)>& work) {
 Rows Store::query(const std::string& sql, const Params& params) {
   Lease lease(*this);
   try {
-    SessionTx tx(*lease, engine_);
+    SessionTx tx(lease.conn(), engine_);
     return tx.query(sql, params);
   } catch (const DbError&) {
     if (!ping()) lease.markBroken();
@@ -332,7 +438,7 @@ std::int64_t Store::exec(const std::string& sql, const Params& params) {
 bool Store::ping() {
   try {
     Lease lease(*this);
-    SessionTx tx(*lease, engine_);
+    SessionTx tx(lease.conn(), engine_);
     tx.query("SELECT 1", {});
     return true;
   } catch (...) {

@@ -9,6 +9,8 @@
 
 #include <Poco/Data/Session.h>
 
+#include <unordered_map>
+
 #include <condition_variable>
 #include <memory>
 #include <mutex>
@@ -16,6 +18,9 @@
 #include <vector>
 
 #include "malipo/db.hpp"
+
+struct sqlite3;
+struct sqlite3_stmt;
 
 namespace malipo {
 
@@ -39,11 +44,21 @@ class Store final : public Database {
   // postgresql://user:password@host:port/db?k=v → the key=value form Poco's connector takes.
   static std::string postgresConnectString(const std::string& url);
 
+  // One pooled connection. On SQLite it also keeps the connection's prepared statements:
+  // statements go straight to the SQLite API (Poco's generic record sets cost more than the
+  // query on a hot read path).
+  struct Conn {
+    std::unique_ptr<Poco::Data::Session> session;
+    sqlite3* db = nullptr;
+    std::unordered_map<std::string, sqlite3_stmt*> statements;
+    ~Conn();
+  };
+
  private:
   class Lease;
-  std::unique_ptr<Poco::Data::Session> openSession();
-  std::unique_ptr<Poco::Data::Session> acquire();
-  void release(std::unique_ptr<Poco::Data::Session> s);
+  std::unique_ptr<Conn> openSession();
+  std::unique_ptr<Conn> acquire();
+  void release(std::unique_ptr<Conn> s);
 
   Engine engine_;
   std::string connector_, connectString_;
@@ -51,7 +66,7 @@ class Store final : public Database {
   std::size_t poolSize_;
   std::mutex poolMutex_;
   std::condition_variable poolCv_;
-  std::vector<std::unique_ptr<Poco::Data::Session>> idle_;
+  std::vector<std::unique_ptr<Conn>> idle_;
   std::size_t open_ = 0;
   std::mutex sqliteWriteMutex_;
 };
