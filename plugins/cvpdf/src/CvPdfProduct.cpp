@@ -168,8 +168,15 @@ std::optional<CvRequest> CvPdfProduct::load(const std::string& id) {
   return rowTo(r);
 }
 
+std::int64_t CvPdfProduct::updateRequest(const std::string& id, const std::string& sql, const Params& params) {
+  std::int64_t n = host_.db().exec(sql, params);
+  std::lock_guard<std::mutex> lock(statusCacheMutex_);
+  statusCache_.erase(id);
+  return n;
+}
+
 bool CvPdfProduct::moveTo(const CvRequest& r, const std::string& status, const std::string& error) {
-  return host_.db().exec("UPDATE cv_requests SET status = ?, error = ?, updated_at = ?, version = version + 1 WHERE id = ? AND version = ?",
+  return updateRequest(r.id, "UPDATE cv_requests SET status = ?, error = ?, updated_at = ?, version = version + 1 WHERE id = ? AND version = ?",
                          {status, error, host_.clock().nowMs(), r.id, r.version}) == 1;
 }
 
@@ -294,12 +301,12 @@ Response CvPdfProduct::initiate(const Request& req) {
   });
   auto pay = newPayment(r, phone, !phone.empty());
   if (!pay.ok()) {
-    host_.db().exec("UPDATE cv_requests SET status = 'failed', error = ?, updated_at = ? WHERE id = ?",
+    updateRequest(r.id, "UPDATE cv_requests SET status = 'failed', error = ?, updated_at = ? WHERE id = ?",
                     {pay.error().external, host_.clock().nowMs(), r.id});
     host_.logger().warning("cvpdf", "request " + r.id + ": payment not created: " + pay.error().internal);
     return jsonError(httpStatus(pay.error().code) >= 500 ? 502 : httpStatus(pay.error().code), pay.error().external);
   }
-  host_.db().exec("UPDATE cv_requests SET payment_id = ? WHERE id = ?", {pay.value().id, r.id});
+  updateRequest(r.id, "UPDATE cv_requests SET payment_id = ? WHERE id = ?", {pay.value().id, r.id});
   host_.logger().info("cvpdf", "request " + r.id + " created, payment " + pay.value().id);
   Poco::JSON::Object out;
   out.set("success", true);
@@ -373,7 +380,7 @@ Response CvPdfProduct::verifySubmit(const Request& req) {
     return again(429, "Too many verification attempts for this request. If you paid, contact support with your SMS; otherwise start a new request.");
   if (!clientAllowed(req.clientIp))
     return again(429, "Too many verification attempts from your network. Please wait a while and try again.");
-  bool moved = host_.db().exec(
+  bool moved = updateRequest(r->id, 
                    "UPDATE cv_requests SET status = 'verifying_payment', error = '', pending_message = ?, "
                    "verify_attempts = verify_attempts + 1, updated_at = ?, version = version + 1 WHERE id = ? AND version = ?",
                    {message, host_.clock().nowMs(), r->id, r->version}) == 1;
@@ -391,7 +398,7 @@ JobOutcome CvPdfProduct::runVerify(const Job& job) {
   std::string message = m.empty() ? "" : m.str(0, "pending_message");
   auto fail = [&](const std::string& why) {
     // The pasted SMS is personal data: keep it no longer than the verification needs.
-    host_.db().exec("UPDATE cv_requests SET status = 'failed', error = ?, pending_message = NULL, updated_at = ?, "
+    updateRequest(r->id, "UPDATE cv_requests SET status = 'failed', error = ?, pending_message = NULL, updated_at = ?, "
                     "version = version + 1 WHERE id = ? AND status = 'verifying_payment'",
                     {why, host_.clock().nowMs(), r->id});
     return JobOutcome::ok();
@@ -409,7 +416,7 @@ JobOutcome CvPdfProduct::runVerify(const Job& job) {
   }
   const ProofOutcome& out = res.value();
   if (out.settled) {
-    host_.db().exec("UPDATE cv_requests SET status = 'generating_pdf', pending_message = NULL, updated_at = ?, version = version + 1 "
+    updateRequest(r->id, "UPDATE cv_requests SET status = 'generating_pdf', pending_message = NULL, updated_at = ?, version = version + 1 "
                     "WHERE id = ? AND status = 'verifying_payment'",
                     {host_.clock().nowMs(), r->id});
     return JobOutcome::ok();
@@ -431,7 +438,7 @@ JobOutcome CvPdfProduct::onPaymentSettled(const Payment& p) {
     return JobOutcome::ok();
   }
   // generating_pdf, whatever came first: proof or webhook.
-  host_.db().exec("UPDATE cv_requests SET status = 'generating_pdf', error = '', pending_message = NULL, updated_at = ?, "
+  updateRequest(r->id, "UPDATE cv_requests SET status = 'generating_pdf', error = '', pending_message = NULL, updated_at = ?, "
                   "version = version + 1 WHERE id = ? AND status <> 'completed'",
                   {host_.clock().nowMs(), r->id});
   CvData cv = cvFromJson(r->cvJson);
@@ -454,7 +461,7 @@ JobOutcome CvPdfProduct::onPaymentSettled(const Payment& p) {
   Poco::File(path + ".tmp").renameTo(path);
   std::int64_t now = host_.clock().nowMs();
   try {
-    host_.db().exec("UPDATE cv_requests SET status = 'completed', pdf_path = ?, etag = ?, payment_id = ?, payment_reference = ?, "
+    updateRequest(r->id, "UPDATE cv_requests SET status = 'completed', pdf_path = ?, etag = ?, payment_id = ?, payment_reference = ?, "
                     "completed_at = ?, updated_at = ?, version = version + 1 WHERE id = ? AND status <> 'completed'",
                     {path, etag, p.id, p.providerTxnId.empty() ? Value(Null{}) : Value(p.providerTxnId), now, now, r->id});
   } catch (const DbError& e) {
@@ -469,7 +476,7 @@ JobOutcome CvPdfProduct::onPaymentFailed(const Payment& p) {
   if (!r || r->paymentId != p.id) return JobOutcome::ok();
   std::string why = p.status == PaymentStatus::expired ? "The payment time ran out. Start a new payment to continue."
                                                        : (p.failureReason.empty() ? "The payment failed." : p.failureReason);
-  host_.db().exec("UPDATE cv_requests SET status = 'failed', error = ?, updated_at = ?, version = version + 1 "
+  updateRequest(r->id, "UPDATE cv_requests SET status = 'failed', error = ?, updated_at = ?, version = version + 1 "
                   "WHERE id = ? AND status IN ('pending_payment', 'verifying_payment')",
                   {why, host_.clock().nowMs(), r->id});
   return JobOutcome::ok();
@@ -502,7 +509,21 @@ Response CvPdfProduct::statusPage(const Request& req) {
 }
 
 Response CvPdfProduct::statusJson(const Request& req) {
-  auto r = load(req.param("request_id"));
+  std::string id = req.param("request_id");
+  std::int64_t now = host_.clock().nowMs();
+  // Front ends poll this every few seconds: a short-lived cache answers the repeats without
+  // the database. This process drops an entry whenever it changes the request; other
+  // processes' changes show within status_cache_ms.
+  {
+    std::lock_guard<std::mutex> lock(statusCacheMutex_);
+    auto it = statusCache_.find(id);
+    if (it != statusCache_.end() && it->second.first > now) {
+      Response cached = Response::text(200, it->second.second, "application/json");
+      cached.header("Cache-Control", "no-store");
+      return cached;
+    }
+  }
+  auto r = load(id);
   if (!r) return jsonError(404, "Request not found");
   if (r->status == "pending_payment") host_.payments().get(r->paymentId);  // a stale payment is re-checked
   Poco::JSON::Object o;
@@ -514,6 +535,12 @@ Response CvPdfProduct::statusJson(const Request& req) {
   if (r->status == "failed") o.set("error", r->error);
   Response resp = Response::json(200, o);
   resp.header("Cache-Control", "no-store");
+  std::int64_t ttl = s_.getInt("status_cache_ms");
+  if (ttl > 0) {
+    std::lock_guard<std::mutex> lock(statusCacheMutex_);
+    if (statusCache_.size() > 100000) statusCache_.clear();
+    statusCache_[r->id] = {now + ttl, resp.body};
+  }
   return resp;
 }
 
@@ -567,7 +594,7 @@ Response CvPdfProduct::restart(const Request& req) {
     return Response::redirect(303, url(r->id, "verify"));  // the payment can still be paid: verify again
   auto pay = newPayment(*r, "", false);
   if (!pay.ok()) return errorPage(502, "Payment unavailable", pay.error().external, url(r->id, "status-page"));
-  host_.db().exec("UPDATE cv_requests SET status = 'pending_payment', error = '', payment_id = ?, verify_attempts = 0, updated_at = ?, "
+  updateRequest(r->id, "UPDATE cv_requests SET status = 'pending_payment', error = '', payment_id = ?, verify_attempts = 0, updated_at = ?, "
                   "version = version + 1 WHERE id = ? AND version = ?",
                   {pay.value().id, host_.clock().nowMs(), r->id, r->version});
   return Response::redirect(303, url(r->id, "payment-page"));

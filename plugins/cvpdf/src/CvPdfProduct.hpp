@@ -10,6 +10,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_map>
 
 #include "cv_validation.hpp"
 #include "malipo/product.hpp"
@@ -46,6 +47,8 @@ class CvPdfProduct final : public Product {
   std::optional<CvRequest> load(const std::string& id);
   // Compare-and-set on the request's version; false when someone else moved it first.
   bool moveTo(const CvRequest& r, const std::string& status, const std::string& error);
+  // Every change of a request goes through here, so the status cache never outlives it.
+  std::int64_t updateRequest(const std::string& id, const std::string& sql, const Params& params);
   Result<Payment> newPayment(const CvRequest& r, const std::string& phone, bool push);
   Response page(int status, const std::string& title, const std::string& tmpl, const Poco::JSON::Object& data,
                 bool refresh = false);
@@ -62,6 +65,8 @@ class CvPdfProduct final : public Product {
   std::string storageDir_;
   CvLimits limits_;
   std::unique_ptr<PdfRenderer> renderer_;
+  std::mutex statusCacheMutex_;
+  std::unordered_map<std::string, std::pair<std::int64_t, std::string>> statusCache_;  // id → (expiry, JSON)
   std::mutex clientMutex_;
   std::map<std::string, std::pair<std::int64_t, int>> clientWindow_;  // ip → (window start, count)
 };

@@ -18,6 +18,7 @@ malipo::SchemaNode cvpdfSchema() {
       .field("max_pages", integer("page cap of a generated CV").def(5).range(1, 50))
       .field("max_body_bytes", integer("largest initiate-ussd body").def(65536).range(1024, 1048576))
       .field("phone_region", str("region for phone numbers without a country code").def("TZ"))
+      .field("status_cache_ms", integer("how long GET …/status may answer from memory (0: never)").def(1000).range(0, 10000))
       .field("verify_retries", integer("re-checks with backoff while the provider says not paid yet").def(3).range(0, 10))
       .field("verify_backoff_ms", integer("delay before the first re-check (doubles each time)").def(10000).range(1, 3600000))
       .field("verify_max_attempts", integer("SMS submissions allowed per request").def(10).range(1, 1000))
