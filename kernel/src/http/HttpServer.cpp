@@ -298,8 +298,12 @@ Response HttpServer::handle(Request& req, const RouteMatch& m, bool bodyTooLarge
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   metrics_.recordRequest(routeName, req.method, resp.status, seconds);
   if (opts_.accessLog) {
-    log_.info("http", req.clientIp + " \"" + req.method + " " + req.path + "\" " + std::to_string(resp.status) + " " +
-                          std::to_string(resp.body.size()) + "B " + std::to_string(static_cast<int>(seconds * 1e6)) + "us");
+    std::string line;
+    line.reserve(64 + req.clientIp.size() + req.path.size());
+    line.append(req.clientIp).append(" \"").append(req.method).append(" ").append(req.path).append("\" ");
+    line.append(std::to_string(resp.status)).append(" ").append(std::to_string(resp.body.size())).append("B ");
+    line.append(std::to_string(static_cast<int>(seconds * 1e6))).append("us");
+    log_.info("http", line);
   }
   return resp;
 }

@@ -38,12 +38,33 @@ void MetricsRegistry::increment(const std::string& name, const Labels& labels, d
   counters_[name][key] += by;
 }
 
+namespace {
+void appendEscaped(std::string& out, const std::string& v) {
+  for (char c : v) {
+    if (c == '"' || c == '\\') out += '\\';
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    out += c;
+  }
+}
+}  // namespace
+
 void MetricsRegistry::recordRequest(const std::string& route, const std::string& method, int status, double seconds) {
-  Labels routeLabel{{"route", route}};
-  std::string key = labelText({{"method", method}, {"route", route}, {"status", std::to_string(status)}});
+  // Labels in the order labelText() sorts them: method, route, status.
+  std::string key;
+  key.reserve(48 + route.size());
+  key += "{method=\"";
+  appendEscaped(key, method);
+  key += "\",route=\"";
+  appendEscaped(key, route);
+  key += "\",status=\"";
+  key += std::to_string(status);
+  key += "\"}";
   std::lock_guard<std::mutex> lock(mutex_);
-  counters_["malipo_http_requests_total"][key] += 1;
-  Histogram& h = histograms_["malipo_http_request_duration_seconds"][routeLabel];
+  requestCounts_[key] += 1;
+  Histogram& h = requestLatency_[route];
   for (std::size_t i = 0; i < kBuckets.size(); ++i)
     if (seconds <= kBuckets[i]) ++h.counts[i];
   ++h.count;
@@ -90,6 +111,15 @@ std::string MetricsRegistry::render() {
   }
   std::ostringstream out;
   std::lock_guard<std::mutex> lock(mutex_);
+  // The hot-path series are rendered like the rest (copied in, sorted by the maps).
+  if (!requestCounts_.empty()) {
+    auto& c = counters_["malipo_http_requests_total"];
+    for (const auto& [k, v] : requestCounts_) c[k] = v;
+  }
+  if (!requestLatency_.empty()) {
+    auto& hs = histograms_["malipo_http_request_duration_seconds"];
+    for (const auto& [route, h] : requestLatency_) hs[Labels{{"route", route}}] = h;
+  }
   auto header = [&](const std::string& name, const char* dflt) {
     auto it = help_.find(name);
     out << "# HELP " << name << " " << (it != help_.end() ? it->second.first : name) << "\n";

@@ -6,6 +6,7 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "malipo/metrics.hpp"
@@ -40,6 +41,10 @@ class MetricsRegistry final : public Metrics {
   std::map<std::string, std::pair<std::string, std::string>> help_;  // name → (help, type)
   std::map<std::string, std::map<std::string, double>> counters_, gauges_;
   std::map<std::string, std::map<Labels, Histogram>> histograms_;
+  // The per-request series, kept apart so the hot path builds no label maps: counters keyed
+  // by their rendered labels, latency histograms by route.
+  std::unordered_map<std::string, double> requestCounts_;
+  std::unordered_map<std::string, Histogram> requestLatency_;
   std::vector<std::function<void(Metrics&)>> collectors_;
 };
 
