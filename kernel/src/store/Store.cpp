@@ -1,6 +1,8 @@
 #include "store/Store.hpp"
 
 #include <Poco/Data/PostgreSQL/Connector.h>
+#include <Poco/Data/PostgreSQL/SessionImpl.h>
+#include <libpq-fe.h>
 #include <Poco/Data/RecordSet.h>
 #include <Poco/Data/SQLite/Connector.h>
 #include <Poco/Data/SQLite/Utility.h>
@@ -13,6 +15,9 @@
 #include <sqlite3.h>
 
 #include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <sstream>
 #include <thread>
 
 namespace malipo {
@@ -147,10 +152,84 @@ void sqliteRun(Store::Conn& c, sqlite3_stmt* st, const std::string& sql, Rows* o
   sqlite3_reset(st);
 }
 
+// PostgreSQL through libpq: PQexecParams parses, binds and runs in one round trip (Poco's
+// connector prepares and deallocates a named statement around every execution).
+std::int64_t pgRun(pg_conn* conn, const std::string& sql, const Params& params, Rows* out) {
+  std::string text = Store::rewritePlaceholders(sql);
+  std::vector<std::string> values(params.size());
+  std::vector<const char*> ptrs(params.size(), nullptr);
+  for (std::size_t i = 0; i < params.size(); ++i) {
+    const Value& v = params[i];
+    if (std::holds_alternative<Null>(v)) continue;
+    if (auto n = std::get_if<std::int64_t>(&v)) {
+      values[i] = std::to_string(*n);
+    } else if (auto d = std::get_if<double>(&v)) {
+      std::ostringstream os;
+      os.precision(17);
+      os << *d;
+      values[i] = os.str();
+    } else {
+      values[i] = std::get<std::string>(v);
+    }
+    ptrs[i] = values[i].c_str();
+  }
+  PGresult* res = PQexecParams(conn, text.c_str(), static_cast<int>(params.size()), nullptr, ptrs.data(), nullptr,
+                               nullptr, 0);
+  ExecStatusType status = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+  if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
+    std::string msg = res ? PQresultErrorMessage(res) : PQerrorMessage(conn);
+    const char* state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : nullptr;
+    if (res) PQclear(res);
+    while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
+    throw DbError("PostgreSQL: " + msg + (state ? std::string(" (SQLSTATE ") + state + ")" : "") + " [" + sql.substr(0, 200) + "]");
+  }
+  std::int64_t affected = 0;
+  const char* tuples = PQcmdTuples(res);
+  if (tuples && *tuples) affected = std::atoll(tuples);
+  if (out) {
+    int cols = PQnfields(res), rows = PQntuples(res);
+    out->columns.clear();
+    for (int c = 0; c < cols; ++c) out->columns.emplace_back(PQfname(res, c));
+    out->rows.reserve(static_cast<std::size_t>(rows));
+    for (int r = 0; r < rows; ++r) {
+      std::vector<Value> row;
+      row.reserve(static_cast<std::size_t>(cols));
+      for (int c = 0; c < cols; ++c) {
+        if (PQgetisnull(res, r, c)) {
+          row.emplace_back(Null{});
+          continue;
+        }
+        const char* v = PQgetvalue(res, r, c);
+        switch (PQftype(res, c)) {
+          case 20: case 21: case 23: case 26:  // int8, int2, int4, oid
+            row.emplace_back(static_cast<std::int64_t>(std::atoll(v)));
+            break;
+          case 700: case 701:  // float4, float8
+            row.emplace_back(std::atof(v));
+            break;
+          case 1700:  // numeric (e.g. SUM of bigint): whole numbers stay integers
+            if (std::strchr(v, '.')) row.emplace_back(std::atof(v));
+            else row.emplace_back(static_cast<std::int64_t>(std::atoll(v)));
+            break;
+          case 16:  // bool
+            row.emplace_back(static_cast<std::int64_t>(v[0] == 't'));
+            break;
+          default:
+            row.emplace_back(std::string(v, static_cast<std::size_t>(PQgetlength(res, r, c))));
+        }
+      }
+      out->rows.push_back(std::move(row));
+    }
+  }
+  PQclear(res);
+  return affected;
+}
+
 class SessionTx final : public Tx {
  public:
   SessionTx(Store::Conn& c, Engine e) : c_(c), s_(*c.session), engine_(e) {}
   std::int64_t exec(const std::string& sql, const Params& params) override {
+    if (c_.pg) return pgRun(c_.pg, sql, params, nullptr);
     if (c_.db) {
       sqlite3_stmt* st = sqlitePrepare(c_, sql, params);
       sqliteRun(c_, st, sql, nullptr);
@@ -166,6 +245,11 @@ class SessionTx final : public Tx {
     }
   }
   Rows query(const std::string& sql, const Params& params) override {
+    if (c_.pg) {
+      Rows out;
+      pgRun(c_.pg, sql, params, &out);
+      return out;
+    }
     if (c_.db) {
       Rows out;
       sqlite3_stmt* st = sqlitePrepare(c_, sql, params);
@@ -326,6 +410,10 @@ std::unique_ptr<Store::Conn> Store::openSession() {
       *s << "SET client_min_messages = warning", now;
     }
     if (engine_ == Engine::sqlite) c->db = Poco::Data::SQLite::Utility::dbHandle(*s);
+    if (engine_ == Engine::postgresql) {
+      auto* impl = dynamic_cast<Poco::Data::PostgreSQL::SessionImpl*>(s->impl());
+      if (impl) c->pg = static_cast<PGconn*>(impl->handle());
+    }
     return c;
   } catch (const Poco::Exception& e) {
     throw DbError("cannot open the " + connector_ + " database: " + e.displayText());

@@ -21,6 +21,7 @@
 
 struct sqlite3;
 struct sqlite3_stmt;
+struct pg_conn;
 
 namespace malipo {
 
@@ -50,6 +51,7 @@ class Store final : public Database {
   struct Conn {
     std::unique_ptr<Poco::Data::Session> session;
     sqlite3* db = nullptr;
+    pg_conn* pg = nullptr;  // PostgreSQL: one round trip per statement through libpq
     std::unordered_map<std::string, sqlite3_stmt*> statements;
     ~Conn();
   };
