@@ -11,6 +11,7 @@
 
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Stringifier.h>
+#include <Poco/URI.h>
 
 #include <algorithm>
 #include <cctype>
@@ -104,6 +105,31 @@ struct Response {
     return json(httpStatus(e.code), o);
   }
 };
+
+// application/x-www-form-urlencoded → fields ('+' is a space; the last of a repeated key
+// wins; a pair that does not decode is skipped). For HTML form posts.
+inline std::map<std::string, std::string> parseFormUrlEncoded(const std::string& body) {
+  std::map<std::string, std::string> out;
+  std::size_t pos = 0;
+  while (pos <= body.size()) {
+    std::size_t amp = body.find('&', pos);
+    std::string pair = body.substr(pos, amp == std::string::npos ? std::string::npos : amp - pos);
+    if (!pair.empty()) {
+      std::replace(pair.begin(), pair.end(), '+', ' ');
+      std::size_t eq = pair.find('=');
+      std::string k, v;
+      try {
+        Poco::URI::decode(pair.substr(0, eq), k);
+        if (eq != std::string::npos) Poco::URI::decode(pair.substr(eq + 1), v);
+        if (!k.empty()) out[k] = v;
+      } catch (const std::exception&) {
+      }
+    }
+    if (amp == std::string::npos) break;
+    pos = amp + 1;
+  }
+  return out;
+}
 
 using Handler = std::function<Response(const Request&)>;
 

@@ -38,33 +38,6 @@ std::string statusLabel(const std::string& s) {
   return s;
 }
 
-// application/x-www-form-urlencoded → map (last value wins).
-std::map<std::string, std::string> parseForm(const std::string& body) {
-  std::map<std::string, std::string> out;
-  std::size_t i = 0;
-  while (i <= body.size()) {
-    std::size_t amp = body.find('&', i);
-    if (amp == std::string::npos) amp = body.size();
-    std::string pair = body.substr(i, amp - i);
-    std::size_t eq = pair.find('=');
-    std::string k = pair.substr(0, eq), v = eq == std::string::npos ? "" : pair.substr(eq + 1);
-    for (auto* s : {&k, &v})
-      for (auto& c : *s)
-        if (c == '+') c = ' ';
-    std::string dk, dv;
-    try {
-      Poco::URI::decode(k, dk);
-      Poco::URI::decode(v, dv);
-    } catch (...) {
-      dk = k;
-      dv = v;
-    }
-    if (!dk.empty()) out[dk] = dv;
-    i = amp + 1;
-  }
-  return out;
-}
-
 // A form field from a form-encoded or JSON body.
 std::string bodyField(const Request& req, const std::string& key) {
   std::string type = req.header("Content-Type");
@@ -76,7 +49,7 @@ std::string bodyField(const Request& req, const std::string& key) {
       return "";
     }
   }
-  auto form = parseForm(req.body);
+  auto form = parseFormUrlEncoded(req.body);
   auto it = form.find(key);
   return it == form.end() ? "" : it->second;
 }

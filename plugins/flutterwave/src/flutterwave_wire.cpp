@@ -291,28 +291,7 @@ Result<std::vector<WebhookEvent>> parseWebhook(const Request& req, const std::st
   return out;
 }
 
-std::map<std::string, std::string> parseForm(const std::string& body) {
-  std::map<std::string, std::string> out;
-  std::size_t pos = 0;
-  while (pos <= body.size()) {
-    std::size_t amp = body.find('&', pos);
-    std::string pair = body.substr(pos, amp == std::string::npos ? std::string::npos : amp - pos);
-    if (!pair.empty()) {
-      std::replace(pair.begin(), pair.end(), '+', ' ');
-      std::size_t eq = pair.find('=');
-      std::string k, v;
-      try {
-        Poco::URI::decode(pair.substr(0, eq), k);
-        if (eq != std::string::npos) Poco::URI::decode(pair.substr(eq + 1), v);
-        out[k] = v;
-      } catch (const std::exception&) {
-      }
-    }
-    if (amp == std::string::npos) break;
-    pos = amp + 1;
-  }
-  return out;
-}
+std::map<std::string, std::string> parseForm(const std::string& body) { return parseFormUrlEncoded(body); }
 
 std::string appendQuery(const std::string& url, const std::vector<std::pair<std::string, std::string>>& params) {
   std::string out = url;

@@ -74,31 +74,6 @@ std::string stringify(const Poco::JSON::Object& o) {
   return os.str();
 }
 
-// application/x-www-form-urlencoded → map.
-std::map<std::string, std::string> formFields(const std::string& b) {
-  std::map<std::string, std::string> out;
-  std::size_t i = 0;
-  while (i <= b.size()) {
-    std::size_t amp = b.find('&', i);
-    if (amp == std::string::npos) amp = b.size();
-    std::string pair = b.substr(i, amp - i);
-    std::size_t eq = pair.find('=');
-    std::string k = pair.substr(0, eq), v = eq == std::string::npos ? "" : pair.substr(eq + 1);
-    std::replace(k.begin(), k.end(), '+', ' ');
-    std::replace(v.begin(), v.end(), '+', ' ');
-    std::string dk, dv;
-    try {
-      Poco::URI::decode(k, dk);
-      Poco::URI::decode(v, dv);
-    } catch (const Poco::Exception&) {
-      dk = k;
-      dv = v;
-    }
-    if (!dk.empty()) out[dk] = dv;
-    i = amp + 1;
-  }
-  return out;
-}
 
 std::string serviceCodeOf(const std::string& dialled) {
   // "*713#" → "713"; "*713*2#" → "713" (Hubtel's ServiceCode is the short code itself).
@@ -522,7 +497,7 @@ Response Simulator::phonePage(const Request& req) {
 }
 
 Response Simulator::phoneSubmit(const Request& req) {
-  auto f = formFields(req.body);
+  auto f = parseFormUrlEncoded(req.body);
   std::string mobile = f["mobile"].empty() ? "233244123456" : f["mobile"];
   std::string code = f["code"].empty() ? provider_.config().simServiceCode : f["code"];
   std::string session = f["session"], action = f["action"].empty() ? "send" : f["action"];
