@@ -2,8 +2,12 @@
 // tests move time instead of sleeping. Thread-safety: implementations are thread-safe.
 #pragma once
 
+#include <Poco/DateTimeFormatter.h>
+#include <Poco/Timestamp.h>
+
 #include <chrono>
 #include <cstdint>
+#include <string>
 
 namespace malipo {
 
@@ -22,5 +26,11 @@ class SystemClock final : public Clock {
         .count();
   }
 };
+
+// Epoch milliseconds as ISO 8601 UTC ("2025-05-03T10:15:30Z"), the form every API answer
+// uses; 0 (not set) gives "".
+inline std::string isoTime(std::int64_t ms) {
+  return ms ? Poco::DateTimeFormatter::format(Poco::Timestamp(ms * 1000), "%Y-%m-%dT%H:%M:%SZ") : "";
+}
 
 }  // namespace malipo

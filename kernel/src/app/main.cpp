@@ -75,10 +75,6 @@ Args parse(int argc, char** argv) {
   return a;
 }
 
-std::string formatMs(std::int64_t ms) {
-  return Poco::DateTimeFormatter::format(Poco::Timestamp(ms * 1000), "%Y-%m-%dT%H:%M:%SZ");
-}
-
 int serve(malipo::Config config, const std::string& portFile) {
   // Block the stop signals in every thread; the main thread waits for them below.
   sigset_t set;
@@ -111,7 +107,7 @@ int paymentsCommand(malipo::Kernel& kernel, const std::string& sub, Args& args) 
     for (const auto& p : payments.list(args.options["--state"], limit))
       std::printf("%-36s %-10s %-12s %-14s %-10s %s\n", p.id.c_str(), malipo::statusName(p.status), p.provider.c_str(),
                   (malipo::formatMajor(p.amountMinor, p.currency) + " " + p.currency).c_str(), p.product.c_str(),
-                  formatMs(p.createdAtMs).c_str());
+                  malipo::isoTime(p.createdAtMs).c_str());
     return 0;
   }
   if ((sub == "show" || sub == "sync") && args.positional.size() > 2) {
@@ -125,7 +121,7 @@ int paymentsCommand(malipo::Kernel& kernel, const std::string& sub, Args& args) 
     payments.toJson(p.value()).stringify(os, 2);
     std::cout << os.str() << "\n\nevents:\n";
     for (const auto& e : payments.events(id))
-      std::cout << "  " << formatMs(e.createdAtMs) << "  " << e.kind << "  " << e.detail << "\n";
+      std::cout << "  " << malipo::isoTime(e.createdAtMs) << "  " << e.kind << "  " << e.detail << "\n";
     return 0;
   }
   std::cerr << "malipo: usage: malipo payments list|show ID|sync ID [--config FILE]\n";
@@ -192,7 +188,7 @@ int run(int argc, char** argv) {
     std::printf("%-8s %-28s %-8s %-9s %-20s %s\n", "ID", "KIND", "STATE", "ATTEMPTS", "RUN_AT", "LAST_ERROR");
     for (const auto& j : kernel.jobs().list(args.options["--state"], limit))
       std::printf("%-8lld %-28s %-8s %d/%-7d %-20s %s\n", static_cast<long long>(j.id), j.kind.c_str(), j.state.c_str(),
-                  j.attempts, j.maxAttempts, formatMs(j.runAt).c_str(), j.lastError.c_str());
+                  j.attempts, j.maxAttempts, malipo::isoTime(j.runAt).c_str(), j.lastError.c_str());
     return 0;
   }
   if (sub == "retry" && args.positional.size() > 2) {

@@ -17,10 +17,6 @@ const char* kColumns =
     "id, product, order_ref, provider, channel, amount_minor, currency, status, provider_ref, provider_txn_id, "
     "customer_json, description, metadata, action_json, failure_reason, created_at, updated_at, expires_at, version";
 
-std::string isoTime(std::int64_t ms) {
-  return ms ? Poco::DateTimeFormatter::format(Poco::Timestamp(ms * 1000), "%Y-%m-%dT%H:%M:%SZ") : "";
-}
-
 std::string customerJson(const Customer& c) {
   Poco::JSON::Object o;
   o.set("account_id", c.accountId);

@@ -31,10 +31,6 @@ Response ok(const Poco::Dynamic::Var& data, const std::string& message = {}) {
   return Response::json(200, o);
 }
 
-std::string iso(std::int64_t ms) {
-  return ms ? Poco::DateTimeFormatter::format(Poco::Timestamp(ms * 1000), "%Y-%m-%dT%H:%M:%SZ") : "";
-}
-
 std::string accountOf(const Request& req) { return "user:" + req.userId.value_or(""); }
 
 std::vector<Package> readPackages(const Settings& s, const std::string& key) {
@@ -222,8 +218,8 @@ Response CreditsProduct::history(const Request& req) {
     o.set("provider", t.str(i, "provider"));
     o.set("reference", t.str(i, "reference"));
     o.set("channel", t.str(i, "channel"));
-    o.set("createdAt", iso(t.i64(i, "created_at")));
-    if (!t.isNull(i, "completed_at")) o.set("completedAt", iso(t.i64(i, "completed_at")));
+    o.set("createdAt", isoTime(t.i64(i, "created_at")));
+    if (!t.isNull(i, "completed_at")) o.set("completedAt", isoTime(t.i64(i, "completed_at")));
     topups.add(o);
   }
   Rows m = host_.db().query(
@@ -236,7 +232,7 @@ Response CreditsProduct::history(const Request& req) {
     o.set("kind", m.str(i, "kind"));
     o.set("source", m.str(i, "source"));
     o.set("balanceAfter", m.i64(i, "balance_after"));
-    o.set("createdAt", iso(m.i64(i, "created_at")));
+    o.set("createdAt", isoTime(m.i64(i, "created_at")));
     movements.add(o);
   }
   Poco::JSON::Object data;

@@ -25,10 +25,6 @@ const char* kCols =
     "id, cv_id, user_id, template_id, cv_json, status, payment_id, payment_reference, error, pdf_path, etag, download_count, "
     "verify_attempts, created_at, updated_at, completed_at, version";
 
-std::string iso(std::int64_t ms) {
-  return Poco::DateTimeFormatter::format(Poco::Timestamp(ms * 1000), "%Y-%m-%dT%H:%M:%SZ");
-}
-
 std::string statusLabel(const std::string& s) {
   if (s == "pending_payment") return "Waiting for your payment";
   if (s == "verifying_payment") return "Verifying your payment";
@@ -502,8 +498,8 @@ Response CvPdfProduct::statusJson(const Request& req) {
   Poco::JSON::Object o;
   o.set("status", r->status);
   o.set("request_id", r->id);
-  o.set("created_at", iso(r->createdAt));
-  o.set("completed_at", r->completedAt ? Poco::Dynamic::Var(iso(r->completedAt)) : Poco::Dynamic::Var());
+  o.set("created_at", isoTime(r->createdAt));
+  o.set("completed_at", r->completedAt ? Poco::Dynamic::Var(isoTime(r->completedAt)) : Poco::Dynamic::Var());
   o.set("download_url", r->status == "completed" ? Poco::Dynamic::Var(url(r->id, "download")) : Poco::Dynamic::Var());
   if (r->status == "failed") o.set("error", r->error);
   Response resp = Response::json(200, o);
