@@ -54,6 +54,8 @@ done
 echo "bare Poco:        $BARE req/s (best of 3)"
 echo "malipo kernel:    $KERN req/s (best of 3; access log on, metrics, rate limit, request id)"
 awk -v k="$KERN" -v b="$BARE" 'BEGIN {printf "ratio:            %.2f (target >= 0.85)\n", k/b}'
+# The same pipeline without sockets: what the kernel adds to each request, in nanoseconds.
+"$BIN/pipeline_bench" 500000 2>/dev/null
 
 echo "== idle resident memory of malipo serve"
 sleep 1

@@ -1,5 +1,8 @@
 #include <Poco/JSON/Parser.h>
 
+#include <thread>
+#include <vector>
+
 #include "kernel_fixture.hpp"
 
 using namespace malipo;
@@ -126,6 +129,27 @@ TEST_F(HttpTest, HealthReadyAndMetrics) {
             std::string::npos) << m.body;
   EXPECT_NE(m.body.find("malipo_jobs{state=\"queued\"}"), std::string::npos);
   EXPECT_NE(m.body.find("malipo_plugin_info{plugin=\"testplugin\",version=\"1.2.3\"} 1"), std::string::npos);
+}
+
+TEST_F(HttpTest, RequestMetricsAddUpOverThreadsAndRoutes) {
+  // Requests land on many server threads (each counts in its own shard) and alternate
+  // between routes and statuses; /metrics must show the exact totals.
+  std::vector<std::thread> clients;
+  for (int t = 0; t < 6; ++t)
+    clients.emplace_back([this] {
+      for (int i = 0; i < 20; ++i) {
+        http(port_, "GET", "/test/hello/m" + std::to_string(i));
+        http(port_, "GET", "/nowhere/at/all");
+      }
+    });
+  for (auto& c : clients) c.join();
+  auto m = http(port_, "GET", "/metrics").body;
+  EXPECT_NE(m.find("malipo_http_requests_total{method=\"GET\",route=\"/test/hello/{name}\",status=\"200\"} 120\n"),
+            std::string::npos) << m;
+  EXPECT_NE(m.find("malipo_http_requests_total{method=\"GET\",route=\"unmatched\",status=\"404\"} 120\n"),
+            std::string::npos) << m;
+  EXPECT_NE(m.find("malipo_http_request_duration_seconds_count{route=\"/test/hello/{name}\"} 120\n"),
+            std::string::npos) << m;
 }
 
 TEST_F(HttpTest, PagesEscapeUserInput) {

@@ -29,8 +29,12 @@ namespace malipo {
 
 struct CaseInsensitiveLess {
   bool operator()(const std::string& a, const std::string& b) const {
+    // ASCII folding (header names are ASCII): no locale lookup per character.
     return std::lexicographical_compare(a.begin(), a.end(), b.begin(), b.end(), [](char x, char y) {
-      return std::tolower(static_cast<unsigned char>(x)) < std::tolower(static_cast<unsigned char>(y));
+      unsigned char ux = static_cast<unsigned char>(x), uy = static_cast<unsigned char>(y);
+      if (ux >= 'A' && ux <= 'Z') ux = static_cast<unsigned char>(ux + 32);
+      if (uy >= 'A' && uy <= 'Z') uy = static_cast<unsigned char>(uy + 32);
+      return ux < uy;
     });
   }
 };

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <sstream>
 
@@ -34,7 +35,7 @@ LogLevel KernelLogger::parseLevel(const std::string& s) {
 }
 
 void KernelLogger::log(LogLevel level, const std::string& component, const std::string& message) {
-  if (static_cast<int>(level) < static_cast<int>(min_)) return;
+  if (static_cast<int>(level) < static_cast<int>(min_.load(std::memory_order_relaxed))) return;
   // Formatting a date is costly at tens of thousands of lines a second: format the seconds
   // once per second per thread and append the milliseconds.
   thread_local std::time_t cachedSecond = -1;
@@ -48,10 +49,19 @@ void KernelLogger::log(LogLevel level, const std::string& component, const std::
     cachedSecond = sec;
   }
   char ts[40];
-  std::snprintf(ts, sizeof ts, "%s.%03dZ", cachedPrefix, static_cast<int>((nowTs.epochMicroseconds() / 1000) % 1000));
+  std::size_t prefixLen = std::strlen(cachedPrefix);
+  std::memcpy(ts, cachedPrefix, prefixLen);
+  int ms = static_cast<int>((nowTs.epochMicroseconds() / 1000) % 1000);
+  ts[prefixLen] = '.';
+  ts[prefixLen + 1] = static_cast<char>('0' + ms / 100);
+  ts[prefixLen + 2] = static_cast<char>('0' + ms / 10 % 10);
+  ts[prefixLen + 3] = static_cast<char>('0' + ms % 10);
+  ts[prefixLen + 4] = 'Z';
+  ts[prefixLen + 5] = '\0';
   const std::string& ctx = LogContext::current();
-  std::string line;
-  if (json_) {
+  thread_local std::string line;  // reused: no allocation per line once warm
+  line.clear();
+  if (json_.load(std::memory_order_relaxed)) {
     Poco::JSON::Object o;
     o.set("ts", std::string(ts));
     o.set("level", levelName(level));
@@ -62,55 +72,152 @@ void KernelLogger::log(LogLevel level, const std::string& component, const std::
     o.stringify(os);
     line = os.str();
   } else {
-    line.reserve(64 + ctx.size() + component.size() + message.size());
     line.append(ts).append(" ").append(levelName(level)).append(" [").append(ctx.empty() ? "-" : ctx);
     line.append("] ").append(component).append(": ").append(message);
   }
   line += '\n';
-  std::lock_guard<std::mutex> lock(mutex_);
-  if (pending_.size() > (8 << 20)) return;  // writer stuck (stderr blocked): drop, never block
-  pending_ += line;
-  // The writer polls every few milliseconds; waking it per line would cost a futex call
-  // on the request path. Wake it only when a burst piles up.
-  if (pending_.size() > (64 << 10)) cv_.notify_one();
+  Buffer& buffer = threadBuffer();
+  bool wake;
+  {
+    std::lock_guard<std::mutex> lock(buffer.mutex);  // shared only with the writer's collection
+    if (buffer.records.size() > (4 << 20)) return;  // writer stuck (stderr blocked): drop, never block
+    // The sequence is taken under the buffer's lock, so a buffer's records stay in order.
+    std::uint64_t seq = sequence_.fetch_add(1, std::memory_order_relaxed);
+    std::uint32_t len = static_cast<std::uint32_t>(line.size());
+    buffer.records.append(reinterpret_cast<const char*>(&seq), sizeof seq);
+    buffer.records.append(reinterpret_cast<const char*>(&len), sizeof len);
+    buffer.records.append(line);
+    // The writer polls every few milliseconds; waking it per line would cost a futex call
+    // on the request path. Wake it only when a burst piles up.
+    wake = buffer.records.size() > (64 << 10);
+  }
+  if (line.capacity() > 4096) line = std::string();  // one huge line is not kept
+  // Only the line that raises the flag wakes the writer.
+  if (wake && !drainSoon_.exchange(true)) wake_.notify_one();
 }
 
-KernelLogger::KernelLogger(LogLevel minimum, bool json) : min_(minimum), json_(json) {
+KernelLogger::Buffer& KernelLogger::threadBuffer() {
+  struct Slot {
+    std::uint64_t logger = 0;
+    std::shared_ptr<Buffer> buffer;
+  };
+  thread_local Slot slot;
+  if (slot.logger != id_) {
+    auto b = std::make_shared<Buffer>();
+    {
+      std::lock_guard<std::mutex> lock(buffersMutex_);
+      buffers_.push_back(b);
+    }
+    slot = Slot{id_, std::move(b)};
+  }
+  return *slot.buffer;
+}
+
+KernelLogger::KernelLogger(LogLevel minimum, bool json)
+    : min_(minimum), json_(json), id_([] {
+        static std::atomic<std::uint64_t> next{0};
+        return ++next;
+      }()) {
   writer_ = std::thread([this] { writerLoop(); });
 }
 
 KernelLogger::~KernelLogger() {
   {
-    std::lock_guard<std::mutex> lock(mutex_);
+    std::lock_guard<std::mutex> lock(wakeMutex_);
     stop_ = true;
-    cv_.notify_one();
   }
+  wake_.notify_one();
   writer_.join();
+  drain();
 }
 
 void KernelLogger::writerLoop() {
-  std::string batch;
-  std::unique_lock<std::mutex> lock(mutex_);
   for (;;) {
-    cv_.wait_for(lock, std::chrono::milliseconds(5), [this] { return stop_ || pending_.size() > (64 << 10); });
-    if (pending_.empty() && !stop_) continue;
-    if (pending_.empty() && stop_) return;
-    batch.swap(pending_);
-    writing_ = true;
-    lock.unlock();
-    std::fwrite(batch.data(), 1, batch.size(), stderr);
-    std::fflush(stderr);
-    batch.clear();
-    lock.lock();
-    writing_ = false;
-    flushed_.notify_all();
+    {
+      std::unique_lock<std::mutex> lock(wakeMutex_);
+      wake_.wait_for(lock, std::chrono::milliseconds(5), [this] { return stop_ || drainSoon_.load(); });
+      if (stop_) return;
+    }
+    drainSoon_ = false;
+    drain();
   }
 }
 
-void KernelLogger::flush() {
-  std::unique_lock<std::mutex> lock(mutex_);
-  cv_.notify_one();
-  flushed_.wait(lock, [this] { return pending_.empty() && !writing_; });
+void KernelLogger::drain() {
+  std::lock_guard<std::mutex> drainLock(drainMutex_);
+  std::vector<std::shared_ptr<Buffer>> buffers;
+  {
+    std::lock_guard<std::mutex> lock(buffersMutex_);
+    // A buffer only this logger still holds belongs to a thread that has ended: once it is
+    // empty it goes.
+    for (auto it = buffers_.begin(); it != buffers_.end();) {
+      bool orphan = it->use_count() == 1;
+      if (orphan) {
+        std::lock_guard<std::mutex> bl((*it)->mutex);
+        if ((*it)->records.empty()) {
+          it = buffers_.erase(it);
+          continue;
+        }
+      }
+      ++it;
+    }
+    buffers = buffers_;
+  }
+  // Collect each thread's records (its lock held only for a swap).
+  thread_local std::vector<std::string> chunks;
+  chunks.resize(buffers.size());
+  bool any = false;
+  for (std::size_t i = 0; i < buffers.size(); ++i) {
+    chunks[i].clear();
+    std::lock_guard<std::mutex> lock(buffers[i]->mutex);
+    chunks[i].swap(buffers[i]->records);
+    any = any || !chunks[i].empty();
+  }
+  if (!any) return;
+  // Merge by sequence number: each chunk is in order already.
+  struct Cursor {
+    const std::string* chunk;
+    std::size_t pos;
+    std::uint64_t seq;
+  };
+  auto readSeq = [](const std::string& c, std::size_t pos) {
+    std::uint64_t seq;
+    std::memcpy(&seq, c.data() + pos, sizeof seq);
+    return seq;
+  };
+  std::vector<Cursor> cursors;
+  for (const auto& c : chunks)
+    if (!c.empty()) cursors.push_back({&c, 0, readSeq(c, 0)});
+  thread_local std::string out;
+  out.clear();
+  while (!cursors.empty()) {
+    std::size_t best = 0;
+    for (std::size_t i = 1; i < cursors.size(); ++i)
+      if (cursors[i].seq < cursors[best].seq) best = i;
+    Cursor& c = cursors[best];
+    std::uint32_t len;
+    std::memcpy(&len, c.chunk->data() + c.pos + 8, sizeof len);
+    out.append(*c.chunk, c.pos + 12, len);
+    c.pos += 12 + len;
+    if (c.pos >= c.chunk->size()) {
+      cursors.erase(cursors.begin() + static_cast<std::ptrdiff_t>(best));
+    } else {
+      c.seq = readSeq(*c.chunk, c.pos);
+    }
+  }
+  std::fwrite(out.data(), 1, out.size(), stderr);
+  std::fflush(stderr);
+  // Give the chunks' memory back to the buffers, so a warm thread appends without growing.
+  for (std::size_t i = 0; i < buffers.size(); ++i) {
+    std::lock_guard<std::mutex> lock(buffers[i]->mutex);
+    if (buffers[i]->records.empty() && chunks[i].capacity() <= (1 << 20)) {
+      chunks[i].clear();
+      buffers[i]->records.swap(chunks[i]);
+    }
+  }
+  if (out.capacity() > (4 << 20)) out = std::string();
 }
+
+void KernelLogger::flush() { drain(); }
 
 }  // namespace malipo

@@ -1,9 +1,14 @@
 // Log lines to stderr: time, level, context id (request or job), component, message.
-// Lines are queued and written by one background thread in batches (one write for many
-// lines), so a busy server does not serialise on stderr. The destructor flushes.
+// Each thread appends to a buffer of its own (no lock shared between request threads); one
+// background thread collects the buffers every few milliseconds, puts the lines back in the
+// order they were logged (a global sequence number), and writes them in one call. The
+// destructor and flush() write what is pending.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
+#include <cstdint>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -18,20 +23,33 @@ class KernelLogger final : public Logger {
   explicit KernelLogger(LogLevel minimum = LogLevel::info, bool json = false);
   ~KernelLogger() override;
   void log(LogLevel level, const std::string& component, const std::string& message) override;
+  // Writes every line logged before the call.
   void flush();
   void setLevel(LogLevel l) { min_ = l; }
   void setJson(bool j) { json_ = j; }
   static LogLevel parseLevel(const std::string& s);
 
  private:
+  // One thread's pending records: [8-byte sequence][4-byte length][line], back to back.
+  struct Buffer {
+    std::mutex mutex;
+    std::string records;
+  };
+  Buffer& threadBuffer();
   void writerLoop();
+  void drain();  // collects, orders and writes everything pending
 
-  LogLevel min_;
-  bool json_;
-  std::mutex mutex_;
-  std::condition_variable cv_, flushed_;
-  std::string pending_;
-  bool stop_ = false, writing_ = false;
+  std::atomic<LogLevel> min_;
+  std::atomic<bool> json_;
+  const std::uint64_t id_;  // tells this logger's per-thread buffers from another's
+  std::atomic<std::uint64_t> sequence_{0};
+  std::mutex buffersMutex_;
+  std::vector<std::shared_ptr<Buffer>> buffers_;
+  std::mutex drainMutex_;  // one drain at a time (writer thread or flush)
+  std::mutex wakeMutex_;
+  std::condition_variable wake_;
+  bool stop_ = false;
+  std::atomic<bool> drainSoon_{false};  // a buffer passed 64 KiB: drain before the next tick
   std::thread writer_;
 };
 

@@ -14,6 +14,7 @@
 #include <openssl/crypto.h>
 
 #include <chrono>
+#include <cstring>
 #include <random>
 #include <istream>
 #include <thread>
@@ -30,6 +31,21 @@ bool validRequestId(const std::string& id) {
   for (char c : id)
     if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.')) return false;
   return true;
+}
+
+// The client's address as text. A keep-alive connection stays on one thread and keeps its
+// peer, so each thread remembers the last address it formatted.
+std::string clientHost(const Poco::Net::SocketAddress& peer) {
+  thread_local unsigned char last[sizeof(sockaddr_storage)];
+  thread_local socklen_t lastLength = 0;
+  thread_local std::string lastText;
+  socklen_t length = peer.length();
+  if (length != lastLength || length > sizeof last || std::memcmp(last, peer.addr(), length) != 0) {
+    lastText = peer.host().toString();
+    lastLength = length <= sizeof last ? length : 0;
+    if (lastLength) std::memcpy(last, peer.addr(), lastLength);
+  }
+  return lastText;
 }
 
 bool constantTimeEquals(const std::string& a, const std::string& b) {
@@ -67,7 +83,7 @@ class KernelHandler final : public Poco::Net::HTTPRequestHandler {
         }
       }
       for (const auto& kv : in) req.headers[kv.first] = kv.second;
-      req.clientIp = in.clientAddress().host().toString();
+      req.clientIp = clientHost(in.clientAddress());
       if (server_.options().trustProxy) {
         std::string xff = req.header("X-Forwarded-For");
         if (!xff.empty()) req.clientIp = Poco::trim(xff.substr(0, xff.find(',')));
@@ -162,14 +178,14 @@ std::string HttpServer::newRequestId() {
   b[6] = static_cast<unsigned char>((b[6] & 0x0f) | 0x40);
   b[8] = static_cast<unsigned char>((b[8] & 0x3f) | 0x80);
   static const char* hex = "0123456789abcdef";
-  std::string out;
-  out.reserve(36);
+  char text[36];
+  int pos = 0;
   for (int i = 0; i < 16; ++i) {
-    if (i == 4 || i == 6 || i == 8 || i == 10) out += '-';
-    out += hex[b[i] >> 4];
-    out += hex[b[i] & 0x0f];
+    if (i == 4 || i == 6 || i == 8 || i == 10) text[pos++] = '-';
+    text[pos++] = hex[b[i] >> 4];
+    text[pos++] = hex[b[i] & 0x0f];
   }
-  return out;
+  return std::string(text, sizeof text);
 }
 
 void HttpServer::bind() {
@@ -278,7 +294,8 @@ Response HttpServer::handle(Request& req, const RouteMatch& m, bool bodyTooLarge
   req.requestId = validRequestId(incoming) ? incoming : newRequestId();
   LogContext ctx(req.requestId);
   Response resp;
-  std::string routeName = m.route ? m.route->options.name : (m.allowed.empty() ? "unmatched" : "method_not_allowed");
+  static const std::string unmatched = "unmatched", notAllowed = "method_not_allowed", preflight = "preflight";
+  const std::string* routeName = m.route ? &m.route->options.name : (m.allowed.empty() ? &unmatched : &notAllowed);
 
   if (req.method == "OPTIONS" && !req.header("Access-Control-Request-Method").empty()) {
     resp = Response::text(204, "");
@@ -288,7 +305,7 @@ Response HttpServer::handle(Request& req, const RouteMatch& m, bool bodyTooLarge
       resp.header("Access-Control-Allow-Headers", "Authorization, Content-Type, Idempotency-Key, X-Request-Id");
       resp.header("Access-Control-Max-Age", std::to_string(opts_.corsMaxAge));
     }
-    routeName = "preflight";
+    routeName = &preflight;
   } else {
     resp = route(req, m, bodyTooLarge);
     addCors(req, resp);
@@ -296,10 +313,10 @@ Response HttpServer::handle(Request& req, const RouteMatch& m, bool bodyTooLarge
   resp.header("X-Request-Id", req.requestId);
 
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  metrics_.recordRequest(routeName, req.method, resp.status, seconds);
+  metrics_.recordRequest(*routeName, req.method, resp.status, seconds);
   if (opts_.accessLog) {
-    std::string line;
-    line.reserve(64 + req.clientIp.size() + req.path.size());
+    thread_local std::string line;  // reused: no allocation per request
+    line.clear();
     line.append(req.clientIp).append(" \"").append(req.method).append(" ").append(req.path).append("\" ");
     line.append(std::to_string(resp.status)).append(" ").append(std::to_string(resp.body.size())).append("B ");
     line.append(std::to_string(static_cast<int>(seconds * 1e6))).append("us");

@@ -1,12 +1,16 @@
 #include "http/MetricsRegistry.hpp"
 
+#include <atomic>
 #include <sstream>
 
 namespace malipo {
 
 constexpr std::array<double, 12> MetricsRegistry::kBuckets;
 
-MetricsRegistry::MetricsRegistry() = default;
+MetricsRegistry::MetricsRegistry() : id_([] {
+  static std::atomic<std::uint64_t> next{0};
+  return ++next;
+}()) {}
 
 std::string MetricsRegistry::labelText(const Labels& labels, const std::string& extraKey,
                                        const std::string& extraValue) {
@@ -52,19 +56,36 @@ void appendEscaped(std::string& out, const std::string& v) {
 }  // namespace
 
 void MetricsRegistry::recordRequest(const std::string& route, const std::string& method, int status, double seconds) {
-  // Labels in the order labelText() sorts them: method, route, status.
-  std::string key;
-  key.reserve(48 + route.size());
-  key += "{method=\"";
-  appendEscaped(key, method);
-  key += "\",route=\"";
-  appendEscaped(key, route);
-  key += "\",status=\"";
-  key += std::to_string(status);
-  key += "\"}";
-  std::lock_guard<std::mutex> lock(mutex_);
-  requestCounts_[key] += 1;
-  Histogram& h = requestLatency_[route];
+  static std::atomic<unsigned> nextShard{0};
+  thread_local unsigned shardIndex = nextShard.fetch_add(1, std::memory_order_relaxed) % kRequestShards;
+  RequestShard& shard = requestShards_[shardIndex];
+  // A keep-alive client mostly repeats one request: each thread remembers where its last
+  // series live (entries are never erased, so the pointers stay valid) and skips the key.
+  struct Last {
+    std::uint64_t registry = 0;
+    std::string route, method;
+    int status = 0;
+    double* count = nullptr;
+    Histogram* latency = nullptr;
+  };
+  thread_local Last last;
+  std::lock_guard<std::mutex> lock(shard.mutex);
+  if (last.registry != id_ || last.status != status || last.route != route || last.method != method) {
+    // Labels in the order labelText() sorts them: method, route, status.
+    std::string key = "{method=\"";
+    appendEscaped(key, method);
+    key += "\",route=\"";
+    appendEscaped(key, route);
+    key += "\",status=\"" + std::to_string(status) + "\"}";
+    last.count = &shard.counts[key];
+    last.latency = &shard.latency[route];
+    last.registry = id_;
+    last.route = route;
+    last.method = method;
+    last.status = status;
+  }
+  *last.count += 1;
+  Histogram& h = *last.latency;
   for (std::size_t i = 0; i < kBuckets.size(); ++i)
     if (seconds <= kBuckets[i]) ++h.counts[i];
   ++h.count;
@@ -109,16 +130,28 @@ std::string MetricsRegistry::render() {
       // A collector that cannot read (database down) leaves its last values.
     }
   }
+  // The hot-path series are added up over the shards, then rendered like the rest.
+  std::map<std::string, double> requestCounts;
+  std::map<std::string, Histogram> requestLatency;
+  for (auto& shard : requestShards_) {
+    std::lock_guard<std::mutex> lock(shard.mutex);
+    for (const auto& [k, v] : shard.counts) requestCounts[k] += v;
+    for (const auto& [route, h] : shard.latency) {
+      Histogram& sum = requestLatency[route];
+      for (std::size_t i = 0; i < kBuckets.size(); ++i) sum.counts[i] += h.counts[i];
+      sum.count += h.count;
+      sum.sum += h.sum;
+    }
+  }
   std::ostringstream out;
   std::lock_guard<std::mutex> lock(mutex_);
-  // The hot-path series are rendered like the rest (copied in, sorted by the maps).
-  if (!requestCounts_.empty()) {
+  if (!requestCounts.empty()) {
     auto& c = counters_["malipo_http_requests_total"];
-    for (const auto& [k, v] : requestCounts_) c[k] = v;
+    for (const auto& [k, v] : requestCounts) c[k] = v;
   }
-  if (!requestLatency_.empty()) {
+  if (!requestLatency.empty()) {
     auto& hs = histograms_["malipo_http_request_duration_seconds"];
-    for (const auto& [route, h] : requestLatency_) hs[Labels{{"route", route}}] = h;
+    for (const auto& [route, h] : requestLatency) hs[Labels{{"route", route}}] = h;
   }
   auto header = [&](const std::string& name, const char* dflt) {
     auto it = help_.find(name);

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <array>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -41,10 +42,17 @@ class MetricsRegistry final : public Metrics {
   std::map<std::string, std::pair<std::string, std::string>> help_;  // name → (help, type)
   std::map<std::string, std::map<std::string, double>> counters_, gauges_;
   std::map<std::string, std::map<Labels, Histogram>> histograms_;
-  // The per-request series, kept apart so the hot path builds no label maps: counters keyed
-  // by their rendered labels, latency histograms by route.
-  std::unordered_map<std::string, double> requestCounts_;
-  std::unordered_map<std::string, Histogram> requestLatency_;
+  // The per-request series, kept apart so the hot path builds no label maps and takes no
+  // shared lock: each request thread writes to one of a few shards (counters keyed by their
+  // rendered labels, latency histograms by route); render() adds the shards up.
+  struct RequestShard {
+    std::mutex mutex;
+    std::unordered_map<std::string, double> counts;
+    std::unordered_map<std::string, Histogram> latency;
+  };
+  static constexpr std::size_t kRequestShards = 8;
+  std::array<RequestShard, kRequestShards> requestShards_;
+  const std::uint64_t id_;  // tells this registry's per-thread cache entries from another's
   std::vector<std::function<void(Metrics&)>> collectors_;
 };
 

@@ -8,7 +8,8 @@ namespace malipo {
 
 int RateLimiter::take(const std::string& bucket, const Limit& limit, const std::string& client, std::int64_t nowMs) {
   const double ratePerMs = limit.perMinute / 60000.0;
-  std::string key = bucket + '|' + client;
+  thread_local std::string key;  // reused: no allocation per request
+  key.assign(bucket).append(1, '|').append(client);
   Shard& shard = shards_[std::hash<std::string>{}(key) % kShards];
   std::lock_guard<std::mutex> lock(shard.mutex);
   auto& states_ = shard.states;
@@ -21,7 +22,9 @@ int RateLimiter::take(const std::string& bucket, const Limit& limit, const std::
     }
     shard.lastSweepMs = nowMs;
   }
-  auto [it, inserted] = states_.try_emplace(key, State{limit.burst, nowMs, ratePerMs, limit.burst});
+  auto it = states_.find(key);
+  bool inserted = it == states_.end();
+  if (inserted) it = states_.emplace(key, State{limit.burst, nowMs, ratePerMs, limit.burst}).first;
   State& s = it->second;
   if (!inserted) {
     s.tokens = std::min(limit.burst, s.tokens + static_cast<double>(nowMs - s.lastMs) * ratePerMs);

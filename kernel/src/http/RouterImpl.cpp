@@ -23,6 +23,7 @@ void RouterImpl::add(const std::string& method, const std::string& pattern, Hand
   r->method = method;
   r->pattern = pattern;
   r->segments = split(pattern);
+  for (const auto& seg : r->segments) r->isParam.push_back(seg.size() > 2 && seg.front() == '{' && seg.back() == '}');
   r->handler = std::move(handler);
   if (options.name.empty()) options.name = pattern;
   r->options = std::move(options);
@@ -37,26 +38,35 @@ void RouterImpl::add(const std::string& method, const std::string& pattern, Hand
     if (existing->method == method && shape(existing->segments) == shape(r->segments))
       throw std::logic_error("route " + method + " " + pattern + " is registered twice");
   }
+  if (bySegments_.size() <= r->segments.size()) bySegments_.resize(r->segments.size() + 1);
+  bySegments_[r->segments.size()].push_back(r.get());
   routes_.push_back(std::move(r));
 }
 
 RouteMatch RouterImpl::match(const std::string& method, const std::string& path) const {
-  auto segs = split(path);
+  // Segments as views into the path, in a per-thread vector: no allocation per request.
+  thread_local std::vector<std::string_view> segs;
+  segs.clear();
+  for (std::size_t i = 0; i < path.size();) {
+    while (i < path.size() && path[i] == '/') ++i;
+    std::size_t j = path.find('/', i);
+    if (j == std::string::npos) j = path.size();
+    if (j > i) segs.emplace_back(path.data() + i, j - i);
+    i = j;
+  }
   RouteMatch best;
   int bestScore = -1;
   std::shared_lock<std::shared_mutex> lock(mutex_, std::defer_lock);
   if (!frozen_) lock.lock();
-  for (const auto& r : routes_) {
-    if (r->segments.size() != segs.size()) continue;
+  if (segs.size() >= bySegments_.size()) return best;
+  for (const Route* r : bySegments_[segs.size()]) {
     int score = 0;
     bool ok = true;
     for (std::size_t i = 0; i < segs.size() && ok; ++i) {
-      const std::string& s = r->segments[i];
-      bool param = s.size() > 2 && s.front() == '{' && s.back() == '}';
-      if (param) {
+      if (r->isParam[i]) {
         ok = !segs[i].empty();
       } else {
-        ok = s == segs[i];
+        ok = segs[i] == r->segments[i];
         score += 1 << (segs.size() - i);  // earlier literal segments weigh more
       }
     }
@@ -69,13 +79,13 @@ RouteMatch RouterImpl::match(const std::string& method, const std::string& path)
     }
     if (score > bestScore) {
       bestScore = score;
-      best.route = r.get();
-      best.params.clear();
-      for (std::size_t i = 0; i < segs.size(); ++i) {
-        const std::string& s = r->segments[i];
-        if (s.size() > 2 && s.front() == '{' && s.back() == '}') best.params[s.substr(1, s.size() - 2)] = segs[i];
-      }
+      best.route = r;
     }
+  }
+  if (best.route) {
+    const Route& r = *best.route;
+    for (std::size_t i = 0; i < segs.size(); ++i)
+      if (r.isParam[i]) best.params[r.segments[i].substr(1, r.segments[i].size() - 2)] = std::string(segs[i]);
   }
   return best;
 }

@@ -6,6 +6,7 @@
 #include <mutex>
 #include <shared_mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "malipo/http.hpp"
@@ -16,6 +17,7 @@ struct Route {
   std::string method;
   std::string pattern;
   std::vector<std::string> segments;  // "{name}" for a parameter
+  std::vector<bool> isParam;          // per segment, computed once at add()
   Handler handler;
   RouteOptions options;
 };
@@ -40,6 +42,7 @@ class RouterImpl final : public Router {
   mutable std::shared_mutex mutex_;
   std::atomic<bool> frozen_{false};
   std::vector<std::unique_ptr<Route>> routes_;
+  std::vector<std::vector<const Route*>> bySegments_;  // routes by their number of segments
 };
 
 }  // namespace malipo
