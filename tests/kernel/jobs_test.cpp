@@ -1,4 +1,7 @@
+#include <atomic>
+#include <condition_variable>
 #include <mutex>
+#include <thread>
 #include <set>
 
 #include "app/KernelLogger.hpp"
@@ -59,6 +62,47 @@ TEST_P(JobsTest, BackoffScheduleThenDead) {
   EXPECT_TRUE(queue_->retry(job().i64(0, "id")));
   EXPECT_EQ(queue_->runOnce(), 1);
   EXPECT_EQ(runs, 5);
+}
+
+TEST_P(JobsTest, HeartbeatKeepsTheLeaseOfASlowHandlerThatIsStillRunning) {
+  SKIP_WITHOUT_ENGINE();
+  JobQueueOptions o;
+  o.workers = 1;
+  o.pollIntervalMs = 5;
+  o.rescueIntervalMs = 1;
+  open(o);
+  std::mutex m;
+  std::condition_variable cv;
+  bool release = false;
+  std::atomic<int> runs{0};
+  queue_->handle("slow", [&](const Job&) {
+    ++runs;
+    std::unique_lock<std::mutex> lock(m);
+    cv.wait(lock, [&] { return release; });
+    return JobOutcome::ok();
+  }, {4, 1000, 1000, 60000});
+  ASSERT_TRUE(queue_->enqueue(JobSpec{"slow", "{}", "", 0, 0}));
+  queue_->start();
+  ASSERT_TRUE(test::eventually([&] { return runs.load() == 1; }));
+  std::int64_t t0 = clock_.nowMs();
+  EXPECT_EQ(job().i64(0, "lease_until"), t0 + 1000);
+  // Past half the lease: the dispatcher extends it.
+  clock_.advance(600);
+  ASSERT_TRUE(test::eventually([&] { return job().i64(0, "lease_until") == t0 + 600 + 1000; }));
+  // Past the first lease's end: without the heartbeat the rescuer would take the job back.
+  clock_.advance(600);
+  ASSERT_TRUE(test::eventually([&] { return job().i64(0, "lease_until") == t0 + 1200 + 1000; }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // many rescuer passes
+  EXPECT_EQ(job().str(0, "state"), "running");
+  {
+    std::lock_guard<std::mutex> lock(m);
+    release = true;
+  }
+  cv.notify_all();
+  ASSERT_TRUE(test::eventually([&] { return job().str(0, "state") == "done"; }));
+  EXPECT_EQ(runs.load(), 1);
+  EXPECT_EQ(job().i64(0, "attempts"), 1);
+  EXPECT_TRUE(queue_->drain(1000));
 }
 
 TEST_P(JobsTest, PermanentFailureAndThrowingHandler) {

@@ -124,6 +124,32 @@ TEST(Serve, SigtermFinishesInFlightRequestsAndExitsZero) {
   EXPECT_EQ(srv.child->wait(20000), 0) << readFile(srv.log);
 }
 
+TEST(Serve, SigtermWithAHandlerThatDoesNotReturnRequeuesItsJobAndExitsZero) {
+  TempDir dir;
+  std::string db = "sqlite:" + dir.file("stuck.db");
+  std::string cfg = configFor(dir, db);
+  std::string yaml = readFile(cfg);
+  yaml.replace(yaml.find("rescue_interval_ms: 100}"), std::string("rescue_interval_ms: 100}").size(),
+               "rescue_interval_ms: 100, shutdown_grace_ms: 300}");
+  writeFile(cfg, yaml);
+  Server srv(dir, cfg, "stuck");
+  ASSERT_NE(srv.port, 0) << readFile(srv.log);
+  // Ten minutes: far beyond the grace and the kind's 2 s lease.
+  ASSERT_EQ(http(srv.port, "POST", "/test/jobs", "{\"note\":\"forever\",\"sleep_ms\":600000}").status, 201);
+  Store s(db, 1, 1000);
+  ASSERT_TRUE(eventually([&] { return s.query("SELECT state FROM jobs WHERE kind = 'test.record'").str(0, "state") == "running"; }));
+  auto started = std::chrono::steady_clock::now();
+  srv.child->signal(SIGTERM);
+  EXPECT_EQ(srv.child->wait(20000), 0) << readFile(srv.log);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(10));
+  Rows r = s.query("SELECT state, attempts, lease_owner, last_error FROM jobs WHERE kind = 'test.record'");
+  EXPECT_EQ(r.str(0, "state"), "queued");
+  EXPECT_EQ(r.i64(0, "attempts"), 0);  // interrupted by the shutdown: not counted
+  EXPECT_TRUE(r.isNull(0, "lease_owner"));
+  EXPECT_NE(r.str(0, "last_error").find("still running at shutdown"), std::string::npos);
+  EXPECT_NE(readFile(srv.log).find("still running after 300 ms"), std::string::npos) << readFile(srv.log);
+}
+
 TEST(Serve, StartupErrorIsOneLineAndNonZero) {
   TempDir dir;
   std::string cfg = dir.file("x.yaml");

@@ -63,6 +63,7 @@ void Kernel::open() {
   jo.pollIntervalMs = j.getInt("poll_interval_ms", 200);
   jo.rescueIntervalMs = j.getInt("rescue_interval_ms", 5000);
   jo.keepDoneMs = j.getInt("keep_done_hours", 168) * 3600 * 1000;
+  shutdownGraceMs_ = j.getInt("shutdown_grace_ms", 30000);
   jobs_ = std::make_unique<JobQueueImpl>(*store_, *clock_, logger_, jo);
   httpClient_ = std::make_unique<HttpClientImpl>(logger_);
   store_->migrate("kernel.jobs", JobQueueImpl::migrations());
@@ -231,7 +232,13 @@ void Kernel::shutdown() {
   shutDown_ = true;
   started_ = false;
   if (http_) http_->stop(10000);
-  if (jobs_) jobs_->drain(30000);
+  if (jobs_ && !jobs_->drain(shutdownGraceMs_)) {
+    handlersStuck_ = true;
+    logger_.error("kernel", "a job handler is still running: plugins are left as they are and the process exits");
+    http_.reset();
+    (void)jobs_.release();  // its stuck worker thread still uses it
+    return;
+  }
   if (pluginsStarted_) plugins_.stopAll();
   plugins_.destroyAll();
   http_.reset();

@@ -44,6 +44,10 @@ class Kernel {
   KernelLogger& logger() { return logger_; }
   const Config& config() const { return config_; }
   bool ready() const { return started_; }
+  // After shutdown(): a job handler outlived jobs.shutdown_grace_ms. Its job went back to
+  // the queue; its thread still runs plugin code, so plugins were not destroyed and the
+  // process should end without running destructors (main uses _Exit).
+  bool handlersStuck() const { return handlersStuck_; }
 
  private:
   void addKernelRoutes();
@@ -64,7 +68,8 @@ class Kernel {
   std::unique_ptr<Idempotency> idempotency_;
   KernelServices services_;
   PluginManager plugins_;
-  bool started_ = false, shutDown_ = false, pluginsStarted_ = false;
+  bool started_ = false, shutDown_ = false, pluginsStarted_ = false, handlersStuck_ = false;
+  std::int64_t shutdownGraceMs_ = 30000;
 };
 
 }  // namespace malipo

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <iostream>
@@ -96,6 +97,12 @@ int serve(malipo::Config config, const std::string& portFile) {
   kernel.logger().info("kernel", std::string("received ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT") + ", stopping");
   kernel.shutdown();
   kernel.logger().info("kernel", "stopped");
+  if (kernel.handlersStuck()) {
+    // A handler thread still runs plugin code: destructors must not pull it away.
+    kernel.logger().flush();
+    std::fflush(nullptr);
+    std::_Exit(0);
+  }
   return 0;
 }
 

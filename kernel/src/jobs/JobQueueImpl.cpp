@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
 
 #include "app/LogContext.hpp"
 
@@ -106,7 +107,7 @@ std::vector<JobQueueImpl::Claimed> JobQueueImpl::claim(int max) {
       "lease_owner = ?, updated_at = ? WHERE id IN (SELECT id FROM jobs WHERE state = 'queued' AND "
       "run_at <= ? AND kind IN (" + inList + ") ORDER BY run_at, id LIMIT ?" +
       (store_.engine() == Engine::postgresql ? " FOR UPDATE SKIP LOCKED" : "") +
-      ") RETURNING id, kind, payload, attempts, max_attempts";
+      ") RETURNING id, kind, payload, attempts, max_attempts, lease_ms";
   Rows rows;
   store_.write([&](Tx& tx) { rows = tx.query(sql, params); });
   for (std::size_t r = 0; r < rows.size(); ++r) {
@@ -117,6 +118,8 @@ std::vector<JobQueueImpl::Claimed> JobQueueImpl::claim(int max) {
     c.job.attempt = static_cast<int>(rows.i64(r, "attempts"));
     c.job.maxAttempts = static_cast<int>(rows.i64(r, "max_attempts"));
     c.token = token;
+    c.leaseMs = rows.i64(r, "lease_ms");
+    c.leaseUntil = now + c.leaseMs;
     out.push_back(std::move(c));
   }
   std::sort(out.begin(), out.end(), [](const Claimed& a, const Claimed& b) { return a.job.id < b.job.id; });
@@ -240,11 +243,14 @@ void JobQueueImpl::start() {
     std::lock_guard<std::mutex> lock(mutex_);
     stopping_ = stopWorkers_ = false;
   }
-  for (int i = 0; i < opts_.workers; ++i) workers_.emplace_back([this] { workerLoop(); });
+  for (int i = 0; i < opts_.workers; ++i) {
+    std::size_t index = workers_.size();
+    workers_.emplace_back([this, index] { workerLoop(index); });
+  }
   dispatcher_ = std::thread([this] { dispatcherLoop(); });
 }
 
-void JobQueueImpl::workerLoop() {
+void JobQueueImpl::workerLoop(std::size_t index) {
   for (;;) {
     Claimed c;
     {
@@ -253,12 +259,42 @@ void JobQueueImpl::workerLoop() {
       if (ready_.empty()) return;
       c = std::move(ready_.front());
       ready_.pop_front();
+      running_[c.job.id] = Running{c.token, c.leaseMs, c.leaseUntil, index};
     }
     Completion done = runJob(c);
     std::lock_guard<std::mutex> lock(mutex_);
+    running_.erase(c.job.id);
     completions_.push_back(std::move(done));
     wake_.notify_one();
   }
+}
+
+int JobQueueImpl::heartbeat() {
+  std::int64_t now = clock_.nowMs();
+  std::vector<std::pair<std::int64_t, Running>> due;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (const auto& [id, r] : running_)
+      if (r.leaseUntil - now < r.leaseMs / 2) due.emplace_back(id, r);
+  }
+  if (due.empty()) return 0;
+  std::vector<bool> extended(due.size(), false);
+  store_.write([&](Tx& tx) {
+    for (std::size_t i = 0; i < due.size(); ++i)
+      extended[i] = tx.exec("UPDATE jobs SET lease_until = ? WHERE id = ? AND lease_owner = ? AND state = 'running'",
+                            {now + due[i].second.leaseMs, due[i].first, due[i].second.token}) > 0;
+  });
+  int n = 0;
+  std::lock_guard<std::mutex> lock(mutex_);
+  for (std::size_t i = 0; i < due.size(); ++i) {
+    auto it = running_.find(due[i].first);
+    if (it == running_.end() || it->second.token != due[i].second.token) continue;
+    // Not extended: the lease had already expired and the job was rescued (and may run
+    // elsewhere); this runner's outcome will be ignored. Stop trying.
+    it->second.leaseUntil = extended[i] ? now + it->second.leaseMs : INT64_MAX;
+    n += extended[i] ? 1 : 0;
+  }
+  return n;
 }
 
 void JobQueueImpl::dispatcherLoop() {
@@ -286,6 +322,7 @@ void JobQueueImpl::dispatcherLoop() {
         std::lock_guard<std::mutex> lock(mutex_);
         inflight_ -= static_cast<int>(done.size());
       }
+      heartbeat();
       std::int64_t now = clock_.nowMs();
       if (now - lastRescue >= opts_.rescueIntervalMs) {
         rescueExpired();
@@ -317,8 +354,8 @@ void JobQueueImpl::dispatcherLoop() {
   }
 }
 
-void JobQueueImpl::drain(std::int64_t graceMs) {
-  if (!dispatcher_.joinable()) return;
+bool JobQueueImpl::drain(std::int64_t graceMs) {
+  if (!dispatcher_.joinable()) return true;
   std::deque<Claimed> unstarted;
   {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -340,17 +377,54 @@ void JobQueueImpl::drain(std::int64_t graceMs) {
   } catch (const std::exception& e) {
     log_.error("jobs", std::string("drain: could not return unstarted jobs (their leases will expire): ") + e.what());
   }
-  // Running jobs finish (handlers are not interruptible); wait for them up to the grace.
+  // Running jobs finish (handlers are not interruptible); wait for them up to the grace,
+  // keeping their leases alive meanwhile.
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(graceMs);
+  std::map<std::int64_t, Running> stuck;
   {
     std::unique_lock<std::mutex> lock(mutex_);
-    while (inflight_ - static_cast<int>(completions_.size()) > 0 && std::chrono::steady_clock::now() < deadline) {
-      wake_.wait_until(lock, deadline);
+    while (!running_.empty() && std::chrono::steady_clock::now() < deadline) {
+      wake_.wait_until(lock, std::min(deadline, std::chrono::steady_clock::now() + std::chrono::milliseconds(500)));
+      lock.unlock();
+      try {
+        heartbeat();
+      } catch (const std::exception& e) {
+        log_.error("jobs", std::string("drain: lease heartbeat failed: ") + e.what());
+      }
+      lock.lock();
     }
+    stuck = running_;
     stopWorkers_ = true;
     workCv_.notify_all();
   }
-  for (auto& w : workers_) w.join();
+  // Handlers that outlived the grace: their jobs go back to the queue now (the attempt not
+  // counted), so another process can run them; their threads are left behind.
+  if (!stuck.empty()) {
+    try {
+      std::int64_t now = clock_.nowMs();
+      store_.write([&](Tx& tx) {
+        for (const auto& [id, r] : stuck)
+          tx.exec("UPDATE jobs SET state = 'queued', attempts = attempts - 1, lease_until = NULL, lease_owner = NULL, "
+                  "run_at = ?, last_error = 'interrupted: the handler was still running at shutdown', updated_at = ? "
+                  "WHERE id = ? AND lease_owner = ? AND state = 'running'",
+                  {now, now, id, r.token});
+      });
+    } catch (const std::exception& e) {
+      log_.error("jobs", std::string("drain: could not return running jobs (their leases will expire): ") + e.what());
+    }
+    std::string ids;
+    for (const auto& [id, r] : stuck) ids += (ids.empty() ? "#" : ", #") + std::to_string(id);
+    log_.error("jobs", std::to_string(stuck.size()) + " job handler(s) still running after " + std::to_string(graceMs) +
+                           " ms (" + ids + "): returned to the queue");
+  }
+  for (std::size_t i = 0; i < workers_.size(); ++i) {
+    bool isStuck = std::any_of(stuck.begin(), stuck.end(), [i](const auto& kv) { return kv.second.worker == i; });
+    if (isStuck) {
+      workers_[i].detach();
+    } else {
+      workers_[i].join();
+    }
+  }
   workers_.clear();
   std::vector<Completion> done;
   {
@@ -363,6 +437,7 @@ void JobQueueImpl::drain(std::int64_t graceMs) {
   } catch (const std::exception& e) {
     log_.error("jobs", std::string("drain: could not record outcomes (leases will expire): ") + e.what());
   }
+  return stuck.empty();
 }
 
 std::vector<JobRow> JobQueueImpl::list(const std::string& state, int limit) {

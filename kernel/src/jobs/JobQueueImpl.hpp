@@ -53,8 +53,14 @@ class JobQueueImpl final : public JobQueue {
 
   void start();
   // Stops claiming, lets running jobs finish (up to `graceMs`), returns the claimed but
-  // unstarted ones to the queue, writes every outcome.
-  void drain(std::int64_t graceMs = 30000);
+  // unstarted ones to the queue, writes every outcome. A handler still running after the
+  // grace has its job returned to the queue (the attempt not counted) and its thread left
+  // behind: drain then returns false, and the caller must not destroy this queue or the
+  // plugins (the process should exit).
+  bool drain(std::int64_t graceMs = 30000);
+  // Extends the lease of each job running here whose lease is half spent, so a slow
+  // handler is not taken for a dead one. The dispatcher calls it on every pass.
+  int heartbeat();
 
   // Synchronous, for tests and the CLI: one claim of up to `max` due jobs, run on the calling
   // thread, outcomes written. Returns how many ran.
@@ -79,6 +85,14 @@ class JobQueueImpl final : public JobQueue {
   struct Claimed {
     Job job;
     std::string token;
+    std::int64_t leaseMs = 0;
+    std::int64_t leaseUntil = 0;
+  };
+  struct Running {
+    std::string token;
+    std::int64_t leaseMs = 0;
+    std::int64_t leaseUntil = 0;
+    std::size_t worker = 0;  // index into workers_
   };
   struct Completion {
     std::int64_t id;
@@ -92,7 +106,7 @@ class JobQueueImpl final : public JobQueue {
   Completion runJob(const Claimed& c);
   void complete(const std::vector<Completion>& done);
   void dispatcherLoop();
-  void workerLoop();
+  void workerLoop(std::size_t index);
   std::vector<std::string> handledKinds();
   const JobKindOptions& optionsFor(const std::string& kind);
 
@@ -116,6 +130,7 @@ class JobQueueImpl final : public JobQueue {
   std::deque<Claimed> ready_;
   std::vector<Completion> completions_;
   int inflight_ = 0;                  // claimed and not yet completed
+  std::map<std::int64_t, Running> running_;  // job id → started here, not yet completed
   bool stopping_ = false, stopWorkers_ = false, poke_ = false;
   std::thread dispatcher_;
   std::vector<std::thread> workers_;
