@@ -3,6 +3,9 @@
 #include <unistd.h>
 
 #include <fcntl.h>
+
+#include <atomic>
+#include <chrono>
 #include <mutex>
 #include <sstream>
 #include <thread>
@@ -51,6 +54,8 @@ TEST(LoggerTest, LinesFromManyThreadsComeOutOnceInTheOrderTheyWereLogged) {
   {
     CaptureStderr capture(file);
     KernelLogger log(LogLevel::info);
+    // Lines keep coming between the collection of one thread's buffer and the next's.
+    log.setCollectHookForTest([] { std::this_thread::sleep_for(std::chrono::microseconds(20)); });
     std::mutex order;
     int next = 0;
     std::vector<std::thread> threads;
@@ -64,7 +69,15 @@ TEST(LoggerTest, LinesFromManyThreadsComeOutOnceInTheOrderTheyWereLogged) {
         }
       });
     }
+    // Drains running all along (as the writer's would under load) must not let a line
+    // overtake one numbered before it that was still being appended.
+    std::atomic<bool> done{false};
+    std::thread flusher([&] {
+      while (!done) log.flush();
+    });
     for (auto& th : threads) th.join();  // the threads (and their buffers' owners) are gone
+    done = true;
+    flusher.join();
     log.flush();
     std::string text = readFile(file);
     auto got = lines(text);

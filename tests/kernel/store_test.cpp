@@ -92,4 +92,32 @@ TEST(StoreUrl, RedactsPasswordsAndRewritesPlaceholders) {
   EXPECT_THROW(Store("mysql://x", 1, 1), DbError);
 }
 
+TEST(StoreUrl, PostgresPasswordWithSpacesAndQuotesAndAClearErrorWhenWrong) {
+  const std::string base = test::postgresUrl();
+  if (base.empty()) {
+    if (std::getenv("MALIPO_REQUIRE_PG")) FAIL() << "MALIPO_TEST_PG_URL is not set";
+    GTEST_SKIP() << "no PostgreSQL (run through scripts/test.sh)";
+  }
+  // scripts/test.sh makes pg_hba ask this role for its password (scram-sha-256).
+  {
+    Store admin(base, 1, 1000);
+    admin.query("SELECT 1");
+    Rows r = admin.query("SELECT COUNT(*) AS n FROM pg_roles WHERE rolname = 'malipo_pw'");
+    if (r.i64(0, "n") == 0) admin.exec("CREATE ROLE malipo_pw LOGIN PASSWORD 'pa ss''wo rd'");
+  }
+  std::string hostPart = base.substr(base.find('@'));  // @127.0.0.1:PORT/postgres
+  Store ok("postgresql://malipo_pw:pa%20ss%27wo%20rd" + hostPart, 1, 1000);
+  EXPECT_EQ(ok.query("SELECT current_user AS u").str(0, "u"), "malipo_pw");
+  try {
+    Store bad("postgresql://malipo_pw:not%20it" + hostPart, 1, 1000);
+    FAIL() << "a wrong password connected";
+  } catch (const DbError& e) {
+    std::string what = e.what();
+    EXPECT_NE(what.find("cannot open the PostgreSQL database"), std::string::npos) << what;
+    EXPECT_NE(what.find("password authentication failed"), std::string::npos) << what;
+    EXPECT_EQ(what.find("not it"), std::string::npos) << what;
+    EXPECT_EQ(what.find('\n'), std::string::npos) << what;
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Engines, StoreTest, ::testing::Values("sqlite", "postgresql"), engineName);

@@ -2,9 +2,10 @@
 
 #include "store/Store.hpp"
 
-#include <Poco/Data/PostgreSQL/Connector.h>
-#include <Poco/Data/Session.h>
 #include <Poco/UUIDGenerator.h>
+#include <libpq-fe.h>
+
+#include <stdexcept>
 
 namespace malipo::test {
 
@@ -14,11 +15,14 @@ std::string freshDatabaseUrl(const std::string& engine, const TempDir& dir) {
   if (base.empty()) return "";
   // base is postgresql://user@host:port/postgres; make a new database per test.
   std::string name = "t_" + Poco::UUIDGenerator::defaultGenerator().createRandom().toString().substr(0, 8);
-  Poco::Data::PostgreSQL::Connector::registerConnector();
-  {
-    Poco::Data::Session admin("PostgreSQL", malipo::Store::postgresConnectString(base));
-    admin << ("CREATE DATABASE " + name), Poco::Data::Keywords::now;
-  }
+  // CREATE DATABASE cannot run inside a transaction: straight through libpq.
+  PGconn* admin = PQconnectdb(base.c_str());
+  PGresult* res = PQstatus(admin) == CONNECTION_OK ? PQexec(admin, ("CREATE DATABASE " + name).c_str()) : nullptr;
+  bool ok = res && PQresultStatus(res) == PGRES_COMMAND_OK;
+  std::string why = PQerrorMessage(admin);
+  if (res) PQclear(res);
+  PQfinish(admin);
+  if (!ok) throw std::runtime_error("cannot create test database " + name + ": " + why);
   return base.substr(0, base.rfind('/') + 1) + name;
 }
 

@@ -82,7 +82,7 @@ void KernelLogger::log(LogLevel level, const std::string& component, const std::
     std::lock_guard<std::mutex> lock(buffer.mutex);  // shared only with the writer's collection
     if (buffer.records.size() > (4 << 20)) return;  // writer stuck (stderr blocked): drop, never block
     // The sequence is taken under the buffer's lock, so a buffer's records stay in order.
-    std::uint64_t seq = sequence_.fetch_add(1, std::memory_order_relaxed);
+    std::uint64_t seq = sequence_.fetch_add(1);
     std::uint32_t len = static_cast<std::uint32_t>(line.size());
     buffer.records.append(reinterpret_cast<const char*>(&seq), sizeof seq);
     buffer.records.append(reinterpret_cast<const char*>(&len), sizeof len);
@@ -163,18 +163,24 @@ void KernelLogger::drain() {
     }
     buffers = buffers_;
   }
+  // Every line numbered below `limit` is in some buffer by the time its buffer is collected
+  // (a number is taken and its record appended under the buffer's lock). Lines numbered
+  // later may be collected too; they wait in carry_ for the next drain, so that no line is
+  // written before one with a smaller number that is still on its way.
+  const std::uint64_t limit = sequence_.load();
   // Collect each thread's records (its lock held only for a swap).
   thread_local std::vector<std::string> chunks;
   chunks.resize(buffers.size());
-  bool any = false;
+  bool any = !carry_.empty();
   for (std::size_t i = 0; i < buffers.size(); ++i) {
     chunks[i].clear();
     std::lock_guard<std::mutex> lock(buffers[i]->mutex);
     chunks[i].swap(buffers[i]->records);
     any = any || !chunks[i].empty();
+    if (collectHook_) collectHook_();
   }
   if (!any) return;
-  // Merge by sequence number: each chunk is in order already.
+  // Merge by sequence number: each chunk (and each carried run) is in order already.
   struct Cursor {
     const std::string* chunk;
     std::size_t pos;
@@ -185,7 +191,11 @@ void KernelLogger::drain() {
     std::memcpy(&seq, c.data() + pos, sizeof seq);
     return seq;
   };
+  std::vector<std::string> carried;
+  carried.swap(carry_);
   std::vector<Cursor> cursors;
+  for (const auto& c : carried)
+    if (!c.empty()) cursors.push_back({&c, 0, readSeq(c, 0)});
   for (const auto& c : chunks)
     if (!c.empty()) cursors.push_back({&c, 0, readSeq(c, 0)});
   thread_local std::string out;
@@ -195,6 +205,7 @@ void KernelLogger::drain() {
     for (std::size_t i = 1; i < cursors.size(); ++i)
       if (cursors[i].seq < cursors[best].seq) best = i;
     Cursor& c = cursors[best];
+    if (c.seq >= limit) break;  // the rest waits for the next drain
     std::uint32_t len;
     std::memcpy(&len, c.chunk->data() + c.pos + 8, sizeof len);
     out.append(*c.chunk, c.pos + 12, len);
@@ -205,8 +216,11 @@ void KernelLogger::drain() {
       c.seq = readSeq(*c.chunk, c.pos);
     }
   }
-  std::fwrite(out.data(), 1, out.size(), stderr);
-  std::fflush(stderr);
+  for (const auto& c : cursors) carry_.push_back(c.chunk->substr(c.pos));
+  if (!out.empty()) {
+    std::fwrite(out.data(), 1, out.size(), stderr);
+    std::fflush(stderr);
+  }
   // Give the chunks' memory back to the buffers, so a warm thread appends without growing.
   for (std::size_t i = 0; i < buffers.size(); ++i) {
     std::lock_guard<std::mutex> lock(buffers[i]->mutex);

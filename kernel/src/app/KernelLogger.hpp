@@ -8,6 +8,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -28,6 +29,9 @@ class KernelLogger final : public Logger {
   void setLevel(LogLevel l) { min_ = l; }
   void setJson(bool j) { json_ = j; }
   static LogLevel parseLevel(const std::string& s);
+  // Test seam: called by a drain after it collected each thread's buffer (a test widens the
+  // gap between two collections to provoke the races the merge must survive).
+  void setCollectHookForTest(std::function<void()> hook) { collectHook_ = std::move(hook); }
 
  private:
   // One thread's pending records: [8-byte sequence][4-byte length][line], back to back.
@@ -46,6 +50,8 @@ class KernelLogger final : public Logger {
   std::mutex buffersMutex_;
   std::vector<std::shared_ptr<Buffer>> buffers_;
   std::mutex drainMutex_;  // one drain at a time (writer thread or flush)
+  std::function<void()> collectHook_;
+  std::vector<std::string> carry_;  // collected records numbered too late for the last write (under drainMutex_)
   std::mutex wakeMutex_;
   std::condition_variable wake_;
   bool stop_ = false;

@@ -1,16 +1,10 @@
 #include "store/Store.hpp"
 
-#include <Poco/Data/PostgreSQL/Connector.h>
-#include <Poco/Data/PostgreSQL/SessionImpl.h>
-#include <libpq-fe.h>
-#include <Poco/Data/RecordSet.h>
 #include <Poco/Data/SQLite/Connector.h>
 #include <Poco/Data/SQLite/Utility.h>
-#include <Poco/Data/Statement.h>
 #include <Poco/File.h>
-#include <Poco/Nullable.h>
 #include <Poco/Path.h>
-#include <Poco/URI.h>
+#include <libpq-fe.h>
 
 #include <sqlite3.h>
 
@@ -22,48 +16,9 @@
 
 namespace malipo {
 
-using namespace Poco::Data::Keywords;
-
 namespace {
 
 std::once_flag connectorsOnce;
-
-void bindParams(Poco::Data::Statement& st, const Params& params) {
-  for (const Value& v : params) {
-    if (std::holds_alternative<Null>(v)) {
-      st, bind(Poco::Nullable<std::string>());
-    } else if (auto i = std::get_if<std::int64_t>(&v)) {
-      st, bind(static_cast<Poco::Int64>(*i));
-    } else if (auto d = std::get_if<double>(&v)) {
-      st, bind(*d);
-    } else {
-      st, bind(std::get<std::string>(v));
-    }
-  }
-}
-
-Value toValue(const Poco::Dynamic::Var& v) {
-  if (v.isEmpty()) return Null{};
-  if (v.isInteger() || v.isBoolean()) return static_cast<std::int64_t>(v.convert<Poco::Int64>());
-  if (v.isNumeric()) return v.convert<double>();
-  return v.convert<std::string>();
-}
-
-Rows collect(Poco::Data::Statement& st) {
-  Rows out;
-  Poco::Data::RecordSet rs(st);
-  std::size_t cols = rs.columnCount();
-  for (std::size_t c = 0; c < cols; ++c) out.columns.push_back(rs.columnName(c));
-  std::size_t n = rs.rowCount();
-  out.rows.reserve(n);
-  for (std::size_t r = 0; r < n; ++r) {
-    std::vector<Value> row;
-    row.reserve(cols);
-    for (std::size_t c = 0; c < cols; ++c) row.push_back(toValue(rs.value(c, r)));
-    out.rows.push_back(std::move(row));
-  }
-  return out;
-}
 
 bool isRetryable(const std::string& msg) {
   // PostgreSQL serialization failure / deadlock; SQLite busy beyond the timeout.
@@ -227,44 +182,22 @@ std::int64_t pgRun(pg_conn* conn, const std::string& sql, const Params& params, 
 
 class SessionTx final : public Tx {
  public:
-  SessionTx(Store::Conn& c, Engine e) : c_(c), s_(*c.session), engine_(e) {}
+  SessionTx(Store::Conn& c, Engine e) : c_(c), engine_(e) {}
   std::int64_t exec(const std::string& sql, const Params& params) override {
     if (c_.pg) return pgRun(c_.pg, sql, params, nullptr);
-    if (c_.db) {
-      sqlite3_stmt* st = sqlitePrepare(c_, sql, params);
-      sqliteRun(c_, st, sql, nullptr);
-      return sqlite3_changes(c_.db);
-    }
-    try {
-      Poco::Data::Statement st(s_);
-      st << (engine_ == Engine::postgresql ? Store::rewritePlaceholders(sql) : sql);
-      bindParams(st, params);
-      return static_cast<std::int64_t>(st.execute());
-    } catch (const Poco::Exception& e) {
-      throw DbError(e.displayText());
-    }
+    sqlite3_stmt* st = sqlitePrepare(c_, sql, params);
+    sqliteRun(c_, st, sql, nullptr);
+    return sqlite3_changes(c_.db);
   }
   Rows query(const std::string& sql, const Params& params) override {
+    Rows out;
     if (c_.pg) {
-      Rows out;
       pgRun(c_.pg, sql, params, &out);
-      return out;
-    }
-    if (c_.db) {
-      Rows out;
+    } else {
       sqlite3_stmt* st = sqlitePrepare(c_, sql, params);
       sqliteRun(c_, st, sql, &out);
-      return out;
     }
-    try {
-      Poco::Data::Statement st(s_);
-      st << (engine_ == Engine::postgresql ? Store::rewritePlaceholders(sql) : sql);
-      bindParams(st, params);
-      st.execute();
-      return collect(st);
-    } catch (const Poco::Exception& e) {
-      throw DbError(e.displayText());
-    }
+    return out;
   }
   Engine engine() const override { return engine_; }
   void onCommit(std::function<void()> fn) override { afterCommit.push_back(std::move(fn)); }
@@ -273,9 +206,33 @@ class SessionTx final : public Tx {
 
  private:
   Store::Conn& c_;
-  Poco::Data::Session& s_;
   Engine engine_;
 };
+
+// Transaction control (BEGIN, COMMIT, ROLLBACK) and session settings: one round trip on
+// PostgreSQL, no statement object on SQLite.
+void control(Store::Conn& c, const char* sql) {
+  if (c.pg) {
+    PGresult* res = PQexec(c.pg, sql);
+    ExecStatusType status = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
+      std::string msg = res ? PQresultErrorMessage(res) : PQerrorMessage(c.pg);
+      const char* state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : nullptr;
+      std::string code = state ? std::string(" (SQLSTATE ") + state + ")" : "";
+      if (res) PQclear(res);
+      while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
+      throw DbError("PostgreSQL: " + msg + code + " [" + sql + "]");
+    }
+    PQclear(res);
+    return;
+  }
+  char* err = nullptr;
+  if (sqlite3_exec(c.db, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+    std::string msg = err ? err : sqlite3_errmsg(c.db);
+    sqlite3_free(err);
+    throw DbError("SQLite: " + msg + " [" + sql + "]");
+  }
+}
 
 }  // namespace
 
@@ -292,7 +249,6 @@ class Store::Lease {
       store_.release(std::move(s_));
     }
   }
-  Poco::Data::Session& operator*() { return *s_->session; }
   Conn& conn() { return *s_; }
   void markBroken() { broken_ = true; }
 
@@ -309,7 +265,6 @@ Store::Store(const std::string& url, int poolSize, int busyTimeoutMs)
     // threads reading at once that mutex, not the database, was the bottleneck.
     sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
     Poco::Data::SQLite::Connector::registerConnector();
-    Poco::Data::PostgreSQL::Connector::registerConnector();
   });
   if (url.rfind("sqlite:", 0) == 0) {
     engine_ = Engine::sqlite;
@@ -323,7 +278,7 @@ Store::Store(const std::string& url, int poolSize, int busyTimeoutMs)
   } else if (url.rfind("postgresql://", 0) == 0 || url.rfind("postgres://", 0) == 0) {
     engine_ = Engine::postgresql;
     connector_ = "PostgreSQL";
-    connectString_ = postgresConnectString(url);
+    connectString_ = url;  // libpq reads the URI itself (percent-encoding, ?sslmode=…)
   } else {
     throw DbError("database.url must start with sqlite: or postgresql:// (got '" + redact(url) + "')");
   }
@@ -340,37 +295,6 @@ std::string Store::redact(const std::string& url) {
   auto colon = url.find(':', scheme + 3);
   if (colon == std::string::npos || colon > at) return url;
   return url.substr(0, colon + 1) + "***" + url.substr(at);
-}
-
-std::string Store::postgresConnectString(const std::string& url) {
-  Poco::URI uri(url);
-  auto quote = [](const std::string& v) {
-    std::string out = "'";
-    for (char c : v) {
-      if (c == '\\' || c == '\'') out += '\\';
-      out += c;
-    }
-    return out + "'";
-  };
-  std::string out = "host=" + quote(uri.getHost().empty() ? "127.0.0.1" : uri.getHost());
-  if (uri.getPort()) out += " port=" + std::to_string(uri.getPort());
-  std::string userInfo = uri.getUserInfo();
-  std::string user = userInfo.substr(0, userInfo.find(':'));
-  if (!user.empty()) {
-    std::string decoded;
-    Poco::URI::decode(user, decoded);
-    out += " user=" + quote(decoded);
-  }
-  if (userInfo.find(':') != std::string::npos) {
-    std::string decoded;
-    Poco::URI::decode(userInfo.substr(userInfo.find(':') + 1), decoded);
-    out += " password=" + quote(decoded);
-  }
-  std::string db = uri.getPath();
-  if (!db.empty() && db[0] == '/') db = db.substr(1);
-  if (!db.empty()) out += " dbname=" + quote(db);
-  for (const auto& kv : uri.getQueryParameters()) out += " " + kv.first + "=" + quote(kv.second);
-  return out;
 }
 
 std::string Store::rewritePlaceholders(const std::string& sql) {
@@ -393,31 +317,39 @@ std::string Store::rewritePlaceholders(const std::string& sql) {
 Store::Conn::~Conn() {
   for (auto& kv : statements)
     if (kv.second) sqlite3_finalize(kv.second);
+  if (pg) PQfinish(pg);
 }
 
 std::unique_ptr<Store::Conn> Store::openSession() {
-  try {
-    auto c = std::make_unique<Conn>();
-    c->session = std::make_unique<Poco::Data::Session>(connector_, connectString_);
-    auto& s = c->session;
-    if (engine_ == Engine::sqlite) {
-      *s << "PRAGMA journal_mode=WAL", now;
-      *s << "PRAGMA synchronous=FULL", now;
-      *s << "PRAGMA foreign_keys=ON", now;
-      *s << ("PRAGMA busy_timeout=" + std::to_string(busyTimeoutMs_)), now;
-    } else {
-      // NOTICEs (e.g. "already exists, skipping") would reach stderr unformatted.
-      *s << "SET client_min_messages = warning", now;
+  auto c = std::make_unique<Conn>();
+  if (engine_ == Engine::postgresql) {
+    // Straight to libpq: the URI is expanded by libpq (so a percent-encoded password may
+    // hold spaces or quotes), and a connect timeout applies unless the URI sets one.
+    const char* keys[] = {"connect_timeout", "dbname", nullptr};
+    const char* values[] = {"10", connectString_.c_str(), nullptr};
+    c->pg = PQconnectdbParams(keys, values, 1);
+    if (!c->pg || PQstatus(c->pg) != CONNECTION_OK) {
+      std::string msg = c->pg ? PQerrorMessage(c->pg) : "out of memory";
+      while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
+      for (auto& ch : msg)
+        if (ch == '\n') ch = ' ';
+      throw DbError("cannot open the PostgreSQL database: " + msg);
     }
-    if (engine_ == Engine::sqlite) c->db = Poco::Data::SQLite::Utility::dbHandle(*s);
-    if (engine_ == Engine::postgresql) {
-      auto* impl = dynamic_cast<Poco::Data::PostgreSQL::SessionImpl*>(s->impl());
-      if (impl) c->pg = static_cast<PGconn*>(impl->handle());
-    }
+    // NOTICEs (e.g. "already exists, skipping") would reach stderr unformatted.
+    control(*c, "SET client_min_messages = warning");
     return c;
-  } catch (const Poco::Exception& e) {
-    throw DbError("cannot open the " + connector_ + " database: " + e.displayText());
   }
+  try {
+    c->session = std::make_unique<Poco::Data::Session>(connector_, connectString_);
+    c->db = Poco::Data::SQLite::Utility::dbHandle(*c->session);
+  } catch (const Poco::Exception& e) {
+    throw DbError("cannot open the SQLite database: " + e.displayText());
+  }
+  control(*c, "PRAGMA journal_mode=WAL");
+  control(*c, "PRAGMA synchronous=FULL");
+  control(*c, "PRAGMA foreign_keys=ON");
+  control(*c, ("PRAGMA busy_timeout=" + std::to_string(busyTimeoutMs_)).c_str());
+  return c;
 }
 
 std::unique_ptr<Store::Conn> Store::acquire() {
@@ -455,14 +387,13 @@ void Store::write(const std::function<void(Tx&)>& work) {
     std::unique_lock<std::mutex> writeLock(sqliteWriteMutex_, std::defer_lock);
     if (engine_ == Engine::sqlite) writeLock.lock();
     Lease lease(*this);
-    Poco::Data::Session& s = *lease;
     bool began = false;
     try {
-      s << (engine_ == Engine::sqlite ? "BEGIN IMMEDIATE" : "BEGIN"), now;
+      control(lease.conn(), engine_ == Engine::sqlite ? "BEGIN IMMEDIATE" : "BEGIN");
       began = true;
       SessionTx tx(lease.conn(), engine_);
       work(tx);
-      s << "COMMIT", now;
+      control(lease.conn(), "COMMIT");
       writeLock = {};
       for (auto& fn : tx.afterCommit) {
         try {
@@ -485,7 +416,7 @@ void Store::write(const std::function<void(Tx&)>& work) {
       }
       if (began) {
         try {
-          s << "ROLLBACK", now;
+          control(lease.conn(), "ROLLBACK");
         } catch (...) {
           lease.markBroken();
         }

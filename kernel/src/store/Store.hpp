@@ -1,10 +1,13 @@
-// The kernel's Database: a small pool of Poco::Data sessions for SQLite or PostgreSQL.
+// The kernel's Database: a small pool of connections to SQLite or PostgreSQL.
 //
-// SQLite: WAL, synchronous=FULL, foreign keys, busy timeout; writes take an in-process
-// mutex before BEGIN IMMEDIATE so threads queue on a condition variable instead of
-// sleeping in SQLite's busy handler (the busy timeout still covers other processes).
-// PostgreSQL: `?` placeholders are rewritten to $n; serialization failures and deadlocks
-// retry the write callback.
+// SQLite: opened as a Poco::Data session, then used through its sqlite3 handle (prepared
+// statements cached per connection). WAL, synchronous=FULL, foreign keys, busy timeout;
+// writes take an in-process mutex before BEGIN IMMEDIATE so threads queue on a condition
+// variable instead of sleeping in SQLite's busy handler (the busy timeout still covers
+// other processes).
+// PostgreSQL: libpq connections (the URL goes to libpq as it is); one round trip per
+// statement (PQexecParams) and per BEGIN/COMMIT; `?` placeholders are rewritten to $n;
+// serialization failures and deadlocks retry the write callback.
 #pragma once
 
 #include <Poco/Data/Session.h>
@@ -42,14 +45,12 @@ class Store final : public Database {
   // A redacted form of the URL for logs (no password).
   static std::string redact(const std::string& url);
   static std::string rewritePlaceholders(const std::string& sql);
-  // postgresql://user:password@host:port/db?k=v → the key=value form Poco's connector takes.
-  static std::string postgresConnectString(const std::string& url);
 
   // One pooled connection. On SQLite it also keeps the connection's prepared statements:
   // statements go straight to the SQLite API (Poco's generic record sets cost more than the
   // query on a hot read path).
   struct Conn {
-    std::unique_ptr<Poco::Data::Session> session;
+    std::unique_ptr<Poco::Data::Session> session;  // SQLite only: owns `db`
     sqlite3* db = nullptr;
     pg_conn* pg = nullptr;  // PostgreSQL: one round trip per statement through libpq
     std::unordered_map<std::string, sqlite3_stmt*> statements;
