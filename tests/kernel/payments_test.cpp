@@ -295,6 +295,10 @@ TEST_P(PaymentsTest, IdempotencyKeyReplaysRefusesOtherBodies) {
   EXPECT_EQ(again.status, 201);
   EXPECT_EQ(first.body, again.body);
   EXPECT_EQ(again.header("Idempotent-Replayed"), "true");
+  EXPECT_EQ(first.header("Idempotent-Replayed"), "");
+  // The handler's own headers come back too (not only status and body).
+  EXPECT_NE(first.header("Location"), "");
+  EXPECT_EQ(again.header("Location"), first.header("Location"));
   EXPECT_EQ(kernel_->store().query("SELECT COUNT(*) AS n FROM payments").i64(0, "n"), 1);
   auto other = http(port_, "POST", "/shop/orders", R"({"amount_minor": 1, "currency": "TZS", "providers": ["fakepay"]})",
                     {{"Idempotency-Key", "k-1"}});

@@ -1,13 +1,44 @@
 #include "http/Idempotency.hpp"
 
 #include <Poco/DigestEngine.h>
+#include <Poco/JSON/Array.h>
+#include <Poco/JSON/Parser.h>
 #include <Poco/SHA2Engine.h>
+
+#include <sstream>
 
 namespace malipo {
 
 namespace {
 // An in-flight key older than this belongs to a request that will never finish.
 constexpr std::int64_t kAbandonedMs = 120000;
+
+// The handler's own response headers (Location, Retry-After, …) as [[name, value], …].
+std::string headersJson(const Response& r) {
+  Poco::JSON::Array arr;
+  for (const auto& [name, value] : r.headers) {
+    Poco::JSON::Array pair;
+    pair.add(name);
+    pair.add(value);
+    arr.add(pair);
+  }
+  std::ostringstream os;
+  arr.stringify(os);
+  return os.str();
+}
+
+void replayHeaders(const std::string& json, Response& r) {
+  if (json.empty()) return;
+  try {
+    auto arr = Poco::JSON::Parser().parse(json).extract<Poco::JSON::Array::Ptr>();
+    for (std::size_t i = 0; i < arr->size(); ++i) {
+      auto pair = arr->getArray(static_cast<unsigned>(i));
+      if (pair && pair->size() == 2) r.header(pair->getElement<std::string>(0), pair->getElement<std::string>(1));
+    }
+  } catch (const Poco::Exception&) {
+    // A row written before headers were kept: replay without them.
+  }
+}
 }  // namespace
 
 std::vector<Migration> Idempotency::migrations() {
@@ -36,7 +67,7 @@ Response Idempotency::run(const Request& req, const std::string& scope, const Ha
 
   std::optional<Response> early;
   store_.write([&](Tx& tx) {
-    Rows r = tx.query("SELECT request_hash, state, status, content_type, body, created_at FROM idempotency_keys WHERE scope = ? AND idem_key = ?",
+    Rows r = tx.query("SELECT request_hash, state, status, content_type, headers, body, created_at FROM idempotency_keys WHERE scope = ? AND idem_key = ?",
                       {fullScope, key});
     if (r.empty()) {
       // ON CONFLICT: a simultaneous first request with the same key won the insert.
@@ -63,6 +94,7 @@ Response Idempotency::run(const Request& req, const std::string& scope, const Ha
       replay.status = static_cast<int>(r.i64(0, "status"));
       replay.contentType = r.str(0, "content_type");
       replay.body = r.str(0, "body");
+      if (!r.isNull(0, "headers")) replayHeaders(r.str(0, "headers"), replay);
       replay.header("Idempotent-Replayed", "true");
       early = replay;
     }
@@ -80,8 +112,9 @@ Response Idempotency::run(const Request& req, const std::string& scope, const Ha
     // A server-side failure is not an answer worth replaying: the client may retry.
     store_.exec("DELETE FROM idempotency_keys WHERE scope = ? AND idem_key = ?", {fullScope, key});
   } else {
-    store_.exec("UPDATE idempotency_keys SET state = 'done', status = ?, content_type = ?, body = ? WHERE scope = ? AND idem_key = ?",
-                {static_cast<std::int64_t>(resp.status), resp.contentType, resp.body, fullScope, key});
+    store_.exec("UPDATE idempotency_keys SET state = 'done', status = ?, content_type = ?, headers = ?, body = ? "
+                "WHERE scope = ? AND idem_key = ?",
+                {static_cast<std::int64_t>(resp.status), resp.contentType, headersJson(resp), resp.body, fullScope, key});
   }
   return resp;
 }
