@@ -22,10 +22,11 @@ namespace {
 // Sends stderr to a file for the life of the object.
 class CaptureStderr {
  public:
-  explicit CaptureStderr(const std::string& path) {
+  explicit CaptureStderr(const std::string& path) : CaptureStderr(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600)) {}
+  // Takes over `fd` (e.g. the write end of a pipe).
+  explicit CaptureStderr(int fd) {
     std::fflush(stderr);
     saved_ = dup(2);
-    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
     dup2(fd, 2);
     ::close(fd);
   }
@@ -109,4 +110,43 @@ TEST(LoggerTest, LevelFilterAndJsonLines) {
   EXPECT_NE(got[0].find("\"request_id\":\"req-1\""), std::string::npos) << got[0];
   EXPECT_NE(got[0].find("\"msg\":\"say \\\"hi\\\"\""), std::string::npos) << got[0];
   EXPECT_NE(got[0].find("\"level\":\"warning\""), std::string::npos) << got[0];
+}
+
+TEST(LoggerTest, ABlockedStderrDropsLinesInsteadOfBlockingAndSaysHowMany) {
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  std::string text;
+  std::thread reader;
+  constexpr int kLines = 40000;  // about 4 MB: far more than the pipe and the 1 MiB buffer hold
+  {
+    CaptureStderr capture(fds[1]);  // nobody reads the pipe yet: stderr is blocked
+    KernelLogger log(LogLevel::info);
+    std::atomic<bool> finished{false};
+    std::thread writer([&] {
+      for (int i = 0; i < kLines; ++i) log.info("test", "line " + std::to_string(i) + " " + std::string(80, 'x'));
+      finished = true;
+    });
+    for (int i = 0; i < 1000 && !finished; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    EXPECT_TRUE(finished) << "log() blocked on a stderr nobody reads";
+    reader = std::thread([&] {  // stderr drains again
+      char buf[65536];
+      for (ssize_t n; (n = ::read(fds[0], buf, sizeof buf)) > 0;) text.append(buf, static_cast<std::size_t>(n));
+    });
+    writer.join();
+    log.flush();
+    log.flush();  // the notice is logged by the first drain, written by the second
+  }  // logger gone, stderr restored: the pipe's write end is closed
+  reader.join();
+  ::close(fds[0]);
+  auto got = lines(text);
+  std::size_t written = 0;
+  std::uint64_t dropped = 0;
+  for (const auto& l : got) {
+    if (l.find("] test: line ") != std::string::npos) ++written;
+    auto at = l.find("] logger: ");
+    if (at != std::string::npos) dropped += std::stoull(l.substr(at + 10));
+  }
+  EXPECT_GT(dropped, 0u) << text.substr(0, 300);
+  EXPECT_GT(written, 0u);
+  EXPECT_EQ(written + dropped, static_cast<std::size_t>(kLines));
 }

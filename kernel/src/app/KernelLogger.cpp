@@ -80,7 +80,10 @@ void KernelLogger::log(LogLevel level, const std::string& component, const std::
   bool wake;
   {
     std::lock_guard<std::mutex> lock(buffer.mutex);  // shared only with the writer's collection
-    if (buffer.records.size() > (4 << 20)) return;  // writer stuck (stderr blocked): drop, never block
+    if (buffer.records.size() > (1 << 20)) {  // writer stuck (stderr blocked): drop, never block
+      dropped_.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
     // The sequence is taken under the buffer's lock, so a buffer's records stay in order.
     std::uint64_t seq = sequence_.fetch_add(1);
     std::uint32_t len = static_cast<std::uint32_t>(line.size());
@@ -145,6 +148,8 @@ void KernelLogger::writerLoop() {
 
 void KernelLogger::drain() {
   std::lock_guard<std::mutex> drainLock(drainMutex_);
+  if (std::uint64_t lost = dropped_.exchange(0))
+    log(LogLevel::warning, "logger", std::to_string(lost) + " line(s) dropped while stderr was blocked");
   std::vector<std::shared_ptr<Buffer>> buffers;
   {
     std::lock_guard<std::mutex> lock(buffersMutex_);

@@ -47,6 +47,7 @@ class KernelLogger final : public Logger {
   std::atomic<bool> json_;
   const std::uint64_t id_;  // tells this logger's per-thread buffers from another's
   std::atomic<std::uint64_t> sequence_{0};
+  std::atomic<std::uint64_t> dropped_{0};  // lines refused because a buffer was full
   std::mutex buffersMutex_;
   std::vector<std::shared_ptr<Buffer>> buffers_;
   std::mutex drainMutex_;  // one drain at a time (writer thread or flush)
