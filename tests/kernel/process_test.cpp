@@ -1,5 +1,11 @@
 // The `malipo` command as a user runs it: CLI errors, SIGTERM, kill -9, two processes.
+#include <Poco/Net/HTTPClientSession.h>
+#include <Poco/Net/HTTPRequest.h>
+#include <Poco/Net/HTTPResponse.h>
+#include <Poco/StreamCopier.h>
 #include <signal.h>
+
+#include <thread>
 
 #include "engines.hpp"
 #include "kernel_fixture.hpp"
@@ -122,6 +128,55 @@ TEST(Serve, SigtermFinishesInFlightRequestsAndExitsZero) {
   EXPECT_EQ(slow.status, 200);
   EXPECT_EQ(slow.body, "slow done");
   EXPECT_EQ(srv.child->wait(20000), 0) << readFile(srv.log);
+}
+
+TEST(Serve, SigtermDoesNotWaitForAnIdleKeepAliveConnection) {
+  TempDir dir;
+  Server srv(dir, configFor(dir, "sqlite:" + dir.file("ka.db")), "ka");
+  ASSERT_NE(srv.port, 0) << readFile(srv.log);
+  // A client that keeps its connection open after one request (the server would keep it
+  // for its 15 s keep-alive timeout).
+  Poco::Net::HTTPClientSession s("127.0.0.1", srv.port);
+  s.setKeepAlive(true);
+  Poco::Net::HTTPRequest req("GET", "/healthz", Poco::Net::HTTPMessage::HTTP_1_1);
+  req.setKeepAlive(true);
+  s.sendRequest(req);
+  Poco::Net::HTTPResponse resp;
+  std::string body;
+  Poco::StreamCopier::copyToString(s.receiveResponse(resp), body);
+  ASSERT_EQ(resp.getStatus(), 200);
+  ASSERT_TRUE(resp.getKeepAlive());
+  auto started = std::chrono::steady_clock::now();
+  srv.child->signal(SIGTERM);
+  EXPECT_EQ(srv.child->wait(20000), 0) << readFile(srv.log);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(5));
+}
+
+TEST(Serve, SigtermWithARequestThatDoesNotReturnClosesItAndExitsZero) {
+  TempDir dir;
+  std::string cfg = configFor(dir, "sqlite:" + dir.file("hang.db"));
+  std::string yaml = readFile(cfg);
+  yaml.replace(yaml.find("  listen: 127.0.0.1:0\n"), std::string("  listen: 127.0.0.1:0\n").size(),
+               "  listen: 127.0.0.1:0\n  shutdown_grace_ms: 300\n");
+  writeFile(cfg, yaml);
+  Server srv(dir, cfg, "hang");
+  ASSERT_NE(srv.port, 0) << readFile(srv.log);
+  HttpResult hung;
+  std::thread client([&] {
+    try {
+      hung = http(srv.port, "GET", "/test/slow?ms=600000");
+    } catch (const Poco::Exception&) {
+      hung.status = -1;  // the connection was closed without an answer
+    }
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  auto started = std::chrono::steady_clock::now();
+  srv.child->signal(SIGTERM);
+  EXPECT_EQ(srv.child->wait(20000), 0) << readFile(srv.log);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(10));
+  client.join();  // the connection was closed: no answer
+  EXPECT_NE(hung.status, 200);
+  EXPECT_NE(readFile(srv.log).find("1 request(s) still running after 300 ms"), std::string::npos) << readFile(srv.log);
 }
 
 TEST(Serve, SigtermWithAHandlerThatDoesNotReturnRequeuesItsJobAndExitsZero) {

@@ -64,6 +64,7 @@ void Kernel::open() {
   jo.rescueIntervalMs = j.getInt("rescue_interval_ms", 5000);
   jo.keepDoneMs = j.getInt("keep_done_hours", 168) * 3600 * 1000;
   shutdownGraceMs_ = j.getInt("shutdown_grace_ms", 30000);
+  httpGraceMs_ = config_.root.child("server").getInt("shutdown_grace_ms", 10000);
   jobs_ = std::make_unique<JobQueueImpl>(*store_, *clock_, logger_, jo);
   httpClient_ = std::make_unique<HttpClientImpl>(logger_);
   store_->migrate("kernel.jobs", JobQueueImpl::migrations());
@@ -231,12 +232,15 @@ void Kernel::shutdown() {
   if (shutDown_) return;
   shutDown_ = true;
   started_ = false;
-  if (http_) http_->stop(10000);
-  if (jobs_ && !jobs_->drain(shutdownGraceMs_)) {
+  const bool httpDone = !http_ || http_->stop(httpGraceMs_);
+  const bool jobsDone = !jobs_ || jobs_->drain(shutdownGraceMs_);
+  if (!httpDone || !jobsDone) {
     handlersStuck_ = true;
-    logger_.error("kernel", "a job handler is still running: plugins are left as they are and the process exits");
-    http_.reset();
-    (void)jobs_.release();  // its stuck worker thread still uses it
+    logger_.error("kernel", std::string("a ") + (httpDone ? "job" : "request") +
+                                " handler is still running: plugins are left as they are and the process exits");
+    // Stuck threads still use these: they are not destroyed.
+    if (!httpDone) (void)http_.release();
+    if (!jobsDone) (void)jobs_.release();
     return;
   }
   if (pluginsStarted_) plugins_.stopAll();

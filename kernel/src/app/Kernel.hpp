@@ -44,9 +44,10 @@ class Kernel {
   KernelLogger& logger() { return logger_; }
   const Config& config() const { return config_; }
   bool ready() const { return started_; }
-  // After shutdown(): a job handler outlived jobs.shutdown_grace_ms. Its job went back to
-  // the queue; its thread still runs plugin code, so plugins were not destroyed and the
-  // process should end without running destructors (main uses _Exit).
+  // After shutdown(): a request handler outlived server.shutdown_grace_ms or a job handler
+  // jobs.shutdown_grace_ms (its job went back to the queue). Its thread still runs plugin
+  // code, so plugins were not destroyed and the process should end without running
+  // destructors (main uses _Exit).
   bool handlersStuck() const { return handlersStuck_; }
 
  private:
@@ -69,7 +70,7 @@ class Kernel {
   KernelServices services_;
   PluginManager plugins_;
   bool started_ = false, shutDown_ = false, pluginsStarted_ = false, handlersStuck_ = false;
-  std::int64_t shutdownGraceMs_ = 30000;
+  std::int64_t shutdownGraceMs_ = 30000, httpGraceMs_ = 10000;
 };
 
 }  // namespace malipo

@@ -212,6 +212,7 @@ SchemaNode ConfigLoader::kernelSchema() {
                  .field("public_url", str("absolute URL clients and providers reach us at (empty: http://<listen address>)").def(""))
                  .field("threads", integer("HTTP worker threads").def(32).range(1, 1024))
                  .field("queue", integer("accepted connections waiting for a thread").def(256).range(1, 100000))
+                 .field("shutdown_grace_ms", integer("on SIGTERM, how long in-flight requests may finish before their connections are closed").def(10000).range(0, 600000))
                  .field("max_body_bytes", integer("largest request body accepted (413 above)").def(1048576).range(1, 1073741824))
                  .field("trust_proxy", boolean("take the client address from X-Forwarded-For").def(false))
                  .field("access_log", boolean("log one line per request").def(true))

@@ -111,7 +111,7 @@ class KernelHandler final : public Poco::Net::HTTPRequestHandler {
         if (req.body.size() > limit) bodyTooLarge = true;
       }
       Response resp = server_.handle(req, match, bodyTooLarge);
-      if (bodyTooLarge) out.setKeepAlive(false);  // the rest of the body was never read
+      if (bodyTooLarge || server_.draining()) out.setKeepAlive(false);  // body unread / shutting down
       write(out, resp, req.method == "HEAD");
     } catch (...) {
       // Never let anything reach Poco (it would drop the connection without a reply).
@@ -213,14 +213,34 @@ std::uint16_t HttpServer::port() const {
   return server_ ? server_->port() : socket_ ? socket_->address().port() : 0;
 }
 
-void HttpServer::stop(std::int64_t graceMs) {
-  if (!server_) return;
-  server_->stopAll(false);
+bool HttpServer::stop(std::int64_t graceMs) {
+  if (!server_) return true;
+  // From here on every answer closes its connection, so keep-alive clients go away after
+  // their current request instead of sending more.
+  draining_ = true;
+  // Stop accepting. (Poco's stopAll(false) would wait on every connection's lock, which an
+  // idle keep-alive connection holds while it waits for its next request: up to the
+  // keep-alive timeout, and forever behind a handler that never returns.)
+  server_->stop();
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(graceMs);
-  while ((inflight.load() > 0 || server_->currentConnections() > 0) && std::chrono::steady_clock::now() < deadline)
+  while (inflight.load() > 0 && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  if (inflight.load() > 0) server_->stopAll(true);
+  const int stuck = inflight.load();
+  // Shut the remaining sockets down (idle keep-alive connections, and those of requests
+  // still running): this takes no connection lock.
+  server_->stopAll(true);
+  if (stuck > 0) {
+    log_.error("http", std::to_string(stuck) + " request(s) still running after " + std::to_string(graceMs) +
+                           " ms: their connections were closed");
+    // Their threads still use this server and the Poco one: both stay (the process exits).
+    (void)server_.release();
+    return false;
+  }
+  auto closed = std::chrono::steady_clock::now() + std::chrono::milliseconds(1000);
+  while (server_->currentConnections() > 0 && std::chrono::steady_clock::now() < closed)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
   server_.reset();
+  return true;
 }
 
 std::size_t HttpServer::bodyLimitFor(const RouteMatch& m) const {

@@ -43,8 +43,12 @@ class HttpServer {
   void bind();
   void start();
   std::uint16_t port() const;
-  // Stops accepting, lets in-flight requests finish (up to graceMs), closes idle connections.
-  void stop(std::int64_t graceMs = 10000);
+  // Stops accepting, lets in-flight requests finish (up to graceMs; answers meanwhile close
+  // their connections), then closes the remaining connections. Returns false when requests
+  // were still running at the deadline: their handler threads keep using this object, which
+  // must then not be destroyed (the process should exit).
+  bool stop(std::int64_t graceMs = 10000);
+  bool draining() const { return draining_.load(std::memory_order_relaxed); }
 
   // The pipeline after the body was read; `bodyTooLarge` when the reader stopped at the cap.
   Response handle(Request& req, const RouteMatch& match, bool bodyTooLarge);
@@ -72,6 +76,7 @@ class HttpServer {
   std::unique_ptr<Poco::Net::HTTPServer> server_;
   std::unique_ptr<Poco::Net::ServerSocket> socket_;
   class Idempotency* idempotency_ = nullptr;
+  std::atomic<bool> draining_{false};
 };
 
 }  // namespace malipo
