@@ -1,8 +1,4 @@
 // The `malipo` command as a user runs it: CLI errors, SIGTERM, kill -9, two processes.
-#include <Poco/Net/HTTPClientSession.h>
-#include <Poco/Net/HTTPRequest.h>
-#include <Poco/Net/HTTPResponse.h>
-#include <Poco/StreamCopier.h>
 #include <signal.h>
 
 #include <thread>
@@ -25,6 +21,13 @@ std::string configFor(const TempDir& dir, const std::string& dbUrl, const std::s
                "jobs: {workers: 2, poll_interval_ms: 20, rescue_interval_ms: 100}");
   writeFile(path, yaml + extra);
   return path;
+}
+
+// Replaces the first `from` in the config file at `path`.
+void editConfig(const std::string& path, const std::string& from, const std::string& to) {
+  std::string yaml = readFile(path);
+  yaml.replace(yaml.find(from), from.size(), to);
+  writeFile(path, yaml);
 }
 
 struct Server {
@@ -137,15 +140,9 @@ TEST(Serve, SigtermDoesNotWaitForAnIdleKeepAliveConnection) {
   // A client that keeps its connection open after one request (the server would keep it
   // for its 15 s keep-alive timeout).
   Poco::Net::HTTPClientSession s("127.0.0.1", srv.port);
-  s.setKeepAlive(true);
-  Poco::Net::HTTPRequest req("GET", "/healthz", Poco::Net::HTTPMessage::HTTP_1_1);
-  req.setKeepAlive(true);
-  s.sendRequest(req);
-  Poco::Net::HTTPResponse resp;
-  std::string body;
-  Poco::StreamCopier::copyToString(s.receiveResponse(resp), body);
-  ASSERT_EQ(resp.getStatus(), 200);
-  ASSERT_TRUE(resp.getKeepAlive());
+  auto r = getKeepingAlive(s, "/healthz");
+  ASSERT_EQ(r.status, 200);
+  ASSERT_EQ(r.header("Connection"), "Keep-Alive");
   auto started = std::chrono::steady_clock::now();
   srv.child->signal(SIGTERM);
   EXPECT_EQ(srv.child->wait(20000), 0) << readFile(srv.log);
@@ -155,10 +152,7 @@ TEST(Serve, SigtermDoesNotWaitForAnIdleKeepAliveConnection) {
 TEST(Serve, SigtermWithARequestThatDoesNotReturnClosesItAndExitsZero) {
   TempDir dir;
   std::string cfg = configFor(dir, "sqlite:" + dir.file("hang.db"));
-  std::string yaml = readFile(cfg);
-  yaml.replace(yaml.find("  listen: 127.0.0.1:0\n"), std::string("  listen: 127.0.0.1:0\n").size(),
-               "  listen: 127.0.0.1:0\n  shutdown_grace_ms: 300\n");
-  writeFile(cfg, yaml);
+  editConfig(cfg, "  listen: 127.0.0.1:0\n", "  listen: 127.0.0.1:0\n  shutdown_grace_ms: 300\n");
   Server srv(dir, cfg, "hang");
   ASSERT_NE(srv.port, 0) << readFile(srv.log);
   HttpResult hung;
@@ -183,10 +177,7 @@ TEST(Serve, SigtermWithAHandlerThatDoesNotReturnRequeuesItsJobAndExitsZero) {
   TempDir dir;
   std::string db = "sqlite:" + dir.file("stuck.db");
   std::string cfg = configFor(dir, db);
-  std::string yaml = readFile(cfg);
-  yaml.replace(yaml.find("rescue_interval_ms: 100}"), std::string("rescue_interval_ms: 100}").size(),
-               "rescue_interval_ms: 100, shutdown_grace_ms: 300}");
-  writeFile(cfg, yaml);
+  editConfig(cfg, "rescue_interval_ms: 100}", "rescue_interval_ms: 100, shutdown_grace_ms: 300}");
   Server srv(dir, cfg, "stuck");
   ASSERT_NE(srv.port, 0) << readFile(srv.log);
   // Ten minutes: far beyond the grace and the kind's 2 s lease.

@@ -91,6 +91,17 @@ struct HttpResult {
   }
 };
 
+// The answer to the request just sent on `s`.
+inline HttpResult receive(Poco::Net::HTTPClientSession& s) {
+  Poco::Net::HTTPResponse resp;
+  std::istream& is = s.receiveResponse(resp);
+  HttpResult r;
+  r.status = resp.getStatus();
+  for (const auto& kv : resp) r.headers[kv.first] = kv.second;
+  Poco::StreamCopier::copyToString(is, r.body);
+  return r;
+}
+
 inline HttpResult http(std::uint16_t port, const std::string& method, const std::string& target,
                        const std::string& body = {}, const std::map<std::string, std::string>& headers = {},
                        const std::string& contentType = "application/json") {
@@ -103,13 +114,16 @@ inline HttpResult http(std::uint16_t port, const std::string& method, const std:
     req.setContentLength64(static_cast<Poco::Int64>(body.size()));
   }
   s.sendRequest(req) << body;
-  Poco::Net::HTTPResponse resp;
-  std::istream& is = s.receiveResponse(resp);
-  HttpResult r;
-  r.status = resp.getStatus();
-  for (const auto& kv : resp) r.headers[kv.first] = kv.second;
-  Poco::StreamCopier::copyToString(is, r.body);
-  return r;
+  return receive(s);
+}
+
+// One GET on an open session that asks to keep the connection (keep-alive tests).
+inline HttpResult getKeepingAlive(Poco::Net::HTTPClientSession& s, const std::string& target) {
+  s.setKeepAlive(true);
+  Poco::Net::HTTPRequest req("GET", target, Poco::Net::HTTPMessage::HTTP_1_1);
+  req.setKeepAlive(true);
+  s.sendRequest(req);
+  return receive(s);
 }
 
 // A child process (the malipo binary) with its stderr in a file.
