@@ -83,9 +83,39 @@ TEST_P(PaymentsTest, WebhookSettlesAfterQueryAndFulfilsOnce) {
   ASSERT_EQ(admin.status, 200);
   auto detail = parse(admin.body);
   EXPECT_EQ(detail->getValue<std::string>("status"), "succeeded");
+  ASSERT_TRUE(eventually([&] { return kernel_->payments().get(id).value().fulfilment == "done"; }));
+  EXPECT_GT(kernel_->payments().get(id).value().fulfilledAtMs, 0);
   std::string timeline = admin.body;
   for (const char* kind : {"\"created\"", "\"initiated\"", "\"webhook\"", "\"query\"", "\"transition\""})
     EXPECT_NE(timeline.find(kind), std::string::npos) << kind;
+}
+
+TEST_P(PaymentsTest, APaidOrderTheProductCannotDeliverIsMarkedAndLogged) {
+  SKIP_WITHOUT_ENGINE();
+  for (const std::string mode : {"permanent", "always_retry"}) {
+    SCOPED_TRACE(mode);
+    TearDown();
+    dbUrl_.clear();
+    boot(2, "{fulfil_fail: " + mode + "}");  // always_retry asks again after 1 ms: its 10 attempts go fast
+    auto p = order();
+    std::string id = p->getValue<std::string>("id");
+    pay(p->getValue<std::string>("provider_ref"));
+    ASSERT_TRUE(eventually([&] { return status(id) == "succeeded"; }));
+    ASSERT_TRUE(eventually([&] { return kernel_->payments().get(id).value().fulfilment == "failed"; }, 20000))
+        << kernel_->payments().get(id).value().fulfilment;
+    if (mode == "always_retry") {
+      EXPECT_EQ(kernel_->store().query("SELECT state FROM jobs WHERE kind = 'payment.settled'").str(0, "state"), "dead");
+    }
+    Rows r = kernel_->store().query("SELECT fulfilment_error, fulfilled_at FROM payments WHERE id = ?", {id});
+    EXPECT_EQ(r.str(0, "fulfilment_error"), mode == "permanent" ? "out of stock" : "warehouse unreachable");
+    EXPECT_TRUE(r.isNull(0, "fulfilled_at"));
+    EXPECT_EQ(fulfilments(id), 0);
+    // Clients see that it was not delivered; the product's own words stay internal.
+    auto mine = http(port_, "GET", "/shop/payments/" + id);
+    EXPECT_NE(mine.body.find("\"fulfilment\":\"failed\""), std::string::npos) << mine.body;
+    EXPECT_EQ(mine.body.find("out of stock"), std::string::npos) << mine.body;
+    EXPECT_EQ(mine.body.find("warehouse"), std::string::npos) << mine.body;
+  }
 }
 
 TEST_P(PaymentsTest, OneWebhookDeliveredAHundredTimesConcurrently) {

@@ -85,7 +85,12 @@ class Shop final : public malipo::Product {
     if (!alias.empty()) r.add("POST", "/shop/webhook-alias", host_.payments().webhookInbox(alias));
   }
 
-  malipo::JobOutcome onPaymentSettled(const malipo::Payment& p) override { return record(p, "settled"); }
+  malipo::JobOutcome onPaymentSettled(const malipo::Payment& p) override {
+    std::string fail = host_.settings().getString("fulfil_fail");
+    if (fail == "permanent") return malipo::JobOutcome::fail("out of stock");
+    if (fail == "always_retry") return malipo::JobOutcome::retry("warehouse unreachable", 1);
+    return record(p, "settled");
+  }
   malipo::JobOutcome onPaymentFailed(const malipo::Payment& p) override { return record(p, "failed"); }
 
  private:
@@ -104,7 +109,8 @@ malipo::SchemaNode shopSchema() {
   using namespace malipo::schema;
   return object("test shop")
       .field("alias_provider", str("provider whose webhooks /shop/webhook-alias accepts").def(""))
-      .field("fulfil_delay_ms", integer("sleep in fulfilment (to widen race windows)").def(0));
+      .field("fulfil_delay_ms", integer("sleep in fulfilment (to widen race windows)").def(0))
+      .field("fulfil_fail", str("'permanent': fulfilment fails at once; 'always_retry': it never succeeds").def(""));
 }
 
 void shopRegister(malipo::Registrar& r) { r.addProduct(std::make_shared<Shop>(r.host())); }

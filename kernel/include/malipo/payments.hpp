@@ -101,6 +101,11 @@ struct Payment {
   std::string failureReason;  // external, safe for clients
   std::int64_t createdAtMs = 0, updatedAtMs = 0, expiresAtMs = 0;
   std::int64_t version = 0;
+  // Delivery of a succeeded payment by its product (Product::onPaymentSettled): "pending"
+  // until the product returns ok ("done", at fulfilledAtMs) or gives up / runs out of
+  // attempts ("failed"); "" for a payment that has not succeeded.
+  std::string fulfilment;
+  std::int64_t fulfilledAtMs = 0;
 };
 
 struct CreatePayment {

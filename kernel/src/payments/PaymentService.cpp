@@ -15,7 +15,8 @@ namespace {
 
 const char* kColumns =
     "id, product, order_ref, provider, channel, amount_minor, currency, status, provider_ref, provider_txn_id, "
-    "customer_json, description, metadata, action_json, failure_reason, created_at, updated_at, expires_at, version";
+    "customer_json, description, metadata, action_json, failure_reason, created_at, updated_at, expires_at, version, "
+    "fulfilment, fulfilled_at";
 
 std::string customerJson(const Customer& c) {
   Poco::JSON::Object o;
@@ -53,6 +54,8 @@ Payment rowToPayment(const Rows& r, std::size_t i) {
   p.updatedAtMs = r.i64(i, "updated_at");
   p.expiresAtMs = r.i64(i, "expires_at");
   p.version = r.i64(i, "version");
+  p.fulfilment = r.isNull(i, "fulfilment") ? "" : r.str(i, "fulfilment");
+  p.fulfilledAtMs = r.isNull(i, "fulfilled_at") ? 0 : r.i64(i, "fulfilled_at");
   try {
     auto c = Poco::JSON::Parser().parse(r.str(i, "customer_json")).extract<Poco::JSON::Object::Ptr>();
     p.customer.accountId = c->optValue<std::string>("account_id", "");
@@ -121,7 +124,16 @@ std::vector<Migration> PaymentService::migrations() {
   m.postgresql = m.sqlite;
   auto pos = m.postgresql.find("id INTEGER PRIMARY KEY, payment_id");
   m.postgresql.replace(pos, std::string("id INTEGER PRIMARY KEY").size(), "id BIGSERIAL PRIMARY KEY");
-  return {m};
+  Migration f;
+  f.version = 2;
+  f.description = "fulfilment of succeeded payments";
+  f.sqlite =
+      "ALTER TABLE payments ADD COLUMN fulfilment TEXT;"
+      "ALTER TABLE payments ADD COLUMN fulfilled_at BIGINT;"
+      "ALTER TABLE payments ADD COLUMN fulfilment_error TEXT;"
+      "UPDATE payments SET fulfilment = 'done' WHERE status = 'succeeded'";
+  f.postgresql = f.sqlite;
+  return {m, f};
 }
 
 void PaymentService::addProvider(std::shared_ptr<PaymentProvider> p) {
@@ -395,8 +407,10 @@ Result<Payment> PaymentService::apply(const Payment& seen, const ProviderStatus&
         }
         tx.exec("UPDATE payments SET provider_txn_id = ? WHERE id = ? AND version = ?", {st.providerTxnId, p.id, p.version});
         if (transition(tx, p, PaymentStatus::succeeded, "")) {
+          tx.exec("UPDATE payments SET fulfilment = 'pending' WHERE id = ?", {p.id});
           jobs_.enqueue(tx, JobSpec{"payment.settled", p.id, "settled:" + p.id, 0, 0});
           result.status = PaymentStatus::succeeded;
+          result.fulfilment = "pending";
           result.providerTxnId = st.providerTxnId;
         }
         break;
@@ -578,11 +592,23 @@ JobOutcome PaymentService::runSettled(const Job& job, bool settled) {
   if (!p.ok()) return JobOutcome::fail(p.error().internal);
   auto prod = product(p.value().product);
   if (!prod) return JobOutcome::retry("product " + p.value().product + " is not loaded");
+  JobOutcome outcome;
   try {
-    return settled ? prod->onPaymentSettled(p.value()) : prod->onPaymentFailed(p.value());
+    outcome = settled ? prod->onPaymentSettled(p.value()) : prod->onPaymentFailed(p.value());
   } catch (const std::exception& e) {
-    return JobOutcome::retry(std::string("product threw: ") + e.what());
+    outcome = JobOutcome::retry(std::string("product threw: ") + e.what());
   }
+  if (!settled) return outcome;
+  // What became of the delivery, for whoever must report it (a channel's callback, the
+  // admin API): done, or failed once the product gave up or its attempts ran out.
+  std::int64_t now = clock_.nowMs();
+  if (outcome.kind == JobOutcome::Kind::done) {
+    store_.exec("UPDATE payments SET fulfilment = 'done', fulfilled_at = ?, fulfilment_error = NULL WHERE id = ?", {now, job.payload});
+  } else if (outcome.kind == JobOutcome::Kind::fail || job.attempt >= job.maxAttempts) {
+    store_.exec("UPDATE payments SET fulfilment = 'failed', fulfilment_error = ? WHERE id = ?", {outcome.error, job.payload});
+    log_.error("payments", job.payload + " was paid but not delivered: " + outcome.error);
+  }
+  return outcome;
 }
 
 std::int64_t PaymentService::nextCheckDelayMs(int checks) {
@@ -655,6 +681,8 @@ Poco::JSON::Object PaymentService::toJson(const Payment& p) const {
   o.set("updated_at", isoTime(p.updatedAtMs));
   o.set("expires_at", isoTime(p.expiresAtMs));
   o.set("version", p.version);
+  if (!p.fulfilment.empty()) o.set("fulfilment", p.fulfilment);
+  if (p.fulfilledAtMs) o.set("fulfilled_at", isoTime(p.fulfilledAtMs));
   return o;
 }
 

@@ -843,6 +843,18 @@ JobOutcome HubtelProvider::runFulfil(const Job& job) {
       Rows other = host_.db().query("SELECT order_id FROM hubtel_fulfilments WHERE order_id = ? AND payment_id = ?",
                                     {p.providerTxnId, p.id});
       success = p.providerTxnId == orderId || other.empty();
+      // "success" tells Hubtel the service was delivered: wait for the product's delivery,
+      // leaving a tenth of the callback window to tell Hubtel either way.
+      if (success && p.fulfilment == "pending" && now < deadline - cfg_.callbackWindowMs / 10)
+        return JobOutcome::retry("payment " + p.id + " is paid; its product has not delivered yet",
+                                 std::min<std::int64_t>(retryDelay(job.attempt), 250LL * job.attempt));
+      if (success && p.fulfilment == "failed") {
+        success = false;
+        meta.set("reason", "The service could not be delivered");
+      } else if (success && p.fulfilment == "pending") {
+        success = false;
+        meta.set("reason", "The service was not delivered in time");
+      }
       if (success) {
         meta.set("product", p.product);
         Rows s = host_.db().query("SELECT item_id, qty FROM hubtel_sessions WHERE session_id = ?", {sessionId});
@@ -850,7 +862,7 @@ JobOutcome HubtelProvider::runFulfil(const Job& job) {
           meta.set("item_id", s.str(0, "item_id"));
           meta.set("quantity", s.i64(0, "qty"));
         }
-      } else {
+      } else if (!meta.has("reason")) {
         meta.set("reason", "Another order already paid for this session");
       }
     } else if (p.status == PaymentStatus::held) {

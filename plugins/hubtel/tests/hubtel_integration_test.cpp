@@ -453,8 +453,30 @@ TEST_P(HubtelTest, FulfilmentIsValidatedCreditsTheCustomerAndSendsTheSuccessCall
   Rows f = kernel_->store().query("SELECT * FROM hubtel_fulfilments WHERE order_id = ?", {orderId});
   EXPECT_EQ(f.str(0, "callback_status"), "sent");
   EXPECT_EQ(f.str(0, "service_status"), "success");
+  // "success" was said only once the credits were delivered.
+  auto delivered = kernel_->payments().get(pid).value();
+  EXPECT_EQ(delivered.fulfilment, "done");
+  EXPECT_GE(f.i64(0, "callback_at"), delivered.fulfilledAtMs);
   EXPECT_EQ(answer(dial(), "4").message(), "Balance: 20 credits");
   EXPECT_TRUE(eventually([&] { return metrics().find("malipo_hubtel_payments_total{outcome=\"succeeded\"} 1") != std::string::npos; }));
+}
+
+TEST_P(HubtelTest, APaidOrderTheProductCannotDeliverGetsTheFailedCallback) {
+  SKIP_WITHOUT_ENGINE();
+  boot();
+  std::string id = checkout(2);
+  std::string pid = paymentOf(id);
+  // The product cannot deliver this one: its order data is gone (credits fails at once).
+  kernel_->store().exec("UPDATE payments SET metadata = '{}' WHERE id = ?", {pid});
+  auto paid = pay(id);
+  ASSERT_TRUE(eventually([&] { return status(pid) == "succeeded"; })) << events(pid);
+  ASSERT_TRUE(eventually([&] { return callbacks(id)->size() == 1; }));
+  auto cb = callbacks(id)->getObject(0);
+  EXPECT_EQ(str(cb, "service_status"), "failed");  // paid, but the service was not delivered
+  EXPECT_EQ(str(cb->getObject("meta"), "reason"), "The service could not be delivered");
+  EXPECT_EQ(kernel_->payments().get(pid).value().fulfilment, "failed");
+  EXPECT_EQ(balance(), 0);
+  ASSERT_TRUE(eventually([&] { return session(id).str(0, "status") == "failed"; }));
 }
 
 TEST_P(HubtelTest, ADuplicateFulfilmentCreditsOnce) {
