@@ -129,6 +129,10 @@ TEST_F(HttpTest, HealthReadyAndMetrics) {
             std::string::npos) << m.body;
   EXPECT_NE(m.body.find("malipo_jobs{state=\"queued\"}"), std::string::npos);
   EXPECT_NE(m.body.find("malipo_plugin_info{plugin=\"testplugin\",version=\"1.2.3\"} 1"), std::string::npos);
+  // A plugin's collector runs at each scrape.
+  EXPECT_NE(m.body.find("\nmalipo_testplugin_runs 0\n"), std::string::npos) << m.body;
+  kernel_->store().exec("INSERT INTO test_runs (job_id, note, pid) VALUES (1, 'x', 1)");
+  EXPECT_NE(http(port_, "GET", "/metrics").body.find("\nmalipo_testplugin_runs 1\n"), std::string::npos);
 }
 
 TEST_F(HttpTest, RequestMetricsAddUpOverThreadsAndRoutes) {

@@ -26,6 +26,11 @@ class TestComponent final : public malipo::Component {
   }
 
   void start() override {
+    // A gauge read from the database at each scrape.
+    host_.metrics().describe("malipo_testplugin_runs", "rows in test_runs", "gauge");
+    host_.metrics().addCollector([this](malipo::Metrics& m) {
+      m.setGauge("malipo_testplugin_runs", {}, static_cast<double>(host_.db().query("SELECT COUNT(*) AS n FROM test_runs").i64(0, "n")));
+    });
     auto& r = host_.router();
     std::string greeting = host_.settings().getString("greeting");
     r.add("GET", "/test/hello/{name}", [greeting](const malipo::Request& req) {

@@ -3,6 +3,7 @@
 // Label sets are small and fixed (never user input). Thread-safety: safe from any thread.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <string>
 
@@ -19,6 +20,10 @@ class Metrics {
   virtual void observe(const std::string& name, const Labels& labels, double seconds) = 0;
   virtual void describe(const std::string& name, const std::string& help,
                         const std::string& type) = 0;
+  // Runs `collector` before each rendering of /metrics, to set gauges that are read on
+  // demand (rows in a state, a queue's depth). It runs on the thread serving the scrape:
+  // keep it to a quick query. One that throws leaves its gauges at their last values.
+  virtual void addCollector(std::function<void(Metrics&)> collector) = 0;
 };
 
 }  // namespace malipo

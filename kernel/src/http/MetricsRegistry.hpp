@@ -24,7 +24,7 @@ class MetricsRegistry final : public Metrics {
   // Counter + histogram of one finished request under one lock (the hot path).
   void recordRequest(const std::string& route, const std::string& method, int status, double seconds);
   // Called before each render to refresh gauges computed elsewhere (job states, plugins).
-  void addCollector(std::function<void(Metrics&)> collector);
+  void addCollector(std::function<void(Metrics&)> collector) override;
   std::string render();
 
   static constexpr std::array<double, 12> kBuckets{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
