@@ -10,6 +10,7 @@
 #pragma once
 
 #include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
 #include <Poco/JSON/Stringifier.h>
 #include <Poco/URI.h>
 
@@ -109,6 +110,18 @@ struct Response {
     return json(httpStatus(e.code), o);
   }
 };
+
+// JSON text → its top-level object, or nullptr when the text is empty, is not JSON, or is
+// not an object. For request bodies and provider replies.
+inline Poco::JSON::Object::Ptr parseJsonObject(const std::string& text) {
+  if (text.empty()) return nullptr;
+  try {
+    auto v = Poco::JSON::Parser().parse(text);
+    if (v.type() == typeid(Poco::JSON::Object::Ptr)) return v.extract<Poco::JSON::Object::Ptr>();
+  } catch (const std::exception&) {
+  }
+  return nullptr;
+}
 
 // application/x-www-form-urlencoded → fields ('+' is a space; the last of a repeated key
 // wins; a pair that does not decode is skipped). For HTML form posts.

@@ -7,6 +7,20 @@ namespace malipo {
 
 constexpr std::array<double, 12> MetricsRegistry::kBuckets;
 
+namespace {
+// A label value in the exposition format: \\, \" and \n escaped.
+void appendEscaped(std::string& out, const std::string& v) {
+  for (char c : v) {
+    if (c == '"' || c == '\\') out += '\\';
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    out += c;
+  }
+}
+}  // namespace
+
 MetricsRegistry::MetricsRegistry() : id_([] {
   static std::atomic<std::uint64_t> next{0};
   return ++next;
@@ -21,14 +35,7 @@ std::string MetricsRegistry::labelText(const Labels& labels, const std::string& 
     if (!first) out += ",";
     first = false;
     out += k + "=\"";
-    for (char c : v) {
-      if (c == '"' || c == '\\') out += '\\';
-      if (c == '\n') {
-        out += "\\n";
-        continue;
-      }
-      out += c;
-    }
+    appendEscaped(out, v);
     out += "\"";
   };
   for (const auto& kv : labels) add(kv.first, kv.second);
@@ -42,18 +49,6 @@ void MetricsRegistry::increment(const std::string& name, const Labels& labels, d
   counters_[name][key] += by;
 }
 
-namespace {
-void appendEscaped(std::string& out, const std::string& v) {
-  for (char c : v) {
-    if (c == '"' || c == '\\') out += '\\';
-    if (c == '\n') {
-      out += "\\n";
-      continue;
-    }
-    out += c;
-  }
-}
-}  // namespace
 
 void MetricsRegistry::recordRequest(const std::string& route, const std::string& method, int status, double seconds) {
   static std::atomic<unsigned> nextShard{0};

@@ -107,6 +107,22 @@ void sqliteRun(Store::Conn& c, sqlite3_stmt* st, const std::string& sql, Rows* o
   sqlite3_reset(st);
 }
 
+// libpq's messages end with a newline.
+std::string trimmed(std::string msg) {
+  while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
+  return msg;
+}
+
+// A failed statement: the server's message, its SQLSTATE (the write retry looks for
+// 40001/40P01) and the start of the SQL. Frees `res`.
+[[noreturn]] void pgFail(pg_conn* conn, PGresult* res, const std::string& sql) {
+  std::string msg = trimmed(res ? PQresultErrorMessage(res) : PQerrorMessage(conn));
+  const char* state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : nullptr;
+  std::string code = state ? std::string(" (SQLSTATE ") + state + ")" : "";
+  if (res) PQclear(res);
+  throw DbError("PostgreSQL: " + msg + code + " [" + sql.substr(0, 200) + "]");
+}
+
 // PostgreSQL through libpq: PQexecParams parses, binds and runs in one round trip (Poco's
 // connector prepares and deallocates a named statement around every execution).
 std::int64_t pgRun(pg_conn* conn, const std::string& sql, const Params& params, Rows* out) {
@@ -132,11 +148,7 @@ std::int64_t pgRun(pg_conn* conn, const std::string& sql, const Params& params, 
                                nullptr, 0);
   ExecStatusType status = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
   if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
-    std::string msg = res ? PQresultErrorMessage(res) : PQerrorMessage(conn);
-    const char* state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : nullptr;
-    if (res) PQclear(res);
-    while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
-    throw DbError("PostgreSQL: " + msg + (state ? std::string(" (SQLSTATE ") + state + ")" : "") + " [" + sql.substr(0, 200) + "]");
+    pgFail(conn, res, sql);
   }
   std::int64_t affected = 0;
   const char* tuples = PQcmdTuples(res);
@@ -215,14 +227,7 @@ void control(Store::Conn& c, const char* sql) {
   if (c.pg) {
     PGresult* res = PQexec(c.pg, sql);
     ExecStatusType status = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
-    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
-      std::string msg = res ? PQresultErrorMessage(res) : PQerrorMessage(c.pg);
-      const char* state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : nullptr;
-      std::string code = state ? std::string(" (SQLSTATE ") + state + ")" : "";
-      if (res) PQclear(res);
-      while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
-      throw DbError("PostgreSQL: " + msg + code + " [" + sql + "]");
-    }
+    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) pgFail(c.pg, res, sql);
     PQclear(res);
     return;
   }
@@ -329,8 +334,7 @@ std::unique_ptr<Store::Conn> Store::openSession() {
     const char* values[] = {"10", connectString_.c_str(), nullptr};
     c->pg = PQconnectdbParams(keys, values, 1);
     if (!c->pg || PQstatus(c->pg) != CONNECTION_OK) {
-      std::string msg = c->pg ? PQerrorMessage(c->pg) : "out of memory";
-      while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
+      std::string msg = c->pg ? trimmed(PQerrorMessage(c->pg)) : "out of memory";
       for (auto& ch : msg)
         if (ch == '\n') ch = ' ';
       throw DbError("cannot open the PostgreSQL database: " + msg);

@@ -69,15 +69,6 @@ Response apiSuccess(const std::string& message, const Poco::Dynamic::Var& data) 
   return Response::json(200, o);
 }
 
-Poco::JSON::Object::Ptr parseObject(const std::string& body) {
-  try {
-    auto v = Poco::JSON::Parser().parse(body);
-    if (v.type() == typeid(Poco::JSON::Object::Ptr)) return v.extract<Poco::JSON::Object::Ptr>();
-  } catch (const std::exception&) {
-  }
-  return nullptr;
-}
-
 std::string digitsOnly(const std::string& s) {
   std::string out;
   for (char c : s)
@@ -172,14 +163,14 @@ Response Simulator::createPayment(const Request& req) {
     scriptedError = 0;
     Rows r = tx.query("SELECT script_json FROM flutterwave_sim_scripts WHERE script_key = 'create_error'");
     if (r.empty()) return;
-    auto o = parseObject(r.str(0, "script_json"));
+    auto o = parseJsonObject(r.str(0, "script_json"));
     scriptedError = o ? o->optValue<Poco::Int64>("create_error", 500) : 500;
     tx.exec("DELETE FROM flutterwave_sim_scripts WHERE script_key = 'create_error'");
   });
   if (scriptedError == 401) return apiError(401, "Invalid authorization key");
   if (scriptedError >= 400) return apiError(static_cast<int>(scriptedError), "Simulated failure: scripted create_error");
 
-  auto in = parseObject(req.body);
+  auto in = parseJsonObject(req.body);
   if (!in) return apiError(400, "Invalid JSON body");
   std::string txRef = in->has("tx_ref") ? scalarText(in->get("tx_ref")) : "";
   if (txRef.empty() || txRef.size() > 100) return apiError(400, "tx_ref is required");
@@ -247,7 +238,7 @@ Poco::JSON::Object::Ptr Simulator::transactionData(const Rows& r, std::size_t i)
   card->set("type", !first6.empty() && first6[0] == '5' ? "MASTERCARD" : "VISA");
   card->set("expiry", "09/32");
   d->set("card", card);
-  if (auto meta = parseObject(r.str(i, "meta_json"))) d->set("meta", meta);
+  if (auto meta = parseJsonObject(r.str(i, "meta_json"))) d->set("meta", meta);
   Poco::JSON::Object::Ptr customer = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
   customer->set("id", static_cast<Poco::Int64>(r.i64(i, "id") % 1000000 + 100000));
   customer->set("name", r.str(i, "customer_name"));
@@ -322,7 +313,7 @@ Simulator::Script Simulator::loadScript(const std::string& txRef) {
   Script s;
   Rows r = host_.db().query("SELECT script_json FROM flutterwave_sim_scripts WHERE script_key = ?", {"tx_ref:" + txRef});
   if (r.empty()) return s;
-  auto o = parseObject(r.str(0, "script_json"));
+  auto o = parseJsonObject(r.str(0, "script_json"));
   if (!o) return s;
   s.outcome = o->optValue<std::string>("outcome", s.outcome);
   s.webhook = o->optValue<std::string>("webhook", s.webhook);
@@ -501,7 +492,7 @@ Response Simulator::script(const Request& req) {
 }
 
 Response Simulator::saveScript(const Request& req) {
-  auto in = parseObject(req.body);
+  auto in = parseJsonObject(req.body);
   if (!in) return apiError(400, "Invalid JSON body");
   static const std::set<std::string> known{"tx_ref", "outcome", "webhook", "webhook_delay_ms", "webhook_mode", "charge_amount",
                                            "create_error", "reset"};

@@ -28,15 +28,6 @@ std::string lower(std::string s) {
 // Provider bodies go to logs only, and a misbehaving endpoint must not flood them.
 std::string clip(const std::string& s, std::size_t n = 500) { return s.size() <= n ? s : s.substr(0, n) + "…"; }
 
-Poco::JSON::Object::Ptr parseObject(const std::string& body) {
-  try {
-    auto v = Poco::JSON::Parser().parse(body);
-    if (v.type() == typeid(Poco::JSON::Object::Ptr)) return v.extract<Poco::JSON::Object::Ptr>();
-  } catch (const std::exception&) {
-  }
-  return nullptr;
-}
-
 std::string field(const Poco::JSON::Object::Ptr& o, const std::string& key) {
   if (!o || !o->has(key)) return {};
   return scalarText(o->get(key));
@@ -149,7 +140,7 @@ std::string buildPaymentRequest(const Payment& p, const CheckoutOptions& opt) {
 }
 
 Result<std::string> parseHostedLink(int httpStatus, const std::string& body) {
-  auto o = parseObject(body);
+  auto o = parseJsonObject(body);
   std::string why;
   if (httpStatus < 200 || httpStatus > 299) {
     why = "create payment returned HTTP " + std::to_string(httpStatus);
@@ -170,7 +161,7 @@ Result<ProviderStatus> mapVerifyResponse(int httpStatus, const std::string& body
   };
   if (httpStatus == 401 || httpStatus == 403) return refused("the secret key was refused");
   if (httpStatus >= 500 || httpStatus < 200) return refused("provider failure");
-  auto o = parseObject(body);
+  auto o = parseJsonObject(body);
   if (!o) return refused("unparseable reply");
   std::string message = lower(field(o, "message"));
   if (httpStatus != 200 || field(o, "status") != "success") {
@@ -241,7 +232,7 @@ Status verifyWebhookAuth(const Request& req, const std::string& secretHash) {
 }
 
 Result<WebhookPayload> parseWebhookBody(const std::string& body) {
-  auto o = parseObject(body);
+  auto o = parseJsonObject(body);
   if (!o) return Error::make(ErrorCode::invalidInput, "flutterwave webhook: body is not a JSON object");
   WebhookPayload p;
   auto data = o->getObject("data");

@@ -55,7 +55,7 @@ Response fail(int status, const std::string& message) {
 }
 
 Poco::JSON::Object::Ptr body(const Request& req) {
-  auto o = parseObject(req.body.empty() ? "{}" : req.body);
+  auto o = parseJsonObject(req.body.empty() ? "{}" : req.body);
   return o ? o : Poco::JSON::Object::Ptr(new Poco::JSON::Object);
 }
 
@@ -138,7 +138,7 @@ Result<Simulator::Sent> Simulator::interact(const std::string& sessionId, const 
   Sent sent;
   sent.httpStatus = r.value().status;
   sent.raw = r.value().body;
-  sent.reply = parseObject(sent.raw);
+  sent.reply = parseJsonObject(sent.raw);
   std::string replyType = sent.reply ? toLower(text(sent.reply, "Type")) : "";
   std::string status = replyType == "response" ? "active" : replyType == "addtocart" ? "cart" : "ended";
   if (type == "Timeout") status = "ended";
@@ -277,7 +277,7 @@ int Simulator::sendFulfilment(const std::string& sessionId) {
 // Hubtel's side: the callback endpoint and the status check API
 
 Response Simulator::callback(const Request& req) {
-  auto b = parseObject(req.body);
+  auto b = parseJsonObject(req.body);
   if (!b) return fail(400, "invalid JSON");
   std::string sessionId = text(b, "SessionId"), orderId = text(b, "OrderId"), status = text(b, "ServiceStatus");
   if (sessionId.empty() || orderId.empty() || (status != "success" && status != "failed"))
@@ -451,7 +451,7 @@ Response Simulator::driverCallbacks(const Request& req) {
     c.set("service_status", r.str(i, "service_status"));
     c.set("answered", r.i64(i, "answered"));
     c.set("received_at", r.i64(i, "received_at"));
-    auto sent = parseObject(r.str(i, "body"));
+    auto sent = parseJsonObject(r.str(i, "body"));
     if (sent && sent->has("MetaData")) c.set("meta", sent->get("MetaData"));
     arr.add(c);
   }

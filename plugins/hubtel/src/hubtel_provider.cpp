@@ -214,7 +214,7 @@ void HubtelProvider::routes(Router& router) {
 }
 
 Response HubtelProvider::handle(const Request& req) {
-  auto body = parseObject(req.body);
+  auto body = parseJsonObject(req.body);
   if (!body) {
     error("invalid_json");
     host_.logger().warning(kLog, "ussd <- invalid JSON (" + std::to_string(req.body.size()) + " bytes)");
@@ -489,7 +489,7 @@ bool HubtelProvider::sellsQuantity(const ChannelItem& ci, const std::string& msi
   c.phone = msisdn;
   auto meta = host_.payments().prepareChannelSale(ci.product, ci.item, c);
   if (!meta.ok()) return false;
-  auto o = parseObject(meta.value());
+  auto o = parseJsonObject(meta.value());
   if (!o) return false;
   for (const auto& f : cfg_.quantityFields)
     if (o->has(f) && !o->isNull(f) && o->get(f).isInteger()) return true;
@@ -503,7 +503,7 @@ Result<std::string> HubtelProvider::saleMetadata(const ChannelItem& ci, std::int
   c.phone = msisdn;
   auto meta = host_.payments().prepareChannelSale(ci.product, ci.item, c);
   if (!meta.ok()) return meta.error();
-  auto o = parseObject(meta.value());
+  auto o = parseJsonObject(meta.value());
   if (!o) return Error::make(ErrorCode::internal, ci.product + ".prepareChannelSale returned no JSON object", kUnavailable);
   bool scaled = false;
   for (const auto& f : cfg_.quantityFields) {
@@ -580,7 +580,7 @@ Result<InitiateResult> HubtelProvider::initiate(const Payment& p, const CreatePa
     return Error::make(ErrorCode::invalidInput, "hubtel: " + why + " (order_ref " + p.orderRef + ")",
                        "Hubtel payments start from the USSD menu.");
   };
-  auto meta = parseObject(p.metadata);
+  auto meta = parseJsonObject(p.metadata);
   if (!meta || request.channel != kChannel || p.currency != kCurrency || meta->optValue<std::string>("ussd_session_id", "") != p.orderRef)
     return refuse("not a USSD menu checkout");
   std::int64_t qty = meta->optValue<Poco::Int64>("quantity", 0), unit = meta->optValue<Poco::Int64>("unit_price_minor", -1);
@@ -804,7 +804,7 @@ void HubtelProvider::recordOutcome(const Payment& p) {
 }
 
 JobOutcome HubtelProvider::runFulfil(const Job& job) {
-  auto payload = parseObject(job.payload);
+  auto payload = parseJsonObject(job.payload);
   if (!payload) return JobOutcome::fail("bad payload");
   std::string orderId = payload->optValue<std::string>("order_id", "");
   Rows f = host_.db().query("SELECT * FROM hubtel_fulfilments WHERE order_id = ?", {orderId});
@@ -907,7 +907,7 @@ JobOutcome HubtelProvider::runFulfil(const Job& job) {
 }
 
 JobOutcome HubtelProvider::runStatusCheck(const Job& job) {
-  auto payload = parseObject(job.payload);
+  auto payload = parseJsonObject(job.payload);
   if (!payload) return JobOutcome::fail("bad payload");
   std::string id = payload->optValue<std::string>("payment_id", "");
   // sync() straight away (not get(), whose sync-on-read would ask Hubtel a second time).

@@ -168,16 +168,6 @@ std::string oneLine(const std::string& s, std::size_t max) {
   return out;
 }
 
-Poco::JSON::Object::Ptr parseObject(const std::string& body) {
-  if (body.empty()) return nullptr;
-  try {
-    Poco::JSON::Parser parser;
-    auto v = parser.parse(body);
-    if (v.type() == typeid(Poco::JSON::Object::Ptr)) return v.extract<Poco::JSON::Object::Ptr>();
-  } catch (const std::exception&) {
-  }
-  return nullptr;
-}
 
 Interaction parseInteraction(const Poco::JSON::Object& o) {
   Interaction in;
@@ -321,7 +311,7 @@ Result<TxnStatus> parseStatusReply(int httpStatus, const std::string& body) {
                        "The payment provider failed.");
   if (httpStatus != 200)
     return Error::make(ErrorCode::providerError, "status check answered " + std::to_string(httpStatus), "The payment provider failed.");
-  auto o = parseObject(body);
+  auto o = parseJsonObject(body);
   if (!o) return Error::make(ErrorCode::providerError, "status check answered a body that is not a JSON object");
   st.responseCode = str(*o, "responseCode");
   auto data = obj(*o, "data");

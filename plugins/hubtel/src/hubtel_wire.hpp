@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "malipo/http.hpp"  // parseJsonObject
 #include "malipo/result.hpp"
 
 namespace malipo::hubtel {
@@ -24,9 +25,6 @@ inline const char* kInvalidRequest = "Invalid request. Please try again.";
 inline const char* kSessionExpired = "Session expired. Please dial again.";
 
 inline const char* kCurrency = "GHS";  // Hubtel's programmable services sell in cedis only
-
-// A JSON object, or null when the body is not one (the seed's "invalid JSON").
-Poco::JSON::Object::Ptr parseObject(const std::string& body);
 
 // An interaction request (Hubtel → us, every USSD step).
 struct Interaction {

@@ -55,10 +55,10 @@ TEST(HubtelWire, InteractionFieldsAndCaseInsensitiveType) {
 }
 
 TEST(HubtelWire, InvalidJsonIsNoObject) {
-  EXPECT_FALSE(parseObject("{not json"));
-  EXPECT_FALSE(parseObject(""));
-  EXPECT_FALSE(parseObject("[1,2]"));
-  EXPECT_TRUE(parseObject("{}"));
+  EXPECT_FALSE(parseJsonObject("{not json"));
+  EXPECT_FALSE(parseJsonObject(""));
+  EXPECT_FALSE(parseJsonObject("[1,2]"));
+  EXPECT_TRUE(parseJsonObject("{}"));
 }
 
 TEST(HubtelWire, FulfilmentFromTheSeed) {
