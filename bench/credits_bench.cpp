@@ -28,7 +28,7 @@ int main(int argc, char** argv) {
         "server: {listen: \"127.0.0.1:0\", access_log: false, rate_limits: {default: {requests_per_minute: 10000000, burst: 1000000}, "
         "buckets: {webhooks: {requests_per_minute: 10000000, burst: 1000000}}}}\n"
         "database: {url: \"" + db + "\", pool_size: 16}\n"
-        "auth: {jwt_secret: bench-secret}\n"
+        "auth: {jwt_secret: bench-secret-0123456789abcdefghijklmnop}\n"
         "jobs: {workers: 8, batch_size: 64, poll_interval_ms: 5}\n"
         "log: {level: error}\nsandbox: true\n"
         "plugins:\n"
@@ -41,7 +41,7 @@ int main(int argc, char** argv) {
     Poco::JWT::Token t;
     t.setSubject("bench-user");
     t.setExpiration(Poco::Timestamp() + Poco::Timespan(3600, 0));
-    std::string jwt = Poco::JWT::Signer("bench-secret").sign(t, Poco::JWT::Signer::ALGO_HS256);
+    std::string jwt = Poco::JWT::Signer("bench-secret-0123456789abcdefghijklmnop").sign(t, Poco::JWT::Signer::ALGO_HS256);
 
     std::vector<std::string> links(static_cast<std::size_t>(n));
     std::atomic<int> next{0};

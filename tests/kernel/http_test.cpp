@@ -73,11 +73,11 @@ TEST_F(HttpTest, RateLimitGives429WithRetryAfter) {
 
 TEST_F(HttpTest, JwtRequiredOptionalAndRejected) {
   EXPECT_EQ(http(port_, "GET", "/test/me").status, 401);
-  std::string good = makeJwt("test-secret", "user-7", 3600);
+  std::string good = makeJwt("test-secret-0123456789abcdefghijklmnop", "user-7", 3600);
   auto me = http(port_, "GET", "/test/me", "", {{"Authorization", "Bearer " + good}});
   EXPECT_EQ(me.status, 200);
   EXPECT_EQ(parse(me.body)->getValue<std::string>("user"), "user-7");
-  std::string expired = makeJwt("test-secret", "user-7", -10);
+  std::string expired = makeJwt("test-secret-0123456789abcdefghijklmnop", "user-7", -10);
   EXPECT_EQ(http(port_, "GET", "/test/me", "", {{"Authorization", "Bearer " + expired}}).status, 401);
   std::string forged = makeJwt("other-secret", "user-7", 3600);
   EXPECT_EQ(http(port_, "GET", "/test/me", "", {{"Authorization", "Bearer " + forged}}).status, 401);
@@ -95,10 +95,10 @@ TEST_F(HttpTest, JwtRequiredOptionalAndRejected) {
 TEST_F(HttpTest, AdminTokenGuardsAdminRoutes) {
   EXPECT_EQ(http(port_, "GET", "/admin/jobs").status, 401);
   EXPECT_EQ(http(port_, "GET", "/admin/jobs", "", {{"Authorization", "Bearer wrong"}}).status, 401);
-  auto ok = http(port_, "GET", "/admin/jobs", "", {{"Authorization", "Bearer admin-token"}});
+  auto ok = http(port_, "GET", "/admin/jobs", "", {{"Authorization", "Bearer admin-token-0123456789abcdefghijklmnop"}});
   EXPECT_EQ(ok.status, 200);
   EXPECT_TRUE(parse(ok.body)->has("jobs"));
-  auto plugins = http(port_, "GET", "/admin/plugins", "", {{"Authorization", "Bearer admin-token"}});
+  auto plugins = http(port_, "GET", "/admin/plugins", "", {{"Authorization", "Bearer admin-token-0123456789abcdefghijklmnop"}});
   EXPECT_NE(plugins.body.find("\"testplugin\""), std::string::npos);
   EXPECT_NE(plugins.body.find("1.2.3"), std::string::npos);
 }

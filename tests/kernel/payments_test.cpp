@@ -16,7 +16,7 @@ std::string paymentsYaml(const std::string& dbUrl, int workers = 2, const std::s
   return "server: {listen: \"127.0.0.1:0\", access_log: false, rate_limits: {default: {requests_per_minute: 1000000, burst: 100000}, "
          "buckets: {webhooks: {requests_per_minute: 1000000, burst: 100000}}}}\n"
          "database: {url: \"" + dbUrl + "\", pool_size: 16}\n"
-         "admin: {token: admin-token}\n"
+         "admin: {token: admin-token-0123456789abcdefghijklmnop}\n"
          "jobs: {workers: " + std::to_string(workers) + ", poll_interval_ms: 20, rescue_interval_ms: 200}\n"
          "log: {level: error}\n"
          "sandbox: true\n"
@@ -79,7 +79,7 @@ TEST_P(PaymentsTest, WebhookSettlesAfterQueryAndFulfilsOnce) {
   pay(p->getValue<std::string>("provider_ref"));
   ASSERT_TRUE(eventually([&] { return fulfilments(id) == 1; })) << status(id);
   EXPECT_EQ(status(id), "succeeded");
-  auto admin = http(port_, "GET", "/admin/payments/" + id, "", {{"Authorization", "Bearer admin-token"}});
+  auto admin = http(port_, "GET", "/admin/payments/" + id, "", {{"Authorization", "Bearer admin-token-0123456789abcdefghijklmnop"}});
   ASSERT_EQ(admin.status, 200);
   auto detail = parse(admin.body);
   EXPECT_EQ(detail->getValue<std::string>("status"), "succeeded");

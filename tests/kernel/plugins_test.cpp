@@ -7,7 +7,8 @@ namespace {
 
 std::string loadError(const std::string& pluginsYaml) {
   TempDir dir;
-  std::string yaml = "database: {url: \"sqlite:" + dir.file("p.db") + "\"}\nlog: {level: error}\nplugins:\n" + pluginsYaml;
+  std::string yaml = "database: {url: \"sqlite:" + dir.file("p.db") + "\"}\nlog: {level: error}\n" +
+                     "auth: {jwt_secret: test-secret-0123456789abcdefghijklmnop}\nplugins:\n" + pluginsYaml;
   try {
     Kernel k(ConfigLoader::loadString(yaml, "test.yaml"));
     k.open();

@@ -1,4 +1,5 @@
 // The `malipo` command as a user runs it: CLI errors, SIGTERM, kill -9, two processes.
+#include <algorithm>
 #include <signal.h>
 
 #include <thread>
@@ -80,8 +81,8 @@ TEST(Cli, CheckConfigReportsErrorsOnOneLineWithoutSecrets) {
   EXPECT_NE(ok.second.find("testplugin 1.2.3"), std::string::npos) << ok.second;
   EXPECT_NE(ok.second.find("greeting: \"jambo\""), std::string::npos) << ok.second;
   EXPECT_EQ(ok.second.find("plugin-secret-xyz"), std::string::npos) << ok.second;
-  EXPECT_EQ(ok.second.find("test-secret"), std::string::npos) << ok.second;
-  EXPECT_EQ(ok.second.find("admin-token"), std::string::npos) << ok.second;
+  EXPECT_EQ(ok.second.find("test-secret-0123456789abcdefghijklmnop"), std::string::npos) << ok.second;
+  EXPECT_EQ(ok.second.find("admin-token-0123456789abcdefghijklmnop"), std::string::npos) << ok.second;
 
   auto plugins = runCommand(kBin + " plugins --config " + good);
   EXPECT_EQ(plugins.first, 0);
@@ -90,7 +91,7 @@ TEST(Cli, CheckConfigReportsErrorsOnOneLineWithoutSecrets) {
   EXPECT_NE(plugins.second.find("libmalipo_testplugin.so"), std::string::npos);
 
   std::string broken = dir.file("broken.yaml");
-  writeFile(broken, "plugins:\n  - name: broken_fingerprint\n    library: " + testPluginPath("broken_fingerprint") + "\n");
+  writeFile(broken, "sandbox: true\nplugins:\n  - name: broken_fingerprint\n    library: " + testPluginPath("broken_fingerprint") + "\n");
   auto mismatch = runCommand(kBin + " check-config --config " + broken);
   EXPECT_EQ(mismatch.first, 1);
   EXPECT_NE(mismatch.second.find("build fingerprint mismatch"), std::string::npos) << mismatch.second;
@@ -199,11 +200,44 @@ TEST(Serve, SigtermWithAHandlerThatDoesNotReturnRequeuesItsJobAndExitsZero) {
 TEST(Serve, StartupErrorIsOneLineAndNonZero) {
   TempDir dir;
   std::string cfg = dir.file("x.yaml");
-  writeFile(cfg, "plugins:\n  - name: broken_init\n    library: " + testPluginPath("broken_init") + "\n");
+  writeFile(cfg, "sandbox: true\nplugins:\n  - name: broken_init\n    library: " + testPluginPath("broken_init") + "\n");
   auto r = runCommand(kBin + " serve --config " + cfg);
   EXPECT_EQ(r.first, 1);
   EXPECT_NE(r.second.find("malipo: plugin 'broken_init'"), std::string::npos) << r.second;
   EXPECT_NE(r.second.find("init failed"), std::string::npos);
+}
+
+// Outside sandbox a default, empty or short secret stops serve and check-config alike, with
+// one line naming the key and never the value.
+TEST(Serve, RefusesPublicOrWeakSecretsOutsideSandbox) {
+  TempDir dir;
+  struct Case {
+    std::string yaml, key;
+  } cases[] = {
+      {"auth: {jwt_secret: sandbox-only-jwt-secret-change-me}\n", "auth.jwt_secret: is a published placeholder"},
+      {"", "auth.jwt_secret: is empty"},
+      {"auth: {jwt_secret: short-but-not-empty}\n", "auth.jwt_secret: is shorter than 32 bytes"},
+      {"auth: {jwt_secret: test-secret-0123456789abcdefghijklmnop}\nadmin: {token: admin}\n",
+       "admin.token: is shorter than 32 bytes"},
+  };
+  for (const auto& c : cases) {
+    std::string cfg = dir.file("s.yaml");
+    writeFile(cfg, "sandbox: false\ndatabase: {url: \"sqlite:" + dir.file("s.db") + "\"}\n" + c.yaml);
+    for (const char* cmd : {" serve", " check-config"}) {
+      auto r = runCommand(kBin + cmd + " --config " + cfg);
+      EXPECT_EQ(r.first, 1) << cmd << " " << c.yaml;
+      EXPECT_NE(r.second.find(c.key), std::string::npos) << cmd << ": " << r.second;
+      EXPECT_EQ(r.second.find("short-but-not-empty"), std::string::npos) << r.second;
+      EXPECT_EQ(std::count(r.second.begin(), r.second.end(), '\n'), 1) << r.second;
+    }
+  }
+  // The same secrets are fine in sandbox mode, and a strong one is fine outside it.
+  std::string cfg = dir.file("ok.yaml");
+  writeFile(cfg, "sandbox: false\ndatabase: {url: \"sqlite:" + dir.file("s.db") +
+                     "\"}\nauth: {jwt_secret: 3f9c2a7d5e1b4c8a9d0e6f1a2b3c4d5e}\n");
+  EXPECT_EQ(runCommand(kBin + " check-config --config " + cfg).first, 0);
+  writeFile(cfg, "sandbox: true\ndatabase: {url: \"sqlite:" + dir.file("s.db") + "\"}\n");
+  EXPECT_EQ(runCommand(kBin + " check-config --config " + cfg).first, 0);
 }
 
 class KillTest : public EngineTest {};

@@ -21,6 +21,13 @@ namespace malipo {
 
 class Payments;  // payments.hpp
 
+// Who the customer is dealing with (config `brand:`), for pages, messages and documents.
+struct Brand {
+  std::string name;          // business name, e.g. "CV Chap Chap"
+  std::string supportPhone;  // shown wherever a page says "contact support"
+  std::string supportEmail;
+};
+
 class Host {
  public:
   virtual ~Host() = default;
@@ -38,6 +45,7 @@ class Host {
   // Absolute base URL clients and providers reach us at (server.public_url), no trailing '/'.
   virtual const std::string& publicUrl() const = 0;
   virtual bool sandbox() const = 0;
+  virtual const Brand& brand() const = 0;
 };
 
 }  // namespace malipo

@@ -107,7 +107,9 @@ struct Response {
     o.set("error", errorCodeName(e.code));
     o.set("message", e.external);
     if (!requestId.empty()) o.set("request_id", requestId);
-    return json(httpStatus(e.code), o);
+    Response r = json(httpStatus(e.code), o);
+    if (e.retryAfterSeconds > 0) r.header("Retry-After", std::to_string(e.retryAfterSeconds));
+    return r;
   }
 };
 

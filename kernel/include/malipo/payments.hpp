@@ -106,6 +106,9 @@ struct Payment {
   // attempts ("failed"); "" for a payment that has not succeeded.
   std::string fulfilment;
   std::int64_t fulfilledAtMs = 0;
+  // As the provider reported them when the payment settled (-1: not reported):
+  // ProviderStatus::grossMinor / feeMinor / netMinor.
+  std::int64_t grossMinor = -1, feeMinor = -1, netMinor = -1;
 };
 
 struct CreatePayment {

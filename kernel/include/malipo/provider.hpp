@@ -33,7 +33,12 @@ struct InitiateResult {
 struct ProviderStatus {
   enum class State { pending, succeeded, failed } state = State::pending;
   std::string providerTxnId;      // required for succeeded
-  std::int64_t amountMinor = -1;  // as settled (required for succeeded)
+  std::int64_t amountMinor = -1;  // as settled against what is due (required for succeeded):
+                                  // the goods' value, whichever side bears the provider's fee
+  // What the provider says about money and fees, when it says (-1: not reported). For
+  // reconciliation: gross = what the customer paid, fee = the provider's charges, net = what
+  // the merchant receives. With a customer-borne fee gross = amount + fee and net = amount.
+  std::int64_t grossMinor = -1, feeMinor = -1, netMinor = -1;
   std::string currency;           // as settled (required for succeeded)
   std::string providerRef;        // when learned now
   std::string reason;             // external text for failed / pending (e.g. "not paid yet")

@@ -70,6 +70,7 @@ struct Error {
   ErrorCode code = ErrorCode::internal;
   std::string internal;  // for logs: may name hosts, provider bodies (never secrets)
   std::string external;  // for clients: short, actionable, no internals
+  int retryAfterSeconds = 0;  // > 0: the answer carries Retry-After (429 / 503)
 
   static Error make(ErrorCode c, std::string internalMsg, std::string externalMsg = {}) {
     Error e;
@@ -77,6 +78,10 @@ struct Error {
     e.external = externalMsg.empty() ? internalMsg : std::move(externalMsg);
     e.internal = std::move(internalMsg);
     return e;
+  }
+  Error& retryAfter(int seconds) {
+    retryAfterSeconds = seconds;
+    return *this;
   }
 };
 

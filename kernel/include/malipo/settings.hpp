@@ -19,6 +19,8 @@
 
 namespace malipo {
 
+inline constexpr std::size_t kMinSecretBytes = 32;
+
 enum class SettingType { string, integer, number, boolean, list, object, map };
 
 // One node of a schema. Build with the helpers in namespace `schema` below.
@@ -27,6 +29,10 @@ struct SchemaNode {
   std::string description;
   bool required = false;
   bool secret = false;               // never printed or logged; check-config shows "***"
+  // A secret we choose ourselves (signing keys, tokens): outside sandbox the kernel refuses
+  // to start when it is shorter than kMinSecretBytes or a published placeholder (contains
+  // "change-me" or "sandbox"), or empty unless `emptyAllowed` (empty turns its feature off).
+  bool strong = false, emptyAllowed = false;
   bool passthrough = false;          // not validated here (a plugin's own section)
   bool hasDefault = false;
   Poco::Dynamic::Var defaultValue;   // used when the key is absent
@@ -39,6 +45,11 @@ struct SchemaNode {
   SchemaNode& def(Poco::Dynamic::Var v) { hasDefault = true; defaultValue = std::move(v); return *this; }
   SchemaNode& req() { required = true; return *this; }
   SchemaNode& isSecret() { secret = true; return *this; }
+  SchemaNode& strongSecret(bool allowEmpty = false) {
+    secret = strong = true;
+    emptyAllowed = allowEmpty;
+    return *this;
+  }
   SchemaNode& oneOf(std::vector<std::string> v) { allowed = std::move(v); return *this; }
   SchemaNode& range(std::int64_t lo, std::int64_t hi) { min = lo; max = hi; return *this; }
   SchemaNode& field(std::string key, SchemaNode node) {

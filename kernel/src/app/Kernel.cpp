@@ -20,6 +20,8 @@ Kernel::Kernel(Config config, const Clock* clock)
     Poco::Crypto::initializeCrypto();
     Poco::Net::initializeSSL();
   });
+  // Outside sandbox, no default, empty or short secret (the one check check-config runs too).
+  ConfigLoader::checkSecrets(config_.root, ConfigLoader::kernelSchema(), config_.root.getBool("sandbox"), config_.file);
   Settings log = config_.root.child("log");
   logger_.setLevel(KernelLogger::parseLevel(log.getString("level", "info")));
   logger_.setJson(log.getString("format") == "json");
@@ -93,6 +95,8 @@ void Kernel::open() {
   while (!publicUrl.empty() && publicUrl.back() == '/') publicUrl.pop_back();
   services_.publicUrl = publicUrl;
   services_.sandbox = config_.root.getBool("sandbox");
+  Settings brand = config_.root.child("brand");
+  services_.brand = Brand{brand.getString("name"), brand.getString("support_phone"), brand.getString("support_email")};
 
   plugins_.load(config_);
   plugins_.registerAll(services_);

@@ -158,6 +158,8 @@ int run(int argc, char** argv) {
   if (cmd == "serve") return serve(std::move(config), args.options["--port-file"]);
 
   if (cmd == "check-config") {
+    malipo::ConfigLoader::checkSecrets(config.root, malipo::ConfigLoader::kernelSchema(), config.root.getBool("sandbox"),
+                                       config.file);
     malipo::PluginManager pm;
     pm.load(config);
     std::cout << configFile << ": OK\n\n"

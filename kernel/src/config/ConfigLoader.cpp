@@ -2,6 +2,7 @@
 
 #include <Poco/JSON/Array.h>
 
+#include <cctype>
 #include <cstdlib>
 #include <fstream>
 #include <map>
@@ -228,9 +229,13 @@ SchemaNode ConfigLoader::kernelSchema() {
                  .field("pool_size", integer("connections in the pool").def(8).range(1, 256))
                  .field("busy_timeout_ms", integer("SQLite: how long a writer waits for the lock").def(5000).range(0, 600000)))
       .field("auth", object("client authentication")
-                         .field("jwt_secret", str("HS256 secret for client JWTs (sub = user id)").def("").isSecret())
+                         .field("jwt_secret", str("HS256 secret for client JWTs (sub = user id)").def("").strongSecret())
                          .field("jwt_issuer", str("required `iss` claim (empty: not checked)").def("")))
-      .field("admin", object("operator API").field("token", str("bearer token for /admin/* (empty: admin API off)").def("").isSecret()))
+      .field("admin", object("operator API").field("token", str("bearer token for /admin/* (empty: admin API off)").def("").strongSecret(true)))
+      .field("brand", object("who customers deal with: shown on pages and in messages")
+                          .field("name", str("business name").def("Malipo"))
+                          .field("support_phone", str("support phone number shown to customers").def(""))
+                          .field("support_email", str("support email address shown to customers").def("")))
       .field("jobs", object("durable job queue")
                          .field("workers", integer("job worker threads (0: this process runs no jobs)").def(4).range(0, 256))
                          .field("batch_size", integer("jobs claimed per database round trip").def(32).range(1, 1000))
@@ -298,6 +303,38 @@ Config ConfigLoader::loadFile(const std::string& path) {
   std::stringstream ss;
   ss << in.rdbuf();
   return loadString(ss.str(), path);
+}
+
+void ConfigLoader::checkSecrets(const Settings& settings, const SchemaNode& schema, bool sandbox,
+                                const std::string& file) {
+  if (sandbox) return;
+  auto obj = settings.raw();
+  std::string prefix = settings.path();
+  if (!prefix.empty() && prefix[0] == '.') prefix.erase(0, 1);  // the root's children: ".auth"
+  for (const auto& [key, child] : schema.fields) {
+    std::string path = prefix.empty() ? key : prefix + "." + key;
+    if (child.type == SettingType::object) {
+      if (obj->has(key)) checkSecrets(settings.child(key), child, sandbox, file);
+      continue;
+    }
+    if (!child.strong) continue;
+    std::string value = settings.getString(key);
+    std::string lower = value;
+    for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    std::string why;
+    if (value.empty()) {
+      if (child.emptyAllowed) continue;
+      why = "is empty";
+    } else if (lower.find("change-me") != std::string::npos || lower.find("changeme") != std::string::npos ||
+               lower.find("sandbox") != std::string::npos) {
+      why = "is a published placeholder";
+    } else if (value.size() < kMinSecretBytes) {
+      why = "is shorter than " + std::to_string(kMinSecretBytes) + " bytes";
+    }
+    if (!why.empty())
+      throw ConfigError(file + ": " + path + ": " + why + "; outside sandbox set a random secret of at least " +
+                        std::to_string(kMinSecretBytes) + " bytes (e.g. `openssl rand -hex 32`)");
+  }
 }
 
 std::string ConfigLoader::describe(const Settings& settings, const SchemaNode& schema, int indent) {

@@ -42,6 +42,10 @@ class ConfigLoader {
                            const std::string& file);
   // Substitutes ${VAR} and ${VAR:-default}; throws ConfigError for an unset ${VAR}.
   static std::string substitute(const std::string& value);
+  // Outside sandbox, throws ConfigError for a `strongSecret()` field of `schema` that is
+  // empty (unless allowed), shorter than kMinSecretBytes or a published placeholder; the
+  // message names the key and never the value.
+  static void checkSecrets(const Settings& settings, const SchemaNode& schema, bool sandbox, const std::string& file);
   // The validated tree as text with secrets masked, for check-config.
   static std::string describe(const Settings& settings, const SchemaNode& schema, int indent = 0);
 };

@@ -16,7 +16,7 @@ namespace {
 const char* kColumns =
     "id, product, order_ref, provider, channel, amount_minor, currency, status, provider_ref, provider_txn_id, "
     "customer_json, description, metadata, action_json, failure_reason, created_at, updated_at, expires_at, version, "
-    "fulfilment, fulfilled_at";
+    "fulfilment, fulfilled_at, gross_minor, fee_minor, net_minor";
 
 std::string customerJson(const Customer& c) {
   Poco::JSON::Object o;
@@ -28,6 +28,8 @@ std::string customerJson(const Customer& c) {
   o.stringify(os);
   return os.str();
 }
+
+Value orNull(std::int64_t minor) { return minor >= 0 ? Value(minor) : Value(Null{}); }
 
 std::string actionJson(const NextAction& a) {
   std::ostringstream os;
@@ -56,6 +58,9 @@ Payment rowToPayment(const Rows& r, std::size_t i) {
   p.version = r.i64(i, "version");
   p.fulfilment = r.isNull(i, "fulfilment") ? "" : r.str(i, "fulfilment");
   p.fulfilledAtMs = r.isNull(i, "fulfilled_at") ? 0 : r.i64(i, "fulfilled_at");
+  p.grossMinor = r.isNull(i, "gross_minor") ? -1 : r.i64(i, "gross_minor");
+  p.feeMinor = r.isNull(i, "fee_minor") ? -1 : r.i64(i, "fee_minor");
+  p.netMinor = r.isNull(i, "net_minor") ? -1 : r.i64(i, "net_minor");
   try {
     auto c = Poco::JSON::Parser().parse(r.str(i, "customer_json")).extract<Poco::JSON::Object::Ptr>();
     p.customer.accountId = c->optValue<std::string>("account_id", "");
@@ -133,7 +138,15 @@ std::vector<Migration> PaymentService::migrations() {
       "ALTER TABLE payments ADD COLUMN fulfilment_error TEXT;"
       "UPDATE payments SET fulfilment = 'done' WHERE status = 'succeeded'";
   f.postgresql = f.sqlite;
-  return {m, f};
+  Migration fees;
+  fees.version = 3;
+  fees.description = "gross, fee and net as the provider reported them";
+  fees.sqlite =
+      "ALTER TABLE payments ADD COLUMN gross_minor BIGINT;"
+      "ALTER TABLE payments ADD COLUMN fee_minor BIGINT;"
+      "ALTER TABLE payments ADD COLUMN net_minor BIGINT";
+  fees.postgresql = fees.sqlite;
+  return {m, f, fees};
 }
 
 void PaymentService::addProvider(std::shared_ptr<PaymentProvider> p) {
@@ -405,13 +418,17 @@ Result<Payment> PaymentService::apply(const Payment& seen, const ProviderStatus&
           }
           break;
         }
-        tx.exec("UPDATE payments SET provider_txn_id = ? WHERE id = ? AND version = ?", {st.providerTxnId, p.id, p.version});
+        tx.exec("UPDATE payments SET provider_txn_id = ?, gross_minor = ?, fee_minor = ?, net_minor = ? WHERE id = ? AND version = ?",
+                {st.providerTxnId, orNull(st.grossMinor), orNull(st.feeMinor), orNull(st.netMinor), p.id, p.version});
         if (transition(tx, p, PaymentStatus::succeeded, "")) {
           tx.exec("UPDATE payments SET fulfilment = 'pending' WHERE id = ?", {p.id});
           jobs_.enqueue(tx, JobSpec{"payment.settled", p.id, "settled:" + p.id, 0, 0});
           result.status = PaymentStatus::succeeded;
           result.fulfilment = "pending";
           result.providerTxnId = st.providerTxnId;
+          result.grossMinor = st.grossMinor;
+          result.feeMinor = st.feeMinor;
+          result.netMinor = st.netMinor;
         }
         break;
       }
@@ -683,6 +700,13 @@ Poco::JSON::Object PaymentService::toJson(const Payment& p) const {
   o.set("version", p.version);
   if (!p.fulfilment.empty()) o.set("fulfilment", p.fulfilment);
   if (p.fulfilledAtMs) o.set("fulfilled_at", isoTime(p.fulfilledAtMs));
+  // What the provider reported about money and fees (reconciliation), when it did.
+  auto money = [&](const char* key, std::int64_t minor) {
+    if (minor >= 0) o.set(key, formatMajor(minor, p.currency));
+  };
+  money("gross", p.grossMinor);
+  money("fee", p.feeMinor);
+  money("net", p.netMinor);
   return o;
 }
 

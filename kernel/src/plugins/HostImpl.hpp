@@ -17,6 +17,7 @@ struct KernelServices {
   Payments* payments = nullptr;
   std::string publicUrl;
   bool sandbox = false;
+  Brand brand;
 };
 
 class HostImpl final : public Host {
@@ -36,6 +37,7 @@ class HostImpl final : public Host {
   Payments& payments() override;
   const std::string& publicUrl() const override { return k_.publicUrl; }
   bool sandbox() const override { return k_.sandbox; }
+  const Brand& brand() const override { return k_.brand; }
 
  private:
   KernelServices& k_;

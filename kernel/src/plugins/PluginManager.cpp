@@ -90,6 +90,7 @@ void PluginManager::load(const Config& config) {
     try {
       p.schema = d->settingsSchema();
       p.settings = ConfigLoader::validate(pc.settings, p.schema, "plugins[" + pc.name + "].settings", config.file);
+      ConfigLoader::checkSecrets(p.settings, p.schema, config.root.getBool("sandbox"), config.file);
     } catch (const ConfigError& e) {
       throw PluginError(describeError(p, std::string("settings: ") + e.what()));
     } catch (const std::exception& e) {

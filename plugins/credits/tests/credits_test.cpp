@@ -22,7 +22,7 @@ class CreditsTest : public EngineTest {
         "server: {listen: \"127.0.0.1:0\", access_log: false, rate_limits: {default: {requests_per_minute: 1000000, burst: 100000}, "
         "buckets: {webhooks: {requests_per_minute: 1000000, burst: 100000}}}}\n"
         "database: {url: \"" + url() + "\", pool_size: 16}\n"
-        "auth: {jwt_secret: credits-secret}\n"
+        "auth: {jwt_secret: credits-secret-0123456789abcdefghijklmnop}\n"
         "jobs: {workers: 4, poll_interval_ms: 20}\n"
         "log: {level: error}\nsandbox: true\n"
         "plugins:\n"
@@ -33,7 +33,7 @@ class CreditsTest : public EngineTest {
     kernel_->open();
     kernel_->start();
     port_ = kernel_->port();
-    token_ = makeJwt("credits-secret", "u-42", 3600);
+    token_ = makeJwt("credits-secret-0123456789abcdefghijklmnop", "u-42", 3600);
   }
   void TearDown() override { kernel_.reset(); }
   std::map<std::string, std::string> auth() { return {{"Authorization", "Bearer " + token_}}; }
@@ -166,7 +166,7 @@ TEST_P(CreditsTest, AuthPackagesAndErrorsAsTheSeedSays) {
   EXPECT_EQ(none.status, 401);
   EXPECT_EQ(none.body, unauthorized);
   auto expired = http(port_, "POST", "/api/v1/verification-credits/topup", body,
-                      {{"Authorization", "Bearer " + makeJwt("credits-secret", "u-42", -60)}});
+                      {{"Authorization", "Bearer " + makeJwt("credits-secret-0123456789abcdefghijklmnop", "u-42", -60)}});
   EXPECT_EQ(expired.status, 401);
   EXPECT_EQ(expired.body, unauthorized);
   auto forged = http(port_, "POST", "/api/v1/verification-credits/topup", body,

@@ -27,7 +27,7 @@ class CvPdfTest : public ::testing::Test {
     std::string yaml =
         "server: {listen: \"127.0.0.1:0\", access_log: false}\n"
         "database: {url: \"sqlite:" + dir_.file("cv.db") + "\"}\n"
-        "auth: {jwt_secret: cv-secret}\n"
+        "auth: {jwt_secret: cv-secret-0123456789abcdefghijklmnop}\n"
         "jobs: {workers: 2, poll_interval_ms: 20}\n"
         "log: {level: error}\nsandbox: true\n"
         "plugins:\n"
@@ -212,7 +212,7 @@ TEST_F(CvPdfTest, VerifyAttemptsAreLimitedPerRequest) {
 }
 
 TEST_F(CvPdfTest, LoggedInRequestDownloadsOnlyForItsOwner) {
-  std::string alice = makeJwt("cv-secret", "alice", 3600), bob = makeJwt("cv-secret", "bob", 3600);
+  std::string alice = makeJwt("cv-secret-0123456789abcdefghijklmnop", "alice", 3600), bob = makeJwt("cv-secret-0123456789abcdefghijklmnop", "bob", 3600);
   std::string rid = initiate(kCv, {{"Authorization", "Bearer " + alice}});
   payInSim(rid, "{}");
   ASSERT_TRUE(eventually([&] { return status(rid) == "completed"; }));

@@ -69,7 +69,7 @@ int main(int argc, char** argv) {
         "jobs: {workers: 2, poll_interval_ms: 50}\n"
         "log: {level: error}\nsandbox: true\n"
         "plugins:\n"
-        "  - {name: hubtel, library: " HUBTEL_PLUGIN ", settings: {client_state_secret: bench-secret}}\n"
+        "  - {name: hubtel, library: " HUBTEL_PLUGIN ", settings: {client_state_secret: bench-secret-0123456789abcdefghijklmnop}}\n"
         "  - {name: credits, library: " CREDITS_PLUGIN ", settings: {providers: [hubtel]}}\n";
     Kernel k(ConfigLoader::loadString(yaml, "bench.yaml"));
     k.open();

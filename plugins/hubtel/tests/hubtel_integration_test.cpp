@@ -52,7 +52,7 @@ class HubtelTest : public EngineTest {
         "server: {listen: \"127.0.0.1:0\", access_log: false, rate_limits: {default: {requests_per_minute: 1000000, burst: 100000}, "
         "buckets: {webhooks: {requests_per_minute: 1000000, burst: 100000}}}}\n"
         "database: {url: \"" + dbUrl_ + "\", pool_size: 16}\n"
-        "admin: {token: admin-token}\n"
+        "admin: {token: admin-token-0123456789abcdefghijklmnop}\n"
         "jobs: {workers: 2, poll_interval_ms: 20, rescue_interval_ms: 200}\n"
         "log: {level: " + logLevel + "}\n"
         "sandbox: true\n"

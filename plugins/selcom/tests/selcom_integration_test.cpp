@@ -47,8 +47,8 @@ class SelcomFlow : public ::testing::Test {
   std::string yaml(bool sandbox) const {
     return std::string("server:\n  listen: 127.0.0.1:0\n  access_log: false\n") +
            "database: {url: \"sqlite:" + dir_.file("k.db") + "\"}\n" +
-           "auth: {jwt_secret: test-secret}\n"
-           "admin: {token: admin-token}\n"
+           "auth: {jwt_secret: test-secret-0123456789abcdefghijklmnop}\n"
+           "admin: {token: admin-token-0123456789abcdefghijklmnop}\n"
            "jobs: {workers: 2, poll_interval_ms: 20}\n"
            "log: {level: error}\n" +
            "sandbox: " + (sandbox ? "true" : "false") + "\n" +
@@ -567,6 +567,7 @@ TEST(SelcomConfig, RefusesSandboxCredentialsOutsideSandbox) {
   std::string yaml = std::string("server: {listen: \"127.0.0.1:0\", access_log: false}\n") +
                      "database: {url: \"sqlite:" + dir.file("k.db") + "\"}\n" +
                      "log: {level: error}\n"
+                     "auth: {jwt_secret: test-secret-0123456789abcdefghijklmnop}\n"
                      "sandbox: false\n"
                      "plugins:\n"
                      "  - name: selcom\n"
