@@ -17,6 +17,7 @@ std::string paymentsYaml(const std::string& dbUrl, int workers = 2, const std::s
          "buckets: {webhooks: {requests_per_minute: 1000000, burst: 100000}}}}\n"
          "database: {url: \"" + dbUrl + "\", pool_size: 16}\n"
          "admin: {token: admin-token-0123456789abcdefghijklmnop}\n"
+         "auth: {jwt_secret: test-secret-0123456789abcdefghijklmnop}\n"
          "jobs: {workers: " + std::to_string(workers) + ", poll_interval_ms: 20, rescue_interval_ms: 200}\n"
          "log: {level: error}\n"
          "sandbox: true\n"
@@ -339,6 +340,31 @@ TEST_P(PaymentsTest, IdempotencyKeyReplaysRefusesOtherBodies) {
       "INSERT INTO idempotency_keys (scope, idem_key, request_hash, state, created_at) "
       "SELECT scope, 'k-2', request_hash, 'in_flight', created_at FROM idempotency_keys WHERE idem_key = 'k-1'");
   EXPECT_EQ(http(port_, "POST", "/shop/orders", body, {{"Idempotency-Key", "k-2"}}).status, 409);
+}
+
+// Idempotency scopes: a signed-in user never shares the anonymous callers' scope, even with
+// `sub: anon`, and two users never share one.
+TEST_P(PaymentsTest, IdempotencyScopesAreSeparatePerCaller) {
+  SKIP_WITHOUT_ENGINE();
+  boot();
+  const std::string body = R"({"amount_minor": 100000, "currency": "TZS", "providers": ["fakepay"]})";
+  const std::string secret = "test-secret-0123456789abcdefghijklmnop";
+  auto anonymous = http(port_, "POST", "/shop/orders", body, {{"Idempotency-Key", "shared-key"}});
+  auto anonUser = http(port_, "POST", "/shop/orders", body,
+                       {{"Idempotency-Key", "shared-key"}, {"Authorization", "Bearer " + makeJwt(secret, "anon", 600)}});
+  auto alice = http(port_, "POST", "/shop/orders", body,
+                    {{"Idempotency-Key", "shared-key"}, {"Authorization", "Bearer " + makeJwt(secret, "alice", 600)}});
+  auto aliceAgain = http(port_, "POST", "/shop/orders", body,
+                         {{"Idempotency-Key", "shared-key"}, {"Authorization", "Bearer " + makeJwt(secret, "alice", 600)}});
+  ASSERT_EQ(anonymous.status, 201);
+  ASSERT_EQ(anonUser.status, 201);
+  ASSERT_EQ(alice.status, 201);
+  EXPECT_EQ(anonUser.header("Idempotent-Replayed"), "") << "user 'anon' got the anonymous caller's answer";
+  EXPECT_NE(anonUser.body, anonymous.body);
+  EXPECT_EQ(alice.header("Idempotent-Replayed"), "");
+  EXPECT_EQ(aliceAgain.header("Idempotent-Replayed"), "true");
+  EXPECT_EQ(aliceAgain.body, alice.body);
+  EXPECT_EQ(kernel_->store().query("SELECT COUNT(*) AS n FROM payments").i64(0, "n"), 3);
 }
 
 TEST_P(PaymentsTest, ExpiredPaymentFails) {

@@ -61,7 +61,7 @@ class Shop final : public malipo::Product {
       Poco::JSON::Object out;
       out.set("payment", host_.payments().toJson(res.value()));
       return malipo::Response::json(201, out).header("Location", "/shop/payments/" + res.value().id);
-    }, {malipo::Auth::none, "", 0, "", true});
+    }, {malipo::Auth::optional, "", 0, "", true});
     r.add("GET", "/shop/payments/{id}", [this](const malipo::Request& req) {
       auto res = host_.payments().get(req.param("id"));
       if (!res.ok()) return malipo::Response::error(res.error(), req.requestId);
