@@ -367,6 +367,77 @@ TEST_P(PaymentsTest, IdempotencyScopesAreSeparatePerCaller) {
   EXPECT_EQ(kernel_->store().query("SELECT COUNT(*) AS n FROM payments").i64(0, "n"), 3);
 }
 
+// Push bombing: one phone number gets at most one prompt per 30 s and five an hour across all
+// payments, one payment at most three an hour; the limit lives in the database.
+TEST_P(PaymentsTest, PushPromptsAreLimitedPerNumberAndPerPayment) {
+  SKIP_WITHOUT_ENGINE();
+  boot();
+  auto pushes = [&] { return kernel_->store().query("SELECT COUNT(*) AS n FROM payment_pushes").i64(0, "n"); };
+  auto ageBy = [&](std::int64_t ms) { kernel_->store().exec("UPDATE payment_pushes SET created_at = created_at - ?", {ms}); };
+  const std::string victim = R"({"providers": ["fakepay"], "push": true, "phone": "+255 712 345 678"})";
+  std::vector<std::string> ids;
+  for (int i = 0; i < 10; ++i) ids.push_back(order(victim)->getValue<std::string>("id"));
+  EXPECT_EQ(pushes(), 1) << "ten initiations with the same number asked for ten prompts";
+  EXPECT_EQ(kernel_->store().query("SELECT COUNT(*) AS n FROM payment_events WHERE kind = 'push_limited'").i64(0, "n"), 9);
+  // Pushes on demand, to the same number written another way: refused with Retry-After.
+  auto again = http(port_, "POST", "/shop/payments/" + ids[1] + "/push", R"({"phone": "255712345678"})");
+  EXPECT_EQ(again.status, 429) << again.body;
+  int retry = std::atoi(again.header("Retry-After").c_str());
+  EXPECT_GT(retry, 0);
+  EXPECT_LE(retry, 30);
+  EXPECT_NE(again.body.find("rate_limited"), std::string::npos);
+  // Another number for another payment is not held back by the victim's limit.
+  EXPECT_EQ(http(port_, "POST", "/shop/payments/" + ids[2] + "/push", R"({"phone": "255700000001"})").status, 200);
+  // Every 30 s one more, until five in the hour.
+  for (int i = 0; i < 6; ++i) {
+    ageBy(31000);
+    auto r = http(port_, "POST", "/shop/payments/" + ids[3 + i % 5] + "/push", R"({"phone": "+255712345678"})");
+    EXPECT_EQ(r.status, i < 4 ? 200 : 429) << i << " " << r.body;
+  }
+  // One payment: three an hour, whatever number it is sent to.
+  ageBy(3600 * 1000);
+  for (int i = 0; i < 4; ++i) {
+    ageBy(31000);
+    auto r = http(port_, "POST", "/shop/payments/" + ids[9] + "/push", "{\"phone\": \"25570000010" + std::to_string(i) + "\"}");
+    EXPECT_EQ(r.status, i < 3 ? 200 : 429) << i << " " << r.body;
+  }
+}
+
+// Webhooks nobody can vouch for are never stored whole: the inbox has its own body cap, a long
+// event id is kept as its digest, the summary is cut, and events that matched no payment go
+// after the retention period.
+TEST_P(PaymentsTest, WebhookInboxStoresOnlyBoundedSummaries) {
+  SKIP_WITHOUT_ENGINE();
+  boot();
+  const std::string secret = "fake-secret";
+  auto post = [&](const std::string& body) {
+    return http(port_, "POST", "/webhooks/fakepay", body, {{"X-Fakepay-Signature", test::hmacSha256Hex(secret, body)}});
+  };
+  EXPECT_EQ(post("{\"event_id\": \"" + std::string(70 * 1024, 'e') + "\"}").status, 413);
+  for (int i = 0; i < 20; ++i) {
+    std::string body = "{\"event_id\": \"" + std::to_string(i) + std::string(50 * 1024, 'x') + "\", \"order_id\": \"nobody\"}";
+    ASSERT_EQ(post(body).status, 200) << i;
+  }
+  Rows r = kernel_->store().query(
+      "SELECT COUNT(*) AS n, SUM(LENGTH(provider_event_id) + LENGTH(detail)) AS bytes FROM payment_events "
+      "WHERE kind = 'webhook' AND payment_id IS NULL");
+  EXPECT_EQ(r.i64(0, "n"), 20);
+  EXPECT_LT(r.i64(0, "bytes"), 20 * 400) << "unmatched webhooks stored whole";
+  // A replay of the same long event is still a duplicate.
+  std::string body = "{\"event_id\": \"0" + std::string(50 * 1024, 'x') + "\", \"order_id\": \"nobody\"}";
+  EXPECT_NE(post(body).body.find("\"duplicates\":1"), std::string::npos);
+  // Past the retention period they are gone; events of real payments stay.
+  auto p = order();
+  pay(p->getValue<std::string>("provider_ref"));
+  ASSERT_TRUE(eventually([&] { return status(p->getValue<std::string>("id")) == "succeeded"; }));
+  kernel_->store().exec("UPDATE payment_events SET created_at = created_at - ?", {Value(std::int64_t{73} * 3600 * 1000)});
+  EXPECT_EQ(kernel_->payments().purgeUnmatchedWebhooks(), 20);
+  EXPECT_GT(kernel_->store()
+                .query("SELECT COUNT(*) AS n FROM payment_events WHERE payment_id = ?", {p->getValue<std::string>("id")})
+                .i64(0, "n"),
+            0);
+}
+
 TEST_P(PaymentsTest, ExpiredPaymentFails) {
   SKIP_WITHOUT_ENGINE();
   boot();

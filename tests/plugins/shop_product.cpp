@@ -81,6 +81,12 @@ class Shop final : public malipo::Product {
       out.set("payment", host_.payments().toJson(res.value().payment));
       return malipo::Response::json(200, out);
     });
+    r.add("POST", "/shop/payments/{id}/push", [this](const malipo::Request& req) {
+      auto in = malipo::parseJsonObject(req.body);
+      auto res = host_.payments().requestPush(req.param("id"), in ? in->optValue<std::string>("phone", "") : "");
+      if (!res.ok()) return malipo::Response::error(res.error(), req.requestId);
+      return malipo::Response::json(200, res.value().toJson());
+    });
     std::string alias = host_.settings().getString("alias_provider");
     if (!alias.empty()) r.add("POST", "/shop/webhook-alias", host_.payments().webhookInbox(alias));
   }

@@ -79,6 +79,12 @@ void Kernel::open() {
   po.janitorIntervalMs = pay.getInt("janitor_interval_seconds", 30) * 1000;
   po.breakerThreshold = static_cast<int>(pay.getInt("breaker_threshold", 5));
   po.breakerOpenMs = pay.getInt("breaker_open_seconds", 30) * 1000;
+  po.webhookMaxBodyBytes = static_cast<std::size_t>(pay.getInt("webhook_max_body_bytes"));
+  po.unmatchedWebhookRetentionMs = pay.getInt("unmatched_webhook_retention_hours") * 3600 * 1000;
+  Settings push = pay.child("push_limits");
+  po.pushIntervalMs = push.getInt("interval_seconds") * 1000;
+  po.pushesPerNumberPerHour = static_cast<int>(push.getInt("per_number_per_hour"));
+  po.pushesPerPaymentPerHour = static_cast<int>(push.getInt("per_payment_per_hour"));
   payments_ = std::make_unique<PaymentService>(*store_, *jobs_, *clock_, logger_, metrics_, po);
   idempotency_ = std::make_unique<Idempotency>(*store_, *clock_);
 
