@@ -3,16 +3,22 @@
 // Hubtel runs the USSD session and collects the money itself; we host one route (default
 // /ussd) that answers every USSD step with menus built from the products' catalogs and, on
 // checkout, replies AddToCart. The same route receives the fulfilment after the customer paid
-// (a body with OrderId). The kernel settles only from query(), so:
+// (a body with OrderId). The kernel settles only from query(), and query() settles only from
+// Hubtel's transaction status check (fulfilments carry no signature), so:
 //
-//   confirm ──▶ Payments::create → initiate(): claims the session (no network),
+//   confirm ──▶ Payments::create → initiate(): claims the session (no network), records the
+//               SessionId as spent (hubtel_payment_refs: it never pays for another payment),
 //               provider_ref = SessionId, job hubtel.status_check due in 5 minutes
 //           ──▶ AddToCart reply
 //   fulfilment (allow-listed IP) ──▶ row in hubtel_fulfilments + job hubtel.fulfil; 200 at once
-//   hubtel.fulfil ──▶ Payments::sync → query() reads the stored fulfilment → succeeded/failed/held
+//   hubtel.fulfil ──▶ Payments::sync → query(): the fulfilment is the cue to ask the status
+//                     check now → succeeded (gross/fee/net) / failed / pending / held
 //                 ──▶ POST the fulfilment callback (success / failed), retried for up to an hour
 //   hubtel.status_check ──▶ no fulfilment yet: query() asks Hubtel's status API; Unpaid keeps
 //                           checking until the payment's deadline
+//
+// Interaction requests (every USSD step) are accepted from Hubtel's addresses only outside
+// sandbox (interaction_ip_check); account data is shown only to such proven sessions.
 //
 // Thread-safety: handlers and jobs run concurrently; configuration is immutable after
 // construction, state lives in the database, and the one cache (which products answer
