@@ -73,6 +73,8 @@ TEST(HubtelWire, FulfilmentFromTheSeed) {
   EXPECT_EQ(f->unitPriceMinor, 1050);
   EXPECT_EQ(f->currency, "GHS");
   EXPECT_EQ(f->itemName, "National Raffle");
+  EXPECT_EQ(f->itemsMinor, 5250);               // 5 x 10.50
+  EXPECT_EQ(f->amountAfterChargesMinor, 5200);  // the merchant bears the 0.50 fee
 }
 
 // Issue 14's live fulfilment: the customer bears the fee, so Subtotal and AmountPaid include it.
