@@ -4,6 +4,7 @@
 #include <Poco/JSON/Parser.h>
 #include <gtest/gtest.h>
 
+#include "../../../tests/kernel/engines.hpp"
 #include "../../../tests/kernel/kernel_fixture.hpp"
 #include "cv_validation.hpp"
 #include "links.hpp"
@@ -42,13 +43,15 @@ const std::string kCv = R"({"template_id": "modern", "cv_data": {"name": "ZoÃ« Ã
   "education": [{"degree": "BSc Computer Science", "school": "University of Dar es Salaam", "duration": "2015-2019"}],
   "skills": ["C++", "SQL"], "languages": ["English", "Swahili"]}})";
 
-class CvPdfTest : public ::testing::Test {
+// On SQLite, and on PostgreSQL when scripts/test.sh provides one.
+class CvPdfTest : public EngineTest {
  protected:
   void SetUp() override {
+    SKIP_WITHOUT_ENGINE();
     // clang-format off
     std::string yaml =
         "server: {listen: \"127.0.0.1:0\", access_log: false}\n"
-        "database: {url: \"sqlite:" + dir_.file("cv.db") + "\"}\n"
+        "database: {url: \"" + url() + "\"}\n"
         "auth: {jwt_secret: " + kJwtSecret + "}\n"
         "brand: {name: CV Chap Chap, support_phone: \"+255 700 111 222\", support_email: help@cvchapchap.example}\n"
         "jobs: {workers: 2, poll_interval_ms: 20}\n"
@@ -107,12 +110,13 @@ class CvPdfTest : public ::testing::Test {
         .i64(0, "n");
   }
 
-  TempDir dir_;
   std::unique_ptr<Kernel> kernel_;
   std::uint16_t port_ = 0;
 };
 
 }  // namespace
+
+INSTANTIATE_TEST_SUITE_P(Engines, CvPdfTest, ::testing::Values("sqlite", "postgresql"), engineName);
 
 TEST(CvValidation, RequiresNameAndCapsSizes) {
   cvpdf::CvLimits limits;
@@ -143,7 +147,7 @@ TEST(CvValidation, RequiresNameAndCapsSizes) {
   EXPECT_FALSE(cvpdf::isCvId("a/b"));
 }
 
-TEST_F(CvPdfTest, InitiateValidatesInput) {
+TEST_P(CvPdfTest, InitiateValidatesInput) {
   auto bad = http(port_, "POST", "/api/cv-pdf/anonymous/initiate-ussd", R"({"template_id": "fancy", "cv_data": {"name": "x"}})");
   EXPECT_EQ(bad.status, 400);
   EXPECT_EQ(parse(bad.body)->getValue<std::string>("error"), "Unknown template_id 'fancy'. Valid templates: modern, classic, minimal.");
@@ -158,7 +162,7 @@ TEST_F(CvPdfTest, InitiateValidatesInput) {
   EXPECT_EQ(kernel_->store().query("SELECT COUNT(*) AS n FROM cv_requests").i64(0, "n"), 0);
 }
 
-TEST_F(CvPdfTest, PastedProofCompletesAndDownloads) {
+TEST_P(CvPdfTest, PastedProofCompletesAndDownloads) {
   std::string rid = initiate();
   EXPECT_EQ(status(rid), "pending_payment");
   auto pageResp = http(port_, "GET", "/api/cv-pdf/" + rid + "/payment-page");
@@ -198,13 +202,13 @@ TEST_F(CvPdfTest, PastedProofCompletesAndDownloads) {
   EXPECT_EQ(kernel_->store().query("SELECT COUNT(*) AS n FROM jobs WHERE kind = 'payment.settled'").i64(0, "n"), 1);
 }
 
-TEST_F(CvPdfTest, WebhookAloneCompletes) {
+TEST_P(CvPdfTest, WebhookAloneCompletes) {
   std::string rid = initiate();
   payInSim(rid, "{}");  // the simulator sends its webhook
   ASSERT_TRUE(eventually([&] { return status(rid) == "completed"; })) << status(rid);
 }
 
-TEST_F(CvPdfTest, NotPaidRetriesThenFailsWithAMessageAndCanRetry) {
+TEST_P(CvPdfTest, NotPaidRetriesThenFailsWithAMessageAndCanRetry) {
   std::string rid = initiate();
   EXPECT_EQ(verify(rid, "PAID TXNOTYET").status, 303);
   auto page = http(port_, "GET", "/api/cv-pdf/" + rid + "/status-page");
@@ -220,7 +224,7 @@ TEST_F(CvPdfTest, NotPaidRetriesThenFailsWithAMessageAndCanRetry) {
   ASSERT_TRUE(eventually([&] { return status(rid) == "completed"; }));
 }
 
-TEST_F(CvPdfTest, WrongProofFailsAtOnceAndPagesEscapeInput) {
+TEST_P(CvPdfTest, WrongProofFailsAtOnceAndPagesEscapeInput) {
   std::string rid = initiate();
   payInSim(rid, R"({"webhooks": 0, "txn_id": "TXREAL"})");
   verify(rid, "PAID TXOTHER");
@@ -236,7 +240,7 @@ TEST_F(CvPdfTest, WrongProofFailsAtOnceAndPagesEscapeInput) {
   EXPECT_EQ(again.status, 400);
 }
 
-TEST_F(CvPdfTest, VerifyAttemptsAreLimitedPerRequest) {
+TEST_P(CvPdfTest, VerifyAttemptsAreLimitedPerRequest) {
   std::string rid = initiate();
   for (int i = 0; i < 4; ++i) {
     EXPECT_EQ(verify(rid, "<b>nonsense</b>").status, 303);
@@ -249,7 +253,7 @@ TEST_F(CvPdfTest, VerifyAttemptsAreLimitedPerRequest) {
   EXPECT_EQ(limited.body.find("<b>nonsense</b>"), std::string::npos);
 }
 
-TEST_F(CvPdfTest, LoggedInRequestDownloadsOnlyForItsOwner) {
+TEST_P(CvPdfTest, LoggedInRequestDownloadsOnlyForItsOwner) {
   std::string alice = makeJwt(kJwtSecret, "alice", 3600), bob = makeJwt(kJwtSecret, "bob", 3600);
   std::string rid = initiate(kCv, {{"Authorization", "Bearer " + alice}});
   payInSim(rid, "{}");
@@ -259,14 +263,14 @@ TEST_F(CvPdfTest, LoggedInRequestDownloadsOnlyForItsOwner) {
   EXPECT_EQ(http(port_, "GET", "/api/cv-pdf/" + rid + "/download", "", {{"Authorization", "Bearer " + alice}}).status, 200);
 }
 
-TEST_F(CvPdfTest, IdempotencyKeyReturnsTheSameRequest) {
+TEST_P(CvPdfTest, IdempotencyKeyReturnsTheSameRequest) {
   auto a = http(port_, "POST", "/api/cv-pdf/anonymous/initiate-ussd", kCv, {{"Idempotency-Key", "cv-1"}});
   auto b = http(port_, "POST", "/api/cv-pdf/anonymous/initiate-ussd", kCv, {{"Idempotency-Key", "cv-1"}});
   EXPECT_EQ(a.body, b.body);
   EXPECT_EQ(kernel_->store().query("SELECT COUNT(*) AS n FROM cv_requests").i64(0, "n"), 1);
 }
 
-TEST_F(CvPdfTest, ExpiredPaymentCanBeRestarted) {
+TEST_P(CvPdfTest, ExpiredPaymentCanBeRestarted) {
   std::string rid = initiate();
   std::string pid = paymentId(rid);
   kernel_->store().exec("UPDATE payments SET expires_at = 1 WHERE id = ?", {pid});
@@ -284,7 +288,7 @@ TEST_F(CvPdfTest, ExpiredPaymentCanBeRestarted) {
 
 // ---------------------------------------------------------------- who may see and act (issue 12)
 
-TEST_F(CvPdfTest, SignedInUsersRequestAnswersOnlyThatUser) {
+TEST_P(CvPdfTest, SignedInUsersRequestAnswersOnlyThatUser) {
   std::string pageUrl;
   std::string rid = initiate(kCv, bearer("alice"), &pageUrl);
   const std::string base = "/api/cv-pdf/" + rid + "/";
@@ -358,7 +362,7 @@ TEST_F(CvPdfTest, SignedInUsersRequestAnswersOnlyThatUser) {
   ASSERT_TRUE(eventually([&] { return status(rid, bearer("alice")) == "completed"; }));
 }
 
-TEST_F(CvPdfTest, AnonymousRequestPagesMaskThePhone) {
+TEST_P(CvPdfTest, AnonymousRequestPagesMaskThePhone) {
   std::string rid = initiate();
   auto page = http(port_, "GET", "/api/cv-pdf/" + rid + "/payment-page");
   ASSERT_EQ(page.status, 200);
@@ -377,7 +381,7 @@ TEST_F(CvPdfTest, AnonymousRequestPagesMaskThePhone) {
 // ---------------------------------------------------------------- the owner's browser download
 // (issue 14)
 
-TEST_F(CvPdfTest, OwnerDownloadsThroughAShortLivedSignedLink) {
+TEST_P(CvPdfTest, OwnerDownloadsThroughAShortLivedSignedLink) {
   std::string rid = initiate(kCv, bearer("alice")), other = initiate(kCv, bearer("alice"));
   payInSim(rid, "{}");
   ASSERT_TRUE(eventually([&] { return status(rid, bearer("alice")) == "completed"; }));
@@ -449,7 +453,7 @@ TEST(CvPdfLinks, SignedLinksBindPurposeRequestUserAndTime) {
 
 // ---------------------------------------------------------------- held is not unpaid (issue 14)
 
-TEST_F(CvPdfTest, HeldPaymentShowsAsReceivedUnderReview) {
+TEST_P(CvPdfTest, HeldPaymentShowsAsReceivedUnderReview) {
   std::string rid = initiate();
   payInSim(rid, R"({"amount_minor": 50000})");  // 500 of 1000 TZS, and the webhook
   ASSERT_TRUE(eventually([&] { return status(rid) == "payment_under_review"; })) << status(rid);
@@ -484,7 +488,7 @@ TEST_F(CvPdfTest, HeldPaymentShowsAsReceivedUnderReview) {
   EXPECT_EQ(verifyJobs(), 0);
 }
 
-TEST_F(CvPdfTest, ProofOfAShortPaymentIsUnderReviewNotFailed) {
+TEST_P(CvPdfTest, ProofOfAShortPaymentIsUnderReviewNotFailed) {
   std::string rid = initiate();
   std::string txn =
       payInSim(rid, R"({"webhooks": 0, "amount_minor": 50000})");  // only the SMS tells us
@@ -498,7 +502,7 @@ TEST_F(CvPdfTest, ProofOfAShortPaymentIsUnderReviewNotFailed) {
 // ---------------------------------------------------------------- Try again after a decline (issue
 // 14)
 
-TEST_F(CvPdfTest, TryAgainAfterADeclineStartsANewPayment) {
+TEST_P(CvPdfTest, TryAgainAfterADeclineStartsANewPayment) {
   std::string rid = initiate();
   std::string first = paymentId(rid);
   payInSim(rid, R"({"outcome": "failed"})");
@@ -525,7 +529,7 @@ TEST_F(CvPdfTest, TryAgainAfterADeclineStartsANewPayment) {
   ASSERT_TRUE(eventually([&] { return status(rid) == "completed"; }));
 }
 
-TEST_F(CvPdfTest, UssdCallbackHasASmallBodyCap) {
+TEST_P(CvPdfTest, UssdCallbackHasASmallBodyCap) {
   auto big = http(port_, "POST", "/api/cv-pdf/ussd-callback", std::string(20000, 'x'), {},
                   "application/json");
   EXPECT_EQ(big.status, 413);
