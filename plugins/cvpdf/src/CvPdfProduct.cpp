@@ -315,6 +315,8 @@ Response CvPdfProduct::page(int status, const std::string& title, const std::str
                             bool refresh) {
   Response r = Response::html(status, host_.pages().render(title, tmpl, data, refresh ? "<meta http-equiv=\"refresh\" content=\"5\">" : ""));
   r.header("Cache-Control", "no-store");
+  // Page URLs may carry a signed link (?access=…): never hand them to another site.
+  r.header("Referrer-Policy", "same-origin");
   return r;
 }
 
