@@ -259,8 +259,8 @@ void CvPdfProduct::countAttempt(const std::string& requestId, const std::string&
                                 const std::string& action) {
   host_.db().exec(
       "INSERT INTO cv_request_limits (request_id, client, action, n, updated_at) "
-      "VALUES (?, ?, ?, 1, ?) ON CONFLICT (request_id, client, action) DO UPDATE SET n = cv_request_limits.n + 1, "
-      "updated_at = excluded.updated_at",
+      "VALUES (?, ?, ?, 1, ?) ON CONFLICT (request_id, client, action) "
+      "DO UPDATE SET n = cv_request_limits.n + 1, updated_at = excluded.updated_at",
       {requestId, client, action, host_.clock().nowMs()});
 }
 
@@ -704,10 +704,12 @@ Response CvPdfProduct::statusJson(const Request& req) {
   if (!r) {
     r = load(id);
     if (!r) return jsonError(404, "Request not found");
+    Access first = access(req, *r);  // someone else's poll never makes us ask the provider
+    if (!first.allowed) return jsonError(403, first.denial);
     if (r->status == "pending_payment" || r->status == "verifying_payment" ||
         r->status == "failed" || r->status == kUnderReview) {
-      auto p =
-          currentPayment(*r);  // a stale payment is re-checked; a held one shows as under review
+      // A stale payment is re-checked; a held one shows as under review.
+      auto p = currentPayment(*r);
       if (p.ok() && r->status == kUnderReview) reference = referenceOf(p.value());
     }
     std::int64_t ttl = s_.getInt("status_cache_ms");
@@ -836,8 +838,7 @@ Response CvPdfProduct::restart(const Request& req) {
   if (r->status != "failed") return Response::redirect(303, link(*r, "status-page", a));
   auto old = host_.payments().get(r->paymentId);
   if (old.ok() && !isFinal(old.value().status))
-    return Response::redirect(
-        303, link(*r, "verify", a));  // the payment can still be paid: verify again
+    return Response::redirect(303, link(*r, "verify", a));  // it can still be paid: verify again
   if (old.ok() && old.value().status == PaymentStatus::held)
     return Response::redirect(303, link(*r, "status-page", a));
   auto pay = newPayment(*r, "", false);
