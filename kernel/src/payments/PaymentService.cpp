@@ -789,9 +789,11 @@ Poco::JSON::Object PaymentService::toJson(const Payment& p) const {
 }
 
 void PaymentService::start(Router& router, bool sandbox) {
-  jobs_.handle("payment.sync", [this](const Job& j) { return runSync(j); }, {6, 60000, 2000, 600000});
-  jobs_.handle("payment.settled", [this](const Job& j) { return runSettled(j, true); }, {10, 120000, 2000, 1800000});
-  jobs_.handle("payment.failed", [this](const Job& j) { return runSettled(j, false); }, {10, 120000, 2000, 1800000});
+  // Short leases: a running handler's lease is extended by the dispatcher's heartbeat, so the
+  // lease only bounds how long the jobs of a process that died wait to be taken back.
+  jobs_.handle("payment.sync", [this](const Job& j) { return runSync(j); }, {6, 15000, 2000, 600000});
+  jobs_.handle("payment.settled", [this](const Job& j) { return runSettled(j, true); }, {10, 15000, 2000, 1800000});
+  jobs_.handle("payment.failed", [this](const Job& j) { return runSettled(j, false); }, {10, 15000, 2000, 1800000});
   jobs_.handle("payments.janitor", [this](const Job&) {
     runJanitor();
     return JobOutcome::ok();
