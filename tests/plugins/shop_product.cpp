@@ -97,6 +97,18 @@ class Shop final : public malipo::Product {
     if (fail == "always_retry") return malipo::JobOutcome::retry("warehouse unreachable", 1);
     return record(p, "settled");
   }
+  // Delivery is one row: it goes in the kernel's transaction (exactly once, even across a
+  // crash), unless the test asks for the classic path.
+  bool deliversInTransaction() const override { return host_.settings().getBool("deliver_in_tx"); }
+  malipo::JobOutcome onPaymentSettledInTx(const malipo::Payment& p, malipo::Tx& tx) override {
+    std::string fail = host_.settings().getString("fulfil_fail");
+    if (fail == "permanent") return malipo::JobOutcome::fail("out of stock");
+    if (fail == "always_retry") return malipo::JobOutcome::retry("warehouse unreachable", 1);
+    int delay = static_cast<int>(host_.settings().getInt("fulfil_delay_ms"));
+    if (delay > 0) std::this_thread::sleep_for(std::chrono::milliseconds(delay));
+    tx.exec("INSERT INTO shop_fulfilments (payment_id, kind, created_at) VALUES (?, ?, ?)", {p.id, "settled", host_.clock().nowMs()});
+    return malipo::JobOutcome::ok();
+  }
   malipo::JobOutcome onPaymentFailed(const malipo::Payment& p) override { return record(p, "failed"); }
 
  private:
@@ -116,6 +128,7 @@ malipo::SchemaNode shopSchema() {
   return object("test shop")
       .field("alias_provider", str("provider whose webhooks /shop/webhook-alias accepts").def(""))
       .field("fulfil_delay_ms", integer("sleep in fulfilment (to widen race windows)").def(0))
+      .field("deliver_in_tx", boolean("deliver inside the kernel's transaction (onPaymentSettledInTx)").def(true))
       .field("fulfil_fail", str("'permanent': fulfilment fails at once; 'always_retry': it never succeeds").def(""));
 }
 

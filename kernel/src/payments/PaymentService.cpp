@@ -656,15 +656,41 @@ JobOutcome PaymentService::runSettled(const Job& job, bool settled) {
   auto prod = product(p.value().product);
   if (!prod) return JobOutcome::retry("product " + p.value().product + " is not loaded");
   JobOutcome outcome;
-  try {
-    outcome = settled ? prod->onPaymentSettled(p.value()) : prod->onPaymentFailed(p.value());
-  } catch (const std::exception& e) {
-    outcome = JobOutcome::retry(std::string("product threw: ") + e.what());
+  std::int64_t now = clock_.nowMs();
+  if (settled && p.value().fulfilment == "done") return JobOutcome::ok();  // delivered before a crash
+  if (settled && prod->deliversInTransaction()) {
+    // The delivery record and the product's writes commit together, or not at all.
+    struct NotDelivered {};
+    bool already = false;
+    try {
+      store_.write([&](Tx& tx) {
+        already = false;
+        if (tx.exec("UPDATE payments SET fulfilment = 'done', fulfilled_at = ?, fulfilment_error = NULL "
+                    "WHERE id = ? AND (fulfilment IS NULL OR fulfilment <> 'done')",
+                    {now, job.payload}) == 0) {
+          already = true;  // another run delivered it (the row lock made us wait for it)
+          return;
+        }
+        outcome = prod->onPaymentSettledInTx(p.value(), tx);
+        if (outcome.kind != JobOutcome::Kind::done) throw NotDelivered{};
+      });
+      return JobOutcome::ok();
+    } catch (const NotDelivered&) {
+      // The outcome says why; the failure bookkeeping below applies.
+    } catch (const std::exception& e) {
+      outcome = JobOutcome::retry(std::string("product threw: ") + e.what());
+    }
+    if (already) return JobOutcome::ok();
+  } else {
+    try {
+      outcome = settled ? prod->onPaymentSettled(p.value()) : prod->onPaymentFailed(p.value());
+    } catch (const std::exception& e) {
+      outcome = JobOutcome::retry(std::string("product threw: ") + e.what());
+    }
   }
   if (!settled) return outcome;
   // What became of the delivery, for whoever must report it (a channel's callback, the
   // admin API): done, or failed once the product gave up or its attempts ran out.
-  std::int64_t now = clock_.nowMs();
   if (outcome.kind == JobOutcome::Kind::done) {
     store_.exec("UPDATE payments SET fulfilment = 'done', fulfilled_at = ?, fulfilment_error = NULL WHERE id = ?", {now, job.payload});
   } else if (outcome.kind == JobOutcome::Kind::fail || job.attempt >= job.maxAttempts) {

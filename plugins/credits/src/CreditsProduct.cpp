@@ -372,6 +372,12 @@ Response CreditsProduct::consume(const Request& req) {
 }
 
 JobOutcome CreditsProduct::onPaymentSettled(const Payment& p) {
+  JobOutcome out;
+  host_.db().write([&](Tx& tx) { out = onPaymentSettledInTx(p, tx); });
+  return out;
+}
+
+JobOutcome CreditsProduct::onPaymentSettledInTx(const Payment& p, Tx& tx) {
   Poco::JSON::Object::Ptr meta;
   try {
     meta = Poco::JSON::Parser().parse(p.metadata).extract<Poco::JSON::Object::Ptr>();
@@ -382,29 +388,28 @@ JobOutcome CreditsProduct::onPaymentSettled(const Payment& p) {
   std::int64_t credits = meta->optValue<Poco::Int64>("credits", 0);
   std::string packageId = meta->optValue<std::string>("package_id", "");
   if (account.empty() || credits <= 0) return JobOutcome::fail("payment " + p.id + ": metadata names no account or credits");
-  bool credited = false;
   std::int64_t now = host_.clock().nowMs();
-  host_.db().write([&](Tx& tx) {
-    // The unique key makes the credit happen once per payment, whatever arrives twice.
-    if (tx.exec("INSERT INTO credit_ledger (account, delta, kind, source, unique_key, created_at) VALUES (?, ?, 'topup', ?, ?, ?) "
-                "ON CONFLICT DO NOTHING",
-                {account, credits, p.id, "payment:" + p.id, now}) == 0)
-      return;
-    tx.exec("INSERT INTO credit_accounts (account, balance, updated_at) VALUES (?, ?, ?) "
-            "ON CONFLICT (account) DO UPDATE SET balance = credit_accounts.balance + excluded.balance, updated_at = excluded.updated_at",
-            {account, credits, now});
-    std::int64_t after = tx.query("SELECT balance FROM credit_accounts WHERE account = ?", {account}).i64(0, "balance");
-    tx.exec("UPDATE credit_ledger SET balance_after = ? WHERE unique_key = ?", {after, "payment:" + p.id});
-    // Sales through a channel (USSD) have no top-up row yet: keep the audit record anyway.
-    tx.exec("INSERT INTO credit_topups (id, payment_id, account, package_id, credits, amount_minor, currency, status, provider, "
-            "reference, channel, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'PENDING', ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-            {meta->optValue<std::string>("topup_id", p.id), p.id, account, packageId, credits, p.amountMinor, p.currency, p.provider,
-             p.id, p.channel.empty() ? "api" : p.channel, p.createdAtMs});
-    tx.exec("UPDATE credit_topups SET status = 'COMPLETED', completed_at = ? WHERE payment_id = ?", {now, p.id});
-    credited = true;
+  // The unique key makes the credit happen once per payment, whatever arrives twice.
+  if (tx.exec("INSERT INTO credit_ledger (account, delta, kind, source, unique_key, created_at) VALUES (?, ?, 'topup', ?, ?, ?) "
+              "ON CONFLICT DO NOTHING",
+              {account, credits, p.id, "payment:" + p.id, now}) == 0) {
+    tx.onCommit([this, id = p.id] { host_.logger().info("credits", "payment " + id + " was already credited"); });
+    return JobOutcome::ok();
+  }
+  tx.exec("INSERT INTO credit_accounts (account, balance, updated_at) VALUES (?, ?, ?) "
+          "ON CONFLICT (account) DO UPDATE SET balance = credit_accounts.balance + excluded.balance, updated_at = excluded.updated_at",
+          {account, credits, now});
+  std::int64_t after = tx.query("SELECT balance FROM credit_accounts WHERE account = ?", {account}).i64(0, "balance");
+  tx.exec("UPDATE credit_ledger SET balance_after = ? WHERE unique_key = ?", {after, "payment:" + p.id});
+  // Sales through a channel (USSD) have no top-up row yet: keep the audit record anyway.
+  tx.exec("INSERT INTO credit_topups (id, payment_id, account, package_id, credits, amount_minor, currency, status, provider, "
+          "reference, channel, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'PENDING', ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+          {meta->optValue<std::string>("topup_id", p.id), p.id, account, packageId, credits, p.amountMinor, p.currency, p.provider,
+           p.id, p.channel.empty() ? "api" : p.channel, p.createdAtMs});
+  tx.exec("UPDATE credit_topups SET status = 'COMPLETED', completed_at = ? WHERE payment_id = ?", {now, p.id});
+  tx.onCommit([this, credits, account, id = p.id] {
+    host_.logger().info("credits", "credited " + std::to_string(credits) + " to " + account + " for payment " + id);
   });
-  host_.logger().info("credits", credited ? "credited " + std::to_string(credits) + " to " + account + " for payment " + p.id
-                                          : "payment " + p.id + " was already credited");
   return JobOutcome::ok();
 }
 

@@ -33,6 +33,9 @@ class CreditsProduct final : public Product {
   std::vector<Migration> migrations() const override;
   void start() override;
   JobOutcome onPaymentSettled(const Payment& payment) override;
+  // The credit is ledger rows: written in the kernel's delivery transaction.
+  bool deliversInTransaction() const override { return true; }
+  JobOutcome onPaymentSettledInTx(const Payment& payment, Tx& tx) override;
   JobOutcome onPaymentFailed(const Payment& payment) override;
   std::vector<CatalogItem> catalog(const std::string& channel) const override;
   Result<std::string> accountSummary(const std::string& accountId) override;
