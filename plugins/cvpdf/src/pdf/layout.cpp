@@ -1,6 +1,10 @@
 #include "pdf/layout.hpp"
 
+#include <hpdf_pages.h>
+#include <hpdf_streams.h>
+
 #include <algorithm>
+#include <cstdio>
 #include <utility>
 
 #include "pdf/text_util.hpp"
@@ -12,20 +16,40 @@ namespace {
 // it comes from sanitizeUtf8 or from our own constants).
 char32_t nextCp(std::string_view s, std::size_t& i) {
   const auto b0 = static_cast<unsigned char>(s[i]);
+  auto cont = [&](std::size_t k) { return static_cast<char32_t>(static_cast<unsigned char>(s[i + k]) & 0x3Fu); };
   if (b0 < 0x80) { ++i; return b0; }
   if (b0 < 0xE0 && i + 1 < s.size()) {
-    const char32_t cp = (b0 & 0x1Fu) << 6 | (static_cast<unsigned char>(s[i + 1]) & 0x3Fu);
+    const char32_t cp = (b0 & 0x1Fu) << 6 | cont(1);
     i += 2;
     return cp;
   }
   if (b0 < 0xF0 && i + 2 < s.size()) {
-    const char32_t cp = (b0 & 0x0Fu) << 12 | (static_cast<unsigned char>(s[i + 1]) & 0x3Fu) << 6 |
-                        (static_cast<unsigned char>(s[i + 2]) & 0x3Fu);
+    const char32_t cp = (b0 & 0x0Fu) << 12 | cont(1) << 6 | cont(2);
     i += 3;
+    return cp;
+  }
+  if (b0 < 0xF8 && i + 3 < s.size()) {
+    const char32_t cp = (b0 & 0x07u) << 18 | cont(1) << 12 | cont(2) << 6 | cont(3);
+    i += 4;
     return cp;
   }
   ++i;
   return 0xFFFD;
+}
+
+void toU32(std::string_view s, std::u32string& out) {
+  out.clear();
+  for (std::size_t i = 0; i < s.size();) out.push_back(nextCp(s, i));
+}
+
+// Shortest decimal for a content stream number.
+void appendNum(std::string& out, float v) {
+  char buf[32];
+  int n = std::snprintf(buf, sizeof buf, "%.3f", static_cast<double>(v));
+  while (n > 0 && buf[n - 1] == '0') --n;
+  if (n > 0 && buf[n - 1] == '.') --n;
+  if (n == 2 && buf[0] == '-' && buf[1] == '0') { buf[0] = '0'; n = 1; }
+  out.append(buf, static_cast<std::size_t>(n));
 }
 
 bool sameColor(Rgb a, Rgb b) { return a.r == b.r && a.g == b.g && a.b == b.b; }
@@ -34,8 +58,8 @@ bool sameColor(Rgb a, Rgb b) { return a.r == b.r && a.g == b.g && a.b == b.b; }
 
 // ---------------------------------------------------------------- Canvas
 
-Canvas::Canvas(HPDF_Doc doc, Face regular, Face bold)
-    : doc_(doc), regular_(regular), bold_(bold) {}
+Canvas::Canvas(HPDF_Doc doc, Face regular, Face bold, const TextEngine* engine, DocFonts* fonts)
+    : doc_(doc), regular_(regular), bold_(bold), engine_(engine), fonts_(fonts) {}
 
 HPDF_Page Canvas::addPage() {
   endText();
@@ -68,17 +92,21 @@ float Canvas::textWidth(std::string_view utf8, const Face& face, float size, flo
   if (utf8.empty()) return 0;
   std::size_t chars = 0;
   float units = 0;
-  if (face.widths) {
-    std::uint32_t sum = 0;
-    for (std::size_t i = 0; i < utf8.size();) {
-      sum += face.widths->advance(nextCp(utf8, i));
-      ++chars;
+  if (!face.base14) {
+    thread_local std::u32string u32;
+    toU32(utf8, u32);
+    thread_local std::vector<Glyph> glyphs;
+    if (charSpace != 0) {
+      engine_->shape(u32, face.weight, glyphs);
+      for (const Glyph& g : glyphs) units += g.advance;
+      chars = glyphs.size();
+    } else {
+      units = engine_->width(u32, face.weight);
     }
-    units = static_cast<float>(sum);
   } else {
     const std::string bytes = toCp1252(utf8);
     units = static_cast<float>(
-        HPDF_Font_TextWidth(face.font, reinterpret_cast<const HPDF_BYTE*>(bytes.data()),
+        HPDF_Font_TextWidth(face.base14, reinterpret_cast<const HPDF_BYTE*>(bytes.data()),
                             static_cast<HPDF_UINT>(bytes.size()))
             .width);
     chars = bytes.size();
@@ -126,8 +154,17 @@ std::vector<Line> Canvas::wrap(std::string_view utf8, const Face& face, float si
       for (std::size_t i = 0; i < word.size();) {
         const std::size_t start = i;
         const char32_t cp = nextCp(word, i);
-        const float cw = face.widths ? static_cast<float>(face.widths->advance(cp)) * size / 1000.0f
-                                     : textWidth(word.substr(start, i - start), face, size);
+        // Combining marks stay with their base character.
+        while (i < word.size()) {
+          std::size_t k = i;
+          const char32_t next = nextCp(word, k);
+          if (!((next >= 0x300 && next <= 0x36F) || (next >= 0x1AB0 && next <= 0x1AFF) ||
+                (next >= 0x20D0 && next <= 0x20FF) || next == 0x200D || (next >= 0xFE00 && next <= 0xFE0F)))
+            break;
+          i = k;
+        }
+        (void)cp;
+        const float cw = textWidth(word.substr(start, i - start), face, size);
         if (!cur.text.empty() && cur.width + cw > maxWidth) {
           lines.push_back(std::move(cur));
           cur = Line{};
@@ -177,11 +214,6 @@ void Canvas::text(float x, float y, std::string_view utf8, const Face& face, flo
     HPDF_Page_BeginText(page_);
     inText_ = true;
   }
-  if (curFont_ != face.font || curSize_ != size) {
-    HPDF_Page_SetFontAndSize(page_, face.font, size);
-    curFont_ = face.font;
-    curSize_ = size;
-  }
   if (curCharSpace_ != charSpace) {
     HPDF_Page_SetCharSpace(page_, charSpace);
     curCharSpace_ = charSpace;
@@ -190,9 +222,112 @@ void Canvas::text(float x, float y, std::string_view utf8, const Face& face, flo
     HPDF_Page_SetRGBFill(page_, color.r, color.g, color.b);
     curFill_ = color;
   }
+  if (!face.base14) {
+    shapedText(x, y, utf8, face, size);
+    return;
+  }
+  if (curFont_ != face.base14 || curSize_ != size) {
+    HPDF_Page_SetFontAndSize(page_, face.base14, size);
+    curFont_ = face.base14;
+    curSize_ = size;
+  }
   // libharu needs NUL-terminated text; base-14 fonts take CP1252 bytes.
-  const std::string s = face.cp1252 ? toCp1252(utf8) : std::string(utf8);
+  const std::string s = toCp1252(utf8);
   HPDF_Page_TextOut(page_, x, y, s.c_str());
+}
+
+// Writes shaped glyphs as TJ arrays of 2-byte CIDs. The PDF advances each
+// glyph by its /W width; where the shaper's advance or offset differs, a TJ
+// adjustment (x) or the text rise Ts (y) moves the glyph to its place.
+void Canvas::shapedText(float x, float y, std::string_view utf8, const Face& face, float size) {
+  toU32(utf8, u32_);
+  engine_->shape(u32_, face.weight, glyphs_);
+  if (glyphs_.empty()) return;
+  std::string ops;
+  ops.reserve(32 + glyphs_.size() * 8);
+  ops += "1 0 0 1 ";
+  appendNum(ops, x);
+  ops += ' ';
+  appendNum(ops, y);
+  ops += " Tm\n";
+  // Right-to-left scripts that extractors do not reorder themselves (N'Ko
+  // and the like) get the line's logical text as /ActualText.
+  const bool actual = engine_->needsActualText(u32_);
+  char hex[16];
+  if (actual) {
+    ops += "/Span<</ActualText<FEFF";
+    for (char32_t c : u32_) {
+      if (c >= 0x10000) {
+        std::snprintf(hex, sizeof hex, "%04X%04X", static_cast<unsigned>(0xD800 + ((c - 0x10000) >> 10)),
+                      static_cast<unsigned>(0xDC00 + ((c - 0x10000) & 0x3FF)));
+      } else {
+        std::snprintf(hex, sizeof hex, "%04X", static_cast<unsigned>(c));
+      }
+      ops += hex;
+    }
+    ops += ">>>BDC\n";
+  }
+  bool open = false;
+  float rise = 0;
+  float pending = 0;  // TJ adjustment not written yet (1/1000 em)
+  std::u32string rev;
+  for (const Glyph& g : glyphs_) {
+    HPDF_Dict font = fonts_->font(g.face);
+    if (!font) return;
+    const float wantRise = g.yOffset * size / 1000.0f;
+    if (curFont_ != font || curSize_ != size || wantRise != rise) {
+      if (open) {
+        if (pending > 0.5f || pending < -0.5f) appendNum(ops, pending);
+        pending = 0;
+        ops += "]TJ\n";
+      }
+      open = false;
+    }
+    if (curFont_ != font || curSize_ != size) {
+      const char* name = HPDF_Page_GetLocalFontName(page_, font);
+      if (!name) return;
+      ops += '/';
+      ops += name;
+      ops += ' ';
+      appendNum(ops, size);
+      ops += " Tf\n";
+      curFont_ = font;
+      curSize_ = size;
+    }
+    if (wantRise != rise) {
+      appendNum(ops, wantRise);
+      ops += " Ts\n";
+      rise = wantRise;
+    }
+    if (!open) ops += '[';
+    open = true;
+    std::u32string_view text = std::u32string_view(u32_).substr(g.textStart, g.textLen);
+    if (g.rtl && text.size() > 1) {  // see Glyph::rtl
+      rev.assign(text.rbegin(), text.rend());
+      text = rev;
+    }
+    // A mark drawn to the left of its origin (zero advance, negative x
+    // offset) gets a CID whose width spans the offset, so the pen ends where
+    // the next character starts and extractors see no gap there.
+    int widthOverride = -1;
+    if (g.advance == 0 && g.xOffset < 0) widthOverride = static_cast<int>(-g.xOffset + 0.5f);
+    const std::uint16_t cid = fonts_->cid(g.face, g.gid, text, widthOverride);
+    const float w = fonts_->width(g.face, cid);
+    pending -= g.xOffset;
+    if (pending > 0.5f || pending < -0.5f) appendNum(ops, pending);
+    pending = 0;
+    std::snprintf(hex, sizeof hex, "<%04X>", static_cast<unsigned>(cid));
+    ops += hex;
+    pending += g.xOffset + w - g.advance;
+  }
+  if (open) {
+    if (pending > 0.5f || pending < -0.5f) appendNum(ops, pending);
+    ops += "]TJ\n";
+  }
+  if (rise != 0) ops += "0 Ts\n";
+  if (actual) ops += "EMC\n";
+  auto* attr = static_cast<HPDF_PageAttr>(page_->attr);
+  HPDF_Stream_WriteStr(attr->stream, ops.c_str());
 }
 
 void Canvas::fillRect(float x, float y, float w, float h, Rgb color) {

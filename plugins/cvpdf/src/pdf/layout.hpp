@@ -10,7 +10,8 @@
 #include <vector>
 
 #include "pdf/cv_data.hpp"
-#include "pdf/truetype.hpp"
+#include "pdf/doc_fonts.hpp"
+#include "pdf/text_engine.hpp"
 
 namespace malipo::cvpdf::detail {
 
@@ -18,11 +19,11 @@ struct Rgb {
   float r, g, b;
 };
 
-// A font as used in one document.
+// A font style as used in one document: the TextEngine's fallback chain for
+// a weight (through DocFonts), or a base-14 font (last resort, CP1252).
 struct Face {
-  HPDF_Font font = nullptr;
-  const WidthTable* widths = nullptr;  // null: base-14 font measured by libharu
-  bool cp1252 = false;                 // base-14 font: text must be converted
+  Weight weight = Weight::kRegular;
+  HPDF_Font base14 = nullptr;  // set: base-14 font measured by libharu
 };
 
 struct Line {
@@ -30,15 +31,16 @@ struct Line {
   float width = 0;
 };
 
-// Owns the pages of one document and draws on them. Text is measured with
-// the cached width tables and placed with HPDF_Page_ShowText only, so
-// libharu never searches the font's cmap for measuring.
+// Owns the pages of one document and draws on them. Text is shaped by the
+// TextEngine and written as CID strings (TJ) in the page's content stream;
+// measuring uses the same shaping, so lines are as wide as drawn.
 class Canvas {
  public:
   static constexpr float kPageWidth = 595.276f;   // A4
   static constexpr float kPageHeight = 841.89f;
 
-  Canvas(HPDF_Doc doc, Face regular, Face bold);
+  // engine and fonts may be null when both faces are base-14.
+  Canvas(HPDF_Doc doc, Face regular, Face bold, const TextEngine* engine, DocFonts* fonts);
 
   const Face& regular() const { return regular_; }
   const Face& bold() const { return bold_; }
@@ -67,13 +69,18 @@ class Canvas {
 
  private:
   void endText();
+  void shapedText(float x, float y, std::string_view utf8, const Face& face, float size);
 
   HPDF_Doc doc_;
   Face regular_, bold_;
+  const TextEngine* engine_;
+  DocFonts* fonts_;
+  std::vector<Glyph> glyphs_;  // scratch
+  std::u32string u32_;         // scratch
   std::vector<HPDF_Page> pages_;
   HPDF_Page page_ = nullptr;
   bool inText_ = false;
-  HPDF_Font curFont_ = nullptr;
+  const void* curFont_ = nullptr;
   float curSize_ = 0, curCharSpace_ = 0;
   Rgb curFill_{-1, -1, -1};
 };

@@ -4,6 +4,7 @@
 #include <array>
 #include <cstring>
 #include <map>
+#include <memory>
 #include <stdexcept>
 #include <unordered_map>
 
@@ -83,7 +84,12 @@ class Font {
   Table table(const std::string& tag) const { return tables_.at(tag); }
   std::uint16_t unitsPerEm() const { return unitsPerEm_; }
   std::uint16_t numGlyphs() const { return numGlyphs_; }
-  std::uint16_t glyphOf(char32_t cp) const { return cp < 0x10000 ? cmap_[cp] : 0; }
+  std::uint16_t glyphOf(char32_t cp) const {
+    if (cp < 0x10000) return cmap_[cp];
+    const auto it = supp_.find(cp);
+    return it == supp_.end() ? 0 : it->second;
+  }
+  std::uint16_t numHMetrics() const { return numHMetrics_; }
 
   std::uint16_t advance(std::uint16_t gid) const {
     const Table t = table("hmtx");
@@ -156,9 +162,12 @@ class Font {
       for (std::uint32_t k = 0; k < groups; ++k) {
         const std::size_t g = best + 16 + 12u * k;
         const std::uint32_t start = b_.u32(g), end = b_.u32(g + 4), gid = b_.u32(g + 8);
-        for (std::uint32_t c = start; c <= end && c < 0xFFFF; ++c) {
+        if (end < start || end > 0x10FFFF) throw FontError("bad cmap group");
+        for (std::uint32_t c = start; c <= end; ++c) {
           const std::uint32_t v = gid + (c - start);
-          cmap_[c] = v < numGlyphs_ ? static_cast<std::uint16_t>(v) : 0;
+          const std::uint16_t g = v < numGlyphs_ ? static_cast<std::uint16_t>(v) : 0;
+          if (c < 0xFFFF) cmap_[c] = g;
+          else if (c > 0xFFFF && g != 0) supp_[c] = g;
         }
       }
     }
@@ -171,6 +180,7 @@ class Font {
   std::uint16_t numHMetrics_ = 0;
   bool longLoca_ = false;
   std::vector<std::uint16_t> cmap_;
+  std::unordered_map<char32_t, std::uint16_t> supp_;  // code points above the BMP
 };
 
 // libharu's rounding: (advance * 1000) / unitsPerEm, truncated.
@@ -305,100 +315,118 @@ std::string assemble(std::vector<std::pair<std::string, std::string>> tables) {
 
 }  // namespace
 
-bool buildReducedFont(const std::string& ttf, const std::vector<CodeRange>& ranges,
-                      ReducedFont& out, std::string& error) {
-  try {
-    const Font f(ttf);
-    const Bytes& b = f.bytes();
-    for (std::size_t i = 0; i < ranges.size(); ++i) {
-      if (ranges[i].last < ranges[i].first || ranges[i].last >= 0xFFFF ||
-          (i > 0 && ranges[i].first <= ranges[i - 1].last)) {
-        throw FontError("code point ranges must be sorted, disjoint and below U+FFFF");
-      }
-    }
+struct TrueTypeFont::Impl {
+  std::string data;
+  std::unique_ptr<Font> font;
+};
 
-    // New glyph order: .notdef, then one glyph per code point of each range
-    // (so every range is a single idDelta cmap segment), then components.
-    constexpr int kEmpty = -1;
-    std::vector<int> source{0};  // new gid -> source gid (or kEmpty)
-    std::vector<std::uint16_t> rangeStart;
-    for (const CodeRange& r : ranges) {
-      rangeStart.push_back(static_cast<std::uint16_t>(source.size()));
-      for (char32_t c = r.first; c <= r.last; ++c) {
-        const std::uint16_t g = f.glyphOf(c);
-        source.push_back(g == 0 ? kEmpty : g);
-      }
+std::unique_ptr<TrueTypeFont> TrueTypeFont::load(std::string bytes, std::string& error) {
+  try {
+    auto impl = std::make_unique<Impl>();
+    impl->data = std::move(bytes);
+    impl->font = std::make_unique<Font>(impl->data);
+    return std::unique_ptr<TrueTypeFont>(new TrueTypeFont(std::move(impl)));
+  } catch (const std::exception& e) {
+    error = e.what();
+    return nullptr;
+  }
+}
+
+TrueTypeFont::TrueTypeFont(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {
+  const Font& f = *impl_->font;
+  const Bytes& b = f.bytes();
+  const std::uint16_t upem = f.unitsPerEm();
+  auto em = [&](int v) { return static_cast<int>(static_cast<long>(v) * 1000 / upem); };
+  const Table head = f.table("head");
+  metrics_.bbox = {em(b.i16(head.off + 36)), em(b.i16(head.off + 38)), em(b.i16(head.off + 40)),
+                   em(b.i16(head.off + 42))};
+  const Table hhea = f.table("hhea");
+  metrics_.ascent = em(b.i16(hhea.off + 4));
+  metrics_.descent = em(b.i16(hhea.off + 6));
+  const Table os2 = f.table("OS/2");
+  metrics_.capHeight = os2.len >= 90 && b.u16(os2.off) >= 2 ? em(b.i16(os2.off + 88)) : metrics_.ascent;
+  // PostScript name (name id 6), Windows (UTF-16BE) or Mac (bytes) records.
+  const Table name = f.table("name");
+  const std::uint16_t count = b.u16(name.off + 2);
+  const std::size_t strings = name.off + b.u16(name.off + 4);
+  for (std::uint16_t i = 0; i < count && metrics_.postScriptName.empty(); ++i) {
+    const std::size_t r = name.off + 6 + 12u * i;
+    if (b.u16(r + 6) != 6) continue;
+    const std::uint16_t platform = b.u16(r);
+    const std::size_t len = b.u16(r + 8), off = strings + b.u16(r + 10);
+    b.need(off, len);
+    std::string n;
+    if (platform == 3) {
+      for (std::size_t k = 1; k < len; k += 2) n.push_back(*b.at(off + k));
+    } else if (platform == 1) {
+      n.assign(b.at(off), len);
     }
-    if (source.size() > 0xFFF0) throw FontError("too many glyphs");
-    std::unordered_map<int, std::uint16_t> firstCopy;  // source gid -> new gid
+    for (char c : n) {
+      if (c > 0x20 && c < 0x7F && c != '/' && c != '(' && c != ')' && c != '[' && c != ']' && c != '<' &&
+          c != '>' && c != '{' && c != '}' && c != '%' && c != '#')
+        metrics_.postScriptName.push_back(c);
+    }
+  }
+  if (metrics_.postScriptName.empty()) metrics_.postScriptName = "Font";
+}
+
+TrueTypeFont::~TrueTypeFont() = default;
+
+const std::string& TrueTypeFont::bytes() const { return impl_->data; }
+std::uint16_t TrueTypeFont::unitsPerEm() const { return impl_->font->unitsPerEm(); }
+std::uint16_t TrueTypeFont::numGlyphs() const { return impl_->font->numGlyphs(); }
+std::uint16_t TrueTypeFont::glyphOf(char32_t cp) const { return impl_->font->glyphOf(cp); }
+std::uint16_t TrueTypeFont::advance(std::uint16_t gid) const {
+  return gid < impl_->font->numGlyphs() ? impl_->font->advance(gid) : impl_->font->advance(0);
+}
+std::uint16_t TrueTypeFont::advanceThousandths(std::uint16_t gid) const {
+  return toThousandths(advance(gid), unitsPerEm());
+}
+
+bool TrueTypeFont::subset(const std::vector<std::uint16_t>& sourceGids, std::string& out,
+                          std::string& error) const {
+  try {
+    const Font& f = *impl_->font;
+    const Bytes& b = f.bytes();
+    std::vector<std::uint16_t> source = sourceGids;
+    if (source.empty() || source[0] != 0) source.insert(source.begin(), 0);
+    std::unordered_map<std::uint16_t, std::uint16_t> firstCopy;  // source gid -> new gid
     for (std::size_t i = 0; i < source.size(); ++i) {
-      if (source[i] != kEmpty) firstCopy.emplace(source[i], static_cast<std::uint16_t>(i));
+      if (source[i] >= f.numGlyphs()) throw FontError("glyph id out of range");
+      firstCopy.emplace(source[i], static_cast<std::uint16_t>(i));
     }
-    for (std::size_t i = 0; i < source.size(); ++i) {  // grows while we walk it
-      if (source[i] == kEmpty) continue;
-      const Table g = f.glyph(static_cast<std::uint16_t>(source[i]));
+    for (std::size_t i = 0; i < source.size(); ++i) {  // grows while we walk it: components
+      const Table g = f.glyph(source[i]);
       for (std::size_t off : componentIndexOffsets(b, g)) {
         const std::uint16_t comp = b.u16(g.off + off);
         if (comp >= f.numGlyphs()) throw FontError("bad component glyph");
-        if (firstCopy.emplace(comp, static_cast<std::uint16_t>(source.size())).second) {
-          source.push_back(comp);
-        }
+        if (firstCopy.emplace(comp, static_cast<std::uint16_t>(source.size())).second) source.push_back(comp);
       }
       if (source.size() > 0xFFF0) throw FontError("too many glyphs");
     }
-
     const std::uint16_t numGlyphs = static_cast<std::uint16_t>(source.size());
     std::string glyf, loca, hmtx;
-    const std::uint16_t notdefAdvance = f.advance(0);
+    glyf.reserve(source.size() * 128);
     for (std::uint16_t i = 0; i < numGlyphs; ++i) {
       put32(loca, static_cast<std::uint32_t>(glyf.size()));
-      if (source[i] == kEmpty) {
-        put16(hmtx, notdefAdvance);
-        put16(hmtx, 0);
-        continue;
-      }
-      const std::uint16_t src = static_cast<std::uint16_t>(source[i]);
+      const std::uint16_t src = source[i];
       put16(hmtx, f.advance(src));
       put16(hmtx, static_cast<std::uint16_t>(f.lsb(src)));
       const Table g = f.glyph(src);
-      std::string data(b.at(g.off), g.len);
-      for (std::size_t off : componentIndexOffsets(b, g)) {
-        set16(data, off, firstCopy.at(b.u16(g.off + off)));
-      }
-      glyf += data;
+      const std::size_t at = glyf.size();
+      glyf.append(b.at(g.off), g.len);
+      for (std::size_t off : componentIndexOffsets(b, g)) set16(glyf, at + off, firstCopy.at(b.u16(g.off + off)));
       glyf.append((4 - glyf.size() % 4) % 4, '\0');
     }
     put32(loca, static_cast<std::uint32_t>(glyf.size()));
 
-    // cmap: one (3,1) format 4 subtable, one idDelta segment per range.
-    std::string sub;
-    const std::uint16_t segs = static_cast<std::uint16_t>(ranges.size() + 1);
-    std::uint16_t pow2 = 1, log2 = 0;
-    while (pow2 * 2 <= segs) { pow2 = static_cast<std::uint16_t>(pow2 * 2); ++log2; }
-    put16(sub, 4);
-    put16(sub, static_cast<std::uint16_t>(16 + 8 * segs));
-    put16(sub, 0);
-    put16(sub, static_cast<std::uint16_t>(segs * 2));
-    put16(sub, static_cast<std::uint16_t>(pow2 * 2));
-    put16(sub, log2);
-    put16(sub, static_cast<std::uint16_t>(segs * 2 - pow2 * 2));
-    for (const CodeRange& r : ranges) put16(sub, static_cast<std::uint16_t>(r.last));
-    put16(sub, 0xFFFF);
-    put16(sub, 0);  // reservedPad
-    for (const CodeRange& r : ranges) put16(sub, static_cast<std::uint16_t>(r.first));
-    put16(sub, 0xFFFF);
-    for (std::size_t i = 0; i < ranges.size(); ++i) {
-      put16(sub, static_cast<std::uint16_t>(rangeStart[i] - ranges[i].first));
-    }
-    put16(sub, 1);
-    for (std::uint16_t i = 0; i < segs; ++i) put16(sub, 0);
+    // cmap: a (3,1) format 4 subtable with only the closing segment. The PDF
+    // addresses glyphs by CID = glyph id; rasterisers still expect a cmap.
     std::string cmap;
-    put16(cmap, 0);
-    put16(cmap, 1);
-    put16(cmap, 3);
-    put16(cmap, 1);
-    put32(cmap, 12);
-    cmap += sub;
+    put16(cmap, 0); put16(cmap, 1); put16(cmap, 3); put16(cmap, 1); put32(cmap, 12);
+    put16(cmap, 4); put16(cmap, 24); put16(cmap, 0);
+    put16(cmap, 2); put16(cmap, 2); put16(cmap, 0); put16(cmap, 0);  // segX2, range, selector, shift
+    put16(cmap, 0xFFFF); put16(cmap, 0); put16(cmap, 0xFFFF); put16(cmap, 1); put16(cmap, 0);
 
     std::string head = copyTable(f, "head");
     if (head.size() < 54) throw FontError("short head table");
@@ -418,43 +446,11 @@ bool buildReducedFont(const std::string& ttf, const std::vector<CodeRange>& rang
         {"OS/2", copyTable(f, "OS/2")}, {"cmap", cmap}, {"glyf", glyf}, {"head", head},
         {"hhea", hhea}, {"hmtx", hmtx}, {"loca", loca}, {"maxp", maxp},
         {"name", reducedNameTable(f)}, {"post", post}};
-    // Hinting programs: libharu copies them into the PDF; keep them so the
-    // glyph instructions stay valid for rasterisers that run them.
+    // Hinting programs: glyph instructions refer to them.
     for (const char* tag : {"cvt ", "fpgm", "prep"}) {
       if (f.has(tag)) tables.emplace_back(tag, copyTable(f, tag));
     }
-    out.bytes = assemble(std::move(tables));
-    out.glyphCount = numGlyphs;
-
-    const std::uint16_t upem = f.unitsPerEm();
-    out.widths = WidthTable();
-    const std::uint16_t notdef = toThousandths(notdefAdvance, upem);
-    for (char32_t c = 0; c < 0x10000; ++c) out.widths.set(c, notdef);
-    for (std::size_t i = 0; i < ranges.size(); ++i) {
-      for (char32_t c = ranges[i].first; c <= ranges[i].last; ++c) {
-        const int src = source[rangeStart[i] + (c - ranges[i].first)];
-        out.widths.set(c, src == kEmpty ? notdef
-                                        : toThousandths(f.advance(static_cast<std::uint16_t>(src)), upem));
-      }
-    }
-    return true;
-  } catch (const std::exception& e) {
-    error = e.what();
-    return false;
-  }
-}
-
-bool readWidths(const std::string& ttf, WidthTable& out, std::vector<bool>& covered,
-                std::string& error) {
-  try {
-    const Font f(ttf);
-    out = WidthTable();
-    covered.assign(0x10000, false);
-    for (char32_t c = 0; c < 0x10000; ++c) {
-      const std::uint16_t g = f.glyphOf(c);
-      out.set(c, toThousandths(f.advance(g), f.unitsPerEm()));
-      covered[c] = g != 0;
-    }
+    out = assemble(std::move(tables));
     return true;
   } catch (const std::exception& e) {
     error = e.what();
