@@ -281,6 +281,13 @@ Response CvPdfProduct::initiate(const Request& req) {
   out.set("success", true);
   out.set("request_id", r.id);
   out.set("payment_page_url", host_.publicUrl() + url(r.id, "payment-page"));
+  // Characters no PDF font can draw, named before anyone pays (issue 19).
+  if (auto missing = renderer_->unrenderable(cvFromJson(r.cvJson)); !missing.empty()) {
+    Poco::JSON::Array chars;
+    for (const auto& ch : missing) chars.add(ch);
+    out.set("unrenderable_characters", chars);
+    out.set("warning", PdfRenderer::unrenderableWarning(missing));
+  }
   return Response::json(200, out);
 }
 
@@ -310,6 +317,7 @@ Response CvPdfProduct::paymentPage(const Request& req) {
   if (host_.sandbox() && !p.action.url.empty()) d.set("sandbox_pay_url", p.action.url);
   d.set("verify_url", url(r->id, "verify"));
   d.set("status_url", url(r->id, "status-page"));
+  d.set("render_warning", PdfRenderer::unrenderableWarning(renderer_->unrenderable(cvFromJson(r->cvJson))));  // issue 19
   return page(200, "Pay for your CV", pages::kPayment, d);
 }
 

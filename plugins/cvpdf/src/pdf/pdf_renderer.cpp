@@ -280,4 +280,13 @@ const std::string& PdfRenderer::fontWarnings() const { return impl_->engine->war
 
 std::vector<std::string> PdfRenderer::unrenderable(const CvData& cv) const { return impl_->unrenderable(cv); }
 
+std::string PdfRenderer::unrenderableWarning(const std::vector<std::string>& chars) {
+  if (chars.empty()) return "";
+  std::string list;
+  for (std::size_t i = 0; i < chars.size() && i < 20; ++i) list += (i ? " " : "") + chars[i];
+  if (chars.size() > 20) list += " \xE2\x80\xA6";
+  return "Your CV contains characters that our PDF fonts cannot show: " + list +
+         ". They will be left out of the PDF. Change them before you pay if they matter.";
+}
+
 }  // namespace malipo::cvpdf

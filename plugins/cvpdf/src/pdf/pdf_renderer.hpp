@@ -61,6 +61,9 @@ class PdfRenderer {  // thread-safe: render() may be called from several threads
   // font can draw, once each in order of appearance, as UTF-8. render()
   // leaves them out; callers say so before anyone pays.
   std::vector<std::string> unrenderable(const CvData& cv) const;
+  // One sentence for the person about to pay, naming those characters; ""
+  // when the list is empty.
+  static std::string unrenderableWarning(const std::vector<std::string>& chars);
 
   // Problems found while loading fonts (empty when all is well); render()
   // still works, with a fallback layout or a slower font path.
