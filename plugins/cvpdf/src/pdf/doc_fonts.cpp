@@ -4,6 +4,8 @@
 #include <hpdf_objects.h>
 #include <hpdf_streams.h>
 
+#include <zlib.h>
+
 #include <cstdio>
 
 namespace malipo::cvpdf::detail {
@@ -56,14 +58,13 @@ HPDF_Dict newIndirectDict(HPDF_Doc doc) {
   return d;
 }
 
+extern "C" HPDF_STATUS writeFlateFilter(HPDF_Dict, HPDF_Stream stream) {
+  return HPDF_Stream_WriteStr(stream, "/Filter /FlateDecode\012");
+}
+
 HPDF_Dict newStream(HPDF_Doc doc, const std::string& bytes) {
   HPDF_Dict d = HPDF_DictStream_New(doc->mmgr, doc->xref);
-  if (!d) return nullptr;
-  d->filter = HPDF_STREAM_FILTER_FLATE_DECODE;
-  if (HPDF_Stream_Write(d->stream, reinterpret_cast<const HPDF_BYTE*>(bytes.data()),
-                        static_cast<HPDF_UINT>(bytes.size())) != HPDF_OK) {
-    return nullptr;
-  }
+  if (!d || !setPrecompressedStream(d, bytes)) return nullptr;
   return d;
 }
 
@@ -79,6 +80,27 @@ std::string subsetTag(std::size_t face, std::size_t glyphs) {
 }
 
 }  // namespace
+
+bool setPrecompressedStream(HPDF_Dict dict, const std::string& bytes) {
+  if (!dict->stream || dict->write_fn) return false;
+  uLongf len = compressBound(static_cast<uLong>(bytes.size()));
+  std::string z(len, '\0');
+  if (compress2(reinterpret_cast<Bytef*>(z.data()), &len, reinterpret_cast<const Bytef*>(bytes.data()),
+                static_cast<uLong>(bytes.size()), Z_BEST_SPEED) != Z_OK) {
+    return false;
+  }
+  HPDF_Stream fresh = HPDF_MemStream_New(dict->mmgr, static_cast<HPDF_UINT>(len < 1024 ? 1024 : len));
+  if (!fresh) return false;
+  if (HPDF_Stream_Write(fresh, reinterpret_cast<const HPDF_BYTE*>(z.data()), static_cast<HPDF_UINT>(len)) != HPDF_OK) {
+    HPDF_Stream_Free(fresh);
+    return false;
+  }
+  HPDF_Stream_Free(dict->stream);
+  dict->stream = fresh;
+  dict->filter = HPDF_STREAM_FILTER_NONE;
+  dict->write_fn = writeFlateFilter;
+  return true;
+}
 
 DocFonts::DocFonts(HPDF_Doc doc, const TextEngine& engine) : doc_(doc), engine_(engine) {
   used_.resize(engine.faceCount());

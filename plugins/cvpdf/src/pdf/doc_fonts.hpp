@@ -22,6 +22,13 @@
 
 namespace malipo::cvpdf::detail {
 
+// Makes dict (a stream object) hold bytes compressed here with zlib's fastest
+// level, marked /FlateDecode. libharu 2.3 hard-codes the default level (about
+// three times slower for a few per cent less) and drops any /Filter entry of a
+// stream it does not compress itself, so the entry is written from the
+// dictionary's write hook. false: nothing changed.
+bool setPrecompressedStream(HPDF_Dict dict, const std::string& bytes);
+
 class DocFonts {
  public:
   DocFonts(HPDF_Doc doc, const TextEngine& engine);

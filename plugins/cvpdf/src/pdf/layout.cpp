@@ -94,14 +94,25 @@ float Canvas::textWidth(std::string_view utf8, const Face& face, float size, flo
   float units = 0;
   if (!face.base14) {
     thread_local std::u32string u32;
-    toU32(utf8, u32);
     thread_local std::vector<Glyph> glyphs;
     if (charSpace != 0) {
+      toU32(utf8, u32);
       engine_->shape(u32, face.weight, glyphs);
       for (const Glyph& g : glyphs) units += g.advance;
       chars = glyphs.size();
     } else {
-      units = engine_->width(u32, face.weight);
+      // Wrapping measures each word; shaping a word (Arabic) costs far
+      // more than looking it up again in this document.
+      auto& cache = widthCache_[static_cast<int>(face.weight)];
+      std::string key(utf8);
+      const auto it = cache.find(key);
+      if (it != cache.end()) {
+        units = it->second;
+      } else {
+        toU32(utf8, u32);
+        units = engine_->width(u32, face.weight);
+        if (cache.size() < 4096) cache.emplace(std::move(key), units);
+      }
     }
   } else {
     const std::string bytes = toCp1252(utf8);
@@ -127,15 +138,35 @@ std::vector<Line> Canvas::wrap(std::string_view utf8, const Face& face, float si
       lines.push_back(Line{});
       continue;
     }
+    // Shaped text: the paragraph is shaped once, and each word's width is
+    // the sum of its characters' advances (shaping does not join across
+    // spaces), instead of one shaping call per word.
+    const bool byParagraph = !face.base14;
+    if (byParagraph) {
+      thread_local std::u32string u32;
+      thread_local std::vector<float> adv;
+      toU32(para, u32);
+      engine_->advances(u32, face.weight, adv);
+      cumByte_.assign(para.size() + 1, 0.0f);
+      std::size_t ci = 0;
+      for (std::size_t b = 0; b < para.size(); ++ci) {
+        const std::size_t start = b;
+        nextCp(para, b);
+        for (std::size_t k = start + 1; k <= b; ++k) cumByte_[k] = cumByte_[start];
+        cumByte_[b] = cumByte_[start] + (ci < adv.size() ? adv[ci] : 0.0f);
+      }
+    }
+    auto span = [&](std::size_t a, std::size_t b) { return (cumByte_[b] - cumByte_[a]) * size / 1000.0f; };
     Line cur;
     std::size_t w = 0;
     while (w < para.size()) {
       std::size_t sp = para.find(' ', w);
       if (sp == std::string_view::npos) sp = para.size();
       const std::string_view word = para.substr(w, sp - w);
+      const std::size_t wordStart = w;
       w = sp + 1;
       if (word.empty()) continue;
-      const float ww = textWidth(word, face, size);
+      const float ww = byParagraph ? span(wordStart, sp) : textWidth(word, face, size);
       if (!cur.text.empty() && cur.width + spaceW + ww <= maxWidth) {
         cur.text += ' ';
         cur.text.append(word);
@@ -164,7 +195,8 @@ std::vector<Line> Canvas::wrap(std::string_view utf8, const Face& face, float si
           i = k;
         }
         (void)cp;
-        const float cw = textWidth(word.substr(start, i - start), face, size);
+        const float cw = byParagraph ? span(wordStart + start, wordStart + i)
+                                     : textWidth(word.substr(start, i - start), face, size);
         if (!cur.text.empty() && cur.width + cw > maxWidth) {
           lines.push_back(std::move(cur));
           cur = Line{};
@@ -328,6 +360,35 @@ void Canvas::shapedText(float x, float y, std::string_view utf8, const Face& fac
   if (actual) ops += "EMC\n";
   auto* attr = static_cast<HPDF_PageAttr>(page_->attr);
   HPDF_Stream_WriteStr(attr->stream, ops.c_str());
+}
+
+bool Canvas::compressPages() {
+  endText();
+  bool ok = true;
+  for (HPDF_Page p : pages_) {
+    if (!p) continue;
+    auto* attr = static_cast<HPDF_PageAttr>(p->attr);
+    HPDF_Dict contents = attr->contents;
+    if (!contents || !contents->stream || contents->stream != attr->stream) {
+      ok = false;
+      continue;
+    }
+    std::string raw;
+    const HPDF_UINT n = HPDF_MemStream_GetBufCount(contents->stream);
+    for (HPDF_UINT i = 0; i < n; ++i) {
+      HPDF_UINT len = 0;
+      const HPDF_BYTE* b = HPDF_MemStream_GetBufPtr(contents->stream, i, &len);
+      if (b) raw.append(reinterpret_cast<const char*>(b), len);
+    }
+    if (raw.size() != HPDF_Stream_Size(contents->stream) || !setPrecompressedStream(contents, raw)) {
+      ok = false;
+      continue;
+    }
+    attr->stream = contents->stream;
+    attr->compression_mode = HPDF_COMP_NONE;  // else libharu sets the filter again when saving
+  }
+  page_ = nullptr;  // nothing may be drawn after this
+  return ok;
 }
 
 void Canvas::fillRect(float x, float y, float w, float h, Rgb color) {

@@ -171,6 +171,7 @@ struct PdfRenderer::Impl {
       a.error = describe(err);
       return a;
     }
+    if (fonts) canvas.compressPages();
     if (fonts && !fonts->finish(a.error)) {
       a.error = "fonts: " + a.error;
       return a;

@@ -151,9 +151,12 @@ struct TextEngine::Impl {
 
   void shapeComplex(std::u32string_view t, int w, std::vector<Glyph>& out) const {
     const auto n = static_cast<FriBidiStrIndex>(t.size());
-    std::vector<FriBidiCharType> types(t.size());
-    std::vector<FriBidiBracketType> brackets(t.size());
-    std::vector<FriBidiLevel> levels(t.size());
+    thread_local std::vector<FriBidiCharType> types;
+    thread_local std::vector<FriBidiBracketType> brackets;
+    thread_local std::vector<FriBidiLevel> levels;
+    types.resize(t.size());
+    brackets.resize(t.size());
+    levels.resize(t.size());
     const auto* str = reinterpret_cast<const FriBidiChar*>(t.data());
     fribidi_get_bidi_types(str, n, types.data());
     fribidi_get_bracket_types(str, n, types.data(), brackets.data());
@@ -162,7 +165,8 @@ struct TextEngine::Impl {
       std::fill(levels.begin(), levels.end(), 0);
     }
     // Faces, with common characters and marks kept in the preceding font.
-    std::vector<std::uint8_t> face(t.size(), kNoFace);
+    thread_local std::vector<std::uint8_t> face;
+    face.assign(t.size(), kNoFace);
     for (std::size_t i = 0; i < t.size(); ++i) {
       const char32_t c = t[i];
       std::uint8_t f = kNoFace;
@@ -174,20 +178,18 @@ struct TextEngine::Impl {
       face[i] = f;
     }
     // A leading run of common characters takes the font of what follows.
-    for (std::size_t i = t.size(); i-- > 1;) {
-      if (face[i - 1] != face[i] && face[i] != kNoFace && inherits(t[i - 1]) &&
-          faces[face[i]].ttf->glyphOf(t[i - 1]) != 0) {
-        bool leading = true;
-        for (std::size_t k = 0; k < i; ++k) leading = leading && inherits(t[k]);
-        if (leading) face[i - 1] = face[i];
-      }
+    std::size_t lead = 0;
+    while (lead < t.size() && inherits(t[lead])) ++lead;
+    for (std::size_t i = std::min(lead, t.size() - 1); i-- > 0;) {
+      if (face[i + 1] != kNoFace && faces[face[i + 1]].ttf->glyphOf(t[i]) != 0) face[i] = face[i + 1];
     }
     struct Run {
       std::size_t start, len;
       FriBidiLevel level;
       std::size_t glyphStart, glyphEnd;
     };
-    std::vector<Run> runs;
+    thread_local std::vector<Run> runs;
+    runs.clear();
     for (std::size_t i = 0; i < t.size();) {
       if (face[i] == kNoFace || isIgnorable(t[i])) {
         ++i;
@@ -198,8 +200,13 @@ struct TextEngine::Impl {
       runs.push_back(Run{i, j - i, levels[i], 0, 0});
       i = j;
     }
-    std::vector<Glyph> shaped;
-    hb_buffer_t* buf = hb_buffer_create();
+    thread_local std::vector<Glyph> shaped;
+    shaped.clear();
+    struct BufferDeleter {
+      void operator()(hb_buffer_t* b) const { hb_buffer_destroy(b); }
+    };
+    thread_local std::unique_ptr<hb_buffer_t, BufferDeleter> buffer(hb_buffer_create());
+    hb_buffer_t* buf = buffer.get();
     for (Run& r : runs) {
       hb_buffer_clear_contents(buf);
       hb_buffer_add_utf32(buf, reinterpret_cast<const std::uint32_t*>(t.data()), static_cast<int>(t.size()),
@@ -222,14 +229,16 @@ struct TextEngine::Impl {
       r.glyphEnd = shaped.size();
       // Text of each cluster: the characters from its cluster value to the
       // next cluster value of the run (logical order).
-      std::vector<std::uint32_t> starts;
+      thread_local std::vector<std::uint32_t> starts;
+      starts.clear();
       for (std::size_t g = r.glyphStart; g < r.glyphEnd; ++g) starts.push_back(shaped[g].textStart);
       std::sort(starts.begin(), starts.end());
       starts.erase(std::unique(starts.begin(), starts.end()), starts.end());
       for (std::size_t ci = 0; ci < starts.size(); ++ci) {
         const std::uint32_t cs = starts[ci];
         const std::uint32_t ce = ci + 1 < starts.size() ? starts[ci + 1] : static_cast<std::uint32_t>(r.start + r.len);
-        std::vector<std::size_t> gl;  // glyphs of the cluster in logical order
+        thread_local std::vector<std::size_t> gl;  // glyphs of the cluster in logical order
+        gl.clear();
         for (std::size_t g = r.glyphStart; g < r.glyphEnd; ++g) {
           if (shaped[g].textStart == cs) gl.push_back(g);
         }
@@ -245,10 +254,10 @@ struct TextEngine::Impl {
         }
       }
     }
-    hb_buffer_destroy(buf);
     // Rule L2: from the highest level down to the lowest odd one, reverse
     // every sequence of runs at that level or above.
-    std::vector<std::size_t> order(runs.size());
+    thread_local std::vector<std::size_t> order;
+    order.resize(runs.size());
     for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
     FriBidiLevel maxLevel = 0, minOdd = 0xFF;
     for (const Run& r : runs) {
@@ -335,6 +344,27 @@ void TextEngine::shape(std::u32string_view text, Weight w, std::vector<Glyph>& o
   const int wi = static_cast<int>(w);
   if (impl_->lineIsSimple(text)) impl_->shapeSimple(text, wi, out);
   else impl_->shapeComplex(text, wi, out);
+}
+
+void TextEngine::advances(std::u32string_view text, Weight w, std::vector<float>& perChar) const {
+  perChar.assign(text.size(), 0.0f);
+  const int wi = static_cast<int>(w);
+  if (impl_->lineIsSimple(text)) {
+    for (std::size_t i = 0; i < text.size(); ++i) {
+      const char32_t c = text[i] == 0xA0 ? ' ' : text[i];
+      const std::uint8_t f = impl_->faceOf[wi][c];
+      if (f == kNoFace) continue;
+      const TrueTypeFont& ttf = *impl_->faces[f].ttf;
+      perChar[i] = static_cast<float>(ttf.advanceThousandths(ttf.glyphOf(c)));
+    }
+    return;
+  }
+  thread_local std::vector<Glyph> glyphs;
+  glyphs.clear();
+  impl_->shapeComplex(text, wi, glyphs);
+  for (const Glyph& g : glyphs) {
+    if (g.textStart < perChar.size()) perChar[g.textStart] += g.advance;
+  }
 }
 
 bool TextEngine::needsActualText(std::u32string_view text) const {

@@ -222,6 +222,7 @@ constexpr std::uint16_t kHaveScale = 0x0008;
 constexpr std::uint16_t kMoreComponents = 0x0020;
 constexpr std::uint16_t kHaveXYScale = 0x0040;
 constexpr std::uint16_t kHaveTwoByTwo = 0x0080;
+constexpr std::uint16_t kHaveInstructions = 0x0100;
 
 // Offsets (relative to the glyph start) of the component glyph indices of a
 // composite glyph; empty for simple glyphs.
@@ -240,6 +241,41 @@ std::vector<std::size_t> componentIndexOffsets(const Bytes& b, Table g) {
     if (!(flags & kMoreComponents)) break;
   }
   return offs;
+}
+
+// Removes the hinting instructions of one glyph (simple or composite) in
+// place. PDF viewers rasterise without TrueType bytecode; the instructions
+// were a third to a half of the glyph data of the Noto fonts, all of it
+// compressed again for every document.
+void stripInstructions(std::string& g) {
+  auto u16 = [&](std::size_t o) {
+    if (o + 2 > g.size()) throw FontError("bad glyph");
+    return static_cast<std::uint16_t>(static_cast<unsigned char>(g[o]) << 8 | static_cast<unsigned char>(g[o + 1]));
+  };
+  if (g.size() < 10) return;
+  const auto contours = static_cast<std::int16_t>(u16(0));
+  if (contours >= 0) {
+    const std::size_t at = 10 + 2u * static_cast<std::size_t>(contours);
+    const std::uint16_t len = u16(at);
+    if (at + 2 + len > g.size()) throw FontError("bad glyph instructions");
+    g.erase(at + 2, len);
+    set16(g, at, 0);
+    return;
+  }
+  std::size_t p = 10;
+  std::size_t lastFlags = 0;
+  for (;;) {
+    const std::uint16_t flags = u16(p);
+    lastFlags = p;
+    p += 4 + ((flags & kArgsAreWords) ? 4 : 2);
+    if (flags & kHaveScale) p += 2;
+    else if (flags & kHaveXYScale) p += 4;
+    else if (flags & kHaveTwoByTwo) p += 8;
+    if (!(flags & kMoreComponents)) break;
+  }
+  if (p > g.size()) throw FontError("bad composite glyph");
+  set16(g, lastFlags, static_cast<std::uint16_t>(u16(lastFlags) & ~kHaveInstructions));
+  g.resize(p);
 }
 
 std::string copyTable(const Font& f, const char* tag) {
@@ -413,9 +449,10 @@ bool TrueTypeFont::subset(const std::vector<std::uint16_t>& sourceGids, std::str
       put16(hmtx, f.advance(src));
       put16(hmtx, static_cast<std::uint16_t>(f.lsb(src)));
       const Table g = f.glyph(src);
-      const std::size_t at = glyf.size();
-      glyf.append(b.at(g.off), g.len);
-      for (std::size_t off : componentIndexOffsets(b, g)) set16(glyf, at + off, firstCopy.at(b.u16(g.off + off)));
+      std::string data(b.at(g.off), g.len);
+      for (std::size_t off : componentIndexOffsets(b, g)) set16(data, off, firstCopy.at(b.u16(g.off + off)));
+      stripInstructions(data);
+      glyf += data;
       glyf.append((4 - glyf.size() % 4) % 4, '\0');
     }
     put32(loca, static_cast<std::uint32_t>(glyf.size()));
@@ -446,10 +483,8 @@ bool TrueTypeFont::subset(const std::vector<std::uint16_t>& sourceGids, std::str
         {"OS/2", copyTable(f, "OS/2")}, {"cmap", cmap}, {"glyf", glyf}, {"head", head},
         {"hhea", hhea}, {"hmtx", hmtx}, {"loca", loca}, {"maxp", maxp},
         {"name", reducedNameTable(f)}, {"post", post}};
-    // Hinting programs: glyph instructions refer to them.
-    for (const char* tag : {"cvt ", "fpgm", "prep"}) {
-      if (f.has(tag)) tables.emplace_back(tag, copyTable(f, tag));
-    }
+    // No hinting programs (cvt, fpgm, prep): the glyphs carry no
+    // instructions (see stripInstructions).
     out = assemble(std::move(tables));
     return true;
   } catch (const std::exception& e) {
