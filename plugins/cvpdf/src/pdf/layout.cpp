@@ -110,8 +110,10 @@ float Canvas::textWidth(std::string_view utf8, const Face& face, float size, flo
         units = it->second;
       } else {
         toU32(utf8, u32);
-        units = engine_->width(u32, face.weight);
+        engine_->shape(u32, face.weight, scratchGlyphs_);
+        for (const Glyph& g : scratchGlyphs_) units += g.advance;
         if (cache.size() < 4096) cache.emplace(std::move(key), units);
+        remember(utf8, face.weight, scratchGlyphs_);
       }
     }
   } else {
@@ -146,7 +148,14 @@ std::vector<Line> Canvas::wrap(std::string_view utf8, const Face& face, float si
       thread_local std::u32string u32;
       thread_local std::vector<float> adv;
       toU32(para, u32);
-      engine_->advances(u32, face.weight, adv);
+      std::vector<Glyph>& glyphs = scratchGlyphs_;
+      engine_->shape(u32, face.weight, glyphs);
+      adv.assign(u32.size(), 0.0f);
+      for (const Glyph& g : glyphs) {
+        if (g.textStart < adv.size()) adv[g.textStart] += g.advance;
+      }
+      // A paragraph that stays one line is drawn with these very glyphs.
+      remember(para, face.weight, glyphs);
       cumByte_.assign(para.size() + 1, 0.0f);
       std::size_t ci = 0;
       for (std::size_t b = 0; b < para.size(); ++ci) {
@@ -271,9 +280,21 @@ void Canvas::text(float x, float y, std::string_view utf8, const Face& face, flo
 // Writes shaped glyphs as TJ arrays of 2-byte CIDs. The PDF advances each
 // glyph by its /W width; where the shaper's advance or offset differs, a TJ
 // adjustment (x) or the text rise Ts (y) moves the glyph to its place.
+void Canvas::remember(std::string_view utf8, Weight w, const std::vector<Glyph>& glyphs) const {
+  auto& cache = shapeCache_[static_cast<int>(w)];
+  if (cache.size() < 1024 && utf8.size() < 512) cache.emplace(std::string(utf8), glyphs);
+}
+
 void Canvas::shapedText(float x, float y, std::string_view utf8, const Face& face, float size) {
   toU32(utf8, u32_);
-  engine_->shape(u32_, face.weight, glyphs_);
+  auto& cache = shapeCache_[static_cast<int>(face.weight)];
+  const auto hit = cache.find(std::string(utf8));
+  if (hit != cache.end()) {
+    glyphs_.swap(hit->second);
+    cache.erase(hit);
+  } else {
+    engine_->shape(u32_, face.weight, glyphs_);
+  }
   if (glyphs_.empty()) return;
   std::string ops;
   ops.reserve(32 + glyphs_.size() * 8);

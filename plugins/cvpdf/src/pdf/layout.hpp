@@ -86,6 +86,11 @@ class Canvas {
   // Widths (1/1000 em) of texts measured in this document, per weight.
   mutable std::unordered_map<std::string, float> widthCache_[2];
   mutable std::vector<float> cumByte_;  // wrap(): advance up to each byte of a paragraph
+  // Texts shaped while measuring, kept until drawn once (most CV lines are
+  // measured and then drawn unchanged).
+  mutable std::unordered_map<std::string, std::vector<Glyph>> shapeCache_[2];
+  mutable std::vector<Glyph> scratchGlyphs_;
+  void remember(std::string_view utf8, Weight w, const std::vector<Glyph>& glyphs) const;
   std::vector<HPDF_Page> pages_;
   HPDF_Page page_ = nullptr;
   bool inText_ = false;
