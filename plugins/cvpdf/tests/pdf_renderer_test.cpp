@@ -815,3 +815,23 @@ TEST(Unrenderable, ListsCharactersNoFontHas) {
     EXPECT_EQ(c.text.find(u8"王"), std::string::npos);
   }
 }
+
+// A right-to-left paragraph is aligned right: its first word (logical order)
+// ends at the right margin even though the line is shorter than the column.
+TEST(Bidi, RightToLeftParagraphsAlignRight) {
+  REQUIRE_FONTS();
+  if (!haveTool("pdftotext") || !haveScriptFonts()) GTEST_SKIP() << "poppler-utils or fonts missing";
+  CvData cv;
+  for (const ScriptCase& sc : scriptCases()) {
+    if (sc.id == "arabic") cv = sc.cv;
+  }
+  const RenderResult r = renderer().render(cv, "modern");
+  ASSERT_TRUE(r.ok);
+  TempDir dir;
+  const std::string bbox = run("pdftotext -bbox '" + writeTemp(dir, "cv.pdf", r.pdf) + "' - 2>/dev/null").out;
+  const std::size_t at = bbox.find(u8">تينب<");  // -bbox prints words in visual order: "بنيت"
+  ASSERT_NE(at, std::string::npos) << bbox;
+  const std::size_t xMax = bbox.rfind("xMax=\"", at);
+  ASSERT_NE(xMax, std::string::npos);
+  EXPECT_GT(std::stod(bbox.substr(xMax + 6, 12)), 540.0);  // right margin of "modern": 547.3
+}

@@ -383,6 +383,13 @@ void Canvas::shapedText(float x, float y, std::string_view utf8, const Face& fac
   HPDF_Stream_WriteStr(attr->stream, ops.c_str());
 }
 
+bool Canvas::rightToLeft(std::string_view utf8, const Face& face) const {
+  if (face.base14) return false;
+  thread_local std::u32string u32;
+  toU32(utf8, u32);
+  return engine_->rightToLeft(u32);
+}
+
 bool Canvas::compressPages() {
   endText();
   bool ok = true;
@@ -568,14 +575,15 @@ class CvLayout {
   Flow& flow() { return *flow_; }
 
   // Draws wrapped lines; false once the page cap cut the text.
+  // alignRight > 0: each line ends there (right-to-left paragraphs).
   bool lines(const std::vector<Line>& ls, float x, const Face& face, float size, float lead, Rgb color,
-             std::string_view bullet = {}, float bulletX = 0) {
+             std::string_view bullet = {}, float bulletX = 0, float alignRight = 0) {
     bool first = true;
     for (const Line& l : ls) {
       if (!flow().ensure(lead)) return false;
       const float base = baseline(flow().y(), lead, size);
       if (first && !bullet.empty()) c_.text(bulletX, base, bullet, face, size, pal_.accent);
-      c_.text(x, base, l.text, face, size, color);
+      c_.text(alignRight > 0 ? alignRight - l.width : x, base, l.text, face, size, color);
       flow().down(l.text.empty() ? lead * 0.5f : lead);
       first = false;
     }
@@ -596,13 +604,20 @@ class CvLayout {
         flow().down(sz_.lead * 0.4f);
       } else {
         std::size_t skip = 0;
+        // A right-to-left paragraph (first strong character Arabic, N'Ko…)
+        // is aligned right, its bullet on the right.
+        const bool rtl = c_.rightToLeft(para, reg());
+        const float right = rtl ? x + width : 0;
         if (isBulletLine(para, skip)) {
           const float indent = 11;
-          if (!lines(c_.wrap(para.substr(skip), reg(), sz_.body, width - indent), x + indent, reg(),
-                     sz_.body, sz_.lead, pal_.text, "\xE2\x80\xA2", x + 1.5f)) {
+          static constexpr std::string_view kBullet = "\xE2\x80\xA2";
+          const float bulletX = rtl ? x + width - 1.5f - c_.textWidth(kBullet, reg(), sz_.body) : x + 1.5f;
+          if (!lines(c_.wrap(para.substr(skip), reg(), sz_.body, width - indent), x + indent, reg(), sz_.body,
+                     sz_.lead, pal_.text, kBullet, bulletX, rtl ? right - indent : 0)) {
             return false;
           }
-        } else if (!lines(c_.wrap(para, reg(), sz_.body, width), x, reg(), sz_.body, sz_.lead, pal_.text)) {
+        } else if (!lines(c_.wrap(para, reg(), sz_.body, width), x, reg(), sz_.body, sz_.lead, pal_.text, {}, 0,
+                          right)) {
           return false;
         }
       }

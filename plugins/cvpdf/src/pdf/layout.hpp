@@ -64,6 +64,9 @@ class Canvas {
   void strokeRect(float x, float y, float w, float h, float lineWidth, Rgb color);
   void hline(float x1, float x2, float y, float lineWidth, Rgb color);
 
+  // The paragraph's direction is right to left (its first strong character).
+  bool rightToLeft(std::string_view utf8, const Face& face) const;
+
   // Compresses every page's content stream at zlib's fastest level (libharu
   // 2.3 hard-codes the default level, three times slower for ~10 % smaller
   // streams). Call once, after drawing. false: left for libharu to compress.

@@ -346,6 +346,14 @@ void TextEngine::shape(std::u32string_view text, Weight w, std::vector<Glyph>& o
   else impl_->shapeComplex(text, wi, out);
 }
 
+bool TextEngine::rightToLeft(std::u32string_view text) const {
+  for (char32_t c : text) {
+    const FriBidiCharType t = fribidi_get_bidi_type(c);
+    if (FRIBIDI_IS_LETTER(t) || t == FRIBIDI_TYPE_AL) return FRIBIDI_IS_RTL(t);
+  }
+  return false;
+}
+
 void TextEngine::advances(std::u32string_view text, Weight w, std::vector<float>& perChar) const {
   perChar.assign(text.size(), 0.0f);
   const int wi = static_cast<int>(w);

@@ -74,6 +74,9 @@ class TextEngine {
   // extractors do not reorder (poppler knows Hebrew and Arabic, not N'Ko,
   // Adlam, Syriac, Thaana…): the PDF then carries its text as /ActualText.
   bool needsActualText(std::u32string_view text) const;
+  // The paragraph direction FriBidi gives the text: right to left when its
+  // first strong character is.
+  bool rightToLeft(std::u32string_view text) const;
   // Advance of each character of the text in 1/1000 em, as shaped (a
   // cluster's advance goes to its first character).
   void advances(std::u32string_view text, Weight w, std::vector<float>& perChar) const;
