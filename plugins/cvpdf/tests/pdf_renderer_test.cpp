@@ -756,8 +756,9 @@ TEST_P(ScriptTest, RoundTripsWithSubsetFontsAndMatchesGolden) {
     sum += d;
     if (d > 64) ++far;
   }
-  EXPECT_LT(sum / static_cast<double>(a.px.size()), 2.0) << sc.id << ": mean difference";
-  EXPECT_LT(static_cast<double>(far) / static_cast<double>(a.px.size()), 0.01) << sc.id << ": pixels that differ";
+  // Tolerance for other poppler/FreeType builds; the same build gives 0.
+  EXPECT_LT(sum / static_cast<double>(a.px.size()), 1.0) << sc.id << ": mean difference";
+  EXPECT_LT(static_cast<double>(far) / static_cast<double>(a.px.size()), 0.003) << sc.id << ": pixels that differ";
 }
 
 INSTANTIATE_TEST_SUITE_P(Scripts, ScriptTest, ::testing::ValuesIn(scriptCases()),
@@ -793,7 +794,7 @@ TEST(ScriptGolden, DetectsADifferentRendering) {
   ASSERT_EQ(a.px.size(), b.px.size());
   std::size_t far = 0;
   for (std::size_t i = 0; i < a.px.size(); ++i) far += std::abs(int(a.px[i]) - int(b.px[i])) > 64;
-  EXPECT_GT(static_cast<double>(far) / static_cast<double>(a.px.size()), 0.01);
+  EXPECT_GT(static_cast<double>(far) / static_cast<double>(a.px.size()), 0.003);
 }
 
 // Unrenderable characters are reported once each, in order, and left out.
