@@ -4,22 +4,11 @@
 #include <hb.h>
 
 #include <algorithm>
-#include <fstream>
-#include <sstream>
 
 namespace malipo::cvpdf::detail {
 namespace {
 
 constexpr std::uint8_t kNoFace = 0xFF;
-
-bool readFile(const std::string& path, std::string& out) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return false;
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  out = ss.str();
-  return true;
-}
 
 bool isSpace(char32_t c) { return c == ' ' || c == 0xA0 || c == '\n'; }
 
@@ -80,16 +69,11 @@ struct TextEngine::Impl {
   }
 
   std::uint8_t load(const std::string& path, std::string& warnings) {
-    std::string bytes, err;
-    if (!readFile(path, bytes)) {
-      if (!warnings.empty()) warnings += "; ";
-      warnings += "cannot read " + path;
-      return kNoFace;
-    }
-    auto ttf = TrueTypeFont::load(std::move(bytes), err);
+    std::string err;
+    auto ttf = TrueTypeFont::open(path, err);
     if (!ttf) {
       if (!warnings.empty()) warnings += "; ";
-      warnings += path + ": " + err;
+      warnings += err;
       return kNoFace;
     }
     Face f;
@@ -306,6 +290,7 @@ TextEngine::TextEngine(const FontPaths& p) : impl_(std::make_unique<Impl>()) {
   const std::uint8_t sym[2] = {opt(nd + "/NotoSansSymbols-Regular.ttf"), opt(nd + "/NotoSansSymbols-Bold.ttf")};
   const std::uint8_t sym2 = opt(nd + "/NotoSansSymbols2-Regular.ttf");
   const std::uint8_t emoji = p.emojiFont.empty() ? kNoFace : opt(p.emojiFont);
+  if (!optional.empty()) warnings_ += (warnings_.empty() ? "" : "; ") + optional + " (those scripts cannot be drawn)";
   for (int w = 0; w < 2; ++w) {
     for (std::uint8_t f : {dejavu[w], noto[w], sym[w], dejavu[0], noto[0], sym[0], sym2, emoji}) {
       if (f != kNoFace && std::find(m.chain[w].begin(), m.chain[w].end(), f) == m.chain[w].end()) {

@@ -8,6 +8,11 @@
 #include <stdexcept>
 #include <unordered_map>
 
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 namespace malipo::cvpdf::detail {
 namespace {
 
@@ -18,8 +23,7 @@ struct FontError : std::runtime_error {
 // Bounds-checked big-endian access to the font bytes.
 class Bytes {
  public:
-  explicit Bytes(const std::string& s)
-      : d_(reinterpret_cast<const std::uint8_t*>(s.data())), n_(s.size()) {}
+  explicit Bytes(std::string_view s) : d_(reinterpret_cast<const std::uint8_t*>(s.data())), n_(s.size()) {}
   std::size_t size() const { return n_; }
   void need(std::size_t off, std::size_t len) const {
     if (off > n_ || len > n_ - off) throw FontError("font data truncated");
@@ -50,7 +54,7 @@ struct Table {
 // Parsed view of a glyf-flavoured TrueType font.
 class Font {
  public:
-  explicit Font(const std::string& data) : b_(data) {
+  explicit Font(std::string_view data) : b_(data) {
     const std::uint32_t version = b_.u32(0);
     if (version == 0x4F54544F) throw FontError("CFF-flavoured OpenType fonts are not supported");
     if (version == 0x74746366) throw FontError("font collections are not supported");
@@ -352,19 +356,56 @@ std::string assemble(std::vector<std::pair<std::string, std::string>> tables) {
 }  // namespace
 
 struct TrueTypeFont::Impl {
-  std::string data;
+  std::string owned;      // load(): the bytes
+  void* map = nullptr;    // open(): the file, mapped read-only
+  std::size_t mapLen = 0;
+  std::string_view data;
   std::unique_ptr<Font> font;
+  ~Impl() {
+    font.reset();
+    if (map) ::munmap(map, mapLen);
+  }
 };
 
 std::unique_ptr<TrueTypeFont> TrueTypeFont::load(std::string bytes, std::string& error) {
   try {
     auto impl = std::make_unique<Impl>();
-    impl->data = std::move(bytes);
+    impl->owned = std::move(bytes);
+    impl->data = impl->owned;
     impl->font = std::make_unique<Font>(impl->data);
     return std::unique_ptr<TrueTypeFont>(new TrueTypeFont(std::move(impl)));
   } catch (const std::exception& e) {
     error = e.what();
     return nullptr;
+  }
+}
+
+std::unique_ptr<TrueTypeFont> TrueTypeFont::open(const std::string& path, std::string& error) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    error = "cannot read " + path;
+    return nullptr;
+  }
+  struct stat st {};
+  void* map = MAP_FAILED;
+  if (::fstat(fd, &st) == 0 && st.st_size > 0) {
+    map = ::mmap(nullptr, static_cast<std::size_t>(st.st_size), PROT_READ, MAP_PRIVATE, fd, 0);
+  }
+  ::close(fd);
+  if (map == MAP_FAILED) {
+    error = "cannot map " + path;
+    return nullptr;
+  }
+  try {
+    auto impl = std::make_unique<Impl>();
+    impl->map = map;
+    impl->mapLen = static_cast<std::size_t>(st.st_size);
+    impl->data = std::string_view(static_cast<const char*>(map), impl->mapLen);
+    impl->font = std::make_unique<Font>(impl->data);
+    return std::unique_ptr<TrueTypeFont>(new TrueTypeFont(std::move(impl)));
+  } catch (const std::exception& e) {
+    error = path + ": " + e.what();
+    return nullptr;  // impl unmaps
   }
 }
 
@@ -408,7 +449,7 @@ TrueTypeFont::TrueTypeFont(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) 
 
 TrueTypeFont::~TrueTypeFont() = default;
 
-const std::string& TrueTypeFont::bytes() const { return impl_->data; }
+std::string_view TrueTypeFont::bytes() const { return impl_->data; }
 std::uint16_t TrueTypeFont::unitsPerEm() const { return impl_->font->unitsPerEm(); }
 std::uint16_t TrueTypeFont::numGlyphs() const { return impl_->font->numGlyphs(); }
 std::uint16_t TrueTypeFont::glyphOf(char32_t cp) const { return impl_->font->glyphOf(cp); }

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace malipo::cvpdf::detail {
@@ -29,9 +30,12 @@ class TrueTypeFont {
   // nullptr and error set for unreadable or unsupported fonts (CFF outlines,
   // collections, truncated tables).
   static std::unique_ptr<TrueTypeFont> load(std::string bytes, std::string& error);
+  // The same from a file, mapped read-only: only the pages documents use
+  // become resident (the fallback chain is about 8 MB of font files).
+  static std::unique_ptr<TrueTypeFont> open(const std::string& path, std::string& error);
   ~TrueTypeFont();
 
-  const std::string& bytes() const;
+  std::string_view bytes() const;
   std::uint16_t unitsPerEm() const;
   std::uint16_t numGlyphs() const;
   std::uint16_t glyphOf(char32_t cp) const;  // 0: not covered
