@@ -317,7 +317,8 @@ Response CvPdfProduct::paymentPage(const Request& req) {
   if (host_.sandbox() && !p.action.url.empty()) d.set("sandbox_pay_url", p.action.url);
   d.set("verify_url", url(r->id, "verify"));
   d.set("status_url", url(r->id, "status-page"));
-  d.set("render_warning", PdfRenderer::unrenderableWarning(renderer_->unrenderable(cvFromJson(r->cvJson))));  // issue 19
+  d.set("render_warning", PdfRenderer::unrenderableWarning(
+                              renderer_->unrenderable(cvFromJson(r->cvJson))));  // issue 19
   return page(200, "Pay for your CV", pages::kPayment, d);
 }
 

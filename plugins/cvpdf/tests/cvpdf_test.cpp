@@ -260,10 +260,12 @@ TEST_F(CvPdfTest, InitiateAndPaymentPageNameUnrenderableCharacters) {
   EXPECT_EQ(chars->getElement<std::string>(0), "王");
   EXPECT_EQ(chars->getElement<std::string>(1), "ꦗ");
   EXPECT_NE(o->getValue<std::string>("warning").find("王"), std::string::npos);
-  auto page = http(port_, "GET", "/api/cv-pdf/" + o->getValue<std::string>("request_id") + "/payment-page");
+  auto page =
+      http(port_, "GET", "/api/cv-pdf/" + o->getValue<std::string>("request_id") + "/payment-page");
   EXPECT_EQ(page.status, 200);
   EXPECT_NE(page.body.find("id=\"render-warning\""), std::string::npos);
   EXPECT_NE(page.body.find("王"), std::string::npos);
-  auto plainPage = http(port_, "GET", "/api/cv-pdf/" + plain->getValue<std::string>("request_id") + "/payment-page");
+  auto plainPage = http(
+      port_, "GET", "/api/cv-pdf/" + plain->getValue<std::string>("request_id") + "/payment-page");
   EXPECT_EQ(plainPage.body.find("render-warning"), std::string::npos);
 }

@@ -1,6 +1,7 @@
 // Throughput of the CV PDF renderer on one thread.
 //
-//   pdf_bench [--n N] [--template ID] [--font-dir DIR] [--out DIR] [--cv latin|cyrillic|amharic|arabic]
+//   pdf_bench [--n N] [--template ID] [--font-dir DIR] [--out DIR] [--cv
+//   latin|cyrillic|amharic|arabic]
 //
 // Renders a sample CV N times (after a short warm-up) and prints documents
 // per second. --out DIR also writes one PDF per template there. The four CVs
@@ -43,8 +44,10 @@ int main(int argc, char** argv) {
     else if (!std::strcmp(argv[i], "--template")) templateId = argv[i + 1];
     else if (!std::strcmp(argv[i], "--font-dir")) opts.fontDir = argv[i + 1];
     else if (!std::strcmp(argv[i], "--out")) outDir = argv[i + 1];
-    else if (!std::strcmp(argv[i], "--cv")) which = argv[i + 1];
-    else if (!std::strcmp(argv[i], "--dump-json")) dumpJson = argv[i + 1];
+    else if (!std::strcmp(argv[i], "--cv"))
+      which = argv[i + 1];
+    else if (!std::strcmp(argv[i], "--dump-json"))
+      dumpJson = argv[i + 1];
   }
   const auto t0 = std::chrono::steady_clock::now();
   PdfRenderer renderer(opts);
@@ -53,10 +56,14 @@ int main(int argc, char** argv) {
   if (!renderer.fontWarnings().empty()) std::fprintf(stderr, "fonts: %s\n", renderer.fontWarnings().c_str());
   namespace t = malipo::cvpdf::testing;
   malipo::cvpdf::CvData cv;
-  if (which == "latin") cv = t::sampleCv();
-  else if (which == "cyrillic") cv = t::sampleCvCyrillicName();
-  else if (which == "amharic") cv = t::amharicCv();
-  else if (which == "arabic") cv = t::arabicCv();
+  if (which == "latin")
+    cv = t::sampleCv();
+  else if (which == "cyrillic")
+    cv = t::sampleCvCyrillicName();
+  else if (which == "amharic")
+    cv = t::amharicCv();
+  else if (which == "arabic")
+    cv = t::arabicCv();
   else {
     std::fprintf(stderr, "unknown --cv %s\n", which.c_str());
     return 2;

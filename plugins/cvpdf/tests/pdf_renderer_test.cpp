@@ -1,5 +1,7 @@
 // Tests of the CV PDF renderer. Output is checked with the real tools CV
 // readers use: qpdf --check for structure, pdftotext for the text layer.
+#include "pdf/pdf_renderer.hpp"
+
 #include <gtest/gtest.h>
 #include <hpdf.h>
 #include <unistd.h>
@@ -18,7 +20,6 @@
 #include <thread>
 #include <vector>
 
-#include "pdf/pdf_renderer.hpp"
 #include "pdf/text_util.hpp"
 #include "pdf/truetype.hpp"
 #include "sample_cv.hpp"
@@ -200,10 +201,14 @@ TEST_P(TemplateTest, FontsAreEmbedded) {
 TEST_P(TemplateTest, UnicodeNamesReadBackExactly) {
   REQUIRE_FONTS();
   REQUIRE_PDF_TOOLS();
-  for (const std::string name : {"Zo\xC3\xAB \xC3\x91\x61nd\xC3\xBA", "\xC4\x90or\xC4\x91\x65 \xC5\xA0\x65\xC4\x87\x65rovi\xC4\x87",
-                                 // Cyrillic and Greek.
-                                 "\xD0\x82\xD0\xBE\xD1\x80\xD1\x92\xD0\xB5 \xD0\xA8\xD0\xB5\xD1\x9B\xD0\xB5\xD1\x80\xD0\xBE\xD0\xB2\xD0\xB8\xD1\x9B",
-                                 "\xCE\x91\xCE\xB8\xCE\xB7\xCE\xBD\xCE\xAC \xCE\xA0\xCE\xB1\xCF\x80\xCE\xB1\xCE\xB4\xCE\xAC\xCE\xBA\xCE\xB7"}) {
+  for (const std::string name :
+       {"Zo\xC3\xAB \xC3\x91\x61nd\xC3\xBA",
+        "\xC4\x90or\xC4\x91\x65 \xC5\xA0\x65\xC4\x87\x65rovi\xC4\x87",
+        // Cyrillic and Greek.
+        "\xD0\x82\xD0\xBE\xD1\x80\xD1\x92\xD0\xB5 "
+        "\xD0\xA8\xD0\xB5\xD1\x9B\xD0\xB5\xD1\x80\xD0\xBE\xD0\xB2\xD0\xB8\xD1\x9B",
+        "\xCE\x91\xCE\xB8\xCE\xB7\xCE\xBD\xCE\xAC "
+        "\xCE\xA0\xCE\xB1\xCF\x80\xCE\xB1\xCE\xB4\xCE\xAC\xCE\xBA\xCE\xB7"}) {
     CvData cv = sampleCv();
     cv.name = name;
     cv.skills.push_back("Caf\xC3\xA9 \xE2\x82\xAC 5 \xE2\x80\x9Cquoted\xE2\x80\x9D");
@@ -405,7 +410,8 @@ TEST(Sanitize, ReplacesInvalidSequencesAndDropsControls) {
   EXPECT_EQ(sanitizeUtf8("\xED\xA0\x80", LineMode::kSingleLine, 100), "\xEF\xBF\xBD");      // surrogate
   EXPECT_EQ(sanitizeUtf8("\xC0\xAF", LineMode::kSingleLine, 100), "\xEF\xBF\xBD\xEF\xBF\xBD");  // overlong
   EXPECT_EQ(sanitizeUtf8("x\xE2\x82", LineMode::kSingleLine, 100), "x\xEF\xBF\xBD");       // truncated
-  EXPECT_EQ(sanitizeUtf8("\xF0\x9F\x98\x80", LineMode::kSingleLine, 100), "\xF0\x9F\x98\x80");  // beyond BMP kept
+  EXPECT_EQ(sanitizeUtf8("\xF0\x9F\x98\x80", LineMode::kSingleLine, 100),
+            "\xF0\x9F\x98\x80");  // beyond BMP kept
   EXPECT_EQ(sanitizeUtf8("a\x01\x1B" "b\x7F", LineMode::kSingleLine, 100), "ab");
   EXPECT_EQ(sanitizeUtf8("  a \t\t b  ", LineMode::kSingleLine, 100), "a b");
   EXPECT_EQ(sanitizeUtf8("a\r\nb", LineMode::kSingleLine, 100), "a b");
@@ -433,7 +439,8 @@ TEST(Subset, KeepsOnlyRequestedGlyphsAndComponents) {
   const auto font = malipo::cvpdf::detail::TrueTypeFont::load(ss.str(), error);
   ASSERT_NE(font, nullptr) << error;
   // "Ǻ" (U+01FA) is a composite glyph in DejaVu Sans.
-  const std::vector<std::uint16_t> gids = {0, font->glyphOf('A'), font->glyphOf(0x01FA), font->glyphOf('A')};
+  const std::vector<std::uint16_t> gids = {0, font->glyphOf('A'), font->glyphOf(0x01FA),
+                                           font->glyphOf('A')};
   ASSERT_NE(gids[1], 0);
   ASSERT_NE(gids[2], 0);
   std::string sub;
@@ -462,12 +469,14 @@ namespace {
 struct ScriptCase {
   std::string id;
   CvData cv;
-  bool rtl = false;                     // compare without whitespace (see README-pdf-notes.md)
-  std::vector<std::string> fontNames;   // each must be embedded
+  bool rtl = false;                       // compare without whitespace (see README-pdf-notes.md)
+  std::vector<std::string> fontNames;     // each must be embedded
   std::vector<std::string> unrenderable;  // expected from PdfRenderer::unrenderable
 };
 
-[[maybe_unused]] void PrintTo(const ScriptCase& c, std::ostream* os) { *os << c.id; }
+[[maybe_unused]] void PrintTo(const ScriptCase& c, std::ostream* os) {
+  *os << c.id;
+}
 
 CvData smallCv(std::string name, std::string title, std::string summary, ExperienceEntry job,
                std::vector<std::string> skills) {
@@ -488,16 +497,24 @@ std::vector<ScriptCase> scriptCases() {
   v.push_back({"latin-african",
                smallCv(u8"Ɓello Ɗanjuma Ƙarfe", u8"Ŋgɔ ɛ ɔ ŋ ɓ ɗ ƙ ƴ ǝ Ʋ ʋ Ɣ ɣ",
                        u8"Ɛfua Mɔnsa ne Kwaku Ɔdɔm. Yoruba: Adéṣínà Ọ̀ṣun, Ewe: Kɔ́fí Ɖɔ̃.",
-                       {u8"Mɔ̀ɔ̀ kɛ́nɛ́", "Selcom", "2020 - 2024", u8"Ŋkɔmɔ ɛ ɔ ŋ ɓ ɗ ƙ ƴ."}, {"C++", u8"Hausa ƙ ɓ ɗ"}),
-               false, {"DejaVuSans", "DejaVuSans-Bold"}, {}});
+                       {u8"Mɔ̀ɔ̀ kɛ́nɛ́", "Selcom", "2020 - 2024", u8"Ŋkɔmɔ ɛ ɔ ŋ ɓ ɗ ƙ ƴ."},
+                       {"C++", u8"Hausa ƙ ɓ ɗ"}),
+               false,
+               {"DejaVuSans", "DejaVuSans-Bold"},
+               {}});
   v.push_back({"cyrillic", t::sampleCvCyrillicName(), false, {"DejaVuSans"}, {}});
   v.back().cv.experience.resize(1);
   v.back().cv.education.clear();
-  v.back().cv.summary = u8"Инженер-программист с девятью годами опыта. Умею строить платёжные системы.";
+  v.back().cv.summary =
+      u8"Инженер-программист с девятью годами опыта. Умею строить платёжные системы.";
   v.push_back({"greek",
-               smallCv(u8"Αθηνά Παπαδάκη", u8"Μηχανικός λογισμικού", u8"Εννέα χρόνια εμπειρίας σε συστήματα πληρωμών.",
-                       {u8"Προγραμματίστρια", u8"Αθήνα", "2019 - 2024", u8"Σχεδίασα υπηρεσίες."}, {"Python"}),
-               false, {"DejaVuSans"}, {}});
+               smallCv(u8"Αθηνά Παπαδάκη", u8"Μηχανικός λογισμικού",
+                       u8"Εννέα χρόνια εμπειρίας σε συστήματα πληρωμών.",
+                       {u8"Προγραμματίστρια", u8"Αθήνα", "2019 - 2024", u8"Σχεδίασα υπηρεσίες."},
+                       {"Python"}),
+               false,
+               {"DejaVuSans"},
+               {}});
   {
     CvData am = t::amharicCv();
     am.experience.resize(1);
@@ -507,25 +524,38 @@ std::vector<ScriptCase> scriptCases() {
   v.push_back({"tigrinya",
                smallCv(u8"ሰላም ገብረሚካኤል", u8"ሓላፊት ሶፍትዌር", u8"ኣብ ስርዓታት ክፍሊት ናይ ሸሞንተ ዓመት ተመክሮ ኣለኒ።",
                        {u8"መሃንድስ", u8"ኤርትራ ቴሌኮም", "2018 - 2024", u8"ንኣገልግሎታት ክፍሊት ሰሪሐ።"}, {"Go"}),
-               false, {"NotoSansEthiopic"}, {}});
+               false,
+               {"NotoSansEthiopic"},
+               {}});
   v.push_back({"arabic",
                smallCv(u8"أمينة الحسن", u8"مهندسة برمجيات أولى",
-                       u8"لدي خبرة تسع سنوات في أنظمة الدفع، وأعمل مع PostgreSQL منذ 2015 لأكثر من 40 تاجرا. أحب تدريب الفرق.",
-                       {u8"مهندسة خلفية", u8"شركة سلكوم", "2018 - 2024", u8"بنيت خدمة المطابقة بلغة Python لاستعادة 30 مليون شلن."},
+                       u8"لدي خبرة تسع سنوات في أنظمة الدفع، وأعمل مع PostgreSQL منذ 2015 لأكثر من "
+                       u8"40 تاجرا. أحب تدريب الفرق.",
+                       {u8"مهندسة خلفية", u8"شركة سلكوم", "2018 - 2024",
+                        u8"بنيت خدمة المطابقة بلغة Python لاستعادة 30 مليون شلن."},
                        {"Python", u8"قيادة الفرق"}),
-               true, {"NotoSansArabic", "NotoSansArabic-Bold"}, {}});
+               true,
+               {"NotoSansArabic", "NotoSansArabic-Bold"},
+               {}});
   v.push_back({"nko-tifinagh",
                smallCv(u8"ߡߊߡߊߘߎ ߞߊߣߕߍ", u8"ⵜⴰⵎⴰⵣⵉⵖⵜ ⴰⵎⴰⵣⵉⵖ", u8"ߒߞߏ ߞߊ߲ ߠߊ߫. ⴰⵣⵓⵍ ⴼⵍⵍⴰⵡⵏ.",
                        {u8"ⴰⵎⵙⵙⵓⴷⵓ", u8"ߞߊ߲ߞߊ߲", "2021 - 2024", u8"ⵜⴰⵙⵏⴰ ⵏ ⵜⵎⵓⵙⵙⵏⵉ."}, {"Go"}),
-               false, {"NotoSansNKo", "NotoSansTifinagh"}, {}});
-  v.push_back({"emoji",
-               smallCv(u8"Amina ☕ Mwakyusa", u8"Engineer 😀 ✈ ★", u8"Loves coffee ☕, travel ✈ and music 🎵.",
-                       {u8"Engineer 👍", "Selcom", "2020 - 2024", u8"Shipped ✔ on time."}, {"C++"}),
-               false, {"Symbola"}, {}});
+               false,
+               {"NotoSansNKo", "NotoSansTifinagh"},
+               {}});
+  v.push_back(
+      {"emoji",
+       smallCv(u8"Amina ☕ Mwakyusa", u8"Engineer 😀 ✈ ★", u8"Loves coffee ☕, travel ✈ and music 🎵.",
+               {u8"Engineer 👍", "Selcom", "2020 - 2024", u8"Shipped ✔ on time."}, {"C++"}),
+       false,
+       {"Symbola"},
+       {}});
   v.push_back({"unrenderable",
                smallCv(u8"Wang 王 Amina", u8"Engineer 🥲", u8"Summary with 漢字 inside.",
                        {"Engineer", "Selcom", "2020 - 2024", "Work."}, {"C++"}),
-               false, {"DejaVuSans"}, {u8"王", u8"🥲", u8"漢", u8"字"}});
+               false,
+               {"DejaVuSans"},
+               {u8"王", u8"🥲", u8"漢", u8"字"}});
   return v;
 }
 
@@ -533,9 +563,12 @@ std::vector<ScriptCase> scriptCases() {
 std::string stripBidiMarks(const std::string& s) {
   std::string out;
   for (std::size_t i = 0; i < s.size(); ++i) {
-    if (i + 2 < s.size() && static_cast<unsigned char>(s[i]) == 0xE2 && static_cast<unsigned char>(s[i + 1]) == 0x80 &&
-        ((static_cast<unsigned char>(s[i + 2]) >= 0xAA && static_cast<unsigned char>(s[i + 2]) <= 0xAE) ||
-         static_cast<unsigned char>(s[i + 2]) == 0x8E || static_cast<unsigned char>(s[i + 2]) == 0x8F)) {
+    if (i + 2 < s.size() && static_cast<unsigned char>(s[i]) == 0xE2 &&
+        static_cast<unsigned char>(s[i + 1]) == 0x80 &&
+        ((static_cast<unsigned char>(s[i + 2]) >= 0xAA &&
+          static_cast<unsigned char>(s[i + 2]) <= 0xAE) ||
+         static_cast<unsigned char>(s[i + 2]) == 0x8E ||
+         static_cast<unsigned char>(s[i + 2]) == 0x8F)) {
       i += 2;
       continue;
     }
@@ -598,7 +631,8 @@ bool readPng(const std::string& bytes, Gray& g) {
   const std::size_t stride = rowBytes + 1;
   std::vector<unsigned char> raw(stride * static_cast<std::size_t>(g.h));
   uLongf rawLen = raw.size();
-  if (uncompress(raw.data(), &rawLen, reinterpret_cast<const Bytef*>(idat.data()), idat.size()) != Z_OK ||
+  if (uncompress(raw.data(), &rawLen, reinterpret_cast<const Bytef*>(idat.data()), idat.size()) !=
+          Z_OK ||
       rawLen != raw.size()) {
     return false;
   }
@@ -610,13 +644,18 @@ bool readPng(const std::string& bytes, Gray& g) {
     unsigned char* out = &img[static_cast<std::size_t>(y) * rowBytes];
     const unsigned char* up = y > 0 ? out - rowBytes : nullptr;
     for (int x = 0; x < static_cast<int>(rowBytes); ++x) {
-      const int a = x >= bpp ? out[x - bpp] : 0, b = up ? up[x] : 0, c = (x >= bpp && up) ? up[x - bpp] : 0;
+      const int a = x >= bpp ? out[x - bpp] : 0, b = up ? up[x] : 0,
+                c = (x >= bpp && up) ? up[x - bpp] : 0;
       int v = in[x];
-      if (f == 1) v += a;
-      else if (f == 2) v += b;
-      else if (f == 3) v += (a + b) / 2;
+      if (f == 1)
+        v += a;
+      else if (f == 2)
+        v += b;
+      else if (f == 3)
+        v += (a + b) / 2;
       else if (f == 4) {
-        const int pp = a + b - c, pa = std::abs(pp - a), pb = std::abs(pp - b), pc = std::abs(pp - c);
+        const int pp = a + b - c, pa = std::abs(pp - a), pb = std::abs(pp - b),
+                  pc = std::abs(pp - c);
         v += (pa <= pb && pa <= pc) ? a : (pb <= pc ? b : c);
       }
       out[x] = static_cast<unsigned char>(v & 0xFF);
@@ -625,7 +664,8 @@ bool readPng(const std::string& bytes, Gray& g) {
   g.px.resize(static_cast<std::size_t>(g.w) * static_cast<std::size_t>(g.h));
   for (std::size_t i = 0; i < g.px.size(); ++i) {
     int sum = 0;
-    for (int k = 0; k < channels; ++k) sum += img[i * static_cast<std::size_t>(channels) + static_cast<std::size_t>(k)];
+    for (int k = 0; k < channels; ++k)
+      sum += img[i * static_cast<std::size_t>(channels) + static_cast<std::size_t>(k)];
     g.px[i] = static_cast<unsigned char>(sum / channels);
   }
   return true;
@@ -637,7 +677,8 @@ std::string readAll(const std::string& path) {
 }
 
 bool haveScriptFonts() {
-  return fs::exists(fs::path(malipo::cvpdf::kDefaultNotoFontDir) / "NotoSansEthiopic-Regular.ttf") &&
+  return fs::exists(fs::path(malipo::cvpdf::kDefaultNotoFontDir) /
+                    "NotoSansEthiopic-Regular.ttf") &&
          fs::exists(fs::path(malipo::cvpdf::kDefaultNotoFontDir) / "NotoSansArabic-Regular.ttf") &&
          fs::exists(malipo::cvpdf::kDefaultEmojiFont);
 }
@@ -680,10 +721,13 @@ TEST_P(ScriptTest, RoundTripsWithSubsetFontsAndMatchesGolden) {
   const std::string text = collapse(stripBidiMarks(c.text), sc.rtl);
   for (const std::string& field : fieldsOf(sc.cv)) {
     if (field.empty()) continue;
-    std::string shown = "\n" + removeAll(field, sc.unrenderable);  // the layout draws "- " bullets as "•"
-    for (std::size_t p; (p = shown.find("\n- ")) != std::string::npos;) shown.replace(p, 3, "\n\xE2\x80\xA2 ");
+    std::string shown =
+        "\n" + removeAll(field, sc.unrenderable);  // the layout draws "- " bullets as "•"
+    for (std::size_t p; (p = shown.find("\n- ")) != std::string::npos;)
+      shown.replace(p, 3, "\n\xE2\x80\xA2 ");
     const std::string want = collapse(shown, sc.rtl);
-    EXPECT_NE(text.find(want), std::string::npos) << sc.id << ": missing \"" << want << "\" in\n" << text;
+    EXPECT_NE(text.find(want), std::string::npos) << sc.id << ": missing \"" << want << "\" in\n"
+                                                  << text;
   }
   for (const std::string& u : sc.unrenderable) EXPECT_EQ(c.text.find(u), std::string::npos) << u;
 
@@ -699,7 +743,8 @@ TEST_P(ScriptTest, RoundTripsWithSubsetFontsAndMatchesGolden) {
   for (std::string line; std::getline(fl, line);) {
     if (line.find('+') == std::string::npos) continue;
     ++fontCount;
-    EXPECT_NE(line.find("CID TrueType      Identity-H       yes yes yes"), std::string::npos) << line;
+    EXPECT_NE(line.find("CID TrueType      Identity-H       yes yes yes"), std::string::npos)
+        << line;
   }
   EXPECT_GT(fontCount, 0) << fonts;
 
@@ -720,14 +765,16 @@ TEST_P(ScriptTest, RoundTripsWithSubsetFontsAndMatchesGolden) {
         std::string cid = line.substr(k, 4);  // qpdf writes content hex in lower case
         for (char& ch : cid) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
         EXPECT_NE(cid, "0000") << ".notdef drawn: " << line;
-        EXPECT_NE(raw.find("<" + cid + "> <"), std::string::npos) << "CID " << cid << " has no ToUnicode entry";
+        EXPECT_NE(raw.find("<" + cid + "> <"), std::string::npos)
+            << "CID " << cid << " has no ToUnicode entry";
         ++cids;
       }
     }
   }
   EXPECT_GT(cids, 20u);
   std::size_t fontBytes = 0;
-  for (std::size_t p = raw.find("/Length1 "); p != std::string::npos; p = raw.find("/Length1 ", p + 1)) {
+  for (std::size_t p = raw.find("/Length1 "); p != std::string::npos;
+       p = raw.find("/Length1 ", p + 1)) {
     const std::size_t n = std::stoul(raw.substr(p + 9, 12));
     EXPECT_LT(n, 80000u) << "font program of " << n << " bytes is not a subset";
     fontBytes += n;
@@ -737,7 +784,9 @@ TEST_P(ScriptTest, RoundTripsWithSubsetFontsAndMatchesGolden) {
 
   // First page against the golden image.
   const std::string png = (dir.path() / "page").string();
-  ASSERT_EQ(run("pdftoppm -r 40 -gray -png -f 1 -l 1 -singlefile '" + file + "' '" + png + "' 2>&1").status, 0);
+  ASSERT_EQ(run("pdftoppm -r 40 -gray -png -f 1 -l 1 -singlefile '" + file + "' '" + png + "' 2>&1")
+                .status,
+            0);
   const std::string got = readAll(png + ".png");
   const std::string goldenPath = std::string(CVPDF_GOLDEN_DIR) + "/" + sc.id + ".png";
   if (std::getenv("MALIPO_UPDATE_GOLDEN")) {
@@ -758,7 +807,8 @@ TEST_P(ScriptTest, RoundTripsWithSubsetFontsAndMatchesGolden) {
   }
   // Tolerance for other poppler/FreeType builds; the same build gives 0.
   EXPECT_LT(sum / static_cast<double>(a.px.size()), 1.0) << sc.id << ": mean difference";
-  EXPECT_LT(static_cast<double>(far) / static_cast<double>(a.px.size()), 0.003) << sc.id << ": pixels that differ";
+  EXPECT_LT(static_cast<double>(far) / static_cast<double>(a.px.size()), 0.003)
+      << sc.id << ": pixels that differ";
 }
 
 INSTANTIATE_TEST_SUITE_P(Scripts, ScriptTest, ::testing::ValuesIn(scriptCases()),
@@ -787,7 +837,9 @@ TEST(ScriptGolden, DetectsADifferentRendering) {
   TempDir dir;
   const std::string file = writeTemp(dir, "cv.pdf", r.pdf);
   const std::string png = (dir.path() / "page").string();
-  ASSERT_EQ(run("pdftoppm -r 40 -gray -png -f 1 -l 1 -singlefile '" + file + "' '" + png + "' 2>&1").status, 0);
+  ASSERT_EQ(run("pdftoppm -r 40 -gray -png -f 1 -l 1 -singlefile '" + file + "' '" + png + "' 2>&1")
+                .status,
+            0);
   Gray a, b;
   ASSERT_TRUE(readPng(readAll(png + ".png"), a));
   ASSERT_TRUE(readPng(readAll(std::string(CVPDF_GOLDEN_DIR) + "/amharic.png"), b));
@@ -821,7 +873,8 @@ TEST(Unrenderable, ListsCharactersNoFontHas) {
 // ends at the right margin even though the line is shorter than the column.
 TEST(Bidi, RightToLeftParagraphsAlignRight) {
   REQUIRE_FONTS();
-  if (!haveTool("pdftotext") || !haveScriptFonts()) GTEST_SKIP() << "poppler-utils or fonts missing";
+  if (!haveTool("pdftotext") || !haveScriptFonts())
+    GTEST_SKIP() << "poppler-utils or fonts missing";
   CvData cv;
   for (const ScriptCase& sc : scriptCases()) {
     if (sc.id == "arabic") cv = sc.cv;
@@ -829,7 +882,8 @@ TEST(Bidi, RightToLeftParagraphsAlignRight) {
   const RenderResult r = renderer().render(cv, "modern");
   ASSERT_TRUE(r.ok);
   TempDir dir;
-  const std::string bbox = run("pdftotext -bbox '" + writeTemp(dir, "cv.pdf", r.pdf) + "' - 2>/dev/null").out;
+  const std::string bbox =
+      run("pdftotext -bbox '" + writeTemp(dir, "cv.pdf", r.pdf) + "' - 2>/dev/null").out;
   const std::size_t at = bbox.find(u8">تينب<");  // -bbox prints words in visual order: "بنيت"
   ASSERT_NE(at, std::string::npos) << bbox;
   const std::size_t xMax = bbox.rfind("xMax=\"", at);

@@ -93,8 +93,8 @@ inline CvData amharicCv() {
       {u8"የመጀመሪያ ዲግሪ በኮምፒውተር ምሕንድስና", u8"ባሕር ዳር ዩኒቨርሲቲ", u8"2011 – 2015",
        u8"የመጨረሻ ፕሮጀክት፦ ለገጠር ሱቆች ከመስመር ውጭ የሚሠራ የሽያጭ ሥርዓት።"},
   };
-  cv.skills = {"C++17", "Python", "Go", "PostgreSQL", u8"የክፍያ ማስታረቅ", u8"የማጭበርበር ትንተና", u8"የቡድን አመራር",
-               "Docker", "Kubernetes"};
+  cv.skills = {"C++17",          "Python",      "Go",     "PostgreSQL", u8"የክፍያ ማስታረቅ",
+               u8"የማጭበርበር ትንተና", u8"የቡድን አመራር", "Docker", "Kubernetes"};
   cv.languages = {u8"አማርኛ (የአፍ መፍቻ)", u8"ትግርኛ (ጥሩ)", u8"እንግሊዝኛ (ቅልጥፍና)"};
   return cv;
 }
@@ -107,8 +107,10 @@ inline CvData arabicCv() {
   cv.email = "amina.alhassan@example.com";
   cv.phone = "+255 754 123 456";
   cv.summary =
-      u8"مهندسة برمجيات لديها تسع سنوات من الخبرة في بناء أنظمة الدفع لأسواق شرق أفريقيا. أصمم خدمات "
-      u8"موثوقة تطابق تحويلات المال عبر الهاتف والبطاقات والبنوك، وأحب تدريب الفرق. أجيد C++ وPython وGo.";
+      u8"مهندسة برمجيات لديها تسع سنوات من الخبرة في بناء أنظمة الدفع لأسواق شرق أفريقيا. أصمم "
+      u8"خدمات "
+      u8"موثوقة تطابق تحويلات المال عبر الهاتف والبطاقات والبنوك، وأحب تدريب الفرق. أجيد C++ "
+      u8"وPython وGo.";
   cv.experience = {
       {u8"مهندسة خلفية رئيسية", u8"شركة تيغو بيسا للتكامل", u8"2021 – الآن",
        u8"قدت فريقا من ستة مهندسين لبناء بوابة دفع USSD وAPI يستخدمها 40 تاجرا.\n"
@@ -116,10 +118,13 @@ inline CvData arabicCv() {
        u8"- خفضت زمن التأكيد من 9 ثوان إلى 1.4 ثانية.\n"
        u8"- أدخلت اختبارات العقود مع بيئات المشغلين ونظام المناوبة."},
       {u8"مهندسة برمجيات أولى", u8"سلكوم للتقنية المالية", u8"2018 – 2021",
-       u8"بنيت خدمة المطابقة التي تقارن كشوف المشغلين بقيود الدفتر كل ليلة، فاستعادت نحو 30 مليون شلن "
-       u8"شهريا.\n- نقلت الدفتر من MySQL إلى PostgreSQL دون توقف.\n- كتبت واجهة تسجيل التجار ووثائقها."},
+       u8"بنيت خدمة المطابقة التي تقارن كشوف المشغلين بقيود الدفتر كل ليلة، فاستعادت نحو 30 مليون "
+       u8"شلن "
+       u8"شهريا.\n- نقلت الدفتر من MySQL إلى PostgreSQL دون توقف.\n- كتبت واجهة تسجيل التجار "
+       u8"ووثائقها."},
       {u8"مهندسة برمجيات", u8"فوداكوم تنزانيا", u8"2016 – 2018",
-       u8"صنت أدوات الصرف ونظام إشعارات الرسائل القصيرة، وأضفت لوحات مراقبة قصرت زمن اكتشاف الأعطال من ساعات إلى دقائق."},
+       u8"صنت أدوات الصرف ونظام إشعارات الرسائل القصيرة، وأضفت لوحات مراقبة قصرت زمن اكتشاف "
+       u8"الأعطال من ساعات إلى دقائق."},
       {u8"مطورة مبتدئة", u8"حاضنة دار للأعمال", u8"2015 – 2016",
        u8"طورت مواقع وتطبيقات Android صغيرة للشركات المحلية."},
   };
@@ -129,8 +134,15 @@ inline CvData arabicCv() {
       {u8"بكالوريوس هندسة الحاسوب", u8"جامعة دار السلام", u8"2011 – 2015",
        u8"مشروع التخرج: نقطة بيع تعمل دون اتصال للمتاجر الريفية."},
   };
-  cv.skills = {"C++17", "Python", "Go", "PostgreSQL", u8"مطابقة المدفوعات", u8"تحليل الاحتيال", u8"قيادة الفرق",
-               "Docker", "Kubernetes"};
+  cv.skills = {"C++17",
+               "Python",
+               "Go",
+               "PostgreSQL",
+               u8"مطابقة المدفوعات",
+               u8"تحليل الاحتيال",
+               u8"قيادة الفرق",
+               "Docker",
+               "Kubernetes"};
   cv.languages = {u8"العربية (اللغة الأم)", u8"السواحيلية (بطلاقة)", u8"الإنجليزية (بطلاقة)"};
   return cv;
 }
@@ -140,9 +152,12 @@ inline std::string toJson(const CvData& cv) {
   auto str = [](const std::string& v) {
     std::string o = "\"";
     for (char c : v) {
-      if (c == '"' || c == '\\') o += '\\', o += c;
-      else if (c == '\n') o += "\\n";
-      else o += c;
+      if (c == '"' || c == '\\')
+        o += '\\', o += c;
+      else if (c == '\n')
+        o += "\\n";
+      else
+        o += c;
     }
     return o + "\"";
   };
@@ -151,18 +166,21 @@ inline std::string toJson(const CvData& cv) {
     for (std::size_t i = 0; i < v.size(); ++i) o += (i ? "," : "") + str(v[i]);
     return o + "]";
   };
-  std::string o = "{\"name\":" + str(cv.name) + ",\"title\":" + str(cv.title) + ",\"email\":" + str(cv.email) +
-                  ",\"phone\":" + str(cv.phone) + ",\"summary\":" + str(cv.summary) + ",\"experience\":[";
+  std::string o = "{\"name\":" + str(cv.name) + ",\"title\":" + str(cv.title) +
+                  ",\"email\":" + str(cv.email) + ",\"phone\":" + str(cv.phone) +
+                  ",\"summary\":" + str(cv.summary) + ",\"experience\":[";
   for (std::size_t i = 0; i < cv.experience.size(); ++i) {
     const auto& e = cv.experience[i];
-    o += std::string(i ? "," : "") + "{\"position\":" + str(e.position) + ",\"company\":" + str(e.company) +
-         ",\"duration\":" + str(e.duration) + ",\"description\":" + str(e.description) + "}";
+    o += std::string(i ? "," : "") + "{\"position\":" + str(e.position) +
+         ",\"company\":" + str(e.company) + ",\"duration\":" + str(e.duration) +
+         ",\"description\":" + str(e.description) + "}";
   }
   o += "],\"education\":[";
   for (std::size_t i = 0; i < cv.education.size(); ++i) {
     const auto& e = cv.education[i];
-    o += std::string(i ? "," : "") + "{\"degree\":" + str(e.degree) + ",\"school\":" + str(e.school) +
-         ",\"duration\":" + str(e.duration) + ",\"description\":" + str(e.description) + "}";
+    o += std::string(i ? "," : "") + "{\"degree\":" + str(e.degree) +
+         ",\"school\":" + str(e.school) + ",\"duration\":" + str(e.duration) +
+         ",\"description\":" + str(e.description) + "}";
   }
   return o + "],\"skills\":" + list(cv.skills) + ",\"languages\":" + list(cv.languages) + "}";
 }

@@ -3,7 +3,6 @@
 #include <hpdf_doc.h>
 #include <hpdf_objects.h>
 #include <hpdf_streams.h>
-
 #include <zlib.h>
 
 #include <cstdio>
@@ -85,13 +84,16 @@ bool setPrecompressedStream(HPDF_Dict dict, const std::string& bytes) {
   if (!dict->stream || dict->write_fn) return false;
   uLongf len = compressBound(static_cast<uLong>(bytes.size()));
   std::string z(len, '\0');
-  if (compress2(reinterpret_cast<Bytef*>(z.data()), &len, reinterpret_cast<const Bytef*>(bytes.data()),
-                static_cast<uLong>(bytes.size()), Z_BEST_SPEED) != Z_OK) {
+  if (compress2(reinterpret_cast<Bytef*>(z.data()), &len,
+                reinterpret_cast<const Bytef*>(bytes.data()), static_cast<uLong>(bytes.size()),
+                Z_BEST_SPEED) != Z_OK) {
     return false;
   }
-  HPDF_Stream fresh = HPDF_MemStream_New(dict->mmgr, static_cast<HPDF_UINT>(len < 1024 ? 1024 : len));
+  HPDF_Stream fresh =
+      HPDF_MemStream_New(dict->mmgr, static_cast<HPDF_UINT>(len < 1024 ? 1024 : len));
   if (!fresh) return false;
-  if (HPDF_Stream_Write(fresh, reinterpret_cast<const HPDF_BYTE*>(z.data()), static_cast<HPDF_UINT>(len)) != HPDF_OK) {
+  if (HPDF_Stream_Write(fresh, reinterpret_cast<const HPDF_BYTE*>(z.data()),
+                        static_cast<HPDF_UINT>(len)) != HPDF_OK) {
     HPDF_Stream_Free(fresh);
     return false;
   }
@@ -118,7 +120,8 @@ HPDF_Dict DocFonts::font(std::size_t face) {
   return u.type0;
 }
 
-std::uint16_t DocFonts::cid(std::size_t face, std::uint16_t gid, std::u32string_view text, int width) {
+std::uint16_t DocFonts::cid(std::size_t face, std::uint16_t gid, std::u32string_view text,
+                            int width) {
   Used& u = used(face);
   if (gid >= u.cidOfGid.size()) return 0;
   std::uint16_t c = u.cidOfGid[gid];
@@ -132,10 +135,13 @@ std::uint16_t DocFonts::cid(std::size_t face, std::uint16_t gid, std::u32string_
   if (u.gidOfCid.size() >= 0xFFFF) return 0;
   const auto fresh = static_cast<std::uint16_t>(u.gidOfCid.size());
   u.gidOfCid.push_back(gid);
-  u.widthOfCid.push_back(width >= 0 ? static_cast<std::uint16_t>(width) : engine_.face(face).advanceThousandths(gid));
+  u.widthOfCid.push_back(width >= 0 ? static_cast<std::uint16_t>(width)
+                                    : engine_.face(face).advanceThousandths(gid));
   u.textOfCid.emplace_back(text);
-  if (c == 0 && width < 0) u.cidOfGid[gid] = fresh;
-  else u.more.emplace(std::make_pair(gid, std::move(key)), fresh);
+  if (c == 0 && width < 0)
+    u.cidOfGid[gid] = fresh;
+  else
+    u.more.emplace(std::make_pair(gid, std::move(key)), fresh);
   return fresh;
 }
 
@@ -172,7 +178,8 @@ bool DocFonts::finish(std::string& error) {
     HPDF_Array widths = HPDF_Array_New(mm);
     HPDF_Array run = HPDF_Array_New(mm);
     HPDF_Array descendants = HPDF_Array_New(mm);
-    if (!file || !desc || !cidFont || !toUnicode || !info || !bbox || !widths || !run || !descendants) {
+    if (!file || !desc || !cidFont || !toUnicode || !info || !bbox || !widths || !run ||
+        !descendants) {
       error = "cannot create font objects";
       return false;
     }
@@ -193,7 +200,8 @@ bool DocFonts::finish(std::string& error) {
     st |= HPDF_Dict_Add(info, "Registry", HPDF_String_New(mm, "Adobe", nullptr));
     st |= HPDF_Dict_Add(info, "Ordering", HPDF_String_New(mm, "Identity", nullptr));
     st |= HPDF_Dict_AddNumber(info, "Supplement", 0);
-    for (std::size_t c = 1; c < u.widthOfCid.size(); ++c) st |= HPDF_Array_AddNumber(run, u.widthOfCid[c]);
+    for (std::size_t c = 1; c < u.widthOfCid.size(); ++c)
+      st |= HPDF_Array_AddNumber(run, u.widthOfCid[c]);
     st |= HPDF_Array_AddNumber(widths, 1);
     st |= HPDF_Array_Add(widths, run);
     st |= HPDF_Dict_AddName(cidFont, "Type", "Font");

@@ -16,7 +16,9 @@ namespace {
 // it comes from sanitizeUtf8 or from our own constants).
 char32_t nextCp(std::string_view s, std::size_t& i) {
   const auto b0 = static_cast<unsigned char>(s[i]);
-  auto cont = [&](std::size_t k) { return static_cast<char32_t>(static_cast<unsigned char>(s[i + k]) & 0x3Fu); };
+  auto cont = [&](std::size_t k) {
+    return static_cast<char32_t>(static_cast<unsigned char>(s[i + k]) & 0x3Fu);
+  };
   if (b0 < 0x80) { ++i; return b0; }
   if (b0 < 0xE0 && i + 1 < s.size()) {
     const char32_t cp = (b0 & 0x1Fu) << 6 | cont(1);
@@ -48,7 +50,10 @@ void appendNum(std::string& out, float v) {
   int n = std::snprintf(buf, sizeof buf, "%.3f", static_cast<double>(v));
   while (n > 0 && buf[n - 1] == '0') --n;
   if (n > 0 && buf[n - 1] == '.') --n;
-  if (n == 2 && buf[0] == '-' && buf[1] == '0') { buf[0] = '0'; n = 1; }
+  if (n == 2 && buf[0] == '-' && buf[1] == '0') {
+    buf[0] = '0';
+    n = 1;
+  }
   out.append(buf, static_cast<std::size_t>(n));
 }
 
@@ -118,10 +123,10 @@ float Canvas::textWidth(std::string_view utf8, const Face& face, float size, flo
     }
   } else {
     const std::string bytes = toCp1252(utf8);
-    units = static_cast<float>(
-        HPDF_Font_TextWidth(face.base14, reinterpret_cast<const HPDF_BYTE*>(bytes.data()),
-                            static_cast<HPDF_UINT>(bytes.size()))
-            .width);
+    units = static_cast<float>(HPDF_Font_TextWidth(face.base14,
+                                                   reinterpret_cast<const HPDF_BYTE*>(bytes.data()),
+                                                   static_cast<HPDF_UINT>(bytes.size()))
+                                   .width);
     chars = bytes.size();
   }
   return units * size / 1000.0f + charSpace * static_cast<float>(chars);
@@ -165,7 +170,9 @@ std::vector<Line> Canvas::wrap(std::string_view utf8, const Face& face, float si
         cumByte_[b] = cumByte_[start] + (ci < adv.size() ? adv[ci] : 0.0f);
       }
     }
-    auto span = [&](std::size_t a, std::size_t b) { return (cumByte_[b] - cumByte_[a]) * size / 1000.0f; };
+    auto span = [&](std::size_t a, std::size_t b) {
+      return (cumByte_[b] - cumByte_[a]) * size / 1000.0f;
+    };
     Line cur;
     std::size_t w = 0;
     while (w < para.size()) {
@@ -199,7 +206,8 @@ std::vector<Line> Canvas::wrap(std::string_view utf8, const Face& face, float si
           std::size_t k = i;
           const char32_t next = nextCp(word, k);
           if (!((next >= 0x300 && next <= 0x36F) || (next >= 0x1AB0 && next <= 0x1AFF) ||
-                (next >= 0x20D0 && next <= 0x20FF) || next == 0x200D || (next >= 0xFE00 && next <= 0xFE0F)))
+                (next >= 0x20D0 && next <= 0x20FF) || next == 0x200D ||
+                (next >= 0xFE00 && next <= 0xFE0F)))
             break;
           i = k;
         }
@@ -311,7 +319,8 @@ void Canvas::shapedText(float x, float y, std::string_view utf8, const Face& fac
     ops += "/Span<</ActualText<FEFF";
     for (char32_t c : u32_) {
       if (c >= 0x10000) {
-        std::snprintf(hex, sizeof hex, "%04X%04X", static_cast<unsigned>(0xD800 + ((c - 0x10000) >> 10)),
+        std::snprintf(hex, sizeof hex, "%04X%04X",
+                      static_cast<unsigned>(0xD800 + ((c - 0x10000) >> 10)),
                       static_cast<unsigned>(0xDC00 + ((c - 0x10000) & 0x3FF)));
       } else {
         std::snprintf(hex, sizeof hex, "%04X", static_cast<unsigned>(c));
@@ -408,7 +417,8 @@ bool Canvas::compressPages() {
       const HPDF_BYTE* b = HPDF_MemStream_GetBufPtr(contents->stream, i, &len);
       if (b) raw.append(reinterpret_cast<const char*>(b), len);
     }
-    if (raw.size() != HPDF_Stream_Size(contents->stream) || !setPrecompressedStream(contents, raw)) {
+    if (raw.size() != HPDF_Stream_Size(contents->stream) ||
+        !setPrecompressedStream(contents, raw)) {
       ok = false;
       continue;
     }
@@ -576,8 +586,8 @@ class CvLayout {
 
   // Draws wrapped lines; false once the page cap cut the text.
   // alignRight > 0: each line ends there (right-to-left paragraphs).
-  bool lines(const std::vector<Line>& ls, float x, const Face& face, float size, float lead, Rgb color,
-             std::string_view bullet = {}, float bulletX = 0, float alignRight = 0) {
+  bool lines(const std::vector<Line>& ls, float x, const Face& face, float size, float lead,
+             Rgb color, std::string_view bullet = {}, float bulletX = 0, float alignRight = 0) {
     bool first = true;
     for (const Line& l : ls) {
       if (!flow().ensure(lead)) return false;
@@ -611,13 +621,14 @@ class CvLayout {
         if (isBulletLine(para, skip)) {
           const float indent = 11;
           static constexpr std::string_view kBullet = "\xE2\x80\xA2";
-          const float bulletX = rtl ? x + width - 1.5f - c_.textWidth(kBullet, reg(), sz_.body) : x + 1.5f;
-          if (!lines(c_.wrap(para.substr(skip), reg(), sz_.body, width - indent), x + indent, reg(), sz_.body,
-                     sz_.lead, pal_.text, kBullet, bulletX, rtl ? right - indent : 0)) {
+          const float bulletX =
+              rtl ? x + width - 1.5f - c_.textWidth(kBullet, reg(), sz_.body) : x + 1.5f;
+          if (!lines(c_.wrap(para.substr(skip), reg(), sz_.body, width - indent), x + indent, reg(),
+                     sz_.body, sz_.lead, pal_.text, kBullet, bulletX, rtl ? right - indent : 0)) {
             return false;
           }
-        } else if (!lines(c_.wrap(para, reg(), sz_.body, width), x, reg(), sz_.body, sz_.lead, pal_.text, {}, 0,
-                          right)) {
+        } else if (!lines(c_.wrap(para, reg(), sz_.body, width), x, reg(), sz_.body, sz_.lead,
+                          pal_.text, {}, 0, right)) {
           return false;
         }
       }

@@ -156,9 +156,11 @@ struct PdfRenderer::Impl {
     if (shaped) {
       fonts.emplace(pdf, *engine);
       regular = detail::Face{detail::Weight::kRegular, nullptr};
-      bold = detail::Face{kind == TemplateKind::kBasic ? detail::Weight::kRegular : detail::Weight::kBold, nullptr};
+      bold = detail::Face{
+          kind == TemplateKind::kBasic ? detail::Weight::kRegular : detail::Weight::kBold, nullptr};
     } else {
-      regular = detail::Face{detail::Weight::kRegular, HPDF_GetFont(pdf, "Helvetica", "WinAnsiEncoding")};
+      regular =
+          detail::Face{detail::Weight::kRegular, HPDF_GetFont(pdf, "Helvetica", "WinAnsiEncoding")};
       bold = regular;
       if (err.code != HPDF_OK || !regular.base14) {
         a.error = err.code != HPDF_OK ? describe(err) : "font could not be loaded";
@@ -222,7 +224,8 @@ struct PdfRenderer::Impl {
       else why = "unknown template '" + detail::sanitizeUtf8(templateId, LineMode::kSingleLine, 64) + "'";
 
       if (kind != TemplateKind::kBasic) {
-        if (!engine->hasPrimary(detail::Weight::kRegular) || !engine->hasPrimary(detail::Weight::kBold)) {
+        if (!engine->hasPrimary(detail::Weight::kRegular) ||
+            !engine->hasPrimary(detail::Weight::kBold)) {
           why = "template '" + templateId + "' needs DejaVuSans.ttf and DejaVuSans-Bold.ttf in " + opts.fontDir;
         } else {
           Attempt a = attempt(cv, kind, true, opts.forceTemplateErrorForTesting);
@@ -242,7 +245,8 @@ struct PdfRenderer::Impl {
       res.usedFallback = true;
       res.error = why;
       Attempt a;
-      if (engine->hasPrimary(detail::Weight::kRegular)) a = attempt(cv, TemplateKind::kBasic, true, false);
+      if (engine->hasPrimary(detail::Weight::kRegular))
+        a = attempt(cv, TemplateKind::kBasic, true, false);
       if (!a.ok) {
         if (!a.error.empty()) res.error += "; basic layout failed: " + a.error;
         a = attempt(cv, TemplateKind::kBasic, false, false);
@@ -277,9 +281,13 @@ RenderResult PdfRenderer::render(const CvData& cv, const std::string& templateId
   return impl_->render(cv, templateId);
 }
 
-const std::string& PdfRenderer::fontWarnings() const { return impl_->engine->warnings(); }
+const std::string& PdfRenderer::fontWarnings() const {
+  return impl_->engine->warnings();
+}
 
-std::vector<std::string> PdfRenderer::unrenderable(const CvData& cv) const { return impl_->unrenderable(cv); }
+std::vector<std::string> PdfRenderer::unrenderable(const CvData& cv) const {
+  return impl_->unrenderable(cv);
+}
 
 std::string PdfRenderer::unrenderableWarning(const std::vector<std::string>& chars) {
   if (chars.empty()) return "";

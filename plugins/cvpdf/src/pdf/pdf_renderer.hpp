@@ -24,12 +24,14 @@ inline constexpr const char* kDefaultFontDir = "/usr/share/fonts/truetype/dejavu
 // Debian's fonts-noto-core location (Noto Sans, Ethiopic, Arabic, N'Ko,
 // Tifinagh, Symbols) and the monochrome emoji font of fonts-symbola.
 inline constexpr const char* kDefaultNotoFontDir = "/usr/share/fonts/truetype/noto";
-inline constexpr const char* kDefaultEmojiFont = "/usr/share/fonts/truetype/ancient-scripts/Symbola_hint.ttf";
+inline constexpr const char* kDefaultEmojiFont =
+    "/usr/share/fonts/truetype/ancient-scripts/Symbola_hint.ttf";
 
 struct RenderOptions {
   int maxPages = 5;     // content beyond this many pages is cut, with a note
-  std::string fontDir;      // dir with DejaVuSans.ttf and DejaVuSans-Bold.ttf ("" = default)
-  std::string notoFontDir;  // dir with the Noto fonts ("" = default); missing files shorten the chain
+  std::string fontDir;  // dir with DejaVuSans.ttf and DejaVuSans-Bold.ttf ("" = default)
+  std::string
+      notoFontDir;  // dir with the Noto fonts ("" = default); missing files shorten the chain
   std::string emojiFont = kDefaultEmojiFont;  // monochrome emoji font ("" = none)
   // Test hook: makes every template raise a libharu error half-way through
   // so the fallback path can be exercised. Never set in production.

@@ -10,7 +10,9 @@ namespace {
 
 constexpr std::uint8_t kNoFace = 0xFF;
 
-bool isSpace(char32_t c) { return c == ' ' || c == 0xA0 || c == '\n'; }
+bool isSpace(char32_t c) {
+  return c == ' ' || c == 0xA0 || c == '\n';
+}
 
 // Scripts drawn glyph for code point, left to right, without shaping (when
 // no combining mark or right-to-left character is on the line).
@@ -33,12 +35,14 @@ bool simpleScript(hb_script_t s) {
 bool isMark(hb_unicode_funcs_t* uf, char32_t c) {
   const hb_unicode_general_category_t gc = hb_unicode_general_category(uf, c);
   return gc == HB_UNICODE_GENERAL_CATEGORY_NON_SPACING_MARK ||
-         gc == HB_UNICODE_GENERAL_CATEGORY_SPACING_MARK || gc == HB_UNICODE_GENERAL_CATEGORY_ENCLOSING_MARK;
+         gc == HB_UNICODE_GENERAL_CATEGORY_SPACING_MARK ||
+         gc == HB_UNICODE_GENERAL_CATEGORY_ENCLOSING_MARK;
 }
 
 bool isIgnorable(char32_t c) {
-  return c == 0x00AD || c == 0x034F || (c >= 0x200B && c <= 0x200F) || (c >= 0x2060 && c <= 0x206F) ||
-         (c >= 0xFE00 && c <= 0xFE0F) || (c >= 0xE0100 && c <= 0xE01EF);
+  return c == 0x00AD || c == 0x034F || (c >= 0x200B && c <= 0x200F) ||
+         (c >= 0x2060 && c <= 0x206F) || (c >= 0xFE00 && c <= 0xFE0F) ||
+         (c >= 0xE0100 && c <= 0xE01EF);
 }
 
 }  // namespace
@@ -77,8 +81,9 @@ struct TextEngine::Impl {
       return kNoFace;
     }
     Face f;
-    hb_blob_t* blob = hb_blob_create(ttf->bytes().data(), static_cast<unsigned>(ttf->bytes().size()),
-                                     HB_MEMORY_MODE_READONLY, nullptr, nullptr);
+    hb_blob_t* blob =
+        hb_blob_create(ttf->bytes().data(), static_cast<unsigned>(ttf->bytes().size()),
+                       HB_MEMORY_MODE_READONLY, nullptr, nullptr);
     f.hbFace = hb_face_create(blob, 0);
     hb_blob_destroy(blob);
     f.hbFont = hb_font_create(f.hbFace);
@@ -145,7 +150,8 @@ struct TextEngine::Impl {
     fribidi_get_bidi_types(str, n, types.data());
     fribidi_get_bracket_types(str, n, types.data(), brackets.data());
     FriBidiParType base = FRIBIDI_PAR_ON;
-    if (fribidi_get_par_embedding_levels_ex(types.data(), brackets.data(), n, &base, levels.data()) == 0) {
+    if (fribidi_get_par_embedding_levels_ex(types.data(), brackets.data(), n, &base,
+                                            levels.data()) == 0) {
       std::fill(levels.begin(), levels.end(), 0);
     }
     // Faces, with common characters and marks kept in the preceding font.
@@ -154,7 +160,8 @@ struct TextEngine::Impl {
     for (std::size_t i = 0; i < t.size(); ++i) {
       const char32_t c = t[i];
       std::uint8_t f = kNoFace;
-      if (i > 0 && face[i - 1] != kNoFace && inherits(c) && faces[face[i - 1]].ttf->glyphOf(c) != 0) {
+      if (i > 0 && face[i - 1] != kNoFace && inherits(c) &&
+          faces[face[i - 1]].ttf->glyphOf(c) != 0) {
         f = face[i - 1];
       } else {
         f = faceFor(c == 0xA0 ? ' ' : c, w);
@@ -165,7 +172,8 @@ struct TextEngine::Impl {
     std::size_t lead = 0;
     while (lead < t.size() && inherits(t[lead])) ++lead;
     for (std::size_t i = std::min(lead, t.size() - 1); i-- > 0;) {
-      if (face[i + 1] != kNoFace && faces[face[i + 1]].ttf->glyphOf(t[i]) != 0) face[i] = face[i + 1];
+      if (face[i + 1] != kNoFace && faces[face[i + 1]].ttf->glyphOf(t[i]) != 0)
+        face[i] = face[i + 1];
     }
     struct Run {
       std::size_t start, len;
@@ -180,7 +188,8 @@ struct TextEngine::Impl {
         continue;
       }
       std::size_t j = i + 1;
-      while (j < t.size() && face[j] == face[i] && levels[j] == levels[i] && !isIgnorable(t[j])) ++j;
+      while (j < t.size() && face[j] == face[i] && levels[j] == levels[i] && !isIgnorable(t[j]))
+        ++j;
       runs.push_back(Run{i, j - i, levels[i], 0, 0});
       i = j;
     }
@@ -193,8 +202,9 @@ struct TextEngine::Impl {
     hb_buffer_t* buf = buffer.get();
     for (Run& r : runs) {
       hb_buffer_clear_contents(buf);
-      hb_buffer_add_utf32(buf, reinterpret_cast<const std::uint32_t*>(t.data()), static_cast<int>(t.size()),
-                          static_cast<unsigned>(r.start), static_cast<int>(r.len));
+      hb_buffer_add_utf32(buf, reinterpret_cast<const std::uint32_t*>(t.data()),
+                          static_cast<int>(t.size()), static_cast<unsigned>(r.start),
+                          static_cast<int>(r.len));
       const bool rtl = (r.level & 1) != 0;
       hb_buffer_set_direction(buf, rtl ? HB_DIRECTION_RTL : HB_DIRECTION_LTR);
       hb_buffer_guess_segment_properties(buf);
@@ -208,7 +218,8 @@ struct TextEngine::Impl {
         shaped.push_back(Glyph{face[r.start], static_cast<std::uint16_t>(info[k].codepoint),
                                static_cast<float>(pos[k].x_advance) * f.toThousandths,
                                static_cast<float>(pos[k].x_offset) * f.toThousandths,
-                               static_cast<float>(pos[k].y_offset) * f.toThousandths, info[k].cluster, 0, rtl});
+                               static_cast<float>(pos[k].y_offset) * f.toThousandths,
+                               info[k].cluster, 0, rtl});
       }
       r.glyphEnd = shaped.size();
       // Text of each cluster: the characters from its cluster value to the
@@ -220,7 +231,8 @@ struct TextEngine::Impl {
       starts.erase(std::unique(starts.begin(), starts.end()), starts.end());
       for (std::size_t ci = 0; ci < starts.size(); ++ci) {
         const std::uint32_t cs = starts[ci];
-        const std::uint32_t ce = ci + 1 < starts.size() ? starts[ci + 1] : static_cast<std::uint32_t>(r.start + r.len);
+        const std::uint32_t ce =
+            ci + 1 < starts.size() ? starts[ci + 1] : static_cast<std::uint32_t>(r.start + r.len);
         thread_local std::vector<std::size_t> gl;  // glyphs of the cluster in logical order
         gl.clear();
         for (std::size_t g = r.glyphStart; g < r.glyphEnd; ++g) {
@@ -256,7 +268,8 @@ struct TextEngine::Impl {
         }
         std::size_t j = i;
         while (j < order.size() && runs[order[j]].level >= lev) ++j;
-        std::reverse(order.begin() + static_cast<std::ptrdiff_t>(i), order.begin() + static_cast<std::ptrdiff_t>(j));
+        std::reverse(order.begin() + static_cast<std::ptrdiff_t>(i),
+                     order.begin() + static_cast<std::ptrdiff_t>(j));
         i = j;
       }
     }
@@ -287,10 +300,12 @@ TextEngine::TextEngine(const FontPaths& p) : impl_(std::make_unique<Impl>()) {
   m.nko = opt(nd + "/NotoSansNKo-Regular.ttf");
   m.tifinagh = opt(nd + "/NotoSansTifinagh-Regular.ttf");
   const std::uint8_t noto[2] = {opt(nd + "/NotoSans-Regular.ttf"), opt(nd + "/NotoSans-Bold.ttf")};
-  const std::uint8_t sym[2] = {opt(nd + "/NotoSansSymbols-Regular.ttf"), opt(nd + "/NotoSansSymbols-Bold.ttf")};
+  const std::uint8_t sym[2] = {opt(nd + "/NotoSansSymbols-Regular.ttf"),
+                               opt(nd + "/NotoSansSymbols-Bold.ttf")};
   const std::uint8_t sym2 = opt(nd + "/NotoSansSymbols2-Regular.ttf");
   const std::uint8_t emoji = p.emojiFont.empty() ? kNoFace : opt(p.emojiFont);
-  if (!optional.empty()) warnings_ += (warnings_.empty() ? "" : "; ") + optional + " (those scripts cannot be drawn)";
+  if (!optional.empty())
+    warnings_ += (warnings_.empty() ? "" : "; ") + optional + " (those scripts cannot be drawn)";
   for (int w = 0; w < 2; ++w) {
     for (std::uint8_t f : {dejavu[w], noto[w], sym[w], dejavu[0], noto[0], sym[0], sym2, emoji}) {
       if (f != kNoFace && std::find(m.chain[w].begin(), m.chain[w].end(), f) == m.chain[w].end()) {
@@ -308,16 +323,23 @@ TextEngine::TextEngine(const FontPaths& p) : impl_(std::make_unique<Impl>()) {
   for (char32_t c = 0x20; c < 0x10000; ++c) {
     const FriBidiCharType bt = fribidi_get_bidi_type(c);
     m.simple[c] = simpleScript(hb_unicode_script(m.uf, c)) && !isMark(m.uf, c) && !isIgnorable(c) &&
-                  !FRIBIDI_IS_RTL(bt) && bt != FRIBIDI_TYPE_AN && !FRIBIDI_IS_EXPLICIT_OR_ISOLATE_OR_BN_OR_NSM(bt);
+                  !FRIBIDI_IS_RTL(bt) && bt != FRIBIDI_TYPE_AN &&
+                  !FRIBIDI_IS_EXPLICIT_OR_ISOLATE_OR_BN_OR_NSM(bt);
   }
   m.simple[0xA0] = true;
 }
 
 TextEngine::~TextEngine() = default;
 
-bool TextEngine::hasPrimary(Weight w) const { return impl_->primary[static_cast<int>(w)]; }
-std::size_t TextEngine::faceCount() const { return impl_->faces.size(); }
-const TrueTypeFont& TextEngine::face(std::size_t i) const { return *impl_->faces.at(i).ttf; }
+bool TextEngine::hasPrimary(Weight w) const {
+  return impl_->primary[static_cast<int>(w)];
+}
+std::size_t TextEngine::faceCount() const {
+  return impl_->faces.size();
+}
+const TrueTypeFont& TextEngine::face(std::size_t i) const {
+  return *impl_->faces.at(i).ttf;
+}
 
 bool TextEngine::covers(char32_t cp) const {
   if (isSpace(cp) || isIgnorable(cp)) return true;
@@ -327,8 +349,10 @@ bool TextEngine::covers(char32_t cp) const {
 void TextEngine::shape(std::u32string_view text, Weight w, std::vector<Glyph>& out) const {
   out.clear();
   const int wi = static_cast<int>(w);
-  if (impl_->lineIsSimple(text)) impl_->shapeSimple(text, wi, out);
-  else impl_->shapeComplex(text, wi, out);
+  if (impl_->lineIsSimple(text))
+    impl_->shapeSimple(text, wi, out);
+  else
+    impl_->shapeComplex(text, wi, out);
 }
 
 bool TextEngine::rightToLeft(std::u32string_view text) const {
@@ -339,27 +363,6 @@ bool TextEngine::rightToLeft(std::u32string_view text) const {
   return false;
 }
 
-void TextEngine::advances(std::u32string_view text, Weight w, std::vector<float>& perChar) const {
-  perChar.assign(text.size(), 0.0f);
-  const int wi = static_cast<int>(w);
-  if (impl_->lineIsSimple(text)) {
-    for (std::size_t i = 0; i < text.size(); ++i) {
-      const char32_t c = text[i] == 0xA0 ? ' ' : text[i];
-      const std::uint8_t f = impl_->faceOf[wi][c];
-      if (f == kNoFace) continue;
-      const TrueTypeFont& ttf = *impl_->faces[f].ttf;
-      perChar[i] = static_cast<float>(ttf.advanceThousandths(ttf.glyphOf(c)));
-    }
-    return;
-  }
-  thread_local std::vector<Glyph> glyphs;
-  glyphs.clear();
-  impl_->shapeComplex(text, wi, glyphs);
-  for (const Glyph& g : glyphs) {
-    if (g.textStart < perChar.size()) perChar[g.textStart] += g.advance;
-  }
-}
-
 bool TextEngine::needsActualText(std::u32string_view text) const {
   for (char32_t c : text) {
     if (c < 0x07C0 || (c >= 0x0800 && c < 0x10000 && impl_->simple[c])) continue;
@@ -368,27 +371,6 @@ bool TextEngine::needsActualText(std::u32string_view text) const {
     if (s != HB_SCRIPT_ARABIC && s != HB_SCRIPT_HEBREW) return true;
   }
   return false;
-}
-
-float TextEngine::width(std::u32string_view text, Weight w) const {
-  const int wi = static_cast<int>(w);
-  if (impl_->lineIsSimple(text)) {
-    std::uint32_t sum = 0;
-    for (char32_t c : text) {
-      if (c == 0xA0) c = ' ';
-      const std::uint8_t f = impl_->faceOf[wi][c];
-      if (f == kNoFace) continue;
-      const TrueTypeFont& ttf = *impl_->faces[f].ttf;
-      sum += ttf.advanceThousandths(ttf.glyphOf(c));
-    }
-    return static_cast<float>(sum);
-  }
-  thread_local std::vector<Glyph> glyphs;
-  glyphs.clear();
-  impl_->shapeComplex(text, wi, glyphs);
-  float sum = 0;
-  for (const Glyph& g : glyphs) sum += g.advance;
-  return sum;
 }
 
 }  // namespace malipo::cvpdf::detail

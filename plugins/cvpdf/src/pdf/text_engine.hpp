@@ -38,12 +38,12 @@ struct FontPaths {
 };
 
 struct Glyph {
-  std::uint16_t face;        // TextEngine::face index
-  std::uint16_t gid;         // glyph id in that font (never 0)
-  float advance;             // 1/1000 em
-  float xOffset, yOffset;    // 1/1000 em
-  std::uint32_t textStart;   // characters of the shaped text this glyph stands
-  std::uint32_t textLen;     // for; 0: the rest of a cluster already mapped
+  std::uint16_t face;       // TextEngine::face index
+  std::uint16_t gid;        // glyph id in that font (never 0)
+  float advance;            // 1/1000 em
+  float xOffset, yOffset;   // 1/1000 em
+  std::uint32_t textStart;  // characters of the shaped text this glyph stands
+  std::uint32_t textLen;    // for; 0: the rest of a cluster already mapped
   // Right-to-left glyph: a glyph standing for several characters (lam-alef)
   // maps to them in visual order, so extractors that turn the visual order
   // of a line back into logical order (poppler, PDFBox) read them right.
@@ -77,11 +77,6 @@ class TextEngine {
   // The paragraph direction FriBidi gives the text: right to left when its
   // first strong character is.
   bool rightToLeft(std::u32string_view text) const;
-  // Advance of each character of the text in 1/1000 em, as shaped (a
-  // cluster's advance goes to its first character).
-  void advances(std::u32string_view text, Weight w, std::vector<float>& perChar) const;
-  // Advance width of the line in 1/1000 em (what shape() would draw).
-  float width(std::u32string_view text, Weight w) const;
 
  private:
   struct Impl;

@@ -1,5 +1,10 @@
 #include "pdf/truetype.hpp"
 
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <array>
 #include <cstring>
@@ -7,11 +12,6 @@
 #include <memory>
 #include <stdexcept>
 #include <unordered_map>
-
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 namespace malipo::cvpdf::detail {
 namespace {
@@ -23,7 +23,8 @@ struct FontError : std::runtime_error {
 // Bounds-checked big-endian access to the font bytes.
 class Bytes {
  public:
-  explicit Bytes(std::string_view s) : d_(reinterpret_cast<const std::uint8_t*>(s.data())), n_(s.size()) {}
+  explicit Bytes(std::string_view s)
+      : d_(reinterpret_cast<const std::uint8_t*>(s.data())), n_(s.size()) {}
   std::size_t size() const { return n_; }
   void need(std::size_t off, std::size_t len) const {
     if (off > n_ || len > n_ - off) throw FontError("font data truncated");
@@ -170,8 +171,10 @@ class Font {
         for (std::uint32_t c = start; c <= end; ++c) {
           const std::uint32_t v = gid + (c - start);
           const std::uint16_t g = v < numGlyphs_ ? static_cast<std::uint16_t>(v) : 0;
-          if (c < 0xFFFF) cmap_[c] = g;
-          else if (c > 0xFFFF && g != 0) supp_[c] = g;
+          if (c < 0xFFFF)
+            cmap_[c] = g;
+          else if (c > 0xFFFF && g != 0)
+            supp_[c] = g;
         }
       }
     }
@@ -254,7 +257,8 @@ std::vector<std::size_t> componentIndexOffsets(const Bytes& b, Table g) {
 void stripInstructions(std::string& g) {
   auto u16 = [&](std::size_t o) {
     if (o + 2 > g.size()) throw FontError("bad glyph");
-    return static_cast<std::uint16_t>(static_cast<unsigned char>(g[o]) << 8 | static_cast<unsigned char>(g[o + 1]));
+    return static_cast<std::uint16_t>(static_cast<unsigned char>(g[o]) << 8 |
+                                      static_cast<unsigned char>(g[o + 1]));
   };
   if (g.size() < 10) return;
   const auto contours = static_cast<std::int16_t>(u16(0));
@@ -272,9 +276,12 @@ void stripInstructions(std::string& g) {
     const std::uint16_t flags = u16(p);
     lastFlags = p;
     p += 4 + ((flags & kArgsAreWords) ? 4 : 2);
-    if (flags & kHaveScale) p += 2;
-    else if (flags & kHaveXYScale) p += 4;
-    else if (flags & kHaveTwoByTwo) p += 8;
+    if (flags & kHaveScale)
+      p += 2;
+    else if (flags & kHaveXYScale)
+      p += 4;
+    else if (flags & kHaveTwoByTwo)
+      p += 8;
     if (!(flags & kMoreComponents)) break;
   }
   if (p > g.size()) throw FontError("bad composite glyph");
@@ -356,8 +363,8 @@ std::string assemble(std::vector<std::pair<std::string, std::string>> tables) {
 }  // namespace
 
 struct TrueTypeFont::Impl {
-  std::string owned;      // load(): the bytes
-  void* map = nullptr;    // open(): the file, mapped read-only
+  std::string owned;    // load(): the bytes
+  void* map = nullptr;  // open(): the file, mapped read-only
   std::size_t mapLen = 0;
   std::string_view data;
   std::unique_ptr<Font> font;
@@ -421,7 +428,8 @@ TrueTypeFont::TrueTypeFont(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) 
   metrics_.ascent = em(b.i16(hhea.off + 4));
   metrics_.descent = em(b.i16(hhea.off + 6));
   const Table os2 = f.table("OS/2");
-  metrics_.capHeight = os2.len >= 90 && b.u16(os2.off) >= 2 ? em(b.i16(os2.off + 88)) : metrics_.ascent;
+  metrics_.capHeight =
+      os2.len >= 90 && b.u16(os2.off) >= 2 ? em(b.i16(os2.off + 88)) : metrics_.ascent;
   // PostScript name (name id 6), Windows (UTF-16BE) or Mac (bytes) records.
   const Table name = f.table("name");
   const std::uint16_t count = b.u16(name.off + 2);
@@ -439,8 +447,8 @@ TrueTypeFont::TrueTypeFont(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) 
       n.assign(b.at(off), len);
     }
     for (char c : n) {
-      if (c > 0x20 && c < 0x7F && c != '/' && c != '(' && c != ')' && c != '[' && c != ']' && c != '<' &&
-          c != '>' && c != '{' && c != '}' && c != '%' && c != '#')
+      if (c > 0x20 && c < 0x7F && c != '/' && c != '(' && c != ')' && c != '[' && c != ']' &&
+          c != '<' && c != '>' && c != '{' && c != '}' && c != '%' && c != '#')
         metrics_.postScriptName.push_back(c);
     }
   }
@@ -449,10 +457,18 @@ TrueTypeFont::TrueTypeFont(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) 
 
 TrueTypeFont::~TrueTypeFont() = default;
 
-std::string_view TrueTypeFont::bytes() const { return impl_->data; }
-std::uint16_t TrueTypeFont::unitsPerEm() const { return impl_->font->unitsPerEm(); }
-std::uint16_t TrueTypeFont::numGlyphs() const { return impl_->font->numGlyphs(); }
-std::uint16_t TrueTypeFont::glyphOf(char32_t cp) const { return impl_->font->glyphOf(cp); }
+std::string_view TrueTypeFont::bytes() const {
+  return impl_->data;
+}
+std::uint16_t TrueTypeFont::unitsPerEm() const {
+  return impl_->font->unitsPerEm();
+}
+std::uint16_t TrueTypeFont::numGlyphs() const {
+  return impl_->font->numGlyphs();
+}
+std::uint16_t TrueTypeFont::glyphOf(char32_t cp) const {
+  return impl_->font->glyphOf(cp);
+}
 std::uint16_t TrueTypeFont::advance(std::uint16_t gid) const {
   return gid < impl_->font->numGlyphs() ? impl_->font->advance(gid) : impl_->font->advance(0);
 }
@@ -477,7 +493,8 @@ bool TrueTypeFont::subset(const std::vector<std::uint16_t>& sourceGids, std::str
       for (std::size_t off : componentIndexOffsets(b, g)) {
         const std::uint16_t comp = b.u16(g.off + off);
         if (comp >= f.numGlyphs()) throw FontError("bad component glyph");
-        if (firstCopy.emplace(comp, static_cast<std::uint16_t>(source.size())).second) source.push_back(comp);
+        if (firstCopy.emplace(comp, static_cast<std::uint16_t>(source.size())).second)
+          source.push_back(comp);
       }
       if (source.size() > 0xFFF0) throw FontError("too many glyphs");
     }
@@ -491,7 +508,8 @@ bool TrueTypeFont::subset(const std::vector<std::uint16_t>& sourceGids, std::str
       put16(hmtx, static_cast<std::uint16_t>(f.lsb(src)));
       const Table g = f.glyph(src);
       std::string data(b.at(g.off), g.len);
-      for (std::size_t off : componentIndexOffsets(b, g)) set16(data, off, firstCopy.at(b.u16(g.off + off)));
+      for (std::size_t off : componentIndexOffsets(b, g))
+        set16(data, off, firstCopy.at(b.u16(g.off + off)));
       stripInstructions(data);
       glyf += data;
       glyf.append((4 - glyf.size() % 4) % 4, '\0');
@@ -501,10 +519,23 @@ bool TrueTypeFont::subset(const std::vector<std::uint16_t>& sourceGids, std::str
     // cmap: a (3,1) format 4 subtable with only the closing segment. The PDF
     // addresses glyphs by CID = glyph id; rasterisers still expect a cmap.
     std::string cmap;
-    put16(cmap, 0); put16(cmap, 1); put16(cmap, 3); put16(cmap, 1); put32(cmap, 12);
-    put16(cmap, 4); put16(cmap, 24); put16(cmap, 0);
-    put16(cmap, 2); put16(cmap, 2); put16(cmap, 0); put16(cmap, 0);  // segX2, range, selector, shift
-    put16(cmap, 0xFFFF); put16(cmap, 0); put16(cmap, 0xFFFF); put16(cmap, 1); put16(cmap, 0);
+    put16(cmap, 0);
+    put16(cmap, 1);
+    put16(cmap, 3);
+    put16(cmap, 1);
+    put32(cmap, 12);
+    put16(cmap, 4);
+    put16(cmap, 24);
+    put16(cmap, 0);
+    put16(cmap, 2);
+    put16(cmap, 2);
+    put16(cmap, 0);
+    put16(cmap, 0);  // segX2, range, selector, shift
+    put16(cmap, 0xFFFF);
+    put16(cmap, 0);
+    put16(cmap, 0xFFFF);
+    put16(cmap, 1);
+    put16(cmap, 0);
 
     std::string head = copyTable(f, "head");
     if (head.size() < 54) throw FontError("short head table");

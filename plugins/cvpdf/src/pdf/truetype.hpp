@@ -38,7 +38,7 @@ class TrueTypeFont {
   std::string_view bytes() const;
   std::uint16_t unitsPerEm() const;
   std::uint16_t numGlyphs() const;
-  std::uint16_t glyphOf(char32_t cp) const;  // 0: not covered
+  std::uint16_t glyphOf(char32_t cp) const;        // 0: not covered
   std::uint16_t advance(std::uint16_t gid) const;  // font units
   // Advance in 1/1000 em, truncated: the value written to the PDF's /W array.
   std::uint16_t advanceThousandths(std::uint16_t gid) const;
@@ -47,7 +47,8 @@ class TrueTypeFont {
   // A TrueType file whose glyph i is the source glyph sourceGids[i] (glyph 0
   // is .notdef; ids may repeat), with composite components appended and
   // renumbered. No glyph names, a minimal cmap: for CID fonts (CID = glyph id).
-  bool subset(const std::vector<std::uint16_t>& sourceGids, std::string& out, std::string& error) const;
+  bool subset(const std::vector<std::uint16_t>& sourceGids, std::string& out,
+              std::string& error) const;
 
  private:
   struct Impl;
