@@ -4,6 +4,8 @@
 #include <hpdf_streams.h>
 
 #include <algorithm>
+#include <charconv>
+#include <cmath>
 #include <cstdio>
 #include <utility>
 
@@ -331,7 +333,18 @@ void Canvas::shapedText(float x, float y, std::string_view utf8, const Face& fac
   }
   bool open = false;
   float rise = 0;
-  float pending = 0;  // TJ adjustment not written yet (1/1000 em)
+  // TJ adjustment not written yet (1/1000 em). Whole units are written as
+  // they accumulate and the fraction is carried, so glyphs stay within
+  // 1/1000 em of the shaper's positions without a number after each glyph.
+  float pending = 0;
+  auto flush = [&](bool all) {
+    const long whole = all ? std::lround(pending) : static_cast<long>(pending);
+    if (whole == 0) return;
+    char num[24];
+    const auto res = std::to_chars(num, num + sizeof num, whole);
+    ops.append(num, res.ptr);
+    pending -= static_cast<float>(whole);
+  };
   std::u32string rev;
   for (const Glyph& g : glyphs_) {
     HPDF_Dict font = fonts_->font(g.face);
@@ -339,7 +352,7 @@ void Canvas::shapedText(float x, float y, std::string_view utf8, const Face& fac
     const float wantRise = g.yOffset * size / 1000.0f;
     if (curFont_ != font || curSize_ != size || wantRise != rise) {
       if (open) {
-        if (pending > 0.5f || pending < -0.5f) appendNum(ops, pending);
+        flush(true);
         pending = 0;
         ops += "]TJ\n";
       }
@@ -376,14 +389,13 @@ void Canvas::shapedText(float x, float y, std::string_view utf8, const Face& fac
     const std::uint16_t cid = fonts_->cid(g.face, g.gid, text, widthOverride);
     const float w = fonts_->width(g.face, cid);
     pending -= g.xOffset;
-    if (pending > 0.5f || pending < -0.5f) appendNum(ops, pending);
-    pending = 0;
+    flush(false);
     std::snprintf(hex, sizeof hex, "<%04X>", static_cast<unsigned>(cid));
     ops += hex;
     pending += g.xOffset + w - g.advance;
   }
   if (open) {
-    if (pending > 0.5f || pending < -0.5f) appendNum(ops, pending);
+    flush(true);
     ops += "]TJ\n";
   }
   if (rise != 0) ops += "0 Ts\n";

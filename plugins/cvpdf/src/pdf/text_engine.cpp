@@ -223,31 +223,32 @@ struct TextEngine::Impl {
       }
       r.glyphEnd = shaped.size();
       // Text of each cluster: the characters from its cluster value to the
-      // next cluster value of the run (logical order).
-      thread_local std::vector<std::uint32_t> starts;
-      starts.clear();
-      for (std::size_t g = r.glyphStart; g < r.glyphEnd; ++g) starts.push_back(shaped[g].textStart);
-      std::sort(starts.begin(), starts.end());
-      starts.erase(std::unique(starts.begin(), starts.end()), starts.end());
-      for (std::size_t ci = 0; ci < starts.size(); ++ci) {
-        const std::uint32_t cs = starts[ci];
-        const std::uint32_t ce =
-            ci + 1 < starts.size() ? starts[ci + 1] : static_cast<std::uint32_t>(r.start + r.len);
-        thread_local std::vector<std::size_t> gl;  // glyphs of the cluster in logical order
-        gl.clear();
-        for (std::size_t g = r.glyphStart; g < r.glyphEnd; ++g) {
-          if (shaped[g].textStart == cs) gl.push_back(g);
-        }
-        if (rtl) std::reverse(gl.begin(), gl.end());
-        const std::uint32_t chars = ce - cs;
-        if (gl.size() == chars) {
-          for (std::size_t k = 0; k < gl.size(); ++k) {
-            shaped[gl[k]].textStart = cs + static_cast<std::uint32_t>(k);
-            shaped[gl[k]].textLen = 1;
+      // next cluster value of the run. Clusters are monotone (HarfBuzz's
+      // default cluster level), so in logical order — forwards for
+      // left-to-right runs, backwards for right-to-left ones — the glyphs of
+      // a cluster are adjacent: one pass.
+      thread_local std::vector<std::size_t> logical;
+      logical.clear();
+      for (std::size_t g = r.glyphStart; g < r.glyphEnd; ++g) logical.push_back(g);
+      if (rtl) std::reverse(logical.begin(), logical.end());
+      for (std::size_t i = 0; i < logical.size();) {
+        const std::uint32_t cs = shaped[logical[i]].textStart;
+        std::size_t j = i + 1;
+        while (j < logical.size() && shaped[logical[j]].textStart == cs) ++j;
+        const std::uint32_t ce = j < logical.size() ? shaped[logical[j]].textStart
+                                                    : static_cast<std::uint32_t>(r.start + r.len);
+        const std::uint32_t chars = ce > cs ? ce - cs : 1;
+        const std::size_t n = j - i;
+        for (std::size_t k = 0; k < n; ++k) {
+          Glyph& g = shaped[logical[i + k]];
+          if (n == chars) {
+            g.textStart = cs + static_cast<std::uint32_t>(k);
+            g.textLen = 1;
+          } else {
+            g.textLen = k == 0 ? chars : 0;
           }
-        } else {
-          for (std::size_t k = 0; k < gl.size(); ++k) shaped[gl[k]].textLen = k == 0 ? chars : 0;
         }
+        i = j;
       }
     }
     // Rule L2: from the highest level down to the lowest odd one, reverse
