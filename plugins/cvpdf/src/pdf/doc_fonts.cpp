@@ -82,13 +82,27 @@ std::string subsetTag(std::size_t face, std::size_t glyphs) {
 
 bool setPrecompressedStream(HPDF_Dict dict, const std::string& bytes) {
   if (!dict->stream || dict->write_fn) return false;
-  uLongf len = compressBound(static_cast<uLong>(bytes.size()));
-  std::string z(len, '\0');
-  if (compress2(reinterpret_cast<Bytef*>(z.data()), &len,
-                reinterpret_cast<const Bytef*>(bytes.data()), static_cast<uLong>(bytes.size()),
-                Z_BEST_SPEED) != Z_OK) {
-    return false;
-  }
+  // One deflate state per thread, reset for each stream: compress2 would
+  // allocate (mmap) and free about 270 KB of state for every stream, ten
+  // times per document.
+  struct Deflater {
+    z_stream zs{};
+    bool ok = false;
+    Deflater() { ok = deflateInit(&zs, Z_BEST_SPEED) == Z_OK; }
+    ~Deflater() {
+      if (ok) deflateEnd(&zs);
+    }
+  };
+  thread_local Deflater d;
+  thread_local std::string z;
+  if (!d.ok || deflateReset(&d.zs) != Z_OK) return false;
+  z.resize(deflateBound(&d.zs, static_cast<uLong>(bytes.size())));
+  d.zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(bytes.data()));
+  d.zs.avail_in = static_cast<uInt>(bytes.size());
+  d.zs.next_out = reinterpret_cast<Bytef*>(z.data());
+  d.zs.avail_out = static_cast<uInt>(z.size());
+  if (deflate(&d.zs, Z_FINISH) != Z_STREAM_END) return false;
+  const uLong len = d.zs.total_out;
   HPDF_Stream fresh =
       HPDF_MemStream_New(dict->mmgr, static_cast<HPDF_UINT>(len < 1024 ? 1024 : len));
   if (!fresh) return false;
