@@ -492,48 +492,46 @@ Response CvPdfProduct::paymentPage(const Request& req) {
   return page(200, "Pay for your CV", pages::kPayment, d);
 }
 
-Response CvPdfProduct::verifyForm(const Request& req) {
-  auto r = load(req.param("request_id"));
+// Who may verify, and whether this request still takes an SMS: a refusal, or nothing.
+std::optional<Response> CvPdfProduct::verifyRefusal(const Request& req, std::optional<CvRequest>& r, Access& a) {
+  r = load(req.param("request_id"));
   if (!r) return errorPage(404, "Not found", "This CV request does not exist.");
-  Access a = access(req, *r);
+  a = access(req, *r);
   if (!a.allowed) return errorPage(403, "Not your CV", a.denial);
-  auto pay = currentPayment(*r);
-  if (r->status != "pending_payment" && r->status != "failed")
-    return Response::redirect(303, link(*r, "status-page", a));
+  if (r->status != "pending_payment" && r->status != "failed") return Response::redirect(303, link(*r, "status-page", a));
   // No SMS can confirm a payment that failed or expired: the status page starts a new one.
-  if (pay.ok() && finalUnpaid(pay.value()))
-    return Response::redirect(303, link(*r, "status-page", a));
+  auto pay = currentPayment(*r);
+  if (pay.ok() && finalUnpaid(pay.value())) return Response::redirect(303, link(*r, "status-page", a));
+  return std::nullopt;
+}
+
+Response CvPdfProduct::verifyPage(int status, const CvRequest& r, const Access& a, const std::string& error,
+                                  const std::string& message) {
   Poco::JSON::Object d;
-  d.set("verify_url", link(*r, "verify", a));
-  d.set("payment_url", link(*r, "payment-page", a));
+  d.set("verify_url", link(r, "verify", a));
+  d.set("payment_url", link(r, "payment-page", a));
   d.set("amount", formatMajor(priceMinor_, currency_, true));
   d.set("currency", currency_);
-  return page(200, "Verify your payment", pages::kVerify, d);
+  if (!error.empty()) d.set("error", error);
+  if (!message.empty()) d.set("message", message.substr(0, 2000));
+  Response resp = page(status, "Verify your payment", pages::kVerify, d);
+  if (status == 429) resp.header("Retry-After", "600");
+  return resp;
+}
+
+Response CvPdfProduct::verifyForm(const Request& req) {
+  std::optional<CvRequest> r;
+  Access a;
+  if (auto refused = verifyRefusal(req, r, a)) return *refused;
+  return verifyPage(200, *r, a, "", "");
 }
 
 Response CvPdfProduct::verifySubmit(const Request& req) {
-  auto r = load(req.param("request_id"));
-  if (!r) return errorPage(404, "Not found", "This CV request does not exist.");
-  Access a = access(req, *r);
-  if (!a.allowed) return errorPage(403, "Not your CV", a.denial);
-  auto pay = currentPayment(*r);
-  if (r->status != "pending_payment" && r->status != "failed")
-    return Response::redirect(303, link(*r, "status-page", a));
-  if (pay.ok() && finalUnpaid(pay.value()))
-    return Response::redirect(303, link(*r, "status-page", a));
+  std::optional<CvRequest> r;
+  Access a;
+  if (auto refused = verifyRefusal(req, r, a)) return *refused;
   std::string message = Poco::trim(bodyField(req, "payment_message"));
-  auto again = [&](int status, const std::string& error) {
-    Poco::JSON::Object d;
-    d.set("verify_url", link(*r, "verify", a));
-    d.set("payment_url", link(*r, "payment-page", a));
-    d.set("amount", formatMajor(priceMinor_, currency_, true));
-    d.set("currency", currency_);
-    d.set("error", error);
-    d.set("message", message.substr(0, 2000));
-    Response resp = page(status, "Verify your payment", pages::kVerify, d);
-    if (status == 429) resp.header("Retry-After", "600");
-    return resp;
-  };
+  auto again = [&](int status, const std::string& error) { return verifyPage(status, *r, a, error, message); };
   if (message.empty()) return again(400, "Paste the confirmation SMS you received after paying.");
   if (message.size() > 2000) return again(400, "That message is too long to be a confirmation SMS.");
   // Counted per request and client, so that someone else holding the id cannot use up the

@@ -53,6 +53,9 @@ class CvPdfProduct final : public Product {
   Response paymentPage(const Request& req);
   Response verifyForm(const Request& req);
   Response verifySubmit(const Request& req);
+  std::optional<Response> verifyRefusal(const Request& req, std::optional<CvRequest>& r, Access& a);
+  Response verifyPage(int status, const CvRequest& r, const Access& a, const std::string& error,
+                      const std::string& message);
   Response statusPage(const Request& req);
   Response statusJson(const Request& req);
   Response download(const Request& req);
