@@ -21,7 +21,8 @@ bool parse(const std::string& raw, bool& v6, unsigned char out[16]) {
     std::size_t close = t.find(']');
     if (close == std::string::npos) return false;
     t = t.substr(1, close - 1);
-  } else if (t.find('.') != std::string::npos && t.find(':') != std::string::npos && t.find(':') == t.rfind(':')) {
+  } else if (t.find('.') != std::string::npos && t.find(':') != std::string::npos &&
+             t.find(':') == t.rfind(':')) {
     t = t.substr(0, t.find(':'));  // v4:port
   }
   in_addr a4{};
@@ -58,12 +59,15 @@ TrustedProxies::TrustedProxies(const std::vector<std::string>& cidrs) {
     std::size_t slash = addr.find('/');
     std::string bits = slash == std::string::npos ? "" : addr.substr(slash + 1);
     if (slash != std::string::npos) addr = addr.substr(0, slash);
-    if (addr.empty() || addr.front() == '[' || !parse(addr, n.v6, n.addr) || addr.find(']') != std::string::npos)
-      throw std::invalid_argument("server.trusted_proxies: '" + c + "' is not an IP address or CIDR");
+    if (addr.empty() || addr.front() == '[' || !parse(addr, n.v6, n.addr) ||
+        addr.find(']') != std::string::npos)
+      throw std::invalid_argument("server.trusted_proxies: '" + c +
+                                  "' is not an IP address or CIDR");
     const int max = n.v6 ? 128 : 32;
     n.bits = max;
     if (!bits.empty()) {
-      if (bits.size() > 3 || bits.find_first_not_of("0123456789") != std::string::npos || std::stoi(bits) > max)
+      if (bits.size() > 3 || bits.find_first_not_of("0123456789") != std::string::npos ||
+          std::stoi(bits) > max)
         throw std::invalid_argument("server.trusted_proxies: '" + c + "' has a bad prefix length");
       n.bits = std::stoi(bits);
     } else if (slash != std::string::npos) {
@@ -99,7 +103,8 @@ bool canonicalIp(const std::string& text, std::string& out) {
   return true;
 }
 
-std::string clientAddress(const std::string& peer, const std::string& forwardedFor, const TrustedProxies& proxies) {
+std::string clientAddress(const std::string& peer, const std::string& forwardedFor,
+                          const TrustedProxies& proxies) {
   if (proxies.empty() || forwardedFor.empty() || !proxies.contains(peer)) return peer;
   std::string current = peer;
   std::size_t end = forwardedFor.size();
@@ -108,7 +113,8 @@ std::string clientAddress(const std::string& peer, const std::string& forwardedF
     std::size_t start = comma == std::string::npos ? 0 : comma + 1;
     std::string entry = trim(forwardedFor.substr(start, end - start));
     std::string ip;
-    if (!canonicalIp(entry, ip)) return current;  // garbage: the proxy that passed it on is the client
+    if (!canonicalIp(entry, ip))
+      return current;  // garbage: the proxy that passed it on is the client
     if (!proxies.contains(ip)) return ip;
     current = ip;
     if (comma == std::string::npos) return current;

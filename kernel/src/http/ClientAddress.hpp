@@ -34,6 +34,7 @@ class TrustedProxies {
 // "[v6]:port" are accepted) into its canonical text; false when it is not an address.
 bool canonicalIp(const std::string& text, std::string& out);
 
-std::string clientAddress(const std::string& peer, const std::string& forwardedFor, const TrustedProxies& proxies);
+std::string clientAddress(const std::string& peer, const std::string& forwardedFor,
+                          const TrustedProxies& proxies);
 
 }  // namespace malipo

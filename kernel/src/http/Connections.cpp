@@ -19,15 +19,32 @@ using tcp = asio::ip::tcp;
 namespace {
 
 std::int64_t nowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
 }
 
 bool isTchar(unsigned char c) {
   if (std::isalnum(c)) return true;
   switch (c) {
-    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+': case '-': case '.':
-    case '^': case '_': case '`': case '|': case '~': return true;
-    default: return false;
+    case '!':
+    case '#':
+    case '$':
+    case '%':
+    case '&':
+    case '\'':
+    case '*':
+    case '+':
+    case '-':
+    case '.':
+    case '^':
+    case '_':
+    case '`':
+    case '|':
+    case '~':
+      return true;
+    default:
+      return false;
   }
 }
 
@@ -47,37 +64,68 @@ std::string lowerCopy(const std::string& s) {
 
 const char* reasonFor(int status) {
   switch (status) {
-    case 100: return "Continue";
-    case 200: return "OK";
-    case 201: return "Created";
-    case 202: return "Accepted";
-    case 204: return "No Content";
-    case 301: return "Moved Permanently";
-    case 302: return "Found";
-    case 303: return "See Other";
-    case 304: return "Not Modified";
-    case 307: return "Temporary Redirect";
-    case 308: return "Permanent Redirect";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 402: return "Payment Required";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 409: return "Conflict";
-    case 410: return "Gone";
-    case 413: return "Content Too Large";
-    case 415: return "Unsupported Media Type";
-    case 422: return "Unprocessable Content";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    default: return "Unknown";
+    case 100:
+      return "Continue";
+    case 200:
+      return "OK";
+    case 201:
+      return "Created";
+    case 202:
+      return "Accepted";
+    case 204:
+      return "No Content";
+    case 301:
+      return "Moved Permanently";
+    case 302:
+      return "Found";
+    case 303:
+      return "See Other";
+    case 304:
+      return "Not Modified";
+    case 307:
+      return "Temporary Redirect";
+    case 308:
+      return "Permanent Redirect";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 402:
+      return "Payment Required";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 408:
+      return "Request Timeout";
+    case 409:
+      return "Conflict";
+    case 410:
+      return "Gone";
+    case 413:
+      return "Content Too Large";
+    case 415:
+      return "Unsupported Media Type";
+    case 422:
+      return "Unprocessable Content";
+    case 429:
+      return "Too Many Requests";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 500:
+      return "Internal Server Error";
+    case 501:
+      return "Not Implemented";
+    case 502:
+      return "Bad Gateway";
+    case 503:
+      return "Service Unavailable";
+    case 504:
+      return "Gateway Timeout";
+    default:
+      return "Unknown";
   }
 }
 
@@ -118,17 +166,22 @@ bool sanitizeUtf8(std::string& s) {
     if (c < 0x80) return 1;
     std::size_t len;
     unsigned cp;
-    if (c >= 0xC2 && c <= 0xDF) len = 2, cp = c & 0x1F;
-    else if (c >= 0xE0 && c <= 0xEF) len = 3, cp = c & 0x0F;
-    else if (c >= 0xF0 && c <= 0xF4) len = 4, cp = c & 0x07;
-    else return 0;
+    if (c >= 0xC2 && c <= 0xDF)
+      len = 2, cp = c & 0x1F;
+    else if (c >= 0xE0 && c <= 0xEF)
+      len = 3, cp = c & 0x0F;
+    else if (c >= 0xF0 && c <= 0xF4)
+      len = 4, cp = c & 0x07;
+    else
+      return 0;
     if (at + len > n) return 0;
     for (std::size_t k = 1; k < len; ++k) {
       unsigned char cc = static_cast<unsigned char>(s[at + k]);
       if ((cc & 0xC0) != 0x80) return 0;
       cp = (cp << 6) | (cc & 0x3F);
     }
-    if ((len == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
+    if ((len == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
+        (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
       return 0;
     return len;
   };
@@ -156,7 +209,11 @@ bool sanitizeUtf8(std::string& s) {
 std::string Connections::serialize(const Response& r, bool head, bool keepAlive) {
   std::string s;
   s.reserve(200 + r.headers.size() * 40 + (head ? 0 : r.body.size()));
-  s.append("HTTP/1.1 ").append(std::to_string(r.status)).append(" ").append(reasonFor(r.status)).append("\r\n");
+  s.append("HTTP/1.1 ")
+      .append(std::to_string(r.status))
+      .append(" ")
+      .append(reasonFor(r.status))
+      .append("\r\n");
   if (!r.contentType.empty()) {
     s.append("Content-Type: ");
     appendClean(s, r.contentType);
@@ -234,14 +291,16 @@ class Connection : public std::enable_shared_from_this<Connection> {
       case Phase::header:
       case Phase::body:
         owner_.stats_->headerTimeouts++;
-        fail(408, "request_timeout", phase_ == Phase::header ? "the request headers took too long to arrive"
-                                                             : "the request body took too long to arrive");
+        fail(408, "request_timeout",
+             phase_ == Phase::header ? "the request headers took too long to arrive"
+                                     : "the request body took too long to arrive");
         break;
       case Phase::writing:
       case Phase::lingering:
         close();
         break;
-      default: break;
+      default:
+        break;
     }
   }
 
@@ -267,17 +326,20 @@ class Connection : public std::enable_shared_from_this<Connection> {
     deadline_ = nowMs() + std::max<std::int64_t>(owner_.opts_.idleTimeoutMs, 5000);
     ex_.reset();
     auto self = shared_from_this();
-    asio::async_write(sock_, asio::buffer(out_), [self](const boost::system::error_code& ec, std::size_t) {
-      if (self->phase_ != Phase::writing) return;
-      if (ec) return self->close();
-      if (self->out_.capacity() > 65536) std::string().swap(self->out_);
-      else self->out_.clear();
-      if (self->peerEof_) return self->close();
-      if (self->closeAfter_) return self->linger();
-      self->enterIdle();
-      self->process();
-      self->maybeRead();
-    });
+    asio::async_write(sock_, asio::buffer(out_),
+                      [self](const boost::system::error_code& ec, std::size_t) {
+                        if (self->phase_ != Phase::writing) return;
+                        if (ec) return self->close();
+                        if (self->out_.capacity() > 65536)
+                          std::string().swap(self->out_);
+                        else
+                          self->out_.clear();
+                        if (self->peerEof_) return self->close();
+                        if (self->closeAfter_) return self->linger();
+                        self->enterIdle();
+                        self->process();
+                        self->maybeRead();
+                      });
   }
 
   asio::io_context& ioc() { return io_.ioc; }
@@ -292,7 +354,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   void maybeRead() {
-    if (phase_ == Phase::idle || phase_ == Phase::header || phase_ == Phase::body || phase_ == Phase::lingering) waitRead();
+    if (phase_ == Phase::idle || phase_ == Phase::header || phase_ == Phase::body ||
+        phase_ == Phase::lingering)
+      waitRead();
   }
 
   void waitRead() {
@@ -323,7 +387,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
         continue;
       }
       in_.append(buf, n);
-      if (in_.size() > owner_.opts_.maxHeaderBytes + (phase_ == Phase::body ? bodyWant_ + 65536 : 0) + 65536) break;
+      if (in_.size() >
+          owner_.opts_.maxHeaderBytes + (phase_ == Phase::body ? bodyWant_ + 65536 : 0) + 65536)
+        break;
     }
     if (phase_ == Phase::lingering) return eof ? close() : waitRead();
     process();
@@ -355,14 +421,17 @@ class Connection : public std::enable_shared_from_this<Connection> {
       }
       std::string_view head(in_.data(), std::min(in_.size(), owner_.opts_.maxHeaderBytes + 4));
       std::size_t end = head.find("\r\n\r\n");
-      std::size_t bareEnd = head.substr(0, end == std::string::npos ? head.size() : end).find("\n\n");
+      std::size_t bareEnd =
+          head.substr(0, end == std::string::npos ? head.size() : end).find("\n\n");
       if (bareEnd != std::string::npos)
         return fail(400, "bad_request", "header lines must end with CRLF");
       if (end == std::string::npos) {
-        if (in_.size() > owner_.opts_.maxHeaderBytes) return fail(431, "header_too_large", "request header block too large");
+        if (in_.size() > owner_.opts_.maxHeaderBytes)
+          return fail(431, "header_too_large", "request header block too large");
         return;
       }
-      if (end + 4 > owner_.opts_.maxHeaderBytes) return fail(431, "header_too_large", "request header block too large");
+      if (end + 4 > owner_.opts_.maxHeaderBytes)
+        return fail(431, "header_too_large", "request header block too large");
       ex_ = std::make_shared<Exchange>();
       std::string why = parseHead(end + 2);
       in_.erase(0, end + 4);
@@ -416,14 +485,19 @@ class Connection : public std::enable_shared_from_this<Connection> {
           while (i < eol && std::isxdigit(static_cast<unsigned char>(in_[i]))) {
             if (i >= 15) return fail(400, "bad_request", "chunk size too large"), false;
             char c = in_[i];
-            size = size * 16 + static_cast<std::uint64_t>(std::isdigit(static_cast<unsigned char>(c)) ? c - '0' : (std::tolower(c) - 'a' + 10));
+            size =
+                size * 16 + static_cast<std::uint64_t>(std::isdigit(static_cast<unsigned char>(c))
+                                                           ? c - '0'
+                                                           : (std::tolower(c) - 'a' + 10));
             ++i;
           }
           if (i == 0) return fail(400, "bad_request", "bad chunk size"), false;
           for (std::size_t k = i; k < eol; ++k) {
             unsigned char c = static_cast<unsigned char>(in_[k]);
-            if (k == i && c != ';' && c != ' ' && c != '\t') return fail(400, "bad_request", "bad chunk size"), false;
-            if (c < 0x20 && c != '\t') return fail(400, "bad_request", "bad chunk extension"), false;
+            if (k == i && c != ';' && c != ' ' && c != '\t')
+              return fail(400, "bad_request", "bad chunk size"), false;
+            if (c < 0x20 && c != '\t')
+              return fail(400, "bad_request", "bad chunk extension"), false;
           }
           in_.erase(0, eol + 2);
           if (size == 0) {
@@ -440,7 +514,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
           break;
         }
         case ChunkState::data: {
-          std::size_t take = static_cast<std::size_t>(std::min<std::uint64_t>(chunkLeft_, in_.size()));
+          std::size_t take =
+              static_cast<std::size_t>(std::min<std::uint64_t>(chunkLeft_, in_.size()));
           ex_->req.body.append(in_, 0, take);
           in_.erase(0, take);
           chunkLeft_ -= take;
@@ -450,7 +525,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
         }
         case ChunkState::dataEnd:
           if (in_.size() < 2) return false;
-          if (in_[0] != '\r' || in_[1] != '\n') return fail(400, "bad_request", "chunk data not followed by CRLF"), false;
+          if (in_[0] != '\r' || in_[1] != '\n')
+            return fail(400, "bad_request", "chunk data not followed by CRLF"), false;
           in_.erase(0, 2);
           chunkState_ = ChunkState::size;
           break;
@@ -470,7 +546,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
           if (in_[0] == ' ' || in_[0] == '\t' || in_.find(':') > eol || in_.find('\n') < eol)
             return fail(400, "bad_request", "malformed trailer field"), false;
           trailerBytes_ += eol + 2;
-          if (trailerBytes_ > owner_.opts_.maxHeaderBytes) return fail(431, "header_too_large", "trailer section too large"), false;
+          if (trailerBytes_ > owner_.opts_.maxHeaderBytes)
+            return fail(431, "header_too_large", "trailer section too large"), false;
           in_.erase(0, eol + 2);
           break;
         }
@@ -491,12 +568,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (i == 0 || i >= n || p[i] != ' ') return "malformed request line";
     ex_->req.method.assign(p, i);
     std::size_t t = ++i;
-    while (i < n && static_cast<unsigned char>(p[i]) > 0x20 && static_cast<unsigned char>(p[i]) < 0x7F) ++i;
+    while (i<n&& static_cast<unsigned char>(p[i])> 0x20 && static_cast<unsigned char>(p[i]) < 0x7F)
+      ++i;
     if (i == t || i >= n || p[i] != ' ') return "malformed request target";
     ex_->target.assign(p + t, i - t);
     ++i;
-    if (i + 10 > n || std::memcmp(p + i, "HTTP/1.", 7) != 0 || (p[i + 7] != '1' && p[i + 7] != '0') || p[i + 8] != '\r' ||
-        p[i + 9] != '\n')
+    if (i + 10 > n || std::memcmp(p + i, "HTTP/1.", 7) != 0 ||
+        (p[i + 7] != '1' && p[i + 7] != '0') || p[i + 8] != '\r' || p[i + 9] != '\n')
       return "malformed HTTP version";
     const bool http10 = p[i + 7] == '0';
     bool keepAliveToken = false, closeToken = false;
@@ -505,7 +583,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
     while (i < n) {
       std::size_t eol = i;
       while (eol < n && p[eol] != '\r' && p[eol] != '\n') ++eol;
-      if (eol >= n || p[eol] != '\r' || eol + 1 >= n || p[eol + 1] != '\n') return "header lines must end with CRLF";
+      if (eol >= n || p[eol] != '\r' || eol + 1 >= n || p[eol + 1] != '\n')
+        return "header lines must end with CRLF";
       if (p[i] == ' ' || p[i] == '\t') return "obsolete line folding is not accepted";
       std::size_t c = i;
       while (c < eol && isTchar(static_cast<unsigned char>(p[c]))) ++c;
@@ -546,8 +625,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
       }
       std::string key(name, nameLen);
       auto it = ex_->req.headers.find(key);
-      if (it == ex_->req.headers.end()) ex_->req.headers.emplace(std::move(key), std::move(value));
-      else it->second.append(", ").append(value);  // a repeated field is one list (RFC 9110 §5.3)
+      if (it == ex_->req.headers.end())
+        ex_->req.headers.emplace(std::move(key), std::move(value));
+      else
+        it->second.append(", ").append(value);  // a repeated field is one list (RFC 9110 §5.3)
       i = eol + 2;
     }
     if (haveLength && haveTe) return "both Content-Length and Transfer-Encoding";
@@ -607,10 +688,13 @@ void Exchange::reply(const Response& r, bool close) {
   conn.reset();
   bool keepAlive = !(close || bodyTooLarge || clientWantsClose || c->owner().draining());
   std::string bytes = Connections::serialize(r, head, keepAlive);
-  asio::dispatch(c->ioc(), [c, bytes = std::move(bytes), keepAlive]() mutable { c->complete(std::move(bytes), !keepAlive); });
+  asio::dispatch(c->ioc(), [c, bytes = std::move(bytes), keepAlive]() mutable {
+    c->complete(std::move(bytes), !keepAlive);
+  });
 }
 
-Connections::Connections(HttpApp& app, ConnectionOptions options) : impl_(std::make_unique<Impl>()), app_(app), opts_(std::move(options)) {
+Connections::Connections(HttpApp& app, ConnectionOptions options)
+    : impl_(std::make_unique<Impl>()), app_(app), opts_(std::move(options)) {
   int n = std::max(1, opts_.ioThreads);
   for (int i = 0; i < n; ++i) impl_->io.push_back(std::make_unique<IoThread>());
 }
@@ -633,14 +717,16 @@ void Connections::bind() {
     host = opts_.listen.substr(0, colon);
     portText = opts_.listen.substr(colon + 1);
   }
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
   if (host.empty()) host = "0.0.0.0";
   boost::system::error_code ec;
   auto address = asio::ip::make_address(host, ec);
   if (ec) {
     asio::ip::tcp::resolver resolver(impl_->io[0]->ioc);
     auto results = resolver.resolve(host, portText, ec);
-    if (ec || results.empty()) throw std::runtime_error("cannot resolve listen address " + opts_.listen);
+    if (ec || results.empty())
+      throw std::runtime_error("cannot resolve listen address " + opts_.listen);
     address = results.begin()->endpoint().address();
   }
   int portNumber = 0;
@@ -706,9 +792,11 @@ void Connections::start() {
       Impl& impl = *self.impl_;
       if (!impl.acceptor || !impl.acceptor->is_open()) return;
       IoThread& target = *impl.io[impl.next++ % impl.io.size()];
-      impl.acceptor->async_accept(target.ioc, [&self, &target](const boost::system::error_code& ec, tcp::socket sock) {
+      impl.acceptor->async_accept(target.ioc, [&self, &target](const boost::system::error_code& ec,
+                                                               tcp::socket sock) {
         Impl& impl = *self.impl_;
-        if (ec == asio::error::operation_aborted || !impl.acceptor || !impl.acceptor->is_open()) return;
+        if (ec == asio::error::operation_aborted || !impl.acceptor || !impl.acceptor->is_open())
+          return;
         if (ec) {
           // Out of descriptors or the like: wait a little instead of spinning.
           impl.acceptRetry->expires_after(std::chrono::milliseconds(50));

@@ -72,11 +72,11 @@ class HttpApp {
 struct ConnectionStats {
   std::atomic<std::int64_t> open{0};
   std::atomic<std::int64_t> accepted{0};
-  std::atomic<std::int64_t> refusedTotal{0};       // server.max_connections reached
-  std::atomic<std::int64_t> refusedPerClient{0};   // server.max_connections_per_client reached
-  std::atomic<std::int64_t> headerTimeouts{0};     // 408 while reading a header block or body
-  std::atomic<std::int64_t> idleClosed{0};         // keep-alive connections closed when idle
-  std::atomic<std::int64_t> badRequests{0};        // 400/431 from the reader
+  std::atomic<std::int64_t> refusedTotal{0};      // server.max_connections reached
+  std::atomic<std::int64_t> refusedPerClient{0};  // server.max_connections_per_client reached
+  std::atomic<std::int64_t> headerTimeouts{0};    // 408 while reading a header block or body
+  std::atomic<std::int64_t> idleClosed{0};        // keep-alive connections closed when idle
+  std::atomic<std::int64_t> badRequests{0};       // 400/431 from the reader
 };
 
 class Connections {
@@ -96,7 +96,9 @@ class Connections {
   void closeAll();
   bool draining() const { return draining_.load(std::memory_order_relaxed); }
   // Addresses the per-client limit does not apply to (trusted proxies carry many clients).
-  void setPerClientExempt(std::function<bool(const std::string&)> exempt) { exempt_ = std::move(exempt); }
+  void setPerClientExempt(std::function<bool(const std::string&)> exempt) {
+    exempt_ = std::move(exempt);
+  }
   std::shared_ptr<ConnectionStats> stats() const { return stats_; }
   const ConnectionOptions& options() const { return opts_; }
 

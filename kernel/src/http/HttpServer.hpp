@@ -47,7 +47,8 @@ struct HttpOptions {
 
 class HttpServer final : public HttpApp {
  public:
-  HttpServer(RouterImpl& router, MetricsRegistry& metrics, Logger& log, const Clock& clock, HttpOptions options);
+  HttpServer(RouterImpl& router, MetricsRegistry& metrics, Logger& log, const Clock& clock,
+             HttpOptions options);
   ~HttpServer() override;
 
   // Binds the listening socket (the port is known from here on), then serves. bind() throws
@@ -86,7 +87,9 @@ class HttpServer final : public HttpApp {
   Response route(Request& req, const RouteMatch& m, bool bodyTooLarge);
   void addCors(const Request& req, Response& resp) const;
   void run(const std::shared_ptr<Exchange>& ex);
-  bool isHealth(const Route* r) const { return r && (r == healthz_ || r == readyz_ || r == metricsRoute_); }
+  bool isHealth(const Route* r) const {
+    return r && (r == healthz_ || r == readyz_ || r == metricsRoute_);
+  }
 
   RouterImpl& router_;
   MetricsRegistry& metrics_;
