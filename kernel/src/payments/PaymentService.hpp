@@ -13,6 +13,7 @@
 #include "malipo/payments.hpp"
 #include "malipo/product.hpp"
 #include "malipo/provider.hpp"
+#include "payments/Bulkheads.hpp"
 #include "store/Store.hpp"
 
 namespace malipo {
@@ -29,6 +30,8 @@ struct PaymentOptions {
   std::int64_t janitorIntervalMs = 30000;
   int breakerThreshold = 5;                  // consecutive failures that open the breaker
   std::int64_t breakerOpenMs = 30000;
+  int maxInFlight = 16;                               // provider calls in flight per provider (bulkhead)
+  std::map<std::string, int> maxInFlightByProvider;  // per-provider overrides
 };
 
 class PaymentService final : public Payments {
@@ -93,6 +96,7 @@ class PaymentService final : public Payments {
   std::map<std::string, std::int64_t> readSyncWindow_;  // payment id → last sync-on-read window
   std::mutex breakerMutex_;
   std::map<std::string, Breaker> breakers_;
+  Bulkheads bulkheads_{opts_.maxInFlight, opts_.maxInFlightByProvider};
 };
 
 }  // namespace malipo
