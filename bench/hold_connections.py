@@ -6,7 +6,11 @@ is opened again, so the counts stay up. Prints "ready" once all are open."""
 import select
 import socket
 import sys
+import resource
 import time
+
+soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # 2,000+ sockets
 
 port, n_idle, n_slow = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
 
@@ -26,9 +30,13 @@ reopened = 0
 while True:
     time.sleep(0.5)
     for group, greet in ((idle, None), (slow, b"GET /healthz HTTP/1.1\r\n")):
-        readable, _, _ = select.select(group, [], [], 0)
-        for s in readable:  # the server closed it (or answered 408): open another
-            i = group.index(s)
+        poller = select.poll()
+        for i, s in enumerate(group):
+            poller.register(s.fileno(), select.POLLIN)
+        index = {s.fileno(): i for i, s in enumerate(group)}
+        for fd, _ in poller.poll(0):  # the server closed it (or answered 408): open another
+            i = index[fd]
+            s = group[i]
             s.close()
             group[i] = connect()
             if greet:

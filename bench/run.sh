@@ -42,6 +42,7 @@ ASIO_PORT=$(head -1 "$WORK/asio.port")
 cat > "$WORK/k.yaml" <<YAML
 server: {listen: "127.0.0.1:0", threads: 32, idle_timeout_ms: 600000, rate_limits: {default: {requests_per_minute: 10000000, burst: 1000000}}}
 database: {url: "sqlite:$WORK/k.db"}
+auth: {jwt_secret: "bench-only-secret-0123456789abcdefghijklmnop"}
 log: {level: info}
 YAML
 "$BIN/malipo" serve --config "$WORK/k.yaml" --port-file "$WORK/k.port" 2> "$WORK/k.log" &

@@ -158,42 +158,58 @@ std::string peerText(const tcp::endpoint& ep) {
 
 }  // namespace
 
-bool sanitizeUtf8(std::string& s) {
-  std::size_t i = 0, n = s.size();
-  // Fast path: ASCII and well-formed sequences leave the string as it is.
-  auto seqLen = [&](std::size_t at) -> std::size_t {
-    unsigned char c = static_cast<unsigned char>(s[at]);
-    if (c < 0x80) return 1;
-    std::size_t len;
-    unsigned cp;
-    if (c >= 0xC2 && c <= 0xDF)
-      len = 2, cp = c & 0x1F;
-    else if (c >= 0xE0 && c <= 0xEF)
-      len = 3, cp = c & 0x0F;
-    else if (c >= 0xF0 && c <= 0xF4)
-      len = 4, cp = c & 0x07;
-    else
-      return 0;
-    if (at + len > n) return 0;
-    for (std::size_t k = 1; k < len; ++k) {
-      unsigned char cc = static_cast<unsigned char>(s[at + k]);
-      if ((cc & 0xC0) != 0x80) return 0;
-      cp = (cp << 6) | (cc & 0x3F);
-    }
-    if ((len == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
-        (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
-      return 0;
-    return len;
-  };
-  while (i < n) {
-    std::size_t l = seqLen(i);
+namespace {
+
+// Length of the well-formed UTF-8 sequence at s[at], or 0 (RFC 3629: no overlongs, no
+// surrogates, nothing above U+10FFFF).
+std::size_t utf8SequenceAt(const std::string& s, std::size_t at) {
+  const std::size_t n = s.size();
+  unsigned char c = static_cast<unsigned char>(s[at]);
+  if (c < 0x80) return 1;
+  std::size_t len;
+  unsigned cp;
+  if (c >= 0xC2 && c <= 0xDF)
+    len = 2, cp = c & 0x1F;
+  else if (c >= 0xE0 && c <= 0xEF)
+    len = 3, cp = c & 0x0F;
+  else if (c >= 0xF0 && c <= 0xF4)
+    len = 4, cp = c & 0x07;
+  else
+    return 0;
+  if (at + len > n) return 0;
+  for (std::size_t k = 1; k < len; ++k) {
+    unsigned char cc = static_cast<unsigned char>(s[at + k]);
+    if ((cc & 0xC0) != 0x80) return 0;
+    cp = (cp << 6) | (cc & 0x3F);
+  }
+  if ((len == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
+      (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
+    return 0;
+  return len;
+}
+
+std::size_t validPrefix(const std::string& s) {
+  std::size_t i = 0;
+  while (i < s.size()) {
+    std::size_t l = utf8SequenceAt(s, i);
     if (l == 0) break;
     i += l;
   }
+  return i;
+}
+
+}  // namespace
+
+bool validUtf8(const std::string& s) {
+  return validPrefix(s) == s.size();
+}
+
+bool sanitizeUtf8(std::string& s) {
+  std::size_t i = validPrefix(s), n = s.size();
   if (i == n) return false;
   std::string out(s, 0, i);
   while (i < n) {
-    std::size_t l = seqLen(i);
+    std::size_t l = utf8SequenceAt(s, i);
     if (l == 0) {
       out += "\xEF\xBF\xBD";
       ++i;
@@ -227,11 +243,12 @@ std::string Connections::serialize(const Response& r, bool head, bool keepAlive)
   }
   const std::string* body = &r.body;
   std::string fixed;
-  if (r.contentType.find("json") != std::string::npos) {
+  if (r.contentType.find("json") != std::string::npos && !validUtf8(r.body)) {
     // Every JSON body we write is UTF-8: bytes a message echoed (a path, a provider's
     // answer) that are not become U+FFFD, which keeps the JSON valid.
     fixed = r.body;
-    if (sanitizeUtf8(fixed)) body = &fixed;
+    sanitizeUtf8(fixed);
+    body = &fixed;
   }
   if (r.status != 204 && r.status != 304 && r.status >= 200)
     s.append("Content-Length: ").append(std::to_string(body->size())).append("\r\n");

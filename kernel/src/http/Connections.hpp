@@ -122,5 +122,6 @@ class Connections {
 // Replaces every byte sequence that is not UTF-8 by U+FFFD (JSON bodies the server writes).
 // Returns true when `s` was changed.
 bool sanitizeUtf8(std::string& s);
+bool validUtf8(const std::string& s);
 
 }  // namespace malipo
