@@ -34,7 +34,7 @@ echo "== kernel overhead: GET /healthz through router + middleware vs a bare ser
 PIDS+=($!)
 "$BIN/bench_bare_asio" > "$WORK/asio.port" &
 PIDS+=($!)
-sleep 0.5
+for _ in $(seq 100); do [ -s "$WORK/bare.port" ] && [ -s "$WORK/asio.port" ] && break; sleep 0.1; done
 BARE_PORT=$(head -1 "$WORK/bare.port")
 ASIO_PORT=$(head -1 "$WORK/asio.port")
 # One load generator on one address: the per-client rate limit is raised so every request
