@@ -235,7 +235,8 @@ TEST_F(ConnTest, HealthAnswersUnderIdleSlowlorisAndSlowUploads) {
   // descriptors. Fewer when the hard limit does not allow it (said so in the output).
   rlimit rl{};
   getrlimit(RLIMIT_NOFILE, &rl);
-  const int nIdle = static_cast<int>(std::min<rlim_t>(2000, rl.rlim_cur > 1000 ? (rl.rlim_cur - 600) / 2 : 200));
+  const int nIdle =
+      static_cast<int>(std::min<rlim_t>(2000, rl.rlim_cur > 1000 ? (rl.rlim_cur - 600) / 2 : 200));
   std::vector<std::unique_ptr<Raw>> idle, loris, uploads;
   for (int i = 0; i < nIdle; ++i) {
     idle.push_back(std::make_unique<Raw>(port_));

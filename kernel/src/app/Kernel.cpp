@@ -88,7 +88,8 @@ void Kernel::open() {
   po.breakerOpenMs = pay.getInt("breaker_open_seconds", 30) * 1000;
   po.maxInFlight = static_cast<int>(pay.getInt("max_in_flight", 16));
   Settings byProvider = pay.child("max_in_flight_by_provider");
-  for (const auto& name : byProvider.keys()) po.maxInFlightByProvider[name] = static_cast<int>(byProvider.getInt(name, 16));
+  for (const auto& name : byProvider.keys())
+    po.maxInFlightByProvider[name] = static_cast<int>(byProvider.getInt(name, 16));
   payments_ = std::make_unique<PaymentService>(*store_, *jobs_, *clock_, logger_, metrics_, po);
   idempotency_ = std::make_unique<Idempotency>(*store_, *clock_);
 

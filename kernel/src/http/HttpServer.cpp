@@ -43,12 +43,18 @@ bool base64UrlDecode(const std::string& in, std::string& out) {
   int bits = 0;
   for (char c : in) {
     int v;
-    if (c >= 'A' && c <= 'Z') v = c - 'A';
-    else if (c >= 'a' && c <= 'z') v = c - 'a' + 26;
-    else if (c >= '0' && c <= '9') v = c - '0' + 52;
-    else if (c == '-') v = 62;
-    else if (c == '_') v = 63;
-    else return false;
+    if (c >= 'A' && c <= 'Z')
+      v = c - 'A';
+    else if (c >= 'a' && c <= 'z')
+      v = c - 'a' + 26;
+    else if (c >= '0' && c <= '9')
+      v = c - '0' + 52;
+    else if (c == '-')
+      v = 62;
+    else if (c == '_')
+      v = 63;
+    else
+      return false;
     buf = (buf << 6) | static_cast<unsigned>(v);
     bits += 6;
     if (bits >= 8) {
@@ -69,8 +75,14 @@ bool numericClaim(const Poco::JSON::Object::Ptr& o, const std::string& name, dou
 
 }  // namespace
 
-HttpServer::HttpServer(RouterImpl& router, MetricsRegistry& metrics, Logger& log, const Clock& clock, HttpOptions options)
-    : router_(router), metrics_(metrics), log_(log), clock_(clock), opts_(std::move(options)), proxies_(opts_.trustedProxies) {
+HttpServer::HttpServer(RouterImpl& router, MetricsRegistry& metrics, Logger& log,
+                       const Clock& clock, HttpOptions options)
+    : router_(router),
+      metrics_(metrics),
+      log_(log),
+      clock_(clock),
+      opts_(std::move(options)),
+      proxies_(opts_.trustedProxies) {
   metrics_.describe("malipo_http_requests_total", "HTTP requests by route, method and status", "counter");
   metrics_.describe("malipo_http_request_duration_seconds", "HTTP request latency by route", "histogram");
   healthz_ = router_.match("GET", "/healthz").route;
@@ -87,21 +99,30 @@ HttpServer::HttpServer(RouterImpl& router, MetricsRegistry& metrics, Logger& log
   co.maxConnectionsPerClient = opts_.maxConnectionsPerClient;
   conns_ = std::make_unique<Connections>(*this, co);
   // A trusted proxy carries many clients: the per-client connection cap is not applied to it.
-  if (!proxies_.empty()) conns_->setPerClientExempt([this](const std::string& ip) { return proxies_.contains(ip); });
+  if (!proxies_.empty())
+    conns_->setPerClientExempt([this](const std::string& ip) { return proxies_.contains(ip); });
   std::shared_ptr<ConnectionStats> stats = conns_->stats();
   metrics_.describe("malipo_http_connections_open", "client connections open now", "gauge");
-  metrics_.describe("malipo_http_connections_refused_total", "connections closed at accept, by the limit that refused them", "counter");
-  metrics_.describe("malipo_http_connections_timed_out_total", "connections closed with 408 (header block or body too slow)", "counter");
-  metrics_.describe("malipo_http_connections_idle_closed_total", "keep-alive connections closed after server.idle_timeout_ms", "counter");
-  metrics_.describe("malipo_http_bad_requests_total", "requests refused by the HTTP reader (400, 431)", "counter");
+  metrics_.describe("malipo_http_connections_refused_total",
+                    "connections closed at accept, by the limit that refused them", "counter");
+  metrics_.describe("malipo_http_connections_timed_out_total",
+                    "connections closed with 408 (header block or body too slow)", "counter");
+  metrics_.describe("malipo_http_connections_idle_closed_total",
+                    "keep-alive connections closed after server.idle_timeout_ms", "counter");
+  metrics_.describe("malipo_http_bad_requests_total",
+                    "requests refused by the HTTP reader (400, 431)", "counter");
   metrics_.addCollector([stats](Metrics& m) {
     m.setGauge("malipo_http_connections_open", {}, static_cast<double>(stats->open.load()));
-    m.setGauge("malipo_http_connections_refused_total", {{"limit", "max_connections"}}, static_cast<double>(stats->refusedTotal.load()));
+    m.setGauge("malipo_http_connections_refused_total", {{"limit", "max_connections"}},
+               static_cast<double>(stats->refusedTotal.load()));
     m.setGauge("malipo_http_connections_refused_total", {{"limit", "max_connections_per_client"}},
                static_cast<double>(stats->refusedPerClient.load()));
-    m.setGauge("malipo_http_connections_timed_out_total", {}, static_cast<double>(stats->headerTimeouts.load()));
-    m.setGauge("malipo_http_connections_idle_closed_total", {}, static_cast<double>(stats->idleClosed.load()));
-    m.setGauge("malipo_http_bad_requests_total", {}, static_cast<double>(stats->badRequests.load()));
+    m.setGauge("malipo_http_connections_timed_out_total", {},
+               static_cast<double>(stats->headerTimeouts.load()));
+    m.setGauge("malipo_http_connections_idle_closed_total", {},
+               static_cast<double>(stats->idleClosed.load()));
+    m.setGauge("malipo_http_bad_requests_total", {},
+               static_cast<double>(stats->badRequests.load()));
   });
 }
 
@@ -136,7 +157,9 @@ std::string HttpServer::newRequestId() {
   return std::string(text, sizeof text);
 }
 
-void HttpServer::bind() { conns_->bind(); }
+void HttpServer::bind() {
+  conns_->bind();
+}
 
 void HttpServer::start() {
   if (started_) return;
@@ -148,14 +171,16 @@ void HttpServer::start() {
   conns_->start();
 }
 
-std::uint16_t HttpServer::port() const { return conns_->port(); }
+std::uint16_t HttpServer::port() const {
+  return conns_->port();
+}
 
 std::size_t HttpServer::begin(Exchange& ex) {
   Request& req = ex.req;
   const std::string& target = ex.target;
   std::size_t q = target.find('?');
-  if (target.find('%') == std::string::npos && target.find('+') == std::string::npos && !target.empty() &&
-      target[0] == '/' && q == std::string::npos) {
+  if (target.find('%') == std::string::npos && target.find('+') == std::string::npos &&
+      !target.empty() && target[0] == '/' && q == std::string::npos) {
     req.path = target;  // the common case: nothing to decode, no query (no URI parse)
   } else {
     try {
@@ -193,7 +218,9 @@ void HttpServer::dispatch(std::shared_ptr<Exchange> ex) {
   if (isHealth(r) && healthPool_->post([this, ex] { run(ex); })) return;
   if (!isHealth(r) && pool_->post([this, ex] { run(ex); })) return;
   // Every worker busy and the queue full: say so at once instead of queueing without end.
-  Response busy = Response::error(Error::make(ErrorCode::unavailable, "server busy; retry shortly").retryAfter(1), newRequestId());
+  Response busy = Response::error(
+      Error::make(ErrorCode::unavailable, "server busy; retry shortly").retryAfter(1),
+      newRequestId());
   ex->reply(busy);
   --inflight;
 }
@@ -237,19 +264,22 @@ bool HttpServer::verifyJwt(const std::string& token, std::string& subject, std::
   // Exactly header.payload.signature, each non-empty base64url.
   std::size_t d1 = token.find('.');
   std::size_t d2 = d1 == std::string::npos ? d1 : token.find('.', d1 + 1);
-  if (d1 == std::string::npos || d2 == std::string::npos || token.find('.', d2 + 1) != std::string::npos || d1 == 0 ||
-      d2 == d1 + 1 || d2 + 1 == token.size()) {
+  if (d1 == std::string::npos || d2 == std::string::npos ||
+      token.find('.', d2 + 1) != std::string::npos || d1 == 0 || d2 == d1 + 1 ||
+      d2 + 1 == token.size()) {
     why = "malformed token (not header.payload.signature)";
     return false;
   }
   std::string headerJson, payloadJson, signature;
-  if (!base64UrlDecode(token.substr(0, d1), headerJson) || !base64UrlDecode(token.substr(d1 + 1, d2 - d1 - 1), payloadJson) ||
+  if (!base64UrlDecode(token.substr(0, d1), headerJson) ||
+      !base64UrlDecode(token.substr(d1 + 1, d2 - d1 - 1), payloadJson) ||
       !base64UrlDecode(token.substr(d2 + 1), signature)) {
     why = "malformed token (bad base64url)";
     return false;
   }
   auto header = parseJsonObject(headerJson);
-  if (!header || !header->has("alg") || !header->get("alg").isString() || header->getValue<std::string>("alg") != "HS256") {
+  if (!header || !header->has("alg") || !header->get("alg").isString() ||
+      header->getValue<std::string>("alg") != "HS256") {
     why = "unsupported token algorithm (only HS256)";
     return false;
   }
@@ -280,20 +310,23 @@ bool HttpServer::verifyJwt(const std::string& token, std::string& subject, std::
     why = "token expired";
     return false;
   }
-  if (payload->has("nbf") && (!numericClaim(payload, "nbf", nbf) || nbf > now + kJwtLeewaySeconds)) {
+  if (payload->has("nbf") &&
+      (!numericClaim(payload, "nbf", nbf) || nbf > now + kJwtLeewaySeconds)) {
     why = "token not yet valid";
     return false;
   }
-  if (payload->has("iat") && (!numericClaim(payload, "iat", iat) || iat > now + kJwtLeewaySeconds)) {
+  if (payload->has("iat") &&
+      (!numericClaim(payload, "iat", iat) || iat > now + kJwtLeewaySeconds)) {
     why = "token issued in the future";
     return false;
   }
-  if (!opts_.jwtIssuer.empty() &&
-      (!payload->has("iss") || !payload->get("iss").isString() || payload->getValue<std::string>("iss") != opts_.jwtIssuer)) {
+  if (!opts_.jwtIssuer.empty() && (!payload->has("iss") || !payload->get("iss").isString() ||
+                                   payload->getValue<std::string>("iss") != opts_.jwtIssuer)) {
     why = "wrong token issuer";
     return false;
   }
-  if (!payload->has("sub") || !payload->get("sub").isString() || payload->getValue<std::string>("sub").empty()) {
+  if (!payload->has("sub") || !payload->get("sub").isString() ||
+      payload->getValue<std::string>("sub").empty()) {
     why = "token has no subject";
     return false;
   }
@@ -383,7 +416,9 @@ Response HttpServer::route(Request& req, const RouteMatch& m, bool bodyTooLarge)
     auto it = opts_.buckets.find(bucket);
     if (it != opts_.buckets.end()) limit = it->second;
   }
-  if (int wait = exempt ? 0 : limiter_.take(bucket.empty() ? "default" : bucket, limit, req.clientIp, clock_.nowMs())) {
+  if (int wait = exempt ? 0
+                        : limiter_.take(bucket.empty() ? "default" : bucket, limit, req.clientIp,
+                                        clock_.nowMs())) {
     Response r = jsonError(ErrorCode::rateLimited, "too many requests; retry in " + std::to_string(wait) + " s", req.requestId);
     r.header("Retry-After", std::to_string(wait));
     return r;

@@ -101,19 +101,23 @@ auto guarded(F&& f, const std::string& what) -> decltype(f()) {
 // A provider call through the provider's bulkhead: past its limit the call is not made and
 // the caller gets 503 with Retry-After at once (isBulkheadFull).
 template <class F>
-auto guarded(Bulkheads& bulkheads, Metrics& metrics, const std::string& provider, F&& f, const std::string& what) -> decltype(f()) {
+auto guarded(Bulkheads& bulkheads, Metrics& metrics, const std::string& provider, F&& f,
+             const std::string& what) -> decltype(f()) {
   Bulkheads::Slot slot(bulkheads, provider);
   if (!slot.ok()) {
     metrics.increment("malipo_provider_bulkhead_refused_total", {{"provider", provider}});
     return Error::make(ErrorCode::unavailable,
-                       what + ": " + std::to_string(bulkheads.limit(provider)) + " calls already in flight (bulkhead full)",
+                       what + ": " + std::to_string(bulkheads.limit(provider)) +
+                           " calls already in flight (bulkhead full)",
                        "The payment provider is busy. Please retry in a moment.")
         .retryAfter(1);
   }
   return guarded(std::forward<F>(f), what);
 }
 
-bool isBulkheadFull(const Error& e) { return e.code == ErrorCode::unavailable && e.retryAfterSeconds > 0; }
+bool isBulkheadFull(const Error& e) {
+  return e.code == ErrorCode::unavailable && e.retryAfterSeconds > 0;
+}
 
 }  // namespace
 
@@ -295,7 +299,10 @@ Result<Payment> PaymentService::create(const CreatePayment& req) {
       p.provider = prov->name();
       ++p.version;
     }
-    auto res = guarded(bulkheads_, metrics_, p.provider, [&]() -> Result<InitiateResult> { return prov->initiate(p, req); }, p.provider + ".initiate");
+    auto res = guarded(
+        bulkheads_, metrics_, p.provider,
+        [&]() -> Result<InitiateResult> { return prov->initiate(p, req); },
+        p.provider + ".initiate");
     if (res.ok()) {
       breakerResult(p.provider, true);
       const InitiateResult& ir = res.value();
@@ -329,7 +336,8 @@ Result<Payment> PaymentService::create(const CreatePayment& req) {
       p.status = PaymentStatus::unknown;
       return p;
     }
-    if (last.code != ErrorCode::invalidInput && !isBulkheadFull(last)) breakerResult(p.provider, false);
+    if (last.code != ErrorCode::invalidInput && !isBulkheadFull(last))
+      breakerResult(p.provider, false);
     store_.write([&](Tx& tx) { event(tx, p.id, p.provider, "initiate_failed", last.internal); });
     if (last.code == ErrorCode::invalidInput) break;  // another provider would refuse it too
   }
@@ -463,7 +471,9 @@ Result<Payment> PaymentService::sync(const std::string& id) {
   const Payment& p = loaded.value();
   auto prov = provider(p.provider);
   if (!prov) return Error::make(ErrorCode::unavailable, "provider " + p.provider + " is not loaded", "Payment provider unavailable.");
-  auto st = guarded(bulkheads_, metrics_, p.provider, [&]() -> Result<ProviderStatus> { return prov->query(p); }, p.provider + ".query");
+  auto st = guarded(
+      bulkheads_, metrics_, p.provider, [&]() -> Result<ProviderStatus> { return prov->query(p); },
+      p.provider + ".query");
   if (!st.ok()) {
     if (!isBulkheadFull(st.error())) breakerResult(p.provider, false);
     store_.write([&](Tx& tx) { event(tx, p.id, p.provider, "query_failed", st.error().internal); });
@@ -490,7 +500,10 @@ Result<ProofOutcome> PaymentService::submitProof(const std::string& id, const st
   }
   auto prov = provider(p.provider);
   if (!prov) return Error::make(ErrorCode::unavailable, "provider " + p.provider + " is not loaded", "Payment provider unavailable.");
-  auto st = guarded(bulkheads_, metrics_, p.provider, [&]() -> Result<ProviderStatus> { return prov->verifyProof(p, text); }, p.provider + ".verifyProof");
+  auto st = guarded(
+      bulkheads_, metrics_, p.provider,
+      [&]() -> Result<ProviderStatus> { return prov->verifyProof(p, text); },
+      p.provider + ".verifyProof");
   if (!st.ok()) {
     store_.write([&](Tx& tx) { event(tx, p.id, p.provider, "proof_rejected", st.error().internal); });
     return st.error();
@@ -571,7 +584,10 @@ Result<NextAction> PaymentService::requestPush(const std::string& id, const std:
                        "This payment is no longer waiting for money.");
   auto prov = provider(p.provider);
   if (!prov) return Error::make(ErrorCode::unavailable, "provider " + p.provider + " is not loaded", "Payment provider unavailable.");
-  auto res = guarded(bulkheads_, metrics_, p.provider, [&]() -> Result<NextAction> { return prov->requestPush(p, msisdn); }, p.provider + ".requestPush");
+  auto res = guarded(
+      bulkheads_, metrics_, p.provider,
+      [&]() -> Result<NextAction> { return prov->requestPush(p, msisdn); },
+      p.provider + ".requestPush");
   store_.write([&](Tx& tx) {
     event(tx, p.id, p.provider, res.ok() ? "push_sent" : "push_failed", res.ok() ? "prompt sent" : res.error().internal);
   });

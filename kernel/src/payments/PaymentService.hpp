@@ -30,7 +30,7 @@ struct PaymentOptions {
   std::int64_t janitorIntervalMs = 30000;
   int breakerThreshold = 5;                  // consecutive failures that open the breaker
   std::int64_t breakerOpenMs = 30000;
-  int maxInFlight = 16;                               // provider calls in flight per provider (bulkhead)
+  int maxInFlight = 16;  // provider calls in flight per provider (bulkhead)
   std::map<std::string, int> maxInFlightByProvider;  // per-provider overrides
 };
 
