@@ -372,3 +372,27 @@ TEST_F(ConnTest, DrainingAnswersCarryConnectionClose) {
   EXPECT_EQ(slow.status, 200);
   EXPECT_EQ(slow.header("Connection"), "close");
 }
+
+TEST_F(ConnTest, BodiesInMemoryAreCappedServerWide) {
+  boot("  max_buffered_body_bytes: 3000\n");
+  auto upload = [&](Raw& c) { c.send("POST /test/jobs HTTP/1.1\r\nHost: x\r\nContent-Length: 2000\r\n\r\n{"); };
+  auto holder = std::make_unique<Raw>(port_);
+  upload(*holder);  // 2,000 bytes reserved while its body trickles in
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  Raw second(port_);
+  upload(second);  // 2,000 more would pass 3,000: refused at once, body unread
+  auto rs = second.responses(1, 3000);
+  ASSERT_EQ(rs.size(), 1u);
+  EXPECT_EQ(statusOf(rs[0]), 503) << rs[0];
+  EXPECT_NE(rs[0].find("Retry-After: 1\r\n"), std::string::npos) << rs[0];
+  EXPECT_TRUE(second.closedWithin(3000));
+  holder.reset();  // its reservation is given back when its connection closes
+  ASSERT_TRUE(eventually([&] {
+    Raw third(port_);
+    upload(third);
+    third.send(std::string(1999, ' '));
+    auto r = third.responses(1, 3000);
+    return !r.empty() && statusOf(r[0]) != 503;
+  }));
+  EXPECT_NE(http(port_, "GET", "/metrics").body.find("malipo_http_body_budget_refused_total 1"), std::string::npos);
+}

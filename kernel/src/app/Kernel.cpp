@@ -43,6 +43,7 @@ HttpOptions Kernel::httpOptions() const {
   o.maxHeaderBytes = static_cast<std::size_t>(server.getInt("max_header_bytes", 16384));
   o.maxConnections = static_cast<int>(server.getInt("max_connections", 10000));
   o.maxConnectionsPerClient = static_cast<int>(server.getInt("max_connections_per_client", 2500));
+  o.maxBufferedBodyBytes = static_cast<std::size_t>(server.getInt("max_buffered_body_bytes", 256 << 20));
   o.trustedProxies = server.getStringList("trusted_proxies");
   o.accessLog = server.getBool("access_log", true);
   o.corsOrigins = server.child("cors").getStringList("allowed_origins");

@@ -222,6 +222,7 @@ SchemaNode ConfigLoader::kernelSchema() {
                  .field("max_connections_per_client", integer("open connections per client address at most (0: no cap; trusted proxies exempt)").def(2500).range(0, 1000000))
                  .field("shutdown_grace_ms", integer("on SIGTERM, how long in-flight requests may finish before their connections are closed").def(10000).range(0, 600000))
                  .field("max_body_bytes", integer("largest request body accepted (413 above)").def(1048576).range(1, 1073741824))
+                 .field("max_buffered_body_bytes", integer("request bodies held in memory at once, all connections together (503 above)").def(268435456).range(1024, 68719476736))
                  .field("trusted_proxies", list("proxies (IPv4/IPv6 CIDRs) whose X-Forwarded-For is believed; the client is the rightmost address not in this list", str("CIDR")).def(Poco::JSON::Array::Ptr(new Poco::JSON::Array)))
                  .field("access_log", boolean("log one line per request").def(true))
                  .field("cors", object("cross-origin requests")

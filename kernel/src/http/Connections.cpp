@@ -455,6 +455,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
       if (!why.empty()) return fail(400, "bad_request", why);
       ex_->peer = peer_;
       ex_->head = ex_->req.method == "HEAD";
+      ex_->budget = owner_.bodyBytes_;
       bodyLimit_ = owner_.app_.begin(*ex_);
       if (chunked_) {
         chunkState_ = ChunkState::size;
@@ -464,6 +465,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
         return dispatch();
       } else if (contentLength_ == 0) {
         return dispatch();
+      } else if (!ex_->reserve(contentLength_, owner_.opts_.maxBufferedBodyBytes)) {
+        return busy();
       }
       bodyWant_ = chunked_ ? 0 : static_cast<std::size_t>(contentLength_);
       phase_ = Phase::body;
@@ -526,6 +529,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
             dispatch();
             return false;
           }
+          if (!ex_->reserve(size, owner_.opts_.maxBufferedBodyBytes)) return busy(), false;
           chunkLeft_ = size;
           chunkState_ = ChunkState::data;
           break;
@@ -662,14 +666,22 @@ class Connection : public std::enable_shared_from_this<Connection> {
     owner_.app_.dispatch(ex);
   }
 
-  void fail(int status, const char* code, const std::string& message) {
-    if (status != 408) owner_.stats_->badRequests++;
+  void fail(int status, const char* code, const std::string& message, int retryAfter = 0) {
+    if (status == 400 || status == 431) owner_.stats_->badRequests++;
     Poco::JSON::Object o;
     o.set("error", code);
     o.set("message", message);
     in_.clear();
     phase_ = Phase::handling;
-    complete(Connections::serialize(Response::json(status, o), false, false), true);
+    Response r = Response::json(status, o);
+    if (retryAfter > 0) r.header("Retry-After", std::to_string(retryAfter));
+    complete(Connections::serialize(r, false, false), true);
+  }
+
+  // The server-wide body budget is spent: this body is not read.
+  void busy() {
+    owner_.stats_->bodyBudgetRefused++;
+    fail(503, "unavailable", "server busy receiving other request bodies; retry shortly", 1);
   }
 
   void linger() {

@@ -39,6 +39,9 @@ struct ConnectionOptions {
   std::size_t maxHeaderBytes = 16384;    // request line + header block (431 above)
   int maxConnections = 10000;
   int maxConnectionsPerClient = 2500;
+  // Request bodies held in memory at once, over all connections (being received or being
+  // handled). A body that would pass it: 503 with Retry-After, connection closed.
+  std::size_t maxBufferedBodyBytes = 256u << 20;
 };
 
 class Connection;
@@ -53,6 +56,21 @@ struct Exchange {
   bool head = false;
   bool clientWantsClose = false;
   std::shared_ptr<Connection> conn;
+  // Bytes of the server-wide body budget this request holds (given back when it ends).
+  std::shared_ptr<std::atomic<std::int64_t>> budget;
+  std::int64_t reserved = 0;
+  bool reserve(std::uint64_t bytes, std::size_t cap) {
+    const auto n = static_cast<std::int64_t>(bytes);
+    if (budget->fetch_add(n) + n > static_cast<std::int64_t>(cap)) {
+      budget->fetch_sub(n);
+      return false;
+    }
+    reserved += n;
+    return true;
+  }
+  ~Exchange() {
+    if (budget) budget->fetch_sub(reserved);
+  }
   // Queues the answer on the connection (from any thread, exactly once). `close`: close the
   // connection after it (keep-alive otherwise, unless the client or draining says so).
   void reply(const Response& r, bool close = false);
@@ -72,11 +90,12 @@ class HttpApp {
 struct ConnectionStats {
   std::atomic<std::int64_t> open{0};
   std::atomic<std::int64_t> accepted{0};
-  std::atomic<std::int64_t> refusedTotal{0};      // server.max_connections reached
-  std::atomic<std::int64_t> refusedPerClient{0};  // server.max_connections_per_client reached
-  std::atomic<std::int64_t> headerTimeouts{0};    // 408 while reading a header block or body
-  std::atomic<std::int64_t> idleClosed{0};        // keep-alive connections closed when idle
-  std::atomic<std::int64_t> badRequests{0};       // 400/431 from the reader
+  std::atomic<std::int64_t> refusedTotal{0};       // server.max_connections reached
+  std::atomic<std::int64_t> refusedPerClient{0};   // server.max_connections_per_client reached
+  std::atomic<std::int64_t> headerTimeouts{0};     // 408 while reading a header block or body
+  std::atomic<std::int64_t> idleClosed{0};         // keep-alive connections closed when idle
+  std::atomic<std::int64_t> badRequests{0};        // 400/431 from the reader
+  std::atomic<std::int64_t> bodyBudgetRefused{0};  // 503: server.max_buffered_body_bytes reached
 };
 
 class Connections {
@@ -115,6 +134,8 @@ class Connections {
   std::uint16_t port_ = 0;
   std::function<bool(const std::string&)> exempt_;
   std::shared_ptr<ConnectionStats> stats_ = std::make_shared<ConnectionStats>();
+  std::shared_ptr<std::atomic<std::int64_t>> bodyBytes_ =
+      std::make_shared<std::atomic<std::int64_t>>(0);
   std::mutex perClientMutex_;
   std::unordered_map<std::string, int> perClient_;
 };

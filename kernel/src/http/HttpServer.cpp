@@ -97,6 +97,7 @@ HttpServer::HttpServer(RouterImpl& router, MetricsRegistry& metrics, Logger& log
   co.maxHeaderBytes = opts_.maxHeaderBytes;
   co.maxConnections = opts_.maxConnections;
   co.maxConnectionsPerClient = opts_.maxConnectionsPerClient;
+  co.maxBufferedBodyBytes = opts_.maxBufferedBodyBytes;
   conns_ = std::make_unique<Connections>(*this, co);
   // A trusted proxy carries many clients: the per-client connection cap is not applied to it.
   if (!proxies_.empty())
@@ -109,6 +110,8 @@ HttpServer::HttpServer(RouterImpl& router, MetricsRegistry& metrics, Logger& log
                     "connections closed with 408 (header block or body too slow)", "counter");
   metrics_.describe("malipo_http_connections_idle_closed_total",
                     "keep-alive connections closed after server.idle_timeout_ms", "counter");
+  metrics_.describe("malipo_http_body_budget_refused_total",
+                    "requests refused with 503 because server.max_buffered_body_bytes was reached", "counter");
   metrics_.describe("malipo_http_bad_requests_total",
                     "requests refused by the HTTP reader (400, 431)", "counter");
   metrics_.addCollector([stats](Metrics& m) {
@@ -123,6 +126,7 @@ HttpServer::HttpServer(RouterImpl& router, MetricsRegistry& metrics, Logger& log
                static_cast<double>(stats->idleClosed.load()));
     m.setGauge("malipo_http_bad_requests_total", {},
                static_cast<double>(stats->badRequests.load()));
+    m.setGauge("malipo_http_body_budget_refused_total", {}, static_cast<double>(stats->bodyBudgetRefused.load()));
   });
 }
 

@@ -35,6 +35,7 @@ struct HttpOptions {
   std::size_t maxHeaderBytes = 16384;
   int maxConnections = 10000;
   int maxConnectionsPerClient = 2500;
+  std::size_t maxBufferedBodyBytes = 256u << 20;
   std::size_t maxBodyBytes = 1 << 20;
   std::vector<std::string> trustedProxies;  // CIDRs whose X-Forwarded-For is believed
   bool accessLog = true;
