@@ -123,6 +123,7 @@ sandbox: true
 plugins:
   - {name: selcom, library: $BUILD/plugins/libmalipo_selcom.so}
   - {name: cvpdf, library: $BUILD/plugins/libmalipo_cvpdf.so, settings: {storage_dir: "$WORK/pdfs"}}
+  - {name: testplugin, library: $BUILD/tests/plugins/libmalipo_testplugin.so, settings: {greeting: jambo}}
 YAML
 "$BIN/malipo" serve --config "$WORK/status.yaml" --port-file "$WORK/status.port" 2> "$WORK/status.log" &
 PIDS+=($!)
@@ -133,9 +134,13 @@ RID=$(curl -s -X POST "http://127.0.0.1:$SP/api/cv-pdf/anonymous/initiate-ussd" 
 wrk -t2 -c64 -d2s "http://127.0.0.1:$SP/healthz" >/dev/null
 TRIV=$(wrk_rps "http://127.0.0.1:$SP/healthz")
 STAT=$(wrk_rps "http://127.0.0.1:$SP/api/cv-pdf/$RID/status")
-echo "trivial route:    $TRIV req/s"
+# /healthz is answered on the I/O threads; a plugin route crosses to the worker pool and back.
+POOL=$(wrk_rps "http://127.0.0.1:$SP/test/hello/bench")
+echo "trivial route:    $TRIV req/s (/healthz, on the I/O threads)"
+echo "trivial plugin route: $POOL req/s (/test/hello/{name}, on the worker pool)"
 echo "cv status route:  $STAT req/s"
 awk -v s="$STAT" -v t="$TRIV" 'BEGIN {printf "ratio:            %.2f (target >= 0.7)\n", s/t}'
+awk -v s="$STAT" -v t="$POOL" 'BEGIN {printf "ratio vs the trivial plugin route: %.2f\n", s/t}'
 
 echo "== hubtel: USSD interactions per second and p99 latency, 64 concurrent sessions (target p99 <= 20 ms)"
 "$BIN/hubtel_ussd_bench" "sqlite:$WORK/ussd.db"
