@@ -1,6 +1,7 @@
 // Verification credits bought through the Flutterwave simulator's hosted checkout, in a
-// phone-sized Chromium: a paid top-up, a declined card, and the return page's postMessage to
-// a merchant page that framed the checkout.
+// phone-sized Chromium: a paid top-up, a declined card, the return page's postMessage to a
+// merchant page that framed the checkout, a cancelled checkout (shown at once, with the way
+// back to the app's returnUrl) and the bound on the "Confirming your payment…" reloads.
 //   MALIPO_BASE_URL=http://127.0.0.1:PORT ARTIFACT_DIR=… node tests/browser/credits.test.mjs
 import http from 'node:http';
 import {
@@ -20,8 +21,8 @@ async function balance() {
   return r.json.data.balance;
 }
 
-async function topup() {
-  const r = await api('/api/v1/verification-credits/topup', { method: 'POST', token, body: { packageId: 'pkg_10_credits' } });
+async function topup(extra = {}) {
+  const r = await api('/api/v1/verification-credits/topup', { method: 'POST', token, body: { packageId: 'pkg_10_credits', ...extra } });
   assertEqual(r.status, 200, `topup status (${r.text.slice(0, 200)})`);
   assert(r.json.success === true && r.json.data.paymentUrl, `topup answer: ${r.text.slice(0, 200)}`);
   assert(r.json.data.paymentUrl.startsWith(`${BASE_URL}/sandbox/flutterwave/checkout/`), `paymentUrl is the simulator's checkout (${r.json.data.paymentUrl})`);
@@ -56,6 +57,28 @@ async function waitForReturnResult(page) {
     await page.reload({ waitUntil: 'domcontentloaded' }).catch(() => {});
     return null;
   }, { timeoutMs: 20000, intervalMs: 0, what: 'a final result on the return page' });
+}
+
+// A merchant's page on another origin, served over real HTTP on loopback (see the framed case
+// for why not page.route()). Returns {url, close}.
+async function merchantServer(html) {
+  const server = http.createServer((req, res) => {
+    const ok = req.url.startsWith('/topup');
+    res.writeHead(ok ? 200 : 404, { 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-store' });
+    res.end(ok ? html : 'not found');
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${server.address().port}/topup`,
+    close: () => { server.closeAllConnections(); server.close(); },
+  };
+}
+
+// Counts the navigations of a page's main frame (a meta refresh is one).
+function countNavigations(page) {
+  const seen = [];
+  page.on('framenavigated', (f) => { if (f === page.mainFrame()) seen.push(f.url()); });
+  return seen;
 }
 
 suite.case('top-up paid with 4242 4242 4242 4242: return page confirms, balance becomes 10', async () => {
@@ -161,5 +184,81 @@ window.addEventListener('message', function (e) { window.__messages.push({origin
   }
   await waitFor(async () => (await balance()) === before + 10, { timeoutMs: 20000, intervalMs: 300, what: `balance ${before + 10}` });
 }, { timeoutMs: 45000 });
+
+suite.case('cancel on the checkout: "Payment cancelled" at once, no reloading, and Back leads to the app\'s returnUrl', async () => {
+  const before = await balance();
+  const app = await merchantServer('<!doctype html><html><head><meta name="viewport" content="width=device-width, initial-scale=1"></head><body><h1 id="app">Merchant app</h1></body></html>');
+  const { context } = await phoneContext(suite.browser, suite);
+  try {
+    const { paymentUrl, reference } = await topup({ returnUrl: `${app.url}?from=flutterwave` });
+    const page = await context.newPage();
+    await page.goto(paymentUrl);
+    await page.locator('#cancel').waitFor();
+    await Promise.all([page.waitForURL(/\/payments\/flutterwave\/return\?/), page.locator('#cancel').click()]);
+    const url = new URL(page.url());
+    assertEqual(url.searchParams.get('status'), 'cancelled', 'status on the return URL');
+    // Shown as cancelled on the first load: no "Confirming…", no reload.
+    const result = page.locator('#flw-result');
+    assertEqual(await result.getAttribute('data-outcome'), 'cancelled', 'outcome on the return page');
+    assertEqual((await page.locator('h1').innerText()).trim(), 'Payment cancelled', 'return page heading');
+    assert(!(await page.content()).includes('Confirming your payment'), 'the page does not say "Confirming your payment…"');
+    assertEqual(await page.locator('meta[http-equiv="refresh"]').count(), 0, 'meta refresh on the cancelled page');
+    const navigations = countNavigations(page);
+    await checkPage(page, suite, 'return page (cancelled)');
+    await screenshot(page, 'credits-6-return-cancelled');
+    await sleep(6000); // longer than the 5 s reload of a pending page
+    assertEqual(navigations.length, 0, `navigations while the cancelled page was open (${navigations.join(', ')})`);
+    const back = page.locator('#flw-continue');
+    assert(await back.isVisible(), 'a Back button to the app');
+    const href = new URL(await back.getAttribute('href'));
+    assertEqual(`${href.origin}${href.pathname}`, app.url, 'the Back button leads to the returnUrl');
+    assertEqual(href.searchParams.get('from'), 'flutterwave', 'the returnUrl keeps its own query');
+    assertEqual(href.searchParams.get('payment_id'), reference, 'payment_id on the way back');
+    await Promise.all([page.waitForURL((u) => u.toString().startsWith(app.url)), back.click()]);
+    assertEqual((await page.locator('#app').innerText()).trim(), 'Merchant app', 'back on the merchant app');
+    assertEqual(await topupStatus(reference), 'PENDING', 'top-up (Flutterwave has no transaction: not failed on the browser\'s word)');
+  } finally {
+    await context.close();
+    app.close();
+  }
+  assertEqual(await balance(), before, 'balance after a cancelled checkout');
+}, { timeoutMs: 45000 });
+
+suite.case('pending payment: the return page stops reloading after its bound, says so, offers "Check again" and the way back', async () => {
+  const app = await merchantServer('<!doctype html><html><body><h1 id="app">Merchant app</h1></body></html>');
+  const { context } = await phoneContext(suite.browser, suite);
+  try {
+    // Not paid: the customer came back without finishing. The default bound is 24 reloads of
+    // 5 s (two minutes); the page is opened two reloads before it, as a reload would have
+    // left it (check=22), and must reload twice by itself, then stop.
+    const { reference } = await topup({ returnUrl: app.url });
+    const page = await context.newPage();
+    const navigations = countNavigations(page);
+    await page.goto(`${BASE_URL}/payments/flutterwave/return?status=successful&tx_ref=${encodeURIComponent(reference)}&check=22`);
+    assertEqual(await page.locator('#flw-result').getAttribute('data-outcome'), 'pending', 'outcome while pending');
+    assertEqual((await page.locator('h1').innerText()).trim(), 'Confirming your payment…', 'heading while pending');
+    await checkPage(page, suite, 'return page (pending)');
+    await waitFor(async () => (await page.locator('#flw-result').getAttribute('data-outcome').catch(() => null)) === 'timeout',
+      { timeoutMs: 20000, intervalMs: 250, what: 'the page to stop at its bound' });
+    const afterBound = navigations.length;
+    assert(afterBound >= 3, `the page reloaded itself up to the bound (navigations: ${navigations.join(', ')})`);
+    assert(new URL(page.url()).searchParams.get('check') === '24', `stopped at check=24 (${page.url()})`);
+    assertEqual((await page.locator('h1').innerText()).trim(), 'Not confirmed yet', 'heading at the bound');
+    assert((await page.locator('#flw-timeout').innerText()).includes('stopped checking'), 'the page says it stopped checking');
+    assertEqual(await page.locator('meta[http-equiv="refresh"]').count(), 0, 'meta refresh at the bound');
+    await screenshot(page, 'credits-7-return-bound');
+    await checkPage(page, suite, 'return page (bound)');
+    await sleep(6000);
+    assertEqual(navigations.length, afterBound, 'no reload after the bound');
+    const back = new URL(await page.locator('#flw-continue').getAttribute('href'));
+    assertEqual(`${back.origin}${back.pathname}`, app.url, 'the way back leads to the returnUrl');
+    // "Check again" starts over (and checks once more).
+    await Promise.all([page.waitForURL(/check=0/), page.locator('#flw-check-again').click()]);
+    assertEqual(await page.locator('#flw-result').getAttribute('data-outcome'), 'pending', 'outcome after Check again');
+  } finally {
+    await context.close();
+    app.close();
+  }
+}, { timeoutMs: 60000 });
 
 await suite.run();

@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import {
-  ARTIFACT_DIR, AssertionError, BASE_URL, XSS_PAYLOAD, Suite, api, assert, assertEqual, checkPage, phoneContext, screenshot, sleep, waitFor,
+  ARTIFACT_DIR, AssertionError, BASE_URL, XSS_PAYLOAD, Suite, api, assert, assertEqual, checkPage, makeJwt, phoneContext, screenshot, sleep, waitFor,
 } from './lib.mjs';
 
 const suite = new Suite('cvpdf');
@@ -24,8 +24,8 @@ function cv(name) {
   };
 }
 
-async function initiate(cvId, name) {
-  const r = await api(`/api/cv-pdf/${cvId}/initiate-ussd`, { method: 'POST', body: { template_id: 'modern', cv_data: cv(name) } });
+async function initiate(cvId, name, token) {
+  const r = await api(`/api/cv-pdf/${cvId}/initiate-ussd`, { method: 'POST', token, body: { template_id: 'modern', cv_data: cv(name) } });
   assertEqual(r.status, 200, `initiate-ussd status (${r.text.slice(0, 200)})`);
   assert(r.json && r.json.success === true, `initiate-ussd answer: ${r.text.slice(0, 200)}`);
   assert(r.json.payment_page_url.startsWith(BASE_URL + '/'), `payment_page_url ${r.json.payment_page_url} is not on ${BASE_URL}`);
@@ -193,6 +193,109 @@ suite.case('webhook lost: a wrong SMS is refused, Try again with the real SMS co
     const pdf = await page.request.get(href);
     assertEqual(pdf.status(), 200, 'download status');
     assertEqual((await pdf.body()).subarray(0, 5).toString('latin1'), '%PDF-', 'the download starts with');
+  } finally {
+    await context.close();
+  }
+}, { timeoutMs: 45000 });
+
+// The simulator's JSON "customer pays" action for the payment shown on a payment page.
+async function simulatorPays(page, body) {
+  const simUrl = new URL(await page.locator('#sandbox-pay').getAttribute('href'), page.url()).href;
+  const paid = await api(simUrl, { method: 'POST', body });
+  assertEqual(paid.status, 200, `simulator pay (${paid.text.slice(0, 200)})`);
+  return paid.json;
+}
+
+suite.case('paid 500 of 1000: every page says received, under review, never "pay" (issue 14)', async () => {
+  const started = await initiate('browser-cv-held', 'Neema Held');
+  const { context } = await phoneContext(suite.browser, suite);
+  try {
+    const page = await context.newPage();
+    await page.goto(started.payment_page_url);
+    await checkPaymentPage(page, null);
+    await simulatorPays(page, { amount: 500 }); // the webhook arrives; the kernel holds the payment
+    const statusUrl = `${BASE_URL}/api/cv-pdf/${started.request_id}/status-page`;
+    await page.goto(statusUrl);
+    await waitForStatus(page, ['payment_under_review'], 20000);
+    const text = await page.locator('main').innerText();
+    assert(/received your payment/i.test(text) && /under review/i.test(text), `the status page says received, under review (got ${JSON.stringify(text.slice(0, 300))})`);
+    assert(!text.includes('Waiting for your payment'), 'the status page does not say "Waiting for your payment"');
+    const st = await api(`/api/cv-pdf/${started.request_id}/status`);
+    assertEqual(st.json.status, 'payment_under_review', 'status JSON');
+    assert(st.json.reference && text.includes(st.json.reference), `the page shows the reference ${st.json.reference}`);
+    assert(st.json.support && st.json.support.name && text.includes(st.json.support.name), 'the page names who to contact');
+    for (const k of ['phone', 'email']) if (st.json.support[k]) assert(text.includes(st.json.support[k]), `the page shows the support ${k}`);
+    await checkPage(page, suite, 'under-review status page');
+    await screenshot(page, 'cvpdf-9-under-review');
+    // The payment page and the verify form lead here instead of asking to pay or paste again.
+    for (const leaf of ['payment-page', 'verify']) {
+      await page.goto(`${BASE_URL}/api/cv-pdf/${started.request_id}/${leaf}`);
+      await page.waitForURL(/\/status-page$/);
+      assertEqual(await page.locator('#status').getAttribute('data-status'), 'payment_under_review', `${leaf} leads to the status`);
+      assertEqual(await page.locator('.code').count(), 0, `no USSD code to dial after ${leaf}`);
+    }
+  } finally {
+    await context.close();
+  }
+}, { timeoutMs: 45000 });
+
+suite.case('a signed-in owner downloads her CV in the browser (signed link, no JWT) (issue 14)', async () => {
+  const token = makeJwt('browser-owner');
+  const started = await initiate('browser-cv-owner', 'Amani Owner', token);
+  assert(started.payment_page_url.includes('access='), `the owner's payment page link is signed (${started.payment_page_url})`);
+  const plain = `${BASE_URL}/api/cv-pdf/${started.request_id}`;
+  assertEqual((await api(`${plain}/status-page`)).status, 403, 'her status page without her link');
+  assertEqual((await api(`${plain}/status-page`, { token: makeJwt('browser-other') })).status, 403, 'her status page for another user');
+  const { context } = await phoneContext(suite.browser, suite);
+  try {
+    const page = await context.newPage();
+    await page.goto(started.payment_page_url);
+    await checkPaymentPage(page, null);
+    const phoneValue = await page.locator('#phone').inputValue();
+    assertEqual(phoneValue, '0754 123 456', 'the owner sees her own number in the prompt form');
+    await simulatorPays(page, {}); // paid, webhook delivered
+    // The signed link travels with every link of the pages.
+    await Promise.all([page.waitForURL(/\/status-page\?access=/), page.getByRole('link', { name: 'Check status' }).click()]);
+    await waitForStatus(page, ['completed']);
+    const href = await page.locator('#download').getAttribute('href');
+    assert(href.includes('/download?access='), `the download button carries a signed link (${href})`);
+    await checkPage(page, suite, 'owner completed status page');
+    await screenshot(page, 'cvpdf-10-owner-completed');
+    const [download] = await Promise.all([page.waitForEvent('download', { timeout: 20000 }), page.locator('#download').click()]);
+    const file = path.join(ARTIFACT_DIR, 'cvpdf-owner-download.pdf');
+    await download.saveAs(file);
+    assertEqual(fs.readFileSync(file).subarray(0, 5).toString('latin1'), '%PDF-', 'the owner\'s download starts with');
+    assertEqual((await api(`${plain}/download`)).status, 403, 'the download without a JWT or a signed link');
+    const st = await api(`${plain}/status`, { token });
+    assert(st.json.signed_download_url && st.json.signed_download_url.includes('access='), 'the status JSON has signed_download_url');
+    assertEqual((await api(st.json.signed_download_url)).status, 200, 'the status JSON\'s signed_download_url');
+  } finally {
+    await context.close();
+  }
+}, { timeoutMs: 45000 });
+
+suite.case('declined: Try again starts a new payment for the same CV, which completes (issue 14)', async () => {
+  const started = await initiate('browser-cv-decline', 'Juma Declined');
+  const { context } = await phoneContext(suite.browser, suite);
+  try {
+    const page = await context.newPage();
+    await page.goto(started.payment_page_url);
+    await checkPaymentPage(page, null);
+    await simulatorPays(page, { outcome: 'decline' });
+    await page.goto(`${BASE_URL}/api/cv-pdf/${started.request_id}/status-page`);
+    await waitForStatus(page, ['failed'], 20000);
+    await checkPage(page, suite, 'declined status page');
+    await screenshot(page, 'cvpdf-11-declined');
+    await Promise.all([page.waitForURL(/\/payment-page$/), page.locator('#retry').click()]);
+    await checkPaymentPage(page, 'cvpdf-12-new-payment');
+    assertEqual((await api(`/api/cv-pdf/${started.request_id}/status`)).json.status, 'pending_payment', 'after Try again the request waits for the new payment');
+    const paid = await simulatorPays(page, { webhooks: 0 });
+    await page.locator('#to-verify').click();
+    await page.locator('#payment_message').fill(paid.sms);
+    await Promise.all([page.waitForURL(/\/status-page$/), page.locator('#verify-submit').click()]);
+    await waitForStatus(page, ['completed']);
+    const err = await page.locator('#error').count();
+    assertEqual(err, 0, 'no error on the completed page');
   } finally {
     await context.close();
   }

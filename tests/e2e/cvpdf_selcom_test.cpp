@@ -2,10 +2,16 @@
 // simulator over loopback HTTP: initiate, payment page, pay, paste the SMS (or the webhook
 // alone), status, download; and the failure paths.
 #include <Poco/JSON/Parser.h>
+#include <Poco/Net/HTTPClientSession.h>
+#include <Poco/Net/StreamSocket.h>
 #include <gtest/gtest.h>
 
-#include "support/TestSupport.hpp"
+#include <chrono>
+
 #include "app/Kernel.hpp"
+#include "kernel/kernel_fixture.hpp"
+#include "selcom_wire.hpp"
+#include "support/TestSupport.hpp"
 
 using namespace malipo;
 using namespace malipo::test;
@@ -35,18 +41,51 @@ std::string formEncode(const std::string& s) {
   return out;
 }
 
+// One request from another loopback address (127.0.0.2): a second client as the server sees it.
+HttpResult httpFrom(const std::string& sourceIp, std::uint16_t port, const std::string& method,
+                    const std::string& target, const std::string& body = {},
+                    const std::map<std::string, std::string>& headers = {},
+                    const std::string& contentType = "application/x-www-form-urlencoded") {
+  Poco::Net::StreamSocket socket;
+  socket.impl()->bind(Poco::Net::SocketAddress(sourceIp, 0), false);
+  socket.connect(Poco::Net::SocketAddress("127.0.0.1", port), Poco::Timespan(10, 0));
+  Poco::Net::HTTPClientSession s(socket);
+  s.setTimeout(Poco::Timespan(30, 0));
+  Poco::Net::HTTPRequest req(method, target, Poco::Net::HTTPMessage::HTTP_1_1);
+  req.setHost("127.0.0.1", port);
+  for (const auto& kv : headers) req.set(kv.first, kv.second);
+  if (!body.empty() || method == "POST") {
+    req.setContentType(contentType);
+    req.setContentLength64(static_cast<Poco::Int64>(body.size()));
+  }
+  s.sendRequest(req) << body;
+  return receive(s);
+}
+
+std::int64_t nowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+const char* kJwtSecret = "flow-secret-0123456789abcdefghijklmnop";
+
 class SelcomFlow : public ::testing::Test {
  protected:
   void SetUp() override {
+    // clang-format off
     std::string yaml =
         "server: {listen: \"127.0.0.1:0\", access_log: false}\n"
         "database: {url: \"sqlite:" + dir_.file("flow.db") + "\"}\n"
+        "auth: {jwt_secret: " + kJwtSecret + "}\n"
         "jobs: {workers: 2, poll_interval_ms: 20}\n"
         "log: {level: error}\nsandbox: true\n"
         "plugins:\n"
         "  - {name: selcom, library: " SELCOM_PLUGIN "}\n"
         "  - name: cvpdf\n    library: " CVPDF_PLUGIN "\n"
-        "    settings: {storage_dir: \"" + dir_.file("pdfs") + "\", verify_backoff_ms: 50, verify_retries: 1}\n";
+        "    settings: {storage_dir: \"" + dir_.file("pdfs") + "\", verify_backoff_ms: 50, verify_retries: 1, "
+        "verify_max_attempts: 3}\n";
+    // clang-format on
     kernel_ = std::make_unique<Kernel>(ConfigLoader::loadString(yaml, "flow.yaml"));
     kernel_->open();
     kernel_->start();
@@ -67,7 +106,12 @@ class SelcomFlow : public ::testing::Test {
     return parse(r.body);
   }
   std::string status(const std::string& rid) {
-    return parse(http(port_, "GET", "/api/cv-pdf/" + rid + "/status").body)->getValue<std::string>("status");
+    auto r = http(port_, "GET", "/api/cv-pdf/" + rid + "/status");
+    return r.status == 200 ? parse(r.body)->getValue<std::string>("status")
+                           : "HTTP " + std::to_string(r.status);
+  }
+  Poco::JSON::Object::Ptr simOrder(const std::string& rid) {
+    return parse(http(port_, "GET", "/sandbox/selcom/orders/" + paymentId(rid)).body);
   }
   std::string error(const std::string& rid) {
     auto o = parse(http(port_, "GET", "/api/cv-pdf/" + rid + "/status").body);
@@ -162,4 +206,164 @@ TEST_F(SelcomFlow, PushPromptFromThePaymentPage) {
   EXPECT_NE(page.body.find("A payment prompt was sent to your phone"), std::string::npos);
   auto bad = http(port_, "POST", "/api/cv-pdf/" + rid + "/push", "phone=12", {}, "application/x-www-form-urlencoded");
   EXPECT_EQ(bad.status, 400);
+}
+
+// ---------------------------------------------------------------- who may act, how often (#12)
+
+TEST_F(SelcomFlow, OneAbuserCannotUseUpTheOwnersSmsAttempts) {
+  std::string rid = initiate();  // anonymous: whoever holds the id may act on it
+  const std::string path = "/api/cv-pdf/" + rid + "/verify";
+  for (int i = 0; i < 3; ++i) {
+    auto r = httpFrom("127.0.0.2", port_, "POST", path,
+                      "payment_message=" + formEncode("hello, I paid yesterday"));
+    EXPECT_EQ(r.status, 303) << r.body;
+    ASSERT_TRUE(eventually([&] { return status(rid) == "failed"; }));
+  }
+  auto locked =
+      httpFrom("127.0.0.2", port_, "POST", path, "payment_message=" + formEncode("hello again"));
+  EXPECT_EQ(locked.status, 429);
+  EXPECT_NE(locked.body.find("Too many verification attempts for this request"), std::string::npos);
+  // The owner, on another address, still verifies the real SMS.
+  std::string sms = pay(rid)->getValue<std::string>("sms");
+  EXPECT_EQ(verify(rid, sms), 303);
+  ASSERT_TRUE(eventually([&] { return status(rid) == "completed"; }, 15000))
+      << status(rid) << " " << error(rid);
+}
+
+TEST_F(SelcomFlow, PushPromptsAreLimitedPerRequestAndClient) {
+  std::string rid = initiate();
+  const std::string path = "/api/cv-pdf/" + rid + "/push";
+  const char* numbers[] = {"0754000001", "0754000002", "0754000003"};
+  for (const char* n : numbers) {
+    auto r = httpFrom("127.0.0.2", port_, "POST", path, std::string("phone=") + n);
+    EXPECT_EQ(r.body.find("Too many payment prompts"), std::string::npos) << n << ": " << r.body;
+  }
+  auto limited = httpFrom("127.0.0.2", port_, "POST", path, "phone=0754000004");
+  EXPECT_EQ(limited.status, 429);
+  EXPECT_NE(limited.body.find("Too many payment prompts for this request"), std::string::npos)
+      << limited.body;
+  EXPECT_NE(simOrder(rid)->optValue<std::string>("msisdn", ""), "255754000004");
+  // The owner's own prompt is not refused by what the abuser did.
+  auto own =
+      http(port_, "POST", path, "phone=0754+123+456", {}, "application/x-www-form-urlencoded");
+  EXPECT_EQ(own.body.find("Too many payment prompts for this request"), std::string::npos)
+      << own.body;
+}
+
+TEST_F(SelcomFlow, OnlyTheSignedInOwnerSendsAPromptForHerRequest) {
+  auto r = http(port_, "POST", "/api/cv-pdf/anonymous/initiate-ussd", kCv,
+                {{"Authorization", "Bearer " + makeJwt(kJwtSecret, "alice", 3600)}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  const std::string rid = parse(r.body)->getValue<std::string>("request_id");
+  const std::string pageUrl = parse(r.body)->getValue<std::string>("payment_page_url");
+  const std::string push = "/api/cv-pdf/" + rid + "/push";
+  // Bob, signed in or not, cannot make her request prompt a number of his choice.
+  auto bob = http(port_, "POST", push, "phone=0754000009",
+                  {{"Authorization", "Bearer " + makeJwt(kJwtSecret, "bob", 3600)}},
+                  "application/x-www-form-urlencoded");
+  EXPECT_EQ(bob.status, 403);
+  EXPECT_EQ(
+      http(port_, "POST", push, "phone=0754000009", {}, "application/x-www-form-urlencoded").status,
+      403);
+  EXPECT_TRUE(simOrder(rid)->isNull("msisdn"));
+  // Alice, from the page link she was given (her browser sends no JWT).
+  const std::string access = pageUrl.substr(pageUrl.find("access="));
+  auto own = http(port_, "POST", push + "?" + access, "phone=0754+123+456", {},
+                  "application/x-www-form-urlencoded");
+  EXPECT_EQ(own.status, 303) << own.body;
+  EXPECT_NE(own.header("Location").find(access), std::string::npos);
+  EXPECT_EQ(simOrder(rid)->optValue<std::string>("msisdn", ""), "255754123456");
+}
+
+// ---------------------------------------------------------------- customer dead ends (#14)
+
+TEST_F(SelcomFlow, ShortPaymentIsReceivedUnderReviewEvenAfterTheSms) {
+  std::string rid = initiate();
+  std::string sms =
+      pay(rid, R"({"amount": 500})")->getValue<std::string>("sms");  // 500 of 1000, webhook sent
+  ASSERT_TRUE(eventually([&] { return status(rid) == "payment_under_review"; }, 15000))
+      << status(rid);
+  auto st = parse(http(port_, "GET", "/api/cv-pdf/" + rid + "/status").body);
+  EXPECT_EQ(st->getValue<std::string>("reference"),
+            simOrder(rid)->getValue<std::string>("payment_token"));
+  EXPECT_EQ(verify(rid, sms), 303);  // pasting the SMS anyway
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(status(rid), "payment_under_review");
+  auto page = http(port_, "GET", "/api/cv-pdf/" + rid + "/status-page");
+  EXPECT_EQ(page.body.find("can no longer be confirmed"), std::string::npos);
+  EXPECT_EQ(page.body.find("*150*00#"), std::string::npos);
+}
+
+TEST_F(SelcomFlow, TryAgainAfterADeclineStartsANewPaymentThatCompletes) {
+  std::string rid = initiate();
+  const std::string first = paymentId(rid);
+  pay(rid, R"({"outcome": "decline"})");
+  ASSERT_TRUE(eventually([&] { return status(rid) == "failed"; }, 15000)) << status(rid);
+  auto page = http(port_, "GET", "/api/cv-pdf/" + rid + "/status-page");
+  // Its "Try again" starts a new payment (it used to lead to an SMS for the declined one).
+  std::size_t form = page.body.find("action=\"/api/cv-pdf/" + rid + "/restart\"");
+  ASSERT_NE(form, std::string::npos) << page.body;
+  EXPECT_NE(page.body.find("id=\"retry\"", form), std::string::npos) << page.body;
+  EXPECT_EQ(page.body.find("id=\"retry\""), page.body.find("id=\"retry\"", form));
+  auto again = http(port_, "POST", "/api/cv-pdf/" + rid + "/restart", "", {},
+                    "application/x-www-form-urlencoded");
+  EXPECT_EQ(again.status, 303);
+  EXPECT_NE(paymentId(rid), first);
+  auto payPage = http(port_, "GET", again.header("Location"));
+  EXPECT_NE(payPage.body.find("*150*00#"), std::string::npos);
+  std::string sms = pay(rid, R"({"webhooks": 0})")->getValue<std::string>("sms");
+  EXPECT_EQ(verify(rid, sms), 303);
+  ASSERT_TRUE(eventually([&] { return status(rid) == "completed"; }, 15000))
+      << status(rid) << " " << error(rid);
+}
+
+TEST_F(SelcomFlow, SmsWhoseTransactionIdHasNoDigitCompletes) {
+  std::string rid = initiate();
+  auto paid = pay(rid, R"({"webhooks": 0, "transid": "ABCDEFGHIJ"})");
+  std::string sms = paid->getValue<std::string>("sms");
+  ASSERT_EQ(sms.rfind("ABCDEFGHIJ Confirmed.", 0), 0u) << sms;
+  EXPECT_EQ(verify(rid, sms), 303);
+  ASSERT_TRUE(eventually([&] { return status(rid) == "completed"; }, 15000))
+      << status(rid) << " " << error(rid);
+}
+
+// ---------------------------------------------------------------- the seed's callback path
+
+TEST_F(SelcomFlow, CallbackPathReadsJsonLabelledAsAFormAndChecksTheTimestamp) {
+  std::string rid = initiate();
+  auto hook = pay(rid, R"({"webhooks": 0})")->getObject("webhook");
+  std::map<std::string, std::string> headers;
+  for (const auto& kv : *hook->getObject("headers"))
+    headers[kv.first] = kv.second.convert<std::string>();
+  headers.erase("Content-Type");
+  const std::string body = hook->getValue<std::string>("body");
+  ASSERT_EQ(body.rfind("{", 0), 0u) << body;
+  // The same fields, genuinely signed in 2019: refused.
+  selcom::Fields fields;
+  auto o = parse(body);
+  for (const auto& name :
+       {"transid", "order_id", "reference", "result", "resultcode", "payment_status"})
+    fields.push_back({name, o->optValue<std::string>(name, "")});
+  std::map<std::string, std::string> old;
+  for (const auto& h :
+       selcom::signingHeaders("sandbox-key", "sandbox-secret", "2019-02-26T09:30:46+03:00", fields))
+    old[h.first] = h.second;
+  auto stale = http(port_, "POST", "/api/cv-pdf/ussd-callback", selcom::jsonBody(fields), old,
+                    "application/json");
+  EXPECT_EQ(stale.status, 401) << stale.body;
+  std::map<std::string, std::string> fresh;
+  for (const auto& h : selcom::signingHeaders("sandbox-key", "sandbox-secret",
+                                              selcom::isoTimestamp(nowMs() - 60000), fields))
+    fresh[h.first] = h.second;
+  EXPECT_EQ(http(port_, "POST", "/api/cv-pdf/ussd-callback",
+                 std::string(20000, ' ') + selcom::jsonBody(fields), fresh)
+                .status,
+            413);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_EQ(status(rid), "pending_payment");
+  // Selcom's JSON, labelled as a form by the client: read as JSON, settles.
+  auto r = http(port_, "POST", "/api/cv-pdf/ussd-callback", body, headers,
+                "application/x-www-form-urlencoded");
+  EXPECT_EQ(r.status, 200) << r.body;
+  ASSERT_TRUE(eventually([&] { return status(rid) == "completed"; }, 15000)) << status(rid);
 }

@@ -13,6 +13,8 @@
 
 #include "app/KernelLogger.hpp"
 #include "app/LogContext.hpp"
+#include "app/LogSanitizer.hpp"
+#include "kernel_fixture.hpp"
 #include "support/TestSupport.hpp"
 
 using namespace malipo;
@@ -149,4 +151,67 @@ TEST(LoggerTest, ABlockedStderrDropsLinesInsteadOfBlockingAndSaysHowMany) {
   EXPECT_GT(dropped, 0u) << text.substr(0, 300);
   EXPECT_GT(written, 0u);
   EXPECT_EQ(written + dropped, static_cast<std::size_t>(kLines));
+}
+
+TEST(LogSanitizerTest, EscapesControlBytesAndInvalidUtf8) {
+  EXPECT_EQ(sanitizeForLog("a\nb\rc\td\x1b[31m"), "a\\nb\\rc\\td\\x1b[31m");
+  EXPECT_EQ(sanitizeForLog("bad \xff\xfe end"), "bad \\xff\\xfe end");
+  EXPECT_EQ(sanitizeForLog("Dar es Salaam — Zürich ✓"), "Dar es Salaam — Zürich ✓");  // valid UTF-8 stays
+  EXPECT_EQ(sanitizeForLog("\xc0\xaf overlong"), "\\xc0\\xaf overlong");
+}
+
+TEST(LogSanitizerTest, MasksPhoneNumbersAndEmailsButNotIdentifiers) {
+  EXPECT_EQ(sanitizeForLog("msisdn:233244555666 paid"), "msisdn:*********666 paid");
+  EXPECT_EQ(sanitizeForLog("call +255 712 345 678 now"), "call *********678 now");
+  EXPECT_EQ(sanitizeForLog("to 0754-123-456."), "to *******456.");
+  EXPECT_EQ(sanitizeForLog("card 4187427415564246"), "card *************246");
+  EXPECT_EQ(sanitizeForLog("mail juma.k@example.co.tz or a@b.io"), "mail j***@example.co.tz or a***@b.io");
+  // Not personal data: short numbers, amounts, UUIDs, references with letters, versions.
+  const std::string kept = "1000 TZS, id 3f2b1c4d-1111-4222-8333-123456789012, ref FLW-123456789012, job 42, v1.2.3, 12345678";
+  EXPECT_EQ(sanitizeForLog(kept), kept);
+  EXPECT_EQ(sanitizeForLog("not@an-address"), "not@an-address");
+}
+
+TEST(LoggerTest, LongMessagesAreCapped) {
+  TempDir dir;
+  const std::string file = dir.file("stderr.log");
+  {
+    CaptureStderr capture(file);
+    KernelLogger log(LogLevel::info);
+    log.info("http-out", "provider said: " + std::string(100000, 'x'));
+    log.flush();
+  }
+  std::string text = readFile(file);
+  EXPECT_LT(text.size(), 2300u);
+  EXPECT_NE(text.find("more bytes)"), std::string::npos) << text;
+}
+
+// Through real HTTP: what a client puts in a path cannot forge a log line, phone numbers in
+// paths are masked in the access log, and the log stays valid UTF-8.
+TEST(LoggerTest, AccessLogCannotBeForgedAndMasksPersonalData) {
+  TempDir dir;
+  const std::string file = dir.file("stderr.log");
+  {
+    CaptureStderr capture(file);
+    std::string yaml = kernelYaml("sqlite:" + dir.file("k.db"));
+    yaml.replace(yaml.find("access_log: false"), 17, "access_log: true");
+    yaml.replace(yaml.find("log: {level: error}"), 19, "log: {level: info}");
+    Kernel k(ConfigLoader::loadString(yaml, "test.yaml"));
+    k.open();
+    k.start();
+    EXPECT_EQ(http(k.port(), "GET", "/nothing%0a2026-12-01T00:00:00.000Z%20info%20[-]%20http:%20FORGED").status, 404);
+    EXPECT_EQ(http(k.port(), "GET", "/lookup/255712345678").status, 404);
+    EXPECT_EQ(http(k.port(), "GET", "/admin/%ff%0d").status, 404);
+    k.logger().flush();
+  }
+  std::string text = readFile(file);
+  ASSERT_NE(text.find("FORGED"), std::string::npos) << text;  // it was logged, escaped
+  for (const auto& l : lines(text)) {
+    EXPECT_NE(l.rfind("2026-12-01T00:00:00.000Z", 0), 0u) << "a forged line: " << l;
+    EXPECT_EQ(sanitizeForLog(l), l) << "a line with bytes the sanitiser would change";
+    EXPECT_TRUE(l.size() > 24 && l[4] == '-' && l[10] == 'T') << "a line that is not the logger's: " << l;
+    EXPECT_EQ(l.find("255712345678"), std::string::npos) << l;
+  }
+  EXPECT_NE(text.find("/lookup/*********678"), std::string::npos) << text;
+  EXPECT_NE(text.find("/admin/\\xff\\r"), std::string::npos) << text;
 }

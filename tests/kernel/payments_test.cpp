@@ -2,6 +2,9 @@
 // loopback HTTP) and a test product (shop) that counts fulfilments.
 #include <Poco/JSON/Parser.h>
 
+#include <atomic>
+#include <thread>
+
 #include "engines.hpp"
 #include "kernel_fixture.hpp"
 
@@ -17,6 +20,7 @@ std::string paymentsYaml(const std::string& dbUrl, int workers = 2, const std::s
          "buckets: {webhooks: {requests_per_minute: 1000000, burst: 100000}}}}\n"
          "database: {url: \"" + dbUrl + "\", pool_size: 16}\n"
          "admin: {token: admin-token-0123456789abcdefghijklmnop}\n"
+         "auth: {jwt_secret: test-secret-0123456789abcdefghijklmnop}\n"
          "jobs: {workers: " + std::to_string(workers) + ", poll_interval_ms: 20, rescue_interval_ms: 200}\n"
          "log: {level: error}\n"
          "sandbox: true\n"
@@ -115,6 +119,33 @@ TEST_P(PaymentsTest, APaidOrderTheProductCannotDeliverIsMarkedAndLogged) {
     EXPECT_NE(mine.body.find("\"fulfilment\":\"failed\""), std::string::npos) << mine.body;
     EXPECT_EQ(mine.body.find("out of stock"), std::string::npos) << mine.body;
     EXPECT_EQ(mine.body.find("warehouse"), std::string::npos) << mine.body;
+  }
+}
+
+// Both delivery paths (the product's own transaction, and the kernel's via
+// onPaymentSettledInTx) record the delivery; a settled job that runs again — as after a crash
+// between the delivery and the job's completion — does not deliver again.
+TEST_P(PaymentsTest, ASettledJobRunAgainDoesNotDeliverAgain) {
+  SKIP_WITHOUT_ENGINE();
+  for (const char* settings : {"{deliver_in_tx: true}", "{deliver_in_tx: false}"}) {
+    kernel_.reset();
+    dbUrl_.clear();
+    boot(2, settings);
+    auto p = order();
+    std::string id = p->getValue<std::string>("id");
+    pay(p->getValue<std::string>("provider_ref"));
+    ASSERT_TRUE(eventually([&] { return fulfilments(id) == 1; })) << settings;
+    ASSERT_TRUE(eventually([&] {
+      return kernel_->store().query("SELECT fulfilment FROM payments WHERE id = ?", {id}).str(0, "fulfilment") == "done";
+    })) << settings;
+    ASSERT_TRUE(eventually([&] {
+      return kernel_->store().query("SELECT state FROM jobs WHERE kind = 'payment.settled' AND payload = ?", {id}).str(0, "state") == "done";
+    }));
+    kernel_->store().exec("UPDATE jobs SET state = 'queued', run_at = 0 WHERE kind = 'payment.settled' AND payload = ?", {id});
+    ASSERT_TRUE(eventually([&] {
+      return kernel_->store().query("SELECT state FROM jobs WHERE kind = 'payment.settled' AND payload = ?", {id}).str(0, "state") == "done";
+    }));
+    EXPECT_EQ(fulfilments(id), 1) << settings;
   }
 }
 
@@ -341,6 +372,102 @@ TEST_P(PaymentsTest, IdempotencyKeyReplaysRefusesOtherBodies) {
   EXPECT_EQ(http(port_, "POST", "/shop/orders", body, {{"Idempotency-Key", "k-2"}}).status, 409);
 }
 
+// Idempotency scopes: a signed-in user never shares the anonymous callers' scope, even with
+// `sub: anon`, and two users never share one.
+TEST_P(PaymentsTest, IdempotencyScopesAreSeparatePerCaller) {
+  SKIP_WITHOUT_ENGINE();
+  boot();
+  const std::string body = R"({"amount_minor": 100000, "currency": "TZS", "providers": ["fakepay"]})";
+  const std::string secret = "test-secret-0123456789abcdefghijklmnop";
+  auto anonymous = http(port_, "POST", "/shop/orders", body, {{"Idempotency-Key", "shared-key"}});
+  auto anonUser = http(port_, "POST", "/shop/orders", body,
+                       {{"Idempotency-Key", "shared-key"}, {"Authorization", "Bearer " + makeJwt(secret, "anon", 600)}});
+  auto alice = http(port_, "POST", "/shop/orders", body,
+                    {{"Idempotency-Key", "shared-key"}, {"Authorization", "Bearer " + makeJwt(secret, "alice", 600)}});
+  auto aliceAgain = http(port_, "POST", "/shop/orders", body,
+                         {{"Idempotency-Key", "shared-key"}, {"Authorization", "Bearer " + makeJwt(secret, "alice", 600)}});
+  ASSERT_EQ(anonymous.status, 201);
+  ASSERT_EQ(anonUser.status, 201);
+  ASSERT_EQ(alice.status, 201);
+  EXPECT_EQ(anonUser.header("Idempotent-Replayed"), "") << "user 'anon' got the anonymous caller's answer";
+  EXPECT_NE(anonUser.body, anonymous.body);
+  EXPECT_EQ(alice.header("Idempotent-Replayed"), "");
+  EXPECT_EQ(aliceAgain.header("Idempotent-Replayed"), "true");
+  EXPECT_EQ(aliceAgain.body, alice.body);
+  EXPECT_EQ(kernel_->store().query("SELECT COUNT(*) AS n FROM payments").i64(0, "n"), 3);
+}
+
+// Push bombing: one phone number gets at most one prompt per 30 s and five an hour across all
+// payments, one payment at most three an hour; the limit lives in the database.
+TEST_P(PaymentsTest, PushPromptsAreLimitedPerNumberAndPerPayment) {
+  SKIP_WITHOUT_ENGINE();
+  boot();
+  auto pushes = [&] { return kernel_->store().query("SELECT COUNT(*) AS n FROM payment_pushes").i64(0, "n"); };
+  auto ageBy = [&](std::int64_t ms) { kernel_->store().exec("UPDATE payment_pushes SET created_at = created_at - ?", {ms}); };
+  const std::string victim = R"({"providers": ["fakepay"], "push": true, "phone": "+255 712 345 678"})";
+  std::vector<std::string> ids;
+  for (int i = 0; i < 10; ++i) ids.push_back(order(victim)->getValue<std::string>("id"));
+  EXPECT_EQ(pushes(), 1) << "ten initiations with the same number asked for ten prompts";
+  EXPECT_EQ(kernel_->store().query("SELECT COUNT(*) AS n FROM payment_events WHERE kind = 'push_limited'").i64(0, "n"), 9);
+  // Pushes on demand, to the same number written another way: refused with Retry-After.
+  auto again = http(port_, "POST", "/shop/payments/" + ids[1] + "/push", R"({"phone": "255712345678"})");
+  EXPECT_EQ(again.status, 429) << again.body;
+  int retry = std::atoi(again.header("Retry-After").c_str());
+  EXPECT_GT(retry, 0);
+  EXPECT_LE(retry, 30);
+  EXPECT_NE(again.body.find("rate_limited"), std::string::npos);
+  // Another number for another payment is not held back by the victim's limit.
+  EXPECT_EQ(http(port_, "POST", "/shop/payments/" + ids[2] + "/push", R"({"phone": "255700000001"})").status, 200);
+  // Every 30 s one more, until five in the hour.
+  for (int i = 0; i < 6; ++i) {
+    ageBy(31000);
+    auto r = http(port_, "POST", "/shop/payments/" + ids[3 + i % 5] + "/push", R"({"phone": "+255712345678"})");
+    EXPECT_EQ(r.status, i < 4 ? 200 : 429) << i << " " << r.body;
+  }
+  // One payment: three an hour, whatever number it is sent to.
+  ageBy(3600 * 1000);
+  for (int i = 0; i < 4; ++i) {
+    ageBy(31000);
+    auto r = http(port_, "POST", "/shop/payments/" + ids[9] + "/push", "{\"phone\": \"25570000010" + std::to_string(i) + "\"}");
+    EXPECT_EQ(r.status, i < 3 ? 200 : 429) << i << " " << r.body;
+  }
+}
+
+// Webhooks nobody can vouch for are never stored whole: the inbox has its own body cap, a long
+// event id is kept as its digest, the summary is cut, and events that matched no payment go
+// after the retention period.
+TEST_P(PaymentsTest, WebhookInboxStoresOnlyBoundedSummaries) {
+  SKIP_WITHOUT_ENGINE();
+  boot();
+  const std::string secret = "fake-secret";
+  auto post = [&](const std::string& body) {
+    return http(port_, "POST", "/webhooks/fakepay", body, {{"X-Fakepay-Signature", test::hmacSha256Hex(secret, body)}});
+  };
+  EXPECT_EQ(post("{\"event_id\": \"" + std::string(70 * 1024, 'e') + "\"}").status, 413);
+  for (int i = 0; i < 20; ++i) {
+    std::string body = "{\"event_id\": \"" + std::to_string(i) + std::string(50 * 1024, 'x') + "\", \"order_id\": \"nobody\"}";
+    ASSERT_EQ(post(body).status, 200) << i;
+  }
+  Rows r = kernel_->store().query(
+      "SELECT COUNT(*) AS n, SUM(LENGTH(provider_event_id) + LENGTH(detail)) AS bytes FROM payment_events "
+      "WHERE kind = 'webhook' AND payment_id IS NULL");
+  EXPECT_EQ(r.i64(0, "n"), 20);
+  EXPECT_LT(r.i64(0, "bytes"), 20 * 400) << "unmatched webhooks stored whole";
+  // A replay of the same long event is still a duplicate.
+  std::string body = "{\"event_id\": \"0" + std::string(50 * 1024, 'x') + "\", \"order_id\": \"nobody\"}";
+  EXPECT_NE(post(body).body.find("\"duplicates\":1"), std::string::npos);
+  // Past the retention period they are gone; events of real payments stay.
+  auto p = order();
+  pay(p->getValue<std::string>("provider_ref"));
+  ASSERT_TRUE(eventually([&] { return status(p->getValue<std::string>("id")) == "succeeded"; }));
+  kernel_->store().exec("UPDATE payment_events SET created_at = created_at - ?", {Value(std::int64_t{73} * 3600 * 1000)});
+  EXPECT_EQ(kernel_->payments().purgeUnmatchedWebhooks(), 20);
+  EXPECT_GT(kernel_->store()
+                .query("SELECT COUNT(*) AS n FROM payment_events WHERE payment_id = ?", {p->getValue<std::string>("id")})
+                .i64(0, "n"),
+            0);
+}
+
 TEST_P(PaymentsTest, ExpiredPaymentFails) {
   SKIP_WITHOUT_ENGINE();
   boot();
@@ -408,6 +535,92 @@ TEST_P(PaymentsKillTest, AcknowledgedWebhookSurvivesKillNine) {
   EXPECT_NE(show.second.find("pending -> succeeded"), std::string::npos) << show.second;
   auto missing = runCommand(std::string(MALIPO_BINARY) + " payments show nope --config " + dir_.file("second.yaml"));
   EXPECT_EQ(missing.first, 1);
+}
+
+// kill -9 in the middle of concurrent webhook traffic while payments settle (SQLite: group
+// commit on): every acknowledged webhook's payment settles after the restart, none is
+// fulfilled twice, and the providers' redeliveries settle the rest exactly once.
+TEST_P(PaymentsKillTest, KillNineUnderConcurrentLoadLosesAndDoublesNothing) {
+  SKIP_WITHOUT_ENGINE();
+  std::string db = url();
+  auto start = [&](const std::string& name) {
+    std::string cfg = dir_.file(name + ".yaml");
+    writeFile(cfg, paymentsYaml(db, 4));
+    std::string portFile = dir_.file(name + ".port");
+    auto child = std::make_unique<Child>(std::vector<std::string>{MALIPO_BINARY, "serve", "--config", cfg, "--port-file", portFile},
+                                         dir_.file(name + ".log"));
+    return std::make_pair(std::move(child), waitForPortFile(portFile));
+  };
+  auto [first, port] = start("first");
+  ASSERT_NE(port, 0);
+  constexpr int kPayments = 80;
+  std::vector<std::string> ids, bodies;
+  for (int i = 0; i < kPayments; ++i) {
+    auto r = http(port, "POST", "/shop/orders", R"({"amount_minor": 100000, "currency": "TZS", "providers": ["fakepay"]})");
+    ASSERT_EQ(r.status, 201) << r.body;
+    auto p = parse(r.body)->getObject("payment");
+    ids.push_back(p->getValue<std::string>("id"));
+    auto paid = http(port, "POST", "/sandbox/fakepay/orders/" + p->getValue<std::string>("provider_ref") + "/pay", R"({"webhooks": 0})");
+    bodies.push_back(parse(paid.body)->getValue<std::string>("webhook_body"));
+  }
+  std::vector<int> acked(kPayments, 0);
+  std::atomic<int> next{0}, sent{0};
+  std::vector<std::thread> ts;
+  for (int t = 0; t < 8; ++t)
+    ts.emplace_back([&, p = port] {
+      for (int i; (i = next++) < kPayments;) {
+        try {
+          auto r = http(p, "POST", "/webhooks/fakepay", bodies[static_cast<std::size_t>(i)],
+                        {{"X-Fakepay-Signature", hmacSha256Hex("fake-secret", bodies[static_cast<std::size_t>(i)])}});
+          acked[static_cast<std::size_t>(i)] = r.status == 200;
+        } catch (...) {
+        }
+        ++sent;
+      }
+    });
+  ASSERT_TRUE(eventually([&] { return sent.load() >= kPayments / 2; }, 20000));
+  first->signal(SIGKILL);  // mid-traffic: webhooks in flight, settlements and fulfilments running
+  for (auto& t : ts) t.join();
+  EXPECT_EQ(first->wait(), 128 + SIGKILL);
+  Store s(db, 1, 1000);
+  // The shop delivers inside the kernel's transaction (onPaymentSettledInTx): even a delivery
+  // cut short by the kill happens exactly once.
+  auto fulfilled = [&](const std::string& id) {
+    return s.query("SELECT COUNT(*) AS n FROM shop_fulfilments WHERE payment_id = ? AND kind = 'settled'", {id}).i64(0, "n");
+  };
+  auto describe = [&](const std::string& id) {
+    std::string out = s.query("SELECT status || '/' || COALESCE(fulfilment, '-') AS st FROM payments WHERE id = ?", {id}).str(0, "st");
+    Rows j = s.query("SELECT kind, state, attempts, COALESCE(last_error, '') AS e FROM jobs WHERE payload = ?", {id});
+    for (std::size_t k = 0; k < j.size(); ++k)
+      out += " job " + j.str(k, "kind") + " " + j.str(k, "state") + " " + std::to_string(j.i64(k, "attempts")) + " " + j.str(k, "e");
+    Rows e = s.query("SELECT kind, detail FROM payment_events WHERE payment_id = ? ORDER BY id", {id});
+    for (std::size_t k = 0; k < e.size(); ++k) out += " | " + e.str(k, "kind") + ": " + e.str(k, "detail");
+    return out;
+  };
+  auto [second, port2] = start("second");
+  ASSERT_NE(port2, 0);
+  // Jobs the killed process had claimed come back when their lease ends (15 s).
+  for (int i = 0; i < kPayments; ++i) {
+    if (!acked[static_cast<std::size_t>(i)]) continue;
+    EXPECT_TRUE(eventually([&] { return fulfilled(ids[static_cast<std::size_t>(i)]) == 1; }, 40000))
+        << "acknowledged webhook lost for " << ids[static_cast<std::size_t>(i)] << ": " << describe(ids[static_cast<std::size_t>(i)]);
+  }
+  // The provider redelivers every webhook (it saw no answer for some).
+  for (int i = 0; i < kPayments; ++i)
+    EXPECT_EQ(http(port2, "POST", "/webhooks/fakepay", bodies[static_cast<std::size_t>(i)],
+                   {{"X-Fakepay-Signature", hmacSha256Hex("fake-secret", bodies[static_cast<std::size_t>(i)])}})
+                  .status,
+              200);
+  for (const auto& id : ids) EXPECT_TRUE(eventually([&] { return fulfilled(id) == 1; }, 40000)) << id << ": " << describe(id);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(s.query("SELECT COUNT(*) AS n FROM shop_fulfilments WHERE kind = 'settled'").i64(0, "n"), kPayments);
+  EXPECT_EQ(s.query("SELECT COUNT(*) AS n FROM payments WHERE status = 'succeeded'").i64(0, "n"), kPayments);
+  // The kernel applied each payment once: one transition to succeeded, one settled job.
+  EXPECT_EQ(s.query("SELECT COUNT(*) AS n FROM payment_events WHERE kind = 'transition' AND detail = 'pending -> succeeded'").i64(0, "n"),
+            kPayments);
+  EXPECT_EQ(s.query("SELECT COUNT(*) AS n FROM jobs WHERE kind = 'payment.settled'").i64(0, "n"), kPayments);
+  second->signal(SIGTERM);
+  EXPECT_EQ(second->wait(), 0);
 }
 
 INSTANTIATE_TEST_SUITE_P(Engines, PaymentsKillTest, ::testing::Values("sqlite", "postgresql"), engineName);

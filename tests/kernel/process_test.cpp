@@ -2,7 +2,11 @@
 #include <algorithm>
 #include <signal.h>
 
+#include <fstream>
 #include <thread>
+
+#include <Poco/JSON/Parser.h>
+#include <Poco/Net/ServerSocket.h>
 
 #include "engines.hpp"
 #include "kernel_fixture.hpp"
@@ -95,6 +99,72 @@ TEST(Cli, CheckConfigReportsErrorsOnOneLineWithoutSecrets) {
   auto mismatch = runCommand(kBin + " check-config --config " + broken);
   EXPECT_EQ(mismatch.first, 1);
   EXPECT_NE(mismatch.second.find("build fingerprint mismatch"), std::string::npos) << mismatch.second;
+}
+
+// check-config runs what serve runs before it listens: a plugin whose registration fails is
+// refused by both, with the same line.
+TEST(Cli, CheckConfigRefusesWhatServeRefuses) {
+  TempDir dir;
+  std::string cfg = dir.file("x.yaml");
+  writeFile(cfg, "sandbox: true\ndatabase: {url: \"sqlite:" + dir.file("x.db") + "\"}\nplugins:\n  - name: broken_init\n    library: " +
+                     testPluginPath("broken_init") + "\n");
+  auto check = runCommand(kBin + " check-config --config " + cfg);
+  // It never touched the configured database.
+  EXPECT_FALSE(std::ifstream(dir.file("x.db")).good());
+  auto serve = runCommand(kBin + " serve --config " + cfg);
+  EXPECT_EQ(check.first, 1) << check.second;
+  EXPECT_EQ(serve.first, 1) << serve.second;
+  EXPECT_NE(check.second.find("init failed"), std::string::npos) << check.second;
+  EXPECT_EQ(check.second, serve.second);
+}
+
+TEST(Cli, BadNumbersAndUnknownStatesAreClearErrors) {
+  TempDir dir;
+  std::string cfg = configFor(dir, "sqlite:" + dir.file("n.db"));
+  struct Case {
+    std::string args, message;
+  } cases[] = {
+      {"jobs list --limit abc", "--limit must be a whole number between 1 and 100000, got 'abc'"},
+      {"jobs list --limit 0", "--limit must be a whole number"},
+      {"payments list --limit 5x", "--limit must be a whole number"},
+      {"jobs retry twelve", "job id must be a whole number"},
+      {"jobs list --state bogus", "unknown state 'bogus' (known: queued, running, done, dead)"},
+      {"payments list --state paid", "unknown state 'paid' (known: created, pending, succeeded"},
+  };
+  for (const auto& c : cases) {
+    auto r = runCommand(kBin + " " + c.args + " --config " + cfg);
+    EXPECT_NE(r.first, 0) << c.args;
+    EXPECT_NE(r.second.find("malipo: " + c.message), std::string::npos) << c.args << ": " << r.second;
+    EXPECT_EQ(r.second.find("stoll"), std::string::npos) << r.second;
+  }
+  EXPECT_EQ(runCommand(kBin + " jobs list --state dead --limit 5 --config " + cfg).first, 0);
+}
+
+// `malipo payments sync` in sandbox asks the running server's simulator (the public URL
+// follows from the configured listen address), instead of failing on an empty URL.
+TEST(Cli, PaymentsSyncReachesTheRunningSandboxServer) {
+  TempDir dir;
+  std::uint16_t port = 0;
+  {
+    Poco::Net::ServerSocket probe(Poco::Net::SocketAddress("127.0.0.1", 0));
+    port = probe.address().port();
+  }
+  std::string cfg = dir.file("sync.yaml");
+  writeFile(cfg, "server: {listen: \"127.0.0.1:" + std::to_string(port) + "\", access_log: false}\n"
+                 "database: {url: \"sqlite:" + dir.file("s.db") + "\"}\n"
+                 "jobs: {workers: 0}\nlog: {level: error}\nsandbox: true\nplugins:\n"
+                 "  - name: fakepay\n    library: " + testPluginPath("fakepay") + "\n"
+                 "  - name: shop\n    library: " + testPluginPath("shop") + "\n");
+  Server srv(dir, cfg, "sync");
+  ASSERT_EQ(srv.port, port) << readFile(srv.log);
+  auto created = http(port, "POST", "/shop/orders", R"({"providers": ["fakepay"]})");
+  ASSERT_EQ(created.status, 201) << created.body;
+  std::string id = Poco::JSON::Parser().parse(created.body).extract<Poco::JSON::Object::Ptr>()->getObject("payment")->getValue<std::string>("id");
+  auto r = runCommand(kBin + " payments sync " + id + " --config " + cfg);
+  EXPECT_EQ(r.first, 0) << r.second;
+  EXPECT_NE(r.second.find("\"status\": \"pending\""), std::string::npos) << r.second;
+  EXPECT_NE(r.second.find("query  provider says pending"), std::string::npos) << r.second;
+  EXPECT_EQ(r.second.find("query_failed"), std::string::npos) << r.second;
 }
 
 TEST(Cli, MigrateAndJobsCommands) {

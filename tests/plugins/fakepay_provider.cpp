@@ -144,6 +144,14 @@ class FakePay final : public malipo::PaymentProvider {
     }
   }
 
+  // A prompt on the customer's phone: nothing to ask the simulator for.
+  malipo::Result<malipo::NextAction> requestPush(const malipo::Payment&, const std::string&) override {
+    malipo::NextAction a;
+    a.type = "push_sent";
+    a.message = "Check your phone and enter your PIN.";
+    return a;
+  }
+
   // Proof text: "PAID <txn_id>". Settles only if the provider reports that same transaction.
   malipo::Result<malipo::ProviderStatus> verifyProof(const malipo::Payment& p, const std::string& text) override {
     if (text.rfind("PAID ", 0) != 0)

@@ -61,7 +61,7 @@ class Shop final : public malipo::Product {
       Poco::JSON::Object out;
       out.set("payment", host_.payments().toJson(res.value()));
       return malipo::Response::json(201, out).header("Location", "/shop/payments/" + res.value().id);
-    }, {malipo::Auth::none, "", 0, "", true});
+    }, {malipo::Auth::optional, "", 0, "", true});
     r.add("GET", "/shop/payments/{id}", [this](const malipo::Request& req) {
       auto res = host_.payments().get(req.param("id"));
       if (!res.ok()) return malipo::Response::error(res.error(), req.requestId);
@@ -81,6 +81,12 @@ class Shop final : public malipo::Product {
       out.set("payment", host_.payments().toJson(res.value().payment));
       return malipo::Response::json(200, out);
     });
+    r.add("POST", "/shop/payments/{id}/push", [this](const malipo::Request& req) {
+      auto in = malipo::parseJsonObject(req.body);
+      auto res = host_.payments().requestPush(req.param("id"), in ? in->optValue<std::string>("phone", "") : "");
+      if (!res.ok()) return malipo::Response::error(res.error(), req.requestId);
+      return malipo::Response::json(200, res.value().toJson());
+    });
     std::string alias = host_.settings().getString("alias_provider");
     if (!alias.empty()) r.add("POST", "/shop/webhook-alias", host_.payments().webhookInbox(alias));
   }
@@ -90,6 +96,18 @@ class Shop final : public malipo::Product {
     if (fail == "permanent") return malipo::JobOutcome::fail("out of stock");
     if (fail == "always_retry") return malipo::JobOutcome::retry("warehouse unreachable", 1);
     return record(p, "settled");
+  }
+  // Delivery is one row: it goes in the kernel's transaction (exactly once, even across a
+  // crash), unless the test asks for the classic path.
+  bool deliversInTransaction() const override { return host_.settings().getBool("deliver_in_tx"); }
+  malipo::JobOutcome onPaymentSettledInTx(const malipo::Payment& p, malipo::Tx& tx) override {
+    std::string fail = host_.settings().getString("fulfil_fail");
+    if (fail == "permanent") return malipo::JobOutcome::fail("out of stock");
+    if (fail == "always_retry") return malipo::JobOutcome::retry("warehouse unreachable", 1);
+    int delay = static_cast<int>(host_.settings().getInt("fulfil_delay_ms"));
+    if (delay > 0) std::this_thread::sleep_for(std::chrono::milliseconds(delay));
+    tx.exec("INSERT INTO shop_fulfilments (payment_id, kind, created_at) VALUES (?, ?, ?)", {p.id, "settled", host_.clock().nowMs()});
+    return malipo::JobOutcome::ok();
   }
   malipo::JobOutcome onPaymentFailed(const malipo::Payment& p) override { return record(p, "failed"); }
 
@@ -110,6 +128,7 @@ malipo::SchemaNode shopSchema() {
   return object("test shop")
       .field("alias_provider", str("provider whose webhooks /shop/webhook-alias accepts").def(""))
       .field("fulfil_delay_ms", integer("sleep in fulfilment (to widen race windows)").def(0))
+      .field("deliver_in_tx", boolean("deliver inside the kernel's transaction (onPaymentSettledInTx)").def(true))
       .field("fulfil_fail", str("'permanent': fulfilment fails at once; 'always_retry': it never succeeds").def(""));
 }
 

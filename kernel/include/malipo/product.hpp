@@ -20,6 +20,17 @@ class Product : public Component {
  public:
   virtual std::string name() const = 0;
   virtual JobOutcome onPaymentSettled(const Payment& payment) = 0;
+  // Delivery as a database write, inside the kernel's transaction: a product that returns
+  // true here gets onPaymentSettledInTx instead of onPaymentSettled, with `tx` the
+  // transaction that also records the payment as delivered. So a crash can never deliver
+  // twice (the record and the delivery commit together, and a payment recorded as
+  // delivered is not delivered again), and delivery costs no transaction of its own. A
+  // retry or fail outcome, or a throw, rolls back what the product wrote.
+  virtual bool deliversInTransaction() const { return false; }
+  virtual JobOutcome onPaymentSettledInTx(const Payment& payment, Tx& tx) {
+    (void)tx;
+    return onPaymentSettled(payment);
+  }
   virtual JobOutcome onPaymentFailed(const Payment& payment) {
     (void)payment;
     return JobOutcome::ok();

@@ -4,11 +4,21 @@
 #include <Poco/JSON/Array.h>
 #include <Poco/Net/SSLManager.h>
 
+#include <cstdlib>
 #include <mutex>
 
 #include "app/LogContext.hpp"
 
 namespace malipo {
+
+namespace {
+// http://<listen host>:<port>, the wildcard address read as loopback.
+std::string publicUrlFor(const std::string& listen, std::uint16_t port) {
+  std::string host = listen.substr(0, listen.rfind(':'));
+  if (host.empty() || host == "0.0.0.0" || host == "[::]") host = "127.0.0.1";
+  return "http://" + host + ":" + std::to_string(port);
+}
+}  // namespace
 
 Kernel::Kernel(Config config, const Clock* clock)
     : config_(std::move(config)), clock_(clock ? clock : &systemClock_) {
@@ -87,6 +97,12 @@ void Kernel::open() {
   po.janitorIntervalMs = pay.getInt("janitor_interval_seconds", 30) * 1000;
   po.breakerThreshold = static_cast<int>(pay.getInt("breaker_threshold", 5));
   po.breakerOpenMs = pay.getInt("breaker_open_seconds", 30) * 1000;
+  po.webhookMaxBodyBytes = static_cast<std::size_t>(pay.getInt("webhook_max_body_bytes"));
+  po.unmatchedWebhookRetentionMs = pay.getInt("unmatched_webhook_retention_hours") * 3600 * 1000;
+  Settings push = pay.child("push_limits");
+  po.pushIntervalMs = push.getInt("interval_seconds") * 1000;
+  po.pushesPerNumberPerHour = static_cast<int>(push.getInt("per_number_per_hour"));
+  po.pushesPerPaymentPerHour = static_cast<int>(push.getInt("per_payment_per_hour"));
   po.maxInFlight = static_cast<int>(pay.getInt("max_in_flight", 16));
   Settings byProvider = pay.child("max_in_flight_by_provider");
   for (const auto& name : byProvider.keys())
@@ -105,6 +121,11 @@ void Kernel::open() {
   services_.payments = payments_.get();
   std::string publicUrl = config_.root.child("server").getString("public_url");
   while (!publicUrl.empty() && publicUrl.back() == '/') publicUrl.pop_back();
+  // A fixed listen port gives the URL now, so commands that do not serve (`malipo payments
+  // sync`) reach a running server's sandbox simulators too; port 0 is known once bound.
+  std::string listen = config_.root.child("server").getString("listen");
+  int listenPort = std::atoi(listen.substr(listen.rfind(':') + 1).c_str());
+  if (publicUrl.empty() && listenPort > 0) publicUrl = publicUrlFor(listen, static_cast<std::uint16_t>(listenPort));
   services_.publicUrl = publicUrl;
   services_.sandbox = config_.root.getBool("sandbox");
   Settings brand = config_.root.child("brand");
@@ -210,7 +231,7 @@ void Kernel::addKernelRoutes() {
   }, admin);
 }
 
-void Kernel::start() {
+void Kernel::start(bool serve) {
   jobs_->every("kernel.purge_jobs", 3600000);
   jobs_->handle("kernel.purge_jobs", [this](const Job&) {
     jobs_->purgeDone();
@@ -226,15 +247,12 @@ void Kernel::start() {
   payments_->start(router_, services_.sandbox);
   addKernelRoutes();
   router_.freeze();
+  if (!serve) return;
   http_ = std::make_unique<HttpServer>(router_, metrics_, logger_, *clock_, httpOptions());
   http_->setIdempotency(idempotency_.get());
   http_->bind();
-  if (services_.publicUrl.empty()) {
-    std::string listen = config_.root.child("server").getString("listen");
-    std::string host = listen.substr(0, listen.rfind(':'));
-    if (host.empty() || host == "0.0.0.0") host = "127.0.0.1";
-    services_.publicUrl = "http://" + host + ":" + std::to_string(http_->port());
-  }
+  if (services_.publicUrl.empty())
+    services_.publicUrl = publicUrlFor(config_.root.child("server").getString("listen"), http_->port());
   http_->start();
   jobs_->start();
   started_ = true;

@@ -30,8 +30,9 @@ class Kernel {
 
   // Opens the database, loads and registers plugins, applies every migration.
   void open();
-  // Starts plugins, HTTP and the job workers.
-  void start();
+  // Starts plugins, HTTP and the job workers. With `serve` false it stops before the network
+  // (check-config: everything serve would refuse is found, nothing listens, no job runs).
+  void start(bool serve = true);
   void shutdown();
 
   std::uint16_t port() const { return http_ ? http_->port() : 0; }

@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "app/LogContext.hpp"
+#include "app/LogSanitizer.hpp"
 
 namespace malipo {
 
@@ -59,6 +60,20 @@ void KernelLogger::log(LogLevel level, const std::string& component, const std::
   ts[prefixLen + 4] = 'Z';
   ts[prefixLen + 5] = '\0';
   const std::string& ctx = LogContext::current();
+  // Every field as it may be logged (control characters escaped, phones and emails masked).
+  thread_local std::string comp, msg;
+  comp.clear();
+  msg.clear();
+  appendSanitized(comp, component);
+  // A message is capped (provider bodies end up in error texts): its head is enough to see
+  // what happened, and the line stays small.
+  constexpr std::size_t kMaxMessage = 2048;
+  if (message.size() <= kMaxMessage) {
+    appendSanitized(msg, message);
+  } else {
+    appendSanitized(msg, std::string_view(message).substr(0, kMaxMessage));
+    msg.append(" … (").append(std::to_string(message.size() - kMaxMessage)).append(" more bytes)");
+  }
   thread_local std::string line;  // reused: no allocation per line once warm
   line.clear();
   if (json_.load(std::memory_order_relaxed)) {
@@ -66,14 +81,14 @@ void KernelLogger::log(LogLevel level, const std::string& component, const std::
     o.set("ts", std::string(ts));
     o.set("level", levelName(level));
     if (!ctx.empty()) o.set("request_id", ctx);
-    o.set("component", component);
-    o.set("msg", message);
+    o.set("component", comp);
+    o.set("msg", msg);
     std::ostringstream os;
     o.stringify(os);
     line = os.str();
   } else {
     line.append(ts).append(" ").append(levelName(level)).append(" [").append(ctx.empty() ? "-" : ctx);
-    line.append("] ").append(component).append(": ").append(message);
+    line.append("] ").append(comp).append(": ").append(msg);
   }
   line += '\n';
   Buffer& buffer = threadBuffer();
@@ -94,7 +109,7 @@ void KernelLogger::log(LogLevel level, const std::string& component, const std::
     // on the request path. Wake it only when a burst piles up.
     wake = buffer.records.size() > (64 << 10);
   }
-  if (line.capacity() > 4096) line = std::string();  // one huge line is not kept
+  if (line.capacity() > 4096) line = msg = std::string();  // one huge line is not kept
   // Only the line that raises the flag wakes the writer.
   if (wake && !drainSoon_.exchange(true)) wake_.notify_one();
 }

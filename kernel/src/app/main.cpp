@@ -5,10 +5,14 @@
 #include <Poco/DateTimeFormatter.h>
 #include <Poco/Timestamp.h>
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -76,6 +80,34 @@ Args parse(int argc, char** argv) {
   return a;
 }
 
+// A command-line number: the whole text a decimal integer in [min, max], else one clear line.
+long long number(const std::string& what, const std::string& text, long long min, long long max) {
+  std::size_t used = 0;
+  long long v = 0;
+  try {
+    v = std::stoll(text, &used, 10);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (text.empty() || used != text.size() || v < min || v > max)
+    throw std::runtime_error(what + " must be a whole number between " + std::to_string(min) + " and " + std::to_string(max) +
+                             ", got '" + text + "'");
+  return v;
+}
+
+int limitOption(Args& args) {
+  return args.options.count("--limit") ? static_cast<int>(number("--limit", args.options["--limit"], 1, 100000)) : 50;
+}
+
+// An empty --state lists every state; anything else must be one of `known`.
+std::string stateOption(Args& args, const std::vector<std::string>& known) {
+  std::string state = args.options.count("--state") ? args.options["--state"] : "";
+  if (state.empty() || std::find(known.begin(), known.end(), state) != known.end()) return state;
+  std::string list;
+  for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
+  throw std::runtime_error("unknown state '" + state + "' (known: " + list + ")");
+}
+
 int serve(malipo::Config config, const std::string& portFile) {
   // Block the stop signals in every thread; the main thread waits for them below.
   sigset_t set;
@@ -109,9 +141,15 @@ int serve(malipo::Config config, const std::string& portFile) {
 int paymentsCommand(malipo::Kernel& kernel, const std::string& sub, Args& args) {
   auto& payments = kernel.payments();
   if (sub == "list") {
-    int limit = args.options.count("--limit") ? std::stoi(args.options["--limit"]) : 50;
+    int limit = limitOption(args);
+    std::vector<std::string> statuses;
+    for (auto st : {malipo::PaymentStatus::created, malipo::PaymentStatus::pending, malipo::PaymentStatus::succeeded,
+                    malipo::PaymentStatus::failed, malipo::PaymentStatus::expired, malipo::PaymentStatus::cancelled,
+                    malipo::PaymentStatus::unknown, malipo::PaymentStatus::held})
+      statuses.push_back(malipo::statusName(st));
+    std::string state = stateOption(args, statuses);
     std::printf("%-36s %-10s %-12s %-14s %-10s %s\n", "ID", "STATUS", "PROVIDER", "AMOUNT", "PRODUCT", "CREATED");
-    for (const auto& p : payments.list(args.options["--state"], limit))
+    for (const auto& p : payments.list(state, limit))
       std::printf("%-36s %-10s %-12s %-14s %-10s %s\n", p.id.c_str(), malipo::statusName(p.status), p.provider.c_str(),
                   (malipo::formatMajor(p.amountMinor, p.currency) + " " + p.currency).c_str(), p.product.c_str(),
                   malipo::isoTime(p.createdAtMs).c_str());
@@ -158,12 +196,31 @@ int run(int argc, char** argv) {
   if (cmd == "serve") return serve(std::move(config), args.options["--port-file"]);
 
   if (cmd == "check-config") {
-    malipo::ConfigLoader::checkSecrets(config.root, malipo::ConfigLoader::kernelSchema(), config.root.getBool("sandbox"),
-                                       config.file);
-    malipo::PluginManager pm;
-    pm.load(config);
+    // Everything serve does before it listens, so what serve would refuse is refused here:
+    // secrets, plugin settings, registration, migrations and plugin start-up, run against a
+    // scratch SQLite database (the real one is only reached, never changed).
+    std::string url = config.root.child("database").getString("url");
+    if (url.rfind("postgres", 0) == 0) malipo::Store(url, 1, 5000).ping();
+    char scratch[] = "/tmp/malipo-check.XXXXXX";
+    if (!mkdtemp(scratch)) throw std::runtime_error("cannot make a scratch folder for the check");
+    struct Cleanup {
+      std::string dir;
+      ~Cleanup() {
+        std::error_code ignored;
+        std::filesystem::remove_all(dir, ignored);
+      }
+    } cleanup{scratch};
+    malipo::Config trial = malipo::ConfigLoader::loadFile(configFile);
+    trial.root.raw()->getObject("database")->set("url", std::string("sqlite:") + scratch + "/check.db");
+    trial.root.raw()->getObject("log")->set("level", std::string("error"));
+    malipo::Kernel kernel(std::move(trial));
+    kernel.open();
+    kernel.start(false);
+    kernel.shutdown();
     std::cout << configFile << ": OK\n\n"
               << malipo::ConfigLoader::describe(config.root, malipo::ConfigLoader::kernelSchema()) << "\nplugins:\n";
+    malipo::PluginManager pm;
+    pm.load(config);
     for (auto& p : pm.plugins()) {
       std::cout << "  - " << p.config.name << " " << p.descriptor->version << " (" << p.config.library << ")\n"
                 << malipo::ConfigLoader::describe(p.settings, p.schema, 6);
@@ -193,15 +250,16 @@ int run(int argc, char** argv) {
     return 0;
   }
   if (sub == "list") {
-    int limit = args.options.count("--limit") ? std::stoi(args.options["--limit"]) : 50;
+    int limit = limitOption(args);
+    std::string state = stateOption(args, {"queued", "running", "done", "dead"});
     std::printf("%-8s %-28s %-8s %-9s %-20s %s\n", "ID", "KIND", "STATE", "ATTEMPTS", "RUN_AT", "LAST_ERROR");
-    for (const auto& j : kernel.jobs().list(args.options["--state"], limit))
+    for (const auto& j : kernel.jobs().list(state, limit))
       std::printf("%-8lld %-28s %-8s %d/%-7d %-20s %s\n", static_cast<long long>(j.id), j.kind.c_str(), j.state.c_str(),
                   j.attempts, j.maxAttempts, malipo::isoTime(j.runAt).c_str(), j.lastError.c_str());
     return 0;
   }
   if (sub == "retry" && args.positional.size() > 2) {
-    long long id = std::stoll(args.positional[2]);
+    long long id = number("job id", args.positional[2], 1, INT64_MAX);
     if (!kernel.jobs().retry(id)) {
       std::cerr << "malipo: job " << id << " is not dead (or does not exist)\n";
       return 1;

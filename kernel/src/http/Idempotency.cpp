@@ -58,8 +58,9 @@ Response Idempotency::run(const Request& req, const std::string& scope, const Ha
   if (key.empty()) return handler(req);
   if (key.size() > 255)
     return Response::error(Error::make(ErrorCode::invalidInput, "Idempotency-Key is longer than 255 characters"), req.requestId);
-  // The caller identity is part of the scope: one user's key never replays another's answer.
-  std::string fullScope = scope + "|" + req.userId.value_or("anon");
+  // The caller identity is part of the scope: one user's key never replays another's answer,
+  // and no user id (not even "anon") can name the anonymous callers' scope.
+  std::string fullScope = scope + (req.userId ? "|user:" + *req.userId : std::string("|anonymous"));
   Poco::SHA2Engine sha;
   sha.update(req.method + " " + req.path + "\n" + req.body);
   std::string hash = Poco::DigestEngine::digestToHex(sha.digest());

@@ -1,7 +1,9 @@
 #include "payments/PaymentService.hpp"
 
 #include <Poco/DateTimeFormatter.h>
+#include <Poco/DigestEngine.h>
 #include <Poco/JSON/Parser.h>
+#include <Poco/SHA2Engine.h>
 #include <Poco/Timestamp.h>
 #include <Poco/UUIDGenerator.h>
 
@@ -27,6 +29,22 @@ std::string customerJson(const Customer& c) {
   std::ostringstream os;
   o.stringify(os);
   return os.str();
+}
+
+constexpr std::size_t kMaxStoredEventId = 128, kMaxStoredSummary = 256;
+
+std::string sha256Hex(const std::string& text) {
+  Poco::SHA2Engine sha;
+  sha.update(text);
+  return Poco::DigestEngine::digestToHex(sha.digest());
+}
+
+// At most `max` bytes of `text`, cut before a UTF-8 continuation byte, "…" when cut.
+std::string truncateUtf8(const std::string& text, std::size_t max) {
+  if (text.size() <= max) return text;
+  std::size_t n = max;
+  while (n > 0 && (static_cast<unsigned char>(text[n]) & 0xc0) == 0x80) --n;
+  return text.substr(0, n) + "…";
 }
 
 Value orNull(std::int64_t minor) { return minor >= 0 ? Value(minor) : Value(Null{}); }
@@ -167,7 +185,15 @@ std::vector<Migration> PaymentService::migrations() {
       "ALTER TABLE payments ADD COLUMN fee_minor BIGINT;"
       "ALTER TABLE payments ADD COLUMN net_minor BIGINT";
   fees.postgresql = fees.sqlite;
-  return {m, f, fees};
+  Migration push;
+  push.version = 4;
+  push.description = "payment prompts sent, per phone number (push limits)";
+  push.sqlite =
+      "CREATE TABLE payment_pushes (msisdn TEXT NOT NULL, payment_id TEXT NOT NULL, created_at BIGINT NOT NULL);"
+      "CREATE INDEX payment_pushes_msisdn ON payment_pushes (msisdn, created_at);"
+      "CREATE INDEX payment_pushes_payment ON payment_pushes (payment_id, created_at)";
+  push.postgresql = push.sqlite;
+  return {m, f, fees, push};
 }
 
 void PaymentService::addProvider(std::shared_ptr<PaymentProvider> p) {
@@ -239,7 +265,8 @@ std::optional<Payment> PaymentService::loadByProviderRef(const std::string& prov
   return rowToPayment(r, 0);
 }
 
-Result<Payment> PaymentService::create(const CreatePayment& req) {
+Result<Payment> PaymentService::create(const CreatePayment& request) {
+  CreatePayment req = request;  // `push` is dropped when the customer's number had enough prompts
   if (req.amountMinor <= 0) return Error::make(ErrorCode::invalidInput, "amount must be positive", "Invalid amount.");
   if (!validCurrency(req.currency)) return Error::make(ErrorCode::invalidInput, "invalid currency", "Invalid currency.");
   if (!product(req.product))
@@ -287,6 +314,12 @@ Result<Payment> PaymentService::create(const CreatePayment& req) {
             {p.id, p.product, p.orderRef, p.provider, p.channel, p.amountMinor, p.currency, customerJson(p.customer),
              p.description, p.metadata, now + 600000, now + opts_.defaultExpiryMs, now, now});
     event(tx, p.id, p.provider, "created", formatMajor(p.amountMinor, p.currency) + " " + p.currency + " for " + p.product);
+    if (req.push && !req.customer.phone.empty()) {
+      if (int wait = takePushSlot(tx, p.id, req.customer.phone)) {
+        req.push = false;
+        event(tx, p.id, p.provider, "push_limited", "no prompt: this number had enough of them (next in " + std::to_string(wait) + " s)");
+      }
+    }
   });
 
   Error last = Error::make(ErrorCode::providerError, "no provider tried", "Failed to initiate payment");
@@ -549,11 +582,14 @@ Response PaymentService::receiveWebhook(const std::string& name, const Request& 
         Rows r = tx.query("SELECT id FROM payments WHERE provider = ? AND provider_ref = ?", {name, ev.providerRef});
         if (!r.empty()) paymentId = r.str(0, "id");
       }
+      // What is stored is bounded whatever the sender sent: a long event id by its digest,
+      // the summary cut short.
+      std::string eventId = ev.eventId.size() <= kMaxStoredEventId ? ev.eventId : "sha256:" + sha256Hex(ev.eventId);
       std::int64_t inserted = tx.exec(
           "INSERT INTO payment_events (payment_id, provider, kind, provider_event_id, detail, created_at) "
           "VALUES (?, ?, 'webhook', ?, ?, ?) ON CONFLICT DO NOTHING",
-          {paymentId.empty() ? Value(Null{}) : Value(paymentId), name,
-           ev.eventId.empty() ? Value(Null{}) : Value(ev.eventId), ev.summary, clock_.nowMs()});
+          {paymentId.empty() ? Value(Null{}) : Value(paymentId), name, eventId.empty() ? Value(Null{}) : Value(eventId),
+           truncateUtf8(ev.summary, kMaxStoredSummary), clock_.nowMs()});
       if (inserted == 0) {
         ++duplicates;
         continue;
@@ -584,6 +620,16 @@ Result<NextAction> PaymentService::requestPush(const std::string& id, const std:
                        "This payment is no longer waiting for money.");
   auto prov = provider(p.provider);
   if (!prov) return Error::make(ErrorCode::unavailable, "provider " + p.provider + " is not loaded", "Payment provider unavailable.");
+  int wait = 0;
+  store_.write([&](Tx& tx) {
+    wait = takePushSlot(tx, p.id, msisdn);
+    if (wait) event(tx, p.id, p.provider, "push_limited", "prompt refused: limit reached (next in " + std::to_string(wait) + " s)");
+  });
+  if (wait)
+    return Error::make(ErrorCode::rateLimited, "push limit reached for this number or payment",
+                       "A payment prompt was sent recently. Please wait " + std::to_string(wait) +
+                           " seconds, or pay from the menu on your phone.")
+        .retryAfter(wait);
   auto res = guarded(
       bulkheads_, metrics_, p.provider,
       [&]() -> Result<NextAction> { return prov->requestPush(p, msisdn); },
@@ -644,15 +690,41 @@ JobOutcome PaymentService::runSettled(const Job& job, bool settled) {
   auto prod = product(p.value().product);
   if (!prod) return JobOutcome::retry("product " + p.value().product + " is not loaded");
   JobOutcome outcome;
-  try {
-    outcome = settled ? prod->onPaymentSettled(p.value()) : prod->onPaymentFailed(p.value());
-  } catch (const std::exception& e) {
-    outcome = JobOutcome::retry(std::string("product threw: ") + e.what());
+  std::int64_t now = clock_.nowMs();
+  if (settled && p.value().fulfilment == "done") return JobOutcome::ok();  // delivered before a crash
+  if (settled && prod->deliversInTransaction()) {
+    // The delivery record and the product's writes commit together, or not at all.
+    struct NotDelivered {};
+    bool already = false;
+    try {
+      store_.write([&](Tx& tx) {
+        already = false;
+        if (tx.exec("UPDATE payments SET fulfilment = 'done', fulfilled_at = ?, fulfilment_error = NULL "
+                    "WHERE id = ? AND (fulfilment IS NULL OR fulfilment <> 'done')",
+                    {now, job.payload}) == 0) {
+          already = true;  // another run delivered it (the row lock made us wait for it)
+          return;
+        }
+        outcome = prod->onPaymentSettledInTx(p.value(), tx);
+        if (outcome.kind != JobOutcome::Kind::done) throw NotDelivered{};
+      });
+      return JobOutcome::ok();
+    } catch (const NotDelivered&) {
+      // The outcome says why; the failure bookkeeping below applies.
+    } catch (const std::exception& e) {
+      outcome = JobOutcome::retry(std::string("product threw: ") + e.what());
+    }
+    if (already) return JobOutcome::ok();
+  } else {
+    try {
+      outcome = settled ? prod->onPaymentSettled(p.value()) : prod->onPaymentFailed(p.value());
+    } catch (const std::exception& e) {
+      outcome = JobOutcome::retry(std::string("product threw: ") + e.what());
+    }
   }
   if (!settled) return outcome;
   // What became of the delivery, for whoever must report it (a channel's callback, the
   // admin API): done, or failed once the product gave up or its attempts ran out.
-  std::int64_t now = clock_.nowMs();
   if (outcome.kind == JobOutcome::Kind::done) {
     store_.exec("UPDATE payments SET fulfilment = 'done', fulfilled_at = ?, fulfilment_error = NULL WHERE id = ?", {now, job.payload});
   } else if (outcome.kind == JobOutcome::Kind::fail || job.attempt >= job.maxAttempts) {
@@ -667,7 +739,39 @@ std::int64_t PaymentService::nextCheckDelayMs(int checks) {
   return checks < 4 ? schedule[checks] : 3600000;
 }
 
+int PaymentService::takePushSlot(Tx& tx, const std::string& paymentId, const std::string& msisdn) {
+  std::string number;  // digits only: "+255 712…" and "255712…" are one phone
+  for (char c : msisdn)
+    if (c >= '0' && c <= '9') number += c;
+  const std::int64_t now = clock_.nowMs(), hourAgo = now - 3600 * 1000;
+  auto waitFor = [&](const Rows& r, int perHour) -> int {
+    // r: this key's prompts of the last hour, newest first.
+    std::int64_t until = 0;
+    if (!r.empty() && r.i64(0, "created_at") > now - opts_.pushIntervalMs) until = r.i64(0, "created_at") + opts_.pushIntervalMs;
+    if (static_cast<int>(r.size()) >= perHour)
+      until = std::max(until, r.i64(static_cast<std::size_t>(perHour) - 1, "created_at") + 3600 * 1000);
+    return until > now ? static_cast<int>((until - now + 999) / 1000) : 0;
+  };
+  Rows byNumber = tx.query("SELECT created_at FROM payment_pushes WHERE msisdn = ? AND created_at > ? ORDER BY created_at DESC",
+                           {number, hourAgo});
+  Rows byPayment = tx.query(
+      "SELECT created_at FROM payment_pushes WHERE payment_id = ? AND created_at > ? ORDER BY created_at DESC", {paymentId, hourAgo});
+  int wait = std::max(waitFor(byNumber, opts_.pushesPerNumberPerHour), waitFor(byPayment, opts_.pushesPerPaymentPerHour));
+  if (wait > 0) return wait;
+  tx.exec("INSERT INTO payment_pushes (msisdn, payment_id, created_at) VALUES (?, ?, ?)", {number, paymentId, now});
+  return 0;
+}
+
+int PaymentService::purgeUnmatchedWebhooks() {
+  const std::int64_t cutoff = clock_.nowMs() - opts_.unmatchedWebhookRetentionMs;
+  std::int64_t n = store_.exec(
+      "DELETE FROM payment_events WHERE payment_id IS NULL AND kind = 'webhook' AND created_at < ?", {cutoff});
+  store_.exec("DELETE FROM payment_pushes WHERE created_at < ?", {clock_.nowMs() - 3600 * 1000});
+  return static_cast<int>(n);
+}
+
 int PaymentService::runJanitor() {
+  purgeUnmatchedWebhooks();
   std::int64_t now = clock_.nowMs();
   Rows due = store_.query(
       "SELECT id, checks, created_at FROM payments WHERE status IN ('created', 'pending', 'unknown') AND next_check_at <= ? "
@@ -745,9 +849,11 @@ Poco::JSON::Object PaymentService::toJson(const Payment& p) const {
 }
 
 void PaymentService::start(Router& router, bool sandbox) {
-  jobs_.handle("payment.sync", [this](const Job& j) { return runSync(j); }, {6, 60000, 2000, 600000});
-  jobs_.handle("payment.settled", [this](const Job& j) { return runSettled(j, true); }, {10, 120000, 2000, 1800000});
-  jobs_.handle("payment.failed", [this](const Job& j) { return runSettled(j, false); }, {10, 120000, 2000, 1800000});
+  // Short leases: a running handler's lease is extended by the dispatcher's heartbeat, so the
+  // lease only bounds how long the jobs of a process that died wait to be taken back.
+  jobs_.handle("payment.sync", [this](const Job& j) { return runSync(j); }, {6, 15000, 2000, 600000});
+  jobs_.handle("payment.settled", [this](const Job& j) { return runSettled(j, true); }, {10, 15000, 2000, 1800000});
+  jobs_.handle("payment.failed", [this](const Job& j) { return runSettled(j, false); }, {10, 15000, 2000, 1800000});
   jobs_.handle("payments.janitor", [this](const Job&) {
     runJanitor();
     return JobOutcome::ok();
@@ -755,7 +861,7 @@ void PaymentService::start(Router& router, bool sandbox) {
   jobs_.every("payments.janitor", opts_.janitorIntervalMs);
 
   router.add("POST", "/webhooks/{provider}", [this](const Request& req) { return receiveWebhook(req.param("provider"), req); },
-             {Auth::none, "webhooks", 0, "/webhooks/{provider}"});
+             {Auth::none, "webhooks", opts_.webhookMaxBodyBytes, "/webhooks/{provider}"});
   for (auto& [name, prov] : providers_) {
     prov->routes(router);
     if (sandbox) prov->simulator(router);

@@ -30,6 +30,15 @@ struct PaymentOptions {
   std::int64_t janitorIntervalMs = 30000;
   int breakerThreshold = 5;                  // consecutive failures that open the breaker
   std::int64_t breakerOpenMs = 30000;
+  // Webhook inbox: body cap of /webhooks/{provider}, and how long events that matched no
+  // payment are kept (they are bounded summaries, never bodies).
+  std::size_t webhookMaxBodyBytes = 64 * 1024;
+  std::int64_t unmatchedWebhookRetentionMs = 72LL * 3600 * 1000;
+  // Payment prompts (USSD push) sent to one phone number, across all payments, and for one
+  // payment: at most one per interval and so many per hour.
+  std::int64_t pushIntervalMs = 30000;
+  int pushesPerNumberPerHour = 5;
+  int pushesPerPaymentPerHour = 3;
   int maxInFlight = 16;  // provider calls in flight per provider (bulkhead)
   std::map<std::string, int> maxInFlightByProvider;  // per-provider overrides
 };
@@ -60,11 +69,16 @@ class PaymentService final : public Payments {
   std::vector<Payment> list(const std::string& status, int limit);
   std::vector<PaymentEvent> events(const std::string& paymentId);
   int runJanitor();
+  // Deletes webhook events that matched no payment and are older than the retention.
+  int purgeUnmatchedWebhooks();
   Response receiveWebhook(const std::string& provider, const Request& req);
   // When the next provider check is due for a payment checked `checks` times.
   static std::int64_t nextCheckDelayMs(int checks);
 
  private:
+  // Records a push to `msisdn` for `paymentId` in `tx` when the limits allow it; otherwise
+  // returns the seconds until one would be allowed.
+  int takePushSlot(Tx& tx, const std::string& paymentId, const std::string& msisdn);
   Result<Payment> load(const std::string& id);
   std::optional<Payment> loadByProviderRef(const std::string& provider, const std::string& ref);
   std::shared_ptr<PaymentProvider> provider(const std::string& name);

@@ -8,7 +8,9 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <chrono>
+#include <exception>
 #include <cstdlib>
 #include <cstring>
 #include <sstream>
@@ -386,19 +388,55 @@ void Store::release(std::unique_ptr<Conn> s) {
   poolCv_.notify_one();
 }
 
+namespace {
+DbError asDbError(const std::exception_ptr& e) {
+  try {
+    std::rethrow_exception(e);
+  } catch (const DbError& d) {
+    return d;
+  } catch (const Poco::Exception& p) {
+    return DbError(p.displayText());
+  } catch (const std::exception& x) {
+    return DbError(x.what());
+  } catch (...) {
+    return DbError("unknown exception");
+  }
+}
+
+std::string messageOf(const std::exception_ptr& e) { return asDbError(e).what(); }
+
+// Rethrows a callback's exception as it was, except Poco's, which become DbError.
+[[noreturn]] void rethrow(const std::exception_ptr& e) {
+  try {
+    std::rethrow_exception(e);
+  } catch (const Poco::Exception& p) {
+    throw DbError(p.displayText());
+  }
+}
+
+constexpr std::size_t kMaxBatch = 256;  // bounds the latency one batch adds to its last member
+}  // namespace
+
+struct Store::WriteItem {
+  const std::function<void(Tx&)>* work = nullptr;
+  std::vector<std::function<void()>> afterCommit;
+  std::exception_ptr error;
+  bool done = false;
+};
+
 void Store::write(const std::function<void(Tx&)>& work) {
+  if (engine_ == Engine::sqlite) return writeGrouped(work);
   for (int attempt = 1;; ++attempt) {
-    std::unique_lock<std::mutex> writeLock(sqliteWriteMutex_, std::defer_lock);
-    if (engine_ == Engine::sqlite) writeLock.lock();
     Lease lease(*this);
     bool began = false;
     try {
-      control(lease.conn(), engine_ == Engine::sqlite ? "BEGIN IMMEDIATE" : "BEGIN");
+      control(lease.conn(), "BEGIN");
       began = true;
       SessionTx tx(lease.conn(), engine_);
       work(tx);
       control(lease.conn(), "COMMIT");
-      writeLock = {};
+      ++commits_;
+      ++committedWrites_;
       for (auto& fn : tx.afterCommit) {
         try {
           fn();
@@ -408,16 +446,7 @@ void Store::write(const std::function<void(Tx&)>& work) {
       }
       return;
     } catch (...) {
-      std::string msg;
-      try {
-        throw;
-      } catch (const Poco::Exception& e) {
-        msg = e.displayText();
-      } catch (const std::exception& e) {
-        msg = e.what();
-      } catch (...) {
-        msg = "unknown exception";
-      }
+      std::exception_ptr e = std::current_exception();
       if (began) {
         try {
           control(lease.conn(), "ROLLBACK");
@@ -427,17 +456,116 @@ void Store::write(const std::function<void(Tx&)>& work) {
       } else {
         lease.markBroken();
       }
-      if (isRetryable(msg) && attempt < 5) {
-        writeLock = {};
+      if (isRetryable(messageOf(e)) && attempt < 5) {
         std::this_thread::sleep_for(std::chrono::milliseconds(5 * attempt));
         continue;
       }
-      try {
-        throw;
-      } catch (const Poco::Exception& e) {
-        throw DbError(e.displayText());
+      rethrow(e);
+    }
+  }
+}
+
+void Store::writeGrouped(const std::function<void(Tx&)>& work) {
+  for (int attempt = 1;; ++attempt) {
+    WriteItem item;
+    item.work = &work;
+    {
+      std::unique_lock<std::mutex> lock(groupMutex_);
+      queue_.push_back(&item);
+      while (!item.done) {
+        if (leading_) {
+          groupCv_.wait(lock);
+          continue;
+        }
+        // Lead: take what has gathered (this caller's item is among it) and commit it.
+        leading_ = true;
+        std::size_t n = std::min(queue_.size(), kMaxBatch);
+        std::vector<WriteItem*> batch(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
+        queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
+        lock.unlock();
+        runBatch(batch);
+        lock.lock();
+        for (WriteItem* w : batch) w->done = true;
+        leading_ = false;
+        groupCv_.notify_all();
       }
     }
+    if (item.error) {
+      if (isRetryable(messageOf(item.error)) && attempt < 5) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(5 * attempt));
+        continue;
+      }
+      rethrow(item.error);
+    }
+    for (auto& fn : item.afterCommit) {
+      try {
+        fn();
+      } catch (...) {
+        // The transaction committed: a failing notification must not report otherwise.
+      }
+    }
+    return;
+  }
+}
+
+void Store::runBatch(std::vector<WriteItem*>& batch) {
+  Lease lease(*this);
+  Conn& c = lease.conn();
+  auto failAll = [&](const std::exception_ptr& e) {
+    for (WriteItem* w : batch) {
+      if (!w->error) w->error = e;
+      w->afterCommit.clear();
+    }
+  };
+  try {
+    control(c, "BEGIN IMMEDIATE");
+  } catch (...) {
+    lease.markBroken();
+    failAll(std::current_exception());
+    return;
+  }
+  // One callback alone needs no savepoint: its failure rolls the transaction back.
+  const bool savepoints = batch.size() > 1;
+  for (WriteItem* w : batch) {
+    try {
+      if (savepoints) control(c, "SAVEPOINT malipo_write");
+    } catch (...) {
+      failAll(std::current_exception());
+      break;
+    }
+    SessionTx tx(c, engine_);
+    try {
+      (*w->work)(tx);
+      if (savepoints) control(c, "RELEASE malipo_write");
+      w->afterCommit = std::move(tx.afterCommit);
+    } catch (...) {
+      w->error = std::current_exception();
+      if (!savepoints) break;
+      try {
+        control(c, "ROLLBACK TO malipo_write");
+        control(c, "RELEASE malipo_write");
+      } catch (...) {
+        failAll(std::current_exception());  // the transaction itself is lost
+        break;
+      }
+    }
+  }
+  bool anyOk = std::any_of(batch.begin(), batch.end(), [](WriteItem* w) { return !w->error; });
+  if (anyOk) {
+    try {
+      control(c, "COMMIT");
+      ++commits_;
+      committedWrites_ += static_cast<std::uint64_t>(
+          std::count_if(batch.begin(), batch.end(), [](WriteItem* w) { return !w->error; }));
+      return;
+    } catch (...) {
+      failAll(std::current_exception());
+    }
+  }
+  try {
+    control(c, "ROLLBACK");
+  } catch (...) {
+    lease.markBroken();
   }
 }
 

@@ -1,10 +1,12 @@
 // The kernel's Database: a small pool of connections to SQLite or PostgreSQL.
 //
 // SQLite: opened as a Poco::Data session, then used through its sqlite3 handle (prepared
-// statements cached per connection). WAL, synchronous=FULL, foreign keys, busy timeout;
-// writes take an in-process mutex before BEGIN IMMEDIATE so threads queue on a condition
-// variable instead of sleeping in SQLite's busy handler (the busy timeout still covers
-// other processes).
+// statements cached per connection). WAL, synchronous=FULL, foreign keys, busy timeout.
+// Writes are group-committed: concurrent write() calls queue; one of them (the leader) runs
+// every queued callback in one BEGIN IMMEDIATE … COMMIT, each inside its own savepoint, so
+// a batch costs one durable flush and a callback that throws rolls back only its own work.
+// Every caller returns (or throws) only after the COMMIT that holds its work, so nothing is
+// acknowledged before its flush. The busy timeout still covers other processes.
 // PostgreSQL: libpq connections (the URL goes to libpq as it is); one round trip per
 // statement (PQexecParams) and per BEGIN/COMMIT; `?` placeholders are rewritten to $n;
 // serialization failures and deadlocks retry the write callback.
@@ -14,6 +16,7 @@
 
 #include <unordered_map>
 
+#include <atomic>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
@@ -45,6 +48,10 @@ class Store final : public Database {
   // A redacted form of the URL for logs (no password).
   static std::string redact(const std::string& url);
   static std::string rewritePlaceholders(const std::string& sql);
+  // Write callbacks that committed, and the COMMITs (durable flushes) that held them: on
+  // SQLite several callbacks share one commit under concurrent load.
+  std::uint64_t committedWrites() const { return committedWrites_.load(); }
+  std::uint64_t commits() const { return commits_.load(); }
 
   // One pooled connection. On SQLite it also keeps the connection's prepared statements:
   // statements go straight to the SQLite API (Poco's generic record sets cost more than the
@@ -71,7 +78,16 @@ class Store final : public Database {
   std::condition_variable poolCv_;
   std::vector<std::unique_ptr<Conn>> idle_;
   std::size_t open_ = 0;
-  std::mutex sqliteWriteMutex_;
+
+  // Group commit (SQLite).
+  struct WriteItem;
+  void writeGrouped(const std::function<void(Tx&)>& work);
+  void runBatch(std::vector<WriteItem*>& batch);
+  std::mutex groupMutex_;
+  std::condition_variable groupCv_;
+  std::vector<WriteItem*> queue_;
+  bool leading_ = false;
+  std::atomic<std::uint64_t> committedWrites_{0}, commits_{0};
 };
 
 }  // namespace malipo

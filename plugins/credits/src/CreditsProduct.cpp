@@ -3,6 +3,7 @@
 #include <Poco/DateTimeFormatter.h>
 #include <Poco/JSON/Parser.h>
 #include <Poco/Timestamp.h>
+#include <Poco/URI.h>
 #include <Poco/UUIDGenerator.h>
 
 #include <sstream>
@@ -50,12 +51,67 @@ std::vector<Package> readPackages(const Settings& s, const std::string& key) {
   return out;
 }
 
+// scheme://host[:port] of an absolute http(s) URL (no user info); empty for anything else.
+std::string originOf(const std::string& url) {
+  if (url.empty() || url.size() > 2048) return {};
+  try {
+    Poco::URI u(url);
+    std::string scheme = u.getScheme();
+    if ((scheme != "https" && scheme != "http") || u.getHost().empty() || !u.getUserInfo().empty())
+      return {};
+    std::string origin = scheme + "://" + u.getHost();
+    unsigned short defaultPort = scheme == "https" ? 443 : 80;
+    if (u.getPort() != defaultPort) origin += ":" + std::to_string(u.getPort());
+    return origin;
+  } catch (const Poco::Exception&) {
+    return {};
+  }
+}
+
 }  // namespace
 
 CreditsProduct::CreditsProduct(Host& host) : host_(host), s_(host.settings()) {
   packages_ = readPackages(s_, "packages");
   ussdPackages_ = readPackages(s_, "ussd_packages");
   providers_ = s_.getStringList("providers");
+  // Where the payment pages send the customer back to: the configured page, or a client's
+  // own page on an origin we allow (never any site: that would make us an open redirect).
+  std::string configured = s_.getString("return_url");
+  if (!configured.empty()) {
+    std::string origin = originOf(configured);
+    if (origin.empty())
+      throw std::runtime_error("settings.return_url must be an absolute http(s) URL");
+    returnOrigins_.insert(origin);
+  }
+  for (const auto& o : s_.getStringList("return_url_origins")) {
+    std::string origin = originOf(o);
+    if (origin.empty())
+      throw std::runtime_error("settings.return_url_origins: '" + o + "' is not an http(s) origin");
+    returnOrigins_.insert(origin);
+  }
+}
+
+Poco::JSON::Object CreditsProduct::reviewNote(const std::string& reference) const {
+  const Brand& b = host_.brand();
+  Poco::JSON::Object support(Poco::JSON_PRESERVE_KEY_ORDER);
+  support.set("name", b.name);
+  support.set("phone", b.supportPhone);
+  support.set("email", b.supportEmail);
+  Poco::JSON::Object o(Poco::JSON_PRESERVE_KEY_ORDER);
+  o.set("state", "received_under_review");
+  o.set("message", "Payment received, under review. Contact " +
+                       (b.name.empty() ? std::string("support") : b.name + " support") +
+                       " quoting reference " + reference + "; you do not need to pay again.");
+  o.set("reference", reference);
+  o.set("support", support);
+  return o;
+}
+
+bool CreditsProduct::returnUrlAllowed(const std::string& url) const {
+  std::string origin = originOf(url);
+  if (origin.empty()) return false;
+  // In sandbox any http(s) page may be the way back, so a local front end works unconfigured.
+  return host_.sandbox() || returnOrigins_.count(origin) > 0;
 }
 
 std::vector<Migration> CreditsProduct::migrations() const {
@@ -117,14 +173,22 @@ bool CreditsProduct::topupAllowed(const std::string& user) {
 
 Response CreditsProduct::topup(const Request& req) {
   std::string account = accountOf(req);
-  std::string packageId;
+  std::string packageId, returnUrl;
   try {
-    packageId = Poco::JSON::Parser().parse(req.body).extract<Poco::JSON::Object::Ptr>()->optValue<std::string>("packageId", "");
+    auto body = Poco::JSON::Parser().parse(req.body).extract<Poco::JSON::Object::Ptr>();
+    packageId = body->optValue<std::string>("packageId", "");
+    returnUrl =
+        body->optValue<std::string>("returnUrl", body->optValue<std::string>("return_url", ""));
   } catch (...) {
     return fail(400, "Invalid package");
   }
   const Package* pkg = findPackage(packageId, packages_);
   if (!pkg) return fail(400, "Invalid package");
+  if (!returnUrl.empty() && !returnUrlAllowed(returnUrl))
+    return fail(400,
+                "Invalid returnUrl: it must be an http(s) URL on an allowed origin "
+                "(settings.return_url_origins)");
+  if (returnUrl.empty()) returnUrl = s_.getString("return_url");
   if (!topupAllowed(account)) return fail(429, "Too many top-up attempts. Please try again later.");
 
   std::string topupId = Poco::UUIDGenerator::defaultGenerator().createRandom().toString();
@@ -148,7 +212,7 @@ Response CreditsProduct::topup(const Request& req) {
   cp.customer.accountId = account;
   cp.description = "Purchase " + std::to_string(pkg->credits) + " credits";
   cp.metadata = metaText.str();
-  cp.returnUrl = s_.getString("return_url");
+  cp.returnUrl = returnUrl;
   auto pay = host_.payments().create(cp);
   host_.logger().info("credits", "top-up " + topupId + " by " + account + " for " + pkg->id + ": " +
                                      (pay.ok() ? std::string("payment ") + pay.value().id + " " + statusName(pay.value().status)
@@ -203,7 +267,9 @@ Response CreditsProduct::history(const Request& req) {
   }
   std::int64_t offset = static_cast<std::int64_t>(page - 1) * limit;
   Rows t = host_.db().query(
-      "SELECT id, package_id, credits, amount_minor, currency, status, provider, reference, channel, created_at, completed_at "
+      "SELECT id, payment_id, package_id, credits, amount_minor, currency, status, provider, "
+      "reference, channel, created_at, "
+      "completed_at "
       "FROM credit_topups WHERE account = ? ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?",
       {account, static_cast<std::int64_t>(limit), offset});
   Poco::JSON::Array topups;
@@ -220,6 +286,13 @@ Response CreditsProduct::history(const Request& req) {
     o.set("channel", t.str(i, "channel"));
     o.set("createdAt", isoTime(t.i64(i, "created_at")));
     if (!t.isNull(i, "completed_at")) o.set("completedAt", isoTime(t.i64(i, "completed_at")));
+    // The seed's statuses stay PENDING/COMPLETED/FAILED; a top-up whose money arrived but
+    // did not match (held by the kernel) says so, so it never reads as unpaid.
+    if (t.str(i, "status") == "PENDING" && !t.isNull(i, "payment_id")) {
+      auto pay = host_.payments().get(t.str(i, "payment_id"));
+      if (pay.ok() && pay.value().status == PaymentStatus::held)
+        o.set("review", reviewNote(pay.value().id));
+    }
     topups.add(o);
   }
   Rows m = host_.db().query(
@@ -299,6 +372,12 @@ Response CreditsProduct::consume(const Request& req) {
 }
 
 JobOutcome CreditsProduct::onPaymentSettled(const Payment& p) {
+  JobOutcome out;
+  host_.db().write([&](Tx& tx) { out = onPaymentSettledInTx(p, tx); });
+  return out;
+}
+
+JobOutcome CreditsProduct::onPaymentSettledInTx(const Payment& p, Tx& tx) {
   Poco::JSON::Object::Ptr meta;
   try {
     meta = Poco::JSON::Parser().parse(p.metadata).extract<Poco::JSON::Object::Ptr>();
@@ -309,29 +388,28 @@ JobOutcome CreditsProduct::onPaymentSettled(const Payment& p) {
   std::int64_t credits = meta->optValue<Poco::Int64>("credits", 0);
   std::string packageId = meta->optValue<std::string>("package_id", "");
   if (account.empty() || credits <= 0) return JobOutcome::fail("payment " + p.id + ": metadata names no account or credits");
-  bool credited = false;
   std::int64_t now = host_.clock().nowMs();
-  host_.db().write([&](Tx& tx) {
-    // The unique key makes the credit happen once per payment, whatever arrives twice.
-    if (tx.exec("INSERT INTO credit_ledger (account, delta, kind, source, unique_key, created_at) VALUES (?, ?, 'topup', ?, ?, ?) "
-                "ON CONFLICT DO NOTHING",
-                {account, credits, p.id, "payment:" + p.id, now}) == 0)
-      return;
-    tx.exec("INSERT INTO credit_accounts (account, balance, updated_at) VALUES (?, ?, ?) "
-            "ON CONFLICT (account) DO UPDATE SET balance = credit_accounts.balance + excluded.balance, updated_at = excluded.updated_at",
-            {account, credits, now});
-    std::int64_t after = tx.query("SELECT balance FROM credit_accounts WHERE account = ?", {account}).i64(0, "balance");
-    tx.exec("UPDATE credit_ledger SET balance_after = ? WHERE unique_key = ?", {after, "payment:" + p.id});
-    // Sales through a channel (USSD) have no top-up row yet: keep the audit record anyway.
-    tx.exec("INSERT INTO credit_topups (id, payment_id, account, package_id, credits, amount_minor, currency, status, provider, "
-            "reference, channel, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'PENDING', ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-            {meta->optValue<std::string>("topup_id", p.id), p.id, account, packageId, credits, p.amountMinor, p.currency, p.provider,
-             p.id, p.channel.empty() ? "api" : p.channel, p.createdAtMs});
-    tx.exec("UPDATE credit_topups SET status = 'COMPLETED', completed_at = ? WHERE payment_id = ?", {now, p.id});
-    credited = true;
+  // The unique key makes the credit happen once per payment, whatever arrives twice.
+  if (tx.exec("INSERT INTO credit_ledger (account, delta, kind, source, unique_key, created_at) VALUES (?, ?, 'topup', ?, ?, ?) "
+              "ON CONFLICT DO NOTHING",
+              {account, credits, p.id, "payment:" + p.id, now}) == 0) {
+    tx.onCommit([this, id = p.id] { host_.logger().info("credits", "payment " + id + " was already credited"); });
+    return JobOutcome::ok();
+  }
+  tx.exec("INSERT INTO credit_accounts (account, balance, updated_at) VALUES (?, ?, ?) "
+          "ON CONFLICT (account) DO UPDATE SET balance = credit_accounts.balance + excluded.balance, updated_at = excluded.updated_at",
+          {account, credits, now});
+  std::int64_t after = tx.query("SELECT balance FROM credit_accounts WHERE account = ?", {account}).i64(0, "balance");
+  tx.exec("UPDATE credit_ledger SET balance_after = ? WHERE unique_key = ?", {after, "payment:" + p.id});
+  // Sales through a channel (USSD) have no top-up row yet: keep the audit record anyway.
+  tx.exec("INSERT INTO credit_topups (id, payment_id, account, package_id, credits, amount_minor, currency, status, provider, "
+          "reference, channel, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'PENDING', ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+          {meta->optValue<std::string>("topup_id", p.id), p.id, account, packageId, credits, p.amountMinor, p.currency, p.provider,
+           p.id, p.channel.empty() ? "api" : p.channel, p.createdAtMs});
+  tx.exec("UPDATE credit_topups SET status = 'COMPLETED', completed_at = ? WHERE payment_id = ?", {now, p.id});
+  tx.onCommit([this, credits, account, id = p.id] {
+    host_.logger().info("credits", "credited " + std::to_string(credits) + " to " + account + " for payment " + id);
   });
-  host_.logger().info("credits", credited ? "credited " + std::to_string(credits) + " to " + account + " for payment " + p.id
-                                          : "payment " + p.id + " was already credited");
   return JobOutcome::ok();
 }
 

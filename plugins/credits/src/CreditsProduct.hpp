@@ -10,6 +10,7 @@
 
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -32,6 +33,9 @@ class CreditsProduct final : public Product {
   std::vector<Migration> migrations() const override;
   void start() override;
   JobOutcome onPaymentSettled(const Payment& payment) override;
+  // The credit is ledger rows: written in the kernel's delivery transaction.
+  bool deliversInTransaction() const override { return true; }
+  JobOutcome onPaymentSettledInTx(const Payment& payment, Tx& tx) override;
   JobOutcome onPaymentFailed(const Payment& payment) override;
   std::vector<CatalogItem> catalog(const std::string& channel) const override;
   Result<std::string> accountSummary(const std::string& accountId) override;
@@ -46,12 +50,16 @@ class CreditsProduct final : public Product {
   Response history(const Request& req);
   Response consume(const Request& req);
   bool topupAllowed(const std::string& user);
+  bool returnUrlAllowed(const std::string& url) const;
+  // What a client shows for a top-up whose payment is held: received, under review, whom to call.
+  Poco::JSON::Object reviewNote(const std::string& reference) const;
   const Package* findPackage(const std::string& id, const std::vector<Package>& list) const;
 
   Host& host_;
   Settings s_;
   std::vector<Package> packages_, ussdPackages_;
   std::vector<std::string> providers_;
+  std::set<std::string> returnOrigins_;  // scheme://host[:port] a client's returnUrl may use
   std::mutex rateMutex_;
   std::map<std::string, std::pair<std::int64_t, int>> rate_;  // user → (window start, count)
 };

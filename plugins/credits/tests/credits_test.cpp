@@ -1,6 +1,7 @@
 // Verification credits through the kernel, paid through the kernel's test provider
-// (fakepay); the Flutterwave end-to-end flow is in flutterwave_flow_test.cpp.
+// (fakepay), and through Flutterwave's simulator where its return page matters (returnUrl).
 #include <Poco/JSON/Parser.h>
+#include <Poco/URI.h>
 
 #include "kernel/engines.hpp"
 #include "kernel/kernel_fixture.hpp"
@@ -17,18 +18,31 @@ Poco::JSON::Object::Ptr parse(const std::string& s) { return Poco::JSON::Parser(
 
 class CreditsTest : public EngineTest {
  protected:
-  void boot(const std::string& extra = "") {
+  void boot(const std::string& extra = "", bool sandbox = true,
+            const std::string& kernelExtra = "") {
+    boot(extra, sandbox, kernelExtra,
+         "  - {name: fakepay, library: " + testPluginPath("fakepay") + "}\n", "fakepay");
+  }
+  void bootFlutterwave(const std::string& extra = "") {
+    boot(extra, true, "", "  - {name: flutterwave, library: " FLW_PLUGIN "}\n", "flutterwave");
+  }
+  void boot(const std::string& extra, bool sandbox, const std::string& kernelExtra,
+            const std::string& provider, const std::string& providerName) {
     std::string yaml =
-        "server: {listen: \"127.0.0.1:0\", access_log: false, rate_limits: {default: {requests_per_minute: 1000000, burst: 100000}, "
+        "server: {listen: \"127.0.0.1:0\", access_log: false, rate_limits: {default: "
+        "{requests_per_minute: 1000000, burst: 100000}, "
         "buckets: {webhooks: {requests_per_minute: 1000000, burst: 100000}}}}\n"
-        "database: {url: \"" + url() + "\", pool_size: 16}\n"
+        "database: {url: \"" +
+        url() +
+        "\", pool_size: 16}\n"
         "auth: {jwt_secret: credits-secret-0123456789abcdefghijklmnop}\n"
         "jobs: {workers: 4, poll_interval_ms: 20}\n"
-        "log: {level: error}\nsandbox: true\n"
-        "plugins:\n"
-        "  - {name: fakepay, library: " + testPluginPath("fakepay") + "}\n"
-        "  - name: credits\n    library: " CREDITS_PLUGIN "\n"
-        "    settings: {providers: [fakepay], webhook_alias_provider: fakepay" + extra + "}\n";
+        "log: {level: error}\nsandbox: " +
+        (sandbox ? "true" : "false") + "\n" + kernelExtra + "plugins:\n" + provider +
+        "  - name: credits\n    library: " CREDITS_PLUGIN
+        "\n"
+        "    settings: {providers: [" +
+        providerName + "], webhook_alias_provider: " + providerName + extra + "}\n";
     kernel_ = std::make_unique<Kernel>(ConfigLoader::loadString(yaml, "c.yaml"));
     kernel_->open();
     kernel_->start();
@@ -51,6 +65,9 @@ class CreditsTest : public EngineTest {
   std::int64_t balance() {
     auto r = http(port_, "GET", "/api/v1/verification-credits/balance", "", auth());
     return parse(r.body)->getObject("data")->getValue<Poco::Int64>("balance");
+  }
+  std::int64_t topupRows() {
+    return kernel_->store().query("SELECT COUNT(*) AS n FROM credit_topups").i64(0, "n");
   }
   std::int64_t ledgerSum() {
     auto r = kernel_->store().query("SELECT COALESCE(SUM(delta), 0) AS s FROM credit_ledger WHERE account = 'user:u-42'");
@@ -210,6 +227,117 @@ TEST_P(CreditsTest, TopUpIdempotencyAndRateLimit) {
   auto limited = http(port_, "POST", "/api/v1/verification-credits/topup", body, auth());
   EXPECT_EQ(limited.status, 429);
   EXPECT_EQ(parse(limited.body)->getValue<bool>("success"), false);
+}
+
+// Issue 14: the way back from the payment pages. A top-up may name its app page (returnUrl);
+// the Flutterwave return page then leads there, also after a cancel. Anything that is not an
+// http(s) URL is refused and nothing is recorded.
+TEST_P(CreditsTest, TopUpReturnUrlLeadsBackFromTheFlutterwaveReturnPage) {
+  SKIP_WITHOUT_ENGINE();
+  bootFlutterwave(", return_url: \"https://app.example/credits\"");
+  auto visit = [&](const std::string& body) {
+    auto r = http(port_, "POST", "/api/v1/verification-credits/topup", body, auth());
+    EXPECT_EQ(r.status, 200) << r.body;
+    auto data = parse(r.body)->getObject("data");
+    std::string ref = data->getValue<std::string>("reference");
+    // The customer cancels on the hosted checkout and follows the redirect.
+    auto cancel =
+        http(port_, "POST", Poco::URI(data->getValue<std::string>("paymentUrl")).getPathAndQuery(),
+             "action=cancel", {}, "application/x-www-form-urlencoded");
+    EXPECT_EQ(cancel.status, 303);
+    auto page = http(port_, "GET", Poco::URI(cancel.header("Location")).getPathAndQuery());
+    EXPECT_EQ(page.status, 200);
+    EXPECT_NE(page.body.find("<h1>Payment cancelled</h1>"), std::string::npos) << page.body;
+    return std::make_pair(ref, page.body);
+  };
+  auto [ref1, own] = visit(
+      R"({"packageId": "pkg_10_credits", "returnUrl": "https://front.example/topup?step=done"})");
+  EXPECT_NE(own.find("id=\"flw-continue\" "
+                     "href=\"https:&#x2F;&#x2F;front.example&#x2F;topup?step=done&amp;payment_id=" +
+                     ref1 + "&amp;status=pending\""),
+            std::string::npos)
+      << own;
+  auto [ref2, configured] = visit(R"({"packageId": "pkg_10_credits"})");
+  EXPECT_NE(configured.find("href=\"https:&#x2F;&#x2F;app.example&#x2F;credits?payment_id=" + ref2 +
+                            "&amp;status=pending\""),
+            std::string::npos)
+      << configured;
+  // return_url (snake case) is accepted too.
+  auto [ref3, snake] =
+      visit(R"({"packageId": "pkg_10_credits", "return_url": "http://127.0.0.1:3000/back"})");
+  EXPECT_NE(snake.find("http:&#x2F;&#x2F;127.0.0.1:3000&#x2F;back?payment_id=" + ref3),
+            std::string::npos)
+      << snake;
+
+  std::int64_t rows = topupRows();
+  for (const char* bad : {"javascript:alert(1)", "ftp://files.example/x", "//evil.example/x",
+                          "https://user:pw@evil.example/", "not a url", "https://"}) {
+    auto r = http(port_, "POST", "/api/v1/verification-credits/topup",
+                  std::string(R"({"packageId": "pkg_10_credits", "returnUrl": ")") + bad + "\"}",
+                  auth());
+    EXPECT_EQ(r.status, 400) << bad << " " << r.body;
+    EXPECT_EQ(parse(r.body)->getValue<bool>("success"), false);
+    EXPECT_NE(parse(r.body)->getValue<std::string>("message").find("returnUrl"), std::string::npos);
+  }
+  EXPECT_EQ(topupRows(), rows);
+}
+
+// Outside sandbox a returnUrl must be on the configured page's origin or a listed one: the
+// payment pages never redirect customers to a site a caller picked.
+TEST_P(CreditsTest, ReturnUrlOutsideSandboxOnlyOnAllowedOrigins) {
+  SKIP_WITHOUT_ENGINE();
+  boot(", return_url: \"https://app.example/credits\", return_url_origins: [\"https://m.example\"]",
+       false);
+  std::int64_t rows = topupRows();
+  for (const char* bad : {"https://evil.example/credits", "http://app.example/credits",
+                          "https://app.example:8443/x", "https://m.example.evil.example/"}) {
+    auto r = http(port_, "POST", "/api/v1/verification-credits/topup",
+                  std::string(R"({"packageId": "pkg_10_credits", "returnUrl": ")") + bad + "\"}",
+                  auth());
+    EXPECT_EQ(r.status, 400) << bad << " " << r.body;
+  }
+  EXPECT_EQ(topupRows(), rows);
+  for (const char* good :
+       {"https://app.example/other?x=1", "https://m.example/back", "https://APP.example/credits"}) {
+    auto r = http(port_, "POST", "/api/v1/verification-credits/topup",
+                  std::string(R"({"packageId": "pkg_10_credits", "returnUrl": ")") + good + "\"}",
+                  auth());
+    EXPECT_NE(r.status, 400) << good << " "
+                             << r.body;  // past validation (fakepay may refuse to start it live)
+  }
+}
+
+// Issue 14: a top-up whose money arrived but did not match is held by the kernel; the
+// history says "received, under review" with the reference and the support contact.
+TEST_P(CreditsTest, HeldTopUpReadsReceivedUnderReview) {
+  SKIP_WITHOUT_ENGINE();
+  boot("", true,
+       "brand: {name: Visibuy, support_phone: \"+234 800 123 4567\", support_email: "
+       "help@visibuy.example}\n");
+  auto data = topup();
+  std::string ref = data->getValue<std::string>("reference");
+  http(port_, "POST", "/sandbox/fakepay/orders/" + providerRef(ref) + "/pay",
+       R"({"amount_minor": 1})");
+  ASSERT_TRUE(eventually([&] {
+    return kernel_->store()
+               .query("SELECT status FROM payments WHERE id = ?", {ref})
+               .str(0, "status") == "held";
+  }));
+  auto t = parse(http(port_, "GET", "/api/v1/verification-credits/history", "", auth()).body)
+               ->getObject("data")
+               ->getArray("topups")
+               ->getObject(0);
+  EXPECT_EQ(t->getValue<std::string>("status"), "PENDING");  // the seed's statuses
+  ASSERT_TRUE(t->has("review"));
+  auto review = t->getObject("review");
+  EXPECT_EQ(review->getValue<std::string>("state"), "received_under_review");
+  EXPECT_NE(review->getValue<std::string>("message").find("Payment received, under review"),
+            std::string::npos);
+  EXPECT_NE(review->getValue<std::string>("message").find(ref), std::string::npos);
+  EXPECT_EQ(review->getValue<std::string>("reference"), ref);
+  EXPECT_EQ(review->getObject("support")->getValue<std::string>("phone"), "+234 800 123 4567");
+  EXPECT_EQ(review->getObject("support")->getValue<std::string>("email"), "help@visibuy.example");
+  EXPECT_EQ(balance(), 0);
 }
 
 INSTANTIATE_TEST_SUITE_P(Engines, CreditsTest, ::testing::Values("sqlite", "postgresql"), engineName);

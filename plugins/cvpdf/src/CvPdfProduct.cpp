@@ -25,8 +25,11 @@ const char* kCols =
     "id, cv_id, user_id, template_id, cv_json, status, payment_id, payment_reference, error, pdf_path, etag, download_count, "
     "verify_attempts, created_at, updated_at, completed_at, version";
 
+const char* kUnderReview = "payment_under_review";
+
 std::string statusLabel(const std::string& s) {
   if (s == "pending_payment") return "Waiting for your payment";
+  if (s == kUnderReview) return "Payment received: under review";
   if (s == "verifying_payment") return "Verifying your payment";
   if (s == "generating_pdf") return "Payment confirmed: generating your PDF";
   if (s == "completed") return "Completed";
@@ -62,6 +65,25 @@ std::string slug(const std::string& name) {
   }
   while (!out.empty() && out.back() == '-') out.pop_back();
   return out.empty() ? "cv" : "cv-" + out;
+}
+
+// The last digits of a phone number, for a page that must not show the whole of it.
+std::string phoneEnding(const std::string& phone) {
+  std::string digits;
+  for (char c : phone)
+    if (std::isdigit(static_cast<unsigned char>(c))) digits += c;
+  return digits.size() < 6 ? std::string() : digits.substr(digits.size() - 3);
+}
+
+// What the customer quotes to support about a payment: the reference they paid with.
+std::string referenceOf(const Payment& p) {
+  if (!p.action.reference.empty()) return p.action.reference;
+  return p.providerRef.empty() ? p.id : p.providerRef;
+}
+
+bool finalUnpaid(const Payment& p) {
+  return isFinal(p.status) && p.status != PaymentStatus::succeeded &&
+         p.status != PaymentStatus::held;
 }
 
 Response jsonError(int status, const std::string& message) {
@@ -123,11 +145,123 @@ std::vector<Migration> CvPdfProduct::migrations() const {
       "created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL, completed_at BIGINT NOT NULL DEFAULT 0, version BIGINT NOT NULL DEFAULT 1);"
       "CREATE UNIQUE INDEX cv_requests_reference ON cv_requests (payment_reference);"
       "CREATE INDEX cv_requests_payment ON cv_requests (payment_id)";
-  return {m};
+  Migration limits;
+  limits.version = 2;
+  limits.description = "CV request attempts per client, link signing key";
+  limits.sqlite =
+      "CREATE TABLE cv_request_limits (request_id TEXT NOT NULL, client TEXT NOT NULL, "
+      "action TEXT NOT NULL, n BIGINT NOT NULL, updated_at BIGINT NOT NULL, "
+      "PRIMARY KEY (request_id, client, action));"
+      "CREATE TABLE cvpdf_keys (name TEXT PRIMARY KEY, value TEXT NOT NULL, "
+      "created_at BIGINT NOT NULL)";
+  return {m, limits};
 }
 
 std::string CvPdfProduct::url(const std::string& id, const std::string& leaf) const {
   return "/api/cv-pdf/" + id + "/" + leaf;
+}
+
+Access CvPdfProduct::ownerAccess(const CvRequest& r) const {
+  Access a;
+  a.allowed = true;
+  a.owner = !r.userId.empty();
+  a.client = r.userId.empty() ? "" : "user:" + r.userId;
+  if (a.owner)
+    a.token = signLink(linkKey_, "page", r.id, r.userId,
+                       host_.clock().nowMs() / 1000 + s_.getInt("page_link_ttl_minutes") * 60);
+  return a;
+}
+
+Access CvPdfProduct::access(const Request& req, const CvRequest& r) const {
+  const std::string caller = req.userId.value_or("");
+  if (r.userId.empty()) {
+    // Anonymous: whoever holds the unguessable id. Personal data stays masked on its pages.
+    Access a;
+    a.allowed = true;
+    a.client = caller.empty() ? "ip:" + req.clientIp : "user:" + caller;
+    return a;
+  }
+  if (caller == r.userId) return ownerAccess(r);
+  Access a;
+  a.client = "user:" + r.userId;
+  a.denial = "This CV request belongs to another account. Sign in as its owner to open it.";
+  const std::string token = req.queryParam("access");
+  if (token.empty()) return a;
+  switch (checkLink(linkKey_, "page", r.id, r.userId, token, host_.clock().nowMs() / 1000)) {
+    case LinkCheck::valid:
+      a.allowed = a.owner = true;
+      a.token = token;
+      a.denial.clear();
+      break;
+    case LinkCheck::expired:
+      a.denial = "This link has expired. Open your CV from your account again.";
+      break;
+    case LinkCheck::invalid:
+      break;
+  }
+  return a;
+}
+
+std::string CvPdfProduct::link(const CvRequest& r, const std::string& leaf, const Access& a,
+                               const std::string& query) const {
+  std::string q =
+      a.token.empty() ? query : "access=" + a.token + (query.empty() ? "" : "&" + query);
+  return url(r.id, leaf) + (q.empty() ? "" : "?" + q);
+}
+
+std::string CvPdfProduct::downloadLink(const CvRequest& r, std::int64_t* expiresAtMs) const {
+  if (r.userId.empty()) return url(r.id, "download");
+  std::int64_t expires = host_.clock().nowMs() / 1000 + s_.getInt("download_link_ttl_seconds");
+  if (expiresAtMs) *expiresAtMs = expires * 1000;
+  return url(r.id, "download") +
+         "?access=" + signLink(linkKey_, "download", r.id, r.userId, expires);
+}
+
+Result<Payment> CvPdfProduct::currentPayment(CvRequest& r) {
+  auto p = host_.payments().get(r.paymentId);
+  if (!p.ok()) return p;
+  if (p.value().status == PaymentStatus::held &&
+      (r.status == "pending_payment" || r.status == "verifying_payment" || r.status == "failed")) {
+    // Money arrived but the kernel holds it for an operator (e.g. 500 of 1000 paid): the
+    // customer has paid something and must never be told to pay again.
+    std::int64_t moved =
+        updateRequest(r.id,
+                      "UPDATE cv_requests SET status = ?, error = '', pending_message = NULL, "
+                      "updated_at = ?, version = version + 1 "
+                      "WHERE id = ? AND payment_id = ? AND status IN ('pending_payment', "
+                      "'verifying_payment', 'failed')",
+                      {std::string(kUnderReview), host_.clock().nowMs(), r.id, r.paymentId});
+    if (moved == 1)
+      host_.logger().info("cvpdf",
+                          "request " + r.id + ": payment " + r.paymentId + " held for review");
+    if (auto fresh = load(r.id)) r = *fresh;
+  }
+  return p;
+}
+
+void CvPdfProduct::reviewData(Poco::JSON::Object& d, const Result<Payment>& p) const {
+  if (p.ok()) d.set("reference", referenceOf(p.value()));
+  const Brand& b = host_.brand();
+  d.set("support_name", b.name);
+  if (!b.supportPhone.empty()) d.set("support_phone", b.supportPhone);
+  if (!b.supportEmail.empty()) d.set("support_email", b.supportEmail);
+}
+
+std::int64_t CvPdfProduct::attempts(const std::string& requestId, const std::string& client,
+                                    const std::string& action) {
+  Rows r = host_.db().query(
+      "SELECT n FROM cv_request_limits WHERE request_id = ? AND client = ? AND action = ?",
+      {requestId, client, action});
+  return r.empty() ? 0 : r.i64(0, "n");
+}
+
+void CvPdfProduct::countAttempt(const std::string& requestId, const std::string& client,
+                                const std::string& action) {
+  host_.db().exec(
+      "INSERT INTO cv_request_limits (request_id, client, action, n, updated_at) "
+      "VALUES (?, ?, ?, 1, ?) ON CONFLICT (request_id, client, action) "
+      "DO UPDATE SET n = cv_request_limits.n + 1, updated_at = excluded.updated_at",
+      {requestId, client, action, host_.clock().nowMs()});
 }
 
 std::optional<CvRequest> CvPdfProduct::load(const std::string& id) {
@@ -181,6 +315,8 @@ Response CvPdfProduct::page(int status, const std::string& title, const std::str
                             bool refresh) {
   Response r = Response::html(status, host_.pages().render(title, tmpl, data, refresh ? "<meta http-equiv=\"refresh\" content=\"5\">" : ""));
   r.header("Cache-Control", "no-store");
+  // Page URLs may carry a signed link (?access=…): never hand them to another site.
+  r.header("Referrer-Policy", "same-origin");
   return r;
 }
 
@@ -192,34 +328,55 @@ Response CvPdfProduct::errorPage(int status, const std::string& title, const std
   return page(status, title, pages::kError, d);
 }
 
-bool CvPdfProduct::clientAllowed(const std::string& ip) {
+bool CvPdfProduct::clientAllowed(const std::string& action, const std::string& client,
+                                 std::int64_t perHour) {
   const std::int64_t window = 3600000;
   std::int64_t now = host_.clock().nowMs();
   std::lock_guard<std::mutex> lock(clientMutex_);
   if (clientWindow_.size() > 50000) clientWindow_.clear();
-  auto& [start, count] = clientWindow_[ip];
+  auto& [start, count] = clientWindow_[action + "|" + client];
   if (now - start > window) {
     start = now;
     count = 0;
   }
-  return ++count <= s_.getInt("verify_per_client_per_hour");
+  return ++count <= perHour;
 }
 
 void CvPdfProduct::start() {
+  linkKey_ = s_.getString("link_secret");
+  if (linkKey_.empty()) {
+    // None configured: one random key, kept in the database so every process signs alike.
+    host_.db().exec(
+        "INSERT INTO cvpdf_keys (name, value, created_at) VALUES ('links', ?, ?) "
+        "ON CONFLICT DO NOTHING",
+        {randomLinkKey(), host_.clock().nowMs()});
+    linkKey_ =
+        host_.db().query("SELECT value FROM cvpdf_keys WHERE name = 'links'").str(0, "value");
+  }
   auto& r = host_.router();
   std::size_t maxBody = static_cast<std::size_t>(s_.getInt("max_body_bytes"));
   r.add("POST", "/api/cv-pdf/{cv_id}/initiate-ussd", [this](const Request& q) { return initiate(q); },
         {Auth::optional, "", maxBody, "", true});
-  r.add("GET", "/api/cv-pdf/{request_id}/payment-page", [this](const Request& q) { return paymentPage(q); });
-  r.add("GET", "/api/cv-pdf/{request_id}/verify", [this](const Request& q) { return verifyForm(q); });
-  r.add("POST", "/api/cv-pdf/{request_id}/verify", [this](const Request& q) { return verifySubmit(q); }, {Auth::none, "", 16384, ""});
-  r.add("GET", "/api/cv-pdf/{request_id}/status-page", [this](const Request& q) { return statusPage(q); });
+  // Every route looks at a JWT when one is sent: a signed-in user's request answers only them.
+  r.add("GET", "/api/cv-pdf/{request_id}/payment-page",
+        [this](const Request& q) { return paymentPage(q); }, {Auth::optional, "", 0, ""});
+  r.add("GET", "/api/cv-pdf/{request_id}/verify",
+        [this](const Request& q) { return verifyForm(q); }, {Auth::optional, "", 0, ""});
+  r.add("POST", "/api/cv-pdf/{request_id}/verify",
+        [this](const Request& q) { return verifySubmit(q); }, {Auth::optional, "", 16384, ""});
+  r.add("GET", "/api/cv-pdf/{request_id}/status-page",
+        [this](const Request& q) { return statusPage(q); }, {Auth::optional, "", 0, ""});
   r.add("GET", "/api/cv-pdf/{request_id}/status", [this](const Request& q) { return statusJson(q); }, {Auth::optional, "", 0, ""});
   r.add("GET", "/api/cv-pdf/{request_id}/download", [this](const Request& q) { return download(q); }, {Auth::optional, "", 0, ""});
-  r.add("POST", "/api/cv-pdf/{request_id}/push", [this](const Request& q) { return push(q); }, {Auth::none, "", 4096, ""});
-  r.add("POST", "/api/cv-pdf/{request_id}/restart", [this](const Request& q) { return restart(q); }, {Auth::none, "", 4096, ""});
+  r.add("POST", "/api/cv-pdf/{request_id}/push", [this](const Request& q) { return push(q); },
+        {Auth::optional, "", 4096, ""});
+  r.add("POST", "/api/cv-pdf/{request_id}/restart", [this](const Request& q) { return restart(q); },
+        {Auth::optional, "", 4096, ""});
+  // Selcom's callbacks are a few hundred bytes: a cap far below the server's 1 MiB.
   if (!providers_.empty())
-    r.add("POST", "/api/cv-pdf/ussd-callback", host_.payments().webhookInbox(providers_.front()), {Auth::none, "webhooks", 0, ""});
+    r.add("POST", "/api/cv-pdf/ussd-callback", host_.payments().webhookInbox(providers_.front()),
+          {Auth::none, "webhooks", static_cast<std::size_t>(s_.getInt("callback_max_body_bytes")),
+           ""});
   JobKindOptions verify;
   verify.maxAttempts = 1 + static_cast<int>(s_.getInt("verify_retries"));
   verify.backoffBaseMs = s_.getInt("verify_backoff_ms");
@@ -280,18 +437,25 @@ Response CvPdfProduct::initiate(const Request& req) {
   Poco::JSON::Object out;
   out.set("success", true);
   out.set("request_id", r.id);
-  out.set("payment_page_url", host_.publicUrl() + url(r.id, "payment-page"));
+  // A signed-in user's browser follows this link without their JWT: it carries a page link
+  // signed for them.
+  out.set("payment_page_url", host_.publicUrl() + link(r, "payment-page", ownerAccess(r)));
   return Response::json(200, out);
 }
 
 Response CvPdfProduct::paymentPage(const Request& req) {
   auto r = load(req.param("request_id"));
   if (!r) return errorPage(404, "Not found", "This CV request does not exist.");
-  if (r->status == "completed" || r->status == "generating_pdf" || r->status == "verifying_payment")
-    return Response::redirect(303, url(r->id, "status-page"));
-  auto pay = host_.payments().get(r->paymentId);
+  Access a = access(req, *r);
+  if (!a.allowed) return errorPage(403, "Not your CV", a.denial);
+  auto pay = currentPayment(*r);
+  if (r->status == "completed" || r->status == "generating_pdf" ||
+      r->status == "verifying_payment" || r->status == kUnderReview)
+    return Response::redirect(303, link(*r, "status-page", a));
   if (!pay.ok()) return errorPage(502, "Payment unavailable", pay.error().external);
   const Payment& p = pay.value();
+  // A payment that can no longer be paid: the status page offers a new one.
+  if (finalUnpaid(p)) return Response::redirect(303, link(*r, "status-page", a));
   Poco::JSON::Object d;
   d.set("amount", formatMajor(p.amountMinor, p.currency, true));
   d.set("currency", p.currency);
@@ -304,22 +468,35 @@ Response CvPdfProduct::paymentPage(const Request& req) {
   d.set("reference", p.action.reference);
   d.set("push_sent", p.action.type == "push_sent" || req.queryParam("push") == "sent");
   d.set("can_push", p.status == PaymentStatus::pending);
-  d.set("phone", cvFromJson(r->cvJson).phone);
-  d.set("push_url", url(r->id, "push"));
+  // The CV's number only for its signed-in owner; anyone else holding the id sees its end.
+  const std::string phone = cvFromJson(r->cvJson).phone;
+  if (a.owner) {
+    d.set("phone", phone);
+  } else if (!phoneEnding(phone).empty()) {
+    d.set("phone_ending", phoneEnding(phone));
+  }
+  d.set("push_url", link(*r, "push", a));
   // In sandbox mode the provider's next action links to its simulator's "customer pays" page.
   if (host_.sandbox() && !p.action.url.empty()) d.set("sandbox_pay_url", p.action.url);
-  d.set("verify_url", url(r->id, "verify"));
-  d.set("status_url", url(r->id, "status-page"));
+  d.set("verify_url", link(*r, "verify", a));
+  d.set("status_url", link(*r, "status-page", a));
   return page(200, "Pay for your CV", pages::kPayment, d);
 }
 
 Response CvPdfProduct::verifyForm(const Request& req) {
   auto r = load(req.param("request_id"));
   if (!r) return errorPage(404, "Not found", "This CV request does not exist.");
-  if (r->status != "pending_payment" && r->status != "failed") return Response::redirect(303, url(r->id, "status-page"));
+  Access a = access(req, *r);
+  if (!a.allowed) return errorPage(403, "Not your CV", a.denial);
+  auto pay = currentPayment(*r);
+  if (r->status != "pending_payment" && r->status != "failed")
+    return Response::redirect(303, link(*r, "status-page", a));
+  // No SMS can confirm a payment that failed or expired: the status page starts a new one.
+  if (pay.ok() && finalUnpaid(pay.value()))
+    return Response::redirect(303, link(*r, "status-page", a));
   Poco::JSON::Object d;
-  d.set("verify_url", url(r->id, "verify"));
-  d.set("payment_url", url(r->id, "payment-page"));
+  d.set("verify_url", link(*r, "verify", a));
+  d.set("payment_url", link(*r, "payment-page", a));
   d.set("amount", formatMajor(priceMinor_, currency_, true));
   d.set("currency", currency_);
   return page(200, "Verify your payment", pages::kVerify, d);
@@ -328,13 +505,18 @@ Response CvPdfProduct::verifyForm(const Request& req) {
 Response CvPdfProduct::verifySubmit(const Request& req) {
   auto r = load(req.param("request_id"));
   if (!r) return errorPage(404, "Not found", "This CV request does not exist.");
-  if (r->status == "completed" || r->status == "generating_pdf" || r->status == "verifying_payment")
-    return Response::redirect(303, url(r->id, "status-page"));
+  Access a = access(req, *r);
+  if (!a.allowed) return errorPage(403, "Not your CV", a.denial);
+  auto pay = currentPayment(*r);
+  if (r->status != "pending_payment" && r->status != "failed")
+    return Response::redirect(303, link(*r, "status-page", a));
+  if (pay.ok() && finalUnpaid(pay.value()))
+    return Response::redirect(303, link(*r, "status-page", a));
   std::string message = Poco::trim(bodyField(req, "payment_message"));
   auto again = [&](int status, const std::string& error) {
     Poco::JSON::Object d;
-    d.set("verify_url", url(r->id, "verify"));
-    d.set("payment_url", url(r->id, "payment-page"));
+    d.set("verify_url", link(*r, "verify", a));
+    d.set("payment_url", link(*r, "payment-page", a));
     d.set("amount", formatMajor(priceMinor_, currency_, true));
     d.set("currency", currency_);
     d.set("error", error);
@@ -345,18 +527,24 @@ Response CvPdfProduct::verifySubmit(const Request& req) {
   };
   if (message.empty()) return again(400, "Paste the confirmation SMS you received after paying.");
   if (message.size() > 2000) return again(400, "That message is too long to be a confirmation SMS.");
-  if (r->verifyAttempts >= s_.getInt("verify_max_attempts"))
+  // Counted per request and client, so that someone else holding the id cannot use up the
+  // owner's attempts; and per client across requests.
+  if (attempts(r->id, a.client, "verify") >= s_.getInt("verify_max_attempts"))
     return again(429, "Too many verification attempts for this request. If you paid, contact support with your SMS; otherwise start a new request.");
-  if (!clientAllowed(req.clientIp))
+  if (!clientAllowed("verify", a.client, s_.getInt("verify_per_client_per_hour")))
     return again(429, "Too many verification attempts from your network. Please wait a while and try again.");
-  bool moved = updateRequest(r->id, 
-                   "UPDATE cv_requests SET status = 'verifying_payment', error = '', pending_message = ?, "
-                   "verify_attempts = verify_attempts + 1, updated_at = ?, version = version + 1 WHERE id = ? AND version = ?",
-                   {message, host_.clock().nowMs(), r->id, r->version}) == 1;
+  bool moved =
+      updateRequest(
+          r->id,
+          "UPDATE cv_requests SET status = 'verifying_payment', error = '', pending_message = ?, "
+          "verify_attempts = verify_attempts + 1, updated_at = ?, version = version + 1 "
+          "WHERE id = ? AND version = ?",
+          {message, host_.clock().nowMs(), r->id, r->version}) == 1;
   if (moved) {
+    countAttempt(r->id, a.client, "verify");
     host_.jobs().enqueue(JobSpec{"cvpdf.verify", r->id, "", 0, 0});
   }
-  return Response::redirect(303, url(r->id, "status-page"));
+  return Response::redirect(303, link(*r, "status-page", a));
 }
 
 JobOutcome CvPdfProduct::runVerify(const Job& job) {
@@ -374,12 +562,25 @@ JobOutcome CvPdfProduct::runVerify(const Job& job) {
   };
   bool lastTry = job.attempt >= job.maxAttempts;
   auto res = host_.payments().submitProof(r->paymentId, message);
+  // A payment held for review (by this proof or before it) is money received: never "failed".
+  auto heldNow = [&] {
+    CvRequest now = *r;
+    currentPayment(now);
+    return now.status == kUnderReview;
+  };
   if (!res.ok()) {
     const Error& e = res.error();
     host_.logger().info("cvpdf", "request " + r->id + ": proof refused: " + e.internal);
+    if (e.code == ErrorCode::conflict && heldNow()) return JobOutcome::ok();
     if (e.code == ErrorCode::providerTimeout || e.code == ErrorCode::providerError || e.code == ErrorCode::unavailable) {
       if (!lastTry) return JobOutcome::retry(e.internal);
       return fail("We could not reach the payment service to check your payment. Please try again in a few minutes.");
+    }
+    if (e.code == ErrorCode::conflict) {
+      auto p = host_.payments().get(r->paymentId);
+      if (p.ok() && finalUnpaid(p.value()))
+        return fail(
+            "This payment can no longer be confirmed. Tap Try again to start a new payment.");
     }
     return fail(e.external);
   }
@@ -390,6 +591,9 @@ JobOutcome CvPdfProduct::runVerify(const Job& job) {
                     {host_.clock().nowMs(), r->id});
     return JobOutcome::ok();
   }
+  if (out.payment.status == PaymentStatus::held && heldNow()) return JobOutcome::ok();
+  if (finalUnpaid(out.payment))
+    return fail("This payment can no longer be confirmed. Tap Try again to start a new payment.");
   if (out.payment.status == PaymentStatus::pending || out.payment.status == PaymentStatus::unknown) {
     if (!lastTry) return JobOutcome::retry("not paid yet");
     return fail("Your payment has not been confirmed yet. If you have paid, wait a few minutes and tap Try again; "
@@ -445,16 +649,22 @@ JobOutcome CvPdfProduct::onPaymentFailed(const Payment& p) {
   if (!r || r->paymentId != p.id) return JobOutcome::ok();
   std::string why = p.status == PaymentStatus::expired ? "The payment time ran out. Start a new payment to continue."
                                                        : (p.failureReason.empty() ? "The payment failed." : p.failureReason);
-  updateRequest(r->id, "UPDATE cv_requests SET status = 'failed', error = ?, updated_at = ?, version = version + 1 "
-                  "WHERE id = ? AND status IN ('pending_payment', 'verifying_payment')",
-                  {why, host_.clock().nowMs(), r->id});
+  updateRequest(
+      r->id,
+      "UPDATE cv_requests SET status = 'failed', error = ?, updated_at = ?, version = version + 1 "
+      "WHERE id = ? AND status IN ('pending_payment', 'verifying_payment', 'payment_under_review')",
+      {why, host_.clock().nowMs(), r->id});
   return JobOutcome::ok();
 }
 
 Response CvPdfProduct::statusPage(const Request& req) {
   auto r = load(req.param("request_id"));
   if (!r) return errorPage(404, "Not found", "This CV request does not exist.");
-  if (r->status == "pending_payment" || r->status == "verifying_payment") host_.payments().get(r->paymentId);  // sync on read
+  Access a = access(req, *r);
+  if (!a.allowed) return errorPage(403, "Not your CV", a.denial);
+  Result<Payment> p = Error::make(ErrorCode::notFound, "not looked up");
+  if (r->status != "completed" && r->status != "generating_pdf")
+    p = currentPayment(*r);  // sync on read
   Poco::JSON::Object d;
   d.set("status", r->status);
   d.set("status_label", statusLabel(r->status));
@@ -464,16 +674,14 @@ Response CvPdfProduct::statusPage(const Request& req) {
   d.set("completed", r->status == "completed");
   d.set("failed", r->status == "failed");
   d.set("pending_payment", r->status == "pending_payment");
-  d.set("download_url", url(r->id, "download"));
-  d.set("verify_url", url(r->id, "verify"));
-  d.set("payment_url", url(r->id, "payment-page"));
-  d.set("restart_url", url(r->id, "restart"));
-  bool restartable = false;
-  if (r->status == "failed") {
-    auto p = host_.payments().get(r->paymentId);
-    restartable = !p.ok() || (isFinal(p.value().status) && p.value().status != PaymentStatus::succeeded);
-  }
-  d.set("restart", restartable);
+  d.set("under_review", r->status == kUnderReview);
+  if (r->status == kUnderReview) reviewData(d, p);
+  if (r->status == "completed") d.set("download_url", downloadLink(*r));
+  d.set("verify_url", link(*r, "verify", a));
+  d.set("payment_url", link(*r, "payment-page", a));
+  d.set("restart_url", link(*r, "restart", a));
+  // Try again: a new payment when this one can no longer be paid, else another SMS.
+  d.set("restart", r->status == "failed" && (!p.ok() || finalUnpaid(p.value())));
   return page(200, "Your CV", pages::kStatus, d, inProgress || r->status == "pending_payment");
 }
 
@@ -482,42 +690,86 @@ Response CvPdfProduct::statusJson(const Request& req) {
   std::int64_t now = host_.clock().nowMs();
   // Front ends poll this every few seconds: a short-lived cache answers the repeats without
   // the database. This process drops an entry whenever it changes the request; other
-  // processes' changes show within status_cache_ms.
+  // processes' changes show within status_cache_ms. Who may see it is checked every time.
+  std::optional<CvRequest> r;
+  std::string reference;
   {
     std::lock_guard<std::mutex> lock(statusCacheMutex_);
     auto it = statusCache_.find(id);
-    if (it != statusCache_.end() && it->second.first > now) {
-      Response cached = Response::text(200, it->second.second, "application/json");
-      cached.header("Cache-Control", "no-store");
-      return cached;
+    if (it != statusCache_.end() && it->second.expiresAtMs > now) {
+      r = it->second.request;
+      reference = it->second.reference;
     }
   }
-  auto r = load(id);
-  if (!r) return jsonError(404, "Request not found");
-  if (r->status == "pending_payment") host_.payments().get(r->paymentId);  // a stale payment is re-checked
+  if (!r) {
+    r = load(id);
+    if (!r) return jsonError(404, "Request not found");
+    Access first = access(req, *r);  // someone else's poll never makes us ask the provider
+    if (!first.allowed) return jsonError(403, first.denial);
+    if (r->status == "pending_payment" || r->status == "verifying_payment" ||
+        r->status == "failed" || r->status == kUnderReview) {
+      // A stale payment is re-checked; a held one shows as under review.
+      auto p = currentPayment(*r);
+      if (p.ok() && r->status == kUnderReview) reference = referenceOf(p.value());
+    }
+    std::int64_t ttl = s_.getInt("status_cache_ms");
+    if (ttl > 0) {
+      std::lock_guard<std::mutex> lock(statusCacheMutex_);
+      if (statusCache_.size() > 100000) statusCache_.clear();
+      statusCache_[r->id] = CachedStatus{now + ttl, *r, reference};
+    }
+  }
+  Access a = access(req, *r);
+  if (!a.allowed) return jsonError(403, a.denial);
   Poco::JSON::Object o;
   o.set("status", r->status);
   o.set("request_id", r->id);
   o.set("created_at", isoTime(r->createdAt));
   o.set("completed_at", r->completedAt ? Poco::Dynamic::Var(isoTime(r->completedAt)) : Poco::Dynamic::Var());
-  o.set("download_url", r->status == "completed" ? Poco::Dynamic::Var(url(r->id, "download")) : Poco::Dynamic::Var());
+  const bool completed = r->status == "completed";
+  o.set("download_url",
+        completed ? Poco::Dynamic::Var(url(r->id, "download")) : Poco::Dynamic::Var());
+  if (completed && !r->userId.empty()) {
+    // For the owner's browser, which sends no JWT: minutes valid, this request and user only.
+    std::int64_t expires = 0;
+    o.set("signed_download_url", downloadLink(*r, &expires));
+    o.set("signed_download_expires_at", isoTime(expires));
+  }
+  o.set("status_page_url", link(*r, "status-page", a));
   if (r->status == "failed") o.set("error", r->error);
+  if (r->status == kUnderReview) {
+    o.set("message",
+          "We received your payment. It is being reviewed before your CV is made: there is nothing "
+          "more to pay.");
+    if (!reference.empty()) o.set("reference", reference);
+    const Brand& b = host_.brand();
+    Poco::JSON::Object support;
+    support.set("name", b.name);
+    if (!b.supportPhone.empty()) support.set("phone", b.supportPhone);
+    if (!b.supportEmail.empty()) support.set("email", b.supportEmail);
+    o.set("support", support);
+  }
   Response resp = Response::json(200, o);
   resp.header("Cache-Control", "no-store");
-  std::int64_t ttl = s_.getInt("status_cache_ms");
-  if (ttl > 0) {
-    std::lock_guard<std::mutex> lock(statusCacheMutex_);
-    if (statusCache_.size() > 100000) statusCache_.clear();
-    statusCache_[r->id] = {now + ttl, resp.body};
-  }
   return resp;
 }
 
 Response CvPdfProduct::download(const Request& req) {
   auto r = load(req.param("request_id"));
   if (!r) return jsonError(404, "Request not found");
-  if (!r->userId.empty() && req.userId.value_or("") != r->userId)
-    return jsonError(403, "This CV belongs to another account. Sign in as its owner to download it.");
+  if (!r->userId.empty() && req.userId.value_or("") != r->userId) {
+    // API clients send the owner's JWT; the owner's browser follows a signed download link.
+    const std::string token = req.queryParam("access");
+    LinkCheck check = token.empty() ? LinkCheck::invalid
+                                    : checkLink(linkKey_, "download", r->id, r->userId, token,
+                                                host_.clock().nowMs() / 1000);
+    if (check == LinkCheck::expired)
+      return jsonError(403,
+                       "This download link has expired. Open the status page again for a new one.");
+    if (check != LinkCheck::valid)
+      return jsonError(403,
+                       "This CV belongs to another account. Sign in as its owner to download it.");
+  }
   if (r->status != "completed") return jsonError(409, "The PDF is not ready yet (status: " + r->status + ").");
   if (req.header("If-None-Match") == r->etag) {
     Response nm = Response::text(304, "", "");
@@ -547,26 +799,60 @@ Response CvPdfProduct::download(const Request& req) {
 Response CvPdfProduct::push(const Request& req) {
   auto r = load(req.param("request_id"));
   if (!r) return errorPage(404, "Not found", "This CV request does not exist.");
+  Access a = access(req, *r);
+  if (!a.allowed) return errorPage(403, "Not your CV", a.denial);
+  const std::string back = link(*r, "payment-page", a);
   std::string phone = normalisePhone(bodyField(req, "phone"));
-  if (phone.empty()) return errorPage(400, "Invalid number", "Enter a valid mobile money number, e.g. 0754 123 456.", url(r->id, "payment-page"));
+  if (phone.empty())
+    return errorPage(400, "Invalid number", "Enter a valid mobile money number, e.g. 0754 123 456.",
+                     back);
+  // Per request and client, and per client across requests: prompts go to someone's phone.
+  auto tooMany = [&](const std::string& message) {
+    Response resp = errorPage(429, "Too many payment prompts", message, back);
+    resp.header("Retry-After", "600");
+    return resp;
+  };
+  if (attempts(r->id, a.client, "push") >= s_.getInt("push_max_per_request"))
+    return tooMany("Too many payment prompts for this request. Pay from the USSD menu instead.");
+  if (!clientAllowed("push", a.client, s_.getInt("push_per_client_per_hour")))
+    return tooMany(
+        "Too many payment prompts from your network. Please wait a while, or pay from the USSD "
+        "menu.");
+  countAttempt(r->id, a.client, "push");
   auto res = host_.payments().requestPush(r->paymentId, phone);
-  if (!res.ok()) return errorPage(httpStatus(res.error().code), "Prompt not sent", res.error().external, url(r->id, "payment-page"));
-  return Response::redirect(303, url(r->id, "payment-page") + "?push=sent");
+  if (!res.ok()) {
+    Response resp =
+        errorPage(httpStatus(res.error().code), "Prompt not sent", res.error().external, back);
+    if (res.error().retryAfterSeconds > 0)
+      resp.header("Retry-After", std::to_string(res.error().retryAfterSeconds));
+    return resp;
+  }
+  return Response::redirect(303, link(*r, "payment-page", a, "push=sent"));
 }
 
 Response CvPdfProduct::restart(const Request& req) {
   auto r = load(req.param("request_id"));
   if (!r) return errorPage(404, "Not found", "This CV request does not exist.");
-  if (r->status != "failed") return Response::redirect(303, url(r->id, "status-page"));
+  Access a = access(req, *r);
+  if (!a.allowed) return errorPage(403, "Not your CV", a.denial);
+  if (r->status != "failed") return Response::redirect(303, link(*r, "status-page", a));
   auto old = host_.payments().get(r->paymentId);
   if (old.ok() && !isFinal(old.value().status))
-    return Response::redirect(303, url(r->id, "verify"));  // the payment can still be paid: verify again
+    return Response::redirect(303, link(*r, "verify", a));  // it can still be paid: verify again
+  if (old.ok() && old.value().status == PaymentStatus::held)
+    return Response::redirect(303, link(*r, "status-page", a));
   auto pay = newPayment(*r, "", false);
-  if (!pay.ok()) return errorPage(502, "Payment unavailable", pay.error().external, url(r->id, "status-page"));
-  updateRequest(r->id, "UPDATE cv_requests SET status = 'pending_payment', error = '', payment_id = ?, verify_attempts = 0, updated_at = ?, "
-                  "version = version + 1 WHERE id = ? AND version = ?",
-                  {pay.value().id, host_.clock().nowMs(), r->id, r->version});
-  return Response::redirect(303, url(r->id, "payment-page"));
+  if (!pay.ok())
+    return errorPage(502, "Payment unavailable", pay.error().external, link(*r, "status-page", a));
+  std::int64_t moved = updateRequest(r->id,
+                                     "UPDATE cv_requests SET status = 'pending_payment', "
+                                     "error = '', payment_id = ?, verify_attempts = 0, "
+                                     "updated_at = ?, version = version + 1 "
+                                     "WHERE id = ? AND version = ?",
+                                     {pay.value().id, host_.clock().nowMs(), r->id, r->version});
+  // A new payment: a fresh allowance of SMS and prompts for it.
+  if (moved == 1) host_.db().exec("DELETE FROM cv_request_limits WHERE request_id = ?", {r->id});
+  return Response::redirect(303, link(*r, "payment-page", a));
 }
 
 }  // namespace malipo::cvpdf

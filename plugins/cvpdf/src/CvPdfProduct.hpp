@@ -2,7 +2,13 @@
 // pasted confirmation SMS or a provider webhook, and fulfilled with a PDF.
 //
 // CV request states: pending_payment → verifying_payment → generating_pdf → completed,
-// or failed (retry allowed). The kernel owns the payment; this product owns the request.
+// or failed (retry allowed), or payment_under_review (the kernel holds the payment for an
+// operator: money arrived but did not match). The kernel owns the payment; this product owns
+// the request.
+//
+// Who may see and act on a request: a request made by a signed-in user only that user (their
+// JWT, or a page link signed for them); an anonymous one whoever holds its unguessable id, with
+// personal data masked on its pages.
 #pragma once
 
 #include <map>
@@ -13,6 +19,7 @@
 #include <unordered_map>
 
 #include "cv_validation.hpp"
+#include "links.hpp"
 #include "malipo/product.hpp"
 #include "pdf/pdf_renderer.hpp"
 
@@ -21,6 +28,15 @@ namespace malipo::cvpdf {
 struct CvRequest {
   std::string id, cvId, userId, templateId, cvJson, status, paymentId, paymentReference, error, pdfPath, etag;
   std::int64_t downloadCount = 0, verifyAttempts = 0, createdAt = 0, updatedAt = 0, completedAt = 0, version = 0;
+};
+
+// Who is asking about one request.
+struct Access {
+  bool allowed = false;
+  bool owner = false;  // the signed-in owner (JWT or signed page link): may see personal data
+  std::string token;   // signed page link carried in every link of the pages ("": none needed)
+  std::string client;  // rate-limit key: "user:<sub>" or "ip:<address>"
+  std::string denial;  // when !allowed: what to tell them
 };
 
 class CvPdfProduct final : public Product {
@@ -45,6 +61,23 @@ class CvPdfProduct final : public Product {
   JobOutcome runVerify(const Job& job);
 
   std::optional<CvRequest> load(const std::string& id);
+  Access access(const Request& req, const CvRequest& r) const;
+  Access ownerAccess(const CvRequest& r) const;  // as the request's own maker
+  // url() plus the caller's page link (and `query`).
+  std::string link(const CvRequest& r, const std::string& leaf, const Access& a,
+                   const std::string& query = {}) const;
+  // Where the request's PDF downloads in a browser: signed for its owner, minutes valid.
+  std::string downloadLink(const CvRequest& r, std::int64_t* expiresAtMs = nullptr) const;
+  // The request's payment; a payment the kernel holds for review moves the request to
+  // payment_under_review (r is reloaded then).
+  Result<Payment> currentPayment(CvRequest& r);
+  // reference and support_* of an under-review page.
+  void reviewData(Poco::JSON::Object& d, const Result<Payment>& p) const;
+  // Per request and per client: one abuser cannot use up the owner's attempts.
+  std::int64_t attempts(const std::string& requestId, const std::string& client,
+                        const std::string& action);
+  void countAttempt(const std::string& requestId, const std::string& client,
+                    const std::string& action);
   // Compare-and-set on the request's version; false when someone else moved it first.
   bool moveTo(const CvRequest& r, const std::string& status, const std::string& error);
   // Every change of a request goes through here, so the status cache never outlives it.
@@ -53,7 +86,8 @@ class CvPdfProduct final : public Product {
   Response page(int status, const std::string& title, const std::string& tmpl, const Poco::JSON::Object& data,
                 bool refresh = false);
   Response errorPage(int status, const std::string& title, const std::string& message, const std::string& backUrl = {});
-  bool clientAllowed(const std::string& clientIp);
+  // Per client and hour, across requests (counts this call).
+  bool clientAllowed(const std::string& action, const std::string& client, std::int64_t perHour);
   std::string url(const std::string& requestId, const std::string& leaf) const;
   std::string normalisePhone(const std::string& raw) const;
 
@@ -65,10 +99,19 @@ class CvPdfProduct final : public Product {
   std::string storageDir_;
   CvLimits limits_;
   std::unique_ptr<PdfRenderer> renderer_;
+  std::string
+      linkKey_;  // signs page and download links (settings.link_secret or one kept in the database)
+  struct CachedStatus {
+    std::int64_t expiresAtMs = 0;
+    CvRequest request;
+    std::string reference;  // of a payment under review
+  };
   std::mutex statusCacheMutex_;
-  std::unordered_map<std::string, std::pair<std::int64_t, std::string>> statusCache_;  // id → (expiry, JSON)
+  std::unordered_map<std::string, CachedStatus>
+      statusCache_;  // request id → what GET …/status shows
   std::mutex clientMutex_;
-  std::map<std::string, std::pair<std::int64_t, int>> clientWindow_;  // ip → (window start, count)
+  std::map<std::string, std::pair<std::int64_t, int>>
+      clientWindow_;  // action|client → (window start, count)
 };
 
 }  // namespace malipo::cvpdf

@@ -25,6 +25,7 @@ inline const char* kPayment = R"(
   <form method="post" action="{{{push_url}}}">
     <label for="phone">Mobile money number</label>
     <input id="phone" name="phone" type="tel" inputmode="tel" value="{{phone}}" placeholder="07XX XXX XXX" required>
+    {{#phone_ending}}<p class="muted" id="phone-hint">The number on your CV ends in {{phone_ending}}.</p>{{/phone_ending}}
     <p><button class="btn secondary" type="submit">Send payment prompt</button></p>
   </form>
 </div>
@@ -66,10 +67,18 @@ inline const char* kStatus = R"(
   <p class="ok">Your PDF is ready.</p>
   <a class="btn" id="download" href="{{{download_url}}}">Download PDF</a>
   {{/completed}}
+  {{#under_review}}
+  <p class="ok" id="review">We received your payment. It is being reviewed before your CV is made: there is nothing more to pay.</p>
+  {{#reference}}<dl><dt>Reference</dt><dd id="reference">{{reference}}</dd></dl>{{/reference}}
+  <p id="support">Questions? Contact {{support_name}} support and quote this reference.</p>
+  {{#support_phone}}<p>Phone: <a id="support-phone" href="tel:{{support_phone}}">{{support_phone}}</a></p>{{/support_phone}}
+  {{#support_email}}<p>Email: <a id="support-email" href="mailto:{{support_email}}">{{support_email}}</a></p>{{/support_email}}
+  {{/under_review}}
   {{#failed}}
-  <p><a class="btn" id="retry" href="{{{verify_url}}}">Try again</a></p>
-  {{#restart}}<form method="post" action="{{{restart_url}}}"><p><button class="btn secondary" type="submit">Start a new payment</button></p></form>{{/restart}}
-  {{^restart}}<p class="muted"><a href="{{{payment_url}}}">Not paid yet? See the payment instructions</a></p>{{/restart}}
+  {{#restart}}<form method="post" action="{{{restart_url}}}"><p><button class="btn" id="retry" type="submit">Try again</button></p></form>
+  <p class="muted">Start a new payment for this CV: the last one can no longer be paid.</p>{{/restart}}
+  {{^restart}}<p><a class="btn" id="retry" href="{{{verify_url}}}">Try again</a></p>
+  <p class="muted"><a href="{{{payment_url}}}">Not paid yet? See the payment instructions</a></p>{{/restart}}
   {{/failed}}
   {{#pending_payment}}<p><a class="btn" href="{{{payment_url}}}">Payment instructions</a></p>
   <p><a class="btn secondary" href="{{{verify_url}}}">I have paid: verify</a></p>{{/pending_payment}}

@@ -21,8 +21,16 @@ malipo::SchemaNode cvpdfSchema() {
       .field("status_cache_ms", integer("how long GET …/status may answer from memory (0: never)").def(1000).range(0, 10000))
       .field("verify_retries", integer("re-checks with backoff while the provider says not paid yet").def(3).range(0, 10))
       .field("verify_backoff_ms", integer("delay before the first re-check (doubles each time)").def(10000).range(1, 3600000))
-      .field("verify_max_attempts", integer("SMS submissions allowed per request").def(10).range(1, 1000))
-      .field("verify_per_client_per_hour", integer("SMS submissions allowed per client address per hour").def(30).range(1, 100000));
+      .field("verify_max_attempts", integer("SMS submissions allowed per request and client").def(10).range(1, 1000))
+      .field("verify_per_client_per_hour", integer("SMS submissions allowed per client per hour").def(30).range(1, 100000))
+      .field("push_max_per_request", integer("payment prompts (USSD push) allowed per request and client").def(3).range(1, 100))
+      .field("push_per_client_per_hour", integer("payment prompts allowed per client per hour").def(10).range(1, 100000))
+      .field("link_secret", str("key that signs the owner's page and download links (empty: a random key kept in the database)")
+                                .def("")
+                                .strongSecret(true))
+      .field("page_link_ttl_minutes", integer("how long a signed-in owner's page link stays valid").def(1440).range(5, 10080))
+      .field("download_link_ttl_seconds", integer("how long a signed download link stays valid").def(600).range(30, 86400))
+      .field("callback_max_body_bytes", integer("largest body on /api/cv-pdf/ussd-callback").def(16384).range(1024, 262144));
 }
 
 void cvpdfRegister(malipo::Registrar& r) { r.addProduct(std::make_shared<malipo::cvpdf::CvPdfProduct>(r.host())); }

@@ -4,8 +4,10 @@
 #include <Poco/JSON/Parser.h>
 #include <gtest/gtest.h>
 
+#include "../../../tests/kernel/engines.hpp"
 #include "../../../tests/kernel/kernel_fixture.hpp"
 #include "cv_validation.hpp"
+#include "links.hpp"
 #include "support/TestSupport.hpp"
 
 using namespace malipo;
@@ -15,26 +17,51 @@ namespace {
 
 Poco::JSON::Object::Ptr parse(const std::string& s) { return Poco::JSON::Parser().parse(s).extract<Poco::JSON::Object::Ptr>(); }
 
+const std::string kJwtSecret = "cv-secret-0123456789abcdefghijklmnop";
+const std::string kLinkSecret = "cv-link-secret-0123456789abcdefghijklmnop";
+
+std::map<std::string, std::string> bearer(const std::string& sub) {
+  return {{"Authorization", "Bearer " + makeJwt(kJwtSecret, sub, 3600)}};
+}
+
+// What follows "access=" in a URL (a signed page or download link).
+std::string accessOf(const std::string& url) {
+  std::size_t at = url.find("access=");
+  if (at == std::string::npos) return "";
+  return url.substr(at + 7, url.find_first_of("&\"", at + 7) - at - 7);
+}
+
+// The path and query of an absolute URL.
+std::string target(const std::string& url) {
+  std::size_t scheme = url.find("://");
+  return scheme == std::string::npos ? url : url.substr(url.find('/', scheme + 3));
+}
+
 const std::string kCv = R"({"template_id": "modern", "cv_data": {"name": "Zoë Ñandú", "title": "Software <Engineer>",
   "email": "zoe@example.com", "phone": "+255 754 123 456", "summary": "Builds payment systems.",
   "experience": [{"position": "Senior Developer", "company": "Tech Solutions Ltd", "duration": "2020-2023", "description": "Led a team."}],
   "education": [{"degree": "BSc Computer Science", "school": "University of Dar es Salaam", "duration": "2015-2019"}],
   "skills": ["C++", "SQL"], "languages": ["English", "Swahili"]}})";
 
-class CvPdfTest : public ::testing::Test {
+// On SQLite, and on PostgreSQL when scripts/test.sh provides one.
+class CvPdfTest : public EngineTest {
  protected:
   void SetUp() override {
+    SKIP_WITHOUT_ENGINE();
+    // clang-format off
     std::string yaml =
         "server: {listen: \"127.0.0.1:0\", access_log: false}\n"
-        "database: {url: \"sqlite:" + dir_.file("cv.db") + "\"}\n"
-        "auth: {jwt_secret: cv-secret-0123456789abcdefghijklmnop}\n"
+        "database: {url: \"" + url() + "\"}\n"
+        "auth: {jwt_secret: " + kJwtSecret + "}\n"
+        "brand: {name: CV Chap Chap, support_phone: \"+255 700 111 222\", support_email: help@cvchapchap.example}\n"
         "jobs: {workers: 2, poll_interval_ms: 20}\n"
         "log: {level: error}\nsandbox: true\n"
         "plugins:\n"
         "  - {name: fakepay, library: " TEST_PLUGIN_DIR "/libmalipo_fakepay.so}\n"
         "  - name: cvpdf\n    library: " CVPDF_PLUGIN "\n"
         "    settings: {providers: [fakepay], storage_dir: \"" + dir_.file("pdfs") + "\", verify_backoff_ms: 50, "
-        "verify_retries: 2, verify_max_attempts: 4}\n";
+        "verify_retries: 2, verify_max_attempts: 4, link_secret: " + kLinkSecret + "}\n";
+    // clang-format on
     kernel_ = std::make_unique<Kernel>(ConfigLoader::loadString(yaml, "cv.yaml"));
     kernel_->open();
     kernel_->start();
@@ -42,12 +69,15 @@ class CvPdfTest : public ::testing::Test {
   }
   void TearDown() override { kernel_.reset(); }
 
-  std::string initiate(const std::string& body = kCv, const std::map<std::string, std::string>& headers = {}) {
+  std::string initiate(const std::string& body = kCv,
+                       const std::map<std::string, std::string>& headers = {},
+                       std::string* paymentPageUrl = nullptr) {
     auto r = http(port_, "POST", "/api/cv-pdf/anonymous/initiate-ussd", body, headers);
     EXPECT_EQ(r.status, 200) << r.body;
     auto o = parse(r.body);
     EXPECT_TRUE(o->getValue<bool>("success"));
     EXPECT_EQ(o->getValue<std::string>("payment_page_url").rfind("http://127.0.0.1:", 0), 0u);
+    if (paymentPageUrl) *paymentPageUrl = o->getValue<std::string>("payment_page_url");
     return o->getValue<std::string>("request_id");
   }
   std::string paymentId(const std::string& rid) {
@@ -60,21 +90,33 @@ class CvPdfTest : public ::testing::Test {
     auto r = http(port_, "POST", "/sandbox/fakepay/orders/" + providerRef(rid) + "/pay", body);
     return parse(r.body)->getValue<std::string>("txn_id");
   }
-  std::string status(const std::string& rid) {
-    return parse(http(port_, "GET", "/api/cv-pdf/" + rid + "/status").body)->getValue<std::string>("status");
+  std::string status(const std::string& rid,
+                     const std::map<std::string, std::string>& headers = {}) {
+    auto r = http(port_, "GET", "/api/cv-pdf/" + rid + "/status", "", headers);
+    return r.status == 200 ? parse(r.body)->getValue<std::string>("status")
+                           : "HTTP " + std::to_string(r.status);
   }
-  HttpResult verify(const std::string& rid, const std::string& sms) {
+  HttpResult verify(const std::string& rid, const std::string& sms,
+                    const std::map<std::string, std::string>& headers = {},
+                    const std::string& query = "") {
     std::string form = "payment_message=";
     for (char c : sms) form += (c == ' ') ? std::string("+") : std::string(1, c);
-    return http(port_, "POST", "/api/cv-pdf/" + rid + "/verify", form, {}, "application/x-www-form-urlencoded");
+    return http(port_, "POST", "/api/cv-pdf/" + rid + "/verify" + query, form, headers,
+                "application/x-www-form-urlencoded");
+  }
+  std::int64_t verifyJobs() {
+    return kernel_->store()
+        .query("SELECT COUNT(*) AS n FROM jobs WHERE kind = 'cvpdf.verify'")
+        .i64(0, "n");
   }
 
-  TempDir dir_;
   std::unique_ptr<Kernel> kernel_;
   std::uint16_t port_ = 0;
 };
 
 }  // namespace
+
+INSTANTIATE_TEST_SUITE_P(Engines, CvPdfTest, ::testing::Values("sqlite", "postgresql"), engineName);
 
 TEST(CvValidation, RequiresNameAndCapsSizes) {
   cvpdf::CvLimits limits;
@@ -105,7 +147,7 @@ TEST(CvValidation, RequiresNameAndCapsSizes) {
   EXPECT_FALSE(cvpdf::isCvId("a/b"));
 }
 
-TEST_F(CvPdfTest, InitiateValidatesInput) {
+TEST_P(CvPdfTest, InitiateValidatesInput) {
   auto bad = http(port_, "POST", "/api/cv-pdf/anonymous/initiate-ussd", R"({"template_id": "fancy", "cv_data": {"name": "x"}})");
   EXPECT_EQ(bad.status, 400);
   EXPECT_EQ(parse(bad.body)->getValue<std::string>("error"), "Unknown template_id 'fancy'. Valid templates: modern, classic, minimal.");
@@ -120,7 +162,7 @@ TEST_F(CvPdfTest, InitiateValidatesInput) {
   EXPECT_EQ(kernel_->store().query("SELECT COUNT(*) AS n FROM cv_requests").i64(0, "n"), 0);
 }
 
-TEST_F(CvPdfTest, PastedProofCompletesAndDownloads) {
+TEST_P(CvPdfTest, PastedProofCompletesAndDownloads) {
   std::string rid = initiate();
   EXPECT_EQ(status(rid), "pending_payment");
   auto pageResp = http(port_, "GET", "/api/cv-pdf/" + rid + "/payment-page");
@@ -160,13 +202,13 @@ TEST_F(CvPdfTest, PastedProofCompletesAndDownloads) {
   EXPECT_EQ(kernel_->store().query("SELECT COUNT(*) AS n FROM jobs WHERE kind = 'payment.settled'").i64(0, "n"), 1);
 }
 
-TEST_F(CvPdfTest, WebhookAloneCompletes) {
+TEST_P(CvPdfTest, WebhookAloneCompletes) {
   std::string rid = initiate();
   payInSim(rid, "{}");  // the simulator sends its webhook
   ASSERT_TRUE(eventually([&] { return status(rid) == "completed"; })) << status(rid);
 }
 
-TEST_F(CvPdfTest, NotPaidRetriesThenFailsWithAMessageAndCanRetry) {
+TEST_P(CvPdfTest, NotPaidRetriesThenFailsWithAMessageAndCanRetry) {
   std::string rid = initiate();
   EXPECT_EQ(verify(rid, "PAID TXNOTYET").status, 303);
   auto page = http(port_, "GET", "/api/cv-pdf/" + rid + "/status-page");
@@ -182,7 +224,7 @@ TEST_F(CvPdfTest, NotPaidRetriesThenFailsWithAMessageAndCanRetry) {
   ASSERT_TRUE(eventually([&] { return status(rid) == "completed"; }));
 }
 
-TEST_F(CvPdfTest, WrongProofFailsAtOnceAndPagesEscapeInput) {
+TEST_P(CvPdfTest, WrongProofFailsAtOnceAndPagesEscapeInput) {
   std::string rid = initiate();
   payInSim(rid, R"({"webhooks": 0, "txn_id": "TXREAL"})");
   verify(rid, "PAID TXOTHER");
@@ -198,7 +240,7 @@ TEST_F(CvPdfTest, WrongProofFailsAtOnceAndPagesEscapeInput) {
   EXPECT_EQ(again.status, 400);
 }
 
-TEST_F(CvPdfTest, VerifyAttemptsAreLimitedPerRequest) {
+TEST_P(CvPdfTest, VerifyAttemptsAreLimitedPerRequest) {
   std::string rid = initiate();
   for (int i = 0; i < 4; ++i) {
     EXPECT_EQ(verify(rid, "<b>nonsense</b>").status, 303);
@@ -211,24 +253,24 @@ TEST_F(CvPdfTest, VerifyAttemptsAreLimitedPerRequest) {
   EXPECT_EQ(limited.body.find("<b>nonsense</b>"), std::string::npos);
 }
 
-TEST_F(CvPdfTest, LoggedInRequestDownloadsOnlyForItsOwner) {
-  std::string alice = makeJwt("cv-secret-0123456789abcdefghijklmnop", "alice", 3600), bob = makeJwt("cv-secret-0123456789abcdefghijklmnop", "bob", 3600);
+TEST_P(CvPdfTest, LoggedInRequestDownloadsOnlyForItsOwner) {
+  std::string alice = makeJwt(kJwtSecret, "alice", 3600), bob = makeJwt(kJwtSecret, "bob", 3600);
   std::string rid = initiate(kCv, {{"Authorization", "Bearer " + alice}});
   payInSim(rid, "{}");
-  ASSERT_TRUE(eventually([&] { return status(rid) == "completed"; }));
+  ASSERT_TRUE(eventually([&] { return status(rid, bearer("alice")) == "completed"; }));
   EXPECT_EQ(http(port_, "GET", "/api/cv-pdf/" + rid + "/download").status, 403);
   EXPECT_EQ(http(port_, "GET", "/api/cv-pdf/" + rid + "/download", "", {{"Authorization", "Bearer " + bob}}).status, 403);
   EXPECT_EQ(http(port_, "GET", "/api/cv-pdf/" + rid + "/download", "", {{"Authorization", "Bearer " + alice}}).status, 200);
 }
 
-TEST_F(CvPdfTest, IdempotencyKeyReturnsTheSameRequest) {
+TEST_P(CvPdfTest, IdempotencyKeyReturnsTheSameRequest) {
   auto a = http(port_, "POST", "/api/cv-pdf/anonymous/initiate-ussd", kCv, {{"Idempotency-Key", "cv-1"}});
   auto b = http(port_, "POST", "/api/cv-pdf/anonymous/initiate-ussd", kCv, {{"Idempotency-Key", "cv-1"}});
   EXPECT_EQ(a.body, b.body);
   EXPECT_EQ(kernel_->store().query("SELECT COUNT(*) AS n FROM cv_requests").i64(0, "n"), 1);
 }
 
-TEST_F(CvPdfTest, ExpiredPaymentCanBeRestarted) {
+TEST_P(CvPdfTest, ExpiredPaymentCanBeRestarted) {
   std::string rid = initiate();
   std::string pid = paymentId(rid);
   kernel_->store().exec("UPDATE payments SET expires_at = 1 WHERE id = ?", {pid});
@@ -242,4 +284,253 @@ TEST_F(CvPdfTest, ExpiredPaymentCanBeRestarted) {
   EXPECT_NE(paymentId(rid), pid);
   payInSim(rid, "{}");
   ASSERT_TRUE(eventually([&] { return status(rid) == "completed"; }));
+}
+
+// ---------------------------------------------------------------- who may see and act (issue 12)
+
+TEST_P(CvPdfTest, SignedInUsersRequestAnswersOnlyThatUser) {
+  std::string pageUrl;
+  std::string rid = initiate(kCv, bearer("alice"), &pageUrl);
+  const std::string base = "/api/cv-pdf/" + rid + "/";
+  // Nobody else reads it: not without a token, not as another signed-in user.
+  for (const std::string leaf : {"status", "status-page", "payment-page", "verify"}) {
+    EXPECT_EQ(http(port_, "GET", base + leaf).status, 403) << leaf;
+    auto asBob = http(port_, "GET", base + leaf, "", bearer("bob"));
+    EXPECT_EQ(asBob.status, 403) << leaf;
+    EXPECT_EQ(asBob.body.find("754"), std::string::npos) << leaf << ": the owner's phone leaks";
+    EXPECT_EQ(http(port_, "GET", base + leaf, "", bearer("alice")).status, 200) << leaf;
+  }
+  // Nor acts on it: no SMS, no push to a number of bob's choice, no restart.
+  EXPECT_EQ(verify(rid, "PAID TX1", bearer("bob")).status, 403);
+  EXPECT_EQ(http(port_, "POST", base + "push", "phone=0754000001", bearer("bob"),
+                 "application/x-www-form-urlencoded")
+                .status,
+            403);
+  EXPECT_EQ(
+      http(port_, "POST", base + "restart", "", bearer("bob"), "application/x-www-form-urlencoded")
+          .status,
+      403);
+  EXPECT_EQ(verifyJobs(), 0);
+  EXPECT_EQ(kernel_->store()
+                .query("SELECT COUNT(*) AS n FROM payment_events WHERE kind LIKE 'push%'")
+                .i64(0, "n"),
+            0);
+  EXPECT_EQ(status(rid, bearer("alice")), "pending_payment");
+
+  // Alice's browser has no JWT: the payment page URL she got carries a link signed for her,
+  // and every link of the pages carries it on.
+  const std::string token = accessOf(pageUrl);
+  ASSERT_FALSE(token.empty()) << pageUrl;
+  auto page = http(port_, "GET", target(pageUrl));
+  ASSERT_EQ(page.status, 200) << page.body;
+  EXPECT_NE(page.body.find("value=\"+255 754 123 456\""), std::string::npos)
+      << "the owner sees her own number";
+  EXPECT_NE(page.body.find("/verify?access=" + token), std::string::npos);
+  EXPECT_NE(page.body.find("/push?access=" + token), std::string::npos);
+  EXPECT_EQ(http(port_, "GET", base + "status-page?access=" + token).status, 200);
+  EXPECT_EQ(http(port_, "GET", base + "status?access=" + token).status, 200);
+  // The link opens this request only: not another one of hers, and not when tampered with.
+  std::string other = initiate(kCv, bearer("alice"));
+  EXPECT_EQ(http(port_, "GET", "/api/cv-pdf/" + other + "/status-page?access=" + token).status,
+            403);
+  std::string tampered = token;
+  tampered.back() = tampered.back() == 'A' ? 'B' : 'A';
+  EXPECT_EQ(http(port_, "GET", base + "status-page?access=" + tampered).status, 403);
+  // One signed for someone else (with the right key) does not open hers.
+  std::int64_t later = std::time(nullptr) + 3600;
+  EXPECT_EQ(
+      http(port_, "GET",
+           base + "status-page?access=" + cvpdf::signLink(kLinkSecret, "page", rid, "bob", later))
+          .status,
+      403);
+  EXPECT_EQ(
+      http(port_, "GET",
+           base + "status-page?access=" + cvpdf::signLink(kLinkSecret, "page", rid, "alice", later))
+          .status,
+      200);
+  auto expired =
+      http(port_, "GET",
+           base + "status-page?access=" +
+               cvpdf::signLink(kLinkSecret, "page", rid, "alice", std::time(nullptr) - 1));
+  EXPECT_EQ(expired.status, 403);
+  EXPECT_NE(expired.body.find("expired"), std::string::npos);
+  // Through her link she verifies (the form posts and redirects keep it).
+  std::string txn = payInSim(rid);
+  auto v = verify(rid, "PAID " + txn, {}, "?access=" + token);
+  EXPECT_EQ(v.status, 303);
+  EXPECT_EQ(v.header("Location"), base + "status-page?access=" + token);
+  ASSERT_TRUE(eventually([&] { return status(rid, bearer("alice")) == "completed"; }));
+}
+
+TEST_P(CvPdfTest, AnonymousRequestPagesMaskThePhone) {
+  std::string rid = initiate();
+  auto page = http(port_, "GET", "/api/cv-pdf/" + rid + "/payment-page");
+  ASSERT_EQ(page.status, 200);
+  EXPECT_EQ(page.body.find("754 123"), std::string::npos)
+      << "whoever holds the id must not see the CV's number";
+  EXPECT_EQ(page.body.find("754123"), std::string::npos);
+  EXPECT_EQ(page.body.find("zoe@example.com"), std::string::npos);
+  EXPECT_NE(page.body.find("ends in 456"), std::string::npos);
+  for (const std::string leaf : {"status-page", "verify"}) {
+    auto p = http(port_, "GET", "/api/cv-pdf/" + rid + "/" + leaf);
+    EXPECT_EQ(p.body.find("754"), std::string::npos) << leaf;
+    EXPECT_EQ(p.body.find("zoe@"), std::string::npos) << leaf;
+  }
+}
+
+// ---------------------------------------------------------------- the owner's browser download
+// (issue 14)
+
+TEST_P(CvPdfTest, OwnerDownloadsThroughAShortLivedSignedLink) {
+  std::string rid = initiate(kCv, bearer("alice")), other = initiate(kCv, bearer("alice"));
+  payInSim(rid, "{}");
+  ASSERT_TRUE(eventually([&] { return status(rid, bearer("alice")) == "completed"; }));
+  auto st = parse(http(port_, "GET", "/api/cv-pdf/" + rid + "/status", "", bearer("alice")).body);
+  EXPECT_EQ(st->getValue<std::string>("download_url"),
+            "/api/cv-pdf/" + rid + "/download");  // the JWT route stays
+  const std::string signedUrl = st->getValue<std::string>("signed_download_url");
+  ASSERT_EQ(signedUrl.rfind("/api/cv-pdf/" + rid + "/download?access=", 0), 0u) << signedUrl;
+  EXPECT_FALSE(st->getValue<std::string>("signed_download_expires_at").empty());
+  // No JWT: the signed link alone downloads.
+  auto dl = http(port_, "GET", signedUrl);
+  EXPECT_EQ(dl.status, 200) << dl.body;
+  EXPECT_EQ(dl.body.rfind("%PDF-", 0), 0u);
+  // The status page (opened through her page link) offers the same kind of link.
+  std::string pageToken =
+      cvpdf::signLink(kLinkSecret, "page", rid, "alice", std::time(nullptr) + 600);
+  auto sp = http(port_, "GET", "/api/cv-pdf/" + rid + "/status-page?access=" + pageToken);
+  std::size_t at = sp.body.find("id=\"download\" href=\"");
+  ASSERT_NE(at, std::string::npos) << sp.body;
+  std::string href = sp.body.substr(at + 20, sp.body.find('"', at + 20) - at - 20);
+  EXPECT_NE(href.find("access="), std::string::npos) << href;
+  EXPECT_EQ(http(port_, "GET", href).status, 200);
+  // Refused: another request's link, one for another user, an expired one, a page link.
+  const std::string token = accessOf(signedUrl);
+  EXPECT_EQ(http(port_, "GET", "/api/cv-pdf/" + other + "/download?access=" + token).status, 403);
+  std::int64_t later = std::time(nullptr) + 300;
+  EXPECT_EQ(http(port_, "GET",
+                 "/api/cv-pdf/" + rid + "/download?access=" +
+                     cvpdf::signLink(kLinkSecret, "download", rid, "bob", later))
+                .status,
+            403);
+  EXPECT_EQ(http(port_, "GET",
+                 "/api/cv-pdf/" + rid + "/download?access=" +
+                     cvpdf::signLink(kLinkSecret, "download", rid, "alice", later))
+                .status,
+            200);
+  auto expired =
+      http(port_, "GET",
+           "/api/cv-pdf/" + rid + "/download?access=" +
+               cvpdf::signLink(kLinkSecret, "download", rid, "alice", std::time(nullptr) - 1));
+  EXPECT_EQ(expired.status, 403);
+  EXPECT_NE(parse(expired.body)->getValue<std::string>("error").find("expired"), std::string::npos);
+  EXPECT_EQ(http(port_, "GET", "/api/cv-pdf/" + rid + "/download?access=" + pageToken).status, 403);
+  EXPECT_EQ(http(port_, "GET", "/api/cv-pdf/" + rid + "/download?access=garbage").status, 403);
+  // Unsigned and without a JWT stays refused; an anonymous request needs no link.
+  EXPECT_EQ(http(port_, "GET", "/api/cv-pdf/" + rid + "/download").status, 403);
+}
+
+TEST(CvPdfLinks, SignedLinksBindPurposeRequestUserAndTime) {
+  const std::string key = "k-0123456789abcdefghijklmnopqrstuvwxyz";
+  std::string t = cvpdf::signLink(key, "download", "r1", "alice", 1000);
+  EXPECT_EQ(cvpdf::checkLink(key, "download", "r1", "alice", t, 999), cvpdf::LinkCheck::valid);
+  EXPECT_EQ(cvpdf::checkLink(key, "download", "r1", "alice", t, 1000), cvpdf::LinkCheck::valid);
+  EXPECT_EQ(cvpdf::checkLink(key, "download", "r1", "alice", t, 1001), cvpdf::LinkCheck::expired);
+  EXPECT_EQ(cvpdf::checkLink(key, "page", "r1", "alice", t, 999), cvpdf::LinkCheck::invalid);
+  EXPECT_EQ(cvpdf::checkLink(key, "download", "r2", "alice", t, 999), cvpdf::LinkCheck::invalid);
+  EXPECT_EQ(cvpdf::checkLink(key, "download", "r1", "bob", t, 999), cvpdf::LinkCheck::invalid);
+  EXPECT_EQ(cvpdf::checkLink(key + "x", "download", "r1", "alice", t, 999),
+            cvpdf::LinkCheck::invalid);
+  // A later expiry with the old signature is not accepted.
+  EXPECT_EQ(cvpdf::checkLink(key, "download", "r1", "alice", "9999" + t.substr(t.find('.')), 999),
+            cvpdf::LinkCheck::invalid);
+  for (const std::string bad : {"", ".", "1000.", ".abc", "x.y", "1000"})
+    EXPECT_EQ(cvpdf::checkLink(key, "download", "r1", "alice", bad, 999), cvpdf::LinkCheck::invalid)
+        << bad;
+  EXPECT_EQ(cvpdf::randomLinkKey().size(), 64u);
+  EXPECT_NE(cvpdf::randomLinkKey(), cvpdf::randomLinkKey());
+}
+
+// ---------------------------------------------------------------- held is not unpaid (issue 14)
+
+TEST_P(CvPdfTest, HeldPaymentShowsAsReceivedUnderReview) {
+  std::string rid = initiate();
+  payInSim(rid, R"({"amount_minor": 50000})");  // 500 of 1000 TZS, and the webhook
+  ASSERT_TRUE(eventually([&] { return status(rid) == "payment_under_review"; })) << status(rid);
+  auto st = parse(http(port_, "GET", "/api/cv-pdf/" + rid + "/status").body);
+  EXPECT_FALSE(st->getValue<std::string>("reference").empty());
+  EXPECT_NE(st->getValue<std::string>("message").find("received your payment"), std::string::npos);
+  auto support = st->getObject("support");
+  ASSERT_TRUE(support);
+  EXPECT_EQ(support->getValue<std::string>("phone"), "+255 700 111 222");
+  EXPECT_EQ(support->getValue<std::string>("email"), "help@cvchapchap.example");
+  EXPECT_EQ(support->getValue<std::string>("name"), "CV Chap Chap");
+  EXPECT_TRUE(st->isNull("download_url"));
+
+  auto sp = http(port_, "GET", "/api/cv-pdf/" + rid + "/status-page");
+  EXPECT_NE(sp.body.find("data-status=\"payment_under_review\""), std::string::npos);
+  EXPECT_NE(sp.body.find("under review"), std::string::npos);
+  EXPECT_NE(sp.body.find(st->getValue<std::string>("reference")), std::string::npos);
+  EXPECT_NE(sp.body.find("+255 700 111 222"), std::string::npos);
+  EXPECT_NE(sp.body.find("help@cvchapchap.example"), std::string::npos);
+  EXPECT_EQ(sp.body.find("Waiting for your payment"), std::string::npos);
+  EXPECT_EQ(sp.body.find("Payment instructions"), std::string::npos);
+  // Neither the payment page nor the verify form asks for money or an SMS again.
+  for (const std::string leaf : {"payment-page", "verify"}) {
+    auto r = http(port_, "GET", "/api/cv-pdf/" + rid + "/" + leaf);
+    EXPECT_EQ(r.status, 303) << leaf;
+    EXPECT_EQ(r.header("Location"), "/api/cv-pdf/" + rid + "/status-page") << leaf;
+  }
+  auto v = verify(rid, "PAID TXANY");
+  EXPECT_EQ(v.status, 303);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_EQ(status(rid), "payment_under_review");
+  EXPECT_EQ(verifyJobs(), 0);
+}
+
+TEST_P(CvPdfTest, ProofOfAShortPaymentIsUnderReviewNotFailed) {
+  std::string rid = initiate();
+  std::string txn =
+      payInSim(rid, R"({"webhooks": 0, "amount_minor": 50000})");  // only the SMS tells us
+  EXPECT_EQ(verify(rid, "PAID " + txn).status, 303);
+  ASSERT_TRUE(eventually([&] { return status(rid) == "payment_under_review"; })) << status(rid);
+  auto sp = http(port_, "GET", "/api/cv-pdf/" + rid + "/status-page");
+  EXPECT_EQ(sp.body.find("can no longer be confirmed"), std::string::npos);
+  EXPECT_EQ(sp.body.find("id=\"error\""), std::string::npos);
+}
+
+// ---------------------------------------------------------------- Try again after a decline (issue
+// 14)
+
+TEST_P(CvPdfTest, TryAgainAfterADeclineStartsANewPayment) {
+  std::string rid = initiate();
+  std::string first = paymentId(rid);
+  payInSim(rid, R"({"outcome": "failed"})");
+  ASSERT_TRUE(eventually([&] { return status(rid) == "failed"; })) << status(rid);
+  auto sp = http(port_, "GET", "/api/cv-pdf/" + rid + "/status-page");
+  // "Try again" posts to restart: it does not lead back to an SMS for the declined payment.
+  std::size_t form = sp.body.find("action=\"/api/cv-pdf/" + rid + "/restart\"");
+  ASSERT_NE(form, std::string::npos) << sp.body;
+  EXPECT_NE(sp.body.find("id=\"retry\"", form), std::string::npos);
+  EXPECT_EQ(sp.body.find("href=\"/api/cv-pdf/" + rid + "/verify\" "), std::string::npos);
+  auto vf = http(port_, "GET", "/api/cv-pdf/" + rid + "/verify");
+  EXPECT_EQ(vf.status, 303);
+  EXPECT_EQ(verify(rid, "PAID TX1").status, 303);
+  EXPECT_EQ(verifyJobs(), 0);
+  auto rs = http(port_, "POST", "/api/cv-pdf/" + rid + "/restart", "", {},
+                 "application/x-www-form-urlencoded");
+  EXPECT_EQ(rs.status, 303);
+  EXPECT_EQ(rs.header("Location"), "/api/cv-pdf/" + rid + "/payment-page");
+  EXPECT_EQ(status(rid), "pending_payment");
+  EXPECT_NE(paymentId(rid), first);
+  EXPECT_EQ(http(port_, "GET", rs.header("Location")).status, 200);
+  std::string txn = payInSim(rid);
+  EXPECT_EQ(verify(rid, "PAID " + txn).status, 303);
+  ASSERT_TRUE(eventually([&] { return status(rid) == "completed"; }));
+}
+
+TEST_P(CvPdfTest, UssdCallbackHasASmallBodyCap) {
+  auto big = http(port_, "POST", "/api/cv-pdf/ussd-callback", std::string(20000, 'x'), {},
+                  "application/json");
+  EXPECT_EQ(big.status, 413);
 }

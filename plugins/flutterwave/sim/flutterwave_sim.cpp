@@ -105,8 +105,10 @@ const char* kCheckoutColumns =
     "id, tx_ref, amount_minor, currency, redirect_url, customer_email, customer_name, customer_phone, title, description, logo, "
     "meta_json, status, created_at";
 const char* kTransactionSelect =
-    "SELECT t.id, t.checkout_id, t.tx_ref, t.flw_ref, t.amount_minor, t.currency, t.status, t.processor_response, t.card_first6, "
-    "t.card_last4, t.created_at, c.customer_email, c.customer_name, c.customer_phone, c.title, c.meta_json "
+    "SELECT t.id, t.checkout_id, t.tx_ref, t.flw_ref, t.amount_minor, t.charged_minor, "
+    "t.fee_minor, t.currency, t.status, "
+    "t.processor_response, t.card_first6, t.card_last4, t.card_token, t.created_at, "
+    "c.customer_email, c.customer_name, c.customer_phone, c.title, c.meta_json "
     "FROM flutterwave_sim_transactions t JOIN flutterwave_sim_checkouts c ON c.id = t.checkout_id ";
 
 }  // namespace
@@ -116,12 +118,20 @@ bool simCardSucceeds(const std::string& d) {
 }
 bool simCardDeclines(const std::string& d) { return d == "4111111111111111"; }
 
+std::int64_t simAppFeeMinor(std::int64_t amountMinor, const std::string& currency) {
+  // Flutterwave's local card fee: 1.4%, rounded to the minor unit; NGN capped at 2000.
+  std::int64_t fee = (amountMinor * 14 + 500) / 1000;
+  if (currency == "NGN") fee = std::min<std::int64_t>(fee, 200000);
+  return fee;
+}
+
 struct Simulator::Script {
   std::string outcome = "card";  // card | success | decline
   std::string webhook = "once";  // once | never | twice | late
   std::int64_t webhookDelayMs = 1500;
   std::string webhookMode;   // empty: the configured one
   std::string chargeAmount;  // major units actually charged; empty: the amount due
+  std::string feeBearer = "merchant";  // merchant | customer (charged_amount = amount + app_fee)
 };
 
 Simulator::Simulator(Host& host, SimulatorConfig config) : host_(host), cfg_(std::move(config)) {}
@@ -153,9 +163,21 @@ void Simulator::mount(Router& r) {
   r.add("GET", kBase + "/checkout/{id}", [this](const Request& q) { return checkoutPage(q); });
   r.add("POST", kBase + "/checkout/{id}", [this](const Request& q) { return checkoutSubmit(q); });
   r.add("POST", kBase + "/script", [this](const Request& q) { return script(q); });
+  r.add("GET", kBase + "/calls", [this](const Request& q) { return calls(q); });
+}
+
+Response Simulator::calls(const Request&) {
+  Poco::JSON::Object::Ptr data = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
+  data->set("payments", static_cast<Poco::Int64>(createCalls_.load()));
+  data->set("verify", static_cast<Poco::Int64>(verifyByIdCalls_.load()));
+  data->set("verify_by_reference", static_cast<Poco::Int64>(verifyByReferenceCalls_.load()));
+  data->set("total", static_cast<Poco::Int64>(createCalls_.load() + verifyByIdCalls_.load() +
+                                              verifyByReferenceCalls_.load()));
+  return apiSuccess("Calls counted", data);
 }
 
 Response Simulator::createPayment(const Request& req) {
+  ++createCalls_;
   if (!authorized(req)) return apiError(401, "Invalid authorization key");
   // A scripted failure of the next create call (to exercise the provider's error path).
   std::int64_t scriptedError = 0;
@@ -210,7 +232,12 @@ Response Simulator::createPayment(const Request& req) {
 
 Poco::JSON::Object::Ptr Simulator::transactionData(const Rows& r, std::size_t i) const {
   std::string currency = r.str(i, "currency");
-  auto amount = majorAmountJson(r.i64(i, "amount_minor"), currency);
+  std::int64_t amountMinor = r.i64(i, "amount_minor");
+  // Rows from before fees were simulated read charged = amount, no fee.
+  std::int64_t chargedMinor =
+      r.i64(i, "charged_minor") > 0 ? r.i64(i, "charged_minor") : amountMinor;
+  std::int64_t feeMinor = r.i64(i, "fee_minor");
+  auto amount = majorAmountJson(amountMinor, currency);
   std::string first6 = r.str(i, "card_first6");
   Poco::JSON::Object::Ptr d = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
   d->set("id", static_cast<Poco::Int64>(r.i64(i, "id")));
@@ -219,8 +246,8 @@ Poco::JSON::Object::Ptr Simulator::transactionData(const Rows& r, std::size_t i)
   d->set("device_fingerprint", "sandbox");
   d->set("amount", amount);
   d->set("currency", currency);
-  d->set("charged_amount", amount);
-  d->set("app_fee", 0);
+  d->set("charged_amount", majorAmountJson(chargedMinor, currency));
+  d->set("app_fee", majorAmountJson(feeMinor, currency));
   d->set("merchant_fee", 0);
   d->set("processor_response", r.str(i, "processor_response"));
   d->set("auth_model", "NOAUTH");
@@ -230,6 +257,8 @@ Poco::JSON::Object::Ptr Simulator::transactionData(const Rows& r, std::size_t i)
   d->set("payment_type", "card");
   d->set("created_at", isoTime(r.i64(i, "created_at")));
   d->set("account_id", 0);
+  // What reaches the merchant's balance: the charge less Flutterwave's fee.
+  d->set("amount_settled", majorAmountJson(chargedMinor - feeMinor, currency));
   Poco::JSON::Object::Ptr card = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
   card->set("first_6digits", first6);
   card->set("last_4digits", r.str(i, "card_last4"));
@@ -237,6 +266,7 @@ Poco::JSON::Object::Ptr Simulator::transactionData(const Rows& r, std::size_t i)
   card->set("country", "NG");
   card->set("type", !first6.empty() && first6[0] == '5' ? "MASTERCARD" : "VISA");
   card->set("expiry", "09/32");
+  card->set("token", r.str(i, "card_token"));
   d->set("card", card);
   if (auto meta = parseJsonObject(r.str(i, "meta_json"))) d->set("meta", meta);
   Poco::JSON::Object::Ptr customer = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
@@ -255,6 +285,7 @@ Response Simulator::transactionReply(const Rows& r) {
 }
 
 Response Simulator::verifyById(const Request& req) {
+  ++verifyByIdCalls_;
   if (!authorized(req)) return apiError(401, "Invalid authorization key");
   std::string id = req.param("id");
   if (!looksLikeTransactionId(id) || id.size() > 18) return apiError(400, "No transaction was found for this id");
@@ -262,6 +293,7 @@ Response Simulator::verifyById(const Request& req) {
 }
 
 Response Simulator::verifyByReference(const Request& req) {
+  ++verifyByReferenceCalls_;
   if (!authorized(req)) return apiError(401, "Invalid authorization key");
   std::string txRef = req.queryParam("tx_ref");
   if (txRef.empty()) return apiError(400, "tx_ref is required");
@@ -320,6 +352,7 @@ Simulator::Script Simulator::loadScript(const std::string& txRef) {
   s.webhookDelayMs = o->optValue<Poco::Int64>("webhook_delay_ms", s.webhookDelayMs);
   s.webhookMode = o->optValue<std::string>("webhook_mode", "");
   if (o->has("charge_amount")) s.chargeAmount = scalarText(o->get("charge_amount"));
+  s.feeBearer = o->optValue<std::string>("fee_bearer", s.feeBearer);
   return s;
 }
 
@@ -363,18 +396,26 @@ Response Simulator::checkoutSubmit(const Request& req) {
   }
   std::int64_t txnId = randomTransactionId();
   std::string status = success ? "successful" : "failed";
+  // A declined card costs nothing; a success pays Flutterwave's fee, from the merchant's
+  // share or on top of the customer's charge (fee_bearer).
+  std::int64_t fee = success ? simAppFeeMinor(charged, currency) : 0;
   bool taken = false;
   host_.db().write([&](Tx& tx) {
     // Closing the checkout and recording the charge in one transaction: a double submit
     // (two tabs, a double click) charges once.
     taken = tx.exec("UPDATE flutterwave_sim_checkouts SET status = ? WHERE id = ? AND status = 'open'", {success ? "paid" : "failed", id}) == 1;
     if (!taken) return;
-    tx.exec("INSERT INTO flutterwave_sim_transactions (id, checkout_id, tx_ref, flw_ref, amount_minor, currency, status, "
-            "processor_response, card_first6, card_last4, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            {txnId, id, txRef, "FLW-MOCK-" + randomHex(24), charged, currency, status,
-             success ? "Approved. Successful" : "Declined by the issuer (sandbox test card)",
-             card.size() >= 6 ? card.substr(0, 6) : std::string("000000"), card.size() >= 4 ? card.substr(card.size() - 4) : std::string("0000"),
-             host_.clock().nowMs()});
+    tx.exec(
+        "INSERT INTO flutterwave_sim_transactions (id, checkout_id, tx_ref, flw_ref, amount_minor, "
+        "charged_minor, fee_minor, "
+        "currency, status, processor_response, card_first6, card_last4, card_token, created_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        {txnId, id, txRef, "FLW-MOCK-" + randomHex(24), charged,
+         charged + (script.feeBearer == "customer" ? fee : 0), fee, currency, status,
+         success ? "Approved. Successful" : "Declined by the issuer (sandbox test card)",
+         card.size() >= 6 ? card.substr(0, 6) : std::string("000000"),
+         card.size() >= 4 ? card.substr(card.size() - 4) : std::string("0000"),
+         "flw-t1nf-" + randomHex(32) + "-m03k", host_.clock().nowMs()});
   });
   if (!taken) return renderCheckout(c, 409, "This checkout was already used.");
   deliverWebhook(std::to_string(txnId), script);
@@ -413,9 +454,9 @@ void Simulator::sendWebhookNow(const std::string& transactionId, const std::stri
     o.set("status", data->get("status"));
     o.set("IP", "127.0.0.1");
     o.set("currency", data->get("currency"));
-    o.set("appfee", 0);
+    o.set("appfee", data->get("app_fee"));
     o.set("merchantfee", 0);
-    o.set("merchantbearsfee", 1);
+    o.set("merchantbearsfee", r.i64(0, "charged_minor") <= r.i64(0, "amount_minor") ? 1 : 0);
     Poco::JSON::Object::Ptr customer = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
     customer->set("phone", r.str(0, "customer_phone"));
     customer->set("fullName", r.str(0, "customer_name"));
@@ -494,8 +535,9 @@ Response Simulator::script(const Request& req) {
 Response Simulator::saveScript(const Request& req) {
   auto in = parseJsonObject(req.body);
   if (!in) return apiError(400, "Invalid JSON body");
-  static const std::set<std::string> known{"tx_ref", "outcome", "webhook", "webhook_delay_ms", "webhook_mode", "charge_amount",
-                                           "create_error", "reset"};
+  static const std::set<std::string> known{"tx_ref",           "outcome",      "webhook",
+                                           "webhook_delay_ms", "webhook_mode", "charge_amount",
+                                           "fee_bearer",       "create_error", "reset"};
   for (const auto& kv : *in)
     if (!known.count(kv.first)) return apiError(400, "Unknown script key: " + kv.first);
   auto oneOf = [&](const char* key, std::set<std::string> values) {
@@ -505,6 +547,8 @@ Response Simulator::saveScript(const Request& req) {
   if (!oneOf("webhook", {"once", "never", "twice", "late"})) return apiError(400, "webhook must be once, never, twice or late");
   if (!oneOf("webhook_mode", {"verif-hash", "signature", "legacy"}))
     return apiError(400, "webhook_mode must be verif-hash, signature or legacy");
+  if (!oneOf("fee_bearer", {"merchant", "customer"}))
+    return apiError(400, "fee_bearer must be merchant or customer");
   if (in->has("reset") && !in->get("reset").isBoolean()) return apiError(400, "reset must be true or false");
   if (in->has("webhook_delay_ms") && !in->get("webhook_delay_ms").isInteger())
     return apiError(400, "webhook_delay_ms must be an integer");

@@ -10,11 +10,14 @@
 //   GET  /sandbox/flutterwave/v3/transactions/verify_by_reference?tx_ref=
 //   GET  /sandbox/flutterwave/checkout/{id}                            the hosted page (HTML form)
 //   POST /sandbox/flutterwave/checkout/{id}                            pay (card_number) or cancel
-//   POST /sandbox/flutterwave/script                                   script the next/a given order
+//   POST /sandbox/flutterwave/script                                   script the next/a given
+//   order GET  /sandbox/flutterwave/calls                                    API calls answered so
+//   far (tests)
 //
 // State (checkouts, transactions, scripts) lives in the database, like a real provider's
 // would survive a restart of this process. Thread-safety: handlers run concurrently on HTTP
-// threads; the only in-memory state is the set of late-webhook threads, under a mutex.
+// threads; the only in-memory state is the set of late-webhook threads, under a mutex, and
+// the call counters (atomics, per process: what a test counts to prove a page makes no fan-out).
 // Lifetime: owned by the provider; stop() wakes and joins late-webhook threads.
 #pragma once
 
@@ -44,6 +47,8 @@ struct SimulatorConfig {
 // Test cards the hosted page knows (spaces and dashes are ignored when typed).
 bool simCardSucceeds(const std::string& digits);
 bool simCardDeclines(const std::string& digits);
+// Flutterwave's fee for a successful local card charge (app_fee), in minor units.
+std::int64_t simAppFeeMinor(std::int64_t amountMinor, const std::string& currency);
 
 class Simulator {
  public:
@@ -64,6 +69,7 @@ class Simulator {
   Response checkoutSubmit(const Request& req);
   Response script(const Request& req);
   Response saveScript(const Request& req);
+  Response calls(const Request& req);
 
   bool authorized(const Request& req) const;
   Script loadScript(const std::string& txRef);
@@ -86,6 +92,7 @@ class Simulator {
     std::shared_ptr<std::atomic<bool>> done;
   };
   std::list<Late> late_;
+  std::atomic<std::int64_t> createCalls_{0}, verifyByIdCalls_{0}, verifyByReferenceCalls_{0};
 };
 
 }  // namespace malipo::flutterwave

@@ -2,6 +2,7 @@
 
 #include <Poco/URI.h>
 
+#include <algorithm>
 #include <stdexcept>
 
 #include "../sim/flutterwave_sim.hpp"
@@ -18,28 +19,70 @@ const int kMaxHintsPerPayment = 5;
 const std::int64_t kRetentionMs = 30LL * 24 * 3600 * 1000;
 
 // The result page. Values reach the script through data-* attributes (HTML-escaped by
-// {{…}} and decoded by the browser), never by pasting text into JavaScript.
-const char* kReturnTemplate = R"(<div class="card" id="flw-result" data-status="{{status}}" data-tx-ref="{{tx_ref}}" data-final="{{final}}" data-target-origin="{{target_origin}}">
+// {{…}} and decoded by the browser), never by pasting text into JavaScript. `outcome` is
+// what the page shows (succeeded, failed, held, cancelled, pending, timeout); `status` is the
+// payment's state in Malipo.
+const char* kReturnTemplate =
+    R"(<div class="card" id="flw-result" data-status="{{status}}" data-outcome="{{outcome}}" data-tx-ref="{{tx_ref}}" data-final="{{final}}" data-target-origin="{{target_origin}}">
 {{#succeeded}}<h1>Payment received</h1><p class="ok">Thank you: your payment is confirmed.</p>{{/succeeded}}
-{{#failed}}<h1>Payment not completed</h1><p class="error">{{reason}}</p>{{/failed}}
-{{#held}}<h1>Payment under review</h1><p class="muted">{{reason}} We will contact you; you were not charged twice.</p>{{/held}}
-{{#pending}}<h1>Confirming your payment…</h1><p class="muted">We are waiting for Flutterwave to confirm it. This page checks again every few seconds; you can also close it, nothing is lost.</p>{{/pending}}
-<dl><dt>Amount</dt><dd>{{amount}} {{currency}}</dd><dt>Reference</dt><dd>{{tx_ref}}</dd><dt>Status</dt><dd>{{status}}</dd></dl>
-{{#continue_url}}<p><a class="btn" id="flw-continue" href="{{continue_url}}">Continue</a></p>{{/continue_url}}
+{{#failed}}<h1>Payment not completed</h1><p class="error">{{reason}}</p><p class="muted">Nothing was taken for this payment. You can go back and try again.</p>{{/failed}}
+{{#cancelled}}<h1>Payment cancelled</h1><p class="muted" id="flw-cancelled">You cancelled the payment on Flutterwave's page and no money has reached us. You can go back and try again; if you did pay after all, it is confirmed automatically and you are not charged twice.</p>{{/cancelled}}
+{{#held}}<h1>Payment under review</h1><p class="ok" id="flw-held">Your payment was received and is under review: our team checks it before it is confirmed. You do not need to pay again.</p>
+<p id="flw-support">Questions? Contact {{support_name}} and quote the reference <strong>{{tx_ref}}</strong>.</p>
+{{#support_phone}}<p>Phone: <a href="tel:{{support_phone}}">{{support_phone}}</a></p>{{/support_phone}}{{#support_email}}<p>Email: <a href="mailto:{{support_email}}">{{support_email}}</a></p>{{/support_email}}{{/held}}
+{{#pending}}<h1>Confirming your payment…</h1><p class="muted">We are waiting for Flutterwave to confirm it. This page checks again every {{refresh_seconds}} seconds; you can also close it, nothing is lost.</p>{{/pending}}
+{{#timeout}}<h1>Not confirmed yet</h1><p class="muted" id="flw-timeout">Flutterwave has not confirmed this payment yet, so this page stopped checking. If you paid, the payment is confirmed automatically and you are not charged twice; if you did not finish paying, go back and try again.</p>
+<p><a class="btn secondary" id="flw-check-again" href="{{check_again_url}}">Check again</a></p>{{/timeout}}
+<dl><dt>Amount</dt><dd>{{amount}} {{currency}}</dd><dt>Reference</dt><dd id="flw-reference">{{tx_ref}}</dd><dt>Status</dt><dd>{{status_label}}</dd></dl>
+{{#continue_url}}<p><a class="btn" id="flw-continue" href="{{continue_url}}" target="_top">{{continue_label}}</a></p>{{/continue_url}}
+{{^continue_url}}<p class="muted" id="flw-close-hint">You can close this page now and go back to the app.</p><p><button class="btn" type="button" id="flw-close">Close</button></p>{{/continue_url}}
 </div>
 <script>
 (function () {
   var el = document.getElementById('flw-result');
   if (!el) return;
   var d = el.dataset;
-  var msg = {source: 'malipo', provider: 'flutterwave', status: d.status, tx_ref: d.txRef, payment_id: d.txRef, final: d.final === 'true'};
+  var msg = {source: 'malipo', provider: 'flutterwave', status: d.status, outcome: d.outcome, tx_ref: d.txRef, payment_id: d.txRef, final: d.final === 'true'};
   var origin = d.targetOrigin || '*';
-  try { if (window.parent && window.parent !== window) window.parent.postMessage(msg, origin); } catch (e) {}
-  try { if (window.opener) window.opener.postMessage(msg, origin); } catch (e) {}
+  function post(m) {
+    try { if (window.parent && window.parent !== window) window.parent.postMessage(m, origin); } catch (e) {}
+    try { if (window.opener) window.opener.postMessage(m, origin); } catch (e) {}
+  }
+  post(msg);
+  var close = document.getElementById('flw-close');
+  if (close) close.addEventListener('click', function () {
+    var m = {}; for (var k in msg) m[k] = msg[k]; m.action = 'close';
+    post(m);
+    try { window.close(); } catch (e) {}
+  });
   var go = document.getElementById('flw-continue');
-  if (go && msg.final && window.top === window && !window.opener) setTimeout(function () { window.location.assign(go.href); }, 2500);
+  if (go && d.outcome === 'succeeded' && window.top === window && !window.opener) setTimeout(function () { window.location.assign(go.href); }, 2500);
 })();
 </script>)";
+
+// Escapes text for an HTML attribute we write ourselves (the refresh URL in <head>).
+std::string escapeAttribute(const std::string& in) {
+  std::string out;
+  for (char c : in) {
+    switch (c) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      default:
+        out += c;
+    }
+  }
+  return out;
+}
 
 const char* kNotFoundTemplate = R"(<div class="card"><h1>Payment not found</h1><p class="error">{{message}}</p></div>)";
 
@@ -66,6 +109,11 @@ ProviderConfig ProviderConfig::fromSettings(const Settings& s, bool sandbox) {
   Settings sim = s.child("simulator");
   c.simWebhookMode = sim.getString("webhook_mode", "verif-hash");
   c.simWebhookUrl = sim.getString("webhook_url");
+  Settings page = s.child("return_page");
+  c.defaultReturnUrl = page.getString("default_url");
+  c.checkIntervalMs = page.getInt("check_interval_seconds", 10) * 1000;
+  c.refreshSeconds = static_cast<int>(page.getInt("refresh_seconds", 5));
+  c.maxRefreshes = static_cast<int>(page.getInt("max_refreshes", 24));
   return c;
 }
 
@@ -100,7 +148,15 @@ std::vector<Migration> FlutterwaveProvider::migrations() const {
       "processor_response TEXT NOT NULL, card_first6 TEXT NOT NULL, card_last4 TEXT NOT NULL, created_at BIGINT NOT NULL);"
       "CREATE INDEX flutterwave_sim_transactions_ref ON flutterwave_sim_transactions (tx_ref, created_at);"
       "CREATE TABLE flutterwave_sim_scripts (script_key TEXT PRIMARY KEY, script_json TEXT NOT NULL, created_at BIGINT NOT NULL)";
-  return {m};
+  Migration m2;
+  m2.version = 2;
+  m2.description = "return-page check time; simulated fees and card tokens";
+  m2.sqlite =
+      "ALTER TABLE flutterwave_checkouts ADD COLUMN checked_at BIGINT NOT NULL DEFAULT 0;"
+      "ALTER TABLE flutterwave_sim_transactions ADD COLUMN charged_minor BIGINT NOT NULL DEFAULT 0;"
+      "ALTER TABLE flutterwave_sim_transactions ADD COLUMN fee_minor BIGINT NOT NULL DEFAULT 0;"
+      "ALTER TABLE flutterwave_sim_transactions ADD COLUMN card_token TEXT NOT NULL DEFAULT ''";
+  return {m, m2};
 }
 
 void FlutterwaveProvider::start() {
@@ -111,6 +167,9 @@ void FlutterwaveProvider::start() {
     if (cfg_.secretKey.empty()) throw std::runtime_error("secret_key is required when sandbox is off");
     if (cfg_.secretHash.empty()) throw std::runtime_error("secret_hash is required when sandbox is off (webhooks cannot be verified)");
   }
+  if (!cfg_.defaultReturnUrl.empty() && cfg_.defaultReturnUrl.rfind("https://", 0) != 0 &&
+      cfg_.defaultReturnUrl.rfind("http://", 0) != 0)
+    throw std::runtime_error("return_page.default_url must be an http(s) URL");
   if (cfg_.currencies.empty()) throw std::runtime_error("currencies must name at least one currency");
   for (const auto& c : cfg_.currencies)
     if (!validCurrency(c)) throw std::runtime_error("currencies: '" + c + "' is not an ISO 4217 code");
@@ -214,6 +273,7 @@ Result<std::vector<WebhookEvent>> FlutterwaveProvider::parseWebhook(const Reques
   auto events = flutterwave::parseWebhook(req, cfg_.secretHash);
   if (events.ok() && !events.value().empty()) {
     auto payload = parseWebhookBody(req.body);
+    // Only a delivery that passed the signature check names a transaction worth verifying.
     if (payload.ok() && looksLikeTransactionId(payload.value().transactionId))
       recordHint(payload.value().txRef, payload.value().transactionId, "webhook");
   }
@@ -224,7 +284,7 @@ void FlutterwaveProvider::recordHint(const std::string& paymentId, const std::st
   if (paymentId.empty() || paymentId.size() > 100 || !looksLikeTransactionId(transactionId)) return;
   try {
     host_.db().write([&](Tx& tx) {
-      // Bounded, because the return URL is public: a visitor cannot make query() fan out.
+      // Bounded, so even many signed deliveries for one payment cannot make query() fan out.
       Rows n = tx.query("SELECT COUNT(*) AS n FROM flutterwave_txn_hints WHERE payment_id = ?", {paymentId});
       if (n.i64(0, "n") >= kMaxHintsPerPayment) return;
       tx.exec("INSERT INTO flutterwave_txn_hints (payment_id, transaction_id, source, created_at) VALUES (?, ?, ?, ?) "
@@ -255,10 +315,28 @@ void FlutterwaveProvider::routes(Router& router) {
   router.add("GET", kReturnPath, [this](const Request& req) { return returnPage(req); }, options);
 }
 
+bool FlutterwaveProvider::claimReturnCheck(const std::string& paymentId) {
+  std::int64_t now = host_.clock().nowMs();
+  try {
+    // A compare-and-set on the payment's own row (written by initiate, so only our payments
+    // have one): of any number of concurrent loads, one wins per interval.
+    return host_.db().exec(
+               "UPDATE flutterwave_checkouts SET checked_at = ? WHERE payment_id = ? AND "
+               "checked_at <= ?",
+               {now, paymentId, now - cfg_.checkIntervalMs}) == 1;
+  } catch (const DbError& e) {
+    host_.logger().warning("flutterwave",
+                           "return page: could not claim a check: " + std::string(e.what()));
+    return false;
+  }
+}
+
 Response FlutterwaveProvider::returnPage(const Request& req) {
-  // Flutterwave appends ?status=…&tx_ref=…&transaction_id=…. None of it is trusted: status
-  // is ignored, the transaction id is only a hint for query(), and what the page shows is
-  // the payment's state after asking Flutterwave.
+  // Flutterwave appends ?status=…&tx_ref=…&transaction_id=…. None of it is trusted: the
+  // transaction id is ignored (only signed webhooks name transactions to verify), `status` only
+  // chooses the words for a payment Flutterwave has not confirmed (a customer who cancelled
+  // sees "cancelled", not an endless "confirming"), and the state shown is the payment's after
+  // asking Flutterwave, at most once per check interval whatever the number of loads.
   std::string txRef = req.queryParam("tx_ref", req.queryParam("txRef"));
   auto notFound = [&](int status, const std::string& message) {
     Poco::JSON::Object data;
@@ -266,47 +344,102 @@ Response FlutterwaveProvider::returnPage(const Request& req) {
     return Response::html(status, host_.pages().render("Payment not found", kNotFoundTemplate, data));
   };
   if (txRef.empty() || txRef.size() > 100) return notFound(400, "This link has no payment reference.");
-  auto got = host_.payments().get(txRef);
-  if (!got.ok() || got.value().provider != name()) return notFound(404, "We could not find this payment.");
-  Payment p = got.value();
-  recordHint(p.id, req.queryParam("transaction_id"), "return_url");
-  if (!isFinal(p.status)) {
-    auto synced = host_.payments().sync(p.id);
-    if (synced.ok()) {
-      p = synced.value();
-    } else {
-      host_.logger().warning("flutterwave", p.id + ": return page could not verify now: " + synced.error().internal);
-    }
+  Result<Payment> got = Error::make(ErrorCode::notFound, "not checked");
+  if (claimReturnCheck(txRef)) {
+    got = host_.payments().sync(txRef);
+    if (!got.ok() && got.error().code != ErrorCode::notFound)
+      host_.logger().warning("flutterwave",
+                             txRef + ": return page could not verify now: " + got.error().internal);
   }
+  // Not checked now (checked moments ago, or the check failed): the stored state, which the
+  // kernel's sync on read refreshes in the background when it is stale.
+  if (!got.ok()) got = host_.payments().get(txRef);
+  if (!got.ok() || got.value().provider != name())
+    return notFound(404, "We could not find this payment.");
+  const Payment& p = got.value();
 
+  std::string returned = req.queryParam("status");
+  int check = 0;
+  try {
+    check = std::max(0, std::min(100000, std::stoi(req.queryParam("check", "0"))));
+  } catch (const std::exception&) {
+  }
   std::string status = statusName(p.status);
   bool succeeded = p.status == PaymentStatus::succeeded;
   bool held = p.status == PaymentStatus::held;
   bool failed = p.status == PaymentStatus::failed || p.status == PaymentStatus::expired || p.status == PaymentStatus::cancelled;
-  bool pending = !succeeded && !held && !failed;
-  std::string continueUrl;
+  bool open = !succeeded && !held && !failed;
+  bool cancelled = open && returned == "cancelled";
+  bool timeout = open && !cancelled && check >= cfg_.maxRefreshes;
+  bool pending = open && !cancelled && !timeout;
+  std::string outcome = succeeded   ? "succeeded"
+                        : failed    ? "failed"
+                        : held      ? "held"
+                        : cancelled ? "cancelled"
+                        : timeout   ? "timeout"
+                                    : "pending";
+
+  std::string back;
   try {
     Rows r = host_.db().query("SELECT return_url FROM flutterwave_checkouts WHERE payment_id = ?", {p.id});
-    if (!r.empty() && !r.str(0, "return_url").empty())
-      continueUrl = appendQuery(r.str(0, "return_url"), {{"payment_id", p.id}, {"status", status}});
-  } catch (const DbError&) {
+    if (!r.empty()) back = r.str(0, "return_url");
+  } catch (const DbError& e) {
+    host_.logger().warning("flutterwave",
+                           p.id + ": could not read the return URL: " + std::string(e.what()));
   }
+  if (back.empty()) back = cfg_.defaultReturnUrl;
+  auto self = [&](int n) {
+    std::vector<std::pair<std::string, std::string>> q{{"tx_ref", p.id}};
+    if (!returned.empty() && returned.size() <= 20) q.emplace_back("status", returned);
+    q.emplace_back("check", std::to_string(n));
+    return appendQuery(kReturnPath, q);
+  };
+  const Brand& brand = host_.brand();
+
   Poco::JSON::Object data;
   data.set("status", status);
+  data.set("outcome", outcome);
   data.set("tx_ref", p.id);
   data.set("final", isFinal(p.status) ? "true" : "false");
   data.set("target_origin", cfg_.postMessageOrigin);
   data.set("succeeded", succeeded);
   data.set("failed", failed);
   data.set("held", held);
+  data.set("cancelled", cancelled);
   data.set("pending", pending);
+  data.set("timeout", timeout);
+  data.set("refresh_seconds", cfg_.refreshSeconds);
+  data.set("check_again_url", self(0));
   data.set("reason", p.failureReason.empty() ? std::string("The payment was not completed.") : p.failureReason);
+  data.set("status_label", succeeded   ? "Paid"
+                           : held      ? "Received, under review"
+                           : failed    ? "Not completed"
+                           : cancelled ? "Cancelled"
+                                       : "Waiting for confirmation");
+  data.set("support_name",
+           brand.name.empty() ? std::string("our support team") : brand.name + " support");
+  if (!brand.supportPhone.empty()) data.set("support_phone", brand.supportPhone);
+  if (!brand.supportEmail.empty()) data.set("support_email", brand.supportEmail);
   data.set("amount", formatMajor(p.amountMinor, p.currency));
   data.set("currency", p.currency);
-  if (!continueUrl.empty()) data.set("continue_url", continueUrl);
-  std::string title = succeeded ? "Payment received" : failed ? "Payment not completed" : held ? "Payment under review" : "Confirming payment";
-  // While pending, reload (which verifies again) instead of asking the customer to.
-  std::string head = pending ? "<meta http-equiv=\"refresh\" content=\"5\">" : "";
+  if (!back.empty()) {
+    data.set("continue_url", appendQuery(back, {{"payment_id", p.id}, {"status", status}}));
+    data.set("continue_label",
+             succeeded ? std::string("Continue")
+                       : "Back to " + (brand.name.empty() ? std::string("the app") : brand.name));
+  }
+  std::string title = succeeded   ? "Payment received"
+                      : failed    ? "Payment not completed"
+                      : held      ? "Payment under review"
+                      : cancelled ? "Payment cancelled"
+                      : timeout   ? "Not confirmed yet"
+                                  : "Confirming payment";
+  // While pending, reload (each load may verify again, at most once per check interval), a
+  // bounded number of times: then the page says so and offers "Check again" and the way back.
+  std::string head = pending ? "<meta http-equiv=\"refresh\" content=\"" +
+                                   std::to_string(cfg_.refreshSeconds) +
+                                   ";url=" + escapeAttribute(self(check + 1)) + "\">"
+                             : "";
   Response r = Response::html(200, host_.pages().render(title, kReturnTemplate, data, head));
   r.header("Cache-Control", "no-store");
   return r;

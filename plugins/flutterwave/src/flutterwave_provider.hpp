@@ -31,6 +31,11 @@ struct ProviderConfig {
   std::string placeholderEmailDomain;
   std::string postMessageOrigin;
   std::string simWebhookMode, simWebhookUrl;
+  // The return page: where "Back" leads when the payment names no return URL, how often it
+  // may ask Flutterwave for one payment, and how long it keeps checking while pending.
+  std::string defaultReturnUrl;
+  std::int64_t checkIntervalMs = 10000;
+  int refreshSeconds = 5, maxRefreshes = 24;
   bool sandbox = false;
 
   static ProviderConfig fromSettings(const Settings& settings, bool sandbox);
@@ -57,10 +62,14 @@ class FlutterwaveProvider final : public PaymentProvider {
   std::string baseUrl() const;
   Result<OutboundResponse> call(const std::string& method, const std::string& path, const std::string& body);
   Result<ProviderStatus> verify(const std::string& path, const std::string& txRef);
-  // A transaction id Flutterwave told us about (webhook, or the untrusted return URL): query()
-  // verifies it by id, and only a transaction carrying our tx_ref counts.
+  // A transaction id Flutterwave itself told us about (a signed webhook; never the public
+  // return URL): query() verifies it by id, and only a transaction carrying our tx_ref counts.
   void recordHint(const std::string& paymentId, const std::string& transactionId, const std::string& source);
   std::vector<std::string> hints(const std::string& paymentId);
+  // The return page's check of one payment with Flutterwave: at most one per
+  // checkIntervalMs per payment across every page load and process (false: serve the stored
+  // state, which the kernel's sync on read keeps fresh).
+  bool claimReturnCheck(const std::string& paymentId);
   Response returnPage(const Request& request);
 
   Host& host_;

@@ -194,12 +194,16 @@ Result<ProviderStatus> mapVerifyResponse(int httpStatus, const std::string& body
   if (status == "successful") {
     std::string currency = field(data, "currency");
     std::int64_t amount = minorFromJson(data->get("amount"), currency);
-    if (data->has("charged_amount")) {
-      std::int64_t charged = minorFromJson(data->get("charged_amount"), currency);
-      // charged_amount includes fees the customer bore, so it is normally >= amount; if it is
-      // ever lower, the lower figure is what was really paid.
-      if (charged >= 0 && (amount < 0 || charged < amount)) amount = charged;
-    }
+    std::int64_t charged =
+        data->has("charged_amount") ? minorFromJson(data->get("charged_amount"), currency) : -1;
+    // charged_amount includes fees the customer bore, so it is normally >= amount; if it is
+    // ever lower, the lower figure is what was really paid.
+    if (charged >= 0 && (amount < 0 || charged < amount)) amount = charged;
+    // For reconciliation: what the customer was charged, Flutterwave's fee, what we receive.
+    st.grossMinor = charged >= 0 ? charged : amount;
+    st.feeMinor = data->has("app_fee") ? minorFromJson(data->get("app_fee"), currency) : -1;
+    st.netMinor =
+        data->has("amount_settled") ? minorFromJson(data->get("amount_settled"), currency) : -1;
     if (id.empty()) {
       st.reason = "Not confirmed yet.";
       st.detail += " no transaction id";
@@ -224,8 +228,12 @@ Status verifyWebhookAuth(const Request& req, const std::string& secretHash) {
   if (secretHash.empty()) return Error::make(ErrorCode::unauthorized, "flutterwave: no secret_hash configured");
   std::string verif = req.header("verif-hash");
   if (!verif.empty() && constantTimeEquals(verif, secretHash)) return okStatus();
+  // flutterwave-signature comes in two documented forms: base64(HMAC-SHA256(secret hash, raw
+  // body)), or (older dashboards) the secret hash itself. Both compared in constant time.
   std::string sig = req.header("flutterwave-signature");
-  if (!sig.empty() && constantTimeEquals(sig, hmacSha256Base64(secretHash, req.body))) return okStatus();
+  if (!sig.empty() && (constantTimeEquals(sig, hmacSha256Base64(secretHash, req.body)) ||
+                       constantTimeEquals(sig, secretHash)))
+    return okStatus();
   if (verif.empty() && sig.empty())
     return Error::make(ErrorCode::unauthorized, "flutterwave: no verif-hash or flutterwave-signature header");
   return Error::make(ErrorCode::unauthorized, "flutterwave: verif-hash / flutterwave-signature does not match");

@@ -65,17 +65,19 @@ Result<std::string> parseHostedLink(int httpStatus, const std::string& body);
 
 // Maps a verify reply to what the kernel needs. Settles (succeeded) only when the reply is a
 // success, data.status is "successful" AND data.tx_ref equals `expectedTxRef`; `failed` with
-// our tx_ref is failed; everything else (including "No transaction was found") is pending.
-// The amount reported is what Flutterwave says the transaction was for (the lower of amount
-// and charged_amount when both are present): the kernel compares it with the payment's and
-// holds any mismatch, so an underpayment can never settle.
-// 401/5xx/garbage are providerError (the kernel retries and counts it against the breaker).
+// our tx_ref is failed; everything else (including "No transaction was found") is pending. A
+// success also reports gross (charged_amount), fee (app_fee) and net (amount_settled) when the
+// reply carries them. The amount reported is what Flutterwave says the transaction was for (the
+// lower of amount and charged_amount when both are present): the kernel compares it with the
+// payment's and holds any mismatch, so an underpayment can never settle. 401/5xx/garbage are
+// providerError (the kernel retries and counts it against the breaker).
 Result<ProviderStatus> mapVerifyResponse(int httpStatus, const std::string& body, const std::string& expectedTxRef);
 
 // --- Webhooks -----------------------------------------------------------------------------
 
 // Accepts `verif-hash` equal to the secret hash, or `flutterwave-signature` equal to
-// base64(HMAC-SHA256(secret hash, raw body)). An empty secret never authenticates.
+// base64(HMAC-SHA256(secret hash, raw body)) or to the secret hash itself (both documented
+// forms). Constant-time comparisons; an empty secret never authenticates.
 Status verifyWebhookAuth(const Request& request, const std::string& secretHash);
 
 struct WebhookPayload {

@@ -43,26 +43,36 @@ std::string target(const std::string& url) { return Poco::URI(url).getPathAndQue
 
 class FlutterwaveTest : public EngineTest {
  protected:
-  void boot(const std::string& extraSettings = "") {
+  void boot(const std::string& extraSettings = "", const std::string& kernelExtra = "") {
     dbUrl_ = url();
     std::string yaml =
-        "server: {listen: \"127.0.0.1:0\", access_log: false, rate_limits: {default: {requests_per_minute: 1000000, burst: 100000}}}\n"
-        "database: {url: \"" + dbUrl_ + "\", pool_size: 16}\n"
+        "server: {listen: \"127.0.0.1:0\", access_log: false, rate_limits: {default: "
+        "{requests_per_minute: 1000000, burst: 100000}}}\n"
+        "database: {url: \"" +
+        dbUrl_ +
+        "\", pool_size: 16}\n"
         "admin: {token: admin-token-0123456789abcdefghijklmnop}\n"
         "jobs: {workers: 2, poll_interval_ms: 20, rescue_interval_ms: 200}\n"
         "log: {level: error}\n"
-        "sandbox: true\n"
+        "sandbox: true\n" +
+        kernelExtra +
         "plugins:\n"
         "  - name: flutterwave\n"
-        "    library: " FLW_PLUGIN "\n"
+        "    library: " FLW_PLUGIN
+        "\n"
         "    settings:\n"
-        "      secret_key: " + std::string(kSecretKey) + "\n"
-        "      secret_hash: " + kSecretHash + "\n"
+        "      secret_key: " +
+        std::string(kSecretKey) +
+        "\n"
+        "      secret_hash: " +
+        kSecretHash +
+        "\n"
         "      timeout_ms: 5000\n"
         "      checkout: {title: \"Visibuy Credits\", description: \"Verification credits\"}\n" +
         extraSettings +
         "  - name: shop\n"
-        "    library: " SHOP_PLUGIN "\n"
+        "    library: " SHOP_PLUGIN
+        "\n"
         "    settings: {alias_provider: flutterwave}\n";
     kernel_ = std::make_unique<Kernel>(ConfigLoader::loadString(yaml, "flutterwave.yaml"));
     kernel_->open();
@@ -140,6 +150,23 @@ class FlutterwaveTest : public EngineTest {
     o.set("event", "charge.completed");
     o.set("data", parse(r.body)->getObject("data"));
     return flutterwave::toJson(o);
+  }
+
+  // API calls the simulator answered so far (create, verify by id, verify by reference).
+  Poco::JSON::Object::Ptr simCalls() {
+    auto r = http(port_, "GET", "/sandbox/flutterwave/calls");
+    EXPECT_EQ(r.status, 200) << r.body;
+    return parse(r.body)->getObject("data");
+  }
+  std::int64_t verifyCalls() {
+    auto c = simCalls();
+    return c->getValue<Poco::Int64>("verify") + c->getValue<Poco::Int64>("verify_by_reference");
+  }
+  HttpResult returnPage(const std::string& query) {
+    return http(port_, "GET", "/payments/flutterwave/return?" + query);
+  }
+  std::string paymentJson(const std::string& id) {
+    return http(port_, "GET", "/shop/payments/" + id).body;
   }
 
   std::string dbUrl_;
@@ -456,6 +483,278 @@ TEST_P(FlutterwaveTest, JanitorRecoversAPaymentWithNoWebhookAndNoReturn) {
   EXPECT_GE(kernel_->payments().runJanitor(), 1);
   ASSERT_TRUE(eventually([&] { return fulfilments(id) == 1; })) << allEvents(id);
   EXPECT_EQ(status(id), "succeeded");
+}
+
+// Issue 12, planted lookups: the return URL is public, so what it says must never multiply
+// the calls we make to Flutterwave. Its transaction_id is not a hint, and however many loads
+// arrive (in a row, concurrently), the page asks Flutterwave at most once per check interval.
+TEST_P(FlutterwaveTest, ReturnPageNeverMultipliesProviderCalls) {
+  SKIP_WITHOUT_ENGINE();
+  boot("      return_page: {check_interval_seconds: 2}\n");
+  script(R"({"webhook": "never"})");
+  auto p = order();
+  std::string id = p->getValue<std::string>("id");
+  std::int64_t before = verifyCalls();
+  // Six loads, each planting another transaction id (the old page kept up to five of them and
+  // verified every one on each load: 2 + 3 + 4 + 5 + 6 + 6 calls).
+  for (int i = 0; i < 6; ++i) {
+    auto page = returnPage("status=successful&tx_ref=" + id +
+                           "&transaction_id=" + std::to_string(900000001 + i));
+    ASSERT_EQ(page.status, 200) << page.body;
+    EXPECT_NE(page.body.find("data-status=\"pending\""), std::string::npos);
+  }
+  EXPECT_EQ(verifyCalls() - before, 1) << flutterwave::toJson(*simCalls());
+  EXPECT_EQ(simCalls()->getValue<Poco::Int64>("verify"), 0);  // never by a planted id
+  EXPECT_EQ(kernel_->store()
+                .query("SELECT COUNT(*) AS n FROM flutterwave_txn_hints WHERE payment_id = ?", {id})
+                .i64(0, "n"),
+            0);
+  // Twenty at once, still inside the interval: served from what is stored.
+  std::vector<std::thread> ts;
+  for (int i = 0; i < 20; ++i)
+    ts.emplace_back([&, i] {
+      returnPage("tx_ref=" + id + "&transaction_id=" + std::to_string(800000001 + i));
+    });
+  for (auto& t : ts) t.join();
+  EXPECT_EQ(verifyCalls() - before, 1);
+  // After the interval one load checks again, once, by reference.
+  std::this_thread::sleep_for(std::chrono::milliseconds(2100));
+  ts.clear();
+  for (int i = 0; i < 10; ++i)
+    ts.emplace_back([&] { returnPage("tx_ref=" + id + "&transaction_id=123456789"); });
+  for (auto& t : ts) t.join();
+  EXPECT_EQ(verifyCalls() - before, 2);
+  EXPECT_EQ(simCalls()->getValue<Poco::Int64>("verify"), 0);
+  EXPECT_EQ(status(id), "pending");
+}
+
+// Issue 12: the secret hash is ours to choose, so outside sandbox a weak one is refused at
+// start-up with a line naming the key (the seed's own example value is "flutterwave").
+TEST_P(FlutterwaveTest, LiveConfigRefusesAMissingOrWeakSecretHash) {
+  SKIP_WITHOUT_ENGINE();
+  auto live = [&](const std::string& hashLine) {
+    return "server: {listen: \"127.0.0.1:0\", access_log: false}\n"
+           "database: {url: \"" +
+           url() +
+           "\"}\n"
+           "auth: {jwt_secret: test-secret-0123456789abcdefghijklmnop}\n"
+           "log: {level: error}\n"
+           "sandbox: false\n"
+           "plugins:\n"
+           "  - name: flutterwave\n"
+           "    library: " FLW_PLUGIN
+           "\n"
+           "    settings:\n"
+           "      secret_key: FLWSECK-live-0123456789abcdef\n" +
+           hashLine;
+  };
+  for (const std::string& line :
+       {std::string(""), std::string("      secret_hash: flutterwave\n"),
+        std::string("      secret_hash: change-me-change-me-change-me-change-me\n")}) {
+    try {
+      Kernel k(ConfigLoader::loadString(live(line), "live.yaml"));
+      k.open();
+      k.start();
+      ADD_FAILURE() << "a live config started with: " << (line.empty() ? "no secret_hash" : line);
+    } catch (const std::exception& e) {
+      EXPECT_NE(std::string(e.what()).find("secret_hash"), std::string::npos) << e.what();
+    }
+  }
+  // A strong one starts.
+  Kernel ok(ConfigLoader::loadString(
+      live("      secret_hash: test-secret-0123456789abcdefghijklmnop\n"), "live.yaml"));
+  EXPECT_NO_THROW(ok.open());
+}
+
+// Issue 14: flutterwave-signature in both documented forms (HMAC of the raw body, or the plain
+// secret hash), verif-hash still; anything else 401 and nothing recorded.
+TEST_P(FlutterwaveTest, FlutterwaveSignatureInBothFormsAndVerifHash) {
+  SKIP_WITHOUT_ENGINE();
+  boot();
+  for (int form = 0; form < 3; ++form) {
+    script(R"({"webhook": "never"})");
+    auto p = order();
+    std::string id = p->getValue<std::string>("id");
+    std::string txn = queryOf(pay(checkoutUrl(p)))["transaction_id"];
+    std::string body = webhookBodyFor(txn);
+    std::map<std::string, std::string> good =
+        form == 0
+            ? std::map<std::string, std::string>{{"flutterwave-signature",
+                                                  flutterwave::hmacSha256Base64(kSecretHash, body)}}
+        : form == 1 ? std::map<std::string, std::string>{{"flutterwave-signature", kSecretHash}}
+                    : std::map<std::string, std::string>{{"verif-hash", kSecretHash}};
+    auto wrong = http(port_, "POST", "/webhooks/flutterwave", body,
+                      {{"flutterwave-signature", std::string(kSecretHash) + "x"}});
+    EXPECT_EQ(wrong.status, 401) << form;
+    EXPECT_EQ(
+        http(port_, "POST", "/webhooks/flutterwave", body,
+             {{"flutterwave-signature", flutterwave::hmacSha256Base64(kSecretHash, body + "x")}})
+            .status,
+        401);
+    EXPECT_EQ(eventsOfKind(id, "webhook"), 0) << form;
+    auto r = http(port_, "POST", "/webhooks/flutterwave", body, good);
+    EXPECT_EQ(r.status, 200) << form << " " << r.body;
+    ASSERT_TRUE(eventually([&] { return fulfilments(id) == 1; })) << form << "\n" << allEvents(id);
+    EXPECT_EQ(eventsOfKind(id, "webhook"), 1) << form;
+  }
+}
+
+// Issue 14: the verify reply carries what the official SDKs read (amount_settled, app_fee,
+// card.token, …); the kernel records gross (charged), fee (app_fee) and net (amount_settled).
+TEST_P(FlutterwaveTest, VerifyReplyCarriesFeesAndTokenAndThePaymentShowsGrossFeeNet) {
+  SKIP_WITHOUT_ENGINE();
+  boot();
+  auto auth =
+      std::map<std::string, std::string>{{"Authorization", std::string("Bearer ") + kSecretKey}};
+  for (const char* bearerName : {"merchant", "customer"}) {
+    std::string bearer = bearerName;
+    script(R"({"fee_bearer": ")" + bearer + "\"}");
+    auto p = order();
+    std::string id = p->getValue<std::string>("id");
+    std::string txn = queryOf(pay(checkoutUrl(p)))["transaction_id"];
+    auto v =
+        http(port_, "GET", "/sandbox/flutterwave/v3/transactions/" + txn + "/verify", "", auth);
+    ASSERT_EQ(v.status, 200) << v.body;
+    auto d = parse(v.body)->getObject("data");
+    for (const char* key : {"id", "tx_ref", "flw_ref", "amount", "currency", "charged_amount",
+                            "app_fee", "merchant_fee", "amount_settled", "status", "payment_type",
+                            "created_at", "processor_response", "card", "customer"})
+      EXPECT_TRUE(d->has(key)) << key << " missing in " << v.body;
+    EXPECT_EQ(d->getValue<std::string>("tx_ref"), id);
+    EXPECT_EQ(d->getValue<double>("amount"), 5000);
+    EXPECT_EQ(d->getValue<double>("app_fee"), 70);  // 1.4 % of NGN 5000
+    EXPECT_EQ(d->getValue<double>("charged_amount"), bearer == "merchant" ? 5000 : 5070);
+    EXPECT_EQ(d->getValue<double>("amount_settled"), bearer == "merchant" ? 4930 : 5000);
+    std::string token = d->getObject("card")->getValue<std::string>("token");
+    EXPECT_EQ(token.rfind("flw-t1nf-", 0), 0u) << token;
+    EXPECT_EQ(d->getObject("customer")->getValue<std::string>("email"), "buyer@example.com");
+
+    ASSERT_TRUE(eventually([&] { return fulfilments(id) == 1; })) << bearer << "\n"
+                                                                  << allEvents(id);
+    auto pj = parse(paymentJson(id));
+    EXPECT_EQ(pj->getValue<std::string>("status"), "succeeded")
+        << bearer;  // whichever side bears the fee
+    EXPECT_EQ(pj->getValue<std::string>("gross"), bearer == "merchant" ? "5000.00" : "5070.00");
+    EXPECT_EQ(pj->getValue<std::string>("fee"), "70.00");
+    EXPECT_EQ(pj->getValue<std::string>("net"), bearer == "merchant" ? "4930.00" : "5000.00");
+  }
+  EXPECT_EQ(
+      http(port_, "POST", "/sandbox/flutterwave/script", R"({"fee_bearer": "nobody"})").status,
+      400);
+}
+
+// Issue 14: a customer who cancels on Flutterwave's page sees "Payment cancelled" at once
+// (after asking Flutterwave, once), with the way back to the app, and no endless reloading.
+TEST_P(FlutterwaveTest, CancelledReturnIsShownAsCancelledAtOnceWithAWayBack) {
+  SKIP_WITHOUT_ENGINE();
+  boot();
+  auto p = order();
+  std::string id = p->getValue<std::string>("id");
+  kernel_->store().exec(
+      "UPDATE flutterwave_checkouts SET return_url = 'https://app.example/credits' WHERE "
+      "payment_id = ?",
+      {id});
+  auto cancel = submit(checkoutUrl(p), "", "cancel");
+  ASSERT_EQ(cancel.status, 303);
+  std::int64_t before = verifyCalls();
+  auto page = http(port_, "GET", target(cancel.header("Location")));
+  ASSERT_EQ(page.status, 200) << page.body;
+  EXPECT_EQ(verifyCalls() - before, 1);  // checked with Flutterwave
+  EXPECT_NE(page.body.find("data-outcome=\"cancelled\""), std::string::npos) << page.body;
+  EXPECT_NE(page.body.find("<h1>Payment cancelled</h1>"), std::string::npos) << page.body;
+  EXPECT_EQ(page.body.find("Confirming your payment"), std::string::npos);
+  EXPECT_EQ(page.body.find("http-equiv=\"refresh\""), std::string::npos);
+  EXPECT_NE(
+      page.body.find(
+          "id=\"flw-continue\" href=\"https:&#x2F;&#x2F;app.example&#x2F;credits?payment_id=" + id +
+          "&amp;status=pending\""),
+      std::string::npos)
+      << page.body;
+  // Flutterwave has no transaction: the payment is not failed on the browser's word.
+  EXPECT_EQ(status(id), "pending");
+}
+
+// Issue 14: a failed return is checked with Flutterwave at once and ends failed, even with
+// the webhook lost.
+TEST_P(FlutterwaveTest, FailedReturnEndsFailedAtOnce) {
+  SKIP_WITHOUT_ENGINE();
+  boot("      return_page: {default_url: \"https://app.example/home\"}\n");
+  script(R"({"webhook": "never"})");
+  auto p = order();
+  std::string id = p->getValue<std::string>("id");
+  std::string location = pay(checkoutUrl(p), kDeclined);
+  EXPECT_EQ(status(id), "pending");
+  auto page = http(port_, "GET", target(location));
+  EXPECT_EQ(status(id), "failed");
+  EXPECT_NE(page.body.find("data-outcome=\"failed\""), std::string::npos) << page.body;
+  EXPECT_NE(page.body.find("Payment not completed"), std::string::npos);
+  EXPECT_NE(page.body.find("The payment was declined."), std::string::npos);
+  // No return URL on the payment: the configured default is the way back.
+  EXPECT_NE(page.body.find("href=\"https:&#x2F;&#x2F;app.example&#x2F;home?payment_id=" + id +
+                           "&amp;status=failed\""),
+            std::string::npos)
+      << page.body;
+  ASSERT_TRUE(eventually([&] { return fulfilments(id, "failed") == 1; }));
+}
+
+// Issue 14: while pending the page reloads a bounded number of times, then says the payment is
+// not confirmed yet and offers "Check again" and the way back; with no URL configured at all,
+// a Close button.
+TEST_P(FlutterwaveTest, PendingPageStopsReloadingAfterTheBound) {
+  SKIP_WITHOUT_ENGINE();
+  boot("      return_page: {max_refreshes: 2, refresh_seconds: 3}\n");
+  script(R"({"webhook": "never"})");
+  auto p = order();
+  std::string id = p->getValue<std::string>("id");
+  auto first = returnPage("status=successful&tx_ref=" + id);
+  EXPECT_NE(
+      first.body.find(
+          "<meta http-equiv=\"refresh\" content=\"3;url=/payments/flutterwave/return?tx_ref=" + id +
+          "&amp;status=successful&amp;check=1\">"),
+      std::string::npos)
+      << first.body;
+  EXPECT_NE(first.body.find("data-outcome=\"pending\""), std::string::npos);
+  auto second = returnPage("status=successful&tx_ref=" + id + "&check=1");
+  EXPECT_NE(second.body.find("check=2\">"), std::string::npos) << second.body;
+  auto last = returnPage("status=successful&tx_ref=" + id + "&check=2");
+  EXPECT_EQ(last.body.find("http-equiv=\"refresh\""), std::string::npos) << last.body;
+  EXPECT_NE(last.body.find("data-outcome=\"timeout\""), std::string::npos);
+  EXPECT_NE(last.body.find("<h1>Not confirmed yet</h1>"), std::string::npos);
+  EXPECT_NE(
+      last.body.find(
+          "id=\"flw-check-again\" href=\"&#x2F;payments&#x2F;flutterwave&#x2F;return?tx_ref=" + id +
+          "&amp;status=successful&amp;check=0\""),
+      std::string::npos)
+      << last.body;
+  EXPECT_NE(last.body.find("id=\"flw-close\""), std::string::npos);  // no return URL anywhere
+  EXPECT_EQ(status(id), "pending");
+}
+
+// Issue 14: held is "received, under review" with the reference and the brand's support
+// contact, never "waiting for your payment".
+TEST_P(FlutterwaveTest, HeldPageSaysReceivedUnderReviewWithSupportContact) {
+  SKIP_WITHOUT_ENGINE();
+  boot("",
+       "brand: {name: Visibuy, support_phone: \"+234 800 123 4567\", support_email: "
+       "help@visibuy.example}\n");
+  script(R"({"charge_amount": "4000"})");
+  auto p = order();
+  std::string id = p->getValue<std::string>("id");
+  std::string location = pay(checkoutUrl(p));
+  ASSERT_TRUE(eventually([&] { return status(id) == "held"; })) << allEvents(id);
+  auto page = http(port_, "GET", target(location));
+  EXPECT_NE(page.body.find("data-outcome=\"held\""), std::string::npos) << page.body;
+  EXPECT_NE(page.body.find("Your payment was received and is under review"), std::string::npos)
+      << page.body;
+  EXPECT_NE(page.body.find("Received, under review"), std::string::npos);
+  EXPECT_NE(
+      page.body.find("Contact Visibuy support and quote the reference <strong>" + id + "</strong>"),
+      std::string::npos)
+      << page.body;
+  EXPECT_NE(page.body.find("+234 800 123 4567"), std::string::npos);
+  EXPECT_NE(page.body.find("help@visibuy.example"), std::string::npos);
+  for (const char* unpaid : {"Confirming", "Waiting", "not completed", "try again"})
+    EXPECT_EQ(page.body.find(unpaid), std::string::npos) << unpaid;
 }
 
 INSTANTIATE_TEST_SUITE_P(Engines, FlutterwaveTest, ::testing::Values("sqlite", "postgresql"), engineName);

@@ -85,6 +85,24 @@ TEST(FlutterwaveWebhookAuth, MissingHeadersAndEmptySecretAreRefused) {
   EXPECT_FALSE(verifyWebhookAuth(webhook(kVectorBody, {{"flutterwave-signature", hmacSha256Base64("", kVectorBody)}}), "").ok());
 }
 
+TEST(FlutterwaveWebhookAuth, SignatureHeaderMayCarryThePlainSecretHash) {
+  // The other documented form of flutterwave-signature: the secret hash itself.
+  EXPECT_TRUE(verifyWebhookAuth(webhook(kVectorBody, {{"flutterwave-signature", kVectorSecret}}),
+                                kVectorSecret)
+                  .ok());
+  for (const char* wrong : {"my-secret-has", "my-secret-hash ", "MY-SECRET-HASH", "x"}) {
+    auto r =
+        verifyWebhookAuth(webhook(kVectorBody, {{"flutterwave-signature", wrong}}), kVectorSecret);
+    ASSERT_FALSE(r.ok()) << wrong;
+    EXPECT_EQ(r.error().code, ErrorCode::unauthorized);
+  }
+  // The HMAC of the body is not accepted as a verif-hash, nor the secret as a body signature
+  // of some other secret.
+  EXPECT_FALSE(
+      verifyWebhookAuth(webhook(kVectorBody, {{"verif-hash", kVectorSignature}}), kVectorSecret)
+          .ok());
+}
+
 // --- Payload shapes ----------------------------------------------------------------------
 
 TEST(FlutterwaveWebhook, EnvelopeShape) {
@@ -222,6 +240,39 @@ TEST(FlutterwaveVerify, AmountsInMajorUnits) {
   // A fraction of a minor unit is not money we can settle: -1 makes the kernel hold it.
   EXPECT_EQ(amount(R"({"id":5,"tx_ref":"p","amount":10.505,"currency":"NGN","status":"successful"})"), -1);
   EXPECT_EQ(amount(R"({"id":5,"tx_ref":"p","currency":"NGN","status":"successful"})"), -1);
+}
+
+TEST(FlutterwaveVerify, GrossFeeAndNetFromTheRealReply) {
+  // As Flutterwave answers: charged_amount (what the customer paid), app_fee, amount_settled.
+  auto merchant = mapVerifyResponse(
+      200,
+      verifyReply(R"({"id":5,"tx_ref":"p","amount":100,"charged_amount":100,"app_fee":1.4,)"
+                  R"("amount_settled":98.6,"currency":"NGN","status":"successful"})"),
+      "p");
+  ASSERT_TRUE(merchant.ok());
+  EXPECT_EQ(merchant.value().amountMinor, 10000);
+  EXPECT_EQ(merchant.value().grossMinor, 10000);
+  EXPECT_EQ(merchant.value().feeMinor, 140);
+  EXPECT_EQ(merchant.value().netMinor, 9860);
+  auto customer = mapVerifyResponse(
+      200,
+      verifyReply(R"({"id":5,"tx_ref":"p","amount":100,"charged_amount":101.4,"app_fee":1.4,)"
+                  R"("amount_settled":100,"currency":"NGN","status":"successful"})"),
+      "p");
+  ASSERT_TRUE(customer.ok());
+  EXPECT_EQ(customer.value().amountMinor, 10000);  // settled against the goods' value
+  EXPECT_EQ(customer.value().grossMinor, 10140);
+  EXPECT_EQ(customer.value().feeMinor, 140);
+  EXPECT_EQ(customer.value().netMinor, 10000);
+  // Not reported: -1, never a guess.
+  auto bare = mapVerifyResponse(
+      200,
+      verifyReply(R"({"id":5,"tx_ref":"p","amount":100,"currency":"NGN","status":"successful"})"),
+      "p");
+  ASSERT_TRUE(bare.ok());
+  EXPECT_EQ(bare.value().grossMinor, 10000);
+  EXPECT_EQ(bare.value().feeMinor, -1);
+  EXPECT_EQ(bare.value().netMinor, -1);
 }
 
 TEST(FlutterwaveVerify, SuccessWithoutTransactionIdIsNotSettled) {

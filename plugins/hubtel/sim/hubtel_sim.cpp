@@ -182,8 +182,10 @@ Result<Simulator::Sent> Simulator::timeout(const std::string& sessionId) { retur
 // ---------------------------------------------------------------------------------------
 // Playing the customer's wallet and Hubtel's checkout
 
-Result<Poco::JSON::Object::Ptr> Simulator::pay(const std::string& sessionId, const std::string& outcome, int fulfilments,
-                                               const std::string& amount) {
+Result<Poco::JSON::Object::Ptr> Simulator::pay(const std::string& sessionId,
+                                               const std::string& outcome, int fulfilments,
+                                               const std::string& amount,
+                                               const std::string& feeBearer) {
   Rows s = host_.db().query("SELECT * FROM hubtel_sim_sessions WHERE session_id = ?", {sessionId});
   if (s.empty()) return Error::make(ErrorCode::notFound, "no simulated session", "No such session.");
   if (s.isNull(0, "item_name"))
@@ -191,21 +193,31 @@ Result<Poco::JSON::Object::Ptr> Simulator::pay(const std::string& sessionId, con
   auto unit = parseMajor(s.str(0, "price"), kCurrency);
   if (!unit) return Error::make(ErrorCode::conflict, "cart price unreadable", "The cart's price is unreadable.");
   std::int64_t subtotal = *unit * s.i64(0, "qty");
-  std::int64_t paid = subtotal;
+  bool customerPays =
+      (feeBearer.empty() ? provider_.config().simFeeBearer : feeBearer) == "customer";
+  // About 1%, like a mobile money fee. The merchant pays it out of the goods' price, or the
+  // customer pays it on top (Subtotal and AmountPaid then include it).
+  std::int64_t paid = subtotal, charges = (subtotal + 50) / 100;
+  if (customerPays) paid = subtotal + charges;
   if (!amount.empty()) {
     auto a = parseMajor(amount, kCurrency);
     if (!a) return Error::make(ErrorCode::invalidInput, "bad amount", "amount must be cedis, e.g. \"10.00\".");
     paid = *a;
+    if (!customerPays) charges = (paid + 50) / 100;
   }
   bool ok = outcome != "declined";
-  std::int64_t charges = (paid + 50) / 100;  // about 1%, like a mobile money fee
   std::string orderId = randomHex(32), txnId = randomHex(24);
-  host_.db().exec("INSERT INTO hubtel_sim_transactions (session_id, order_id, transaction_id, status, amount, charges, created_at) "
-                  "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (session_id) DO UPDATE SET order_id = excluded.order_id, "
-                  "transaction_id = excluded.transaction_id, status = excluded.status, amount = excluded.amount, "
-                  "charges = excluded.charges",
-                  {sessionId, orderId, txnId, std::string(ok ? "Paid" : "Unpaid"), minorToCedis(paid), minorToCedis(charges),
-                   host_.clock().nowMs()});
+  host_.db().exec(
+      "INSERT INTO hubtel_sim_transactions (session_id, order_id, transaction_id, status, amount, "
+      "charges, "
+      "fee_bearer, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (session_id) DO UPDATE "
+      "SET "
+      "order_id = excluded.order_id, transaction_id = excluded.transaction_id, status = "
+      "excluded.status, "
+      "amount = excluded.amount, charges = excluded.charges, fee_bearer = excluded.fee_bearer",
+      {sessionId, orderId, txnId, std::string(ok ? "Paid" : "Unpaid"), minorToCedis(paid),
+       minorToCedis(charges), std::string(customerPays ? "customer" : "merchant"),
+       host_.clock().nowMs()});
   host_.db().exec("UPDATE hubtel_sim_sessions SET status = ? WHERE session_id = ?",
                   {std::string(ok ? "paid" : "declined"), sessionId});
   Poco::JSON::Object::Ptr out = new Poco::JSON::Object;
@@ -213,6 +225,9 @@ Result<Poco::JSON::Object::Ptr> Simulator::pay(const std::string& sessionId, con
   out->set("order_id", orderId);
   out->set("transaction_id", txnId);
   out->set("status", ok ? "Paid" : "Unpaid");
+  out->set("amount", minorToCedis(paid));
+  out->set("charges", minorToCedis(charges));
+  out->set("fee_bearer", customerPays ? "customer" : "merchant");
   Poco::JSON::Array::Ptr statuses = new Poco::JSON::Array;
   for (int i = 0; i < fulfilments; ++i) statuses->add(sendFulfilment(sessionId));
   out->set("fulfilments", statuses);
@@ -255,7 +270,8 @@ int Simulator::sendFulfilment(const std::string& sessionId) {
   info.set("BranchName", "Sandbox");
   info.set("IsRecurring", false);
   info.set("RecurringInvoiceId", Poco::Dynamic::Var());
-  info.set("Subtotal", cedis(unit * s.i64(0, "qty")));
+  // With the fee on the customer, Hubtel's Subtotal is what the customer paid (items + fee).
+  info.set("Subtotal", cedis(t.str(0, "fee_bearer") == "customer" ? paid : unit * s.i64(0, "qty")));
   info.set("Items", items);
   info.set("Payment", payment);
   Poco::JSON::Object o(Poco::JSON_PRESERVE_KEY_ORDER);
@@ -309,9 +325,26 @@ Response Simulator::statusCheck(const Request& req) {
     return refuse(403, "Forbidden: " + req.clientIp + " is not allow-listed", "4030");
   if (req.header("Authorization") != basicAuth(cfg.apiId, cfg.apiKey)) return refuse(401, "Unauthorized", "4010");
   if (req.param("pos") != cfg.posSalesId) return refuse(404, "Unknown POS Sales ID", "4040");
-  std::string ref = req.queryParam("clientReference");
-  if (ref.empty()) return refuse(400, "clientReference is required", "4000");
-  Rows t = host_.db().query("SELECT * FROM hubtel_sim_transactions WHERE session_id = ?", {ref});
+  // Hubtel's API: clientReference (preferred; for programmable services the SessionId), or
+  // hubtelTransactionId, or networkTransactionId (the telco's id).
+  std::string ref = req.queryParam("clientReference"),
+              hubtelId = req.queryParam("hubtelTransactionId"),
+              networkId = req.queryParam("networkTransactionId");
+  if (ref.empty() && hubtelId.empty() && networkId.empty())
+    return refuse(400, "clientReference, hubtelTransactionId or networkTransactionId is required",
+                  "4000");
+  Rows t;
+  if (!ref.empty())
+    t = host_.db().query("SELECT * FROM hubtel_sim_transactions WHERE session_id = ?", {ref});
+  else if (!hubtelId.empty())
+    t = host_.db().query("SELECT * FROM hubtel_sim_transactions WHERE transaction_id = ?",
+                         {hubtelId});
+  else
+    t = host_.db().query(
+        "SELECT * FROM hubtel_sim_transactions WHERE 'MM' || SUBSTR(transaction_id, 1, 10) = ?",
+        {networkId});
+  if (ref.empty() && t.empty()) return refuse(404, "Transaction not found", "4040");
+  if (ref.empty()) ref = t.str(0, "session_id");
   Rows s = host_.db().query("SELECT * FROM hubtel_sim_sessions WHERE session_id = ?", {ref});
   if (t.empty() && (s.empty() || s.isNull(0, "item_name"))) return refuse(404, "Transaction not found", "4040");
   Poco::JSON::Object data(Poco::JSON_PRESERVE_KEY_ORDER);
@@ -407,7 +440,10 @@ Response Simulator::driverPay(const Request& req) {
   if (mode != "never" && mode != "twice" && mode != "once") return fail(400, "fulfilment is once, twice or never");
   std::string outcome = text(b, "outcome", "paid");
   if (outcome != "paid" && outcome != "declined") return fail(400, "outcome is paid or declined");
-  auto r = pay(text(b, "session_id"), outcome, n, text(b, "amount"));
+  std::string bearer = text(b, "fee_bearer");
+  if (!bearer.empty() && bearer != "merchant" && bearer != "customer")
+    return fail(400, "fee_bearer is merchant or customer");
+  auto r = pay(text(b, "session_id"), outcome, n, text(b, "amount"), bearer);
   if (!r.ok()) return fail(httpStatus(r.error().code), r.error().external);
   return json(200, *r.value());
 }
@@ -540,7 +576,7 @@ Response Simulator::phoneSubmit(const Request& req) {
     if (status == "active") (void)timeout(session);
     screen = "Call ended.";
   } else if (action == "pay" || action == "decline") {
-    auto r = pay(session, action == "pay" ? "paid" : "declined", 1, "");
+    auto r = pay(session, action == "pay" ? "paid" : "declined", 1, "", "");
     if (!r.ok()) {
       error = r.error().external;
     } else {

@@ -48,6 +48,8 @@ struct Texts {
   std::string noItems = "Nothing is on sale right now.";
   std::string itemGone = "This item is no longer available. Please dial again.";
   std::string balanceUnavailable = "Your balance is not available right now.";
+  std::string unsupported =
+      "This service does not offer that here. Please dial the code to use it.";
 };
 
 // Where a session is. Encoded into ClientState (and the session row) as

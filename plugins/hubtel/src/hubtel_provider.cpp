@@ -56,6 +56,10 @@ Config Config::fromSettings(const Settings& s, bool sandbox) {
   c.allowedIps = s.getStringList("allowed_ips");
   std::string check = s.getString("ip_check", "auto");
   c.ipCheck = check == "on" || (check == "auto" && !sandbox);
+  c.interactionAllowedIps = s.getStringList("interaction_allowed_ips");
+  if (c.interactionAllowedIps.empty()) c.interactionAllowedIps = c.allowedIps;
+  std::string icheck = s.getString("interaction_ip_check", "auto");
+  c.interactionIpCheck = icheck == "on" || (icheck == "auto" && !sandbox);
   c.clientStateSecret = s.getString("client_state_secret");
   c.maxQuantity = s.getInt("max_quantity", 1000);
   c.quantityFields = s.getStringList("quantity_fields");
@@ -94,10 +98,12 @@ Config Config::fromSettings(const Settings& s, bool sandbox) {
   text("no_items", c.texts.noItems);
   text("item_gone", c.texts.itemGone);
   text("balance_unavailable", c.texts.balanceUnavailable);
+  text("unsupported", c.texts.unsupported);
   Settings sim = s.child("simulator");
   c.simStatusAllowedIps = sim.getStringList("status_allowed_ips");
   c.simOperator = sim.getString("operator", "mtn");
   c.simServiceCode = sim.getString("service_code", "*713#");
+  c.simFeeBearer = sim.getString("fee_bearer", "merchant");
   return c;
 }
 
@@ -139,7 +145,23 @@ std::vector<Migration> HubtelProvider::migrations() const {
       "service_status TEXT NOT NULL, body TEXT NOT NULL, answered BIGINT NOT NULL, received_at BIGINT NOT NULL);"
       "CREATE INDEX hubtel_sim_callbacks_session ON hubtel_sim_callbacks (session_id, received_at);"
       "CREATE TABLE hubtel_sim_script (name TEXT PRIMARY KEY, value BIGINT NOT NULL)";
-  return {m};
+  // Version 2: every settlement is checked with Hubtel's status API by SessionId, so a
+  // SessionId pays for one payment, ever (hubtel_payment_refs outlives the purged sessions);
+  // fulfilments keep the items' value and the net; the simulator knows who bears the fee.
+  Migration m2;
+  m2.version = 2;
+  m2.description =
+      "hubtel: one payment per SessionId, fulfilment goods and net, simulator fee bearer";
+  m2.sqlite =
+      "CREATE TABLE hubtel_payment_refs (session_id TEXT PRIMARY KEY, payment_id TEXT NOT NULL, "
+      "created_at BIGINT NOT NULL);"
+      "INSERT INTO hubtel_payment_refs (session_id, payment_id, created_at) "
+      "SELECT order_ref, MIN(id), MIN(created_at) FROM payments WHERE provider = 'hubtel' GROUP BY "
+      "order_ref;"
+      "ALTER TABLE hubtel_fulfilments ADD COLUMN items_minor BIGINT;"
+      "ALTER TABLE hubtel_fulfilments ADD COLUMN net_minor BIGINT;"
+      "ALTER TABLE hubtel_sim_transactions ADD COLUMN fee_bearer TEXT NOT NULL DEFAULT 'merchant'";
+  return {m, m2};
 }
 
 void HubtelProvider::start() {
@@ -151,10 +173,16 @@ void HubtelProvider::start() {
     if (cfg_.posSalesId.empty()) throw std::runtime_error("pos_sales_id is required when sandbox is off (the status check needs it)");
     if (cfg_.apiId.empty() || cfg_.apiKey.empty())
       host_.logger().warning(kLog, "api_id / api_key are empty: the status check is sent without Basic authentication");
-    if (cfg_.clientStateSecret.empty())
-      host_.logger().warning(kLog, "client_state_secret is empty: a random one is used, so another process cannot check "
-                                   "this one's ClientState (the session table still carries every step)");
+    // client_state_secret is a strongSecret(): the kernel refused to start without a good one.
     if (cfg_.ipCheck && cfg_.allowedIps.empty()) throw std::runtime_error("allowed_ips is empty: no fulfilment could be accepted");
+    if (cfg_.interactionIpCheck && cfg_.interactionAllowedIps.empty())
+      throw std::runtime_error(
+          "interaction_allowed_ips and allowed_ips are empty: no USSD request could be accepted");
+    if (!cfg_.interactionIpCheck)
+      host_.logger().warning(
+          kLog,
+          "interaction_ip_check is off: anyone can send USSD steps with any Mobile, so balance "
+          "entries are hidden");
   }
 
   Metrics& m = host_.metrics();
@@ -213,8 +241,26 @@ void HubtelProvider::routes(Router& router) {
   router.add("POST", cfg_.interactionPath, [this](const Request& req) { return handle(req); }, o);
 }
 
+bool HubtelProvider::allowedAddress(const Request& req, const std::vector<std::string>& allowed) {
+  // A dual-stack listener reports IPv4 peers as ::ffff:a.b.c.d.
+  std::string ip = req.clientIp.rfind("::ffff:", 0) == 0 ? req.clientIp.substr(7) : req.clientIp;
+  return std::find(allowed.begin(), allowed.end(), ip) != allowed.end();
+}
+
 Response HubtelProvider::handle(const Request& req) {
   auto body = parseJsonObject(req.body);
+  // Interaction requests carry the customer's Mobile and nothing that proves it: only
+  // Hubtel's addresses may send them (a fulfilment has its own list, checked in fulfil()).
+  if ((!body || !body->has("OrderId")) && cfg_.interactionIpCheck &&
+      !allowedAddress(req, cfg_.interactionAllowedIps)) {
+    error("forbidden_ip");
+    host_.logger().warning(
+        kLog, "ussd <- from " + req.clientIp + " refused: not in interaction_allowed_ips");
+    Poco::JSON::Object o;
+    o.set("success", false);
+    o.set("message", "Forbidden");
+    return Response::json(403, o);
+  }
   if (!body) {
     error("invalid_json");
     host_.logger().warning(kLog, "ussd <- invalid JSON (" + std::to_string(req.body.size()) + " bytes)");
@@ -244,6 +290,14 @@ Response HubtelProvider::handle(const Request& req) {
 }
 
 Reply HubtelProvider::interact(const Interaction& in, const std::string& msisdn) {
+  bool known = in.type == "initiation" || in.type == "response" || in.type == "timeout" ||
+               in.type == "release";
+  if (!known) {
+    // Query, Favorite, AddToCart … (the Hubtel app's requests): this service answers the USSD
+    // steps only, so a polite release rather than "Invalid request".
+    error("unknown_type");
+    return Reply::release(in.sessionId, cfg_.texts.unsupported);
+  }
   if (in.sessionId.empty() || in.mobile.empty() || in.sessionId.size() > 200) {
     error("missing_fields");
     return Reply::release(in.sessionId, kInvalidRequest);
@@ -254,9 +308,7 @@ Reply HubtelProvider::interact(const Interaction& in, const std::string& msisdn)
   }
   if (in.type == "initiation") return start(in, msisdn);
   if (in.type == "response") return proceed(in, msisdn);
-  if (in.type == "timeout" || in.type == "release") return end(in);
-  error("unknown_type");
-  return Reply::release(in.sessionId, kInvalidRequest);
+  return end(in);  // timeout or release
 }
 
 Reply HubtelProvider::withState(Reply reply, const std::string& sessionId, const std::string& step) {
@@ -272,7 +324,11 @@ Reply HubtelProvider::start(const Interaction& in, const std::string& msisdn) {
   std::string step = encodeStep(o.next);
   bool fresh = false, reopened = false;
   sessions_.commit([&](Tx& tx) {
-    reopened = false;  // may run again: outputs are reset, never accumulated
+    fresh = reopened = false;  // may run again: outputs are reset, never accumulated
+    // A SessionId that already paid for something is spent, even after its row was purged.
+    if (!tx.query("SELECT session_id FROM hubtel_payment_refs WHERE session_id = ?", {in.sessionId})
+             .empty())
+      return;
     fresh = tx.exec("INSERT INTO hubtel_sessions (session_id, mobile, operator, platform, state, status, created_at, updated_at) "
                     "VALUES (?, ?, ?, ?, ?, 'open', ?, ?) ON CONFLICT DO NOTHING",
                     {in.sessionId, msisdn, in.operatorName, in.platform, step, now, now}) == 1;
@@ -426,6 +482,8 @@ Reply HubtelProvider::end(const Interaction& in) {
 }
 
 Reply HubtelProvider::showBalance(const Interaction& in, const std::string& msisdn, const std::string& product) {
+  if (!showsAccountData())
+    return Reply::release(in.sessionId, cfg_.texts.balanceUnavailable, cfg_.texts.balanceLabel);
   auto summary = host_.payments().accountSummary(product, "msisdn:" + msisdn);
   std::string text = cfg_.texts.balanceUnavailable;
   if (summary.ok()) {
@@ -452,7 +510,7 @@ Menu HubtelProvider::menuFor(const std::string& msisdn) {
     if (ci.item.currency == kCurrency && ci.item.amountMinor > 0 && !ci.item.id.empty() &&
         ci.item.id.find('|') == std::string::npos && ci.product.find('|') == std::string::npos)
       menu.items.push_back(std::move(ci));
-  if (cfg_.balanceEntries) menu.balanceProducts = balanceProducts(menu.items);
+  if (cfg_.balanceEntries && showsAccountData()) menu.balanceProducts = balanceProducts(menu.items);
   menu.sellsQuantity = [this, msisdn](const ChannelItem& ci) { return sellsQuantity(ci, msisdn); };
   return menu;
 }
@@ -533,6 +591,13 @@ Reply HubtelProvider::checkout(const Interaction& in, const std::string& msisdn,
     storeIfOpen(in.sessionId, encodeStep(Step{}), true, host_.clock().nowMs());
     return Reply::release(in.sessionId, kUnavailable);
   };
+  if (!host_.db()
+           .query("SELECT session_id FROM hubtel_payment_refs WHERE session_id = ?", {in.sessionId})
+           .empty()) {
+    // This SessionId already paid for something (initiate() refuses it too): no second payment.
+    error("unknown_session");
+    return Reply::release(in.sessionId, kSessionExpired);
+  }
   auto meta = saleMetadata(ci, o.qty, msisdn, in.sessionId);
   if (!meta.ok()) return fail(meta.error().internal);
   CreatePayment cp;
@@ -596,7 +661,16 @@ Result<InitiateResult> HubtelProvider::initiate(const Payment& p, const CreatePa
   std::string job = jsonText(payload);
   std::string itemName = meta->optValue<std::string>("item_name", at.itemId);
   Rows claimed;
+  bool reused = false;
   sessions_.commit([&](Tx& tx) {
+    claimed = Rows{};  // may run again: outputs are reset, never accumulated
+    // Hubtel's status check knows this payment by its SessionId only: a SessionId that
+    // already paid for one (even one whose session row was purged) never pays for another,
+    // so an old paid transaction can never settle a new payment.
+    reused =
+        !tx.query("SELECT payment_id FROM hubtel_payment_refs WHERE session_id = ?", {p.orderRef})
+             .empty();
+    if (reused) return;
     // A session continued from its ClientState alone may have lost its row: bring it back.
     tx.exec("INSERT INTO hubtel_sessions (session_id, mobile, state, status, created_at, updated_at) VALUES (?, ?, ?, 'open', ?, ?) "
             "ON CONFLICT DO NOTHING",
@@ -610,9 +684,15 @@ Result<InitiateResult> HubtelProvider::initiate(const Payment& p, const CreatePa
                         now, now, p.orderRef, now - cfg_.sessionTtlMs});
     // Hubtel calls the fulfilment URL once the customer paid; if it has not within five
     // minutes, ask its status API (the seed's rescue for a missed fulfilment).
-    if (!claimed.empty())
+    if (!claimed.empty()) {
+      tx.exec(
+          "INSERT INTO hubtel_payment_refs (session_id, payment_id, created_at) VALUES (?, ?, ?) "
+          "ON CONFLICT DO NOTHING",
+          {p.orderRef, p.id, now});
       host_.jobs().enqueue(tx, JobSpec{"hubtel.status_check", job, "status:" + p.id, now + cfg_.statusCheckAfterMs, 0});
+    }
   });
+  if (reused) return refuse("this SessionId already has a payment");
   if (claimed.empty()) return refuse("the session is not open (closed, expired or already at checkout)");
   // The USSD part of the session ends here, at AddToCart.
   host_.metrics().increment("malipo_hubtel_sessions_ended_total");
@@ -636,13 +716,13 @@ Response HubtelProvider::fulfil(const Poco::JSON::Object& body, const Request& r
     o.set("message", message);
     return Response::json(status, o);
   };
-  // A dual-stack listener reports IPv4 peers as ::ffff:a.b.c.d.
-  std::string ip = req.clientIp.rfind("::ffff:", 0) == 0 ? req.clientIp.substr(7) : req.clientIp;
-  if (cfg_.ipCheck && std::find(cfg_.allowedIps.begin(), cfg_.allowedIps.end(), ip) == cfg_.allowedIps.end()) {
-    // No signature is documented: the source address is the only proof it is Hubtel.
+  if (cfg_.ipCheck && !allowedAddress(req, cfg_.allowedIps)) {
+    // No signature is documented: the source address is the first proof it is Hubtel (the
+    // status check before any value is the second).
     error("forbidden_ip");
     host_.metrics().increment("malipo_hubtel_fulfilments_total", {{"result", "forbidden"}});
-    host_.logger().warning(kLog, "fulfilment from " + ip + " refused: not in allowed_ips");
+    host_.logger().warning(kLog,
+                           "fulfilment from " + req.clientIp + " refused: not in allowed_ips");
     return answer(403, "Forbidden");
   }
   auto parsed = parseFulfilment(body);
@@ -664,12 +744,16 @@ Response HubtelProvider::fulfil(const Poco::JSON::Object& body, const Request& r
     Rows s = tx.query("SELECT payment_id FROM hubtel_sessions WHERE session_id = ?", {f.sessionId});
     paymentId = s.empty() || s.isNull(0, "payment_id") ? "" : s.str(0, "payment_id");
     // OrderId is the key: a repeated fulfilment is a duplicate, recorded once, acted on once.
-    duplicate = tx.exec("INSERT INTO hubtel_fulfilments (order_id, session_id, payment_id, status, successful, amount_minor, "
-                        "currency, qty, unit_minor, callback_status, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?) "
-                        "ON CONFLICT DO NOTHING",
-                        {f.orderId, f.sessionId, paymentId.empty() ? Value(Null{}) : Value(paymentId), f.status,
-                         std::int64_t(f.isSuccessful ? 1 : 0), f.amountPaidMinor, f.currency, f.quantity, f.unitPriceMinor,
-                         now}) == 0;
+    auto orNull = [](std::int64_t v) { return v < 0 ? Value(Null{}) : Value(v); };
+    duplicate =
+        tx.exec(
+            "INSERT INTO hubtel_fulfilments (order_id, session_id, payment_id, status, successful, "
+            "amount_minor, "
+            "currency, qty, unit_minor, items_minor, net_minor, callback_status, received_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?) ON CONFLICT DO NOTHING",
+            {f.orderId, f.sessionId, paymentId.empty() ? Value(Null{}) : Value(paymentId), f.status,
+             std::int64_t(f.isSuccessful ? 1 : 0), f.amountPaidMinor, f.currency, f.quantity,
+             f.unitPriceMinor, orNull(f.itemsMinor), orNull(f.amountAfterChargesMinor), now}) == 0;
     if (duplicate) return;
     Poco::JSON::Object payload;
     payload.set("order_id", f.orderId);
@@ -692,52 +776,68 @@ Response HubtelProvider::fulfil(const Poco::JSON::Object& body, const Request& r
 
 Result<ProviderStatus> HubtelProvider::query(const Payment& p) {
   try {
-    ProviderStatus st;
-    st.providerRef = p.orderRef;
-    Rows f = host_.db().query("SELECT order_id, status, successful, amount_minor, currency, qty, unit_minor FROM hubtel_fulfilments "
-                              "WHERE payment_id = ? ORDER BY received_at, order_id",
-                              {p.id});
-    for (std::size_t i = 0; i < f.size(); ++i) {
+    // A fulfilment carries no signature: it tells us when to ask, never what to settle.
+    // Every answer that gives value comes from Hubtel's status check.
+    Rows f = host_.db().query(
+        "SELECT order_id, status, successful, items_minor FROM hubtel_fulfilments "
+        "WHERE payment_id = ? ORDER BY received_at, order_id",
+        {p.id});
+    bool saysPaid = false;
+    std::int64_t goods = p.amountMinor;  // Qty x Price, as the menu sold it
+    for (std::size_t i = 0; i < f.size() && !saysPaid; ++i) {
       if (toLower(f.str(i, "status")) == "paid" && f.i64(i, "successful") == 1) {
-        // What Hubtel says was paid; the kernel holds the payment if it is not Qty × Price.
-        st.state = ProviderStatus::State::succeeded;
-        st.providerTxnId = f.str(i, "order_id");
-        st.amountMinor = f.i64(i, "amount_minor");
-        st.currency = f.str(i, "currency");
-        st.detail = "fulfilment Paid, " + f.str(i, "qty") + " x " +
-                    (f.i64(i, "unit_minor") >= 0 ? minorToCedis(f.i64(i, "unit_minor")) : std::string("?"));
+        saysPaid = true;
+        // The items Hubtel says it sold; the kernel holds the payment if they are not what is due.
+        if (!f.isNull(i, "items_minor")) goods = f.i64(i, "items_minor");
+      }
+    }
+    if (f.empty()) {
+      Rows s = host_.db().query("SELECT checkout_at FROM hubtel_sessions WHERE session_id = ?",
+                                {p.orderRef});
+      std::int64_t since =
+          s.empty() || s.isNull(0, "checkout_at") ? p.createdAtMs : s.i64(0, "checkout_at");
+      if (host_.clock().nowMs() < since + cfg_.statusCheckAfterMs) {
+        // Hubtel calls the fulfilment URL after payment; without one, its status API is the
+        // fallback once that is late (the seed: five minutes), not a poll for every janitor round.
+        ProviderStatus st;
+        st.providerRef = p.orderRef;
+        st.reason = "Not paid yet.";
+        st.detail = "waiting for the fulfilment";
         return st;
       }
     }
-    if (!f.empty()) {
-      std::size_t last = f.size() - 1;
-      st.state = ProviderStatus::State::failed;
-      st.reason = "Payment not successful";
-      st.detail = "fulfilment " + f.str(last, "status") + ", IsSuccessful " + (f.i64(last, "successful") ? "true" : "false") +
-                  ", order " + f.str(last, "order_id");
-      return st;
+    auto checked = statusCheck(p, goods);
+    if (!checked.ok() || f.empty()) return checked;
+    ProviderStatus st = checked.value();
+    std::size_t last = f.size() - 1;
+    std::string said = "fulfilment " + f.str(last, "status") + ", IsSuccessful " +
+                       (f.i64(last, "successful") ? "true" : "false") + ", order " +
+                       f.str(last, "order_id");
+    if (st.state == ProviderStatus::State::pending) {
+      if (saysPaid) {
+        // Forged, or Hubtel's records lag: nothing is given until the status check says Paid.
+        st.detail += "; " + said + ": not settled until the status check says Paid";
+      } else {
+        // Hubtel says the order was not paid, and its status API does not say otherwise.
+        st.state = ProviderStatus::State::failed;
+        st.reason = "Payment not successful";
+        st.detail += "; " + said;
+      }
     }
-    Rows s = host_.db().query("SELECT checkout_at FROM hubtel_sessions WHERE session_id = ?", {p.orderRef});
-    std::int64_t since = s.empty() || s.isNull(0, "checkout_at") ? p.createdAtMs : s.i64(0, "checkout_at");
-    if (host_.clock().nowMs() < since + cfg_.statusCheckAfterMs) {
-      // Hubtel calls the fulfilment URL after payment; its status API is the fallback once
-      // that is late (the seed: five minutes), not a poll for every janitor round.
-      st.reason = "Not paid yet.";
-      st.detail = "waiting for the fulfilment";
-      return st;
-    }
-    return statusCheck(p);
+    return st;
   } catch (const DbError& e) {
     return Error::make(ErrorCode::unavailable, std::string("hubtel query: ") + e.what(), "The payment provider failed.");
   }
 }
 
-Result<ProviderStatus> HubtelProvider::statusCheck(const Payment& p) {
+Result<ProviderStatus> HubtelProvider::statusCheck(const Payment& p, std::int64_t goodsMinor) {
   std::string ref, pos;
   Poco::URI::encode(p.orderRef, "!#$&'()*+,/:;=?@[]", ref);
   Poco::URI::encode(cfg_.posSalesId, "!#$&'()*+,/:;=?@[]", pos);
   OutboundRequest o;
   o.method = "GET";
+  // clientReference = SessionId: the only reference Hubtel and we share for a menu checkout;
+  // initiate() makes it unique to this payment (a SessionId pays once, ever).
   o.url = statusBaseUrl() + "/transactions/" + pos + "/status?clientReference=" + ref;
   o.timeoutMs = cfg_.timeoutMs;
   if (!cfg_.apiId.empty() || !cfg_.apiKey.empty()) o.headers.emplace_back("Authorization", basicAuth(cfg_.apiId, cfg_.apiKey));
@@ -756,19 +856,32 @@ Result<ProviderStatus> HubtelProvider::statusCheck(const Payment& p) {
     return parsed.error();
   }
   const TxnStatus& t = parsed.value();
+  if (!t.clientReference.empty() && t.clientReference != p.orderRef) {
+    error("status_check_failed");
+    return Error::make(ErrorCode::providerError,
+                       "status check for " + p.orderRef + " answered for " + t.clientReference,
+                       "The payment provider failed.");
+  }
   host_.logger().info(kLog, "status check for session " + p.orderRef + ": " + (t.status.empty() ? "not found" : t.status));
   ProviderStatus st;
   st.providerRef = p.orderRef;
   st.detail = "status check " + (t.status.empty() ? std::string("not found") : t.status) +
               (t.responseCode.empty() ? "" : " (responseCode " + t.responseCode + ")");
   switch (t.kind) {
-    case TxnStatus::Kind::paid:
+    case TxnStatus::Kind::paid: {
       st.state = ProviderStatus::State::succeeded;
-      st.providerTxnId = t.transactionId;
-      st.amountMinor = t.amountMinor;  // the gross amount, as the fulfilment's AmountPaid
+      st.providerTxnId = t.transactionId;  // one id per Hubtel transaction, whichever path settles
+      Settlement m = settle(t.amountMinor, t.chargesMinor, t.amountAfterChargesMinor, goodsMinor);
+      st.amountMinor = m.amountMinor;
+      st.grossMinor = m.grossMinor;
+      st.feeMinor = m.feeMinor;
+      st.netMinor = m.netMinor;
       st.currency = kCurrency;
-      if (t.amountAfterChargesMinor >= 0) st.detail += ", after charges " + minorToCedis(t.amountAfterChargesMinor);
+      auto cedis = [](std::int64_t v) { return v >= 0 ? minorToCedis(v) : std::string("?"); };
+      st.detail += ", amount " + cedis(m.grossMinor) + ", charges " + cedis(m.feeMinor) +
+                   ", after charges " + cedis(m.netMinor) + ", items " + cedis(goodsMinor);
       break;
+    }
     case TxnStatus::Kind::refunded:
       st.state = ProviderStatus::State::failed;
       st.reason = "The payment was refunded.";
@@ -821,8 +934,8 @@ JobOutcome HubtelProvider::runFulfil(const Job& job) {
   if (paymentId.empty()) {
     meta.set("reason", "Unknown session: no checkout for this SessionId");
   } else {
-    // Settle from the stored fulfilment (query() reads it: no network). sync() returns a
-    // succeeded or held payment as it is, and re-asks for a failed or expired one, so money
+    // Settle: query() asks Hubtel's status check (the fulfilment is unsigned). sync() returns
+    // a succeeded or held payment as it is, and re-asks for a failed or expired one, so money
     // that arrived late is held for review rather than lost.
     auto synced = host_.payments().sync(paymentId);
     if (!synced.ok()) return JobOutcome::retry("payment " + paymentId + ": " + synced.error().internal, retryDelay(job.attempt));
@@ -837,12 +950,17 @@ JobOutcome HubtelProvider::runFulfil(const Job& job) {
     }
     recordOutcome(p);
     meta.set("payment_id", p.id);
-    if (p.status == PaymentStatus::succeeded) {
-      // The service was delivered for this order unless another of this session's orders
-      // is the one that settled the payment (the customer paid twice).
-      Rows other = host_.db().query("SELECT order_id FROM hubtel_fulfilments WHERE order_id = ? AND payment_id = ?",
-                                    {p.providerTxnId, p.id});
-      success = p.providerTxnId == orderId || other.empty();
+    bool orderPaid = toLower(f.str(0, "status")) == "paid" && f.i64(0, "successful") == 1;
+    if (p.status == PaymentStatus::succeeded && !orderPaid) {
+      meta.set("reason", "Payment not successful");  // this order was not paid (another one was)
+    } else if (p.status == PaymentStatus::succeeded) {
+      // The service was delivered for this order unless another paid order of this session
+      // came first (the customer paid twice): the first paid fulfilment is the one delivered.
+      Rows first = host_.db().query(
+          "SELECT order_id FROM hubtel_fulfilments WHERE payment_id = ? AND successful = 1 AND "
+          "LOWER(status) = 'paid' ORDER BY received_at, order_id LIMIT 1",
+          {p.id});
+      success = first.empty() || first.str(0, "order_id") == orderId;
       // "success" tells Hubtel the service was delivered: wait for the product's delivery,
       // leaving a tenth of the callback window to tell Hubtel either way.
       if (success && p.fulfilment == "pending" && now < deadline - cfg_.callbackWindowMs / 10)

@@ -3,16 +3,22 @@
 // Hubtel runs the USSD session and collects the money itself; we host one route (default
 // /ussd) that answers every USSD step with menus built from the products' catalogs and, on
 // checkout, replies AddToCart. The same route receives the fulfilment after the customer paid
-// (a body with OrderId). The kernel settles only from query(), so:
+// (a body with OrderId). The kernel settles only from query(), and query() settles only from
+// Hubtel's transaction status check (fulfilments carry no signature), so:
 //
-//   confirm ──▶ Payments::create → initiate(): claims the session (no network),
+//   confirm ──▶ Payments::create → initiate(): claims the session (no network), records the
+//               SessionId as spent (hubtel_payment_refs: it never pays for another payment),
 //               provider_ref = SessionId, job hubtel.status_check due in 5 minutes
 //           ──▶ AddToCart reply
 //   fulfilment (allow-listed IP) ──▶ row in hubtel_fulfilments + job hubtel.fulfil; 200 at once
-//   hubtel.fulfil ──▶ Payments::sync → query() reads the stored fulfilment → succeeded/failed/held
+//   hubtel.fulfil ──▶ Payments::sync → query(): the fulfilment is the cue to ask the status
+//                     check now → succeeded (gross/fee/net) / failed / pending / held
 //                 ──▶ POST the fulfilment callback (success / failed), retried for up to an hour
 //   hubtel.status_check ──▶ no fulfilment yet: query() asks Hubtel's status API; Unpaid keeps
 //                           checking until the payment's deadline
+//
+// Interaction requests (every USSD step) are accepted from Hubtel's addresses only outside
+// sandbox (interaction_ip_check); account data is shown only to such proven sessions.
 //
 // Thread-safety: handlers and jobs run concurrently; configuration is immutable after
 // construction, state lives in the database, and the one cache (which products answer
@@ -49,6 +55,11 @@ struct Config {
   std::string posSalesId, apiId, apiKey;
   std::vector<std::string> allowedIps;
   bool ipCheck = true;
+  // Interaction requests (every USSD step) from these addresses only: the allowed_ips unless
+  // interaction_allowed_ips is set. Without the check (sandbox, or turned off) a request's
+  // Mobile is unproven, so no account data (balances) is shown.
+  std::vector<std::string> interactionAllowedIps;
+  bool interactionIpCheck = true;
   std::string clientStateSecret;
   std::int64_t maxQuantity = 1000;
   std::vector<std::string> quantityFields;
@@ -62,6 +73,7 @@ struct Config {
   // Simulator (sandbox only).
   std::vector<std::string> simStatusAllowedIps;
   std::string simOperator = "mtn", simServiceCode = "*713#";
+  std::string simFeeBearer = "merchant";  // who pays Hubtel's fee: merchant | customer
 
   static Config fromSettings(const Settings& settings, bool sandbox);
 };
@@ -101,6 +113,11 @@ class HubtelProvider final : public PaymentProvider {
   Reply checkout(const Interaction& in, const std::string& msisdn, const Outcome& o);
   Reply showBalance(const Interaction& in, const std::string& msisdn, const std::string& product);
   Response fulfil(const Poco::JSON::Object& body, const Request& req);
+  // Whether the caller's address is on `allowed` (a dual-stack listener's ::ffff: prefix aside).
+  static bool allowedAddress(const Request& req, const std::vector<std::string>& allowed);
+  // Account data (balances) only for sessions whose requests are proven to come from Hubtel
+  // (the interaction allow-list) or, in sandbox, from the simulator.
+  bool showsAccountData() const { return cfg_.sandbox || cfg_.interactionIpCheck; }
 
   Menu menuFor(const std::string& msisdn);
   bool sellsQuantity(const ChannelItem& item, const std::string& msisdn);
@@ -110,7 +127,9 @@ class HubtelProvider final : public PaymentProvider {
   void saveStep(const Interaction& in, const std::string& msisdn, const std::string& step, bool closes);
   Reply withState(Reply reply, const std::string& sessionId, const std::string& step);
 
-  Result<ProviderStatus> statusCheck(const Payment& payment);
+  // Hubtel's transaction status check for the payment's session, the one source we settle
+  // from; `goodsMinor` is the items' value it is settled against.
+  Result<ProviderStatus> statusCheck(const Payment& payment, std::int64_t goodsMinor);
   JobOutcome runFulfil(const Job& job);
   JobOutcome runStatusCheck(const Job& job);
   void runPurge();

@@ -227,19 +227,34 @@ Result<Fulfilment> parseFulfilment(const Poco::JSON::Object& o) {
   if (info->has("Items") && !info->isNull("Items")) {
     try {
       auto items = info->getArray("Items");
-      if (items && items->size() > 0) {
-        auto first = items->getObject(0);
-        if (first) {
-          f.itemName = str(*first, "Name");
-          std::string q = str(*first, "Quantity");
-          try {
-            f.quantity = q.empty() ? 0 : std::llround(std::stod(q));
-          } catch (...) {
-            f.quantity = 0;
-          }
-          f.unitPriceMinor = first->has("UnitPrice") ? cedisToMinor(first->get("UnitPrice")) : -1;
+      std::int64_t total = 0;
+      bool readable = items && items->size() > 0;
+      for (std::size_t i = 0; readable && i < items->size(); ++i) {
+        auto item = items->getObject(static_cast<unsigned>(i));
+        if (!item) {
+          readable = false;
+          break;
         }
+        std::int64_t qty = 0;
+        std::string q = str(*item, "Quantity");
+        try {
+          qty = q.empty() ? 0 : std::llround(std::stod(q));
+        } catch (...) {
+          qty = 0;
+        }
+        std::int64_t unit = item->has("UnitPrice") ? cedisToMinor(item->get("UnitPrice")) : -1;
+        if (i == 0) {
+          f.itemName = str(*item, "Name");
+          f.quantity = qty;
+          f.unitPriceMinor = unit;
+        }
+        // Quantities are 1-1000 and prices cedis: a product out of that range is unreadable.
+        if (qty < 1 || qty > 1000000 || unit < 0 || unit > 100000000000LL)
+          readable = false;
+        else
+          total += qty * unit;
       }
+      if (readable) f.itemsMinor = total;
     } catch (const Poco::Exception&) {
     }
   }
@@ -248,6 +263,8 @@ Result<Fulfilment> parseFulfilment(const Poco::JSON::Object& o) {
     f.isSuccessful = truthy(*pay, "IsSuccessful");
     f.paymentType = str(*pay, "PaymentType");
     if (pay->has("AmountPaid")) amount = cedisToMinor(pay->get("AmountPaid"));
+    if (pay->has("AmountAfterCharges"))
+      f.amountAfterChargesMinor = cedisToMinor(pay->get("AmountAfterCharges"));
   }
   if (amount < 0) amount = f.subtotalMinor;
   if (amount < 0 && f.quantity > 0 && f.unitPriceMinor >= 0) amount = f.quantity * f.unitPriceMinor;
@@ -333,6 +350,19 @@ Result<TxnStatus> parseStatusReply(int httpStatus, const std::string& body) {
             : s == "refunded" ? TxnStatus::Kind::refunded
                               : TxnStatus::Kind::other;
   return st;
+}
+
+Settlement settle(std::int64_t gross, std::int64_t fee, std::int64_t net, std::int64_t goods) {
+  Settlement s;
+  if (fee < 0 && gross >= 0 && net >= 0 && net <= gross) fee = gross - net;
+  if (net < 0 && gross >= 0 && fee >= 0 && fee <= gross) net = gross - fee;
+  s.grossMinor = gross;
+  s.feeMinor = fee;
+  s.netMinor = net;
+  bool merchantPays = gross >= 0 && gross == goods;
+  bool customerPays = goods >= 0 && fee > 0 && net == goods && gross == goods + fee;
+  s.amountMinor = merchantPays || customerPays ? goods : gross;
+  return s;
 }
 
 std::string normaliseMsisdn(const std::string& raw) {

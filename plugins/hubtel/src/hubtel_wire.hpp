@@ -41,7 +41,9 @@ struct Fulfilment {
   bool isSuccessful = false;
   std::string currency;
   std::int64_t amountPaidMinor = -1;  // Payment.AmountPaid, else Subtotal, else the items' total
+  std::int64_t amountAfterChargesMinor = -1;  // Payment.AmountAfterCharges
   std::int64_t subtotalMinor = -1;
+  std::int64_t itemsMinor = -1;       // the goods: sum of Quantity x UnitPrice over OrderInfo.Items
   std::int64_t quantity = 0;          // the first item's Quantity
   std::int64_t unitPriceMinor = -1;   // the first item's UnitPrice
   std::string itemName, paymentType;
@@ -79,6 +81,18 @@ struct TxnStatus {
 };
 // A 200 with a data object (any status) or a 404 is a value; 401/403/5xx/garbage is an error.
 Result<TxnStatus> parseStatusReply(int httpStatus, const std::string& body);
+
+// The money of a paid transaction. Hubtel's fee is borne by the merchant (the customer pays
+// the goods: gross = goods, net = goods - fee) or by the customer (gross = goods + fee,
+// net = goods). `amountMinor` is what is settled against what is due: the goods when either
+// shape fits, otherwise the gross, so the kernel holds a short or long payment.
+struct Settlement {
+  std::int64_t amountMinor = -1, grossMinor = -1, feeMinor = -1, netMinor = -1;
+};
+// gross, fee, net as Hubtel reported them (-1: absent; a missing fee or net is derived from
+// the other two); goodsMinor: the items' value (Qty x UnitPrice).
+Settlement settle(std::int64_t grossMinor, std::int64_t feeMinor, std::int64_t netMinor,
+                  std::int64_t goodsMinor);
 
 // Decimal cedis from JSON (number or string) → pesewas; -1 when absent or not a number.
 std::int64_t cedisToMinor(const Poco::Dynamic::Var& v);

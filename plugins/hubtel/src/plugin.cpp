@@ -27,10 +27,17 @@ malipo::SchemaNode hubtelSchema() {
       .field("allowed_ips", list("addresses fulfilments are accepted from (Hubtel's)", str("IPv4 or IPv6 address"))
                                 .def(strings({"52.50.116.54", "18.202.122.131", "52.31.15.68"})))
       .field("ip_check", str("check fulfilments against allowed_ips: auto (on unless sandbox), on, off").def("auto").oneOf({"auto", "on", "off"}))
-      .field("client_state_secret", str("HMAC key that tamper-proofs ClientState; the same on every process. Empty: random per "
-                                        "process (the session table still routes every step)")
+      .field("interaction_allowed_ips", list("addresses USSD steps (interaction requests) are accepted from. Empty: allowed_ips",
+                                            str("IPv4 or IPv6 address"))
+                                           .def(Poco::JSON::Array::Ptr(new Poco::JSON::Array)))
+      .field("interaction_ip_check", str("check USSD steps against interaction_allowed_ips: auto (on unless sandbox), on, off. "
+                                         "Off outside sandbox hides balance entries (the Mobile is unproven)")
+                                         .def("auto")
+                                         .oneOf({"auto", "on", "off"}))
+      .field("client_state_secret", str("HMAC key that tamper-proofs ClientState; the same on every process. Outside sandbox "
+                                        "required: at least 32 random bytes. Empty in sandbox: random per process")
                                         .def("")
-                                        .isSecret())
+                                        .strongSecret())
       .field("max_quantity", integer("largest quantity a customer may buy at once (1: no quantity step)").def(1000).range(1, 1000))
       .field("quantity_fields", list("integer fields of a product's sale metadata multiplied by the quantity; items whose "
                                      "metadata has none are sold one at a time",
@@ -67,12 +74,19 @@ malipo::SchemaNode hubtelSchema() {
                           .field("invalid_quantity", str("above a repeated quantity question").def(t.invalidQuantity))
                           .field("no_items", str("main menu with nothing on sale").def(t.noItems))
                           .field("item_gone", str("the chosen item is no longer sold").def(t.itemGone))
-                          .field("balance_unavailable", str("the product could not answer").def(t.balanceUnavailable)))
+                          .field("balance_unavailable", str("the product could not answer").def(t.balanceUnavailable))
+                          .field("unsupported", str("release for a request Type other than Initiation, Response, Timeout "
+                                                    "(Query, Favorite, …)")
+                                                    .def(t.unsupported)))
       .field("simulator", object("sandbox only: the built-in Hubtel simulator")
                               .field("status_allowed_ips", list("callers its status API accepts (others get 403)", str("address"))
                                                                .def(strings({"127.0.0.1", "::1"})))
                               .field("operator", str("Operator its phone reports").def("mtn"))
-                              .field("service_code", str("the code its phone dials").def("*713#")));
+                              .field("service_code", str("the code its phone dials").def("*713#"))
+                              .field("fee_bearer", str("who pays Hubtel's fee by default: merchant (the customer pays the "
+                                                       "items) or customer (the fee is added to what the customer pays)")
+                                                       .def("merchant")
+                                                       .oneOf({"merchant", "customer"})));
 }
 
 void hubtelRegister(malipo::Registrar& r) { r.addProvider(std::make_shared<malipo::hubtel::HubtelProvider>(r.host())); }

@@ -441,7 +441,10 @@ TEST_P(HubtelTest, FulfilmentIsValidatedCreditsTheCustomerAndSendsTheSuccessCall
   ASSERT_TRUE(eventually([&] { return status(pid) == "succeeded"; })) << events(pid);
   ASSERT_TRUE(eventually([&] { return balance() == 20; })) << balance();
   auto p = kernel_->payments().get(pid);
-  EXPECT_EQ(p->providerTxnId, orderId);  // Hubtel's OrderId is the provider transaction
+  // Settled from Hubtel's status check, not from the (unsigned) fulfilment: its transaction
+  // id is the provider transaction.
+  EXPECT_EQ(p->providerTxnId, str(paid, "transaction_id"));
+  EXPECT_NE(events(pid).find("status check Paid"), std::string::npos) << events(pid);
   ASSERT_TRUE(eventually([&] { return callbacks(id)->size() == 1; }));
   auto cb = callbacks(id)->getObject(0);
   EXPECT_EQ(str(cb, "service_status"), "success");
@@ -577,7 +580,7 @@ TEST_P(HubtelTest, FulfilmentsOnlyFromAllowListedAddresses) {
   EXPECT_EQ(kernel_->store().query("SELECT COUNT(*) AS n FROM hubtel_fulfilments").i64(0, "n"), 0);
   EXPECT_EQ(status(pid), "pending");
   EXPECT_NE(metrics().find("malipo_hubtel_errors_total{type=\"forbidden_ip\"} 1"), std::string::npos);
-  // Interaction requests are not restricted: Hubtel may call them from other addresses.
+  // Interaction requests have their own switch (interaction_ip_check), off in sandbox.
   EXPECT_EQ(answer(dial(), "0").type(), "release");
 }
 
@@ -779,6 +782,166 @@ TEST_P(HubtelTest, RequestsAndRepliesAreLoggedWithoutSecrets) {
   EXPECT_EQ(all.find("integration-secret"), std::string::npos);
 }
 
+// ---- Security: nothing settles from a fulfilment body alone ---------------------------------
+
+namespace {
+// A fulfilment as Hubtel would send it, for a payment nobody made.
+std::string forgedFulfilment(const std::string& session, const std::string& orderId, int qty) {
+  std::string total = std::to_string(qty * 10) + ".00";
+  return R"({"SessionId":")" + session + R"(","OrderId":")" + orderId +
+         R"(","ExtraData":{},"OrderInfo":{
+    "CustomerMobileNumber":"233244123456","Status":"Paid","Currency":"GHS","Subtotal":)" +
+         total + R"(,
+    "Items":[{"ItemId":"x","Name":"10 credits","Quantity":)" +
+         std::to_string(qty) + R"(,"UnitPrice":10.00}],
+    "Payment":{"PaymentType":"mobilemoney","AmountPaid":)" +
+         total + R"(,"AmountAfterCharges":)" + total + R"(,"IsSuccessful":true}}})";
+}
+const std::map<std::string, std::string> kAdmin{
+    {"Authorization", "Bearer admin-token-0123456789abcdefghijklmnop"}};
+}  // namespace
+
+TEST_P(HubtelTest, AForgedFulfilmentForAnUnpaidOrderDoesNotSettle) {
+  SKIP_WITHOUT_ENGINE();
+  boot();
+  std::string id = checkout(2);
+  std::string pid = paymentOf(id);
+  // The customer never paid (the simulated status API says Unpaid); the body says Paid.
+  int st = 0;
+  auto r = ussd(forgedFulfilment(id, "forged-order-1", 2), &st);
+  EXPECT_EQ(st, 200);
+  EXPECT_EQ(str(r, "message"), "Received");
+  ASSERT_TRUE(eventually([&] {
+    return events(pid).find("not settled until the status check says Paid") != std::string::npos;
+  })) << events(pid);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(status(pid), "pending") << events(pid);
+  EXPECT_EQ(balance(), 0);
+  EXPECT_EQ(ledgerRows(), 0);
+  EXPECT_EQ(callbacks(id)->size(), 0u);  // Hubtel is told nothing while its status API disagrees
+  // At the deadline the payment expires, and Hubtel hears "failed" for the forged order.
+  kernel_->store().exec("UPDATE payments SET expires_at = ? WHERE id = ?", {std::int64_t(1), pid});
+  ASSERT_TRUE(eventually([&] { return status(pid) == "expired"; })) << events(pid);
+  ASSERT_TRUE(eventually([&] { return callbacks(id)->size() == 1; }));
+  EXPECT_EQ(str(callbacks(id)->getObject(0), "service_status"), "failed");
+  EXPECT_EQ(balance(), 0);
+}
+
+TEST_P(HubtelTest, AnOldPaidTransactionCannotSettleANewPayment) {
+  SKIP_WITHOUT_ENGINE();
+  boot("      status_check_after_seconds: 1\n      status_check_interval_seconds: 1\n");
+  std::string id = dial();
+  answer(id, "1");
+  Screen confirm = answer(id, "2");
+  ASSERT_EQ(answer(id, "1").type(), "AddToCart");
+  std::string pid = paymentOf(id);
+  pay(id);
+  ASSERT_TRUE(eventually([&] { return status(pid) == "succeeded"; })) << events(pid);
+  ASSERT_TRUE(eventually([&] { return balance() == 20; }));
+  ASSERT_TRUE(eventually([&] { return callbacks(id)->size() == 1; }));
+  // The session row is gone (lost, or purged after its TTL), and the same SessionId is used
+  // again: Hubtel's status API would still answer Paid for it, with the old transaction.
+  kernel_->store().exec("DELETE FROM hubtel_sessions WHERE session_id = ?", {id});
+  // Replaying the confirmation's (still valid) ClientState does not check out again ...
+  Screen again = answerWithState(id, "1", confirm.clientState());
+  EXPECT_EQ(again.type(), "release") << again.raw;
+  EXPECT_EQ(again.message(), "Session expired. Please dial again.");
+  // ... and neither does dialling that SessionId again and walking the menu.
+  std::string steps[][2] = {
+      {"Initiation", "*713#"}, {"Response", "1"}, {"Response", "2"}, {"Response", "1"}};
+  for (const auto& step : steps) {
+    auto o = ussd(R"({"Type":")" + step[0] + R"(","Mobile":"233244123456","SessionId":")" + id +
+                  R"(","Message":")" + step[1] +
+                  R"(","Operator":"mtn","Sequence":1,"ClientState":"","Platform":"USSD"})");
+    EXPECT_EQ(str(o, "Type"), "release") << step[0] << " " << step[1];
+    EXPECT_EQ(str(o, "Message"), "Session expired. Please dial again.");
+  }
+  // Past the status check's delay, still one payment for that SessionId, credited once.
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  EXPECT_EQ(kernel_->store()
+                .query("SELECT COUNT(*) AS n FROM payments WHERE order_ref = ?", {id})
+                .i64(0, "n"),
+            1);
+  EXPECT_EQ(balance(), 20);
+  EXPECT_EQ(ledgerRows(), 1);
+}
+
+// ---- Fees: whichever side bears Hubtel's fee ------------------------------------------------
+
+TEST_P(HubtelTest, ACustomerBorneFeeSettlesAndRecordsGrossFeeAndNet) {
+  SKIP_WITHOUT_ENGINE();
+  boot("      status_check_after_seconds: 1\n      status_check_interval_seconds: 1\n");
+  // Through the fulfilment (then the status check), and through the status check alone.
+  for (const char* fulfilment : {"once", "never"}) {
+    std::int64_t before = balance();
+    std::string id = checkout(1);
+    std::string pid = paymentOf(id);
+    // 1 x 10.00: the customer pays 10.10 (Subtotal and AmountPaid), the merchant gets 10.00.
+    auto paid =
+        pay(id, R"(, "fee_bearer": "customer", "fulfilment": ")" + std::string(fulfilment) + "\"");
+    EXPECT_EQ(str(paid, "amount"), "10.10");
+    ASSERT_TRUE(eventually([&] { return status(pid) == "succeeded"; }, 15000)) << fulfilment << "\n"
+                                                                               << events(pid);
+    ASSERT_TRUE(eventually([&] { return balance() == before + 10; }));
+    auto p = kernel_->payments().get(pid).value();
+    EXPECT_EQ(p.grossMinor, 1010) << fulfilment;
+    EXPECT_EQ(p.feeMinor, 10);
+    EXPECT_EQ(p.netMinor, 1000);
+    auto json = http(port_, "GET", "/admin/payments/" + pid, "", kAdmin);
+    ASSERT_EQ(json.status, 200) << json.body;
+    auto o = parse(json.body);
+    EXPECT_EQ(str(o, "gross"), "10.10");
+    EXPECT_EQ(str(o, "fee"), "0.10");
+    EXPECT_EQ(str(o, "net"), "10.00");
+    if (std::string(fulfilment) == "once") {
+      ASSERT_TRUE(eventually([&] { return callbacks(id)->size() == 1; }));
+      EXPECT_EQ(str(callbacks(id)->getObject(0), "service_status"), "success");
+    }
+  }
+}
+
+TEST_P(HubtelTest, AMerchantBorneFeeSettlesAndRecordsGrossFeeAndNet) {
+  SKIP_WITHOUT_ENGINE();
+  boot();
+  std::string id = checkout(3);
+  std::string pid = paymentOf(id);
+  auto paid = pay(id, R"(, "fee_bearer": "merchant")");
+  EXPECT_EQ(str(paid, "amount"), "30.00");
+  ASSERT_TRUE(eventually([&] { return status(pid) == "succeeded"; })) << events(pid);
+  ASSERT_TRUE(eventually([&] { return callbacks(id)->size() == 1; }));
+  EXPECT_EQ(str(callbacks(id)->getObject(0), "service_status"), "success");
+  EXPECT_EQ(balance(), 30);
+  auto o = parse(http(port_, "GET", "/admin/payments/" + pid, "", kAdmin).body);
+  EXPECT_EQ(str(o, "gross"), "30.00");
+  EXPECT_EQ(str(o, "fee"), "0.30");
+  EXPECT_EQ(str(o, "net"), "29.70");
+}
+
+// ---- Other request types ------------------------------------------------------------------
+
+TEST_P(HubtelTest, OtherRequestTypesGetAPoliteRelease) {
+  SKIP_WITHOUT_ENGINE();
+  boot();
+  for (const char* type : {"Query", "Favorite", "favorite", "AddToCart"}) {
+    int st = 0;
+    auto o = ussd(R"({"Type":")" + std::string(type) +
+                      R"(","Mobile":"233244123456","SessionId":"s-app","ServiceCode":"713",
+      "Message":"","Operator":"","Sequence":1,"ClientState":"","Platform":"Hubtel-App"})",
+                  &st);
+    EXPECT_EQ(st, 200);
+    EXPECT_EQ(str(o, "Type"), "release") << type;
+    EXPECT_EQ(str(o, "SessionId"), "s-app");
+    EXPECT_EQ(str(o, "Message"),
+              "This service does not offer that here. Please dial the code to use it.")
+        << type;
+  }
+  // Even without a Mobile (the app may send none) the answer is polite, and no session is made.
+  auto bare = ussd(R"({"Type":"Query","SessionId":"s-app-2"})");
+  EXPECT_EQ(str(bare, "Message"),
+            "This service does not offer that here. Please dial the code to use it.");
+  EXPECT_EQ(kernel_->store().query("SELECT COUNT(*) AS n FROM hubtel_sessions").i64(0, "n"), 0);
+}
+
 // ---- The phone page -----------------------------------------------------------------------
 
 namespace {
@@ -831,3 +994,131 @@ TEST_P(HubtelTest, ThePhonePageWorksWithoutJavaScript) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Engines, HubtelTest, ::testing::Values("sqlite", "postgresql"), engineName);
+
+// ---- Outside sandbox: who may send USSD steps, and the secrets -----------------------------
+
+class HubtelLiveTest : public EngineTest {
+ protected:
+  std::string yaml(const std::string& hubtelSettings) {
+    return "server: {listen: \"127.0.0.1:0\", access_log: false}\n"
+           "database: {url: \"" +
+           url() +
+           "\", pool_size: 8}\n"
+           "auth: {jwt_secret: test-secret-0123456789abcdefghijklmnop}\n"
+           "admin: {token: admin-token-0123456789abcdefghijklmnop}\n"
+           "log: {level: error}\n"
+           "sandbox: false\n"
+           "plugins:\n"
+           "  - name: hubtel\n"
+           "    library: " HUBTEL_PLUGIN
+           "\n"
+           "    settings:\n"
+           "      pos_sales_id: \"2000000\"\n"
+           "      status_base_url: \"http://127.0.0.1:9\"\n"
+           "      callback_url: \"http://127.0.0.1:9/callback\"\n" +
+           hubtelSettings +
+           "  - name: credits\n"
+           "    library: " CREDITS_PLUGIN
+           "\n"
+           "    settings: {providers: [hubtel]}\n";
+  }
+  void boot(const std::string& hubtelSettings) {
+    kernel_ = std::make_unique<Kernel>(ConfigLoader::loadString(
+        yaml("      client_state_secret: test-secret-0123456789abcdefghijklmnop\n" +
+             hubtelSettings),
+        "live.yaml"));
+    kernel_->open();
+    kernel_->start();
+    port_ = kernel_->port();
+    // The victim has credits.
+    kernel_->store().exec(
+        "INSERT INTO credit_accounts (account, balance, updated_at) VALUES (?, 75, 0)",
+        {std::string(kAccount)});
+  }
+  void TearDown() override { kernel_.reset(); }
+  HttpResult step(const std::string& type, const std::string& session, const std::string& message,
+                  const std::string& clientState = "") {
+    return http(port_, "POST", "/ussd",
+                R"({"Type":")" + type + R"(","Mobile":"233244123456","SessionId":")" + session +
+                    R"(","ServiceCode":"713",
+                "Message":")" +
+                    message + R"(","Operator":"mtn","Sequence":1,"ClientState":")" + clientState +
+                    R"(","Platform":"USSD"})");
+  }
+  std::unique_ptr<Kernel> kernel_;
+  std::uint16_t port_ = 0;
+};
+
+TEST_P(HubtelLiveTest, UssdStepsFromAnAddressThatIsNotHubtelsAreRefused) {
+  SKIP_WITHOUT_ENGINE();
+  boot("");  // allowed_ips: Hubtel's three; this test calls from 127.0.0.1
+  auto init = step("Initiation", "attacker-1", "*713#");
+  EXPECT_EQ(init.status, 403) << init.body;
+  EXPECT_EQ(init.body.find("Balance"), std::string::npos);
+  auto balance = step("Response", "attacker-1", "4");
+  EXPECT_EQ(balance.status, 403);
+  EXPECT_EQ(balance.body.find("75"), std::string::npos) << balance.body;
+  EXPECT_EQ(http(port_, "POST", "/ussd", "not json").status, 403);
+  EXPECT_EQ(kernel_->store().query("SELECT COUNT(*) AS n FROM hubtel_sessions").i64(0, "n"), 0);
+  EXPECT_NE(http(port_, "GET", "/metrics")
+                .body.find("malipo_hubtel_errors_total{type=\"forbidden_ip\"} 3"),
+            std::string::npos);
+}
+
+TEST_P(HubtelLiveTest, HubtelsAddressesSeeTheMenuAndTheBalance) {
+  SKIP_WITHOUT_ENGINE();
+  boot("      interaction_allowed_ips: [127.0.0.1, \"::1\"]\n");
+  auto init = step("Initiation", "hubtel-1", "*713#");
+  ASSERT_EQ(init.status, 200) << init.body;
+  auto menu = parse(init.body);
+  EXPECT_NE(str(menu, "Message").find("4. Check my balance"), std::string::npos) << init.body;
+  auto bal = parse(step("Response", "hubtel-1", "4", str(menu, "ClientState")).body);
+  EXPECT_EQ(str(bal, "Message"), "Balance: 75 credits");
+  // Fulfilments keep their own list (Hubtel's three): this address may not send one.
+  auto f = http(port_, "POST", "/ussd",
+                R"({"SessionId":"hubtel-1","OrderId":"o-1","OrderInfo":{"Status":"Paid"}})");
+  EXPECT_EQ(f.status, 403);
+}
+
+TEST_P(HubtelLiveTest, WithTheInteractionCheckOffNoAccountDataIsShown) {
+  SKIP_WITHOUT_ENGINE();
+  boot("      interaction_ip_check: \"off\"\n");
+  auto init = step("Initiation", "unproven-1", "*713#");
+  ASSERT_EQ(init.status, 200) << init.body;
+  auto menu = parse(init.body);
+  EXPECT_EQ(str(menu, "Message"),
+            "Malipo\n1. 10 credits - GHS 10.00\n2. 25 credits - GHS 25.00\n3. 50 credits - GHS "
+            "50.00\n0. Exit");
+  auto bal = parse(step("Response", "unproven-1", "4", str(menu, "ClientState")).body);
+  EXPECT_EQ(str(bal, "Message").find("75"), std::string::npos) << str(bal, "Message");
+  EXPECT_EQ(str(bal, "Type"), "response");  // "Invalid choice." and the menu again
+}
+
+TEST_P(HubtelLiveTest, ALiveConfigWithoutAStrongClientStateSecretIsRefused) {
+  SKIP_WITHOUT_ENGINE();
+  struct Case {
+    std::string setting, why;
+  } cases[] = {
+      {"", "client_state_secret: is empty"},
+      {"      client_state_secret: short-secret\n",
+       "client_state_secret: is shorter than 32 bytes"},
+      {"      client_state_secret: sandbox-client-state-secret-0123456789\n",
+       "client_state_secret: is a published placeholder"},
+  };
+  for (const auto& c : cases) {
+    std::string message;
+    try {
+      Kernel k(ConfigLoader::loadString(yaml(c.setting), "live.yaml"));
+      k.open();
+    } catch (const std::exception& e) {
+      message = e.what();
+    }
+    EXPECT_NE(message.find("hubtel"), std::string::npos) << message;
+    EXPECT_NE(message.find(c.why), std::string::npos) << message;
+    EXPECT_EQ(message.find('\n'), std::string::npos) << message;            // one line
+    EXPECT_EQ(message.find("short-secret"), std::string::npos) << message;  // never the value
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Engines, HubtelLiveTest, ::testing::Values("sqlite", "postgresql"),
+                         engineName);

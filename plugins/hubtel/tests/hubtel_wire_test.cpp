@@ -73,6 +73,53 @@ TEST(HubtelWire, FulfilmentFromTheSeed) {
   EXPECT_EQ(f->unitPriceMinor, 1050);
   EXPECT_EQ(f->currency, "GHS");
   EXPECT_EQ(f->itemName, "National Raffle");
+  EXPECT_EQ(f->itemsMinor, 5250);               // 5 x 10.50
+  EXPECT_EQ(f->amountAfterChargesMinor, 5200);  // the merchant bears the 0.50 fee
+}
+
+// Issue 14's live fulfilment: the customer bears the fee, so Subtotal and AmountPaid include it.
+TEST(HubtelWire, ACustomerBorneFeeSettlesOnTheItems) {
+  auto f = parseFulfilment(
+      *parse(R"({"SessionId":"s","OrderId":"o","OrderInfo":{"Status":"Paid","Currency":"GHS",
+    "Subtotal":1.02,"Items":[{"ItemId":"i","Name":"Ticket","Quantity":1,"UnitPrice":1.00}],
+    "Payment":{"PaymentType":"mobilemoney","AmountPaid":1.02,"AmountAfterCharges":1.00,"IsSuccessful":true}}})"));
+  ASSERT_TRUE(f.ok());
+  EXPECT_EQ(f->itemsMinor, 100);
+  EXPECT_EQ(f->amountPaidMinor, 102);
+  EXPECT_EQ(f->amountAfterChargesMinor, 100);
+  Settlement m = settle(f->amountPaidMinor, -1, f->amountAfterChargesMinor, f->itemsMinor);
+  EXPECT_EQ(m.amountMinor, 100);  // settled against the 1.00 due
+  EXPECT_EQ(m.grossMinor, 102);
+  EXPECT_EQ(m.feeMinor, 2);
+  EXPECT_EQ(m.netMinor, 100);
+}
+
+TEST(HubtelWire, SettlementEitherSideBearsTheFeeElseTheGross) {
+  // The status check's amount, charges, amountAfterCharges (the seed's: merchant pays).
+  Settlement merchant = settle(5250, 50, 5200, 5250);
+  EXPECT_EQ(merchant.amountMinor, 5250);
+  EXPECT_EQ(merchant.feeMinor, 50);
+  EXPECT_EQ(merchant.netMinor, 5200);
+  EXPECT_EQ(settle(5300, 50, 5250, 5250).amountMinor, 5250);  // customer pays
+  EXPECT_EQ(settle(5250, 50, -1, 5250).netMinor, 5200);       // net derived
+  // Short, long, or a fee that does not add up: the gross, so the kernel holds it.
+  EXPECT_EQ(settle(1000, 10, 990, 3000).amountMinor, 1000);
+  EXPECT_EQ(settle(5400, 50, 5350, 5250).amountMinor, 5400);
+  EXPECT_EQ(settle(5300, 10, 5250, 5250).amountMinor, 5300);
+  EXPECT_EQ(settle(-1, -1, -1, 5250).amountMinor, -1);
+}
+
+TEST(HubtelWire, ItemsTotalOverEveryItem) {
+  auto f = parseFulfilment(
+      *parse(R"({"SessionId":"s","OrderId":"o","OrderInfo":{"Status":"Paid","Items":[
+    {"Name":"A","Quantity":2,"UnitPrice":10.50},{"Name":"B","Quantity":"1","UnitPrice":"4.00"}],"Payment":{"IsSuccessful":true}}})"));
+  ASSERT_TRUE(f.ok());
+  EXPECT_EQ(f->itemsMinor, 2500);
+  EXPECT_EQ(f->quantity, 2);  // the first item's
+  auto bad = parseFulfilment(
+      *parse(R"({"SessionId":"s","OrderId":"o","OrderInfo":{"Status":"Paid","Items":[
+    {"Name":"A","Quantity":2,"UnitPrice":10.50},{"Name":"B","Quantity":0,"UnitPrice":4}]}})"));
+  EXPECT_EQ(bad->itemsMinor, -1);  // unreadable: the menu's Qty x Price is used instead
 }
 
 TEST(HubtelWire, FulfilmentNotPaidUnlessStatusPaidAndSuccessful) {

@@ -38,6 +38,12 @@ bool allDigits(const std::string& s) {
 // An empty body counts as an empty object (the driver's POSTs may carry none).
 Poco::JSON::Object::Ptr parseObject(const std::string& body) { return parseJsonObject(body.empty() ? "{}" : body); }
 
+// The fields of a JSON object body; nullopt for anything else (the API speaks JSON only).
+std::optional<FieldSource> jsonFields(const std::string& body) {
+  if (!parseJsonObject(body)) return std::nullopt;
+  return FieldSource::fromBody(body);
+}
+
 Poco::Dynamic::Var nullable(const Rows& r, const std::string& col) {
   if (r.isNull(0, col)) return Poco::Dynamic::Var();
   return r.str(0, col);
@@ -184,7 +190,7 @@ std::optional<Response> Simulator::refuse(const Request& req, const FieldSource&
 }
 
 Response Simulator::createOrder(const Request& req) {
-  auto fields = FieldSource::fromBody(req.body, "application/json");
+  auto fields = jsonFields(req.body);
   if (!fields) return envelope(400, "400", "FAIL", "Invalid JSON body");
   if (auto denied = refuse(req, *fields)) return *denied;
   if (take(createFailures_))
@@ -246,7 +252,7 @@ Response Simulator::createOrder(const Request& req) {
 }
 
 Response Simulator::walletPayment(const Request& req) {
-  auto fields = FieldSource::fromBody(req.body, "application/json");
+  auto fields = jsonFields(req.body);
   if (!fields) return envelope(400, "400", "FAIL", "Invalid JSON body");
   if (auto denied = refuse(req, *fields)) return *denied;
   const std::string orderId = fields->value("order_id"), msisdn = fields->value("msisdn"),
@@ -423,7 +429,7 @@ Response Simulator::pay(const Request& req) {
   PayRequest pr;
   const std::string orderId = req.param("order_id");
   if (form) {
-    auto f = FieldSource::fromBody(req.body, "application/x-www-form-urlencoded");
+    std::optional<FieldSource> f = FieldSource::fromBody(req.body);
     if (f) {
       pr.outcome = f->get("outcome").value_or("paid");
       std::string amount = f->value("amount");

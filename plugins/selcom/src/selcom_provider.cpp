@@ -387,8 +387,8 @@ std::optional<std::string> SelcomProvider::usedBy(const std::string& txnId, cons
 }
 
 Result<std::vector<WebhookEvent>> SelcomProvider::parseWebhook(const Request& request) {
-  auto ev = parseWebhookMessage(request.headers, request.header("Content-Type"), request.body,
-                                cfg_.apiSecret, cfg_.requireSignedWebhooks);
+  auto ev = parseWebhookMessage(request.headers, request.body, cfg_.apiSecret, cfg_.requireSignedWebhooks,
+                                host_.clock().nowMs());
   if (!ev.ok()) return ev.error();
   return std::vector<WebhookEvent>{ev.value()};
 }

@@ -2,7 +2,10 @@
 
 #include <Poco/Base64Decoder.h>
 #include <Poco/Base64Encoder.h>
+#include <Poco/DateTime.h>
+#include <Poco/DateTimeFormat.h>
 #include <Poco/DateTimeFormatter.h>
+#include <Poco/DateTimeParser.h>
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Parser.h>
 #include <Poco/Timestamp.h>
@@ -149,37 +152,15 @@ std::string scalarText(const Poco::Dynamic::Var& v) {
   }
 }
 
-std::optional<FieldSource> FieldSource::fromBody(const std::string& body,
-                                                 const std::string& contentType) {
+FieldSource FieldSource::fromBody(const std::string& body) {
   std::map<std::string, std::string> out;
-  if (contentType.find("application/x-www-form-urlencoded") != std::string::npos) {
-    std::istringstream is(body);
-    std::string pair;
-    while (std::getline(is, pair, '&')) {
-      if (pair.empty()) continue;
-      std::size_t eq = pair.find('=');
-      std::string k = pair.substr(0, eq), v = eq == std::string::npos ? "" : pair.substr(eq + 1);
-      std::replace(k.begin(), k.end(), '+', ' ');
-      std::replace(v.begin(), v.end(), '+', ' ');
-      std::string dk, dv;
-      try {
-        Poco::URI::decode(k, dk);
-        Poco::URI::decode(v, dv);
-      } catch (const std::exception&) {
-        return std::nullopt;
-      }
-      out[dk] = dv;
-    }
-    return FieldSource(std::move(out));
-  }
-  try {
-    auto obj = Poco::JSON::Parser().parse(body).extract<Poco::JSON::Object::Ptr>();
-    if (!obj) return std::nullopt;
+  // By what the body is, not by its label: Selcom's own callback sample posts JSON without a
+  // Content-Type, which HTTP clients then send as application/x-www-form-urlencoded.
+  if (auto obj = parseJsonObject(body)) {
     for (const auto& kv : *obj) out[kv.first] = scalarText(kv.second);
     return FieldSource(std::move(out));
-  } catch (const std::exception&) {
-    return std::nullopt;
   }
+  return FieldSource(parseFormUrlEncoded(body));
 }
 
 std::optional<std::string> FieldSource::get(const std::string& name) const {
@@ -405,32 +386,55 @@ std::optional<std::int64_t> amountFromWire(const std::string& text, const std::s
   return parseMajor(t, currency);
 }
 
-Result<WebhookEvent> parseWebhookMessage(const HeaderMap& headers, const std::string& contentType,
-                                         const std::string& body, const std::string& apiSecret,
-                                         bool requireSigned) {
-  auto fields = FieldSource::fromBody(body, contentType);
-  if (!fields)
-    return Error::make(ErrorCode::invalidInput, "webhook body is neither a JSON object nor a form");
-  SignatureCheck sig = checkSignature(headers, *fields, apiSecret);
+std::optional<std::int64_t> parseTimestamp(const std::string& text) {
+  const std::string t = trim(text);
+  // Poco's parser skips what it does not expect: insist on the shape first.
+  static const char* kShape = "dddd-dd-ddTdd:dd:dd";
+  if (t.size() < 20) return std::nullopt;
+  for (std::size_t i = 0; kShape[i]; ++i) {
+    const bool digit = std::isdigit(static_cast<unsigned char>(t[i])) != 0;
+    if (kShape[i] == 'd' ? !digit : t[i] != kShape[i]) return std::nullopt;
+  }
+  Poco::DateTime dt;
+  int tzd = 0;
+  if (!Poco::DateTimeParser::tryParse(Poco::DateTimeFormat::ISO8601_FRAC_FORMAT, t, dt, tzd)) return std::nullopt;
+  dt.makeUTC(tzd);
+  return dt.timestamp().epochMicroseconds() / 1000;
+}
+
+Result<WebhookEvent> parseWebhookMessage(const HeaderMap& headers, const std::string& body,
+                                         const std::string& apiSecret, bool requireSigned,
+                                         std::int64_t nowMs) {
+  auto fields = FieldSource::fromBody(body);
+  SignatureCheck sig = checkSignature(headers, fields, apiSecret);
   if (sig.state == SignatureCheck::State::invalid)
     return Error::make(ErrorCode::unauthorized, "bad webhook signature: " + sig.why);
   if (sig.state == SignatureCheck::State::missing && requireSigned)
     return Error::make(ErrorCode::unauthorized, "unsigned webhook refused (require_signed_webhooks)");
   if (sig.state == SignatureCheck::State::valid) {
+    // The Digest covers the Timestamp: one far from now is a replay of an old delivery.
+    auto it = headers.find("Timestamp");
+    auto signedAt = parseTimestamp(it == headers.end() ? std::string() : it->second);
+    if (!signedAt)
+      return Error::make(ErrorCode::unauthorized, "webhook Timestamp is not an ISO 8601 time");
+    if (*signedAt < nowMs - kWebhookTimestampWindowMs || *signedAt > nowMs + kWebhookTimestampWindowMs)
+      return Error::make(ErrorCode::unauthorized,
+                         "webhook Timestamp " + it->second + " is outside the " +
+                             std::to_string(kWebhookTimestampWindowMs / 60000) + "-minute window");
     // A valid signature over other fields must not vouch for the ones we act on.
     for (const char* name : {"order_id", "transid", "payment_status", "resultcode", "result"}) {
-      bool present = name == std::string("order_id") || fields->get(name).has_value();
+      bool present = name == std::string("order_id") || fields.get(name).has_value();
       if (present && !sig.covers(name))
         return Error::make(ErrorCode::unauthorized,
                            std::string("webhook field '") + name + "' is not covered by Signed-Fields");
     }
   }
-  const std::string orderId = trim(fields->value("order_id"));
+  const std::string orderId = trim(fields.value("order_id"));
   if (orderId.empty()) return Error::make(ErrorCode::invalidInput, "webhook without order_id");
-  const std::string transid = trim(fields->value("transid"));
-  const std::string paymentStatus = upper(trim(fields->value("payment_status")));
-  const std::string code = trim(fields->value("resultcode"));
-  const std::string result = upper(trim(fields->value("result")));
+  const std::string transid = trim(fields.value("transid"));
+  const std::string paymentStatus = upper(trim(fields.value("payment_status")));
+  const std::string code = trim(fields.value("resultcode"));
+  const std::string result = upper(trim(fields.value("result")));
   WebhookEvent ev;
   // One event per (transaction, order, state): a replay is a duplicate, a later state is new.
   ev.eventId = transid + ":" + orderId + ":" +

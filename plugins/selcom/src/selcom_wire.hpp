@@ -59,8 +59,9 @@ std::string scalarText(const Poco::Dynamic::Var& v);
 class FieldSource {
  public:
   explicit FieldSource(std::map<std::string, std::string> fields) : fields_(std::move(fields)) {}
-  // Parses a JSON object body, or an application/x-www-form-urlencoded one.
-  static std::optional<FieldSource> fromBody(const std::string& body, const std::string& contentType);
+  // The fields of a body by what it is, whatever its Content-Type says: a JSON object when
+  // it parses as one, else application/x-www-form-urlencoded pairs.
+  static FieldSource fromBody(const std::string& body);
   std::optional<std::string> get(const std::string& name) const;
   std::string value(const std::string& name) const { return get(name).value_or(""); }
   const std::map<std::string, std::string>& all() const { return fields_; }
@@ -123,11 +124,21 @@ std::optional<std::string> wireAmount(std::int64_t amountMinor, const std::strin
 // "1000", "1000.00", 1000 → minor units; nullopt when unreadable.
 std::optional<std::int64_t> amountFromWire(const std::string& text, const std::string& currency);
 
+// How far a signed webhook's Timestamp may be from our clock, either way (like Stripe's 300 s):
+// a captured delivery cannot be replayed later.
+inline constexpr std::int64_t kWebhookTimestampWindowMs = 5 * 60 * 1000;
+
+// Selcom's Timestamp header ("2019-02-26T09:30:46+03:00", "+0300", "Z", fractional seconds)
+// → epoch milliseconds; nullopt when it is not such a timestamp.
+std::optional<std::int64_t> parseTimestamp(const std::string& text);
+
 // Verifies a webhook (when signed; required when `requireSigned`) and turns it into the
-// kernel's hint. Every field the plugin reads must be covered by the signature.
-Result<WebhookEvent> parseWebhookMessage(const HeaderMap& headers, const std::string& contentType,
-                                         const std::string& body, const std::string& apiSecret,
-                                         bool requireSigned);
+// kernel's hint. Every field the plugin reads must be covered by the signature, and a signed
+// webhook's Timestamp (which the Digest covers) must be within kWebhookTimestampWindowMs of
+// `nowMs`. The body is read by what it is (JSON object or form), not by its Content-Type.
+Result<WebhookEvent> parseWebhookMessage(const HeaderMap& headers, const std::string& body,
+                                         const std::string& apiSecret, bool requireSigned,
+                                         std::int64_t nowMs);
 
 // Replaces "{key}" in `text` by values[key]; unknown keys stay as they are.
 std::string expand(std::string text, const std::map<std::string, std::string>& values);

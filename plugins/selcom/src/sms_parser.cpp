@@ -15,6 +15,10 @@ constexpr std::size_t kMaxIdLength = 40;
 constexpr std::size_t kMinLabelledIdLength = 5;  // "Reference: 71788"
 constexpr std::size_t kMinLeadingIdLength = 8;   // "Z10DN636", "0426JXCX"
 constexpr std::size_t kMaxLeadingIdLength = 12;  // "AGO2A7S9684" is 11
+// An id without a digit (M-Pesa prints ten random capitals, e.g. "ABCDEFGHIJ") is taken only
+// from an id's own position: first in the message before "Confirmed", or after a wallet or
+// transaction label. Never after a mere "Reference" (a fallback label, often a word).
+constexpr std::size_t kMinLettersOnlyIdLength = 8;
 constexpr int kMaxIntegerDigits = 13;            // keeps amount * 100 far inside int64
 constexpr int kKeywordWindowWords = 5;           // "Salio lako jipya ni TSh" needs 4
 
@@ -28,6 +32,13 @@ constexpr std::array<std::string_view, 17> kBalanceOrFeeWords = {
 constexpr std::array<std::string_view, 13> kConfirmationWords = {
     "CONFIRMED", "CONFIRMATION", "IMETHIBITISHWA", "RECEIVED", "UMEPOKEA", "SENT",     "UMETUMA",
     "PAID",      "UMELIPA",      "ACCEPTED",       "SUCCESSFUL", "IMEFANIKIWA", "COMPLETED"};
+
+// Words that can open a sentence where an id would stand ("Transaction confirmed."): never an
+// id without a digit.
+constexpr std::array<std::string_view, 16> kNotAnId = {
+    "TRANSACTION", "TRANSACTIONS", "TRANSFER", "TRANSFERS", "PAYMENTS", "WITHDRAWAL", "PURCHASE",
+    "CONFIRMED", "CONFIRMATION", "IMETHIBITISHWA", "SUCCESSFUL", "SUCCESSFULLY", "COMPLETED",
+    "ACCEPTED", "RECEIVED", "REFERENCE"};
 
 // Words that, right after a leading id, make it an M-Pesa / Selcom Pesa style confirmation.
 constexpr std::array<std::string_view, 3> kLeadingConfirmWords = {"CONFIRMED", "IMETHIBITISHWA",
@@ -163,10 +174,17 @@ bool mentions(const std::string& s, std::string_view needle) {
 
 // ---------------------------------------------------------------- transaction id
 
+// True for a token without a digit that may still be an id in an id's own position.
+bool isLettersOnlyId(std::string_view id) {
+    return id.size() >= kMinLettersOnlyIdLength && id.size() <= kMaxLeadingIdLength &&
+           !isOneOf(id, kNotAnId);
+}
+
 // Reads an id token at `pos`: [A-Z0-9] with inner '.' or '-' kept only when what follows
 // looks like more id ("PP141141.1843.D06413"), so "ABC123XYZ.THANK YOU" (a lost space)
-// still ends at the dot. Returns "" unless it has a digit and a plausible length.
-std::string readId(const std::string& s, std::size_t pos, std::size_t minLength) {
+// still ends at the dot. Returns "" unless it has a plausible length and a digit (or, when
+// `lettersOnly`, is a plausible id without one).
+std::string readId(const std::string& s, std::size_t pos, std::size_t minLength, bool lettersOnly) {
     std::size_t j = pos;
     bool hasDigit = false;
     while (j < s.size() && j - pos <= kMaxIdLength) {
@@ -185,7 +203,10 @@ std::string readId(const std::string& s, std::size_t pos, std::size_t minLength)
         ++j;
     }
     const std::size_t length = j - pos;
-    if (!hasDigit || length < minLength || length > kMaxIdLength) {
+    if (length < minLength || length > kMaxIdLength) {
+        return {};
+    }
+    if (!hasDigit && !(lettersOnly && isLettersOnlyId(std::string_view(s).substr(pos, length)))) {
         return {};
     }
     return s.substr(pos, length);
@@ -228,7 +249,8 @@ struct IdMatch {
 };
 
 template <std::size_t N>
-bool findLabelledId(const std::string& s, const std::array<Label, N>& labels, IdMatch& match) {
+bool findLabelledId(const std::string& s, const std::array<Label, N>& labels, bool lettersOnly,
+                    IdMatch& match) {
     for (std::size_t pos = 0; pos < s.size(); ++pos) {
         if (!isUpper(s[pos]) || !isWordStart(s, pos)) {
             continue;
@@ -239,7 +261,7 @@ bool findLabelledId(const std::string& s, const std::array<Label, N>& labels, Id
                 continue;
             }
             match.labelSeen = true;
-            std::string id = readId(s, valueStart, kMinLabelledIdLength);
+            std::string id = readId(s, valueStart, kMinLabelledIdLength, lettersOnly);
             if (!id.empty()) {
                 match.id = std::move(id);
                 match.source = label.source;
@@ -259,7 +281,7 @@ bool isLeadingIdShape(std::string_view id) {
             return true;
         }
     }
-    return false;
+    return isLettersOnlyId(id);
 }
 
 // M-Pesa and Selcom Pesa open with the id, then "Confirmed" / "Imethibitishwa" / "Accepted".
@@ -544,10 +566,11 @@ SmsParseResult parseConfirmationSms(std::string_view text) {
 
     IdMatch match;
     bool acceptedWord = false;
-    const bool found = findLabelledId(s, kWalletLabels, match) ||
+    // Ids come from their labelled positions first; "Reference" is only a fallback.
+    const bool found = findLabelledId(s, kWalletLabels, true, match) ||
                        findLeadingId(s, words, match, acceptedWord) ||
-                       findLabelledId(s, kTransactionLabels, match) ||
-                       findLabelledId(s, kReferenceLabels, match);
+                       findLabelledId(s, kTransactionLabels, true, match) ||
+                       findLabelledId(s, kReferenceLabels, false, match);
     if (!found) {
         return failure(match.labelSeen || (!money.empty() && confirmationWord)
                            ? "no_transaction_id"

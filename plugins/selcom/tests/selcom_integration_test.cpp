@@ -158,13 +158,23 @@ class SelcomFlow : public ::testing::Test {
     return postJson("/shop/payments/" + id + "/proof", os.str());
   }
 
-  // A webhook body for `orderId` signed with `secret` (the simulator's own shape).
-  HttpResult webhook(const std::string& orderId, const std::string& secret, const std::string& transid = "TX1") {
+  static std::int64_t nowMs() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  }
+
+  // A webhook body for `orderId` signed with `secret` at `signedAtMs` (the simulator's own
+  // shape), posted with `contentType`.
+  HttpResult webhook(const std::string& orderId, const std::string& secret, const std::string& transid = "TX1",
+                     std::int64_t signedAtMs = nowMs(), const std::string& contentType = "application/json") {
     Fields f = {{"transid", transid},    {"order_id", orderId},     {"reference", "0281121212"},
                 {"result", "SUCCESS"},   {"resultcode", "000"},     {"payment_status", "COMPLETED"}};
     std::map<std::string, std::string> headers;
-    for (const auto& h : signingHeaders(kKey, secret, isoTimestamp(1714550400000), f)) headers[h.first] = h.second;
-    return http(port_, "POST", "/webhooks/selcom", jsonBody(f), headers);
+    for (const auto& h : signingHeaders(kKey, secret, isoTimestamp(signedAtMs), f)) headers[h.first] = h.second;
+    return http(port_, "POST", "/webhooks/selcom", jsonBody(f), headers, contentType);
+  }
+  std::string simTransid(const std::string& id) {
+    return parse(http(port_, "GET", "/sandbox/selcom/orders/" + id).body)->getValue<std::string>("transid");
   }
 
   TempDir dir_;
@@ -340,11 +350,47 @@ TEST_F(SelcomFlow, BadWebhookSignatureIsRefusedAndChangesNothing) {
   EXPECT_EQ(webhookEvents(id), 0);
 
   // The genuine one goes through.
-  EXPECT_EQ(webhook(id, kSecret, parse(http(port_, "GET", "/sandbox/selcom/orders/" + id).body)
-                                     ->getValue<std::string>("transid"))
-                .status,
-            200);
+  EXPECT_EQ(webhook(id, kSecret, simTransid(id)).status, 200);
   ASSERT_TRUE(reaches(id, "succeeded"));
+}
+
+TEST_F(SelcomFlow, SignedWebhookOutsideTheTimeWindowIsRefused) {
+  auto p = order(1000);
+  const std::string id = p->getValue<std::string>("id");
+  pay(id, R"({"webhooks": 0})");
+  const std::string transid = simTransid(id);
+  // A genuine signature, made in 2019 (Selcom's documented timestamp) or 6 minutes ago.
+  HttpResult old = webhook(id, kSecret, transid, 1551162646000);
+  EXPECT_EQ(old.status, 401) << old.body;
+  HttpResult stale = webhook(id, kSecret, transid, nowMs() - 6 * 60000);
+  EXPECT_EQ(stale.status, 401) << stale.body;
+  HttpResult early = webhook(id, kSecret, transid, nowMs() + 6 * 60000);
+  EXPECT_EQ(early.status, 401) << early.body;
+  quiesce();
+  EXPECT_EQ(status(id), "pending");
+  EXPECT_EQ(webhookEvents(id), 0);
+  // Four minutes old is inside the window (clocks drift, deliveries queue).
+  HttpResult recent = webhook(id, kSecret, transid, nowMs() - 4 * 60000);
+  EXPECT_EQ(recent.status, 200) << recent.body;
+  ASSERT_TRUE(reaches(id, "succeeded"));
+}
+
+TEST_F(SelcomFlow, JsonWebhookWithoutAJsonContentTypeIsRead) {
+  // Selcom's own callback sample posts JSON with no Content-Type; clients then label it a form.
+  auto a = order(1000);
+  const std::string idA = a->getValue<std::string>("id");
+  pay(idA, R"({"webhooks": 0})");
+  HttpResult labelledForm = webhook(idA, kSecret, simTransid(idA), nowMs(), "application/x-www-form-urlencoded");
+  EXPECT_EQ(labelledForm.status, 200) << labelledForm.body;
+  ASSERT_TRUE(reaches(idA, "succeeded"));
+
+  auto b = order(1000);
+  const std::string idB = b->getValue<std::string>("id");
+  pay(idB, R"({"webhooks": 0})");
+  HttpResult unlabelled = webhook(idB, kSecret, simTransid(idB), nowMs(), "");
+  EXPECT_EQ(unlabelled.status, 200) << unlabelled.body;
+  ASSERT_TRUE(reaches(idB, "succeeded"));
+  EXPECT_EQ(webhookEvents(idB), 1);
 }
 
 TEST_F(SelcomFlow, ReplayedAndDuplicateWebhooksSettleOnce) {

@@ -348,6 +348,43 @@ TEST(SmsParser, SelcomPesaAcceptedPattern) {
     EXPECT_EQ(r.amountMinor, 2500000);
 }
 
+TEST(SmsParser, MpesaIdWithoutADigitIsTakenFromItsPosition) {
+    // M-Pesa ids are ten random capitals: one may have no digit. The reference the customer
+    // typed (80012345, a number) must not be taken for it.
+    const std::string sms =
+        "ABCDEFGHIJ Confirmed. Tsh1,000.00 sent to CVCHAPCHAP (Selcom) for reference 80012345 "
+        "on 1/5/24 at 11:07 AM. New M-Pesa balance is Tsh23,500.00.";
+    for (const std::string& text : {sms, lowerCased(sms), replaceAll(sms, " ", "\n ")}) {
+        const auto r = parseConfirmationSms(text);
+        EXPECT_TRUE(r.ok) << r.reason << ": " << text;
+        EXPECT_EQ(r.transactionId, "ABCDEFGHIJ") << text;
+        EXPECT_EQ(r.wallet, "mpesa_tz");
+        EXPECT_EQ(r.amountMinor, 100000);
+    }
+    EXPECT_EQ(parseConfirmationSms("ABCDEFGHIJConfirmed. Tsh1,000.00 sent to CVCHAPCHAP for reference 80012345.")
+                  .transactionId,
+              "ABCDEFGHIJ");
+    // The same after a transaction or wallet label.
+    EXPECT_EQ(parseConfirmationSms("Payment of TZS 1000 confirmed. Transaction ID: QWERTYUIOP. Ref: 80012345.")
+                  .transactionId,
+              "QWERTYUIOP");
+    EXPECT_EQ(parseConfirmationSms("You have received TSh 2,000 from JOHN. Reference 80012345. TxnId: KLMNOPQRST.")
+                  .transactionId,
+              "KLMNOPQRST");
+}
+
+TEST(SmsParser, WordsWhereAnIdWouldStandAreNotIds) {
+    // A sentence that opens with a word, then "confirmed": the number after the label is the id.
+    auto r = parseConfirmationSms("Transaction confirmed. Tsh1,000.00 paid to CVCHAPCHAP. Reference: 80012345.");
+    EXPECT_TRUE(r.ok) << r.reason;
+    EXPECT_EQ(r.transactionId, "80012345");
+    // Letters after a mere "Reference" are no id (short or long).
+    expectRejected(parseConfirmationSms("Payment received: TZS 1000. Reference: CVCHAPCHAP."), "no_transaction_id");
+    // Short words are never ids.
+    r = parseConfirmationSms("PAYMENT Confirmed. Tsh1,000.00 sent. Reference 80012345.");
+    EXPECT_EQ(r.transactionId, "80012345");
+}
+
 TEST(SmsParser, MtnTransactionIdBeatsEarlierReference) {
     const auto r = parseConfirmationSms(kCorpus[12].text);
     EXPECT_EQ(r.transactionId, "84157189921");
