@@ -41,26 +41,7 @@ std::string formEncode(const std::string& s) {
   return out;
 }
 
-// One request from another loopback address (127.0.0.2): a second client as the server sees it.
-HttpResult httpFrom(const std::string& sourceIp, std::uint16_t port, const std::string& method,
-                    const std::string& target, const std::string& body = {},
-                    const std::map<std::string, std::string>& headers = {},
-                    const std::string& contentType = "application/x-www-form-urlencoded") {
-  Poco::Net::StreamSocket socket;
-  socket.impl()->bind(Poco::Net::SocketAddress(sourceIp, 0), false);
-  socket.connect(Poco::Net::SocketAddress("127.0.0.1", port), Poco::Timespan(10, 0));
-  Poco::Net::HTTPClientSession s(socket);
-  s.setTimeout(Poco::Timespan(30, 0));
-  Poco::Net::HTTPRequest req(method, target, Poco::Net::HTTPMessage::HTTP_1_1);
-  req.setHost("127.0.0.1", port);
-  for (const auto& kv : headers) req.set(kv.first, kv.second);
-  if (!body.empty() || method == "POST") {
-    req.setContentType(contentType);
-    req.setContentLength64(static_cast<Poco::Int64>(body.size()));
-  }
-  s.sendRequest(req) << body;
-  return receive(s);
-}
+const char* const kForm = "application/x-www-form-urlencoded";
 
 std::int64_t nowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -214,13 +195,12 @@ TEST_F(SelcomFlow, OneAbuserCannotUseUpTheOwnersSmsAttempts) {
   std::string rid = initiate();  // anonymous: whoever holds the id may act on it
   const std::string path = "/api/cv-pdf/" + rid + "/verify";
   for (int i = 0; i < 3; ++i) {
-    auto r = httpFrom("127.0.0.2", port_, "POST", path,
-                      "payment_message=" + formEncode("hello, I paid yesterday"));
+    auto r = httpFrom("127.0.0.2", port_, "POST", path, "payment_message=" + formEncode("hello, I paid yesterday"), {}, kForm);
     EXPECT_EQ(r.status, 303) << r.body;
     ASSERT_TRUE(eventually([&] { return status(rid) == "failed"; }));
   }
   auto locked =
-      httpFrom("127.0.0.2", port_, "POST", path, "payment_message=" + formEncode("hello again"));
+      httpFrom("127.0.0.2", port_, "POST", path, "payment_message=" + formEncode("hello again"), {}, kForm);
   EXPECT_EQ(locked.status, 429);
   EXPECT_NE(locked.body.find("Too many verification attempts for this request"), std::string::npos);
   // The owner, on another address, still verifies the real SMS.
@@ -235,10 +215,10 @@ TEST_F(SelcomFlow, PushPromptsAreLimitedPerRequestAndClient) {
   const std::string path = "/api/cv-pdf/" + rid + "/push";
   const char* numbers[] = {"0754000001", "0754000002", "0754000003"};
   for (const char* n : numbers) {
-    auto r = httpFrom("127.0.0.2", port_, "POST", path, std::string("phone=") + n);
+    auto r = httpFrom("127.0.0.2", port_, "POST", path, std::string("phone=") + n, {}, kForm);
     EXPECT_EQ(r.body.find("Too many payment prompts"), std::string::npos) << n << ": " << r.body;
   }
-  auto limited = httpFrom("127.0.0.2", port_, "POST", path, "phone=0754000004");
+  auto limited = httpFrom("127.0.0.2", port_, "POST", path, "phone=0754000004", {}, kForm);
   EXPECT_EQ(limited.status, 429);
   EXPECT_NE(limited.body.find("Too many payment prompts for this request"), std::string::npos)
       << limited.body;

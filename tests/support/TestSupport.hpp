@@ -4,6 +4,7 @@
 
 #include <Poco/File.h>
 #include <Poco/Net/HTTPClientSession.h>
+#include <Poco/Net/StreamSocket.h>
 #include <Poco/Net/HTTPRequest.h>
 #include <Poco/Net/HTTPResponse.h>
 #include <Poco/Path.h>
@@ -102,12 +103,13 @@ inline HttpResult receive(Poco::Net::HTTPClientSession& s) {
   return r;
 }
 
-inline HttpResult http(std::uint16_t port, const std::string& method, const std::string& target,
-                       const std::string& body = {}, const std::map<std::string, std::string>& headers = {},
-                       const std::string& contentType = "application/json") {
-  Poco::Net::HTTPClientSession s("127.0.0.1", port);
+// One request on `s` and its answer.
+inline HttpResult send(Poco::Net::HTTPClientSession& s, const std::string& method, const std::string& target,
+                       const std::string& body, const std::map<std::string, std::string>& headers,
+                       const std::string& contentType) {
   s.setTimeout(Poco::Timespan(30, 0));
   Poco::Net::HTTPRequest req(method, target, Poco::Net::HTTPMessage::HTTP_1_1);
+  req.setHost("127.0.0.1", s.getPort());
   for (const auto& kv : headers) req.set(kv.first, kv.second);
   if (!body.empty() || method == "POST") {
     req.setContentType(contentType);
@@ -115,6 +117,26 @@ inline HttpResult http(std::uint16_t port, const std::string& method, const std:
   }
   s.sendRequest(req) << body;
   return receive(s);
+}
+
+inline HttpResult http(std::uint16_t port, const std::string& method, const std::string& target,
+                       const std::string& body = {}, const std::map<std::string, std::string>& headers = {},
+                       const std::string& contentType = "application/json") {
+  Poco::Net::HTTPClientSession s("127.0.0.1", port);
+  return send(s, method, target, body, headers, contentType);
+}
+
+// The same from another loopback address (e.g. 127.0.0.2): a second client as the server
+// sees it.
+inline HttpResult httpFrom(const std::string& sourceIp, std::uint16_t port, const std::string& method,
+                           const std::string& target, const std::string& body = {},
+                           const std::map<std::string, std::string>& headers = {},
+                           const std::string& contentType = "application/json") {
+  Poco::Net::StreamSocket socket;
+  socket.impl()->bind(Poco::Net::SocketAddress(sourceIp, 0), false);
+  socket.connect(Poco::Net::SocketAddress("127.0.0.1", port), Poco::Timespan(10, 0));
+  Poco::Net::HTTPClientSession s(socket);
+  return send(s, method, target, body, headers, contentType);
 }
 
 // One GET on an open session that asks to keep the connection (keep-alive tests).

@@ -440,6 +440,13 @@ Response CvPdfProduct::initiate(const Request& req) {
   // A signed-in user's browser follows this link without their JWT: it carries a page link
   // signed for them.
   out.set("payment_page_url", host_.publicUrl() + link(r, "payment-page", ownerAccess(r)));
+  // Characters no PDF font can draw, named before anyone pays (issue 19).
+  if (auto missing = renderer_->unrenderable(cvFromJson(r.cvJson)); !missing.empty()) {
+    Poco::JSON::Array chars;
+    for (const auto& ch : missing) chars.add(ch);
+    out.set("unrenderable_characters", chars);
+    out.set("warning", PdfRenderer::unrenderableWarning(missing));
+  }
   return Response::json(200, out);
 }
 
@@ -480,6 +487,8 @@ Response CvPdfProduct::paymentPage(const Request& req) {
   if (host_.sandbox() && !p.action.url.empty()) d.set("sandbox_pay_url", p.action.url);
   d.set("verify_url", link(*r, "verify", a));
   d.set("status_url", link(*r, "status-page", a));
+  d.set("render_warning", PdfRenderer::unrenderableWarning(
+                              renderer_->unrenderable(cvFromJson(r->cvJson))));  // issue 19
   return page(200, "Pay for your CV", pages::kPayment, d);
 }
 

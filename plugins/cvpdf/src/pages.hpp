@@ -7,6 +7,7 @@ namespace malipo::cvpdf::pages {
 inline const char* kPayment = R"(
 <div class="card">
   <h1>Pay {{amount}} {{currency}} for your CV</h1>
+  {{#render_warning}}<p class="warn" id="render-warning">{{render_warning}}</p>{{/render_warning}}
   {{#push_sent}}<p class="ok">A payment prompt was sent to your phone. Enter your PIN to pay.</p>{{/push_sent}}
   {{#has_ussd}}
   <p>Dial this code on your phone:</p>

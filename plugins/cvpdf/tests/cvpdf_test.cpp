@@ -534,3 +534,29 @@ TEST_P(CvPdfTest, UssdCallbackHasASmallBodyCap) {
                   "application/json");
   EXPECT_EQ(big.status, 413);
 }
+
+// Issue 19: characters no PDF font can draw are named before payment, in the initiate
+// answer and on the payment page; a CV without them gets no warning.
+TEST_P(CvPdfTest, InitiateAndPaymentPageNameUnrenderableCharacters) {
+  auto plain = parse(http(port_, "POST", "/api/cv-pdf/anonymous/initiate-ussd", kCv).body);
+  EXPECT_FALSE(plain->has("unrenderable_characters"));
+  std::string body = kCv;
+  body.replace(body.find("Zoë Ñandú"), std::string("Zoë Ñandú").size(), "Zoë 王 Ñandú ꦗ");
+  auto r = http(port_, "POST", "/api/cv-pdf/anonymous/initiate-ussd", body);
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto o = parse(r.body);
+  ASSERT_TRUE(o->has("unrenderable_characters")) << r.body;
+  auto chars = o->getArray("unrenderable_characters");
+  ASSERT_EQ(chars->size(), 2u);
+  EXPECT_EQ(chars->getElement<std::string>(0), "王");
+  EXPECT_EQ(chars->getElement<std::string>(1), "ꦗ");
+  EXPECT_NE(o->getValue<std::string>("warning").find("王"), std::string::npos);
+  auto page =
+      http(port_, "GET", "/api/cv-pdf/" + o->getValue<std::string>("request_id") + "/payment-page");
+  EXPECT_EQ(page.status, 200);
+  EXPECT_NE(page.body.find("id=\"render-warning\""), std::string::npos);
+  EXPECT_NE(page.body.find("王"), std::string::npos);
+  auto plainPage = http(
+      port_, "GET", "/api/cv-pdf/" + plain->getValue<std::string>("request_id") + "/payment-page");
+  EXPECT_EQ(plainPage.body.find("render-warning"), std::string::npos);
+}

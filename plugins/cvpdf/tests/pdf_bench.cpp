@@ -1,11 +1,12 @@
 // Throughput of the CV PDF renderer on one thread.
 //
-//   pdf_bench [--n N] [--template ID] [--font-dir DIR] [--out DIR] [--slow-path 1]
+//   pdf_bench [--n N] [--template ID] [--font-dir DIR] [--out DIR] [--cv
+//   latin|cyrillic|amharic|arabic]
 //
-// Renders the sample two-page CV N times (after a short warm-up) and prints
-// documents per second. --out DIR also writes one PDF per template there.
-// --slow-path 1 puts a Cyrillic letter in the name, which makes the renderer
-// embed the original font files instead of the reduced ones.
+// Renders a sample CV N times (after a short warm-up) and prints documents
+// per second. --out DIR also writes one PDF per template there. The four CVs
+// are the ones of the ReportLab peer (bench/reportlab_cv.py reads the JSON
+// that --dump-json FILE writes).
 #include <time.h>
 
 #include <chrono>
@@ -35,22 +36,42 @@ int main(int argc, char** argv) {
   int n = 500;
   std::string templateId = "modern";
   std::string outDir;
-  bool slowPath = false;
+  std::string which = "latin";
+  std::string dumpJson;
   RenderOptions opts;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (!std::strcmp(argv[i], "--n")) n = std::atoi(argv[i + 1]);
     else if (!std::strcmp(argv[i], "--template")) templateId = argv[i + 1];
     else if (!std::strcmp(argv[i], "--font-dir")) opts.fontDir = argv[i + 1];
     else if (!std::strcmp(argv[i], "--out")) outDir = argv[i + 1];
-    else if (!std::strcmp(argv[i], "--slow-path")) slowPath = std::atoi(argv[i + 1]) != 0;
+    else if (!std::strcmp(argv[i], "--cv"))
+      which = argv[i + 1];
+    else if (!std::strcmp(argv[i], "--dump-json"))
+      dumpJson = argv[i + 1];
   }
   const auto t0 = std::chrono::steady_clock::now();
   PdfRenderer renderer(opts);
   const double setupMs =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   if (!renderer.fontWarnings().empty()) std::fprintf(stderr, "fonts: %s\n", renderer.fontWarnings().c_str());
-  auto cv = malipo::cvpdf::testing::sampleCv();
-  if (slowPath) cv.name += " \xD0\x96";  // U+0416, outside the reduced fonts
+  namespace t = malipo::cvpdf::testing;
+  malipo::cvpdf::CvData cv;
+  if (which == "latin")
+    cv = t::sampleCv();
+  else if (which == "cyrillic")
+    cv = t::sampleCvCyrillicName();
+  else if (which == "amharic")
+    cv = t::amharicCv();
+  else if (which == "arabic")
+    cv = t::arabicCv();
+  else {
+    std::fprintf(stderr, "unknown --cv %s\n", which.c_str());
+    return 2;
+  }
+  if (!dumpJson.empty()) {
+    std::ofstream(dumpJson, std::ios::binary) << t::toJson(cv);
+    return 0;
+  }
 
   if (!outDir.empty()) {
     for (const auto& id : PdfRenderer::templateIds()) {
@@ -77,8 +98,8 @@ int main(int argc, char** argv) {
   }
   const double cpu = threadCpuSeconds() - cpuStart;
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::printf("template=%s%s docs=%d pages/doc=%d bytes/doc=%zu setup=%.1f ms\n", templateId.c_str(),
-              slowPath ? " (slow path)" : "", n, pages, bytes, setupMs);
+  std::printf("cv=%s template=%s docs=%d pages/doc=%d bytes/doc=%zu setup=%.1f ms\n", which.c_str(),
+              templateId.c_str(), n, pages, bytes, setupMs);
   std::printf("wall: %.1f docs/s (%.2f ms/doc)   cpu: %.1f docs per cpu-second (%.2f ms/doc)\n", n / secs,
               secs * 1000.0 / n, n / cpu, cpu * 1000.0 / n);
   return 0;

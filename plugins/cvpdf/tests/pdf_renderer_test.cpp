@@ -1,8 +1,11 @@
 // Tests of the CV PDF renderer. Output is checked with the real tools CV
 // readers use: qpdf --check for structure, pdftotext for the text layer.
+#include "pdf/pdf_renderer.hpp"
+
 #include <gtest/gtest.h>
 #include <hpdf.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include <algorithm>
 #include <array>
@@ -17,7 +20,6 @@
 #include <thread>
 #include <vector>
 
-#include "pdf/pdf_renderer.hpp"
 #include "pdf/text_util.hpp"
 #include "pdf/truetype.hpp"
 #include "sample_cv.hpp"
@@ -199,10 +201,14 @@ TEST_P(TemplateTest, FontsAreEmbedded) {
 TEST_P(TemplateTest, UnicodeNamesReadBackExactly) {
   REQUIRE_FONTS();
   REQUIRE_PDF_TOOLS();
-  for (const std::string name : {"Zo\xC3\xAB \xC3\x91\x61nd\xC3\xBA", "\xC4\x90or\xC4\x91\x65 \xC5\xA0\x65\xC4\x87\x65rovi\xC4\x87",
-                                 // Cyrillic and Greek take the full-font path.
-                                 "\xD0\x82\xD0\xBE\xD1\x80\xD1\x92\xD0\xB5 \xD0\xA8\xD0\xB5\xD1\x9B\xD0\xB5\xD1\x80\xD0\xBE\xD0\xB2\xD0\xB8\xD1\x9B",
-                                 "\xCE\x91\xCE\xB8\xCE\xB7\xCE\xBD\xCE\xAC \xCE\xA0\xCE\xB1\xCF\x80\xCE\xB1\xCE\xB4\xCE\xAC\xCE\xBA\xCE\xB7"}) {
+  for (const std::string name :
+       {"Zo\xC3\xAB \xC3\x91\x61nd\xC3\xBA",
+        "\xC4\x90or\xC4\x91\x65 \xC5\xA0\x65\xC4\x87\x65rovi\xC4\x87",
+        // Cyrillic and Greek.
+        "\xD0\x82\xD0\xBE\xD1\x80\xD1\x92\xD0\xB5 "
+        "\xD0\xA8\xD0\xB5\xD1\x9B\xD0\xB5\xD1\x80\xD0\xBE\xD0\xB2\xD0\xB8\xD1\x9B",
+        "\xCE\x91\xCE\xB8\xCE\xB7\xCE\xBD\xCE\xAC "
+        "\xCE\xA0\xCE\xB1\xCF\x80\xCE\xB1\xCE\xB4\xCE\xAC\xCE\xBA\xCE\xB7"}) {
     CvData cv = sampleCv();
     cv.name = name;
     cv.skills.push_back("Caf\xC3\xA9 \xE2\x82\xAC 5 \xE2\x80\x9Cquoted\xE2\x80\x9D");
@@ -404,7 +410,8 @@ TEST(Sanitize, ReplacesInvalidSequencesAndDropsControls) {
   EXPECT_EQ(sanitizeUtf8("\xED\xA0\x80", LineMode::kSingleLine, 100), "\xEF\xBF\xBD");      // surrogate
   EXPECT_EQ(sanitizeUtf8("\xC0\xAF", LineMode::kSingleLine, 100), "\xEF\xBF\xBD\xEF\xBF\xBD");  // overlong
   EXPECT_EQ(sanitizeUtf8("x\xE2\x82", LineMode::kSingleLine, 100), "x\xEF\xBF\xBD");       // truncated
-  EXPECT_EQ(sanitizeUtf8("\xF0\x9F\x98\x80", LineMode::kSingleLine, 100), "\xEF\xBF\xBD");  // beyond BMP
+  EXPECT_EQ(sanitizeUtf8("\xF0\x9F\x98\x80", LineMode::kSingleLine, 100),
+            "\xF0\x9F\x98\x80");  // beyond BMP kept
   EXPECT_EQ(sanitizeUtf8("a\x01\x1B" "b\x7F", LineMode::kSingleLine, 100), "ab");
   EXPECT_EQ(sanitizeUtf8("  a \t\t b  ", LineMode::kSingleLine, 100), "a b");
   EXPECT_EQ(sanitizeUtf8("a\r\nb", LineMode::kSingleLine, 100), "a b");
@@ -421,37 +428,465 @@ TEST(Sanitize, CutsLongInputOnCharacterBoundary) {
   EXPECT_EQ(sanitizeUtf8(out, LineMode::kSingleLine, 100), out);  // still valid UTF-8
 }
 
-// The layout measures text with our width tables; libharu positions it with
-// its own. They must agree or lines would overflow.
-TEST(ReducedFont, WidthsMatchLibharu) {
+// The subsetter keeps exactly the glyphs asked for (plus components), and the
+// result is a font again.
+TEST(Subset, KeepsOnlyRequestedGlyphsAndComponents) {
   REQUIRE_FONTS();
-  std::ifstream in(fs::path(fontDir()) / "DejaVuSans-Bold.ttf", std::ios::binary);
+  std::ifstream in(fs::path(fontDir()) / "DejaVuSans.ttf", std::ios::binary);
   std::stringstream ss;
   ss << in.rdbuf();
-  malipo::cvpdf::detail::ReducedFont font;
   std::string error;
-  ASSERT_TRUE(malipo::cvpdf::detail::buildReducedFont(ss.str(), {{0x20, 0x24F}, {0x2010, 0x203A}}, font, error))
-      << error;
-  EXPECT_LT(font.glyphCount, 700);
-  TempDir dir;
-  const std::string path = writeTemp(dir, "reduced.ttf", font.bytes);
-  HPDF_Doc pdf = HPDF_New(nullptr, nullptr);
-  ASSERT_NE(pdf, nullptr);
-  HPDF_UseUTFEncodings(pdf);
-  HPDF_SetCurrentEncoder(pdf, "UTF-8");
-  const char* name = HPDF_LoadTTFontFromFile(pdf, path.c_str(), HPDF_TRUE);
-  ASSERT_NE(name, nullptr);
-  HPDF_Font f = HPDF_GetFont(pdf, name, "UTF-8");
-  ASSERT_NE(f, nullptr);
-  for (const std::string s : {"Hello, World", "\xC4\x90or\xC4\x91\x65 \xC5\xA0\x65\xC4\x87\x65rovi\xC4\x87",
-                              "\xE2\x80\x9Cquotes\xE2\x80\x9D \xE2\x80\x93 dash \xE2\x80\xA2 bullet \xC8\x98"}) {
-    std::vector<char32_t> cps;
-    malipo::cvpdf::detail::decodeUtf8(s, cps);
-    unsigned ours = 0;
-    for (char32_t c : cps) ours += font.widths.advance(c);
-    const HPDF_TextWidth tw =
-        HPDF_Font_TextWidth(f, reinterpret_cast<const HPDF_BYTE*>(s.data()), static_cast<HPDF_UINT>(s.size()));
-    EXPECT_EQ(ours, tw.width) << s;
+  const auto font = malipo::cvpdf::detail::TrueTypeFont::load(ss.str(), error);
+  ASSERT_NE(font, nullptr) << error;
+  // "Ǻ" (U+01FA) is a composite glyph in DejaVu Sans.
+  const std::vector<std::uint16_t> gids = {0, font->glyphOf('A'), font->glyphOf(0x01FA),
+                                           font->glyphOf('A')};
+  ASSERT_NE(gids[1], 0);
+  ASSERT_NE(gids[2], 0);
+  std::string sub;
+  ASSERT_TRUE(font->subset(gids, sub, error)) << error;
+  const auto again = malipo::cvpdf::detail::TrueTypeFont::load(sub, error);
+  ASSERT_NE(again, nullptr) << error;
+  EXPECT_GE(again->numGlyphs(), 4);
+  EXPECT_LE(again->numGlyphs(), 8);  // + the components of Ǻ
+  EXPECT_LT(sub.size(), ss.str().size() / 20);
+  EXPECT_EQ(again->advance(1), font->advance(gids[1]));
+  EXPECT_EQ(again->advance(3), font->advance(gids[1]));  // a repeated glyph keeps its metrics
+}
+
+// ------------------------------------------------------------ scripts (golden)
+//
+// One small CV per script. Each must: render with its template (no
+// fallback) on the expected number of pages; give its text back through
+// pdftotext in logical order; draw no .notdef glyph (no CID 0, and every CID
+// drawn has a ToUnicode entry); embed only font subsets (CID TrueType,
+// Length1 bounded); and look like tests/golden/<case>.png (first page,
+// pdftoppm -r 40 -gray) within a tolerance. MALIPO_UPDATE_GOLDEN=1 rewrites
+// the PNGs (check the new images by eye before committing them).
+
+namespace {
+
+struct ScriptCase {
+  std::string id;
+  CvData cv;
+  bool rtl = false;                       // compare without whitespace (see README-pdf-notes.md)
+  std::vector<std::string> fontNames;     // each must be embedded
+  std::vector<std::string> unrenderable;  // expected from PdfRenderer::unrenderable
+};
+
+[[maybe_unused]] void PrintTo(const ScriptCase& c, std::ostream* os) {
+  *os << c.id;
+}
+
+CvData smallCv(std::string name, std::string title, std::string summary, ExperienceEntry job,
+               std::vector<std::string> skills) {
+  CvData cv;
+  cv.name = std::move(name);
+  cv.title = std::move(title);
+  cv.email = "cv@example.com";
+  cv.phone = "+255 754 123 456";
+  cv.summary = std::move(summary);
+  cv.experience = {std::move(job)};
+  cv.skills = std::move(skills);
+  return cv;
+}
+
+std::vector<ScriptCase> scriptCases() {
+  namespace t = malipo::cvpdf::testing;
+  std::vector<ScriptCase> v;
+  v.push_back({"latin-african",
+               smallCv(u8"Ɓello Ɗanjuma Ƙarfe", u8"Ŋgɔ ɛ ɔ ŋ ɓ ɗ ƙ ƴ ǝ Ʋ ʋ Ɣ ɣ",
+                       u8"Ɛfua Mɔnsa ne Kwaku Ɔdɔm. Yoruba: Adéṣínà Ọ̀ṣun, Ewe: Kɔ́fí Ɖɔ̃.",
+                       {u8"Mɔ̀ɔ̀ kɛ́nɛ́", "Selcom", "2020 - 2024", u8"Ŋkɔmɔ ɛ ɔ ŋ ɓ ɗ ƙ ƴ."},
+                       {"C++", u8"Hausa ƙ ɓ ɗ"}),
+               false,
+               {"DejaVuSans", "DejaVuSans-Bold"},
+               {}});
+  v.push_back({"cyrillic", t::sampleCvCyrillicName(), false, {"DejaVuSans"}, {}});
+  v.back().cv.experience.resize(1);
+  v.back().cv.education.clear();
+  v.back().cv.summary =
+      u8"Инженер-программист с девятью годами опыта. Умею строить платёжные системы.";
+  v.push_back({"greek",
+               smallCv(u8"Αθηνά Παπαδάκη", u8"Μηχανικός λογισμικού",
+                       u8"Εννέα χρόνια εμπειρίας σε συστήματα πληρωμών.",
+                       {u8"Προγραμματίστρια", u8"Αθήνα", "2019 - 2024", u8"Σχεδίασα υπηρεσίες."},
+                       {"Python"}),
+               false,
+               {"DejaVuSans"},
+               {}});
+  {
+    CvData am = t::amharicCv();
+    am.experience.resize(1);
+    am.education.resize(1);
+    v.push_back({"amharic", am, false, {"NotoSansEthiopic", "NotoSansEthiopic-Bold"}, {}});
   }
-  HPDF_Free(pdf);
+  v.push_back({"tigrinya",
+               smallCv(u8"ሰላም ገብረሚካኤል", u8"ሓላፊት ሶፍትዌር", u8"ኣብ ስርዓታት ክፍሊት ናይ ሸሞንተ ዓመት ተመክሮ ኣለኒ።",
+                       {u8"መሃንድስ", u8"ኤርትራ ቴሌኮም", "2018 - 2024", u8"ንኣገልግሎታት ክፍሊት ሰሪሐ።"}, {"Go"}),
+               false,
+               {"NotoSansEthiopic"},
+               {}});
+  v.push_back({"arabic",
+               smallCv(u8"أمينة الحسن", u8"مهندسة برمجيات أولى",
+                       u8"لدي خبرة تسع سنوات في أنظمة الدفع، وأعمل مع PostgreSQL منذ 2015 لأكثر من "
+                       u8"40 تاجرا. أحب تدريب الفرق.",
+                       {u8"مهندسة خلفية", u8"شركة سلكوم", "2018 - 2024",
+                        u8"بنيت خدمة المطابقة بلغة Python لاستعادة 30 مليون شلن."},
+                       {"Python", u8"قيادة الفرق"}),
+               true,
+               {"NotoSansArabic", "NotoSansArabic-Bold"},
+               {}});
+  v.push_back({"nko-tifinagh",
+               smallCv(u8"ߡߊߡߊߘߎ ߞߊߣߕߍ", u8"ⵜⴰⵎⴰⵣⵉⵖⵜ ⴰⵎⴰⵣⵉⵖ", u8"ߒߞߏ ߞߊ߲ ߠߊ߫. ⴰⵣⵓⵍ ⴼⵍⵍⴰⵡⵏ.",
+                       {u8"ⴰⵎⵙⵙⵓⴷⵓ", u8"ߞߊ߲ߞߊ߲", "2021 - 2024", u8"ⵜⴰⵙⵏⴰ ⵏ ⵜⵎⵓⵙⵙⵏⵉ."}, {"Go"}),
+               false,
+               {"NotoSansNKo", "NotoSansTifinagh"},
+               {}});
+  v.push_back(
+      {"emoji",
+       smallCv(u8"Amina ☕ Mwakyusa", u8"Engineer 😀 ✈ ★", u8"Loves coffee ☕, travel ✈ and music 🎵.",
+               {u8"Engineer 👍", "Selcom", "2020 - 2024", u8"Shipped ✔ on time."}, {"C++"}),
+       false,
+       {"Symbola"},
+       {}});
+  v.push_back({"unrenderable",
+               smallCv(u8"Wang 王 Amina", u8"Engineer 🥲", u8"Summary with 漢字 inside.",
+                       {"Engineer", "Selcom", "2020 - 2024", "Work."}, {"C++"}),
+               false,
+               {"DejaVuSans"},
+               {u8"王", u8"🥲", u8"漢", u8"字"}});
+  return v;
+}
+
+// Removes the directional marks pdftotext puts around right-to-left text.
+std::string stripBidiMarks(const std::string& s) {
+  std::string out;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (i + 2 < s.size() && static_cast<unsigned char>(s[i]) == 0xE2 &&
+        static_cast<unsigned char>(s[i + 1]) == 0x80 &&
+        ((static_cast<unsigned char>(s[i + 2]) >= 0xAA &&
+          static_cast<unsigned char>(s[i + 2]) <= 0xAE) ||
+         static_cast<unsigned char>(s[i + 2]) == 0x8E ||
+         static_cast<unsigned char>(s[i + 2]) == 0x8F)) {
+      i += 2;
+      continue;
+    }
+    out += s[i];
+  }
+  return out;
+}
+
+std::string collapse(const std::string& s, bool dropSpaces) {
+  std::string out;
+  for (char c : s) {
+    if (c == ' ' || c == '\n' || c == '\t' || c == '\f') {
+      if (!dropSpaces && !out.empty() && out.back() != ' ') out += ' ';
+      continue;
+    }
+    out += c;
+  }
+  return out;
+}
+
+std::string removeAll(std::string s, const std::vector<std::string>& what) {
+  for (const std::string& w : what) {
+    for (std::size_t p; (p = s.find(w)) != std::string::npos;) s.erase(p, w.size());
+  }
+  return s;
+}
+
+// Minimal PNG reader for pdftoppm's output (8-bit grey or RGB), as grey.
+struct Gray {
+  int w = 0, h = 0;
+  std::vector<unsigned char> px;
+};
+
+bool readPng(const std::string& bytes, Gray& g) {
+  auto u32 = [&](std::size_t o) {
+    return static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[o])) << 24 |
+           static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[o + 1])) << 16 |
+           static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[o + 2])) << 8 |
+           static_cast<unsigned char>(bytes[o + 3]);
+  };
+  if (bytes.size() < 33 || bytes.compare(1, 3, "PNG") != 0) return false;
+  std::string idat;
+  int channels = 0;
+  for (std::size_t p = 8; p + 12 <= bytes.size();) {
+    const std::uint32_t len = u32(p);
+    const std::string type = bytes.substr(p + 4, 4);
+    if (p + 12 + len > bytes.size()) return false;
+    if (type == "IHDR") {
+      g.w = static_cast<int>(u32(p + 8));
+      g.h = static_cast<int>(u32(p + 12));
+      if (bytes[p + 16] != 8 || bytes[p + 20] != 0) return false;  // 8-bit, no interlace
+      channels = bytes[p + 17] == 0 ? 1 : bytes[p + 17] == 2 ? 3 : 0;
+    } else if (type == "IDAT") {
+      idat += bytes.substr(p + 8, len);
+    }
+    p += 12 + len;
+  }
+  if (channels == 0) return false;
+  const std::size_t rowBytes = static_cast<std::size_t>(g.w) * static_cast<std::size_t>(channels);
+  const std::size_t stride = rowBytes + 1;
+  std::vector<unsigned char> raw(stride * static_cast<std::size_t>(g.h));
+  uLongf rawLen = raw.size();
+  if (uncompress(raw.data(), &rawLen, reinterpret_cast<const Bytef*>(idat.data()), idat.size()) !=
+          Z_OK ||
+      rawLen != raw.size()) {
+    return false;
+  }
+  std::vector<unsigned char> img(rowBytes * static_cast<std::size_t>(g.h), 0);
+  const int bpp = channels;
+  for (int y = 0; y < g.h; ++y) {
+    const unsigned char f = raw[static_cast<std::size_t>(y) * stride];
+    const unsigned char* in = &raw[static_cast<std::size_t>(y) * stride + 1];
+    unsigned char* out = &img[static_cast<std::size_t>(y) * rowBytes];
+    const unsigned char* up = y > 0 ? out - rowBytes : nullptr;
+    for (int x = 0; x < static_cast<int>(rowBytes); ++x) {
+      const int a = x >= bpp ? out[x - bpp] : 0, b = up ? up[x] : 0,
+                c = (x >= bpp && up) ? up[x - bpp] : 0;
+      int v = in[x];
+      if (f == 1)
+        v += a;
+      else if (f == 2)
+        v += b;
+      else if (f == 3)
+        v += (a + b) / 2;
+      else if (f == 4) {
+        const int pp = a + b - c, pa = std::abs(pp - a), pb = std::abs(pp - b),
+                  pc = std::abs(pp - c);
+        v += (pa <= pb && pa <= pc) ? a : (pb <= pc ? b : c);
+      }
+      out[x] = static_cast<unsigned char>(v & 0xFF);
+    }
+  }
+  g.px.resize(static_cast<std::size_t>(g.w) * static_cast<std::size_t>(g.h));
+  for (std::size_t i = 0; i < g.px.size(); ++i) {
+    int sum = 0;
+    for (int k = 0; k < channels; ++k)
+      sum += img[i * static_cast<std::size_t>(channels) + static_cast<std::size_t>(k)];
+    g.px[i] = static_cast<unsigned char>(sum / channels);
+  }
+  return true;
+}
+
+std::string readAll(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+bool haveScriptFonts() {
+  return fs::exists(fs::path(malipo::cvpdf::kDefaultNotoFontDir) /
+                    "NotoSansEthiopic-Regular.ttf") &&
+         fs::exists(fs::path(malipo::cvpdf::kDefaultNotoFontDir) / "NotoSansArabic-Regular.ttf") &&
+         fs::exists(malipo::cvpdf::kDefaultEmojiFont);
+}
+
+std::vector<std::string> fieldsOf(const CvData& cv) {
+  std::vector<std::string> f = {cv.name, cv.title, cv.email, cv.phone};
+  std::string summary = cv.summary;
+  f.push_back(summary);
+  for (const auto& e : cv.experience) {
+    for (const std::string& s : {e.position, e.company, e.duration, e.description}) f.push_back(s);
+  }
+  for (const auto& e : cv.education) {
+    for (const std::string& s : {e.degree, e.school, e.duration, e.description}) f.push_back(s);
+  }
+  for (const auto& s : cv.skills) f.push_back(s);
+  for (const auto& s : cv.languages) f.push_back(s);
+  return f;
+}
+
+}  // namespace
+
+class ScriptTest : public ::testing::TestWithParam<ScriptCase> {};
+
+TEST_P(ScriptTest, RoundTripsWithSubsetFontsAndMatchesGolden) {
+  REQUIRE_FONTS();
+  REQUIRE_PDF_TOOLS();
+  if (!haveTool("pdffonts") || !haveTool("pdftoppm")) GTEST_SKIP() << "poppler-utils not installed";
+  if (!haveScriptFonts()) GTEST_SKIP() << "fonts-noto-core or fonts-symbola not installed";
+  const ScriptCase& sc = GetParam();
+  const RenderResult r = renderer().render(sc.cv, "modern");
+  ASSERT_TRUE(r.ok) << r.error;
+  EXPECT_FALSE(r.usedFallback) << r.error;
+  EXPECT_EQ(r.pages, 1);
+  EXPECT_EQ(renderer().unrenderable(sc.cv), sc.unrenderable);
+
+  // Text in logical order.
+  const Checked c = checkPdf(r.pdf);
+  EXPECT_TRUE(c.qpdfOk);
+  EXPECT_EQ(c.warnings, "");
+  const std::string text = collapse(stripBidiMarks(c.text), sc.rtl);
+  for (const std::string& field : fieldsOf(sc.cv)) {
+    if (field.empty()) continue;
+    std::string shown =
+        "\n" + removeAll(field, sc.unrenderable);  // the layout draws "- " bullets as "•"
+    for (std::size_t p; (p = shown.find("\n- ")) != std::string::npos;)
+      shown.replace(p, 3, "\n\xE2\x80\xA2 ");
+    const std::string want = collapse(shown, sc.rtl);
+    EXPECT_NE(text.find(want), std::string::npos) << sc.id << ": missing \"" << want << "\" in\n"
+                                                  << text;
+  }
+  for (const std::string& u : sc.unrenderable) EXPECT_EQ(c.text.find(u), std::string::npos) << u;
+
+  TempDir dir;
+  const std::string file = writeTemp(dir, "cv.pdf", r.pdf);
+  // Fonts: every one an embedded CID TrueType subset with a ToUnicode map.
+  const std::string fonts = run("pdffonts '" + file + "' 2>/dev/null").out;
+  for (const std::string& name : sc.fontNames) {
+    EXPECT_NE(fonts.find("+" + name), std::string::npos) << name << "\n" << fonts;
+  }
+  std::istringstream fl(fonts);
+  int fontCount = 0;
+  for (std::string line; std::getline(fl, line);) {
+    if (line.find('+') == std::string::npos) continue;
+    ++fontCount;
+    EXPECT_NE(line.find("CID TrueType      Identity-H       yes yes yes"), std::string::npos)
+        << line;
+  }
+  EXPECT_GT(fontCount, 0) << fonts;
+
+  // Glyph use: uncompressed, every TJ string has no CID 0 and every CID has
+  // a ToUnicode entry; each embedded font program is small.
+  const std::string qdf = (dir.path() / "qdf.pdf").string();
+  ASSERT_EQ(run("qpdf --qdf --object-streams=disable '" + file + "' '" + qdf + "' 2>&1").status, 0);
+  const std::string raw = readAll(qdf);
+  std::size_t cids = 0;
+  std::istringstream rl(raw);
+  for (std::string line; std::getline(rl, line);) {
+    if (line.size() < 3 || line.compare(line.size() - 3, 3, "]TJ") != 0) continue;
+    for (std::size_t p = line.find('<'); p != std::string::npos; p = line.find('<', p + 1)) {
+      const std::size_t e = line.find('>', p);
+      ASSERT_NE(e, std::string::npos);
+      ASSERT_EQ((e - p - 1) % 4, 0u) << line;
+      for (std::size_t k = p + 1; k < e; k += 4) {
+        std::string cid = line.substr(k, 4);  // qpdf writes content hex in lower case
+        for (char& ch : cid) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+        EXPECT_NE(cid, "0000") << ".notdef drawn: " << line;
+        EXPECT_NE(raw.find("<" + cid + "> <"), std::string::npos)
+            << "CID " << cid << " has no ToUnicode entry";
+        ++cids;
+      }
+    }
+  }
+  EXPECT_GT(cids, 20u);
+  std::size_t fontBytes = 0;
+  for (std::size_t p = raw.find("/Length1 "); p != std::string::npos;
+       p = raw.find("/Length1 ", p + 1)) {
+    const std::size_t n = std::stoul(raw.substr(p + 9, 12));
+    EXPECT_LT(n, 80000u) << "font program of " << n << " bytes is not a subset";
+    fontBytes += n;
+  }
+  EXPECT_GT(fontBytes, 0u);
+  EXPECT_LT(r.pdf.size(), 120000u);
+
+  // First page against the golden image.
+  const std::string png = (dir.path() / "page").string();
+  ASSERT_EQ(run("pdftoppm -r 40 -gray -png -f 1 -l 1 -singlefile '" + file + "' '" + png + "' 2>&1")
+                .status,
+            0);
+  const std::string got = readAll(png + ".png");
+  const std::string goldenPath = std::string(CVPDF_GOLDEN_DIR) + "/" + sc.id + ".png";
+  if (std::getenv("MALIPO_UPDATE_GOLDEN")) {
+    std::ofstream(goldenPath, std::ios::binary) << got;
+    GTEST_SKIP() << "golden image written: " << goldenPath;
+  }
+  Gray a, b;
+  ASSERT_TRUE(readPng(got, a));
+  ASSERT_TRUE(readPng(readAll(goldenPath), b)) << "no golden image " << goldenPath;
+  ASSERT_EQ(a.w, b.w);
+  ASSERT_EQ(a.h, b.h);
+  double sum = 0;
+  std::size_t far = 0;
+  for (std::size_t i = 0; i < a.px.size(); ++i) {
+    const int d = std::abs(static_cast<int>(a.px[i]) - static_cast<int>(b.px[i]));
+    sum += d;
+    if (d > 64) ++far;
+  }
+  // Tolerance for other poppler/FreeType builds; the same build gives 0.
+  EXPECT_LT(sum / static_cast<double>(a.px.size()), 1.0) << sc.id << ": mean difference";
+  EXPECT_LT(static_cast<double>(far) / static_cast<double>(a.px.size()), 0.003)
+      << sc.id << ": pixels that differ";
+}
+
+INSTANTIATE_TEST_SUITE_P(Scripts, ScriptTest, ::testing::ValuesIn(scriptCases()),
+                         [](const ::testing::TestParamInfo<ScriptCase>& i) {
+                           std::string n = i.param.id;
+                           std::replace(n.begin(), n.end(), '-', '_');
+                           return n;
+                         });
+
+// The same image check must fail when the text is wrong: the Amharic CV with
+// its Ethiopic text drawn as something else is far from its golden image.
+TEST(ScriptGolden, DetectsADifferentRendering) {
+  REQUIRE_FONTS();
+  if (!haveTool("pdftoppm") || !haveScriptFonts()) GTEST_SKIP() << "poppler-utils or fonts missing";
+  CvData cv;
+  for (const ScriptCase& sc : scriptCases()) {
+    if (sc.id == "amharic") cv = sc.cv;
+  }
+  CvData latin = cv;
+  latin.summary = sampleCv().summary;
+  latin.name = "Amina Mwakyusa";
+  latin.experience = sampleCv().experience;
+  latin.experience.resize(1);
+  const RenderResult r = renderer().render(latin, "modern");
+  ASSERT_TRUE(r.ok);
+  TempDir dir;
+  const std::string file = writeTemp(dir, "cv.pdf", r.pdf);
+  const std::string png = (dir.path() / "page").string();
+  ASSERT_EQ(run("pdftoppm -r 40 -gray -png -f 1 -l 1 -singlefile '" + file + "' '" + png + "' 2>&1")
+                .status,
+            0);
+  Gray a, b;
+  ASSERT_TRUE(readPng(readAll(png + ".png"), a));
+  ASSERT_TRUE(readPng(readAll(std::string(CVPDF_GOLDEN_DIR) + "/amharic.png"), b));
+  ASSERT_EQ(a.px.size(), b.px.size());
+  std::size_t far = 0;
+  for (std::size_t i = 0; i < a.px.size(); ++i) far += std::abs(int(a.px[i]) - int(b.px[i])) > 64;
+  EXPECT_GT(static_cast<double>(far) / static_cast<double>(a.px.size()), 0.003);
+}
+
+// Unrenderable characters are reported once each, in order, and left out.
+TEST(Unrenderable, ListsCharactersNoFontHas) {
+  REQUIRE_FONTS();
+  if (!haveScriptFonts()) GTEST_SKIP() << "fonts missing";
+  CvData cv = sampleCv();
+  EXPECT_TRUE(renderer().unrenderable(cv).empty());
+  cv.name = u8"王 Amina 王";
+  cv.skills.push_back(u8"ꦗꦮ");  // Javanese: no Debian font in the chain
+  cv.languages.push_back(u8"Kiswahili ☕ 😀 ߒߞߏ ⵜⴰ ሀ العربية");  // all covered
+  const std::vector<std::string> want = {u8"王", u8"ꦗ", u8"ꦮ"};
+  EXPECT_EQ(renderer().unrenderable(cv), want);
+  const RenderResult r = renderer().render(cv, "classic");
+  ASSERT_TRUE(r.ok) << r.error;
+  if (haveTool("pdftotext")) {
+    const Checked c = checkPdf(r.pdf);
+    EXPECT_NE(c.text.find("Amina"), std::string::npos);
+    EXPECT_EQ(c.text.find(u8"王"), std::string::npos);
+  }
+}
+
+// A right-to-left paragraph is aligned right: its first word (logical order)
+// ends at the right margin even though the line is shorter than the column.
+TEST(Bidi, RightToLeftParagraphsAlignRight) {
+  REQUIRE_FONTS();
+  if (!haveTool("pdftotext") || !haveScriptFonts())
+    GTEST_SKIP() << "poppler-utils or fonts missing";
+  CvData cv;
+  for (const ScriptCase& sc : scriptCases()) {
+    if (sc.id == "arabic") cv = sc.cv;
+  }
+  const RenderResult r = renderer().render(cv, "modern");
+  ASSERT_TRUE(r.ok);
+  TempDir dir;
+  const std::string bbox =
+      run("pdftotext -bbox '" + writeTemp(dir, "cv.pdf", r.pdf) + "' - 2>/dev/null").out;
+  const std::size_t at = bbox.find(u8">تينب<");  // -bbox prints words in visual order: "بنيت"
+  ASSERT_NE(at, std::string::npos) << bbox;
+  const std::size_t xMax = bbox.rfind("xMax=\"", at);
+  ASSERT_NE(xMax, std::string::npos);
+  EXPECT_GT(std::stod(bbox.substr(xMax + 6, 12)), 540.0);  // right margin of "modern": 547.3
 }

@@ -1,6 +1,12 @@
 #include "pdf/layout.hpp"
 
+#include <hpdf_pages.h>
+#include <hpdf_streams.h>
+
 #include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <cstdio>
 #include <utility>
 
 #include "pdf/text_util.hpp"
@@ -12,20 +18,45 @@ namespace {
 // it comes from sanitizeUtf8 or from our own constants).
 char32_t nextCp(std::string_view s, std::size_t& i) {
   const auto b0 = static_cast<unsigned char>(s[i]);
+  auto cont = [&](std::size_t k) {
+    return static_cast<char32_t>(static_cast<unsigned char>(s[i + k]) & 0x3Fu);
+  };
   if (b0 < 0x80) { ++i; return b0; }
   if (b0 < 0xE0 && i + 1 < s.size()) {
-    const char32_t cp = (b0 & 0x1Fu) << 6 | (static_cast<unsigned char>(s[i + 1]) & 0x3Fu);
+    const char32_t cp = (b0 & 0x1Fu) << 6 | cont(1);
     i += 2;
     return cp;
   }
   if (b0 < 0xF0 && i + 2 < s.size()) {
-    const char32_t cp = (b0 & 0x0Fu) << 12 | (static_cast<unsigned char>(s[i + 1]) & 0x3Fu) << 6 |
-                        (static_cast<unsigned char>(s[i + 2]) & 0x3Fu);
+    const char32_t cp = (b0 & 0x0Fu) << 12 | cont(1) << 6 | cont(2);
     i += 3;
+    return cp;
+  }
+  if (b0 < 0xF8 && i + 3 < s.size()) {
+    const char32_t cp = (b0 & 0x07u) << 18 | cont(1) << 12 | cont(2) << 6 | cont(3);
+    i += 4;
     return cp;
   }
   ++i;
   return 0xFFFD;
+}
+
+void toU32(std::string_view s, std::u32string& out) {
+  out.clear();
+  for (std::size_t i = 0; i < s.size();) out.push_back(nextCp(s, i));
+}
+
+// Shortest decimal for a content stream number.
+void appendNum(std::string& out, float v) {
+  char buf[32];
+  int n = std::snprintf(buf, sizeof buf, "%.3f", static_cast<double>(v));
+  while (n > 0 && buf[n - 1] == '0') --n;
+  if (n > 0 && buf[n - 1] == '.') --n;
+  if (n == 2 && buf[0] == '-' && buf[1] == '0') {
+    buf[0] = '0';
+    n = 1;
+  }
+  out.append(buf, static_cast<std::size_t>(n));
 }
 
 bool sameColor(Rgb a, Rgb b) { return a.r == b.r && a.g == b.g && a.b == b.b; }
@@ -34,8 +65,8 @@ bool sameColor(Rgb a, Rgb b) { return a.r == b.r && a.g == b.g && a.b == b.b; }
 
 // ---------------------------------------------------------------- Canvas
 
-Canvas::Canvas(HPDF_Doc doc, Face regular, Face bold)
-    : doc_(doc), regular_(regular), bold_(bold) {}
+Canvas::Canvas(HPDF_Doc doc, Face regular, Face bold, const TextEngine* engine, DocFonts* fonts)
+    : doc_(doc), regular_(regular), bold_(bold), engine_(engine), fonts_(fonts) {}
 
 HPDF_Page Canvas::addPage() {
   endText();
@@ -68,19 +99,36 @@ float Canvas::textWidth(std::string_view utf8, const Face& face, float size, flo
   if (utf8.empty()) return 0;
   std::size_t chars = 0;
   float units = 0;
-  if (face.widths) {
-    std::uint32_t sum = 0;
-    for (std::size_t i = 0; i < utf8.size();) {
-      sum += face.widths->advance(nextCp(utf8, i));
-      ++chars;
+  if (!face.base14) {
+    thread_local std::u32string u32;
+    thread_local std::vector<Glyph> glyphs;
+    if (charSpace != 0) {
+      toU32(utf8, u32);
+      engine_->shape(u32, face.weight, glyphs);
+      for (const Glyph& g : glyphs) units += g.advance;
+      chars = glyphs.size();
+    } else {
+      // Wrapping measures each word; shaping a word (Arabic) costs far
+      // more than looking it up again in this document.
+      auto& cache = widthCache_[static_cast<int>(face.weight)];
+      std::string key(utf8);
+      const auto it = cache.find(key);
+      if (it != cache.end()) {
+        units = it->second;
+      } else {
+        toU32(utf8, u32);
+        engine_->shape(u32, face.weight, scratchGlyphs_);
+        for (const Glyph& g : scratchGlyphs_) units += g.advance;
+        if (cache.size() < 4096) cache.emplace(std::move(key), units);
+        remember(utf8, face.weight, scratchGlyphs_);
+      }
     }
-    units = static_cast<float>(sum);
   } else {
     const std::string bytes = toCp1252(utf8);
-    units = static_cast<float>(
-        HPDF_Font_TextWidth(face.font, reinterpret_cast<const HPDF_BYTE*>(bytes.data()),
-                            static_cast<HPDF_UINT>(bytes.size()))
-            .width);
+    units = static_cast<float>(HPDF_Font_TextWidth(face.base14,
+                                                   reinterpret_cast<const HPDF_BYTE*>(bytes.data()),
+                                                   static_cast<HPDF_UINT>(bytes.size()))
+                                   .width);
     chars = bytes.size();
   }
   return units * size / 1000.0f + charSpace * static_cast<float>(chars);
@@ -99,15 +147,44 @@ std::vector<Line> Canvas::wrap(std::string_view utf8, const Face& face, float si
       lines.push_back(Line{});
       continue;
     }
+    // Shaped text: the paragraph is shaped once, and each word's width is
+    // the sum of its characters' advances (shaping does not join across
+    // spaces), instead of one shaping call per word.
+    const bool byParagraph = !face.base14;
+    if (byParagraph) {
+      thread_local std::u32string u32;
+      thread_local std::vector<float> adv;
+      toU32(para, u32);
+      std::vector<Glyph>& glyphs = scratchGlyphs_;
+      engine_->shape(u32, face.weight, glyphs);
+      adv.assign(u32.size(), 0.0f);
+      for (const Glyph& g : glyphs) {
+        if (g.textStart < adv.size()) adv[g.textStart] += g.advance;
+      }
+      // A paragraph that stays one line is drawn with these very glyphs.
+      remember(para, face.weight, glyphs);
+      cumByte_.assign(para.size() + 1, 0.0f);
+      std::size_t ci = 0;
+      for (std::size_t b = 0; b < para.size(); ++ci) {
+        const std::size_t start = b;
+        nextCp(para, b);
+        for (std::size_t k = start + 1; k <= b; ++k) cumByte_[k] = cumByte_[start];
+        cumByte_[b] = cumByte_[start] + (ci < adv.size() ? adv[ci] : 0.0f);
+      }
+    }
+    auto span = [&](std::size_t a, std::size_t b) {
+      return (cumByte_[b] - cumByte_[a]) * size / 1000.0f;
+    };
     Line cur;
     std::size_t w = 0;
     while (w < para.size()) {
       std::size_t sp = para.find(' ', w);
       if (sp == std::string_view::npos) sp = para.size();
       const std::string_view word = para.substr(w, sp - w);
+      const std::size_t wordStart = w;
       w = sp + 1;
       if (word.empty()) continue;
-      const float ww = textWidth(word, face, size);
+      const float ww = byParagraph ? span(wordStart, sp) : textWidth(word, face, size);
       if (!cur.text.empty() && cur.width + spaceW + ww <= maxWidth) {
         cur.text += ' ';
         cur.text.append(word);
@@ -126,7 +203,18 @@ std::vector<Line> Canvas::wrap(std::string_view utf8, const Face& face, float si
       for (std::size_t i = 0; i < word.size();) {
         const std::size_t start = i;
         const char32_t cp = nextCp(word, i);
-        const float cw = face.widths ? static_cast<float>(face.widths->advance(cp)) * size / 1000.0f
+        // Combining marks stay with their base character.
+        while (i < word.size()) {
+          std::size_t k = i;
+          const char32_t next = nextCp(word, k);
+          if (!((next >= 0x300 && next <= 0x36F) || (next >= 0x1AB0 && next <= 0x1AFF) ||
+                (next >= 0x20D0 && next <= 0x20FF) || next == 0x200D ||
+                (next >= 0xFE00 && next <= 0xFE0F)))
+            break;
+          i = k;
+        }
+        (void)cp;
+        const float cw = byParagraph ? span(wordStart + start, wordStart + i)
                                      : textWidth(word.substr(start, i - start), face, size);
         if (!cur.text.empty() && cur.width + cw > maxWidth) {
           lines.push_back(std::move(cur));
@@ -177,11 +265,6 @@ void Canvas::text(float x, float y, std::string_view utf8, const Face& face, flo
     HPDF_Page_BeginText(page_);
     inText_ = true;
   }
-  if (curFont_ != face.font || curSize_ != size) {
-    HPDF_Page_SetFontAndSize(page_, face.font, size);
-    curFont_ = face.font;
-    curSize_ = size;
-  }
   if (curCharSpace_ != charSpace) {
     HPDF_Page_SetCharSpace(page_, charSpace);
     curCharSpace_ = charSpace;
@@ -190,9 +273,172 @@ void Canvas::text(float x, float y, std::string_view utf8, const Face& face, flo
     HPDF_Page_SetRGBFill(page_, color.r, color.g, color.b);
     curFill_ = color;
   }
+  if (!face.base14) {
+    shapedText(x, y, utf8, face, size);
+    return;
+  }
+  if (curFont_ != face.base14 || curSize_ != size) {
+    HPDF_Page_SetFontAndSize(page_, face.base14, size);
+    curFont_ = face.base14;
+    curSize_ = size;
+  }
   // libharu needs NUL-terminated text; base-14 fonts take CP1252 bytes.
-  const std::string s = face.cp1252 ? toCp1252(utf8) : std::string(utf8);
+  const std::string s = toCp1252(utf8);
   HPDF_Page_TextOut(page_, x, y, s.c_str());
+}
+
+// Writes shaped glyphs as TJ arrays of 2-byte CIDs. The PDF advances each
+// glyph by its /W width; where the shaper's advance or offset differs, a TJ
+// adjustment (x) or the text rise Ts (y) moves the glyph to its place.
+void Canvas::remember(std::string_view utf8, Weight w, const std::vector<Glyph>& glyphs) const {
+  auto& cache = shapeCache_[static_cast<int>(w)];
+  if (cache.size() < 1024 && utf8.size() < 512) cache.emplace(std::string(utf8), glyphs);
+}
+
+void Canvas::shapedText(float x, float y, std::string_view utf8, const Face& face, float size) {
+  toU32(utf8, u32_);
+  auto& cache = shapeCache_[static_cast<int>(face.weight)];
+  const auto hit = cache.find(std::string(utf8));
+  if (hit != cache.end()) {
+    glyphs_.swap(hit->second);
+    cache.erase(hit);
+  } else {
+    engine_->shape(u32_, face.weight, glyphs_);
+  }
+  if (glyphs_.empty()) return;
+  std::string ops;
+  ops.reserve(32 + glyphs_.size() * 8);
+  ops += "1 0 0 1 ";
+  appendNum(ops, x);
+  ops += ' ';
+  appendNum(ops, y);
+  ops += " Tm\n";
+  // Right-to-left scripts that extractors do not reorder themselves (N'Ko
+  // and the like) get the line's logical text as /ActualText.
+  const bool actual = engine_->needsActualText(u32_);
+  char hex[16];
+  if (actual) {
+    ops += "/Span<</ActualText<FEFF";
+    for (char32_t c : u32_) {
+      if (c >= 0x10000) {
+        std::snprintf(hex, sizeof hex, "%04X%04X",
+                      static_cast<unsigned>(0xD800 + ((c - 0x10000) >> 10)),
+                      static_cast<unsigned>(0xDC00 + ((c - 0x10000) & 0x3FF)));
+      } else {
+        std::snprintf(hex, sizeof hex, "%04X", static_cast<unsigned>(c));
+      }
+      ops += hex;
+    }
+    ops += ">>>BDC\n";
+  }
+  bool open = false;
+  float rise = 0;
+  // TJ adjustment not written yet (1/1000 em). Whole units are written as
+  // they accumulate and the fraction is carried, so glyphs stay within
+  // 1/1000 em of the shaper's positions without a number after each glyph.
+  float pending = 0;
+  auto flush = [&](bool all) {
+    const long whole = all ? std::lround(pending) : static_cast<long>(pending);
+    if (whole == 0) return;
+    char num[24];
+    const auto res = std::to_chars(num, num + sizeof num, whole);
+    ops.append(num, res.ptr);
+    pending -= static_cast<float>(whole);
+  };
+  std::u32string rev;
+  for (const Glyph& g : glyphs_) {
+    HPDF_Dict font = fonts_->font(g.face);
+    if (!font) return;
+    const float wantRise = g.yOffset * size / 1000.0f;
+    if (curFont_ != font || curSize_ != size || wantRise != rise) {
+      if (open) {
+        flush(true);
+        pending = 0;
+        ops += "]TJ\n";
+      }
+      open = false;
+    }
+    if (curFont_ != font || curSize_ != size) {
+      const char* name = HPDF_Page_GetLocalFontName(page_, font);
+      if (!name) return;
+      ops += '/';
+      ops += name;
+      ops += ' ';
+      appendNum(ops, size);
+      ops += " Tf\n";
+      curFont_ = font;
+      curSize_ = size;
+    }
+    if (wantRise != rise) {
+      appendNum(ops, wantRise);
+      ops += " Ts\n";
+      rise = wantRise;
+    }
+    if (!open) ops += '[';
+    open = true;
+    std::u32string_view text = std::u32string_view(u32_).substr(g.textStart, g.textLen);
+    if (g.rtl && text.size() > 1) {  // see Glyph::rtl
+      rev.assign(text.rbegin(), text.rend());
+      text = rev;
+    }
+    // A mark drawn to the left of its origin (zero advance, negative x
+    // offset) gets a CID whose width spans the offset, so the pen ends where
+    // the next character starts and extractors see no gap there.
+    int widthOverride = -1;
+    if (g.advance == 0 && g.xOffset < 0) widthOverride = static_cast<int>(-g.xOffset + 0.5f);
+    const std::uint16_t cid = fonts_->cid(g.face, g.gid, text, widthOverride);
+    const float w = fonts_->width(g.face, cid);
+    pending -= g.xOffset;
+    flush(false);
+    std::snprintf(hex, sizeof hex, "<%04X>", static_cast<unsigned>(cid));
+    ops += hex;
+    pending += g.xOffset + w - g.advance;
+  }
+  if (open) {
+    flush(true);
+    ops += "]TJ\n";
+  }
+  if (rise != 0) ops += "0 Ts\n";
+  if (actual) ops += "EMC\n";
+  auto* attr = static_cast<HPDF_PageAttr>(page_->attr);
+  HPDF_Stream_WriteStr(attr->stream, ops.c_str());
+}
+
+bool Canvas::rightToLeft(std::string_view utf8, const Face& face) const {
+  if (face.base14) return false;
+  thread_local std::u32string u32;
+  toU32(utf8, u32);
+  return engine_->rightToLeft(u32);
+}
+
+bool Canvas::compressPages() {
+  endText();
+  bool ok = true;
+  for (HPDF_Page p : pages_) {
+    if (!p) continue;
+    auto* attr = static_cast<HPDF_PageAttr>(p->attr);
+    HPDF_Dict contents = attr->contents;
+    if (!contents || !contents->stream || contents->stream != attr->stream) {
+      ok = false;
+      continue;
+    }
+    std::string raw;
+    const HPDF_UINT n = HPDF_MemStream_GetBufCount(contents->stream);
+    for (HPDF_UINT i = 0; i < n; ++i) {
+      HPDF_UINT len = 0;
+      const HPDF_BYTE* b = HPDF_MemStream_GetBufPtr(contents->stream, i, &len);
+      if (b) raw.append(reinterpret_cast<const char*>(b), len);
+    }
+    if (raw.size() != HPDF_Stream_Size(contents->stream) ||
+        !setPrecompressedStream(contents, raw)) {
+      ok = false;
+      continue;
+    }
+    attr->stream = contents->stream;
+    attr->compression_mode = HPDF_COMP_NONE;  // else libharu sets the filter again when saving
+  }
+  page_ = nullptr;  // nothing may be drawn after this
+  return ok;
 }
 
 void Canvas::fillRect(float x, float y, float w, float h, Rgb color) {
@@ -351,14 +597,15 @@ class CvLayout {
   Flow& flow() { return *flow_; }
 
   // Draws wrapped lines; false once the page cap cut the text.
-  bool lines(const std::vector<Line>& ls, float x, const Face& face, float size, float lead, Rgb color,
-             std::string_view bullet = {}, float bulletX = 0) {
+  // alignRight > 0: each line ends there (right-to-left paragraphs).
+  bool lines(const std::vector<Line>& ls, float x, const Face& face, float size, float lead,
+             Rgb color, std::string_view bullet = {}, float bulletX = 0, float alignRight = 0) {
     bool first = true;
     for (const Line& l : ls) {
       if (!flow().ensure(lead)) return false;
       const float base = baseline(flow().y(), lead, size);
       if (first && !bullet.empty()) c_.text(bulletX, base, bullet, face, size, pal_.accent);
-      c_.text(x, base, l.text, face, size, color);
+      c_.text(alignRight > 0 ? alignRight - l.width : x, base, l.text, face, size, color);
       flow().down(l.text.empty() ? lead * 0.5f : lead);
       first = false;
     }
@@ -379,13 +626,21 @@ class CvLayout {
         flow().down(sz_.lead * 0.4f);
       } else {
         std::size_t skip = 0;
+        // A right-to-left paragraph (first strong character Arabic, N'Ko…)
+        // is aligned right, its bullet on the right.
+        const bool rtl = c_.rightToLeft(para, reg());
+        const float right = rtl ? x + width : 0;
         if (isBulletLine(para, skip)) {
           const float indent = 11;
+          static constexpr std::string_view kBullet = "\xE2\x80\xA2";
+          const float bulletX =
+              rtl ? x + width - 1.5f - c_.textWidth(kBullet, reg(), sz_.body) : x + 1.5f;
           if (!lines(c_.wrap(para.substr(skip), reg(), sz_.body, width - indent), x + indent, reg(),
-                     sz_.body, sz_.lead, pal_.text, "\xE2\x80\xA2", x + 1.5f)) {
+                     sz_.body, sz_.lead, pal_.text, kBullet, bulletX, rtl ? right - indent : 0)) {
             return false;
           }
-        } else if (!lines(c_.wrap(para, reg(), sz_.body, width), x, reg(), sz_.body, sz_.lead, pal_.text)) {
+        } else if (!lines(c_.wrap(para, reg(), sz_.body, width), x, reg(), sz_.body, sz_.lead,
+                          pal_.text, {}, 0, right)) {
           return false;
         }
       }

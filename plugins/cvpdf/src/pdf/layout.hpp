@@ -7,10 +7,12 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "pdf/cv_data.hpp"
-#include "pdf/truetype.hpp"
+#include "pdf/doc_fonts.hpp"
+#include "pdf/text_engine.hpp"
 
 namespace malipo::cvpdf::detail {
 
@@ -18,11 +20,11 @@ struct Rgb {
   float r, g, b;
 };
 
-// A font as used in one document.
+// A font style as used in one document: the TextEngine's fallback chain for
+// a weight (through DocFonts), or a base-14 font (last resort, CP1252).
 struct Face {
-  HPDF_Font font = nullptr;
-  const WidthTable* widths = nullptr;  // null: base-14 font measured by libharu
-  bool cp1252 = false;                 // base-14 font: text must be converted
+  Weight weight = Weight::kRegular;
+  HPDF_Font base14 = nullptr;  // set: base-14 font measured by libharu
 };
 
 struct Line {
@@ -30,15 +32,16 @@ struct Line {
   float width = 0;
 };
 
-// Owns the pages of one document and draws on them. Text is measured with
-// the cached width tables and placed with HPDF_Page_ShowText only, so
-// libharu never searches the font's cmap for measuring.
+// Owns the pages of one document and draws on them. Text is shaped by the
+// TextEngine and written as CID strings (TJ) in the page's content stream;
+// measuring uses the same shaping, so lines are as wide as drawn.
 class Canvas {
  public:
   static constexpr float kPageWidth = 595.276f;   // A4
   static constexpr float kPageHeight = 841.89f;
 
-  Canvas(HPDF_Doc doc, Face regular, Face bold);
+  // engine and fonts may be null when both faces are base-14.
+  Canvas(HPDF_Doc doc, Face regular, Face bold, const TextEngine* engine, DocFonts* fonts);
 
   const Face& regular() const { return regular_; }
   const Face& bold() const { return bold_; }
@@ -61,19 +64,40 @@ class Canvas {
   void strokeRect(float x, float y, float w, float h, float lineWidth, Rgb color);
   void hline(float x1, float x2, float y, float lineWidth, Rgb color);
 
+  // The paragraph's direction is right to left (its first strong character).
+  bool rightToLeft(std::string_view utf8, const Face& face) const;
+
+  // Compresses every page's content stream at zlib's fastest level (libharu
+  // 2.3 hard-codes the default level, three times slower for ~10 % smaller
+  // streams). Call once, after drawing. false: left for libharu to compress.
+  bool compressPages();
+
   // Test hook: provokes a genuine libharu error (reported through the
   // document's error handler like any other).
   void provokeError();
 
  private:
   void endText();
+  void shapedText(float x, float y, std::string_view utf8, const Face& face, float size);
 
   HPDF_Doc doc_;
   Face regular_, bold_;
+  const TextEngine* engine_;
+  DocFonts* fonts_;
+  std::vector<Glyph> glyphs_;  // scratch
+  std::u32string u32_;         // scratch
+  // Widths (1/1000 em) of texts measured in this document, per weight.
+  mutable std::unordered_map<std::string, float> widthCache_[2];
+  mutable std::vector<float> cumByte_;  // wrap(): advance up to each byte of a paragraph
+  // Texts shaped while measuring, kept until drawn once (most CV lines are
+  // measured and then drawn unchanged).
+  mutable std::unordered_map<std::string, std::vector<Glyph>> shapeCache_[2];
+  mutable std::vector<Glyph> scratchGlyphs_;
+  void remember(std::string_view utf8, Weight w, const std::vector<Glyph>& glyphs) const;
   std::vector<HPDF_Page> pages_;
   HPDF_Page page_ = nullptr;
   bool inText_ = false;
-  HPDF_Font curFont_ = nullptr;
+  const void* curFont_ = nullptr;
   float curSize_ = 0, curCharSpace_ = 0;
   Rgb curFill_{-1, -1, -1};
 };

@@ -3,40 +3,20 @@
 #include <hpdf.h>
 
 #include <algorithm>
-#include <bitset>
 #include <cstdio>
-#include <filesystem>
-#include <fstream>
-#include <sstream>
+#include <optional>
 #include <utility>
 
+#include "pdf/doc_fonts.hpp"
 #include "pdf/layout.hpp"
+#include "pdf/text_engine.hpp"
 #include "pdf/text_util.hpp"
-#include "pdf/truetype.hpp"
-
-#if defined(__linux__)
-#include <sys/mman.h>
-#endif
-#include <unistd.h>
 
 namespace malipo::cvpdf {
 namespace {
 
-using detail::CodeRange;
 using detail::LineMode;
 using detail::TemplateKind;
-using detail::WidthTable;
-
-// Code points of the fast font set: Latin (Basic through Extended-B), the
-// general punctuation CVs use (dashes, quotes, bullet, ellipsis), currency
-// signs and U+FFFD. Every extra range costs one cmap segment, and every glyph
-// costs per document (see truetype.hpp), so rarer scripts go to the slow path
-// that embeds the original font files.
-const std::vector<CodeRange>& fastRanges() {
-  static const std::vector<CodeRange> kRanges = {
-      {0x0020, 0x024F}, {0x2010, 0x203A}, {0x20A0, 0x20BF}, {0xFFFD, 0xFFFD}};
-  return kRanges;
-}
 
 // Input limits: the page cap bounds the output, these bound the work done
 // before layout for absurd input.
@@ -45,81 +25,6 @@ constexpr std::size_t kMaxLongField = 6000;
 constexpr std::size_t kMaxEntries = 60;
 constexpr std::size_t kMaxListItems = 120;
 constexpr int kMaxPagesCeiling = 50;
-
-bool readFile(const std::string& path, std::string& out) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return false;
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  out = ss.str();
-  return static_cast<bool>(in) || in.eof();
-}
-
-// A font file libharu can open by path. libharu 2.3 loads TrueType fonts only
-// from files, so the reduced fonts live in an anonymous memory file on Linux
-// (nothing left on disk) or else in an unlinked-on-destruction temp file.
-class FontFile {
- public:
-  FontFile() = default;
-  FontFile(const FontFile&) = delete;
-  FontFile& operator=(const FontFile&) = delete;
-  ~FontFile() {
-    if (fd_ >= 0) ::close(fd_);
-    if (!tempPath_.empty()) std::remove(tempPath_.c_str());
-  }
-
-  bool create(const std::string& bytes, std::string& error) {
-#if defined(__linux__) && defined(MFD_CLOEXEC)
-    fd_ = ::memfd_create("malipo-cvpdf-font", MFD_CLOEXEC);
-    if (fd_ >= 0 && writeAll(bytes)) {
-      path_ = "/proc/self/fd/" + std::to_string(fd_);
-      if (std::FILE* f = std::fopen(path_.c_str(), "rb")) {
-        std::fclose(f);
-        return true;
-      }
-    }
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-#endif
-    std::error_code ec;
-    std::string tmpl = (std::filesystem::temp_directory_path(ec) / "malipo-cvpdf-XXXXXX").string();
-    fd_ = ::mkstemp(tmpl.data());
-    if (fd_ < 0) {
-      error = "cannot create a temporary font file";
-      return false;
-    }
-    tempPath_ = tmpl;
-    path_ = tmpl;
-    if (!writeAll(bytes)) {
-      error = "cannot write a temporary font file";
-      return false;
-    }
-    return true;
-  }
-
-  const std::string& path() const { return path_; }
-
- private:
-  bool writeAll(const std::string& bytes) {
-    std::size_t done = 0;
-    while (done < bytes.size()) {
-      const ssize_t n = ::write(fd_, bytes.data() + done, bytes.size() - done);
-      if (n <= 0) return false;
-      done += static_cast<std::size_t>(n);
-    }
-    return true;
-  }
-
-  int fd_ = -1;
-  std::string path_;
-  std::string tempPath_;
-};
-
-// Regular + bold font files and their width tables.
-struct FontSet {
-  std::string regularPath, boldPath;  // empty when unavailable
-  WidthTable regularWidths, boldWidths;
-};
 
 struct HpdfError {
   HPDF_STATUS code = HPDF_OK;
@@ -141,56 +46,6 @@ std::string describe(const HpdfError& e) {
   std::snprintf(buf, sizeof buf, "libharu error 0x%04X (detail %u)", static_cast<unsigned>(e.code),
                 static_cast<unsigned>(e.detail));
   return buf;
-}
-
-// libharu 2.3 writes a ToUnicode CMap for its UTF-8 fonts that uses
-// "begincidrange", which is not valid in a ToUnicode CMap: poppler warns and
-// guesses right (our CIDs are Unicode code points), but stricter extractors
-// (PDFBox/Tika, pdfminer: what CV parsers use) can lose the text. With
-// Identity-H and CID = code point the right map is the identity, written as
-// one bfrange per 256-code row; only the rows the document uses, since every
-// row costs bytes and zlib time.
-using RowSet = std::bitset<256>;
-
-std::string identityToUnicodeCMap(const RowSet& rows) {
-  std::string s =
-      "/CIDInit /ProcSet findresource begin\n12 dict begin\nbegincmap\n"
-      "/CIDSystemInfo << /Registry (Adobe) /Ordering (UCS) /Supplement 0 >> def\n"
-      "/CMapName /Adobe-Identity-UCS def\n/CMapType 2 def\n"
-      "1 begincodespacerange\n<0000> <FFFF>\nendcodespacerange\n";
-  std::vector<unsigned> list;
-  for (unsigned hi = 0; hi < 0x100; ++hi) {
-    if (rows.test(hi) && (hi < 0xD8 || hi > 0xDF)) list.push_back(hi);  // no surrogates
-  }
-  char buf[64];
-  for (std::size_t i = 0; i < list.size(); i += 100) {  // at most 100 per block
-    const std::size_t n = std::min<std::size_t>(100, list.size() - i);
-    s += std::to_string(n) + " beginbfrange\n";
-    for (std::size_t k = i; k < i + n; ++k) {
-      std::snprintf(buf, sizeof buf, "<%02X00> <%02XFF> <%02X00>\n", list[k], list[k], list[k]);
-      s += buf;
-    }
-    s += "endbfrange\n";
-  }
-  s += "endcmap\nCMapName currentdict /CMap defineresource pop\nend\nend\n";
-  return s;
-}
-
-// Replaces the content of the font's ToUnicode stream (libharu internals:
-// the exported dictionary/stream API of Debian's libhpdf 2.3). Leaves the
-// font alone if the structure is not what we expect.
-void fixToUnicode(HPDF_Font font, const std::string& cmap) {
-  auto* tu = static_cast<HPDF_Dict>(HPDF_Dict_GetItem(font, "ToUnicode", HPDF_OCLASS_DICT));
-  if (!tu || !tu->stream) return;
-  HPDF_Stream fresh = HPDF_MemStream_New(tu->mmgr, 4096);
-  if (!fresh) return;
-  if (HPDF_Stream_Write(fresh, reinterpret_cast<const HPDF_BYTE*>(cmap.data()),
-                        static_cast<HPDF_UINT>(cmap.size())) != HPDF_OK) {
-    HPDF_Stream_Free(fresh);
-    return;
-  }
-  HPDF_Stream_Free(tu->stream);
-  tu->stream = fresh;
 }
 
 struct DocDeleter {
@@ -265,62 +120,15 @@ void forEachCodePoint(const CvData& cv, Fn&& fn) {
 
 struct PdfRenderer::Impl {
   RenderOptions opts;
-  FontSet fast;  // reduced fonts: most CVs
-  FontSet full;  // the original files: CVs with other scripts
-  std::vector<bool> inFast, inFull;  // per BMP code point
-  RowSet fastRows;                   // 256-code rows of the fast set
-  std::string fastToUnicode;         // ToUnicode CMap for those rows
-  FontFile fastRegularFile, fastBoldFile;
-  std::string warnings;
+  std::unique_ptr<detail::TextEngine> engine;
 
   explicit Impl(RenderOptions o) : opts(std::move(o)) {
     if (opts.fontDir.empty()) opts.fontDir = kDefaultFontDir;
+    if (opts.notoFontDir.empty()) opts.notoFontDir = kDefaultNotoFontDir;
     if (opts.maxPages < 1) opts.maxPages = 1;
     if (opts.maxPages > kMaxPagesCeiling) opts.maxPages = kMaxPagesCeiling;
-    inFast.assign(0x10000, false);
-    for (const CodeRange& r : fastRanges()) {
-      for (char32_t c = r.first; c <= r.last; ++c) inFast[c] = true;
-    }
-    inFast['\n'] = true;
-    for (const CodeRange& r : fastRanges()) {
-      for (char32_t row = r.first >> 8; row <= (r.last >> 8); ++row) fastRows.set(row);
-    }
-    fastToUnicode = identityToUnicodeCMap(fastRows);
-    inFull.assign(0x10000, false);
-    loadFace(opts.fontDir + "/DejaVuSans.ttf", full.regularPath, full.regularWidths, fast.regularPath,
-             fast.regularWidths, fastRegularFile, &inFull);
-    loadFace(opts.fontDir + "/DejaVuSans-Bold.ttf", full.boldPath, full.boldWidths, fast.boldPath,
-             fast.boldWidths, fastBoldFile, nullptr);
-  }
-
-  void warn(const std::string& w) {
-    if (!warnings.empty()) warnings += "; ";
-    warnings += w;
-  }
-
-  void loadFace(const std::string& path, std::string& fullPath, WidthTable& fullWidths, std::string& fastPath,
-                WidthTable& fastWidths, FontFile& file, std::vector<bool>* coverage) {
-    std::string bytes, err;
-    if (!readFile(path, bytes)) {
-      warn("cannot read " + path);
-      return;
-    }
-    std::vector<bool> covered;
-    if (!detail::readWidths(bytes, fullWidths, covered, err)) {
-      warn(path + ": " + err);
-      return;
-    }
-    fullPath = path;
-    if (coverage) *coverage = std::move(covered);
-    detail::ReducedFont reduced;
-    if (detail::buildReducedFont(bytes, fastRanges(), reduced, err) && file.create(reduced.bytes, err)) {
-      fastPath = file.path();
-      fastWidths = std::move(reduced.widths);
-    } else {
-      warn(path + ": no reduced font (" + err + "), using the full font");
-      fastPath = fullPath;
-      fastWidths = fullWidths;
-    }
+    engine = std::make_unique<detail::TextEngine>(
+        detail::FontPaths{opts.fontDir, opts.notoFontDir, opts.emojiFont});
   }
 
   struct Attempt {
@@ -331,9 +139,8 @@ struct PdfRenderer::Impl {
     std::string error;
   };
 
-  // One document from start to bytes. fonts == nullptr: base-14 Helvetica.
-  Attempt attempt(const CleanCv& cv, TemplateKind kind, const FontSet* fonts, const std::string& toUnicode,
-                  bool provokeError) const {
+  // One document from start to bytes. shaped == false: base-14 Helvetica.
+  Attempt attempt(const CleanCv& cv, TemplateKind kind, bool shaped, bool provokeError) const {
     Attempt a;
     HpdfError err;
     DocPtr doc(HPDF_New(onHpdfError, &err));
@@ -342,36 +149,33 @@ struct PdfRenderer::Impl {
       return a;
     }
     HPDF_Doc pdf = doc.get();
-    // Compression: without it the two 65,536-entry CIDToGIDMaps alone make
-    // a 300 KB file; with it a two-page CV is ~20 KB for ~1.3 ms of zlib.
     HPDF_SetCompressionMode(pdf, HPDF_COMP_ALL);
     HPDF_SetInfoAttr(pdf, HPDF_INFO_CREATOR, "Malipo CV PDF");
     detail::Face regular, bold;
-    if (fonts) {
-      HPDF_UseUTFEncodings(pdf);
-      HPDF_SetCurrentEncoder(pdf, "UTF-8");
-      const char* r = HPDF_LoadTTFontFromFile(pdf, fonts->regularPath.c_str(), HPDF_TRUE);
-      regular = detail::Face{r ? HPDF_GetFont(pdf, r, "UTF-8") : nullptr, &fonts->regularWidths, false};
-      if (regular.font) fixToUnicode(regular.font, toUnicode);
-      if (kind == TemplateKind::kBasic) {
-        bold = regular;  // the fallback needs no second font
-      } else {
-        const char* b = HPDF_LoadTTFontFromFile(pdf, fonts->boldPath.c_str(), HPDF_TRUE);
-        bold = detail::Face{b ? HPDF_GetFont(pdf, b, "UTF-8") : nullptr, &fonts->boldWidths, false};
-        if (bold.font) fixToUnicode(bold.font, toUnicode);
-      }
+    std::optional<detail::DocFonts> fonts;
+    if (shaped) {
+      fonts.emplace(pdf, *engine);
+      regular = detail::Face{detail::Weight::kRegular, nullptr};
+      bold = detail::Face{
+          kind == TemplateKind::kBasic ? detail::Weight::kRegular : detail::Weight::kBold, nullptr};
     } else {
-      regular = detail::Face{HPDF_GetFont(pdf, "Helvetica", "WinAnsiEncoding"), nullptr, true};
+      regular =
+          detail::Face{detail::Weight::kRegular, HPDF_GetFont(pdf, "Helvetica", "WinAnsiEncoding")};
       bold = regular;
+      if (err.code != HPDF_OK || !regular.base14) {
+        a.error = err.code != HPDF_OK ? describe(err) : "font could not be loaded";
+        return a;
+      }
     }
-    if (err.code != HPDF_OK || !regular.font || !bold.font) {
-      a.error = err.code != HPDF_OK ? describe(err) : "font could not be loaded";
-      return a;
-    }
-    detail::Canvas canvas(pdf, regular, bold);
+    detail::Canvas canvas(pdf, regular, bold, engine.get(), fonts ? &*fonts : nullptr);
     const detail::LayoutResult lr = detail::layoutCv(canvas, cv.cv, kind, opts.maxPages, cv.cut, provokeError);
     if (err.code != HPDF_OK) {
       a.error = describe(err);
+      return a;
+    }
+    if (fonts) canvas.compressPages();
+    if (fonts && !fonts->finish(a.error)) {
+      a.error = "fonts: " + a.error;
       return a;
     }
     if (HPDF_SaveToStream(pdf) != HPDF_OK || err.code != HPDF_OK) {
@@ -394,20 +198,24 @@ struct PdfRenderer::Impl {
     return a;
   }
 
+  std::vector<std::string> unrenderable(const CvData& input) const {
+    const CleanCv cv = sanitize(input);
+    std::vector<char32_t> seen;
+    std::vector<std::string> out;
+    forEachCodePoint(cv.cv, [&](char32_t c) {
+      if (engine->covers(c) || std::find(seen.begin(), seen.end(), c) != seen.end()) return;
+      seen.push_back(c);
+      std::string u;
+      detail::appendUtf8(u, c);
+      out.push_back(std::move(u));
+    });
+    return out;
+  }
+
   RenderResult render(const CvData& input, const std::string& templateId) const {
     RenderResult res;
     try {
       const CleanCv cv = sanitize(input);
-      // Fast fonts unless the CV uses a character only the full font has.
-      bool needFull = false;
-      RowSet rows = fastRows;
-      forEachCodePoint(cv.cv, [&](char32_t c) {
-        if (c < 0x10000 && !inFast[c] && inFull[c]) needFull = true;
-        rows.set((c >> 8) & 0xFF);
-      });
-      const FontSet& fonts = needFull ? full : fast;
-      const std::string toUnicode = rows == fastRows ? fastToUnicode : identityToUnicodeCMap(rows);
-
       TemplateKind kind = TemplateKind::kBasic;
       std::string why;
       if (templateId == "modern") kind = TemplateKind::kModern;
@@ -416,10 +224,11 @@ struct PdfRenderer::Impl {
       else why = "unknown template '" + detail::sanitizeUtf8(templateId, LineMode::kSingleLine, 64) + "'";
 
       if (kind != TemplateKind::kBasic) {
-        if (fonts.regularPath.empty() || fonts.boldPath.empty()) {
+        if (!engine->hasPrimary(detail::Weight::kRegular) ||
+            !engine->hasPrimary(detail::Weight::kBold)) {
           why = "template '" + templateId + "' needs DejaVuSans.ttf and DejaVuSans-Bold.ttf in " + opts.fontDir;
         } else {
-          Attempt a = attempt(cv, kind, &fonts, toUnicode, opts.forceTemplateErrorForTesting);
+          Attempt a = attempt(cv, kind, true, opts.forceTemplateErrorForTesting);
           if (a.ok) {
             res.ok = true;
             res.pdf = std::move(a.pdf);
@@ -436,10 +245,11 @@ struct PdfRenderer::Impl {
       res.usedFallback = true;
       res.error = why;
       Attempt a;
-      if (!fonts.regularPath.empty()) a = attempt(cv, TemplateKind::kBasic, &fonts, toUnicode, false);
+      if (engine->hasPrimary(detail::Weight::kRegular))
+        a = attempt(cv, TemplateKind::kBasic, true, false);
       if (!a.ok) {
         if (!a.error.empty()) res.error += "; basic layout failed: " + a.error;
-        a = attempt(cv, TemplateKind::kBasic, nullptr, toUnicode, false);
+        a = attempt(cv, TemplateKind::kBasic, false, false);
       }
       if (!a.ok) {
         res.error += "; base-14 layout failed: " + a.error;
@@ -471,6 +281,21 @@ RenderResult PdfRenderer::render(const CvData& cv, const std::string& templateId
   return impl_->render(cv, templateId);
 }
 
-const std::string& PdfRenderer::fontWarnings() const { return impl_->warnings; }
+const std::string& PdfRenderer::fontWarnings() const {
+  return impl_->engine->warnings();
+}
+
+std::vector<std::string> PdfRenderer::unrenderable(const CvData& cv) const {
+  return impl_->unrenderable(cv);
+}
+
+std::string PdfRenderer::unrenderableWarning(const std::vector<std::string>& chars) {
+  if (chars.empty()) return "";
+  std::string list;
+  for (std::size_t i = 0; i < chars.size() && i < 20; ++i) list += (i ? " " : "") + chars[i];
+  if (chars.size() > 20) list += " \xE2\x80\xA6";
+  return "Your CV contains characters that our PDF fonts cannot show: " + list +
+         ". They will be left out of the PDF. Change them before you pay if they matter.";
+}
 
 }  // namespace malipo::cvpdf

@@ -21,10 +21,18 @@ namespace malipo::cvpdf {
 // Debian's fonts-dejavu-core location; used when RenderOptions::fontDir is
 // empty.
 inline constexpr const char* kDefaultFontDir = "/usr/share/fonts/truetype/dejavu";
+// Debian's fonts-noto-core location (Noto Sans, Ethiopic, Arabic, N'Ko,
+// Tifinagh, Symbols) and the monochrome emoji font of fonts-symbola.
+inline constexpr const char* kDefaultNotoFontDir = "/usr/share/fonts/truetype/noto";
+inline constexpr const char* kDefaultEmojiFont =
+    "/usr/share/fonts/truetype/ancient-scripts/Symbola_hint.ttf";
 
 struct RenderOptions {
   int maxPages = 5;     // content beyond this many pages is cut, with a note
-  std::string fontDir;  // dir with DejaVuSans.ttf and DejaVuSans-Bold.ttf
+  std::string fontDir;  // dir with DejaVuSans.ttf and DejaVuSans-Bold.ttf ("" = default)
+  std::string
+      notoFontDir;  // dir with the Noto fonts ("" = default); missing files shorten the chain
+  std::string emojiFont = kDefaultEmojiFont;  // monochrome emoji font ("" = none)
   // Test hook: makes every template raise a libharu error half-way through
   // so the fallback path can be exercised. Never set in production.
   bool forceTemplateErrorForTesting = false;
@@ -50,6 +58,14 @@ class PdfRenderer {  // thread-safe: render() may be called from several threads
 
   static const std::vector<std::string>& templateIds();  // {"modern","classic","minimal"}
   RenderResult render(const CvData& cv, const std::string& templateId) const;
+
+  // The characters of the CV (after the same cleaning as render()) that no
+  // font can draw, once each in order of appearance, as UTF-8. render()
+  // leaves them out; callers say so before anyone pays.
+  std::vector<std::string> unrenderable(const CvData& cv) const;
+  // One sentence for the person about to pay, naming those characters; ""
+  // when the list is empty.
+  static std::string unrenderableWarning(const std::vector<std::string>& chars);
 
   // Problems found while loading fonts (empty when all is well); render()
   // still works, with a fallback layout or a slower font path.

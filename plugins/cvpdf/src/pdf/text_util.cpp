@@ -48,7 +48,7 @@ bool isDropped(char32_t cp) {
   if (cp < 0x20) return true;                   // C0 (tab/newlines handled before)
   if (cp >= 0x7F && cp <= 0x9F) return true;    // DEL and C1
   if (cp == 0xFEFF || cp == 0x200B) return true;  // BOM / zero width space
-  if (cp >= 0x200E && cp <= 0x200F) return true;  // bidi marks: no shaping here
+  if (cp >= 0x200E && cp <= 0x200F) return true;  // bidi marks: FriBidi orders by character types
   if (cp >= 0x202A && cp <= 0x202E) return true;  // bidi embedding controls
   if (cp >= 0x2066 && cp <= 0x2069) return true;  // bidi isolates
   if (cp == 0xFFFE || cp == 0xFFFF) return true;  // non-characters
@@ -63,8 +63,13 @@ void appendUtf8(std::string& out, char32_t cp) {
   } else if (cp < 0x800) {
     out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
     out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else {
+  } else if (cp < 0x10000) {
     out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
+    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  } else {
+    out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
+    out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
     out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
     out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
   }
@@ -115,7 +120,6 @@ std::string sanitizeUtf8(std::string_view in, LineMode mode, std::size_t maxByte
       continue;
     }
     if (cp == '\t' || cp == 0x3000) cp = ' ';
-    if (cp > 0xFFFF) cp = kReplacement;  // libharu 2.3 turns these into spaces
     if (isDropped(cp)) continue;
     if (cp == ' ') {
       if (!line.empty() && line.back() != ' ') line.push_back(' ');

@@ -16,8 +16,7 @@ enum class LineMode {
 };
 
 // Returns valid UTF-8 restricted to what the PDF layer can draw:
-//  - invalid or truncated sequences, surrogates and code points beyond the
-//    BMP become U+FFFD (libharu 2.3 only handles 16-bit code points);
+//  - invalid or truncated sequences and surrogates become U+FFFD;
 //  - C0/C1 control characters are dropped, tabs become spaces, CR/LF and
 //    U+2028/U+2029 become '\n' (or a space in single-line mode);
 //  - runs of blank lines collapse to one, each line is trimmed, the result
@@ -28,7 +27,7 @@ std::string sanitizeUtf8(std::string_view in, LineMode mode, std::size_t maxByte
 // code point per character to out.
 void decodeUtf8(std::string_view s, std::vector<char32_t>& out);
 
-// Encodes one BMP code point as UTF-8.
+// Encodes one code point as UTF-8.
 void appendUtf8(std::string& out, char32_t cp);
 
 // Best-effort conversion to Windows-1252 for the last-resort fallback that

@@ -1,9 +1,15 @@
 #include "pdf/truetype.hpp"
 
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <array>
 #include <cstring>
 #include <map>
+#include <memory>
 #include <stdexcept>
 #include <unordered_map>
 
@@ -17,7 +23,7 @@ struct FontError : std::runtime_error {
 // Bounds-checked big-endian access to the font bytes.
 class Bytes {
  public:
-  explicit Bytes(const std::string& s)
+  explicit Bytes(std::string_view s)
       : d_(reinterpret_cast<const std::uint8_t*>(s.data())), n_(s.size()) {}
   std::size_t size() const { return n_; }
   void need(std::size_t off, std::size_t len) const {
@@ -49,7 +55,7 @@ struct Table {
 // Parsed view of a glyf-flavoured TrueType font.
 class Font {
  public:
-  explicit Font(const std::string& data) : b_(data) {
+  explicit Font(std::string_view data) : b_(data) {
     const std::uint32_t version = b_.u32(0);
     if (version == 0x4F54544F) throw FontError("CFF-flavoured OpenType fonts are not supported");
     if (version == 0x74746366) throw FontError("font collections are not supported");
@@ -83,7 +89,12 @@ class Font {
   Table table(const std::string& tag) const { return tables_.at(tag); }
   std::uint16_t unitsPerEm() const { return unitsPerEm_; }
   std::uint16_t numGlyphs() const { return numGlyphs_; }
-  std::uint16_t glyphOf(char32_t cp) const { return cp < 0x10000 ? cmap_[cp] : 0; }
+  std::uint16_t glyphOf(char32_t cp) const {
+    if (cp < 0x10000) return cmap_[cp];
+    const auto it = supp_.find(cp);
+    return it == supp_.end() ? 0 : it->second;
+  }
+  std::uint16_t numHMetrics() const { return numHMetrics_; }
 
   std::uint16_t advance(std::uint16_t gid) const {
     const Table t = table("hmtx");
@@ -156,9 +167,14 @@ class Font {
       for (std::uint32_t k = 0; k < groups; ++k) {
         const std::size_t g = best + 16 + 12u * k;
         const std::uint32_t start = b_.u32(g), end = b_.u32(g + 4), gid = b_.u32(g + 8);
-        for (std::uint32_t c = start; c <= end && c < 0xFFFF; ++c) {
+        if (end < start || end > 0x10FFFF) throw FontError("bad cmap group");
+        for (std::uint32_t c = start; c <= end; ++c) {
           const std::uint32_t v = gid + (c - start);
-          cmap_[c] = v < numGlyphs_ ? static_cast<std::uint16_t>(v) : 0;
+          const std::uint16_t g = v < numGlyphs_ ? static_cast<std::uint16_t>(v) : 0;
+          if (c < 0xFFFF)
+            cmap_[c] = g;
+          else if (c > 0xFFFF && g != 0)
+            supp_[c] = g;
         }
       }
     }
@@ -171,6 +187,7 @@ class Font {
   std::uint16_t numHMetrics_ = 0;
   bool longLoca_ = false;
   std::vector<std::uint16_t> cmap_;
+  std::unordered_map<char32_t, std::uint16_t> supp_;  // code points above the BMP
 };
 
 // libharu's rounding: (advance * 1000) / unitsPerEm, truncated.
@@ -212,6 +229,7 @@ constexpr std::uint16_t kHaveScale = 0x0008;
 constexpr std::uint16_t kMoreComponents = 0x0020;
 constexpr std::uint16_t kHaveXYScale = 0x0040;
 constexpr std::uint16_t kHaveTwoByTwo = 0x0080;
+constexpr std::uint16_t kHaveInstructions = 0x0100;
 
 // Offsets (relative to the glyph start) of the component glyph indices of a
 // composite glyph; empty for simple glyphs.
@@ -230,6 +248,45 @@ std::vector<std::size_t> componentIndexOffsets(const Bytes& b, Table g) {
     if (!(flags & kMoreComponents)) break;
   }
   return offs;
+}
+
+// Removes the hinting instructions of one glyph (simple or composite) in
+// place. PDF viewers rasterise without TrueType bytecode; the instructions
+// were a third to a half of the glyph data of the Noto fonts, all of it
+// compressed again for every document.
+void stripInstructions(std::string& g) {
+  auto u16 = [&](std::size_t o) {
+    if (o + 2 > g.size()) throw FontError("bad glyph");
+    return static_cast<std::uint16_t>(static_cast<unsigned char>(g[o]) << 8 |
+                                      static_cast<unsigned char>(g[o + 1]));
+  };
+  if (g.size() < 10) return;
+  const auto contours = static_cast<std::int16_t>(u16(0));
+  if (contours >= 0) {
+    const std::size_t at = 10 + 2u * static_cast<std::size_t>(contours);
+    const std::uint16_t len = u16(at);
+    if (at + 2 + len > g.size()) throw FontError("bad glyph instructions");
+    g.erase(at + 2, len);
+    set16(g, at, 0);
+    return;
+  }
+  std::size_t p = 10;
+  std::size_t lastFlags = 0;
+  for (;;) {
+    const std::uint16_t flags = u16(p);
+    lastFlags = p;
+    p += 4 + ((flags & kArgsAreWords) ? 4 : 2);
+    if (flags & kHaveScale)
+      p += 2;
+    else if (flags & kHaveXYScale)
+      p += 4;
+    else if (flags & kHaveTwoByTwo)
+      p += 8;
+    if (!(flags & kMoreComponents)) break;
+  }
+  if (p > g.size()) throw FontError("bad composite glyph");
+  set16(g, lastFlags, static_cast<std::uint16_t>(u16(lastFlags) & ~kHaveInstructions));
+  g.resize(p);
 }
 
 std::string copyTable(const Font& f, const char* tag) {
@@ -305,100 +362,180 @@ std::string assemble(std::vector<std::pair<std::string, std::string>> tables) {
 
 }  // namespace
 
-bool buildReducedFont(const std::string& ttf, const std::vector<CodeRange>& ranges,
-                      ReducedFont& out, std::string& error) {
-  try {
-    const Font f(ttf);
-    const Bytes& b = f.bytes();
-    for (std::size_t i = 0; i < ranges.size(); ++i) {
-      if (ranges[i].last < ranges[i].first || ranges[i].last >= 0xFFFF ||
-          (i > 0 && ranges[i].first <= ranges[i - 1].last)) {
-        throw FontError("code point ranges must be sorted, disjoint and below U+FFFF");
-      }
-    }
+struct TrueTypeFont::Impl {
+  std::string owned;    // load(): the bytes
+  void* map = nullptr;  // open(): the file, mapped read-only
+  std::size_t mapLen = 0;
+  std::string_view data;
+  std::unique_ptr<Font> font;
+  ~Impl() {
+    font.reset();
+    if (map) ::munmap(map, mapLen);
+  }
+};
 
-    // New glyph order: .notdef, then one glyph per code point of each range
-    // (so every range is a single idDelta cmap segment), then components.
-    constexpr int kEmpty = -1;
-    std::vector<int> source{0};  // new gid -> source gid (or kEmpty)
-    std::vector<std::uint16_t> rangeStart;
-    for (const CodeRange& r : ranges) {
-      rangeStart.push_back(static_cast<std::uint16_t>(source.size()));
-      for (char32_t c = r.first; c <= r.last; ++c) {
-        const std::uint16_t g = f.glyphOf(c);
-        source.push_back(g == 0 ? kEmpty : g);
-      }
+std::unique_ptr<TrueTypeFont> TrueTypeFont::load(std::string bytes, std::string& error) {
+  try {
+    auto impl = std::make_unique<Impl>();
+    impl->owned = std::move(bytes);
+    impl->data = impl->owned;
+    impl->font = std::make_unique<Font>(impl->data);
+    return std::unique_ptr<TrueTypeFont>(new TrueTypeFont(std::move(impl)));
+  } catch (const std::exception& e) {
+    error = e.what();
+    return nullptr;
+  }
+}
+
+std::unique_ptr<TrueTypeFont> TrueTypeFont::open(const std::string& path, std::string& error) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    error = "cannot read " + path;
+    return nullptr;
+  }
+  struct stat st {};
+  void* map = MAP_FAILED;
+  if (::fstat(fd, &st) == 0 && st.st_size > 0) {
+    map = ::mmap(nullptr, static_cast<std::size_t>(st.st_size), PROT_READ, MAP_PRIVATE, fd, 0);
+  }
+  ::close(fd);
+  if (map == MAP_FAILED) {
+    error = "cannot map " + path;
+    return nullptr;
+  }
+  try {
+    auto impl = std::make_unique<Impl>();
+    impl->map = map;
+    impl->mapLen = static_cast<std::size_t>(st.st_size);
+    impl->data = std::string_view(static_cast<const char*>(map), impl->mapLen);
+    impl->font = std::make_unique<Font>(impl->data);
+    return std::unique_ptr<TrueTypeFont>(new TrueTypeFont(std::move(impl)));
+  } catch (const std::exception& e) {
+    error = path + ": " + e.what();
+    return nullptr;  // impl unmaps
+  }
+}
+
+TrueTypeFont::TrueTypeFont(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {
+  const Font& f = *impl_->font;
+  const Bytes& b = f.bytes();
+  const std::uint16_t upem = f.unitsPerEm();
+  auto em = [&](int v) { return static_cast<int>(static_cast<long>(v) * 1000 / upem); };
+  const Table head = f.table("head");
+  metrics_.bbox = {em(b.i16(head.off + 36)), em(b.i16(head.off + 38)), em(b.i16(head.off + 40)),
+                   em(b.i16(head.off + 42))};
+  const Table hhea = f.table("hhea");
+  metrics_.ascent = em(b.i16(hhea.off + 4));
+  metrics_.descent = em(b.i16(hhea.off + 6));
+  const Table os2 = f.table("OS/2");
+  metrics_.capHeight =
+      os2.len >= 90 && b.u16(os2.off) >= 2 ? em(b.i16(os2.off + 88)) : metrics_.ascent;
+  // PostScript name (name id 6), Windows (UTF-16BE) or Mac (bytes) records.
+  const Table name = f.table("name");
+  const std::uint16_t count = b.u16(name.off + 2);
+  const std::size_t strings = name.off + b.u16(name.off + 4);
+  for (std::uint16_t i = 0; i < count && metrics_.postScriptName.empty(); ++i) {
+    const std::size_t r = name.off + 6 + 12u * i;
+    if (b.u16(r + 6) != 6) continue;
+    const std::uint16_t platform = b.u16(r);
+    const std::size_t len = b.u16(r + 8), off = strings + b.u16(r + 10);
+    b.need(off, len);
+    std::string n;
+    if (platform == 3) {
+      for (std::size_t k = 1; k < len; k += 2) n.push_back(*b.at(off + k));
+    } else if (platform == 1) {
+      n.assign(b.at(off), len);
     }
-    if (source.size() > 0xFFF0) throw FontError("too many glyphs");
-    std::unordered_map<int, std::uint16_t> firstCopy;  // source gid -> new gid
+    for (char c : n) {
+      if (c > 0x20 && c < 0x7F && c != '/' && c != '(' && c != ')' && c != '[' && c != ']' &&
+          c != '<' && c != '>' && c != '{' && c != '}' && c != '%' && c != '#')
+        metrics_.postScriptName.push_back(c);
+    }
+  }
+  if (metrics_.postScriptName.empty()) metrics_.postScriptName = "Font";
+}
+
+TrueTypeFont::~TrueTypeFont() = default;
+
+std::string_view TrueTypeFont::bytes() const {
+  return impl_->data;
+}
+std::uint16_t TrueTypeFont::unitsPerEm() const {
+  return impl_->font->unitsPerEm();
+}
+std::uint16_t TrueTypeFont::numGlyphs() const {
+  return impl_->font->numGlyphs();
+}
+std::uint16_t TrueTypeFont::glyphOf(char32_t cp) const {
+  return impl_->font->glyphOf(cp);
+}
+std::uint16_t TrueTypeFont::advance(std::uint16_t gid) const {
+  return gid < impl_->font->numGlyphs() ? impl_->font->advance(gid) : impl_->font->advance(0);
+}
+std::uint16_t TrueTypeFont::advanceThousandths(std::uint16_t gid) const {
+  return toThousandths(advance(gid), unitsPerEm());
+}
+
+bool TrueTypeFont::subset(const std::vector<std::uint16_t>& sourceGids, std::string& out,
+                          std::string& error) const {
+  try {
+    const Font& f = *impl_->font;
+    const Bytes& b = f.bytes();
+    std::vector<std::uint16_t> source = sourceGids;
+    if (source.empty() || source[0] != 0) source.insert(source.begin(), 0);
+    std::unordered_map<std::uint16_t, std::uint16_t> firstCopy;  // source gid -> new gid
     for (std::size_t i = 0; i < source.size(); ++i) {
-      if (source[i] != kEmpty) firstCopy.emplace(source[i], static_cast<std::uint16_t>(i));
+      if (source[i] >= f.numGlyphs()) throw FontError("glyph id out of range");
+      firstCopy.emplace(source[i], static_cast<std::uint16_t>(i));
     }
-    for (std::size_t i = 0; i < source.size(); ++i) {  // grows while we walk it
-      if (source[i] == kEmpty) continue;
-      const Table g = f.glyph(static_cast<std::uint16_t>(source[i]));
+    for (std::size_t i = 0; i < source.size(); ++i) {  // grows while we walk it: components
+      const Table g = f.glyph(source[i]);
       for (std::size_t off : componentIndexOffsets(b, g)) {
         const std::uint16_t comp = b.u16(g.off + off);
         if (comp >= f.numGlyphs()) throw FontError("bad component glyph");
-        if (firstCopy.emplace(comp, static_cast<std::uint16_t>(source.size())).second) {
+        if (firstCopy.emplace(comp, static_cast<std::uint16_t>(source.size())).second)
           source.push_back(comp);
-        }
       }
       if (source.size() > 0xFFF0) throw FontError("too many glyphs");
     }
-
     const std::uint16_t numGlyphs = static_cast<std::uint16_t>(source.size());
     std::string glyf, loca, hmtx;
-    const std::uint16_t notdefAdvance = f.advance(0);
+    glyf.reserve(source.size() * 128);
     for (std::uint16_t i = 0; i < numGlyphs; ++i) {
       put32(loca, static_cast<std::uint32_t>(glyf.size()));
-      if (source[i] == kEmpty) {
-        put16(hmtx, notdefAdvance);
-        put16(hmtx, 0);
-        continue;
-      }
-      const std::uint16_t src = static_cast<std::uint16_t>(source[i]);
+      const std::uint16_t src = source[i];
       put16(hmtx, f.advance(src));
       put16(hmtx, static_cast<std::uint16_t>(f.lsb(src)));
       const Table g = f.glyph(src);
       std::string data(b.at(g.off), g.len);
-      for (std::size_t off : componentIndexOffsets(b, g)) {
+      for (std::size_t off : componentIndexOffsets(b, g))
         set16(data, off, firstCopy.at(b.u16(g.off + off)));
-      }
+      stripInstructions(data);
       glyf += data;
       glyf.append((4 - glyf.size() % 4) % 4, '\0');
     }
     put32(loca, static_cast<std::uint32_t>(glyf.size()));
 
-    // cmap: one (3,1) format 4 subtable, one idDelta segment per range.
-    std::string sub;
-    const std::uint16_t segs = static_cast<std::uint16_t>(ranges.size() + 1);
-    std::uint16_t pow2 = 1, log2 = 0;
-    while (pow2 * 2 <= segs) { pow2 = static_cast<std::uint16_t>(pow2 * 2); ++log2; }
-    put16(sub, 4);
-    put16(sub, static_cast<std::uint16_t>(16 + 8 * segs));
-    put16(sub, 0);
-    put16(sub, static_cast<std::uint16_t>(segs * 2));
-    put16(sub, static_cast<std::uint16_t>(pow2 * 2));
-    put16(sub, log2);
-    put16(sub, static_cast<std::uint16_t>(segs * 2 - pow2 * 2));
-    for (const CodeRange& r : ranges) put16(sub, static_cast<std::uint16_t>(r.last));
-    put16(sub, 0xFFFF);
-    put16(sub, 0);  // reservedPad
-    for (const CodeRange& r : ranges) put16(sub, static_cast<std::uint16_t>(r.first));
-    put16(sub, 0xFFFF);
-    for (std::size_t i = 0; i < ranges.size(); ++i) {
-      put16(sub, static_cast<std::uint16_t>(rangeStart[i] - ranges[i].first));
-    }
-    put16(sub, 1);
-    for (std::uint16_t i = 0; i < segs; ++i) put16(sub, 0);
+    // cmap: a (3,1) format 4 subtable with only the closing segment. The PDF
+    // addresses glyphs by CID = glyph id; rasterisers still expect a cmap.
     std::string cmap;
     put16(cmap, 0);
     put16(cmap, 1);
     put16(cmap, 3);
     put16(cmap, 1);
     put32(cmap, 12);
-    cmap += sub;
+    put16(cmap, 4);
+    put16(cmap, 24);
+    put16(cmap, 0);
+    put16(cmap, 2);
+    put16(cmap, 2);
+    put16(cmap, 0);
+    put16(cmap, 0);  // segX2, range, selector, shift
+    put16(cmap, 0xFFFF);
+    put16(cmap, 0);
+    put16(cmap, 0xFFFF);
+    put16(cmap, 1);
+    put16(cmap, 0);
 
     std::string head = copyTable(f, "head");
     if (head.size() < 54) throw FontError("short head table");
@@ -418,43 +555,9 @@ bool buildReducedFont(const std::string& ttf, const std::vector<CodeRange>& rang
         {"OS/2", copyTable(f, "OS/2")}, {"cmap", cmap}, {"glyf", glyf}, {"head", head},
         {"hhea", hhea}, {"hmtx", hmtx}, {"loca", loca}, {"maxp", maxp},
         {"name", reducedNameTable(f)}, {"post", post}};
-    // Hinting programs: libharu copies them into the PDF; keep them so the
-    // glyph instructions stay valid for rasterisers that run them.
-    for (const char* tag : {"cvt ", "fpgm", "prep"}) {
-      if (f.has(tag)) tables.emplace_back(tag, copyTable(f, tag));
-    }
-    out.bytes = assemble(std::move(tables));
-    out.glyphCount = numGlyphs;
-
-    const std::uint16_t upem = f.unitsPerEm();
-    out.widths = WidthTable();
-    const std::uint16_t notdef = toThousandths(notdefAdvance, upem);
-    for (char32_t c = 0; c < 0x10000; ++c) out.widths.set(c, notdef);
-    for (std::size_t i = 0; i < ranges.size(); ++i) {
-      for (char32_t c = ranges[i].first; c <= ranges[i].last; ++c) {
-        const int src = source[rangeStart[i] + (c - ranges[i].first)];
-        out.widths.set(c, src == kEmpty ? notdef
-                                        : toThousandths(f.advance(static_cast<std::uint16_t>(src)), upem));
-      }
-    }
-    return true;
-  } catch (const std::exception& e) {
-    error = e.what();
-    return false;
-  }
-}
-
-bool readWidths(const std::string& ttf, WidthTable& out, std::vector<bool>& covered,
-                std::string& error) {
-  try {
-    const Font f(ttf);
-    out = WidthTable();
-    covered.assign(0x10000, false);
-    for (char32_t c = 0; c < 0x10000; ++c) {
-      const std::uint16_t g = f.glyphOf(c);
-      out.set(c, toThousandths(f.advance(g), f.unitsPerEm()));
-      covered[c] = g != 0;
-    }
+    // No hinting programs (cvt, fpgm, prep): the glyphs carry no
+    // instructions (see stripInstructions).
+    out = assemble(std::move(tables));
     return true;
   } catch (const std::exception& e) {
     error = e.what();

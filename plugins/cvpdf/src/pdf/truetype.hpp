@@ -1,56 +1,60 @@
-// Minimal TrueType reader/writer for the CV PDF renderer.
+// Minimal TrueType reader and per-document subsetter for the CV PDF renderer.
 //
-// Why it exists: libharu 2.3 (Debian) pays per document for every glyph and
-// every cmap segment of an embedded font. With DejaVuSans (6,253 glyphs,
-// 193 cmap segments) it builds a 65,536-entry CIDToGIDMap through a linear
-// cmap search for each code point, copies hmtx/post/loca four bytes at a
-// time and writes a W array for every glyph. Handing it a reduced font — only
-// the scripts a CV needs, glyphs numbered in code point order so the cmap has
-// one segment per range — removes most of that work. The same pass yields a
-// per-code-point advance table so text is measured without libharu.
+// Every document embeds, per font it uses, a subset with only the glyphs it
+// draws, numbered in order of first use (CID = glyph id of the subset).
+//
+// libharu 2.3's own TrueType embedding is not used: it walks all 65,536 BMP
+// code points per font and document, and cannot draw shaped glyphs (Arabic
+// joining forms, ligatures, positioned marks) that have no code point.
 #pragma once
 
+#include <array>
 #include <cstdint>
+#include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace malipo::cvpdf::detail {
 
-struct CodeRange {
-  char32_t first;
-  char32_t last;  // inclusive
+struct FontMetrics {  // 1/1000 em, for the PDF font descriptor
+  int ascent = 0, descent = 0, capHeight = 0;
+  std::array<int, 4> bbox{};
+  std::string postScriptName;
 };
 
-// Advance widths in 1/1000 em for every BMP code point, rounded exactly as
-// libharu rounds them for the PDF's /W array, so our line breaks match what
-// viewers draw.
-class WidthTable {
+// A parsed glyf-flavoured TrueType font, read once and shared by every
+// document (immutable, thread-safe).
+class TrueTypeFont {
  public:
-  WidthTable() : w_(0x10000, 0) {}
-  std::uint16_t advance(char32_t cp) const { return cp < 0x10000 ? w_[cp] : w_[0xFFFD]; }
-  void set(char32_t cp, std::uint16_t w) { w_[cp] = w; }
+  // nullptr and error set for unreadable or unsupported fonts (CFF outlines,
+  // collections, truncated tables).
+  static std::unique_ptr<TrueTypeFont> load(std::string bytes, std::string& error);
+  // The same from a file, mapped read-only: only the pages documents use
+  // become resident (the fallback chain is about 8 MB of font files).
+  static std::unique_ptr<TrueTypeFont> open(const std::string& path, std::string& error);
+  ~TrueTypeFont();
+
+  std::string_view bytes() const;
+  std::uint16_t unitsPerEm() const;
+  std::uint16_t numGlyphs() const;
+  std::uint16_t glyphOf(char32_t cp) const;        // 0: not covered
+  std::uint16_t advance(std::uint16_t gid) const;  // font units
+  // Advance in 1/1000 em, truncated: the value written to the PDF's /W array.
+  std::uint16_t advanceThousandths(std::uint16_t gid) const;
+  const FontMetrics& metrics() const { return metrics_; }
+
+  // A TrueType file whose glyph i is the source glyph sourceGids[i] (glyph 0
+  // is .notdef; ids may repeat), with composite components appended and
+  // renumbered. No glyph names, a minimal cmap: for CID fonts (CID = glyph id).
+  bool subset(const std::vector<std::uint16_t>& sourceGids, std::string& out,
+              std::string& error) const;
 
  private:
-  std::vector<std::uint16_t> w_;
+  struct Impl;
+  explicit TrueTypeFont(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+  FontMetrics metrics_;
 };
-
-struct ReducedFont {
-  std::string bytes;  // a complete TrueType file
-  WidthTable widths;
-  int glyphCount = 0;
-};
-
-// Builds a TrueType font holding the glyphs of the given code point ranges
-// (sorted, non-overlapping, below U+FFFF), plus composite components and
-// .notdef. Code points of a range that the source lacks get an empty glyph.
-// Returns false and sets error for unreadable or unsupported fonts (CFF
-// outlines, collections, truncated tables).
-bool buildReducedFont(const std::string& ttf, const std::vector<CodeRange>& ranges,
-                      ReducedFont& out, std::string& error);
-
-// Width table of an unmodified font (for the slow path that embeds the
-// original file), and which BMP code points it has a glyph for.
-bool readWidths(const std::string& ttf, WidthTable& out, std::vector<bool>& covered,
-                std::string& error);
 
 }  // namespace malipo::cvpdf::detail
