@@ -5,14 +5,19 @@
 // Simulator (under /sandbox/fakepay, bearer api_key):
 //   POST /orders {order_id, amount_minor, currency, webhook_url} → {ref}
 //   GET  /orders/{ref} → {ref, order_id, status, txn_id, amount_minor, currency}
-//   POST /orders/{ref}/pay {outcome: paid|failed, txn_id, amount_minor, currency, webhooks: n, webhook_delay_ms}
-//   POST /script {create_timeouts, create_failures, query_failures}: the next N calls misbehave
+//   POST /orders/{ref}/pay {outcome: paid|failed, txn_id, amount_minor, currency, webhooks: n,
+//   webhook_delay_ms} POST /script {create_timeouts, create_failures, query_failures}: the next N
+//   calls misbehave;
+//                {call_delay_ms}: every initiate and query waits this long (a slow provider)
+//   GET  /allowlisted: 200 {client_ip} when the caller's address (Request::clientIp) is in
+//        settings.allowed_ips, else 403 — an allow-list like a real provider's callback check
 // Webhooks carry X-Fakepay-Signature: hex(HMAC-SHA256(secret, raw body)).
 #include <Poco/JSON/Parser.h>
 #include <Poco/UUIDGenerator.h>
 #include <openssl/crypto.h>
 #include <openssl/hmac.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <sstream>
@@ -237,8 +242,15 @@ class FakePay final : public malipo::PaymentProvider {
       }
       return malipo::Response::json(200, Poco::JSON::Object().set("txn_id", txn).set("webhook_body", body));
     });
+    r.add("GET", base + "/allowlisted", [this](const malipo::Request& req) {
+      auto ips = s_.getStringList("allowed_ips");
+      bool ok = std::find(ips.begin(), ips.end(), req.clientIp) != ips.end();
+      return malipo::Response::json(ok ? 200 : 403,
+                                    Poco::JSON::Object().set("client_ip", req.clientIp));
+    });
     r.add("POST", base + "/script", [this](const malipo::Request& req) {
       auto in = parse(req.body);
+      callDelayMs_ = in->optValue<int>("call_delay_ms", 0);
       createTimeouts_ = in->optValue<int>("create_timeouts", 0);
       createFailures_ = in->optValue<int>("create_failures", 0);
       queryFailures_ = in->optValue<int>("query_failures", 0);
@@ -252,6 +264,9 @@ class FakePay final : public malipo::PaymentProvider {
     return b.empty() ? host_.publicUrl() + "/sandbox/" + FAKEPAY_NAME : b;
   }
   malipo::Result<malipo::OutboundResponse> call(const std::string& method, const std::string& path, const std::string& body) {
+    // A slow provider: the call takes this long before it goes out (no timeout, no error).
+    if (int delay = callDelayMs_.load())
+      std::this_thread::sleep_for(std::chrono::milliseconds(delay));
     malipo::OutboundRequest o;
     o.method = method;
     o.url = baseUrl() + path;
@@ -264,7 +279,7 @@ class FakePay final : public malipo::PaymentProvider {
 
   malipo::Host& host_;
   malipo::Settings s_;
-  std::atomic<int> createTimeouts_{0}, createFailures_{0}, queryFailures_{0};
+  std::atomic<int> createTimeouts_{0}, createFailures_{0}, queryFailures_{0}, callDelayMs_{0};
 };
 
 malipo::SchemaNode fakeSchema() {
@@ -274,6 +289,8 @@ malipo::SchemaNode fakeSchema() {
       .field("api_key", str("bearer key").def("fake-key").isSecret())
       .field("secret", str("webhook HMAC secret").def("fake-secret").isSecret())
       .field("timeout_ms", integer("API timeout").def(1000))
+      .field("allowed_ips", list("addresses the simulator's /allowlisted route admits", str("IP"))
+                                .def(Poco::JSON::Array::Ptr(new Poco::JSON::Array)))
       .field("currencies", list("currencies served", str("ISO 4217")).def([] {
         Poco::JSON::Array::Ptr a = new Poco::JSON::Array;
         a->add("TZS");

@@ -49,7 +49,8 @@ struct Request {
   std::map<std::string, std::string> pathParams;  // from `{name}` segments of the route
   HeaderMap headers;
   std::string body;      // raw bytes, exactly as received (signatures are computed over it)
-  std::string clientIp;  // peer address (X-Forwarded-For only when server.trust_proxy)
+  std::string clientIp;  // client address: the peer, or behind server.trusted_proxies the rightmost
+                         // untrusted X-Forwarded-For hop
   std::string requestId;
   std::optional<std::string> userId;  // JWT `sub` when a valid token was presented
 

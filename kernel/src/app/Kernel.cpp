@@ -46,7 +46,15 @@ HttpOptions Kernel::httpOptions() const {
   o.threads = static_cast<int>(server.getInt("threads", 32));
   o.queue = static_cast<int>(server.getInt("queue", 256));
   o.maxBodyBytes = static_cast<std::size_t>(server.getInt("max_body_bytes", 1 << 20));
-  o.trustProxy = server.getBool("trust_proxy");
+  o.ioThreads = static_cast<int>(server.getInt("io_threads", 2));
+  o.headerTimeoutMs = server.getInt("header_timeout_ms", 10000);
+  o.idleTimeoutMs = server.getInt("idle_timeout_ms", 30000);
+  o.bodyTimeoutMs = server.getInt("body_timeout_ms", 60000);
+  o.maxHeaderBytes = static_cast<std::size_t>(server.getInt("max_header_bytes", 16384));
+  o.maxConnections = static_cast<int>(server.getInt("max_connections", 10000));
+  o.maxConnectionsPerClient = static_cast<int>(server.getInt("max_connections_per_client", 2500));
+  o.maxBufferedBodyBytes = static_cast<std::size_t>(server.getInt("max_buffered_body_bytes", 256 << 20));
+  o.trustedProxies = server.getStringList("trusted_proxies");
   o.accessLog = server.getBool("access_log", true);
   o.corsOrigins = server.child("cors").getStringList("allowed_origins");
   o.corsMaxAge = static_cast<int>(server.child("cors").getInt("max_age", 600));
@@ -95,6 +103,10 @@ void Kernel::open() {
   po.pushIntervalMs = push.getInt("interval_seconds") * 1000;
   po.pushesPerNumberPerHour = static_cast<int>(push.getInt("per_number_per_hour"));
   po.pushesPerPaymentPerHour = static_cast<int>(push.getInt("per_payment_per_hour"));
+  po.maxInFlight = static_cast<int>(pay.getInt("max_in_flight", 16));
+  Settings byProvider = pay.child("max_in_flight_by_provider");
+  for (const auto& name : byProvider.keys())
+    po.maxInFlightByProvider[name] = static_cast<int>(byProvider.getInt(name, 16));
   payments_ = std::make_unique<PaymentService>(*store_, *jobs_, *clock_, logger_, metrics_, po);
   idempotency_ = std::make_unique<Idempotency>(*store_, *clock_);
 

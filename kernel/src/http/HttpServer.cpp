@@ -1,26 +1,20 @@
 #include "http/HttpServer.hpp"
 
-#include <Poco/Crypto/Crypto.h>
-#include <Poco/JWT/Signer.h>
-#include <Poco/JWT/Token.h>
-#include <Poco/Net/HTTPRequestHandler.h>
-#include <Poco/Net/HTTPRequestHandlerFactory.h>
-#include <Poco/Net/HTTPServerParams.h>
-#include <Poco/Net/HTTPServerRequest.h>
-#include <Poco/Net/HTTPServerResponse.h>
-#include <Poco/Net/ServerSocket.h>
+#include <Poco/JSON/Parser.h>
+#include <Poco/String.h>
 #include <Poco/URI.h>
-#include <Poco/UUIDGenerator.h>
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include <chrono>
 #include <cstring>
 #include <random>
-#include <istream>
 #include <thread>
 
 #include "app/LogContext.hpp"
 #include "http/Idempotency.hpp"
+#include "http/WorkerPool.hpp"
 
 namespace malipo {
 
@@ -33,21 +27,6 @@ bool validRequestId(const std::string& id) {
   return true;
 }
 
-// The client's address as text. A keep-alive connection stays on one thread and keeps its
-// peer, so each thread remembers the last address it formatted.
-std::string clientHost(const Poco::Net::SocketAddress& peer) {
-  thread_local unsigned char last[sizeof(sockaddr_storage)];
-  thread_local socklen_t lastLength = 0;
-  thread_local std::string lastText;
-  socklen_t length = peer.length();
-  if (length != lastLength || length > sizeof last || std::memcmp(last, peer.addr(), length) != 0) {
-    lastText = peer.host().toString();
-    lastLength = length <= sizeof last ? length : 0;
-    if (lastLength) std::memcpy(last, peer.addr(), lastLength);
-  }
-  return lastText;
-}
-
 bool constantTimeEquals(const std::string& a, const std::string& b) {
   if (a.size() != b.size()) return false;
   return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
@@ -57,109 +36,103 @@ Response jsonError(ErrorCode code, const std::string& message, const std::string
   return Response::error(Error::make(code, message), requestId);
 }
 
-class KernelHandler final : public Poco::Net::HTTPRequestHandler {
- public:
-  explicit KernelHandler(HttpServer& server) : server_(server) {}
-
-  void handleRequest(Poco::Net::HTTPServerRequest& in, Poco::Net::HTTPServerResponse& out) override {
-    ++server_.inflight;
-    try {
-      Request req;
-      req.method = in.getMethod();
-      bool bodyTooLarge = false;
-      const std::string& target = in.getURI();
-      std::size_t q = target.find('?');
-      if (target.find('%') == std::string::npos && target.find('+') == std::string::npos && !target.empty() &&
-          target[0] == '/' && q == std::string::npos) {
-        req.path = target;  // the common case: nothing to decode, no query (no URI parse)
-      } else {
-        try {
-          Poco::URI uri(target);
-          req.path = uri.getPath();
-          req.rawQuery = uri.getRawQuery();
-          for (const auto& kv : uri.getQueryParameters()) req.query[kv.first] = kv.second;
-        } catch (const Poco::Exception&) {
-          req.path = "/\x01invalid";  // matches no route: a 404, not a crash
-        }
-      }
-      for (const auto& kv : in) req.headers[kv.first] = kv.second;
-      req.clientIp = clientHost(in.clientAddress());
-      if (server_.options().trustProxy) {
-        std::string xff = req.header("X-Forwarded-For");
-        if (!xff.empty()) req.clientIp = Poco::trim(xff.substr(0, xff.find(',')));
-      }
-      RouteMatch match = server_.match(req);
-      std::size_t limit = server_.bodyLimitFor(match);
-      if (in.hasContentLength() && in.getContentLength64() > static_cast<Poco::Int64>(limit)) {
-        bodyTooLarge = true;
-        // Read and drop a moderately large body so the client sees the 413 instead of a
-        // reset connection; a huge one is not worth reading (the connection closes).
-        if (in.getContentLength64() <= static_cast<Poco::Int64>(std::max<std::size_t>(limit * 4, 8 << 20))) {
-          std::istream& is = in.stream();
-          char buf[8192];
-          while (is.read(buf, sizeof buf) || is.gcount() > 0) {
-          }
-        }
-      } else if (in.hasContentLength() || in.getChunkedTransferEncoding()) {
-        // No length and not chunked: HTTP/1.1 says there is no body (reading would block).
-        std::istream& is = in.stream();
-        char buf[8192];
-        while (is && req.body.size() <= limit) {
-          is.read(buf, sizeof buf);
-          req.body.append(buf, static_cast<std::size_t>(is.gcount()));
-        }
-        if (req.body.size() > limit) bodyTooLarge = true;
-      }
-      Response resp = server_.handle(req, match, bodyTooLarge);
-      if (bodyTooLarge || server_.draining()) out.setKeepAlive(false);  // body unread / shutting down
-      write(out, resp, req.method == "HEAD");
-    } catch (...) {
-      // Never let anything reach Poco (it would drop the connection without a reply).
-      try {
-        Response r = jsonError(ErrorCode::internal, "internal error", LogContext::current());
-        write(out, r, false);
-      } catch (...) {
-      }
-    }
-    --server_.inflight;
-  }
-
- private:
-  static void write(Poco::Net::HTTPServerResponse& out, const Response& r, bool head) {
-    out.setStatus(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(r.status));
-    out.setReason(Poco::Net::HTTPResponse::getReasonForStatus(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(r.status)));
-    if (!r.contentType.empty()) out.setContentType(r.contentType);
-    for (const auto& h : r.headers) out.add(h.first, h.second);
-    out.setContentLength64(static_cast<Poco::Int64>(r.body.size()));
-    if (head) {
-      out.send();
-    } else {
-      out.sendBuffer(r.body.data(), r.body.size());
+// base64url (RFC 4648 §5, no padding) → bytes; false on any other character.
+bool base64UrlDecode(const std::string& in, std::string& out) {
+  out.clear();
+  unsigned buf = 0;
+  int bits = 0;
+  for (char c : in) {
+    int v;
+    if (c >= 'A' && c <= 'Z')
+      v = c - 'A';
+    else if (c >= 'a' && c <= 'z')
+      v = c - 'a' + 26;
+    else if (c >= '0' && c <= '9')
+      v = c - '0' + 52;
+    else if (c == '-')
+      v = 62;
+    else if (c == '_')
+      v = 63;
+    else
+      return false;
+    buf = (buf << 6) | static_cast<unsigned>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push_back(static_cast<char>((buf >> bits) & 0xff));
     }
   }
-  HttpServer& server_;
-};
+  return bits < 6;  // a lone trailing character is not base64
+}
 
-class Factory final : public Poco::Net::HTTPRequestHandlerFactory {
- public:
-  explicit Factory(HttpServer& s) : s_(s) {}
-  Poco::Net::HTTPRequestHandler* createRequestHandler(const Poco::Net::HTTPServerRequest&) override {
-    return new KernelHandler(s_);
-  }
-
- private:
-  HttpServer& s_;
-};
+bool numericClaim(const Poco::JSON::Object::Ptr& o, const std::string& name, double& value) {
+  if (!o->has(name)) return false;
+  Poco::Dynamic::Var v = o->get(name);
+  if (!v.isNumeric() || v.isBoolean()) return false;
+  value = v.convert<double>();
+  return true;
+}
 
 }  // namespace
 
-HttpServer::HttpServer(RouterImpl& router, MetricsRegistry& metrics, Logger& log, const Clock& clock, HttpOptions options)
-    : router_(router), metrics_(metrics), log_(log), clock_(clock), opts_(std::move(options)) {
+HttpServer::HttpServer(RouterImpl& router, MetricsRegistry& metrics, Logger& log,
+                       const Clock& clock, HttpOptions options)
+    : router_(router),
+      metrics_(metrics),
+      log_(log),
+      clock_(clock),
+      opts_(std::move(options)),
+      proxies_(opts_.trustedProxies) {
   metrics_.describe("malipo_http_requests_total", "HTTP requests by route, method and status", "counter");
   metrics_.describe("malipo_http_request_duration_seconds", "HTTP request latency by route", "histogram");
+  healthz_ = router_.match("GET", "/healthz").route;
+  readyz_ = router_.match("GET", "/readyz").route;
+  metricsRoute_ = router_.match("GET", "/metrics").route;
+  ConnectionOptions co;
+  co.listen = opts_.listen;
+  co.ioThreads = opts_.ioThreads;
+  co.headerTimeoutMs = opts_.headerTimeoutMs;
+  co.idleTimeoutMs = opts_.idleTimeoutMs;
+  co.bodyTimeoutMs = opts_.bodyTimeoutMs;
+  co.maxHeaderBytes = opts_.maxHeaderBytes;
+  co.maxConnections = opts_.maxConnections;
+  co.maxConnectionsPerClient = opts_.maxConnectionsPerClient;
+  co.maxBufferedBodyBytes = opts_.maxBufferedBodyBytes;
+  conns_ = std::make_unique<Connections>(*this, co);
+  // A trusted proxy carries many clients: the per-client connection cap is not applied to it.
+  if (!proxies_.empty())
+    conns_->setPerClientExempt([this](const std::string& ip) { return proxies_.contains(ip); });
+  std::shared_ptr<ConnectionStats> stats = conns_->stats();
+  metrics_.describe("malipo_http_connections_open", "client connections open now", "gauge");
+  metrics_.describe("malipo_http_connections_refused_total",
+                    "connections closed at accept, by the limit that refused them", "counter");
+  metrics_.describe("malipo_http_connections_timed_out_total",
+                    "connections closed with 408 (header block or body too slow)", "counter");
+  metrics_.describe("malipo_http_connections_idle_closed_total",
+                    "keep-alive connections closed after server.idle_timeout_ms", "counter");
+  metrics_.describe("malipo_http_body_budget_refused_total",
+                    "requests refused with 503 because server.max_buffered_body_bytes was reached", "counter");
+  metrics_.describe("malipo_http_bad_requests_total",
+                    "requests refused by the HTTP reader (400, 431)", "counter");
+  metrics_.addCollector([stats](Metrics& m) {
+    m.setGauge("malipo_http_connections_open", {}, static_cast<double>(stats->open.load()));
+    m.setGauge("malipo_http_connections_refused_total", {{"limit", "max_connections"}},
+               static_cast<double>(stats->refusedTotal.load()));
+    m.setGauge("malipo_http_connections_refused_total", {{"limit", "max_connections_per_client"}},
+               static_cast<double>(stats->refusedPerClient.load()));
+    m.setGauge("malipo_http_connections_timed_out_total", {},
+               static_cast<double>(stats->headerTimeouts.load()));
+    m.setGauge("malipo_http_connections_idle_closed_total", {},
+               static_cast<double>(stats->idleClosed.load()));
+    m.setGauge("malipo_http_bad_requests_total", {},
+               static_cast<double>(stats->badRequests.load()));
+    m.setGauge("malipo_http_body_budget_refused_total", {}, static_cast<double>(stats->bodyBudgetRefused.load()));
+  });
 }
 
-HttpServer::~HttpServer() { stop(0); }
+HttpServer::~HttpServer() {
+  if (stop(0)) conns_.reset();
+}
 
 std::string HttpServer::newRequestId() {
   // A random (version 4) UUID from a per-thread generator seeded once from the OS: request
@@ -189,57 +162,96 @@ std::string HttpServer::newRequestId() {
 }
 
 void HttpServer::bind() {
-  socket_ = std::make_unique<Poco::Net::ServerSocket>(Poco::Net::SocketAddress(opts_.listen), 128);
+  conns_->bind();
 }
 
 void HttpServer::start() {
-  if (!socket_) bind();
-  Poco::Net::ServerSocket socket = *socket_;
-  auto* params = new Poco::Net::HTTPServerParams;
-  params->setMaxThreads(opts_.threads);
-  params->setMaxQueued(opts_.queue);
-  params->setKeepAlive(true);
-  params->setMaxKeepAliveRequests(10000);
-  params->setKeepAliveTimeout(Poco::Timespan(15, 0));
-  params->setTimeout(Poco::Timespan(30, 0));
-  // A dedicated pool: the default pool is shared and too small for the configured threads.
-  static std::vector<std::unique_ptr<Poco::ThreadPool>> pools;  // live until exit, like Poco's default
-  pools.push_back(std::make_unique<Poco::ThreadPool>(2, opts_.threads + 2, 60));
-  server_ = std::make_unique<Poco::Net::HTTPServer>(new Factory(*this), *pools.back(), socket, params);
-  server_->start();
+  if (started_) return;
+  started_ = true;
+  pool_ = std::make_unique<WorkerPool>(opts_.threads, static_cast<std::size_t>(opts_.queue));
+  // Readiness and metrics (they touch the database) on a thread of their own: never queued
+  // behind the other routes' work.
+  healthPool_ = std::make_unique<WorkerPool>(1, 64);
+  conns_->start();
 }
 
 std::uint16_t HttpServer::port() const {
-  return server_ ? server_->port() : socket_ ? socket_->address().port() : 0;
+  return conns_->port();
+}
+
+std::size_t HttpServer::begin(Exchange& ex) {
+  Request& req = ex.req;
+  const std::string& target = ex.target;
+  std::size_t q = target.find('?');
+  if (target.find('%') == std::string::npos && target.find('+') == std::string::npos &&
+      !target.empty() && target[0] == '/' && q == std::string::npos) {
+    req.path = target;  // the common case: nothing to decode, no query (no URI parse)
+  } else {
+    try {
+      Poco::URI uri(target);
+      req.path = uri.getPath();
+      req.rawQuery = uri.getRawQuery();
+      for (const auto& kv : uri.getQueryParameters()) req.query[kv.first] = kv.second;
+    } catch (const Poco::Exception&) {
+      req.path = "/\x01invalid";  // matches no route: a 404, not a crash
+    }
+  }
+  req.clientIp = clientAddress(ex.peer, req.header("X-Forwarded-For"), proxies_);
+  ex.match = router_.match(req.method, req.path);
+  return bodyLimitFor(ex.match);
+}
+
+void HttpServer::run(const std::shared_ptr<Exchange>& ex) {
+  try {
+    Response r = handle(ex->req, ex->match, ex->bodyTooLarge);
+    ex->reply(r);
+  } catch (...) {
+    // Never let anything reach the connection layer without an answer.
+    try {
+      ex->reply(jsonError(ErrorCode::internal, "internal error", LogContext::current()), true);
+    } catch (...) {
+    }
+  }
+  --inflight;
+}
+
+void HttpServer::dispatch(std::shared_ptr<Exchange> ex) {
+  ++inflight;
+  const Route* r = ex->match.route;
+  if (r && r == healthz_) return run(ex);  // trivial: answered on the I/O thread
+  if (isHealth(r) && healthPool_->post([this, ex] { run(ex); })) return;
+  if (!isHealth(r) && pool_->post([this, ex] { run(ex); })) return;
+  // Every worker busy and the queue full: say so at once instead of queueing without end.
+  Response busy = Response::error(
+      Error::make(ErrorCode::unavailable, "server busy; retry shortly").retryAfter(1),
+      newRequestId());
+  ex->reply(busy);
+  --inflight;
 }
 
 bool HttpServer::stop(std::int64_t graceMs) {
-  if (!server_) return true;
+  if (!started_ || stopped_) return true;
+  stopped_ = true;
   // From here on every answer closes its connection, so keep-alive clients go away after
-  // their current request instead of sending more.
+  // their current request instead of sending more; idle connections are closed now.
   draining_ = true;
-  // Stop accepting. (Poco's stopAll(false) would wait on every connection's lock, which an
-  // idle keep-alive connection holds while it waits for its next request: up to the
-  // keep-alive timeout, and forever behind a handler that never returns.)
-  server_->stop();
+  conns_->stopAccepting();
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(graceMs);
   while (inflight.load() > 0 && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   const int stuck = inflight.load();
-  // Shut the remaining sockets down (idle keep-alive connections, and those of requests
-  // still running): this takes no connection lock.
-  server_->stopAll(true);
+  conns_->closeAll();
   if (stuck > 0) {
     log_.error("http", std::to_string(stuck) + " request(s) still running after " + std::to_string(graceMs) +
                            " ms: their connections were closed");
-    // Their threads still use this server and the Poco one: both stay (the process exits).
-    (void)server_.release();
+    // Their threads still use this server, its pools and connections: all stay (the process exits).
+    (void)pool_.release();
+    (void)healthPool_.release();
+    (void)conns_.release();
     return false;
   }
-  auto closed = std::chrono::steady_clock::now() + std::chrono::milliseconds(1000);
-  while (server_->currentConnections() > 0 && std::chrono::steady_clock::now() < closed)
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  server_.reset();
+  pool_->stop();
+  healthPool_->stop();
   return true;
 }
 
@@ -253,45 +265,77 @@ bool HttpServer::verifyJwt(const std::string& token, std::string& subject, std::
     why = "authentication is not configured (auth.jwt_secret is empty)";
     return false;
   }
-  try {
-    Poco::JWT::Signer signer(opts_.jwtSecret);
-    signer.addAlgorithm(Poco::JWT::Signer::ALGO_HS256);
-    Poco::JWT::Token t;
-    if (!signer.tryVerify(token, t)) {
-      why = "invalid token signature";
-      return false;
-    }
-    if (t.getAlgorithm() != "HS256") {
-      why = "unsupported token algorithm";
-      return false;
-    }
-    Poco::Timestamp now = Poco::Timestamp::fromEpochTime(clock_.nowMs() / 1000);
-    if (!t.payload().has("exp")) {
-      why = "token has no expiry";
-      return false;
-    }
-    if (t.getExpiration() <= now) {
-      why = "token expired";
-      return false;
-    }
-    if (t.payload().has("nbf") && t.getNotBefore() > now) {
-      why = "token not yet valid";
-      return false;
-    }
-    if (!opts_.jwtIssuer.empty() && t.getIssuer() != opts_.jwtIssuer) {
-      why = "wrong token issuer";
-      return false;
-    }
-    subject = t.getSubject();
-    if (subject.empty()) {
-      why = "token has no subject";
-      return false;
-    }
-    return true;
-  } catch (const Poco::Exception&) {
-    why = "malformed token";
+  // Exactly header.payload.signature, each non-empty base64url.
+  std::size_t d1 = token.find('.');
+  std::size_t d2 = d1 == std::string::npos ? d1 : token.find('.', d1 + 1);
+  if (d1 == std::string::npos || d2 == std::string::npos ||
+      token.find('.', d2 + 1) != std::string::npos || d1 == 0 || d2 == d1 + 1 ||
+      d2 + 1 == token.size()) {
+    why = "malformed token (not header.payload.signature)";
     return false;
   }
+  std::string headerJson, payloadJson, signature;
+  if (!base64UrlDecode(token.substr(0, d1), headerJson) ||
+      !base64UrlDecode(token.substr(d1 + 1, d2 - d1 - 1), payloadJson) ||
+      !base64UrlDecode(token.substr(d2 + 1), signature)) {
+    why = "malformed token (bad base64url)";
+    return false;
+  }
+  auto header = parseJsonObject(headerJson);
+  if (!header || !header->has("alg") || !header->get("alg").isString() ||
+      header->getValue<std::string>("alg") != "HS256") {
+    why = "unsupported token algorithm (only HS256)";
+    return false;
+  }
+  if (header->has("crit")) {
+    why = "unsupported critical token header";
+    return false;
+  }
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  unsigned int macLen = 0;
+  HMAC(EVP_sha256(), opts_.jwtSecret.data(), static_cast<int>(opts_.jwtSecret.size()),
+       reinterpret_cast<const unsigned char*>(token.data()), d2, mac, &macLen);
+  if (signature.size() != macLen || CRYPTO_memcmp(signature.data(), mac, macLen) != 0) {
+    why = "invalid token signature";
+    return false;
+  }
+  auto payload = parseJsonObject(payloadJson);
+  if (!payload) {
+    why = "malformed token payload";
+    return false;
+  }
+  const double now = static_cast<double>(clock_.nowMs()) / 1000.0;
+  double exp = 0, nbf = 0, iat = 0;
+  if (!numericClaim(payload, "exp", exp)) {
+    why = "token has no numeric expiry";
+    return false;
+  }
+  if (exp <= now) {
+    why = "token expired";
+    return false;
+  }
+  if (payload->has("nbf") &&
+      (!numericClaim(payload, "nbf", nbf) || nbf > now + kJwtLeewaySeconds)) {
+    why = "token not yet valid";
+    return false;
+  }
+  if (payload->has("iat") &&
+      (!numericClaim(payload, "iat", iat) || iat > now + kJwtLeewaySeconds)) {
+    why = "token issued in the future";
+    return false;
+  }
+  if (!opts_.jwtIssuer.empty() && (!payload->has("iss") || !payload->get("iss").isString() ||
+                                   payload->getValue<std::string>("iss") != opts_.jwtIssuer)) {
+    why = "wrong token issuer";
+    return false;
+  }
+  if (!payload->has("sub") || !payload->get("sub").isString() ||
+      payload->getValue<std::string>("sub").empty()) {
+    why = "token has no subject";
+    return false;
+  }
+  subject = payload->getValue<std::string>("sub");
+  return true;
 }
 
 void HttpServer::addCors(const Request& req, Response& resp) const {
@@ -368,13 +412,17 @@ Response HttpServer::route(Request& req, const RouteMatch& m, bool bodyTooLarge)
     return jsonError(ErrorCode::payloadTooLarge, "request body too large", req.requestId);
   }
 
+  // Health routes are never rate-limited (a monitor polls them from one address).
+  const bool exempt = isHealth(&route);
   const std::string& bucket = route.options.rateLimit;
   RateLimiter::Limit limit = opts_.defaultLimit;
   if (!bucket.empty()) {
     auto it = opts_.buckets.find(bucket);
     if (it != opts_.buckets.end()) limit = it->second;
   }
-  if (int wait = limiter_.take(bucket.empty() ? "default" : bucket, limit, req.clientIp, clock_.nowMs())) {
+  if (int wait = exempt ? 0
+                        : limiter_.take(bucket.empty() ? "default" : bucket, limit, req.clientIp,
+                                        clock_.nowMs())) {
     Response r = jsonError(ErrorCode::rateLimited, "too many requests; retry in " + std::to_string(wait) + " s", req.requestId);
     r.header("Retry-After", std::to_string(wait));
     return r;

@@ -116,6 +116,27 @@ auto guarded(F&& f, const std::string& what) -> decltype(f()) {
   }
 }
 
+// A provider call through the provider's bulkhead: past its limit the call is not made and
+// the caller gets 503 with Retry-After at once (isBulkheadFull).
+template <class F>
+auto guarded(Bulkheads& bulkheads, Metrics& metrics, const std::string& provider, F&& f,
+             const std::string& what) -> decltype(f()) {
+  Bulkheads::Slot slot(bulkheads, provider);
+  if (!slot.ok()) {
+    metrics.increment("malipo_provider_bulkhead_refused_total", {{"provider", provider}});
+    return Error::make(ErrorCode::unavailable,
+                       what + ": " + std::to_string(bulkheads.limit(provider)) +
+                           " calls already in flight (bulkhead full)",
+                       "The payment provider is busy. Please retry in a moment.")
+        .retryAfter(1);
+  }
+  return guarded(std::forward<F>(f), what);
+}
+
+bool isBulkheadFull(const Error& e) {
+  return e.code == ErrorCode::unavailable && e.retryAfterSeconds > 0;
+}
+
 }  // namespace
 
 PaymentService::PaymentService(Store& store, JobQueueImpl& jobs, const Clock& clock, Logger& log, Metrics& metrics,
@@ -311,7 +332,10 @@ Result<Payment> PaymentService::create(const CreatePayment& request) {
       p.provider = prov->name();
       ++p.version;
     }
-    auto res = guarded([&]() -> Result<InitiateResult> { return prov->initiate(p, req); }, p.provider + ".initiate");
+    auto res = guarded(
+        bulkheads_, metrics_, p.provider,
+        [&]() -> Result<InitiateResult> { return prov->initiate(p, req); },
+        p.provider + ".initiate");
     if (res.ok()) {
       breakerResult(p.provider, true);
       const InitiateResult& ir = res.value();
@@ -345,11 +369,13 @@ Result<Payment> PaymentService::create(const CreatePayment& request) {
       p.status = PaymentStatus::unknown;
       return p;
     }
-    if (last.code != ErrorCode::invalidInput) breakerResult(p.provider, false);
+    if (last.code != ErrorCode::invalidInput && !isBulkheadFull(last))
+      breakerResult(p.provider, false);
     store_.write([&](Tx& tx) { event(tx, p.id, p.provider, "initiate_failed", last.internal); });
     if (last.code == ErrorCode::invalidInput) break;  // another provider would refuse it too
   }
   store_.write([&](Tx& tx) { transition(tx, p, PaymentStatus::failed, last.external); });
+  if (isBulkheadFull(last)) return last;  // 503 with Retry-After: busy, not broken
   return Error::make(last.code == ErrorCode::invalidInput ? ErrorCode::invalidInput : ErrorCode::providerError,
                      last.internal, last.code == ErrorCode::invalidInput ? last.external : "Failed to initiate payment");
 }
@@ -478,9 +504,11 @@ Result<Payment> PaymentService::sync(const std::string& id) {
   const Payment& p = loaded.value();
   auto prov = provider(p.provider);
   if (!prov) return Error::make(ErrorCode::unavailable, "provider " + p.provider + " is not loaded", "Payment provider unavailable.");
-  auto st = guarded([&]() -> Result<ProviderStatus> { return prov->query(p); }, p.provider + ".query");
+  auto st = guarded(
+      bulkheads_, metrics_, p.provider, [&]() -> Result<ProviderStatus> { return prov->query(p); },
+      p.provider + ".query");
   if (!st.ok()) {
-    breakerResult(p.provider, false);
+    if (!isBulkheadFull(st.error())) breakerResult(p.provider, false);
     store_.write([&](Tx& tx) { event(tx, p.id, p.provider, "query_failed", st.error().internal); });
     return st.error();
   }
@@ -505,7 +533,10 @@ Result<ProofOutcome> PaymentService::submitProof(const std::string& id, const st
   }
   auto prov = provider(p.provider);
   if (!prov) return Error::make(ErrorCode::unavailable, "provider " + p.provider + " is not loaded", "Payment provider unavailable.");
-  auto st = guarded([&]() -> Result<ProviderStatus> { return prov->verifyProof(p, text); }, p.provider + ".verifyProof");
+  auto st = guarded(
+      bulkheads_, metrics_, p.provider,
+      [&]() -> Result<ProviderStatus> { return prov->verifyProof(p, text); },
+      p.provider + ".verifyProof");
   if (!st.ok()) {
     store_.write([&](Tx& tx) { event(tx, p.id, p.provider, "proof_rejected", st.error().internal); });
     return st.error();
@@ -599,7 +630,10 @@ Result<NextAction> PaymentService::requestPush(const std::string& id, const std:
                        "A payment prompt was sent recently. Please wait " + std::to_string(wait) +
                            " seconds, or pay from the menu on your phone.")
         .retryAfter(wait);
-  auto res = guarded([&]() -> Result<NextAction> { return prov->requestPush(p, msisdn); }, p.provider + ".requestPush");
+  auto res = guarded(
+      bulkheads_, metrics_, p.provider,
+      [&]() -> Result<NextAction> { return prov->requestPush(p, msisdn); },
+      p.provider + ".requestPush");
   store_.write([&](Tx& tx) {
     event(tx, p.id, p.provider, res.ok() ? "push_sent" : "push_failed", res.ok() ? "prompt sent" : res.error().internal);
   });

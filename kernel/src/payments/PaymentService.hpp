@@ -13,6 +13,7 @@
 #include "malipo/payments.hpp"
 #include "malipo/product.hpp"
 #include "malipo/provider.hpp"
+#include "payments/Bulkheads.hpp"
 #include "store/Store.hpp"
 
 namespace malipo {
@@ -38,6 +39,8 @@ struct PaymentOptions {
   std::int64_t pushIntervalMs = 30000;
   int pushesPerNumberPerHour = 5;
   int pushesPerPaymentPerHour = 3;
+  int maxInFlight = 16;  // provider calls in flight per provider (bulkhead)
+  std::map<std::string, int> maxInFlightByProvider;  // per-provider overrides
 };
 
 class PaymentService final : public Payments {
@@ -107,6 +110,7 @@ class PaymentService final : public Payments {
   std::map<std::string, std::int64_t> readSyncWindow_;  // payment id → last sync-on-read window
   std::mutex breakerMutex_;
   std::map<std::string, Breaker> breakers_;
+  Bulkheads bulkheads_{opts_.maxInFlight, opts_.maxInFlightByProvider};
 };
 
 }  // namespace malipo
