@@ -636,6 +636,12 @@ Result<NextAction> PaymentService::requestPush(const std::string& id, const std:
       p.provider + ".requestPush");
   store_.write([&](Tx& tx) {
     event(tx, p.id, p.provider, res.ok() ? "push_sent" : "push_failed", res.ok() ? "prompt sent" : res.error().internal);
+    // No call was made (the provider's bulkhead was full): the prompt it did not send gives
+    // its slot back.
+    if (!res.ok() && isBulkheadFull(res.error()))
+      tx.exec("DELETE FROM payment_pushes WHERE payment_id = ? AND created_at = (SELECT MAX(created_at) FROM payment_pushes "
+              "WHERE payment_id = ?)",
+              {p.id, p.id});
   });
   return res;
 }
