@@ -59,7 +59,35 @@ std::size_t numberEnd(std::string_view text, std::size_t i, std::string& digits)
 
 }  // namespace
 
+namespace {
+// True when `text` has nothing to escape or mask (the common case: an access-log line): no
+// control or non-ASCII byte, no '@', and no run of 9 or more digits, counting single spaces,
+// dashes and '+' between them as the slow path does.
+bool plain(std::string_view text) {
+  int digits = 0;
+  bool lastSeparator = false;
+  for (char ch : text) {
+    unsigned char c = static_cast<unsigned char>(ch);
+    if (c < 0x20 || c >= 0x7f || c == '@') return false;
+    if (isDigit(c)) {
+      if (++digits >= 9) return false;
+      lastSeparator = false;
+    } else if ((c == ' ' || c == '-' || c == '+') && !lastSeparator) {
+      lastSeparator = true;
+    } else {
+      digits = 0;
+      lastSeparator = false;
+    }
+  }
+  return true;
+}
+}  // namespace
+
 void appendSanitized(std::string& out, std::string_view text) {
+  if (plain(text)) {
+    out.append(text);
+    return;
+  }
   std::string digits;
   std::size_t i = 0;
   while (i < text.size()) {
