@@ -18,8 +18,15 @@ build: setup
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) >/dev/null
 	@cmake --build $(BUILD) -j$(JOBS)
 
-run: build
-	$(BUILD)/bin/malipo serve --config $(CONFIG)
+# The first run: the server and its plugins only, quietly (the full log in $(BUILD)/build.log).
+run: setup
+	@mkdir -p $(BUILD)
+	@echo "malipo: configuring (log: $(BUILD)/build.log)"
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) > $(BUILD)/build.log 2>&1 || { tail -n 20 $(BUILD)/build.log; exit 1; }
+	@echo "malipo: building the server and its plugins (tests and benchmarks build with make test / make bench)"
+	@cmake --build $(BUILD) -j$(JOBS) --target server >> $(BUILD)/build.log 2>&1 || { grep -E "error|Error" $(BUILD)/build.log | head -n 20; exit 1; }
+	@echo "malipo: starting $(BUILD)/bin/malipo serve --config $(CONFIG)"
+	@$(BUILD)/bin/malipo serve --config $(CONFIG)
 
 test: setup-test build
 	@scripts/test.sh $(BUILD)

@@ -8,6 +8,8 @@ function(malipo_add_plugin NAME)
   set(target malipo_${NAME})
   add_library(${target} MODULE ${P_SOURCES})
   if(NOT P_OUTPUT_DIR)
+    # A shipped plugin (not a test plugin): part of `make run`'s server target.
+    set_property(GLOBAL APPEND PROPERTY MALIPO_SHIPPED_PLUGINS ${target})
     set(P_OUTPUT_DIR ${MALIPO_PLUGIN_OUTPUT_DIR})
   endif()
   set_target_properties(${target} PROPERTIES

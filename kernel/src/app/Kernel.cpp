@@ -260,6 +260,16 @@ void Kernel::start(bool serve) {
                              0, config_.root.child("server").getString("listen").rfind(':')) +
                              ":" + std::to_string(port()) + " with " + std::to_string(plugins_.plugins().size()) +
                              " plugin(s), database " + Store::redact(config_.root.child("database").getString("url")));
+  // What a person who just ran `make run` wants to know next.
+  std::string names;
+  for (const auto& p : plugins_.plugins()) names += (names.empty() ? "" : ", ") + p.config.name;
+  logger_.info("kernel", "open " + services_.publicUrl + "/healthz; plugins: " + (names.empty() ? "none" : names));
+  if (services_.sandbox) {
+    logger_.info("kernel", "SANDBOX: providers talk to their simulators under " + services_.publicUrl +
+                               "/sandbox/ (no real money; set sandbox: false in production)");
+    if (router_.match("GET", "/sandbox/hubtel/phone").route)
+      logger_.info("kernel", "try the USSD phone: " + services_.publicUrl + "/sandbox/hubtel/phone");
+  }
 }
 
 void Kernel::shutdown() {
