@@ -701,16 +701,13 @@ JobOutcome PaymentService::runSettled(const Job& job, bool settled) {
   if (settled && prod->deliversInTransaction()) {
     // The delivery record and the product's writes commit together, or not at all.
     struct NotDelivered {};
-    bool already = false;
     try {
       store_.write([&](Tx& tx) {
-        already = false;
+        // No row: another run delivered it (the row lock made us wait for it).
         if (tx.exec("UPDATE payments SET fulfilment = 'done', fulfilled_at = ?, fulfilment_error = NULL "
                     "WHERE id = ? AND (fulfilment IS NULL OR fulfilment <> 'done')",
-                    {now, job.payload}) == 0) {
-          already = true;  // another run delivered it (the row lock made us wait for it)
+                    {now, job.payload}) == 0)
           return;
-        }
         outcome = prod->onPaymentSettledInTx(p.value(), tx);
         if (outcome.kind != JobOutcome::Kind::done) throw NotDelivered{};
       });
@@ -720,7 +717,6 @@ JobOutcome PaymentService::runSettled(const Job& job, bool settled) {
     } catch (const std::exception& e) {
       outcome = JobOutcome::retry(std::string("product threw: ") + e.what());
     }
-    if (already) return JobOutcome::ok();
   } else {
     try {
       outcome = settled ? prod->onPaymentSettled(p.value()) : prod->onPaymentFailed(p.value());
@@ -772,12 +768,13 @@ int PaymentService::purgeUnmatchedWebhooks() {
   const std::int64_t cutoff = clock_.nowMs() - opts_.unmatchedWebhookRetentionMs;
   std::int64_t n = store_.exec(
       "DELETE FROM payment_events WHERE payment_id IS NULL AND kind = 'webhook' AND created_at < ?", {cutoff});
-  store_.exec("DELETE FROM payment_pushes WHERE created_at < ?", {clock_.nowMs() - 3600 * 1000});
   return static_cast<int>(n);
 }
 
 int PaymentService::runJanitor() {
   purgeUnmatchedWebhooks();
+  // Prompts older than the push limits' hour count for nothing any more.
+  store_.exec("DELETE FROM payment_pushes WHERE created_at < ?", {clock_.nowMs() - 3600 * 1000});
   std::int64_t now = clock_.nowMs();
   Rows due = store_.query(
       "SELECT id, checks, created_at FROM payments WHERE status IN ('created', 'pending', 'unknown') AND next_check_at <= ? "
