@@ -1,6 +1,6 @@
 # malipo_add_plugin(NAME SOURCES ... [LIBS ...])
-# Builds build/plugins/libmalipo_<NAME>.so against the SPI headers only, with hidden
-# visibility so the one symbol MALIPO_PLUGIN exports is the only one the loader sees.
+# Builds build/plugins/libmalipo_<NAME>.so against the plugin SDK only (MalipoSDK::sdk), with
+# hidden visibility so the one symbol MALIPO_PLUGIN exports is the only one the loader sees.
 set(MALIPO_PLUGIN_OUTPUT_DIR ${CMAKE_BINARY_DIR}/plugins)
 
 function(malipo_add_plugin NAME)
@@ -16,8 +16,9 @@ function(malipo_add_plugin NAME)
     PREFIX "lib"
     LIBRARY_OUTPUT_DIRECTORY ${P_OUTPUT_DIR}
     CXX_VISIBILITY_PRESET hidden
+    C_VISIBILITY_PRESET hidden
     VISIBILITY_INLINES_HIDDEN ON)
-  target_link_libraries(${target} PRIVATE malipo_spi ${P_LIBS})
+  target_link_libraries(${target} PRIVATE MalipoSDK::sdk ${P_LIBS})
   target_link_options(${target} PRIVATE -Wl,--no-undefined)
   if(P_DEFINITIONS)
     target_compile_definitions(${target} PRIVATE ${P_DEFINITIONS})

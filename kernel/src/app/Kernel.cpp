@@ -169,7 +169,7 @@ void Kernel::addKernelRoutes() {
   metrics_.addCollector([this](Metrics& m) {
     for (const auto& [state, n] : jobs_->stats()) m.setGauge("malipo_jobs", {{"state", state}}, static_cast<double>(n));
     for (const auto& p : plugins_.plugins())
-      m.setGauge("malipo_plugin_info", {{"plugin", p.config.name}, {"version", p.descriptor->version}}, 1);
+      m.setGauge("malipo_plugin_info", {{"plugin", p.config.name}, {"version", p.version()}, {"sdk", p.sdkVersion()}}, 1);
   });
 
   auto jobJson = [](const JobRow& j) {
@@ -222,8 +222,8 @@ void Kernel::addKernelRoutes() {
     for (const auto& p : plugins_.plugins()) {
       Poco::JSON::Object o;
       o.set("name", p.config.name);
-      o.set("version", p.descriptor->version);
-      o.set("spi_version", p.descriptor->spiVersion);
+      o.set("version", p.version());
+      o.set("sdk_version", p.sdkVersion());
       o.set("library", p.config.library);
       arr.add(o);
     }

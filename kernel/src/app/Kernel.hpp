@@ -17,7 +17,7 @@
 #include "http/Idempotency.hpp"
 #include "jobs/JobQueueImpl.hpp"
 #include "payments/PaymentService.hpp"
-#include "plugins/HostImpl.hpp"
+#include "plugins/KernelServices.hpp"
 #include "plugins/PluginManager.hpp"
 #include "store/Store.hpp"
 

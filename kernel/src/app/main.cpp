@@ -176,8 +176,7 @@ int paymentsCommand(malipo::Kernel& kernel, const std::string& sub, Args& args) 
 int run(int argc, char** argv) {
   Args args = parse(argc, argv);
   if (args.options.count("--version")) {
-    std::cout << "malipo " << MALIPO_VERSION << " (SPI " << MALIPO_SPI_VERSION << ")\n"
-              << "fingerprint: " << malipo::kernelFingerprint() << "\n";
+    std::cout << "malipo " << MALIPO_VERSION << " (plugin SDK " << malipo::kernelSdkVersion() << ")\n";
     return 0;
   }
   if (args.options.count("--help") || args.positional.empty()) {
@@ -222,7 +221,7 @@ int run(int argc, char** argv) {
     malipo::PluginManager pm;
     pm.load(config);
     for (auto& p : pm.plugins()) {
-      std::cout << "  - " << p.config.name << " " << p.descriptor->version << " (" << p.config.library << ")\n"
+      std::cout << "  - " << p.config.name << " " << p.version() << " (SDK " << p.sdkVersion() << ", " << p.config.library << ")\n"
                 << malipo::ConfigLoader::describe(p.settings, p.schema, 6);
     }
     return 0;
@@ -230,9 +229,9 @@ int run(int argc, char** argv) {
   if (cmd == "plugins") {
     malipo::PluginManager pm;
     pm.load(config);
-    std::printf("%-14s %-10s %-4s %s\n", "NAME", "VERSION", "SPI", "LIBRARY");
+    std::printf("%-14s %-10s %-4s %s\n", "NAME", "VERSION", "SDK", "LIBRARY");
     for (auto& p : pm.plugins())
-      std::printf("%-14s %-10s %-4d %s\n", p.config.name.c_str(), p.descriptor->version, p.descriptor->spiVersion,
+      std::printf("%-14s %-10s %-4s %s\n", p.config.name.c_str(), p.version().c_str(), p.sdkVersion().c_str(),
                   p.config.library.c_str());
     return 0;
   }
