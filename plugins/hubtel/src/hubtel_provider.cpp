@@ -591,9 +591,19 @@ Reply HubtelProvider::checkout(const Interaction& in, const std::string& msisdn,
     storeIfOpen(in.sessionId, encodeStep(Step{}), true, host_.clock().nowMs());
     return Reply::release(in.sessionId, kUnavailable);
   };
+  // A concurrent copy of this confirmation that claimed the session first: the same checkout.
+  auto sameCheckout = [&]() -> std::optional<Reply> {
+    Rows row = host_.db().query("SELECT status, payment_id, item_name, qty, unit_minor FROM hubtel_sessions WHERE session_id = ?",
+                                {in.sessionId});
+    if (row.empty() || row.str(0, "status") != "checkout" || row.isNull(0, "payment_id")) return std::nullopt;
+    Reply r = addToCart(cfg_.texts, row.str(0, "item_name"), row.i64(0, "qty"), row.i64(0, "unit_minor"));
+    r.sessionId = in.sessionId;
+    return r;
+  };
   if (!host_.db()
            .query("SELECT session_id FROM hubtel_payment_refs WHERE session_id = ?", {in.sessionId})
            .empty()) {
+    if (auto same = sameCheckout()) return *same;
     // This SessionId already paid for something (initiate() refuses it too): no second payment.
     error("unknown_session");
     return Reply::release(in.sessionId, kSessionExpired);
@@ -615,14 +625,8 @@ Reply HubtelProvider::checkout(const Interaction& in, const std::string& msisdn,
   // initiate() claims the session, so a second confirmation cannot make a second payment.
   auto created = host_.payments().create(cp);
   if (!created.ok()) {
-    Rows row = host_.db().query("SELECT status, payment_id, item_name, qty, unit_minor FROM hubtel_sessions WHERE session_id = ?",
-                                {in.sessionId});
-    if (!row.empty() && row.str(0, "status") == "checkout" && !row.isNull(0, "payment_id")) {
-      // A concurrent copy of this confirmation claimed the session first: same checkout.
-      Reply r = addToCart(cfg_.texts, row.str(0, "item_name"), row.i64(0, "qty"), row.i64(0, "unit_minor"));
-      r.sessionId = in.sessionId;
-      return r;
-    }
+    if (auto same = sameCheckout()) return *same;
+    Rows row = host_.db().query("SELECT status FROM hubtel_sessions WHERE session_id = ?", {in.sessionId});
     if (row.empty() || row.str(0, "status") != "open") {
       error("unknown_session");
       return Reply::release(in.sessionId, kSessionExpired);
