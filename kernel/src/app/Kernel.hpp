@@ -9,6 +9,7 @@
 
 #include "app/KernelLogger.hpp"
 #include "config/ConfigLoader.hpp"
+#include "config/KernelSettings.hpp"
 #include "http/HttpClientImpl.hpp"
 #include "http/HttpServer.hpp"
 #include "http/MetricsRegistry.hpp"
@@ -56,6 +57,7 @@ class Kernel {
   HttpOptions httpOptions() const;
 
   Config config_;
+  KernelSettings settings_;  // config_.root as typed structs
   SystemClock systemClock_;
   const Clock* clock_;
   KernelLogger logger_;
@@ -71,7 +73,6 @@ class Kernel {
   KernelServices services_;
   PluginManager plugins_;
   bool started_ = false, shutDown_ = false, pluginsStarted_ = false, handlersStuck_ = false;
-  std::int64_t shutdownGraceMs_ = 30000, httpGraceMs_ = 10000;
 };
 
 }  // namespace malipo
