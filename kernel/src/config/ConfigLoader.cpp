@@ -318,7 +318,9 @@ Config ConfigLoader::loadString(const std::string& yaml, const std::string& name
       PluginConfig pc;
       pc.name = substitute(p["name"].as<std::string>());
       pc.library = resolvePath(substitute(p["library"].as<std::string>()), name);
-      pc.enabled = cfg.root.raw()->getArray("plugins")->getObject(static_cast<unsigned>(i))->getValue<bool>("enabled");
+      auto entry = cfg.root.raw()->getArray("plugins")->getObject(static_cast<unsigned>(i));
+      entry->set("library", pc.library);  // check-config shows the resolved path
+      pc.enabled = entry->getValue<bool>("enabled");
       pc.settings = p["settings"];
       pc.line = p.Mark().line + 1;
       if (names.count(pc.name))
