@@ -256,6 +256,7 @@ enum {
   MLP_K_SCH_FIELDS = 511,  /* children */
   MLP_K_SCH_ELEMENT = 512, /* child */
   MLP_K_SCH_KEY = 513,
+  MLP_K_SCH_PATH = 514, /* a file or folder: relative values resolve against the config's folder */
 
   /* pages (page_render) */
   MLP_K_PAGE_TITLE = 550,

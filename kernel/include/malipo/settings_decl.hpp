@@ -246,6 +246,11 @@ class Decl {
     last().node.isSecret();
     return *this;
   }
+  // A file or folder: a relative value resolves against the config file's folder.
+  Decl& path() {
+    last().node.isPath();
+    return *this;
+  }
   Decl& strongSecret(bool allowEmpty = false) {
     last().node.strongSecret(allowEmpty);
     return *this;

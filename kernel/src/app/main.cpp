@@ -1,4 +1,4 @@
-// The `malipo` command: serve, check-config, migrate, plugins, jobs.
+// The `malipo` command: serve, check-config, migrate, plugins, jobs, payments, sdk.
 // Every error is one line on stderr and a non-zero exit; nothing escapes as a crash.
 #include <signal.h>
 
@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "app/Kernel.hpp"
+#include "app/Scaffold.hpp"
 #include "malipo/money.hpp"
 
 #ifndef MALIPO_VERSION
@@ -43,6 +44,8 @@ Usage:
   malipo payments list [--state STATUS] [--limit N] [--config FILE]
   malipo payments show ID [--config FILE]   a payment and its event timeline
   malipo payments sync ID [--config FILE]   ask the provider now and apply its answer
+  malipo sdk new-provider NAME DIR   write a buildable out-of-tree provider plugin
+                      (CMake project against the installed SDK, simulator, tests) into DIR
   malipo --help | --version
 
 FILE defaults to config/malipo.yaml. ${VAR} and ${VAR:-default} in the file are taken
@@ -173,6 +176,22 @@ int paymentsCommand(malipo::Kernel& kernel, const std::string& sub, Args& args) 
   return 2;
 }
 
+// `malipo sdk new-provider NAME DIR`: no config, no database.
+int sdkCommand(const Args& args) {
+  if (args.positional.size() != 4 || args.positional[1] != "new-provider") {
+    std::cerr << "malipo: usage: malipo sdk new-provider NAME DIR\n";
+    return 2;
+  }
+  const std::string &name = args.positional[2], &dir = args.positional[3];
+  auto files = malipo::scaffold::newProvider(name, dir);
+  std::cout << "wrote the provider '" << name << "' into " << dir << ":\n";
+  for (const auto& f : files) std::cout << "  " << f << "\n";
+  std::cout << "next: cmake -S " << dir << " -B " << dir
+            << "/build -DCMAKE_PREFIX_PATH=<malipo prefix> && cmake --build " << dir
+            << "/build && ctest --test-dir " << dir << "/build\n";
+  return 0;
+}
+
 int run(int argc, char** argv) {
   Args args = parse(argc, argv);
   if (args.options.count("--version")) {
@@ -185,11 +204,13 @@ int run(int argc, char** argv) {
   }
   std::string configFile = args.options.count("--config") ? args.options["--config"] : "config/malipo.yaml";
   const std::string& cmd = args.positional[0];
-  static const std::vector<std::string> commands{"serve", "check-config", "migrate", "plugins", "jobs", "payments"};
+  static const std::vector<std::string> commands{"serve", "check-config", "migrate", "plugins",
+                                                 "jobs",  "payments",     "sdk"};
   if (std::find(commands.begin(), commands.end(), cmd) == commands.end()) {
     std::cerr << "malipo: unknown command '" << cmd << "' (see malipo --help)\n";
     return 2;
   }
+  if (cmd == "sdk") return sdkCommand(args);
   malipo::Config config = malipo::ConfigLoader::loadFile(configFile);
 
   if (cmd == "serve") return serve(std::move(config), args.options["--port-file"]);

@@ -128,7 +128,7 @@ SchemaNode pluginEntry() {
   settings.passthrough = true;
   return object("one plugin to load")
       .field("name", str("unique plugin name; must equal the name the library declares").req())
-      .field("library", str("path of the shared library, relative to the working directory").req())
+      .field("library", str("path of the shared library (relative: to the config's folder)").req())
       .field("enabled", boolean("load this plugin").def(true))
       .field("settings", settings);
 }

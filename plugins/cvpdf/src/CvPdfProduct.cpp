@@ -128,10 +128,12 @@ const Decl<CvPdfSettings>& CvPdfSettings::decl() {
                      p.str("amount", &C::priceAmount, "amount in major units, e.g. \"1000\"")
                          .str("currency", &C::priceCurrency, "ISO 4217 currency");
                    })
-          .str("storage_dir", &C::storageDir, "where generated PDFs are stored")
+          .str("storage_dir", &C::storageDir, "where generated PDFs are stored (relative: to the config's folder)")
+          .path()
           .str("font_dir", &C::fontDir,
                "directory with DejaVuSans.ttf and DejaVuSans-Bold.ttf (empty: Debian's "
                "fonts-dejavu-core)")
+          .path()
           .integer("max_pages", &C::maxPages, "page cap of a generated CV")
           .range(1, 50)
           .integer("max_body_bytes", &C::maxBodyBytes, "largest initiate-ussd body")

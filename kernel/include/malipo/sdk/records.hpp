@@ -595,6 +595,7 @@ inline void put(Out o, const SchemaNode& n) {
   o.i(MLP_K_SCH_STRONG, n.strong);
   o.i(MLP_K_SCH_EMPTY_ALLOWED, n.emptyAllowed);
   o.i(MLP_K_SCH_PASSTHROUGH, n.passthrough);
+  o.i(MLP_K_SCH_PATH, n.path);
   if (n.hasDefault) {
     Poco::JSON::Array wrapped;  // [value]: a JSON text for scalars too
     wrapped.add(n.defaultValue);
@@ -624,6 +625,7 @@ inline SchemaNode getSchema(In in) {
   n.strong = in.i(MLP_K_SCH_STRONG) == 1;
   n.emptyAllowed = in.i(MLP_K_SCH_EMPTY_ALLOWED) == 1;
   n.passthrough = in.i(MLP_K_SCH_PASSTHROUGH) == 1;
+  n.path = in.i(MLP_K_SCH_PATH) == 1;
   if (in.has(MLP_K_SCH_DEFAULT)) {
     n.hasDefault = true;
     try {
