@@ -4,6 +4,7 @@
 
 #include <cctype>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <set>
@@ -114,7 +115,10 @@ Poco::Dynamic::Var convert(const YAML::Node& node, const SchemaNode& schema, con
         if (!value.IsDefined() || value.IsNull()) {
           if (child.required) fail(file, node, childPath, "is required (" + child.description + ")");
           if (child.hasDefault) {
-            obj->set(key, child.defaultValue);
+            // A path default resolves like a written value.
+            Poco::Dynamic::Var v = child.defaultValue;
+            if (child.path) v = ConfigLoader::resolvePath(v.toString(), file);
+            obj->set(key, v);
           } else if (child.type == SettingType::object) {
             obj->set(key, convert(YAML::Node(), child, childPath, file));
           }
@@ -151,11 +155,22 @@ Poco::Dynamic::Var convert(const YAML::Node& node, const SchemaNode& schema, con
         arr->add(convert(node[i], *schema.element, path + "[" + std::to_string(i) + "]", file));
       return arr;
     }
-    default: return convertScalar(node, schema, path, file);
+    default: {
+      Poco::Dynamic::Var v = convertScalar(node, schema, path, file);
+      if (schema.path && schema.type == SettingType::string)
+        return ConfigLoader::resolvePath(v.toString(), file);
+      return v;
+    }
   }
 }
 
 }  // namespace
+
+std::string ConfigLoader::resolvePath(const std::string& value, const std::string& file) {
+  std::filesystem::path p(value), dir = std::filesystem::path(file).parent_path();
+  if (value.empty() || p.is_absolute() || dir.empty()) return value;
+  return (dir / p).lexically_normal().string();
+}
 
 std::string ConfigLoader::substitute(const std::string& value) {
   std::string out;
@@ -214,14 +229,20 @@ Config ConfigLoader::loadString(const std::string& yaml, const std::string& name
   Config cfg;
   cfg.file = name;
   cfg.root = validate(root, kernelSchema(), "", name);
+  auto database = cfg.root.raw()->getObject("database");
+  std::string url = database->getValue<std::string>("url");
+  if (url.rfind("sqlite:", 0) == 0 && url.size() > 7 && url[7] != ':')  // not sqlite::memory:
+    database->set("url", "sqlite:" + resolvePath(url.substr(7), name));
   if (root["plugins"] && root["plugins"].IsSequence()) {
     std::map<std::string, int> names;
     for (std::size_t i = 0; i < root["plugins"].size(); ++i) {
       YAML::Node p = root["plugins"][i];
       PluginConfig pc;
       pc.name = substitute(p["name"].as<std::string>());
-      pc.library = substitute(p["library"].as<std::string>());
-      pc.enabled = cfg.root.raw()->getArray("plugins")->getObject(static_cast<unsigned>(i))->getValue<bool>("enabled");
+      pc.library = resolvePath(substitute(p["library"].as<std::string>()), name);
+      auto entry = cfg.root.raw()->getArray("plugins")->getObject(static_cast<unsigned>(i));
+      entry->set("library", pc.library);  // check-config shows the resolved path
+      pc.enabled = entry->getValue<bool>("enabled");
       pc.settings = p["settings"];
       pc.line = p.Mark().line + 1;
       if (names.count(pc.name))
