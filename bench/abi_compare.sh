@@ -21,7 +21,7 @@ trap cleanup EXIT
 rps() { wrk -t2 -c64 -d"${DUR}s" "$1" | awk '/Requests\/sec/ {print $2}'; }
 best() { awk -v a="$1" -v b="$2" 'BEGIN {print (b > a ? b : a)}'; }
 
-start_kernel() { # build tag → port
+start_kernel() { # build tag: starts a kernel with the test plugin; its port in $WORK/<tag>.port
   local b=$1 tag=$2
   cat > "$WORK/$tag.yaml" <<YAML
 server: {listen: "127.0.0.1:0", threads: 32, idle_timeout_ms: 600000, access_log: false, rate_limits: {default: {requests_per_minute: 10000000, burst: 1000000}}}
@@ -32,16 +32,17 @@ plugins:
   - name: testplugin
     library: $b/tests/plugins/libmalipo_testplugin.so
 YAML
-  "$b/bin/malipo" serve --config "$WORK/$tag.yaml" --port-file "$WORK/$tag.port" 2> "$WORK/$tag.log" &
+  "$b/bin/malipo" serve --config "$WORK/$tag.yaml" --port-file "$WORK/$tag.port" > /dev/null 2> "$WORK/$tag.log" &
   PIDS+=($!)
   for _ in $(seq 100); do [ -s "$WORK/$tag.port" ] && break; sleep 0.1; done
-  cat "$WORK/$tag.port"
 }
 
 declare -A PAY ROUTE HEALTH
 for tag in before after; do PAY[$tag]=0; ROUTE[$tag]=0; HEALTH[$tag]=0; done
-PB=$(start_kernel "$BEFORE" before)
-PA=$(start_kernel "$AFTER" after)
+start_kernel "$BEFORE" before
+start_kernel "$AFTER" after
+PB=$(cat "$WORK/before.port")
+PA=$(cat "$WORK/after.port")
 for p in $PB $PA; do wrk -t2 -c64 -d2s "http://127.0.0.1:$p/test/hello/x" > /dev/null; done  # warm-up
 
 for round in $(seq "$ROUNDS"); do

@@ -69,9 +69,11 @@ mlp_rec* recNew() noexcept {
 }
 void recFree(mlp_rec* r) noexcept { delete r; }
 std::int32_t recHas(const mlp_rec* r, std::uint32_t key) noexcept { return r && r->find(key) ? 1 : 0; }
+mlp_str sv(std::string_view v) { return mlp_str{v.data() ? v.data() : "", v.size()}; }
+
 mlp_str recStr(const mlp_rec* r, std::uint32_t key) noexcept {
   const auto* f = r ? r->find(key) : nullptr;
-  return f && f->kind == mlp_rec::Kind::str ? view(f->s) : kEmpty;
+  return f && f->kind == mlp_rec::Kind::str ? sv(f->str()) : kEmpty;
 }
 std::int64_t recI64(const mlp_rec* r, std::uint32_t key, std::int64_t dflt) noexcept {
   const auto* f = r ? r->find(key) : nullptr;
@@ -80,13 +82,13 @@ std::int64_t recI64(const mlp_rec* r, std::uint32_t key, std::int64_t dflt) noex
 std::uint32_t recCount(const mlp_rec* r, std::uint32_t key) noexcept {
   const auto* f = r ? r->find(key) : nullptr;
   if (!f) return 0;
-  if (f->kind == mlp_rec::Kind::strs) return static_cast<std::uint32_t>(f->list.size());
+  if (f->kind == mlp_rec::Kind::strs) return static_cast<std::uint32_t>(f->strCount());
   if (f->kind == mlp_rec::Kind::recs) return static_cast<std::uint32_t>(f->children.size());
   return 0;
 }
 mlp_str recStrAt(const mlp_rec* r, std::uint32_t key, std::uint32_t i) noexcept {
   const auto* f = r ? r->find(key) : nullptr;
-  return f && f->kind == mlp_rec::Kind::strs && i < f->list.size() ? view(f->list[i]) : kEmpty;
+  return f && f->kind == mlp_rec::Kind::strs && i < f->strCount() ? sv(f->strAt(i)) : kEmpty;
 }
 const mlp_rec* recAt(const mlp_rec* r, std::uint32_t key, std::uint32_t i) noexcept {
   const auto* f = r ? r->find(key) : nullptr;
@@ -95,7 +97,9 @@ const mlp_rec* recAt(const mlp_rec* r, std::uint32_t key, std::uint32_t i) noexc
 void recSetStr(mlp_rec* r, std::uint32_t key, mlp_str v) noexcept {
   if (!r) return;
   try {
-    r->slot(key, mlp_rec::Kind::str).s.assign(v.ptr ? v.ptr : "", v.ptr ? v.len : 0);
+    auto& f = r->slot(key, mlp_rec::Kind::str);
+    f.borrowed = false;
+    f.s.assign(v.ptr ? v.ptr : "", v.ptr ? v.len : 0);
   } catch (...) {
   }
 }
@@ -109,7 +113,12 @@ void recSetI64(mlp_rec* r, std::uint32_t key, std::int64_t v) noexcept {
 void recAddStr(mlp_rec* r, std::uint32_t key, mlp_str v) noexcept {
   if (!r) return;
   try {
-    r->slot(key, mlp_rec::Kind::strs).list.emplace_back(v.ptr ? v.ptr : "", v.ptr ? v.len : 0);
+    auto& f = r->slot(key, mlp_rec::Kind::strs);
+    if (!f.views.empty()) {  // a borrowed list the plugin appends to: own it from here
+      for (auto x : f.views) f.list.emplace_back(x);
+      f.views.clear();
+    }
+    f.list.emplace_back(v.ptr ? v.ptr : "", v.ptr ? v.len : 0);
   } catch (...) {
   }
 }
@@ -436,6 +445,34 @@ void metricCollector(mlp_host* h, mlp_fn fn, void* self, mlp_release_fn release)
 
 // ---- routes ------------------------------------------------------------------------------
 
+// The request as a record that borrows the kernel's strings (they outlive the handler call):
+// the same keys as abi::put(Out, const Request&), without copying headers and body.
+// The handler's answer, its body moved out of the record (abi::getResponse copies).
+bool takeResponse(mlp_rec& out, Response& response) {
+  mlp_rec::Field* body = nullptr;
+  for (auto& f : out.fields)
+    if (f.key == MLP_K_RESP_BODY && f.kind == mlp_rec::Kind::str && !f.borrowed) body = &f;
+  std::string moved;
+  if (body) moved.swap(body->s);
+  if (!abi::getResponse(In(kernelApi(), &out), response)) return false;
+  response.body = std::move(moved);
+  return true;
+}
+
+void borrowRequest(mlp_rec& r, const Request& q) {
+  r.fields.reserve(10);
+  r.borrow(MLP_K_REQ_METHOD, q.method);
+  r.borrow(MLP_K_REQ_PATH, q.path);
+  r.borrow(MLP_K_REQ_RAW_QUERY, q.rawQuery);
+  r.borrowPairs(MLP_K_REQ_QUERY, q.query);
+  r.borrowPairs(MLP_K_REQ_PARAMS, q.pathParams);
+  r.borrowPairs(MLP_K_REQ_HEADERS, q.headers);
+  r.borrow(MLP_K_REQ_BODY, q.body);
+  r.borrow(MLP_K_REQ_CLIENT_IP, q.clientIp);
+  r.borrow(MLP_K_REQ_ID, q.requestId);
+  if (q.userId) r.borrow(MLP_K_REQ_USER, *q.userId);
+}
+
 std::int32_t routeAdd(mlp_host* h, const mlp_rec* route, mlp_hook_fn fn, void* self, mlp_release_fn release,
                       mlp_rec* err) noexcept {
   return hostCall(err, "route_add", [&] {
@@ -445,15 +482,16 @@ std::int32_t routeAdd(mlp_host* h, const mlp_rec* route, mlp_hook_fn fn, void* s
       return failWith(err, ErrorCode::invalidInput, "route_add: no handler, or an unknown authentication value");
     auto cb = std::make_shared<Callback>(self, nullptr);
     h->k->router->add(r.s(MLP_K_ROUTE_METHOD), r.s(MLP_K_ROUTE_PATTERN), [cb, fn](const Request& request) -> Response {
-      Owned in(kernelApi()), out(kernelApi());
-      abi::put(in.out(), request);
-      std::int32_t rc = fn(cb->self, in.get(), out.get(), nullptr);
+      mlp_rec in, out;
+      borrowRequest(in, request);
+      std::int32_t rc = fn(cb->self, &in, &out, nullptr);
+      In answer(kernelApi(), &out);
       Response response;
-      if (rc == MLP_OK && abi::getResponse(out.in(), response)) return response;
+      if (rc == MLP_OK && takeResponse(out, response)) return response;
       if (rc == MLP_OK)
         throw std::runtime_error("the plugin's handler answered an invalid HTTP status " +
-                                 std::to_string(out.in().i(MLP_K_RESP_STATUS)));
-      Error e = abi::getError(out.in(), rc, "the plugin's handler");
+                                 std::to_string(answer.i(MLP_K_RESP_STATUS)));
+      Error e = abi::getError(answer, rc, "the plugin's handler");
       if (e.code == ErrorCode::internal) throw std::runtime_error(e.internal);  // the router's 500 with request id
       return Response::error(e, request.requestId);
     }, options);

@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "malipo/abi.h"
@@ -24,7 +25,9 @@ struct KernelServices;
 struct LoadedPlugin;
 }  // namespace malipo
 
-// A record: per key a string, an integer, a string list or a list of child records.
+// A record: per key a string, an integer, a string list or a list of child records. Strings
+// are owned, or (the kernel's fast path for requests) borrowed from a kernel object that
+// outlives the hook call the record is made for.
 struct mlp_rec {
   enum class Kind : std::uint8_t { str, i64, strs, recs };
   struct Field {
@@ -32,8 +35,15 @@ struct mlp_rec {
     Kind kind;
     std::int64_t i = 0;
     std::string s;
+    bool borrowed = false;
+    std::string_view view;  // when borrowed
     std::vector<std::string> list;
+    std::vector<std::string_view> views;  // a borrowed list
     std::vector<std::unique_ptr<mlp_rec>> children;
+
+    std::string_view str() const { return borrowed ? view : std::string_view(s); }
+    std::size_t strCount() const { return views.empty() ? list.size() : views.size(); }
+    std::string_view strAt(std::size_t n) const { return views.empty() ? std::string_view(list[n]) : views[n]; }
   };
   std::vector<Field> fields;
 
@@ -52,6 +62,23 @@ struct mlp_rec {
       }
     fields.push_back(Field{key, kind});
     return fields.back();
+  }
+  // Borrowed values: `v` must outlive every read of this record.
+  void borrow(std::uint32_t key, std::string_view v) {
+    Field& f = slot(key, Kind::str);
+    f.borrowed = true;
+    f.view = v;
+  }
+  template <class Map>
+  void borrowPairs(std::uint32_t key, const Map& m) {
+    if (m.empty()) return;
+    Field& f = slot(key, Kind::strs);
+    f.list.clear();
+    f.views.reserve(m.size() * 2);
+    for (const auto& [name, value] : m) {
+      f.views.emplace_back(name);
+      f.views.emplace_back(value);
+    }
   }
 };
 
