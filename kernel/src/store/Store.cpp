@@ -286,6 +286,9 @@ Store::Store(const std::string& url, int poolSize, int busyTimeoutMs)
     engine_ = Engine::postgresql;
     connector_ = "PostgreSQL";
     connectString_ = url;  // libpq reads the URI itself (percent-encoding, ?sslmode=…)
+    // Batches running their callbacks at once (see runBatchPostgres): one lane serialises
+    // every write of the process onto one connection, a round trip at a time.
+    lanes_ = std::max(1, std::min(4, poolSize / 2));
   } else {
     throw DbError("database.url must start with sqlite: or postgresql:// (got '" + redact(url) + "')");
   }
@@ -414,58 +417,29 @@ std::string messageOf(const std::exception_ptr& e) { return asDbError(e).what();
   }
 }
 
-constexpr std::size_t kMaxBatch = 256;  // bounds the latency one batch adds to its last member
+// Bounds the latency one batch adds to its last member. On PostgreSQL also the number of
+// subtransactions per transaction: each writing callback's savepoint takes a subtransaction
+// id, and past 64 in one transaction every other session's snapshots overflow to pg_subtrans.
+constexpr std::size_t kMaxBatchSqlite = 256, kMaxBatchPostgres = 48;
+
+// Set while this thread runs write callbacks: a write() from inside one would wait for the
+// batch it is part of.
+thread_local const Store* tlsWriting = nullptr;
 }  // namespace
 
 struct Store::WriteItem {
   const std::function<void(Tx&)>* work = nullptr;
   std::vector<std::function<void()>> afterCommit;
   std::exception_ptr error;
+  bool taken = false;  // in a batch (no longer in the queue)
   bool done = false;
+  bool rerun = false;  // `error` was not its own and nothing of it committed: run it again
 };
 
 void Store::write(const std::function<void(Tx&)>& work) {
-  if (engine_ == Engine::sqlite) return writeGrouped(work);
-  for (int attempt = 1;; ++attempt) {
-    Lease lease(*this);
-    bool began = false;
-    try {
-      control(lease.conn(), "BEGIN");
-      began = true;
-      SessionTx tx(lease.conn(), engine_);
-      work(tx);
-      control(lease.conn(), "COMMIT");
-      ++commits_;
-      ++committedWrites_;
-      for (auto& fn : tx.afterCommit) {
-        try {
-          fn();
-        } catch (...) {
-          // The transaction committed: a failing notification must not report otherwise.
-        }
-      }
-      return;
-    } catch (...) {
-      std::exception_ptr e = std::current_exception();
-      if (began) {
-        try {
-          control(lease.conn(), "ROLLBACK");
-        } catch (...) {
-          lease.markBroken();
-        }
-      } else {
-        lease.markBroken();
-      }
-      if (isRetryable(messageOf(e)) && attempt < 5) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(5 * attempt));
-        continue;
-      }
-      rethrow(e);
-    }
+  if (tlsWriting == this) {
+    throw DbError("Database::write called from inside a write callback (use the Tx it was given)");
   }
-}
-
-void Store::writeGrouped(const std::function<void(Tx&)>& work) {
   for (int attempt = 1;; ++attempt) {
     WriteItem item;
     item.work = &work;
@@ -473,25 +447,31 @@ void Store::writeGrouped(const std::function<void(Tx&)>& work) {
       std::unique_lock<std::mutex> lock(groupMutex_);
       queue_.push_back(&item);
       while (!item.done) {
-        if (leading_) {
+        if (leading_ >= lanes_ || item.taken) {
           groupCv_.wait(lock);
           continue;
         }
         // Lead: take what has gathered (this caller's item is among it) and commit it.
-        leading_ = true;
-        std::size_t n = std::min(queue_.size(), kMaxBatch);
+        ++leading_;
+        const std::size_t cap = engine_ == Engine::postgresql ? kMaxBatchPostgres : kMaxBatchSqlite;
+        std::size_t n = std::min(queue_.size(), cap);
         std::vector<WriteItem*> batch(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
         queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
+        for (WriteItem* w : batch) w->taken = true;
         lock.unlock();
-        runBatch(batch);
+        if (engine_ == Engine::postgresql) {
+          runBatchPostgres(batch);  // hands the lead on before its COMMIT
+        } else {
+          runBatch(batch);
+        }
         lock.lock();
         for (WriteItem* w : batch) w->done = true;
-        leading_ = false;
+        if (engine_ == Engine::sqlite) --leading_;
         groupCv_.notify_all();
       }
     }
     if (item.error) {
-      if (isRetryable(messageOf(item.error)) && attempt < 5) {
+      if ((item.rerun || isRetryable(messageOf(item.error))) && attempt < 5) {
         std::this_thread::sleep_for(std::chrono::milliseconds(5 * attempt));
         continue;
       }
@@ -506,6 +486,12 @@ void Store::writeGrouped(const std::function<void(Tx&)>& work) {
     }
     return;
   }
+}
+
+void Store::handOnLead() {
+  std::lock_guard<std::mutex> lock(groupMutex_);
+  --leading_;
+  groupCv_.notify_all();
 }
 
 void Store::runBatch(std::vector<WriteItem*>& batch) {
@@ -526,6 +512,7 @@ void Store::runBatch(std::vector<WriteItem*>& batch) {
   }
   // One callback alone needs no savepoint: its failure rolls the transaction back.
   const bool savepoints = batch.size() > 1;
+  tlsWriting = this;
   for (WriteItem* w : batch) {
     try {
       if (savepoints) control(c, "SAVEPOINT malipo_write");
@@ -550,6 +537,7 @@ void Store::runBatch(std::vector<WriteItem*>& batch) {
       }
     }
   }
+  tlsWriting = nullptr;
   bool anyOk = std::any_of(batch.begin(), batch.end(), [](WriteItem* w) { return !w->error; });
   if (anyOk) {
     try {
@@ -566,6 +554,110 @@ void Store::runBatch(std::vector<WriteItem*>& batch) {
     control(c, "ROLLBACK");
   } catch (...) {
     lease.markBroken();
+  }
+}
+
+// PostgreSQL: one BEGIN … COMMIT for the batch, each callback inside the savepoint
+// malipo_write. Round trips: `BEGIN; SAVEPOINT` once, `RELEASE; SAVEPOINT` between two
+// callbacks, one `ROLLBACK TO` after a failed one (the savepoint survives it, so the next
+// callback reuses it), one COMMIT. A callback that hits a serialization failure or a
+// deadlock is rolled back to its savepoint (PostgreSQL aborts only the subtransaction, and
+// rolling back releases the locks it took) and marked to run again in a later batch; its
+// batch-mates commit. If the transaction itself is lost (the savepoint cannot be restored, or
+// COMMIT fails with 40001/40P01), the whole batch is marked to run again: nothing of it
+// committed. A COMMIT that fails otherwise (e.g. the connection dropped) may or may not have
+// committed: every member gets that error, none is re-run blindly.
+// The lead passes to the next batch once this batch's callbacks have run, before its COMMIT:
+// the next batch runs its callbacks while this one's flush is under way. Only one batch at a
+// time is running callbacks, and a committing batch takes no more locks, so batches of one
+// process cannot deadlock each other; a callback may wait for a committing batch's locks.
+void Store::runBatchPostgres(std::vector<WriteItem*>& batch) {
+  std::unique_ptr<Lease> lease;
+  // Nothing of the batch committed: members that failed on their own keep their error, the
+  // others get `e` and run again when it is certain that nothing of theirs committed.
+  auto lost = [&](const std::exception_ptr& e, bool beforeCommit) {
+    const bool again = beforeCommit || isRetryable(messageOf(e));
+    for (WriteItem* w : batch) {
+      w->afterCommit.clear();
+      if (w->error) continue;
+      w->error = e;
+      w->rerun = again;
+    }
+  };
+  try {
+    lease = std::make_unique<Lease>(*this);
+  } catch (...) {
+    handOnLead();
+    lost(std::current_exception(), false);
+    return;
+  }
+  Conn& c = lease->conn();
+  const bool savepoints = batch.size() > 1;
+  try {
+    control(c, savepoints ? "BEGIN; SAVEPOINT malipo_write" : "BEGIN");
+  } catch (...) {
+    handOnLead();
+    lease->markBroken();
+    lost(std::current_exception(), true);  // e.g. a pooled connection the server dropped
+    return;
+  }
+  bool fresh = true;  // the savepoint holds no callback's work yet
+  bool broken = false;
+  tlsWriting = this;
+  for (WriteItem* w : batch) {
+    if (!fresh) {
+      try {
+        control(c, "RELEASE malipo_write; SAVEPOINT malipo_write");
+        fresh = true;
+      } catch (...) {
+        lost(std::current_exception(), true);
+        broken = true;
+        break;
+      }
+    }
+    SessionTx tx(c, engine_);
+    std::exception_ptr failed;
+    try {
+      (*w->work)(tx);
+      // A callback that caught a statement's error and returned anyway left the transaction
+      // aborted: that is its failure, not its batch-mates'.
+      if (PQtransactionStatus(c.pg) == PQTRANS_INERROR) {
+        throw DbError("PostgreSQL: a statement of this write failed and the callback went on "
+                      "(current transaction is aborted)");
+      }
+      w->afterCommit = std::move(tx.afterCommit);
+      fresh = false;
+    } catch (...) {
+      failed = std::current_exception();
+    }
+    if (!failed) continue;
+    w->error = failed;  // a serialization failure or deadlock makes write() run it again
+    if (!savepoints) break;
+    try {
+      control(c, "ROLLBACK TO SAVEPOINT malipo_write");
+    } catch (...) {
+      lost(std::current_exception(), true);
+      broken = true;
+      break;
+    }
+  }
+  tlsWriting = nullptr;
+  handOnLead();
+  const auto applied = std::count_if(batch.begin(), batch.end(), [](WriteItem* w) { return !w->error; });
+  if (!broken && applied > 0) {
+    try {
+      control(c, "COMMIT");
+      ++commits_;
+      committedWrites_ += static_cast<std::uint64_t>(applied);
+      return;
+    } catch (...) {
+      lost(std::current_exception(), false);
+    }
+  }
+  try {
+    control(c, "ROLLBACK");
+  } catch (...) {
+    lease->markBroken();
   }
 }
 
