@@ -622,8 +622,9 @@ void Store::runBatchPostgres(std::vector<WriteItem*>& batch) {
       // A callback that caught a statement's error and returned anyway left the transaction
       // aborted: that is its failure, not its batch-mates'.
       if (PQtransactionStatus(c.pg) == PQTRANS_INERROR) {
-        throw DbError("PostgreSQL: a statement of this write failed and the callback went on "
-                      "(current transaction is aborted)");
+        throw DbError(
+            "PostgreSQL: a statement of this write failed and the callback went on "
+            "(current transaction is aborted)");
       }
       w->afterCommit = std::move(tx.afterCommit);
       fresh = false;
@@ -643,7 +644,8 @@ void Store::runBatchPostgres(std::vector<WriteItem*>& batch) {
   }
   tlsWriting = nullptr;
   handOnLead();
-  const auto applied = std::count_if(batch.begin(), batch.end(), [](WriteItem* w) { return !w->error; });
+  const auto applied =
+      std::count_if(batch.begin(), batch.end(), [](WriteItem* w) { return !w->error; });
   if (!broken && applied > 0) {
     try {
       control(c, "COMMIT");
