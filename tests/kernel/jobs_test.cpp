@@ -2,8 +2,8 @@
 #include <condition_variable>
 #include <map>
 #include <mutex>
-#include <thread>
 #include <set>
+#include <thread>
 
 #include "app/KernelLogger.hpp"
 #include "engines.hpp"
@@ -230,7 +230,10 @@ TEST_P(JobsTest, TwoQueuesNeverRunOneJobAtOnce) {
       if (!running.insert(j.id).second) ++overlaps;
       ++runs[j.id];
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    // Long enough that both queues get a share: on SQLite the second store waits in the
+    // busy handler (sleeps of up to 100 ms) while the first one holds the write lock, and
+    // the first claims its next batch while its workers run the current one.
+    std::this_thread::sleep_for(std::chrono::milliseconds(8));
     std::lock_guard<std::mutex> lock(m);
     running.erase(j.id);
     return JobOutcome::ok();
@@ -295,12 +298,15 @@ TEST_P(JobsTest, ClaimedJobsWaitingForAWorkerKeepTheirLease) {
   });
   q1.start();
   q2.start();
-  ASSERT_TRUE(malipo::test::eventually([&] { return q1.completed() + q2.completed() >= total; }, 30000));
+  ASSERT_TRUE(
+      malipo::test::eventually([&] { return q1.completed() + q2.completed() >= total; }, 30000));
   q1.drain();
   q2.drain();
   EXPECT_EQ(static_cast<int>(runs.size()), total);
   for (const auto& [id, n] : runs) EXPECT_EQ(n, 1) << "job " << id;
-  EXPECT_EQ(s1.query("SELECT COUNT(*) AS n FROM jobs WHERE state = 'done' AND last_error IS NULL").i64(0, "n"), total);
+  EXPECT_EQ(s1.query("SELECT COUNT(*) AS n FROM jobs WHERE state = 'done' AND last_error IS NULL")
+                .i64(0, "n"),
+            total);
 }
 
 TEST_P(JobsTest, DrainReturnsUnstartedJobs) {

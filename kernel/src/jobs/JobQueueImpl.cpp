@@ -46,9 +46,10 @@ std::vector<Migration> JobQueueImpl::migrations() {
       "CREATE INDEX jobs_due ON jobs (run_at, id) WHERE state = 'queued';"
       "CREATE INDEX jobs_leased ON jobs (lease_until) WHERE state = 'running';"
       "CREATE INDEX jobs_done ON jobs (updated_at) WHERE state = 'done'";
-  m2.postgresql = m2.sqlite +
-                  ";ALTER TABLE jobs SET (autovacuum_vacuum_scale_factor = 0.01, "
-                  "autovacuum_vacuum_insert_scale_factor = 0.01, autovacuum_analyze_scale_factor = 0.01)";
+  m2.postgresql =
+      m2.sqlite +
+      ";ALTER TABLE jobs SET (autovacuum_vacuum_scale_factor = 0.01, "
+      "autovacuum_vacuum_insert_scale_factor = 0.01, autovacuum_analyze_scale_factor = 0.01)";
   return {m, m2};
 }
 
@@ -321,7 +322,8 @@ int JobQueueImpl::heartbeat() {
     for (const auto& [id, r] : running_)
       if (r.leaseUntil - now < r.leaseMs / 2) due.emplace_back(id, r);
     for (const Claimed& c : ready_)
-      if (c.leaseUntil - now < c.leaseMs / 2) due.emplace_back(c.job.id, Running{c.token, c.leaseMs, c.leaseUntil, 0});
+      if (c.leaseUntil - now < c.leaseMs / 2)
+        due.emplace_back(c.job.id, Running{c.token, c.leaseMs, c.leaseUntil, 0});
   }
   if (due.empty()) return 0;
   std::vector<bool> extended(due.size(), false);
@@ -342,8 +344,9 @@ int JobQueueImpl::heartbeat() {
       it->second.leaseUntil = extended[i] ? now + it->second.leaseMs : INT64_MAX;
       continue;
     }
-    auto q = std::find_if(ready_.begin(), ready_.end(),
-                          [&](const Claimed& c) { return c.job.id == due[i].first && c.token == token; });
+    auto q = std::find_if(ready_.begin(), ready_.end(), [&](const Claimed& c) {
+      return c.job.id == due[i].first && c.token == token;
+    });
     if (q == ready_.end()) continue;
     if (extended[i]) {
       q->leaseUntil = now + q->leaseMs;
