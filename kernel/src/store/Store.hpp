@@ -86,8 +86,8 @@ class Store final : public Database {
   void runBatch(std::vector<WriteItem*>& batch);
   void runBatchPostgres(std::vector<WriteItem*>& batch);
   void handOnLead();
+  void wakeNextLeader();
   std::mutex groupMutex_;
-  std::condition_variable groupCv_;
   std::vector<WriteItem*> queue_;
   int leading_ = 0;  // batches running their callbacks
   int lanes_ = 1;    // at most this many at once
