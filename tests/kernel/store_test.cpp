@@ -345,3 +345,19 @@ TEST_P(StoreTest, ACallbackThatSwallowsAnErrorFailsAloneAndNestedWritesAreRefuse
   }
   EXPECT_THROW(s.write([&](Tx&) { s.write([](Tx&) {}); }), DbError);
 }
+
+// PostgreSQL statements are prepared once per connection: a table that changes under a
+// prepared SELECT * (a migration adds a column) is prepared afresh, for reads and writes.
+TEST_P(StoreTest, PreparedStatementsSurviveASchemaChange) {
+  SKIP_WITHOUT_ENGINE();
+  Store s(url(), 1, 5000);  // one connection: the second SELECT reuses the first's statement
+  s.exec("CREATE TABLE p (id BIGINT PRIMARY KEY)");
+  s.exec("INSERT INTO p (id) VALUES (1)");
+  EXPECT_EQ(s.query("SELECT * FROM p").columns.size(), 1u);
+  Rows inTx;
+  s.write([&](Tx& tx) { inTx = tx.query("SELECT * FROM p WHERE id = ?", {std::int64_t{1}}); });
+  s.exec("ALTER TABLE p ADD COLUMN note TEXT");
+  EXPECT_EQ(s.query("SELECT * FROM p").columns.size(), 2u);
+  s.write([&](Tx& tx) { inTx = tx.query("SELECT * FROM p WHERE id = ?", {std::int64_t{1}}); });
+  EXPECT_EQ(inTx.columns.size(), 2u);
+}

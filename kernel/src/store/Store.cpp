@@ -27,6 +27,7 @@ bool isRetryable(const std::string& msg) {
   return msg.find("40001") != std::string::npos || msg.find("40P01") != std::string::npos ||
          msg.find("could not serialize") != std::string::npos ||
          msg.find("deadlock detected") != std::string::npos ||
+         msg.find("cached plan must not change result type") != std::string::npos ||
          msg.find("database is locked") != std::string::npos;
 }
 
@@ -77,13 +78,16 @@ sqlite3_stmt* sqlitePrepare(Store::Conn& c, const std::string& sql, const Params
 // Steps to the end, collecting rows when `out` is given; always leaves the statement reset
 // so it holds no lock.
 void sqliteRun(Store::Conn& c, sqlite3_stmt* st, const std::string& sql, Rows* out) {
-  int cols = sqlite3_column_count(st);
-  if (out) {
-    out->columns.clear();
-    for (int k = 0; k < cols; ++k) out->columns.emplace_back(sqlite3_column_name(st, k));
-  }
-  for (;;) {
+  int cols = 0;
+  for (bool first = true;; first = false) {
     int rc = sqlite3_step(st);
+    if (first && out) {
+      // After the first step: a cached statement whose schema changed is re-prepared by
+      // sqlite3_step, and only then has its new columns (SELECT * after ALTER TABLE).
+      cols = sqlite3_column_count(st);
+      out->columns.clear();
+      for (int k = 0; k < cols; ++k) out->columns.emplace_back(sqlite3_column_name(st, k));
+    }
     if (rc == SQLITE_DONE) break;
     if (rc != SQLITE_ROW) {
       std::string msg = sqlite3_errmsg(c.db);
@@ -127,8 +131,8 @@ std::string trimmed(std::string msg) {
 
 // PostgreSQL through libpq: PQexecParams parses, binds and runs in one round trip (Poco's
 // connector prepares and deallocates a named statement around every execution).
-std::int64_t pgRun(pg_conn* conn, const std::string& sql, const Params& params, Rows* out) {
-  std::string text = Store::rewritePlaceholders(sql);
+std::int64_t pgRun(Store::Conn& c, const std::string& sql, const Params& params, Rows* out) {
+  pg_conn* conn = c.pg;
   std::vector<std::string> values(params.size());
   std::vector<const char*> ptrs(params.size(), nullptr);
   for (std::size_t i = 0; i < params.size(); ++i) {
@@ -146,10 +150,31 @@ std::int64_t pgRun(pg_conn* conn, const std::string& sql, const Params& params, 
     }
     ptrs[i] = values[i].c_str();
   }
-  PGresult* res = PQexecParams(conn, text.c_str(), static_cast<int>(params.size()), nullptr, ptrs.data(), nullptr,
-                               nullptr, 0);
+  // Prepared once per connection (parsing and planning a statement cost the server more
+  // than running most of ours), then one round trip per execution. Bounded: past the
+  // limit, new statements go through PQexecParams.
+  const int n = static_cast<int>(params.size());
+  auto it = c.pgStatements.find(sql);
+  if (it == c.pgStatements.end() && c.pgStatements.size() < 512) {
+    std::string name = "malipo_" + std::to_string(++c.pgStatementSeq);
+    std::string text = Store::rewritePlaceholders(sql);
+    PGresult* prep = PQprepare(conn, name.c_str(), text.c_str(), n, nullptr);
+    if (!prep || PQresultStatus(prep) != PGRES_COMMAND_OK) pgFail(conn, prep, sql);
+    PQclear(prep);
+    it = c.pgStatements.emplace(sql, std::move(name)).first;
+  }
+  PGresult* res =
+      it != c.pgStatements.end()
+          ? PQexecPrepared(conn, it->second.c_str(), n, ptrs.data(), nullptr, nullptr, 0)
+          : PQexecParams(conn, Store::rewritePlaceholders(sql).c_str(), n, nullptr, ptrs.data(),
+                         nullptr, nullptr, 0);
   ExecStatusType status = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
   if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
+    // A table changed under a prepared SELECT (e.g. a migration added a column): prepare it
+    // afresh next time; isRetryable makes the write run again.
+    const char* state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : nullptr;
+    if (state && std::strcmp(state, "0A000") == 0 && it != c.pgStatements.end())
+      c.pgStatements.erase(it);
     pgFail(conn, res, sql);
   }
   std::int64_t affected = 0;
@@ -198,7 +223,7 @@ class SessionTx final : public Tx {
  public:
   SessionTx(Store::Conn& c, Engine e) : c_(c), engine_(e) {}
   std::int64_t exec(const std::string& sql, const Params& params) override {
-    if (c_.pg) return pgRun(c_.pg, sql, params, nullptr);
+    if (c_.pg) return pgRun(c_, sql, params, nullptr);
     sqlite3_stmt* st = sqlitePrepare(c_, sql, params);
     sqliteRun(c_, st, sql, nullptr);
     return sqlite3_changes(c_.db);
@@ -206,7 +231,7 @@ class SessionTx final : public Tx {
   Rows query(const std::string& sql, const Params& params) override {
     Rows out;
     if (c_.pg) {
-      pgRun(c_.pg, sql, params, &out);
+      pgRun(c_, sql, params, &out);
     } else {
       sqlite3_stmt* st = sqlitePrepare(c_, sql, params);
       sqliteRun(c_, st, sql, &out);
@@ -681,7 +706,15 @@ Rows Store::query(const std::string& sql, const Params& params) {
   Lease lease(*this);
   try {
     SessionTx tx(lease.conn(), engine_);
-    return tx.query(sql, params);
+    try {
+      return tx.query(sql, params);
+    } catch (const DbError& e) {
+      // A prepared statement whose table changed since: prepared afresh, once.
+      if (std::string(e.what()).find("cached plan must not change result type") ==
+          std::string::npos)
+        throw;
+      return tx.query(sql, params);
+    }
   } catch (const DbError&) {
     if (!ping()) lease.markBroken();
     throw;

@@ -8,10 +8,10 @@
 // Every caller returns (or throws) only after the COMMIT that holds its work, so nothing is
 // acknowledged before its flush. SQLite: BEGIN IMMEDIATE … COMMIT, one batch at a time; the
 // busy timeout still covers other processes. PostgreSQL: libpq connections (the URL goes to
-// libpq as it is), one round trip per statement (PQexecParams); `?` placeholders are
-// rewritten to $n; the next batch runs its callbacks while the previous one's COMMIT is being
-// flushed; a callback that hits a serialization failure or deadlock is rolled back to its
-// savepoint and run again in a later batch (see runBatchPostgres).
+// libpq as it is), statements prepared once per connection (PQprepare) and then one round trip
+// each; `?` placeholders are rewritten to $n; the next batch runs its callbacks while the previous
+// one's COMMIT is being flushed; a callback that hits a serialization failure or deadlock is rolled
+// back to its savepoint and run again in a later batch (see runBatchPostgres).
 #pragma once
 
 #include <Poco/Data/Session.h>
@@ -63,6 +63,8 @@ class Store final : public Database {
     sqlite3* db = nullptr;
     pg_conn* pg = nullptr;  // PostgreSQL: one round trip per statement through libpq
     std::unordered_map<std::string, sqlite3_stmt*> statements;
+    std::unordered_map<std::string, std::string> pgStatements;  // SQL → prepared statement name
+    std::uint64_t pgStatementSeq = 0;
     ~Conn();
   };
 
