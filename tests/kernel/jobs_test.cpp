@@ -1,8 +1,9 @@
 #include <atomic>
 #include <condition_variable>
+#include <map>
 #include <mutex>
-#include <thread>
 #include <set>
+#include <thread>
 
 #include "app/KernelLogger.hpp"
 #include "engines.hpp"
@@ -229,7 +230,10 @@ TEST_P(JobsTest, TwoQueuesNeverRunOneJobAtOnce) {
       if (!running.insert(j.id).second) ++overlaps;
       ++runs[j.id];
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    // Long enough that both queues get a share: on SQLite the second store waits in the
+    // busy handler (sleeps of up to 100 ms) while the first one holds the write lock, and
+    // the first claims its next batch while its workers run the current one.
+    std::this_thread::sleep_for(std::chrono::milliseconds(8));
     std::lock_guard<std::mutex> lock(m);
     running.erase(j.id);
     return JobOutcome::ok();
@@ -256,6 +260,53 @@ TEST_P(JobsTest, TwoQueuesNeverRunOneJobAtOnce) {
   EXPECT_GT(q1.completed(), 0);
   EXPECT_GT(q2.completed(), 0);
   EXPECT_EQ(s1.query("SELECT COUNT(*) AS n FROM jobs WHERE state = 'done'").i64(0, "n"), total);
+}
+
+// The dispatcher claims the next batch while the workers still run the current one, so a
+// claimed job may wait here longer than its lease: the heartbeat keeps those leases alive
+// too, and another process's rescuer never takes a job back that still waits its turn here
+// (it would run twice).
+TEST_P(JobsTest, ClaimedJobsWaitingForAWorkerKeepTheirLease) {
+  SKIP_WITHOUT_ENGINE();
+  std::string u = url();
+  SystemClock real;
+  Store s1(u, 8, 5000), s2(u, 8, 5000);
+  s1.migrate("kernel.jobs", JobQueueImpl::migrations());
+  std::mutex m;
+  std::map<std::int64_t, int> runs;
+  auto handler = [&](const Job& j) {
+    {
+      std::lock_guard<std::mutex> lock(m);
+      ++runs[j.id];
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(60));
+    return JobOutcome::ok();
+  };
+  JobKindOptions kind;
+  kind.leaseMs = 300;  // shorter than the wait of the last jobs of a batch for the one worker
+  JobQueueOptions o;
+  o.workers = 1;
+  o.batchSize = 12;
+  o.pollIntervalMs = 10;
+  o.rescueIntervalMs = 20;
+  JobQueueImpl q1(s1, real, log_, o), q2(s2, real, log_, o);
+  q1.handle("slow", handler, kind);
+  q2.handle("slow", handler, kind);
+  const int total = 24;
+  s1.write([&](Tx& tx) {
+    for (int i = 0; i < total; ++i) q1.enqueue(tx, JobSpec{"slow", "", "", 0, 0});
+  });
+  q1.start();
+  q2.start();
+  ASSERT_TRUE(
+      malipo::test::eventually([&] { return q1.completed() + q2.completed() >= total; }, 30000));
+  q1.drain();
+  q2.drain();
+  EXPECT_EQ(static_cast<int>(runs.size()), total);
+  for (const auto& [id, n] : runs) EXPECT_EQ(n, 1) << "job " << id;
+  EXPECT_EQ(s1.query("SELECT COUNT(*) AS n FROM jobs WHERE state = 'done' AND last_error IS NULL")
+                .i64(0, "n"),
+            total);
 }
 
 TEST_P(JobsTest, DrainReturnsUnstartedJobs) {

@@ -1,4 +1,6 @@
 #include <atomic>
+#include <chrono>
+#include <functional>
 #include <thread>
 #include <vector>
 
@@ -176,4 +178,186 @@ TEST_P(StoreTest, ConcurrentWritersKeepTheirOwnOutcomes) {
   if (s.engine() == Engine::sqlite) {
     EXPECT_LT(s.commits(), s.committedWrites()) << "no two writers ever shared a commit";
   }
+}
+
+namespace {
+// Runs `lead` (a slow write that holds the only write lane) and, while it runs, the writes
+// of `others` from their own threads, so that the others gather into one batch.
+void inOneBatch(Store& s, const std::function<void(Tx&)>& lead, std::vector<std::function<void()>> others) {
+  std::atomic<bool> leading{false};
+  std::thread leader([&] {
+    s.write([&](Tx& tx) {
+      leading = true;
+      lead(tx);
+      std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    });
+  });
+  while (!leading) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  std::vector<std::thread> ts;
+  for (auto& fn : others) {
+    ts.emplace_back(fn);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // queue in this order
+  }
+  leader.join();
+  for (auto& t : ts) t.join();
+}
+}  // namespace
+
+// A callback of a batch hits a serialization failure: on PostgreSQL the server aborts its
+// subtransaction (the statement really fails with SQLSTATE 40001, raised by the server), the
+// batch rolls back to that callback's savepoint, its batch-mates commit once and are not run
+// again, and only the failed callback runs again, in a later batch, with nothing of its first
+// attempt left (its first insert would collide with its second). On SQLite the same with
+// "database is locked" (the retryable error there).
+TEST_P(StoreTest, ARetryableFailureInABatchRerunsOnlyThatCallback) {
+  SKIP_WITHOUT_ENGINE();
+  Store s(url(), 2, 5000);  // pool of 2: one write lane on PostgreSQL
+  s.exec("CREATE TABLE b (id BIGINT PRIMARY KEY)");
+  std::atomic<int> runs[6] = {};
+  std::atomic<int> threw{0};
+  auto writer = [&](int id) {
+    return [&, id] {
+      try {
+        s.write([&, id](Tx& tx) {
+          const int run = ++runs[id];
+          tx.exec("INSERT INTO b (id) VALUES (?)", {std::int64_t{id}});
+          if (id == 3 && run == 1) {
+            if (tx.engine() == Engine::postgresql) {
+              tx.exec("DO $$ BEGIN RAISE EXCEPTION 'could not serialize (test)' USING ERRCODE = '40001'; END $$");
+            } else {
+              throw DbError("SQLite: database is locked (test)");
+            }
+          }
+        });
+      } catch (const std::exception&) {
+        ++threw;
+      }
+    };
+  };
+  const auto commits0 = s.commits(), writes0 = s.committedWrites();
+  inOneBatch(
+      s, [](Tx& tx) { tx.exec("INSERT INTO b (id) VALUES (0)"); },
+      {writer(1), writer(2), writer(3), writer(4), writer(5)});
+  EXPECT_EQ(threw.load(), 0);
+  for (int id = 1; id <= 5; ++id) EXPECT_EQ(runs[id].load(), id == 3 ? 2 : 1) << "callback " << id;
+  EXPECT_EQ(s.query("SELECT COUNT(*) AS n FROM b").i64(0, "n"), 6);
+  EXPECT_EQ(s.committedWrites() - writes0, 6u);
+  // The leader's commit, the batch of five (four applied) and the re-run of callback 3.
+  EXPECT_EQ(s.commits() - commits0, 3u);
+}
+
+// A real deadlock between a callback of a batch and another session: PostgreSQL cancels the
+// callback's statement (40P01, after deadlock_timeout), the batch rolls back to its
+// savepoint, which releases the row it had locked, so the other session goes on; the
+// callback runs again afterwards and its batch-mates commit once.
+TEST_P(StoreTest, ADeadlockInABatchRollsBackOnlyThatCallback) {
+  SKIP_WITHOUT_ENGINE();
+  if (GetParam() != "postgresql") GTEST_SKIP() << "SQLite has one writer: no deadlock";
+  const std::string u = url();
+  Store s(u, 2, 5000);
+  Store other(u, 1, 5000);  // another process, as far as locks go
+  s.exec("CREATE TABLE r (id BIGINT PRIMARY KEY, v BIGINT NOT NULL)");
+  s.exec("INSERT INTO r (id, v) VALUES (1, 0), (2, 0)");
+  s.exec("CREATE TABLE m (id BIGINT PRIMARY KEY)");
+  std::atomic<bool> otherHolds{false}, aHolds{false};
+  std::atomic<int> aRuns{0}, mateRuns{0}, threw{0};
+  std::thread e([&] {
+    other.write([&](Tx& tx) {
+      tx.exec("UPDATE r SET v = v + 1 WHERE id = 1");
+      otherHolds = true;
+      while (!aHolds) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));  // A is waiting for row 1 now
+      tx.exec("UPDATE r SET v = v + 1 WHERE id = 2");               // … and this closes the cycle
+    });
+  });
+  while (!otherHolds) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  auto mate = [&](int id) {
+    return [&, id] {
+      try {
+        s.write([&, id](Tx& tx) {
+          ++mateRuns;
+          tx.exec("INSERT INTO m (id) VALUES (?)", {std::int64_t{id}});
+        });
+      } catch (const std::exception&) {
+        ++threw;
+      }
+    };
+  };
+  auto a = [&] {
+    try {
+      s.write([&](Tx& tx) {
+        ++aRuns;
+        tx.exec("UPDATE r SET v = v + 10 WHERE id = 2");
+        aHolds = true;
+        tx.exec("UPDATE r SET v = v + 10 WHERE id = 1");
+      });
+    } catch (const std::exception& x) {
+      ADD_FAILURE() << x.what();
+    }
+  };
+  inOneBatch(s, [](Tx& tx) { tx.exec("INSERT INTO m (id) VALUES (0)"); }, {mate(1), a, mate(2)});
+  e.join();
+  EXPECT_EQ(threw.load(), 0);
+  EXPECT_EQ(aRuns.load(), 2);
+  EXPECT_EQ(mateRuns.load(), 2);
+  EXPECT_EQ(s.query("SELECT COUNT(*) AS n FROM m").i64(0, "n"), 3);
+  EXPECT_EQ(s.query("SELECT v FROM r WHERE id = 1").i64(0, "v"), 11);
+  EXPECT_EQ(s.query("SELECT v FROM r WHERE id = 2").i64(0, "v"), 11);
+}
+
+// PostgreSQL: a callback that catches its statement's error and returns leaves the
+// transaction aborted; that is its own failure (it gets an error), not its batch-mates'.
+// And a write() from inside a write callback is refused rather than waiting for itself.
+TEST_P(StoreTest, ACallbackThatSwallowsAnErrorFailsAloneAndNestedWritesAreRefused) {
+  SKIP_WITHOUT_ENGINE();
+  Store s(url(), 2, 5000);
+  s.exec("CREATE TABLE w (id BIGINT PRIMARY KEY)");
+  s.exec("INSERT INTO w (id) VALUES (100)");
+  std::atomic<int> threw{0}, okWrites{0};
+  auto plain = [&](int id) {
+    return [&, id] {
+      s.write([&, id](Tx& tx) { tx.exec("INSERT INTO w (id) VALUES (?)", {std::int64_t{id}}); });
+      ++okWrites;
+    };
+  };
+  auto swallowing = [&] {
+    try {
+      s.write([&](Tx& tx) {
+        tx.exec("INSERT INTO w (id) VALUES (50)");
+        try {
+          tx.exec("INSERT INTO w (id) VALUES (100)");  // duplicate
+        } catch (const DbError&) {
+        }
+      });
+      ++okWrites;
+    } catch (const DbError&) {
+      ++threw;
+    }
+  };
+  inOneBatch(s, [](Tx&) {}, {plain(1), swallowing, plain(2)});
+  EXPECT_EQ(s.query("SELECT COUNT(*) AS n FROM w WHERE id IN (1, 2)").i64(0, "n"), 2);
+  if (GetParam() == "postgresql") {
+    EXPECT_EQ(threw.load(), 1);
+    EXPECT_EQ(s.query("SELECT COUNT(*) AS n FROM w WHERE id = 50").i64(0, "n"), 0);
+  } else {
+    EXPECT_EQ(threw.load(), 0);  // SQLite undoes the failed statement alone
+    EXPECT_EQ(s.query("SELECT COUNT(*) AS n FROM w WHERE id = 50").i64(0, "n"), 1);
+  }
+  EXPECT_THROW(s.write([&](Tx&) { s.write([](Tx&) {}); }), DbError);
+}
+
+// PostgreSQL statements are prepared once per connection: a table that changes under a
+// prepared SELECT * (a migration adds a column) is prepared afresh, for reads and writes.
+TEST_P(StoreTest, PreparedStatementsSurviveASchemaChange) {
+  SKIP_WITHOUT_ENGINE();
+  Store s(url(), 1, 5000);  // one connection: the second SELECT reuses the first's statement
+  s.exec("CREATE TABLE p (id BIGINT PRIMARY KEY)");
+  s.exec("INSERT INTO p (id) VALUES (1)");
+  EXPECT_EQ(s.query("SELECT * FROM p").columns.size(), 1u);
+  Rows inTx;
+  s.write([&](Tx& tx) { inTx = tx.query("SELECT * FROM p WHERE id = ?", {std::int64_t{1}}); });
+  s.exec("ALTER TABLE p ADD COLUMN note TEXT");
+  EXPECT_EQ(s.query("SELECT * FROM p").columns.size(), 2u);
+  s.write([&](Tx& tx) { inTx = tx.query("SELECT * FROM p WHERE id = ?", {std::int64_t{1}}); });
+  EXPECT_EQ(inTx.columns.size(), 2u);
 }

@@ -33,7 +33,24 @@ std::vector<Migration> JobQueueImpl::migrations() {
       "CREATE INDEX jobs_lease ON jobs (state, lease_until)";
   m.sqlite = "CREATE TABLE jobs (id INTEGER PRIMARY KEY, " + cols;
   m.postgresql = "CREATE TABLE jobs (id BIGSERIAL PRIMARY KEY, " + cols;
-  return {m};
+  // Partial indexes: every update of a job row writes an entry in each index whose
+  // predicate the new row meets, so a job now costs three index entries per state change
+  // instead of four; and the claim reads due jobs in (run_at, id) order straight from the
+  // index, stopping at its LIMIT, instead of sorting every queued row. PostgreSQL:
+  // autovacuum and analyze after 1% of the rows changed, not 20% (the table is a queue).
+  Migration m2;
+  m2.version = 2;
+  m2.description = "jobs: partial indexes for the claim, the rescuer and the purge";
+  m2.sqlite =
+      "DROP INDEX jobs_ready; DROP INDEX jobs_lease;"
+      "CREATE INDEX jobs_due ON jobs (run_at, id) WHERE state = 'queued';"
+      "CREATE INDEX jobs_leased ON jobs (lease_until) WHERE state = 'running';"
+      "CREATE INDEX jobs_done ON jobs (updated_at) WHERE state = 'done'";
+  m2.postgresql =
+      m2.sqlite +
+      ";ALTER TABLE jobs SET (autovacuum_vacuum_scale_factor = 0.01, "
+      "autovacuum_vacuum_insert_scale_factor = 0.01, autovacuum_analyze_scale_factor = 0.01)";
+  return {m, m2};
 }
 
 void JobQueueImpl::handle(const std::string& kind, JobHandler handler, JobKindOptions options) {
@@ -88,6 +105,12 @@ bool JobQueueImpl::enqueue(const JobSpec& spec) {
 
 std::vector<JobQueueImpl::Claimed> JobQueueImpl::claim(int max) {
   std::vector<Claimed> out;
+  store_.write([&](Tx& tx) { out = claim(tx, max); });
+  return out;
+}
+
+std::vector<JobQueueImpl::Claimed> JobQueueImpl::claim(Tx& tx, int max) {
+  std::vector<Claimed> out;
   auto kinds = handledKinds();
   if (kinds.empty() || max <= 0) return out;
   std::string inList;
@@ -109,8 +132,7 @@ std::vector<JobQueueImpl::Claimed> JobQueueImpl::claim(int max) {
       "run_at <= ? AND kind IN (" + inList + ") ORDER BY run_at, id LIMIT ?" +
       (store_.engine() == Engine::postgresql ? " FOR UPDATE SKIP LOCKED" : "") +
       ") RETURNING id, kind, payload, attempts, max_attempts, lease_ms";
-  Rows rows;
-  store_.write([&](Tx& tx) { rows = tx.query(sql, params); });
+  Rows rows = tx.query(sql, params);
   for (std::size_t r = 0; r < rows.size(); ++r) {
     Claimed c;
     c.job.id = rows.i64(r, "id");
@@ -166,8 +188,13 @@ JobQueueImpl::Completion JobQueueImpl::runJob(const Claimed& c) {
 
 void JobQueueImpl::complete(const std::vector<Completion>& done) {
   if (done.empty()) return;
+  store_.write([&](Tx& tx) { complete(tx, done); });
+}
+
+void JobQueueImpl::complete(Tx& tx, const std::vector<Completion>& done) {
+  if (done.empty()) return;
   std::int64_t now = clock_.nowMs();
-  store_.write([&](Tx& tx) {
+  {
     // PostgreSQL: the jobs that succeeded complete in one statement per owner token (a round
     // trip per job was most of the queue's time); SQLite statements cost no round trip.
     const bool bulk = tx.engine() == Engine::postgresql;
@@ -206,8 +233,8 @@ void JobQueueImpl::complete(const std::vector<Completion>& done) {
           break;
       }
     }
-  });
-  completed_ += static_cast<std::int64_t>(done.size());
+  }
+  tx.onCommit([this, n = done.size()] { completed_ += static_cast<std::int64_t>(n); });
 }
 
 int JobQueueImpl::runOnce(int max) {
@@ -290,9 +317,13 @@ int JobQueueImpl::heartbeat() {
   std::int64_t now = clock_.nowMs();
   std::vector<std::pair<std::int64_t, Running>> due;
   {
+    // Jobs running here, and jobs claimed here that wait for a worker.
     std::lock_guard<std::mutex> lock(mutex_);
     for (const auto& [id, r] : running_)
       if (r.leaseUntil - now < r.leaseMs / 2) due.emplace_back(id, r);
+    for (const Claimed& c : ready_)
+      if (c.leaseUntil - now < c.leaseMs / 2)
+        due.emplace_back(c.job.id, Running{c.token, c.leaseMs, c.leaseUntil, 0});
   }
   if (due.empty()) return 0;
   std::vector<bool> extended(due.size(), false);
@@ -304,19 +335,35 @@ int JobQueueImpl::heartbeat() {
   int n = 0;
   std::lock_guard<std::mutex> lock(mutex_);
   for (std::size_t i = 0; i < due.size(); ++i) {
-    auto it = running_.find(due[i].first);
-    if (it == running_.end() || it->second.token != due[i].second.token) continue;
-    // Not extended: the lease had already expired and the job was rescued (and may run
-    // elsewhere); this runner's outcome will be ignored. Stop trying.
-    it->second.leaseUntil = extended[i] ? now + it->second.leaseMs : INT64_MAX;
     n += extended[i] ? 1 : 0;
+    const std::string& token = due[i].second.token;
+    auto it = running_.find(due[i].first);
+    if (it != running_.end() && it->second.token == token) {
+      // Not extended: the lease had already expired and the job was rescued (and may run
+      // elsewhere); this runner's outcome will be ignored. Stop trying.
+      it->second.leaseUntil = extended[i] ? now + it->second.leaseMs : INT64_MAX;
+      continue;
+    }
+    auto q = std::find_if(ready_.begin(), ready_.end(), [&](const Claimed& c) {
+      return c.job.id == due[i].first && c.token == token;
+    });
+    if (q == ready_.end()) continue;
+    if (extended[i]) {
+      q->leaseUntil = now + q->leaseMs;
+    } else {
+      ready_.erase(q);  // rescued while it waited here: not ours to run any more
+      --inflight_;
+    }
   }
   return n;
 }
 
 void JobQueueImpl::dispatcherLoop() {
   std::int64_t lastRescue = 0, lastPurge = 0;
-  const int capacity = std::max(opts_.batchSize, opts_.workers * 2);
+  // Room for the batch the workers run and the next one, claimed meanwhile: the workers
+  // need not wait for the dispatcher's round trip (claimed jobs' leases are kept alive by
+  // the heartbeat while they wait).
+  const int capacity = 2 * std::max(opts_.batchSize, opts_.workers * 2);
   for (;;) {
     std::vector<Completion> done;
     int room = 0;
@@ -327,18 +374,6 @@ void JobQueueImpl::dispatcherLoop() {
       room = capacity - inflight_ + static_cast<int>(done.size());
     }
     try {
-      try {
-        complete(done);
-      } catch (...) {
-        // Outcomes not recorded: those jobs' leases expire and they run again (idempotent).
-        std::lock_guard<std::mutex> lock(mutex_);
-        inflight_ -= static_cast<int>(done.size());
-        throw;
-      }
-      {
-        std::lock_guard<std::mutex> lock(mutex_);
-        inflight_ -= static_cast<int>(done.size());
-      }
       heartbeat();
       std::int64_t now = clock_.nowMs();
       if (now - lastRescue >= opts_.rescueIntervalMs) {
@@ -351,8 +386,22 @@ void JobQueueImpl::dispatcherLoop() {
       }
       schedulePeriodic();
       int want = std::min(room, opts_.batchSize);
-      auto claimed = want > 0 ? claim(want) : std::vector<Claimed>{};
+      // The outcomes reported so far and the next claim: one transaction, one commit.
+      std::vector<Claimed> claimed;
+      try {
+        if (!done.empty() || want > 0)
+          store_.write([&](Tx& tx) {
+            complete(tx, done);
+            claimed = want > 0 ? claim(tx, want) : std::vector<Claimed>{};
+          });
+      } catch (...) {
+        // Outcomes not recorded: those jobs' leases expire and they run again (idempotent).
+        std::lock_guard<std::mutex> lock(mutex_);
+        inflight_ -= static_cast<int>(done.size());
+        throw;
+      }
       std::unique_lock<std::mutex> lock(mutex_);
+      inflight_ -= static_cast<int>(done.size());
       if (!claimed.empty()) {
         inflight_ += static_cast<int>(claimed.size());
         for (auto& c : claimed) ready_.push_back(std::move(c));

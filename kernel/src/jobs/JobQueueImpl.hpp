@@ -103,8 +103,10 @@ class JobQueueImpl final : public JobQueue {
   };
 
   std::vector<Claimed> claim(int max);
+  std::vector<Claimed> claim(Tx& tx, int max);
   Completion runJob(const Claimed& c);
   void complete(const std::vector<Completion>& done);
+  void complete(Tx& tx, const std::vector<Completion>& done);
   void dispatcherLoop();
   void workerLoop(std::size_t index);
   std::vector<std::string> handledKinds();

@@ -2,14 +2,16 @@
 //
 // SQLite: opened as a Poco::Data session, then used through its sqlite3 handle (prepared
 // statements cached per connection). WAL, synchronous=FULL, foreign keys, busy timeout.
-// Writes are group-committed: concurrent write() calls queue; one of them (the leader) runs
-// every queued callback in one BEGIN IMMEDIATE … COMMIT, each inside its own savepoint, so
-// a batch costs one durable flush and a callback that throws rolls back only its own work.
+// Writes are group-committed on both engines: concurrent write() calls queue; one of them
+// (the leader) runs every queued callback in one transaction, each inside its own savepoint,
+// so a batch costs one durable flush and a callback that throws rolls back only its own work.
 // Every caller returns (or throws) only after the COMMIT that holds its work, so nothing is
-// acknowledged before its flush. The busy timeout still covers other processes.
-// PostgreSQL: libpq connections (the URL goes to libpq as it is); one round trip per
-// statement (PQexecParams) and per BEGIN/COMMIT; `?` placeholders are rewritten to $n;
-// serialization failures and deadlocks retry the write callback.
+// acknowledged before its flush. SQLite: BEGIN IMMEDIATE … COMMIT, one batch at a time; the
+// busy timeout still covers other processes. PostgreSQL: libpq connections (the URL goes to
+// libpq as it is), statements prepared once per connection (PQprepare) and then one round trip
+// each; `?` placeholders are rewritten to $n; the next batch runs its callbacks while the previous
+// one's COMMIT is being flushed; a callback that hits a serialization failure or deadlock is rolled
+// back to its savepoint and run again in a later batch (see runBatchPostgres).
 #pragma once
 
 #include <Poco/Data/Session.h>
@@ -61,6 +63,8 @@ class Store final : public Database {
     sqlite3* db = nullptr;
     pg_conn* pg = nullptr;  // PostgreSQL: one round trip per statement through libpq
     std::unordered_map<std::string, sqlite3_stmt*> statements;
+    std::unordered_map<std::string, std::string> pgStatements;  // SQL → prepared statement name
+    std::uint64_t pgStatementSeq = 0;
     ~Conn();
   };
 
@@ -79,14 +83,16 @@ class Store final : public Database {
   std::vector<std::unique_ptr<Conn>> idle_;
   std::size_t open_ = 0;
 
-  // Group commit (SQLite).
+  // Group commit.
   struct WriteItem;
-  void writeGrouped(const std::function<void(Tx&)>& work);
   void runBatch(std::vector<WriteItem*>& batch);
+  void runBatchPostgres(std::vector<WriteItem*>& batch);
+  void handOnLead();
+  void wakeNextLeader();
   std::mutex groupMutex_;
-  std::condition_variable groupCv_;
   std::vector<WriteItem*> queue_;
-  bool leading_ = false;
+  int leading_ = 0;  // batches running their callbacks
+  int lanes_ = 1;    // at most this many at once
   std::atomic<std::uint64_t> committedWrites_{0}, commits_{0};
 };
 
