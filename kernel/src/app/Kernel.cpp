@@ -12,11 +12,11 @@
 namespace malipo {
 
 namespace {
-// http://<listen host>:<port>, the wildcard address read as loopback.
-std::string publicUrlFor(const std::string& listen, std::uint16_t port) {
+// http(s)://<listen host>:<port>, the wildcard address read as loopback.
+std::string publicUrlFor(const std::string& listen, std::uint16_t port, bool tls) {
   std::string host = listen.substr(0, listen.rfind(':'));
   if (host.empty() || host == "0.0.0.0" || host == "[::]") host = "127.0.0.1";
-  return "http://" + host + ":" + std::to_string(port);
+  return (tls ? "https://" : "http://") + host + ":" + std::to_string(port);
 }
 }  // namespace
 
@@ -56,6 +56,8 @@ HttpOptions Kernel::httpOptions() const {
   o.maxBufferedBodyBytes = static_cast<std::size_t>(server.getInt("max_buffered_body_bytes", 256 << 20));
   o.trustedProxies = server.getStringList("trusted_proxies");
   o.accessLog = server.getBool("access_log", true);
+  o.tlsCert = server.child("tls").getString("cert");
+  o.tlsKey = server.child("tls").getString("key");
   o.corsOrigins = server.child("cors").getStringList("allowed_origins");
   o.corsMaxAge = static_cast<int>(server.child("cors").getInt("max_age", 600));
   auto limit = [](const Settings& s) {
@@ -125,7 +127,9 @@ void Kernel::open() {
   // sync`) reach a running server's sandbox simulators too; port 0 is known once bound.
   std::string listen = config_.root.child("server").getString("listen");
   int listenPort = std::atoi(listen.substr(listen.rfind(':') + 1).c_str());
-  if (publicUrl.empty() && listenPort > 0) publicUrl = publicUrlFor(listen, static_cast<std::uint16_t>(listenPort));
+  const bool tls = !config_.root.child("server").child("tls").getString("cert").empty();
+  if (publicUrl.empty() && listenPort > 0)
+    publicUrl = publicUrlFor(listen, static_cast<std::uint16_t>(listenPort), tls);
   services_.publicUrl = publicUrl;
   services_.sandbox = config_.root.getBool("sandbox");
   Settings brand = config_.root.child("brand");
@@ -252,7 +256,8 @@ void Kernel::start(bool serve) {
   http_->setIdempotency(idempotency_.get());
   http_->bind();
   if (services_.publicUrl.empty())
-    services_.publicUrl = publicUrlFor(config_.root.child("server").getString("listen"), http_->port());
+    services_.publicUrl =
+        publicUrlFor(config_.root.child("server").getString("listen"), http_->port(), http_->tls());
   http_->start();
   jobs_->start();
   started_ = true;
@@ -269,6 +274,21 @@ void Kernel::start(bool serve) {
                                "/sandbox/ (no real money; set sandbox: false in production)");
     if (router_.match("GET", "/sandbox/hubtel/phone").route)
       logger_.info("kernel", "try the USSD phone: " + services_.publicUrl + "/sandbox/hubtel/phone");
+  }
+}
+
+void Kernel::reload() {
+  if (!http_ || !http_->tls()) {
+    logger_.info("kernel", "SIGHUP: nothing to reload (server.tls is not set)");
+    return;
+  }
+  try {
+    http_->reloadTls();
+    logger_.info("kernel", "SIGHUP: TLS certificate reloaded (new connections use it)");
+  } catch (const std::exception& e) {
+    logger_.error(
+        "kernel",
+        std::string("SIGHUP: TLS certificate not reloaded, the running one stays: ") + e.what());
   }
 }
 

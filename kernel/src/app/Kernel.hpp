@@ -36,6 +36,8 @@ class Kernel {
   void shutdown();
 
   std::uint16_t port() const { return http_ ? http_->port() : 0; }
+  // SIGHUP: reloads the TLS certificate and key (server.tls); logs what happened.
+  void reload();
   Store& store() { return *store_; }
   JobQueueImpl& jobs() { return *jobs_; }
   PaymentService& payments() { return *payments_; }

@@ -98,6 +98,8 @@ HttpServer::HttpServer(RouterImpl& router, MetricsRegistry& metrics, Logger& log
   co.maxConnections = opts_.maxConnections;
   co.maxConnectionsPerClient = opts_.maxConnectionsPerClient;
   co.maxBufferedBodyBytes = opts_.maxBufferedBodyBytes;
+  co.tlsCert = opts_.tlsCert;
+  co.tlsKey = opts_.tlsKey;
   conns_ = std::make_unique<Connections>(*this, co);
   // A trusted proxy carries many clients: the per-client connection cap is not applied to it.
   if (!proxies_.empty())
@@ -114,7 +116,14 @@ HttpServer::HttpServer(RouterImpl& router, MetricsRegistry& metrics, Logger& log
                     "requests refused with 503 because server.max_buffered_body_bytes was reached", "counter");
   metrics_.describe("malipo_http_bad_requests_total",
                     "requests refused by the HTTP reader (400, 431)", "counter");
-  metrics_.addCollector([stats](Metrics& m) {
+  if (conns_->tls()) {
+    metrics_.describe("malipo_tls_handshake_failures_total",
+                      "TLS handshakes that failed (old protocol versions, no shared cipher, junk)",
+                      "counter");
+    metrics_.describe("malipo_tls_plain_http_refused_total",
+                      "plain HTTP requests sent to the TLS port (400)", "counter");
+  }
+  metrics_.addCollector([stats, tls = conns_->tls()](Metrics& m) {
     m.setGauge("malipo_http_connections_open", {}, static_cast<double>(stats->open.load()));
     m.setGauge("malipo_http_connections_refused_total", {{"limit", "max_connections"}},
                static_cast<double>(stats->refusedTotal.load()));
@@ -127,6 +136,12 @@ HttpServer::HttpServer(RouterImpl& router, MetricsRegistry& metrics, Logger& log
     m.setGauge("malipo_http_bad_requests_total", {},
                static_cast<double>(stats->badRequests.load()));
     m.setGauge("malipo_http_body_budget_refused_total", {}, static_cast<double>(stats->bodyBudgetRefused.load()));
+    if (tls) {
+      m.setGauge("malipo_tls_handshake_failures_total", {},
+                 static_cast<double>(stats->tlsHandshakeFailed.load()));
+      m.setGauge("malipo_tls_plain_http_refused_total", {},
+                 static_cast<double>(stats->plainOnTls.load()));
+    }
   });
 }
 
