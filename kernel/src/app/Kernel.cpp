@@ -3,9 +3,15 @@
 #include <Poco/Crypto/Crypto.h>
 #include <Poco/JSON/Array.h>
 #include <Poco/Net/SSLManager.h>
+#include <dirent.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <cstdlib>
+#include <fstream>
 #include <mutex>
+#include <set>
+#include <sstream>
 
 #include "app/LogContext.hpp"
 
@@ -18,6 +24,44 @@ std::string publicUrlFor(const std::string& listen, std::uint16_t port, bool tls
   if (host.empty() || host == "0.0.0.0" || host == "[::]") host = "127.0.0.1";
   return (tls ? "https://" : "http://") + host + ":" + std::to_string(port);
 }
+// The standard Prometheus process metrics, read from /proc/self at each scrape.
+void processMetrics(Metrics& m) {
+  const double tick = static_cast<double>(sysconf(_SC_CLK_TCK));
+  std::ifstream statFile("/proc/self/stat");
+  std::string stat((std::istreambuf_iterator<char>(statFile)), std::istreambuf_iterator<char>());
+  std::size_t close = stat.rfind(')');  // the command name may hold spaces and parentheses
+  if (close != std::string::npos) {
+    std::istringstream in(stat.substr(close + 2));
+    std::vector<std::string> f((std::istream_iterator<std::string>(in)),
+                               std::istream_iterator<std::string>());
+    // Fields from 3 (state) on: utime 14, stime 15, starttime 22, vsize 23, rss 24 (man 5 proc).
+    auto field = [&](std::size_t n) { return n - 3 < f.size() ? std::stod(f[n - 3]) : 0.0; };
+    m.setGauge("process_cpu_seconds_total", {}, (field(14) + field(15)) / tick);
+    m.setGauge("process_virtual_memory_bytes", {}, field(23));
+    m.setGauge("process_resident_memory_bytes", {},
+               field(24) * static_cast<double>(sysconf(_SC_PAGESIZE)));
+    std::ifstream procStat("/proc/stat");
+    std::string key;
+    double bootTime = 0;
+    while (procStat >> key)
+      if (key == "btime") {
+        procStat >> bootTime;
+        break;
+      }
+    m.setGauge("process_start_time_seconds", {}, bootTime + field(22) / tick);
+  }
+  int fds = 0;
+  if (DIR* d = opendir("/proc/self/fd")) {
+    while (dirent* e = readdir(d))
+      if (e->d_name[0] != '.') ++fds;
+    closedir(d);
+    m.setGauge("process_open_fds", {}, fds - 1);  // not the descriptor of this listing
+  }
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
+    m.setGauge("process_max_fds", {}, static_cast<double>(rl.rlim_cur));
+}
+
 }  // namespace
 
 Kernel::Kernel(Config config, const Clock* clock)
@@ -169,9 +213,39 @@ void Kernel::addKernelRoutes() {
     return Response::text(200, metrics_.render(), "text/plain; version=0.0.4; charset=utf-8");
   });
   metrics_.describe("malipo_jobs", "jobs in the queue by state", "gauge");
+  metrics_.describe("malipo_jobs_by_kind", "jobs waiting (queued), running and dead, by kind",
+                    "gauge");
   metrics_.describe("malipo_plugin_info", "loaded plugins", "gauge");
-  metrics_.addCollector([this](Metrics& m) {
-    for (const auto& [state, n] : jobs_->stats()) m.setGauge("malipo_jobs", {{"state", state}}, static_cast<double>(n));
+  metrics_.describe("process_cpu_seconds_total", "user and system CPU time spent, in seconds",
+                    "counter");
+  metrics_.describe("process_resident_memory_bytes", "resident memory size in bytes", "gauge");
+  metrics_.describe("process_virtual_memory_bytes", "virtual memory size in bytes", "gauge");
+  metrics_.describe("process_start_time_seconds",
+                    "start time of the process since the Unix epoch, in seconds", "gauge");
+  metrics_.describe("process_open_fds", "open file descriptors", "gauge");
+  metrics_.describe("process_max_fds", "maximum number of open file descriptors", "gauge");
+  metrics_.addCollector(processMetrics);
+  // (kind, state) series shown before: one that emptied is shown as 0, not as its last value.
+  auto shown = std::make_shared<std::set<std::pair<std::string, std::string>>>();
+  metrics_.addCollector([this, shown](Metrics& m) {
+    // One read-only query gives both the counts by state and the depth by kind.
+    std::map<std::string, std::int64_t> byState{
+        {"queued", 0}, {"running", 0}, {"done", 0}, {"dead", 0}};
+    std::map<std::pair<std::string, std::string>, std::int64_t> byKind;
+    for (const auto& k : *shown) byKind[k] = 0;
+    Rows rows = store_->query("SELECT kind, state, COUNT(*) AS n FROM jobs GROUP BY kind, state");
+    for (std::size_t r = 0; r < rows.size(); ++r) {
+      const std::string state = rows.str(r, "state");
+      byState[state] += rows.i64(r, "n");
+      if (state != "done") byKind[{rows.str(r, "kind"), state}] = rows.i64(r, "n");
+    }
+    for (const auto& [k, n] : byKind) {
+      shown->insert(k);
+      m.setGauge("malipo_jobs_by_kind", {{"kind", k.first}, {"state", k.second}},
+                 static_cast<double>(n));
+    }
+    for (const auto& [state, n] : byState)
+      m.setGauge("malipo_jobs", {{"state", state}}, static_cast<double>(n));
     for (const auto& p : plugins_.plugins())
       m.setGauge("malipo_plugin_info", {{"plugin", p.config.name}, {"version", p.descriptor->version}}, 1);
   });

@@ -8,10 +8,12 @@
 #include <openssl/hmac.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstring>
 #include <random>
 #include <thread>
 
+#include "app/KernelLogger.hpp"
 #include "app/LogContext.hpp"
 #include "http/Idempotency.hpp"
 #include "http/WorkerPool.hpp"
@@ -85,6 +87,7 @@ HttpServer::HttpServer(RouterImpl& router, MetricsRegistry& metrics, Logger& log
       proxies_(opts_.trustedProxies) {
   metrics_.describe("malipo_http_requests_total", "HTTP requests by route, method and status", "counter");
   metrics_.describe("malipo_http_request_duration_seconds", "HTTP request latency by route", "histogram");
+  if (auto* kl = dynamic_cast<KernelLogger*>(&log_); kl && kl->json()) jsonAccessLog_ = kl;
   healthz_ = router_.match("GET", "/healthz").route;
   readyz_ = router_.match("GET", "/readyz").route;
   metricsRoute_ = router_.match("GET", "/metrics").route;
@@ -393,7 +396,18 @@ Response HttpServer::handle(Request& req, const RouteMatch& m, bool bodyTooLarge
 
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   metrics_.recordRequest(*routeName, req.method, resp.status, seconds);
-  if (opts_.accessLog) {
+  if (opts_.accessLog && jsonAccessLog_) {
+    // One JSON object per request: the route's name (its pattern by default), never the
+    // path with its ids, nor the query string, nor a header the client sent.
+    std::string msg = req.method + " " + *routeName + " " + std::to_string(resp.status);
+    jsonAccessLog_->logFields(
+        LogLevel::info, "http", msg,
+        {{"method", req.method},
+         {"route", *routeName},
+         {"status", resp.status},
+         {"duration_ms", std::round(seconds * 1e6) / 1e3},
+         {"bytes", static_cast<std::int64_t>(req.method == "HEAD" ? 0 : resp.body.size())}});
+  } else if (opts_.accessLog) {
     thread_local std::string line;  // reused: no allocation per request
     line.clear();
     line.append(req.clientIp).append(" \"").append(req.method).append(" ").append(req.path).append("\" ");

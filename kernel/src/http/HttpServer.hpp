@@ -110,6 +110,7 @@ class HttpServer final : public HttpApp {
   const Route* readyz_ = nullptr;
   const Route* metricsRoute_ = nullptr;
   class Idempotency* idempotency_ = nullptr;
+  class KernelLogger* jsonAccessLog_ = nullptr;  // log.format json: structured access lines
   std::atomic<bool> draining_{false};
   bool started_ = false, stopped_ = false;
 };
