@@ -6,6 +6,7 @@
 #include <cstring>
 #include <ctime>
 #include <regex>
+#include <set>
 
 #include "kernel_fixture.hpp"
 
@@ -212,4 +213,94 @@ TEST(AccessLog, JsonLinesNameTheRouteAndLeaveOutPathIdsQueriesAndHeaders) {
   EXPECT_EQ(hello->getValue<std::string>("level"), "info");
   ASSERT_TRUE(missing) << log;
   EXPECT_EQ(missing->getValue<int>("status"), 404);
+}
+
+// ---- GET /openapi.json and GET / ----------------------------------------------------------
+
+TEST_F(OpsTest, OpenApiListsExactlyTheRoutesOfTheRouter) {
+  auto r = http(port_, "GET", "/openapi.json");
+  ASSERT_EQ(r.status, 200);
+  auto doc = parseObject(r.body);
+  EXPECT_EQ(doc->getValue<std::string>("openapi"), "3.1.0");
+  auto paths = doc->getObject("paths");
+  // Every (method, pattern) of the router is one operation of the document …
+  auto routes = kernel_->router().routes();
+  std::size_t operations = 0;
+  for (const auto& key : paths->getNames()) operations += paths->getObject(key)->size();
+  EXPECT_EQ(operations, routes.size());
+  std::set<std::string> ids;
+  for (const Route* route : routes) {
+    // … under the path of the same shape ({name} segments may be named otherwise).
+    Poco::JSON::Object::Ptr op;
+    for (const auto& key : paths->getNames()) {
+      auto segs = RouterImpl::split(key);
+      if (segs.size() != route->segments.size()) continue;
+      bool same = true;
+      for (std::size_t i = 0; i < segs.size(); ++i)
+        same = same && (route->isParam[i] ? segs[i].front() == '{' : segs[i] == route->segments[i]);
+      std::string method = route->method;
+      for (char& c : method) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      if (same && paths->getObject(key)->has(method)) op = paths->getObject(key)->getObject(method);
+    }
+    ASSERT_TRUE(op) << route->method << " " << route->pattern << " is missing";
+    EXPECT_TRUE(ids.insert(op->getValue<std::string>("operationId")).second);
+    EXPECT_EQ(op->getValue<std::string>("x-malipo-route-name"), route->options.name);
+    auto security = op->getArray("security");
+    std::string scheme =
+        security->size() ? security->getObject(security->size() - 1)->getNames().front() : "";
+    switch (route->options.auth) {
+      case Auth::none:
+        EXPECT_EQ(security->size(), 0u) << route->pattern;
+        break;
+      case Auth::optional:
+        EXPECT_EQ(security->size(), 2u) << route->pattern;
+        EXPECT_EQ(scheme, "userJwt");
+        break;
+      case Auth::required:
+        EXPECT_EQ(security->size(), 1u) << route->pattern;
+        EXPECT_EQ(scheme, "userJwt");
+        break;
+      case Auth::admin:
+        EXPECT_EQ(scheme, "adminToken") << route->pattern;
+        break;
+    }
+  }
+  // The kernel's routes carry their descriptions; a plugin route its name and pattern.
+  EXPECT_EQ(paths->getObject("/admin/jobs/{id}/retry")
+                ->getObject("post")
+                ->getValue<std::string>("summary"),
+            "Retry a dead job");
+  EXPECT_EQ(paths->getObject("/test/echo")
+                ->getObject("post")
+                ->getValue<Poco::UInt64>("x-malipo-max-body-bytes"),
+            64u);
+  EXPECT_TRUE(paths->has("/sandbox/fakepay/script"));  // sandbox: the simulators are mounted
+}
+
+TEST_F(OpsTest, TheSandboxIndexLinksWhatIsLoaded) {
+  auto r = http(port_, "GET", "/");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_NE(r.body.find("<h1>Malipo sandbox</h1>"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find("href=\"/openapi.json\""), std::string::npos);
+  // None of the shipped flows' plugins is loaded here: none is offered.
+  EXPECT_EQ(r.body.find("id=\"start-cvpdf\""), std::string::npos);
+  EXPECT_EQ(r.body.find("id=\"start-credits\""), std::string::npos);
+  EXPECT_EQ(r.body.find("id=\"phone\""), std::string::npos);
+}
+
+TEST(Index, OutsideSandboxGetRootIsAShortJson) {
+  TempDir dir;
+  std::string yaml = opsYaml("sqlite:" + dir.file("i.db"));
+  yaml.replace(yaml.find("sandbox: true"), 13, "sandbox: false");
+  Kernel k(ConfigLoader::loadString(yaml, "i.yaml"));
+  k.open();
+  k.start();
+  auto r = http(k.port(), "GET", "/");
+  ASSERT_EQ(r.status, 200);
+  auto o = parseObject(r.body);
+  EXPECT_EQ(o->getValue<std::string>("service"), "malipo");
+  EXPECT_EQ(o->getValue<std::string>("openapi"), "/openapi.json");
+  EXPECT_EQ(r.body.find("<html"), std::string::npos);
+  auto doc = parseObject(http(k.port(), "GET", "/openapi.json").body);
+  EXPECT_FALSE(doc->getObject("paths")->has("/sandbox/fakepay/script"));
 }

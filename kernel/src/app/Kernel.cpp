@@ -2,6 +2,8 @@
 
 #include <Poco/Crypto/Crypto.h>
 #include <Poco/JSON/Array.h>
+#include <Poco/JWT/Signer.h>
+#include <Poco/JWT/Token.h>
 #include <Poco/Net/SSLManager.h>
 #include <dirent.h>
 #include <sys/resource.h>
@@ -14,6 +16,7 @@
 #include <sstream>
 
 #include "app/LogContext.hpp"
+#include "http/OpenApi.hpp"
 
 namespace malipo {
 
@@ -24,6 +27,43 @@ std::string publicUrlFor(const std::string& listen, std::uint16_t port, bool tls
   if (host.empty() || host == "0.0.0.0" || host == "[::]") host = "127.0.0.1";
   return (tls ? "https://" : "http://") + host + ":" + std::to_string(port);
 }
+// GET / in sandbox: one link or button per flow the loaded plugins offer, found by their
+// routes (a flow whose plugin is not loaded is not shown).
+const char* kSandboxIndex = R"(<h1>{{brand}} sandbox</h1>
+<p>No real money moves here: every provider talks to its simulator.</p>
+{{#cvpdf}}<section><h2>CV Chap Chap</h2><p>Pay for a CV PDF by USSD push (Selcom simulator).</p>
+<button id="start-cvpdf" type="button">Start a CV payment</button> <span class="error" id="cvpdf-error"></span></section>{{/cvpdf}}
+{{#credits}}<section><h2>Credits checkout</h2><p>Buy verification credits by card or mobile money (Flutterwave simulator), as the demo user <code>{{demo_user}}</code>.</p>
+<button id="start-credits" type="button">Buy credits</button> <span class="error" id="credits-error"></span></section>{{/credits}}
+{{#phone}}<section><h2>The USSD phone</h2><p><a id="phone" href="{{phone}}">Open the simulated phone</a> (Hubtel USSD).</p></section>{{/phone}}
+{{#console}}<section><h2>Console</h2><p><a id="console" href="{{console}}">Open the console</a></p></section>{{/console}}
+<section><h2>For developers</h2><ul>
+<li><a href="/openapi.json">API description (OpenAPI 3.1)</a></li>
+<li><a href="/healthz">/healthz</a>, <a href="/readyz">/readyz</a>, <a href="/metrics">/metrics</a></li>
+</ul></section>
+<script>
+async function start(id, url, body, token, pick) {
+  const err = document.getElementById(id + '-error');
+  err.textContent = '';
+  const headers = {'Content-Type': 'application/json'};
+  if (token) headers['Authorization'] = 'Bearer ' + token;
+  try {
+    const r = await fetch(url, {method: 'POST', headers, body: JSON.stringify(body)});
+    const j = await r.json();
+    const next = pick(j);
+    if (!r.ok || !next) throw new Error(j.message || ('status ' + r.status));
+    location.href = next;
+  } catch (e) { err.textContent = String(e.message || e); }
+}
+const cv = document.getElementById('start-cvpdf');
+if (cv) cv.onclick = () => start('cvpdf', '/api/cv-pdf/sandbox-' + Date.now() + '/initiate-ussd',
+  {template_id: 'modern', cv_data: {name: 'Asha Demo', title: 'Engineer', email: 'asha@example.com', phone: '0754 000 000',
+   summary: 'A sandbox CV.', experience: [], education: [], skills: ['C++'], languages: ['Kiswahili']}}, '', j => j.payment_page_url);
+const credits = document.getElementById('start-credits');
+if (credits) credits.onclick = () => start('credits', '/api/v1/verification-credits/topup', {packageId: 'pkg_10_credits'},
+  '{{demo_token}}', j => j.data && j.data.paymentUrl);
+</script>)";
+
 // The standard Prometheus process metrics, read from /proc/self at each scrape.
 void processMetrics(Metrics& m) {
   const double tick = static_cast<double>(sysconf(_SC_CLK_TCK));
@@ -212,6 +252,19 @@ void Kernel::addKernelRoutes() {
   router_.add("GET", "/metrics", [this](const Request&) {
     return Response::text(200, metrics_.render(), "text/plain; version=0.0.4; charset=utf-8");
   });
+  // The description of every route, built once, after the router froze.
+  router_.add("GET", "/openapi.json", [this](const Request&) {
+    std::call_once(openApiOnce_, [this] {
+      std::ostringstream os;
+      openapi::document(router_, services_.brand.name, openapi::kDocumentVersion,
+                        services_.publicUrl, httpOptions().maxBodyBytes)
+          ->stringify(os);
+      openApi_ = os.str();
+    });
+    return Response::text(200, openApi_, "application/json");
+  });
+  if (!router_.match("GET", "/").route)
+    router_.add("GET", "/", [this](const Request&) { return index(); });
   metrics_.describe("malipo_jobs", "jobs in the queue by state", "gauge");
   metrics_.describe("malipo_jobs_by_kind", "jobs waiting (queued), running and dead, by kind",
                     "gauge");
@@ -349,6 +402,47 @@ void Kernel::start(bool serve) {
     if (router_.match("GET", "/sandbox/hubtel/phone").route)
       logger_.info("kernel", "try the USSD phone: " + services_.publicUrl + "/sandbox/hubtel/phone");
   }
+}
+
+Response Kernel::index() {
+  if (!services_.sandbox) {
+    Poco::JSON::Object o;
+    o.set("service", "malipo");
+    o.set("name", services_.brand.name);
+    o.set("openapi", "/openapi.json");
+    o.set("health", "/healthz");
+    return Response::json(200, o);
+  }
+  Poco::JSON::Object data;
+  data.set("brand", services_.brand.name);
+  auto has = [this](const char* method, const char* path) {
+    return router_.match(method, path).route != nullptr;
+  };
+  if (has("POST", "/api/cv-pdf/x/initiate-ussd")) data.set("cvpdf", true);
+  const std::string secret = config_.root.child("auth").getString("jwt_secret");
+  if (has("POST", "/api/v1/verification-credits/topup") && !secret.empty()) {
+    // A short-lived token for a demo user, so the checkout can be tried without an app that
+    // signs in (sandbox only: outside sandbox this page is not served).
+    Poco::JWT::Token t;
+    t.setType("JWT");
+    t.setSubject("sandbox-demo");
+    t.setIssuedAt(Poco::Timestamp());
+    t.setExpiration(Poco::Timestamp() + Poco::Timespan(3600, 0));
+    const std::string issuer = config_.root.child("auth").getString("jwt_issuer");
+    if (!issuer.empty()) t.setIssuer(issuer);
+    data.set("credits", true);
+    data.set("demo_user", "sandbox-demo");
+    data.set("demo_token", Poco::JWT::Signer(secret).sign(t, Poco::JWT::Signer::ALGO_HS256));
+  }
+  if (has("GET", "/sandbox/hubtel/phone")) data.set("phone", "/sandbox/hubtel/phone");
+  for (const Route* r : router_.routes()) {
+    const bool page = r->method == "GET" &&
+                      std::find(r->isParam.begin(), r->isParam.end(), true) == r->isParam.end();
+    if (!page) continue;
+    if (r->pattern.find("console") != std::string::npos && !data.has("console"))
+      data.set("console", r->pattern);
+  }
+  return Response::html(200, pages_.render(services_.brand.name + " sandbox", kSandboxIndex, data));
 }
 
 void Kernel::reload() {

@@ -5,16 +5,17 @@
 #pragma once
 
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "app/KernelLogger.hpp"
 #include "config/ConfigLoader.hpp"
 #include "http/HttpClientImpl.hpp"
 #include "http/HttpServer.hpp"
+#include "http/Idempotency.hpp"
 #include "http/MetricsRegistry.hpp"
 #include "http/PagesImpl.hpp"
 #include "http/RouterImpl.hpp"
-#include "http/Idempotency.hpp"
 #include "jobs/JobQueueImpl.hpp"
 #include "payments/PaymentService.hpp"
 #include "plugins/HostImpl.hpp"
@@ -55,6 +56,7 @@ class Kernel {
 
  private:
   void addKernelRoutes();
+  Response index();  // GET /: the sandbox page of flows, or a short JSON about the service
   HttpOptions httpOptions() const;
 
   Config config_;
@@ -63,6 +65,8 @@ class Kernel {
   KernelLogger logger_;
   MetricsRegistry metrics_;
   RouterImpl router_;
+  std::once_flag openApiOnce_;
+  std::string openApi_;  // GET /openapi.json, built at its first request
   PagesImpl pages_;
   std::unique_ptr<HttpClientImpl> httpClient_;
   std::unique_ptr<Store> store_;
