@@ -399,6 +399,7 @@ void Kernel::start(bool serve) {
   if (services_.sandbox) {
     logger_.info("kernel", "SANDBOX: providers talk to their simulators under " + services_.publicUrl +
                                "/sandbox/ (no real money; set sandbox: false in production)");
+    logger_.info("kernel", "every sandbox flow starts at " + services_.publicUrl + "/");
     if (router_.match("GET", "/sandbox/hubtel/phone").route)
       logger_.info("kernel", "try the USSD phone: " + services_.publicUrl + "/sandbox/hubtel/phone");
   }
