@@ -252,6 +252,12 @@ TEST(TlsConfig, AMissingOrMismatchedCertificateStopsStartUp) {
     EXPECT_NE(std::string(e.what()).find("does not match the certificate"), std::string::npos)
         << e.what();
   }
+  // check-config refuses it too, with the same line.
+  writeFile(dir.file("malipo.yaml"), tlsYaml(dir));
+  auto check =
+      runCommand(std::string(MALIPO_BINARY) + " check-config --config " + dir.file("malipo.yaml"));
+  EXPECT_EQ(check.first, 1) << check.second;
+  EXPECT_NE(check.second.find("does not match the certificate"), std::string::npos) << check.second;
 }
 
 TEST(TlsProcess, SighupReloadsTheCertificateForNewConnections) {

@@ -65,7 +65,7 @@ if (credits) credits.onclick = () => start('credits', '/api/v1/verification-cred
 </script>)";
 
 // The standard Prometheus process metrics, read from /proc/self at each scrape.
-void processMetrics(Metrics& m) {
+void processMetrics(Metrics& m) try {
   const double tick = static_cast<double>(sysconf(_SC_CLK_TCK));
   std::ifstream statFile("/proc/self/stat");
   std::string stat((std::istreambuf_iterator<char>(statFile)), std::istreambuf_iterator<char>());
@@ -100,6 +100,8 @@ void processMetrics(Metrics& m) {
   rlimit rl{};
   if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
     m.setGauge("process_max_fds", {}, static_cast<double>(rl.rlim_cur));
+} catch (const std::exception&) {
+  // An unreadable /proc (a sandbox without it): no process metrics, the others still render.
 }
 
 }  // namespace
@@ -378,7 +380,11 @@ void Kernel::start(bool serve) {
   payments_->start(router_, services_.sandbox);
   addKernelRoutes();
   router_.freeze();
-  if (!serve) return;
+  if (!serve) {
+    // check-config: the TLS files load as they would when serving.
+    Connections::checkTls(httpOptions().tlsCert, httpOptions().tlsKey);
+    return;
+  }
   http_ = std::make_unique<HttpServer>(router_, metrics_, logger_, *clock_, httpOptions());
   http_->setIdempotency(idempotency_.get());
   http_->bind();

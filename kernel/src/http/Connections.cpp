@@ -875,6 +875,11 @@ Connections::Connections(HttpApp& app, ConnectionOptions options)
   }
 }
 
+void Connections::checkTls(const std::string& cert, const std::string& key) {
+  if (cert.empty() != key.empty()) throw std::runtime_error("server.tls needs both cert and key");
+  if (!cert.empty()) TlsState::load(cert, key);
+}
+
 void Connections::reloadTls() {
   if (!tls_) return;
   auto fresh = TlsState::load(tls_->cert, tls_->key);  // throws: the running one stays

@@ -133,6 +133,8 @@ class Connections {
   // Reads the certificate and key files again: new connections use them, running ones keep
   // theirs. Throws std::runtime_error (the running certificate stays) when they do not load.
   void reloadTls();
+  // Loads a certificate and key as start-up would (check-config); throws std::runtime_error.
+  static void checkTls(const std::string& cert, const std::string& key);
   const ConnectionOptions& options() const { return opts_; }
 
   // Serialises an answer (status line, headers, Content-Length, Connection, Date).
