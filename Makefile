@@ -4,7 +4,7 @@ JOBS ?= 2
 CONFIG ?= config/malipo.yaml
 BUILD_TYPE ?= RelWithDebInfo
 
-.PHONY: all setup setup-test build run test bench format clean
+.PHONY: all setup setup-test build run test bench format clean install package
 
 all: build
 
@@ -33,6 +33,20 @@ test: setup-test build
 
 bench: setup-test build
 	@bench/run.sh $(BUILD)
+
+# Installs the server, its plugins, config, docs and the plugin SDK under PREFIX.
+PREFIX ?= /usr/local
+install: setup
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) >/dev/null
+	@cmake --build $(BUILD) -j$(JOBS) --target server
+	@cmake --install $(BUILD) --prefix $(PREFIX)
+
+# The Debian package: $(BUILD)/malipo_<version>_<arch>.deb (docs/packaging.md).
+package: setup
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) >/dev/null
+	@cmake --build $(BUILD) -j$(JOBS) --target server
+	@cd $(BUILD) && cpack -G DEB
+	@ls $(BUILD)/malipo_*.deb
 
 format:
 	@find kernel plugins tests bench -name '*.cpp' -o -name '*.hpp' | xargs clang-format -i

@@ -50,12 +50,13 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# The default config names its plugins as build/plugins/…: for another build directory, a
-# copy of it that points at that directory's plugins.
+# The default config names its plugins as ../build/plugins/… (relative to config/): for
+# another build directory, a copy of it that points at that directory's plugins.
 CONFIG=config/malipo.yaml
 if [ "$BUILD" != "$ROOT/build" ]; then
   CONFIG="$WORK/malipo.yaml"
-  sed "s#library: build/plugins/#library: $BUILD/plugins/#" config/malipo.yaml > "$CONFIG"
+  sed -e "s#library: \.\./build/plugins/#library: $BUILD/plugins/#" -e "s#storage_dir: \.\./var/#storage_dir: $WORK/var/#" \
+    config/malipo.yaml > "$CONFIG"
 fi
 
 # Old results and screenshots of these tests go, so nothing stale is looked at.

@@ -128,7 +128,7 @@ TEST_F(HttpTest, HealthReadyAndMetrics) {
   EXPECT_NE(m.body.find("malipo_http_request_duration_seconds_bucket{route=\"/test/hello/{name}\",le=\"+Inf\"}"),
             std::string::npos) << m.body;
   EXPECT_NE(m.body.find("malipo_jobs{state=\"queued\"}"), std::string::npos);
-  EXPECT_NE(m.body.find("malipo_plugin_info{plugin=\"testplugin\",version=\"1.2.3\"} 1"), std::string::npos);
+  EXPECT_NE(m.body.find("malipo_plugin_info{plugin=\"testplugin\",sdk=\"1.0\",version=\"1.2.3\"} 1"), std::string::npos);
   // A plugin's collector runs at each scrape.
   EXPECT_NE(m.body.find("\nmalipo_testplugin_runs 0\n"), std::string::npos) << m.body;
   kernel_->store().exec("INSERT INTO test_runs (job_id, note, pid) VALUES (1, 'x', 1)");

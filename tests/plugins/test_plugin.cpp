@@ -3,12 +3,18 @@
 #include <Poco/JSON/Parser.h>
 
 #include <chrono>
+#include <cstdlib>
+#include <fstream>
 #include <stdexcept>
 #include <thread>
 
 #include <unistd.h>
 
 #include "malipo/plugin.hpp"
+
+#ifndef TEST_PLUGIN_NAME
+#define TEST_PLUGIN_NAME "testplugin"
+#endif
 
 namespace {
 
@@ -106,12 +112,22 @@ class TestComponent final : public malipo::Component {
 
 }  // namespace
 
-#ifndef TEST_PLUGIN_NO_ENTRY
-#ifndef TEST_PLUGIN_NAME
-#define TEST_PLUGIN_NAME "testplugin"
-#endif
-MALIPO_PLUGIN(TEST_PLUGIN_NAME, "1.2.3", testSchema, testRegister)
-#else
+// A static constructor that leaves a mark (the file named by MALIPO_TEST_CTOR_MARKER): the
+// loader tests check that a refused plugin's constructors never ran.
+namespace {
+struct ConstructorMark {
+  ConstructorMark() {
+    if (const char* path = std::getenv("MALIPO_TEST_CTOR_MARKER")) std::ofstream(path, std::ios::app) << TEST_PLUGIN_NAME "\n";
+  }
+} constructorMark;
+}  // namespace
+
+#if defined(TEST_PLUGIN_NO_NOTE)
 // No MALIPO_PLUGIN: a shared library that is not a Malipo plugin.
 extern "C" __attribute__((visibility("default"))) int not_a_plugin() { return 42; }
+#elif defined(TEST_PLUGIN_NO_ENTRY)
+// The version note, but no entry point.
+MALIPO_PLUGIN_NOTE(TEST_PLUGIN_NAME, "1.2.3")
+#else
+MALIPO_PLUGIN(TEST_PLUGIN_NAME, "1.2.3", testSchema, testRegister)
 #endif

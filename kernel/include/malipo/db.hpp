@@ -18,7 +18,7 @@
 
 namespace malipo {
 
-class __attribute__((visibility("default"))) DbError : public std::runtime_error {
+class DbError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };

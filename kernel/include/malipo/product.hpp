@@ -12,7 +12,7 @@
 
 #include "malipo/jobs.hpp"
 #include "malipo/payments.hpp"
-#include "malipo/plugin.hpp"
+#include "malipo/component.hpp"
 
 namespace malipo {
 
@@ -54,3 +54,6 @@ class Product : public Component {
 };
 
 }  // namespace malipo
+
+// MALIPO_PLUGIN, for the source file that declares the plugin (included last: it needs this file).
+#include "malipo/plugin.hpp"

@@ -13,7 +13,7 @@
 
 #include "malipo/http.hpp"
 #include "malipo/payments.hpp"
-#include "malipo/plugin.hpp"
+#include "malipo/component.hpp"
 #include "malipo/result.hpp"
 
 namespace malipo {
@@ -85,3 +85,6 @@ class PaymentProvider : public Component {
 };
 
 }  // namespace malipo
+
+// MALIPO_PLUGIN, for the source file that declares the plugin (included last: it needs this file).
+#include "malipo/plugin.hpp"

@@ -34,6 +34,7 @@ struct SchemaNode {
   // "change-me" or "sandbox"), or empty unless `emptyAllowed` (empty turns its feature off).
   bool strong = false, emptyAllowed = false;
   bool passthrough = false;          // not validated here (a plugin's own section)
+  bool path = false;                 // a file or folder: relative values resolve against the config's folder
   bool hasDefault = false;
   Poco::Dynamic::Var defaultValue;   // used when the key is absent
   std::vector<std::string> allowed;  // for strings: the accepted values (empty = any)
@@ -45,6 +46,7 @@ struct SchemaNode {
   SchemaNode& def(Poco::Dynamic::Var v) { hasDefault = true; defaultValue = std::move(v); return *this; }
   SchemaNode& req() { required = true; return *this; }
   SchemaNode& isSecret() { secret = true; return *this; }
+  SchemaNode& isPath() { path = true; return *this; }
   SchemaNode& strongSecret(bool allowEmpty = false) {
     secret = strong = true;
     emptyAllowed = allowEmpty;

@@ -107,7 +107,9 @@ void processMetrics(Metrics& m) try {
 }  // namespace
 
 Kernel::Kernel(Config config, const Clock* clock)
-    : config_(std::move(config)), clock_(clock ? clock : &systemClock_) {
+    : config_(std::move(config)),
+      settings_(KernelSettings::load(config_.root)),
+      clock_(clock ? clock : &systemClock_) {
   // Poco's OpenSSL initializer is reference counted per object (JWT signers, digests): when
   // the count drops to zero on one thread while another thread starts one, it destroys
   // mutexes in use and crashes. One reference held for the life of the process avoids it.
@@ -117,84 +119,27 @@ Kernel::Kernel(Config config, const Clock* clock)
     Poco::Net::initializeSSL();
   });
   // Outside sandbox, no default, empty or short secret (the one check check-config runs too).
-  ConfigLoader::checkSecrets(config_.root, ConfigLoader::kernelSchema(), config_.root.getBool("sandbox"), config_.file);
-  Settings log = config_.root.child("log");
-  logger_.setLevel(KernelLogger::parseLevel(log.getString("level", "info")));
-  logger_.setJson(log.getString("format") == "json");
+  ConfigLoader::checkSecrets(config_.root, ConfigLoader::kernelSchema(), settings_.sandbox,
+                             config_.file);
+  logger_.setLevel(KernelLogger::parseLevel(settings_.log.level));
+  logger_.setJson(settings_.log.format == "json");
 }
 
 Kernel::~Kernel() { shutdown(); }
 
-HttpOptions Kernel::httpOptions() const {
-  Settings server = config_.root.child("server");
-  HttpOptions o;
-  o.listen = server.getString("listen");
-  o.threads = static_cast<int>(server.getInt("threads", 32));
-  o.queue = static_cast<int>(server.getInt("queue", 256));
-  o.maxBodyBytes = static_cast<std::size_t>(server.getInt("max_body_bytes", 1 << 20));
-  o.ioThreads = static_cast<int>(server.getInt("io_threads", 2));
-  o.headerTimeoutMs = server.getInt("header_timeout_ms", 10000);
-  o.idleTimeoutMs = server.getInt("idle_timeout_ms", 30000);
-  o.bodyTimeoutMs = server.getInt("body_timeout_ms", 60000);
-  o.maxHeaderBytes = static_cast<std::size_t>(server.getInt("max_header_bytes", 16384));
-  o.maxConnections = static_cast<int>(server.getInt("max_connections", 10000));
-  o.maxConnectionsPerClient = static_cast<int>(server.getInt("max_connections_per_client", 2500));
-  o.maxBufferedBodyBytes = static_cast<std::size_t>(server.getInt("max_buffered_body_bytes", 256 << 20));
-  o.trustedProxies = server.getStringList("trusted_proxies");
-  o.accessLog = server.getBool("access_log", true);
-  o.tlsCert = server.child("tls").getString("cert");
-  o.tlsKey = server.child("tls").getString("key");
-  o.corsOrigins = server.child("cors").getStringList("allowed_origins");
-  o.corsMaxAge = static_cast<int>(server.child("cors").getInt("max_age", 600));
-  auto limit = [](const Settings& s) {
-    return RateLimiter::Limit{static_cast<double>(s.getInt("requests_per_minute", 600)),
-                              static_cast<double>(s.getInt("burst", 60))};
-  };
-  Settings rl = server.child("rate_limits");
-  o.defaultLimit = limit(rl.child("default"));
-  Settings buckets = rl.child("buckets");
-  for (const auto& name : buckets.keys()) o.buckets[name] = limit(buckets.child(name));
-  o.jwtSecret = config_.root.child("auth").getString("jwt_secret");
-  o.jwtIssuer = config_.root.child("auth").getString("jwt_issuer");
-  o.adminToken = config_.root.child("admin").getString("token");
-  return o;
-}
+// server.*, auth.*, admin.token
+HttpOptions Kernel::httpOptions() const { return settings_.server; }
 
 void Kernel::open() {
-  Settings db = config_.root.child("database");
-  store_ = std::make_unique<Store>(db.getString("url"), static_cast<int>(db.getInt("pool_size", 8)),
-                                   static_cast<int>(db.getInt("busy_timeout_ms", 5000)));
-  Settings j = config_.root.child("jobs");
-  JobQueueOptions jo;
-  jo.workers = static_cast<int>(j.getInt("workers", 4));
-  jo.batchSize = static_cast<int>(j.getInt("batch_size", 32));
-  jo.pollIntervalMs = j.getInt("poll_interval_ms", 200);
-  jo.rescueIntervalMs = j.getInt("rescue_interval_ms", 5000);
-  jo.keepDoneMs = j.getInt("keep_done_hours", 168) * 3600 * 1000;
-  shutdownGraceMs_ = j.getInt("shutdown_grace_ms", 30000);
-  httpGraceMs_ = config_.root.child("server").getInt("shutdown_grace_ms", 10000);
+  const DatabaseSettings& db = settings_.database;
+  store_ = std::make_unique<Store>(db.url, db.poolSize, db.busyTimeoutMs);
+  JobQueueOptions jo = settings_.jobs;
   jobs_ = std::make_unique<JobQueueImpl>(*store_, *clock_, logger_, jo);
   httpClient_ = std::make_unique<HttpClientImpl>(logger_);
   store_->migrate("kernel.jobs", JobQueueImpl::migrations());
   store_->migrate("kernel.payments", PaymentService::migrations());
   store_->migrate("kernel.http", Idempotency::migrations());
-  Settings pay = config_.root.child("payments");
-  PaymentOptions po;
-  po.defaultExpiryMs = pay.getInt("default_expiry_minutes", 1440) * 60000;
-  po.staleReadMs = pay.getInt("stale_read_seconds", 15) * 1000;
-  po.janitorIntervalMs = pay.getInt("janitor_interval_seconds", 30) * 1000;
-  po.breakerThreshold = static_cast<int>(pay.getInt("breaker_threshold", 5));
-  po.breakerOpenMs = pay.getInt("breaker_open_seconds", 30) * 1000;
-  po.webhookMaxBodyBytes = static_cast<std::size_t>(pay.getInt("webhook_max_body_bytes"));
-  po.unmatchedWebhookRetentionMs = pay.getInt("unmatched_webhook_retention_hours") * 3600 * 1000;
-  Settings push = pay.child("push_limits");
-  po.pushIntervalMs = push.getInt("interval_seconds") * 1000;
-  po.pushesPerNumberPerHour = static_cast<int>(push.getInt("per_number_per_hour"));
-  po.pushesPerPaymentPerHour = static_cast<int>(push.getInt("per_payment_per_hour"));
-  po.maxInFlight = static_cast<int>(pay.getInt("max_in_flight", 16));
-  Settings byProvider = pay.child("max_in_flight_by_provider");
-  for (const auto& name : byProvider.keys())
-    po.maxInFlightByProvider[name] = static_cast<int>(byProvider.getInt(name, 16));
+  PaymentOptions po = settings_.payments;
   payments_ = std::make_unique<PaymentService>(*store_, *jobs_, *clock_, logger_, metrics_, po);
   idempotency_ = std::make_unique<Idempotency>(*store_, *clock_);
 
@@ -207,19 +152,18 @@ void Kernel::open() {
   services_.logger = &logger_;
   services_.metrics = &metrics_;
   services_.payments = payments_.get();
-  std::string publicUrl = config_.root.child("server").getString("public_url");
+  std::string publicUrl = settings_.server.publicUrl;
   while (!publicUrl.empty() && publicUrl.back() == '/') publicUrl.pop_back();
   // A fixed listen port gives the URL now, so commands that do not serve (`malipo payments
   // sync`) reach a running server's sandbox simulators too; port 0 is known once bound.
-  std::string listen = config_.root.child("server").getString("listen");
+  const std::string& listen = settings_.server.listen;
   int listenPort = std::atoi(listen.substr(listen.rfind(':') + 1).c_str());
-  const bool tls = !config_.root.child("server").child("tls").getString("cert").empty();
+  const bool tls = !settings_.server.tlsCert.empty();
   if (publicUrl.empty() && listenPort > 0)
     publicUrl = publicUrlFor(listen, static_cast<std::uint16_t>(listenPort), tls);
   services_.publicUrl = publicUrl;
-  services_.sandbox = config_.root.getBool("sandbox");
-  Settings brand = config_.root.child("brand");
-  services_.brand = Brand{brand.getString("name"), brand.getString("support_phone"), brand.getString("support_email")};
+  services_.sandbox = settings_.sandbox;
+  services_.brand = settings_.brand;
 
   plugins_.load(config_);
   plugins_.registerAll(services_);
@@ -302,7 +246,7 @@ void Kernel::addKernelRoutes() {
     for (const auto& [state, n] : byState)
       m.setGauge("malipo_jobs", {{"state", state}}, static_cast<double>(n));
     for (const auto& p : plugins_.plugins())
-      m.setGauge("malipo_plugin_info", {{"plugin", p.config.name}, {"version", p.descriptor->version}}, 1);
+      m.setGauge("malipo_plugin_info", {{"plugin", p.config.name}, {"version", p.version()}, {"sdk", p.sdkVersion()}}, 1);
   });
 
   auto jobJson = [](const JobRow& j) {
@@ -355,8 +299,8 @@ void Kernel::addKernelRoutes() {
     for (const auto& p : plugins_.plugins()) {
       Poco::JSON::Object o;
       o.set("name", p.config.name);
-      o.set("version", p.descriptor->version);
-      o.set("spi_version", p.descriptor->spiVersion);
+      o.set("version", p.version());
+      o.set("sdk_version", p.sdkVersion());
       o.set("library", p.config.library);
       arr.add(o);
     }
@@ -389,15 +333,15 @@ void Kernel::start(bool serve) {
   http_->setIdempotency(idempotency_.get());
   http_->bind();
   if (services_.publicUrl.empty())
-    services_.publicUrl =
-        publicUrlFor(config_.root.child("server").getString("listen"), http_->port(), http_->tls());
+    services_.publicUrl = publicUrlFor(settings_.server.listen, http_->port(), http_->tls());
   http_->start();
   jobs_->start();
   started_ = true;
-  logger_.info("kernel", "listening on " + config_.root.child("server").getString("listen").substr(
-                             0, config_.root.child("server").getString("listen").rfind(':')) +
-                             ":" + std::to_string(port()) + " with " + std::to_string(plugins_.plugins().size()) +
-                             " plugin(s), database " + Store::redact(config_.root.child("database").getString("url")));
+  logger_.info("kernel", "listening on " +
+                             settings_.server.listen.substr(0, settings_.server.listen.rfind(':')) +
+                             ":" + std::to_string(port()) + " with " +
+                             std::to_string(plugins_.plugins().size()) + " plugin(s), database " +
+                             Store::redact(settings_.database.url));
   // What a person who just ran `make run` wants to know next.
   std::string names;
   for (const auto& p : plugins_.plugins()) names += (names.empty() ? "" : ", ") + p.config.name;
@@ -426,7 +370,7 @@ Response Kernel::index() {
     return router_.match(method, path).route != nullptr;
   };
   if (has("POST", "/api/cv-pdf/x/initiate-ussd")) data.set("cvpdf", true);
-  const std::string secret = config_.root.child("auth").getString("jwt_secret");
+  const std::string& secret = settings_.server.jwtSecret;
   if (has("POST", "/api/v1/verification-credits/topup") && !secret.empty()) {
     // A short-lived token for a demo user, so the checkout can be tried without an app that
     // signs in (sandbox only: outside sandbox this page is not served).
@@ -435,7 +379,7 @@ Response Kernel::index() {
     t.setSubject("sandbox-demo");
     t.setIssuedAt(Poco::Timestamp());
     t.setExpiration(Poco::Timestamp() + Poco::Timespan(3600, 0));
-    const std::string issuer = config_.root.child("auth").getString("jwt_issuer");
+    const std::string& issuer = settings_.server.jwtIssuer;
     if (!issuer.empty()) t.setIssuer(issuer);
     data.set("credits", true);
     data.set("demo_user", "sandbox-demo");
@@ -471,8 +415,8 @@ void Kernel::shutdown() {
   if (shutDown_) return;
   shutDown_ = true;
   started_ = false;
-  const bool httpDone = !http_ || http_->stop(httpGraceMs_);
-  const bool jobsDone = !jobs_ || jobs_->drain(shutdownGraceMs_);
+  const bool httpDone = !http_ || http_->stop(settings_.server.shutdownGraceMs);
+  const bool jobsDone = !jobs_ || jobs_->drain(settings_.jobs.shutdownGraceMs);
   if (!httpDone || !jobsDone) {
     handlersStuck_ = true;
     logger_.error("kernel", std::string("a ") + (httpDone ? "job" : "request") +

@@ -10,6 +10,7 @@
 
 #include "app/KernelLogger.hpp"
 #include "config/ConfigLoader.hpp"
+#include "config/KernelSettings.hpp"
 #include "http/HttpClientImpl.hpp"
 #include "http/HttpServer.hpp"
 #include "http/Idempotency.hpp"
@@ -18,7 +19,7 @@
 #include "http/RouterImpl.hpp"
 #include "jobs/JobQueueImpl.hpp"
 #include "payments/PaymentService.hpp"
-#include "plugins/HostImpl.hpp"
+#include "plugins/KernelServices.hpp"
 #include "plugins/PluginManager.hpp"
 #include "store/Store.hpp"
 
@@ -60,6 +61,7 @@ class Kernel {
   HttpOptions httpOptions() const;
 
   Config config_;
+  KernelSettings settings_;  // config_.root as typed structs
   SystemClock systemClock_;
   const Clock* clock_;
   KernelLogger logger_;
@@ -77,7 +79,6 @@ class Kernel {
   KernelServices services_;
   PluginManager plugins_;
   bool started_ = false, shutDown_ = false, pluginsStarted_ = false, handlersStuck_ = false;
-  std::int64_t shutdownGraceMs_ = 30000, httpGraceMs_ = 10000;
 };
 
 }  // namespace malipo

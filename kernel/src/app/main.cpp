@@ -1,4 +1,4 @@
-// The `malipo` command: serve, check-config, migrate, plugins, jobs.
+// The `malipo` command: serve, check-config, migrate, plugins, jobs, payments, sdk.
 // Every error is one line on stderr and a non-zero exit; nothing escapes as a crash.
 #include <signal.h>
 
@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "app/Kernel.hpp"
+#include "app/Scaffold.hpp"
 #include "malipo/money.hpp"
 
 #ifndef MALIPO_VERSION
@@ -43,6 +44,8 @@ Usage:
   malipo payments list [--state STATUS] [--limit N] [--config FILE]
   malipo payments show ID [--config FILE]   a payment and its event timeline
   malipo payments sync ID [--config FILE]   ask the provider now and apply its answer
+  malipo sdk new-provider NAME DIR   write a buildable out-of-tree provider plugin
+                      (CMake project against the installed SDK, simulator, tests) into DIR
   malipo --help | --version
 
 FILE defaults to config/malipo.yaml. ${VAR} and ${VAR:-default} in the file are taken
@@ -174,11 +177,26 @@ int paymentsCommand(malipo::Kernel& kernel, const std::string& sub, Args& args) 
   return 2;
 }
 
+// `malipo sdk new-provider NAME DIR`: no config, no database.
+int sdkCommand(const Args& args) {
+  if (args.positional.size() != 4 || args.positional[1] != "new-provider") {
+    std::cerr << "malipo: usage: malipo sdk new-provider NAME DIR\n";
+    return 2;
+  }
+  const std::string &name = args.positional[2], &dir = args.positional[3];
+  auto files = malipo::scaffold::newProvider(name, dir);
+  std::cout << "wrote the provider '" << name << "' into " << dir << ":\n";
+  for (const auto& f : files) std::cout << "  " << f << "\n";
+  std::cout << "next: cmake -S " << dir << " -B " << dir
+            << "/build -DCMAKE_PREFIX_PATH=<malipo prefix> && cmake --build " << dir
+            << "/build && ctest --test-dir " << dir << "/build\n";
+  return 0;
+}
+
 int run(int argc, char** argv) {
   Args args = parse(argc, argv);
   if (args.options.count("--version")) {
-    std::cout << "malipo " << MALIPO_VERSION << " (SPI " << MALIPO_SPI_VERSION << ")\n"
-              << "fingerprint: " << malipo::kernelFingerprint() << "\n";
+    std::cout << "malipo " << MALIPO_VERSION << " (plugin SDK " << malipo::kernelSdkVersion() << ")\n";
     return 0;
   }
   if (args.options.count("--help") || args.positional.empty()) {
@@ -187,11 +205,13 @@ int run(int argc, char** argv) {
   }
   std::string configFile = args.options.count("--config") ? args.options["--config"] : "config/malipo.yaml";
   const std::string& cmd = args.positional[0];
-  static const std::vector<std::string> commands{"serve", "check-config", "migrate", "plugins", "jobs", "payments"};
+  static const std::vector<std::string> commands{"serve", "check-config", "migrate", "plugins",
+                                                 "jobs",  "payments",     "sdk"};
   if (std::find(commands.begin(), commands.end(), cmd) == commands.end()) {
     std::cerr << "malipo: unknown command '" << cmd << "' (see malipo --help)\n";
     return 2;
   }
+  if (cmd == "sdk") return sdkCommand(args);
   malipo::Config config = malipo::ConfigLoader::loadFile(configFile);
 
   if (cmd == "serve") return serve(std::move(config), args.options["--port-file"]);
@@ -223,7 +243,7 @@ int run(int argc, char** argv) {
     malipo::PluginManager pm;
     pm.load(config);
     for (auto& p : pm.plugins()) {
-      std::cout << "  - " << p.config.name << " " << p.descriptor->version << " (" << p.config.library << ")\n"
+      std::cout << "  - " << p.config.name << " " << p.version() << " (SDK " << p.sdkVersion() << ", " << p.config.library << ")\n"
                 << malipo::ConfigLoader::describe(p.settings, p.schema, 6);
     }
     return 0;
@@ -231,9 +251,9 @@ int run(int argc, char** argv) {
   if (cmd == "plugins") {
     malipo::PluginManager pm;
     pm.load(config);
-    std::printf("%-14s %-10s %-4s %s\n", "NAME", "VERSION", "SPI", "LIBRARY");
+    std::printf("%-14s %-10s %-4s %s\n", "NAME", "VERSION", "SDK", "LIBRARY");
     for (auto& p : pm.plugins())
-      std::printf("%-14s %-10s %-4d %s\n", p.config.name.c_str(), p.descriptor->version, p.descriptor->spiVersion,
+      std::printf("%-14s %-10s %-4s %s\n", p.config.name.c_str(), p.version().c_str(), p.sdkVersion().c_str(),
                   p.config.library.c_str());
     return 0;
   }

@@ -9,6 +9,8 @@
 #include <set>
 #include <sstream>
 
+#include "config/KernelSettings.hpp"
+
 namespace malipo {
 
 namespace {
@@ -153,19 +155,6 @@ Poco::Dynamic::Var convert(const YAML::Node& node, const SchemaNode& schema, con
   }
 }
 
-SchemaNode pluginEntrySchema() {
-  using namespace schema;
-  return object("one plugin to load")
-      .field("name", str("unique plugin name; must equal the name the library declares").req())
-      .field("library", str("path of the shared library, relative to the working directory").req())
-      .field("enabled", boolean("load this plugin").def(true))
-      .field("settings", [] {
-        auto n = object("the plugin's settings, validated against its own schema");
-        n.passthrough = true;
-        return n;
-      }());
-}
-
 }  // namespace
 
 std::string ConfigLoader::substitute(const std::string& value) {
@@ -202,77 +191,7 @@ std::string ConfigLoader::substitute(const std::string& value) {
 }
 
 SchemaNode ConfigLoader::kernelSchema() {
-  using namespace schema;
-  auto bucket = object("a token bucket")
-                    .field("requests_per_minute", integer("sustained rate per client").def(600).range(1, 10000000))
-                    .field("burst", integer("requests allowed at once above the rate").def(60).range(1, 1000000));
-  return object("malipo configuration")
-      .field("server",
-             object("the HTTP server")
-                 .field("listen", str("address:port to listen on (port 0: any free port)").def("127.0.0.1:8080"))
-                 .field("public_url", str("absolute URL clients and providers reach us at (empty: http://<listen address>)").def(""))
-                 .field("threads", integer("HTTP worker threads (handlers run on them)").def(32).range(1, 1024))
-                 .field("queue", integer("requests waiting for a worker thread (503 with Retry-After above)").def(256).range(1, 100000))
-                 .field("io_threads", integer("threads reading and writing sockets (no handler runs on them)").def(2).range(1, 64))
-                 .field("header_timeout_ms", integer("time from a request's first byte to the end of its header block (408 after)").def(10000).range(100, 600000))
-                 .field("idle_timeout_ms", integer("a keep-alive connection with no request is closed after this").def(30000).range(100, 3600000))
-                 .field("body_timeout_ms", integer("time from the end of the header block to the end of the body (408 after)").def(60000).range(100, 3600000))
-                 .field("max_header_bytes", integer("largest request line + header block (431 above)").def(16384).range(1024, 1048576))
-                 .field("max_connections", integer("open client connections at most; the excess is closed at accept").def(10000).range(1, 1000000))
-                 .field("max_connections_per_client", integer("open connections per client address at most (0: no cap; trusted proxies exempt)").def(2500).range(0, 1000000))
-                 .field("shutdown_grace_ms", integer("on SIGTERM, how long in-flight requests may finish before their connections are closed").def(10000).range(0, 600000))
-                 .field("max_body_bytes", integer("largest request body accepted (413 above)").def(1048576).range(1, 1073741824))
-                 .field("max_buffered_body_bytes", integer("request bodies held in memory at once, all connections together (503 above)").def(268435456).range(1024, 68719476736))
-                 .field("trusted_proxies", list("proxies (IPv4/IPv6 CIDRs) whose X-Forwarded-For is believed; the client is the rightmost address not in this list", str("CIDR")).def(Poco::JSON::Array::Ptr(new Poco::JSON::Array)))
-                 .field("access_log", boolean("log one line per request").def(true))
-                 .field("tls", object("HTTPS on the listening port (TLS 1.2+; SIGHUP reloads the files)")
-                                   .field("cert", str("PEM certificate chain file (empty: plain HTTP)").def(""))
-                                   .field("key", str("PEM private key file").def("")))
-                 .field("cors", object("cross-origin requests")
-                                    .field("allowed_origins", list("origins allowed ('*' for any)", str("origin")).def(Poco::JSON::Array::Ptr(new Poco::JSON::Array)))
-                                    .field("max_age", integer("seconds a preflight may be cached").def(600)))
-                 .field("rate_limits", object("per-client rate limits (by client address)")
-                                           .field("default", bucket)
-                                           .field("buckets", map("named buckets routes may use", bucket).def(Poco::JSON::Object::Ptr(new Poco::JSON::Object)))))
-      .field("database",
-             object("persistence")
-                 .field("url", str("sqlite:PATH or postgresql://user:password@host:port/db").def("sqlite:var/malipo.db").isSecret())
-                 .field("pool_size", integer("connections in the pool").def(8).range(1, 256))
-                 .field("busy_timeout_ms", integer("SQLite: how long a writer waits for the lock").def(5000).range(0, 600000)))
-      .field("auth", object("client authentication")
-                         .field("jwt_secret", str("HS256 secret for client JWTs (sub = user id)").def("").strongSecret())
-                         .field("jwt_issuer", str("required `iss` claim (empty: not checked)").def("")))
-      .field("admin", object("operator API").field("token", str("bearer token for /admin/* (empty: admin API off)").def("").strongSecret(true)))
-      .field("brand", object("who customers deal with: shown on pages and in messages")
-                          .field("name", str("business name").def("Malipo"))
-                          .field("support_phone", str("support phone number shown to customers").def(""))
-                          .field("support_email", str("support email address shown to customers").def("")))
-      .field("jobs", object("durable job queue")
-                         .field("workers", integer("job worker threads (0: this process runs no jobs)").def(4).range(0, 256))
-                         .field("batch_size", integer("jobs claimed per database round trip").def(32).range(1, 1000))
-                         .field("poll_interval_ms", integer("idle wait between claims").def(200).range(1, 60000))
-                         .field("rescue_interval_ms", integer("how often expired leases are returned").def(5000).range(10, 3600000))
-                         .field("keep_done_hours", integer("how long finished jobs are kept").def(168).range(1, 100000))
-                         .field("shutdown_grace_ms", integer("on SIGTERM, how long running job handlers may finish before their jobs go back to the queue").def(30000).range(0, 3600000)))
-      .field("payments", object("the payment lifecycle")
-                             .field("default_expiry_minutes", integer("a payment the provider gives no deadline for expires after this").def(1440).range(1, 525600))
-                             .field("stale_read_seconds", integer("a client poll of a pending payment older than this queues a provider check").def(15).range(1, 86400))
-                             .field("janitor_interval_seconds", integer("how often pending and unknown payments are looked for").def(30).range(1, 86400))
-                             .field("breaker_threshold", integer("consecutive provider failures that make routing skip it").def(5).range(1, 1000))
-                             .field("breaker_open_seconds", integer("how long a failing provider is skipped").def(30).range(1, 86400))
-                             .field("webhook_max_body_bytes", integer("largest webhook body the inbox (/webhooks/{provider}) accepts (413 above)").def(65536).range(1024, 1073741824))
-                             .field("unmatched_webhook_retention_hours", integer("how long webhook events that matched no payment are kept").def(72).range(1, 100000))
-                             .field("push_limits", object("payment prompts (USSD push) sent to customers' phones")
-                                                       .field("interval_seconds", integer("least time between two prompts to one number, or for one payment").def(30).range(0, 86400))
-                                                       .field("per_number_per_hour", integer("prompts one phone number may get in an hour, across all payments").def(5).range(1, 1000))
-                                                       .field("per_payment_per_hour", integer("prompts one payment may send in an hour").def(3).range(1, 1000)))
-                             .field("max_in_flight", integer("provider calls in flight at once, per provider (past it: 503 with Retry-After)").def(16).range(1, 10000))
-                             .field("max_in_flight_by_provider", map("per-provider overrides of max_in_flight, by provider name", integer("calls in flight").range(1, 10000)).def(Poco::JSON::Object::Ptr(new Poco::JSON::Object))))
-      .field("log", object("logging")
-                        .field("level", str("minimum level").def("info").oneOf({"debug", "info", "warning", "error"}))
-                        .field("format", str("line format").def("text").oneOf({"text", "json"})))
-      .field("sandbox", boolean("mount provider simulators under /sandbox and point providers at them").def(false))
-      .field("plugins", list("plugins to load, in order", pluginEntrySchema()).def(Poco::JSON::Array::Ptr(new Poco::JSON::Array)));
+  return KernelSettings::decl().schema();
 }
 
 Settings ConfigLoader::validate(const YAML::Node& node, const SchemaNode& schema, const std::string& path,

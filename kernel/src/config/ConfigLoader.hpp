@@ -40,6 +40,10 @@ class ConfigLoader {
   // errors ("plugins[0].settings").
   static Settings validate(const YAML::Node& node, const SchemaNode& schema, const std::string& path,
                            const std::string& file);
+  // The one rule for paths in a config: a relative `value` resolves against the folder of
+  // the config file `file` (unchanged when absolute, empty, or `file` names no folder).
+  // Applied to plugins[].library, a sqlite: database.url and every setting marked isPath().
+  static std::string resolvePath(const std::string& value, const std::string& file);
   // Substitutes ${VAR} and ${VAR:-default}; throws ConfigError for an unset ${VAR}.
   static std::string substitute(const std::string& value);
   // Outside sandbox, throws ConfigError for a `strongSecret()` field of `schema` that is

@@ -3,16 +3,15 @@
 #include <boost/dll/shared_library.hpp>
 #include <boost/system/system_error.hpp>
 
-#include "malipo/product.hpp"
-#include "malipo/provider.hpp"
-#include "plugins/HostImpl.hpp"
+#include <Poco/JSON/Stringifier.h>
+
+#include <sstream>
+
+#include "plugins/KernelServices.hpp"
 
 namespace malipo {
 
-Payments& HostImpl::payments() {
-  if (!k_.payments) throw std::logic_error("the payments service is not available in this process");
-  return *k_.payments;
-}
+using abi::Owned;
 
 namespace {
 
@@ -22,29 +21,11 @@ std::vector<boost::dll::shared_library>& libraries() {
   return *libs;
 }
 
-class RegistrarImpl final : public Registrar {
- public:
-  explicit RegistrarImpl(LoadedPlugin& p) : p_(p) {}
-  Host& host() override { return *p_.host; }
-  void addComponent(std::shared_ptr<Component> c) override {
-    if (c) p_.components.push_back(std::move(c));
-  }
-  void addProvider(std::shared_ptr<PaymentProvider> provider) override {
-    if (!provider) return;
-    if (provider->name() != p_.config.name)
-      throw std::logic_error("the provider is named '" + provider->name() + "' but the plugin '" + p_.config.name + "'");
-    p_.components.push_back(provider);
-    p_.providers.push_back(std::move(provider));
-  }
-  void addProduct(std::shared_ptr<Product> product) override {
-    if (!product) return;
-    p_.components.push_back(product);
-    p_.products.push_back(std::move(product));
-  }
-
- private:
-  LoadedPlugin& p_;
-};
+std::string jsonText(const Settings& s) {
+  std::ostringstream os;
+  Poco::JSON::Stringifier::condense(s.raw(), os);
+  return os.str();
+}
 
 }  // namespace
 
@@ -58,43 +39,48 @@ void PluginManager::load(const Config& config) {
     p.config = pc;
     for (const auto& other : plugins_)
       if (other.config.name == pc.name) throw PluginError(describeError(p, "duplicate plugin name"));
+    // The version note first: nothing of a plugin runs (not even its static constructors)
+    // before its SDK version is known to be one this kernel offers.
+    std::optional<PluginNote> note;
+    try {
+      note = readPluginNote(pc.library);
+    } catch (const std::exception& e) {
+      throw PluginError(describeError(p, std::string("cannot load library: ") + e.what()));
+    }
+    if (!note)
+      throw PluginError(describeError(p, "no Malipo version note (not a Malipo plugin, or built without MALIPO_PLUGIN)"));
+    if (note->sdkMajor != MALIPO_SDK_MAJOR || note->sdkMinor > MALIPO_SDK_MINOR)
+      throw PluginError(describeError(p, "built for SDK " + std::to_string(note->sdkMajor) + "." +
+                                             std::to_string(note->sdkMinor) + ", this kernel offers SDK " +
+                                             kernelSdkVersion() + " (it loads plugins built for " +
+                                             std::to_string(MALIPO_SDK_MAJOR) + ".0 to " + kernelSdkVersion() + ")"));
+    if (pc.name != note->name)
+      throw PluginError(describeError(p, "the library declares the name '" + note->name + "'"));
+    p.note = *note;
     boost::dll::shared_library lib;
     try {
       lib.load(pc.library, boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local);
     } catch (const boost::system::system_error& e) {
       throw PluginError(describeError(p, std::string("cannot load library: ") + e.what()));
     }
-    if (!lib.has(MALIPO_PLUGIN_ENTRY_SYMBOL)) {
-      libraries().push_back(std::move(lib));
-      throw PluginError(describeError(p, "no entry symbol '" MALIPO_PLUGIN_ENTRY_SYMBOL
-                                         "' (not a Malipo plugin, or built without MALIPO_PLUGIN)"));
-    }
-    auto entry = lib.get<const PluginDescriptor*()>(MALIPO_PLUGIN_ENTRY_SYMBOL);
     libraries().push_back(lib);
-    const PluginDescriptor* d = nullptr;
+    if (!lib.has(MALIPO_PLUGIN_INIT_SYMBOL))
+      throw PluginError(describeError(p, "no entry symbol '" MALIPO_PLUGIN_INIT_SYMBOL "' (built without MALIPO_PLUGIN)"));
+    auto init = lib.get<std::int32_t(const mlp_api_v1*, mlp_plugin*)>(MALIPO_PLUGIN_INIT_SYMBOL);
+    p.abi = std::make_unique<mlp_plugin>();
+    std::int32_t rc = init(&kernelApi(), p.abi.get());
+    if (rc != MLP_OK)
+      throw PluginError(describeError(p, "init failed: " + abi::getError(abi::In(kernelApi(), &p.abi->schema), rc,
+                                                                         "the entry point").internal));
+    if (!p.abi->registerFn) throw PluginError(describeError(p, "init failed: no register hook"));
     try {
-      d = entry();
-    } catch (...) {
-      throw PluginError(describeError(p, "entry symbol threw"));
-    }
-    if (!d || d->magic != kDescriptorMagic) throw PluginError(describeError(p, "entry symbol returned no valid descriptor"));
-    if (d->spiVersion != MALIPO_SPI_VERSION)
-      throw PluginError(describeError(p, "SPI version mismatch: got " + std::to_string(d->spiVersion) + ", expected " +
-                                             std::to_string(MALIPO_SPI_VERSION)));
-    if (std::string(d->fingerprint) != kernelFingerprint())
-      throw PluginError(describeError(p, std::string("build fingerprint mismatch: got '") + d->fingerprint +
-                                             "', expected '" + kernelFingerprint() + "'"));
-    if (pc.name != d->name)
-      throw PluginError(describeError(p, std::string("the library declares the name '") + d->name + "'"));
-    p.descriptor = d;
-    try {
-      p.schema = d->settingsSchema();
+      p.schema = abi::getSchema(abi::In(kernelApi(), &p.abi->schema));
       p.settings = ConfigLoader::validate(pc.settings, p.schema, "plugins[" + pc.name + "].settings", config.file);
       ConfigLoader::checkSecrets(p.settings, p.schema, config.root.getBool("sandbox"), config.file);
     } catch (const ConfigError& e) {
       throw PluginError(describeError(p, std::string("settings: ") + e.what()));
     } catch (const std::exception& e) {
-      throw PluginError(describeError(p, std::string("settings schema threw: ") + e.what()));
+      throw PluginError(describeError(p, std::string("settings schema: ") + e.what()));
     }
     plugins_.push_back(std::move(p));
   }
@@ -102,15 +88,21 @@ void PluginManager::load(const Config& config) {
 
 void PluginManager::registerAll(KernelServices& services) {
   for (LoadedPlugin& p : plugins_) {
-    p.host = std::make_unique<HostImpl>(services, p.config.name, p.settings);
-    RegistrarImpl registrar(p);
-    try {
-      p.descriptor->registerPlugin(registrar);
-    } catch (const std::exception& e) {
-      throw PluginError(describeError(p, std::string("init failed: ") + e.what()));
-    } catch (...) {
-      throw PluginError(describeError(p, "init failed: non-standard exception"));
-    }
+    auto* h = new mlp_host;  // never freed: the plugin keeps it as long as the process lives
+    h->k = &services;
+    h->name = p.config.name;
+    h->settingsJson = jsonText(p.settings);
+    h->sandbox = services.sandbox;
+    h->brandName = services.brand.name;
+    h->brandPhone = services.brand.supportPhone;
+    h->brandEmail = services.brand.supportEmail;
+    h->kernelVersion = kernelSdkVersion();
+    p.host = h;
+    h->plugin = &p;
+    Owned err(kernelApi());
+    std::int32_t rc = p.abi->registerFn(p.abi->registerSelf, h, err.get());
+    h->plugin = nullptr;
+    if (rc != MLP_OK) throw PluginError(describeError(p, "init failed: " + abi::getError(err.in(), rc, "register").internal));
   }
 }
 

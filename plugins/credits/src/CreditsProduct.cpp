@@ -34,18 +34,18 @@ Response ok(const Poco::Dynamic::Var& data, const std::string& message = {}) {
 
 std::string accountOf(const Request& req) { return "user:" + req.userId.value_or(""); }
 
-std::vector<Package> readPackages(const Settings& s, const std::string& key) {
+std::vector<Package> readPackages(const std::vector<PackageSetting>& list, const std::string& key) {
   std::vector<Package> out;
-  for (const Settings& p : s.childList(key)) {
+  for (const PackageSetting& p : list) {
     Package pkg;
-    pkg.id = p.getString("id");
-    pkg.credits = p.getInt("credits");
-    pkg.currency = p.getString("currency");
-    auto minor = parseMajor(p.getString("price"), pkg.currency);
+    pkg.id = p.id;
+    pkg.credits = p.credits;
+    pkg.currency = p.currency;
+    auto minor = parseMajor(p.price, pkg.currency);
     if (pkg.id.empty() || pkg.credits <= 0 || !validCurrency(pkg.currency) || !minor || *minor <= 0)
       throw std::runtime_error("settings." + key + ": package '" + pkg.id + "' needs an id, credits > 0 and a valid price");
     pkg.amountMinor = *minor;
-    pkg.name = p.getString("name", std::to_string(pkg.credits) + " credits");
+    pkg.name = p.name.empty() ? std::to_string(pkg.credits) + " credits" : p.name;
     out.push_back(pkg);
   }
   return out;
@@ -70,20 +70,60 @@ std::string originOf(const std::string& url) {
 
 }  // namespace
 
-CreditsProduct::CreditsProduct(Host& host) : host_(host), s_(host.settings()) {
-  packages_ = readPackages(s_, "packages");
-  ussdPackages_ = readPackages(s_, "ussd_packages");
-  providers_ = s_.getStringList("providers");
+const Decl<CreditsSettings>& CreditsSettings::decl() {
+  using C = CreditsSettings;
+  using P = PackageSetting;
+  static const auto d = [] {
+    Decl<P> package("a package of credits");
+    package.str("id", &P::id, "package id clients send as packageId")
+        .required()
+        .integer("credits", &P::credits, "credits granted")
+        .required()
+        .range(1, 1000000)
+        .str("price", &P::price, "price in major units, e.g. \"5000\" or \"10.50\"")
+        .required()
+        .str("currency", &P::currency, "ISO 4217 currency")
+        .required()
+        .str("name", &P::name, "label in menus (default: \"<credits> credits\")");
+    Decl<C> c("verification credits");
+    c.list("providers", &C::providers, "payment providers for API top-ups, in order",
+           schema::str("provider plugin name"))
+        .list("packages", &C::packages,
+              "packages sold through the API (the seed's three by default)", package)
+        .list("ussd_packages", &C::ussdPackages,
+              "packages sold through USSD channels (priced for that market)", package)
+        .str("webhook_alias_provider", &C::webhookAliasProvider,
+             "provider whose webhooks also arrive at /api/v1/webhooks/<name> (the seed's path)")
+        .str("return_url", &C::returnUrl,
+             "your app's page the payment result page leads back to, when the top-up names "
+             "none (returnUrl); its origin is allowed for returnUrl")
+        .list("return_url_origins", &C::returnUrlOrigins,
+              "other origins (https://app.example.com) a top-up's returnUrl may point "
+              "to; in sandbox any http(s) URL is accepted",
+              schema::str("origin"))
+        .integer("topups_per_user_per_hour", &C::topupsPerUserPerHour,
+                 "top-up attempts allowed per user per hour")
+        .range(1, 100000);
+    return c;
+  }();
+  return d;
+}
+
+CreditsProduct::CreditsProduct(Host& host)
+    : host_(host), s_(CreditsSettings::decl().load(host.settings())) {
+  packages_ = readPackages(s_.packages, "packages");
+  ussdPackages_ = readPackages(s_.ussdPackages, "ussd_packages");
+  providers_ = s_.providers;
   // Where the payment pages send the customer back to: the configured page, or a client's
   // own page on an origin we allow (never any site: that would make us an open redirect).
-  std::string configured = s_.getString("return_url");
+  std::string configured = s_.returnUrl;
   if (!configured.empty()) {
     std::string origin = originOf(configured);
     if (origin.empty())
       throw std::runtime_error("settings.return_url must be an absolute http(s) URL");
     returnOrigins_.insert(origin);
   }
-  for (const auto& o : s_.getStringList("return_url_origins")) {
+  for (const auto& o : s_.returnUrlOrigins) {
     std::string origin = originOf(o);
     if (origin.empty())
       throw std::runtime_error("settings.return_url_origins: '" + o + "' is not an http(s) origin");
@@ -149,7 +189,7 @@ void CreditsProduct::start() {
     r.add("GET", prefix + "/verification-credits/history", [this](const Request& q) { return history(q); }, authed);
     r.add("POST", prefix + "/verification-credits/consume", [this](const Request& q) { return consume(q); }, consumeOpts);
   }
-  std::string alias = s_.getString("webhook_alias_provider");
+  std::string alias = s_.webhookAliasProvider;
   if (!alias.empty()) r.add("POST", "/api/v1/webhooks/" + alias, host_.payments().webhookInbox(alias), {Auth::none, "webhooks"});
 }
 
@@ -168,7 +208,7 @@ bool CreditsProduct::topupAllowed(const std::string& user) {
     start = now;
     count = 0;
   }
-  return ++count <= s_.getInt("topups_per_user_per_hour");
+  return ++count <= s_.topupsPerUserPerHour;
 }
 
 Response CreditsProduct::topup(const Request& req) {
@@ -188,7 +228,7 @@ Response CreditsProduct::topup(const Request& req) {
     return fail(400,
                 "Invalid returnUrl: it must be an http(s) URL on an allowed origin "
                 "(settings.return_url_origins)");
-  if (returnUrl.empty()) returnUrl = s_.getString("return_url");
+  if (returnUrl.empty()) returnUrl = s_.returnUrl;
   if (!topupAllowed(account)) return fail(429, "Too many top-up attempts. Please try again later.");
 
   std::string topupId = Poco::UUIDGenerator::defaultGenerator().createRandom().toString();

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "malipo/product.hpp"
+#include "malipo/settings_decl.hpp"
 
 namespace malipo::credits {
 
@@ -24,6 +25,33 @@ struct Package {
   std::int64_t amountMinor = 0;
   std::string currency;
   std::string name;
+};
+
+// One configured package as written in the settings (price in major units).
+struct PackageSetting {
+  std::string id;
+  std::int64_t credits = 0;
+  std::string price, currency;
+  std::string name;  // empty: "<credits> credits"
+};
+
+// The plugin's settings. Each member's initializer is its default; decl() names each key,
+// its description and range once and yields both the schema and this struct.
+struct CreditsSettings {
+  std::vector<std::string> providers{"flutterwave"};
+  // The seed's three packages.
+  std::vector<PackageSetting> packages{{"pkg_10_credits", 10, "5000", "NGN", ""},
+                                       {"pkg_25_credits", 25, "12500", "NGN", ""},
+                                       {"pkg_50_credits", 50, "25000", "NGN", ""}};
+  std::vector<PackageSetting> ussdPackages{{"pkg_10_credits", 10, "10.00", "GHS", ""},
+                                           {"pkg_25_credits", 25, "25.00", "GHS", ""},
+                                           {"pkg_50_credits", 50, "50.00", "GHS", ""}};
+  std::string webhookAliasProvider = "flutterwave";
+  std::string returnUrl;
+  std::vector<std::string> returnUrlOrigins;
+  std::int64_t topupsPerUserPerHour = 20;
+
+  static const Decl<CreditsSettings>& decl();
 };
 
 class CreditsProduct final : public Product {
@@ -56,7 +84,7 @@ class CreditsProduct final : public Product {
   const Package* findPackage(const std::string& id, const std::vector<Package>& list) const;
 
   Host& host_;
-  Settings s_;
+  CreditsSettings s_;
   std::vector<Package> packages_, ussdPackages_;
   std::vector<std::string> providers_;
   std::set<std::string> returnOrigins_;  // scheme://host[:port] a client's returnUrl may use

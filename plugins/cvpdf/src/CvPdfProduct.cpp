@@ -117,19 +117,80 @@ CvRequest rowTo(const Rows& r) {
 
 }  // namespace
 
-CvPdfProduct::CvPdfProduct(Host& host) : host_(host), s_(host.settings()) {
-  Settings price = s_.child("price");
-  currency_ = price.getString("currency");
-  auto minor = parseMajor(price.getString("amount"), currency_);
+const Decl<CvPdfSettings>& CvPdfSettings::decl() {
+  using C = CvPdfSettings;
+  static const auto d =
+      Decl<C>("CV PDF product")
+          .list("providers", &C::providers, "payment providers in order of preference",
+                schema::str("provider plugin name"))
+          .section("price", "price of one CV PDF",
+                   [](Decl<C>& p) {
+                     p.str("amount", &C::priceAmount, "amount in major units, e.g. \"1000\"")
+                         .str("currency", &C::priceCurrency, "ISO 4217 currency");
+                   })
+          .str("storage_dir", &C::storageDir, "where generated PDFs are stored (relative: to the config's folder)")
+          .path()
+          .str("font_dir", &C::fontDir,
+               "directory with DejaVuSans.ttf and DejaVuSans-Bold.ttf (empty: Debian's "
+               "fonts-dejavu-core)")
+          .path()
+          .integer("max_pages", &C::maxPages, "page cap of a generated CV")
+          .range(1, 50)
+          .integer("max_body_bytes", &C::maxBodyBytes, "largest initiate-ussd body")
+          .range(1024, 1048576)
+          .str("phone_region", &C::phoneRegion, "region for phone numbers without a country code")
+          .integer("status_cache_ms", &C::statusCacheMs,
+                   "how long GET …/status may answer from memory (0: never)")
+          .range(0, 10000)
+          .integer("verify_retries", &C::verifyRetries,
+                   "re-checks with backoff while the provider says not paid yet")
+          .range(0, 10)
+          .integer("verify_backoff_ms", &C::verifyBackoffMs,
+                   "delay before the first re-check (doubles each time)")
+          .range(1, 3600000)
+          .integer("verify_max_attempts", &C::verifyMaxAttempts,
+                   "SMS submissions allowed per request and client")
+          .range(1, 1000)
+          .integer("verify_per_client_per_hour", &C::verifyPerClientPerHour,
+                   "SMS submissions allowed per client per hour")
+          .range(1, 100000)
+          .integer("push_max_per_request", &C::pushMaxPerRequest,
+                   "payment prompts (USSD push) allowed per request and client")
+          .range(1, 100)
+          .integer("push_per_client_per_hour", &C::pushPerClientPerHour,
+                   "payment prompts allowed per client per hour")
+          .range(1, 100000)
+          .str("link_secret", &C::linkSecret,
+               "key that signs the owner's page and download links (empty: a random key kept in "
+               "the database)")
+          .strongSecret(true)
+          .integer("page_link_ttl_minutes", &C::pageLinkTtlSeconds,
+                   "how long a signed-in owner's page link stays valid")
+          .unit(60)
+          .range(5, 10080)
+          .integer("download_link_ttl_seconds", &C::downloadLinkTtlSeconds,
+                   "how long a signed download link stays valid")
+          .range(30, 86400)
+          .integer("callback_max_body_bytes", &C::callbackMaxBodyBytes,
+                   "largest body on /api/cv-pdf/ussd-callback")
+          .range(1024, 262144);
+  return d;
+}
+
+CvPdfProduct::CvPdfProduct(Host& host)
+    : host_(host), s_(CvPdfSettings::decl().load(host.settings())) {
+  currency_ = s_.priceCurrency;
+  auto minor = parseMajor(s_.priceAmount, currency_);
   if (!validCurrency(currency_) || !minor || *minor <= 0)
-    throw std::runtime_error("settings.price: '" + price.getString("amount") + " " + currency_ + "' is not a valid price");
+    throw std::runtime_error("settings.price: '" + s_.priceAmount + " " + currency_ +
+                             "' is not a valid price");
   priceMinor_ = *minor;
-  providers_ = s_.getStringList("providers");
-  storageDir_ = s_.getString("storage_dir");
+  providers_ = s_.providers;
+  storageDir_ = s_.storageDir;
   Poco::File(storageDir_).createDirectories();
   RenderOptions ro;
-  ro.maxPages = static_cast<int>(s_.getInt("max_pages"));
-  ro.fontDir = s_.getString("font_dir");
+  ro.maxPages = s_.maxPages;
+  ro.fontDir = s_.fontDir;
   renderer_ = std::make_unique<PdfRenderer>(ro);
   if (!renderer_->fontWarnings().empty()) host_.logger().warning("cvpdf", "fonts: " + renderer_->fontWarnings());
 }
@@ -168,7 +229,7 @@ Access CvPdfProduct::ownerAccess(const CvRequest& r) const {
   a.client = r.userId.empty() ? "" : "user:" + r.userId;
   if (a.owner)
     a.token = signLink(linkKey_, "page", r.id, r.userId,
-                       host_.clock().nowMs() / 1000 + s_.getInt("page_link_ttl_minutes") * 60);
+                       host_.clock().nowMs() / 1000 + s_.pageLinkTtlSeconds);
   return a;
 }
 
@@ -211,7 +272,7 @@ std::string CvPdfProduct::link(const CvRequest& r, const std::string& leaf, cons
 
 std::string CvPdfProduct::downloadLink(const CvRequest& r, std::int64_t* expiresAtMs) const {
   if (r.userId.empty()) return url(r.id, "download");
-  std::int64_t expires = host_.clock().nowMs() / 1000 + s_.getInt("download_link_ttl_seconds");
+  std::int64_t expires = host_.clock().nowMs() / 1000 + s_.downloadLinkTtlSeconds;
   if (expiresAtMs) *expiresAtMs = expires * 1000;
   return url(r.id, "download") +
          "?access=" + signLink(linkKey_, "download", r.id, r.userId, expires);
@@ -287,7 +348,7 @@ std::string CvPdfProduct::normalisePhone(const std::string& raw) const {
   using i18n::phonenumbers::PhoneNumberUtil;
   PhoneNumberUtil* util = PhoneNumberUtil::GetInstance();
   i18n::phonenumbers::PhoneNumber number;
-  if (util->Parse(raw, s_.getString("phone_region"), &number) != PhoneNumberUtil::NO_PARSING_ERROR) return "";
+  if (util->Parse(raw, s_.phoneRegion, &number) != PhoneNumberUtil::NO_PARSING_ERROR) return "";
   if (!util->IsValidNumber(number)) return "";
   std::string e164;
   util->Format(number, PhoneNumberUtil::E164, &e164);
@@ -343,7 +404,7 @@ bool CvPdfProduct::clientAllowed(const std::string& action, const std::string& c
 }
 
 void CvPdfProduct::start() {
-  linkKey_ = s_.getString("link_secret");
+  linkKey_ = s_.linkSecret;
   if (linkKey_.empty()) {
     // None configured: one random key, kept in the database so every process signs alike.
     host_.db().exec(
@@ -354,7 +415,7 @@ void CvPdfProduct::start() {
         host_.db().query("SELECT value FROM cvpdf_keys WHERE name = 'links'").str(0, "value");
   }
   auto& r = host_.router();
-  std::size_t maxBody = static_cast<std::size_t>(s_.getInt("max_body_bytes"));
+  std::size_t maxBody = s_.maxBodyBytes;
   r.add("POST", "/api/cv-pdf/{cv_id}/initiate-ussd", [this](const Request& q) { return initiate(q); },
         {Auth::optional, "", maxBody, "", true});
   // Every route looks at a JWT when one is sent: a signed-in user's request answers only them.
@@ -375,11 +436,10 @@ void CvPdfProduct::start() {
   // Selcom's callbacks are a few hundred bytes: a cap far below the server's 1 MiB.
   if (!providers_.empty())
     r.add("POST", "/api/cv-pdf/ussd-callback", host_.payments().webhookInbox(providers_.front()),
-          {Auth::none, "webhooks", static_cast<std::size_t>(s_.getInt("callback_max_body_bytes")),
-           ""});
+          {Auth::none, "webhooks", s_.callbackMaxBodyBytes, ""});
   JobKindOptions verify;
-  verify.maxAttempts = 1 + static_cast<int>(s_.getInt("verify_retries"));
-  verify.backoffBaseMs = s_.getInt("verify_backoff_ms");
+  verify.maxAttempts = 1 + s_.verifyRetries;
+  verify.backoffBaseMs = s_.verifyBackoffMs;
   verify.leaseMs = 120000;
   host_.jobs().handle("cvpdf.verify", [this](const Job& j) { return runVerify(j); }, verify);
 }
@@ -536,9 +596,9 @@ Response CvPdfProduct::verifySubmit(const Request& req) {
   if (message.size() > 2000) return again(400, "That message is too long to be a confirmation SMS.");
   // Counted per request and client, so that someone else holding the id cannot use up the
   // owner's attempts; and per client across requests.
-  if (attempts(r->id, a.client, "verify") >= s_.getInt("verify_max_attempts"))
+  if (attempts(r->id, a.client, "verify") >= s_.verifyMaxAttempts)
     return again(429, "Too many verification attempts for this request. If you paid, contact support with your SMS; otherwise start a new request.");
-  if (!clientAllowed("verify", a.client, s_.getInt("verify_per_client_per_hour")))
+  if (!clientAllowed("verify", a.client, s_.verifyPerClientPerHour))
     return again(429, "Too many verification attempts from your network. Please wait a while and try again.");
   bool moved =
       updateRequest(
@@ -719,7 +779,7 @@ Response CvPdfProduct::statusJson(const Request& req) {
       auto p = currentPayment(*r);
       if (p.ok() && r->status == kUnderReview) reference = referenceOf(p.value());
     }
-    std::int64_t ttl = s_.getInt("status_cache_ms");
+    std::int64_t ttl = s_.statusCacheMs;
     if (ttl > 0) {
       std::lock_guard<std::mutex> lock(statusCacheMutex_);
       if (statusCache_.size() > 100000) statusCache_.clear();
@@ -819,9 +879,9 @@ Response CvPdfProduct::push(const Request& req) {
     resp.header("Retry-After", "600");
     return resp;
   };
-  if (attempts(r->id, a.client, "push") >= s_.getInt("push_max_per_request"))
+  if (attempts(r->id, a.client, "push") >= s_.pushMaxPerRequest)
     return tooMany("Too many payment prompts for this request. Pay from the USSD menu instead.");
-  if (!clientAllowed("push", a.client, s_.getInt("push_per_client_per_hour")))
+  if (!clientAllowed("push", a.client, s_.pushPerClientPerHour))
     return tooMany(
         "Too many payment prompts from your network. Please wait a while, or pay from the USSD "
         "menu.");

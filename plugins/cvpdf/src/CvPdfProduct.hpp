@@ -21,6 +21,7 @@
 #include "cv_validation.hpp"
 #include "links.hpp"
 #include "malipo/product.hpp"
+#include "malipo/settings_decl.hpp"
 #include "pdf/pdf_renderer.hpp"
 
 namespace malipo::cvpdf {
@@ -37,6 +38,29 @@ struct Access {
   std::string token;   // signed page link carried in every link of the pages ("": none needed)
   std::string client;  // rate-limit key: "user:<sub>" or "ip:<address>"
   std::string denial;  // when !allowed: what to tell them
+};
+
+// The plugin's settings. Each member's initializer is its default; decl() names each key,
+// its description and range once and yields both the schema and this struct.
+struct CvPdfSettings {
+  std::vector<std::string> providers{"selcom"};
+  std::string priceAmount = "1000", priceCurrency = "TZS";
+  std::string storageDir = "var/cvpdf";
+  std::string fontDir;  // empty: Debian's fonts-dejavu-core
+  int maxPages = 5;
+  std::size_t maxBodyBytes = 65536;
+  std::string phoneRegion = "TZ";
+  std::int64_t statusCacheMs = 1000;
+  int verifyRetries = 3;
+  std::int64_t verifyBackoffMs = 10000;
+  std::int64_t verifyMaxAttempts = 10, verifyPerClientPerHour = 30;
+  std::int64_t pushMaxPerRequest = 3, pushPerClientPerHour = 10;
+  std::string linkSecret;
+  std::int64_t pageLinkTtlSeconds = 1440 * 60;  // configured in minutes
+  std::int64_t downloadLinkTtlSeconds = 600;
+  std::size_t callbackMaxBodyBytes = 16384;
+
+  static const Decl<CvPdfSettings>& decl();
 };
 
 class CvPdfProduct final : public Product {
@@ -95,7 +119,7 @@ class CvPdfProduct final : public Product {
   std::string normalisePhone(const std::string& raw) const;
 
   Host& host_;
-  Settings s_;
+  CvPdfSettings s_;
   std::int64_t priceMinor_ = 0;
   std::string currency_;
   std::vector<std::string> providers_;

@@ -88,32 +88,81 @@ const char* kNotFoundTemplate = R"(<div class="card"><h1>Payment not found</h1><
 
 }  // namespace
 
+const Decl<ProviderConfig>& ProviderConfig::decl() {
+  using C = ProviderConfig;
+  static const auto d =
+      Decl<C>("Flutterwave v3: hosted checkout (redirect channel)")
+          .str("base_url", &C::baseUrl,
+               "Flutterwave API base including /v3. Empty: the built-in simulator when sandbox "
+               "is on "
+               "(<public_url>/sandbox/flutterwave/v3), otherwise https://api.flutterwave.com/v3")
+          .str("secret_key", &C::secretKey,
+               "secret key (FLWSECK_…) sent as the bearer token. Required outside sandbox; empty "
+               "in sandbox: a built-in key the simulator accepts")
+          .secret()
+          .str("secret_hash", &C::secretHash,
+               "the webhook Secret Hash you choose and enter in the dashboard: checked against "
+               "verif-hash and flutterwave-signature (HMAC key or plain). Outside sandbox: "
+               "required, at "
+               "least 32 bytes, no placeholder")
+          .strongSecret()
+          .integer("timeout_ms", &C::timeoutMs, "timeout of each call to Flutterwave")
+          .range(500, 120000)
+          .section("checkout", "what the hosted checkout page shows",
+                   [](Decl<C>& c) {
+                     c.str("title", &C::title,
+                           "title (e.g. the shop's name); empty: Flutterwave's default")
+                         .str("description", &C::description,
+                              "line under the title; empty: the payment's description")
+                         .str("logo", &C::logo, "absolute https URL of a square logo");
+                   })
+          .str("payment_options", &C::paymentOptions,
+               "comma-separated methods offered, e.g. \"card, banktransfer, ussd\"; empty: the "
+               "dashboard's defaults")
+          .list("currencies", &C::currencies, "currencies routed to Flutterwave (ISO 4217)",
+                schema::str("currency code"))
+          .str("placeholder_email_domain", &C::placeholderEmailDomain,
+               "Flutterwave requires an email: customers without one get "
+               "<account-id>@<this domain>")
+          .str("post_message_origin", &C::postMessageOrigin,
+               "target origin of the return page's window.parent.postMessage; set it to "
+               "your front end's origin so no other site that frames the page learns "
+               "the result ('*': any)")
+          .section("return_page",
+                   "the page customers come back to from checkout (/payments/flutterwave/return)",
+                   [](Decl<C>& p) {
+                     p.str("default_url", &C::defaultReturnUrl,
+                           "where its Back button leads when the payment names no return URL "
+                           "(the product's returnUrl); empty: a Close button")
+                         .integer("check_interval_seconds", &C::checkIntervalMs,
+                                  "at most one check with Flutterwave per payment "
+                                  "this often, however often the page is loaded")
+                         .unit(1000)
+                         .range(1, 3600)
+                         .integer("refresh_seconds", &C::refreshSeconds,
+                                  "while pending, the page reloads after this long")
+                         .range(1, 600)
+                         .integer("max_refreshes", &C::maxRefreshes,
+                                  "then stops after this many reloads, saying the payment is not "
+                                  "confirmed yet")
+                         .range(0, 10000);
+                   })
+          .section("simulator", "sandbox only: how the built-in simulator behaves", [](Decl<C>& m) {
+            m.str("webhook_mode", &C::simWebhookMode,
+                  "how its webhooks are authenticated and shaped")
+                .oneOf({"verif-hash", "signature", "legacy"})
+                .str("webhook_url", &C::simWebhookUrl,
+                     "where it sends webhooks; empty: <public_url>/webhooks/flutterwave");
+          });
+  return d;
+}
+
 ProviderConfig ProviderConfig::fromSettings(const Settings& s, bool sandbox) {
-  ProviderConfig c;
+  ProviderConfig c = decl().load(s);
   c.sandbox = sandbox;
-  c.baseUrl = s.getString("base_url");
   while (!c.baseUrl.empty() && c.baseUrl.back() == '/') c.baseUrl.pop_back();
-  c.secretKey = s.getString("secret_key");
-  c.secretHash = s.getString("secret_hash");
   if (sandbox && c.secretKey.empty()) c.secretKey = kSandboxSecretKey;
   if (sandbox && c.secretHash.empty()) c.secretHash = kSandboxSecretHash;
-  c.timeoutMs = static_cast<int>(s.getInt("timeout_ms", 15000));
-  Settings checkout = s.child("checkout");
-  c.title = checkout.getString("title");
-  c.description = checkout.getString("description");
-  c.logo = checkout.getString("logo");
-  c.paymentOptions = s.getString("payment_options");
-  c.currencies = s.getStringList("currencies");
-  c.placeholderEmailDomain = s.getString("placeholder_email_domain", "example.com");
-  c.postMessageOrigin = s.getString("post_message_origin", "*");
-  Settings sim = s.child("simulator");
-  c.simWebhookMode = sim.getString("webhook_mode", "verif-hash");
-  c.simWebhookUrl = sim.getString("webhook_url");
-  Settings page = s.child("return_page");
-  c.defaultReturnUrl = page.getString("default_url");
-  c.checkIntervalMs = page.getInt("check_interval_seconds", 10) * 1000;
-  c.refreshSeconds = static_cast<int>(page.getInt("refresh_seconds", 5));
-  c.maxRefreshes = static_cast<int>(page.getInt("max_refreshes", 24));
   return c;
 }
 

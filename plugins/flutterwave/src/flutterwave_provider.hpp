@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "malipo/provider.hpp"
+#include "malipo/settings_decl.hpp"
 
 namespace malipo::flutterwave {
 
@@ -22,22 +23,25 @@ inline const char* kSandboxSecretKey = "FLWSECK_TEST-malipo-sandbox";
 inline const char* kSandboxSecretHash = "malipo-sandbox-secret-hash";
 inline const char* kProductionBaseUrl = "https://api.flutterwave.com/v3";
 
+// The plugin's settings. Each member's initializer is its default; decl() names each key,
+// its description and range once and yields both the schema and this struct.
 struct ProviderConfig {
   std::string baseUrl;  // as configured; empty: the simulator (sandbox) or production
   std::string secretKey, secretHash;
   int timeoutMs = 15000;
   std::string title, description, logo, paymentOptions;
-  std::vector<std::string> currencies;
-  std::string placeholderEmailDomain;
-  std::string postMessageOrigin;
-  std::string simWebhookMode, simWebhookUrl;
+  std::vector<std::string> currencies{"NGN", "GHS", "KES", "TZS", "UGX", "RWF", "ZAR", "USD"};
+  std::string placeholderEmailDomain = "example.com";
+  std::string postMessageOrigin = "*";
+  std::string simWebhookMode = "verif-hash", simWebhookUrl;
   // The return page: where "Back" leads when the payment names no return URL, how often it
   // may ask Flutterwave for one payment, and how long it keeps checking while pending.
   std::string defaultReturnUrl;
   std::int64_t checkIntervalMs = 10000;
   int refreshSeconds = 5, maxRefreshes = 24;
-  bool sandbox = false;
+  bool sandbox = false;  // not a setting: the kernel's
 
+  static const Decl<ProviderConfig>& decl();
   static ProviderConfig fromSettings(const Settings& settings, bool sandbox);
 };
 

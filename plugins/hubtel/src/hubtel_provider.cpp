@@ -41,69 +41,140 @@ std::string trimSlash(std::string s) {
 
 }  // namespace
 
+const Decl<Config>& Config::decl() {
+  using C = Config;
+  using T = Texts;
+  static const auto d =
+      Decl<C>("Hubtel programmable services: USSD menus (ussd_menu channel), GHS")
+          .str("interaction_path", &C::interactionPath,
+               "our route for Hubtel's service interaction and fulfilment URLs")
+          .str("callback_url", &C::callbackUrl,
+               "Hubtel's fulfilment callback endpoint. Empty: " +
+                   std::string(kProductionCallbackUrl) + ", or the simulator's in sandbox")
+          .str("status_base_url", &C::statusBaseUrl,
+               "base of the transaction status check API. Empty: " +
+                   std::string(kProductionStatusBaseUrl) + ", or the simulator's in sandbox")
+          .str("pos_sales_id", &C::posSalesId,
+               "POS Sales ID from the Hubtel merchant dashboard (required outside sandbox)")
+          .str("api_id", &C::apiId, "API id for the status check's Basic authentication")
+          .str("api_key", &C::apiKey, "API key for the status check's Basic authentication")
+          .secret()
+          .list("allowed_ips", &C::allowedIps, "addresses fulfilments are accepted from (Hubtel's)",
+                schema::str("IPv4 or IPv6 address"))
+          .str("ip_check", &C::ipCheckMode,
+               "check fulfilments against allowed_ips: auto (on unless sandbox), on, off")
+          .oneOf({"auto", "on", "off"})
+          .list("interaction_allowed_ips", &C::interactionAllowedIps,
+                "addresses USSD steps (interaction requests) are accepted from. Empty: allowed_ips",
+                schema::str("IPv4 or IPv6 address"))
+          .str("interaction_ip_check", &C::interactionIpCheckMode,
+               "check USSD steps against interaction_allowed_ips: auto (on unless sandbox), on, "
+               "off. "
+               "Off outside sandbox hides balance entries (the Mobile is unproven)")
+          .oneOf({"auto", "on", "off"})
+          .str(
+              "client_state_secret", &C::clientStateSecret,
+              "HMAC key that tamper-proofs ClientState; the same on every process. Outside sandbox "
+              "required: at least 32 random bytes. Empty in sandbox: random per process")
+          .strongSecret()
+          .integer("max_quantity", &C::maxQuantity,
+                   "largest quantity a customer may buy at once (1: no quantity step)")
+          .range(1, 1000)
+          .list(
+              "quantity_fields", &C::quantityFields,
+              "integer fields of a product's sale metadata multiplied by the quantity; items whose "
+              "metadata has none are sold one at a time",
+              schema::str("metadata key"))
+          .integer("menu_page_size", &C::pageSize,
+                   "entries per main-menu page (\"99. More\" shows the next)")
+          .range(1, 20)
+          .boolean("balance_entries", &C::balanceEntries,
+                   "offer \"Check my balance\" for products that answer account summaries")
+          .integer("status_check_after_seconds", &C::statusCheckAfterMs,
+                   "ask the status API when no fulfilment came this long after AddToCart")
+          .unit(1000)
+          .range(1, 86400)
+          .integer("status_check_interval_seconds", &C::statusCheckIntervalMs,
+                   "then ask again this often while Unpaid")
+          .unit(1000)
+          .range(1, 86400)
+          .integer("payment_expiry_minutes", &C::paymentExpiryMs,
+                   "an unpaid USSD payment expires after this long")
+          .unit(60000)
+          .range(1, 10080)
+          .integer("callback_window_seconds", &C::callbackWindowMs,
+                   "keep retrying the fulfilment callback this long (Hubtel: one hour)")
+          .unit(1000)
+          .range(1, 86400)
+          .integer("callback_retry_base_ms", &C::callbackRetryBaseMs,
+                   "first callback retry delay; doubles up to 5 minutes")
+          .range(10, 600000)
+          .integer("session_ttl_hours", &C::sessionTtlMs, "sessions older than this are deleted")
+          .unit(3600000)
+          .range(1, 8760)
+          .integer("timeout_ms", &C::timeoutMs,
+                   "timeout of each call to Hubtel (status check, callback)")
+          .range(500, 120000)
+          .str("rate_limit_bucket", &C::rateLimitBucket,
+               "server rate-limit bucket for the interaction route (Hubtel calls from few "
+               "addresses)")
+          .object("texts", &C::texts,
+                  "what the customer reads; {placeholders}: name, price, currency, qty, total, "
+                  "max, product",
+                  [](Decl<T>& t) {
+                    t.str("title", &T::title, "first line of the main menu")
+                        .str("main_label", &T::mainLabel, "Label of the main menu")
+                        .str("item_format", &T::itemFormat, "one item's entry")
+                        .str("balance_entry", &T::balanceEntry, "the balance entry")
+                        .str("balance_entry_product", &T::balanceEntryProduct,
+                             "the balance entry when several products answer")
+                        .str("exit_entry", &T::exitEntry, "the 0 entry")
+                        .str("more_entry", &T::moreEntry, "the 99 entry (next page)")
+                        .str("quantity_prompt", &T::quantityPrompt, "the quantity question")
+                        .str("quantity_label", &T::quantityLabel, "its Label")
+                        .str("confirm_prompt", &T::confirmPrompt,
+                             "the confirmation (1 confirms, 2 cancels)")
+                        .str("confirm_label", &T::confirmLabel, "its Label")
+                        .str("checkout_message", &T::checkoutMessage, "the AddToCart message")
+                        .str("checkout_label", &T::checkoutLabel, "its Label")
+                        .str("balance_label", &T::balanceLabel, "Label of the balance answer")
+                        .str("goodbye", &T::goodbye, "after 0 (Exit) or a timeout")
+                        .str("cancelled", &T::cancelled, "after 2 at the confirmation")
+                        .str("invalid_choice", &T::invalidChoice, "above a repeated menu")
+                        .str("invalid_quantity", &T::invalidQuantity,
+                             "above a repeated quantity question")
+                        .str("no_items", &T::noItems, "main menu with nothing on sale")
+                        .str("item_gone", &T::itemGone, "the chosen item is no longer sold")
+                        .str("balance_unavailable", &T::balanceUnavailable,
+                             "the product could not answer")
+                        .str("unsupported", &T::unsupported,
+                             "release for a request Type other than Initiation, Response, Timeout "
+                             "(Query, Favorite, …)");
+                  })
+          .section("simulator", "sandbox only: the built-in Hubtel simulator", [](Decl<C>& m) {
+            m.list("status_allowed_ips", &C::simStatusAllowedIps,
+                   "callers its status API accepts (others get 403)", schema::str("address"))
+                .str("operator", &C::simOperator, "Operator its phone reports")
+                .str("service_code", &C::simServiceCode, "the code its phone dials")
+                .str("fee_bearer", &C::simFeeBearer,
+                     "who pays Hubtel's fee by default: merchant (the customer pays the "
+                     "items) or customer (the fee is added to what the customer pays)")
+                .oneOf({"merchant", "customer"});
+          });
+  return d;
+}
+
 Config Config::fromSettings(const Settings& s, bool sandbox) {
-  Config c;
+  Config c = decl().load(s);
   c.sandbox = sandbox;
-  c.interactionPath = s.getString("interaction_path", "/ussd");
-  c.callbackUrl = s.getString("callback_url");
-  c.statusBaseUrl = trimSlash(s.getString("status_base_url"));
-  c.posSalesId = s.getString("pos_sales_id");
-  c.apiId = s.getString("api_id");
-  c.apiKey = s.getString("api_key");
+  c.statusBaseUrl = trimSlash(c.statusBaseUrl);
   if (sandbox && c.posSalesId.empty()) c.posSalesId = kSandboxPosSalesId;
   if (sandbox && c.apiId.empty()) c.apiId = kSandboxApiId;
   if (sandbox && c.apiKey.empty()) c.apiKey = kSandboxApiKey;
-  c.allowedIps = s.getStringList("allowed_ips");
-  std::string check = s.getString("ip_check", "auto");
-  c.ipCheck = check == "on" || (check == "auto" && !sandbox);
-  c.interactionAllowedIps = s.getStringList("interaction_allowed_ips");
+  c.ipCheck = c.ipCheckMode == "on" || (c.ipCheckMode == "auto" && !sandbox);
   if (c.interactionAllowedIps.empty()) c.interactionAllowedIps = c.allowedIps;
-  std::string icheck = s.getString("interaction_ip_check", "auto");
-  c.interactionIpCheck = icheck == "on" || (icheck == "auto" && !sandbox);
-  c.clientStateSecret = s.getString("client_state_secret");
-  c.maxQuantity = s.getInt("max_quantity", 1000);
-  c.quantityFields = s.getStringList("quantity_fields");
-  c.pageSize = static_cast<int>(s.getInt("menu_page_size", 6));
-  c.balanceEntries = s.getBool("balance_entries", true);
-  c.statusCheckAfterMs = s.getInt("status_check_after_seconds", 300) * 1000;
-  c.statusCheckIntervalMs = s.getInt("status_check_interval_seconds", 60) * 1000;
-  c.paymentExpiryMs = s.getInt("payment_expiry_minutes", 60) * 60000;
-  c.callbackWindowMs = s.getInt("callback_window_seconds", 3600) * 1000;
-  c.callbackRetryBaseMs = s.getInt("callback_retry_base_ms", 2000);
-  c.sessionTtlMs = s.getInt("session_ttl_hours", 24) * 3600000;
-  c.timeoutMs = static_cast<int>(s.getInt("timeout_ms", 10000));
-  c.rateLimitBucket = s.getString("rate_limit_bucket", "webhooks");
-  Settings t = s.child("texts");
-  auto text = [&](const char* key, std::string& out) {
-    if (t.has(key)) out = t.getString(key);
-  };
-  text("title", c.texts.title);
-  text("main_label", c.texts.mainLabel);
-  text("item_format", c.texts.itemFormat);
-  text("balance_entry", c.texts.balanceEntry);
-  text("balance_entry_product", c.texts.balanceEntryProduct);
-  text("exit_entry", c.texts.exitEntry);
-  text("more_entry", c.texts.moreEntry);
-  text("quantity_prompt", c.texts.quantityPrompt);
-  text("quantity_label", c.texts.quantityLabel);
-  text("confirm_prompt", c.texts.confirmPrompt);
-  text("confirm_label", c.texts.confirmLabel);
-  text("checkout_message", c.texts.checkoutMessage);
-  text("checkout_label", c.texts.checkoutLabel);
-  text("balance_label", c.texts.balanceLabel);
-  text("goodbye", c.texts.goodbye);
-  text("cancelled", c.texts.cancelled);
-  text("invalid_choice", c.texts.invalidChoice);
-  text("invalid_quantity", c.texts.invalidQuantity);
-  text("no_items", c.texts.noItems);
-  text("item_gone", c.texts.itemGone);
-  text("balance_unavailable", c.texts.balanceUnavailable);
-  text("unsupported", c.texts.unsupported);
-  Settings sim = s.child("simulator");
-  c.simStatusAllowedIps = sim.getStringList("status_allowed_ips");
-  c.simOperator = sim.getString("operator", "mtn");
-  c.simServiceCode = sim.getString("service_code", "*713#");
-  c.simFeeBearer = sim.getString("fee_bearer", "merchant");
+  c.interactionIpCheck =
+      c.interactionIpCheckMode == "on" || (c.interactionIpCheckMode == "auto" && !sandbox);
   return c;
 }
 
@@ -591,9 +662,19 @@ Reply HubtelProvider::checkout(const Interaction& in, const std::string& msisdn,
     storeIfOpen(in.sessionId, encodeStep(Step{}), true, host_.clock().nowMs());
     return Reply::release(in.sessionId, kUnavailable);
   };
+  // A concurrent copy of this confirmation that claimed the session first: the same checkout.
+  auto sameCheckout = [&]() -> std::optional<Reply> {
+    Rows row = host_.db().query("SELECT status, payment_id, item_name, qty, unit_minor FROM hubtel_sessions WHERE session_id = ?",
+                                {in.sessionId});
+    if (row.empty() || row.str(0, "status") != "checkout" || row.isNull(0, "payment_id")) return std::nullopt;
+    Reply r = addToCart(cfg_.texts, row.str(0, "item_name"), row.i64(0, "qty"), row.i64(0, "unit_minor"));
+    r.sessionId = in.sessionId;
+    return r;
+  };
   if (!host_.db()
            .query("SELECT session_id FROM hubtel_payment_refs WHERE session_id = ?", {in.sessionId})
            .empty()) {
+    if (auto same = sameCheckout()) return *same;
     // This SessionId already paid for something (initiate() refuses it too): no second payment.
     error("unknown_session");
     return Reply::release(in.sessionId, kSessionExpired);
@@ -615,14 +696,8 @@ Reply HubtelProvider::checkout(const Interaction& in, const std::string& msisdn,
   // initiate() claims the session, so a second confirmation cannot make a second payment.
   auto created = host_.payments().create(cp);
   if (!created.ok()) {
-    Rows row = host_.db().query("SELECT status, payment_id, item_name, qty, unit_minor FROM hubtel_sessions WHERE session_id = ?",
-                                {in.sessionId});
-    if (!row.empty() && row.str(0, "status") == "checkout" && !row.isNull(0, "payment_id")) {
-      // A concurrent copy of this confirmation claimed the session first: same checkout.
-      Reply r = addToCart(cfg_.texts, row.str(0, "item_name"), row.i64(0, "qty"), row.i64(0, "unit_minor"));
-      r.sessionId = in.sessionId;
-      return r;
-    }
+    if (auto same = sameCheckout()) return *same;
+    Rows row = host_.db().query("SELECT status FROM hubtel_sessions WHERE session_id = ?", {in.sessionId});
     if (row.empty() || row.str(0, "status") != "open") {
       error("unknown_session");
       return Reply::release(in.sessionId, kSessionExpired);

@@ -36,6 +36,7 @@
 #include "hubtel_menu.hpp"
 #include "hubtel_wire.hpp"
 #include "malipo/provider.hpp"
+#include "malipo/settings_decl.hpp"
 
 namespace malipo::hubtel {
 
@@ -48,21 +49,25 @@ inline const char* kSandboxApiId = "sandbox-api-id";
 inline const char* kSandboxApiKey = "sandbox-api-key";
 inline const char* kSandboxPosSalesId = "2000000";
 
+// The plugin's settings. Each member's initializer is its default; decl() names each key,
+// its description and range once and yields both the schema and this struct.
 struct Config {
-  bool sandbox = false;
+  bool sandbox = false;  // not a setting: the kernel's
   std::string interactionPath = "/ussd";
   std::string callbackUrl, statusBaseUrl;  // empty: production, or the simulator in sandbox
   std::string posSalesId, apiId, apiKey;
-  std::vector<std::string> allowedIps;
+  std::vector<std::string> allowedIps{"52.50.116.54", "18.202.122.131", "52.31.15.68"};
+  std::string ipCheckMode = "auto";  // auto (on unless sandbox) | on | off: gives ipCheck
   bool ipCheck = true;
   // Interaction requests (every USSD step) from these addresses only: the allowed_ips unless
   // interaction_allowed_ips is set. Without the check (sandbox, or turned off) a request's
   // Mobile is unproven, so no account data (balances) is shown.
   std::vector<std::string> interactionAllowedIps;
+  std::string interactionIpCheckMode = "auto";
   bool interactionIpCheck = true;
   std::string clientStateSecret;
   std::int64_t maxQuantity = 1000;
-  std::vector<std::string> quantityFields;
+  std::vector<std::string> quantityFields{"credits"};
   int pageSize = 6;
   bool balanceEntries = true;
   std::int64_t statusCheckAfterMs = 300000, statusCheckIntervalMs = 60000, paymentExpiryMs = 3600000;
@@ -71,10 +76,11 @@ struct Config {
   std::string rateLimitBucket = "webhooks";
   Texts texts;
   // Simulator (sandbox only).
-  std::vector<std::string> simStatusAllowedIps;
+  std::vector<std::string> simStatusAllowedIps{"127.0.0.1", "::1"};
   std::string simOperator = "mtn", simServiceCode = "*713#";
   std::string simFeeBearer = "merchant";  // who pays Hubtel's fee: merchant | customer
 
+  static const Decl<Config>& decl();
   static Config fromSettings(const Settings& settings, bool sandbox);
 };
 

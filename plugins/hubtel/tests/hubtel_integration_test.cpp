@@ -46,19 +46,26 @@ struct Screen {
 
 class HubtelTest : public EngineTest {
  protected:
-  void boot(const std::string& hubtelSettings = "", const std::string& logLevel = "error") {
+  void boot(const std::string& hubtelSettings = "", const std::string& logLevel = "error",
+            const std::string& creditsSettings = "{providers: [hubtel]}") {
     dbUrl_ = url();
     std::string yaml =
-        "server: {listen: \"127.0.0.1:0\", access_log: false, rate_limits: {default: {requests_per_minute: 1000000, burst: 100000}, "
+        "server: {listen: \"127.0.0.1:0\", access_log: false, rate_limits: {default: "
+        "{requests_per_minute: 1000000, burst: 100000}, "
         "buckets: {webhooks: {requests_per_minute: 1000000, burst: 100000}}}}\n"
-        "database: {url: \"" + dbUrl_ + "\", pool_size: 16}\n"
+        "database: {url: \"" +
+        dbUrl_ +
+        "\", pool_size: 16}\n"
         "admin: {token: admin-token-0123456789abcdefghijklmnop}\n"
         "jobs: {workers: 2, poll_interval_ms: 20, rescue_interval_ms: 200}\n"
-        "log: {level: " + logLevel + "}\n"
+        "log: {level: " +
+        logLevel +
+        "}\n"
         "sandbox: true\n"
         "plugins:\n"
         "  - name: hubtel\n"
-        "    library: " HUBTEL_PLUGIN "\n"
+        "    library: " HUBTEL_PLUGIN
+        "\n"
         "    settings:\n"
         "      client_state_secret: integration-secret\n"
         "      callback_retry_base_ms: 50\n"
@@ -66,8 +73,10 @@ class HubtelTest : public EngineTest {
         "      timeout_ms: 2000\n" +
         hubtelSettings +
         "  - name: credits\n"
-        "    library: " CREDITS_PLUGIN "\n"
-        "    settings: {providers: [hubtel]}\n";
+        "    library: " CREDITS_PLUGIN
+        "\n"
+        "    settings: " +
+        creditsSettings + "\n";
     kernel_ = std::make_unique<Kernel>(ConfigLoader::loadString(yaml, "hubtel.yaml"));
     kernel_->open();
     kernel_->start();
@@ -186,6 +195,20 @@ TEST_P(HubtelTest, InitiationShowsTheMainMenuBuiltFromCatalogs) {
   EXPECT_EQ(row.str(0, "status"), "open");
   EXPECT_EQ(row.str(0, "mobile"), kMobile);
   EXPECT_NE(metrics().find("malipo_hubtel_sessions_started_total{operator=\"mtn\"} 1"), std::string::npos);
+}
+
+// A configured package without a name is labelled "<credits> credits" (the credits plugin's
+// documented default), not with an empty name.
+TEST_P(HubtelTest, AConfiguredPackageWithoutANameIsLabelledByItsCredits) {
+  SKIP_WITHOUT_ENGINE();
+  boot(
+      "", "error",
+      "{providers: [hubtel], ussd_packages: [{id: p5, credits: 5, price: \"5.00\", currency: GHS}, "
+      "{id: p7, credits: 7, price: \"7.00\", currency: GHS, name: Seven}]}");
+  Screen s;
+  ASSERT_FALSE(dial(&s).empty());
+  EXPECT_EQ(s.message(),
+            "Malipo\n1. 5 credits - GHS 5.00\n2. Seven - GHS 7.00\n3. Check my balance\n0. Exit");
 }
 
 TEST_P(HubtelTest, ResponsesNavigateToAddToCartWithTheSeedsItemStructure) {

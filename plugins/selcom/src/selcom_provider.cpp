@@ -21,12 +21,6 @@ std::string upper(std::string s) {
   return s;
 }
 
-Poco::JSON::Array::Ptr stringArray(std::initializer_list<const char*> items) {
-  Poco::JSON::Array::Ptr a = new Poco::JSON::Array;
-  for (const char* s : items) a->add(std::string(s));
-  return a;
-}
-
 // Why the parser gave up, said so the customer knows what to paste instead.
 std::string proofRefusal(const std::string& reason) {
   if (reason == "empty") return "Paste the confirmation SMS you received after paying.";
@@ -51,86 +45,60 @@ std::string payTransid(const std::string& paymentId) {
 
 }  // namespace
 
+const Decl<SelcomConfig>& SelcomConfig::decl() {
+  using C = SelcomConfig;
+  static const auto d =
+      Decl<C>("Selcom API gateway checkout: USSD menu, USSD push, webhooks and pasted SMS proof")
+          .str("base_url", &C::baseUrl,
+               "Selcom API base URL: https://apigw.selcommobile.com/v1 (live) or "
+               "https://apigwtest.selcommobile.com/v1 (test). Empty in sandbox mode: the "
+               "built-in simulator at <public_url>/sandbox/selcom/v1")
+          .str("api_key", &C::apiKey, "Selcom API key (sent base64 in Authorization)")
+          .secret()
+          .str("api_secret", &C::apiSecret,
+               "Selcom API secret: signs every request (HS256) and checks signed webhooks")
+          .secret()
+          .str("vendor", &C::vendor, "Selcom vendor (till) id the customer pays, e.g. CVCHAPCHAP")
+          .str("ussd_code", &C::ussdCode, "USSD code shown to the customer for the manual flow")
+          .list("ussd_steps", &C::ussdSteps,
+                "Menu steps shown for the manual flow; {ussd_code}, {vendor}, {reference}, "
+                "{amount} and {currency} are filled in",
+                schema::str("one step"))
+          .str("ussd_message", &C::ussdMessage,
+               "One-sentence instruction for the manual flow (same placeholders)")
+          .str("push_message", &C::pushMessage,
+               "Shown after a USSD push was sent; also {phone} (masked)")
+          .integer("timeout_ms", &C::timeoutMs,
+                   "Timeout of each Selcom API call; a create-order that times out leaves the "
+                   "payment unknown until order-status resolves it")
+          .range(100, 120000)
+          .boolean("require_signed_webhooks", &C::requireSignedWebhooks,
+                   "Refuse webhooks without Selcom's Digest headers (401). Signed ones are "
+                   "always verified; either way settlement waits for order-status")
+          .integer("order_expiry_minutes", &C::orderExpiryMinutes,
+                   "Selcom order expiry (create-order-minimal `expiry`); the payment expires "
+                   "with it")
+          .range(1, 43200)
+          .list("currencies", &C::currencies, "Currencies offered through Selcom",
+                schema::str("ISO 4217"))
+          .str("fallback_buyer_name", &C::fallbackBuyerName,
+               "buyer_name sent when the customer gave no name (Selcom requires one)")
+          .str("fallback_buyer_email", &C::fallbackBuyerEmail,
+               "buyer_email sent when the customer gave no email")
+          .str("fallback_buyer_phone", &C::fallbackBuyerPhone,
+               "buyer_phone sent when the customer gave no valid Tanzanian mobile number "
+               "(2557XXXXXXXX)");
+  return d;
+}
+
 SelcomConfig SelcomConfig::from(const Settings& s) {
-  SelcomConfig c;
-  c.baseUrl = s.getString("base_url");
+  SelcomConfig c = decl().load(s);
   while (!c.baseUrl.empty() && c.baseUrl.back() == '/') c.baseUrl.pop_back();
-  c.apiKey = s.getString("api_key");
-  c.apiSecret = s.getString("api_secret");
-  c.vendor = s.getString("vendor");
-  c.ussdCode = s.getString("ussd_code");
-  c.ussdSteps = s.getStringList("ussd_steps");
-  c.ussdMessage = s.getString("ussd_message");
-  c.pushMessage = s.getString("push_message");
-  c.currencies = s.getStringList("currencies");
-  c.fallbackBuyerName = s.getString("fallback_buyer_name");
-  c.fallbackBuyerEmail = s.getString("fallback_buyer_email");
-  c.fallbackBuyerPhone = s.getString("fallback_buyer_phone");
-  c.timeoutMs = static_cast<int>(s.getInt("timeout_ms", 15000));
-  c.requireSignedWebhooks = s.getBool("require_signed_webhooks");
-  c.orderExpiryMinutes = s.getInt("order_expiry_minutes", 60);
   return c;
 }
 
 SchemaNode selcomSchema() {
-  using namespace schema;
-  return object("Selcom API gateway checkout: USSD menu, USSD push, webhooks and pasted SMS proof")
-      .field("base_url",
-             str("Selcom API base URL: https://apigw.selcommobile.com/v1 (live) or "
-                 "https://apigwtest.selcommobile.com/v1 (test). Empty in sandbox mode: the "
-                 "built-in simulator at <public_url>/sandbox/selcom/v1")
-                 .def(""))
-      .field("api_key", str("Selcom API key (sent base64 in Authorization)").def(kSandboxApiKey).isSecret())
-      .field("api_secret",
-             str("Selcom API secret: signs every request (HS256) and checks signed webhooks")
-                 .def(kSandboxApiSecret)
-                 .isSecret())
-      .field("vendor", str("Selcom vendor (till) id the customer pays, e.g. CVCHAPCHAP").def("CVCHAPCHAP"))
-      .field("ussd_code", str("USSD code shown to the customer for the manual flow").def("*150*00#"))
-      .field("ussd_steps",
-             list("Menu steps shown for the manual flow; {ussd_code}, {vendor}, {reference}, "
-                  "{amount} and {currency} are filled in",
-                  str("one step"))
-                 .def(stringArray({"Dial {ussd_code}", "Choose Lipa kwa M-Pesa (Pay by M-Pesa)",
-                                   "Enter the business number {vendor}",
-                                   "Enter the reference {reference}",
-                                   "Enter the amount {amount} {currency}",
-                                   "Confirm with your PIN",
-                                   "Keep the confirmation SMS: paste it here if the payment is "
-                                   "not confirmed within a minute"})))
-      .field("ussd_message",
-             str("One-sentence instruction for the manual flow (same placeholders)")
-                 .def("Dial {ussd_code} and pay {currency} {amount} to {vendor} with reference "
-                      "{reference}, then paste the confirmation SMS if the payment is not "
-                      "confirmed within a minute."))
-      .field("push_message",
-             str("Shown after a USSD push was sent; also {phone} (masked)")
-                 .def("We sent a payment request to {phone}. Enter your PIN to pay {currency} "
-                      "{amount} to {vendor}. No prompt? Dial {ussd_code} and pay with reference "
-                      "{reference}."))
-      .field("timeout_ms",
-             integer("Timeout of each Selcom API call; a create-order that times out leaves the "
-                     "payment unknown until order-status resolves it")
-                 .def(15000)
-                 .range(100, 120000))
-      .field("require_signed_webhooks",
-             boolean("Refuse webhooks without Selcom's Digest headers (401). Signed ones are "
-                     "always verified; either way settlement waits for order-status")
-                 .def(false))
-      .field("order_expiry_minutes",
-             integer("Selcom order expiry (create-order-minimal `expiry`); the payment expires "
-                     "with it")
-                 .def(60)
-                 .range(1, 43200))
-      .field("currencies", list("Currencies offered through Selcom", str("ISO 4217")).def(stringArray({"TZS"})))
-      .field("fallback_buyer_name",
-             str("buyer_name sent when the customer gave no name (Selcom requires one)").def("Customer"))
-      .field("fallback_buyer_email",
-             str("buyer_email sent when the customer gave no email").def("customer@example.com"))
-      .field("fallback_buyer_phone",
-             str("buyer_phone sent when the customer gave no valid Tanzanian mobile number "
-                 "(2557XXXXXXXX)")
-                 .def("255700000000"));
+  return SelcomConfig::decl().schema();
 }
 
 SelcomProvider::SelcomProvider(Host& host) : host_(host), cfg_(SelcomConfig::from(host.settings())) {}

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "malipo/provider.hpp"
+#include "malipo/settings_decl.hpp"
 #include "selcom_wire.hpp"
 
 namespace malipo::selcom {
@@ -23,25 +24,44 @@ namespace sim {
 class Simulator;
 }
 
-// The plugin's settings, read once (see selcomSchema() for every key and its default).
+// Sandbox credentials the settings default to; start() refuses them outside sandbox mode.
+inline constexpr const char* kSandboxApiKey = "sandbox-key";
+inline constexpr const char* kSandboxApiSecret = "sandbox-secret";
+
+// The plugin's settings, read once. Each member's initializer is its default; decl() (in
+// selcom_provider.cpp) names each key, its description and range once, and yields both the
+// schema and this struct.
 struct SelcomConfig {
-  std::string baseUrl, apiKey, apiSecret, vendor, ussdCode, ussdMessage, pushMessage;
-  std::vector<std::string> ussdSteps;
-  std::vector<std::string> currencies;
-  std::string fallbackBuyerName, fallbackBuyerEmail, fallbackBuyerPhone;
+  std::string baseUrl;
+  std::string apiKey = kSandboxApiKey, apiSecret = kSandboxApiSecret;
+  std::string vendor = "CVCHAPCHAP", ussdCode = "*150*00#";
+  std::vector<std::string> ussdSteps{"Dial {ussd_code}",
+                                     "Choose Lipa kwa M-Pesa (Pay by M-Pesa)",
+                                     "Enter the business number {vendor}",
+                                     "Enter the reference {reference}",
+                                     "Enter the amount {amount} {currency}",
+                                     "Confirm with your PIN",
+                                     "Keep the confirmation SMS: paste it here if the payment is "
+                                     "not confirmed within a minute"};
+  std::string ussdMessage =
+      "Dial {ussd_code} and pay {currency} {amount} to {vendor} with reference {reference}, then "
+      "paste the confirmation SMS if the payment is not confirmed within a minute.";
+  std::string pushMessage =
+      "We sent a payment request to {phone}. Enter your PIN to pay {currency} {amount} to "
+      "{vendor}. No prompt? Dial {ussd_code} and pay with reference {reference}.";
+  std::vector<std::string> currencies{"TZS"};
+  std::string fallbackBuyerName = "Customer", fallbackBuyerEmail = "customer@example.com",
+              fallbackBuyerPhone = "255700000000";
   int timeoutMs = 15000;
   bool requireSignedWebhooks = false;
   std::int64_t orderExpiryMinutes = 60;
 
+  static const Decl<SelcomConfig>& decl();
   static SelcomConfig from(const Settings& s);
 };
 
 // The settings schema (also the documentation `malipo check-config` shows).
 SchemaNode selcomSchema();
-
-// Sandbox credentials the schema defaults to; start() refuses them outside sandbox mode.
-inline constexpr const char* kSandboxApiKey = "sandbox-key";
-inline constexpr const char* kSandboxApiSecret = "sandbox-secret";
 
 class SelcomProvider final : public PaymentProvider {
  public:
