@@ -39,11 +39,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
-CONFIG=config/malipo.yaml
-if [ "$BUILD" != "$ROOT/build" ]; then
-  CONFIG="$WORK/malipo.yaml"
-  sed "s#library: build/plugins/#library: $BUILD/plugins/#" config/malipo.yaml > "$CONFIG"
-fi
+# The default config with absolute paths: this build's plugins, a scratch storage folder.
+CONFIG="$WORK/malipo.yaml"
+sed -e "s#library: \(\.\./\)\?build/plugins/#library: $BUILD/plugins/#" \
+  -e "s#storage_dir: \(\.\./\)\?var/#storage_dir: $WORK/var/#" config/malipo.yaml > "$CONFIG"
 MALIPO_LISTEN=127.0.0.1:0 MALIPO_DATABASE_URL="sqlite:$WORK/o.db" \
   "$BUILD/bin/malipo" serve --config "$CONFIG" --port-file "$WORK/port" > "$WORK/server.log" 2>&1 &
 PID=$!
