@@ -13,6 +13,7 @@
 
 #include "http/ClientAddress.hpp"
 #include "kernel_fixture.hpp"
+#include "nginx.hpp"
 #include "raw_socket.hpp"
 
 using namespace malipo;
@@ -190,21 +191,6 @@ TEST(ClientAddressHttp, RateLimitsUseTheSameClientAddress) {
   }
 }
 
-namespace {
-
-std::string findNginx() {
-  for (const char* p : {"/usr/sbin/nginx", "/usr/bin/nginx"})
-    if (Poco::File(p).exists()) return p;
-  return "";
-}
-
-std::uint16_t freePort() {
-  Poco::Net::ServerSocket s(Poco::Net::SocketAddress("127.0.0.1:0"));
-  return s.address().port();
-}
-
-}  // namespace
-
 TEST(ClientAddressHttp, ThroughNginxAsTheTrustedProxy) {
   std::string nginx = findNginx();
   if (nginx.empty()) GTEST_SKIP() << "nginx is not installed (scripts/setup.sh --test installs it)";
@@ -213,40 +199,23 @@ TEST(ClientAddressHttp, ThroughNginxAsTheTrustedProxy) {
   Front f("[\"127.0.0.1/32\"]", "[\"127.0.0.2\"]");
   TempDir dir;
   std::uint16_t port = freePort();
-  writeFile(
-      dir.file("nginx.conf"),
-      "daemon off;\nmaster_process off;\nworker_processes 1;\npid " + dir.file("nginx.pid") +
-          ";\n"
-          "error_log " +
-          dir.file("error.log") +
-          " warn;\nevents { worker_connections 64; }\n"
-          "http {\n  access_log off;\n  client_body_temp_path " +
-          dir.file("body") + ";\n  proxy_temp_path " + dir.file("proxy") +
-          ";\n  fastcgi_temp_path " + dir.file("fcgi") + ";\n  uwsgi_temp_path " +
-          dir.file("uwsgi") + ";\n  scgi_temp_path " + dir.file("scgi") +
-          ";\n  server {\n    listen 127.0.0.1:" + std::to_string(port) +
-          ";\n"
-          "    location / {\n      proxy_pass http://127.0.0.1:" +
-          std::to_string(f.port) +
-          ";\n"
-          "      proxy_bind 127.0.0.1;\n      proxy_set_header Host $host;\n"
-          "      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;\n    }\n  }\n}\n");
-  Child proxy({nginx, "-p", dir.path(), "-e", dir.file("error.log"), "-c", dir.file("nginx.conf")},
-              dir.file("nginx.out"));
-  ASSERT_TRUE(eventually([&] { return Raw(port).connected(); }, 10000))
-      << readFile(dir.file("error.log"));
+  Nginx proxy(
+      dir, port,
+      "  server {\n    listen 127.0.0.1:" + std::to_string(port) +
+          ";\n    location / {\n      proxy_pass http://127.0.0.1:" + std::to_string(f.port) +
+          ";\n      proxy_bind 127.0.0.1;\n      proxy_set_header Host $host;\n"
+          "      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;\n    }\n  }\n");
+  ASSERT_TRUE(proxy.up()) << proxy.errors();
   // A client at 127.0.0.3 forging the allow-listed address: nginx appends 127.0.0.3.
   std::string forged =
       getFrom(port, "127.0.0.3", "/sandbox/fakepay/allowlisted", "X-Forwarded-For: 127.0.0.2\r\n");
-  EXPECT_EQ(statusOf(forged), 403) << forged << readFile(dir.file("error.log"));
+  EXPECT_EQ(statusOf(forged), 403) << forged << proxy.errors();
   EXPECT_EQ(clientIpOf(forged), "127.0.0.3");
   // The allow-listed client itself, through the proxy: admitted by the address nginx saw.
   std::string genuine = getFrom(port, "127.0.0.2", "/sandbox/fakepay/allowlisted",
                                 "X-Forwarded-For: 198.51.100.9\r\n");
   EXPECT_EQ(statusOf(genuine), 200) << genuine;
   EXPECT_EQ(clientIpOf(genuine), "127.0.0.2");
-  proxy.signal(SIGTERM);
-  proxy.wait(5000);
 }
 
 // ---- JWT parsing ------------------------------------------------------------------------

@@ -38,6 +38,8 @@ class Raw {
   }
   Raw(const Raw&) = delete;
   bool connected() const { return connected_; }
+  int fd() const { return fd_; }
+  bool eof() const { return eof_; }
   bool send(const std::string& s) {
     std::size_t off = 0;
     while (off < s.size()) {

@@ -2,22 +2,108 @@
 
 #include <Poco/Crypto/Crypto.h>
 #include <Poco/JSON/Array.h>
+#include <Poco/JWT/Signer.h>
+#include <Poco/JWT/Token.h>
 #include <Poco/Net/SSLManager.h>
+#include <dirent.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <cstdlib>
+#include <fstream>
 #include <mutex>
+#include <set>
+#include <sstream>
 
 #include "app/LogContext.hpp"
+#include "http/OpenApi.hpp"
 
 namespace malipo {
 
 namespace {
-// http://<listen host>:<port>, the wildcard address read as loopback.
-std::string publicUrlFor(const std::string& listen, std::uint16_t port) {
+// http(s)://<listen host>:<port>, the wildcard address read as loopback.
+std::string publicUrlFor(const std::string& listen, std::uint16_t port, bool tls) {
   std::string host = listen.substr(0, listen.rfind(':'));
   if (host.empty() || host == "0.0.0.0" || host == "[::]") host = "127.0.0.1";
-  return "http://" + host + ":" + std::to_string(port);
+  return (tls ? "https://" : "http://") + host + ":" + std::to_string(port);
 }
+// GET / in sandbox: one link or button per flow the loaded plugins offer, found by their
+// routes (a flow whose plugin is not loaded is not shown).
+const char* kSandboxIndex = R"(<h1>{{brand}} sandbox</h1>
+<p>No real money moves here: every provider talks to its simulator.</p>
+{{#cvpdf}}<section><h2>CV Chap Chap</h2><p>Pay for a CV PDF by USSD push (Selcom simulator).</p>
+<button id="start-cvpdf" type="button">Start a CV payment</button> <span class="error" id="cvpdf-error"></span></section>{{/cvpdf}}
+{{#credits}}<section><h2>Credits checkout</h2><p>Buy verification credits by card or mobile money (Flutterwave simulator), as the demo user <code>{{demo_user}}</code>.</p>
+<button id="start-credits" type="button">Buy credits</button> <span class="error" id="credits-error"></span></section>{{/credits}}
+{{#phone}}<section><h2>The USSD phone</h2><p><a id="phone" href="{{phone}}">Open the simulated phone</a> (Hubtel USSD).</p></section>{{/phone}}
+{{#console}}<section><h2>Console</h2><p><a id="console" href="{{console}}">Open the console</a></p></section>{{/console}}
+<section><h2>For developers</h2><ul>
+<li><a href="/openapi.json">API description (OpenAPI 3.1)</a></li>
+<li><a href="/healthz">/healthz</a>, <a href="/readyz">/readyz</a>, <a href="/metrics">/metrics</a></li>
+</ul></section>
+<script>
+async function start(id, url, body, token, pick) {
+  const err = document.getElementById(id + '-error');
+  err.textContent = '';
+  const headers = {'Content-Type': 'application/json'};
+  if (token) headers['Authorization'] = 'Bearer ' + token;
+  try {
+    const r = await fetch(url, {method: 'POST', headers, body: JSON.stringify(body)});
+    const j = await r.json();
+    const next = pick(j);
+    if (!r.ok || !next) throw new Error(j.message || ('status ' + r.status));
+    location.href = next;
+  } catch (e) { err.textContent = String(e.message || e); }
+}
+const cv = document.getElementById('start-cvpdf');
+if (cv) cv.onclick = () => start('cvpdf', '/api/cv-pdf/sandbox-' + Date.now() + '/initiate-ussd',
+  {template_id: 'modern', cv_data: {name: 'Asha Demo', title: 'Engineer', email: 'asha@example.com', phone: '0754 000 000',
+   summary: 'A sandbox CV.', experience: [], education: [], skills: ['C++'], languages: ['Kiswahili']}}, '', j => j.payment_page_url);
+const credits = document.getElementById('start-credits');
+if (credits) credits.onclick = () => start('credits', '/api/v1/verification-credits/topup', {packageId: 'pkg_10_credits'},
+  '{{demo_token}}', j => j.data && j.data.paymentUrl);
+</script>)";
+
+// The standard Prometheus process metrics, read from /proc/self at each scrape.
+void processMetrics(Metrics& m) try {
+  const double tick = static_cast<double>(sysconf(_SC_CLK_TCK));
+  std::ifstream statFile("/proc/self/stat");
+  std::string stat((std::istreambuf_iterator<char>(statFile)), std::istreambuf_iterator<char>());
+  std::size_t close = stat.rfind(')');  // the command name may hold spaces and parentheses
+  if (close != std::string::npos) {
+    std::istringstream in(stat.substr(close + 2));
+    std::vector<std::string> f((std::istream_iterator<std::string>(in)),
+                               std::istream_iterator<std::string>());
+    // Fields from 3 (state) on: utime 14, stime 15, starttime 22, vsize 23, rss 24 (man 5 proc).
+    auto field = [&](std::size_t n) { return n - 3 < f.size() ? std::stod(f[n - 3]) : 0.0; };
+    m.setGauge("process_cpu_seconds_total", {}, (field(14) + field(15)) / tick);
+    m.setGauge("process_virtual_memory_bytes", {}, field(23));
+    m.setGauge("process_resident_memory_bytes", {},
+               field(24) * static_cast<double>(sysconf(_SC_PAGESIZE)));
+    std::ifstream procStat("/proc/stat");
+    std::string key;
+    double bootTime = 0;
+    while (procStat >> key)
+      if (key == "btime") {
+        procStat >> bootTime;
+        break;
+      }
+    m.setGauge("process_start_time_seconds", {}, bootTime + field(22) / tick);
+  }
+  int fds = 0;
+  if (DIR* d = opendir("/proc/self/fd")) {
+    while (dirent* e = readdir(d))
+      if (e->d_name[0] != '.') ++fds;
+    closedir(d);
+    m.setGauge("process_open_fds", {}, fds - 1);  // not the descriptor of this listing
+  }
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
+    m.setGauge("process_max_fds", {}, static_cast<double>(rl.rlim_cur));
+} catch (const std::exception&) {
+  // An unreadable /proc (a sandbox without it): no process metrics, the others still render.
+}
+
 }  // namespace
 
 Kernel::Kernel(Config config, const Clock* clock)
@@ -72,7 +158,9 @@ void Kernel::open() {
   // sync`) reach a running server's sandbox simulators too; port 0 is known once bound.
   const std::string& listen = settings_.server.listen;
   int listenPort = std::atoi(listen.substr(listen.rfind(':') + 1).c_str());
-  if (publicUrl.empty() && listenPort > 0) publicUrl = publicUrlFor(listen, static_cast<std::uint16_t>(listenPort));
+  const bool tls = !settings_.server.tlsCert.empty();
+  if (publicUrl.empty() && listenPort > 0)
+    publicUrl = publicUrlFor(listen, static_cast<std::uint16_t>(listenPort), tls);
   services_.publicUrl = publicUrl;
   services_.sandbox = settings_.sandbox;
   services_.brand = settings_.brand;
@@ -110,10 +198,53 @@ void Kernel::addKernelRoutes() {
   router_.add("GET", "/metrics", [this](const Request&) {
     return Response::text(200, metrics_.render(), "text/plain; version=0.0.4; charset=utf-8");
   });
+  // The description of every route, built once, after the router froze.
+  router_.add("GET", "/openapi.json", [this](const Request&) {
+    std::call_once(openApiOnce_, [this] {
+      std::ostringstream os;
+      openapi::document(router_, services_.brand.name, openapi::kDocumentVersion,
+                        services_.publicUrl, httpOptions().maxBodyBytes)
+          ->stringify(os);
+      openApi_ = os.str();
+    });
+    return Response::text(200, openApi_, "application/json");
+  });
+  if (!router_.match("GET", "/").route)
+    router_.add("GET", "/", [this](const Request&) { return index(); });
   metrics_.describe("malipo_jobs", "jobs in the queue by state", "gauge");
+  metrics_.describe("malipo_jobs_by_kind", "jobs waiting (queued), running and dead, by kind",
+                    "gauge");
   metrics_.describe("malipo_plugin_info", "loaded plugins", "gauge");
-  metrics_.addCollector([this](Metrics& m) {
-    for (const auto& [state, n] : jobs_->stats()) m.setGauge("malipo_jobs", {{"state", state}}, static_cast<double>(n));
+  metrics_.describe("process_cpu_seconds_total", "user and system CPU time spent, in seconds",
+                    "counter");
+  metrics_.describe("process_resident_memory_bytes", "resident memory size in bytes", "gauge");
+  metrics_.describe("process_virtual_memory_bytes", "virtual memory size in bytes", "gauge");
+  metrics_.describe("process_start_time_seconds",
+                    "start time of the process since the Unix epoch, in seconds", "gauge");
+  metrics_.describe("process_open_fds", "open file descriptors", "gauge");
+  metrics_.describe("process_max_fds", "maximum number of open file descriptors", "gauge");
+  metrics_.addCollector(processMetrics);
+  // (kind, state) series shown before: one that emptied is shown as 0, not as its last value.
+  auto shown = std::make_shared<std::set<std::pair<std::string, std::string>>>();
+  metrics_.addCollector([this, shown](Metrics& m) {
+    // One read-only query gives both the counts by state and the depth by kind.
+    std::map<std::string, std::int64_t> byState{
+        {"queued", 0}, {"running", 0}, {"done", 0}, {"dead", 0}};
+    std::map<std::pair<std::string, std::string>, std::int64_t> byKind;
+    for (const auto& k : *shown) byKind[k] = 0;
+    Rows rows = store_->query("SELECT kind, state, COUNT(*) AS n FROM jobs GROUP BY kind, state");
+    for (std::size_t r = 0; r < rows.size(); ++r) {
+      const std::string state = rows.str(r, "state");
+      byState[state] += rows.i64(r, "n");
+      if (state != "done") byKind[{rows.str(r, "kind"), state}] = rows.i64(r, "n");
+    }
+    for (const auto& [k, n] : byKind) {
+      shown->insert(k);
+      m.setGauge("malipo_jobs_by_kind", {{"kind", k.first}, {"state", k.second}},
+                 static_cast<double>(n));
+    }
+    for (const auto& [state, n] : byState)
+      m.setGauge("malipo_jobs", {{"state", state}}, static_cast<double>(n));
     for (const auto& p : plugins_.plugins())
       m.setGauge("malipo_plugin_info", {{"plugin", p.config.name}, {"version", p.version()}, {"sdk", p.sdkVersion()}}, 1);
   });
@@ -193,12 +324,16 @@ void Kernel::start(bool serve) {
   payments_->start(router_, services_.sandbox);
   addKernelRoutes();
   router_.freeze();
-  if (!serve) return;
+  if (!serve) {
+    // check-config: the TLS files load as they would when serving.
+    Connections::checkTls(httpOptions().tlsCert, httpOptions().tlsKey);
+    return;
+  }
   http_ = std::make_unique<HttpServer>(router_, metrics_, logger_, *clock_, httpOptions());
   http_->setIdempotency(idempotency_.get());
   http_->bind();
   if (services_.publicUrl.empty())
-    services_.publicUrl = publicUrlFor(settings_.server.listen, http_->port());
+    services_.publicUrl = publicUrlFor(settings_.server.listen, http_->port(), http_->tls());
   http_->start();
   jobs_->start();
   started_ = true;
@@ -214,8 +349,65 @@ void Kernel::start(bool serve) {
   if (services_.sandbox) {
     logger_.info("kernel", "SANDBOX: providers talk to their simulators under " + services_.publicUrl +
                                "/sandbox/ (no real money; set sandbox: false in production)");
+    logger_.info("kernel", "every sandbox flow starts at " + services_.publicUrl + "/");
     if (router_.match("GET", "/sandbox/hubtel/phone").route)
       logger_.info("kernel", "try the USSD phone: " + services_.publicUrl + "/sandbox/hubtel/phone");
+  }
+}
+
+Response Kernel::index() {
+  if (!services_.sandbox) {
+    Poco::JSON::Object o;
+    o.set("service", "malipo");
+    o.set("name", services_.brand.name);
+    o.set("openapi", "/openapi.json");
+    o.set("health", "/healthz");
+    return Response::json(200, o);
+  }
+  Poco::JSON::Object data;
+  data.set("brand", services_.brand.name);
+  auto has = [this](const char* method, const char* path) {
+    return router_.match(method, path).route != nullptr;
+  };
+  if (has("POST", "/api/cv-pdf/x/initiate-ussd")) data.set("cvpdf", true);
+  const std::string& secret = settings_.server.jwtSecret;
+  if (has("POST", "/api/v1/verification-credits/topup") && !secret.empty()) {
+    // A short-lived token for a demo user, so the checkout can be tried without an app that
+    // signs in (sandbox only: outside sandbox this page is not served).
+    Poco::JWT::Token t;
+    t.setType("JWT");
+    t.setSubject("sandbox-demo");
+    t.setIssuedAt(Poco::Timestamp());
+    t.setExpiration(Poco::Timestamp() + Poco::Timespan(3600, 0));
+    const std::string& issuer = settings_.server.jwtIssuer;
+    if (!issuer.empty()) t.setIssuer(issuer);
+    data.set("credits", true);
+    data.set("demo_user", "sandbox-demo");
+    data.set("demo_token", Poco::JWT::Signer(secret).sign(t, Poco::JWT::Signer::ALGO_HS256));
+  }
+  if (has("GET", "/sandbox/hubtel/phone")) data.set("phone", "/sandbox/hubtel/phone");
+  for (const Route* r : router_.routes()) {
+    const bool page = r->method == "GET" &&
+                      std::find(r->isParam.begin(), r->isParam.end(), true) == r->isParam.end();
+    if (!page) continue;
+    if (r->pattern.find("console") != std::string::npos && !data.has("console"))
+      data.set("console", r->pattern);
+  }
+  return Response::html(200, pages_.render(services_.brand.name + " sandbox", kSandboxIndex, data));
+}
+
+void Kernel::reload() {
+  if (!http_ || !http_->tls()) {
+    logger_.info("kernel", "SIGHUP: nothing to reload (server.tls is not set)");
+    return;
+  }
+  try {
+    http_->reloadTls();
+    logger_.info("kernel", "SIGHUP: TLS certificate reloaded (new connections use it)");
+  } catch (const std::exception& e) {
+    logger_.error(
+        "kernel",
+        std::string("SIGHUP: TLS certificate not reloaded, the running one stays: ") + e.what());
   }
 }
 

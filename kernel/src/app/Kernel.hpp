@@ -5,6 +5,7 @@
 #pragma once
 
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "app/KernelLogger.hpp"
@@ -12,10 +13,10 @@
 #include "config/KernelSettings.hpp"
 #include "http/HttpClientImpl.hpp"
 #include "http/HttpServer.hpp"
+#include "http/Idempotency.hpp"
 #include "http/MetricsRegistry.hpp"
 #include "http/PagesImpl.hpp"
 #include "http/RouterImpl.hpp"
-#include "http/Idempotency.hpp"
 #include "jobs/JobQueueImpl.hpp"
 #include "payments/PaymentService.hpp"
 #include "plugins/KernelServices.hpp"
@@ -37,6 +38,8 @@ class Kernel {
   void shutdown();
 
   std::uint16_t port() const { return http_ ? http_->port() : 0; }
+  // SIGHUP: reloads the TLS certificate and key (server.tls); logs what happened.
+  void reload();
   Store& store() { return *store_; }
   JobQueueImpl& jobs() { return *jobs_; }
   PaymentService& payments() { return *payments_; }
@@ -54,6 +57,7 @@ class Kernel {
 
  private:
   void addKernelRoutes();
+  Response index();  // GET /: the sandbox page of flows, or a short JSON about the service
   HttpOptions httpOptions() const;
 
   Config config_;
@@ -63,6 +67,8 @@ class Kernel {
   KernelLogger logger_;
   MetricsRegistry metrics_;
   RouterImpl router_;
+  std::once_flag openApiOnce_;
+  std::string openApi_;  // GET /openapi.json, built at its first request
   PagesImpl pages_;
   std::unique_ptr<HttpClientImpl> httpClient_;
   std::unique_ptr<Store> store_;

@@ -36,6 +36,11 @@ LogLevel KernelLogger::parseLevel(const std::string& s) {
 }
 
 void KernelLogger::log(LogLevel level, const std::string& component, const std::string& message) {
+  logFields(level, component, message, {});
+}
+
+void KernelLogger::logFields(LogLevel level, const std::string& component,
+                             const std::string& message, const Fields& fields) {
   if (static_cast<int>(level) < static_cast<int>(min_.load(std::memory_order_relaxed))) return;
   // Formatting a date is costly at tens of thousands of lines a second: format the seconds
   // once per second per thread and append the milliseconds.
@@ -83,6 +88,15 @@ void KernelLogger::log(LogLevel level, const std::string& component, const std::
     if (!ctx.empty()) o.set("request_id", ctx);
     o.set("component", comp);
     o.set("msg", msg);
+    for (const auto& [key, value] : fields) {
+      if (value.isString()) {
+        std::string clean;
+        appendSanitized(clean, value.extract<std::string>());
+        o.set(key, clean);
+      } else {
+        o.set(key, value);
+      }
+    }
     std::ostringstream os;
     o.stringify(os);
     line = os.str();

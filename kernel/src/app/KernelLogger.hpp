@@ -5,6 +5,8 @@
 // destructor and flush() write what is pending.
 #pragma once
 
+#include <Poco/Dynamic/Var.h>
+
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
@@ -24,6 +26,12 @@ class KernelLogger final : public Logger {
   explicit KernelLogger(LogLevel minimum = LogLevel::info, bool json = false);
   ~KernelLogger() override;
   void log(LogLevel level, const std::string& component, const std::string& message) override;
+  // Extra top-level keys of a JSON line (the access log: method, route, status, …). In the
+  // text format the fields are not written: `message` is the whole line.
+  using Fields = std::vector<std::pair<std::string, Poco::Dynamic::Var>>;
+  void logFields(LogLevel level, const std::string& component, const std::string& message,
+                 const Fields& fields);
+  bool json() const { return json_.load(std::memory_order_relaxed); }
   // Writes every line logged before the call.
   void flush();
   void setLevel(LogLevel l) { min_ = l; }

@@ -117,6 +117,7 @@ int serve(malipo::Config config, const std::string& portFile) {
   sigemptyset(&set);
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGHUP);  // reload (TLS certificate), not a stop
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
@@ -128,7 +129,7 @@ int serve(malipo::Config config, const std::string& portFile) {
     std::rename((portFile + ".tmp").c_str(), portFile.c_str());
   }
   int sig = 0;
-  sigwait(&set, &sig);
+  while (sigwait(&set, &sig) == 0 && sig == SIGHUP) kernel.reload();
   kernel.logger().info("kernel", std::string("received ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT") + ", stopping");
   kernel.shutdown();
   kernel.logger().info("kernel", "stopped");

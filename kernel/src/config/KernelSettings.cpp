@@ -61,6 +61,11 @@ void server(Decl<S>& s) {
             "rightmost address not in this list",
             schema::str("CIDR"))
       .boolean("access_log", &H::accessLog, "log one line per request")
+      .section("tls", "HTTPS on the listening port (TLS 1.2+; SIGHUP reloads the files)",
+               [](Decl<S>& t) {
+                 t.str("cert", &H::tlsCert, "PEM certificate chain file (empty: plain HTTP)")
+                     .str("key", &H::tlsKey, "PEM private key file");
+               })
       .section("cors", "cross-origin requests",
                [](Decl<S>& c) {
                  c.list("allowed_origins", &H::corsOrigins, "origins allowed ('*' for any)",

@@ -1,8 +1,10 @@
 #include "http/Connections.hpp"
 
+#include <openssl/ssl.h>
 #include <sys/resource.h>
 
 #include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
 #include <chrono>
 #include <cstring>
 #include <ctime>
@@ -258,6 +260,40 @@ std::string Connections::serialize(const Response& r, bool head, bool keepAlive)
   return s;
 }
 
+// The TLS context of the listening port; reloadTls() swaps it (under the mutex) for a new one.
+struct TlsState {
+  std::string cert, key;
+  std::mutex mutex;
+  std::shared_ptr<asio::ssl::context> current;
+
+  static std::shared_ptr<asio::ssl::context> load(const std::string& cert, const std::string& key) {
+    auto ctx = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_server);
+    ctx->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                     asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                     asio::ssl::context::no_tlsv1_1 | asio::ssl::context::single_dh_use |
+                     SSL_OP_NO_RENEGOTIATION);
+    SSL_CTX* h = ctx->native_handle();
+    SSL_CTX_set_min_proto_version(h, TLS1_2_VERSION);  // TLS 1.2 and 1.3 only
+    SSL_CTX_set_mode(h, SSL_MODE_RELEASE_BUFFERS);     // idle connections hold no buffers
+    boost::system::error_code ec;
+    ctx->use_certificate_chain_file(cert, ec);
+    if (ec) throw std::runtime_error("server.tls.cert: cannot load " + cert + ": " + ec.message());
+    ctx->use_private_key_file(key, asio::ssl::context::pem, ec);
+    if (ec && ec.message().find("mismatch") != std::string::npos)
+      throw std::runtime_error("server.tls: the key " + key + " does not match the certificate " +
+                               cert);
+    if (ec) throw std::runtime_error("server.tls.key: cannot load " + key + ": " + ec.message());
+    if (SSL_CTX_check_private_key(h) != 1)
+      throw std::runtime_error("server.tls: the key " + key + " does not match the certificate " +
+                               cert);
+    return ctx;
+  }
+  std::shared_ptr<asio::ssl::context> get() {
+    std::lock_guard<std::mutex> lock(mutex);
+    return current;
+  }
+};
+
 struct IoThread {
   std::unordered_set<Connection*> conns;  // only touched on this thread
   asio::io_context ioc{1};
@@ -276,10 +312,17 @@ struct Connections::Impl {
 
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
-  enum class Phase { idle, header, body, handling, writing, lingering, closed };
+  enum class Phase { handshake, idle, header, body, handling, writing, lingering, closed };
 
-  Connection(Connections& owner, IoThread& io, tcp::socket s, std::string peer)
-      : owner_(owner), io_(io), sock_(std::move(s)), peer_(std::move(peer)) {}
+  Connection(Connections& owner, IoThread& io, tcp::socket s, std::string peer,
+             std::shared_ptr<asio::ssl::context> tls)
+      : owner_(owner),
+        io_(io),
+        sock_(std::move(s)),
+        peer_(std::move(peer)),
+        tlsCtx_(std::move(tls)) {
+    if (tlsCtx_) tls_ = std::make_unique<asio::ssl::stream<tcp::socket&>>(sock_, *tlsCtx_);
+  }
 
   ~Connection() {
     owner_.stats_->open--;
@@ -293,6 +336,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     boost::system::error_code ec;
     sock_.non_blocking(true, ec);
     sock_.set_option(tcp::no_delay(true), ec);
+    if (tls_) return startTls();
     enterIdle();
     if (phase_ != Phase::closed) waitRead();
   }
@@ -301,6 +345,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void expire(std::int64_t now) {
     if (deadline_ == 0 || now < deadline_) return;
     switch (phase_) {
+      case Phase::handshake:  // no answer is possible before the handshake
+        owner_.stats_->headerTimeouts++;
+        close();
+        break;
       case Phase::idle:
         owner_.stats_->idleClosed++;
         close();
@@ -342,21 +390,29 @@ class Connection : public std::enable_shared_from_this<Connection> {
     phase_ = Phase::writing;
     deadline_ = nowMs() + std::max<std::int64_t>(owner_.opts_.idleTimeoutMs, 5000);
     ex_.reset();
+    if (continuing_) return;  // the 100 Continue is still being written: sent after it
+    writeOut();
+  }
+
+  void writeOut() {
     auto self = shared_from_this();
-    asio::async_write(sock_, asio::buffer(out_),
-                      [self](const boost::system::error_code& ec, std::size_t) {
-                        if (self->phase_ != Phase::writing) return;
-                        if (ec) return self->close();
-                        if (self->out_.capacity() > 65536)
-                          std::string().swap(self->out_);
-                        else
-                          self->out_.clear();
-                        if (self->peerEof_) return self->close();
-                        if (self->closeAfter_) return self->linger();
-                        self->enterIdle();
-                        self->process();
-                        self->maybeRead();
-                      });
+    auto done = [self](const boost::system::error_code& ec, std::size_t) {
+      if (self->phase_ != Phase::writing) return;
+      if (ec) return self->close();
+      if (self->out_.capacity() > 65536)
+        std::string().swap(self->out_);
+      else
+        self->out_.clear();
+      if (self->peerEof_) return self->close();
+      if (self->closeAfter_) return self->linger();
+      self->enterIdle();
+      self->process();
+      self->maybeRead();
+    };
+    if (tls_)
+      asio::async_write(*tls_, asio::buffer(out_), std::move(done));
+    else
+      asio::async_write(sock_, asio::buffer(out_), std::move(done));
   }
 
   asio::io_context& ioc() { return io_.ioc; }
@@ -376,10 +432,56 @@ class Connection : public std::enable_shared_from_this<Connection> {
       waitRead();
   }
 
+  // TLS: the first byte tells a TLS handshake (0x16) from plain HTTP sent to the TLS port,
+  // which gets a plain 400 instead of a TLS alert it could not read.
+  void startTls() {
+    phase_ = Phase::handshake;
+    deadline_ = nowMs() + owner_.opts_.headerTimeoutMs;
+    auto self = shared_from_this();
+    sock_.async_wait(tcp::socket::wait_read, [self](const boost::system::error_code& ec) {
+      if (ec || self->phase_ != Phase::handshake) return self->close();
+      unsigned char first = 0;
+      boost::system::error_code pe;
+      std::size_t n = self->sock_.receive(asio::buffer(&first, 1), tcp::socket::message_peek, pe);
+      if (pe == asio::error::would_block || pe == asio::error::try_again) return self->startTls();
+      if (pe || n == 0) return self->close();
+      if (first != 0x16) {
+        self->tls_.reset();  // answered in plain text, then closed
+        self->owner_.stats_->plainOnTls++;
+        return self->fail(400, "bad_request",
+                          "this port speaks HTTPS; plain HTTP is not served here");
+      }
+      self->tls_->async_handshake(asio::ssl::stream_base::server,
+                                  [self](const boost::system::error_code& hec) {
+                                    if (self->phase_ != Phase::handshake) return;
+                                    if (hec) {
+                                      self->owner_.stats_->tlsHandshakeFailed++;
+                                      return self->close();
+                                    }
+                                    self->enterIdle();
+                                    if (self->phase_ != Phase::closed) self->waitRead();
+                                  });
+    });
+  }
+
   void waitRead() {
     if (reading_ || phase_ == Phase::closed) return;
     reading_ = true;
     auto self = shared_from_this();
+    if (tls_) {
+      // TLS records are read (and decrypted) by OpenSSL: an asynchronous read into a buffer of
+      // this connection, which is given back while the connection waits for its answer.
+      if (!tlsBuf_) tlsBuf_.reset(new char[kTlsBuf]);
+      tls_->async_read_some(asio::buffer(tlsBuf_.get(), kTlsBuf),
+                            [self](const boost::system::error_code& ec, std::size_t n) {
+                              self->reading_ = false;
+                              if (self->phase_ == Phase::closed) return;
+                              if (n > 0 && !self->absorb(self->tlsBuf_.get(), n)) return;
+                              self->afterRead(static_cast<bool>(ec));
+                              if (!self->reading_) self->tlsBuf_.reset();
+                            });
+      return;
+    }
     sock_.async_wait(tcp::socket::wait_read, [self](const boost::system::error_code& ec) {
       self->reading_ = false;
       if (ec || self->phase_ == Phase::closed) return self->close();
@@ -398,16 +500,27 @@ class Connection : public std::enable_shared_from_this<Connection> {
         eof = true;
         break;
       }
-      if (phase_ == Phase::lingering) {
-        lingered_ += n;
-        if (lingered_ > (8u << 20)) return close();
-        continue;
-      }
-      in_.append(buf, n);
-      if (in_.size() >
-          owner_.opts_.maxHeaderBytes + (phase_ == Phase::body ? bodyWant_ + 65536 : 0) + 65536)
+      if (!absorb(buf, n)) return;
+      if (phase_ != Phase::lingering &&
+          in_.size() >
+              owner_.opts_.maxHeaderBytes + (phase_ == Phase::body ? bodyWant_ + 65536 : 0) + 65536)
         break;
     }
+    afterRead(eof);
+  }
+
+  // Takes bytes read from the client; false when the connection was closed.
+  bool absorb(const char* buf, std::size_t n) {
+    if (phase_ == Phase::lingering) {
+      lingered_ += n;
+      if (lingered_ > (8u << 20)) return close(), false;
+      return true;
+    }
+    in_.append(buf, n);
+    return true;
+  }
+
+  void afterRead(bool eof) {
     if (phase_ == Phase::lingering) return eof ? close() : waitRead();
     process();
     if (eof) {
@@ -476,7 +589,19 @@ class Connection : public std::enable_shared_from_this<Connection> {
         // client then sends its body after its own short wait).
         static const std::string cont = "HTTP/1.1 100 Continue\r\n\r\n";
         boost::system::error_code ec;
-        sock_.write_some(asio::buffer(cont), ec);
+        if (tls_) {
+          // One TLS write at a time: an answer ready meanwhile waits for this one.
+          continuing_ = true;
+          auto self = shared_from_this();
+          asio::async_write(*tls_, asio::buffer(cont),
+                            [self](const boost::system::error_code& e, std::size_t) {
+                              self->continuing_ = false;
+                              if (e) return self->close();
+                              if (self->phase_ == Phase::writing) self->writeOut();
+                            });
+        } else {
+          sock_.write_some(asio::buffer(cont), ec);
+        }
       }
     }
   }
@@ -685,6 +810,15 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   void linger() {
+    if (tls_) {
+      // TLS: close_notify, then close (what the client still sends is not read).
+      phase_ = Phase::lingering;
+      in_.clear();
+      deadline_ = nowMs() + 2000;
+      auto self = shared_from_this();
+      tls_->async_shutdown([self](const boost::system::error_code&) { self->close(); });
+      return;
+    }
     // Half-close, then read and drop what the client still sends (a body we refused) for a
     // moment, so it sees our answer instead of a reset.
     boost::system::error_code ec;
@@ -700,6 +834,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   IoThread& io_;
   tcp::socket sock_;
   std::string peer_;
+  std::shared_ptr<asio::ssl::context> tlsCtx_;  // the certificate this connection was accepted with
+  std::unique_ptr<asio::ssl::stream<tcp::socket&>> tls_;
+  static constexpr std::size_t kTlsBuf = 16384;
+  std::unique_ptr<char[]> tlsBuf_;
+  bool continuing_ = false;
   std::string in_, out_;
   Phase phase_ = Phase::idle;
   std::int64_t deadline_ = 0;
@@ -726,6 +865,26 @@ Connections::Connections(HttpApp& app, ConnectionOptions options)
     : impl_(std::make_unique<Impl>()), app_(app), opts_(std::move(options)) {
   int n = std::max(1, opts_.ioThreads);
   for (int i = 0; i < n; ++i) impl_->io.push_back(std::make_unique<IoThread>());
+  if (!opts_.tlsCert.empty() || !opts_.tlsKey.empty()) {
+    if (opts_.tlsCert.empty() || opts_.tlsKey.empty())
+      throw std::runtime_error("server.tls needs both cert and key");
+    tls_ = std::make_shared<TlsState>();
+    tls_->cert = opts_.tlsCert;
+    tls_->key = opts_.tlsKey;
+    tls_->current = TlsState::load(tls_->cert, tls_->key);
+  }
+}
+
+void Connections::checkTls(const std::string& cert, const std::string& key) {
+  if (cert.empty() != key.empty()) throw std::runtime_error("server.tls needs both cert and key");
+  if (!cert.empty()) TlsState::load(cert, key);
+}
+
+void Connections::reloadTls() {
+  if (!tls_) return;
+  auto fresh = TlsState::load(tls_->cert, tls_->key);  // throws: the running one stays
+  std::lock_guard<std::mutex> lock(tls_->mutex);
+  tls_->current = std::move(fresh);
 }
 
 Connections::~Connections() {
@@ -857,7 +1016,8 @@ void Connections::start() {
           ++self.perClient_[peer];
         }
         self.stats_->open++;
-        auto conn = std::make_shared<Connection>(self, target, std::move(sock), std::move(peer));
+        auto conn = std::make_shared<Connection>(self, target, std::move(sock), std::move(peer),
+                                                 self.tls_ ? self.tls_->get() : nullptr);
         asio::post(target.ioc, [conn] { conn->start(); });
       });
     }

@@ -4,6 +4,10 @@
 // and hand each to the application (HttpServer), which runs it inline (health routes) or on
 // a worker pool and answers through Exchange::reply from any thread.
 //
+// With TLS (server.tls) each connection first completes a TLS 1.2+ handshake (within the
+// header timeout); plain HTTP sent to the TLS port gets a plain 400 and is closed. The
+// certificate can be reloaded while serving (SIGHUP): new connections get the new one.
+//
 // What the reader refuses with 400 and a closed connection: a request line that is not
 // `token SP visible-ASCII SP HTTP/1.x`, bare LF or CR, obs-fold, a header line without a
 // colon (or with white space before it), control bytes in a value, more than one
@@ -42,6 +46,8 @@ struct ConnectionOptions {
   // Request bodies held in memory at once, over all connections (being received or being
   // handled). A body that would pass it: 503 with Retry-After, connection closed.
   std::size_t maxBufferedBodyBytes = 256u << 20;
+  // TLS (server.tls): PEM certificate chain and private key. Both empty: plain HTTP.
+  std::string tlsCert, tlsKey;
 };
 
 class Connection;
@@ -96,7 +102,11 @@ struct ConnectionStats {
   std::atomic<std::int64_t> idleClosed{0};         // keep-alive connections closed when idle
   std::atomic<std::int64_t> badRequests{0};        // 400/431 from the reader
   std::atomic<std::int64_t> bodyBudgetRefused{0};  // 503: server.max_buffered_body_bytes reached
+  std::atomic<std::int64_t> tlsHandshakeFailed{0};  // TLS handshakes refused (old versions, junk)
+  std::atomic<std::int64_t> plainOnTls{0};          // plain HTTP sent to the TLS port (400)
 };
+
+struct TlsState;
 
 class Connections {
  public:
@@ -119,6 +129,12 @@ class Connections {
     exempt_ = std::move(exempt);
   }
   std::shared_ptr<ConnectionStats> stats() const { return stats_; }
+  bool tls() const { return tls_ != nullptr; }
+  // Reads the certificate and key files again: new connections use them, running ones keep
+  // theirs. Throws std::runtime_error (the running certificate stays) when they do not load.
+  void reloadTls();
+  // Loads a certificate and key as start-up would (check-config); throws std::runtime_error.
+  static void checkTls(const std::string& cert, const std::string& key);
   const ConnectionOptions& options() const { return opts_; }
 
   // Serialises an answer (status line, headers, Content-Length, Connection, Date).
@@ -133,6 +149,7 @@ class Connections {
   std::atomic<bool> draining_{false};
   std::uint16_t port_ = 0;
   std::function<bool(const std::string&)> exempt_;
+  std::shared_ptr<TlsState> tls_;
   std::shared_ptr<ConnectionStats> stats_ = std::make_shared<ConnectionStats>();
   std::shared_ptr<std::atomic<std::int64_t>> bodyBytes_ =
       std::make_shared<std::atomic<std::int64_t>>(0);

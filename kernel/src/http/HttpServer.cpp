@@ -8,10 +8,12 @@
 #include <openssl/hmac.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstring>
 #include <random>
 #include <thread>
 
+#include "app/KernelLogger.hpp"
 #include "app/LogContext.hpp"
 #include "http/Idempotency.hpp"
 #include "http/WorkerPool.hpp"
@@ -85,6 +87,7 @@ HttpServer::HttpServer(RouterImpl& router, MetricsRegistry& metrics, Logger& log
       proxies_(opts_.trustedProxies) {
   metrics_.describe("malipo_http_requests_total", "HTTP requests by route, method and status", "counter");
   metrics_.describe("malipo_http_request_duration_seconds", "HTTP request latency by route", "histogram");
+  if (auto* kl = dynamic_cast<KernelLogger*>(&log_); kl && kl->json()) jsonAccessLog_ = kl;
   healthz_ = router_.match("GET", "/healthz").route;
   readyz_ = router_.match("GET", "/readyz").route;
   metricsRoute_ = router_.match("GET", "/metrics").route;
@@ -98,6 +101,8 @@ HttpServer::HttpServer(RouterImpl& router, MetricsRegistry& metrics, Logger& log
   co.maxConnections = opts_.maxConnections;
   co.maxConnectionsPerClient = opts_.maxConnectionsPerClient;
   co.maxBufferedBodyBytes = opts_.maxBufferedBodyBytes;
+  co.tlsCert = opts_.tlsCert;
+  co.tlsKey = opts_.tlsKey;
   conns_ = std::make_unique<Connections>(*this, co);
   // A trusted proxy carries many clients: the per-client connection cap is not applied to it.
   if (!proxies_.empty())
@@ -114,7 +119,14 @@ HttpServer::HttpServer(RouterImpl& router, MetricsRegistry& metrics, Logger& log
                     "requests refused with 503 because server.max_buffered_body_bytes was reached", "counter");
   metrics_.describe("malipo_http_bad_requests_total",
                     "requests refused by the HTTP reader (400, 431)", "counter");
-  metrics_.addCollector([stats](Metrics& m) {
+  if (conns_->tls()) {
+    metrics_.describe("malipo_tls_handshake_failures_total",
+                      "TLS handshakes that failed (old protocol versions, no shared cipher, junk)",
+                      "counter");
+    metrics_.describe("malipo_tls_plain_http_refused_total",
+                      "plain HTTP requests sent to the TLS port (400)", "counter");
+  }
+  metrics_.addCollector([stats, tls = conns_->tls()](Metrics& m) {
     m.setGauge("malipo_http_connections_open", {}, static_cast<double>(stats->open.load()));
     m.setGauge("malipo_http_connections_refused_total", {{"limit", "max_connections"}},
                static_cast<double>(stats->refusedTotal.load()));
@@ -127,6 +139,12 @@ HttpServer::HttpServer(RouterImpl& router, MetricsRegistry& metrics, Logger& log
     m.setGauge("malipo_http_bad_requests_total", {},
                static_cast<double>(stats->badRequests.load()));
     m.setGauge("malipo_http_body_budget_refused_total", {}, static_cast<double>(stats->bodyBudgetRefused.load()));
+    if (tls) {
+      m.setGauge("malipo_tls_handshake_failures_total", {},
+                 static_cast<double>(stats->tlsHandshakeFailed.load()));
+      m.setGauge("malipo_tls_plain_http_refused_total", {},
+                 static_cast<double>(stats->plainOnTls.load()));
+    }
   });
 }
 
@@ -378,7 +396,18 @@ Response HttpServer::handle(Request& req, const RouteMatch& m, bool bodyTooLarge
 
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   metrics_.recordRequest(*routeName, req.method, resp.status, seconds);
-  if (opts_.accessLog) {
+  if (opts_.accessLog && jsonAccessLog_) {
+    // One JSON object per request: the route's name (its pattern by default), never the
+    // path with its ids, nor the query string, nor a header the client sent.
+    std::string msg = req.method + " " + *routeName + " " + std::to_string(resp.status);
+    jsonAccessLog_->logFields(
+        LogLevel::info, "http", msg,
+        {{"method", req.method},
+         {"route", *routeName},
+         {"status", resp.status},
+         {"duration_ms", std::round(seconds * 1e6) / 1e3},
+         {"bytes", static_cast<std::int64_t>(req.method == "HEAD" ? 0 : resp.body.size())}});
+  } else if (opts_.accessLog) {
     thread_local std::string line;  // reused: no allocation per request
     line.clear();
     line.append(req.clientIp).append(" \"").append(req.method).append(" ").append(req.path).append("\" ");

@@ -37,6 +37,7 @@ struct HttpOptions {
   int maxConnectionsPerClient = 2500;
   std::size_t maxBufferedBodyBytes = 256u << 20;
   std::size_t maxBodyBytes = 1 << 20;
+  std::string tlsCert, tlsKey;              // server.tls (PEM files); empty: plain HTTP
   std::vector<std::string> trustedProxies;  // CIDRs whose X-Forwarded-For is believed
   bool accessLog = true;
   std::vector<std::string> corsOrigins;
@@ -57,6 +58,10 @@ class HttpServer final : public HttpApp {
   void bind();
   void start();
   std::uint16_t port() const;
+  bool tls() const { return conns_->tls(); }
+  // SIGHUP: reads the TLS certificate and key again (new connections use them). Throws
+  // std::runtime_error when they do not load; the running certificate stays then.
+  void reloadTls() { conns_->reloadTls(); }
   // Stops accepting, lets in-flight requests finish (up to graceMs; answers meanwhile close
   // their connections, idle connections are closed at once), then closes the remaining
   // connections. Returns false when requests were still running at the deadline: their
@@ -105,6 +110,7 @@ class HttpServer final : public HttpApp {
   const Route* readyz_ = nullptr;
   const Route* metricsRoute_ = nullptr;
   class Idempotency* idempotency_ = nullptr;
+  class KernelLogger* jsonAccessLog_ = nullptr;  // log.format json: structured access lines
   std::atomic<bool> draining_{false};
   bool started_ = false, stopped_ = false;
 };

@@ -139,6 +139,7 @@ std::string MetricsRegistry::render() {
     }
   }
   std::ostringstream out;
+  out.precision(15);  // byte counts and epoch seconds exactly, not as 2.59768e+07
   std::lock_guard<std::mutex> lock(mutex_);
   if (!requestCounts.empty()) {
     auto& c = counters_["malipo_http_requests_total"];

@@ -97,4 +97,11 @@ std::vector<std::pair<std::string, std::string>> RouterImpl::list() const {
   return out;
 }
 
+std::vector<const Route*> RouterImpl::routes() const {
+  std::shared_lock<std::shared_mutex> lock(mutex_);
+  std::vector<const Route*> out;
+  for (const auto& r : routes_) out.push_back(r.get());
+  return out;
+}
+
 }  // namespace malipo

@@ -34,6 +34,8 @@ class RouterImpl final : public Router {
            RouteOptions options = {}) override;
   RouteMatch match(const std::string& method, const std::string& path) const;
   std::vector<std::pair<std::string, std::string>> list() const;  // (method, pattern)
+  // Every route, in registration order (read-only; for /openapi.json and the sandbox index).
+  std::vector<const Route*> routes() const;
   // After start-up no route is added: matching then takes no lock.
   void freeze() { frozen_ = true; }
   static std::vector<std::string> split(const std::string& path);

@@ -8,6 +8,7 @@
 #include <Poco/UUIDGenerator.h>
 
 #include <algorithm>
+#include <chrono>
 
 #include "malipo/money.hpp"
 
@@ -130,7 +131,19 @@ auto guarded(Bulkheads& bulkheads, Metrics& metrics, const std::string& provider
                        "The payment provider is busy. Please retry in a moment.")
         .retryAfter(1);
   }
-  return guarded(std::forward<F>(f), what);
+  // Latency by provider and operation (`what` is "provider.operation"), and errors by code.
+  const std::string operation = what.substr(provider.size() + 1);
+  auto started = std::chrono::steady_clock::now();
+  auto result = guarded(std::forward<F>(f), what);
+  metrics.observe(
+      "malipo_provider_call_duration_seconds", {{"provider", provider}, {"operation", operation}},
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+  if (!result.ok())
+    metrics.increment("malipo_provider_call_errors_total",
+                      {{"provider", provider},
+                       {"operation", operation},
+                       {"code", errorCodeName(result.error().code)}});
+  return result;
 }
 
 bool isBulkheadFull(const Error& e) {
@@ -144,6 +157,10 @@ PaymentService::PaymentService(Store& store, JobQueueImpl& jobs, const Clock& cl
     : store_(store), jobs_(jobs), clock_(clock), log_(log), metrics_(metrics), opts_(std::move(options)) {
   metrics_.describe("malipo_payments_transitions_total", "payment state changes by provider and new status", "counter");
   metrics_.describe("malipo_webhooks_total", "webhook deliveries by provider and outcome", "counter");
+  metrics_.describe("malipo_provider_call_duration_seconds",
+                    "provider calls by provider and operation (latency)", "histogram");
+  metrics_.describe("malipo_provider_call_errors_total",
+                    "failed provider calls by provider, operation and error code", "counter");
 }
 
 std::vector<Migration> PaymentService::migrations() {
