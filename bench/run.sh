@@ -90,6 +90,8 @@ awk -v k="$KERN" -v b="$ASIO" 'BEGIN {printf "ratio vs the same stack: %.2f (tar
 awk -v k="$KERN" -v b="$BARE" 'BEGIN {printf "ratio vs bare Poco:      %.2f\n", k/b}'
 # The same pipeline without sockets: what the kernel adds to each request, in nanoseconds.
 "$BIN/pipeline_bench" 500000 2>/dev/null
+# What one crossing of the plugin ABI costs: a plugin route's handler vs the same handler in the kernel.
+"$BIN/abi_call_bench" "$BUILD/tests/plugins" 200000
 
 echo "== /healthz while 2,000 idle and 64 slowloris connections are open (wrk -t2 -c64 -d${DUR}s --latency; target >= 0.8 of the figure without them)"
 read -r CALM_RPS CALM_P99 <<< "$(wrk_p99 "http://127.0.0.1:$K_PORT/healthz")"
