@@ -62,7 +62,9 @@ struct Callback {
 
 mlp_rec* recNew() noexcept {
   try {
-    return new mlp_rec;
+    auto* r = new mlp_rec;
+    r->fields.reserve(8);  // most records have a few keys: one allocation, no moves
+    return r;
   } catch (...) {
     return nullptr;
   }
@@ -483,6 +485,7 @@ std::int32_t routeAdd(mlp_host* h, const mlp_rec* route, mlp_hook_fn fn, void* s
     auto cb = std::make_shared<Callback>(self, nullptr);
     h->k->router->add(r.s(MLP_K_ROUTE_METHOD), r.s(MLP_K_ROUTE_PATTERN), [cb, fn](const Request& request) -> Response {
       mlp_rec in, out;
+      out.fields.reserve(6);
       borrowRequest(in, request);
       std::int32_t rc = fn(cb->self, &in, &out, nullptr);
       In answer(kernelApi(), &out);
