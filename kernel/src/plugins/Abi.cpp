@@ -18,8 +18,8 @@ using abi::Owned;
 
 const mlp_str kEmpty{"", 0};
 
-mlp_str view(const std::string& s) { return mlp_str{s.data(), s.size()}; }
-std::string str(mlp_str s) { return abi::str(s); }
+using abi::str;
+using abi::view;
 
 std::int32_t failWith(mlp_rec* err, ErrorCode code, const std::string& internal, const std::string& external = {}) {
   if (err) abi::put(Out(kernelApi(), err), Error::make(code, internal, external.empty() ? "internal error" : external));
@@ -606,18 +606,7 @@ mlp_str rowsColumn(const mlp_rows* r, std::uint32_t c) noexcept {
 void rowsCell(const mlp_rows* r, std::uint64_t row, std::uint32_t c, mlp_value* out) noexcept {
   if (!out) return;
   *out = mlp_value{MLP_V_NULL, 0, 0, 0, kEmpty};
-  if (!r || row >= r->rows.rows.size() || c >= r->rows.rows[row].size()) return;
-  const Value& v = r->rows.rows[row][c];
-  if (auto i = std::get_if<std::int64_t>(&v)) {
-    out->type = MLP_V_INT;
-    out->i = *i;
-  } else if (auto d = std::get_if<double>(&v)) {
-    out->type = MLP_V_REAL;
-    out->f = *d;
-  } else if (auto s = std::get_if<std::string>(&v)) {
-    out->type = MLP_V_TEXT;
-    out->s = view(*s);
-  }
+  if (r && row < r->rows.rows.size() && c < r->rows.rows[row].size()) *out = abi::toAbi(r->rows.rows[row][c]);
 }
 void rowsFree(mlp_rows* r) noexcept { delete r; }
 

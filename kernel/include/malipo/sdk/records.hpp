@@ -649,22 +649,25 @@ inline SchemaNode getSchema(In in) {
 
 // ---- SQL values --------------------------------------------------------------------------
 
-inline std::vector<mlp_value> toAbi(const Params& params) {
-  std::vector<mlp_value> out(params.size());
-  for (std::size_t j = 0; j < params.size(); ++j) {
-    mlp_value& v = out[j];
-    v = mlp_value{MLP_V_NULL, 0, 0, 0, mlp_str{"", 0}};
-    if (auto i = std::get_if<std::int64_t>(&params[j])) {
-      v.type = MLP_V_INT;
-      v.i = *i;
-    } else if (auto d = std::get_if<double>(&params[j])) {
-      v.type = MLP_V_REAL;
-      v.f = *d;
-    } else if (auto s = std::get_if<std::string>(&params[j])) {
-      v.type = MLP_V_TEXT;
-      v.s = view(*s);
-    }
+// One value as the ABI carries it; a text value borrows `v`'s string.
+inline mlp_value toAbi(const Value& v) {
+  mlp_value out{MLP_V_NULL, 0, 0, 0, mlp_str{"", 0}};
+  if (auto i = std::get_if<std::int64_t>(&v)) {
+    out.type = MLP_V_INT;
+    out.i = *i;
+  } else if (auto d = std::get_if<double>(&v)) {
+    out.type = MLP_V_REAL;
+    out.f = *d;
+  } else if (auto s = std::get_if<std::string>(&v)) {
+    out.type = MLP_V_TEXT;
+    out.s = view(*s);
   }
+  return out;
+}
+inline std::vector<mlp_value> toAbi(const Params& params) {
+  std::vector<mlp_value> out;
+  out.reserve(params.size());
+  for (const auto& p : params) out.push_back(toAbi(p));
   return out;
 }
 // False for a value type this side does not know.
