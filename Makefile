@@ -4,7 +4,7 @@ JOBS ?= 2
 CONFIG ?= config/malipo.yaml
 BUILD_TYPE ?= RelWithDebInfo
 
-.PHONY: all setup setup-test build run test bench format clean install package
+.PHONY: all setup setup-test build run test bench format format-check clean install package
 
 all: build
 
@@ -49,7 +49,10 @@ package: setup
 	@ls $(BUILD)/malipo_*.deb
 
 format:
-	@find kernel plugins tests bench -name '*.cpp' -o -name '*.hpp' | xargs clang-format -i
+	@scripts/format.sh
+
+format-check:
+	@scripts/format.sh --check
 
 clean:
 	rm -rf $(BUILD)

@@ -5,14 +5,13 @@
 // nanoseconds per call for each and the difference: the ABI's share of a plugin route.
 // Usage: abi_call_bench PLUGIN_DIR [calls]
 #include <Poco/JSON/Object.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
-
-#include <unistd.h>
 
 #include "app/Kernel.hpp"
 #include "config/ConfigLoader.hpp"
@@ -24,7 +23,9 @@ template <class Fn>
 double nsPerCall(int n, Fn&& fn) {
   auto start = std::chrono::steady_clock::now();
   for (int i = 0; i < n; ++i) fn();
-  return std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - start).count() / n;
+  return std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - start)
+             .count() /
+         n;
 }
 }  // namespace
 
@@ -34,11 +35,15 @@ int main(int argc, char** argv) {
     return 2;
   }
   int n = argc > 2 ? std::atoi(argv[2]) : 200000;
-  auto dir = std::filesystem::temp_directory_path() / ("abi_call_bench_" + std::to_string(::getpid()));
+  auto dir =
+      std::filesystem::temp_directory_path() / ("abi_call_bench_" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
-  std::string yaml = "database: {url: \"sqlite:" + (dir / "b.db").string() + "\"}\nlog: {level: error}\n"
+  std::string yaml = "database: {url: \"sqlite:" + (dir / "b.db").string() +
+                     "\"}\nlog: {level: error}\n"
                      "auth: {jwt_secret: bench-only-secret-0123456789abcdefghijklmnop}\nplugins:\n"
-                     "  - name: testplugin\n    library: " + std::string(argv[1]) + "/libmalipo_testplugin.so\n"
+                     "  - name: testplugin\n    library: " +
+                     std::string(argv[1]) +
+                     "/libmalipo_testplugin.so\n"
                      "    settings: {greeting: jambo}\n";
   int rc = 0;
   {
@@ -79,8 +84,9 @@ int main(int argc, char** argv) {
       best[1] = std::min(best[1], nsPerCall(n, [&] { plugin(req); }));
     }
     std::printf("handler compiled into the kernel: %.0f ns per call\n", best[0]);
-    std::printf("the same handler in a plugin, through the ABI: %.0f ns per call (ABI crossing: %.0f ns)\n", best[1],
-                best[1] - best[0]);
+    std::printf(
+        "the same handler in a plugin, through the ABI: %.0f ns per call (ABI crossing: %.0f ns)\n",
+        best[1], best[1] - best[0]);
     k.shutdown();
   }
   std::filesystem::remove_all(dir);

@@ -25,15 +25,21 @@ int main(int argc, char** argv) {
   int n = argc > 3 ? std::stoi(argv[3]) : 400;
   try {
     std::string yaml =
-        "server: {listen: \"127.0.0.1:0\", access_log: false, rate_limits: {default: {requests_per_minute: 10000000, burst: 1000000}, "
+        "server: {listen: \"127.0.0.1:0\", access_log: false, rate_limits: {default: "
+        "{requests_per_minute: 10000000, burst: 1000000}, "
         "buckets: {webhooks: {requests_per_minute: 10000000, burst: 1000000}}}}\n"
-        "database: {url: \"" + db + "\", pool_size: 16}\n"
+        "database: {url: \"" +
+        db +
+        "\", pool_size: 16}\n"
         "auth: {jwt_secret: bench-secret-0123456789abcdefghijklmnop}\n"
         "jobs: {workers: 8, batch_size: 64, poll_interval_ms: 5}\n"
         "log: {level: error}\nsandbox: true\n"
         "plugins:\n"
-        "  - {name: flutterwave, library: " + dir + "/libmalipo_flutterwave.so}\n"
-        "  - {name: credits, library: " + dir + "/libmalipo_credits.so, settings: {topups_per_user_per_hour: 100000}}\n";
+        "  - {name: flutterwave, library: " +
+        dir +
+        "/libmalipo_flutterwave.so}\n"
+        "  - {name: credits, library: " +
+        dir + "/libmalipo_credits.so, settings: {topups_per_user_per_hour: 100000}}\n";
     Kernel k(ConfigLoader::loadString(yaml, "bench.yaml"));
     k.open();
     k.start();
@@ -41,7 +47,8 @@ int main(int argc, char** argv) {
     Poco::JWT::Token t;
     t.setSubject("bench-user");
     t.setExpiration(Poco::Timestamp() + Poco::Timespan(3600, 0));
-    std::string jwt = Poco::JWT::Signer("bench-secret-0123456789abcdefghijklmnop").sign(t, Poco::JWT::Signer::ALGO_HS256);
+    std::string jwt = Poco::JWT::Signer("bench-secret-0123456789abcdefghijklmnop")
+                          .sign(t, Poco::JWT::Signer::ALGO_HS256);
 
     std::vector<std::string> links(static_cast<std::size_t>(n));
     std::atomic<int> next{0};
@@ -50,14 +57,18 @@ int main(int argc, char** argv) {
     for (int w = 0; w < 8; ++w)
       ts.emplace_back([&] {
         for (int i; (i = next++) < n;) {
-          auto r = test::http(port, "POST", "/api/v1/verification-credits/topup", R"({"packageId": "pkg_10_credits"})",
+          auto r = test::http(port, "POST", "/api/v1/verification-credits/topup",
+                              R"({"packageId": "pkg_10_credits"})",
                               {{"Authorization", "Bearer " + jwt}});
           if (r.status != 200) {
             std::cerr << "topup answered " << r.status << ": " << r.body << "\n";
             continue;
           }
-          links[static_cast<std::size_t>(i)] =
-              Poco::JSON::Parser().parse(r.body).extract<Poco::JSON::Object::Ptr>()->getObject("data")->getValue<std::string>("paymentUrl");
+          links[static_cast<std::size_t>(i)] = Poco::JSON::Parser()
+                                                   .parse(r.body)
+                                                   .extract<Poco::JSON::Object::Ptr>()
+                                                   ->getObject("data")
+                                                   ->getValue<std::string>("paymentUrl");
         }
       });
     for (auto& th : ts) th.join();
@@ -71,12 +82,14 @@ int main(int argc, char** argv) {
           const std::string& link = links[static_cast<std::size_t>(i)];
           if (link.empty()) continue;
           std::string path = link.substr(link.find("/sandbox/"));
-          test::http(port, "POST", path, "card_number=4242424242424242", {}, "application/x-www-form-urlencoded");
+          test::http(port, "POST", path, "card_number=4242424242424242", {},
+                     "application/x-www-form-urlencoded");
         }
       });
     for (auto& th : ts) th.join();
     auto deadline = Steady::now() + std::chrono::seconds(120);
-    while (k.store().query("SELECT COUNT(*) AS n FROM credit_ledger").i64(0, "n") < n && Steady::now() < deadline)
+    while (k.store().query("SELECT COUNT(*) AS n FROM credit_ledger").i64(0, "n") < n &&
+           Steady::now() < deadline)
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     Rows lat = k.store().query(
         "SELECT l.created_at - MIN(e.created_at) AS ms FROM credit_ledger l JOIN payment_events e "
@@ -84,11 +97,16 @@ int main(int argc, char** argv) {
     std::vector<std::int64_t> v;
     for (std::size_t i = 0; i < lat.size(); ++i) v.push_back(lat.i64(i, "ms"));
     std::sort(v.begin(), v.end());
-    auto pct = [&](double q) { return v.empty() ? -1 : v[std::min(v.size() - 1, static_cast<std::size_t>(q * static_cast<double>(v.size())))]; };
+    auto pct = [&](double q) {
+      return v.empty() ? -1
+                       : v[std::min(v.size() - 1,
+                                    static_cast<std::size_t>(q * static_cast<double>(v.size())))];
+    };
     std::int64_t credited = k.store().query("SELECT COUNT(*) AS n FROM credit_ledger").i64(0, "n");
-    std::cout << (k.store().engine() == Engine::sqlite ? "sqlite" : "postgresql") << ": " << n << " top-ups initiated in " << initSecs
-              << " s = " << static_cast<long>(n / initSecs) << " initiations/s; " << credited
-              << " credited; webhook-to-credit p50 " << pct(0.5) << " ms, p99 " << pct(0.99) << " ms\n";
+    std::cout << (k.store().engine() == Engine::sqlite ? "sqlite" : "postgresql") << ": " << n
+              << " top-ups initiated in " << initSecs << " s = " << static_cast<long>(n / initSecs)
+              << " initiations/s; " << credited << " credited; webhook-to-credit p50 " << pct(0.5)
+              << " ms, p99 " << pct(0.99) << " ms\n";
     k.shutdown();
     return credited == n ? 0 : 1;
   } catch (const std::exception& e) {

@@ -30,7 +30,8 @@ int main(int argc, char** argv) {
     // Enqueue in transactions of 1,000 (what a busy API does across requests, grouped).
     for (int done = 0; done < total; done += 1000)
       store.write([&](Tx& tx) {
-        for (int i = 0; i < 1000 && done + i < total; ++i) q.enqueue(tx, JobSpec{"noop", "", "", 0, 0});
+        for (int i = 0; i < 1000 && done + i < total; ++i)
+          q.enqueue(tx, JobSpec{"noop", "", "", 0, 0});
       });
     auto start = std::chrono::steady_clock::now();
     q.start();
@@ -38,8 +39,9 @@ int main(int argc, char** argv) {
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     q.drain();
     auto n = store.query("SELECT COUNT(*) AS n FROM jobs WHERE state = 'done'").i64(0, "n");
-    std::cout << (store.engine() == Engine::sqlite ? "sqlite" : "postgresql") << ": " << total << " no-op jobs in " << secs
-              << " s = " << static_cast<long>(total / secs) << " jobs/s (done rows: " << n << ")\n";
+    std::cout << (store.engine() == Engine::sqlite ? "sqlite" : "postgresql") << ": " << total
+              << " no-op jobs in " << secs << " s = " << static_cast<long>(total / secs)
+              << " jobs/s (done rows: " << n << ")\n";
     return n == total ? 0 : 1;
   } catch (const std::exception& e) {
     std::cerr << "job_queue_bench: " << e.what() << "\n";

@@ -24,14 +24,20 @@ int main(int argc, char** argv) {
   int n = argc > 3 ? std::stoi(argv[3]) : 2000;
   try {
     std::string yaml =
-        "server: {listen: \"127.0.0.1:0\", access_log: false, threads: 32, rate_limits: {default: {requests_per_minute: 10000000, "
+        "server: {listen: \"127.0.0.1:0\", access_log: false, threads: 32, rate_limits: {default: "
+        "{requests_per_minute: 10000000, "
         "burst: 1000000}, buckets: {webhooks: {requests_per_minute: 10000000, burst: 1000000}}}}\n"
-        "database: {url: \"" + db + "\", pool_size: 16}\n"
+        "database: {url: \"" +
+        db +
+        "\", pool_size: 16}\n"
         "jobs: {workers: 8, batch_size: 64, poll_interval_ms: 5}\n"
         "log: {level: error}\nsandbox: true\n"
         "plugins:\n"
-        "  - {name: fakepay, library: " + dir + "/libmalipo_fakepay.so, settings: {timeout_ms: 5000}}\n"
-        "  - {name: shop, library: " + dir + "/libmalipo_shop.so}\n";
+        "  - {name: fakepay, library: " +
+        dir +
+        "/libmalipo_fakepay.so, settings: {timeout_ms: 5000}}\n"
+        "  - {name: shop, library: " +
+        dir + "/libmalipo_shop.so}\n";
     // The disk's own figure first: single-row durable commits per second, one writer, on the
     // same database (same file system, same synchronous setting).
     double diskCommits = 0;
@@ -41,8 +47,10 @@ int main(int argc, char** argv) {
       s.exec("DELETE FROM bench_commit");
       auto t0 = Clock_::now();
       std::int64_t i = 0;
-      while (std::chrono::duration<double>(Clock_::now() - t0).count() < 1.0) s.exec("INSERT INTO bench_commit (id) VALUES (?)", {i++});
-      diskCommits = static_cast<double>(i) / std::chrono::duration<double>(Clock_::now() - t0).count();
+      while (std::chrono::duration<double>(Clock_::now() - t0).count() < 1.0)
+        s.exec("INSERT INTO bench_commit (id) VALUES (?)", {i++});
+      diskCommits =
+          static_cast<double>(i) / std::chrono::duration<double>(Clock_::now() - t0).count();
       s.exec("DROP TABLE bench_commit");
     }
     Kernel k(ConfigLoader::loadString(yaml, "bench.yaml"));
@@ -51,7 +59,8 @@ int main(int argc, char** argv) {
     // machine's: its lookup by order id (the status query) scans its whole table, which the
     // test plugin does not index (tests/plugins/fakepay_provider.cpp). Indexed here so the
     // figure is the kernel's: without it the scans were 17% of the run's CPU.
-    k.store().exec("CREATE INDEX IF NOT EXISTS fakepay_sim_orders_order_id ON fakepay_sim_orders (order_id)");
+    k.store().exec(
+        "CREATE INDEX IF NOT EXISTS fakepay_sim_orders_order_id ON fakepay_sim_orders (order_id)");
     k.start();
     auto port = k.port();
     // Create the payments (initiation goes to the simulator over HTTP too).
@@ -61,13 +70,20 @@ int main(int argc, char** argv) {
     for (int t = 0; t < 8; ++t)
       ts.emplace_back([&] {
         for (int i; (i = next++) < n;) {
-          auto r = test::http(port, "POST", "/shop/orders", R"({"amount_minor": 100000, "currency": "TZS", "providers": ["fakepay"]})");
-          auto p = Poco::JSON::Parser().parse(r.body).extract<Poco::JSON::Object::Ptr>()->getObject("payment");
+          auto r = test::http(
+              port, "POST", "/shop/orders",
+              R"({"amount_minor": 100000, "currency": "TZS", "providers": ["fakepay"]})");
+          auto p = Poco::JSON::Parser().parse(r.body).extract<Poco::JSON::Object::Ptr>()->getObject(
+              "payment");
           ids[static_cast<std::size_t>(i)] = p->getValue<std::string>("id");
-          auto paid = test::http(port, "POST", "/sandbox/fakepay/orders/" + p->getValue<std::string>("provider_ref") + "/pay",
-                                 R"({"webhooks": 0})");
-          bodies[static_cast<std::size_t>(i)] =
-              Poco::JSON::Parser().parse(paid.body).extract<Poco::JSON::Object::Ptr>()->getValue<std::string>("webhook_body");
+          auto paid = test::http(
+              port, "POST",
+              "/sandbox/fakepay/orders/" + p->getValue<std::string>("provider_ref") + "/pay",
+              R"({"webhooks": 0})");
+          bodies[static_cast<std::size_t>(i)] = Poco::JSON::Parser()
+                                                    .parse(paid.body)
+                                                    .extract<Poco::JSON::Object::Ptr>()
+                                                    ->getValue<std::string>("webhook_body");
         }
       });
     for (auto& t : ts) t.join();
@@ -93,12 +109,14 @@ int main(int argc, char** argv) {
           Poco::Net::HTTPResponse resp;
           std::string out;
           Poco::StreamCopier::copyToString(s.receiveResponse(resp), out);
-          lat[static_cast<std::size_t>(i)] = std::chrono::duration<double, std::milli>(Clock_::now() - t0).count();
+          lat[static_cast<std::size_t>(i)] =
+              std::chrono::duration<double, std::milli>(Clock_::now() - t0).count();
           if (resp.getStatus() != 200) std::cerr << "webhook answered " << resp.getStatus() << "\n";
         }
       });
     std::int64_t fulfilled = 0;
-    while ((fulfilled = k.store().query("SELECT COUNT(*) AS n FROM shop_fulfilments").i64(0, "n")) < n) {
+    while ((fulfilled = k.store().query("SELECT COUNT(*) AS n FROM shop_fulfilments").i64(0, "n")) <
+           n) {
       if (std::chrono::duration<double>(Clock_::now() - start).count() > 300) break;
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
@@ -107,16 +125,25 @@ int main(int argc, char** argv) {
                  commits = static_cast<double>(k.store().commits() - commits0);
     for (auto& t : ts) t.join();
     std::sort(lat.begin(), lat.end());
-    auto pct = [&](double q) { return lat[std::min(lat.size() - 1, static_cast<std::size_t>(q * static_cast<double>(lat.size())))]; };
-    std::int64_t succeeded = k.store().query("SELECT COUNT(*) AS n FROM payments WHERE status = 'succeeded'").i64(0, "n");
-    std::cout << (k.store().engine() == Engine::sqlite ? "sqlite" : "postgresql") << ": " << n << " payments, webhook -> fulfilled in "
-              << secs << " s = " << static_cast<long>(static_cast<double>(fulfilled) / secs) << " settled payments/s (succeeded "
-              << succeeded << ", fulfilled " << fulfilled << "); webhook ack p50 " << pct(0.5) << " ms, p99 " << pct(0.99)
+    auto pct = [&](double q) {
+      return lat[std::min(lat.size() - 1,
+                          static_cast<std::size_t>(q * static_cast<double>(lat.size())))];
+    };
+    std::int64_t succeeded =
+        k.store()
+            .query("SELECT COUNT(*) AS n FROM payments WHERE status = 'succeeded'")
+            .i64(0, "n");
+    std::cout << (k.store().engine() == Engine::sqlite ? "sqlite" : "postgresql") << ": " << n
+              << " payments, webhook -> fulfilled in " << secs
+              << " s = " << static_cast<long>(static_cast<double>(fulfilled) / secs)
+              << " settled payments/s (succeeded " << succeeded << ", fulfilled " << fulfilled
+              << "); webhook ack p50 " << pct(0.5) << " ms, p99 " << pct(0.99)
               << " ms (target >= 500/s, p99 <= 50 ms)\n"
-              << "  disk: " << static_cast<long>(diskCommits) << " single-row commits/s; settled/s / commits/s = "
+              << "  disk: " << static_cast<long>(diskCommits)
+              << " single-row commits/s; settled/s / commits/s = "
               << static_cast<double>(fulfilled) / secs / diskCommits << " (target >= 1.0); "
-              << writes / static_cast<double>(n) << " write transactions and " << commits / static_cast<double>(n)
-              << " commits per payment\n";
+              << writes / static_cast<double>(n) << " write transactions and "
+              << commits / static_cast<double>(n) << " commits per payment\n";
     k.shutdown();
     return fulfilled == n ? 0 : 1;
   } catch (const std::exception& e) {

@@ -38,7 +38,8 @@ double run(HttpServer& server, int threads, int perThread) {
   std::vector<std::thread> pool;
   for (int t = 0; t < threads; ++t) pool.emplace_back(worker);
   for (auto& t : pool) t.join();
-  double ns = std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - start).count();
+  double ns =
+      std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - start).count();
   return ns / (static_cast<double>(threads) * perThread);
 }
 }  // namespace
@@ -46,9 +47,12 @@ double run(HttpServer& server, int threads, int perThread) {
 int main(int argc, char** argv) {
   int n = argc > 1 ? std::atoi(argv[1]) : 500000;
   RouterImpl router;
-  router.add("GET", "/healthz", [](const Request&) { return Response::text(200, R"({"status":"ok"})", "application/json"); });
+  router.add("GET", "/healthz", [](const Request&) {
+    return Response::text(200, R"({"status":"ok"})", "application/json");
+  });
   for (int i = 0; i < 59; ++i)
-    router.add(i % 2 ? "POST" : "GET", "/plugin" + std::to_string(i % 5) + "/things/{id}/part" + std::to_string(i),
+    router.add(i % 2 ? "POST" : "GET",
+               "/plugin" + std::to_string(i % 5) + "/things/{id}/part" + std::to_string(i),
                [](const Request&) { return Response::text(200, "{}", "application/json"); });
   router.freeze();
   MetricsRegistry metrics;

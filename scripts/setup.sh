@@ -8,7 +8,7 @@ BUILD_PKGS=(build-essential cmake pkg-config ccache
   libhpdf-dev libmstch-dev libphonenumber-dev libpq-dev libsqlite3-dev
   libgtest-dev libgmock-dev libharfbuzz-dev libfribidi-dev
   fonts-dejavu-core fonts-noto-core fonts-symbola)
-TEST_PKGS=(postgresql-15 qpdf poppler-utils python3-reportlab wrk curl procps python3 chromium nginx)
+TEST_PKGS=(clang-format postgresql-15 qpdf poppler-utils python3-reportlab wrk curl procps python3 chromium nginx)
 # Node.js for the browser tests: the machine's own if present, Debian's otherwise.
 if [ "${1:-}" = "--test" ] && ! command -v node >/dev/null; then TEST_PKGS+=(nodejs npm); fi
 

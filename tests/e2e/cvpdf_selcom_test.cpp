@@ -18,9 +18,12 @@ using namespace malipo::test;
 
 namespace {
 
-Poco::JSON::Object::Ptr parse(const std::string& s) { return Poco::JSON::Parser().parse(s).extract<Poco::JSON::Object::Ptr>(); }
+Poco::JSON::Object::Ptr parse(const std::string& s) {
+  return Poco::JSON::Parser().parse(s).extract<Poco::JSON::Object::Ptr>();
+}
 
-const std::string kCv = R"({"template_id": "classic", "cv_data": {"name": "Đorđe Šećerović", "title": "Accountant",
+const std::string kCv =
+    R"({"template_id": "classic", "cv_data": {"name": "Đorđe Šećerović", "title": "Accountant",
   "experience": [{"position": "Clerk", "company": "NMB", "duration": "2019-2024", "description": "Reconciled accounts."}],
   "skills": ["Excel"], "languages": ["Swahili", "English"]}})";
 
@@ -79,9 +82,12 @@ class SelcomFlow : public ::testing::Test {
     return parse(r.body)->getValue<std::string>("request_id");
   }
   std::string paymentId(const std::string& rid) {
-    return kernel_->store().query("SELECT payment_id FROM cv_requests WHERE id = ?", {rid}).str(0, "payment_id");
+    return kernel_->store()
+        .query("SELECT payment_id FROM cv_requests WHERE id = ?", {rid})
+        .str(0, "payment_id");
   }
-  Poco::JSON::Object::Ptr pay(const std::string& rid, const std::string& body = R"({"webhooks": 0})") {
+  Poco::JSON::Object::Ptr pay(const std::string& rid,
+                              const std::string& body = R"({"webhooks": 0})") {
     auto r = http(port_, "POST", "/sandbox/selcom/pay/" + paymentId(rid), body);
     EXPECT_EQ(r.status, 200) << r.body;
     return parse(r.body);
@@ -99,8 +105,9 @@ class SelcomFlow : public ::testing::Test {
     return o->optValue<std::string>("error", "");
   }
   int verify(const std::string& rid, const std::string& sms) {
-    return http(port_, "POST", "/api/cv-pdf/" + rid + "/verify", "payment_message=" + formEncode(sms), {},
-                "application/x-www-form-urlencoded").status;
+    return http(port_, "POST", "/api/cv-pdf/" + rid + "/verify",
+                "payment_message=" + formEncode(sms), {}, "application/x-www-form-urlencoded")
+        .status;
   }
   TempDir dir_;
   std::unique_ptr<Kernel> kernel_;
@@ -127,7 +134,8 @@ TEST_F(SelcomFlow, PastedSmsCompletesTheRequest) {
   std::string rid = initiate();
   std::string sms = pay(rid)->getValue<std::string>("sms");
   EXPECT_EQ(verify(rid, sms), 303);
-  ASSERT_TRUE(eventually([&] { return status(rid) == "completed"; }, 15000)) << status(rid) << " " << error(rid);
+  ASSERT_TRUE(eventually([&] { return status(rid) == "completed"; }, 15000))
+      << status(rid) << " " << error(rid);
   auto dl = http(port_, "GET", "/api/cv-pdf/" + rid + "/download");
   EXPECT_EQ(dl.status, 200);
   EXPECT_EQ(dl.body.rfind("%PDF-", 0), 0u);
@@ -141,14 +149,18 @@ TEST_F(SelcomFlow, WebhookToTheSeedCallbackPathCompletes) {
   std::map<std::string, std::string> headers;
   auto h = hook->getObject("headers");
   for (const auto& kv : *h) headers[kv.first] = kv.second.convert<std::string>();
-  auto r = http(port_, "POST", "/api/cv-pdf/ussd-callback", hook->getValue<std::string>("body"), headers);
+  auto r = http(port_, "POST", "/api/cv-pdf/ussd-callback", hook->getValue<std::string>("body"),
+                headers);
   EXPECT_EQ(r.status, 200) << r.body;
   ASSERT_TRUE(eventually([&] { return status(rid) == "completed"; }, 15000)) << status(rid);
 }
 
 TEST_F(SelcomFlow, NotPaidYetFailsWithAnActionableMessage) {
   std::string rid = initiate();
-  EXPECT_EQ(verify(rid, "AGO2A7S9684 Confirmed.You have received Tsh1,000.00 from 255757177811 - JOHN on 24/7/23 at 10:37 AM"), 303);
+  EXPECT_EQ(verify(rid,
+                   "AGO2A7S9684 Confirmed.You have received Tsh1,000.00 from 255757177811 - JOHN "
+                   "on 24/7/23 at 10:37 AM"),
+            303);
   ASSERT_TRUE(eventually([&] { return status(rid) == "failed"; }, 15000));
   EXPECT_FALSE(error(rid).empty());
 }
@@ -180,12 +192,14 @@ TEST_F(SelcomFlow, OneSmsCompletesOneRequestOnly) {
 
 TEST_F(SelcomFlow, PushPromptFromThePaymentPage) {
   std::string rid = initiate();
-  auto r = http(port_, "POST", "/api/cv-pdf/" + rid + "/push", "phone=0754+123+456", {}, "application/x-www-form-urlencoded");
+  auto r = http(port_, "POST", "/api/cv-pdf/" + rid + "/push", "phone=0754+123+456", {},
+                "application/x-www-form-urlencoded");
   EXPECT_EQ(r.status, 303) << r.body;
   EXPECT_NE(r.header("Location").find("push=sent"), std::string::npos);
   auto page = http(port_, "GET", r.header("Location"));
   EXPECT_NE(page.body.find("A payment prompt was sent to your phone"), std::string::npos);
-  auto bad = http(port_, "POST", "/api/cv-pdf/" + rid + "/push", "phone=12", {}, "application/x-www-form-urlencoded");
+  auto bad = http(port_, "POST", "/api/cv-pdf/" + rid + "/push", "phone=12", {},
+                  "application/x-www-form-urlencoded");
   EXPECT_EQ(bad.status, 400);
 }
 
@@ -195,12 +209,13 @@ TEST_F(SelcomFlow, OneAbuserCannotUseUpTheOwnersSmsAttempts) {
   std::string rid = initiate();  // anonymous: whoever holds the id may act on it
   const std::string path = "/api/cv-pdf/" + rid + "/verify";
   for (int i = 0; i < 3; ++i) {
-    auto r = httpFrom("127.0.0.2", port_, "POST", path, "payment_message=" + formEncode("hello, I paid yesterday"), {}, kForm);
+    auto r = httpFrom("127.0.0.2", port_, "POST", path,
+                      "payment_message=" + formEncode("hello, I paid yesterday"), {}, kForm);
     EXPECT_EQ(r.status, 303) << r.body;
     ASSERT_TRUE(eventually([&] { return status(rid) == "failed"; }));
   }
-  auto locked =
-      httpFrom("127.0.0.2", port_, "POST", path, "payment_message=" + formEncode("hello again"), {}, kForm);
+  auto locked = httpFrom("127.0.0.2", port_, "POST", path,
+                         "payment_message=" + formEncode("hello again"), {}, kForm);
   EXPECT_EQ(locked.status, 429);
   EXPECT_NE(locked.body.find("Too many verification attempts for this request"), std::string::npos);
   // The owner, on another address, still verifies the real SMS.

@@ -33,7 +33,9 @@ TEST(Config, EnvironmentSubstitution) {
   setenv("MALIPO_TEST_PORT", "9999", 1);
   unsetenv("MALIPO_TEST_UNSET");
   auto cfg = ConfigLoader::loadString(
-      "server:\n  listen: \"127.0.0.1:${MALIPO_TEST_PORT}\"\n  public_url: \"${MALIPO_TEST_UNSET:-http://x}\"\n", "t.yaml");
+      "server:\n  listen: \"127.0.0.1:${MALIPO_TEST_PORT}\"\n  public_url: "
+      "\"${MALIPO_TEST_UNSET:-http://x}\"\n",
+      "t.yaml");
   EXPECT_EQ(cfg.root.child("server").getString("listen"), "127.0.0.1:9999");
   EXPECT_EQ(cfg.root.child("server").getString("public_url"), "http://x");
   // Substitution yields typed values too.
@@ -83,11 +85,13 @@ TEST(Config, YamlSyntaxErrorHasLine) {
 TEST(Config, PluginsNeedNameAndLibraryAndUniqueNames) {
   std::string e = errorOf("plugins:\n  - library: x.so\n");
   EXPECT_NE(e.find("plugins[0].name: is required"), std::string::npos) << e;
-  std::string d = errorOf("plugins:\n  - name: a\n    library: x.so\n  - name: a\n    library: y.so\n");
+  std::string d =
+      errorOf("plugins:\n  - name: a\n    library: x.so\n  - name: a\n    library: y.so\n");
   EXPECT_NE(d.find("duplicate plugin name 'a'"), std::string::npos) << d;
   EXPECT_NE(d.find("test.yaml:4"), std::string::npos) << d;
   auto cfg = ConfigLoader::loadString(
-      "plugins:\n  - name: a\n    library: x.so\n    settings: {anything: 1}\n  - name: b\n    library: y.so\n    enabled: false\n",
+      "plugins:\n  - name: a\n    library: x.so\n    settings: {anything: 1}\n  - name: b\n    "
+      "library: y.so\n    enabled: false\n",
       "t.yaml");
   ASSERT_EQ(cfg.plugins.size(), 1u);  // b is disabled
   EXPECT_EQ(cfg.plugins[0].name, "a");
@@ -96,7 +100,8 @@ TEST(Config, PluginsNeedNameAndLibraryAndUniqueNames) {
 
 TEST(Config, DescribeMasksSecrets) {
   auto cfg = ConfigLoader::loadString(
-      "database:\n  url: postgresql://u:hunter2@h/db\nauth:\n  jwt_secret: s3cret-value\n", "t.yaml");
+      "database:\n  url: postgresql://u:hunter2@h/db\nauth:\n  jwt_secret: s3cret-value\n",
+      "t.yaml");
   std::string text = ConfigLoader::describe(cfg.root, ConfigLoader::kernelSchema());
   EXPECT_EQ(text.find("hunter2"), std::string::npos);
   EXPECT_EQ(text.find("s3cret-value"), std::string::npos);
@@ -109,7 +114,9 @@ TEST(Config, PluginSchemaValidation) {
   auto schema = object("s")
                     .field("base_url", str("url").req())
                     .field("timeout_ms", integer("t").def(1000))
-                    .field("price", object("p").field("amount", str("a").def("1000")).field("currency", str("c").def("TZS")));
+                    .field("price", object("p")
+                                        .field("amount", str("a").def("1000"))
+                                        .field("currency", str("c").def("TZS")));
   YAML::Node node = YAML::Load("base_url: http://x\nprice:\n  currency: GHS\n");
   auto s = ConfigLoader::validate(node, schema, "plugins[x].settings", "f.yaml");
   EXPECT_EQ(s.getString("base_url"), "http://x");
@@ -120,6 +127,8 @@ TEST(Config, PluginSchemaValidation) {
     ConfigLoader::validate(YAML::Load("timeout_ms: 5\n"), schema, "plugins[x].settings", "f.yaml");
     FAIL() << "missing required key accepted";
   } catch (const ConfigError& e) {
-    EXPECT_NE(std::string(e.what()).find("plugins[x].settings.base_url: is required"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("plugins[x].settings.base_url: is required"),
+              std::string::npos)
+        << e.what();
   }
 }

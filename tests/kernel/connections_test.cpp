@@ -375,7 +375,9 @@ TEST_F(ConnTest, DrainingAnswersCarryConnectionClose) {
 
 TEST_F(ConnTest, BodiesInMemoryAreCappedServerWide) {
   boot("  max_buffered_body_bytes: 3000\n");
-  auto upload = [&](Raw& c) { c.send("POST /test/jobs HTTP/1.1\r\nHost: x\r\nContent-Length: 2000\r\n\r\n{"); };
+  auto upload = [&](Raw& c) {
+    c.send("POST /test/jobs HTTP/1.1\r\nHost: x\r\nContent-Length: 2000\r\n\r\n{");
+  };
   auto holder = std::make_unique<Raw>(port_);
   upload(*holder);  // 2,000 bytes reserved while its body trickles in
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
@@ -394,5 +396,6 @@ TEST_F(ConnTest, BodiesInMemoryAreCappedServerWide) {
     auto r = third.responses(1, 3000);
     return !r.empty() && statusOf(r[0]) != 503;
   }));
-  EXPECT_NE(http(port_, "GET", "/metrics").body.find("malipo_http_body_budget_refused_total 1"), std::string::npos);
+  EXPECT_NE(http(port_, "GET", "/metrics").body.find("malipo_http_body_budget_refused_total 1"),
+            std::string::npos);
 }

@@ -29,4 +29,6 @@ class EngineTest : public ::testing::TestWithParam<std::string> {
 #define SKIP_WITHOUT_ENGINE() \
   if (skipIfNoEngine()) GTEST_SKIP() << "no PostgreSQL (run through scripts/test.sh)"
 
-inline std::string engineName(const ::testing::TestParamInfo<std::string>& info) { return info.param; }
+inline std::string engineName(const ::testing::TestParamInfo<std::string>& info) {
+  return info.param;
+}

@@ -48,7 +48,7 @@ TEST_F(HttpTest, HandlerExceptionBecomes500WithRequestId) {
   auto o = parse(r.body);
   EXPECT_EQ(o->getValue<std::string>("error"), "internal");
   EXPECT_EQ(o->getValue<std::string>("request_id"), "trace-me");
-  EXPECT_EQ(r.body.find("boom"), std::string::npos);  // internals stay in the log
+  EXPECT_EQ(r.body.find("boom"), std::string::npos);      // internals stay in the log
   EXPECT_EQ(http(port_, "GET", "/healthz").status, 200);  // the server is fine
 }
 
@@ -78,27 +78,35 @@ TEST_F(HttpTest, JwtRequiredOptionalAndRejected) {
   EXPECT_EQ(me.status, 200);
   EXPECT_EQ(parse(me.body)->getValue<std::string>("user"), "user-7");
   std::string expired = makeJwt("test-secret-0123456789abcdefghijklmnop", "user-7", -10);
-  EXPECT_EQ(http(port_, "GET", "/test/me", "", {{"Authorization", "Bearer " + expired}}).status, 401);
+  EXPECT_EQ(http(port_, "GET", "/test/me", "", {{"Authorization", "Bearer " + expired}}).status,
+            401);
   std::string forged = makeJwt("other-secret", "user-7", 3600);
-  EXPECT_EQ(http(port_, "GET", "/test/me", "", {{"Authorization", "Bearer " + forged}}).status, 401);
-  EXPECT_EQ(http(port_, "GET", "/test/me", "", {{"Authorization", "Bearer not.a.jwt"}}).status, 401);
+  EXPECT_EQ(http(port_, "GET", "/test/me", "", {{"Authorization", "Bearer " + forged}}).status,
+            401);
+  EXPECT_EQ(http(port_, "GET", "/test/me", "", {{"Authorization", "Bearer not.a.jwt"}}).status,
+            401);
   // alg=none must never pass.
-  std::string none = "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJzdWIiOiJ1c2VyLTciLCJleHAiOjk5OTk5OTk5OTl9.";
+  std::string none =
+      "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJzdWIiOiJ1c2VyLTciLCJleHAiOjk5OTk5OTk5OTl9.";
   EXPECT_EQ(http(port_, "GET", "/test/me", "", {{"Authorization", "Bearer " + none}}).status, 401);
   auto anon = http(port_, "GET", "/test/maybe-me");
   EXPECT_EQ(parse(anon.body)->getValue<std::string>("user"), "anonymous");
   auto opt = http(port_, "GET", "/test/maybe-me", "", {{"Authorization", "Bearer " + good}});
   EXPECT_EQ(parse(opt.body)->getValue<std::string>("user"), "user-7");
-  EXPECT_EQ(http(port_, "GET", "/test/maybe-me", "", {{"Authorization", "Bearer " + forged}}).status, 401);
+  EXPECT_EQ(
+      http(port_, "GET", "/test/maybe-me", "", {{"Authorization", "Bearer " + forged}}).status,
+      401);
 }
 
 TEST_F(HttpTest, AdminTokenGuardsAdminRoutes) {
   EXPECT_EQ(http(port_, "GET", "/admin/jobs").status, 401);
   EXPECT_EQ(http(port_, "GET", "/admin/jobs", "", {{"Authorization", "Bearer wrong"}}).status, 401);
-  auto ok = http(port_, "GET", "/admin/jobs", "", {{"Authorization", "Bearer admin-token-0123456789abcdefghijklmnop"}});
+  auto ok = http(port_, "GET", "/admin/jobs", "",
+                 {{"Authorization", "Bearer admin-token-0123456789abcdefghijklmnop"}});
   EXPECT_EQ(ok.status, 200);
   EXPECT_TRUE(parse(ok.body)->has("jobs"));
-  auto plugins = http(port_, "GET", "/admin/plugins", "", {{"Authorization", "Bearer admin-token-0123456789abcdefghijklmnop"}});
+  auto plugins = http(port_, "GET", "/admin/plugins", "",
+                      {{"Authorization", "Bearer admin-token-0123456789abcdefghijklmnop"}});
   EXPECT_NE(plugins.body.find("\"testplugin\""), std::string::npos);
   EXPECT_NE(plugins.body.find("1.2.3"), std::string::npos);
 }
@@ -123,16 +131,25 @@ TEST_F(HttpTest, HealthReadyAndMetrics) {
   http(port_, "GET", "/test/hello/metrics");
   auto m = http(port_, "GET", "/metrics");
   EXPECT_EQ(m.status, 200);
-  EXPECT_NE(m.body.find("malipo_http_requests_total{method=\"GET\",route=\"/test/hello/{name}\",status=\"200\"}"),
-            std::string::npos) << m.body;
-  EXPECT_NE(m.body.find("malipo_http_request_duration_seconds_bucket{route=\"/test/hello/{name}\",le=\"+Inf\"}"),
-            std::string::npos) << m.body;
+  EXPECT_NE(
+      m.body.find(
+          "malipo_http_requests_total{method=\"GET\",route=\"/test/hello/{name}\",status=\"200\"}"),
+      std::string::npos)
+      << m.body;
+  EXPECT_NE(
+      m.body.find(
+          "malipo_http_request_duration_seconds_bucket{route=\"/test/hello/{name}\",le=\"+Inf\"}"),
+      std::string::npos)
+      << m.body;
   EXPECT_NE(m.body.find("malipo_jobs{state=\"queued\"}"), std::string::npos);
-  EXPECT_NE(m.body.find("malipo_plugin_info{plugin=\"testplugin\",sdk=\"1.0\",version=\"1.2.3\"} 1"), std::string::npos);
+  EXPECT_NE(
+      m.body.find("malipo_plugin_info{plugin=\"testplugin\",sdk=\"1.0\",version=\"1.2.3\"} 1"),
+      std::string::npos);
   // A plugin's collector runs at each scrape.
   EXPECT_NE(m.body.find("\nmalipo_testplugin_runs 0\n"), std::string::npos) << m.body;
   kernel_->store().exec("INSERT INTO test_runs (job_id, note, pid) VALUES (1, 'x', 1)");
-  EXPECT_NE(http(port_, "GET", "/metrics").body.find("\nmalipo_testplugin_runs 1\n"), std::string::npos);
+  EXPECT_NE(http(port_, "GET", "/metrics").body.find("\nmalipo_testplugin_runs 1\n"),
+            std::string::npos);
 }
 
 TEST_F(HttpTest, RequestMetricsAddUpOverThreadsAndRoutes) {
@@ -148,12 +165,18 @@ TEST_F(HttpTest, RequestMetricsAddUpOverThreadsAndRoutes) {
     });
   for (auto& c : clients) c.join();
   auto m = http(port_, "GET", "/metrics").body;
-  EXPECT_NE(m.find("malipo_http_requests_total{method=\"GET\",route=\"/test/hello/{name}\",status=\"200\"} 120\n"),
-            std::string::npos) << m;
-  EXPECT_NE(m.find("malipo_http_requests_total{method=\"GET\",route=\"unmatched\",status=\"404\"} 120\n"),
-            std::string::npos) << m;
-  EXPECT_NE(m.find("malipo_http_request_duration_seconds_count{route=\"/test/hello/{name}\"} 120\n"),
-            std::string::npos) << m;
+  EXPECT_NE(m.find("malipo_http_requests_total{method=\"GET\",route=\"/test/hello/"
+                   "{name}\",status=\"200\"} 120\n"),
+            std::string::npos)
+      << m;
+  EXPECT_NE(
+      m.find("malipo_http_requests_total{method=\"GET\",route=\"unmatched\",status=\"404\"} 120\n"),
+      std::string::npos)
+      << m;
+  EXPECT_NE(
+      m.find("malipo_http_request_duration_seconds_count{route=\"/test/hello/{name}\"} 120\n"),
+      std::string::npos)
+      << m;
 }
 
 TEST_F(HttpTest, PagesEscapeUserInput) {

@@ -20,7 +20,8 @@ class JobsTest : public EngineTest {
     queue_ = std::make_unique<JobQueueImpl>(*store_, clock_, log_, o);
   }
   Rows job(std::int64_t id = 0) {
-    return id ? store_->query("SELECT * FROM jobs WHERE id = ?", {id}) : store_->query("SELECT * FROM jobs ORDER BY id");
+    return id ? store_->query("SELECT * FROM jobs WHERE id = ?", {id})
+              : store_->query("SELECT * FROM jobs ORDER BY id");
   }
   ManualClock clock_;
   KernelLogger log_{LogLevel::error};
@@ -32,12 +33,16 @@ TEST_P(JobsTest, BackoffScheduleThenDead) {
   SKIP_WITHOUT_ENGINE();
   open();
   int runs = 0;
-  queue_->handle("flaky", [&](const Job& j) {
-    ++runs;
-    if (runs <= 4) EXPECT_EQ(j.attempt, runs);
-    else EXPECT_EQ(j.attempt, 1);  // retried by hand: counts from 1 again
-    return JobOutcome::retry("still failing");
-  }, {4, 60000, 1000, 3600000});
+  queue_->handle("flaky",
+                 [&](const Job& j) {
+                   ++runs;
+                   if (runs <= 4)
+                     EXPECT_EQ(j.attempt, runs);
+                   else
+                     EXPECT_EQ(j.attempt, 1);  // retried by hand: counts from 1 again
+                   return JobOutcome::retry("still failing");
+                 },
+                 {4, 60000, 1000, 3600000});
   ASSERT_TRUE(queue_->enqueue(JobSpec{"flaky", "{}", "", 0, 0}));
   std::int64_t expectedDelay = 1000;
   for (int attempt = 1; attempt <= 3; ++attempt) {
@@ -76,12 +81,14 @@ TEST_P(JobsTest, HeartbeatKeepsTheLeaseOfASlowHandlerThatIsStillRunning) {
   std::condition_variable cv;
   bool release = false;
   std::atomic<int> runs{0};
-  queue_->handle("slow", [&](const Job&) {
-    ++runs;
-    std::unique_lock<std::mutex> lock(m);
-    cv.wait(lock, [&] { return release; });
-    return JobOutcome::ok();
-  }, {4, 1000, 1000, 60000});
+  queue_->handle("slow",
+                 [&](const Job&) {
+                   ++runs;
+                   std::unique_lock<std::mutex> lock(m);
+                   cv.wait(lock, [&] { return release; });
+                   return JobOutcome::ok();
+                 },
+                 {4, 1000, 1000, 60000});
   ASSERT_TRUE(queue_->enqueue(JobSpec{"slow", "{}", "", 0, 0}));
   queue_->start();
   ASSERT_TRUE(test::eventually([&] { return runs.load() == 1; }));
@@ -124,14 +131,18 @@ TEST_P(JobsTest, RescueAfterLeaseExpires) {
   SKIP_WITHOUT_ENGINE();
   open();
   int runs = 0;
-  queue_->handle("work", [&](const Job&) {
-    ++runs;
-    return JobOutcome::ok();
-  }, {4, 30000, 1000, 60000});
+  queue_->handle("work",
+                 [&](const Job&) {
+                   ++runs;
+                   return JobOutcome::ok();
+                 },
+                 {4, 30000, 1000, 60000});
   queue_->enqueue(JobSpec{"work", "", "", 0, 0});
   // A worker of another process claimed it, then died (kill -9): its lease runs out.
-  store_->exec("UPDATE jobs SET state = 'running', attempts = 1, lease_until = ?, lease_owner = 'dead-worker'",
-               {clock_.nowMs() + 30000});
+  store_->exec(
+      "UPDATE jobs SET state = 'running', attempts = 1, lease_until = ?, lease_owner = "
+      "'dead-worker'",
+      {clock_.nowMs() + 30000});
   EXPECT_EQ(queue_->runOnce(), 0);
   clock_.advance(29000);
   EXPECT_EQ(queue_->rescueExpired(), 0);
@@ -149,12 +160,15 @@ TEST_P(JobsTest, LateCompletionOfARescuedJobIsIgnored) {
   open();
   queue_->handle("work", [](const Job&) { return JobOutcome::ok(); }, {4, 1000, 1000, 60000});
   queue_->enqueue(JobSpec{"work", "", "", 0, 0});
-  store_->exec("UPDATE jobs SET state = 'running', attempts = 1, lease_until = ?, lease_owner = 'slow-worker'",
-               {clock_.nowMs() + 1000});
+  store_->exec(
+      "UPDATE jobs SET state = 'running', attempts = 1, lease_until = ?, lease_owner = "
+      "'slow-worker'",
+      {clock_.nowMs() + 1000});
   clock_.advance(5000);
   queue_->rescueExpired();
   // The slow worker finishes now, with its old token: nothing changes.
-  store_->exec("UPDATE jobs SET state = 'done' WHERE lease_owner = 'slow-worker' AND state = 'running'");
+  store_->exec(
+      "UPDATE jobs SET state = 'done' WHERE lease_owner = 'slow-worker' AND state = 'running'");
   EXPECT_EQ(job().str(0, "state"), "queued");
 }
 
@@ -164,7 +178,8 @@ TEST_P(JobsTest, RolledBackTransactionLeavesNoJob) {
   EXPECT_THROW(store_->write([&](Tx& tx) {
     queue_->enqueue(tx, JobSpec{"x", "", "", 0, 0});
     throw std::runtime_error("business rule failed");
-  }), std::runtime_error);
+  }),
+               std::runtime_error);
   EXPECT_TRUE(job().empty());
   store_->write([&](Tx& tx) { queue_->enqueue(tx, JobSpec{"x", "", "", 0, 0}); });
   EXPECT_EQ(job().size(), 1u);
@@ -181,7 +196,8 @@ TEST_P(JobsTest, UniqueKeysAndScheduledJobs) {
   EXPECT_TRUE(queue_->enqueue(JobSpec{"once", "", "payment:1:settled", 0, 0}));
   EXPECT_FALSE(queue_->enqueue(JobSpec{"once", "", "payment:1:settled", 0, 0}));
   EXPECT_EQ(queue_->runOnce(), 1);
-  EXPECT_FALSE(queue_->enqueue(JobSpec{"once", "", "payment:1:settled", 0, 0}));  // even after it ran
+  EXPECT_FALSE(
+      queue_->enqueue(JobSpec{"once", "", "payment:1:settled", 0, 0}));  // even after it ran
   EXPECT_TRUE(queue_->enqueue(JobSpec{"once", "", "", clock_.nowMs() + 60000, 0}));
   EXPECT_EQ(queue_->runOnce(), 0);
   clock_.advance(60000);
@@ -251,7 +267,8 @@ TEST_P(JobsTest, TwoQueuesNeverRunOneJobAtOnce) {
   });
   q1.start();
   q2.start();
-  ASSERT_TRUE(malipo::test::eventually([&] { return q1.completed() + q2.completed() >= total; }, 60000));
+  ASSERT_TRUE(
+      malipo::test::eventually([&] { return q1.completed() + q2.completed() >= total; }, 60000));
   q1.drain();
   q2.drain();
   EXPECT_EQ(overlaps.load(), 0);
@@ -330,7 +347,8 @@ TEST_P(JobsTest, DrainReturnsUnstartedJobs) {
   ASSERT_TRUE(malipo::test::eventually([&] { return started.load() >= 1; }));
   q.drain(5000);
   Rows done = store_->query("SELECT COUNT(*) AS n FROM jobs WHERE state = 'done'");
-  Rows queued = store_->query("SELECT COUNT(*) AS n FROM jobs WHERE state = 'queued' AND attempts = 0");
+  Rows queued =
+      store_->query("SELECT COUNT(*) AS n FROM jobs WHERE state = 'queued' AND attempts = 0");
   EXPECT_EQ(done.i64(0, "n"), started.load());
   EXPECT_EQ(done.i64(0, "n") + queued.i64(0, "n"), 10);
   EXPECT_EQ(store_->query("SELECT COUNT(*) AS n FROM jobs WHERE state = 'running'").i64(0, "n"), 0);

@@ -23,18 +23,24 @@ inline std::string kernelYaml(const std::string& dbUrl, const std::string& extra
          "  rate_limits:\n"
          "    default: {requests_per_minute: 100000, burst: 10000}\n"
          "    buckets: {tight: {requests_per_minute: 60, burst: 2}}\n"
-         "database: {url: \"" + dbUrl + "\"}\n"
+         "database: {url: \"" +
+         dbUrl +
+         "\"}\n"
          "auth: {jwt_secret: test-secret-0123456789abcdefghijklmnop}\n"
          "admin: {token: admin-token-0123456789abcdefghijklmnop}\n"
          "jobs: {workers: 2, poll_interval_ms: 20}\n"
          "log: {level: error}\n"
          "plugins:\n"
          "  - name: testplugin\n"
-         "    library: " + testPluginPath("testplugin") + "\n"
-         "    settings: {greeting: jambo}\n" + extraPlugins;
+         "    library: " +
+         testPluginPath("testplugin") +
+         "\n"
+         "    settings: {greeting: jambo}\n" +
+         extraPlugins;
 }
 
-inline std::string makeJwt(const std::string& secret, const std::string& sub, std::int64_t expiresInSec) {
+inline std::string makeJwt(const std::string& secret, const std::string& sub,
+                           std::int64_t expiresInSec) {
   Poco::JWT::Token t;
   t.setType("JWT");
   t.setSubject(sub);
@@ -47,7 +53,8 @@ inline std::string makeJwt(const std::string& secret, const std::string& sub, st
 class KernelFixture : public ::testing::Test {
  protected:
   void SetUp() override {
-    kernel_ = std::make_unique<Kernel>(ConfigLoader::loadString(kernelYaml("sqlite:" + dir_.file("k.db")), "test.yaml"));
+    kernel_ = std::make_unique<Kernel>(
+        ConfigLoader::loadString(kernelYaml("sqlite:" + dir_.file("k.db")), "test.yaml"));
     kernel_->open();
     kernel_->start();
     port_ = kernel_->port();

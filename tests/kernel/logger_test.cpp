@@ -1,8 +1,7 @@
 // The kernel logger: per-thread buffers merged back into the order the lines were logged.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
-
-#include <fcntl.h>
 
 #include <atomic>
 #include <chrono>
@@ -24,7 +23,8 @@ namespace {
 // Sends stderr to a file for the life of the object.
 class CaptureStderr {
  public:
-  explicit CaptureStderr(const std::string& path) : CaptureStderr(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600)) {}
+  explicit CaptureStderr(const std::string& path)
+      : CaptureStderr(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600)) {}
   // Takes over `fd` (e.g. the write end of a pipe).
   explicit CaptureStderr(int fd) {
     std::fflush(stderr);
@@ -87,7 +87,8 @@ TEST(LoggerTest, LinesFromManyThreadsComeOutOnceInTheOrderTheyWereLogged) {
     ASSERT_EQ(got.size(), static_cast<std::size_t>(kThreads * kPerThread)) << text.substr(0, 500);
     for (std::size_t i = 0; i < got.size(); ++i) {
       ASSERT_NE(got[i].find(" info [thread-"), std::string::npos) << got[i];
-      ASSERT_EQ(got[i].substr(got[i].rfind(' ') + 1), std::to_string(i)) << "line " << i << ": " << got[i];
+      ASSERT_EQ(got[i].substr(got[i].rfind(' ') + 1), std::to_string(i))
+          << "line " << i << ": " << got[i];
     }
     log.info("test", "after flush");
   }  // the destructor writes what is pending
@@ -125,19 +126,22 @@ TEST(LoggerTest, ABlockedStderrDropsLinesInsteadOfBlockingAndSaysHowMany) {
     KernelLogger log(LogLevel::info);
     std::atomic<bool> finished{false};
     std::thread writer([&] {
-      for (int i = 0; i < kLines; ++i) log.info("test", "line " + std::to_string(i) + " " + std::string(80, 'x'));
+      for (int i = 0; i < kLines; ++i)
+        log.info("test", "line " + std::to_string(i) + " " + std::string(80, 'x'));
       finished = true;
     });
-    for (int i = 0; i < 1000 && !finished; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    for (int i = 0; i < 1000 && !finished; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
     EXPECT_TRUE(finished) << "log() blocked on a stderr nobody reads";
     reader = std::thread([&] {  // stderr drains again
       char buf[65536];
-      for (ssize_t n; (n = ::read(fds[0], buf, sizeof buf)) > 0;) text.append(buf, static_cast<std::size_t>(n));
+      for (ssize_t n; (n = ::read(fds[0], buf, sizeof buf)) > 0;)
+        text.append(buf, static_cast<std::size_t>(n));
     });
     writer.join();
     log.flush();
     log.flush();  // the notice is logged by the first drain, written by the second
-  }  // logger gone, stderr restored: the pipe's write end is closed
+  }               // logger gone, stderr restored: the pipe's write end is closed
   reader.join();
   ::close(fds[0]);
   auto got = lines(text);
@@ -156,7 +160,8 @@ TEST(LoggerTest, ABlockedStderrDropsLinesInsteadOfBlockingAndSaysHowMany) {
 TEST(LogSanitizerTest, EscapesControlBytesAndInvalidUtf8) {
   EXPECT_EQ(sanitizeForLog("a\nb\rc\td\x1b[31m"), "a\\nb\\rc\\td\\x1b[31m");
   EXPECT_EQ(sanitizeForLog("bad \xff\xfe end"), "bad \\xff\\xfe end");
-  EXPECT_EQ(sanitizeForLog("Dar es Salaam — Zürich ✓"), "Dar es Salaam — Zürich ✓");  // valid UTF-8 stays
+  EXPECT_EQ(sanitizeForLog("Dar es Salaam — Zürich ✓"),
+            "Dar es Salaam — Zürich ✓");  // valid UTF-8 stays
   EXPECT_EQ(sanitizeForLog("\xc0\xaf overlong"), "\\xc0\\xaf overlong");
 }
 
@@ -165,9 +170,12 @@ TEST(LogSanitizerTest, MasksPhoneNumbersAndEmailsButNotIdentifiers) {
   EXPECT_EQ(sanitizeForLog("call +255 712 345 678 now"), "call *********678 now");
   EXPECT_EQ(sanitizeForLog("to 0754-123-456."), "to *******456.");
   EXPECT_EQ(sanitizeForLog("card 4187427415564246"), "card *************246");
-  EXPECT_EQ(sanitizeForLog("mail juma.k@example.co.tz or a@b.io"), "mail j***@example.co.tz or a***@b.io");
+  EXPECT_EQ(sanitizeForLog("mail juma.k@example.co.tz or a@b.io"),
+            "mail j***@example.co.tz or a***@b.io");
   // Not personal data: short numbers, amounts, UUIDs, references with letters, versions.
-  const std::string kept = "1000 TZS, id 3f2b1c4d-1111-4222-8333-123456789012, ref FLW-123456789012, job 42, v1.2.3, 12345678";
+  const std::string kept =
+      "1000 TZS, id 3f2b1c4d-1111-4222-8333-123456789012, ref FLW-123456789012, job 42, v1.2.3, "
+      "12345678";
   EXPECT_EQ(sanitizeForLog(kept), kept);
   EXPECT_EQ(sanitizeForLog("not@an-address"), "not@an-address");
 }
@@ -199,7 +207,10 @@ TEST(LoggerTest, AccessLogCannotBeForgedAndMasksPersonalData) {
     Kernel k(ConfigLoader::loadString(yaml, "test.yaml"));
     k.open();
     k.start();
-    EXPECT_EQ(http(k.port(), "GET", "/nothing%0a2026-12-01T00:00:00.000Z%20info%20[-]%20http:%20FORGED").status, 404);
+    EXPECT_EQ(
+        http(k.port(), "GET", "/nothing%0a2026-12-01T00:00:00.000Z%20info%20[-]%20http:%20FORGED")
+            .status,
+        404);
     EXPECT_EQ(http(k.port(), "GET", "/lookup/255712345678").status, 404);
     EXPECT_EQ(http(k.port(), "GET", "/admin/%ff%0d").status, 404);
     k.logger().flush();
@@ -209,7 +220,8 @@ TEST(LoggerTest, AccessLogCannotBeForgedAndMasksPersonalData) {
   for (const auto& l : lines(text)) {
     EXPECT_NE(l.rfind("2026-12-01T00:00:00.000Z", 0), 0u) << "a forged line: " << l;
     EXPECT_EQ(sanitizeForLog(l), l) << "a line with bytes the sanitiser would change";
-    EXPECT_TRUE(l.size() > 24 && l[4] == '-' && l[10] == 'T') << "a line that is not the logger's: " << l;
+    EXPECT_TRUE(l.size() > 24 && l[4] == '-' && l[10] == 'T')
+        << "a line that is not the logger's: " << l;
     EXPECT_EQ(l.find("255712345678"), std::string::npos) << l;
   }
   EXPECT_NE(text.find("/lookup/*********678"), std::string::npos) << text;

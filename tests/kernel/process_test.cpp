@@ -24,7 +24,8 @@ const std::string kBin = MALIPO_BINARY;
 std::string configFor(const TempDir& dir, const std::string& dbUrl, const std::string& extra = "") {
   std::string path = dir.file("malipo.yaml");
   std::string yaml = kernelYaml(dbUrl);
-  yaml.replace(yaml.find("jobs: {workers: 2, poll_interval_ms: 20}"), std::string("jobs: {workers: 2, poll_interval_ms: 20}").size(),
+  yaml.replace(yaml.find("jobs: {workers: 2, poll_interval_ms: 20}"),
+               std::string("jobs: {workers: 2, poll_interval_ms: 20}").size(),
                "jobs: {workers: 2, poll_interval_ms: 20, rescue_interval_ms: 100}");
   writeFile(path, yaml + extra);
   return path;
@@ -41,7 +42,8 @@ struct Server {
   Server(const TempDir& dir, const std::string& config, const std::string& name)
       : portFile(dir.file(name + ".port")), log(dir.file(name + ".log")) {
     std::remove(portFile.c_str());
-    child = std::make_unique<Child>(std::vector<std::string>{kBin, "serve", "--config", config, "--port-file", portFile}, log);
+    child = std::make_unique<Child>(
+        std::vector<std::string>{kBin, "serve", "--config", config, "--port-file", portFile}, log);
     port = waitForPortFile(portFile);
   }
   std::string portFile, log;
@@ -57,7 +59,8 @@ TEST(Cli, HelpVersionAndUnknownCommand) {
   EXPECT_NE(help.second.find("malipo check-config"), std::string::npos);
   auto version = runCommand(kBin + " --version");
   EXPECT_EQ(version.first, 0);
-  EXPECT_NE(version.second.find("(plugin SDK " + kernelSdkVersion() + ")"), std::string::npos) << version.second;
+  EXPECT_NE(version.second.find("(plugin SDK " + kernelSdkVersion() + ")"), std::string::npos)
+      << version.second;
   auto unknown = runCommand(kBin + " frobnicate");
   EXPECT_EQ(unknown.first, 2);
   EXPECT_NE(unknown.second.find("unknown command 'frobnicate'"), std::string::npos);
@@ -71,7 +74,8 @@ TEST(Cli, CheckConfigReportsErrorsOnOneLineWithoutSecrets) {
   writeFile(dir.file("bad.yaml"), "auth:\n  jwt_secret: topsecret\nserver:\n  thread: 4\n");
   auto bad = runCommand(kBin + " check-config --config " + dir.file("bad.yaml"));
   EXPECT_EQ(bad.first, 1);
-  EXPECT_NE(bad.second.find("bad.yaml:4: server.thread: unknown key"), std::string::npos) << bad.second;
+  EXPECT_NE(bad.second.find("bad.yaml:4: server.thread: unknown key"), std::string::npos)
+      << bad.second;
   EXPECT_EQ(bad.second.find("topsecret"), std::string::npos);
   EXPECT_EQ(bad.second.find("terminate"), std::string::npos);
   auto missing = runCommand(kBin + " check-config --config " + dir.file("none.yaml"));
@@ -80,15 +84,18 @@ TEST(Cli, CheckConfigReportsErrorsOnOneLineWithoutSecrets) {
 
   std::string good = configFor(dir, "sqlite:" + dir.file("c.db"));
   std::string withSecret = readFile(good);
-  withSecret.replace(withSecret.find("{greeting: jambo}"), 17, "{greeting: jambo, api_secret: plugin-secret-xyz}");
+  withSecret.replace(withSecret.find("{greeting: jambo}"), 17,
+                     "{greeting: jambo, api_secret: plugin-secret-xyz}");
   writeFile(good, withSecret);
   auto ok = runCommand(kBin + " check-config --config " + good);
   EXPECT_EQ(ok.first, 0) << ok.second;
   EXPECT_NE(ok.second.find("testplugin 1.2.3"), std::string::npos) << ok.second;
   EXPECT_NE(ok.second.find("greeting: \"jambo\""), std::string::npos) << ok.second;
   EXPECT_EQ(ok.second.find("plugin-secret-xyz"), std::string::npos) << ok.second;
-  EXPECT_EQ(ok.second.find("test-secret-0123456789abcdefghijklmnop"), std::string::npos) << ok.second;
-  EXPECT_EQ(ok.second.find("admin-token-0123456789abcdefghijklmnop"), std::string::npos) << ok.second;
+  EXPECT_EQ(ok.second.find("test-secret-0123456789abcdefghijklmnop"), std::string::npos)
+      << ok.second;
+  EXPECT_EQ(ok.second.find("admin-token-0123456789abcdefghijklmnop"), std::string::npos)
+      << ok.second;
 
   auto plugins = runCommand(kBin + " plugins --config " + good);
   EXPECT_EQ(plugins.first, 0);
@@ -97,11 +104,12 @@ TEST(Cli, CheckConfigReportsErrorsOnOneLineWithoutSecrets) {
   EXPECT_NE(plugins.second.find("libmalipo_testplugin.so"), std::string::npos);
 
   std::string broken = dir.file("broken.yaml");
-  writeFile(broken, "sandbox: true\nplugins:\n  - name: wants_next_minor\n    library: " + testPluginPath("wants_next_minor") + "\n");
+  writeFile(broken, "sandbox: true\nplugins:\n  - name: wants_next_minor\n    library: " +
+                        testPluginPath("wants_next_minor") + "\n");
   auto mismatch = runCommand(kBin + " check-config --config " + broken);
   EXPECT_EQ(mismatch.first, 1);
-  EXPECT_NE(mismatch.second.find("built for SDK 1." + std::to_string(MALIPO_SDK_MINOR + 1) + ", this kernel offers SDK " +
-                                 kernelSdkVersion()),
+  EXPECT_NE(mismatch.second.find("built for SDK 1." + std::to_string(MALIPO_SDK_MINOR + 1) +
+                                 ", this kernel offers SDK " + kernelSdkVersion()),
             std::string::npos)
       << mismatch.second;
 }
@@ -111,7 +119,8 @@ TEST(Cli, CheckConfigReportsErrorsOnOneLineWithoutSecrets) {
 TEST(Cli, CheckConfigRefusesWhatServeRefuses) {
   TempDir dir;
   std::string cfg = dir.file("x.yaml");
-  writeFile(cfg, "sandbox: true\ndatabase: {url: \"sqlite:" + dir.file("x.db") + "\"}\nplugins:\n  - name: broken_init\n    library: " +
+  writeFile(cfg, "sandbox: true\ndatabase: {url: \"sqlite:" + dir.file("x.db") +
+                     "\"}\nplugins:\n  - name: broken_init\n    library: " +
                      testPluginPath("broken_init") + "\n");
   auto check = runCommand(kBin + " check-config --config " + cfg);
   // It never touched the configured database.
@@ -139,7 +148,8 @@ TEST(Cli, BadNumbersAndUnknownStatesAreClearErrors) {
   for (const auto& c : cases) {
     auto r = runCommand(kBin + " " + c.args + " --config " + cfg);
     EXPECT_NE(r.first, 0) << c.args;
-    EXPECT_NE(r.second.find("malipo: " + c.message), std::string::npos) << c.args << ": " << r.second;
+    EXPECT_NE(r.second.find("malipo: " + c.message), std::string::npos)
+        << c.args << ": " << r.second;
     EXPECT_EQ(r.second.find("stoll"), std::string::npos) << r.second;
   }
   EXPECT_EQ(runCommand(kBin + " jobs list --state dead --limit 5 --config " + cfg).first, 0);
@@ -155,16 +165,26 @@ TEST(Cli, PaymentsSyncReachesTheRunningSandboxServer) {
     port = probe.address().port();
   }
   std::string cfg = dir.file("sync.yaml");
-  writeFile(cfg, "server: {listen: \"127.0.0.1:" + std::to_string(port) + "\", access_log: false}\n"
-                 "database: {url: \"sqlite:" + dir.file("s.db") + "\"}\n"
-                 "jobs: {workers: 0}\nlog: {level: error}\nsandbox: true\nplugins:\n"
-                 "  - name: fakepay\n    library: " + testPluginPath("fakepay") + "\n"
-                 "  - name: shop\n    library: " + testPluginPath("shop") + "\n");
+  writeFile(cfg, "server: {listen: \"127.0.0.1:" + std::to_string(port) +
+                     "\", access_log: false}\n"
+                     "database: {url: \"sqlite:" +
+                     dir.file("s.db") +
+                     "\"}\n"
+                     "jobs: {workers: 0}\nlog: {level: error}\nsandbox: true\nplugins:\n"
+                     "  - name: fakepay\n    library: " +
+                     testPluginPath("fakepay") +
+                     "\n"
+                     "  - name: shop\n    library: " +
+                     testPluginPath("shop") + "\n");
   Server srv(dir, cfg, "sync");
   ASSERT_EQ(srv.port, port) << readFile(srv.log);
   auto created = http(port, "POST", "/shop/orders", R"({"providers": ["fakepay"]})");
   ASSERT_EQ(created.status, 201) << created.body;
-  std::string id = Poco::JSON::Parser().parse(created.body).extract<Poco::JSON::Object::Ptr>()->getObject("payment")->getValue<std::string>("id");
+  std::string id = Poco::JSON::Parser()
+                       .parse(created.body)
+                       .extract<Poco::JSON::Object::Ptr>()
+                       ->getObject("payment")
+                       ->getValue<std::string>("id");
   auto r = runCommand(kBin + " payments sync " + id + " --config " + cfg);
   EXPECT_EQ(r.first, 0) << r.second;
   EXPECT_NE(r.second.find("\"status\": \"pending\""), std::string::npos) << r.second;
@@ -180,8 +200,10 @@ TEST(Cli, MigrateAndJobsCommands) {
   {
     Store s("sqlite:" + dir.file("j.db"), 1, 1000);
     EXPECT_GE(s.query("SELECT COUNT(*) AS n FROM schema_migrations").i64(0, "n"), 2);
-    s.exec("INSERT INTO jobs (kind, payload, state, attempts, max_attempts, run_at, lease_ms, created_at, updated_at, last_error) "
-           "VALUES ('test.record', '{}', 'dead', 4, 4, 0, 1000, 0, 0, 'gave up')");
+    s.exec(
+        "INSERT INTO jobs (kind, payload, state, attempts, max_attempts, run_at, lease_ms, "
+        "created_at, updated_at, last_error) "
+        "VALUES ('test.record', '{}', 'dead', 4, 4, 0, 1000, 0, 0, 'gave up')");
   }
   auto stats = runCommand(kBin + " jobs stats --config " + cfg);
   EXPECT_EQ(stats.first, 0);
@@ -246,7 +268,8 @@ TEST(Serve, SigtermWithARequestThatDoesNotReturnClosesItAndExitsZero) {
   EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(10));
   client.join();  // the connection was closed: no answer
   EXPECT_NE(hung.status, 200);
-  EXPECT_NE(readFile(srv.log).find("1 request(s) still running after 300 ms"), std::string::npos) << readFile(srv.log);
+  EXPECT_NE(readFile(srv.log).find("1 request(s) still running after 300 ms"), std::string::npos)
+      << readFile(srv.log);
 }
 
 TEST(Serve, SigtermWithAHandlerThatDoesNotReturnRequeuesItsJobAndExitsZero) {
@@ -257,25 +280,33 @@ TEST(Serve, SigtermWithAHandlerThatDoesNotReturnRequeuesItsJobAndExitsZero) {
   Server srv(dir, cfg, "stuck");
   ASSERT_NE(srv.port, 0) << readFile(srv.log);
   // Ten minutes: far beyond the grace and the kind's 2 s lease.
-  ASSERT_EQ(http(srv.port, "POST", "/test/jobs", "{\"note\":\"forever\",\"sleep_ms\":600000}").status, 201);
+  ASSERT_EQ(
+      http(srv.port, "POST", "/test/jobs", "{\"note\":\"forever\",\"sleep_ms\":600000}").status,
+      201);
   Store s(db, 1, 1000);
-  ASSERT_TRUE(eventually([&] { return s.query("SELECT state FROM jobs WHERE kind = 'test.record'").str(0, "state") == "running"; }));
+  ASSERT_TRUE(eventually([&] {
+    return s.query("SELECT state FROM jobs WHERE kind = 'test.record'").str(0, "state") ==
+           "running";
+  }));
   auto started = std::chrono::steady_clock::now();
   srv.child->signal(SIGTERM);
   EXPECT_EQ(srv.child->wait(20000), 0) << readFile(srv.log);
   EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(10));
-  Rows r = s.query("SELECT state, attempts, lease_owner, last_error FROM jobs WHERE kind = 'test.record'");
+  Rows r = s.query(
+      "SELECT state, attempts, lease_owner, last_error FROM jobs WHERE kind = 'test.record'");
   EXPECT_EQ(r.str(0, "state"), "queued");
   EXPECT_EQ(r.i64(0, "attempts"), 0);  // interrupted by the shutdown: not counted
   EXPECT_TRUE(r.isNull(0, "lease_owner"));
   EXPECT_NE(r.str(0, "last_error").find("still running at shutdown"), std::string::npos);
-  EXPECT_NE(readFile(srv.log).find("still running after 300 ms"), std::string::npos) << readFile(srv.log);
+  EXPECT_NE(readFile(srv.log).find("still running after 300 ms"), std::string::npos)
+      << readFile(srv.log);
 }
 
 TEST(Serve, StartupErrorIsOneLineAndNonZero) {
   TempDir dir;
   std::string cfg = dir.file("x.yaml");
-  writeFile(cfg, "sandbox: true\nplugins:\n  - name: broken_init\n    library: " + testPluginPath("broken_init") + "\n");
+  writeFile(cfg, "sandbox: true\nplugins:\n  - name: broken_init\n    library: " +
+                     testPluginPath("broken_init") + "\n");
   auto r = runCommand(kBin + " serve --config " + cfg);
   EXPECT_EQ(r.first, 1);
   EXPECT_NE(r.second.find("malipo: plugin 'broken_init'"), std::string::npos) << r.second;
@@ -289,7 +320,8 @@ TEST(Serve, RefusesPublicOrWeakSecretsOutsideSandbox) {
   struct Case {
     std::string yaml, key;
   } cases[] = {
-      {"auth: {jwt_secret: sandbox-only-jwt-secret-change-me}\n", "auth.jwt_secret: is a published placeholder"},
+      {"auth: {jwt_secret: sandbox-only-jwt-secret-change-me}\n",
+       "auth.jwt_secret: is a published placeholder"},
       {"", "auth.jwt_secret: is empty"},
       {"auth: {jwt_secret: short-but-not-empty}\n", "auth.jwt_secret: is shorter than 32 bytes"},
       {"auth: {jwt_secret: test-secret-0123456789abcdefghijklmnop}\nadmin: {token: admin}\n",
@@ -297,7 +329,8 @@ TEST(Serve, RefusesPublicOrWeakSecretsOutsideSandbox) {
   };
   for (const auto& c : cases) {
     std::string cfg = dir.file("s.yaml");
-    writeFile(cfg, "sandbox: false\ndatabase: {url: \"sqlite:" + dir.file("s.db") + "\"}\n" + c.yaml);
+    writeFile(cfg,
+              "sandbox: false\ndatabase: {url: \"sqlite:" + dir.file("s.db") + "\"}\n" + c.yaml);
     for (const char* cmd : {" serve", " check-config"}) {
       auto r = runCommand(kBin + cmd + " --config " + cfg);
       EXPECT_EQ(r.first, 1) << cmd << " " << c.yaml;
@@ -326,7 +359,8 @@ TEST_P(KillTest, JobSurvivesKillNineAndRunsAfterRestart) {
     Server srv(dir_, cfg, "first");
     ASSERT_NE(srv.port, 0) << readFile(srv.log);
     // One job that will be mid-run at the kill, one scheduled behind it.
-    ASSERT_EQ(http(srv.port, "POST", "/test/jobs", "{\"note\":\"long\",\"sleep_ms\":1500}").status, 201);
+    ASSERT_EQ(http(srv.port, "POST", "/test/jobs", "{\"note\":\"long\",\"sleep_ms\":1500}").status,
+              201);
     Store s(db, 1, 1000);
     ASSERT_TRUE(eventually([&] {
       auto r = s.query("SELECT id FROM jobs WHERE kind = 'test.record' AND state = 'running'");
@@ -341,10 +375,16 @@ TEST_P(KillTest, JobSurvivesKillNineAndRunsAfterRestart) {
   Server again(dir_, cfg, "second");
   ASSERT_NE(again.port, 0) << readFile(again.log);
   Store s(db, 1, 1000);
-  ASSERT_TRUE(eventually([&] {
-    return s.query("SELECT COUNT(*) AS n FROM test_runs WHERE job_id = ?", {runningId}).i64(0, "n") == 1;
-  }, 20000)) << readFile(again.log);
-  EXPECT_TRUE(eventually([&] { return s.query("SELECT state FROM jobs WHERE id = ?", {runningId}).str(0, "state") == "done"; }));
+  ASSERT_TRUE(eventually(
+      [&] {
+        return s.query("SELECT COUNT(*) AS n FROM test_runs WHERE job_id = ?", {runningId})
+                   .i64(0, "n") == 1;
+      },
+      20000))
+      << readFile(again.log);
+  EXPECT_TRUE(eventually([&] {
+    return s.query("SELECT state FROM jobs WHERE id = ?", {runningId}).str(0, "state") == "done";
+  }));
 }
 
 // kill -9 while many clients enqueue jobs at once (group commit batches their writes, the
@@ -425,11 +465,18 @@ TEST_P(KillTest, TwoServersShareTheQueueWithoutRunningAJobTwice) {
   ASSERT_NE(b.port, 0);
   const int total = 300;
   for (int i = 0; i < total; ++i)
-    ASSERT_EQ(http(i % 2 ? a.port : b.port, "POST", "/test/jobs", "{\"note\":\"n" + std::to_string(i) + "\"}").status, 201);
+    ASSERT_EQ(http(i % 2 ? a.port : b.port, "POST", "/test/jobs",
+                   "{\"note\":\"n" + std::to_string(i) + "\"}")
+                  .status,
+              201);
   Store s(db, 1, 1000);
-  ASSERT_TRUE(eventually([&] {
-    return s.query("SELECT COUNT(*) AS n FROM jobs WHERE state = 'done' AND kind = 'test.record'").i64(0, "n") == total;
-  }, 60000));
+  ASSERT_TRUE(eventually(
+      [&] {
+        return s.query(
+                    "SELECT COUNT(*) AS n FROM jobs WHERE state = 'done' AND kind = 'test.record'")
+                   .i64(0, "n") == total;
+      },
+      60000));
   EXPECT_EQ(s.query("SELECT COUNT(*) AS n FROM test_runs").i64(0, "n"), total);
   EXPECT_EQ(s.query("SELECT COUNT(DISTINCT job_id) AS n FROM test_runs").i64(0, "n"), total);
   EXPECT_EQ(s.query("SELECT COUNT(DISTINCT pid) AS n FROM test_runs").i64(0, "n"), 2);

@@ -1,3 +1,5 @@
+#include "store/Store.hpp"
+
 #include <atomic>
 #include <chrono>
 #include <functional>
@@ -5,7 +7,6 @@
 #include <vector>
 
 #include "engines.hpp"
-#include "store/Store.hpp"
 
 using namespace malipo;
 
@@ -14,10 +15,12 @@ class StoreTest : public EngineTest {};
 TEST_P(StoreTest, ValuesRoundTrip) {
   SKIP_WITHOUT_ENGINE();
   Store s(url(), 4, 5000);
-  s.exec("CREATE TABLE t (id BIGINT PRIMARY KEY, name TEXT, amount BIGINT, ratio DOUBLE PRECISION)");
+  s.exec(
+      "CREATE TABLE t (id BIGINT PRIMARY KEY, name TEXT, amount BIGINT, ratio DOUBLE PRECISION)");
   s.exec("INSERT INTO t (id, name, amount, ratio) VALUES (?, ?, ?, ?)",
          {std::int64_t{1}, std::string("Zoë 'quoted' ?"), std::int64_t{9000000000000}, 0.5});
-  s.exec("INSERT INTO t (id, name, amount, ratio) VALUES (?, ?, ?, ?)", {std::int64_t{2}, Null{}, Null{}, Null{}});
+  s.exec("INSERT INTO t (id, name, amount, ratio) VALUES (?, ?, ?, ?)",
+         {std::int64_t{2}, Null{}, Null{}, Null{}});
   Rows r = s.query("SELECT id, name, amount, ratio FROM t WHERE id = ?", {std::int64_t{1}});
   ASSERT_EQ(r.size(), 1u);
   EXPECT_EQ(r.str(0, "name"), "Zoë 'quoted' ?");
@@ -36,7 +39,8 @@ TEST_P(StoreTest, RolledBackWriteLeavesNothing) {
   EXPECT_THROW(s.write([](Tx& tx) {
     tx.exec("INSERT INTO t (id) VALUES (1)");
     throw std::runtime_error("abort");
-  }), std::runtime_error);
+  }),
+               std::runtime_error);
   EXPECT_EQ(s.query("SELECT COUNT(*) AS n FROM t").i64(0, "n"), 0);
   bool committed = false;
   s.write([&](Tx& tx) {
@@ -50,8 +54,9 @@ TEST_P(StoreTest, RolledBackWriteLeavesNothing) {
 TEST_P(StoreTest, MigrationsApplyOnceAndFailureLeavesSchema) {
   SKIP_WITHOUT_ENGINE();
   Store s(url(), 2, 5000);
-  std::vector<Migration> ms{{1, "create a", "CREATE TABLE a (id BIGINT)", ""},
-                            {2, "add b", "CREATE TABLE b (id BIGINT); CREATE INDEX b_id ON b (id)", ""}};
+  std::vector<Migration> ms{
+      {1, "create a", "CREATE TABLE a (id BIGINT)", ""},
+      {2, "add b", "CREATE TABLE b (id BIGINT); CREATE INDEX b_id ON b (id)", ""}};
   EXPECT_EQ(s.migrate("comp", ms), (std::vector<int>{1, 2}));
   EXPECT_TRUE(s.migrate("comp", ms).empty());
   // Migration 3 creates a table then fails: the table must not exist afterwards.
@@ -60,10 +65,13 @@ TEST_P(StoreTest, MigrationsApplyOnceAndFailureLeavesSchema) {
     s.migrate("comp", ms);
     FAIL() << "broken migration applied";
   } catch (const DbError& e) {
-    EXPECT_NE(std::string(e.what()).find("migration comp/3 (broken) failed"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("migration comp/3 (broken) failed"), std::string::npos)
+        << e.what();
   }
   EXPECT_THROW(s.query("SELECT * FROM c"), DbError);
-  EXPECT_EQ(s.query("SELECT COUNT(*) AS n FROM schema_migrations WHERE component = 'comp'").i64(0, "n"), 2);
+  EXPECT_EQ(
+      s.query("SELECT COUNT(*) AS n FROM schema_migrations WHERE component = 'comp'").i64(0, "n"),
+      2);
 }
 
 TEST_P(StoreTest, ConcurrentWritersSerialize) {
@@ -149,7 +157,9 @@ TEST_P(StoreTest, ConcurrentWritersKeepTheirOwnOutcomes) {
           s.write([&](Tx& tx) {
             tx.exec("INSERT INTO g (id, writer) VALUES (?, ?)", {id, std::int64_t{t}});
             tx.exec("INSERT INTO g (id, writer) VALUES (?, ?)", {id + 500, std::int64_t{t}});
-            if (dup) tx.exec("INSERT INTO g (id, writer) VALUES (?, ?)", {id, std::int64_t{t}});  // violates the key
+            if (dup)
+              tx.exec("INSERT INTO g (id, writer) VALUES (?, ?)",
+                      {id, std::int64_t{t}});  // violates the key
             if (fail) throw std::runtime_error("deliberate");
             tx.onCommit([&, me] {
               if (std::this_thread::get_id() != me) ++wrongThread;
@@ -173,7 +183,10 @@ TEST_P(StoreTest, ConcurrentWritersKeepTheirOwnOutcomes) {
   EXPECT_EQ(wrongThread.load(), 0);
   EXPECT_EQ(s.query("SELECT COUNT(*) AS n FROM g").i64(0, "n"), 2 * expectOk);
   // Nothing of a failed callback stayed, not even its first insert.
-  EXPECT_EQ(s.query("SELECT COUNT(*) AS n FROM g WHERE id % 1000 < 500 AND (id % 7 = 3 OR id % 11 = 5)").i64(0, "n"), 0);
+  EXPECT_EQ(
+      s.query("SELECT COUNT(*) AS n FROM g WHERE id % 1000 < 500 AND (id % 7 = 3 OR id % 11 = 5)")
+          .i64(0, "n"),
+      0);
   EXPECT_EQ(s.committedWrites(), static_cast<std::uint64_t>(expectOk) + 1);  // + the CREATE TABLE
   if (s.engine() == Engine::sqlite) {
     EXPECT_LT(s.commits(), s.committedWrites()) << "no two writers ever shared a commit";
@@ -183,7 +196,8 @@ TEST_P(StoreTest, ConcurrentWritersKeepTheirOwnOutcomes) {
 namespace {
 // Runs `lead` (a slow write that holds the only write lane) and, while it runs, the writes
 // of `others` from their own threads, so that the others gather into one batch.
-void inOneBatch(Store& s, const std::function<void(Tx&)>& lead, std::vector<std::function<void()>> others) {
+void inOneBatch(Store& s, const std::function<void(Tx&)>& lead,
+                std::vector<std::function<void()>> others) {
   std::atomic<bool> leading{false};
   std::thread leader([&] {
     s.write([&](Tx& tx) {
@@ -223,7 +237,9 @@ TEST_P(StoreTest, ARetryableFailureInABatchRerunsOnlyThatCallback) {
           tx.exec("INSERT INTO b (id) VALUES (?)", {std::int64_t{id}});
           if (id == 3 && run == 1) {
             if (tx.engine() == Engine::postgresql) {
-              tx.exec("DO $$ BEGIN RAISE EXCEPTION 'could not serialize (test)' USING ERRCODE = '40001'; END $$");
+              tx.exec(
+                  "DO $$ BEGIN RAISE EXCEPTION 'could not serialize (test)' USING ERRCODE = "
+                  "'40001'; END $$");
             } else {
               throw DbError("SQLite: database is locked (test)");
             }
@@ -235,9 +251,8 @@ TEST_P(StoreTest, ARetryableFailureInABatchRerunsOnlyThatCallback) {
     };
   };
   const auto commits0 = s.commits(), writes0 = s.committedWrites();
-  inOneBatch(
-      s, [](Tx& tx) { tx.exec("INSERT INTO b (id) VALUES (0)"); },
-      {writer(1), writer(2), writer(3), writer(4), writer(5)});
+  inOneBatch(s, [](Tx& tx) { tx.exec("INSERT INTO b (id) VALUES (0)"); },
+             {writer(1), writer(2), writer(3), writer(4), writer(5)});
   EXPECT_EQ(threw.load(), 0);
   for (int id = 1; id <= 5; ++id) EXPECT_EQ(runs[id].load(), id == 3 ? 2 : 1) << "callback " << id;
   EXPECT_EQ(s.query("SELECT COUNT(*) AS n FROM b").i64(0, "n"), 6);

@@ -35,8 +35,8 @@ namespace {
 std::string hmacHex(const std::string& key, const std::string& msg) {
   unsigned char out[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(msg.data()), msg.size(),
-       out, &len);
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+       reinterpret_cast<const unsigned char*>(msg.data()), msg.size(), out, &len);
   static const char* hex = "0123456789abcdef";
   std::string s;
   for (unsigned i = 0; i < len; ++i) {
@@ -70,12 +70,15 @@ class FakePay final : public malipo::PaymentProvider {
     m.version = 1;
     m.description = "simulator orders";
     m.sqlite =
-        "CREATE TABLE IF NOT EXISTS fakepay_sim_orders (ref TEXT PRIMARY KEY, order_id TEXT NOT NULL, amount_minor BIGINT NOT NULL, "
-        "currency TEXT NOT NULL, status TEXT NOT NULL, txn_id TEXT, paid_amount BIGINT, paid_currency TEXT, webhook_url TEXT NOT NULL)";
+        "CREATE TABLE IF NOT EXISTS fakepay_sim_orders (ref TEXT PRIMARY KEY, order_id TEXT NOT "
+        "NULL, amount_minor BIGINT NOT NULL, "
+        "currency TEXT NOT NULL, status TEXT NOT NULL, txn_id TEXT, paid_amount BIGINT, "
+        "paid_currency TEXT, webhook_url TEXT NOT NULL)";
     return {m};
   }
 
-  malipo::Result<malipo::InitiateResult> initiate(const malipo::Payment& p, const malipo::CreatePayment&) override {
+  malipo::Result<malipo::InitiateResult> initiate(const malipo::Payment& p,
+                                                  const malipo::CreatePayment&) override {
     Poco::JSON::Object body;
     body.set("order_id", p.id);
     body.set("amount_minor", p.amountMinor);
@@ -84,8 +87,10 @@ class FakePay final : public malipo::PaymentProvider {
     auto r = call("POST", "/orders", toText(body));
     if (!r.ok()) return r.error();
     if (r.value().status != 201)
-      return malipo::Error::make(malipo::ErrorCode::providerError, "create returned " + std::to_string(r.value().status) + ": " + r.value().body,
-                                 "Failed to initiate payment");
+      return malipo::Error::make(
+          malipo::ErrorCode::providerError,
+          "create returned " + std::to_string(r.value().status) + ": " + r.value().body,
+          "Failed to initiate payment");
     std::string ref = parse(r.value().body)->getValue<std::string>("ref");
     malipo::InitiateResult out;
     out.providerRef = ref;
@@ -101,13 +106,15 @@ class FakePay final : public malipo::PaymentProvider {
     auto r = call("GET", "/orders/by-order/" + p.id, "");
     if (!r.ok()) return r.error();
     malipo::ProviderStatus st;
-    if (r.value().status == 401) return malipo::Error::make(malipo::ErrorCode::providerError, "provider refused our key");
+    if (r.value().status == 401)
+      return malipo::Error::make(malipo::ErrorCode::providerError, "provider refused our key");
     if (r.value().status == 404) {
       st.reason = "unknown order";
       return st;  // not clearly failed: stays pending
     }
     if (r.value().status != 200)
-      return malipo::Error::make(malipo::ErrorCode::providerError, "status returned " + std::to_string(r.value().status));
+      return malipo::Error::make(malipo::ErrorCode::providerError,
+                                 "status returned " + std::to_string(r.value().status));
     auto o = parse(r.value().body);
     std::string status = o->optValue<std::string>("status", "");
     st.detail = "status=" + status;
@@ -126,11 +133,13 @@ class FakePay final : public malipo::PaymentProvider {
     return st;
   }
 
-  malipo::Result<std::vector<malipo::WebhookEvent>> parseWebhook(const malipo::Request& req) override {
+  malipo::Result<std::vector<malipo::WebhookEvent>> parseWebhook(
+      const malipo::Request& req) override {
     std::string sig = req.header("X-Fakepay-Signature");
     std::string want = hmacHex(s_.getString("secret"), req.body);
     if (sig.size() != want.size() || CRYPTO_memcmp(sig.data(), want.data(), want.size()) != 0)
-      return malipo::Error::make(malipo::ErrorCode::unauthorized, "bad or missing X-Fakepay-Signature");
+      return malipo::Error::make(malipo::ErrorCode::unauthorized,
+                                 "bad or missing X-Fakepay-Signature");
     try {
       auto o = parse(req.body);
       malipo::WebhookEvent ev;
@@ -140,12 +149,14 @@ class FakePay final : public malipo::PaymentProvider {
       ev.summary = "status " + o->optValue<std::string>("status", "");
       return std::vector<malipo::WebhookEvent>{ev};
     } catch (const std::exception& e) {
-      return malipo::Error::make(malipo::ErrorCode::invalidInput, std::string("bad webhook body: ") + e.what());
+      return malipo::Error::make(malipo::ErrorCode::invalidInput,
+                                 std::string("bad webhook body: ") + e.what());
     }
   }
 
   // A prompt on the customer's phone: nothing to ask the simulator for.
-  malipo::Result<malipo::NextAction> requestPush(const malipo::Payment&, const std::string&) override {
+  malipo::Result<malipo::NextAction> requestPush(const malipo::Payment&,
+                                                 const std::string&) override {
     malipo::NextAction a;
     a.type = "push_sent";
     a.message = "Check your phone and enter your PIN.";
@@ -153,23 +164,30 @@ class FakePay final : public malipo::PaymentProvider {
   }
 
   // Proof text: "PAID <txn_id>". Settles only if the provider reports that same transaction.
-  malipo::Result<malipo::ProviderStatus> verifyProof(const malipo::Payment& p, const std::string& text) override {
+  malipo::Result<malipo::ProviderStatus> verifyProof(const malipo::Payment& p,
+                                                     const std::string& text) override {
     if (text.rfind("PAID ", 0) != 0)
-      return malipo::Error::make(malipo::ErrorCode::invalidInput, "no transaction id in proof", "No transaction ID found in the message.");
+      return malipo::Error::make(malipo::ErrorCode::invalidInput, "no transaction id in proof",
+                                 "No transaction ID found in the message.");
     std::string txn = text.substr(5);
     auto st = query(p);
     if (!st.ok()) return st;
-    if (st.value().state == malipo::ProviderStatus::State::succeeded && st.value().providerTxnId != txn)
-      return malipo::Error::make(malipo::ErrorCode::invalidInput, "proof txn " + txn + " != provider txn",
+    if (st.value().state == malipo::ProviderStatus::State::succeeded &&
+        st.value().providerTxnId != txn)
+      return malipo::Error::make(malipo::ErrorCode::invalidInput,
+                                 "proof txn " + txn + " != provider txn",
                                  "This transaction ID does not match the payment.");
     return st;
   }
 
   void simulator(malipo::Router& r) override {
     const std::string base = std::string("/sandbox/") + FAKEPAY_NAME;
-    auto authorized = [this](const malipo::Request& req) { return req.header("Authorization") == "Bearer " + s_.getString("api_key"); };
+    auto authorized = [this](const malipo::Request& req) {
+      return req.header("Authorization") == "Bearer " + s_.getString("api_key");
+    };
     r.add("POST", base + "/orders", [this, authorized](const malipo::Request& req) {
-      if (!authorized(req)) return malipo::Response::json(401, Poco::JSON::Object().set("error", "bad key"));
+      if (!authorized(req))
+        return malipo::Response::json(401, Poco::JSON::Object().set("error", "bad key"));
       if (createTimeouts_ > 0) {
         --createTimeouts_;
         std::this_thread::sleep_for(std::chrono::milliseconds(s_.getInt("timeout_ms") + 300));
@@ -179,41 +197,58 @@ class FakePay final : public malipo::PaymentProvider {
         return malipo::Response::json(500, Poco::JSON::Object().set("error", "simulated outage"));
       }
       auto in = parse(req.body);
-      std::string ref = "FP-" + Poco::UUIDGenerator::defaultGenerator().createRandom().toString().substr(0, 13);
+      std::string ref =
+          "FP-" + Poco::UUIDGenerator::defaultGenerator().createRandom().toString().substr(0, 13);
       host_.db().write([&](malipo::Tx& tx) {
-        tx.exec("INSERT INTO fakepay_sim_orders (ref, order_id, amount_minor, currency, status, webhook_url) VALUES (?, ?, ?, ?, 'pending', ?)",
-                {ref, in->getValue<std::string>("order_id"), in->getValue<Poco::Int64>("amount_minor"),
-                 in->getValue<std::string>("currency"), in->getValue<std::string>("webhook_url")});
+        tx.exec(
+            "INSERT INTO fakepay_sim_orders (ref, order_id, amount_minor, currency, status, "
+            "webhook_url) VALUES (?, ?, ?, ?, 'pending', ?)",
+            {ref, in->getValue<std::string>("order_id"), in->getValue<Poco::Int64>("amount_minor"),
+             in->getValue<std::string>("currency"), in->getValue<std::string>("webhook_url")});
       });
       return malipo::Response::json(201, Poco::JSON::Object().set("ref", ref));
     });
-    r.add("GET", base + "/orders/by-order/{order_id}", [this, authorized](const malipo::Request& req) {
-      if (!authorized(req)) return malipo::Response::json(401, Poco::JSON::Object().set("error", "bad key"));
-      if (queryFailures_ > 0) {
-        --queryFailures_;
-        return malipo::Response::json(503, Poco::JSON::Object().set("error", "simulated outage"));
-      }
-      auto rows = host_.db().query("SELECT * FROM fakepay_sim_orders WHERE order_id = ?", {req.param("order_id")});
-      if (rows.empty()) return malipo::Response::json(404, Poco::JSON::Object().set("error", "no such order"));
-      Poco::JSON::Object o;
-      o.set("ref", rows.str(0, "ref"));
-      o.set("order_id", rows.str(0, "order_id"));
-      o.set("status", rows.str(0, "status"));
-      o.set("txn_id", rows.str(0, "txn_id"));
-      o.set("amount_minor", rows.isNull(0, "paid_amount") ? rows.i64(0, "amount_minor") : rows.i64(0, "paid_amount"));
-      o.set("currency", rows.isNull(0, "paid_currency") ? rows.str(0, "currency") : rows.str(0, "paid_currency"));
-      return malipo::Response::json(200, o);
-    });
+    r.add("GET", base + "/orders/by-order/{order_id}",
+          [this, authorized](const malipo::Request& req) {
+            if (!authorized(req))
+              return malipo::Response::json(401, Poco::JSON::Object().set("error", "bad key"));
+            if (queryFailures_ > 0) {
+              --queryFailures_;
+              return malipo::Response::json(503,
+                                            Poco::JSON::Object().set("error", "simulated outage"));
+            }
+            auto rows = host_.db().query("SELECT * FROM fakepay_sim_orders WHERE order_id = ?",
+                                         {req.param("order_id")});
+            if (rows.empty())
+              return malipo::Response::json(404,
+                                            Poco::JSON::Object().set("error", "no such order"));
+            Poco::JSON::Object o;
+            o.set("ref", rows.str(0, "ref"));
+            o.set("order_id", rows.str(0, "order_id"));
+            o.set("status", rows.str(0, "status"));
+            o.set("txn_id", rows.str(0, "txn_id"));
+            o.set("amount_minor", rows.isNull(0, "paid_amount") ? rows.i64(0, "amount_minor")
+                                                                : rows.i64(0, "paid_amount"));
+            o.set("currency", rows.isNull(0, "paid_currency") ? rows.str(0, "currency")
+                                                              : rows.str(0, "paid_currency"));
+            return malipo::Response::json(200, o);
+          });
     r.add("POST", base + "/orders/{ref}/pay", [this](const malipo::Request& req) {
       auto in = parse(req.body.empty() ? "{}" : req.body);
-      auto rows = host_.db().query("SELECT * FROM fakepay_sim_orders WHERE ref = ?", {req.param("ref")});
-      if (rows.empty()) return malipo::Response::json(404, Poco::JSON::Object().set("error", "no such order"));
+      auto rows =
+          host_.db().query("SELECT * FROM fakepay_sim_orders WHERE ref = ?", {req.param("ref")});
+      if (rows.empty())
+        return malipo::Response::json(404, Poco::JSON::Object().set("error", "no such order"));
       std::string outcome = in->optValue<std::string>("outcome", "paid");
-      std::string txn = in->optValue<std::string>("txn_id", "TX" + Poco::UUIDGenerator::defaultGenerator().createRandom().toString().substr(0, 8));
+      std::string txn = in->optValue<std::string>(
+          "txn_id",
+          "TX" + Poco::UUIDGenerator::defaultGenerator().createRandom().toString().substr(0, 8));
       host_.db().write([&](malipo::Tx& tx) {
-        tx.exec("UPDATE fakepay_sim_orders SET status = ?, txn_id = ?, paid_amount = ?, paid_currency = ? WHERE ref = ?",
-                {outcome, txn, in->optValue<Poco::Int64>("amount_minor", rows.i64(0, "amount_minor")),
-                 in->optValue<std::string>("currency", rows.str(0, "currency")), req.param("ref")});
+        tx.exec(
+            "UPDATE fakepay_sim_orders SET status = ?, txn_id = ?, paid_amount = ?, paid_currency "
+            "= ? WHERE ref = ?",
+            {outcome, txn, in->optValue<Poco::Int64>("amount_minor", rows.i64(0, "amount_minor")),
+             in->optValue<std::string>("currency", rows.str(0, "currency")), req.param("ref")});
       });
       Poco::JSON::Object ev;
       ev.set("event_id", "evt-" + req.param("ref") + "-" + outcome);
@@ -240,7 +275,8 @@ class FakePay final : public malipo::PaymentProvider {
       } else {
         send();
       }
-      return malipo::Response::json(200, Poco::JSON::Object().set("txn_id", txn).set("webhook_body", body));
+      return malipo::Response::json(
+          200, Poco::JSON::Object().set("txn_id", txn).set("webhook_body", body));
     });
     r.add("GET", base + "/allowlisted", [this](const malipo::Request& req) {
       auto ips = s_.getStringList("allowed_ips");
@@ -263,7 +299,8 @@ class FakePay final : public malipo::PaymentProvider {
     std::string b = s_.getString("base_url");
     return b.empty() ? host_.publicUrl() + "/sandbox/" + FAKEPAY_NAME : b;
   }
-  malipo::Result<malipo::OutboundResponse> call(const std::string& method, const std::string& path, const std::string& body) {
+  malipo::Result<malipo::OutboundResponse> call(const std::string& method, const std::string& path,
+                                                const std::string& body) {
     // A slow provider: the call takes this long before it goes out (no timeout, no error).
     if (int delay = callDelayMs_.load())
       std::this_thread::sleep_for(std::chrono::milliseconds(delay));
@@ -300,7 +337,9 @@ malipo::SchemaNode fakeSchema() {
       }()));
 }
 
-void fakeRegister(malipo::Registrar& r) { r.addProvider(std::make_shared<FakePay>(r.host())); }
+void fakeRegister(malipo::Registrar& r) {
+  r.addProvider(std::make_shared<FakePay>(r.host()));
+}
 
 }  // namespace
 

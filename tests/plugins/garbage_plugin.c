@@ -13,8 +13,8 @@
 #include "malipo/abi.h"
 
 __attribute__((used, section(".note.malipo"), aligned(4))) static const mlp_note note = {
-    sizeof(MLP_NOTE_NAME), sizeof(mlp_note) - 20, MLP_NOTE_TYPE, MLP_NOTE_NAME, MALIPO_SDK_MAJOR, MALIPO_SDK_MINOR,
-    "garbage", "0.1.0"};
+    sizeof(MLP_NOTE_NAME), sizeof(mlp_note) - 20, MLP_NOTE_TYPE, MLP_NOTE_NAME,
+    MALIPO_SDK_MAJOR,      MALIPO_SDK_MINOR,      "garbage",     "0.1.0"};
 
 static const mlp_api_v1* api;
 
@@ -67,8 +67,10 @@ static mlp_host* theHost;
 
 static int32_t start(void* self, const mlp_rec* in, mlp_rec* out, mlp_tx* tx) {
   (void)self, (void)in, (void)out, (void)tx;
-  if (addRoute(theHost, "/garbage/ok", ok) != MLP_OK || addRoute(theHost, "/garbage/code", badCode) != MLP_OK ||
-      addRoute(theHost, "/garbage/status", badStatus) != MLP_OK || addRoute(theHost, "/garbage/fail", bareFail) != MLP_OK ||
+  if (addRoute(theHost, "/garbage/ok", ok) != MLP_OK ||
+      addRoute(theHost, "/garbage/code", badCode) != MLP_OK ||
+      addRoute(theHost, "/garbage/status", badStatus) != MLP_OK ||
+      addRoute(theHost, "/garbage/fail", bareFail) != MLP_OK ||
       addRoute(theHost, "/garbage/zero", zero) != MLP_OK)
     return MLP_FAIL;
   return MLP_OK;
@@ -82,8 +84,10 @@ static int32_t registerPlugin(void* self, mlp_host* host, mlp_rec* err) {
   return api->object_hook(component, MLP_HOOK_START, start);
 }
 
-__attribute__((visibility("default"))) int32_t malipo_plugin_init_v1(const mlp_api_v1* table, mlp_plugin* plugin) {
-  if (table->major != MALIPO_SDK_MAJOR) return MLP_FAIL; /* built for 1.0: every 1.x table has its band */
+__attribute__((visibility("default"))) int32_t malipo_plugin_init_v1(const mlp_api_v1* table,
+                                                                     mlp_plugin* plugin) {
+  if (table->major != MALIPO_SDK_MAJOR)
+    return MLP_FAIL; /* built for 1.0: every 1.x table has its band */
   api = table;
   mlp_rec* schema = api->plugin_schema(plugin);
   api->rec_set_i64(schema, MLP_K_SCH_TYPE, MLP_SET_OBJECT);

@@ -26,7 +26,9 @@ class Shop final : public malipo::Product {
     malipo::Migration m;
     m.version = 1;
     m.description = "fulfilments (no unique key on purpose: tests count duplicates)";
-    m.sqlite = "CREATE TABLE shop_fulfilments (payment_id TEXT NOT NULL, kind TEXT NOT NULL, created_at BIGINT NOT NULL)";
+    m.sqlite =
+        "CREATE TABLE shop_fulfilments (payment_id TEXT NOT NULL, kind TEXT NOT NULL, created_at "
+        "BIGINT NOT NULL)";
     return {m};
   }
 
@@ -37,31 +39,36 @@ class Shop final : public malipo::Product {
 
   void start() override {
     auto& r = host_.router();
-    r.add("POST", "/shop/orders", [this](const malipo::Request& req) {
-      Poco::JSON::Object::Ptr in;
-      try {
-        in = Poco::JSON::Parser().parse(req.body).extract<Poco::JSON::Object::Ptr>();
-      } catch (...) {
-        return malipo::Response::error(malipo::Error::make(malipo::ErrorCode::invalidInput, "bad json"), req.requestId);
-      }
-      malipo::CreatePayment cp;
-      cp.product = "shop";
-      cp.orderRef = in->optValue<std::string>("order_ref", "order-1");
-      cp.amountMinor = in->optValue<Poco::Int64>("amount_minor", 100000);
-      cp.currency = in->optValue<std::string>("currency", "TZS");
-      cp.channel = in->optValue<std::string>("channel", "");
-      cp.customer.phone = in->optValue<std::string>("phone", "");
-      cp.customer.email = "buyer@example.com";
-      cp.customer.name = "Test Buyer";
-      cp.push = in->optValue<bool>("push", false);
-      if (auto arr = in->getArray("providers"))
-        for (std::size_t i = 0; i < arr->size(); ++i) cp.providers.push_back(arr->getElement<std::string>(i));
-      auto res = host_.payments().create(cp);
-      if (!res.ok()) return malipo::Response::error(res.error(), req.requestId);
-      Poco::JSON::Object out;
-      out.set("payment", host_.payments().toJson(res.value()));
-      return malipo::Response::json(201, out).header("Location", "/shop/payments/" + res.value().id);
-    }, {malipo::Auth::optional, "", 0, "", true});
+    r.add("POST", "/shop/orders",
+          [this](const malipo::Request& req) {
+            Poco::JSON::Object::Ptr in;
+            try {
+              in = Poco::JSON::Parser().parse(req.body).extract<Poco::JSON::Object::Ptr>();
+            } catch (...) {
+              return malipo::Response::error(
+                  malipo::Error::make(malipo::ErrorCode::invalidInput, "bad json"), req.requestId);
+            }
+            malipo::CreatePayment cp;
+            cp.product = "shop";
+            cp.orderRef = in->optValue<std::string>("order_ref", "order-1");
+            cp.amountMinor = in->optValue<Poco::Int64>("amount_minor", 100000);
+            cp.currency = in->optValue<std::string>("currency", "TZS");
+            cp.channel = in->optValue<std::string>("channel", "");
+            cp.customer.phone = in->optValue<std::string>("phone", "");
+            cp.customer.email = "buyer@example.com";
+            cp.customer.name = "Test Buyer";
+            cp.push = in->optValue<bool>("push", false);
+            if (auto arr = in->getArray("providers"))
+              for (std::size_t i = 0; i < arr->size(); ++i)
+                cp.providers.push_back(arr->getElement<std::string>(i));
+            auto res = host_.payments().create(cp);
+            if (!res.ok()) return malipo::Response::error(res.error(), req.requestId);
+            Poco::JSON::Object out;
+            out.set("payment", host_.payments().toJson(res.value()));
+            return malipo::Response::json(201, out).header("Location",
+                                                           "/shop/payments/" + res.value().id);
+          },
+          {malipo::Auth::optional, "", 0, "", true});
     r.add("GET", "/shop/payments/{id}", [this](const malipo::Request& req) {
       auto res = host_.payments().get(req.param("id"));
       if (!res.ok()) return malipo::Response::error(res.error(), req.requestId);
@@ -70,7 +77,10 @@ class Shop final : public malipo::Product {
     r.add("POST", "/shop/payments/{id}/proof", [this](const malipo::Request& req) {
       std::string text;
       try {
-        text = Poco::JSON::Parser().parse(req.body).extract<Poco::JSON::Object::Ptr>()->optValue<std::string>("text", "");
+        text = Poco::JSON::Parser()
+                   .parse(req.body)
+                   .extract<Poco::JSON::Object::Ptr>()
+                   ->optValue<std::string>("text", "");
       } catch (...) {
       }
       auto res = host_.payments().submitProof(req.param("id"), text);
@@ -83,7 +93,8 @@ class Shop final : public malipo::Product {
     });
     r.add("POST", "/shop/payments/{id}/push", [this](const malipo::Request& req) {
       auto in = malipo::parseJsonObject(req.body);
-      auto res = host_.payments().requestPush(req.param("id"), in ? in->optValue<std::string>("phone", "") : "");
+      auto res = host_.payments().requestPush(req.param("id"),
+                                              in ? in->optValue<std::string>("phone", "") : "");
       if (!res.ok()) return malipo::Response::error(res.error(), req.requestId);
       return malipo::Response::json(200, res.value().toJson());
     });
@@ -106,17 +117,21 @@ class Shop final : public malipo::Product {
     if (fail == "always_retry") return malipo::JobOutcome::retry("warehouse unreachable", 1);
     int delay = static_cast<int>(host_.settings().getInt("fulfil_delay_ms"));
     if (delay > 0) std::this_thread::sleep_for(std::chrono::milliseconds(delay));
-    tx.exec("INSERT INTO shop_fulfilments (payment_id, kind, created_at) VALUES (?, ?, ?)", {p.id, "settled", host_.clock().nowMs()});
+    tx.exec("INSERT INTO shop_fulfilments (payment_id, kind, created_at) VALUES (?, ?, ?)",
+            {p.id, "settled", host_.clock().nowMs()});
     return malipo::JobOutcome::ok();
   }
-  malipo::JobOutcome onPaymentFailed(const malipo::Payment& p) override { return record(p, "failed"); }
+  malipo::JobOutcome onPaymentFailed(const malipo::Payment& p) override {
+    return record(p, "failed");
+  }
 
  private:
   malipo::JobOutcome record(const malipo::Payment& p, const std::string& kind) {
     int delay = static_cast<int>(host_.settings().getInt("fulfil_delay_ms"));
     if (delay > 0) std::this_thread::sleep_for(std::chrono::milliseconds(delay));
     host_.db().write([&](malipo::Tx& tx) {
-      tx.exec("INSERT INTO shop_fulfilments (payment_id, kind, created_at) VALUES (?, ?, ?)", {p.id, kind, host_.clock().nowMs()});
+      tx.exec("INSERT INTO shop_fulfilments (payment_id, kind, created_at) VALUES (?, ?, ?)",
+              {p.id, kind, host_.clock().nowMs()});
     });
     return malipo::JobOutcome::ok();
   }
@@ -128,11 +143,16 @@ malipo::SchemaNode shopSchema() {
   return object("test shop")
       .field("alias_provider", str("provider whose webhooks /shop/webhook-alias accepts").def(""))
       .field("fulfil_delay_ms", integer("sleep in fulfilment (to widen race windows)").def(0))
-      .field("deliver_in_tx", boolean("deliver inside the kernel's transaction (onPaymentSettledInTx)").def(true))
-      .field("fulfil_fail", str("'permanent': fulfilment fails at once; 'always_retry': it never succeeds").def(""));
+      .field("deliver_in_tx",
+             boolean("deliver inside the kernel's transaction (onPaymentSettledInTx)").def(true))
+      .field(
+          "fulfil_fail",
+          str("'permanent': fulfilment fails at once; 'always_retry': it never succeeds").def(""));
 }
 
-void shopRegister(malipo::Registrar& r) { r.addProduct(std::make_shared<Shop>(r.host())); }
+void shopRegister(malipo::Registrar& r) {
+  r.addProduct(std::make_shared<Shop>(r.host()));
+}
 
 }  // namespace
 

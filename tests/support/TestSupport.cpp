@@ -1,11 +1,11 @@
 #include "support/TestSupport.hpp"
 
-#include "store/Store.hpp"
-
 #include <Poco/UUIDGenerator.h>
 #include <libpq-fe.h>
 
 #include <stdexcept>
+
+#include "store/Store.hpp"
 
 namespace malipo::test {
 
@@ -14,10 +14,13 @@ std::string freshDatabaseUrl(const std::string& engine, const TempDir& dir) {
   std::string base = postgresUrl();
   if (base.empty()) return "";
   // base is postgresql://user@host:port/postgres; make a new database per test.
-  std::string name = "t_" + Poco::UUIDGenerator::defaultGenerator().createRandom().toString().substr(0, 8);
+  std::string name =
+      "t_" + Poco::UUIDGenerator::defaultGenerator().createRandom().toString().substr(0, 8);
   // CREATE DATABASE cannot run inside a transaction: straight through libpq.
   PGconn* admin = PQconnectdb(base.c_str());
-  PGresult* res = PQstatus(admin) == CONNECTION_OK ? PQexec(admin, ("CREATE DATABASE " + name).c_str()) : nullptr;
+  PGresult* res = PQstatus(admin) == CONNECTION_OK
+                      ? PQexec(admin, ("CREATE DATABASE " + name).c_str())
+                      : nullptr;
   bool ok = res && PQresultStatus(res) == PGRES_COMMAND_OK;
   std::string why = PQerrorMessage(admin);
   if (res) PQclear(res);

@@ -4,9 +4,9 @@
 
 #include <Poco/File.h>
 #include <Poco/Net/HTTPClientSession.h>
-#include <Poco/Net/StreamSocket.h>
 #include <Poco/Net/HTTPRequest.h>
 #include <Poco/Net/HTTPResponse.h>
+#include <Poco/Net/StreamSocket.h>
 #include <Poco/Path.h>
 #include <Poco/StreamCopier.h>
 #include <Poco/TemporaryFile.h>
@@ -104,8 +104,9 @@ inline HttpResult receive(Poco::Net::HTTPClientSession& s) {
 }
 
 // One request on `s` and its answer.
-inline HttpResult send(Poco::Net::HTTPClientSession& s, const std::string& method, const std::string& target,
-                       const std::string& body, const std::map<std::string, std::string>& headers,
+inline HttpResult send(Poco::Net::HTTPClientSession& s, const std::string& method,
+                       const std::string& target, const std::string& body,
+                       const std::map<std::string, std::string>& headers,
                        const std::string& contentType) {
   s.setTimeout(Poco::Timespan(30, 0));
   Poco::Net::HTTPRequest req(method, target, Poco::Net::HTTPMessage::HTTP_1_1);
@@ -120,7 +121,8 @@ inline HttpResult send(Poco::Net::HTTPClientSession& s, const std::string& metho
 }
 
 inline HttpResult http(std::uint16_t port, const std::string& method, const std::string& target,
-                       const std::string& body = {}, const std::map<std::string, std::string>& headers = {},
+                       const std::string& body = {},
+                       const std::map<std::string, std::string>& headers = {},
                        const std::string& contentType = "application/json") {
   Poco::Net::HTTPClientSession s("127.0.0.1", port);
   return send(s, method, target, body, headers, contentType);
@@ -128,8 +130,9 @@ inline HttpResult http(std::uint16_t port, const std::string& method, const std:
 
 // The same from another loopback address (e.g. 127.0.0.2): a second client as the server
 // sees it.
-inline HttpResult httpFrom(const std::string& sourceIp, std::uint16_t port, const std::string& method,
-                           const std::string& target, const std::string& body = {},
+inline HttpResult httpFrom(const std::string& sourceIp, std::uint16_t port,
+                           const std::string& method, const std::string& target,
+                           const std::string& body = {},
                            const std::map<std::string, std::string>& headers = {},
                            const std::string& contentType = "application/json") {
   Poco::Net::StreamSocket socket;
@@ -223,8 +226,8 @@ inline std::pair<int, std::string> runCommand(const std::string& cmd) {
 inline std::string hmacSha256Hex(const std::string& key, const std::string& msg) {
   unsigned char out[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(msg.data()),
-       msg.size(), out, &len);
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+       reinterpret_cast<const unsigned char*>(msg.data()), msg.size(), out, &len);
   static const char* hex = "0123456789abcdef";
   std::string s;
   for (unsigned i = 0; i < len; ++i) {

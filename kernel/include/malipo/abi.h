@@ -97,9 +97,9 @@ enum {
   MLP_K_ERR_RETRY_AFTER = 4,
 
   /* generic */
-  MLP_K_TEXT = 10,     /* a string result (account summary, metadata, JSON, HTML) */
-  MLP_K_ID = 11,       /* a payment id */
-  MLP_K_NAME = 12,     /* a provider / product name */
+  MLP_K_TEXT = 10, /* a string result (account summary, metadata, JSON, HTML) */
+  MLP_K_ID = 11,   /* a payment id */
+  MLP_K_NAME = 12, /* a provider / product name */
   MLP_K_CHANNEL = 13,
   MLP_K_MSISDN = 14,
   MLP_K_FLAG = 15,     /* 0/1 */
@@ -249,7 +249,8 @@ enum {
   MLP_K_SCH_STRONG = 504,
   MLP_K_SCH_EMPTY_ALLOWED = 505,
   MLP_K_SCH_PASSTHROUGH = 506,
-  MLP_K_SCH_DEFAULT = 507, /* the default value as a one-element JSON array "[v]"; absent: no default */
+  MLP_K_SCH_DEFAULT =
+      507, /* the default value as a one-element JSON array "[v]"; absent: no default */
   MLP_K_SCH_ALLOWED = 508, /* string list */
   MLP_K_SCH_MIN = 509,
   MLP_K_SCH_MAX = 510,
@@ -348,26 +349,26 @@ enum {
   MLP_HOOK_ROUTES = 16,        /* add provider-owned routes */
   MLP_HOOK_SIMULATOR = 17,     /* sandbox only: add simulator routes */
   /* products */
-  MLP_HOOK_SETTLED = 30,          /* in PAYMENT; out MLP_K_JOB_OUTCOME/ERROR/RETRY_IN_MS */
-  MLP_HOOK_SETTLED_IN_TX = 31,    /* as SETTLED, with tx: delivery in the kernel's transaction */
-  MLP_HOOK_FAILED = 32,           /* in PAYMENT; out outcome */
-  MLP_HOOK_CATALOG = 33,          /* in CHANNEL; out ITEMS: items */
-  MLP_HOOK_ACCOUNT_SUMMARY = 34,  /* in MLP_K_CUST_ACCOUNT; out TEXT */
-  MLP_HOOK_CHANNEL_SALE = 35      /* in ITEM, CUSTOMER; out TEXT (payment metadata) */
+  MLP_HOOK_SETTLED = 30,         /* in PAYMENT; out MLP_K_JOB_OUTCOME/ERROR/RETRY_IN_MS */
+  MLP_HOOK_SETTLED_IN_TX = 31,   /* as SETTLED, with tx: delivery in the kernel's transaction */
+  MLP_HOOK_FAILED = 32,          /* in PAYMENT; out outcome */
+  MLP_HOOK_CATALOG = 33,         /* in CHANNEL; out ITEMS: items */
+  MLP_HOOK_ACCOUNT_SUMMARY = 34, /* in MLP_K_CUST_ACCOUNT; out TEXT */
+  MLP_HOOK_CHANNEL_SALE = 35     /* in ITEM, CUSTOMER; out TEXT (payment metadata) */
 };
 
 /* payments operations (payments_call) */
 enum {
-  MLP_PAYOP_CREATE = 1,         /* in CREATE; out PAYMENT */
-  MLP_PAYOP_GET = 2,            /* in ID; out PAYMENT */
-  MLP_PAYOP_SYNC = 3,           /* in ID; out PAYMENT */
-  MLP_PAYOP_SUBMIT_PROOF = 4,   /* in ID, TEXT; out PAYMENT, FLAG (settled), TEXT (message) */
-  MLP_PAYOP_REQUEST_PUSH = 5,   /* in ID, MSISDN; out ACTION */
-  MLP_PAYOP_TO_JSON = 6,        /* in PAYMENT; out TEXT (the kernel's JSON of it) */
-  MLP_PAYOP_CATALOG = 7,        /* in CHANNEL; out ITEMS (NAME = product, ITEM_*) */
-  MLP_PAYOP_ACCOUNT_SUMMARY = 8,/* in NAME (product), CUST_ACCOUNT; out TEXT */
-  MLP_PAYOP_CHANNEL_SALE = 9,   /* in NAME (product), ITEM, CUSTOMER; out TEXT */
-  MLP_PAYOP_WEBHOOK = 10        /* in NAME (provider), REQUEST; out MLP_K_RESP_* */
+  MLP_PAYOP_CREATE = 1,          /* in CREATE; out PAYMENT */
+  MLP_PAYOP_GET = 2,             /* in ID; out PAYMENT */
+  MLP_PAYOP_SYNC = 3,            /* in ID; out PAYMENT */
+  MLP_PAYOP_SUBMIT_PROOF = 4,    /* in ID, TEXT; out PAYMENT, FLAG (settled), TEXT (message) */
+  MLP_PAYOP_REQUEST_PUSH = 5,    /* in ID, MSISDN; out ACTION */
+  MLP_PAYOP_TO_JSON = 6,         /* in PAYMENT; out TEXT (the kernel's JSON of it) */
+  MLP_PAYOP_CATALOG = 7,         /* in CHANNEL; out ITEMS (NAME = product, ITEM_*) */
+  MLP_PAYOP_ACCOUNT_SUMMARY = 8, /* in NAME (product), CUST_ACCOUNT; out TEXT */
+  MLP_PAYOP_CHANNEL_SALE = 9,    /* in NAME (product), ITEM, CUSTOMER; out TEXT */
+  MLP_PAYOP_WEBHOOK = 10         /* in NAME (provider), REQUEST; out MLP_K_RESP_* */
 };
 
 /* object flags (object_flag) */
@@ -389,15 +390,15 @@ typedef struct mlp_api_v1 {
   mlp_rec* (*rec_new)(void);
   void (*rec_free)(mlp_rec* rec);
   int32_t (*rec_has)(const mlp_rec* rec, uint32_t key);
-  mlp_str (*rec_str)(const mlp_rec* rec, uint32_t key);            /* "" when absent */
+  mlp_str (*rec_str)(const mlp_rec* rec, uint32_t key); /* "" when absent */
   int64_t (*rec_i64)(const mlp_rec* rec, uint32_t key, int64_t dflt);
-  uint32_t (*rec_count)(const mlp_rec* rec, uint32_t key);         /* list length */
+  uint32_t (*rec_count)(const mlp_rec* rec, uint32_t key); /* list length */
   mlp_str (*rec_str_at)(const mlp_rec* rec, uint32_t key, uint32_t i);
   const mlp_rec* (*rec_at)(const mlp_rec* rec, uint32_t key, uint32_t i); /* NULL: none */
-  void (*rec_set_str)(mlp_rec* rec, uint32_t key, mlp_str value);  /* copies */
+  void (*rec_set_str)(mlp_rec* rec, uint32_t key, mlp_str value);         /* copies */
   void (*rec_set_i64)(mlp_rec* rec, uint32_t key, int64_t value);
-  void (*rec_add_str)(mlp_rec* rec, uint32_t key, mlp_str value);  /* appends, copies */
-  mlp_rec* (*rec_add)(mlp_rec* rec, uint32_t key);                 /* appends a child */
+  void (*rec_add_str)(mlp_rec* rec, uint32_t key, mlp_str value); /* appends, copies */
+  mlp_rec* (*rec_add)(mlp_rec* rec, uint32_t key);                /* appends a child */
 
   /* loading (during malipo_plugin_init_v1 only) */
   mlp_rec* (*plugin_schema)(mlp_plugin* plugin); /* fill with the settings schema */
@@ -405,9 +406,10 @@ typedef struct mlp_api_v1 {
 
   /* registration (during the register hook) */
   /* NULL (with err) when refused, e.g. a provider not named like its plugin */
-  mlp_object* (*object_add)(mlp_host* host, int32_t kind, mlp_str name, void* self, mlp_release_fn release,
-                            mlp_rec* err);
-  int32_t (*object_hook)(mlp_object* object, uint32_t hook, mlp_hook_fn fn); /* MLP_FAIL: unknown hook */
+  mlp_object* (*object_add)(mlp_host* host, int32_t kind, mlp_str name, void* self,
+                            mlp_release_fn release, mlp_rec* err);
+  int32_t (*object_hook)(mlp_object* object, uint32_t hook,
+                         mlp_hook_fn fn); /* MLP_FAIL: unknown hook */
   int32_t (*object_flag)(mlp_object* object, uint32_t flag, int64_t value);
 
   /* host information, clock, log */
@@ -417,7 +419,8 @@ typedef struct mlp_api_v1 {
   void (*log)(mlp_host* host, int32_t level, mlp_str component, mlp_str message);
 
   /* metrics: labels are `n_labels` name/value pairs (2 * n_labels strings) */
-  void (*metric)(mlp_host* host, int32_t op, mlp_str name, const mlp_str* labels, uint32_t n_labels, double value);
+  void (*metric)(mlp_host* host, int32_t op, mlp_str name, const mlp_str* labels, uint32_t n_labels,
+                 double value);
   void (*metric_describe)(mlp_host* host, mlp_str name, mlp_str help, mlp_str type);
   void (*metric_collector)(mlp_host* host, mlp_fn fn, void* self, mlp_release_fn release);
 
@@ -428,10 +431,10 @@ typedef struct mlp_api_v1 {
   /* database: tx NULL = autocommit; errors in err */
   int32_t (*db_engine)(mlp_host* host);
   int32_t (*db_write)(mlp_host* host, mlp_tx_fn body, void* self, mlp_rec* err);
-  int32_t (*db_exec)(mlp_host* host, mlp_tx* tx, mlp_str sql, const mlp_value* params, uint32_t n_params,
-                     int64_t* changed, mlp_rec* err);
-  int32_t (*db_query)(mlp_host* host, mlp_tx* tx, mlp_str sql, const mlp_value* params, uint32_t n_params,
-                      mlp_rows** rows, mlp_rec* err);
+  int32_t (*db_exec)(mlp_host* host, mlp_tx* tx, mlp_str sql, const mlp_value* params,
+                     uint32_t n_params, int64_t* changed, mlp_rec* err);
+  int32_t (*db_query)(mlp_host* host, mlp_tx* tx, mlp_str sql, const mlp_value* params,
+                      uint32_t n_params, mlp_rows** rows, mlp_rec* err);
   void (*tx_on_commit)(mlp_tx* tx, mlp_fn fn, void* self, mlp_release_fn release);
   uint32_t (*rows_columns)(const mlp_rows* rows);
   uint64_t (*rows_count)(const mlp_rows* rows);
@@ -445,7 +448,8 @@ typedef struct mlp_api_v1 {
   int32_t (*job_handle)(mlp_host* host, const mlp_rec* options, mlp_hook_fn handler, void* self,
                         mlp_release_fn release, mlp_rec* err);
   int32_t (*job_every)(mlp_host* host, mlp_str kind, int64_t interval_ms, mlp_rec* err);
-  int32_t (*job_enqueue)(mlp_host* host, mlp_tx* tx, const mlp_rec* spec, int32_t* inserted, mlp_rec* err);
+  int32_t (*job_enqueue)(mlp_host* host, mlp_tx* tx, const mlp_rec* spec, int32_t* inserted,
+                         mlp_rec* err);
 
   /* outbound HTTP: request MLP_K_OUT_*; answer MLP_K_RESP_* (any status is a value) */
   int32_t (*http_send)(mlp_host* host, const mlp_rec* request, mlp_rec* out);

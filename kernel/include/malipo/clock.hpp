@@ -30,7 +30,8 @@ class SystemClock final : public Clock {
 // Epoch milliseconds as ISO 8601 UTC ("2025-05-03T10:15:30Z"), the form every API answer
 // uses; 0 (not set) gives "".
 inline std::string isoTime(std::int64_t ms) {
-  return ms ? Poco::DateTimeFormatter::format(Poco::Timestamp(ms * 1000), "%Y-%m-%dT%H:%M:%SZ") : "";
+  return ms ? Poco::DateTimeFormatter::format(Poco::Timestamp(ms * 1000), "%Y-%m-%dT%H:%M:%SZ")
+            : "";
 }
 
 }  // namespace malipo

@@ -24,7 +24,9 @@ class DbError : public std::runtime_error {
 };
 
 struct Null {};
-inline bool operator==(Null, Null) { return true; }
+inline bool operator==(Null, Null) {
+  return true;
+}
 using Value = std::variant<Null, std::int64_t, double, std::string>;
 using Params = std::vector<Value>;
 

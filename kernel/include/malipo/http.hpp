@@ -42,8 +42,8 @@ struct CaseInsensitiveLess {
 using HeaderMap = std::map<std::string, std::string, CaseInsensitiveLess>;
 
 struct Request {
-  std::string method;   // "GET", "POST", …
-  std::string path;     // decoded path, no query string
+  std::string method;  // "GET", "POST", …
+  std::string path;    // decoded path, no query string
   std::string rawQuery;
   std::map<std::string, std::string> query;       // decoded query parameters (last wins)
   std::map<std::string, std::string> pathParams;  // from `{name}` segments of the route
@@ -87,7 +87,8 @@ struct Response {
     r.body = os.str();
     return r;
   }
-  static Response text(int status, std::string body, std::string type = "text/plain; charset=utf-8") {
+  static Response text(int status, std::string body,
+                       std::string type = "text/plain; charset=utf-8") {
     Response r;
     r.status = status;
     r.contentType = std::move(type);
@@ -162,9 +163,9 @@ enum class Auth {
 
 struct RouteOptions {
   Auth auth = Auth::none;
-  std::string rateLimit;   // name of a rate-limit bucket from config (empty: the default)
+  std::string rateLimit;         // name of a rate-limit bucket from config (empty: the default)
   std::size_t maxBodyBytes = 0;  // 0: server.max_body_bytes
-  std::string name;        // label for metrics; defaults to the pattern
+  std::string name;              // label for metrics; defaults to the pattern
   // Honour the Idempotency-Key header: the same key and body replay the first response,
   // the same key with another body is 422, the same key while the first runs is 409.
   bool idempotent = false;

@@ -45,16 +45,16 @@ using JobHandler = std::function<JobOutcome(const Job&)>;
 struct JobSpec {
   std::string kind;
   std::string payload;
-  std::string uniqueKey;         // non-empty: no second job with this key while the first is kept
-                                 // (finished jobs are purged after jobs.keep_done_hours)
-  std::int64_t runAtMs = 0;      // 0: now
-  int maxAttempts = 0;           // 0: the kind's default (or 4)
+  std::string uniqueKey;     // non-empty: no second job with this key while the first is kept
+                             // (finished jobs are purged after jobs.keep_done_hours)
+  std::int64_t runAtMs = 0;  // 0: now
+  int maxAttempts = 0;       // 0: the kind's default (or 4)
 };
 
 struct JobKindOptions {
   int maxAttempts = 4;
-  std::int64_t leaseMs = 60000;        // how long a claim lasts before the rescuer takes it back
-  std::int64_t backoffBaseMs = 1000;   // delay before retry n is base * 2^(n-1), ± jitter
+  std::int64_t leaseMs = 60000;       // how long a claim lasts before the rescuer takes it back
+  std::int64_t backoffBaseMs = 1000;  // delay before retry n is base * 2^(n-1), ± jitter
   std::int64_t backoffMaxMs = 3600000;
 };
 

@@ -15,19 +15,21 @@ inline int currencyExponent(const std::string& currency) {
                                "RWF", "UGX", "UYI", "VND", "VUV", "XAF", "XOF", "XPF"};
   for (const char* c : zero)
     if (currency == c) return 0;
-  if (currency == "BHD" || currency == "IQD" || currency == "JOD" || currency == "KWD" || currency == "LYD" ||
-      currency == "OMR" || currency == "TND")
+  if (currency == "BHD" || currency == "IQD" || currency == "JOD" || currency == "KWD" ||
+      currency == "LYD" || currency == "OMR" || currency == "TND")
     return 3;
   return 2;
 }
 
 inline bool validCurrency(const std::string& c) {
-  return c.size() == 3 && c[0] >= 'A' && c[0] <= 'Z' && c[1] >= 'A' && c[1] <= 'Z' && c[2] >= 'A' && c[2] <= 'Z';
+  return c.size() == 3 && c[0] >= 'A' && c[0] <= 'Z' && c[1] >= 'A' && c[1] <= 'Z' && c[2] >= 'A' &&
+         c[2] <= 'Z';
 }
 
 // "1000" or "10.50" in major units → minor units; nullopt when not a plain decimal with at
 // most the currency's decimals (no sign, no exponent, no thousands separators).
-inline std::optional<std::int64_t> parseMajor(const std::string& text, const std::string& currency) {
+inline std::optional<std::int64_t> parseMajor(const std::string& text,
+                                              const std::string& currency) {
   int exp = currencyExponent(currency);
   std::int64_t whole = 0, frac = 0;
   int fracDigits = 0;
@@ -60,7 +62,8 @@ inline std::optional<std::int64_t> parseMajor(const std::string& text, const std
 }
 
 // Minor units → "1000" (exponent 0 or whole amounts when trimWhole) or "10.50".
-inline std::string formatMajor(std::int64_t minor, const std::string& currency, bool trimWhole = false) {
+inline std::string formatMajor(std::int64_t minor, const std::string& currency,
+                               bool trimWhole = false) {
   int exp = currencyExponent(currency);
   std::int64_t scale = 1;
   for (int i = 0; i < exp; ++i) scale *= 10;

@@ -26,29 +26,38 @@ enum class PaymentStatus { created, pending, succeeded, failed, expired, cancell
 
 inline const char* statusName(PaymentStatus s) {
   switch (s) {
-    case PaymentStatus::created: return "created";
-    case PaymentStatus::pending: return "pending";
-    case PaymentStatus::succeeded: return "succeeded";
-    case PaymentStatus::failed: return "failed";
-    case PaymentStatus::expired: return "expired";
-    case PaymentStatus::cancelled: return "cancelled";
-    case PaymentStatus::unknown: return "unknown";
-    case PaymentStatus::held: return "held";
+    case PaymentStatus::created:
+      return "created";
+    case PaymentStatus::pending:
+      return "pending";
+    case PaymentStatus::succeeded:
+      return "succeeded";
+    case PaymentStatus::failed:
+      return "failed";
+    case PaymentStatus::expired:
+      return "expired";
+    case PaymentStatus::cancelled:
+      return "cancelled";
+    case PaymentStatus::unknown:
+      return "unknown";
+    case PaymentStatus::held:
+      return "held";
   }
   return "unknown";
 }
 
 inline PaymentStatus parseStatus(const std::string& s) {
-  for (auto st : {PaymentStatus::created, PaymentStatus::pending, PaymentStatus::succeeded, PaymentStatus::failed,
-                  PaymentStatus::expired, PaymentStatus::cancelled, PaymentStatus::unknown, PaymentStatus::held})
+  for (auto st : {PaymentStatus::created, PaymentStatus::pending, PaymentStatus::succeeded,
+                  PaymentStatus::failed, PaymentStatus::expired, PaymentStatus::cancelled,
+                  PaymentStatus::unknown, PaymentStatus::held})
     if (s == statusName(st)) return st;
   return PaymentStatus::unknown;
 }
 
 // Final states never change again (held waits for an operator).
 inline bool isFinal(PaymentStatus s) {
-  return s == PaymentStatus::succeeded || s == PaymentStatus::failed || s == PaymentStatus::expired ||
-         s == PaymentStatus::cancelled || s == PaymentStatus::held;
+  return s == PaymentStatus::succeeded || s == PaymentStatus::failed ||
+         s == PaymentStatus::expired || s == PaymentStatus::cancelled || s == PaymentStatus::held;
 }
 
 struct Customer {
@@ -88,7 +97,7 @@ struct Payment {
   std::string product;
   std::string orderRef;  // the product's own id for what is being bought
   std::string provider;
-  std::string channel;   // "redirect", "ussd_push", "ussd_menu", "sms_proof"
+  std::string channel;  // "redirect", "ussd_push", "ussd_menu", "sms_proof"
   std::int64_t amountMinor = 0;
   std::string currency;
   PaymentStatus status = PaymentStatus::created;
@@ -116,11 +125,11 @@ struct CreatePayment {
   std::string orderRef;
   std::int64_t amountMinor = 0;
   std::string currency;
-  std::string channel;  // required channel, or empty for any the provider offers
+  std::string channel;                 // required channel, or empty for any the provider offers
   std::vector<std::string> providers;  // in order of preference; the first usable one is used
   Customer customer;
   std::string description;
-  std::string metadata;  // JSON text
+  std::string metadata;   // JSON text
   std::string returnUrl;  // where a redirect flow comes back to (product page), optional
   bool push = false;      // ask for a USSD push when the customer's phone is known
 };
@@ -166,9 +175,11 @@ class Payments {
   // For channel plugins (a USSD menu) that sell other products' items:
   // every loaded product's items for `channel`, in plugin order.
   virtual std::vector<ChannelItem> catalog(const std::string& channel) = 0;
-  virtual Result<std::string> accountSummary(const std::string& product, const std::string& accountId) = 0;
+  virtual Result<std::string> accountSummary(const std::string& product,
+                                             const std::string& accountId) = 0;
   // The payment metadata (JSON) the product wants on a channel sale of `item` to `customer`.
-  virtual Result<std::string> prepareChannelSale(const std::string& product, const CatalogItem& item,
+  virtual Result<std::string> prepareChannelSale(const std::string& product,
+                                                 const CatalogItem& item,
                                                  const Customer& customer) = 0;
 };
 

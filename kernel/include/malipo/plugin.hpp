@@ -37,17 +37,17 @@
 #endif
 
 // The version note alone (MALIPO_PLUGIN writes it; a plugin without the C++ SDK writes its own).
-#define MALIPO_PLUGIN_NOTE(NAME, VERSION)                                                             \
-  extern "C" {                                                                                         \
-  __attribute__((used, section(".note.malipo"), aligned(4))) const mlp_note malipo_plugin_note = {     \
-      sizeof(MLP_NOTE_NAME), sizeof(mlp_note) - 20, MLP_NOTE_TYPE,         MLP_NOTE_NAME,              \
-      MALIPO_NOTE_SDK_MAJOR, MALIPO_NOTE_SDK_MINOR, NAME,                  VERSION};                   \
+#define MALIPO_PLUGIN_NOTE(NAME, VERSION)                                                          \
+  extern "C" {                                                                                     \
+  __attribute__((used, section(".note.malipo"), aligned(4))) const mlp_note malipo_plugin_note = { \
+      sizeof(MLP_NOTE_NAME), sizeof(mlp_note) - 20, MLP_NOTE_TYPE, MLP_NOTE_NAME,                  \
+      MALIPO_NOTE_SDK_MAJOR, MALIPO_NOTE_SDK_MINOR, NAME,          VERSION};                       \
   }
 
-#define MALIPO_PLUGIN(NAME, VERSION, SCHEMA_FN, REGISTER_FN)                                          \
-  MALIPO_PLUGIN_NOTE(NAME, VERSION)                                                                    \
-  extern "C" __attribute__((visibility("default"))) std::int32_t malipo_plugin_init_v1(                \
-      const mlp_api_v1* api, mlp_plugin* plugin) {                                                     \
-    return ::malipo::sdk::init(api, plugin, MALIPO_NOTE_SDK_MAJOR, MALIPO_NOTE_SDK_MINOR, &SCHEMA_FN, \
-                               &REGISTER_FN);                                                          \
+#define MALIPO_PLUGIN(NAME, VERSION, SCHEMA_FN, REGISTER_FN)                              \
+  MALIPO_PLUGIN_NOTE(NAME, VERSION)                                                       \
+  extern "C" __attribute__((visibility("default"))) std::int32_t malipo_plugin_init_v1(   \
+      const mlp_api_v1* api, mlp_plugin* plugin) {                                        \
+    return ::malipo::sdk::init(api, plugin, MALIPO_NOTE_SDK_MAJOR, MALIPO_NOTE_SDK_MINOR, \
+                               &SCHEMA_FN, &REGISTER_FN);                                 \
   }

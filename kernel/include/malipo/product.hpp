@@ -10,9 +10,9 @@
 #include <string>
 #include <vector>
 
+#include "malipo/component.hpp"
 #include "malipo/jobs.hpp"
 #include "malipo/payments.hpp"
-#include "malipo/component.hpp"
 
 namespace malipo {
 

@@ -11,9 +11,9 @@
 #include <string>
 #include <vector>
 
+#include "malipo/component.hpp"
 #include "malipo/http.hpp"
 #include "malipo/payments.hpp"
-#include "malipo/component.hpp"
 #include "malipo/result.hpp"
 
 namespace malipo {
@@ -39,10 +39,10 @@ struct ProviderStatus {
   // reconciliation: gross = what the customer paid, fee = the provider's charges, net = what
   // the merchant receives. With a customer-borne fee gross = amount + fee and net = amount.
   std::int64_t grossMinor = -1, feeMinor = -1, netMinor = -1;
-  std::string currency;           // as settled (required for succeeded)
-  std::string providerRef;        // when learned now
-  std::string reason;             // external text for failed / pending (e.g. "not paid yet")
-  std::string detail;             // internal: raw status codes, for the event log
+  std::string currency;     // as settled (required for succeeded)
+  std::string providerRef;  // when learned now
+  std::string reason;       // external text for failed / pending (e.g. "not paid yet")
+  std::string detail;       // internal: raw status codes, for the event log
 };
 
 // One verified notification. It is a hint: the kernel queries the provider before acting.

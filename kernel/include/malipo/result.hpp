@@ -30,46 +30,72 @@ enum class ErrorCode {
 
 inline int httpStatus(ErrorCode code) {
   switch (code) {
-    case ErrorCode::invalidInput: return 400;
-    case ErrorCode::unauthorized: return 401;
-    case ErrorCode::paymentRequired: return 402;
-    case ErrorCode::forbidden: return 403;
-    case ErrorCode::notFound: return 404;
-    case ErrorCode::conflict: return 409;
-    case ErrorCode::payloadTooLarge: return 413;
-    case ErrorCode::unprocessable: return 422;
-    case ErrorCode::rateLimited: return 429;
-    case ErrorCode::providerError: return 502;
-    case ErrorCode::unavailable: return 503;
-    case ErrorCode::providerTimeout: return 504;
-    case ErrorCode::internal: return 500;
+    case ErrorCode::invalidInput:
+      return 400;
+    case ErrorCode::unauthorized:
+      return 401;
+    case ErrorCode::paymentRequired:
+      return 402;
+    case ErrorCode::forbidden:
+      return 403;
+    case ErrorCode::notFound:
+      return 404;
+    case ErrorCode::conflict:
+      return 409;
+    case ErrorCode::payloadTooLarge:
+      return 413;
+    case ErrorCode::unprocessable:
+      return 422;
+    case ErrorCode::rateLimited:
+      return 429;
+    case ErrorCode::providerError:
+      return 502;
+    case ErrorCode::unavailable:
+      return 503;
+    case ErrorCode::providerTimeout:
+      return 504;
+    case ErrorCode::internal:
+      return 500;
   }
   return 500;
 }
 
 inline const char* errorCodeName(ErrorCode code) {
   switch (code) {
-    case ErrorCode::invalidInput: return "invalid_input";
-    case ErrorCode::unauthorized: return "unauthorized";
-    case ErrorCode::paymentRequired: return "payment_required";
-    case ErrorCode::forbidden: return "forbidden";
-    case ErrorCode::notFound: return "not_found";
-    case ErrorCode::conflict: return "conflict";
-    case ErrorCode::payloadTooLarge: return "payload_too_large";
-    case ErrorCode::unprocessable: return "unprocessable";
-    case ErrorCode::rateLimited: return "rate_limited";
-    case ErrorCode::providerError: return "provider_error";
-    case ErrorCode::unavailable: return "unavailable";
-    case ErrorCode::providerTimeout: return "provider_timeout";
-    case ErrorCode::internal: return "internal";
+    case ErrorCode::invalidInput:
+      return "invalid_input";
+    case ErrorCode::unauthorized:
+      return "unauthorized";
+    case ErrorCode::paymentRequired:
+      return "payment_required";
+    case ErrorCode::forbidden:
+      return "forbidden";
+    case ErrorCode::notFound:
+      return "not_found";
+    case ErrorCode::conflict:
+      return "conflict";
+    case ErrorCode::payloadTooLarge:
+      return "payload_too_large";
+    case ErrorCode::unprocessable:
+      return "unprocessable";
+    case ErrorCode::rateLimited:
+      return "rate_limited";
+    case ErrorCode::providerError:
+      return "provider_error";
+    case ErrorCode::unavailable:
+      return "unavailable";
+    case ErrorCode::providerTimeout:
+      return "provider_timeout";
+    case ErrorCode::internal:
+      return "internal";
   }
   return "internal";
 }
 
 struct Error {
   ErrorCode code = ErrorCode::internal;
-  std::string internal;  // for logs: may name hosts, provider bodies (never secrets)
-  std::string external;  // for clients: short, actionable, no internals
+  std::string internal;       // for logs: may name hosts, provider bodies (never secrets)
+  std::string external;       // for clients: short, actionable, no internals
   int retryAfterSeconds = 0;  // > 0: the answer carries Retry-After (429 / 503)
 
   static Error make(ErrorCode c, std::string internalMsg, std::string externalMsg = {}) {
@@ -88,7 +114,7 @@ struct Error {
 template <class T>
 class Result {
  public:
-  Result(T value) : value_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : value_(std::move(value)) {}      // NOLINT: implicit by design
   Result(Error error) : error_(std::move(error)) {}  // NOLINT
 
   bool ok() const { return value_.has_value(); }
@@ -107,6 +133,8 @@ class Result {
 // Result<void>.
 struct Unit {};
 using Status = Result<Unit>;
-inline Status okStatus() { return Status(Unit{}); }
+inline Status okStatus() {
+  return Status(Unit{});
+}
 
 }  // namespace malipo

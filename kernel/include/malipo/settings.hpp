@@ -28,32 +28,55 @@ struct SchemaNode {
   SettingType type = SettingType::string;
   std::string description;
   bool required = false;
-  bool secret = false;               // never printed or logged; check-config shows "***"
+  bool secret = false;  // never printed or logged; check-config shows "***"
   // A secret we choose ourselves (signing keys, tokens): outside sandbox the kernel refuses
   // to start when it is shorter than kMinSecretBytes or a published placeholder (contains
   // "change-me" or "sandbox"), or empty unless `emptyAllowed` (empty turns its feature off).
   bool strong = false, emptyAllowed = false;
-  bool passthrough = false;          // not validated here (a plugin's own section)
-  bool path = false;                 // a file or folder: relative values resolve against the config's folder
+  bool passthrough = false;  // not validated here (a plugin's own section)
+  bool path = false;  // a file or folder: relative values resolve against the config's folder
   bool hasDefault = false;
-  Poco::Dynamic::Var defaultValue;   // used when the key is absent
-  std::vector<std::string> allowed;  // for strings: the accepted values (empty = any)
+  Poco::Dynamic::Var defaultValue;                // used when the key is absent
+  std::vector<std::string> allowed;               // for strings: the accepted values (empty = any)
   std::int64_t min = INT64_MIN, max = INT64_MAX;  // for integers
   std::vector<std::pair<std::string, SchemaNode>> fields;  // object: fixed keys, in order
   std::shared_ptr<SchemaNode> element;                     // list / map: the value schema
 
-  SchemaNode& describe(std::string d) { description = std::move(d); return *this; }
-  SchemaNode& def(Poco::Dynamic::Var v) { hasDefault = true; defaultValue = std::move(v); return *this; }
-  SchemaNode& req() { required = true; return *this; }
-  SchemaNode& isSecret() { secret = true; return *this; }
-  SchemaNode& isPath() { path = true; return *this; }
+  SchemaNode& describe(std::string d) {
+    description = std::move(d);
+    return *this;
+  }
+  SchemaNode& def(Poco::Dynamic::Var v) {
+    hasDefault = true;
+    defaultValue = std::move(v);
+    return *this;
+  }
+  SchemaNode& req() {
+    required = true;
+    return *this;
+  }
+  SchemaNode& isSecret() {
+    secret = true;
+    return *this;
+  }
+  SchemaNode& isPath() {
+    path = true;
+    return *this;
+  }
   SchemaNode& strongSecret(bool allowEmpty = false) {
     secret = strong = true;
     emptyAllowed = allowEmpty;
     return *this;
   }
-  SchemaNode& oneOf(std::vector<std::string> v) { allowed = std::move(v); return *this; }
-  SchemaNode& range(std::int64_t lo, std::int64_t hi) { min = lo; max = hi; return *this; }
+  SchemaNode& oneOf(std::vector<std::string> v) {
+    allowed = std::move(v);
+    return *this;
+  }
+  SchemaNode& range(std::int64_t lo, std::int64_t hi) {
+    min = lo;
+    max = hi;
+    return *this;
+  }
   SchemaNode& field(std::string key, SchemaNode node) {
     fields.emplace_back(std::move(key), std::move(node));
     return *this;
@@ -67,11 +90,21 @@ inline SchemaNode make(SettingType t, std::string desc) {
   n.description = std::move(desc);
   return n;
 }
-inline SchemaNode str(std::string desc) { return make(SettingType::string, std::move(desc)); }
-inline SchemaNode integer(std::string desc) { return make(SettingType::integer, std::move(desc)); }
-inline SchemaNode number(std::string desc) { return make(SettingType::number, std::move(desc)); }
-inline SchemaNode boolean(std::string desc) { return make(SettingType::boolean, std::move(desc)); }
-inline SchemaNode object(std::string desc) { return make(SettingType::object, std::move(desc)); }
+inline SchemaNode str(std::string desc) {
+  return make(SettingType::string, std::move(desc));
+}
+inline SchemaNode integer(std::string desc) {
+  return make(SettingType::integer, std::move(desc));
+}
+inline SchemaNode number(std::string desc) {
+  return make(SettingType::number, std::move(desc));
+}
+inline SchemaNode boolean(std::string desc) {
+  return make(SettingType::boolean, std::move(desc));
+}
+inline SchemaNode object(std::string desc) {
+  return make(SettingType::object, std::move(desc));
+}
 inline SchemaNode list(std::string desc, SchemaNode element) {
   auto n = make(SettingType::list, std::move(desc));
   n.element = std::make_shared<SchemaNode>(std::move(element));

@@ -125,10 +125,14 @@ Kernel::Kernel(Config config, const Clock* clock)
   logger_.setJson(settings_.log.format == "json");
 }
 
-Kernel::~Kernel() { shutdown(); }
+Kernel::~Kernel() {
+  shutdown();
+}
 
 // server.*, auth.*, admin.token
-HttpOptions Kernel::httpOptions() const { return settings_.server; }
+HttpOptions Kernel::httpOptions() const {
+  return settings_.server;
+}
 
 void Kernel::open() {
   const DatabaseSettings& db = settings_.database;
@@ -186,7 +190,9 @@ void Kernel::open() {
 }
 
 void Kernel::addKernelRoutes() {
-  router_.add("GET", "/healthz", [](const Request&) { return Response::text(200, R"({"status":"ok"})", "application/json"); });
+  router_.add("GET", "/healthz", [](const Request&) {
+    return Response::text(200, R"({"status":"ok"})", "application/json");
+  });
   router_.add("GET", "/readyz", [this](const Request&) {
     Poco::JSON::Object o;
     bool dbOk = store_->ping();
@@ -246,7 +252,8 @@ void Kernel::addKernelRoutes() {
     for (const auto& [state, n] : byState)
       m.setGauge("malipo_jobs", {{"state", state}}, static_cast<double>(n));
     for (const auto& p : plugins_.plugins())
-      m.setGauge("malipo_plugin_info", {{"plugin", p.config.name}, {"version", p.version()}, {"sdk", p.sdkVersion()}}, 1);
+      m.setGauge("malipo_plugin_info",
+                 {{"plugin", p.config.name}, {"version", p.version()}, {"sdk", p.sdkVersion()}}, 1);
   });
 
   auto jobJson = [](const JobRow& j) {
@@ -264,48 +271,64 @@ void Kernel::addKernelRoutes() {
     return o;
   };
   RouteOptions admin{Auth::admin, "", 0, ""};
-  router_.add("GET", "/admin/jobs", [this, jobJson](const Request& req) {
-    int limit = 100;
-    try {
-      limit = std::stoi(req.queryParam("limit", "100"));
-    } catch (...) {
-      return Response::error(Error::make(ErrorCode::invalidInput, "limit must be a number"), req.requestId);
-    }
-    limit = std::max(1, std::min(limit, 1000));
-    Poco::JSON::Array arr;
-    for (const auto& j : jobs_->list(req.queryParam("state"), limit)) arr.add(jobJson(j));
-    Poco::JSON::Object o;
-    o.set("jobs", arr);
-    return Response::json(200, o);
-  }, admin);
-  router_.add("GET", "/admin/jobs/stats", [this](const Request&) {
-    Poco::JSON::Object o;
-    for (const auto& [state, n] : jobs_->stats()) o.set(state, n);
-    return Response::json(200, o);
-  }, admin);
-  router_.add("POST", "/admin/jobs/{id}/retry", [this](const Request& req) {
-    std::int64_t id = 0;
-    try {
-      id = std::stoll(req.param("id"));
-    } catch (...) {
-      return Response::error(Error::make(ErrorCode::notFound, "no such job"), req.requestId);
-    }
-    if (!jobs_->retry(id))
-      return Response::error(Error::make(ErrorCode::conflict, "job " + std::to_string(id) + " is not dead (or does not exist)"), req.requestId);
-    return Response::json(200, Poco::JSON::Object().set("retried", id));
-  }, admin);
-  router_.add("GET", "/admin/plugins", [this](const Request&) {
-    Poco::JSON::Array arr;
-    for (const auto& p : plugins_.plugins()) {
-      Poco::JSON::Object o;
-      o.set("name", p.config.name);
-      o.set("version", p.version());
-      o.set("sdk_version", p.sdkVersion());
-      o.set("library", p.config.library);
-      arr.add(o);
-    }
-    return Response::json(200, Poco::JSON::Object().set("plugins", arr));
-  }, admin);
+  router_.add(
+      "GET", "/admin/jobs",
+      [this, jobJson](const Request& req) {
+        int limit = 100;
+        try {
+          limit = std::stoi(req.queryParam("limit", "100"));
+        } catch (...) {
+          return Response::error(Error::make(ErrorCode::invalidInput, "limit must be a number"),
+                                 req.requestId);
+        }
+        limit = std::max(1, std::min(limit, 1000));
+        Poco::JSON::Array arr;
+        for (const auto& j : jobs_->list(req.queryParam("state"), limit)) arr.add(jobJson(j));
+        Poco::JSON::Object o;
+        o.set("jobs", arr);
+        return Response::json(200, o);
+      },
+      admin);
+  router_.add(
+      "GET", "/admin/jobs/stats",
+      [this](const Request&) {
+        Poco::JSON::Object o;
+        for (const auto& [state, n] : jobs_->stats()) o.set(state, n);
+        return Response::json(200, o);
+      },
+      admin);
+  router_.add(
+      "POST", "/admin/jobs/{id}/retry",
+      [this](const Request& req) {
+        std::int64_t id = 0;
+        try {
+          id = std::stoll(req.param("id"));
+        } catch (...) {
+          return Response::error(Error::make(ErrorCode::notFound, "no such job"), req.requestId);
+        }
+        if (!jobs_->retry(id))
+          return Response::error(
+              Error::make(ErrorCode::conflict,
+                          "job " + std::to_string(id) + " is not dead (or does not exist)"),
+              req.requestId);
+        return Response::json(200, Poco::JSON::Object().set("retried", id));
+      },
+      admin);
+  router_.add(
+      "GET", "/admin/plugins",
+      [this](const Request&) {
+        Poco::JSON::Array arr;
+        for (const auto& p : plugins_.plugins()) {
+          Poco::JSON::Object o;
+          o.set("name", p.config.name);
+          o.set("version", p.version());
+          o.set("sdk_version", p.sdkVersion());
+          o.set("library", p.config.library);
+          arr.add(o);
+        }
+        return Response::json(200, Poco::JSON::Object().set("plugins", arr));
+      },
+      admin);
 }
 
 void Kernel::start(bool serve) {
@@ -345,13 +368,16 @@ void Kernel::start(bool serve) {
   // What a person who just ran `make run` wants to know next.
   std::string names;
   for (const auto& p : plugins_.plugins()) names += (names.empty() ? "" : ", ") + p.config.name;
-  logger_.info("kernel", "open " + services_.publicUrl + "/healthz; plugins: " + (names.empty() ? "none" : names));
+  logger_.info("kernel", "open " + services_.publicUrl +
+                             "/healthz; plugins: " + (names.empty() ? "none" : names));
   if (services_.sandbox) {
-    logger_.info("kernel", "SANDBOX: providers talk to their simulators under " + services_.publicUrl +
+    logger_.info("kernel", "SANDBOX: providers talk to their simulators under " +
+                               services_.publicUrl +
                                "/sandbox/ (no real money; set sandbox: false in production)");
     logger_.info("kernel", "every sandbox flow starts at " + services_.publicUrl + "/");
     if (router_.match("GET", "/sandbox/hubtel/phone").route)
-      logger_.info("kernel", "try the USSD phone: " + services_.publicUrl + "/sandbox/hubtel/phone");
+      logger_.info("kernel",
+                   "try the USSD phone: " + services_.publicUrl + "/sandbox/hubtel/phone");
   }
 }
 
@@ -419,8 +445,10 @@ void Kernel::shutdown() {
   const bool jobsDone = !jobs_ || jobs_->drain(settings_.jobs.shutdownGraceMs);
   if (!httpDone || !jobsDone) {
     handlersStuck_ = true;
-    logger_.error("kernel", std::string("a ") + (httpDone ? "job" : "request") +
-                                " handler is still running: plugins are left as they are and the process exits");
+    logger_.error(
+        "kernel",
+        std::string("a ") + (httpDone ? "job" : "request") +
+            " handler is still running: plugins are left as they are and the process exits");
     // Stuck threads still use these: they are not destroyed.
     if (!httpDone) (void)http_.release();
     if (!jobsDone) (void)jobs_.release();

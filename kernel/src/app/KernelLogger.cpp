@@ -19,10 +19,14 @@ namespace malipo {
 namespace {
 const char* levelName(LogLevel l) {
   switch (l) {
-    case LogLevel::debug: return "debug";
-    case LogLevel::info: return "info";
-    case LogLevel::warning: return "warning";
-    case LogLevel::error: return "error";
+    case LogLevel::debug:
+      return "debug";
+    case LogLevel::info:
+      return "info";
+    case LogLevel::warning:
+      return "warning";
+    case LogLevel::error:
+      return "error";
   }
   return "info";
 }
@@ -101,7 +105,11 @@ void KernelLogger::logFields(LogLevel level, const std::string& component,
     o.stringify(os);
     line = os.str();
   } else {
-    line.append(ts).append(" ").append(levelName(level)).append(" [").append(ctx.empty() ? "-" : ctx);
+    line.append(ts)
+        .append(" ")
+        .append(levelName(level))
+        .append(" [")
+        .append(ctx.empty() ? "-" : ctx);
     line.append("] ").append(comp).append(": ").append(msg);
   }
   line += '\n';
@@ -167,7 +175,8 @@ void KernelLogger::writerLoop() {
   for (;;) {
     {
       std::unique_lock<std::mutex> lock(wakeMutex_);
-      wake_.wait_for(lock, std::chrono::milliseconds(5), [this] { return stop_ || drainSoon_.load(); });
+      wake_.wait_for(lock, std::chrono::milliseconds(5),
+                     [this] { return stop_ || drainSoon_.load(); });
       if (stop_) return;
     }
     drainSoon_ = false;
@@ -178,7 +187,8 @@ void KernelLogger::writerLoop() {
 void KernelLogger::drain() {
   std::lock_guard<std::mutex> drainLock(drainMutex_);
   if (std::uint64_t lost = dropped_.exchange(0))
-    log(LogLevel::warning, "logger", std::to_string(lost) + " line(s) dropped while stderr was blocked");
+    log(LogLevel::warning, "logger",
+        std::to_string(lost) + " line(s) dropped while stderr was blocked");
   std::vector<std::shared_ptr<Buffer>> buffers;
   {
     std::lock_guard<std::mutex> lock(buffersMutex_);
@@ -266,6 +276,8 @@ void KernelLogger::drain() {
   if (out.capacity() > (4 << 20)) out = std::string();
 }
 
-void KernelLogger::flush() { drain(); }
+void KernelLogger::flush() {
+  drain();
+}
 
 }  // namespace malipo

@@ -60,7 +60,8 @@ class KernelLogger final : public Logger {
   std::vector<std::shared_ptr<Buffer>> buffers_;
   std::mutex drainMutex_;  // one drain at a time (writer thread or flush)
   std::function<void()> collectHook_;
-  std::vector<std::string> carry_;  // collected records numbered too late for the last write (under drainMutex_)
+  std::vector<std::string>
+      carry_;  // collected records numbered too late for the last write (under drainMutex_)
   std::mutex wakeMutex_;
   std::condition_variable wake_;
   bool stop_ = false;

@@ -4,14 +4,22 @@ namespace malipo {
 
 namespace {
 
-bool isDigit(unsigned char c) { return c >= '0' && c <= '9'; }
-bool isAlpha(unsigned char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+bool isDigit(unsigned char c) {
+  return c >= '0' && c <= '9';
+}
+bool isAlpha(unsigned char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
 // A character that makes a neighbouring digit run part of an identifier.
-bool isIdChar(unsigned char c) { return isDigit(c) || isAlpha(c) || c == '-' || c == '_' || c == '.'; }
+bool isIdChar(unsigned char c) {
+  return isDigit(c) || isAlpha(c) || c == '-' || c == '_' || c == '.';
+}
 bool isLocalPartChar(unsigned char c) {
   return isDigit(c) || isAlpha(c) || c == '.' || c == '_' || c == '%' || c == '+' || c == '-';
 }
-bool isDomainChar(unsigned char c) { return isDigit(c) || isAlpha(c) || c == '.' || c == '-'; }
+bool isDomainChar(unsigned char c) {
+  return isDigit(c) || isAlpha(c) || c == '.' || c == '-';
+}
 
 void appendHex(std::string& out, unsigned char c) {
   static const char* hex = "0123456789abcdef";
@@ -28,8 +36,10 @@ std::size_t utf8Length(std::string_view text, std::size_t i) {
   for (std::size_t k = 1; k < n; ++k)
     if ((static_cast<unsigned char>(text[i + k]) & 0xc0) != 0x80) return 0;
   unsigned char c1 = static_cast<unsigned char>(text[i + 1]);
-  if (n == 3 && ((c == 0xe0 && c1 < 0xa0) || (c == 0xed && c1 > 0x9f))) return 0;  // overlong, surrogates
-  if (n == 4 && ((c == 0xf0 && c1 < 0x90) || (c == 0xf4 && c1 > 0x8f))) return 0;  // overlong, > U+10FFFF
+  if (n == 3 && ((c == 0xe0 && c1 < 0xa0) || (c == 0xed && c1 > 0x9f)))
+    return 0;  // overlong, surrogates
+  if (n == 4 && ((c == 0xf0 && c1 < 0x90) || (c == 0xf4 && c1 > 0x8f)))
+    return 0;  // overlong, > U+10FFFF
   return n;
 }
 
@@ -45,15 +55,16 @@ std::size_t numberEnd(std::string_view text, std::size_t i, std::string& digits)
     if (isDigit(c)) {
       digits += static_cast<char>(c);
       end = ++j;
-    } else if ((c == ' ' || c == '-') && j + 1 < text.size() && isDigit(static_cast<unsigned char>(text[j + 1])) &&
-               !digits.empty()) {
+    } else if ((c == ' ' || c == '-') && j + 1 < text.size() &&
+               isDigit(static_cast<unsigned char>(text[j + 1])) && !digits.empty()) {
       ++j;
     } else {
       break;
     }
   }
   if (digits.size() < 9 || digits.size() > 19) return 0;
-  if (end < text.size() && (isAlpha(static_cast<unsigned char>(text[end])) || text[end] == '_')) return 0;
+  if (end < text.size() && (isAlpha(static_cast<unsigned char>(text[end])) || text[end] == '_'))
+    return 0;
   return end;
 }
 
@@ -93,14 +104,17 @@ void appendSanitized(std::string& out, std::string_view text) {
   while (i < text.size()) {
     unsigned char c = static_cast<unsigned char>(text[i]);
     bool boundary = i == 0 || !isIdChar(static_cast<unsigned char>(text[i - 1]));
-    if ((isDigit(c) || (c == '+' && i + 1 < text.size() && isDigit(static_cast<unsigned char>(text[i + 1])))) && boundary) {
+    if ((isDigit(c) ||
+         (c == '+' && i + 1 < text.size() && isDigit(static_cast<unsigned char>(text[i + 1])))) &&
+        boundary) {
       if (std::size_t end = numberEnd(text, i, digits)) {
         out.append(digits.size() - 3, '*').append(digits, digits.size() - 3, 3);
         i = end;
         continue;
       }
       // Not a number worth masking: copy its digits as they are.
-      while (i < text.size() && (isDigit(static_cast<unsigned char>(text[i])) || text[i] == '+')) out += text[i++];
+      while (i < text.size() && (isDigit(static_cast<unsigned char>(text[i])) || text[i] == '+'))
+        out += text[i++];
       continue;
     }
     if (c == '@' && i > 0 && isLocalPartChar(static_cast<unsigned char>(text[i - 1]))) {
@@ -121,10 +135,14 @@ void appendSanitized(std::string& out, std::string_view text) {
       }
     }
     if (c < 0x20 || c == 0x7f) {
-      if (c == '\n') out += "\\n";
-      else if (c == '\r') out += "\\r";
-      else if (c == '\t') out += "\\t";
-      else appendHex(out, c);
+      if (c == '\n')
+        out += "\\n";
+      else if (c == '\r')
+        out += "\\r";
+      else if (c == '\t')
+        out += "\\t";
+      else
+        appendHex(out, c);
       ++i;
       continue;
     }

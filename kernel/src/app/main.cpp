@@ -1,10 +1,8 @@
 // The `malipo` command: serve, check-config, migrate, plugins, jobs, payments, sdk.
 // Every error is one line on stderr and a non-zero exit; nothing escapes as a crash.
-#include <signal.h>
-
 #include <Poco/DateTimeFormatter.h>
 #include <Poco/Timestamp.h>
-
+#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -74,7 +72,8 @@ Args parse(int argc, char** argv) {
         value = argv[++i];
       }
       static const std::vector<std::string> known{"--config", "--state", "--limit", "--port-file"};
-      if (std::find(known.begin(), known.end(), key) == known.end()) throw std::runtime_error("unknown option " + key);
+      if (std::find(known.begin(), known.end(), key) == known.end())
+        throw std::runtime_error("unknown option " + key);
       a.options[key] = value;
     } else {
       a.positional.push_back(s);
@@ -93,13 +92,15 @@ long long number(const std::string& what, const std::string& text, long long min
     used = 0;
   }
   if (text.empty() || used != text.size() || v < min || v > max)
-    throw std::runtime_error(what + " must be a whole number between " + std::to_string(min) + " and " + std::to_string(max) +
-                             ", got '" + text + "'");
+    throw std::runtime_error(what + " must be a whole number between " + std::to_string(min) +
+                             " and " + std::to_string(max) + ", got '" + text + "'");
   return v;
 }
 
 int limitOption(Args& args) {
-  return args.options.count("--limit") ? static_cast<int>(number("--limit", args.options["--limit"], 1, 100000)) : 50;
+  return args.options.count("--limit")
+             ? static_cast<int>(number("--limit", args.options["--limit"], 1, 100000))
+             : 50;
 }
 
 // An empty --state lists every state; anything else must be one of `known`.
@@ -130,7 +131,8 @@ int serve(malipo::Config config, const std::string& portFile) {
   }
   int sig = 0;
   while (sigwait(&set, &sig) == 0 && sig == SIGHUP) kernel.reload();
-  kernel.logger().info("kernel", std::string("received ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT") + ", stopping");
+  kernel.logger().info(
+      "kernel", std::string("received ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT") + ", stopping");
   kernel.shutdown();
   kernel.logger().info("kernel", "stopped");
   if (kernel.handlersStuck()) {
@@ -147,16 +149,19 @@ int paymentsCommand(malipo::Kernel& kernel, const std::string& sub, Args& args) 
   if (sub == "list") {
     int limit = limitOption(args);
     std::vector<std::string> statuses;
-    for (auto st : {malipo::PaymentStatus::created, malipo::PaymentStatus::pending, malipo::PaymentStatus::succeeded,
-                    malipo::PaymentStatus::failed, malipo::PaymentStatus::expired, malipo::PaymentStatus::cancelled,
+    for (auto st : {malipo::PaymentStatus::created, malipo::PaymentStatus::pending,
+                    malipo::PaymentStatus::succeeded, malipo::PaymentStatus::failed,
+                    malipo::PaymentStatus::expired, malipo::PaymentStatus::cancelled,
                     malipo::PaymentStatus::unknown, malipo::PaymentStatus::held})
       statuses.push_back(malipo::statusName(st));
     std::string state = stateOption(args, statuses);
-    std::printf("%-36s %-10s %-12s %-14s %-10s %s\n", "ID", "STATUS", "PROVIDER", "AMOUNT", "PRODUCT", "CREATED");
+    std::printf("%-36s %-10s %-12s %-14s %-10s %s\n", "ID", "STATUS", "PROVIDER", "AMOUNT",
+                "PRODUCT", "CREATED");
     for (const auto& p : payments.list(state, limit))
-      std::printf("%-36s %-10s %-12s %-14s %-10s %s\n", p.id.c_str(), malipo::statusName(p.status), p.provider.c_str(),
-                  (malipo::formatMajor(p.amountMinor, p.currency) + " " + p.currency).c_str(), p.product.c_str(),
-                  malipo::isoTime(p.createdAtMs).c_str());
+      std::printf("%-36s %-10s %-12s %-14s %-10s %s\n", p.id.c_str(), malipo::statusName(p.status),
+                  p.provider.c_str(),
+                  (malipo::formatMajor(p.amountMinor, p.currency) + " " + p.currency).c_str(),
+                  p.product.c_str(), malipo::isoTime(p.createdAtMs).c_str());
     return 0;
   }
   if ((sub == "show" || sub == "sync") && args.positional.size() > 2) {
@@ -170,7 +175,8 @@ int paymentsCommand(malipo::Kernel& kernel, const std::string& sub, Args& args) 
     payments.toJson(p.value()).stringify(os, 2);
     std::cout << os.str() << "\n\nevents:\n";
     for (const auto& e : payments.events(id))
-      std::cout << "  " << malipo::isoTime(e.createdAtMs) << "  " << e.kind << "  " << e.detail << "\n";
+      std::cout << "  " << malipo::isoTime(e.createdAtMs) << "  " << e.kind << "  " << e.detail
+                << "\n";
     return 0;
   }
   std::cerr << "malipo: usage: malipo payments list|show ID|sync ID [--config FILE]\n";
@@ -196,14 +202,16 @@ int sdkCommand(const Args& args) {
 int run(int argc, char** argv) {
   Args args = parse(argc, argv);
   if (args.options.count("--version")) {
-    std::cout << "malipo " << MALIPO_VERSION << " (plugin SDK " << malipo::kernelSdkVersion() << ")\n";
+    std::cout << "malipo " << MALIPO_VERSION << " (plugin SDK " << malipo::kernelSdkVersion()
+              << ")\n";
     return 0;
   }
   if (args.options.count("--help") || args.positional.empty()) {
     std::cout << kUsage;
     return args.positional.empty() && !args.options.count("--help") ? 2 : 0;
   }
-  std::string configFile = args.options.count("--config") ? args.options["--config"] : "config/malipo.yaml";
+  std::string configFile =
+      args.options.count("--config") ? args.options["--config"] : "config/malipo.yaml";
   const std::string& cmd = args.positional[0];
   static const std::vector<std::string> commands{"serve", "check-config", "migrate", "plugins",
                                                  "jobs",  "payments",     "sdk"};
@@ -232,18 +240,22 @@ int run(int argc, char** argv) {
       }
     } cleanup{scratch};
     malipo::Config trial = malipo::ConfigLoader::loadFile(configFile);
-    trial.root.raw()->getObject("database")->set("url", std::string("sqlite:") + scratch + "/check.db");
+    trial.root.raw()
+        ->getObject("database")
+        ->set("url", std::string("sqlite:") + scratch + "/check.db");
     trial.root.raw()->getObject("log")->set("level", std::string("error"));
     malipo::Kernel kernel(std::move(trial));
     kernel.open();
     kernel.start(false);
     kernel.shutdown();
     std::cout << configFile << ": OK\n\n"
-              << malipo::ConfigLoader::describe(config.root, malipo::ConfigLoader::kernelSchema()) << "\nplugins:\n";
+              << malipo::ConfigLoader::describe(config.root, malipo::ConfigLoader::kernelSchema())
+              << "\nplugins:\n";
     malipo::PluginManager pm;
     pm.load(config);
     for (auto& p : pm.plugins()) {
-      std::cout << "  - " << p.config.name << " " << p.version() << " (SDK " << p.sdkVersion() << ", " << p.config.library << ")\n"
+      std::cout << "  - " << p.config.name << " " << p.version() << " (SDK " << p.sdkVersion()
+                << ", " << p.config.library << ")\n"
                 << malipo::ConfigLoader::describe(p.settings, p.schema, 6);
     }
     return 0;
@@ -253,8 +265,8 @@ int run(int argc, char** argv) {
     pm.load(config);
     std::printf("%-14s %-10s %-4s %s\n", "NAME", "VERSION", "SDK", "LIBRARY");
     for (auto& p : pm.plugins())
-      std::printf("%-14s %-10s %-4s %s\n", p.config.name.c_str(), p.version().c_str(), p.sdkVersion().c_str(),
-                  p.config.library.c_str());
+      std::printf("%-14s %-10s %-4s %s\n", p.config.name.c_str(), p.version().c_str(),
+                  p.sdkVersion().c_str(), p.config.library.c_str());
     return 0;
   }
   // migrate and jobs need the database; plugins register so their migrations are known.
@@ -273,10 +285,12 @@ int run(int argc, char** argv) {
   if (sub == "list") {
     int limit = limitOption(args);
     std::string state = stateOption(args, {"queued", "running", "done", "dead"});
-    std::printf("%-8s %-28s %-8s %-9s %-20s %s\n", "ID", "KIND", "STATE", "ATTEMPTS", "RUN_AT", "LAST_ERROR");
+    std::printf("%-8s %-28s %-8s %-9s %-20s %s\n", "ID", "KIND", "STATE", "ATTEMPTS", "RUN_AT",
+                "LAST_ERROR");
     for (const auto& j : kernel.jobs().list(state, limit))
-      std::printf("%-8lld %-28s %-8s %d/%-7d %-20s %s\n", static_cast<long long>(j.id), j.kind.c_str(), j.state.c_str(),
-                  j.attempts, j.maxAttempts, malipo::isoTime(j.runAt).c_str(), j.lastError.c_str());
+      std::printf("%-8lld %-28s %-8s %d/%-7d %-20s %s\n", static_cast<long long>(j.id),
+                  j.kind.c_str(), j.state.c_str(), j.attempts, j.maxAttempts,
+                  malipo::isoTime(j.runAt).c_str(), j.lastError.c_str());
     return 0;
   }
   if (sub == "retry" && args.positional.size() > 2) {

@@ -29,19 +29,26 @@ std::string where(const std::string& file, const YAML::Node& node) {
 
 const char* typeName(SettingType t) {
   switch (t) {
-    case SettingType::string: return "a string";
-    case SettingType::integer: return "an integer";
-    case SettingType::number: return "a number";
-    case SettingType::boolean: return "a boolean (true/false)";
-    case SettingType::list: return "a list";
-    case SettingType::object: return "a mapping";
-    case SettingType::map: return "a mapping";
+    case SettingType::string:
+      return "a string";
+    case SettingType::integer:
+      return "an integer";
+    case SettingType::number:
+      return "a number";
+    case SettingType::boolean:
+      return "a boolean (true/false)";
+    case SettingType::list:
+      return "a list";
+    case SettingType::object:
+      return "a mapping";
+    case SettingType::map:
+      return "a mapping";
   }
   return "?";
 }
 
-Poco::Dynamic::Var convert(const YAML::Node& node, const SchemaNode& schema, const std::string& path,
-                           const std::string& file);
+Poco::Dynamic::Var convert(const YAML::Node& node, const SchemaNode& schema,
+                           const std::string& path, const std::string& file);
 
 Poco::Dynamic::Var convertScalar(const YAML::Node& node, const SchemaNode& schema,
                                  const std::string& path, const std::string& file) {
@@ -73,9 +80,12 @@ Poco::Dynamic::Var convertScalar(const YAML::Node& node, const SchemaNode& schem
       } catch (...) {
         pos = 0;
       }
-      if (text.empty() || pos != text.size()) fail(file, node, path, "expected an integer, got '" + text + "'");
+      if (text.empty() || pos != text.size())
+        fail(file, node, path, "expected an integer, got '" + text + "'");
       if (v < schema.min || v > schema.max)
-        fail(file, node, path, "must be between " + std::to_string(schema.min) + " and " + std::to_string(schema.max));
+        fail(
+            file, node, path,
+            "must be between " + std::to_string(schema.min) + " and " + std::to_string(schema.max));
       return static_cast<Poco::Int64>(v);
     }
     case SettingType::number: {
@@ -86,7 +96,8 @@ Poco::Dynamic::Var convertScalar(const YAML::Node& node, const SchemaNode& schem
       } catch (...) {
         pos = 0;
       }
-      if (text.empty() || pos != text.size()) fail(file, node, path, "expected a number, got '" + text + "'");
+      if (text.empty() || pos != text.size())
+        fail(file, node, path, "expected a number, got '" + text + "'");
       return v;
     }
     case SettingType::boolean: {
@@ -94,13 +105,14 @@ Poco::Dynamic::Var convertScalar(const YAML::Node& node, const SchemaNode& schem
       if (text == "false" || text == "no" || text == "off") return false;
       fail(file, node, path, "expected true or false, got '" + text + "'");
     }
-    default: break;
+    default:
+      break;
   }
   fail(file, node, path, "internal: not a scalar type");
 }
 
-Poco::Dynamic::Var convert(const YAML::Node& node, const SchemaNode& schema, const std::string& path,
-                           const std::string& file) {
+Poco::Dynamic::Var convert(const YAML::Node& node, const SchemaNode& schema,
+                           const std::string& path, const std::string& file) {
   switch (schema.type) {
     case SettingType::object: {
       Poco::JSON::Object::Ptr obj = new Poco::JSON::Object;
@@ -113,7 +125,8 @@ Poco::Dynamic::Var convert(const YAML::Node& node, const SchemaNode& schema, con
         std::string childPath = path.empty() ? key : path + "." + key;
         YAML::Node value = (node.IsDefined() && node.IsMap()) ? node[key] : YAML::Node();
         if (!value.IsDefined() || value.IsNull()) {
-          if (child.required) fail(file, node, childPath, "is required (" + child.description + ")");
+          if (child.required)
+            fail(file, node, childPath, "is required (" + child.description + ")");
           if (child.hasDefault) {
             // A path default resolves like a written value.
             Poco::Dynamic::Var v = child.defaultValue;
@@ -209,8 +222,8 @@ SchemaNode ConfigLoader::kernelSchema() {
   return KernelSettings::decl().schema();
 }
 
-Settings ConfigLoader::validate(const YAML::Node& node, const SchemaNode& schema, const std::string& path,
-                                const std::string& file) {
+Settings ConfigLoader::validate(const YAML::Node& node, const SchemaNode& schema,
+                                const std::string& path, const std::string& file) {
   Poco::Dynamic::Var v = convert(node, schema, path, file);
   return Settings(v.extract<Poco::JSON::Object::Ptr>(), path);
 }
@@ -220,7 +233,8 @@ Config ConfigLoader::loadString(const std::string& yaml, const std::string& name
   try {
     root = YAML::Load(yaml);
   } catch (const YAML::Exception& e) {
-    throw ConfigError(name + ":" + std::to_string(e.mark.line + 1) + ": YAML syntax error: " + e.msg);
+    throw ConfigError(name + ":" + std::to_string(e.mark.line + 1) +
+                      ": YAML syntax error: " + e.msg);
   }
   if (root.IsNull() || !root.IsDefined()) root = YAML::Node(YAML::NodeType::Map);
   if (!root.IsMap()) throw ConfigError(name + ": the top level must be a mapping");
@@ -284,14 +298,16 @@ void ConfigLoader::checkSecrets(const Settings& settings, const SchemaNode& sche
     if (value.empty()) {
       if (child.emptyAllowed) continue;
       why = "is empty";
-    } else if (lower.find("change-me") != std::string::npos || lower.find("changeme") != std::string::npos ||
+    } else if (lower.find("change-me") != std::string::npos ||
+               lower.find("changeme") != std::string::npos ||
                lower.find("sandbox") != std::string::npos) {
       why = "is a published placeholder";
     } else if (value.size() < kMinSecretBytes) {
       why = "is shorter than " + std::to_string(kMinSecretBytes) + " bytes";
     }
     if (!why.empty())
-      throw ConfigError(file + ": " + path + ": " + why + "; outside sandbox set a random secret of at least " +
+      throw ConfigError(file + ": " + path + ": " + why +
+                        "; outside sandbox set a random secret of at least " +
                         std::to_string(kMinSecretBytes) + " bytes (e.g. `openssl rand -hex 32`)");
   }
 }
@@ -314,7 +330,8 @@ std::string ConfigLoader::describe(const Settings& settings, const SchemaNode& s
       obj->get(key).isString() ? (os << '"' << obj->get(key).toString() << '"')
                                : (os << obj->get(key).toString());
       Poco::Dynamic::Var v = obj->get(key);
-      if (v.type() == typeid(Poco::JSON::Array::Ptr) || v.type() == typeid(Poco::JSON::Object::Ptr)) {
+      if (v.type() == typeid(Poco::JSON::Array::Ptr) ||
+          v.type() == typeid(Poco::JSON::Object::Ptr)) {
         std::ostringstream js;
         if (v.type() == typeid(Poco::JSON::Array::Ptr))
           v.extract<Poco::JSON::Array::Ptr>()->stringify(js);

@@ -38,8 +38,8 @@ class ConfigLoader {
   static Config loadString(const std::string& yaml, const std::string& name);
   // Validates `node` (may be undefined: all defaults) against `schema`; `path` names it in
   // errors ("plugins[0].settings").
-  static Settings validate(const YAML::Node& node, const SchemaNode& schema, const std::string& path,
-                           const std::string& file);
+  static Settings validate(const YAML::Node& node, const SchemaNode& schema,
+                           const std::string& path, const std::string& file);
   // The one rule for paths in a config: a relative `value` resolves against the folder of
   // the config file `file` (unchanged when absolute, empty, or `file` names no folder).
   // Applied to plugins[].library, a sqlite: database.url and every setting marked isPath().
@@ -49,7 +49,8 @@ class ConfigLoader {
   // Outside sandbox, throws ConfigError for a `strongSecret()` field of `schema` that is
   // empty (unless allowed), shorter than kMinSecretBytes or a published placeholder; the
   // message names the key and never the value.
-  static void checkSecrets(const Settings& settings, const SchemaNode& schema, bool sandbox, const std::string& file);
+  static void checkSecrets(const Settings& settings, const SchemaNode& schema, bool sandbox,
+                           const std::string& file);
   // The validated tree as text with secrets masked, for check-config.
   static std::string describe(const Settings& settings, const SchemaNode& schema, int indent = 0);
 };

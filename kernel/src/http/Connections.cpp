@@ -980,46 +980,46 @@ void Connections::start() {
       Impl& impl = *self.impl_;
       if (!impl.acceptor || !impl.acceptor->is_open()) return;
       IoThread& target = *impl.io[impl.next++ % impl.io.size()];
-      impl.acceptor->async_accept(target.ioc, [&self, &target](const boost::system::error_code& ec,
-                                                               tcp::socket sock) {
-        Impl& impl = *self.impl_;
-        if (ec == asio::error::operation_aborted || !impl.acceptor || !impl.acceptor->is_open())
-          return;
-        if (ec) {
-          // Out of descriptors or the like: wait a little instead of spinning.
-          impl.acceptRetry->expires_after(std::chrono::milliseconds(50));
-          impl.acceptRetry->async_wait([&self](const boost::system::error_code& e) {
-            if (!e) next(self);
+      impl.acceptor->async_accept(
+          target.ioc, [&self, &target](const boost::system::error_code& ec, tcp::socket sock) {
+            Impl& impl = *self.impl_;
+            if (ec == asio::error::operation_aborted || !impl.acceptor || !impl.acceptor->is_open())
+              return;
+            if (ec) {
+              // Out of descriptors or the like: wait a little instead of spinning.
+              impl.acceptRetry->expires_after(std::chrono::milliseconds(50));
+              impl.acceptRetry->async_wait([&self](const boost::system::error_code& e) {
+                if (!e) next(self);
+              });
+              return;
+            }
+            next(self);
+            boost::system::error_code pe;
+            auto remote = sock.remote_endpoint(pe);
+            if (pe) return;
+            std::string peer = peerText(remote);
+            self.stats_->accepted++;
+            if (self.stats_->open.load() >= self.opts_.maxConnections) {
+              self.stats_->refusedTotal++;
+              return;  // the socket closes here
+            }
+            if (self.opts_.maxConnectionsPerClient > 0 && !(self.exempt_ && self.exempt_(peer))) {
+              std::lock_guard<std::mutex> lock(self.perClientMutex_);
+              int& n = self.perClient_[peer];
+              if (n >= self.opts_.maxConnectionsPerClient) {
+                self.stats_->refusedPerClient++;
+                return;
+              }
+              ++n;
+            } else {
+              std::lock_guard<std::mutex> lock(self.perClientMutex_);
+              ++self.perClient_[peer];
+            }
+            self.stats_->open++;
+            auto conn = std::make_shared<Connection>(self, target, std::move(sock), std::move(peer),
+                                                     self.tls_ ? self.tls_->get() : nullptr);
+            asio::post(target.ioc, [conn] { conn->start(); });
           });
-          return;
-        }
-        next(self);
-        boost::system::error_code pe;
-        auto remote = sock.remote_endpoint(pe);
-        if (pe) return;
-        std::string peer = peerText(remote);
-        self.stats_->accepted++;
-        if (self.stats_->open.load() >= self.opts_.maxConnections) {
-          self.stats_->refusedTotal++;
-          return;  // the socket closes here
-        }
-        if (self.opts_.maxConnectionsPerClient > 0 && !(self.exempt_ && self.exempt_(peer))) {
-          std::lock_guard<std::mutex> lock(self.perClientMutex_);
-          int& n = self.perClient_[peer];
-          if (n >= self.opts_.maxConnectionsPerClient) {
-            self.stats_->refusedPerClient++;
-            return;
-          }
-          ++n;
-        } else {
-          std::lock_guard<std::mutex> lock(self.perClientMutex_);
-          ++self.perClient_[peer];
-        }
-        self.stats_->open++;
-        auto conn = std::make_shared<Connection>(self, target, std::move(sock), std::move(peer),
-                                                 self.tls_ ? self.tls_->get() : nullptr);
-        asio::post(target.ioc, [conn] { conn->start(); });
-      });
     }
   };
   asio::post(impl_->io[0]->ioc, [this] { Acceptor::next(*this); });

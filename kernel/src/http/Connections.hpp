@@ -96,12 +96,12 @@ class HttpApp {
 struct ConnectionStats {
   std::atomic<std::int64_t> open{0};
   std::atomic<std::int64_t> accepted{0};
-  std::atomic<std::int64_t> refusedTotal{0};       // server.max_connections reached
-  std::atomic<std::int64_t> refusedPerClient{0};   // server.max_connections_per_client reached
-  std::atomic<std::int64_t> headerTimeouts{0};     // 408 while reading a header block or body
-  std::atomic<std::int64_t> idleClosed{0};         // keep-alive connections closed when idle
-  std::atomic<std::int64_t> badRequests{0};        // 400/431 from the reader
-  std::atomic<std::int64_t> bodyBudgetRefused{0};  // 503: server.max_buffered_body_bytes reached
+  std::atomic<std::int64_t> refusedTotal{0};        // server.max_connections reached
+  std::atomic<std::int64_t> refusedPerClient{0};    // server.max_connections_per_client reached
+  std::atomic<std::int64_t> headerTimeouts{0};      // 408 while reading a header block or body
+  std::atomic<std::int64_t> idleClosed{0};          // keep-alive connections closed when idle
+  std::atomic<std::int64_t> badRequests{0};         // 400/431 from the reader
+  std::atomic<std::int64_t> bodyBudgetRefused{0};   // 503: server.max_buffered_body_bytes reached
   std::atomic<std::int64_t> tlsHandshakeFailed{0};  // TLS handshakes refused (old versions, junk)
   std::atomic<std::int64_t> plainOnTls{0};          // plain HTTP sent to the TLS port (400)
 };

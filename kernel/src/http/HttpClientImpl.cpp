@@ -33,13 +33,15 @@ Result<OutboundResponse> HttpClientImpl::once(const OutboundRequest& r) {
   }
   std::unique_ptr<Poco::Net::HTTPClientSession> session;
   if (uri.getScheme() == "https") {
-    session = std::make_unique<Poco::Net::HTTPSClientSession>(uri.getHost(), uri.getPort(), tlsContext());
+    session =
+        std::make_unique<Poco::Net::HTTPSClientSession>(uri.getHost(), uri.getPort(), tlsContext());
   } else if (uri.getScheme() == "http") {
     session = std::make_unique<Poco::Net::HTTPClientSession>(uri.getHost(), uri.getPort());
   } else {
     return Error::make(ErrorCode::internal, "unsupported URL scheme '" + uri.getScheme() + "'");
   }
-  Poco::Timespan timeout(static_cast<long>(r.timeoutMs / 1000), static_cast<long>((r.timeoutMs % 1000) * 1000));
+  Poco::Timespan timeout(static_cast<long>(r.timeoutMs / 1000),
+                         static_cast<long>((r.timeoutMs % 1000) * 1000));
   session->setTimeout(timeout, timeout, timeout);
   std::string target = uri.getPathAndQuery();
   if (target.empty()) target = "/";
@@ -60,9 +62,11 @@ Result<OutboundResponse> HttpClientImpl::once(const OutboundRequest& r) {
     Poco::StreamCopier::copyToString(is, out.body);
     return out;
   } catch (const Poco::TimeoutException& e) {
-    return Error::make(ErrorCode::providerTimeout, "timed out: " + e.displayText(), "the provider did not answer in time");
+    return Error::make(ErrorCode::providerTimeout, "timed out: " + e.displayText(),
+                       "the provider did not answer in time");
   } catch (const Poco::Exception& e) {
-    return Error::make(ErrorCode::providerError, e.displayText(), "the provider could not be reached");
+    return Error::make(ErrorCode::providerError, e.displayText(),
+                       "the provider could not be reached");
   }
 }
 
@@ -79,11 +83,16 @@ Result<OutboundResponse> HttpClientImpl::send(const OutboundRequest& r) {
   for (int i = 1;; ++i) {
     auto started = std::chrono::steady_clock::now();
     auto res = once(r);
-    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count();
-    bool retryable = !res.ok() ? res.error().code != ErrorCode::internal : res.value().status >= 500;
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                  std::chrono::steady_clock::now() - started)
+                  .count();
+    bool retryable =
+        !res.ok() ? res.error().code != ErrorCode::internal : res.value().status >= 500;
     log_.info("http-out", r.method + " " + where + " -> " +
-                              (res.ok() ? std::to_string(res.value().status) : std::string(errorCodeName(res.error().code))) +
-                              " " + std::to_string(ms) + "ms" + (i > 1 ? " (try " + std::to_string(i) + ")" : ""));
+                              (res.ok() ? std::to_string(res.value().status)
+                                        : std::string(errorCodeName(res.error().code))) +
+                              " " + std::to_string(ms) + "ms" +
+                              (i > 1 ? " (try " + std::to_string(i) + ")" : ""));
     if (!retryable || i >= attempts) return res;
     std::this_thread::sleep_for(std::chrono::milliseconds(100 * i * i));
   }

@@ -25,7 +25,8 @@ namespace {
 bool validRequestId(const std::string& id) {
   if (id.empty() || id.size() > 64) return false;
   for (char c : id)
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.')) return false;
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.'))
+      return false;
   return true;
 }
 
@@ -85,8 +86,10 @@ HttpServer::HttpServer(RouterImpl& router, MetricsRegistry& metrics, Logger& log
       clock_(clock),
       opts_(std::move(options)),
       proxies_(opts_.trustedProxies) {
-  metrics_.describe("malipo_http_requests_total", "HTTP requests by route, method and status", "counter");
-  metrics_.describe("malipo_http_request_duration_seconds", "HTTP request latency by route", "histogram");
+  metrics_.describe("malipo_http_requests_total", "HTTP requests by route, method and status",
+                    "counter");
+  metrics_.describe("malipo_http_request_duration_seconds", "HTTP request latency by route",
+                    "histogram");
   if (auto* kl = dynamic_cast<KernelLogger*>(&log_); kl && kl->json()) jsonAccessLog_ = kl;
   healthz_ = router_.match("GET", "/healthz").route;
   readyz_ = router_.match("GET", "/readyz").route;
@@ -116,7 +119,8 @@ HttpServer::HttpServer(RouterImpl& router, MetricsRegistry& metrics, Logger& log
   metrics_.describe("malipo_http_connections_idle_closed_total",
                     "keep-alive connections closed after server.idle_timeout_ms", "counter");
   metrics_.describe("malipo_http_body_budget_refused_total",
-                    "requests refused with 503 because server.max_buffered_body_bytes was reached", "counter");
+                    "requests refused with 503 because server.max_buffered_body_bytes was reached",
+                    "counter");
   metrics_.describe("malipo_http_bad_requests_total",
                     "requests refused by the HTTP reader (400, 431)", "counter");
   if (conns_->tls()) {
@@ -138,7 +142,8 @@ HttpServer::HttpServer(RouterImpl& router, MetricsRegistry& metrics, Logger& log
                static_cast<double>(stats->idleClosed.load()));
     m.setGauge("malipo_http_bad_requests_total", {},
                static_cast<double>(stats->badRequests.load()));
-    m.setGauge("malipo_http_body_budget_refused_total", {}, static_cast<double>(stats->bodyBudgetRefused.load()));
+    m.setGauge("malipo_http_body_budget_refused_total", {},
+               static_cast<double>(stats->bodyBudgetRefused.load()));
     if (tls) {
       m.setGauge("malipo_tls_handshake_failures_total", {},
                  static_cast<double>(stats->tlsHandshakeFailed.load()));
@@ -260,8 +265,8 @@ bool HttpServer::stop(std::int64_t graceMs) {
   const int stuck = inflight.load();
   conns_->closeAll();
   if (stuck > 0) {
-    log_.error("http", std::to_string(stuck) + " request(s) still running after " + std::to_string(graceMs) +
-                           " ms: their connections were closed");
+    log_.error("http", std::to_string(stuck) + " request(s) still running after " +
+                           std::to_string(graceMs) + " ms: their connections were closed");
     // Their threads still use this server, its pools and connections: all stay (the process exits).
     (void)pool_.release();
     (void)healthPool_.release();
@@ -376,15 +381,18 @@ Response HttpServer::handle(Request& req, const RouteMatch& m, bool bodyTooLarge
   req.requestId = validRequestId(incoming) ? incoming : newRequestId();
   LogContext ctx(req.requestId);
   Response resp;
-  static const std::string unmatched = "unmatched", notAllowed = "method_not_allowed", preflight = "preflight";
-  const std::string* routeName = m.route ? &m.route->options.name : (m.allowed.empty() ? &unmatched : &notAllowed);
+  static const std::string unmatched = "unmatched", notAllowed = "method_not_allowed",
+                           preflight = "preflight";
+  const std::string* routeName =
+      m.route ? &m.route->options.name : (m.allowed.empty() ? &unmatched : &notAllowed);
 
   if (req.method == "OPTIONS" && !req.header("Access-Control-Request-Method").empty()) {
     resp = Response::text(204, "");
     addCors(req, resp);
     if (!resp.headers.empty()) {
       resp.header("Access-Control-Allow-Methods", "GET, POST, PUT, PATCH, DELETE, OPTIONS");
-      resp.header("Access-Control-Allow-Headers", "Authorization, Content-Type, Idempotency-Key, X-Request-Id");
+      resp.header("Access-Control-Allow-Headers",
+                  "Authorization, Content-Type, Idempotency-Key, X-Request-Id");
       resp.header("Access-Control-Max-Age", std::to_string(opts_.corsMaxAge));
     }
     routeName = &preflight;
@@ -394,7 +402,8 @@ Response HttpServer::handle(Request& req, const RouteMatch& m, bool bodyTooLarge
   }
   resp.header("X-Request-Id", req.requestId);
 
-  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   metrics_.recordRequest(*routeName, req.method, resp.status, seconds);
   if (opts_.accessLog && jsonAccessLog_) {
     // One JSON object per request: the route's name (its pattern by default), never the
@@ -410,8 +419,16 @@ Response HttpServer::handle(Request& req, const RouteMatch& m, bool bodyTooLarge
   } else if (opts_.accessLog) {
     thread_local std::string line;  // reused: no allocation per request
     line.clear();
-    line.append(req.clientIp).append(" \"").append(req.method).append(" ").append(req.path).append("\" ");
-    line.append(std::to_string(resp.status)).append(" ").append(std::to_string(resp.body.size())).append("B ");
+    line.append(req.clientIp)
+        .append(" \"")
+        .append(req.method)
+        .append(" ")
+        .append(req.path)
+        .append("\" ");
+    line.append(std::to_string(resp.status))
+        .append(" ")
+        .append(std::to_string(resp.body.size()))
+        .append("B ");
     line.append(std::to_string(static_cast<int>(seconds * 1e6))).append("us");
     log_.info("http", line);
   }
@@ -423,17 +440,20 @@ Response HttpServer::route(Request& req, const RouteMatch& m, bool bodyTooLarge)
     if (!m.allowed.empty()) {
       std::string allow;
       for (const auto& a : m.allowed) allow += (allow.empty() ? "" : ", ") + a;
-      Response r = jsonError(ErrorCode::conflict, "method " + req.method + " not allowed here", req.requestId);
+      Response r = jsonError(ErrorCode::conflict, "method " + req.method + " not allowed here",
+                             req.requestId);
       r.status = 405;
       Poco::JSON::Object o;
       o.set("error", "method_not_allowed");
-      o.set("message", "method " + req.method + " is not allowed on this path (allowed: " + allow + ")");
+      o.set("message",
+            "method " + req.method + " is not allowed on this path (allowed: " + allow + ")");
       o.set("request_id", req.requestId);
       r = Response::json(405, o);
       r.header("Allow", allow);
       return r;
     }
-    return jsonError(ErrorCode::notFound, "no route for " + req.method + " " + req.path, req.requestId);
+    return jsonError(ErrorCode::notFound, "no route for " + req.method + " " + req.path,
+                     req.requestId);
   }
   const Route& route = *m.route;
   req.pathParams = m.params;
@@ -452,7 +472,9 @@ Response HttpServer::route(Request& req, const RouteMatch& m, bool bodyTooLarge)
   if (int wait = exempt ? 0
                         : limiter_.take(bucket.empty() ? "default" : bucket, limit, req.clientIp,
                                         clock_.nowMs())) {
-    Response r = jsonError(ErrorCode::rateLimited, "too many requests; retry in " + std::to_string(wait) + " s", req.requestId);
+    Response r =
+        jsonError(ErrorCode::rateLimited,
+                  "too many requests; retry in " + std::to_string(wait) + " s", req.requestId);
     r.header("Retry-After", std::to_string(wait));
     return r;
   }
@@ -460,12 +482,14 @@ Response HttpServer::route(Request& req, const RouteMatch& m, bool bodyTooLarge)
   std::string authz = req.header("Authorization");
   std::string bearer = authz.rfind("Bearer ", 0) == 0 ? Poco::trim(authz.substr(7)) : std::string();
   switch (route.options.auth) {
-    case Auth::none: break;
+    case Auth::none:
+      break;
     case Auth::optional:
     case Auth::required: {
       auto unauthorized = [&] {
-        Response r = route.options.unauthorizedBody.empty() ? jsonError(ErrorCode::unauthorized, "Unauthorized", req.requestId)
-                                                            : Response::text(401, route.options.unauthorizedBody, "application/json");
+        Response r = route.options.unauthorizedBody.empty()
+                         ? jsonError(ErrorCode::unauthorized, "Unauthorized", req.requestId)
+                         : Response::text(401, route.options.unauthorizedBody, "application/json");
         return r.header("WWW-Authenticate", "Bearer");
       };
       if (bearer.empty()) {
@@ -482,21 +506,24 @@ Response HttpServer::route(Request& req, const RouteMatch& m, bool bodyTooLarge)
     }
     case Auth::admin:
       if (opts_.adminToken.empty())
-        return jsonError(ErrorCode::forbidden, "the admin API is disabled (admin.token is empty)", req.requestId);
+        return jsonError(ErrorCode::forbidden, "the admin API is disabled (admin.token is empty)",
+                         req.requestId);
       if (bearer.empty() || !constantTimeEquals(bearer, opts_.adminToken))
         return jsonError(ErrorCode::unauthorized, "Unauthorized", req.requestId);
       break;
   }
 
   try {
-    if (route.options.idempotent && idempotency_) return idempotency_->run(req, route.method + " " + route.pattern, route.handler);
+    if (route.options.idempotent && idempotency_)
+      return idempotency_->run(req, route.method + " " + route.pattern, route.handler);
     return route.handler(req);
   } catch (const std::exception& e) {
     log_.error("http", route.method + " " + route.pattern + " threw: " + e.what());
   } catch (...) {
     log_.error("http", route.method + " " + route.pattern + " threw a non-standard exception");
   }
-  return jsonError(ErrorCode::internal, "internal error; quote request id " + req.requestId, req.requestId);
+  return jsonError(ErrorCode::internal, "internal error; quote request id " + req.requestId,
+                   req.requestId);
 }
 
 }  // namespace malipo

@@ -33,7 +33,8 @@ void replayHeaders(const std::string& json, Response& r) {
     auto arr = Poco::JSON::Parser().parse(json).extract<Poco::JSON::Array::Ptr>();
     for (std::size_t i = 0; i < arr->size(); ++i) {
       auto pair = arr->getArray(static_cast<unsigned>(i));
-      if (pair && pair->size() == 2) r.header(pair->getElement<std::string>(0), pair->getElement<std::string>(1));
+      if (pair && pair->size() == 2)
+        r.header(pair->getElement<std::string>(0), pair->getElement<std::string>(1));
     }
   } catch (const Poco::Exception&) {
     // A row written before headers were kept: replay without them.
@@ -46,8 +47,10 @@ std::vector<Migration> Idempotency::migrations() {
   m.version = 1;
   m.description = "idempotency keys";
   m.sqlite =
-      "CREATE TABLE idempotency_keys (scope TEXT NOT NULL, idem_key TEXT NOT NULL, request_hash TEXT NOT NULL, "
-      "state TEXT NOT NULL, status BIGINT, content_type TEXT, headers TEXT, body TEXT, created_at BIGINT NOT NULL, "
+      "CREATE TABLE idempotency_keys (scope TEXT NOT NULL, idem_key TEXT NOT NULL, request_hash "
+      "TEXT NOT NULL, "
+      "state TEXT NOT NULL, status BIGINT, content_type TEXT, headers TEXT, body TEXT, created_at "
+      "BIGINT NOT NULL, "
       "PRIMARY KEY (scope, idem_key));"
       "CREATE INDEX idempotency_created ON idempotency_keys (created_at)";
   return {m};
@@ -57,7 +60,9 @@ Response Idempotency::run(const Request& req, const std::string& scope, const Ha
   std::string key = req.header("Idempotency-Key");
   if (key.empty()) return handler(req);
   if (key.size() > 255)
-    return Response::error(Error::make(ErrorCode::invalidInput, "Idempotency-Key is longer than 255 characters"), req.requestId);
+    return Response::error(
+        Error::make(ErrorCode::invalidInput, "Idempotency-Key is longer than 255 characters"),
+        req.requestId);
   // The caller identity is part of the scope: one user's key never replays another's answer,
   // and no user id (not even "anon") can name the anonymous callers' scope.
   std::string fullScope = scope + (req.userId ? "|user:" + *req.userId : std::string("|anonymous"));
@@ -68,28 +73,38 @@ Response Idempotency::run(const Request& req, const std::string& scope, const Ha
 
   std::optional<Response> early;
   store_.write([&](Tx& tx) {
-    Rows r = tx.query("SELECT request_hash, state, status, content_type, headers, body, created_at FROM idempotency_keys WHERE scope = ? AND idem_key = ?",
-                      {fullScope, key});
+    Rows r = tx.query(
+        "SELECT request_hash, state, status, content_type, headers, body, created_at FROM "
+        "idempotency_keys WHERE scope = ? AND idem_key = ?",
+        {fullScope, key});
     if (r.empty()) {
       // ON CONFLICT: a simultaneous first request with the same key won the insert.
-      if (tx.exec("INSERT INTO idempotency_keys (scope, idem_key, request_hash, state, created_at) VALUES (?, ?, ?, 'in_flight', ?) "
+      if (tx.exec("INSERT INTO idempotency_keys (scope, idem_key, request_hash, state, created_at) "
+                  "VALUES (?, ?, ?, 'in_flight', ?) "
                   "ON CONFLICT DO NOTHING",
                   {fullScope, key, hash, now}) == 0)
-        early = Response::error(Error::make(ErrorCode::conflict, "a request with this Idempotency-Key is still in progress"),
-                                req.requestId);
+        early =
+            Response::error(Error::make(ErrorCode::conflict,
+                                        "a request with this Idempotency-Key is still in progress"),
+                            req.requestId);
       return;
     }
-    if (r.str(0, "state") != "done" && r.str(0, "request_hash") == hash && r.i64(0, "created_at") < now - kAbandonedMs) {
+    if (r.str(0, "state") != "done" && r.str(0, "request_hash") == hash &&
+        r.i64(0, "created_at") < now - kAbandonedMs) {
       // The first attempt died mid-request (the process crashed): let this one take over.
-      tx.exec("UPDATE idempotency_keys SET created_at = ? WHERE scope = ? AND idem_key = ?", {now, fullScope, key});
+      tx.exec("UPDATE idempotency_keys SET created_at = ? WHERE scope = ? AND idem_key = ?",
+              {now, fullScope, key});
       return;
     }
     if (r.str(0, "request_hash") != hash) {
-      early = Response::error(
-          Error::make(ErrorCode::unprocessable, "this Idempotency-Key was used with a different request"), req.requestId);
-    } else if (r.str(0, "state") != "done") {
-      early = Response::error(Error::make(ErrorCode::conflict, "a request with this Idempotency-Key is still in progress"),
+      early = Response::error(Error::make(ErrorCode::unprocessable,
+                                          "this Idempotency-Key was used with a different request"),
                               req.requestId);
+    } else if (r.str(0, "state") != "done") {
+      early =
+          Response::error(Error::make(ErrorCode::conflict,
+                                      "a request with this Idempotency-Key is still in progress"),
+                          req.requestId);
     } else {
       Response replay;
       replay.status = static_cast<int>(r.i64(0, "status"));
@@ -113,15 +128,19 @@ Response Idempotency::run(const Request& req, const std::string& scope, const Ha
     // A server-side failure is not an answer worth replaying: the client may retry.
     store_.exec("DELETE FROM idempotency_keys WHERE scope = ? AND idem_key = ?", {fullScope, key});
   } else {
-    store_.exec("UPDATE idempotency_keys SET state = 'done', status = ?, content_type = ?, headers = ?, body = ? "
-                "WHERE scope = ? AND idem_key = ?",
-                {static_cast<std::int64_t>(resp.status), resp.contentType, headersJson(resp), resp.body, fullScope, key});
+    store_.exec(
+        "UPDATE idempotency_keys SET state = 'done', status = ?, content_type = ?, headers = ?, "
+        "body = ? "
+        "WHERE scope = ? AND idem_key = ?",
+        {static_cast<std::int64_t>(resp.status), resp.contentType, headersJson(resp), resp.body,
+         fullScope, key});
   }
   return resp;
 }
 
 int Idempotency::purge(std::int64_t olderThanMs) {
-  return static_cast<int>(store_.exec("DELETE FROM idempotency_keys WHERE created_at < ?", {clock_.nowMs() - olderThanMs}));
+  return static_cast<int>(store_.exec("DELETE FROM idempotency_keys WHERE created_at < ?",
+                                      {clock_.nowMs() - olderThanMs}));
 }
 
 }  // namespace malipo

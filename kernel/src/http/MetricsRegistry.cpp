@@ -21,10 +21,11 @@ void appendEscaped(std::string& out, const std::string& v) {
 }
 }  // namespace
 
-MetricsRegistry::MetricsRegistry() : id_([] {
-  static std::atomic<std::uint64_t> next{0};
-  return ++next;
-}()) {}
+MetricsRegistry::MetricsRegistry()
+    : id_([] {
+        static std::atomic<std::uint64_t> next{0};
+        return ++next;
+      }()) {}
 
 std::string MetricsRegistry::labelText(const Labels& labels, const std::string& extraKey,
                                        const std::string& extraValue) {
@@ -49,10 +50,11 @@ void MetricsRegistry::increment(const std::string& name, const Labels& labels, d
   counters_[name][key] += by;
 }
 
-
-void MetricsRegistry::recordRequest(const std::string& route, const std::string& method, int status, double seconds) {
+void MetricsRegistry::recordRequest(const std::string& route, const std::string& method, int status,
+                                    double seconds) {
   static std::atomic<unsigned> nextShard{0};
-  thread_local unsigned shardIndex = nextShard.fetch_add(1, std::memory_order_relaxed) % kRequestShards;
+  thread_local unsigned shardIndex =
+      nextShard.fetch_add(1, std::memory_order_relaxed) % kRequestShards;
   RequestShard& shard = requestShards_[shardIndex];
   // A keep-alive client mostly repeats one request: each thread remembers where its last
   // series live (entries are never erased, so the pointers stay valid) and skips the key.
@@ -65,7 +67,8 @@ void MetricsRegistry::recordRequest(const std::string& route, const std::string&
   };
   thread_local Last last;
   std::lock_guard<std::mutex> lock(shard.mutex);
-  if (last.registry != id_ || last.status != status || last.route != route || last.method != method) {
+  if (last.registry != id_ || last.status != status || last.route != route ||
+      last.method != method) {
     // Labels in the order labelText() sorts them: method, route, status.
     std::string key = "{method=\"";
     appendEscaped(key, method);
@@ -102,7 +105,8 @@ void MetricsRegistry::observe(const std::string& name, const Labels& labels, dou
   h.sum += seconds;
 }
 
-void MetricsRegistry::describe(const std::string& name, const std::string& help, const std::string& type) {
+void MetricsRegistry::describe(const std::string& name, const std::string& help,
+                               const std::string& type) {
   std::lock_guard<std::mutex> lock(mutex_);
   help_[name] = {help, type};
 }

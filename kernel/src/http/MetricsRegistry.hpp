@@ -22,7 +22,8 @@ class MetricsRegistry final : public Metrics {
   void observe(const std::string& name, const Labels& labels, double seconds) override;
   void describe(const std::string& name, const std::string& help, const std::string& type) override;
   // Counter + histogram of one finished request under one lock (the hot path).
-  void recordRequest(const std::string& route, const std::string& method, int status, double seconds);
+  void recordRequest(const std::string& route, const std::string& method, int status,
+                     double seconds);
   // Called before each render to refresh gauges computed elsewhere (job states, plugins).
   void addCollector(std::function<void(Metrics&)> collector) override;
   std::string render();

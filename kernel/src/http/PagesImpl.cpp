@@ -1,6 +1,7 @@
 #include "http/PagesImpl.hpp"
 
 #include <Poco/JSON/Array.h>
+
 #include <mstch/mstch.hpp>
 
 namespace malipo {
@@ -65,8 +66,8 @@ ol li{margin:.3rem 0}dl{display:grid;grid-template-columns:auto 1fr;gap:.25rem .
 
 }  // namespace
 
-std::string PagesImpl::render(const std::string& title, const std::string& bodyTemplate, const Poco::JSON::Object& data,
-                              const std::string& headExtra) const {
+std::string PagesImpl::render(const std::string& title, const std::string& bodyTemplate,
+                              const Poco::JSON::Object& data, const std::string& headExtra) const {
   std::string body = mstch::render(bodyTemplate, toMap(data));
   mstch::map layout{{"title", title}, {"body", body}, {"head", headExtra}};
   return mstch::render(kLayout, layout);

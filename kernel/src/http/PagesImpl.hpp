@@ -7,7 +7,8 @@ namespace malipo {
 
 class PagesImpl final : public Pages {
  public:
-  std::string render(const std::string& title, const std::string& bodyTemplate, const Poco::JSON::Object& data,
+  std::string render(const std::string& title, const std::string& bodyTemplate,
+                     const Poco::JSON::Object& data,
                      const std::string& headExtra = {}) const override;
 };
 

@@ -6,7 +6,8 @@
 
 namespace malipo {
 
-int RateLimiter::take(const std::string& bucket, const Limit& limit, const std::string& client, std::int64_t nowMs) {
+int RateLimiter::take(const std::string& bucket, const Limit& limit, const std::string& client,
+                      std::int64_t nowMs) {
   const double ratePerMs = limit.perMinute / 60000.0;
   thread_local std::string key;  // reused: no allocation per request
   key.assign(bucket).append(1, '|').append(client);

@@ -16,7 +16,8 @@ class RateLimiter {
     double burst = 60;
   };
   // Takes one token; returns 0 when allowed, otherwise the seconds to wait (Retry-After).
-  int take(const std::string& bucket, const Limit& limit, const std::string& client, std::int64_t nowMs);
+  int take(const std::string& bucket, const Limit& limit, const std::string& client,
+           std::int64_t nowMs);
 
  private:
   struct State {

@@ -18,12 +18,14 @@ std::vector<std::string> RouterImpl::split(const std::string& path) {
   return out;
 }
 
-void RouterImpl::add(const std::string& method, const std::string& pattern, Handler handler, RouteOptions options) {
+void RouterImpl::add(const std::string& method, const std::string& pattern, Handler handler,
+                     RouteOptions options) {
   auto r = std::make_unique<Route>();
   r->method = method;
   r->pattern = pattern;
   r->segments = split(pattern);
-  for (const auto& seg : r->segments) r->isParam.push_back(seg.size() > 2 && seg.front() == '{' && seg.back() == '}');
+  for (const auto& seg : r->segments)
+    r->isParam.push_back(seg.size() > 2 && seg.front() == '{' && seg.back() == '}');
   r->handler = std::move(handler);
   if (options.name.empty()) options.name = pattern;
   r->options = std::move(options);
@@ -31,7 +33,8 @@ void RouterImpl::add(const std::string& method, const std::string& pattern, Hand
   std::unique_lock<std::shared_mutex> lock(mutex_);
   auto shape = [](const std::vector<std::string>& segs) {
     std::vector<std::string> out;
-    for (const auto& s : segs) out.push_back(s.size() > 2 && s.front() == '{' && s.back() == '}' ? "{}" : s);
+    for (const auto& s : segs)
+      out.push_back(s.size() > 2 && s.front() == '{' && s.back() == '}' ? "{}" : s);
     return out;
   };
   for (const auto& existing : routes_) {
@@ -85,7 +88,8 @@ RouteMatch RouterImpl::match(const std::string& method, const std::string& path)
   if (best.route) {
     const Route& r = *best.route;
     for (std::size_t i = 0; i < segs.size(); ++i)
-      if (r.isParam[i]) best.params[r.segments[i].substr(1, r.segments[i].size() - 2)] = std::string(segs[i]);
+      if (r.isParam[i])
+        best.params[r.segments[i].substr(1, r.segments[i].size() - 2)] = std::string(segs[i]);
   }
   return best;
 }

@@ -12,13 +12,16 @@
 
 namespace malipo {
 
-JobQueueImpl::JobQueueImpl(Store& store, const Clock& clock, Logger& logger, JobQueueOptions options)
+JobQueueImpl::JobQueueImpl(Store& store, const Clock& clock, Logger& logger,
+                           JobQueueOptions options)
     : store_(store), clock_(clock), log_(logger), opts_(options) {
   owner_ = Poco::UUIDGenerator::defaultGenerator().createRandom().toString().substr(0, 8) + "-" +
            std::to_string(Poco::Process::id());
 }
 
-JobQueueImpl::~JobQueueImpl() { drain(0); }
+JobQueueImpl::~JobQueueImpl() {
+  drain(0);
+}
 
 std::vector<Migration> JobQueueImpl::migrations() {
   Migration m;
@@ -55,7 +58,8 @@ std::vector<Migration> JobQueueImpl::migrations() {
 
 void JobQueueImpl::handle(const std::string& kind, JobHandler handler, JobKindOptions options) {
   std::lock_guard<std::mutex> lock(handlersMutex_);
-  if (handlers_.count(kind)) throw std::logic_error("job kind '" + kind + "' has a handler already");
+  if (handlers_.count(kind))
+    throw std::logic_error("job kind '" + kind + "' has a handler already");
   handlers_[kind] = {std::move(handler), options};
 }
 
@@ -84,9 +88,11 @@ bool JobQueueImpl::enqueue(Tx& tx, const JobSpec& spec) {
   int maxAttempts = spec.maxAttempts > 0 ? spec.maxAttempts : o.maxAttempts;
   Value unique = spec.uniqueKey.empty() ? Value(Null{}) : Value(spec.uniqueKey);
   std::int64_t n = tx.exec(
-      "INSERT INTO jobs (kind, payload, state, attempts, max_attempts, run_at, lease_ms, unique_key, "
+      "INSERT INTO jobs (kind, payload, state, attempts, max_attempts, run_at, lease_ms, "
+      "unique_key, "
       "created_at, updated_at) VALUES (?, ?, 'queued', 0, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-      {spec.kind, spec.payload, static_cast<std::int64_t>(maxAttempts), runAt, o.leaseMs, unique, now, now});
+      {spec.kind, spec.payload, static_cast<std::int64_t>(maxAttempts), runAt, o.leaseMs, unique,
+       now, now});
   if (n > 0 && runAt <= now) {
     tx.onCommit([this] {
       std::lock_guard<std::mutex> lock(mutex_);
@@ -129,7 +135,8 @@ std::vector<JobQueueImpl::Claimed> JobQueueImpl::claim(Tx& tx, int max) {
   std::string sql =
       "UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_until = ? + lease_ms, "
       "lease_owner = ?, updated_at = ? WHERE id IN (SELECT id FROM jobs WHERE state = 'queued' AND "
-      "run_at <= ? AND kind IN (" + inList + ") ORDER BY run_at, id LIMIT ?" +
+      "run_at <= ? AND kind IN (" +
+      inList + ") ORDER BY run_at, id LIMIT ?" +
       (store_.engine() == Engine::postgresql ? " FOR UPDATE SKIP LOCKED" : "") +
       ") RETURNING id, kind, payload, attempts, max_attempts, lease_ms";
   Rows rows = tx.query(sql, params);
@@ -145,7 +152,8 @@ std::vector<JobQueueImpl::Claimed> JobQueueImpl::claim(Tx& tx, int max) {
     c.leaseUntil = now + c.leaseMs;
     out.push_back(std::move(c));
   }
-  std::sort(out.begin(), out.end(), [](const Claimed& a, const Claimed& b) { return a.job.id < b.job.id; });
+  std::sort(out.begin(), out.end(),
+            [](const Claimed& a, const Claimed& b) { return a.job.id < b.job.id; });
   return out;
 }
 
@@ -180,8 +188,8 @@ JobQueueImpl::Completion JobQueueImpl::runJob(const Claimed& c) {
   }
   if (outcome.kind != JobOutcome::Kind::done) {
     log_.warning("jobs", c.job.kind + " #" + std::to_string(c.job.id) + " attempt " +
-                             std::to_string(c.job.attempt) + "/" + std::to_string(c.job.maxAttempts) +
-                             " failed: " + outcome.error);
+                             std::to_string(c.job.attempt) + "/" +
+                             std::to_string(c.job.maxAttempts) + " failed: " + outcome.error);
   }
   return {c.job.id, c.token, c.job.kind, outcome, c.job.attempt};
 }
@@ -206,30 +214,37 @@ void JobQueueImpl::complete(Tx& tx, const std::vector<Completion>& done) {
           ids += (ids.empty() ? "{" : ",") + std::to_string(c.id);
         }
       for (auto& [token, ids] : idsByToken)
-        tx.exec("UPDATE jobs SET state = 'done', lease_until = NULL, last_error = NULL, updated_at = ? "
-                "WHERE id = ANY(?::bigint[]) AND lease_owner = ? AND state = 'running'",
-                {now, ids + "}", token});
+        tx.exec(
+            "UPDATE jobs SET state = 'done', lease_until = NULL, last_error = NULL, updated_at = ? "
+            "WHERE id = ANY(?::bigint[]) AND lease_owner = ? AND state = 'running'",
+            {now, ids + "}", token});
     }
     for (const Completion& c : done) {
       switch (c.outcome.kind) {
         case JobOutcome::Kind::done:
           if (bulk) break;
-          tx.exec("UPDATE jobs SET state = 'done', lease_until = NULL, last_error = NULL, updated_at = ? "
-                  "WHERE id = ? AND lease_owner = ? AND state = 'running'",
-                  {now, c.id, c.token});
+          tx.exec(
+              "UPDATE jobs SET state = 'done', lease_until = NULL, last_error = NULL, updated_at = "
+              "? "
+              "WHERE id = ? AND lease_owner = ? AND state = 'running'",
+              {now, c.id, c.token});
           break;
         case JobOutcome::Kind::retry: {
-          std::int64_t delay = c.outcome.retryInMs >= 0 ? c.outcome.retryInMs : backoffMs(optionsFor(c.kind), c.attempt);
-          tx.exec("UPDATE jobs SET state = CASE WHEN attempts >= max_attempts THEN 'dead' ELSE 'queued' END, "
-                  "run_at = ?, lease_until = NULL, last_error = ?, updated_at = ? "
-                  "WHERE id = ? AND lease_owner = ? AND state = 'running'",
-                  {now + delay, c.outcome.error, now, c.id, c.token});
+          std::int64_t delay = c.outcome.retryInMs >= 0 ? c.outcome.retryInMs
+                                                        : backoffMs(optionsFor(c.kind), c.attempt);
+          tx.exec(
+              "UPDATE jobs SET state = CASE WHEN attempts >= max_attempts THEN 'dead' ELSE "
+              "'queued' END, "
+              "run_at = ?, lease_until = NULL, last_error = ?, updated_at = ? "
+              "WHERE id = ? AND lease_owner = ? AND state = 'running'",
+              {now + delay, c.outcome.error, now, c.id, c.token});
           break;
         }
         case JobOutcome::Kind::fail:
-          tx.exec("UPDATE jobs SET state = 'dead', lease_until = NULL, last_error = ?, updated_at = ? "
-                  "WHERE id = ? AND lease_owner = ? AND state = 'running'",
-                  {c.outcome.error, now, c.id, c.token});
+          tx.exec(
+              "UPDATE jobs SET state = 'dead', lease_until = NULL, last_error = ?, updated_at = ? "
+              "WHERE id = ? AND lease_owner = ? AND state = 'running'",
+              {c.outcome.error, now, c.id, c.token});
           break;
       }
     }
@@ -251,7 +266,8 @@ int JobQueueImpl::rescueExpired() {
   store_.write([&](Tx& tx) {
     n = tx.exec(
         "UPDATE jobs SET state = CASE WHEN attempts >= max_attempts THEN 'dead' ELSE 'queued' END, "
-        "lease_until = NULL, lease_owner = NULL, run_at = ?, last_error = 'lease expired (worker died or hung)', "
+        "lease_until = NULL, lease_owner = NULL, run_at = ?, last_error = 'lease expired (worker "
+        "died or hung)', "
         "updated_at = ? WHERE state = 'running' AND lease_until < ?",
         {now, now, now});
   });
@@ -278,7 +294,8 @@ void JobQueueImpl::schedulePeriodic() {
 int JobQueueImpl::purgeDone() {
   std::int64_t cutoff = clock_.nowMs() - opts_.keepDoneMs;
   // Unique keys of periodic jobs are per slot, so purging them does not re-create old slots.
-  return static_cast<int>(store_.exec("DELETE FROM jobs WHERE state = 'done' AND updated_at < ?", {cutoff}));
+  return static_cast<int>(
+      store_.exec("DELETE FROM jobs WHERE state = 'done' AND updated_at < ?", {cutoff}));
 }
 
 void JobQueueImpl::start() {
@@ -329,8 +346,10 @@ int JobQueueImpl::heartbeat() {
   std::vector<bool> extended(due.size(), false);
   store_.write([&](Tx& tx) {
     for (std::size_t i = 0; i < due.size(); ++i)
-      extended[i] = tx.exec("UPDATE jobs SET lease_until = ? WHERE id = ? AND lease_owner = ? AND state = 'running'",
-                            {now + due[i].second.leaseMs, due[i].first, due[i].second.token}) > 0;
+      extended[i] = tx.exec(
+                        "UPDATE jobs SET lease_until = ? WHERE id = ? AND lease_owner = ? AND "
+                        "state = 'running'",
+                        {now + due[i].second.leaseMs, due[i].first, due[i].second.token}) > 0;
   });
   int n = 0;
   std::lock_guard<std::mutex> lock(mutex_);
@@ -415,7 +434,8 @@ void JobQueueImpl::dispatcherLoop() {
     } catch (const std::exception& e) {
       log_.error("jobs", std::string("dispatcher: ") + e.what());
       std::unique_lock<std::mutex> lock(mutex_);
-      wake_.wait_for(lock, std::chrono::milliseconds(opts_.pollIntervalMs), [this] { return stopping_; });
+      wake_.wait_for(lock, std::chrono::milliseconds(opts_.pollIntervalMs),
+                     [this] { return stopping_; });
     }
   }
 }
@@ -436,12 +456,16 @@ bool JobQueueImpl::drain(std::int64_t graceMs) {
     std::int64_t now = clock_.nowMs();
     store_.write([&](Tx& tx) {
       for (const auto& c : unstarted)
-        tx.exec("UPDATE jobs SET state = 'queued', attempts = attempts - 1, lease_until = NULL, lease_owner = NULL, "
-                "updated_at = ? WHERE id = ? AND lease_owner = ? AND state = 'running'",
-                {now, c.job.id, c.token});
+        tx.exec(
+            "UPDATE jobs SET state = 'queued', attempts = attempts - 1, lease_until = NULL, "
+            "lease_owner = NULL, "
+            "updated_at = ? WHERE id = ? AND lease_owner = ? AND state = 'running'",
+            {now, c.job.id, c.token});
     });
   } catch (const std::exception& e) {
-    log_.error("jobs", std::string("drain: could not return unstarted jobs (their leases will expire): ") + e.what());
+    log_.error("jobs",
+               std::string("drain: could not return unstarted jobs (their leases will expire): ") +
+                   e.what());
   }
   // Running jobs finish (handlers are not interruptible); wait for them up to the grace,
   // keeping their leases alive meanwhile.
@@ -450,7 +474,8 @@ bool JobQueueImpl::drain(std::int64_t graceMs) {
   {
     std::unique_lock<std::mutex> lock(mutex_);
     while (!running_.empty() && std::chrono::steady_clock::now() < deadline) {
-      wake_.wait_until(lock, std::min(deadline, std::chrono::steady_clock::now() + std::chrono::milliseconds(500)));
+      wake_.wait_until(lock, std::min(deadline, std::chrono::steady_clock::now() +
+                                                    std::chrono::milliseconds(500)));
       lock.unlock();
       try {
         heartbeat();
@@ -470,21 +495,27 @@ bool JobQueueImpl::drain(std::int64_t graceMs) {
       std::int64_t now = clock_.nowMs();
       store_.write([&](Tx& tx) {
         for (const auto& [id, r] : stuck)
-          tx.exec("UPDATE jobs SET state = 'queued', attempts = attempts - 1, lease_until = NULL, lease_owner = NULL, "
-                  "run_at = ?, last_error = 'interrupted: the handler was still running at shutdown', updated_at = ? "
-                  "WHERE id = ? AND lease_owner = ? AND state = 'running'",
-                  {now, now, id, r.token});
+          tx.exec(
+              "UPDATE jobs SET state = 'queued', attempts = attempts - 1, lease_until = NULL, "
+              "lease_owner = NULL, "
+              "run_at = ?, last_error = 'interrupted: the handler was still running at shutdown', "
+              "updated_at = ? "
+              "WHERE id = ? AND lease_owner = ? AND state = 'running'",
+              {now, now, id, r.token});
       });
     } catch (const std::exception& e) {
-      log_.error("jobs", std::string("drain: could not return running jobs (their leases will expire): ") + e.what());
+      log_.error("jobs",
+                 std::string("drain: could not return running jobs (their leases will expire): ") +
+                     e.what());
     }
     std::string ids;
     for (const auto& [id, r] : stuck) ids += (ids.empty() ? "#" : ", #") + std::to_string(id);
-    log_.error("jobs", std::to_string(stuck.size()) + " job handler(s) still running after " + std::to_string(graceMs) +
-                           " ms (" + ids + "): returned to the queue");
+    log_.error("jobs", std::to_string(stuck.size()) + " job handler(s) still running after " +
+                           std::to_string(graceMs) + " ms (" + ids + "): returned to the queue");
   }
   for (std::size_t i = 0; i < workers_.size(); ++i) {
-    bool isStuck = std::any_of(stuck.begin(), stuck.end(), [i](const auto& kv) { return kv.second.worker == i; });
+    bool isStuck = std::any_of(stuck.begin(), stuck.end(),
+                               [i](const auto& kv) { return kv.second.worker == i; });
     if (isStuck) {
       workers_[i].detach();
     } else {
@@ -501,14 +532,16 @@ bool JobQueueImpl::drain(std::int64_t graceMs) {
   try {
     complete(done);
   } catch (const std::exception& e) {
-    log_.error("jobs", std::string("drain: could not record outcomes (leases will expire): ") + e.what());
+    log_.error("jobs",
+               std::string("drain: could not record outcomes (leases will expire): ") + e.what());
   }
   return stuck.empty();
 }
 
 std::vector<JobRow> JobQueueImpl::list(const std::string& state, int limit) {
   std::string sql =
-      "SELECT id, kind, state, payload, attempts, max_attempts, run_at, last_error, unique_key, created_at, "
+      "SELECT id, kind, state, payload, attempts, max_attempts, run_at, last_error, unique_key, "
+      "created_at, "
       "updated_at FROM jobs";
   Params p;
   if (!state.empty()) {
@@ -546,9 +579,11 @@ std::map<std::string, std::int64_t> JobQueueImpl::stats() {
 
 bool JobQueueImpl::retry(std::int64_t id) {
   std::int64_t now = clock_.nowMs();
-  return store_.exec("UPDATE jobs SET state = 'queued', attempts = 0, run_at = ?, last_error = NULL, updated_at = ? "
-                     "WHERE id = ? AND state = 'dead'",
-                     {now, now, id}) > 0;
+  return store_.exec(
+             "UPDATE jobs SET state = 'queued', attempts = 0, run_at = ?, last_error = NULL, "
+             "updated_at = ? "
+             "WHERE id = ? AND state = 'dead'",
+             {now, now, id}) > 0;
 }
 
 }  // namespace malipo

@@ -122,16 +122,16 @@ class JobQueueImpl final : public JobQueue {
 
   std::mutex handlersMutex_;
   std::map<std::string, std::pair<JobHandler, JobKindOptions>> handlers_;
-  std::map<std::string, std::int64_t> periodic_;       // kind → interval
-  std::map<std::string, std::int64_t> periodicSlot_;   // kind → last slot scheduled here
+  std::map<std::string, std::int64_t> periodic_;      // kind → interval
+  std::map<std::string, std::int64_t> periodicSlot_;  // kind → last slot scheduled here
   JobKindOptions defaults_;
 
   std::mutex mutex_;
-  std::condition_variable wake_;      // dispatcher: new work, completions, stop
-  std::condition_variable workCv_;    // workers: jobs ready
+  std::condition_variable wake_;    // dispatcher: new work, completions, stop
+  std::condition_variable workCv_;  // workers: jobs ready
   std::deque<Claimed> ready_;
   std::vector<Completion> completions_;
-  int inflight_ = 0;                  // claimed and not yet completed
+  int inflight_ = 0;                         // claimed and not yet completed
   std::map<std::int64_t, Running> running_;  // job id → started here, not yet completed
   bool stopping_ = false, stopWorkers_ = false, poke_ = false;
   std::thread dispatcher_;

@@ -26,9 +26,9 @@ struct PaymentEvent {
 
 struct PaymentOptions {
   std::int64_t defaultExpiryMs = 24LL * 3600 * 1000;
-  std::int64_t staleReadMs = 15000;          // a poll older than this queues a provider check
+  std::int64_t staleReadMs = 15000;  // a poll older than this queues a provider check
   std::int64_t janitorIntervalMs = 30000;
-  int breakerThreshold = 5;                  // consecutive failures that open the breaker
+  int breakerThreshold = 5;  // consecutive failures that open the breaker
   std::int64_t breakerOpenMs = 30000;
   // Webhook inbox: body cap of /webhooks/{provider}, and how long events that matched no
   // payment are kept (they are bounded summaries, never bodies).
@@ -45,8 +45,8 @@ struct PaymentOptions {
 
 class PaymentService final : public Payments {
  public:
-  PaymentService(Store& store, JobQueueImpl& jobs, const Clock& clock, Logger& log, Metrics& metrics,
-                 PaymentOptions options);
+  PaymentService(Store& store, JobQueueImpl& jobs, const Clock& clock, Logger& log,
+                 Metrics& metrics, PaymentOptions options);
 
   static std::vector<Migration> migrations();
   void addProvider(std::shared_ptr<PaymentProvider> p);
@@ -61,8 +61,10 @@ class PaymentService final : public Payments {
   Handler webhookInbox(const std::string& provider) override;
   Result<NextAction> requestPush(const std::string& id, const std::string& msisdn) override;
   std::vector<ChannelItem> catalog(const std::string& channel) override;
-  Result<std::string> accountSummary(const std::string& product, const std::string& accountId) override;
-  Result<std::string> prepareChannelSale(const std::string& product, const CatalogItem& item, const Customer& customer) override;
+  Result<std::string> accountSummary(const std::string& product,
+                                     const std::string& accountId) override;
+  Result<std::string> prepareChannelSale(const std::string& product, const CatalogItem& item,
+                                         const Customer& customer) override;
   Poco::JSON::Object toJson(const Payment& p) const override;
 
   // Operator views and the janitor, public for the CLI and tests.
@@ -86,8 +88,9 @@ class PaymentService final : public Payments {
   // Applies the provider's word to a payment, all in one transaction. Returns the new state.
   Result<Payment> apply(const Payment& p, const ProviderStatus& st, const std::string& source);
   bool transition(Tx& tx, const Payment& p, PaymentStatus to, const std::string& reason);
-  void event(Tx& tx, const std::string& paymentId, const std::string& provider, const std::string& kind,
-             const std::string& detail, const std::string& providerEventId = {});
+  void event(Tx& tx, const std::string& paymentId, const std::string& provider,
+             const std::string& kind, const std::string& detail,
+             const std::string& providerEventId = {});
   JobOutcome runSync(const Job& job);
   JobOutcome runSettled(const Job& job, bool settled);
   bool breakerOpen(const std::string& provider);

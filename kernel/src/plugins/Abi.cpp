@@ -21,8 +21,11 @@ const mlp_str kEmpty{"", 0};
 using abi::str;
 using abi::view;
 
-std::int32_t failWith(mlp_rec* err, ErrorCode code, const std::string& internal, const std::string& external = {}) {
-  if (err) abi::put(Out(kernelApi(), err), Error::make(code, internal, external.empty() ? "internal error" : external));
+std::int32_t failWith(mlp_rec* err, ErrorCode code, const std::string& internal,
+                      const std::string& external = {}) {
+  if (err)
+    abi::put(Out(kernelApi(), err),
+             Error::make(code, internal, external.empty() ? "internal error" : external));
   return MLP_FAIL;
 }
 std::int32_t failWith(mlp_rec* err, const Error& e) {
@@ -69,9 +72,15 @@ mlp_rec* recNew() noexcept {
     return nullptr;
   }
 }
-void recFree(mlp_rec* r) noexcept { delete r; }
-std::int32_t recHas(const mlp_rec* r, std::uint32_t key) noexcept { return r && r->find(key) ? 1 : 0; }
-mlp_str sv(std::string_view v) { return mlp_str{v.data() ? v.data() : "", v.size()}; }
+void recFree(mlp_rec* r) noexcept {
+  delete r;
+}
+std::int32_t recHas(const mlp_rec* r, std::uint32_t key) noexcept {
+  return r && r->find(key) ? 1 : 0;
+}
+mlp_str sv(std::string_view v) {
+  return mlp_str{v.data() ? v.data() : "", v.size()};
+}
 
 mlp_str recStr(const mlp_rec* r, std::uint32_t key) noexcept {
   const auto* f = r ? r->find(key) : nullptr;
@@ -94,7 +103,8 @@ mlp_str recStrAt(const mlp_rec* r, std::uint32_t key, std::uint32_t i) noexcept 
 }
 const mlp_rec* recAt(const mlp_rec* r, std::uint32_t key, std::uint32_t i) noexcept {
   const auto* f = r ? r->find(key) : nullptr;
-  return f && f->kind == mlp_rec::Kind::recs && i < f->children.size() ? f->children[i].get() : nullptr;
+  return f && f->kind == mlp_rec::Kind::recs && i < f->children.size() ? f->children[i].get()
+                                                                       : nullptr;
 }
 void recSetStr(mlp_rec* r, std::uint32_t key, mlp_str v) noexcept {
   if (!r) return;
@@ -137,7 +147,9 @@ mlp_rec* recAdd(mlp_rec* r, std::uint32_t key) noexcept {
 
 // ---- loading and registration ------------------------------------------------------------
 
-mlp_rec* pluginSchema(mlp_plugin* p) noexcept { return p ? &p->schema : nullptr; }
+mlp_rec* pluginSchema(mlp_plugin* p) noexcept {
+  return p ? &p->schema : nullptr;
+}
 void pluginOnRegister(mlp_plugin* p, mlp_register_fn fn, void* self) noexcept {
   if (!p) return;
   p->registerFn = fn;
@@ -146,7 +158,8 @@ void pluginOnRegister(mlp_plugin* p, mlp_register_fn fn, void* self) noexcept {
 
 // The kernel objects standing for a plugin's objects. Hooks the plugin did not set get the
 // C++ SDK's default behaviour.
-std::int32_t callHook(const mlp_object& o, std::uint32_t hook, const mlp_rec* in, mlp_rec* out, mlp_tx* tx) {
+std::int32_t callHook(const mlp_object& o, std::uint32_t hook, const mlp_rec* in, mlp_rec* out,
+                      mlp_tx* tx) {
   auto it = o.hooks.find(hook);
   if (it == o.hooks.end() || !it->second) return 0;
   return it->second(o.self, in, out, tx);
@@ -164,10 +177,12 @@ std::vector<Migration> callMigrations(const mlp_object& o) {
   Owned out(kernelApi());
   std::int32_t rc = callHook(o, MLP_HOOK_MIGRATIONS, nullptr, out.get(), nullptr);
   if (rc == 0) return {};
-  if (rc != MLP_OK) throw DbError("migrations: " + abi::getError(out.in(), rc, "migrations").internal);
+  if (rc != MLP_OK)
+    throw DbError("migrations: " + abi::getError(out.in(), rc, "migrations").internal);
   std::vector<Migration> ms;
   In in = out.in();
-  for (std::uint32_t i = 0; i < in.count(MLP_K_ITEMS); ++i) ms.push_back(abi::getMigration(in.child(MLP_K_ITEMS, i)));
+  for (std::uint32_t i = 0; i < in.count(MLP_K_ITEMS); ++i)
+    ms.push_back(abi::getMigration(in.child(MLP_K_ITEMS, i)));
   return ms;
 }
 
@@ -183,12 +198,14 @@ class Hooked : public Base {
   // Calls `hook` with an input record filled by `fill`; the answer in `out`. Returns the
   // error for a failure, and `missing` when the plugin did not set the hook.
   template <class Fill>
-  std::optional<Error> call(std::uint32_t hook, const Owned& out, Fill&& fill, const char* what, mlp_tx* tx = nullptr) const {
+  std::optional<Error> call(std::uint32_t hook, const Owned& out, Fill&& fill, const char* what,
+                            mlp_tx* tx = nullptr) const {
     Owned in(kernelApi());
     fill(in.out());
     std::int32_t rc = callHook(*o_, hook, in.get(), out.get(), tx);
     if (rc == MLP_OK) return std::nullopt;
-    if (rc == 0) return Error::make(ErrorCode::internal, std::string("the plugin has no ") + what + " hook");
+    if (rc == 0)
+      return Error::make(ErrorCode::internal, std::string("the plugin has no ") + what + " hook");
     return abi::getError(out.in(), rc, what);
   }
   bool has(std::uint32_t hook) const { return o_->hooks.count(hook) && o_->hooks.at(hook); }
@@ -206,49 +223,66 @@ class PluginProvider final : public Hooked<PaymentProvider> {
   std::string name() const override { return o_->name; }
   Capabilities capabilities() const override {
     Owned out(kernelApi());
-    if (call(MLP_HOOK_CAPABILITIES, out, [](Out) {}, "capabilities")) return {};
+    if (call(
+            MLP_HOOK_CAPABILITIES, out, [](Out) {}, "capabilities"))
+      return {};
     return abi::getCapabilities(out.in());
   }
   Result<InitiateResult> initiate(const Payment& payment, const CreatePayment& request) override {
     Owned out(kernelApi());
-    if (auto e = call(MLP_HOOK_INITIATE, out, [&](Out in) {
-          abi::put(in.add(MLP_K_PAYMENT), payment);
-          abi::put(in.add(MLP_K_CREATE), request);
-        }, "initiate"))
+    if (auto e = call(
+            MLP_HOOK_INITIATE, out,
+            [&](Out in) {
+              abi::put(in.add(MLP_K_PAYMENT), payment);
+              abi::put(in.add(MLP_K_CREATE), request);
+            },
+            "initiate"))
       return *e;
     return abi::getInitiate(out.in());
   }
   Result<ProviderStatus> query(const Payment& payment) override {
     Owned out(kernelApi());
-    if (auto e = call(MLP_HOOK_QUERY, out, [&](Out in) { abi::put(in.add(MLP_K_PAYMENT), payment); }, "query")) return *e;
+    if (auto e = call(
+            MLP_HOOK_QUERY, out, [&](Out in) { abi::put(in.add(MLP_K_PAYMENT), payment); },
+            "query"))
+      return *e;
     return abi::getStatus(out.in());
   }
   Result<std::vector<WebhookEvent>> parseWebhook(const Request& request) override {
     Owned out(kernelApi());
-    if (auto e = call(MLP_HOOK_PARSE_WEBHOOK, out, [&](Out in) { abi::put(in.add(MLP_K_REQUEST), request); }, "parseWebhook"))
+    if (auto e = call(
+            MLP_HOOK_PARSE_WEBHOOK, out, [&](Out in) { abi::put(in.add(MLP_K_REQUEST), request); },
+            "parseWebhook"))
       return *e;
     std::vector<WebhookEvent> events;
     In o = out.in();
-    for (std::uint32_t i = 0; i < o.count(MLP_K_ITEMS); ++i) events.push_back(abi::getEvent(o.child(MLP_K_ITEMS, i)));
+    for (std::uint32_t i = 0; i < o.count(MLP_K_ITEMS); ++i)
+      events.push_back(abi::getEvent(o.child(MLP_K_ITEMS, i)));
     return events;
   }
   Result<ProviderStatus> verifyProof(const Payment& payment, const std::string& text) override {
     if (!has(MLP_HOOK_VERIFY_PROOF)) return PaymentProvider::verifyProof(payment, text);
     Owned out(kernelApi());
-    if (auto e = call(MLP_HOOK_VERIFY_PROOF, out, [&](Out in) {
-          abi::put(in.add(MLP_K_PAYMENT), payment);
-          in.s(MLP_K_TEXT, text);
-        }, "verifyProof"))
+    if (auto e = call(
+            MLP_HOOK_VERIFY_PROOF, out,
+            [&](Out in) {
+              abi::put(in.add(MLP_K_PAYMENT), payment);
+              in.s(MLP_K_TEXT, text);
+            },
+            "verifyProof"))
       return *e;
     return abi::getStatus(out.in());
   }
   Result<NextAction> requestPush(const Payment& payment, const std::string& msisdn) override {
     if (!has(MLP_HOOK_REQUEST_PUSH)) return PaymentProvider::requestPush(payment, msisdn);
     Owned out(kernelApi());
-    if (auto e = call(MLP_HOOK_REQUEST_PUSH, out, [&](Out in) {
-          abi::put(in.add(MLP_K_PAYMENT), payment);
-          in.s(MLP_K_MSISDN, msisdn);
-        }, "requestPush"))
+    if (auto e = call(
+            MLP_HOOK_REQUEST_PUSH, out,
+            [&](Out in) {
+              abi::put(in.add(MLP_K_PAYMENT), payment);
+              in.s(MLP_K_MSISDN, msisdn);
+            },
+            "requestPush"))
       return *e;
     return abi::getAction(out.in().child(MLP_K_ACTION));
   }
@@ -261,12 +295,17 @@ class PluginProduct final : public Hooked<Product> {
  public:
   using Hooked::Hooked;
   std::string name() const override { return o_->name; }
-  JobOutcome onPaymentSettled(const Payment& payment) override { return outcome(MLP_HOOK_SETTLED, payment, nullptr); }
-  bool deliversInTransaction() const override { return o_->deliversInTx && has(MLP_HOOK_SETTLED_IN_TX); }
+  JobOutcome onPaymentSettled(const Payment& payment) override {
+    return outcome(MLP_HOOK_SETTLED, payment, nullptr);
+  }
+  bool deliversInTransaction() const override {
+    return o_->deliversInTx && has(MLP_HOOK_SETTLED_IN_TX);
+  }
   JobOutcome onPaymentSettledInTx(const Payment& payment, Tx& tx) override {
     mlp_tx t{&tx, nullptr};
     JobOutcome r = outcome(MLP_HOOK_SETTLED_IN_TX, payment, &t);
-    if (r.kind != JobOutcome::Kind::done && t.failure) std::rethrow_exception(t.failure);  // the store decides on retries
+    if (r.kind != JobOutcome::Kind::done && t.failure)
+      std::rethrow_exception(t.failure);  // the store decides on retries
     return r;
   }
   JobOutcome onPaymentFailed(const Payment& payment) override {
@@ -277,27 +316,37 @@ class PluginProduct final : public Hooked<Product> {
     std::vector<CatalogItem> items;
     if (!has(MLP_HOOK_CATALOG)) return items;
     Owned out(kernelApi());
-    if (call(MLP_HOOK_CATALOG, out, [&](Out in) { in.s(MLP_K_CHANNEL, channel); }, "catalog")) return items;
+    if (call(
+            MLP_HOOK_CATALOG, out, [&](Out in) { in.s(MLP_K_CHANNEL, channel); }, "catalog"))
+      return items;
     In o = out.in();
-    for (std::uint32_t i = 0; i < o.count(MLP_K_ITEMS); ++i) items.push_back(abi::getItem(o.child(MLP_K_ITEMS, i)));
+    for (std::uint32_t i = 0; i < o.count(MLP_K_ITEMS); ++i)
+      items.push_back(abi::getItem(o.child(MLP_K_ITEMS, i)));
     return items;
   }
   Result<std::string> accountSummary(const std::string& accountId) override {
     if (!has(MLP_HOOK_ACCOUNT_SUMMARY)) return Product::accountSummary(accountId);
-    return text(MLP_HOOK_ACCOUNT_SUMMARY, [&](Out in) { in.s(MLP_K_CUST_ACCOUNT, accountId); }, "accountSummary");
+    return text(
+        MLP_HOOK_ACCOUNT_SUMMARY, [&](Out in) { in.s(MLP_K_CUST_ACCOUNT, accountId); },
+        "accountSummary");
   }
-  Result<std::string> prepareChannelSale(const CatalogItem& item, const Customer& account) override {
+  Result<std::string> prepareChannelSale(const CatalogItem& item,
+                                         const Customer& account) override {
     if (!has(MLP_HOOK_CHANNEL_SALE)) return Product::prepareChannelSale(item, account);
-    return text(MLP_HOOK_CHANNEL_SALE, [&](Out in) {
-      abi::put(in.add(MLP_K_ITEM), item);
-      abi::put(in.add(MLP_K_CUSTOMER), account);
-    }, "prepareChannelSale");
+    return text(
+        MLP_HOOK_CHANNEL_SALE,
+        [&](Out in) {
+          abi::put(in.add(MLP_K_ITEM), item);
+          abi::put(in.add(MLP_K_CUSTOMER), account);
+        },
+        "prepareChannelSale");
   }
 
  private:
   JobOutcome outcome(std::uint32_t hook, const Payment& payment, mlp_tx* tx) {
     Owned out(kernelApi());
-    if (auto e = call(hook, out, [&](Out in) { abi::put(in.add(MLP_K_PAYMENT), payment); }, "delivery", tx))
+    if (auto e = call(
+            hook, out, [&](Out in) { abi::put(in.add(MLP_K_PAYMENT), payment); }, "delivery", tx))
       return JobOutcome::retry(e->internal);
     return abi::getOutcome(out.in());
   }
@@ -309,8 +358,8 @@ class PluginProduct final : public Hooked<Product> {
   }
 };
 
-mlp_object* objectAdd(mlp_host* h, std::int32_t kind, mlp_str name, void* self, mlp_release_fn release,
-                      mlp_rec* err) noexcept {
+mlp_object* objectAdd(mlp_host* h, std::int32_t kind, mlp_str name, void* self,
+                      mlp_release_fn release, mlp_rec* err) noexcept {
   try {
     if (!h || !h->plugin) {
       failWith(err, ErrorCode::internal, "objects are registered only from the register function");
@@ -329,7 +378,9 @@ mlp_object* objectAdd(mlp_host* h, std::int32_t kind, mlp_str name, void* self, 
         break;
       case MLP_OBJ_PROVIDER: {
         if (o->name != p.config.name) {
-          failWith(err, ErrorCode::internal, "the provider is named '" + o->name + "' but the plugin '" + p.config.name + "'");
+          failWith(
+              err, ErrorCode::internal,
+              "the provider is named '" + o->name + "' but the plugin '" + p.config.name + "'");
           return nullptr;
         }
         auto prov = std::make_shared<PluginProvider>(o);
@@ -390,14 +441,22 @@ std::int32_t objectFlag(mlp_object* o, std::uint32_t flag, std::int64_t value) n
 mlp_str hostInfo(mlp_host* h, std::uint32_t key) noexcept {
   if (!h) return kEmpty;
   switch (key) {
-    case MLP_INFO_PLUGIN_NAME: return view(h->name);
-    case MLP_INFO_SETTINGS_JSON: return view(h->settingsJson);
-    case MLP_INFO_PUBLIC_URL: return view(h->k->publicUrl);  // final once the server bound its port
-    case MLP_INFO_BRAND_NAME: return view(h->brandName);
-    case MLP_INFO_BRAND_PHONE: return view(h->brandPhone);
-    case MLP_INFO_BRAND_EMAIL: return view(h->brandEmail);
-    case MLP_INFO_KERNEL_VERSION: return view(h->kernelVersion);
-    default: return kEmpty;
+    case MLP_INFO_PLUGIN_NAME:
+      return view(h->name);
+    case MLP_INFO_SETTINGS_JSON:
+      return view(h->settingsJson);
+    case MLP_INFO_PUBLIC_URL:
+      return view(h->k->publicUrl);  // final once the server bound its port
+    case MLP_INFO_BRAND_NAME:
+      return view(h->brandName);
+    case MLP_INFO_BRAND_PHONE:
+      return view(h->brandPhone);
+    case MLP_INFO_BRAND_EMAIL:
+      return view(h->brandEmail);
+    case MLP_INFO_KERNEL_VERSION:
+      return view(h->kernelVersion);
+    default:
+      return kEmpty;
   }
 }
 std::int64_t hostFlag(mlp_host* h, std::uint32_t key) noexcept {
@@ -412,22 +471,26 @@ std::int64_t clockNow(mlp_host* h) noexcept {
 }
 void logLine(mlp_host* h, std::int32_t level, mlp_str component, mlp_str message) noexcept {
   try {
-    LogLevel l = level == MLP_LOG_DEBUG ? LogLevel::debug
-                 : level == MLP_LOG_INFO ? LogLevel::info
+    LogLevel l = level == MLP_LOG_DEBUG     ? LogLevel::debug
+                 : level == MLP_LOG_INFO    ? LogLevel::info
                  : level == MLP_LOG_WARNING ? LogLevel::warning
                                             : LogLevel::error;
     h->k->logger->log(l, str(component), str(message));
   } catch (...) {
   }
 }
-void metric(mlp_host* h, std::int32_t op, mlp_str name, const mlp_str* labels, std::uint32_t n, double value) noexcept {
+void metric(mlp_host* h, std::int32_t op, mlp_str name, const mlp_str* labels, std::uint32_t n,
+            double value) noexcept {
   try {
     Labels l;
     for (std::uint32_t i = 0; i < n; ++i) l[str(labels[2 * i])] = str(labels[2 * i + 1]);
     Metrics& m = *h->k->metrics;
-    if (op == MLP_METRIC_INCREMENT) m.increment(str(name), l, value);
-    else if (op == MLP_METRIC_GAUGE) m.setGauge(str(name), l, value);
-    else if (op == MLP_METRIC_OBSERVE) m.observe(str(name), l, value);
+    if (op == MLP_METRIC_INCREMENT)
+      m.increment(str(name), l, value);
+    else if (op == MLP_METRIC_GAUGE)
+      m.setGauge(str(name), l, value);
+    else if (op == MLP_METRIC_OBSERVE)
+      m.observe(str(name), l, value);
   } catch (...) {
   }
 }
@@ -475,29 +538,34 @@ void borrowRequest(mlp_rec& r, const Request& q) {
   if (q.userId) r.borrow(MLP_K_REQ_USER, *q.userId);
 }
 
-std::int32_t routeAdd(mlp_host* h, const mlp_rec* route, mlp_hook_fn fn, void* self, mlp_release_fn release,
-                      mlp_rec* err) noexcept {
+std::int32_t routeAdd(mlp_host* h, const mlp_rec* route, mlp_hook_fn fn, void* self,
+                      mlp_release_fn release, mlp_rec* err) noexcept {
   return hostCall(err, "route_add", [&] {
     In r(kernelApi(), route);
     RouteOptions options;
     if (!fn || !abi::getRouteOptions(r, options))
-      return failWith(err, ErrorCode::invalidInput, "route_add: no handler, or an unknown authentication value");
+      return failWith(err, ErrorCode::invalidInput,
+                      "route_add: no handler, or an unknown authentication value");
     auto cb = std::make_shared<Callback>(self, nullptr);
-    h->k->router->add(r.s(MLP_K_ROUTE_METHOD), r.s(MLP_K_ROUTE_PATTERN), [cb, fn](const Request& request) -> Response {
-      mlp_rec in, out;
-      out.fields.reserve(6);
-      borrowRequest(in, request);
-      std::int32_t rc = fn(cb->self, &in, &out, nullptr);
-      In answer(kernelApi(), &out);
-      Response response;
-      if (rc == MLP_OK && takeResponse(out, response)) return response;
-      if (rc == MLP_OK)
-        throw std::runtime_error("the plugin's handler answered an invalid HTTP status " +
-                                 std::to_string(answer.i(MLP_K_RESP_STATUS)));
-      Error e = abi::getError(answer, rc, "the plugin's handler");
-      if (e.code == ErrorCode::internal) throw std::runtime_error(e.internal);  // the router's 500 with request id
-      return Response::error(e, request.requestId);
-    }, options);
+    h->k->router->add(
+        r.s(MLP_K_ROUTE_METHOD), r.s(MLP_K_ROUTE_PATTERN),
+        [cb, fn](const Request& request) -> Response {
+          mlp_rec in, out;
+          out.fields.reserve(6);
+          borrowRequest(in, request);
+          std::int32_t rc = fn(cb->self, &in, &out, nullptr);
+          In answer(kernelApi(), &out);
+          Response response;
+          if (rc == MLP_OK && takeResponse(out, response)) return response;
+          if (rc == MLP_OK)
+            throw std::runtime_error("the plugin's handler answered an invalid HTTP status " +
+                                     std::to_string(answer.i(MLP_K_RESP_STATUS)));
+          Error e = abi::getError(answer, rc, "the plugin's handler");
+          if (e.code == ErrorCode::internal)
+            throw std::runtime_error(e.internal);  // the router's 500 with request id
+          return Response::error(e, request.requestId);
+        },
+        options);
     cb->release = release;  // registered: the kernel owns `self` now
     return MLP_OK;
   });
@@ -528,7 +596,8 @@ bool params(const mlp_value* values, std::uint32_t n, Params& out, mlp_rec* err)
   out.resize(n);
   for (std::uint32_t i = 0; i < n; ++i)
     if (!abi::fromAbi(values[i], out[i])) {
-      failWith(err, ErrorCode::internal, "parameter " + std::to_string(i + 1) + " has an unknown value type");
+      failWith(err, ErrorCode::internal,
+               "parameter " + std::to_string(i + 1) + " has an unknown value type");
       return false;
     }
   return true;
@@ -557,8 +626,8 @@ std::int32_t dbWrite(mlp_host* h, mlp_tx_fn body, void* self, mlp_rec* err) noex
   });
 }
 
-std::int32_t dbExec(mlp_host* h, mlp_tx* t, mlp_str sql, const mlp_value* values, std::uint32_t n, std::int64_t* changed,
-                    mlp_rec* err) noexcept {
+std::int32_t dbExec(mlp_host* h, mlp_tx* t, mlp_str sql, const mlp_value* values, std::uint32_t n,
+                    std::int64_t* changed, mlp_rec* err) noexcept {
   return hostCall(err, "db_exec", [&] {
     Params p;
     if (!params(values, n, p, err)) return MLP_FAIL;
@@ -573,8 +642,8 @@ std::int32_t dbExec(mlp_host* h, mlp_tx* t, mlp_str sql, const mlp_value* values
   });
 }
 
-std::int32_t dbQuery(mlp_host* h, mlp_tx* t, mlp_str sql, const mlp_value* values, std::uint32_t n, mlp_rows** rows,
-                     mlp_rec* err) noexcept {
+std::int32_t dbQuery(mlp_host* h, mlp_tx* t, mlp_str sql, const mlp_value* values, std::uint32_t n,
+                     mlp_rows** rows, mlp_rec* err) noexcept {
   return hostCall(err, "db_query", [&] {
     Params p;
     if (!rows || !params(values, n, p, err)) return MLP_FAIL;
@@ -598,33 +667,44 @@ void txOnCommit(mlp_tx* t, mlp_fn fn, void* self, mlp_release_fn release) noexce
   }
 }
 
-std::uint32_t rowsColumns(const mlp_rows* r) noexcept { return r ? static_cast<std::uint32_t>(r->rows.columns.size()) : 0; }
-std::uint64_t rowsCount(const mlp_rows* r) noexcept { return r ? r->rows.rows.size() : 0; }
+std::uint32_t rowsColumns(const mlp_rows* r) noexcept {
+  return r ? static_cast<std::uint32_t>(r->rows.columns.size()) : 0;
+}
+std::uint64_t rowsCount(const mlp_rows* r) noexcept {
+  return r ? r->rows.rows.size() : 0;
+}
 mlp_str rowsColumn(const mlp_rows* r, std::uint32_t c) noexcept {
   return r && c < r->rows.columns.size() ? view(r->rows.columns[c]) : kEmpty;
 }
 void rowsCell(const mlp_rows* r, std::uint64_t row, std::uint32_t c, mlp_value* out) noexcept {
   if (!out) return;
   *out = mlp_value{MLP_V_NULL, 0, 0, 0, kEmpty};
-  if (r && row < r->rows.rows.size() && c < r->rows.rows[row].size()) *out = abi::toAbi(r->rows.rows[row][c]);
+  if (r && row < r->rows.rows.size() && c < r->rows.rows[row].size())
+    *out = abi::toAbi(r->rows.rows[row][c]);
 }
-void rowsFree(mlp_rows* r) noexcept { delete r; }
+void rowsFree(mlp_rows* r) noexcept {
+  delete r;
+}
 
 // ---- jobs --------------------------------------------------------------------------------
 
-std::int32_t jobHandle(mlp_host* h, const mlp_rec* options, mlp_hook_fn fn, void* self, mlp_release_fn release,
-                       mlp_rec* err) noexcept {
+std::int32_t jobHandle(mlp_host* h, const mlp_rec* options, mlp_hook_fn fn, void* self,
+                       mlp_release_fn release, mlp_rec* err) noexcept {
   return hostCall(err, "job_handle", [&] {
     In o(kernelApi(), options);
     if (!fn) return failWith(err, ErrorCode::invalidInput, "job_handle: no handler");
     auto cb = std::make_shared<Callback>(self, nullptr);
-    h->k->jobs->handle(o.s(MLP_K_JOB_KIND), [cb, fn](const Job& job) {
-      Owned in(kernelApi()), out(kernelApi());
-      abi::put(in.out(), job);
-      std::int32_t rc = fn(cb->self, in.get(), out.get(), nullptr);
-      if (rc == MLP_OK) return abi::getOutcome(out.in());
-      return JobOutcome::retry(abi::getError(out.in(), rc, "the plugin's job handler").internal);
-    }, abi::getKind(o));
+    h->k->jobs->handle(
+        o.s(MLP_K_JOB_KIND),
+        [cb, fn](const Job& job) {
+          Owned in(kernelApi()), out(kernelApi());
+          abi::put(in.out(), job);
+          std::int32_t rc = fn(cb->self, in.get(), out.get(), nullptr);
+          if (rc == MLP_OK) return abi::getOutcome(out.in());
+          return JobOutcome::retry(
+              abi::getError(out.in(), rc, "the plugin's job handler").internal);
+        },
+        abi::getKind(o));
     cb->release = release;
     return MLP_OK;
   });
@@ -637,7 +717,8 @@ std::int32_t jobEvery(mlp_host* h, mlp_str kind, std::int64_t intervalMs, mlp_re
   });
 }
 
-std::int32_t jobEnqueue(mlp_host* h, mlp_tx* t, const mlp_rec* spec, std::int32_t* inserted, mlp_rec* err) noexcept {
+std::int32_t jobEnqueue(mlp_host* h, mlp_tx* t, const mlp_rec* spec, std::int32_t* inserted,
+                        mlp_rec* err) noexcept {
   return hostCall(err, "job_enqueue", [&] {
     JobSpec s = abi::getJobSpec(In(kernelApi(), spec));
     try {
@@ -667,7 +748,8 @@ std::int32_t pageRender(mlp_host* h, const mlp_rec* in, mlp_rec* out) noexcept {
     In i(kernelApi(), in);
     auto data = parseJsonObject(i.s(MLP_K_PAGE_DATA));
     if (!data) data = new Poco::JSON::Object;
-    std::string html = h->k->pages->render(i.s(MLP_K_PAGE_TITLE), i.s(MLP_K_PAGE_TEMPLATE), *data, i.s(MLP_K_PAGE_HEAD));
+    std::string html = h->k->pages->render(i.s(MLP_K_PAGE_TITLE), i.s(MLP_K_PAGE_TEMPLATE), *data,
+                                           i.s(MLP_K_PAGE_HEAD));
     Out(kernelApi(), out).s(MLP_K_TEXT, html);
     return MLP_OK;
   });
@@ -686,16 +768,22 @@ std::int32_t textAnswer(mlp_rec* out, const Result<std::string>& r) {
   return MLP_OK;
 }
 
-std::int32_t paymentsCall(mlp_host* h, std::uint32_t op, const mlp_rec* inRec, mlp_rec* out) noexcept {
+std::int32_t paymentsCall(mlp_host* h, std::uint32_t op, const mlp_rec* inRec,
+                          mlp_rec* out) noexcept {
   return hostCall(out, "payments", [&]() -> std::int32_t {
-    if (!h->k->payments) return failWith(out, ErrorCode::unavailable, "the payments service is not available in this process");
+    if (!h->k->payments)
+      return failWith(out, ErrorCode::unavailable,
+                      "the payments service is not available in this process");
     Payments& pay = *h->k->payments;
     In in(kernelApi(), inRec);
     Out o(kernelApi(), out);
     switch (op) {
-      case MLP_PAYOP_CREATE: return paymentAnswer(out, pay.create(abi::getCreate(in.child(MLP_K_CREATE))));
-      case MLP_PAYOP_GET: return paymentAnswer(out, pay.get(in.s(MLP_K_ID)));
-      case MLP_PAYOP_SYNC: return paymentAnswer(out, pay.sync(in.s(MLP_K_ID)));
+      case MLP_PAYOP_CREATE:
+        return paymentAnswer(out, pay.create(abi::getCreate(in.child(MLP_K_CREATE))));
+      case MLP_PAYOP_GET:
+        return paymentAnswer(out, pay.get(in.s(MLP_K_ID)));
+      case MLP_PAYOP_SYNC:
+        return paymentAnswer(out, pay.sync(in.s(MLP_K_ID)));
       case MLP_PAYOP_SUBMIT_PROOF: {
         auto r = pay.submitProof(in.s(MLP_K_ID), in.s(MLP_K_TEXT));
         if (!r.ok()) return failWith(out, r.error());
@@ -723,16 +811,20 @@ std::int32_t paymentsCall(mlp_host* h, std::uint32_t op, const mlp_rec* inRec, m
           abi::put(c, item.item);
         }
         return MLP_OK;
-      case MLP_PAYOP_ACCOUNT_SUMMARY: return textAnswer(out, pay.accountSummary(in.s(MLP_K_NAME), in.s(MLP_K_CUST_ACCOUNT)));
+      case MLP_PAYOP_ACCOUNT_SUMMARY:
+        return textAnswer(out, pay.accountSummary(in.s(MLP_K_NAME), in.s(MLP_K_CUST_ACCOUNT)));
       case MLP_PAYOP_CHANNEL_SALE:
-        return textAnswer(out, pay.prepareChannelSale(in.s(MLP_K_NAME), abi::getItem(in.child(MLP_K_ITEM)),
-                                                      abi::getCustomer(in.child(MLP_K_CUSTOMER))));
+        return textAnswer(
+            out, pay.prepareChannelSale(in.s(MLP_K_NAME), abi::getItem(in.child(MLP_K_ITEM)),
+                                        abi::getCustomer(in.child(MLP_K_CUSTOMER))));
       case MLP_PAYOP_WEBHOOK: {
         Response r = pay.webhookInbox(in.s(MLP_K_NAME))(abi::getRequest(in.child(MLP_K_REQUEST)));
         abi::put(o, r);
         return MLP_OK;
       }
-      default: return failWith(out, ErrorCode::internal, "unknown payments operation " + std::to_string(op));
+      default:
+        return failWith(out, ErrorCode::internal,
+                        "unknown payments operation " + std::to_string(op));
     }
   });
 }
@@ -793,6 +885,8 @@ const mlp_api_v1& kernelApi() {
   return api;
 }
 
-std::string kernelSdkVersion() { return std::to_string(MALIPO_SDK_MAJOR) + "." + std::to_string(MALIPO_SDK_MINOR); }
+std::string kernelSdkVersion() {
+  return std::to_string(MALIPO_SDK_MAJOR) + "." + std::to_string(MALIPO_SDK_MINOR);
+}
 
 }  // namespace malipo

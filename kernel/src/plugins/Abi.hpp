@@ -43,7 +43,9 @@ struct mlp_rec {
 
     std::string_view str() const { return borrowed ? view : std::string_view(s); }
     std::size_t strCount() const { return views.empty() ? list.size() : views.size(); }
-    std::string_view strAt(std::size_t n) const { return views.empty() ? std::string_view(list[n]) : views[n]; }
+    std::string_view strAt(std::size_t n) const {
+      return views.empty() ? std::string_view(list[n]) : views[n];
+    }
   };
   std::vector<Field> fields;
 

@@ -13,7 +13,9 @@ namespace malipo {
 
 namespace {
 
-std::uint32_t align4(std::uint32_t n) { return (n + 3u) & ~3u; }
+std::uint32_t align4(std::uint32_t n) {
+  return (n + 3u) & ~3u;
+}
 
 // The notes of one SHT_NOTE section: the first with our name and type.
 std::optional<PluginNote> scanNotes(const std::vector<char>& data) {
@@ -26,7 +28,8 @@ std::optional<PluginNote> scanNotes(const std::vector<char>& data) {
     std::size_t name = pos + 12, desc = name + align4(namesz);
     if (namesz > 64 || descsz > 4096 || desc + descsz > data.size()) return std::nullopt;
     if (type == MLP_NOTE_TYPE && namesz == sizeof(MLP_NOTE_NAME) &&
-        std::memcmp(&data[name], MLP_NOTE_NAME, sizeof(MLP_NOTE_NAME)) == 0 && descsz >= 8 + 64 + 32) {
+        std::memcmp(&data[name], MLP_NOTE_NAME, sizeof(MLP_NOTE_NAME)) == 0 &&
+        descsz >= 8 + 64 + 32) {
       PluginNote n;
       std::memcpy(&n.sdkMajor, &data[desc], 4);
       std::memcpy(&n.sdkMinor, &data[desc + 4], 4);
@@ -45,7 +48,8 @@ std::optional<PluginNote> readPluginNote(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
   if (!f) throw std::runtime_error(std::string("cannot open the file: ") + std::strerror(errno));
   Elf64_Ehdr eh;
-  if (!f.read(reinterpret_cast<char*>(&eh), sizeof eh) || std::memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0)
+  if (!f.read(reinterpret_cast<char*>(&eh), sizeof eh) ||
+      std::memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0)
     throw std::runtime_error("not an ELF file");
   if (eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_ident[EI_DATA] != ELFDATA2LSB)
     throw std::runtime_error("not a 64-bit little-endian ELF file");
@@ -53,7 +57,8 @@ std::optional<PluginNote> readPluginNote(const std::string& path) {
     throw std::runtime_error("an ELF file without a readable section table");
   std::vector<Elf64_Shdr> sections(eh.e_shnum);
   f.seekg(static_cast<std::streamoff>(eh.e_shoff));
-  if (!f.read(reinterpret_cast<char*>(sections.data()), static_cast<std::streamsize>(sections.size() * sizeof(Elf64_Shdr))))
+  if (!f.read(reinterpret_cast<char*>(sections.data()),
+              static_cast<std::streamsize>(sections.size() * sizeof(Elf64_Shdr))))
     throw std::runtime_error("an ELF file with a truncated section table");
   for (const auto& sh : sections) {
     if (sh.sh_type != SHT_NOTE || sh.sh_size == 0 || sh.sh_size > (1u << 20)) continue;

@@ -1,10 +1,9 @@
 #include "plugins/PluginManager.hpp"
 
-#include <boost/dll/shared_library.hpp>
-#include <boost/system/system_error.hpp>
-
 #include <Poco/JSON/Stringifier.h>
 
+#include <boost/dll/shared_library.hpp>
+#include <boost/system/system_error.hpp>
 #include <sstream>
 
 #include "plugins/KernelServices.hpp"
@@ -38,7 +37,8 @@ void PluginManager::load(const Config& config) {
     LoadedPlugin p;
     p.config = pc;
     for (const auto& other : plugins_)
-      if (other.config.name == pc.name) throw PluginError(describeError(p, "duplicate plugin name"));
+      if (other.config.name == pc.name)
+        throw PluginError(describeError(p, "duplicate plugin name"));
     // The version note first: nothing of a plugin runs (not even its static constructors)
     // before its SDK version is known to be one this kernel offers.
     std::optional<PluginNote> note;
@@ -48,12 +48,14 @@ void PluginManager::load(const Config& config) {
       throw PluginError(describeError(p, std::string("cannot load library: ") + e.what()));
     }
     if (!note)
-      throw PluginError(describeError(p, "no Malipo version note (not a Malipo plugin, or built without MALIPO_PLUGIN)"));
+      throw PluginError(describeError(
+          p, "no Malipo version note (not a Malipo plugin, or built without MALIPO_PLUGIN)"));
     if (note->sdkMajor != MALIPO_SDK_MAJOR || note->sdkMinor > MALIPO_SDK_MINOR)
-      throw PluginError(describeError(p, "built for SDK " + std::to_string(note->sdkMajor) + "." +
-                                             std::to_string(note->sdkMinor) + ", this kernel offers SDK " +
-                                             kernelSdkVersion() + " (it loads plugins built for " +
-                                             std::to_string(MALIPO_SDK_MAJOR) + ".0 to " + kernelSdkVersion() + ")"));
+      throw PluginError(describeError(
+          p, "built for SDK " + std::to_string(note->sdkMajor) + "." +
+                 std::to_string(note->sdkMinor) + ", this kernel offers SDK " + kernelSdkVersion() +
+                 " (it loads plugins built for " + std::to_string(MALIPO_SDK_MAJOR) + ".0 to " +
+                 kernelSdkVersion() + ")"));
     if (pc.name != note->name)
       throw PluginError(describeError(p, "the library declares the name '" + note->name + "'"));
     p.note = *note;
@@ -65,17 +67,21 @@ void PluginManager::load(const Config& config) {
     }
     libraries().push_back(lib);
     if (!lib.has(MALIPO_PLUGIN_INIT_SYMBOL))
-      throw PluginError(describeError(p, "no entry symbol '" MALIPO_PLUGIN_INIT_SYMBOL "' (built without MALIPO_PLUGIN)"));
+      throw PluginError(describeError(
+          p, "no entry symbol '" MALIPO_PLUGIN_INIT_SYMBOL "' (built without MALIPO_PLUGIN)"));
     auto init = lib.get<std::int32_t(const mlp_api_v1*, mlp_plugin*)>(MALIPO_PLUGIN_INIT_SYMBOL);
     p.abi = std::make_unique<mlp_plugin>();
     std::int32_t rc = init(&kernelApi(), p.abi.get());
     if (rc != MLP_OK)
-      throw PluginError(describeError(p, "init failed: " + abi::getError(abi::In(kernelApi(), &p.abi->schema), rc,
-                                                                         "the entry point").internal));
+      throw PluginError(describeError(
+          p,
+          "init failed: " +
+              abi::getError(abi::In(kernelApi(), &p.abi->schema), rc, "the entry point").internal));
     if (!p.abi->registerFn) throw PluginError(describeError(p, "init failed: no register hook"));
     try {
       p.schema = abi::getSchema(abi::In(kernelApi(), &p.abi->schema));
-      p.settings = ConfigLoader::validate(pc.settings, p.schema, "plugins[" + pc.name + "].settings", config.file);
+      p.settings = ConfigLoader::validate(pc.settings, p.schema,
+                                          "plugins[" + pc.name + "].settings", config.file);
       ConfigLoader::checkSecrets(p.settings, p.schema, config.root.getBool("sandbox"), config.file);
     } catch (const ConfigError& e) {
       throw PluginError(describeError(p, std::string("settings: ") + e.what()));
@@ -102,7 +108,9 @@ void PluginManager::registerAll(KernelServices& services) {
     Owned err(kernelApi());
     std::int32_t rc = p.abi->registerFn(p.abi->registerSelf, h, err.get());
     h->plugin = nullptr;
-    if (rc != MLP_OK) throw PluginError(describeError(p, "init failed: " + abi::getError(err.in(), rc, "register").internal));
+    if (rc != MLP_OK)
+      throw PluginError(
+          describeError(p, "init failed: " + abi::getError(err.in(), rc, "register").internal));
   }
 }
 

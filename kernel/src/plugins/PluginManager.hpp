@@ -39,7 +39,9 @@ struct LoadedPlugin {
   std::vector<std::shared_ptr<Product>> products;
 
   const std::string& version() const { return note.version; }
-  std::string sdkVersion() const { return std::to_string(note.sdkMajor) + "." + std::to_string(note.sdkMinor); }
+  std::string sdkVersion() const {
+    return std::to_string(note.sdkMajor) + "." + std::to_string(note.sdkMinor);
+  }
 };
 
 class PluginManager {

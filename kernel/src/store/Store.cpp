@@ -5,14 +5,13 @@
 #include <Poco/File.h>
 #include <Poco/Path.h>
 #include <libpq-fe.h>
-
 #include <sqlite3.h>
 
 #include <algorithm>
 #include <chrono>
-#include <exception>
 #include <cstdlib>
 #include <cstring>
+#include <exception>
 #include <sstream>
 #include <thread>
 
@@ -48,7 +47,8 @@ sqlite3_stmt* sqlitePrepare(Store::Conn& c, const std::string& sql, const Params
       c.statements[sql] = keep;
     }
     sqlite3_stmt*& slot = c.statements[sql];
-    if (sqlite3_prepare_v2(c.db, sql.c_str(), static_cast<int>(sql.size()), &slot, nullptr) != SQLITE_OK) {
+    if (sqlite3_prepare_v2(c.db, sql.c_str(), static_cast<int>(sql.size()), &slot, nullptr) !=
+        SQLITE_OK) {
       c.statements.erase(sql);
       sqliteFail(c.db, sql);
     }
@@ -99,12 +99,19 @@ void sqliteRun(Store::Conn& c, sqlite3_stmt* st, const std::string& sql, Rows* o
     row.reserve(static_cast<std::size_t>(cols));
     for (int k = 0; k < cols; ++k) {
       switch (sqlite3_column_type(st, k)) {
-        case SQLITE_INTEGER: row.emplace_back(static_cast<std::int64_t>(sqlite3_column_int64(st, k))); break;
-        case SQLITE_FLOAT: row.emplace_back(sqlite3_column_double(st, k)); break;
-        case SQLITE_NULL: row.emplace_back(Null{}); break;
+        case SQLITE_INTEGER:
+          row.emplace_back(static_cast<std::int64_t>(sqlite3_column_int64(st, k)));
+          break;
+        case SQLITE_FLOAT:
+          row.emplace_back(sqlite3_column_double(st, k));
+          break;
+        case SQLITE_NULL:
+          row.emplace_back(Null{});
+          break;
         default: {
           const char* p = reinterpret_cast<const char*>(sqlite3_column_text(st, k));
-          row.emplace_back(std::string(p ? p : "", static_cast<std::size_t>(sqlite3_column_bytes(st, k))));
+          row.emplace_back(
+              std::string(p ? p : "", static_cast<std::size_t>(sqlite3_column_bytes(st, k))));
         }
       }
     }
@@ -195,15 +202,21 @@ std::int64_t pgRun(Store::Conn& c, const std::string& sql, const Params& params,
         }
         const char* v = PQgetvalue(res, r, c);
         switch (PQftype(res, c)) {
-          case 20: case 21: case 23: case 26:  // int8, int2, int4, oid
+          case 20:
+          case 21:
+          case 23:
+          case 26:  // int8, int2, int4, oid
             row.emplace_back(static_cast<std::int64_t>(std::atoll(v)));
             break;
-          case 700: case 701:  // float4, float8
+          case 700:
+          case 701:  // float4, float8
             row.emplace_back(std::atof(v));
             break;
           case 1700:  // numeric (e.g. SUM of bigint): whole numbers stay integers
-            if (std::strchr(v, '.')) row.emplace_back(std::atof(v));
-            else row.emplace_back(static_cast<std::int64_t>(std::atoll(v)));
+            if (std::strchr(v, '.'))
+              row.emplace_back(std::atof(v));
+            else
+              row.emplace_back(static_cast<std::int64_t>(std::atoll(v)));
             break;
           case 16:  // bool
             row.emplace_back(static_cast<std::int64_t>(v[0] == 't'));
@@ -315,7 +328,8 @@ Store::Store(const std::string& url, int poolSize, int busyTimeoutMs)
     // every write of the process onto one connection, a round trip at a time.
     lanes_ = std::max(1, std::min(4, poolSize / 2));
   } else {
-    throw DbError("database.url must start with sqlite: or postgresql:// (got '" + redact(url) + "')");
+    throw DbError("database.url must start with sqlite: or postgresql:// (got '" + redact(url) +
+                  "')");
   }
   // Open one connection now so a bad URL fails at start-up, not on the first request.
   release(acquire());
@@ -431,7 +445,9 @@ DbError asDbError(const std::exception_ptr& e) {
   }
 }
 
-std::string messageOf(const std::exception_ptr& e) { return asDbError(e).what(); }
+std::string messageOf(const std::exception_ptr& e) {
+  return asDbError(e).what();
+}
 
 // Rethrows a callback's exception as it was, except Poco's, which become DbError.
 [[noreturn]] void rethrow(const std::exception_ptr& e) {
@@ -481,7 +497,8 @@ void Store::write(const std::function<void(Tx&)>& work) {
         ++leading_;
         const std::size_t cap = engine_ == Engine::postgresql ? kMaxBatchPostgres : kMaxBatchSqlite;
         std::size_t n = std::min(queue_.size(), cap);
-        std::vector<WriteItem*> batch(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
+        std::vector<WriteItem*> batch(queue_.begin(),
+                                      queue_.begin() + static_cast<std::ptrdiff_t>(n));
         queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
         for (WriteItem* w : batch) w->taken = true;
         wakeNextLeader();  // another lane may be free for what is left
@@ -757,33 +774,41 @@ std::vector<std::string> splitStatements(const std::string& sql) {
 }
 }  // namespace
 
-std::vector<int> Store::migrate(const std::string& component, const std::vector<Migration>& migrations) {
+std::vector<int> Store::migrate(const std::string& component,
+                                const std::vector<Migration>& migrations) {
   write([&](Tx& tx) {
     tx.exec(
-        "CREATE TABLE IF NOT EXISTS schema_migrations (component TEXT NOT NULL, version BIGINT NOT NULL, "
+        "CREATE TABLE IF NOT EXISTS schema_migrations (component TEXT NOT NULL, version BIGINT NOT "
+        "NULL, "
         "description TEXT NOT NULL, applied_at BIGINT NOT NULL, PRIMARY KEY (component, version))");
   });
   std::vector<int> applied;
   for (const Migration& m : migrations) {
     bool done = false;
     write([&](Tx& tx) {
-      auto rows = tx.query("SELECT version FROM schema_migrations WHERE component = ? AND version = ?",
-                           {component, static_cast<std::int64_t>(m.version)});
+      auto rows =
+          tx.query("SELECT version FROM schema_migrations WHERE component = ? AND version = ?",
+                   {component, static_cast<std::int64_t>(m.version)});
       if (!rows.empty()) {
         done = true;
         return;
       }
-      const std::string& sql = (engine_ == Engine::postgresql && !m.postgresql.empty()) ? m.postgresql : m.sqlite;
+      const std::string& sql =
+          (engine_ == Engine::postgresql && !m.postgresql.empty()) ? m.postgresql : m.sqlite;
       try {
         for (const auto& stmt : splitStatements(sql)) tx.exec(stmt);
       } catch (const DbError& e) {
-        throw DbError("migration " + component + "/" + std::to_string(m.version) + " (" + m.description +
-                      ") failed: " + e.what());
+        throw DbError("migration " + component + "/" + std::to_string(m.version) + " (" +
+                      m.description + ") failed: " + e.what());
       }
       auto nowMs = std::chrono::duration_cast<std::chrono::milliseconds>(
-                       std::chrono::system_clock::now().time_since_epoch()).count();
-      tx.exec("INSERT INTO schema_migrations (component, version, description, applied_at) VALUES (?, ?, ?, ?)",
-              {component, static_cast<std::int64_t>(m.version), m.description, static_cast<std::int64_t>(nowMs)});
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
+      tx.exec(
+          "INSERT INTO schema_migrations (component, version, description, applied_at) VALUES (?, "
+          "?, ?, ?)",
+          {component, static_cast<std::int64_t>(m.version), m.description,
+           static_cast<std::int64_t>(nowMs)});
     });
     if (!done) applied.push_back(m.version);
   }

@@ -16,13 +16,12 @@
 
 #include <Poco/Data/Session.h>
 
-#include <unordered_map>
-
 #include <atomic>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "malipo/db.hpp"

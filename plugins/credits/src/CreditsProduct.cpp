@@ -32,7 +32,9 @@ Response ok(const Poco::Dynamic::Var& data, const std::string& message = {}) {
   return Response::json(200, o);
 }
 
-std::string accountOf(const Request& req) { return "user:" + req.userId.value_or(""); }
+std::string accountOf(const Request& req) {
+  return "user:" + req.userId.value_or("");
+}
 
 std::vector<Package> readPackages(const std::vector<PackageSetting>& list, const std::string& key) {
   std::vector<Package> out;
@@ -43,7 +45,8 @@ std::vector<Package> readPackages(const std::vector<PackageSetting>& list, const
     pkg.currency = p.currency;
     auto minor = parseMajor(p.price, pkg.currency);
     if (pkg.id.empty() || pkg.credits <= 0 || !validCurrency(pkg.currency) || !minor || *minor <= 0)
-      throw std::runtime_error("settings." + key + ": package '" + pkg.id + "' needs an id, credits > 0 and a valid price");
+      throw std::runtime_error("settings." + key + ": package '" + pkg.id +
+                               "' needs an id, credits > 0 and a valid price");
     pkg.amountMinor = *minor;
     pkg.name = p.name.empty() ? std::to_string(pkg.credits) + " credits" : p.name;
     out.push_back(pkg);
@@ -159,18 +162,24 @@ std::vector<Migration> CreditsProduct::migrations() const {
   m.version = 1;
   m.description = "credit accounts, ledger, top-ups";
   m.sqlite =
-      "CREATE TABLE credit_accounts (account TEXT PRIMARY KEY, balance BIGINT NOT NULL, updated_at BIGINT NOT NULL);"
-      "CREATE TABLE credit_ledger (id INTEGER PRIMARY KEY, account TEXT NOT NULL, delta BIGINT NOT NULL, kind TEXT NOT NULL, "
-      "source TEXT NOT NULL, unique_key TEXT NOT NULL UNIQUE, balance_after BIGINT NOT NULL DEFAULT 0, created_at BIGINT NOT NULL);"
+      "CREATE TABLE credit_accounts (account TEXT PRIMARY KEY, balance BIGINT NOT NULL, updated_at "
+      "BIGINT NOT NULL);"
+      "CREATE TABLE credit_ledger (id INTEGER PRIMARY KEY, account TEXT NOT NULL, delta BIGINT NOT "
+      "NULL, kind TEXT NOT NULL, "
+      "source TEXT NOT NULL, unique_key TEXT NOT NULL UNIQUE, balance_after BIGINT NOT NULL "
+      "DEFAULT 0, created_at BIGINT NOT NULL);"
       "CREATE INDEX credit_ledger_account ON credit_ledger (account, id);"
-      "CREATE TABLE credit_topups (id TEXT PRIMARY KEY, payment_id TEXT, account TEXT NOT NULL, package_id TEXT NOT NULL, "
-      "credits BIGINT NOT NULL, amount_minor BIGINT NOT NULL, currency TEXT NOT NULL, status TEXT NOT NULL, provider TEXT, "
-      "reference TEXT, payment_url TEXT, channel TEXT NOT NULL DEFAULT 'api', created_at BIGINT NOT NULL, completed_at BIGINT);"
+      "CREATE TABLE credit_topups (id TEXT PRIMARY KEY, payment_id TEXT, account TEXT NOT NULL, "
+      "package_id TEXT NOT NULL, "
+      "credits BIGINT NOT NULL, amount_minor BIGINT NOT NULL, currency TEXT NOT NULL, status TEXT "
+      "NOT NULL, provider TEXT, "
+      "reference TEXT, payment_url TEXT, channel TEXT NOT NULL DEFAULT 'api', created_at BIGINT "
+      "NOT NULL, completed_at BIGINT);"
       "CREATE UNIQUE INDEX credit_topups_payment ON credit_topups (payment_id);"
       "CREATE INDEX credit_topups_account ON credit_topups (account, created_at)";
   m.postgresql = m.sqlite;
-  m.postgresql.replace(m.postgresql.find("id INTEGER PRIMARY KEY, account"), std::string("id INTEGER PRIMARY KEY").size(),
-                       "id BIGSERIAL PRIMARY KEY");
+  m.postgresql.replace(m.postgresql.find("id INTEGER PRIMARY KEY, account"),
+                       std::string("id INTEGER PRIMARY KEY").size(), "id BIGSERIAL PRIMARY KEY");
   return {m};
 }
 
@@ -183,17 +192,29 @@ void CreditsProduct::start() {
   topupOpts.maxBodyBytes = 4096;
   RouteOptions consumeOpts = topupOpts;
   for (const std::string prefix : {"/api/v1", ""}) {
-    r.add("POST", prefix + "/verification-credits/topup", [this](const Request& q) { return topup(q); }, topupOpts);
-    r.add("GET", prefix + "/verification-credits/packages", [this](const Request& q) { return packages(q); });
-    r.add("GET", prefix + "/verification-credits/balance", [this](const Request& q) { return balanceRoute(q); }, authed);
-    r.add("GET", prefix + "/verification-credits/history", [this](const Request& q) { return history(q); }, authed);
-    r.add("POST", prefix + "/verification-credits/consume", [this](const Request& q) { return consume(q); }, consumeOpts);
+    r.add(
+        "POST", prefix + "/verification-credits/topup",
+        [this](const Request& q) { return topup(q); }, topupOpts);
+    r.add("GET", prefix + "/verification-credits/packages",
+          [this](const Request& q) { return packages(q); });
+    r.add(
+        "GET", prefix + "/verification-credits/balance",
+        [this](const Request& q) { return balanceRoute(q); }, authed);
+    r.add(
+        "GET", prefix + "/verification-credits/history",
+        [this](const Request& q) { return history(q); }, authed);
+    r.add(
+        "POST", prefix + "/verification-credits/consume",
+        [this](const Request& q) { return consume(q); }, consumeOpts);
   }
   std::string alias = s_.webhookAliasProvider;
-  if (!alias.empty()) r.add("POST", "/api/v1/webhooks/" + alias, host_.payments().webhookInbox(alias), {Auth::none, "webhooks"});
+  if (!alias.empty())
+    r.add("POST", "/api/v1/webhooks/" + alias, host_.payments().webhookInbox(alias),
+          {Auth::none, "webhooks"});
 }
 
-const Package* CreditsProduct::findPackage(const std::string& id, const std::vector<Package>& list) const {
+const Package* CreditsProduct::findPackage(const std::string& id,
+                                           const std::vector<Package>& list) const {
   for (const auto& p : list)
     if (p.id == id) return &p;
   return nullptr;
@@ -240,9 +261,11 @@ Response CreditsProduct::topup(const Request& req) {
   meta.set("topup_id", topupId);
   std::ostringstream metaText;
   meta.stringify(metaText);
-  host_.db().exec("INSERT INTO credit_topups (id, account, package_id, credits, amount_minor, currency, status, created_at) "
-                  "VALUES (?, ?, ?, ?, ?, ?, 'PENDING', ?)",
-                  {topupId, account, pkg->id, pkg->credits, pkg->amountMinor, pkg->currency, now});
+  host_.db().exec(
+      "INSERT INTO credit_topups (id, account, package_id, credits, amount_minor, currency, "
+      "status, created_at) "
+      "VALUES (?, ?, ?, ?, ?, ?, 'PENDING', ?)",
+      {topupId, account, pkg->id, pkg->credits, pkg->amountMinor, pkg->currency, now});
   CreatePayment cp;
   cp.product = "credits";
   cp.orderRef = topupId;
@@ -255,7 +278,8 @@ Response CreditsProduct::topup(const Request& req) {
   cp.returnUrl = returnUrl;
   auto pay = host_.payments().create(cp);
   host_.logger().info("credits", "top-up " + topupId + " by " + account + " for " + pkg->id + ": " +
-                                     (pay.ok() ? std::string("payment ") + pay.value().id + " " + statusName(pay.value().status)
+                                     (pay.ok() ? std::string("payment ") + pay.value().id + " " +
+                                                     statusName(pay.value().status)
                                                : "failed: " + pay.error().internal));
   if (!pay.ok() || pay.value().action.url.empty()) {
     host_.db().exec("UPDATE credit_topups SET status = 'FAILED', payment_id = ? WHERE id = ?",
@@ -263,8 +287,10 @@ Response CreditsProduct::topup(const Request& req) {
     return fail(500, "Failed to initiate payment");
   }
   const Payment& p = pay.value();
-  host_.db().exec("UPDATE credit_topups SET payment_id = ?, provider = ?, reference = ?, payment_url = ? WHERE id = ?",
-                  {p.id, p.provider, p.id, p.action.url, topupId});
+  host_.db().exec(
+      "UPDATE credit_topups SET payment_id = ?, provider = ?, reference = ?, payment_url = ? WHERE "
+      "id = ?",
+      {p.id, p.provider, p.id, p.action.url, topupId});
   Poco::JSON::Object data;
   data.set("paymentUrl", p.action.url);
   data.set("reference", p.id);
@@ -336,7 +362,8 @@ Response CreditsProduct::history(const Request& req) {
     topups.add(o);
   }
   Rows m = host_.db().query(
-      "SELECT delta, kind, source, balance_after, created_at FROM credit_ledger WHERE account = ? ORDER BY id DESC LIMIT ? OFFSET ?",
+      "SELECT delta, kind, source, balance_after, created_at FROM credit_ledger WHERE account = ? "
+      "ORDER BY id DESC LIMIT ? OFFSET ?",
       {account, static_cast<std::int64_t>(limit), offset});
   Poco::JSON::Array movements;
   for (std::size_t i = 0; i < m.size(); ++i) {
@@ -371,29 +398,35 @@ Response CreditsProduct::consume(const Request& req) {
     return fail(400, "The body must be {\"amount\": <credits>, \"reference\": \"…\"}");
   }
   if (amount < 1 || amount > 1000000) return fail(400, "amount must be between 1 and 1000000");
-  if (reference.empty() || reference.size() > 128) return fail(400, "reference is required (at most 128 characters)");
+  if (reference.empty() || reference.size() > 128)
+    return fail(400, "reference is required (at most 128 characters)");
   std::string key = "consume:" + account + ":" + reference;
   enum { consumed, duplicate, conflict, insufficient } outcome = consumed;
   std::int64_t after = 0;
   auto run = [&](Tx& tx) {
-    Rows seen = tx.query("SELECT delta, balance_after FROM credit_ledger WHERE unique_key = ?", {key});
+    Rows seen =
+        tx.query("SELECT delta, balance_after FROM credit_ledger WHERE unique_key = ?", {key});
     if (!seen.empty()) {
       outcome = -seen.i64(0, "delta") == amount ? duplicate : conflict;
       after = seen.i64(0, "balance_after");
       return;
     }
     std::int64_t now = host_.clock().nowMs();
-    if (tx.exec("UPDATE credit_accounts SET balance = balance - ?, updated_at = ? WHERE account = ? AND balance >= ?",
+    if (tx.exec("UPDATE credit_accounts SET balance = balance - ?, updated_at = ? WHERE account = "
+                "? AND balance >= ?",
                 {amount, now, account, amount}) != 1) {
       outcome = insufficient;
       return;
     }
-    after = tx.query("SELECT balance FROM credit_accounts WHERE account = ?", {account}).i64(0, "balance");
+    after = tx.query("SELECT balance FROM credit_accounts WHERE account = ?", {account})
+                .i64(0, "balance");
     // A concurrent request with the same reference makes this insert fail: the whole
     // transaction (the debit too) rolls back and the caller sees it as a retry.
-    tx.exec("INSERT INTO credit_ledger (account, delta, kind, source, unique_key, balance_after, created_at) "
-            "VALUES (?, ?, 'consume', ?, ?, ?, ?)",
-            {account, -amount, reference, key, after, now});
+    tx.exec(
+        "INSERT INTO credit_ledger (account, delta, kind, source, unique_key, balance_after, "
+        "created_at) "
+        "VALUES (?, ?, 'consume', ?, ?, ?, ?)",
+        {account, -amount, reference, key, after, now});
   };
   try {
     host_.db().write(run);
@@ -427,35 +460,51 @@ JobOutcome CreditsProduct::onPaymentSettledInTx(const Payment& p, Tx& tx) {
   std::string account = meta->optValue<std::string>("account", "");
   std::int64_t credits = meta->optValue<Poco::Int64>("credits", 0);
   std::string packageId = meta->optValue<std::string>("package_id", "");
-  if (account.empty() || credits <= 0) return JobOutcome::fail("payment " + p.id + ": metadata names no account or credits");
+  if (account.empty() || credits <= 0)
+    return JobOutcome::fail("payment " + p.id + ": metadata names no account or credits");
   std::int64_t now = host_.clock().nowMs();
   // The unique key makes the credit happen once per payment, whatever arrives twice.
-  if (tx.exec("INSERT INTO credit_ledger (account, delta, kind, source, unique_key, created_at) VALUES (?, ?, 'topup', ?, ?, ?) "
+  if (tx.exec("INSERT INTO credit_ledger (account, delta, kind, source, unique_key, created_at) "
+              "VALUES (?, ?, 'topup', ?, ?, ?) "
               "ON CONFLICT DO NOTHING",
               {account, credits, p.id, "payment:" + p.id, now}) == 0) {
-    tx.onCommit([this, id = p.id] { host_.logger().info("credits", "payment " + id + " was already credited"); });
+    tx.onCommit([this, id = p.id] {
+      host_.logger().info("credits", "payment " + id + " was already credited");
+    });
     return JobOutcome::ok();
   }
-  tx.exec("INSERT INTO credit_accounts (account, balance, updated_at) VALUES (?, ?, ?) "
-          "ON CONFLICT (account) DO UPDATE SET balance = credit_accounts.balance + excluded.balance, updated_at = excluded.updated_at",
-          {account, credits, now});
-  std::int64_t after = tx.query("SELECT balance FROM credit_accounts WHERE account = ?", {account}).i64(0, "balance");
-  tx.exec("UPDATE credit_ledger SET balance_after = ? WHERE unique_key = ?", {after, "payment:" + p.id});
+  tx.exec(
+      "INSERT INTO credit_accounts (account, balance, updated_at) VALUES (?, ?, ?) "
+      "ON CONFLICT (account) DO UPDATE SET balance = credit_accounts.balance + excluded.balance, "
+      "updated_at = excluded.updated_at",
+      {account, credits, now});
+  std::int64_t after = tx.query("SELECT balance FROM credit_accounts WHERE account = ?", {account})
+                           .i64(0, "balance");
+  tx.exec("UPDATE credit_ledger SET balance_after = ? WHERE unique_key = ?",
+          {after, "payment:" + p.id});
   // Sales through a channel (USSD) have no top-up row yet: keep the audit record anyway.
-  tx.exec("INSERT INTO credit_topups (id, payment_id, account, package_id, credits, amount_minor, currency, status, provider, "
-          "reference, channel, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'PENDING', ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-          {meta->optValue<std::string>("topup_id", p.id), p.id, account, packageId, credits, p.amountMinor, p.currency, p.provider,
-           p.id, p.channel.empty() ? "api" : p.channel, p.createdAtMs});
-  tx.exec("UPDATE credit_topups SET status = 'COMPLETED', completed_at = ? WHERE payment_id = ?", {now, p.id});
+  tx.exec(
+      "INSERT INTO credit_topups (id, payment_id, account, package_id, credits, amount_minor, "
+      "currency, status, provider, "
+      "reference, channel, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'PENDING', ?, ?, ?, ?) ON "
+      "CONFLICT DO NOTHING",
+      {meta->optValue<std::string>("topup_id", p.id), p.id, account, packageId, credits,
+       p.amountMinor, p.currency, p.provider, p.id, p.channel.empty() ? "api" : p.channel,
+       p.createdAtMs});
+  tx.exec("UPDATE credit_topups SET status = 'COMPLETED', completed_at = ? WHERE payment_id = ?",
+          {now, p.id});
   tx.onCommit([this, credits, account, id = p.id] {
-    host_.logger().info("credits", "credited " + std::to_string(credits) + " to " + account + " for payment " + id);
+    host_.logger().info(
+        "credits", "credited " + std::to_string(credits) + " to " + account + " for payment " + id);
   });
   return JobOutcome::ok();
 }
 
 JobOutcome CreditsProduct::onPaymentFailed(const Payment& p) {
-  host_.db().exec("UPDATE credit_topups SET status = 'FAILED', completed_at = ? WHERE payment_id = ? AND status = 'PENDING'",
-                  {host_.clock().nowMs(), p.id});
+  host_.db().exec(
+      "UPDATE credit_topups SET status = 'FAILED', completed_at = ? WHERE payment_id = ? AND "
+      "status = 'PENDING'",
+      {host_.clock().nowMs(), p.id});
   host_.logger().info("credits", "payment " + p.id + " " + statusName(p.status) + ": no credit");
   return JobOutcome::ok();
 }
@@ -471,10 +520,14 @@ Result<std::string> CreditsProduct::accountSummary(const std::string& accountId)
   return "Balance: " + std::to_string(balance(accountId)) + " credits";
 }
 
-Result<std::string> CreditsProduct::prepareChannelSale(const CatalogItem& item, const Customer& account) {
+Result<std::string> CreditsProduct::prepareChannelSale(const CatalogItem& item,
+                                                       const Customer& account) {
   const Package* pkg = findPackage(item.id, ussdPackages_);
-  if (!pkg) return Error::make(ErrorCode::invalidInput, "unknown package " + item.id, "This item is no longer sold.");
-  if (account.accountId.empty()) return Error::make(ErrorCode::invalidInput, "no account", "Missing account.");
+  if (!pkg)
+    return Error::make(ErrorCode::invalidInput, "unknown package " + item.id,
+                       "This item is no longer sold.");
+  if (account.accountId.empty())
+    return Error::make(ErrorCode::invalidInput, "no account", "Missing account.");
   Poco::JSON::Object meta;
   meta.set("account", account.accountId);
   meta.set("package_id", pkg->id);

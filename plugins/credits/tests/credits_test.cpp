@@ -11,8 +11,9 @@ using namespace malipo::test;
 
 namespace {
 
-Poco::JSON::Object::Ptr parse(const std::string& s) { return Poco::JSON::Parser().parse(s).extract<Poco::JSON::Object::Ptr>(); }
-
+Poco::JSON::Object::Ptr parse(const std::string& s) {
+  return Poco::JSON::Parser().parse(s).extract<Poco::JSON::Object::Ptr>();
+}
 
 }  // namespace
 
@@ -52,7 +53,8 @@ class CreditsTest : public EngineTest {
   void TearDown() override { kernel_.reset(); }
   std::map<std::string, std::string> auth() { return {{"Authorization", "Bearer " + token_}}; }
   Poco::JSON::Object::Ptr topup(const std::string& pkg = "pkg_10_credits") {
-    auto r = http(port_, "POST", "/api/v1/verification-credits/topup", "{\"packageId\": \"" + pkg + "\"}", auth());
+    auto r = http(port_, "POST", "/api/v1/verification-credits/topup",
+                  "{\"packageId\": \"" + pkg + "\"}", auth());
     EXPECT_EQ(r.status, 200) << r.body;
     auto o = parse(r.body);
     EXPECT_TRUE(o->getValue<bool>("success"));
@@ -60,7 +62,9 @@ class CreditsTest : public EngineTest {
     return o->getObject("data");
   }
   std::string providerRef(const std::string& paymentId) {
-    return kernel_->store().query("SELECT provider_ref FROM payments WHERE id = ?", {paymentId}).str(0, "provider_ref");
+    return kernel_->store()
+        .query("SELECT provider_ref FROM payments WHERE id = ?", {paymentId})
+        .str(0, "provider_ref");
   }
   std::int64_t balance() {
     auto r = http(port_, "GET", "/api/v1/verification-credits/balance", "", auth());
@@ -70,7 +74,8 @@ class CreditsTest : public EngineTest {
     return kernel_->store().query("SELECT COUNT(*) AS n FROM credit_topups").i64(0, "n");
   }
   std::int64_t ledgerSum() {
-    auto r = kernel_->store().query("SELECT COALESCE(SUM(delta), 0) AS s FROM credit_ledger WHERE account = 'user:u-42'");
+    auto r = kernel_->store().query(
+        "SELECT COALESCE(SUM(delta), 0) AS s FROM credit_ledger WHERE account = 'user:u-42'");
     return r.i64(0, "s");
   }
   std::unique_ptr<Kernel> kernel_;
@@ -83,15 +88,20 @@ TEST_P(CreditsTest, TopUpByWebhookCreditsOnceEvenWhenDeliveredFiftyTimes) {
   boot();
   auto data = topup();
   std::string ref = data->getValue<std::string>("reference");
-  EXPECT_NE(data->getValue<std::string>("paymentUrl").find("/sandbox/fakepay/orders/"), std::string::npos);
-  auto paid = parse(http(port_, "POST", "/sandbox/fakepay/orders/" + providerRef(ref) + "/pay", R"({"webhooks": 0})").body);
+  EXPECT_NE(data->getValue<std::string>("paymentUrl").find("/sandbox/fakepay/orders/"),
+            std::string::npos);
+  auto paid = parse(http(port_, "POST", "/sandbox/fakepay/orders/" + providerRef(ref) + "/pay",
+                         R"({"webhooks": 0})")
+                        .body);
   std::string body = paid->getValue<std::string>("webhook_body");
   std::vector<std::thread> ts;
   std::atomic<int> acked{0};
   for (int i = 0; i < 50; ++i)
     ts.emplace_back([&] {
       // The seed's webhook path, aliased to the kernel inbox.
-      if (http(port_, "POST", "/api/v1/webhooks/fakepay", body, {{"X-Fakepay-Signature", hmacSha256Hex("fake-secret", body)}}).status == 200)
+      if (http(port_, "POST", "/api/v1/webhooks/fakepay", body,
+               {{"X-Fakepay-Signature", hmacSha256Hex("fake-secret", body)}})
+              .status == 200)
         ++acked;
     });
   for (auto& t : ts) t.join();
@@ -100,7 +110,8 @@ TEST_P(CreditsTest, TopUpByWebhookCreditsOnceEvenWhenDeliveredFiftyTimes) {
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   EXPECT_EQ(balance(), 10);
   EXPECT_EQ(ledgerSum(), 10);
-  auto hist = parse(http(port_, "GET", "/api/v1/verification-credits/history", "", auth()).body)->getObject("data");
+  auto hist = parse(http(port_, "GET", "/api/v1/verification-credits/history", "", auth()).body)
+                  ->getObject("data");
   EXPECT_EQ(hist->getArray("topups")->getObject(0)->getValue<std::string>("status"), "COMPLETED");
   EXPECT_EQ(hist->getArray("movements")->size(), 1u);
   EXPECT_EQ(hist->getArray("movements")->getObject(0)->getValue<int>("balanceAfter"), 10);
@@ -111,9 +122,12 @@ TEST_P(CreditsTest, FailedPaymentGivesNoCredit) {
   boot();
   auto data = topup("pkg_25_credits");
   std::string ref = data->getValue<std::string>("reference");
-  http(port_, "POST", "/sandbox/fakepay/orders/" + providerRef(ref) + "/pay", R"({"outcome": "failed"})");
+  http(port_, "POST", "/sandbox/fakepay/orders/" + providerRef(ref) + "/pay",
+       R"({"outcome": "failed"})");
   ASSERT_TRUE(eventually([&] {
-    return kernel_->store().query("SELECT status FROM credit_topups WHERE payment_id = ?", {ref}).str(0, "status") == "FAILED";
+    return kernel_->store()
+               .query("SELECT status FROM credit_topups WHERE payment_id = ?", {ref})
+               .str(0, "status") == "FAILED";
   }));
   EXPECT_EQ(balance(), 0);
   EXPECT_EQ(ledgerSum(), 0);
@@ -123,7 +137,9 @@ TEST_P(CreditsTest, HundredConcurrentConsumptionsOnTenCredits) {
   SKIP_WITHOUT_ENGINE();
   boot();
   auto data = topup();
-  http(port_, "POST", "/sandbox/fakepay/orders/" + providerRef(data->getValue<std::string>("reference")) + "/pay", "{}");
+  http(port_, "POST",
+       "/sandbox/fakepay/orders/" + providerRef(data->getValue<std::string>("reference")) + "/pay",
+       "{}");
   ASSERT_TRUE(eventually([&] { return balance() == 10; }));
   std::atomic<int> ok{0}, broke{0}, other{0};
   std::vector<std::thread> ts;
@@ -133,7 +149,8 @@ TEST_P(CreditsTest, HundredConcurrentConsumptionsOnTenCredits) {
                     "{\"amount\": 1, \"reference\": \"verif-" + std::to_string(i) + "\"}", auth());
       if (r.status == 200) {
         ++ok;
-      } else if (r.status == 402 && parse(r.body)->getValue<std::string>("message") == "Insufficient credits") {
+      } else if (r.status == 402 &&
+                 parse(r.body)->getValue<std::string>("message") == "Insufficient credits") {
         ++broke;
       } else {
         ++other;
@@ -151,25 +168,46 @@ TEST_P(CreditsTest, OneReferenceIsConsumedOnce) {
   SKIP_WITHOUT_ENGINE();
   boot();
   auto data = topup();
-  http(port_, "POST", "/sandbox/fakepay/orders/" + providerRef(data->getValue<std::string>("reference")) + "/pay", "{}");
+  http(port_, "POST",
+       "/sandbox/fakepay/orders/" + providerRef(data->getValue<std::string>("reference")) + "/pay",
+       "{}");
   ASSERT_TRUE(eventually([&] { return balance() == 10; }));
-  auto first = http(port_, "POST", "/api/v1/verification-credits/consume", R"({"amount": 3, "reference": "check-1"})", auth());
+  auto first = http(port_, "POST", "/api/v1/verification-credits/consume",
+                    R"({"amount": 3, "reference": "check-1"})", auth());
   EXPECT_EQ(first.status, 200);
   EXPECT_FALSE(parse(first.body)->getObject("data")->getValue<bool>("duplicate"));
   // Same reference concurrently and again: debited once.
   std::vector<std::thread> ts;
   for (int i = 0; i < 10; ++i)
-    ts.emplace_back([&] { http(port_, "POST", "/api/v1/verification-credits/consume", R"({"amount": 3, "reference": "check-1"})", auth()); });
+    ts.emplace_back([&] {
+      http(port_, "POST", "/api/v1/verification-credits/consume",
+           R"({"amount": 3, "reference": "check-1"})", auth());
+    });
   for (auto& t : ts) t.join();
-  auto again = http(port_, "POST", "/api/v1/verification-credits/consume", R"({"amount": 3, "reference": "check-1"})", auth());
+  auto again = http(port_, "POST", "/api/v1/verification-credits/consume",
+                    R"({"amount": 3, "reference": "check-1"})", auth());
   EXPECT_EQ(again.status, 200);
   EXPECT_TRUE(parse(again.body)->getObject("data")->getValue<bool>("duplicate"));
   EXPECT_EQ(balance(), 7);
-  EXPECT_EQ(http(port_, "POST", "/api/v1/verification-credits/consume", R"({"amount": 2, "reference": "check-1"})", auth()).status, 409);
-  EXPECT_EQ(http(port_, "POST", "/api/v1/verification-credits/consume", R"({"amount": 8, "reference": "check-2"})", auth()).status, 402);
-  EXPECT_EQ(http(port_, "POST", "/api/v1/verification-credits/consume", R"({"amount": 0, "reference": "x"})", auth()).status, 400);
-  EXPECT_EQ(http(port_, "POST", "/api/v1/verification-credits/consume", R"({"amount": 1.5, "reference": "x"})", auth()).status, 400);
-  EXPECT_EQ(http(port_, "POST", "/api/v1/verification-credits/consume", R"({"amount": 1})", auth()).status, 400);
+  EXPECT_EQ(http(port_, "POST", "/api/v1/verification-credits/consume",
+                 R"({"amount": 2, "reference": "check-1"})", auth())
+                .status,
+            409);
+  EXPECT_EQ(http(port_, "POST", "/api/v1/verification-credits/consume",
+                 R"({"amount": 8, "reference": "check-2"})", auth())
+                .status,
+            402);
+  EXPECT_EQ(http(port_, "POST", "/api/v1/verification-credits/consume",
+                 R"({"amount": 0, "reference": "x"})", auth())
+                .status,
+            400);
+  EXPECT_EQ(http(port_, "POST", "/api/v1/verification-credits/consume",
+                 R"({"amount": 1.5, "reference": "x"})", auth())
+                .status,
+            400);
+  EXPECT_EQ(http(port_, "POST", "/api/v1/verification-credits/consume", R"({"amount": 1})", auth())
+                .status,
+            400);
   EXPECT_EQ(balance(), 7);
   EXPECT_EQ(ledgerSum(), 7);
 }
@@ -182,8 +220,10 @@ TEST_P(CreditsTest, AuthPackagesAndErrorsAsTheSeedSays) {
   auto none = http(port_, "POST", "/api/v1/verification-credits/topup", body);
   EXPECT_EQ(none.status, 401);
   EXPECT_EQ(none.body, unauthorized);
-  auto expired = http(port_, "POST", "/api/v1/verification-credits/topup", body,
-                      {{"Authorization", "Bearer " + makeJwt("credits-secret-0123456789abcdefghijklmnop", "u-42", -60)}});
+  auto expired =
+      http(port_, "POST", "/api/v1/verification-credits/topup", body,
+           {{"Authorization",
+             "Bearer " + makeJwt("credits-secret-0123456789abcdefghijklmnop", "u-42", -60)}});
   EXPECT_EQ(expired.status, 401);
   EXPECT_EQ(expired.body, unauthorized);
   auto forged = http(port_, "POST", "/api/v1/verification-credits/topup", body,
@@ -191,7 +231,8 @@ TEST_P(CreditsTest, AuthPackagesAndErrorsAsTheSeedSays) {
   EXPECT_EQ(forged.status, 401);
   EXPECT_EQ(forged.body, unauthorized);
   EXPECT_EQ(http(port_, "GET", "/api/v1/verification-credits/balance").status, 401);
-  auto bad = http(port_, "POST", "/api/v1/verification-credits/topup", R"({"packageId": "pkg_1000_credits"})", auth());
+  auto bad = http(port_, "POST", "/api/v1/verification-credits/topup",
+                  R"({"packageId": "pkg_1000_credits"})", auth());
   EXPECT_EQ(bad.status, 400);
   EXPECT_EQ(bad.body, R"({"success":false,"message":"Invalid package"})");
   EXPECT_EQ(http(port_, "POST", "/api/v1/verification-credits/topup", "nope", auth()).status, 400);
@@ -209,7 +250,10 @@ TEST_P(CreditsTest, AuthPackagesAndErrorsAsTheSeedSays) {
   auto down = http(port_, "POST", "/api/v1/verification-credits/topup", body, auth());
   EXPECT_EQ(down.status, 500);
   EXPECT_EQ(down.body, R"({"success":false,"message":"Failed to initiate payment"})");
-  EXPECT_EQ(kernel_->store().query("SELECT COUNT(*) AS n FROM credit_topups WHERE status = 'FAILED'").i64(0, "n"), 1);
+  EXPECT_EQ(kernel_->store()
+                .query("SELECT COUNT(*) AS n FROM credit_topups WHERE status = 'FAILED'")
+                .i64(0, "n"),
+            1);
 }
 
 TEST_P(CreditsTest, TopUpIdempotencyAndRateLimit) {
@@ -340,4 +384,5 @@ TEST_P(CreditsTest, HeldTopUpReadsReceivedUnderReview) {
   EXPECT_EQ(balance(), 0);
 }
 
-INSTANTIATE_TEST_SUITE_P(Engines, CreditsTest, ::testing::Values("sqlite", "postgresql"), engineName);
+INSTANTIATE_TEST_SUITE_P(Engines, CreditsTest, ::testing::Values("sqlite", "postgresql"),
+                         engineName);

@@ -22,7 +22,8 @@ namespace malipo::cvpdf {
 namespace {
 
 const char* kCols =
-    "id, cv_id, user_id, template_id, cv_json, status, payment_id, payment_reference, error, pdf_path, etag, download_count, "
+    "id, cv_id, user_id, template_id, cv_json, status, payment_id, payment_reference, error, "
+    "pdf_path, etag, download_count, "
     "verify_attempts, created_at, updated_at, completed_at, version";
 
 const char* kUnderReview = "payment_under_review";
@@ -128,7 +129,8 @@ const Decl<CvPdfSettings>& CvPdfSettings::decl() {
                      p.str("amount", &C::priceAmount, "amount in major units, e.g. \"1000\"")
                          .str("currency", &C::priceCurrency, "ISO 4217 currency");
                    })
-          .str("storage_dir", &C::storageDir, "where generated PDFs are stored (relative: to the config's folder)")
+          .str("storage_dir", &C::storageDir,
+               "where generated PDFs are stored (relative: to the config's folder)")
           .path()
           .str("font_dir", &C::fontDir,
                "directory with DejaVuSans.ttf and DejaVuSans-Bold.ttf (empty: Debian's "
@@ -192,7 +194,8 @@ CvPdfProduct::CvPdfProduct(Host& host)
   ro.maxPages = s_.maxPages;
   ro.fontDir = s_.fontDir;
   renderer_ = std::make_unique<PdfRenderer>(ro);
-  if (!renderer_->fontWarnings().empty()) host_.logger().warning("cvpdf", "fonts: " + renderer_->fontWarnings());
+  if (!renderer_->fontWarnings().empty())
+    host_.logger().warning("cvpdf", "fonts: " + renderer_->fontWarnings());
 }
 
 std::vector<Migration> CvPdfProduct::migrations() const {
@@ -200,10 +203,14 @@ std::vector<Migration> CvPdfProduct::migrations() const {
   m.version = 1;
   m.description = "CV requests";
   m.sqlite =
-      "CREATE TABLE cv_requests (id TEXT PRIMARY KEY, cv_id TEXT, user_id TEXT, template_id TEXT NOT NULL, cv_json TEXT NOT NULL, "
-      "status TEXT NOT NULL, payment_id TEXT, payment_reference TEXT, pending_message TEXT, error TEXT NOT NULL DEFAULT '', "
-      "pdf_path TEXT, etag TEXT, download_count BIGINT NOT NULL DEFAULT 0, verify_attempts BIGINT NOT NULL DEFAULT 0, "
-      "created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL, completed_at BIGINT NOT NULL DEFAULT 0, version BIGINT NOT NULL DEFAULT 1);"
+      "CREATE TABLE cv_requests (id TEXT PRIMARY KEY, cv_id TEXT, user_id TEXT, template_id TEXT "
+      "NOT NULL, cv_json TEXT NOT NULL, "
+      "status TEXT NOT NULL, payment_id TEXT, payment_reference TEXT, pending_message TEXT, error "
+      "TEXT NOT NULL DEFAULT '', "
+      "pdf_path TEXT, etag TEXT, download_count BIGINT NOT NULL DEFAULT 0, verify_attempts BIGINT "
+      "NOT NULL DEFAULT 0, "
+      "created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL, completed_at BIGINT NOT NULL "
+      "DEFAULT 0, version BIGINT NOT NULL DEFAULT 1);"
       "CREATE UNIQUE INDEX cv_requests_reference ON cv_requests (payment_reference);"
       "CREATE INDEX cv_requests_payment ON cv_requests (payment_id)";
   Migration limits;
@@ -327,12 +334,14 @@ void CvPdfProduct::countAttempt(const std::string& requestId, const std::string&
 
 std::optional<CvRequest> CvPdfProduct::load(const std::string& id) {
   if (!isUuid(id)) return std::nullopt;
-  Rows r = host_.db().query(std::string("SELECT ") + kCols + " FROM cv_requests WHERE id = ?", {id});
+  Rows r =
+      host_.db().query(std::string("SELECT ") + kCols + " FROM cv_requests WHERE id = ?", {id});
   if (r.empty()) return std::nullopt;
   return rowTo(r);
 }
 
-std::int64_t CvPdfProduct::updateRequest(const std::string& id, const std::string& sql, const Params& params) {
+std::int64_t CvPdfProduct::updateRequest(const std::string& id, const std::string& sql,
+                                         const Params& params) {
   std::int64_t n = host_.db().exec(sql, params);
   std::lock_guard<std::mutex> lock(statusCacheMutex_);
   statusCache_.erase(id);
@@ -340,8 +349,10 @@ std::int64_t CvPdfProduct::updateRequest(const std::string& id, const std::strin
 }
 
 bool CvPdfProduct::moveTo(const CvRequest& r, const std::string& status, const std::string& error) {
-  return updateRequest(r.id, "UPDATE cv_requests SET status = ?, error = ?, updated_at = ?, version = version + 1 WHERE id = ? AND version = ?",
-                         {status, error, host_.clock().nowMs(), r.id, r.version}) == 1;
+  return updateRequest(r.id,
+                       "UPDATE cv_requests SET status = ?, error = ?, updated_at = ?, version = "
+                       "version + 1 WHERE id = ? AND version = ?",
+                       {status, error, host_.clock().nowMs(), r.id, r.version}) == 1;
 }
 
 std::string CvPdfProduct::normalisePhone(const std::string& raw) const {
@@ -372,16 +383,19 @@ Result<Payment> CvPdfProduct::newPayment(const CvRequest& r, const std::string& 
   return host_.payments().create(cp);
 }
 
-Response CvPdfProduct::page(int status, const std::string& title, const std::string& tmpl, const Poco::JSON::Object& data,
-                            bool refresh) {
-  Response r = Response::html(status, host_.pages().render(title, tmpl, data, refresh ? "<meta http-equiv=\"refresh\" content=\"5\">" : ""));
+Response CvPdfProduct::page(int status, const std::string& title, const std::string& tmpl,
+                            const Poco::JSON::Object& data, bool refresh) {
+  Response r = Response::html(
+      status, host_.pages().render(title, tmpl, data,
+                                   refresh ? "<meta http-equiv=\"refresh\" content=\"5\">" : ""));
   r.header("Cache-Control", "no-store");
   // Page URLs may carry a signed link (?access=…): never hand them to another site.
   r.header("Referrer-Policy", "same-origin");
   return r;
 }
 
-Response CvPdfProduct::errorPage(int status, const std::string& title, const std::string& message, const std::string& backUrl) {
+Response CvPdfProduct::errorPage(int status, const std::string& title, const std::string& message,
+                                 const std::string& backUrl) {
   Poco::JSON::Object d;
   d.set("title", title);
   d.set("message", message);
@@ -416,8 +430,8 @@ void CvPdfProduct::start() {
   }
   auto& r = host_.router();
   std::size_t maxBody = s_.maxBodyBytes;
-  r.add("POST", "/api/cv-pdf/{cv_id}/initiate-ussd", [this](const Request& q) { return initiate(q); },
-        {Auth::optional, "", maxBody, "", true});
+  r.add("POST", "/api/cv-pdf/{cv_id}/initiate-ussd",
+        [this](const Request& q) { return initiate(q); }, {Auth::optional, "", maxBody, "", true});
   // Every route looks at a JWT when one is sent: a signed-in user's request answers only them.
   r.add("GET", "/api/cv-pdf/{request_id}/payment-page",
         [this](const Request& q) { return paymentPage(q); }, {Auth::optional, "", 0, ""});
@@ -427,8 +441,10 @@ void CvPdfProduct::start() {
         [this](const Request& q) { return verifySubmit(q); }, {Auth::optional, "", 16384, ""});
   r.add("GET", "/api/cv-pdf/{request_id}/status-page",
         [this](const Request& q) { return statusPage(q); }, {Auth::optional, "", 0, ""});
-  r.add("GET", "/api/cv-pdf/{request_id}/status", [this](const Request& q) { return statusJson(q); }, {Auth::optional, "", 0, ""});
-  r.add("GET", "/api/cv-pdf/{request_id}/download", [this](const Request& q) { return download(q); }, {Auth::optional, "", 0, ""});
+  r.add("GET", "/api/cv-pdf/{request_id}/status",
+        [this](const Request& q) { return statusJson(q); }, {Auth::optional, "", 0, ""});
+  r.add("GET", "/api/cv-pdf/{request_id}/download",
+        [this](const Request& q) { return download(q); }, {Auth::optional, "", 0, ""});
   r.add("POST", "/api/cv-pdf/{request_id}/push", [this](const Request& q) { return push(q); },
         {Auth::optional, "", 4096, ""});
   r.add("POST", "/api/cv-pdf/{request_id}/restart", [this](const Request& q) { return restart(q); },
@@ -441,7 +457,8 @@ void CvPdfProduct::start() {
   verify.maxAttempts = 1 + s_.verifyRetries;
   verify.backoffBaseMs = s_.verifyBackoffMs;
   verify.leaseMs = 120000;
-  host_.jobs().handle("cvpdf.verify", [this](const Job& j) { return runVerify(j); }, verify);
+  host_.jobs().handle(
+      "cvpdf.verify", [this](const Job& j) { return runVerify(j); }, verify);
 }
 
 Response CvPdfProduct::initiate(const Request& req) {
@@ -453,16 +470,19 @@ Response CvPdfProduct::initiate(const Request& req) {
   } catch (...) {
     return jsonError(400, "The request body must be a JSON object with template_id and cv_data.");
   }
-  if (!body) return jsonError(400, "The request body must be a JSON object with template_id and cv_data.");
+  if (!body)
+    return jsonError(400, "The request body must be a JSON object with template_id and cv_data.");
   std::string templateId = body->optValue<std::string>("template_id", "");
   const auto& ids = PdfRenderer::templateIds();
   if (std::find(ids.begin(), ids.end(), templateId) == ids.end()) {
     std::string list;
     for (const auto& t : ids) list += (list.empty() ? "" : ", ") + t;
-    return jsonError(400, "Unknown template_id '" + templateId + "'. Valid templates: " + list + ".");
+    return jsonError(400,
+                     "Unknown template_id '" + templateId + "'. Valid templates: " + list + ".");
   }
   Poco::JSON::Object::Ptr cvData;
-  if (body->has("cv_data") && body->get("cv_data").type() == typeid(Poco::JSON::Object::Ptr)) cvData = body->getObject("cv_data");
+  if (body->has("cv_data") && body->get("cv_data").type() == typeid(Poco::JSON::Object::Ptr))
+    cvData = body->getObject("cv_data");
   CvValidation v = validateCv(cvData, limits_);
   if (!v.ok) return jsonError(400, v.message);
   std::string phone;
@@ -480,17 +500,22 @@ Response CvPdfProduct::initiate(const Request& req) {
   r.cvJson = cvToJson(v.cv);
   std::int64_t now = host_.clock().nowMs();
   host_.db().write([&](Tx& tx) {
-    tx.exec("INSERT INTO cv_requests (id, cv_id, user_id, template_id, cv_json, status, created_at, updated_at) "
-            "VALUES (?, ?, ?, ?, ?, 'pending_payment', ?, ?)",
-            {r.id, r.cvId.empty() ? Value(Null{}) : Value(r.cvId), r.userId.empty() ? Value(Null{}) : Value(r.userId),
-             r.templateId, r.cvJson, now, now});
+    tx.exec(
+        "INSERT INTO cv_requests (id, cv_id, user_id, template_id, cv_json, status, created_at, "
+        "updated_at) "
+        "VALUES (?, ?, ?, ?, ?, 'pending_payment', ?, ?)",
+        {r.id, r.cvId.empty() ? Value(Null{}) : Value(r.cvId),
+         r.userId.empty() ? Value(Null{}) : Value(r.userId), r.templateId, r.cvJson, now, now});
   });
   auto pay = newPayment(r, phone, !phone.empty());
   if (!pay.ok()) {
-    updateRequest(r.id, "UPDATE cv_requests SET status = 'failed', error = ?, updated_at = ? WHERE id = ?",
-                    {pay.error().external, host_.clock().nowMs(), r.id});
-    host_.logger().warning("cvpdf", "request " + r.id + ": payment not created: " + pay.error().internal);
-    return jsonError(httpStatus(pay.error().code) >= 500 ? 502 : httpStatus(pay.error().code), pay.error().external);
+    updateRequest(
+        r.id, "UPDATE cv_requests SET status = 'failed', error = ?, updated_at = ? WHERE id = ?",
+        {pay.error().external, host_.clock().nowMs(), r.id});
+    host_.logger().warning("cvpdf",
+                           "request " + r.id + ": payment not created: " + pay.error().internal);
+    return jsonError(httpStatus(pay.error().code) >= 500 ? 502 : httpStatus(pay.error().code),
+                     pay.error().external);
   }
   updateRequest(r.id, "UPDATE cv_requests SET payment_id = ? WHERE id = ?", {pay.value().id, r.id});
   host_.logger().info("cvpdf", "request " + r.id + " created, payment " + pay.value().id);
@@ -553,20 +578,23 @@ Response CvPdfProduct::paymentPage(const Request& req) {
 }
 
 // Who may verify, and whether this request still takes an SMS: a refusal, or nothing.
-std::optional<Response> CvPdfProduct::verifyRefusal(const Request& req, std::optional<CvRequest>& r, Access& a) {
+std::optional<Response> CvPdfProduct::verifyRefusal(const Request& req, std::optional<CvRequest>& r,
+                                                    Access& a) {
   r = load(req.param("request_id"));
   if (!r) return errorPage(404, "Not found", "This CV request does not exist.");
   a = access(req, *r);
   if (!a.allowed) return errorPage(403, "Not your CV", a.denial);
-  if (r->status != "pending_payment" && r->status != "failed") return Response::redirect(303, link(*r, "status-page", a));
+  if (r->status != "pending_payment" && r->status != "failed")
+    return Response::redirect(303, link(*r, "status-page", a));
   // No SMS can confirm a payment that failed or expired: the status page starts a new one.
   auto pay = currentPayment(*r);
-  if (pay.ok() && finalUnpaid(pay.value())) return Response::redirect(303, link(*r, "status-page", a));
+  if (pay.ok() && finalUnpaid(pay.value()))
+    return Response::redirect(303, link(*r, "status-page", a));
   return std::nullopt;
 }
 
-Response CvPdfProduct::verifyPage(int status, const CvRequest& r, const Access& a, const std::string& error,
-                                  const std::string& message) {
+Response CvPdfProduct::verifyPage(int status, const CvRequest& r, const Access& a,
+                                  const std::string& error, const std::string& message) {
   Poco::JSON::Object d;
   d.set("verify_url", link(r, "verify", a));
   d.set("payment_url", link(r, "payment-page", a));
@@ -591,15 +619,22 @@ Response CvPdfProduct::verifySubmit(const Request& req) {
   Access a;
   if (auto refused = verifyRefusal(req, r, a)) return *refused;
   std::string message = Poco::trim(bodyField(req, "payment_message"));
-  auto again = [&](int status, const std::string& error) { return verifyPage(status, *r, a, error, message); };
+  auto again = [&](int status, const std::string& error) {
+    return verifyPage(status, *r, a, error, message);
+  };
   if (message.empty()) return again(400, "Paste the confirmation SMS you received after paying.");
-  if (message.size() > 2000) return again(400, "That message is too long to be a confirmation SMS.");
+  if (message.size() > 2000)
+    return again(400, "That message is too long to be a confirmation SMS.");
   // Counted per request and client, so that someone else holding the id cannot use up the
   // owner's attempts; and per client across requests.
   if (attempts(r->id, a.client, "verify") >= s_.verifyMaxAttempts)
-    return again(429, "Too many verification attempts for this request. If you paid, contact support with your SMS; otherwise start a new request.");
+    return again(429,
+                 "Too many verification attempts for this request. If you paid, contact support "
+                 "with your SMS; otherwise start a new request.");
   if (!clientAllowed("verify", a.client, s_.verifyPerClientPerHour))
-    return again(429, "Too many verification attempts from your network. Please wait a while and try again.");
+    return again(
+        429,
+        "Too many verification attempts from your network. Please wait a while and try again.");
   bool moved =
       updateRequest(
           r->id,
@@ -622,9 +657,11 @@ JobOutcome CvPdfProduct::runVerify(const Job& job) {
   std::string message = m.empty() ? "" : m.str(0, "pending_message");
   auto fail = [&](const std::string& why) {
     // The pasted SMS is personal data: keep it no longer than the verification needs.
-    updateRequest(r->id, "UPDATE cv_requests SET status = 'failed', error = ?, pending_message = NULL, updated_at = ?, "
-                    "version = version + 1 WHERE id = ? AND status = 'verifying_payment'",
-                    {why, host_.clock().nowMs(), r->id});
+    updateRequest(r->id,
+                  "UPDATE cv_requests SET status = 'failed', error = ?, pending_message = NULL, "
+                  "updated_at = ?, "
+                  "version = version + 1 WHERE id = ? AND status = 'verifying_payment'",
+                  {why, host_.clock().nowMs(), r->id});
     return JobOutcome::ok();
   };
   bool lastTry = job.attempt >= job.maxAttempts;
@@ -639,9 +676,12 @@ JobOutcome CvPdfProduct::runVerify(const Job& job) {
     const Error& e = res.error();
     host_.logger().info("cvpdf", "request " + r->id + ": proof refused: " + e.internal);
     if (e.code == ErrorCode::conflict && heldNow()) return JobOutcome::ok();
-    if (e.code == ErrorCode::providerTimeout || e.code == ErrorCode::providerError || e.code == ErrorCode::unavailable) {
+    if (e.code == ErrorCode::providerTimeout || e.code == ErrorCode::providerError ||
+        e.code == ErrorCode::unavailable) {
       if (!lastTry) return JobOutcome::retry(e.internal);
-      return fail("We could not reach the payment service to check your payment. Please try again in a few minutes.");
+      return fail(
+          "We could not reach the payment service to check your payment. Please try again in a few "
+          "minutes.");
     }
     if (e.code == ErrorCode::conflict) {
       auto p = host_.payments().get(r->paymentId);
@@ -653,18 +693,23 @@ JobOutcome CvPdfProduct::runVerify(const Job& job) {
   }
   const ProofOutcome& out = res.value();
   if (out.settled) {
-    updateRequest(r->id, "UPDATE cv_requests SET status = 'generating_pdf', pending_message = NULL, updated_at = ?, version = version + 1 "
-                    "WHERE id = ? AND status = 'verifying_payment'",
-                    {host_.clock().nowMs(), r->id});
+    updateRequest(r->id,
+                  "UPDATE cv_requests SET status = 'generating_pdf', pending_message = NULL, "
+                  "updated_at = ?, version = version + 1 "
+                  "WHERE id = ? AND status = 'verifying_payment'",
+                  {host_.clock().nowMs(), r->id});
     return JobOutcome::ok();
   }
   if (out.payment.status == PaymentStatus::held && heldNow()) return JobOutcome::ok();
   if (finalUnpaid(out.payment))
     return fail("This payment can no longer be confirmed. Tap Try again to start a new payment.");
-  if (out.payment.status == PaymentStatus::pending || out.payment.status == PaymentStatus::unknown) {
+  if (out.payment.status == PaymentStatus::pending ||
+      out.payment.status == PaymentStatus::unknown) {
     if (!lastTry) return JobOutcome::retry("not paid yet");
-    return fail("Your payment has not been confirmed yet. If you have paid, wait a few minutes and tap Try again; "
-                "otherwise pay first using the instructions.");
+    return fail(
+        "Your payment has not been confirmed yet. If you have paid, wait a few minutes and tap Try "
+        "again; "
+        "otherwise pay first using the instructions.");
   }
   return fail(out.message);
 }
@@ -674,17 +719,21 @@ JobOutcome CvPdfProduct::onPaymentSettled(const Payment& p) {
   if (!r) return JobOutcome::fail("payment " + p.id + " names no CV request");
   if (r->status == "completed") {
     if (r->paymentId != p.id)
-      host_.logger().warning("cvpdf", "request " + r->id + " was already completed; payment " + p.id + " needs a refund");
+      host_.logger().warning("cvpdf", "request " + r->id + " was already completed; payment " +
+                                          p.id + " needs a refund");
     return JobOutcome::ok();
   }
   // generating_pdf, whatever came first: proof or webhook.
-  updateRequest(r->id, "UPDATE cv_requests SET status = 'generating_pdf', error = '', pending_message = NULL, updated_at = ?, "
-                  "version = version + 1 WHERE id = ? AND status <> 'completed'",
-                  {host_.clock().nowMs(), r->id});
+  updateRequest(r->id,
+                "UPDATE cv_requests SET status = 'generating_pdf', error = '', pending_message = "
+                "NULL, updated_at = ?, "
+                "version = version + 1 WHERE id = ? AND status <> 'completed'",
+                {host_.clock().nowMs(), r->id});
   CvData cv = cvFromJson(r->cvJson);
   RenderResult pdf = renderer_->render(cv, r->templateId);
   if (!pdf.ok) return JobOutcome::retry("PDF rendering failed: " + pdf.error);
-  if (pdf.usedFallback) host_.logger().warning("cvpdf", "request " + r->id + ": fallback layout: " + pdf.error);
+  if (pdf.usedFallback)
+    host_.logger().warning("cvpdf", "request " + r->id + ": fallback layout: " + pdf.error);
   Poco::SHA2Engine sha;
   sha.update(pdf.pdf);
   std::string etag = "\"" + Poco::DigestEngine::digestToHex(sha.digest()).substr(0, 32) + "\"";
@@ -701,21 +750,29 @@ JobOutcome CvPdfProduct::onPaymentSettled(const Payment& p) {
   Poco::File(path + ".tmp").renameTo(path);
   std::int64_t now = host_.clock().nowMs();
   try {
-    updateRequest(r->id, "UPDATE cv_requests SET status = 'completed', pdf_path = ?, etag = ?, payment_id = ?, payment_reference = ?, "
-                    "completed_at = ?, updated_at = ?, version = version + 1 WHERE id = ? AND status <> 'completed'",
-                    {path, etag, p.id, p.providerTxnId.empty() ? Value(Null{}) : Value(p.providerTxnId), now, now, r->id});
+    updateRequest(
+        r->id,
+        "UPDATE cv_requests SET status = 'completed', pdf_path = ?, etag = ?, payment_id = ?, "
+        "payment_reference = ?, "
+        "completed_at = ?, updated_at = ?, version = version + 1 WHERE id = ? AND status <> "
+        "'completed'",
+        {path, etag, p.id, p.providerTxnId.empty() ? Value(Null{}) : Value(p.providerTxnId), now,
+         now, r->id});
   } catch (const DbError& e) {
-    return JobOutcome::fail(std::string("cannot complete request (transaction id already used?): ") + e.what());
+    return JobOutcome::fail(
+        std::string("cannot complete request (transaction id already used?): ") + e.what());
   }
-  host_.logger().info("cvpdf", "request " + r->id + " completed (" + std::to_string(pdf.pages) + " pages)");
+  host_.logger().info("cvpdf",
+                      "request " + r->id + " completed (" + std::to_string(pdf.pages) + " pages)");
   return JobOutcome::ok();
 }
 
 JobOutcome CvPdfProduct::onPaymentFailed(const Payment& p) {
   auto r = load(p.orderRef);
   if (!r || r->paymentId != p.id) return JobOutcome::ok();
-  std::string why = p.status == PaymentStatus::expired ? "The payment time ran out. Start a new payment to continue."
-                                                       : (p.failureReason.empty() ? "The payment failed." : p.failureReason);
+  std::string why = p.status == PaymentStatus::expired
+                        ? "The payment time ran out. Start a new payment to continue."
+                        : (p.failureReason.empty() ? "The payment failed." : p.failureReason);
   updateRequest(
       r->id,
       "UPDATE cv_requests SET status = 'failed', error = ?, updated_at = ?, version = version + 1 "
@@ -792,7 +849,8 @@ Response CvPdfProduct::statusJson(const Request& req) {
   o.set("status", r->status);
   o.set("request_id", r->id);
   o.set("created_at", isoTime(r->createdAt));
-  o.set("completed_at", r->completedAt ? Poco::Dynamic::Var(isoTime(r->completedAt)) : Poco::Dynamic::Var());
+  o.set("completed_at",
+        r->completedAt ? Poco::Dynamic::Var(isoTime(r->completedAt)) : Poco::Dynamic::Var());
   const bool completed = r->status == "completed";
   o.set("download_url",
         completed ? Poco::Dynamic::Var(url(r->id, "download")) : Poco::Dynamic::Var());
@@ -837,7 +895,8 @@ Response CvPdfProduct::download(const Request& req) {
       return jsonError(403,
                        "This CV belongs to another account. Sign in as its owner to download it.");
   }
-  if (r->status != "completed") return jsonError(409, "The PDF is not ready yet (status: " + r->status + ").");
+  if (r->status != "completed")
+    return jsonError(409, "The PDF is not ready yet (status: " + r->status + ").");
   if (req.header("If-None-Match") == r->etag) {
     Response nm = Response::text(304, "", "");
     nm.header("ETag", r->etag).header("Cache-Control", "private, max-age=86400");
@@ -850,14 +909,16 @@ Response CvPdfProduct::download(const Request& req) {
   }
   std::stringstream ss;
   ss << in.rdbuf();
-  host_.db().exec("UPDATE cv_requests SET download_count = download_count + 1 WHERE id = ?", {r->id});
+  host_.db().exec("UPDATE cv_requests SET download_count = download_count + 1 WHERE id = ?",
+                  {r->id});
   Response resp = Response::text(200, ss.str(), "application/pdf");
   // An ASCII name for old clients, the person's own spelling (RFC 6266/5987) for the rest.
   std::string name = cvFromJson(r->cvJson).name, encoded;
   Poco::URI::encode("cv-" + name + ".pdf", "", encoded);
   for (std::size_t i = 0; i < encoded.size(); ++i)
     if (encoded[i] == ' ') encoded.replace(i, 1, "%20");
-  resp.header("Content-Disposition", "attachment; filename=\"" + slug(name) + ".pdf\"; filename*=UTF-8''" + encoded);
+  resp.header("Content-Disposition",
+              "attachment; filename=\"" + slug(name) + ".pdf\"; filename*=UTF-8''" + encoded);
   resp.header("Cache-Control", "private, max-age=86400");
   resp.header("ETag", r->etag);
   return resp;

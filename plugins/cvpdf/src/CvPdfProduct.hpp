@@ -27,8 +27,10 @@
 namespace malipo::cvpdf {
 
 struct CvRequest {
-  std::string id, cvId, userId, templateId, cvJson, status, paymentId, paymentReference, error, pdfPath, etag;
-  std::int64_t downloadCount = 0, verifyAttempts = 0, createdAt = 0, updatedAt = 0, completedAt = 0, version = 0;
+  std::string id, cvId, userId, templateId, cvJson, status, paymentId, paymentReference, error,
+      pdfPath, etag;
+  std::int64_t downloadCount = 0, verifyAttempts = 0, createdAt = 0, updatedAt = 0, completedAt = 0,
+               version = 0;
 };
 
 // Who is asking about one request.
@@ -110,9 +112,10 @@ class CvPdfProduct final : public Product {
   // Every change of a request goes through here, so the status cache never outlives it.
   std::int64_t updateRequest(const std::string& id, const std::string& sql, const Params& params);
   Result<Payment> newPayment(const CvRequest& r, const std::string& phone, bool push);
-  Response page(int status, const std::string& title, const std::string& tmpl, const Poco::JSON::Object& data,
-                bool refresh = false);
-  Response errorPage(int status, const std::string& title, const std::string& message, const std::string& backUrl = {});
+  Response page(int status, const std::string& title, const std::string& tmpl,
+                const Poco::JSON::Object& data, bool refresh = false);
+  Response errorPage(int status, const std::string& title, const std::string& message,
+                     const std::string& backUrl = {});
   // Per client and hour, across requests (counts this call).
   bool clientAllowed(const std::string& action, const std::string& client, std::int64_t perHour);
   std::string url(const std::string& requestId, const std::string& leaf) const;

@@ -1,10 +1,10 @@
 #include "cv_validation.hpp"
 
 #include <Poco/JSON/Parser.h>
+#include <Poco/TextIterator.h>
+#include <Poco/UTF8Encoding.h>
 #include <Poco/UTF8String.h>
 #include <Poco/Unicode.h>
-#include <Poco/UTF8Encoding.h>
-#include <Poco/TextIterator.h>
 
 #include <sstream>
 
@@ -20,8 +20,8 @@ std::size_t chars(const std::string& s) {
   return n;
 }
 
-bool getString(const Poco::JSON::Object::Ptr& o, const std::string& key, std::size_t max, const std::string& path,
-               std::string& out, std::string& err, bool required = false) {
+bool getString(const Poco::JSON::Object::Ptr& o, const std::string& key, std::size_t max,
+               const std::string& path, std::string& out, std::string& err, bool required = false) {
   if (!o->has(key) || o->isNull(key)) {
     if (required) err = path + key + " is required";
     return !required;
@@ -43,7 +43,8 @@ bool getString(const Poco::JSON::Object::Ptr& o, const std::string& key, std::si
   return true;
 }
 
-Poco::JSON::Array::Ptr getArray(const Poco::JSON::Object::Ptr& o, const std::string& key, std::size_t max, std::string& err) {
+Poco::JSON::Array::Ptr getArray(const Poco::JSON::Object::Ptr& o, const std::string& key,
+                                std::size_t max, std::string& err) {
   if (!o->has(key) || o->isNull(key)) return new Poco::JSON::Array;
   if (o->get(key).type() != typeid(Poco::JSON::Array::Ptr)) {
     err = "cv_data." + key + " must be a list";
@@ -68,8 +69,10 @@ CvValidation validateCv(const Poco::JSON::Object::Ptr& d, const CvLimits& L) {
     err = "cv_data is required and must be an object";
     return v;
   }
-  if (!getString(d, "name", L.shortField, p, cv.name, err, true) || !getString(d, "title", L.shortField, p, cv.title, err) ||
-      !getString(d, "email", L.email, p, cv.email, err) || !getString(d, "phone", L.phone, p, cv.phone, err) ||
+  if (!getString(d, "name", L.shortField, p, cv.name, err, true) ||
+      !getString(d, "title", L.shortField, p, cv.title, err) ||
+      !getString(d, "email", L.email, p, cv.email, err) ||
+      !getString(d, "phone", L.phone, p, cv.phone, err) ||
       !getString(d, "summary", L.longField, p, cv.summary, err))
     return v;
   auto exp = getArray(d, "experience", L.experience, err);
@@ -82,7 +85,8 @@ CvValidation validateCv(const Poco::JSON::Object::Ptr& d, const CvLimits& L) {
       return v;
     }
     ExperienceEntry x;
-    if (!getString(e, "position", L.shortField, path, x.position, err) || !getString(e, "company", L.shortField, path, x.company, err) ||
+    if (!getString(e, "position", L.shortField, path, x.position, err) ||
+        !getString(e, "company", L.shortField, path, x.company, err) ||
         !getString(e, "duration", L.shortField, path, x.duration, err) ||
         !getString(e, "description", L.longField, path, x.description, err))
       return v;
@@ -98,7 +102,8 @@ CvValidation validateCv(const Poco::JSON::Object::Ptr& d, const CvLimits& L) {
       return v;
     }
     EducationEntry x;
-    if (!getString(e, "degree", L.shortField, path, x.degree, err) || !getString(e, "school", L.shortField, path, x.school, err) ||
+    if (!getString(e, "degree", L.shortField, path, x.degree, err) ||
+        !getString(e, "school", L.shortField, path, x.school, err) ||
         !getString(e, "duration", L.shortField, path, x.duration, err) ||
         !getString(e, "description", L.longField, path, x.description, err))
       return v;

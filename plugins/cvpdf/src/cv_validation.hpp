@@ -11,15 +11,15 @@
 namespace malipo::cvpdf {
 
 struct CvLimits {
-  std::size_t shortField = 120;   // name, title, position, company, degree, school, duration
+  std::size_t shortField = 120;  // name, title, position, company, degree, school, duration
   std::size_t email = 254;
   std::size_t phone = 32;
-  std::size_t longField = 2000;   // summary, descriptions
+  std::size_t longField = 2000;  // summary, descriptions
   std::size_t experience = 20;
   std::size_t education = 10;
   std::size_t skills = 50;
   std::size_t languages = 20;
-  std::size_t listItem = 60;      // one skill / language
+  std::size_t listItem = 60;  // one skill / language
 };
 
 struct CvValidation {

@@ -15,7 +15,9 @@ using namespace malipo::test;
 
 namespace {
 
-Poco::JSON::Object::Ptr parse(const std::string& s) { return Poco::JSON::Parser().parse(s).extract<Poco::JSON::Object::Ptr>(); }
+Poco::JSON::Object::Ptr parse(const std::string& s) {
+  return Poco::JSON::Parser().parse(s).extract<Poco::JSON::Object::Ptr>();
+}
 
 const std::string kJwtSecret = "cv-secret-0123456789abcdefghijklmnop";
 const std::string kLinkSecret = "cv-link-secret-0123456789abcdefghijklmnop";
@@ -37,7 +39,8 @@ std::string target(const std::string& url) {
   return scheme == std::string::npos ? url : url.substr(url.find('/', scheme + 3));
 }
 
-const std::string kCv = R"({"template_id": "modern", "cv_data": {"name": "Zoë Ñandú", "title": "Software <Engineer>",
+const std::string kCv =
+    R"({"template_id": "modern", "cv_data": {"name": "Zoë Ñandú", "title": "Software <Engineer>",
   "email": "zoe@example.com", "phone": "+255 754 123 456", "summary": "Builds payment systems.",
   "experience": [{"position": "Senior Developer", "company": "Tech Solutions Ltd", "duration": "2020-2023", "description": "Led a team."}],
   "education": [{"degree": "BSc Computer Science", "school": "University of Dar es Salaam", "duration": "2015-2019"}],
@@ -81,10 +84,14 @@ class CvPdfTest : public EngineTest {
     return o->getValue<std::string>("request_id");
   }
   std::string paymentId(const std::string& rid) {
-    return kernel_->store().query("SELECT payment_id FROM cv_requests WHERE id = ?", {rid}).str(0, "payment_id");
+    return kernel_->store()
+        .query("SELECT payment_id FROM cv_requests WHERE id = ?", {rid})
+        .str(0, "payment_id");
   }
   std::string providerRef(const std::string& rid) {
-    return kernel_->store().query("SELECT provider_ref FROM payments WHERE id = ?", {paymentId(rid)}).str(0, "provider_ref");
+    return kernel_->store()
+        .query("SELECT provider_ref FROM payments WHERE id = ?", {paymentId(rid)})
+        .str(0, "provider_ref");
   }
   std::string payInSim(const std::string& rid, const std::string& body = R"({"webhooks": 0})") {
     auto r = http(port_, "POST", "/sandbox/fakepay/orders/" + providerRef(rid) + "/pay", body);
@@ -123,9 +130,12 @@ TEST(CvValidation, RequiresNameAndCapsSizes) {
   auto ok = cvpdf::validateCv(parse(R"({"name": "Đorđe Šećerović", "skills": ["C++"]})"), limits);
   EXPECT_TRUE(ok.ok) << ok.message;
   EXPECT_EQ(ok.cv.name, "Đorđe Šećerović");
-  EXPECT_EQ(cvpdf::validateCv(parse(R"({"title": "x"})"), limits).message, "cv_data.name is required");
-  EXPECT_EQ(cvpdf::validateCv(parse(R"({"name": "  "})"), limits).message, "cv_data.name is required");
-  EXPECT_EQ(cvpdf::validateCv(parse(R"({"name": 5})"), limits).message, "cv_data.name must be a string");
+  EXPECT_EQ(cvpdf::validateCv(parse(R"({"title": "x"})"), limits).message,
+            "cv_data.name is required");
+  EXPECT_EQ(cvpdf::validateCv(parse(R"({"name": "  "})"), limits).message,
+            "cv_data.name is required");
+  EXPECT_EQ(cvpdf::validateCv(parse(R"({"name": 5})"), limits).message,
+            "cv_data.name must be a string");
   std::string longName(121, 'a');
   EXPECT_EQ(cvpdf::validateCv(parse("{\"name\": \"" + longName + "\"}"), limits).message,
             "cv_data.name is longer than 120 characters");
@@ -135,10 +145,13 @@ TEST(CvValidation, RequiresNameAndCapsSizes) {
   EXPECT_TRUE(cvpdf::validateCv(parse("{\"name\": \"" + wide + "\"}"), limits).ok);
   std::string many = "{\"name\": \"x\", \"skills\": [";
   for (int i = 0; i < 51; ++i) many += std::string(i ? "," : "") + "\"s\"";
-  EXPECT_EQ(cvpdf::validateCv(parse(many + "]}"), limits).message, "cv_data.skills has more than 50 entries");
-  EXPECT_EQ(cvpdf::validateCv(parse(R"({"name": "x", "experience": [{"position": 1}]})"), limits).message,
-            "cv_data.experience[0].position must be a string");
-  EXPECT_EQ(cvpdf::validateCv(parse(R"({"name": "x", "experience": "lots"})"), limits).message, "cv_data.experience must be a list");
+  EXPECT_EQ(cvpdf::validateCv(parse(many + "]}"), limits).message,
+            "cv_data.skills has more than 50 entries");
+  EXPECT_EQ(
+      cvpdf::validateCv(parse(R"({"name": "x", "experience": [{"position": 1}]})"), limits).message,
+      "cv_data.experience[0].position must be a string");
+  EXPECT_EQ(cvpdf::validateCv(parse(R"({"name": "x", "experience": "lots"})"), limits).message,
+            "cv_data.experience must be a list");
   EXPECT_FALSE(cvpdf::validateCv(nullptr, limits).ok);
   EXPECT_TRUE(cvpdf::isUuid("7f4c2b3a-1d5e-4f9a-8c3d-6b7a9c8d0e1f"));
   EXPECT_FALSE(cvpdf::isUuid("7f4c2b3a-1d5e-4f9a-8c3d-6b7a9c8d0e1"));
@@ -148,17 +161,23 @@ TEST(CvValidation, RequiresNameAndCapsSizes) {
 }
 
 TEST_P(CvPdfTest, InitiateValidatesInput) {
-  auto bad = http(port_, "POST", "/api/cv-pdf/anonymous/initiate-ussd", R"({"template_id": "fancy", "cv_data": {"name": "x"}})");
+  auto bad = http(port_, "POST", "/api/cv-pdf/anonymous/initiate-ussd",
+                  R"({"template_id": "fancy", "cv_data": {"name": "x"}})");
   EXPECT_EQ(bad.status, 400);
-  EXPECT_EQ(parse(bad.body)->getValue<std::string>("error"), "Unknown template_id 'fancy'. Valid templates: modern, classic, minimal.");
-  auto noName = http(port_, "POST", "/api/cv-pdf/anonymous/initiate-ussd", R"({"template_id": "classic", "cv_data": {}})");
+  EXPECT_EQ(parse(bad.body)->getValue<std::string>("error"),
+            "Unknown template_id 'fancy'. Valid templates: modern, classic, minimal.");
+  auto noName = http(port_, "POST", "/api/cv-pdf/anonymous/initiate-ussd",
+                     R"({"template_id": "classic", "cv_data": {}})");
   EXPECT_EQ(noName.status, 400);
   EXPECT_EQ(parse(noName.body)->getValue<std::string>("error"), "cv_data.name is required");
   EXPECT_EQ(http(port_, "POST", "/api/cv-pdf/anonymous/initiate-ussd", "not json").status, 400);
   EXPECT_EQ(http(port_, "POST", "/api/cv-pdf/bad%20id/initiate-ussd", kCv).status, 404);
-  EXPECT_EQ(http(port_, "POST", "/api/cv-pdf/anonymous/initiate-ussd", std::string(70000, ' ')).status, 413);
+  EXPECT_EQ(
+      http(port_, "POST", "/api/cv-pdf/anonymous/initiate-ussd", std::string(70000, ' ')).status,
+      413);
   EXPECT_EQ(http(port_, "GET", "/api/cv-pdf/not-a-uuid/status").status, 404);
-  EXPECT_EQ(http(port_, "GET", "/api/cv-pdf/7f4c2b3a-1d5e-4f9a-8c3d-6b7a9c8d0e1f/status").status, 404);
+  EXPECT_EQ(http(port_, "GET", "/api/cv-pdf/7f4c2b3a-1d5e-4f9a-8c3d-6b7a9c8d0e1f/status").status,
+            404);
   EXPECT_EQ(kernel_->store().query("SELECT COUNT(*) AS n FROM cv_requests").i64(0, "n"), 0);
 }
 
@@ -182,24 +201,38 @@ TEST_P(CvPdfTest, PastedProofCompletesAndDownloads) {
   EXPECT_EQ(dl.status, 200);
   EXPECT_EQ(dl.header("Content-Type"), "application/pdf");
   EXPECT_EQ(dl.body.rfind("%PDF-", 0), 0u);
-  EXPECT_NE(dl.header("Content-Disposition").find("attachment; filename=\"cv-zo"), std::string::npos) << dl.header("Content-Disposition");
-  EXPECT_NE(dl.header("Cache-Control").find("max-age"), std::string::npos);
-  EXPECT_NE(dl.header("Content-Disposition").find("filename*=UTF-8''cv-Zo%C3%AB%20%C3%91and%C3%BA.pdf"), std::string::npos)
+  EXPECT_NE(dl.header("Content-Disposition").find("attachment; filename=\"cv-zo"),
+            std::string::npos)
       << dl.header("Content-Disposition");
-  std::string stored = kernel_->store().query("SELECT pdf_path FROM cv_requests WHERE id = ?", {rid}).str(0, "pdf_path");
+  EXPECT_NE(dl.header("Cache-Control").find("max-age"), std::string::npos);
+  EXPECT_NE(
+      dl.header("Content-Disposition").find("filename*=UTF-8''cv-Zo%C3%AB%20%C3%91and%C3%BA.pdf"),
+      std::string::npos)
+      << dl.header("Content-Disposition");
+  std::string stored = kernel_->store()
+                           .query("SELECT pdf_path FROM cv_requests WHERE id = ?", {rid})
+                           .str(0, "pdf_path");
   EXPECT_EQ(stored.rfind(dir_.file("pdfs") + "/", 0), 0u) << stored;  // inside storage_dir
   std::string etag = dl.header("ETag");
   ASSERT_FALSE(etag.empty());
-  EXPECT_EQ(http(port_, "GET", "/api/cv-pdf/" + rid + "/download", "", {{"If-None-Match", etag}}).status, 304);
+  EXPECT_EQ(
+      http(port_, "GET", "/api/cv-pdf/" + rid + "/download", "", {{"If-None-Match", etag}}).status,
+      304);
   EXPECT_EQ(http(port_, "GET", "/api/cv-pdf/" + rid + "/download").status, 200);
-  EXPECT_EQ(kernel_->store().query("SELECT download_count FROM cv_requests WHERE id = ?", {rid}).i64(0, "download_count"), 2);
+  EXPECT_EQ(kernel_->store()
+                .query("SELECT download_count FROM cv_requests WHERE id = ?", {rid})
+                .i64(0, "download_count"),
+            2);
   // The status page offers the download; the completed request never makes a second PDF.
   auto sp = http(port_, "GET", "/api/cv-pdf/" + rid + "/status-page");
   EXPECT_NE(sp.body.find("id=\"download\""), std::string::npos);
   EXPECT_EQ(sp.body.find("http-equiv=\"refresh\""), std::string::npos);
   EXPECT_EQ(verify(rid, "PAID " + txn).status, 303);
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  EXPECT_EQ(kernel_->store().query("SELECT COUNT(*) AS n FROM jobs WHERE kind = 'payment.settled'").i64(0, "n"), 1);
+  EXPECT_EQ(kernel_->store()
+                .query("SELECT COUNT(*) AS n FROM jobs WHERE kind = 'payment.settled'")
+                .i64(0, "n"),
+            1);
 }
 
 TEST_P(CvPdfTest, WebhookAloneCompletes) {
@@ -215,9 +248,15 @@ TEST_P(CvPdfTest, NotPaidRetriesThenFailsWithAMessageAndCanRetry) {
   EXPECT_NE(page.body.find("http-equiv=\"refresh\" content=\"5\""), std::string::npos);
   ASSERT_TRUE(eventually([&] { return status(rid) == "failed"; }));
   auto st = parse(http(port_, "GET", "/api/cv-pdf/" + rid + "/status").body);
-  EXPECT_NE(st->getValue<std::string>("error").find("has not been confirmed yet"), std::string::npos);
-  EXPECT_EQ(kernel_->store().query("SELECT attempts FROM jobs WHERE kind = 'cvpdf.verify'").i64(0, "attempts"), 3);
-  EXPECT_TRUE(kernel_->store().query("SELECT pending_message FROM cv_requests WHERE id = ?", {rid}).isNull(0, "pending_message"));
+  EXPECT_NE(st->getValue<std::string>("error").find("has not been confirmed yet"),
+            std::string::npos);
+  EXPECT_EQ(kernel_->store()
+                .query("SELECT attempts FROM jobs WHERE kind = 'cvpdf.verify'")
+                .i64(0, "attempts"),
+            3);
+  EXPECT_TRUE(kernel_->store()
+                  .query("SELECT pending_message FROM cv_requests WHERE id = ?", {rid})
+                  .isNull(0, "pending_message"));
   // Retrying a failed request is allowed: pay, then verify again.
   std::string txn = payInSim(rid);
   EXPECT_EQ(verify(rid, "PAID " + txn).status, 303);
@@ -231,9 +270,11 @@ TEST_P(CvPdfTest, WrongProofFailsAtOnceAndPagesEscapeInput) {
   ASSERT_TRUE(eventually([&] { return status(rid) == "failed"; }));
   auto st = parse(http(port_, "GET", "/api/cv-pdf/" + rid + "/status").body);
   EXPECT_EQ(st->getValue<std::string>("error"), "This transaction ID does not match the payment.");
-  auto form = http(port_, "POST", "/api/cv-pdf/" + rid + "/verify", "payment_message=", {}, "application/x-www-form-urlencoded");
+  auto form = http(port_, "POST", "/api/cv-pdf/" + rid + "/verify", "payment_message=", {},
+                   "application/x-www-form-urlencoded");
   EXPECT_EQ(form.status, 400);
-  auto xss = http(port_, "POST", "/api/cv-pdf/" + rid + "/verify", "",  {}, "application/x-www-form-urlencoded");
+  auto xss = http(port_, "POST", "/api/cv-pdf/" + rid + "/verify", "", {},
+                  "application/x-www-form-urlencoded");
   EXPECT_EQ(xss.status, 400);
   // A JSON body works too, and what the person typed is escaped when shown back.
   auto again = http(port_, "POST", "/api/cv-pdf/" + rid + "/verify", R"({"payment_message": ""})");
@@ -259,13 +300,21 @@ TEST_P(CvPdfTest, LoggedInRequestDownloadsOnlyForItsOwner) {
   payInSim(rid, "{}");
   ASSERT_TRUE(eventually([&] { return status(rid, bearer("alice")) == "completed"; }));
   EXPECT_EQ(http(port_, "GET", "/api/cv-pdf/" + rid + "/download").status, 403);
-  EXPECT_EQ(http(port_, "GET", "/api/cv-pdf/" + rid + "/download", "", {{"Authorization", "Bearer " + bob}}).status, 403);
-  EXPECT_EQ(http(port_, "GET", "/api/cv-pdf/" + rid + "/download", "", {{"Authorization", "Bearer " + alice}}).status, 200);
+  EXPECT_EQ(http(port_, "GET", "/api/cv-pdf/" + rid + "/download", "",
+                 {{"Authorization", "Bearer " + bob}})
+                .status,
+            403);
+  EXPECT_EQ(http(port_, "GET", "/api/cv-pdf/" + rid + "/download", "",
+                 {{"Authorization", "Bearer " + alice}})
+                .status,
+            200);
 }
 
 TEST_P(CvPdfTest, IdempotencyKeyReturnsTheSameRequest) {
-  auto a = http(port_, "POST", "/api/cv-pdf/anonymous/initiate-ussd", kCv, {{"Idempotency-Key", "cv-1"}});
-  auto b = http(port_, "POST", "/api/cv-pdf/anonymous/initiate-ussd", kCv, {{"Idempotency-Key", "cv-1"}});
+  auto a = http(port_, "POST", "/api/cv-pdf/anonymous/initiate-ussd", kCv,
+                {{"Idempotency-Key", "cv-1"}});
+  auto b = http(port_, "POST", "/api/cv-pdf/anonymous/initiate-ussd", kCv,
+                {{"Idempotency-Key", "cv-1"}});
   EXPECT_EQ(a.body, b.body);
   EXPECT_EQ(kernel_->store().query("SELECT COUNT(*) AS n FROM cv_requests").i64(0, "n"), 1);
 }
@@ -278,7 +327,8 @@ TEST_P(CvPdfTest, ExpiredPaymentCanBeRestarted) {
   ASSERT_TRUE(eventually([&] { return status(rid) == "failed"; }));
   auto sp = http(port_, "GET", "/api/cv-pdf/" + rid + "/status-page");
   EXPECT_NE(sp.body.find("Start a new payment"), std::string::npos);
-  auto rs = http(port_, "POST", "/api/cv-pdf/" + rid + "/restart", "", {}, "application/x-www-form-urlencoded");
+  auto rs = http(port_, "POST", "/api/cv-pdf/" + rid + "/restart", "", {},
+                 "application/x-www-form-urlencoded");
   EXPECT_EQ(rs.status, 303);
   EXPECT_EQ(status(rid), "pending_payment");
   EXPECT_NE(paymentId(rid), pid);

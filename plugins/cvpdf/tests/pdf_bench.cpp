@@ -40,10 +40,14 @@ int main(int argc, char** argv) {
   std::string dumpJson;
   RenderOptions opts;
   for (int i = 1; i + 1 < argc; i += 2) {
-    if (!std::strcmp(argv[i], "--n")) n = std::atoi(argv[i + 1]);
-    else if (!std::strcmp(argv[i], "--template")) templateId = argv[i + 1];
-    else if (!std::strcmp(argv[i], "--font-dir")) opts.fontDir = argv[i + 1];
-    else if (!std::strcmp(argv[i], "--out")) outDir = argv[i + 1];
+    if (!std::strcmp(argv[i], "--n"))
+      n = std::atoi(argv[i + 1]);
+    else if (!std::strcmp(argv[i], "--template"))
+      templateId = argv[i + 1];
+    else if (!std::strcmp(argv[i], "--font-dir"))
+      opts.fontDir = argv[i + 1];
+    else if (!std::strcmp(argv[i], "--out"))
+      outDir = argv[i + 1];
     else if (!std::strcmp(argv[i], "--cv"))
       which = argv[i + 1];
     else if (!std::strcmp(argv[i], "--dump-json"))
@@ -53,7 +57,8 @@ int main(int argc, char** argv) {
   PdfRenderer renderer(opts);
   const double setupMs =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-  if (!renderer.fontWarnings().empty()) std::fprintf(stderr, "fonts: %s\n", renderer.fontWarnings().c_str());
+  if (!renderer.fontWarnings().empty())
+    std::fprintf(stderr, "fonts: %s\n", renderer.fontWarnings().c_str());
   namespace t = malipo::cvpdf::testing;
   malipo::cvpdf::CvData cv;
   if (which == "latin")
@@ -77,8 +82,8 @@ int main(int argc, char** argv) {
     for (const auto& id : PdfRenderer::templateIds()) {
       const auto r = renderer.render(cv, id);
       std::ofstream(outDir + "/cv-" + id + ".pdf", std::ios::binary) << r.pdf;
-      std::printf("%s: ok=%d pages=%d fallback=%d bytes=%zu %s\n", id.c_str(), r.ok, r.pages, r.usedFallback,
-                  r.pdf.size(), r.error.c_str());
+      std::printf("%s: ok=%d pages=%d fallback=%d bytes=%zu %s\n", id.c_str(), r.ok, r.pages,
+                  r.usedFallback, r.pdf.size(), r.error.c_str());
     }
   }
 
@@ -97,10 +102,11 @@ int main(int argc, char** argv) {
     pages = r.pages;
   }
   const double cpu = threadCpuSeconds() - cpuStart;
-  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const double secs =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::printf("cv=%s template=%s docs=%d pages/doc=%d bytes/doc=%zu setup=%.1f ms\n", which.c_str(),
               templateId.c_str(), n, pages, bytes, setupMs);
-  std::printf("wall: %.1f docs/s (%.2f ms/doc)   cpu: %.1f docs per cpu-second (%.2f ms/doc)\n", n / secs,
-              secs * 1000.0 / n, n / cpu, cpu * 1000.0 / n);
+  std::printf("wall: %.1f docs/s (%.2f ms/doc)   cpu: %.1f docs per cpu-second (%.2f ms/doc)\n",
+              n / secs, secs * 1000.0 / n, n / cpu, cpu * 1000.0 / n);
   return 0;
 }

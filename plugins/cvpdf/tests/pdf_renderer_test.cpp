@@ -47,7 +47,8 @@ std::string fontDir() {
 }
 
 bool haveFonts() {
-  return fs::exists(fs::path(fontDir()) / "DejaVuSans.ttf") && fs::exists(fs::path(fontDir()) / "DejaVuSans-Bold.ttf");
+  return fs::exists(fs::path(fontDir()) / "DejaVuSans.ttf") &&
+         fs::exists(fs::path(fontDir()) / "DejaVuSans-Bold.ttf");
 }
 
 class TempDir {
@@ -118,15 +119,15 @@ bool containsNoCase(const std::string& hay, const std::string& needle) {
   return lower(hay).find(lower(needle)) != std::string::npos;
 }
 
-#define REQUIRE_PDF_TOOLS()                                            \
-  do {                                                                 \
-    if (!haveTool("qpdf") || !haveTool("pdftotext")) {                 \
+#define REQUIRE_PDF_TOOLS()                                              \
+  do {                                                                   \
+    if (!haveTool("qpdf") || !haveTool("pdftotext")) {                   \
       GTEST_SKIP() << "qpdf or pdftotext (poppler-utils) not installed"; \
-    }                                                                  \
+    }                                                                    \
   } while (0)
 
-#define REQUIRE_FONTS()                                                           \
-  do {                                                                            \
+#define REQUIRE_FONTS()                                                          \
+  do {                                                                           \
     if (!haveFonts()) GTEST_SKIP() << "DejaVu fonts not found in " << fontDir(); \
   } while (0)
 
@@ -145,7 +146,8 @@ CvData longCv(int entries) {
   for (int i = 0; i < entries; ++i) {
     cv.experience.push_back(ExperienceEntry{
         "Engineer " + std::to_string(i + 1), "Company " + std::to_string(i + 1), "2001 - 2002",
-        "Worked on payment reconciliation, ledgers and settlement reports for mobile money operators. "
+        "Worked on payment reconciliation, ledgers and settlement reports for mobile money "
+        "operators. "
         "Maintained services, wrote tests and reviewed code.\n- Bullet one\n- Bullet two"});
   }
   return cv;
@@ -219,7 +221,8 @@ TEST_P(TemplateTest, UnicodeNamesReadBackExactly) {
     EXPECT_TRUE(c.qpdfOk);
     EXPECT_EQ(c.warnings, "");
     EXPECT_NE(c.text.find(name), std::string::npos) << name << "\n" << c.text.substr(0, 300);
-    EXPECT_NE(c.text.find("Caf\xC3\xA9 \xE2\x82\xAC 5 \xE2\x80\x9Cquoted\xE2\x80\x9D"), std::string::npos);
+    EXPECT_NE(c.text.find("Caf\xC3\xA9 \xE2\x82\xAC 5 \xE2\x80\x9Cquoted\xE2\x80\x9D"),
+              std::string::npos);
   }
 }
 
@@ -271,15 +274,22 @@ TEST_P(TemplateTest, InvalidUtf8AndControlCharactersAreSafe) {
   REQUIRE_FONTS();
   REQUIRE_PDF_TOOLS();
   CvData cv;
-  cv.name = "Bad\xFF\xFE" " Na\xC3" "me\x01\x02\x1B[31m \xED\xA0\x80 \xC0\xAF" " end\xF0\x9F\x98\x80";
+  cv.name =
+      "Bad\xFF\xFE"
+      " Na\xC3"
+      "me\x01\x02\x1B[31m \xED\xA0\x80 \xC0\xAF"
+      " end\xF0\x9F\x98\x80";
   cv.name.push_back('\0');
   cv.name += "after-nul";
   cv.title = "\xE2\x82";  // truncated sequence
   cv.email = "\t\r\n";
   cv.phone = "";
-  cv.summary = std::string(5000, 'A') + " " + std::string(300, '\x07') + "\r\n\r\n\r\nnext paragraph \xC2\x85 x";
-  cv.experience = {ExperienceEntry{"", "", "", ""}, ExperienceEntry{"\xF8\x88\x80\x80\x80", "\x80\x80", "\xBF", "\xC1\xBF"},
-                   ExperienceEntry{std::string(400, 'W'), "", std::string(200, '9'), "- \n-\n* \xE2\x80\xA2"}};
+  cv.summary = std::string(5000, 'A') + " " + std::string(300, '\x07') +
+               "\r\n\r\n\r\nnext paragraph \xC2\x85 x";
+  cv.experience = {
+      ExperienceEntry{"", "", "", ""},
+      ExperienceEntry{"\xF8\x88\x80\x80\x80", "\x80\x80", "\xBF", "\xC1\xBF"},
+      ExperienceEntry{std::string(400, 'W'), "", std::string(200, '9'), "- \n-\n* \xE2\x80\xA2"}};
   cv.education = {EducationEntry{"", "", "", ""}};
   cv.skills = {"", "\x01", "ok skill", std::string(1000, 'S')};
   cv.languages = {"\xEF\xBF\xBF", "\xEF\xBB\xBF"};
@@ -305,7 +315,8 @@ TEST_P(TemplateTest, EmptyCvStillRenders) {
   EXPECT_NE(c.text.find("Page 1 of 1"), std::string::npos);
 }
 
-INSTANTIATE_TEST_SUITE_P(AllTemplates, TemplateTest, ::testing::ValuesIn(PdfRenderer::templateIds()),
+INSTANTIATE_TEST_SUITE_P(AllTemplates, TemplateTest,
+                         ::testing::ValuesIn(PdfRenderer::templateIds()),
                          [](const auto& info) { return info.param; });
 
 // ------------------------------------------------------------ fallback
@@ -406,13 +417,21 @@ using malipo::cvpdf::detail::sanitizeUtf8;
 }  // namespace
 
 TEST(Sanitize, ReplacesInvalidSequencesAndDropsControls) {
-  EXPECT_EQ(sanitizeUtf8("a\xFF" "b", LineMode::kSingleLine, 100), "a\xEF\xBF\xBD" "b");
-  EXPECT_EQ(sanitizeUtf8("\xED\xA0\x80", LineMode::kSingleLine, 100), "\xEF\xBF\xBD");      // surrogate
-  EXPECT_EQ(sanitizeUtf8("\xC0\xAF", LineMode::kSingleLine, 100), "\xEF\xBF\xBD\xEF\xBF\xBD");  // overlong
-  EXPECT_EQ(sanitizeUtf8("x\xE2\x82", LineMode::kSingleLine, 100), "x\xEF\xBF\xBD");       // truncated
+  EXPECT_EQ(sanitizeUtf8("a\xFF"
+                         "b",
+                         LineMode::kSingleLine, 100),
+            "a\xEF\xBF\xBD"
+            "b");
+  EXPECT_EQ(sanitizeUtf8("\xED\xA0\x80", LineMode::kSingleLine, 100), "\xEF\xBF\xBD");  // surrogate
+  EXPECT_EQ(sanitizeUtf8("\xC0\xAF", LineMode::kSingleLine, 100),
+            "\xEF\xBF\xBD\xEF\xBF\xBD");                                              // overlong
+  EXPECT_EQ(sanitizeUtf8("x\xE2\x82", LineMode::kSingleLine, 100), "x\xEF\xBF\xBD");  // truncated
   EXPECT_EQ(sanitizeUtf8("\xF0\x9F\x98\x80", LineMode::kSingleLine, 100),
             "\xF0\x9F\x98\x80");  // beyond BMP kept
-  EXPECT_EQ(sanitizeUtf8("a\x01\x1B" "b\x7F", LineMode::kSingleLine, 100), "ab");
+  EXPECT_EQ(sanitizeUtf8("a\x01\x1B"
+                         "b\x7F",
+                         LineMode::kSingleLine, 100),
+            "ab");
   EXPECT_EQ(sanitizeUtf8("  a \t\t b  ", LineMode::kSingleLine, 100), "a b");
   EXPECT_EQ(sanitizeUtf8("a\r\nb", LineMode::kSingleLine, 100), "a b");
   EXPECT_EQ(sanitizeUtf8("a\r\n\r\n\n\nb\nc\n", LineMode::kMultiLine, 100), "a\n\nb\nc");

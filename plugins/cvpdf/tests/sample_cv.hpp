@@ -22,7 +22,8 @@ inline CvData sampleCv() {
       "with a strong interest in observability, fraud prevention and developer experience.";
   cv.experience = {
       {"Lead Backend Engineer", "Tigo Pesa Integrations Ltd", "2021 \xE2\x80\x93 present",
-       "Led a team of six engineers building the USSD and API payment gateway used by 40 merchants.\n"
+       "Led a team of six engineers building the USSD and API payment gateway used by 40 "
+       "merchants.\n"
        "- Designed an idempotent payment state machine that removed duplicate charges entirely.\n"
        "- Cut median confirmation latency from 9 s to 1.4 s by replacing polling with callbacks.\n"
        "- Introduced contract tests with the operators\xE2\x80\x99 sandboxes and an on-call rota."},
@@ -40,13 +41,27 @@ inline CvData sampleCv() {
   };
   cv.education = {
       {"MSc Computer Science", "University of Dar es Salaam", "2019 \xE2\x80\x93 2021",
-       "Thesis: detecting fraudulent mobile money agents with graph features. Graduated with distinction."},
+       "Thesis: detecting fraudulent mobile money agents with graph features. Graduated with "
+       "distinction."},
       {"BSc Computer Engineering and IT", "University of Dar es Salaam", "2011 \xE2\x80\x93 2015",
        "Final project: offline-first point of sale for rural shops."},
-      {"Advanced Certificate of Secondary Education", "Mzumbe Secondary School", "2009 \xE2\x80\x93 2011", ""},
+      {"Advanced Certificate of Secondary Education", "Mzumbe Secondary School",
+       "2009 \xE2\x80\x93 2011", ""},
   };
-  cv.skills = {"C++17", "Python", "Go", "PostgreSQL", "Redis", "Kafka", "USSD gateways", "REST API design",
-               "Docker", "Kubernetes", "Prometheus", "Grafana", "Payment reconciliation", "Fraud analytics",
+  cv.skills = {"C++17",
+               "Python",
+               "Go",
+               "PostgreSQL",
+               "Redis",
+               "Kafka",
+               "USSD gateways",
+               "REST API design",
+               "Docker",
+               "Kubernetes",
+               "Prometheus",
+               "Grafana",
+               "Payment reconciliation",
+               "Fraud analytics",
                "Team leadership"};
   cv.languages = {"Swahili (native)", "English (fluent)", "French (intermediate)"};
   return cv;

@@ -97,12 +97,14 @@ std::int64_t randomTransactionId() {
 }
 
 bool validCheckoutId(const std::string& id) {
-  return !id.empty() && id.size() <= 40 &&
-         std::all_of(id.begin(), id.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+  return !id.empty() && id.size() <= 40 && std::all_of(id.begin(), id.end(), [](char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+  });
 }
 
 const char* kCheckoutColumns =
-    "id, tx_ref, amount_minor, currency, redirect_url, customer_email, customer_name, customer_phone, title, description, logo, "
+    "id, tx_ref, amount_minor, currency, redirect_url, customer_email, customer_name, "
+    "customer_phone, title, description, logo, "
     "meta_json, status, created_at";
 const char* kTransactionSelect =
     "SELECT t.id, t.checkout_id, t.tx_ref, t.flw_ref, t.amount_minor, t.charged_minor, "
@@ -116,7 +118,9 @@ const char* kTransactionSelect =
 bool simCardSucceeds(const std::string& d) {
   return d == "5531886652142950" || d == "4187427415564246" || d == "4242424242424242";
 }
-bool simCardDeclines(const std::string& d) { return d == "4111111111111111"; }
+bool simCardDeclines(const std::string& d) {
+  return d == "4111111111111111";
+}
 
 std::int64_t simAppFeeMinor(std::int64_t amountMinor, const std::string& currency) {
   // Flutterwave's local card fee: 1.4%, rounded to the minor unit; NGN capped at 2000.
@@ -129,14 +133,16 @@ struct Simulator::Script {
   std::string outcome = "card";  // card | success | decline
   std::string webhook = "once";  // once | never | twice | late
   std::int64_t webhookDelayMs = 1500;
-  std::string webhookMode;   // empty: the configured one
-  std::string chargeAmount;  // major units actually charged; empty: the amount due
+  std::string webhookMode;             // empty: the configured one
+  std::string chargeAmount;            // major units actually charged; empty: the amount due
   std::string feeBearer = "merchant";  // merchant | customer (charged_amount = amount + app_fee)
 };
 
 Simulator::Simulator(Host& host, SimulatorConfig config) : host_(host), cfg_(std::move(config)) {}
 
-Simulator::~Simulator() { stop(); }
+Simulator::~Simulator() {
+  stop();
+}
 
 void Simulator::stop() {
   std::list<Late> threads;
@@ -150,7 +156,9 @@ void Simulator::stop() {
     if (l.thread.joinable()) l.thread.join();
 }
 
-std::string Simulator::publicBase() const { return host_.publicUrl() + kBase; }
+std::string Simulator::publicBase() const {
+  return host_.publicUrl() + kBase;
+}
 
 bool Simulator::authorized(const Request& req) const {
   return constantTimeEquals(req.header("Authorization"), "Bearer " + cfg_.secretKey);
@@ -158,8 +166,10 @@ bool Simulator::authorized(const Request& req) const {
 
 void Simulator::mount(Router& r) {
   r.add("POST", kBase + "/v3/payments", [this](const Request& q) { return createPayment(q); });
-  r.add("GET", kBase + "/v3/transactions/verify_by_reference", [this](const Request& q) { return verifyByReference(q); });
-  r.add("GET", kBase + "/v3/transactions/{id}/verify", [this](const Request& q) { return verifyById(q); });
+  r.add("GET", kBase + "/v3/transactions/verify_by_reference",
+        [this](const Request& q) { return verifyByReference(q); });
+  r.add("GET", kBase + "/v3/transactions/{id}/verify",
+        [this](const Request& q) { return verifyById(q); });
   r.add("GET", kBase + "/checkout/{id}", [this](const Request& q) { return checkoutPage(q); });
   r.add("POST", kBase + "/checkout/{id}", [this](const Request& q) { return checkoutSubmit(q); });
   r.add("POST", kBase + "/script", [this](const Request& q) { return script(q); });
@@ -183,14 +193,16 @@ Response Simulator::createPayment(const Request& req) {
   std::int64_t scriptedError = 0;
   host_.db().write([&](Tx& tx) {
     scriptedError = 0;
-    Rows r = tx.query("SELECT script_json FROM flutterwave_sim_scripts WHERE script_key = 'create_error'");
+    Rows r = tx.query(
+        "SELECT script_json FROM flutterwave_sim_scripts WHERE script_key = 'create_error'");
     if (r.empty()) return;
     auto o = parseJsonObject(r.str(0, "script_json"));
     scriptedError = o ? o->optValue<Poco::Int64>("create_error", 500) : 500;
     tx.exec("DELETE FROM flutterwave_sim_scripts WHERE script_key = 'create_error'");
   });
   if (scriptedError == 401) return apiError(401, "Invalid authorization key");
-  if (scriptedError >= 400) return apiError(static_cast<int>(scriptedError), "Simulated failure: scripted create_error");
+  if (scriptedError >= 400)
+    return apiError(static_cast<int>(scriptedError), "Simulated failure: scripted create_error");
 
   auto in = parseJsonObject(req.body);
   if (!in) return apiError(400, "Invalid JSON body");
@@ -201,12 +213,15 @@ Response Simulator::createPayment(const Request& req) {
   std::int64_t amount = in->has("amount") ? minorFromJson(in->get("amount"), currency) : -1;
   if (amount <= 0) return apiError(400, "amount is required and must be a positive number");
   std::string redirect = in->has("redirect_url") ? scalarText(in->get("redirect_url")) : "";
-  if (redirect.rfind("http://", 0) != 0 && redirect.rfind("https://", 0) != 0) return apiError(400, "redirect_url is required");
+  if (redirect.rfind("http://", 0) != 0 && redirect.rfind("https://", 0) != 0)
+    return apiError(400, "redirect_url is required");
   auto customer = in->getObject("customer");
   std::string email = customer && customer->has("email") ? scalarText(customer->get("email")) : "";
   if (email.find('@') == std::string::npos) return apiError(400, "customer.email is required");
   auto custom = in->getObject("customizations");
-  auto text = [](const Poco::JSON::Object::Ptr& o, const char* k) { return o && o->has(k) ? scalarText(o->get(k)) : std::string(); };
+  auto text = [](const Poco::JSON::Object::Ptr& o, const char* k) {
+    return o && o->has(k) ? scalarText(o->get(k)) : std::string();
+  };
   auto meta = in->getObject("meta");
   std::string metaJson = meta ? toJson(*meta) : "{}";
 
@@ -214,16 +229,20 @@ Response Simulator::createPayment(const Request& req) {
   host_.db().write([&](Tx& tx) {
     // A script posted for "the next order" becomes this tx_ref's script (unless the test
     // already scripted this tx_ref by name).
-    Rows next = tx.query("SELECT script_json FROM flutterwave_sim_scripts WHERE script_key = 'next'");
+    Rows next =
+        tx.query("SELECT script_json FROM flutterwave_sim_scripts WHERE script_key = 'next'");
     if (!next.empty()) {
-      tx.exec("INSERT INTO flutterwave_sim_scripts (script_key, script_json, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-              {"tx_ref:" + txRef, next.str(0, "script_json"), host_.clock().nowMs()});
+      tx.exec(
+          "INSERT INTO flutterwave_sim_scripts (script_key, script_json, created_at) VALUES (?, ?, "
+          "?) ON CONFLICT DO NOTHING",
+          {"tx_ref:" + txRef, next.str(0, "script_json"), host_.clock().nowMs()});
       tx.exec("DELETE FROM flutterwave_sim_scripts WHERE script_key = 'next'");
     }
     tx.exec(std::string("INSERT INTO flutterwave_sim_checkouts (") + kCheckoutColumns +
                 ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', ?)",
-            {id, txRef, amount, currency, redirect, email, text(customer, "name"), text(customer, "phonenumber"),
-             text(custom, "title"), text(custom, "description"), text(custom, "logo"), metaJson, host_.clock().nowMs()});
+            {id, txRef, amount, currency, redirect, email, text(customer, "name"),
+             text(customer, "phonenumber"), text(custom, "title"), text(custom, "description"),
+             text(custom, "logo"), metaJson, host_.clock().nowMs()});
   });
   Poco::JSON::Object::Ptr data = new Poco::JSON::Object;
   data->set("link", publicBase() + "/checkout/" + id);
@@ -252,7 +271,8 @@ Poco::JSON::Object::Ptr Simulator::transactionData(const Rows& r, std::size_t i)
   d->set("processor_response", r.str(i, "processor_response"));
   d->set("auth_model", "NOAUTH");
   d->set("ip", "127.0.0.1");
-  d->set("narration", r.str(i, "title").empty() ? std::string("Malipo sandbox") : r.str(i, "title"));
+  d->set("narration",
+         r.str(i, "title").empty() ? std::string("Malipo sandbox") : r.str(i, "title"));
   d->set("status", r.str(i, "status"));
   d->set("payment_type", "card");
   d->set("created_at", isoTime(r.i64(i, "created_at")));
@@ -288,8 +308,10 @@ Response Simulator::verifyById(const Request& req) {
   ++verifyByIdCalls_;
   if (!authorized(req)) return apiError(401, "Invalid authorization key");
   std::string id = req.param("id");
-  if (!looksLikeTransactionId(id) || id.size() > 18) return apiError(400, "No transaction was found for this id");
-  return transactionReply(host_.db().query(std::string(kTransactionSelect) + "WHERE t.id = ?", {static_cast<std::int64_t>(std::stoll(id))}));
+  if (!looksLikeTransactionId(id) || id.size() > 18)
+    return apiError(400, "No transaction was found for this id");
+  return transactionReply(host_.db().query(std::string(kTransactionSelect) + "WHERE t.id = ?",
+                                           {static_cast<std::int64_t>(std::stoll(id))}));
 }
 
 Response Simulator::verifyByReference(const Request& req) {
@@ -298,15 +320,18 @@ Response Simulator::verifyByReference(const Request& req) {
   std::string txRef = req.queryParam("tx_ref");
   if (txRef.empty()) return apiError(400, "tx_ref is required");
   // The latest attempt for the reference, as Flutterwave reports one transaction per tx_ref.
-  return transactionReply(host_.db().query(
-      std::string(kTransactionSelect) + "WHERE t.tx_ref = ? ORDER BY t.created_at DESC, t.id DESC LIMIT 1", {txRef}));
+  return transactionReply(
+      host_.db().query(std::string(kTransactionSelect) +
+                           "WHERE t.tx_ref = ? ORDER BY t.created_at DESC, t.id DESC LIMIT 1",
+                       {txRef}));
 }
 
 Response Simulator::renderCheckout(const Rows& c, int status, const std::string& error) {
   std::string id = c.str(0, "id");
   std::string st = c.str(0, "status");
   Poco::JSON::Object data;
-  data.set("title", c.str(0, "title").empty() ? std::string("Flutterwave Checkout") : c.str(0, "title"));
+  data.set("title",
+           c.str(0, "title").empty() ? std::string("Flutterwave Checkout") : c.str(0, "title"));
   data.set("description", c.str(0, "description"));
   data.set("logo", c.str(0, "logo"));
   data.set("currency", c.str(0, "currency"));
@@ -318,13 +343,17 @@ Response Simulator::renderCheckout(const Rows& c, int status, const std::string&
   data.set("checkout_status", st);
   if (!error.empty()) data.set("error", error);
   if (st != "open") {
-    Rows t = host_.db().query("SELECT id, status FROM flutterwave_sim_transactions WHERE checkout_id = ? ORDER BY created_at DESC LIMIT 1", {id});
-    std::vector<std::pair<std::string, std::string>> q{{"status", t.empty() ? "cancelled" : t.str(0, "status")},
-                                                       {"tx_ref", c.str(0, "tx_ref")}};
+    Rows t = host_.db().query(
+        "SELECT id, status FROM flutterwave_sim_transactions WHERE checkout_id = ? ORDER BY "
+        "created_at DESC LIMIT 1",
+        {id});
+    std::vector<std::pair<std::string, std::string>> q{
+        {"status", t.empty() ? "cancelled" : t.str(0, "status")}, {"tx_ref", c.str(0, "tx_ref")}};
     if (!t.empty()) q.emplace_back("transaction_id", t.str(0, "id"));
     data.set("back_url", appendQuery(c.str(0, "redirect_url"), q));
   }
-  Response r = Response::html(status, host_.pages().render("Flutterwave Checkout (sandbox)", kCheckoutTemplate, data));
+  Response r = Response::html(
+      status, host_.pages().render("Flutterwave Checkout (sandbox)", kCheckoutTemplate, data));
   r.header("Cache-Control", "no-store");
   return r;
 }
@@ -333,17 +362,22 @@ Response Simulator::checkoutPage(const Request& req) {
   std::string id = req.param("id");
   Rows c;
   if (validCheckoutId(id))
-    c = host_.db().query(std::string("SELECT ") + kCheckoutColumns + " FROM flutterwave_sim_checkouts WHERE id = ?", {id});
+    c = host_.db().query(
+        std::string("SELECT ") + kCheckoutColumns + " FROM flutterwave_sim_checkouts WHERE id = ?",
+        {id});
   if (c.empty())
-    return Response::html(404, host_.pages().render("Checkout not found", "<div class=\"card\"><h1>Checkout not found</h1>"
-                                                                          "<p class=\"error\">This payment link is not valid.</p></div>",
-                                                    Poco::JSON::Object()));
+    return Response::html(
+        404, host_.pages().render("Checkout not found",
+                                  "<div class=\"card\"><h1>Checkout not found</h1>"
+                                  "<p class=\"error\">This payment link is not valid.</p></div>",
+                                  Poco::JSON::Object()));
   return renderCheckout(c, 200, "");
 }
 
 Simulator::Script Simulator::loadScript(const std::string& txRef) {
   Script s;
-  Rows r = host_.db().query("SELECT script_json FROM flutterwave_sim_scripts WHERE script_key = ?", {"tx_ref:" + txRef});
+  Rows r = host_.db().query("SELECT script_json FROM flutterwave_sim_scripts WHERE script_key = ?",
+                            {"tx_ref:" + txRef});
   if (r.empty()) return s;
   auto o = parseJsonObject(r.str(0, "script_json"));
   if (!o) return s;
@@ -360,19 +394,26 @@ Response Simulator::checkoutSubmit(const Request& req) {
   std::string id = req.param("id");
   Rows c;
   if (validCheckoutId(id))
-    c = host_.db().query(std::string("SELECT ") + kCheckoutColumns + " FROM flutterwave_sim_checkouts WHERE id = ?", {id});
+    c = host_.db().query(
+        std::string("SELECT ") + kCheckoutColumns + " FROM flutterwave_sim_checkouts WHERE id = ?",
+        {id});
   if (c.empty()) return checkoutPage(req);
-  if (c.str(0, "status") != "open") return renderCheckout(c, 409, "This checkout was already used.");
+  if (c.str(0, "status") != "open")
+    return renderCheckout(c, 409, "This checkout was already used.");
   auto form = parseForm(req.body);
   std::string txRef = c.str(0, "tx_ref");
   std::string currency = c.str(0, "currency");
   std::string redirect = c.str(0, "redirect_url");
 
   if (form["action"] == "cancel") {
-    std::int64_t n = host_.db().exec("UPDATE flutterwave_sim_checkouts SET status = 'cancelled' WHERE id = ? AND status = 'open'", {id});
+    std::int64_t n = host_.db().exec(
+        "UPDATE flutterwave_sim_checkouts SET status = 'cancelled' WHERE id = ? AND status = "
+        "'open'",
+        {id});
     if (n != 1) return renderCheckout(c, 409, "This checkout was already used.");
     // Like Flutterwave: a cancelled checkout comes back without a transaction id.
-    return Response::redirect(303, appendQuery(redirect, {{"status", "cancelled"}, {"tx_ref", txRef}}));
+    return Response::redirect(303,
+                              appendQuery(redirect, {{"status", "cancelled"}, {"tx_ref", txRef}}));
   }
 
   std::string card = digitsOnly(form["card_number"]);
@@ -387,7 +428,8 @@ Response Simulator::checkoutSubmit(const Request& req) {
   } else if (simCardDeclines(card)) {
     success = false;
   } else {
-    return renderCheckout(c, 422, "This card is not a sandbox test card. Use one of the cards listed below.");
+    return renderCheckout(
+        c, 422, "This card is not a sandbox test card. Use one of the cards listed below.");
   }
   std::int64_t charged = c.i64(0, "amount_minor");
   if (!script.chargeAmount.empty()) {
@@ -403,7 +445,9 @@ Response Simulator::checkoutSubmit(const Request& req) {
   host_.db().write([&](Tx& tx) {
     // Closing the checkout and recording the charge in one transaction: a double submit
     // (two tabs, a double click) charges once.
-    taken = tx.exec("UPDATE flutterwave_sim_checkouts SET status = ? WHERE id = ? AND status = 'open'", {success ? "paid" : "failed", id}) == 1;
+    taken =
+        tx.exec("UPDATE flutterwave_sim_checkouts SET status = ? WHERE id = ? AND status = 'open'",
+                {success ? "paid" : "failed", id}) == 1;
     if (!taken) return;
     tx.exec(
         "INSERT INTO flutterwave_sim_transactions (id, checkout_id, tx_ref, flw_ref, amount_minor, "
@@ -419,7 +463,10 @@ Response Simulator::checkoutSubmit(const Request& req) {
   });
   if (!taken) return renderCheckout(c, 409, "This checkout was already used.");
   deliverWebhook(std::to_string(txnId), script);
-  return Response::redirect(303, appendQuery(redirect, {{"status", status}, {"tx_ref", txRef}, {"transaction_id", std::to_string(txnId)}}));
+  return Response::redirect(
+      303, appendQuery(
+               redirect,
+               {{"status", status}, {"tx_ref", txRef}, {"transaction_id", std::to_string(txnId)}}));
 }
 
 void Simulator::deliverWebhook(const std::string& transactionId, const Script& script) {
@@ -429,7 +476,8 @@ void Simulator::deliverWebhook(const std::string& transactionId, const Script& s
     return;
   }
   if (script.webhook == "late") {
-    sendLater(script.webhookDelayMs, [this, transactionId, mode] { sendWebhookNow(transactionId, mode); });
+    sendLater(script.webhookDelayMs,
+              [this, transactionId, mode] { sendWebhookNow(transactionId, mode); });
     return;
   }
   int times = script.webhook == "twice" ? 2 : 1;
@@ -437,7 +485,8 @@ void Simulator::deliverWebhook(const std::string& transactionId, const Script& s
 }
 
 void Simulator::sendWebhookNow(const std::string& transactionId, const std::string& mode) {
-  Rows r = host_.db().query(std::string(kTransactionSelect) + "WHERE t.id = ?", {static_cast<std::int64_t>(std::stoll(transactionId))});
+  Rows r = host_.db().query(std::string(kTransactionSelect) + "WHERE t.id = ?",
+                            {static_cast<std::int64_t>(std::stoll(transactionId))});
   if (r.empty()) return;
   auto data = transactionData(r, 0);
   std::string body;
@@ -486,8 +535,9 @@ void Simulator::sendWebhookNow(const std::string& transactionId, const std::stri
     out.headers.emplace_back("verif-hash", cfg_.secretHash);
   }
   auto res = host_.http().send(out);
-  host_.logger().info(kLog, "transaction " + transactionId + ": webhook (" + mode + ") -> " +
-                                (res.ok() ? std::to_string(res.value().status) : res.error().internal));
+  host_.logger().info(kLog,
+                      "transaction " + transactionId + ": webhook (" + mode + ") -> " +
+                          (res.ok() ? std::to_string(res.value().status) : res.error().internal));
 }
 
 void Simulator::sendLater(std::int64_t delayMs, std::function<void()> fn) {
@@ -503,24 +553,25 @@ void Simulator::sendLater(std::int64_t delayMs, std::function<void()> fn) {
     }
   }
   auto done = std::make_shared<std::atomic<bool>>(false);
-  late_.push_back(Late{std::thread([this, delayMs, fn = std::move(fn), done] {
-                         bool stop = false;
-                         {
-                           std::unique_lock<std::mutex> lk(mu_);
-                           stop = cv_.wait_for(lk, std::chrono::milliseconds(delayMs), [this] { return stopping_; });
-                         }
-                         // At shutdown the server is gone: a late webhook is simply never sent,
-                         // which is one of the cases the kernel must cope with anyway.
-                         if (!stop) {
-                           try {
-                             fn();
-                           } catch (const std::exception& e) {
-                             host_.logger().warning(kLog, std::string("late webhook failed: ") + e.what());
-                           }
-                         }
-                         done->store(true);
-                       }),
-                       done});
+  late_.push_back(Late{
+      std::thread([this, delayMs, fn = std::move(fn), done] {
+        bool stop = false;
+        {
+          std::unique_lock<std::mutex> lk(mu_);
+          stop = cv_.wait_for(lk, std::chrono::milliseconds(delayMs), [this] { return stopping_; });
+        }
+        // At shutdown the server is gone: a late webhook is simply never sent,
+        // which is one of the cases the kernel must cope with anyway.
+        if (!stop) {
+          try {
+            fn();
+          } catch (const std::exception& e) {
+            host_.logger().warning(kLog, std::string("late webhook failed: ") + e.what());
+          }
+        }
+        done->store(true);
+      }),
+      done});
 }
 
 Response Simulator::script(const Request& req) {
@@ -543,18 +594,22 @@ Response Simulator::saveScript(const Request& req) {
   auto oneOf = [&](const char* key, std::set<std::string> values) {
     return !in->has(key) || values.count(scalarText(in->get(key))) > 0;
   };
-  if (!oneOf("outcome", {"card", "success", "decline"})) return apiError(400, "outcome must be card, success or decline");
-  if (!oneOf("webhook", {"once", "never", "twice", "late"})) return apiError(400, "webhook must be once, never, twice or late");
+  if (!oneOf("outcome", {"card", "success", "decline"}))
+    return apiError(400, "outcome must be card, success or decline");
+  if (!oneOf("webhook", {"once", "never", "twice", "late"}))
+    return apiError(400, "webhook must be once, never, twice or late");
   if (!oneOf("webhook_mode", {"verif-hash", "signature", "legacy"}))
     return apiError(400, "webhook_mode must be verif-hash, signature or legacy");
   if (!oneOf("fee_bearer", {"merchant", "customer"}))
     return apiError(400, "fee_bearer must be merchant or customer");
-  if (in->has("reset") && !in->get("reset").isBoolean()) return apiError(400, "reset must be true or false");
+  if (in->has("reset") && !in->get("reset").isBoolean())
+    return apiError(400, "reset must be true or false");
   if (in->has("webhook_delay_ms") && !in->get("webhook_delay_ms").isInteger())
     return apiError(400, "webhook_delay_ms must be an integer");
   if (in->has("webhook_delay_ms")) {
     Poco::Int64 delay = in->getValue<Poco::Int64>("webhook_delay_ms");
-    if (delay < 0 || delay > 600000) return apiError(400, "webhook_delay_ms must be between 0 and 600000");
+    if (delay < 0 || delay > 600000)
+      return apiError(400, "webhook_delay_ms must be between 0 and 600000");
   }
   if (in->has("charge_amount") && minorFromJson(in->get("charge_amount"), "NGN") <= 0)
     return apiError(400, "charge_amount must be a positive amount in major units");
@@ -567,10 +622,14 @@ Response Simulator::saveScript(const Request& req) {
   }
   if (in->has("create_error")) {
     Poco::Int64 code = in->optValue<Poco::Int64>("create_error", 0);
-    if (code != 400 && code != 401 && code != 500) return apiError(400, "create_error must be 400, 401 or 500");
+    if (code != 400 && code != 401 && code != 500)
+      return apiError(400, "create_error must be 400, 401 or 500");
     host_.db().write([&](Tx& tx) {
       tx.exec("DELETE FROM flutterwave_sim_scripts WHERE script_key = 'create_error'");
-      tx.exec("INSERT INTO flutterwave_sim_scripts (script_key, script_json, created_at) VALUES ('create_error', ?, ?)", {req.body, now});
+      tx.exec(
+          "INSERT INTO flutterwave_sim_scripts (script_key, script_json, created_at) VALUES "
+          "('create_error', ?, ?)",
+          {req.body, now});
     });
     data->set("applies_to", "the next create call");
     return apiSuccess("Script saved", data);
@@ -579,7 +638,10 @@ Response Simulator::saveScript(const Request& req) {
   std::string key = txRef.empty() ? "next" : "tx_ref:" + txRef;
   host_.db().write([&](Tx& tx) {
     tx.exec("DELETE FROM flutterwave_sim_scripts WHERE script_key = ?", {key});
-    tx.exec("INSERT INTO flutterwave_sim_scripts (script_key, script_json, created_at) VALUES (?, ?, ?)", {key, req.body, now});
+    tx.exec(
+        "INSERT INTO flutterwave_sim_scripts (script_key, script_json, created_at) VALUES (?, ?, "
+        "?)",
+        {key, req.body, now});
   });
   data->set("applies_to", txRef.empty() ? std::string("the next checkout created") : txRef);
   return apiSuccess("Script saved", data);

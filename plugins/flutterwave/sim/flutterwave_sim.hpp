@@ -38,10 +38,10 @@
 namespace malipo::flutterwave {
 
 struct SimulatorConfig {
-  std::string secretKey;   // the bearer key the API accepts
-  std::string secretHash;  // signs the webhooks it sends
+  std::string secretKey;                   // the bearer key the API accepts
+  std::string secretHash;                  // signs the webhooks it sends
   std::string webhookMode = "verif-hash";  // verif-hash | signature | legacy
-  std::string webhookUrl;  // empty: <public_url>/webhooks/flutterwave
+  std::string webhookUrl;                  // empty: <public_url>/webhooks/flutterwave
 };
 
 // Test cards the hosted page knows (spaces and dashes are ignored when typed).

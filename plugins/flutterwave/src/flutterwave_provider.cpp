@@ -84,7 +84,8 @@ std::string escapeAttribute(const std::string& in) {
   return out;
 }
 
-const char* kNotFoundTemplate = R"(<div class="card"><h1>Payment not found</h1><p class="error">{{message}}</p></div>)";
+const char* kNotFoundTemplate =
+    R"(<div class="card"><h1>Payment not found</h1><p class="error">{{message}}</p></div>)";
 
 }  // namespace
 
@@ -173,7 +174,9 @@ FlutterwaveProvider::~FlutterwaveProvider() {
   if (sim_) sim_->stop();
 }
 
-Capabilities FlutterwaveProvider::capabilities() const { return {cfg_.currencies, {"redirect"}}; }
+Capabilities FlutterwaveProvider::capabilities() const {
+  return {cfg_.currencies, {"redirect"}};
+}
 
 std::vector<Migration> FlutterwaveProvider::migrations() const {
   // One list for the provider and its simulator: migrations are versioned per plugin. The
@@ -183,20 +186,31 @@ std::vector<Migration> FlutterwaveProvider::migrations() const {
   m.version = 1;
   m.description = "flutterwave checkouts, transaction hints, simulator state";
   m.sqlite =
-      "CREATE TABLE flutterwave_checkouts (payment_id TEXT PRIMARY KEY, return_url TEXT NOT NULL DEFAULT '', "
+      "CREATE TABLE flutterwave_checkouts (payment_id TEXT PRIMARY KEY, return_url TEXT NOT NULL "
+      "DEFAULT '', "
       "created_at BIGINT NOT NULL);"
-      "CREATE TABLE flutterwave_txn_hints (payment_id TEXT NOT NULL, transaction_id TEXT NOT NULL, source TEXT NOT NULL, "
+      "CREATE TABLE flutterwave_txn_hints (payment_id TEXT NOT NULL, transaction_id TEXT NOT NULL, "
+      "source TEXT NOT NULL, "
       "created_at BIGINT NOT NULL, PRIMARY KEY (payment_id, transaction_id));"
-      "CREATE TABLE flutterwave_sim_checkouts (id TEXT PRIMARY KEY, tx_ref TEXT NOT NULL, amount_minor BIGINT NOT NULL, "
-      "currency TEXT NOT NULL, redirect_url TEXT NOT NULL, customer_email TEXT NOT NULL, customer_name TEXT NOT NULL DEFAULT '', "
-      "customer_phone TEXT NOT NULL DEFAULT '', title TEXT NOT NULL DEFAULT '', description TEXT NOT NULL DEFAULT '', "
-      "logo TEXT NOT NULL DEFAULT '', meta_json TEXT NOT NULL DEFAULT '{}', status TEXT NOT NULL, created_at BIGINT NOT NULL);"
+      "CREATE TABLE flutterwave_sim_checkouts (id TEXT PRIMARY KEY, tx_ref TEXT NOT NULL, "
+      "amount_minor BIGINT NOT NULL, "
+      "currency TEXT NOT NULL, redirect_url TEXT NOT NULL, customer_email TEXT NOT NULL, "
+      "customer_name TEXT NOT NULL DEFAULT '', "
+      "customer_phone TEXT NOT NULL DEFAULT '', title TEXT NOT NULL DEFAULT '', description TEXT "
+      "NOT NULL DEFAULT '', "
+      "logo TEXT NOT NULL DEFAULT '', meta_json TEXT NOT NULL DEFAULT '{}', status TEXT NOT NULL, "
+      "created_at BIGINT NOT NULL);"
       "CREATE INDEX flutterwave_sim_checkouts_ref ON flutterwave_sim_checkouts (tx_ref);"
-      "CREATE TABLE flutterwave_sim_transactions (id BIGINT PRIMARY KEY, checkout_id TEXT NOT NULL, tx_ref TEXT NOT NULL, "
-      "flw_ref TEXT NOT NULL, amount_minor BIGINT NOT NULL, currency TEXT NOT NULL, status TEXT NOT NULL, "
-      "processor_response TEXT NOT NULL, card_first6 TEXT NOT NULL, card_last4 TEXT NOT NULL, created_at BIGINT NOT NULL);"
-      "CREATE INDEX flutterwave_sim_transactions_ref ON flutterwave_sim_transactions (tx_ref, created_at);"
-      "CREATE TABLE flutterwave_sim_scripts (script_key TEXT PRIMARY KEY, script_json TEXT NOT NULL, created_at BIGINT NOT NULL)";
+      "CREATE TABLE flutterwave_sim_transactions (id BIGINT PRIMARY KEY, checkout_id TEXT NOT "
+      "NULL, tx_ref TEXT NOT NULL, "
+      "flw_ref TEXT NOT NULL, amount_minor BIGINT NOT NULL, currency TEXT NOT NULL, status TEXT "
+      "NOT NULL, "
+      "processor_response TEXT NOT NULL, card_first6 TEXT NOT NULL, card_last4 TEXT NOT NULL, "
+      "created_at BIGINT NOT NULL);"
+      "CREATE INDEX flutterwave_sim_transactions_ref ON flutterwave_sim_transactions (tx_ref, "
+      "created_at);"
+      "CREATE TABLE flutterwave_sim_scripts (script_key TEXT PRIMARY KEY, script_json TEXT NOT "
+      "NULL, created_at BIGINT NOT NULL)";
   Migration m2;
   m2.version = 2;
   m2.description = "return-page check time; simulated fees and card tokens";
@@ -210,18 +224,24 @@ std::vector<Migration> FlutterwaveProvider::migrations() const {
 
 void FlutterwaveProvider::start() {
   // Refuse at start-up what would only fail at the first payment.
-  if (!cfg_.baseUrl.empty() && cfg_.baseUrl.rfind("https://", 0) != 0 && cfg_.baseUrl.rfind("http://", 0) != 0)
+  if (!cfg_.baseUrl.empty() && cfg_.baseUrl.rfind("https://", 0) != 0 &&
+      cfg_.baseUrl.rfind("http://", 0) != 0)
     throw std::runtime_error("base_url must be an http(s) URL");
   if (!cfg_.sandbox) {
-    if (cfg_.secretKey.empty()) throw std::runtime_error("secret_key is required when sandbox is off");
-    if (cfg_.secretHash.empty()) throw std::runtime_error("secret_hash is required when sandbox is off (webhooks cannot be verified)");
+    if (cfg_.secretKey.empty())
+      throw std::runtime_error("secret_key is required when sandbox is off");
+    if (cfg_.secretHash.empty())
+      throw std::runtime_error(
+          "secret_hash is required when sandbox is off (webhooks cannot be verified)");
   }
   if (!cfg_.defaultReturnUrl.empty() && cfg_.defaultReturnUrl.rfind("https://", 0) != 0 &&
       cfg_.defaultReturnUrl.rfind("http://", 0) != 0)
     throw std::runtime_error("return_page.default_url must be an http(s) URL");
-  if (cfg_.currencies.empty()) throw std::runtime_error("currencies must name at least one currency");
+  if (cfg_.currencies.empty())
+    throw std::runtime_error("currencies must name at least one currency");
   for (const auto& c : cfg_.currencies)
-    if (!validCurrency(c)) throw std::runtime_error("currencies: '" + c + "' is not an ISO 4217 code");
+    if (!validCurrency(c))
+      throw std::runtime_error("currencies: '" + c + "' is not an ISO 4217 code");
 
   // Our side tables only matter while a payment can still change (the kernel's default
   // expiry is a day); a month keeps them useful for support without growing forever.
@@ -249,7 +269,9 @@ std::string FlutterwaveProvider::baseUrl() const {
   return cfg_.sandbox ? host_.publicUrl() + "/sandbox/flutterwave/v3" : kProductionBaseUrl;
 }
 
-Result<OutboundResponse> FlutterwaveProvider::call(const std::string& method, const std::string& path, const std::string& body) {
+Result<OutboundResponse> FlutterwaveProvider::call(const std::string& method,
+                                                   const std::string& path,
+                                                   const std::string& body) {
   OutboundRequest o;
   o.method = method;
   o.url = baseUrl() + path;
@@ -262,12 +284,15 @@ Result<OutboundResponse> FlutterwaveProvider::call(const std::string& method, co
   return host_.http().send(o);
 }
 
-Result<InitiateResult> FlutterwaveProvider::initiate(const Payment& p, const CreatePayment& request) {
+Result<InitiateResult> FlutterwaveProvider::initiate(const Payment& p,
+                                                     const CreatePayment& request) {
   try {
     // Remembered before the call so the return page can offer the product's page even if
     // the create call times out and the payment is recovered later.
-    host_.db().exec("INSERT INTO flutterwave_checkouts (payment_id, return_url, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-                    {p.id, request.returnUrl, host_.clock().nowMs()});
+    host_.db().exec(
+        "INSERT INTO flutterwave_checkouts (payment_id, return_url, created_at) VALUES (?, ?, ?) "
+        "ON CONFLICT DO NOTHING",
+        {p.id, request.returnUrl, host_.clock().nowMs()});
   } catch (const DbError& e) {
     host_.logger().warning("flutterwave", p.id + ": could not store the return URL: " + e.what());
   }
@@ -296,7 +321,8 @@ Result<InitiateResult> FlutterwaveProvider::initiate(const Payment& p, const Cre
   return out;
 }
 
-Result<ProviderStatus> FlutterwaveProvider::verify(const std::string& path, const std::string& txRef) {
+Result<ProviderStatus> FlutterwaveProvider::verify(const std::string& path,
+                                                   const std::string& txRef) {
   auto r = call("GET", path, "");
   if (!r.ok()) return r.error();
   return mapVerifyResponse(r.value().status, r.value().body, txRef);
@@ -329,31 +355,39 @@ Result<std::vector<WebhookEvent>> FlutterwaveProvider::parseWebhook(const Reques
   return events;
 }
 
-void FlutterwaveProvider::recordHint(const std::string& paymentId, const std::string& transactionId, const std::string& source) {
+void FlutterwaveProvider::recordHint(const std::string& paymentId, const std::string& transactionId,
+                                     const std::string& source) {
   if (paymentId.empty() || paymentId.size() > 100 || !looksLikeTransactionId(transactionId)) return;
   try {
     host_.db().write([&](Tx& tx) {
       // Bounded, so even many signed deliveries for one payment cannot make query() fan out.
-      Rows n = tx.query("SELECT COUNT(*) AS n FROM flutterwave_txn_hints WHERE payment_id = ?", {paymentId});
+      Rows n = tx.query("SELECT COUNT(*) AS n FROM flutterwave_txn_hints WHERE payment_id = ?",
+                        {paymentId});
       if (n.i64(0, "n") >= kMaxHintsPerPayment) return;
-      tx.exec("INSERT INTO flutterwave_txn_hints (payment_id, transaction_id, source, created_at) VALUES (?, ?, ?, ?) "
-              "ON CONFLICT DO NOTHING",
-              {paymentId, transactionId, source, host_.clock().nowMs()});
+      tx.exec(
+          "INSERT INTO flutterwave_txn_hints (payment_id, transaction_id, source, created_at) "
+          "VALUES (?, ?, ?, ?) "
+          "ON CONFLICT DO NOTHING",
+          {paymentId, transactionId, source, host_.clock().nowMs()});
     });
   } catch (const DbError& e) {
     // A hint only saves a lookup; verify_by_reference still finds the payment.
-    host_.logger().warning("flutterwave", "could not record a transaction hint: " + std::string(e.what()));
+    host_.logger().warning("flutterwave",
+                           "could not record a transaction hint: " + std::string(e.what()));
   }
 }
 
 std::vector<std::string> FlutterwaveProvider::hints(const std::string& paymentId) {
   std::vector<std::string> out;
   try {
-    Rows r = host_.db().query("SELECT transaction_id FROM flutterwave_txn_hints WHERE payment_id = ? ORDER BY created_at DESC LIMIT ?",
-                              {paymentId, static_cast<std::int64_t>(kMaxHintsPerPayment)});
+    Rows r = host_.db().query(
+        "SELECT transaction_id FROM flutterwave_txn_hints WHERE payment_id = ? ORDER BY created_at "
+        "DESC LIMIT ?",
+        {paymentId, static_cast<std::int64_t>(kMaxHintsPerPayment)});
     for (std::size_t i = 0; i < r.size(); ++i) out.push_back(r.str(i, "transaction_id"));
   } catch (const DbError& e) {
-    host_.logger().warning("flutterwave", "could not read transaction hints: " + std::string(e.what()));
+    host_.logger().warning("flutterwave",
+                           "could not read transaction hints: " + std::string(e.what()));
   }
   return out;
 }
@@ -361,7 +395,8 @@ std::vector<std::string> FlutterwaveProvider::hints(const std::string& paymentId
 void FlutterwaveProvider::routes(Router& router) {
   RouteOptions options;
   options.name = kReturnPath;
-  router.add("GET", kReturnPath, [this](const Request& req) { return returnPage(req); }, options);
+  router.add(
+      "GET", kReturnPath, [this](const Request& req) { return returnPage(req); }, options);
 }
 
 bool FlutterwaveProvider::claimReturnCheck(const std::string& paymentId) {
@@ -390,9 +425,11 @@ Response FlutterwaveProvider::returnPage(const Request& req) {
   auto notFound = [&](int status, const std::string& message) {
     Poco::JSON::Object data;
     data.set("message", message);
-    return Response::html(status, host_.pages().render("Payment not found", kNotFoundTemplate, data));
+    return Response::html(status,
+                          host_.pages().render("Payment not found", kNotFoundTemplate, data));
   };
-  if (txRef.empty() || txRef.size() > 100) return notFound(400, "This link has no payment reference.");
+  if (txRef.empty() || txRef.size() > 100)
+    return notFound(400, "This link has no payment reference.");
   Result<Payment> got = Error::make(ErrorCode::notFound, "not checked");
   if (claimReturnCheck(txRef)) {
     got = host_.payments().sync(txRef);
@@ -416,7 +453,8 @@ Response FlutterwaveProvider::returnPage(const Request& req) {
   std::string status = statusName(p.status);
   bool succeeded = p.status == PaymentStatus::succeeded;
   bool held = p.status == PaymentStatus::held;
-  bool failed = p.status == PaymentStatus::failed || p.status == PaymentStatus::expired || p.status == PaymentStatus::cancelled;
+  bool failed = p.status == PaymentStatus::failed || p.status == PaymentStatus::expired ||
+                p.status == PaymentStatus::cancelled;
   bool open = !succeeded && !held && !failed;
   bool cancelled = open && returned == "cancelled";
   bool timeout = open && !cancelled && check >= cfg_.maxRefreshes;
@@ -430,7 +468,8 @@ Response FlutterwaveProvider::returnPage(const Request& req) {
 
   std::string back;
   try {
-    Rows r = host_.db().query("SELECT return_url FROM flutterwave_checkouts WHERE payment_id = ?", {p.id});
+    Rows r = host_.db().query("SELECT return_url FROM flutterwave_checkouts WHERE payment_id = ?",
+                              {p.id});
     if (!r.empty()) back = r.str(0, "return_url");
   } catch (const DbError& e) {
     host_.logger().warning("flutterwave",
@@ -459,7 +498,8 @@ Response FlutterwaveProvider::returnPage(const Request& req) {
   data.set("timeout", timeout);
   data.set("refresh_seconds", cfg_.refreshSeconds);
   data.set("check_again_url", self(0));
-  data.set("reason", p.failureReason.empty() ? std::string("The payment was not completed.") : p.failureReason);
+  data.set("reason", p.failureReason.empty() ? std::string("The payment was not completed.")
+                                             : p.failureReason);
   data.set("status_label", succeeded   ? "Paid"
                            : held      ? "Received, under review"
                            : failed    ? "Not completed"

@@ -64,11 +64,13 @@ class FlutterwaveProvider final : public PaymentProvider {
 
  private:
   std::string baseUrl() const;
-  Result<OutboundResponse> call(const std::string& method, const std::string& path, const std::string& body);
+  Result<OutboundResponse> call(const std::string& method, const std::string& path,
+                                const std::string& body);
   Result<ProviderStatus> verify(const std::string& path, const std::string& txRef);
   // A transaction id Flutterwave itself told us about (a signed webhook; never the public
   // return URL): query() verifies it by id, and only a transaction carrying our tx_ref counts.
-  void recordHint(const std::string& paymentId, const std::string& transactionId, const std::string& source);
+  void recordHint(const std::string& paymentId, const std::string& transactionId,
+                  const std::string& source);
   std::vector<std::string> hints(const std::string& paymentId);
   // The return page's check of one payment with Flutterwave: at most one per
   // checkIntervalMs per payment across every page load and process (false: serve the stored

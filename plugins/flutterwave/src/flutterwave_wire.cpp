@@ -21,12 +21,15 @@ namespace {
 const char* kInitiateFailed = "Failed to initiate payment";
 
 std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  std::transform(s.begin(), s.end(), s.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return s;
 }
 
 // Provider bodies go to logs only, and a misbehaving endpoint must not flood them.
-std::string clip(const std::string& s, std::size_t n = 500) { return s.size() <= n ? s : s.substr(0, n) + "…"; }
+std::string clip(const std::string& s, std::size_t n = 500) {
+  return s.size() <= n ? s : s.substr(0, n) + "…";
+}
 
 std::string field(const Poco::JSON::Object::Ptr& o, const std::string& key) {
   if (!o || !o->has(key)) return {};
@@ -44,8 +47,8 @@ std::int64_t scaleOf(const std::string& currency) {
 std::string hmacSha256Base64(const std::string& key, const std::string& message) {
   unsigned char mac[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(message.data()),
-       message.size(), mac, &len);
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+       reinterpret_cast<const unsigned char*>(message.data()), message.size(), mac, &len);
   unsigned char out[4 * ((EVP_MAX_MD_SIZE + 2) / 3) + 1];
   int n = EVP_EncodeBlock(out, mac, static_cast<int>(len));
   return std::string(reinterpret_cast<const char*>(out), static_cast<std::size_t>(n));
@@ -94,13 +97,15 @@ std::int64_t minorFromJson(const Poco::Dynamic::Var& v, const std::string& curre
   return -1;
 }
 
-std::string placeholderEmail(const std::string& accountId, const std::string& paymentId, const std::string& domain) {
+std::string placeholderEmail(const std::string& accountId, const std::string& paymentId,
+                             const std::string& domain) {
   std::string local;
   for (char c : lower(accountId)) {
     bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
     local += ok ? c : '-';
   }
-  while (!local.empty() && (local.front() == '.' || local.front() == '-')) local.erase(local.begin());
+  while (!local.empty() && (local.front() == '.' || local.front() == '-'))
+    local.erase(local.begin());
   while (!local.empty() && (local.back() == '.' || local.back() == '-')) local.pop_back();
   if (local.empty()) local = "customer-" + lower(paymentId.substr(0, 8));
   if (local.size() > 64) local.resize(64);
@@ -117,7 +122,8 @@ std::string buildPaymentRequest(const Payment& p, const CheckoutOptions& opt) {
   const Customer& c = p.customer;
   Poco::JSON::Object::Ptr customer = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
   bool emailOk = c.email.find('@') != std::string::npos;
-  customer->set("email", emailOk ? c.email : placeholderEmail(c.accountId, p.id, opt.placeholderEmailDomain));
+  customer->set(
+      "email", emailOk ? c.email : placeholderEmail(c.accountId, p.id, opt.placeholderEmailDomain));
   if (!c.name.empty()) customer->set("name", c.name);
   if (!c.phone.empty()) customer->set("phonenumber", c.phone);
   body.set("customer", customer);
@@ -151,13 +157,17 @@ Result<std::string> parseHostedLink(int httpStatus, const std::string& body) {
     if (link.rfind("https://", 0) == 0 || link.rfind("http://", 0) == 0) return link;
     why = "create payment reply has no hosted link";
   }
-  return Error::make(ErrorCode::providerError, "flutterwave: " + why + ": " + clip(body), kInitiateFailed);
+  return Error::make(ErrorCode::providerError, "flutterwave: " + why + ": " + clip(body),
+                     kInitiateFailed);
 }
 
-Result<ProviderStatus> mapVerifyResponse(int httpStatus, const std::string& body, const std::string& expectedTxRef) {
+Result<ProviderStatus> mapVerifyResponse(int httpStatus, const std::string& body,
+                                         const std::string& expectedTxRef) {
   auto refused = [&](const std::string& why) {
-    return Error::make(ErrorCode::providerError, "flutterwave verify: " + why + " (HTTP " + std::to_string(httpStatus) + "): " + clip(body),
-                       "The payment provider could not be reached.");
+    return Error::make(
+        ErrorCode::providerError,
+        "flutterwave verify: " + why + " (HTTP " + std::to_string(httpStatus) + "): " + clip(body),
+        "The payment provider could not be reached.");
   };
   if (httpStatus == 401 || httpStatus == 403) return refused("the secret key was refused");
   if (httpStatus >= 500 || httpStatus < 200) return refused("provider failure");
@@ -225,7 +235,8 @@ Result<ProviderStatus> mapVerifyResponse(int httpStatus, const std::string& body
 }
 
 Status verifyWebhookAuth(const Request& req, const std::string& secretHash) {
-  if (secretHash.empty()) return Error::make(ErrorCode::unauthorized, "flutterwave: no secret_hash configured");
+  if (secretHash.empty())
+    return Error::make(ErrorCode::unauthorized, "flutterwave: no secret_hash configured");
   std::string verif = req.header("verif-hash");
   if (!verif.empty() && constantTimeEquals(verif, secretHash)) return okStatus();
   // flutterwave-signature comes in two documented forms: base64(HMAC-SHA256(secret hash, raw
@@ -235,13 +246,16 @@ Status verifyWebhookAuth(const Request& req, const std::string& secretHash) {
                        constantTimeEquals(sig, secretHash)))
     return okStatus();
   if (verif.empty() && sig.empty())
-    return Error::make(ErrorCode::unauthorized, "flutterwave: no verif-hash or flutterwave-signature header");
-  return Error::make(ErrorCode::unauthorized, "flutterwave: verif-hash / flutterwave-signature does not match");
+    return Error::make(ErrorCode::unauthorized,
+                       "flutterwave: no verif-hash or flutterwave-signature header");
+  return Error::make(ErrorCode::unauthorized,
+                     "flutterwave: verif-hash / flutterwave-signature does not match");
 }
 
 Result<WebhookPayload> parseWebhookBody(const std::string& body) {
   auto o = parseJsonObject(body);
-  if (!o) return Error::make(ErrorCode::invalidInput, "flutterwave webhook: body is not a JSON object");
+  if (!o)
+    return Error::make(ErrorCode::invalidInput, "flutterwave webhook: body is not a JSON object");
   WebhookPayload p;
   auto data = o->getObject("data");
   if (data) {
@@ -260,7 +274,8 @@ Result<WebhookPayload> parseWebhookBody(const std::string& body) {
     p.status = lower(field(o, "status"));
   }
   if (p.transactionId.empty() && p.txRef.empty())
-    return Error::make(ErrorCode::invalidInput, "flutterwave webhook: neither a transaction id nor a tx_ref");
+    return Error::make(ErrorCode::invalidInput,
+                       "flutterwave webhook: neither a transaction id nor a tx_ref");
   return p;
 }
 
@@ -270,8 +285,8 @@ WebhookEvent toWebhookEvent(const WebhookPayload& p) {
   ev.eventId = (p.transactionId.empty() ? "tx_ref:" + p.txRef : p.transactionId) + ":" + p.status;
   ev.paymentId = p.txRef;
   ev.providerRef = p.txRef;
-  ev.summary = (p.event.empty() ? std::string("webhook") : p.event) + " status=" + p.status + " transaction=" +
-               p.transactionId + " shape=" + p.shape;
+  ev.summary = (p.event.empty() ? std::string("webhook") : p.event) + " status=" + p.status +
+               " transaction=" + p.transactionId + " shape=" + p.shape;
   return ev;
 }
 
@@ -285,14 +300,18 @@ Result<std::vector<WebhookEvent>> parseWebhook(const Request& req, const std::st
   std::string event = lower(p.event);
   // Transfers and other non-charge events concern no payment of ours: acknowledge them (so
   // Flutterwave stops retrying) without an event.
-  bool charge = p.shape == "envelope" ? (event.empty() || event.rfind("charge.", 0) == 0) : event != "transfer";
+  bool charge = p.shape == "envelope" ? (event.empty() || event.rfind("charge.", 0) == 0)
+                                      : event != "transfer";
   if (charge && !p.txRef.empty()) out.push_back(toWebhookEvent(p));
   return out;
 }
 
-std::map<std::string, std::string> parseForm(const std::string& body) { return parseFormUrlEncoded(body); }
+std::map<std::string, std::string> parseForm(const std::string& body) {
+  return parseFormUrlEncoded(body);
+}
 
-std::string appendQuery(const std::string& url, const std::vector<std::pair<std::string, std::string>>& params) {
+std::string appendQuery(const std::string& url,
+                        const std::vector<std::pair<std::string, std::string>>& params) {
   std::string out = url;
   char sep = url.find('?') == std::string::npos ? '?' : '&';
   for (const auto& [k, v] : params) {
@@ -319,7 +338,8 @@ std::string scalarText(const Poco::Dynamic::Var& v) {
     if (v.isInteger()) return v.convert<std::string>();
     if (v.isNumeric()) {
       double d = v.convert<double>();
-      if (std::isfinite(d) && d == std::floor(d) && std::fabs(d) < 9.0e15) return std::to_string(static_cast<long long>(d));
+      if (std::isfinite(d) && d == std::floor(d) && std::fabs(d) < 9.0e15)
+        return std::to_string(static_cast<long long>(d));
       return v.convert<std::string>();
     }
   } catch (const std::exception&) {
@@ -328,7 +348,8 @@ std::string scalarText(const Poco::Dynamic::Var& v) {
 }
 
 bool looksLikeTransactionId(const std::string& s) {
-  return !s.empty() && s.size() <= 20 && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+  return !s.empty() && s.size() <= 20 &&
+         std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
 }  // namespace malipo::flutterwave

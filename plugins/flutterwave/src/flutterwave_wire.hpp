@@ -45,13 +45,14 @@ std::int64_t minorFromJson(const Poco::Dynamic::Var& value, const std::string& c
 struct CheckoutOptions {
   std::string redirectUrl;  // our return route
   std::string title, description, logo;
-  std::string paymentOptions;           // e.g. "card, banktransfer"; empty: the dashboard's
-  std::string placeholderEmailDomain;   // for customers without an email (Flutterwave needs one)
+  std::string paymentOptions;          // e.g. "card, banktransfer"; empty: the dashboard's
+  std::string placeholderEmailDomain;  // for customers without an email (Flutterwave needs one)
 };
 
 // Flutterwave requires customer.email; for customers known only by phone or account we
 // derive a stable, obviously synthetic address from the account id (or the payment id).
-std::string placeholderEmail(const std::string& accountId, const std::string& paymentId, const std::string& domain);
+std::string placeholderEmail(const std::string& accountId, const std::string& paymentId,
+                             const std::string& domain);
 
 // The JSON body of POST /v3/payments. tx_ref is our payment id, so verify_by_reference works
 // even when the create call timed out and no link came back.
@@ -71,7 +72,8 @@ Result<std::string> parseHostedLink(int httpStatus, const std::string& body);
 // lower of amount and charged_amount when both are present): the kernel compares it with the
 // payment's and holds any mismatch, so an underpayment can never settle. 401/5xx/garbage are
 // providerError (the kernel retries and counts it against the breaker).
-Result<ProviderStatus> mapVerifyResponse(int httpStatus, const std::string& body, const std::string& expectedTxRef);
+Result<ProviderStatus> mapVerifyResponse(int httpStatus, const std::string& body,
+                                         const std::string& expectedTxRef);
 
 // --- Webhooks -----------------------------------------------------------------------------
 
@@ -97,7 +99,8 @@ Result<WebhookPayload> parseWebhookBody(const std::string& body);
 WebhookEvent toWebhookEvent(const WebhookPayload& payload);
 
 // Authentication, then parsing: what PaymentProvider::parseWebhook returns.
-Result<std::vector<WebhookEvent>> parseWebhook(const Request& request, const std::string& secretHash);
+Result<std::vector<WebhookEvent>> parseWebhook(const Request& request,
+                                               const std::string& secretHash);
 
 // --- Small helpers ------------------------------------------------------------------------
 
@@ -105,7 +108,8 @@ Result<std::vector<WebhookEvent>> parseWebhook(const Request& request, const std
 std::map<std::string, std::string> parseForm(const std::string& body);
 
 // Appends query parameters (URL-encoded) to a URL that may already have a query string.
-std::string appendQuery(const std::string& url, const std::vector<std::pair<std::string, std::string>>& params);
+std::string appendQuery(const std::string& url,
+                        const std::vector<std::pair<std::string, std::string>>& params);
 
 // JSON text of an object (compact).
 std::string toJson(const Poco::JSON::Object& object);

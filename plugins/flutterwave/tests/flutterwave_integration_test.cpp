@@ -28,7 +28,9 @@ const char* kVisa = "4242 4242 4242 4242";
 const char* kMastercard = "5531 8866 5214 2950";
 const char* kDeclined = "4111 1111 1111 1111";
 
-Poco::JSON::Object::Ptr parse(const std::string& s) { return Poco::JSON::Parser().parse(s).extract<Poco::JSON::Object::Ptr>(); }
+Poco::JSON::Object::Ptr parse(const std::string& s) {
+  return Poco::JSON::Parser().parse(s).extract<Poco::JSON::Object::Ptr>();
+}
 
 std::map<std::string, std::string> queryOf(const std::string& url) {
   std::map<std::string, std::string> out;
@@ -37,7 +39,9 @@ std::map<std::string, std::string> queryOf(const std::string& url) {
 }
 
 // Path and query of an absolute URL on our server.
-std::string target(const std::string& url) { return Poco::URI(url).getPathAndQuery(); }
+std::string target(const std::string& url) {
+  return Poco::URI(url).getPathAndQuery();
+}
 
 }  // namespace
 
@@ -83,10 +87,11 @@ class FlutterwaveTest : public EngineTest {
   void TearDown() override { kernel_.reset(); }
 
   // NGN 5000 (the seed's smallest credit package) through Flutterwave.
-  Poco::JSON::Object::Ptr order(std::int64_t amountMinor = 500000, const std::string& currency = "NGN") {
+  Poco::JSON::Object::Ptr order(std::int64_t amountMinor = 500000,
+                                const std::string& currency = "NGN") {
     auto r = http(port_, "POST", "/shop/orders",
-                  R"({"amount_minor": )" + std::to_string(amountMinor) + R"(, "currency": ")" + currency +
-                      R"(", "providers": ["flutterwave"], "channel": "redirect"})");
+                  R"({"amount_minor": )" + std::to_string(amountMinor) + R"(, "currency": ")" +
+                      currency + R"(", "providers": ["flutterwave"], "channel": "redirect"})");
     EXPECT_EQ(r.status, 201) << r.body;
     auto p = parse(r.body)->getObject("payment");
     EXPECT_EQ(p->getValue<std::string>("status"), "pending");
@@ -101,7 +106,8 @@ class FlutterwaveTest : public EngineTest {
     ASSERT_EQ(r.status, 200) << r.body;
   }
   // The customer submits the hosted checkout form; returns the simulator's answer.
-  HttpResult submit(const std::string& checkout, const std::string& card, const std::string& action = "pay") {
+  HttpResult submit(const std::string& checkout, const std::string& card,
+                    const std::string& action = "pay") {
     std::string body = "action=" + action + "&card_number=";
     std::string enc;
     Poco::URI::encode(card, "&=+", enc);
@@ -115,14 +121,19 @@ class FlutterwaveTest : public EngineTest {
     return r.header("Location");
   }
   std::string status(const std::string& id) {
-    return kernel_->store().query("SELECT status FROM payments WHERE id = ?", {id}).str(0, "status");
+    return kernel_->store()
+        .query("SELECT status FROM payments WHERE id = ?", {id})
+        .str(0, "status");
   }
   std::string column(const std::string& id, const std::string& col) {
-    return kernel_->store().query("SELECT " + col + " FROM payments WHERE id = ?", {id}).str(0, col);
+    return kernel_->store()
+        .query("SELECT " + col + " FROM payments WHERE id = ?", {id})
+        .str(0, col);
   }
   std::int64_t fulfilments(const std::string& id, const std::string& kind = "settled") {
     return kernel_->store()
-        .query("SELECT COUNT(*) AS n FROM shop_fulfilments WHERE payment_id = ? AND kind = ?", {id, kind})
+        .query("SELECT COUNT(*) AS n FROM shop_fulfilments WHERE payment_id = ? AND kind = ?",
+               {id, kind})
         .i64(0, "n");
   }
   std::int64_t eventsOfKind(const std::string& id, const std::string& kind) {
@@ -143,8 +154,8 @@ class FlutterwaveTest : public EngineTest {
   }
   // What Flutterwave would post for a transaction: the verify reply's data in the envelope.
   std::string webhookBodyFor(const std::string& transactionId) {
-    auto r = http(port_, "GET", "/sandbox/flutterwave/v3/transactions/" + transactionId + "/verify", "",
-                  {{"Authorization", std::string("Bearer ") + kSecretKey}});
+    auto r = http(port_, "GET", "/sandbox/flutterwave/v3/transactions/" + transactionId + "/verify",
+                  "", {{"Authorization", std::string("Bearer ") + kSecretKey}});
     EXPECT_EQ(r.status, 200) << r.body;
     Poco::JSON::Object o;
     o.set("event", "charge.completed");
@@ -185,7 +196,10 @@ TEST_P(FlutterwaveTest, SuccessByWebhook) {
   EXPECT_EQ(checkout.rfind(base_ + "/sandbox/flutterwave/checkout/", 0), 0u) << checkout;
 
   // What initiate() sent: major units, our ids in meta, the customer, the return route.
-  auto sent = kernel_->store().query("SELECT amount_minor, currency, redirect_url, customer_email, title, meta_json FROM flutterwave_sim_checkouts WHERE tx_ref = ?", {id});
+  auto sent = kernel_->store().query(
+      "SELECT amount_minor, currency, redirect_url, customer_email, title, meta_json FROM "
+      "flutterwave_sim_checkouts WHERE tx_ref = ?",
+      {id});
   ASSERT_EQ(sent.size(), 1u);
   EXPECT_EQ(sent.i64(0, "amount_minor"), 500000);
   EXPECT_EQ(sent.str(0, "currency"), "NGN");
@@ -204,7 +218,8 @@ TEST_P(FlutterwaveTest, SuccessByWebhook) {
   EXPECT_EQ(q["tx_ref"], id);
   ASSERT_TRUE(flutterwave::looksLikeTransactionId(q["transaction_id"])) << location;
 
-  ASSERT_TRUE(eventually([&] { return fulfilments(id) == 1; })) << status(id) << "\n" << allEvents(id);
+  ASSERT_TRUE(eventually([&] { return fulfilments(id) == 1; })) << status(id) << "\n"
+                                                                << allEvents(id);
   EXPECT_EQ(status(id), "succeeded");
   EXPECT_EQ(column(id, "provider_txn_id"), q["transaction_id"]);
   EXPECT_EQ(eventsOfKind(id, "webhook"), 1);
@@ -221,7 +236,10 @@ TEST_P(FlutterwaveTest, SuccessByReturnUrlWhenTheWebhookIsLost) {
   EXPECT_EQ(status(id), "pending");
 
   // The product asked to come back to its own page afterwards (CreatePayment.returnUrl).
-  kernel_->store().exec("UPDATE flutterwave_checkouts SET return_url = 'https://shop.example/done?x=1' WHERE payment_id = ?", {id});
+  kernel_->store().exec(
+      "UPDATE flutterwave_checkouts SET return_url = 'https://shop.example/done?x=1' WHERE "
+      "payment_id = ?",
+      {id});
 
   // The browser follows the redirect: the return page verifies and shows the result.
   auto page = http(port_, "GET", target(location));
@@ -234,7 +252,10 @@ TEST_P(FlutterwaveTest, SuccessByReturnUrlWhenTheWebhookIsLost) {
   EXPECT_NE(page.body.find("source: 'malipo', provider: 'flutterwave'"), std::string::npos);
   EXPECT_EQ(page.body.find("http-equiv=\"refresh\""), std::string::npos);  // final: no reload
   EXPECT_NE(page.body.find("id=\"flw-continue\""), std::string::npos);
-  EXPECT_NE(page.body.find("shop.example&#x2F;done?x=1&amp;payment_id=" + id + "&amp;status=succeeded"), std::string::npos) << page.body;
+  EXPECT_NE(
+      page.body.find("shop.example&#x2F;done?x=1&amp;payment_id=" + id + "&amp;status=succeeded"),
+      std::string::npos)
+      << page.body;
   EXPECT_EQ(status(id), "succeeded");
   ASSERT_TRUE(eventually([&] { return fulfilments(id) == 1; }));
   EXPECT_EQ(eventsOfKind(id, "webhook"), 0);
@@ -251,7 +272,9 @@ TEST_P(FlutterwaveTest, ReturnUrlQueryStringIsNotTrusted) {
   // Payment B was never paid; a forged return URL claims success with A's transaction.
   auto b = order();
   std::string idB = b->getValue<std::string>("id");
-  auto page = http(port_, "GET", "/payments/flutterwave/return?status=successful&tx_ref=" + idB + "&transaction_id=" + paidTxn);
+  auto page = http(port_, "GET",
+                   "/payments/flutterwave/return?status=successful&tx_ref=" + idB +
+                       "&transaction_id=" + paidTxn);
   ASSERT_EQ(page.status, 200) << page.body;
   EXPECT_NE(page.body.find("data-status=\"pending\""), std::string::npos) << page.body;
   EXPECT_EQ(page.body.find("Payment received"), std::string::npos);
@@ -262,7 +285,8 @@ TEST_P(FlutterwaveTest, ReturnUrlQueryStringIsNotTrusted) {
   EXPECT_TRUE(column(idB, "provider_txn_id").empty());
 
   // Unknown references and missing ones get a page, not a crash.
-  EXPECT_EQ(http(port_, "GET", "/payments/flutterwave/return?status=successful&tx_ref=nope").status, 404);
+  EXPECT_EQ(http(port_, "GET", "/payments/flutterwave/return?status=successful&tx_ref=nope").status,
+            404);
   EXPECT_EQ(http(port_, "GET", "/payments/flutterwave/return?status=successful").status, 400);
 }
 
@@ -275,7 +299,8 @@ TEST_P(FlutterwaveTest, DeclinedCardFailsThePayment) {
   auto q = queryOf(location);
   EXPECT_EQ(q["status"], "failed");
   EXPECT_FALSE(q["transaction_id"].empty());
-  ASSERT_TRUE(eventually([&] { return fulfilments(id, "failed") == 1; })) << status(id) << "\n" << allEvents(id);
+  ASSERT_TRUE(eventually([&] { return fulfilments(id, "failed") == 1; })) << status(id) << "\n"
+                                                                          << allEvents(id);
   EXPECT_EQ(status(id), "failed");
   EXPECT_EQ(fulfilments(id, "settled"), 0);
   auto page = http(port_, "GET", target(location));
@@ -292,22 +317,33 @@ TEST_P(FlutterwaveTest, BadHashIsRefusedAndChangesNothing) {
   std::string txn = queryOf(pay(checkoutUrl(p)))["transaction_id"];
   std::string body = webhookBodyFor(txn);
 
-  EXPECT_EQ(http(port_, "POST", "/webhooks/flutterwave", body, {{"verif-hash", "not-the-hash"}}).status, 401);
+  EXPECT_EQ(
+      http(port_, "POST", "/webhooks/flutterwave", body, {{"verif-hash", "not-the-hash"}}).status,
+      401);
   EXPECT_EQ(http(port_, "POST", "/webhooks/flutterwave", body,
-                 {{"flutterwave-signature", flutterwave::hmacSha256Base64("not-the-hash", body)}}).status, 401);
+                 {{"flutterwave-signature", flutterwave::hmacSha256Base64("not-the-hash", body)}})
+                .status,
+            401);
   EXPECT_EQ(http(port_, "POST", "/webhooks/flutterwave", body).status, 401);
   // A correct signature over another body does not carry over.
   EXPECT_EQ(http(port_, "POST", "/webhooks/flutterwave", body + " ",
-                 {{"flutterwave-signature", flutterwave::hmacSha256Base64(kSecretHash, body)}}).status, 401);
+                 {{"flutterwave-signature", flutterwave::hmacSha256Base64(kSecretHash, body)}})
+                .status,
+            401);
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   EXPECT_EQ(status(id), "pending");
   EXPECT_EQ(eventsOfKind(id, "webhook"), 0);
   EXPECT_EQ(eventsOfKind(id, "query"), 0);
   EXPECT_EQ(fulfilments(id), 0);
-  EXPECT_EQ(kernel_->store().query("SELECT COUNT(*) AS n FROM flutterwave_txn_hints WHERE payment_id = ?", {id}).i64(0, "n"), 0);
+  EXPECT_EQ(kernel_->store()
+                .query("SELECT COUNT(*) AS n FROM flutterwave_txn_hints WHERE payment_id = ?", {id})
+                .i64(0, "n"),
+            0);
 
   // The genuine delivery then works.
-  EXPECT_EQ(http(port_, "POST", "/webhooks/flutterwave", body, {{"verif-hash", kSecretHash}}).status, 200);
+  EXPECT_EQ(
+      http(port_, "POST", "/webhooks/flutterwave", body, {{"verif-hash", kSecretHash}}).status,
+      200);
   ASSERT_TRUE(eventually([&] { return fulfilments(id) == 1; })) << allEvents(id);
 }
 
@@ -327,14 +363,21 @@ TEST_P(FlutterwaveTest, ReplayedWebhookSettlesAndFulfilsOnce) {
   std::vector<std::thread> ts;
   for (int i = 0; i < 20; ++i)
     ts.emplace_back([&] {
-      if (http(port_, "POST", "/webhooks/flutterwave", body, {{"verif-hash", kSecretHash}}).status == 200) ++ok;
+      if (http(port_, "POST", "/webhooks/flutterwave", body, {{"verif-hash", kSecretHash}})
+              .status == 200)
+        ++ok;
     });
   for (auto& t : ts) t.join();
   EXPECT_EQ(ok.load(), 20);
-  std::string legacy = R"({"id":)" + txn + R"(,"txRef":")" + id + R"(","amount":5000,"status":"successful","currency":"NGN","event.type":"CARD_TRANSACTION"})";
+  std::string legacy =
+      R"({"id":)" + txn + R"(,"txRef":")" + id +
+      R"(","amount":5000,"status":"successful","currency":"NGN","event.type":"CARD_TRANSACTION"})";
   EXPECT_EQ(http(port_, "POST", "/webhooks/flutterwave", legacy,
-                 {{"flutterwave-signature", flutterwave::hmacSha256Base64(kSecretHash, legacy)}}).status, 200);
-  EXPECT_EQ(http(port_, "POST", "/shop/webhook-alias", body, {{"verif-hash", kSecretHash}}).status, 200);
+                 {{"flutterwave-signature", flutterwave::hmacSha256Base64(kSecretHash, legacy)}})
+                .status,
+            200);
+  EXPECT_EQ(http(port_, "POST", "/shop/webhook-alias", body, {{"verif-hash", kSecretHash}}).status,
+            200);
 
   std::this_thread::sleep_for(std::chrono::milliseconds(400));
   EXPECT_EQ(fulfilments(id), 1);
@@ -364,7 +407,8 @@ TEST_P(FlutterwaveTest, AmountLowerThanExpectedIsHeldNotSettled) {
   auto p = order();
   std::string id = p->getValue<std::string>("id");
   std::string location = pay(checkoutUrl(p));
-  ASSERT_TRUE(eventually([&] { return status(id) == "held"; })) << status(id) << "\n" << allEvents(id);
+  ASSERT_TRUE(eventually([&] { return status(id) == "held"; })) << status(id) << "\n"
+                                                                << allEvents(id);
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   EXPECT_EQ(fulfilments(id), 0);
   EXPECT_NE(allEvents(id).find("amount mismatch"), std::string::npos) << allEvents(id);
@@ -397,8 +441,12 @@ TEST_P(FlutterwaveTest, CheckoutPageFormOverRealHttp) {
   // A plain form (no JavaScript needed) posting back to the same checkout; mstch escapes '/'
   // in attributes as &#x2F;, which browsers decode.
   std::string checkoutId = checkout.substr(checkout.rfind('/') + 1);
-  EXPECT_NE(page.body.find("<form method=\"post\" action=\"&#x2F;sandbox&#x2F;flutterwave&#x2F;checkout&#x2F;" + checkoutId + "\""),
-            std::string::npos) << page.body;
+  EXPECT_NE(
+      page.body.find(
+          "<form method=\"post\" action=\"&#x2F;sandbox&#x2F;flutterwave&#x2F;checkout&#x2F;" +
+          checkoutId + "\""),
+      std::string::npos)
+      << page.body;
   EXPECT_NE(page.body.find("name=\"card_number\""), std::string::npos);
   EXPECT_NE(page.body.find("Visibuy Credits"), std::string::npos);
   EXPECT_NE(page.body.find("GHS 10.50"), std::string::npos);
@@ -408,7 +456,11 @@ TEST_P(FlutterwaveTest, CheckoutPageFormOverRealHttp) {
   auto wrong = submit(checkout, "5105 1051 0510 5100");
   EXPECT_EQ(wrong.status, 422);
   EXPECT_NE(wrong.body.find("not a sandbox test card"), std::string::npos);
-  EXPECT_EQ(kernel_->store().query("SELECT COUNT(*) AS n FROM flutterwave_sim_transactions WHERE tx_ref = ?", {id}).i64(0, "n"), 0);
+  EXPECT_EQ(
+      kernel_->store()
+          .query("SELECT COUNT(*) AS n FROM flutterwave_sim_transactions WHERE tx_ref = ?", {id})
+          .i64(0, "n"),
+      0);
 
   // Cancel: back to the merchant without a transaction id; the payment stays pending.
   auto cancel = submit(checkout, "", "cancel");
@@ -431,42 +483,63 @@ TEST_P(FlutterwaveTest, CheckoutPageFormOverRealHttp) {
 TEST_P(FlutterwaveTest, SimulatorApiSpeaksFlutterwave) {
   SKIP_WITHOUT_ENGINE();
   boot();
-  auto noKey = http(port_, "GET", "/sandbox/flutterwave/v3/transactions/verify_by_reference?tx_ref=x");
+  auto noKey =
+      http(port_, "GET", "/sandbox/flutterwave/v3/transactions/verify_by_reference?tx_ref=x");
   EXPECT_EQ(noKey.status, 401);
   EXPECT_EQ(noKey.body, R"({"status":"error","message":"Invalid authorization key","data":null})");
-  auto wrongKey = http(port_, "POST", "/sandbox/flutterwave/v3/payments", "{}", {{"Authorization", "Bearer FLWSECK_TEST-other"}});
+  auto wrongKey = http(port_, "POST", "/sandbox/flutterwave/v3/payments", "{}",
+                       {{"Authorization", "Bearer FLWSECK_TEST-other"}});
   EXPECT_EQ(wrongKey.status, 401);
-  auto auth = std::map<std::string, std::string>{{"Authorization", std::string("Bearer ") + kSecretKey}};
-  auto unknown = http(port_, "GET", "/sandbox/flutterwave/v3/transactions/verify_by_reference?tx_ref=nothing", "", auth);
-  EXPECT_NE(unknown.body.find("No transaction was found for this id"), std::string::npos) << unknown.body;
-  auto invalid = http(port_, "POST", "/sandbox/flutterwave/v3/payments", R"({"tx_ref":"t1","amount":100,"currency":"NGN","redirect_url":"https://x.example/r"})", auth);
+  auto auth =
+      std::map<std::string, std::string>{{"Authorization", std::string("Bearer ") + kSecretKey}};
+  auto unknown =
+      http(port_, "GET", "/sandbox/flutterwave/v3/transactions/verify_by_reference?tx_ref=nothing",
+           "", auth);
+  EXPECT_NE(unknown.body.find("No transaction was found for this id"), std::string::npos)
+      << unknown.body;
+  auto invalid =
+      http(port_, "POST", "/sandbox/flutterwave/v3/payments",
+           R"({"tx_ref":"t1","amount":100,"currency":"NGN","redirect_url":"https://x.example/r"})",
+           auth);
   EXPECT_EQ(invalid.status, 400);
   EXPECT_NE(invalid.body.find("customer.email"), std::string::npos);
-  auto created = http(port_, "POST", "/sandbox/flutterwave/v3/payments",
-                      R"({"tx_ref":"t1","amount":"2500.50","currency":"NGN","redirect_url":"https://x.example/r","customer":{"email":"c@example.com"}})", auth);
+  auto created = http(
+      port_, "POST", "/sandbox/flutterwave/v3/payments",
+      R"({"tx_ref":"t1","amount":"2500.50","currency":"NGN","redirect_url":"https://x.example/r","customer":{"email":"c@example.com"}})",
+      auth);
   ASSERT_EQ(created.status, 200) << created.body;
   auto o = parse(created.body);
   EXPECT_EQ(o->getValue<std::string>("status"), "success");
   EXPECT_EQ(o->getValue<std::string>("message"), "Hosted Link");
   std::string link = o->getObject("data")->getValue<std::string>("link");
   EXPECT_NE(http(port_, "GET", target(link)).body.find("NGN 2500.50"), std::string::npos);
-  EXPECT_EQ(http(port_, "POST", "/sandbox/flutterwave/script", R"({"webhook": "sometimes"})").status, 400);
+  EXPECT_EQ(
+      http(port_, "POST", "/sandbox/flutterwave/script", R"({"webhook": "sometimes"})").status,
+      400);
   EXPECT_EQ(http(port_, "POST", "/sandbox/flutterwave/script", R"({"typo": 1})").status, 400);
   EXPECT_EQ(http(port_, "POST", "/sandbox/flutterwave/script", R"({"reset": "yes"})").status, 400);
-  EXPECT_EQ(http(port_, "POST", "/sandbox/flutterwave/script", R"({"webhook": "late", "webhook_delay_ms": -1})").status, 400);
-  EXPECT_EQ(http(port_, "POST", "/sandbox/flutterwave/script", R"({"charge_amount": "lots"})").status, 400);
-  EXPECT_EQ(http(port_, "POST", "/sandbox/flutterwave/script", R"({"create_error": 418})").status, 400);
+  EXPECT_EQ(http(port_, "POST", "/sandbox/flutterwave/script",
+                 R"({"webhook": "late", "webhook_delay_ms": -1})")
+                .status,
+            400);
+  EXPECT_EQ(
+      http(port_, "POST", "/sandbox/flutterwave/script", R"({"charge_amount": "lots"})").status,
+      400);
+  EXPECT_EQ(http(port_, "POST", "/sandbox/flutterwave/script", R"({"create_error": 418})").status,
+            400);
 }
 
 TEST_P(FlutterwaveTest, ProviderErrorReachesTheClientAsTheDocumentedError) {
   SKIP_WITHOUT_ENGINE();
   boot();
   script(R"({"create_error": 500})");
-  auto r = http(port_, "POST", "/shop/orders", R"({"amount_minor": 500000, "currency": "NGN", "providers": ["flutterwave"]})");
+  auto r = http(port_, "POST", "/shop/orders",
+                R"({"amount_minor": 500000, "currency": "NGN", "providers": ["flutterwave"]})");
   EXPECT_EQ(r.status, 502) << r.body;
   auto o = parse(r.body);
   EXPECT_EQ(o->getValue<std::string>("message"), "Failed to initiate payment");
-  EXPECT_EQ(r.body.find("Simulated failure"), std::string::npos);  // the provider's body stays in logs
+  EXPECT_EQ(r.body.find("Simulated failure"),
+            std::string::npos);  // the provider's body stays in logs
   // The next order goes through again.
   order();
 }
@@ -757,4 +830,5 @@ TEST_P(FlutterwaveTest, HeldPageSaysReceivedUnderReviewWithSupportContact) {
     EXPECT_EQ(page.body.find(unpaid), std::string::npos) << unpaid;
 }
 
-INSTANTIATE_TEST_SUITE_P(Engines, FlutterwaveTest, ::testing::Values("sqlite", "postgresql"), engineName);
+INSTANTIATE_TEST_SUITE_P(Engines, FlutterwaveTest, ::testing::Values("sqlite", "postgresql"),
+                         engineName);

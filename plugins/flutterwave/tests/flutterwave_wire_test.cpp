@@ -1,10 +1,10 @@
 // Unit tests of the Flutterwave wire format: webhook authentication (the documented HMAC
 // vector), both payload shapes, the verify-reply rules that decide settlement, and money at
 // the edge. No server involved.
+#include "flutterwave_wire.hpp"
+
 #include <Poco/JSON/Parser.h>
 #include <gtest/gtest.h>
-
-#include "flutterwave_wire.hpp"
 
 using namespace malipo;
 using namespace malipo::flutterwave;
@@ -26,9 +26,13 @@ Request webhook(const std::string& body, const std::map<std::string, std::string
   return r;
 }
 
-std::string verifyReply(const std::string& data) { return R"({"status":"success","message":"Transaction fetched successfully","data":)" + data + "}"; }
+std::string verifyReply(const std::string& data) {
+  return R"({"status":"success","message":"Transaction fetched successfully","data":)" + data + "}";
+}
 
-Poco::JSON::Object::Ptr parse(const std::string& s) { return Poco::JSON::Parser().parse(s).extract<Poco::JSON::Object::Ptr>(); }
+Poco::JSON::Object::Ptr parse(const std::string& s) {
+  return Poco::JSON::Parser().parse(s).extract<Poco::JSON::Object::Ptr>();
+}
 
 }  // namespace
 
@@ -54,16 +58,20 @@ TEST(FlutterwaveSignature, ConstantTimeEquals) {
 }
 
 TEST(FlutterwaveWebhookAuth, SignatureHeaderWithTheVector) {
-  auto ok = verifyWebhookAuth(webhook(kVectorBody, {{"flutterwave-signature", kVectorSignature}}), kVectorSecret);
+  auto ok = verifyWebhookAuth(webhook(kVectorBody, {{"flutterwave-signature", kVectorSignature}}),
+                              kVectorSecret);
   EXPECT_TRUE(ok.ok()) << ok.error().internal;
   // Header names are case-insensitive on the wire.
-  EXPECT_TRUE(verifyWebhookAuth(webhook(kVectorBody, {{"Flutterwave-Signature", kVectorSignature}}), kVectorSecret).ok());
+  EXPECT_TRUE(verifyWebhookAuth(webhook(kVectorBody, {{"Flutterwave-Signature", kVectorSignature}}),
+                                kVectorSecret)
+                  .ok());
 }
 
 TEST(FlutterwaveWebhookAuth, SignatureOverAnotherBodyIsRefused) {
   std::string tampered = kVectorBody;
   tampered.replace(tampered.find("successful"), 10, "successfuL");
-  auto r = verifyWebhookAuth(webhook(tampered, {{"flutterwave-signature", kVectorSignature}}), kVectorSecret);
+  auto r = verifyWebhookAuth(webhook(tampered, {{"flutterwave-signature", kVectorSignature}}),
+                             kVectorSecret);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().code, ErrorCode::unauthorized);
 }
@@ -82,7 +90,10 @@ TEST(FlutterwaveWebhookAuth, MissingHeadersAndEmptySecretAreRefused) {
   EXPECT_EQ(none.error().code, ErrorCode::unauthorized);
   // An unconfigured secret must not turn "empty header equals empty secret" into a pass.
   EXPECT_FALSE(verifyWebhookAuth(webhook(kVectorBody, {{"verif-hash", ""}}), "").ok());
-  EXPECT_FALSE(verifyWebhookAuth(webhook(kVectorBody, {{"flutterwave-signature", hmacSha256Base64("", kVectorBody)}}), "").ok());
+  EXPECT_FALSE(
+      verifyWebhookAuth(
+          webhook(kVectorBody, {{"flutterwave-signature", hmacSha256Base64("", kVectorBody)}}), "")
+          .ok());
 }
 
 TEST(FlutterwaveWebhookAuth, SignatureHeaderMayCarryThePlainSecretHash) {
@@ -106,7 +117,8 @@ TEST(FlutterwaveWebhookAuth, SignatureHeaderMayCarryThePlainSecretHash) {
 // --- Payload shapes ----------------------------------------------------------------------
 
 TEST(FlutterwaveWebhook, EnvelopeShape) {
-  auto r = parseWebhook(webhook(kVectorBody, {{"flutterwave-signature", kVectorSignature}}), kVectorSecret);
+  auto r = parseWebhook(webhook(kVectorBody, {{"flutterwave-signature", kVectorSignature}}),
+                        kVectorSecret);
   ASSERT_TRUE(r.ok()) << r.error().internal;
   ASSERT_EQ(r.value().size(), 1u);
   const WebhookEvent& ev = r.value()[0];
@@ -134,7 +146,8 @@ TEST(FlutterwaveWebhook, LegacyFlatShape) {
 }
 
 TEST(FlutterwaveWebhook, IdAsStringAndStatusCaseAreNormalised) {
-  auto p = parseWebhookBody(R"({"event":"charge.completed","data":{"id":"42","tx_ref":"ref-1","status":"FAILED"}})");
+  auto p = parseWebhookBody(
+      R"({"event":"charge.completed","data":{"id":"42","tx_ref":"ref-1","status":"FAILED"}})");
   ASSERT_TRUE(p.ok());
   EXPECT_EQ(p.value().transactionId, "42");
   EXPECT_EQ(p.value().status, "failed");
@@ -143,8 +156,10 @@ TEST(FlutterwaveWebhook, IdAsStringAndStatusCaseAreNormalised) {
 
 TEST(FlutterwaveWebhook, StatusIsPartOfTheEventId) {
   // A pending then a successful delivery for one transaction must both reach the kernel.
-  auto a = parseWebhookBody(R"({"event":"charge.completed","data":{"id":7,"tx_ref":"r","status":"pending"}})");
-  auto b = parseWebhookBody(R"({"event":"charge.completed","data":{"id":7,"tx_ref":"r","status":"successful"}})");
+  auto a = parseWebhookBody(
+      R"({"event":"charge.completed","data":{"id":7,"tx_ref":"r","status":"pending"}})");
+  auto b = parseWebhookBody(
+      R"({"event":"charge.completed","data":{"id":7,"tx_ref":"r","status":"successful"}})");
   ASSERT_TRUE(a.ok() && b.ok());
   EXPECT_NE(toWebhookEvent(a.value()).eventId, toWebhookEvent(b.value()).eventId);
 }
@@ -164,7 +179,10 @@ TEST(FlutterwaveWebhook, GarbageAndIrrelevantBodies) {
   EXPECT_EQ(empty.error().code, ErrorCode::invalidInput);
   // A transfer concerns no payment: acknowledged, no event.
   auto transfer = parseWebhook(
-      webhook(R"({"event":"transfer.completed","data":{"id":9,"reference":"x","status":"SUCCESSFUL"}})", {{"verif-hash", "h"}}), "h");
+      webhook(
+          R"({"event":"transfer.completed","data":{"id":9,"reference":"x","status":"SUCCESSFUL"}})",
+          {{"verif-hash", "h"}}),
+      "h");
   ASSERT_TRUE(transfer.ok());
   EXPECT_TRUE(transfer.value().empty());
 }
@@ -172,9 +190,12 @@ TEST(FlutterwaveWebhook, GarbageAndIrrelevantBodies) {
 // --- Verify replies ----------------------------------------------------------------------
 
 TEST(FlutterwaveVerify, SuccessfulWithOurTxRefSettles) {
-  auto r = mapVerifyResponse(200, verifyReply(R"({"id":288200108,"tx_ref":"pay-1","flw_ref":"FLW-1","amount":5000,)"
-                                              R"("currency":"NGN","charged_amount":5000,"status":"successful","payment_type":"card"})"),
-                             "pay-1");
+  auto r = mapVerifyResponse(
+      200,
+      verifyReply(
+          R"({"id":288200108,"tx_ref":"pay-1","flw_ref":"FLW-1","amount":5000,)"
+          R"("currency":"NGN","charged_amount":5000,"status":"successful","payment_type":"card"})"),
+      "pay-1");
   ASSERT_TRUE(r.ok()) << r.error().internal;
   EXPECT_EQ(r.value().state, ProviderStatus::State::succeeded);
   EXPECT_EQ(r.value().providerTxnId, "288200108");
@@ -183,7 +204,11 @@ TEST(FlutterwaveVerify, SuccessfulWithOurTxRefSettles) {
 }
 
 TEST(FlutterwaveVerify, SomeoneElsesTransactionNeverSettles) {
-  auto r = mapVerifyResponse(200, verifyReply(R"({"id":1,"tx_ref":"pay-2","amount":5000,"currency":"NGN","status":"successful"})"), "pay-1");
+  auto r = mapVerifyResponse(
+      200,
+      verifyReply(
+          R"({"id":1,"tx_ref":"pay-2","amount":5000,"currency":"NGN","status":"successful"})"),
+      "pay-1");
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r.value().state, ProviderStatus::State::pending);
   EXPECT_TRUE(r.value().providerTxnId.empty());
@@ -192,7 +217,11 @@ TEST(FlutterwaveVerify, SomeoneElsesTransactionNeverSettles) {
 
 TEST(FlutterwaveVerify, StatusMapping) {
   auto map = [](const std::string& status) {
-    return mapVerifyResponse(200, verifyReply(R"({"id":5,"tx_ref":"p","amount":10,"currency":"NGN","status":")" + status + "\"}"), "p");
+    return mapVerifyResponse(
+        200,
+        verifyReply(R"({"id":5,"tx_ref":"p","amount":10,"currency":"NGN","status":")" + status +
+                    "\"}"),
+        "p");
   };
   EXPECT_EQ(map("successful").value().state, ProviderStatus::State::succeeded);
   EXPECT_EQ(map("failed").value().state, ProviderStatus::State::failed);
@@ -206,13 +235,16 @@ TEST(FlutterwaveVerify, StatusMapping) {
 }
 
 TEST(FlutterwaveVerify, NoTransactionYetIsPending) {
-  auto r = mapVerifyResponse(400, R"({"status":"error","message":"No transaction was found for this id","data":null})", "p");
+  auto r = mapVerifyResponse(
+      400, R"({"status":"error","message":"No transaction was found for this id","data":null})",
+      "p");
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r.value().state, ProviderStatus::State::pending);
 }
 
 TEST(FlutterwaveVerify, ProviderFailuresAreErrors) {
-  auto bad = mapVerifyResponse(401, R"({"status":"error","message":"Invalid authorization key","data":null})", "p");
+  auto bad = mapVerifyResponse(
+      401, R"({"status":"error","message":"Invalid authorization key","data":null})", "p");
   ASSERT_FALSE(bad.ok());
   EXPECT_EQ(bad.error().code, ErrorCode::providerError);
   EXPECT_NE(bad.error().internal.find("Invalid authorization key"), std::string::npos);
@@ -220,7 +252,9 @@ TEST(FlutterwaveVerify, ProviderFailuresAreErrors) {
   EXPECT_FALSE(mapVerifyResponse(500, "oops", "p").ok());
   EXPECT_FALSE(mapVerifyResponse(200, "<html>", "p").ok());
   EXPECT_FALSE(mapVerifyResponse(200, R"({"status":"success","data":null})", "p").ok());
-  EXPECT_FALSE(mapVerifyResponse(400, R"({"status":"error","message":"Invalid currency","data":null})", "p").ok());
+  EXPECT_FALSE(
+      mapVerifyResponse(400, R"({"status":"error","message":"Invalid currency","data":null})", "p")
+          .ok());
 }
 
 TEST(FlutterwaveVerify, AmountsInMajorUnits) {
@@ -229,16 +263,30 @@ TEST(FlutterwaveVerify, AmountsInMajorUnits) {
     EXPECT_TRUE(r.ok());
     return r.ok() ? r.value().amountMinor : -2;
   };
-  EXPECT_EQ(amount(R"({"id":5,"tx_ref":"p","amount":10.5,"currency":"GHS","status":"successful"})"), 1050);
-  EXPECT_EQ(amount(R"({"id":5,"tx_ref":"p","amount":"10.50","currency":"GHS","status":"successful"})"), 1050);
-  EXPECT_EQ(amount(R"({"id":5,"tx_ref":"p","amount":4999.99,"currency":"NGN","status":"successful"})"), 499999);
-  EXPECT_EQ(amount(R"({"id":5,"tx_ref":"p","amount":5000,"currency":"UGX","status":"successful"})"), 5000);
+  EXPECT_EQ(amount(R"({"id":5,"tx_ref":"p","amount":10.5,"currency":"GHS","status":"successful"})"),
+            1050);
+  EXPECT_EQ(
+      amount(R"({"id":5,"tx_ref":"p","amount":"10.50","currency":"GHS","status":"successful"})"),
+      1050);
+  EXPECT_EQ(
+      amount(R"({"id":5,"tx_ref":"p","amount":4999.99,"currency":"NGN","status":"successful"})"),
+      499999);
+  EXPECT_EQ(amount(R"({"id":5,"tx_ref":"p","amount":5000,"currency":"UGX","status":"successful"})"),
+            5000);
   // The lower of amount and charged_amount is what was paid.
-  EXPECT_EQ(amount(R"({"id":5,"tx_ref":"p","amount":5000,"charged_amount":4000,"currency":"NGN","status":"successful"})"), 400000);
+  EXPECT_EQ(
+      amount(
+          R"({"id":5,"tx_ref":"p","amount":5000,"charged_amount":4000,"currency":"NGN","status":"successful"})"),
+      400000);
   // Fees the customer bore do not raise the reported amount.
-  EXPECT_EQ(amount(R"({"id":5,"tx_ref":"p","amount":5000,"charged_amount":5070,"currency":"NGN","status":"successful"})"), 500000);
+  EXPECT_EQ(
+      amount(
+          R"({"id":5,"tx_ref":"p","amount":5000,"charged_amount":5070,"currency":"NGN","status":"successful"})"),
+      500000);
   // A fraction of a minor unit is not money we can settle: -1 makes the kernel hold it.
-  EXPECT_EQ(amount(R"({"id":5,"tx_ref":"p","amount":10.505,"currency":"NGN","status":"successful"})"), -1);
+  EXPECT_EQ(
+      amount(R"({"id":5,"tx_ref":"p","amount":10.505,"currency":"NGN","status":"successful"})"),
+      -1);
   EXPECT_EQ(amount(R"({"id":5,"tx_ref":"p","currency":"NGN","status":"successful"})"), -1);
 }
 
@@ -276,7 +324,9 @@ TEST(FlutterwaveVerify, GrossFeeAndNetFromTheRealReply) {
 }
 
 TEST(FlutterwaveVerify, SuccessWithoutTransactionIdIsNotSettled) {
-  auto r = mapVerifyResponse(200, verifyReply(R"({"tx_ref":"p","amount":10,"currency":"NGN","status":"successful"})"), "p");
+  auto r = mapVerifyResponse(
+      200, verifyReply(R"({"tx_ref":"p","amount":10,"currency":"NGN","status":"successful"})"),
+      "p");
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r.value().state, ProviderStatus::State::pending);
 }
@@ -353,7 +403,8 @@ TEST(FlutterwaveCreate, PlaceholderEmailWhenTheCustomerHasNone) {
   CheckoutOptions opt;
   opt.placeholderEmailDomain = "customers.example.net";
   auto o = parse(buildPaymentRequest(p, opt));
-  EXPECT_EQ(o->getObject("customer")->getValue<std::string>("email"), "msisdn-233201234567@customers.example.net");
+  EXPECT_EQ(o->getObject("customer")->getValue<std::string>("email"),
+            "msisdn-233201234567@customers.example.net");
   EXPECT_DOUBLE_EQ(o->getValue<double>("amount"), 10.5);
   EXPECT_FALSE(o->has("customizations"));
   EXPECT_FALSE(o->has("payment_options"));
@@ -362,16 +413,20 @@ TEST(FlutterwaveCreate, PlaceholderEmailWhenTheCustomerHasNone) {
 }
 
 TEST(FlutterwaveCreate, HostedLinkAndErrors) {
-  auto ok = parseHostedLink(200, R"({"status":"success","message":"Hosted Link","data":{"link":"https://checkout.flutterwave.com/v3/hosted/pay/abc"}})");
+  auto ok = parseHostedLink(
+      200,
+      R"({"status":"success","message":"Hosted Link","data":{"link":"https://checkout.flutterwave.com/v3/hosted/pay/abc"}})");
   ASSERT_TRUE(ok.ok());
   EXPECT_EQ(ok.value(), "https://checkout.flutterwave.com/v3/hosted/pay/abc");
-  auto bad = parseHostedLink(400, R"({"status":"error","message":"Invalid currency provided","data":null})");
+  auto bad = parseHostedLink(
+      400, R"({"status":"error","message":"Invalid currency provided","data":null})");
   ASSERT_FALSE(bad.ok());
   EXPECT_EQ(bad.error().code, ErrorCode::providerError);
   EXPECT_EQ(bad.error().external, "Failed to initiate payment");
   EXPECT_NE(bad.error().internal.find("Invalid currency provided"), std::string::npos);
   EXPECT_FALSE(parseHostedLink(200, R"({"status":"success","data":{}})").ok());
-  EXPECT_FALSE(parseHostedLink(200, R"j({"status":"success","data":{"link":"javascript:alert(1)"}})j").ok());
+  EXPECT_FALSE(
+      parseHostedLink(200, R"j({"status":"success","data":{"link":"javascript:alert(1)"}})j").ok());
   EXPECT_FALSE(parseHostedLink(500, "").ok());
 }
 
@@ -385,7 +440,8 @@ TEST(FlutterwaveHelpers, FormAndQuery) {
   EXPECT_TRUE(f.count("flag"));
   EXPECT_EQ(appendQuery("https://a.example/r", {{"status", "successful"}, {"tx_ref", "a&b=c"}}),
             "https://a.example/r?status=successful&tx_ref=a%26b%3Dc");
-  EXPECT_EQ(appendQuery("https://a.example/r?x=1", {{"k", "v w"}}), "https://a.example/r?x=1&k=v%20w");
+  EXPECT_EQ(appendQuery("https://a.example/r?x=1", {{"k", "v w"}}),
+            "https://a.example/r?x=1&k=v%20w");
   EXPECT_TRUE(looksLikeTransactionId("285959875"));
   EXPECT_FALSE(looksLikeTransactionId("28595a875"));
   EXPECT_FALSE(looksLikeTransactionId(""));

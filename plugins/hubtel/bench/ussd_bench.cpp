@@ -35,13 +35,13 @@ namespace {
 
 const int kSessions = 64;
 
-std::string body(const std::string& type, const std::string& session, const std::string& message, int seq,
-                 const std::string& clientState, long mobile) {
+std::string body(const std::string& type, const std::string& session, const std::string& message,
+                 int seq, const std::string& clientState, long mobile) {
   char phone[16];
   std::snprintf(phone, sizeof phone, "2332440%05ld", mobile % 100000);
   return R"({"Type":")" + type + R"(","Mobile":")" + phone + R"(","SessionId":")" + session +
-         R"(","ServiceCode":"713","Message":")" + message + R"(","Operator":"mtn","Sequence":)" + std::to_string(seq) +
-         R"(,"ClientState":")" + clientState + R"(","Platform":"USSD"})";
+         R"(","ServiceCode":"713","Message":")" + message + R"(","Operator":"mtn","Sequence":)" +
+         std::to_string(seq) + R"(,"ClientState":")" + clientState + R"(","Platform":"USSD"})";
 }
 
 // A reply's string field, read without a JSON parser: on two cores the simulated Hubtel
@@ -63,13 +63,18 @@ int main(int argc, char** argv) {
   double rate = argc > 3 ? std::stod(argv[3]) : 0;
   try {
     std::string yaml =
-        "server: {listen: \"127.0.0.1:0\", access_log: false, threads: 80, queue: 256, rate_limits: {default: "
-        "{requests_per_minute: 10000000, burst: 1000000}, buckets: {webhooks: {requests_per_minute: 10000000, burst: 1000000}}}}\n"
-        "database: {url: \"" + db + "\", pool_size: 16}\n"
+        "server: {listen: \"127.0.0.1:0\", access_log: false, threads: 80, queue: 256, "
+        "rate_limits: {default: "
+        "{requests_per_minute: 10000000, burst: 1000000}, buckets: {webhooks: "
+        "{requests_per_minute: 10000000, burst: 1000000}}}}\n"
+        "database: {url: \"" +
+        db +
+        "\", pool_size: 16}\n"
         "jobs: {workers: 2, poll_interval_ms: 50}\n"
         "log: {level: error}\nsandbox: true\n"
         "plugins:\n"
-        "  - {name: hubtel, library: " HUBTEL_PLUGIN ", settings: {client_state_secret: bench-secret-0123456789abcdefghijklmnop}}\n"
+        "  - {name: hubtel, library: " HUBTEL_PLUGIN
+        ", settings: {client_state_secret: bench-secret-0123456789abcdefghijklmnop}}\n"
         "  - {name: credits, library: " CREDITS_PLUGIN ", settings: {providers: [hubtel]}}\n";
     Kernel k(ConfigLoader::loadString(yaml, "bench.yaml"));
     k.open();
@@ -81,14 +86,16 @@ int main(int argc, char** argv) {
     std::vector<std::vector<double>> lat(kSessions);
     const auto begin = Steady::now();
     // Paced mode: each client sends every `interval`, starting at a staggered offset.
-    const auto interval = rate > 0 ? std::chrono::duration<double>(kSessions / rate) : std::chrono::duration<double>(0);
+    const auto interval = rate > 0 ? std::chrono::duration<double>(kSessions / rate)
+                                   : std::chrono::duration<double>(0);
     std::vector<std::thread> ts;
     for (int t = 0; t < kSessions; ++t)
       ts.emplace_back([&, t] {
         Poco::Net::HTTPClientSession s("127.0.0.1", port);
         s.setKeepAlive(true);
         s.setTimeout(Poco::Timespan(30, 0));
-        auto next = begin + std::chrono::duration_cast<Steady::duration>(interval * (static_cast<double>(t) / kSessions));
+        auto next = begin + std::chrono::duration_cast<Steady::duration>(
+                                interval * (static_cast<double>(t) / kSessions));
         struct Reply {
           std::string type, clientState;
         };
@@ -148,14 +155,20 @@ int main(int argc, char** argv) {
     for (auto& v : lat) all.insert(all.end(), v.begin(), v.end());
     std::sort(all.begin(), all.end());
     auto pct = [&](double p) {
-      return all.empty() ? 0.0 : all[std::min(all.size() - 1, static_cast<std::size_t>(p * static_cast<double>(all.size())))];
+      return all.empty()
+                 ? 0.0
+                 : all[std::min(all.size() - 1,
+                                static_cast<std::size_t>(p * static_cast<double>(all.size())))];
     };
     std::string engine = db.rfind("postgresql", 0) == 0 ? "postgresql" : "sqlite";
-    std::string mode = rate > 0 ? "offered " + std::to_string(static_cast<long>(rate)) + "/s" : "closed loop";
-    std::printf("hubtel ussd (%s, %s): %.0f interactions/s, p50 %.1f ms, p99 %.1f ms (target p99 <= 20 ms) with %d concurrent "
-                "sessions; %zu interactions, %ld checkouts, %ld errors in %.1f s\n",
-                engine.c_str(), mode.c_str(), static_cast<double>(all.size()) / elapsed, pct(0.50), pct(0.99), kSessions,
-                all.size(), checkouts.load(), errors.load(), elapsed);
+    std::string mode =
+        rate > 0 ? "offered " + std::to_string(static_cast<long>(rate)) + "/s" : "closed loop";
+    std::printf(
+        "hubtel ussd (%s, %s): %.0f interactions/s, p50 %.1f ms, p99 %.1f ms (target p99 <= 20 ms) "
+        "with %d concurrent "
+        "sessions; %zu interactions, %ld checkouts, %ld errors in %.1f s\n",
+        engine.c_str(), mode.c_str(), static_cast<double>(all.size()) / elapsed, pct(0.50),
+        pct(0.99), kSessions, all.size(), checkouts.load(), errors.load(), elapsed);
     return errors > 0 ? 1 : 0;
   } catch (const std::exception& e) {
     std::cerr << "hubtel_ussd_bench: " << e.what() << "\n";

@@ -46,7 +46,9 @@ const char* kPhoneTemplate = R"(<div class="card">
 <p class="muted">Send with no call in progress dials the code; during a call it sends the answer.</p>
 </div>)";
 
-Response json(int status, const Poco::JSON::Object& o) { return Response::json(status, o); }
+Response json(int status, const Poco::JSON::Object& o) {
+  return Response::json(status, o);
+}
 
 Response fail(int status, const std::string& message) {
   Poco::JSON::Object o;
@@ -59,7 +61,8 @@ Poco::JSON::Object::Ptr body(const Request& req) {
   return o ? o : Poco::JSON::Object::Ptr(new Poco::JSON::Object);
 }
 
-std::string text(const Poco::JSON::Object::Ptr& o, const std::string& key, const std::string& dflt = {}) {
+std::string text(const Poco::JSON::Object::Ptr& o, const std::string& key,
+                 const std::string& dflt = {}) {
   if (!o->has(key) || o->isNull(key)) return dflt;
   try {
     return o->get(key).convert<std::string>();
@@ -74,7 +77,6 @@ std::string stringify(const Poco::JSON::Object& o) {
   return os.str();
 }
 
-
 std::string serviceCodeOf(const std::string& dialled) {
   // "*713#" → "713"; "*713*2#" → "713" (Hubtel's ServiceCode is the short code itself).
   std::string s = dialled;
@@ -84,38 +86,49 @@ std::string serviceCodeOf(const std::string& dialled) {
 }
 
 std::string isoNow(std::int64_t ms) {
-  return Poco::DateTimeFormatter::format(Poco::Timestamp(ms * 1000), "%Y-%m-%dT%H:%M:%S.%i0000+00:00");
+  return Poco::DateTimeFormatter::format(Poco::Timestamp(ms * 1000),
+                                         "%Y-%m-%dT%H:%M:%S.%i0000+00:00");
 }
 
 // A cedi amount as Hubtel writes it in JSON: a number with two decimals.
-Poco::Dynamic::Var cedis(std::int64_t minor) { return static_cast<double>(minor) / 100.0; }
+Poco::Dynamic::Var cedis(std::int64_t minor) {
+  return static_cast<double>(minor) / 100.0;
+}
 
 }  // namespace
 
-Simulator::Simulator(Host& host, const HubtelProvider& provider) : host_(host), provider_(provider) {}
+Simulator::Simulator(Host& host, const HubtelProvider& provider)
+    : host_(host), provider_(provider) {}
 
 void Simulator::mount(Router& r) {
   r.add("GET", kBase + "/phone", [this](const Request& req) { return phonePage(req); });
   r.add("POST", kBase + "/phone", [this](const Request& req) { return phoneSubmit(req); });
   r.add("POST", kBase + "/driver/dial", [this](const Request& req) { return driverDial(req); });
   r.add("POST", kBase + "/driver/answer", [this](const Request& req) { return driverAnswer(req); });
-  r.add("POST", kBase + "/driver/timeout", [this](const Request& req) { return driverTimeout(req); });
+  r.add("POST", kBase + "/driver/timeout",
+        [this](const Request& req) { return driverTimeout(req); });
   r.add("POST", kBase + "/driver/pay", [this](const Request& req) { return driverPay(req); });
   r.add("POST", kBase + "/driver/fulfil", [this](const Request& req) { return driverFulfil(req); });
   r.add("POST", kBase + "/driver/script", [this](const Request& req) { return driverScript(req); });
-  r.add("GET", kBase + "/driver/callbacks", [this](const Request& req) { return driverCallbacks(req); });
-  r.add("GET", kBase + "/driver/sessions/{id}", [this](const Request& req) { return driverSession(req); });
+  r.add("GET", kBase + "/driver/callbacks",
+        [this](const Request& req) { return driverCallbacks(req); });
+  r.add("GET", kBase + "/driver/sessions/{id}",
+        [this](const Request& req) { return driverSession(req); });
   r.add("POST", kBase + "/callback", [this](const Request& req) { return callback(req); });
-  r.add("GET", kBase + "/transactions/{pos}/status", [this](const Request& req) { return statusCheck(req); });
+  r.add("GET", kBase + "/transactions/{pos}/status",
+        [this](const Request& req) { return statusCheck(req); });
 }
 
 // ---------------------------------------------------------------------------------------
 // Playing Hubtel: interaction requests to our route, over HTTP, in Hubtel's shape
 
-Result<Simulator::Sent> Simulator::interact(const std::string& sessionId, const std::string& type, const std::string& message,
+Result<Simulator::Sent> Simulator::interact(const std::string& sessionId, const std::string& type,
+                                            const std::string& message,
                                             const std::string* clientState) {
   Rows s = host_.db().query("SELECT * FROM hubtel_sim_sessions WHERE session_id = ?", {sessionId});
-  if (s.empty()) return Error::make(ErrorCode::notFound, "no simulated session " + sessionId, "No such session.");
+  if (s.empty())
+    return Error::make(ErrorCode::notFound, "no simulated session " + sessionId,
+                       "No such session.");
   std::int64_t seq = s.i64(0, "sequence") + 1;
   Poco::JSON::Object o(Poco::JSON_PRESERVE_KEY_ORDER);
   o.set("Type", type);
@@ -140,7 +153,9 @@ Result<Simulator::Sent> Simulator::interact(const std::string& sessionId, const 
   sent.raw = r.value().body;
   sent.reply = parseJsonObject(sent.raw);
   std::string replyType = sent.reply ? toLower(text(sent.reply, "Type")) : "";
-  std::string status = replyType == "response" ? "active" : replyType == "addtocart" ? "cart" : "ended";
+  std::string status = replyType == "response"    ? "active"
+                       : replyType == "addtocart" ? "cart"
+                                                  : "ended";
   if (type == "Timeout") status = "ended";
   std::string itemName;
   std::int64_t qty = 0;
@@ -151,21 +166,28 @@ Result<Simulator::Sent> Simulator::interact(const std::string& sessionId, const 
     qty = item->optValue<Poco::Int64>("Qty", 0);
     price = text(item, "Price");
   }
-  host_.db().exec("UPDATE hubtel_sim_sessions SET sequence = ?, client_state = ?, status = ?, last_type = ?, last_message = ?, "
-                  "item_name = COALESCE(?, item_name), qty = COALESCE(?, qty), price = COALESCE(?, price) WHERE session_id = ?",
-                  {seq, sent.reply ? text(sent.reply, "ClientState") : std::string(), status,
-                   sent.reply ? text(sent.reply, "Type") : std::string(), sent.reply ? text(sent.reply, "Message") : sent.raw,
-                   itemName.empty() ? Value(Null{}) : Value(itemName), itemName.empty() ? Value(Null{}) : Value(qty),
-                   itemName.empty() ? Value(Null{}) : Value(price), sessionId});
+  host_.db().exec(
+      "UPDATE hubtel_sim_sessions SET sequence = ?, client_state = ?, status = ?, last_type = ?, "
+      "last_message = ?, "
+      "item_name = COALESCE(?, item_name), qty = COALESCE(?, qty), price = COALESCE(?, price) "
+      "WHERE session_id = ?",
+      {seq, sent.reply ? text(sent.reply, "ClientState") : std::string(), status,
+       sent.reply ? text(sent.reply, "Type") : std::string(),
+       sent.reply ? text(sent.reply, "Message") : sent.raw,
+       itemName.empty() ? Value(Null{}) : Value(itemName),
+       itemName.empty() ? Value(Null{}) : Value(qty),
+       itemName.empty() ? Value(Null{}) : Value(price), sessionId});
   return sent;
 }
 
-Result<std::string> Simulator::dial(const std::string& mobile, const std::string& code, const std::string& operatorName,
-                                    Sent& sent) {
+Result<std::string> Simulator::dial(const std::string& mobile, const std::string& code,
+                                    const std::string& operatorName, Sent& sent) {
   std::string sessionId = randomHex(32);
-  host_.db().exec("INSERT INTO hubtel_sim_sessions (session_id, mobile, service_code, operator, sequence, status, created_at) "
-                  "VALUES (?, ?, ?, ?, 0, 'active', ?)",
-                  {sessionId, mobile, code, operatorName, host_.clock().nowMs()});
+  host_.db().exec(
+      "INSERT INTO hubtel_sim_sessions (session_id, mobile, service_code, operator, sequence, "
+      "status, created_at) "
+      "VALUES (?, ?, ?, ?, 0, 'active', ?)",
+      {sessionId, mobile, code, operatorName, host_.clock().nowMs()});
   std::string none;
   auto r = interact(sessionId, "Initiation", code, &none);
   if (!r.ok()) return r.error();
@@ -173,11 +195,14 @@ Result<std::string> Simulator::dial(const std::string& mobile, const std::string
   return sessionId;
 }
 
-Result<Simulator::Sent> Simulator::answer(const std::string& sessionId, const std::string& text, const std::string* clientState) {
+Result<Simulator::Sent> Simulator::answer(const std::string& sessionId, const std::string& text,
+                                          const std::string* clientState) {
   return interact(sessionId, "Response", text, clientState);
 }
 
-Result<Simulator::Sent> Simulator::timeout(const std::string& sessionId) { return interact(sessionId, "Timeout", "", nullptr); }
+Result<Simulator::Sent> Simulator::timeout(const std::string& sessionId) {
+  return interact(sessionId, "Timeout", "", nullptr);
+}
 
 // ---------------------------------------------------------------------------------------
 // Playing the customer's wallet and Hubtel's checkout
@@ -187,11 +212,15 @@ Result<Poco::JSON::Object::Ptr> Simulator::pay(const std::string& sessionId,
                                                const std::string& amount,
                                                const std::string& feeBearer) {
   Rows s = host_.db().query("SELECT * FROM hubtel_sim_sessions WHERE session_id = ?", {sessionId});
-  if (s.empty()) return Error::make(ErrorCode::notFound, "no simulated session", "No such session.");
+  if (s.empty())
+    return Error::make(ErrorCode::notFound, "no simulated session", "No such session.");
   if (s.isNull(0, "item_name"))
-    return Error::make(ErrorCode::conflict, "session has no cart", "This session never reached checkout (AddToCart).");
+    return Error::make(ErrorCode::conflict, "session has no cart",
+                       "This session never reached checkout (AddToCart).");
   auto unit = parseMajor(s.str(0, "price"), kCurrency);
-  if (!unit) return Error::make(ErrorCode::conflict, "cart price unreadable", "The cart's price is unreadable.");
+  if (!unit)
+    return Error::make(ErrorCode::conflict, "cart price unreadable",
+                       "The cart's price is unreadable.");
   std::int64_t subtotal = *unit * s.i64(0, "qty");
   bool customerPays =
       (feeBearer.empty() ? provider_.config().simFeeBearer : feeBearer) == "customer";
@@ -201,7 +230,9 @@ Result<Poco::JSON::Object::Ptr> Simulator::pay(const std::string& sessionId,
   if (customerPays) paid = subtotal + charges;
   if (!amount.empty()) {
     auto a = parseMajor(amount, kCurrency);
-    if (!a) return Error::make(ErrorCode::invalidInput, "bad amount", "amount must be cedis, e.g. \"10.00\".");
+    if (!a)
+      return Error::make(ErrorCode::invalidInput, "bad amount",
+                         "amount must be cedis, e.g. \"10.00\".");
     paid = *a;
     if (!customerPays) charges = (paid + 50) / 100;
   }
@@ -231,14 +262,16 @@ Result<Poco::JSON::Object::Ptr> Simulator::pay(const std::string& sessionId,
   Poco::JSON::Array::Ptr statuses = new Poco::JSON::Array;
   for (int i = 0; i < fulfilments; ++i) statuses->add(sendFulfilment(sessionId));
   out->set("fulfilments", statuses);
-  host_.logger().info(kLog, "session " + sessionId + ": customer " + (ok ? "paid " : "declined ") + minorToCedis(paid) +
-                                " GHS; fulfilment sent " + std::to_string(fulfilments) + " time(s)");
+  host_.logger().info(kLog, "session " + sessionId + ": customer " + (ok ? "paid " : "declined ") +
+                                minorToCedis(paid) + " GHS; fulfilment sent " +
+                                std::to_string(fulfilments) + " time(s)");
   return out;
 }
 
 int Simulator::sendFulfilment(const std::string& sessionId) {
   Rows s = host_.db().query("SELECT * FROM hubtel_sim_sessions WHERE session_id = ?", {sessionId});
-  Rows t = host_.db().query("SELECT * FROM hubtel_sim_transactions WHERE session_id = ?", {sessionId});
+  Rows t =
+      host_.db().query("SELECT * FROM hubtel_sim_transactions WHERE session_id = ?", {sessionId});
   if (s.empty() || t.empty()) return 0;
   std::int64_t now = host_.clock().nowMs();
   auto paid = parseMajor(t.str(0, "amount"), kCurrency).value_or(0);
@@ -281,7 +314,8 @@ int Simulator::sendFulfilment(const std::string& sessionId) {
   o.set("OrderInfo", info);
   OutboundRequest req;
   req.method = "POST";
-  req.url = host_.publicUrl() + provider_.config().interactionPath;  // the fulfilment URL is the same route
+  req.url = host_.publicUrl() +
+            provider_.config().interactionPath;  // the fulfilment URL is the same route
   req.body = stringify(o);
   req.timeoutMs = 10000;
   req.maxRetries = 0;
@@ -295,15 +329,21 @@ int Simulator::sendFulfilment(const std::string& sessionId) {
 Response Simulator::callback(const Request& req) {
   auto b = parseJsonObject(req.body);
   if (!b) return fail(400, "invalid JSON");
-  std::string sessionId = text(b, "SessionId"), orderId = text(b, "OrderId"), status = text(b, "ServiceStatus");
+  std::string sessionId = text(b, "SessionId"), orderId = text(b, "OrderId"),
+              status = text(b, "ServiceStatus");
   if (sessionId.empty() || orderId.empty() || (status != "success" && status != "failed"))
     return fail(400, "SessionId, OrderId and ServiceStatus (success|failed) are required");
   // Scripted outage: the next n callbacks are refused, so the sender's retries show.
-  bool refuse = host_.db().exec("UPDATE hubtel_sim_script SET value = value - 1 WHERE name = 'callback_failures' AND value > 0") == 1;
+  bool refuse = host_.db().exec(
+                    "UPDATE hubtel_sim_script SET value = value - 1 WHERE name = "
+                    "'callback_failures' AND value > 0") == 1;
   int answered = refuse ? 500 : 200;
-  host_.db().exec("INSERT INTO hubtel_sim_callbacks (id, session_id, order_id, service_status, body, answered, received_at) "
-                  "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                  {randomHex(32), sessionId, orderId, status, req.body, std::int64_t(answered), host_.clock().nowMs()});
+  host_.db().exec(
+      "INSERT INTO hubtel_sim_callbacks (id, session_id, order_id, service_status, body, answered, "
+      "received_at) "
+      "VALUES (?, ?, ?, ?, ?, ?, ?)",
+      {randomHex(32), sessionId, orderId, status, req.body, std::int64_t(answered),
+       host_.clock().nowMs()});
   if (refuse) return fail(500, "scripted callback failure");
   Poco::JSON::Object o;
   o.set("message", "Callback received");
@@ -323,7 +363,8 @@ Response Simulator::statusCheck(const Request& req) {
   const auto& ips = cfg.simStatusAllowedIps;
   if (std::find(ips.begin(), ips.end(), req.clientIp) == ips.end())
     return refuse(403, "Forbidden: " + req.clientIp + " is not allow-listed", "4030");
-  if (req.header("Authorization") != basicAuth(cfg.apiId, cfg.apiKey)) return refuse(401, "Unauthorized", "4010");
+  if (req.header("Authorization") != basicAuth(cfg.apiId, cfg.apiKey))
+    return refuse(401, "Unauthorized", "4010");
   if (req.param("pos") != cfg.posSalesId) return refuse(404, "Unknown POS Sales ID", "4040");
   // Hubtel's API: clientReference (preferred; for programmable services the SessionId), or
   // hubtelTransactionId, or networkTransactionId (the telco's id).
@@ -346,7 +387,8 @@ Response Simulator::statusCheck(const Request& req) {
   if (ref.empty() && t.empty()) return refuse(404, "Transaction not found", "4040");
   if (ref.empty()) ref = t.str(0, "session_id");
   Rows s = host_.db().query("SELECT * FROM hubtel_sim_sessions WHERE session_id = ?", {ref});
-  if (t.empty() && (s.empty() || s.isNull(0, "item_name"))) return refuse(404, "Transaction not found", "4040");
+  if (t.empty() && (s.empty() || s.isNull(0, "item_name")))
+    return refuse(404, "Transaction not found", "4040");
   Poco::JSON::Object data(Poco::JSON_PRESERVE_KEY_ORDER);
   std::int64_t now = host_.clock().nowMs();
   if (t.empty()) {
@@ -366,9 +408,11 @@ Response Simulator::statusCheck(const Request& req) {
   } else {
     auto amount = parseMajor(t.str(0, "amount"), kCurrency).value_or(0);
     auto charges = parseMajor(t.str(0, "charges"), kCurrency).value_or(0);
-    Rows cb = host_.db().query("SELECT COUNT(*) AS n FROM hubtel_sim_callbacks WHERE session_id = ? AND service_status = 'success' "
-                               "AND answered = 200",
-                               {ref});
+    Rows cb = host_.db().query(
+        "SELECT COUNT(*) AS n FROM hubtel_sim_callbacks WHERE session_id = ? AND service_status = "
+        "'success' "
+        "AND answered = 200",
+        {ref});
     data.set("date", isoNow(t.i64(0, "created_at")));
     data.set("status", t.str(0, "status"));
     data.set("transactionId", t.str(0, "transaction_id"));
@@ -379,8 +423,10 @@ Response Simulator::statusCheck(const Request& req) {
     data.set("amount", cedis(amount));
     data.set("charges", cedis(charges));
     data.set("amountAfterCharges", cedis(amount - charges));
-    if (cb.i64(0, "n") > 0) data.set("isFulfilled", true);
-    else data.set("isFulfilled", Poco::Dynamic::Var());
+    if (cb.i64(0, "n") > 0)
+      data.set("isFulfilled", true);
+    else
+      data.set("isFulfilled", Poco::Dynamic::Var());
   }
   Poco::JSON::Object o(Poco::JSON_PRESERVE_KEY_ORDER);
   o.set("message", "Successful");
@@ -393,7 +439,8 @@ Response Simulator::statusCheck(const Request& req) {
 // The JSON driver (tests, curl)
 
 namespace {
-Poco::JSON::Object sentJson(int httpStatus, const std::string& raw, const Poco::JSON::Object::Ptr& reply) {
+Poco::JSON::Object sentJson(int httpStatus, const std::string& raw,
+                            const Poco::JSON::Object::Ptr& reply) {
   Poco::JSON::Object o;
   o.set("http_status", httpStatus);
   o.set("raw", raw);
@@ -437,7 +484,8 @@ Response Simulator::driverPay(const Request& req) {
   auto b = body(req);
   std::string mode = text(b, "fulfilment", "once");
   int n = mode == "never" ? 0 : mode == "twice" ? 2 : 1;
-  if (mode != "never" && mode != "twice" && mode != "once") return fail(400, "fulfilment is once, twice or never");
+  if (mode != "never" && mode != "twice" && mode != "once")
+    return fail(400, "fulfilment is once, twice or never");
   std::string outcome = text(b, "outcome", "paid");
   if (outcome != "paid" && outcome != "declined") return fail(400, "outcome is paid or declined");
   std::string bearer = text(b, "fee_bearer");
@@ -450,7 +498,8 @@ Response Simulator::driverPay(const Request& req) {
 
 Response Simulator::driverFulfil(const Request& req) {
   std::string sessionId = text(body(req), "session_id");
-  Rows t = host_.db().query("SELECT order_id FROM hubtel_sim_transactions WHERE session_id = ?", {sessionId});
+  Rows t = host_.db().query("SELECT order_id FROM hubtel_sim_transactions WHERE session_id = ?",
+                            {sessionId});
   if (t.empty()) return fail(404, "no payment for this session: pay first");
   Poco::JSON::Object o;
   o.set("order_id", t.str(0, "order_id"));
@@ -466,9 +515,10 @@ Response Simulator::driverScript(const Request& req) {
   } catch (const Poco::Exception&) {
     return fail(400, "callback_failures must be a number");
   }
-  host_.db().exec("INSERT INTO hubtel_sim_script (name, value) VALUES ('callback_failures', ?) "
-                  "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-                  {n});
+  host_.db().exec(
+      "INSERT INTO hubtel_sim_script (name, value) VALUES ('callback_failures', ?) "
+      "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+      {n});
   Poco::JSON::Object o;
   o.set("callback_failures", n);
   return json(200, o);
@@ -476,9 +526,13 @@ Response Simulator::driverScript(const Request& req) {
 
 Response Simulator::driverCallbacks(const Request& req) {
   std::string sessionId = req.queryParam("session_id");
-  Rows r = sessionId.empty()
-               ? host_.db().query("SELECT * FROM hubtel_sim_callbacks ORDER BY received_at, id LIMIT 500")
-               : host_.db().query("SELECT * FROM hubtel_sim_callbacks WHERE session_id = ? ORDER BY received_at, id", {sessionId});
+  Rows r =
+      sessionId.empty()
+          ? host_.db().query(
+                "SELECT * FROM hubtel_sim_callbacks ORDER BY received_at, id LIMIT 500")
+          : host_.db().query(
+                "SELECT * FROM hubtel_sim_callbacks WHERE session_id = ? ORDER BY received_at, id",
+                {sessionId});
   Poco::JSON::Array arr;
   for (std::size_t i = 0; i < r.size(); ++i) {
     Poco::JSON::Object c;
@@ -497,10 +551,12 @@ Response Simulator::driverCallbacks(const Request& req) {
 }
 
 Response Simulator::driverSession(const Request& req) {
-  Rows s = host_.db().query("SELECT * FROM hubtel_sim_sessions WHERE session_id = ?", {req.param("id")});
+  Rows s =
+      host_.db().query("SELECT * FROM hubtel_sim_sessions WHERE session_id = ?", {req.param("id")});
   if (s.empty()) return fail(404, "no such session");
   Poco::JSON::Object o;
-  for (const char* c : {"session_id", "mobile", "service_code", "operator", "status", "client_state", "last_type", "last_message"})
+  for (const char* c : {"session_id", "mobile", "service_code", "operator", "status",
+                        "client_state", "last_type", "last_message"})
     o.set(c, s.str(0, c));
   o.set("sequence", s.i64(0, "sequence"));
   if (!s.isNull(0, "item_name")) {
@@ -515,7 +571,8 @@ Response Simulator::driverSession(const Request& req) {
 // The phone page: no JavaScript, one form, state in a hidden field
 
 Response Simulator::renderPhone(const Poco::JSON::Object& data) {
-  Response r = Response::html(200, host_.pages().render("USSD phone (Hubtel sandbox)", kPhoneTemplate, data));
+  Response r = Response::html(
+      200, host_.pages().render("USSD phone (Hubtel sandbox)", kPhoneTemplate, data));
   r.header("Cache-Control", "no-store");
   return r;
 }
@@ -544,7 +601,8 @@ Response Simulator::phoneSubmit(const Request& req) {
   data.set("cart", false);
   std::string screen, error, keep;
   Rows s;
-  if (!session.empty()) s = host_.db().query("SELECT status FROM hubtel_sim_sessions WHERE session_id = ?", {session});
+  if (!session.empty())
+    s = host_.db().query("SELECT status FROM hubtel_sim_sessions WHERE session_id = ?", {session});
   std::string status = s.empty() ? "" : s.str(0, "status");
 
   auto show = [&](const Result<Sent>& r, const std::string& sessionId) {
@@ -554,7 +612,8 @@ Response Simulator::phoneSubmit(const Request& req) {
     }
     const Sent& sent = r.value();
     if (!sent.reply) {
-      error = "The service answered HTTP " + std::to_string(sent.httpStatus) + " with no USSD reply.";
+      error =
+          "The service answered HTTP " + std::to_string(sent.httpStatus) + " with no USSD reply.";
       return;
     }
     screen = text(sent.reply, "Message");
@@ -581,16 +640,20 @@ Response Simulator::phoneSubmit(const Request& req) {
       error = r.error().external;
     } else {
       auto codes = r.value()->getArray("fulfilments");
-      screen = action == "pay" ? "Payment approved.\nHubtel sent the fulfilment (HTTP " + codes->getElement<std::string>(0) + ")."
-                               : "Payment declined.\nHubtel told the service (HTTP " + codes->getElement<std::string>(0) + ").";
+      screen = action == "pay" ? "Payment approved.\nHubtel sent the fulfilment (HTTP " +
+                                     codes->getElement<std::string>(0) + ")."
+                               : "Payment declined.\nHubtel told the service (HTTP " +
+                                     codes->getElement<std::string>(0) + ").";
     }
   } else if (status == "active") {
     show(answer(session, f["input"], nullptr), session);
   } else {
     Sent sent;
     auto id = dial(mobile, code, provider_.config().simOperator, sent);
-    if (id.ok()) show(Result<Sent>(sent), id.value());
-    else error = id.error().external.empty() ? id.error().internal : id.error().external;
+    if (id.ok())
+      show(Result<Sent>(sent), id.value());
+    else
+      error = id.error().external.empty() ? id.error().internal : id.error().external;
   }
   data.set("session", keep);
   data.set("screen", screen);

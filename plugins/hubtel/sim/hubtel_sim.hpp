@@ -11,11 +11,11 @@
 //                                                   fulfilment: once|twice|never, amount?,
 //                                                   fee_bearer: merchant|customer?}
 //   POST /sandbox/hubtel/driver/fulfil             {session_id}: (re)send the fulfilment now
-//   POST /sandbox/hubtel/driver/script             {callback_failures: n}: the next n callbacks get 500
-//   GET  /sandbox/hubtel/driver/callbacks          ?session_id=: callbacks received
-//   GET  /sandbox/hubtel/driver/sessions/{id}      what the phone shows
-//   POST /sandbox/hubtel/callback                  the fulfilment callback endpoint (Hubtel's)
-//   GET  /sandbox/hubtel/transactions/{pos}/status ?clientReference= | hubtelTransactionId= |
+//   POST /sandbox/hubtel/driver/script             {callback_failures: n}: the next n callbacks get
+//   500 GET  /sandbox/hubtel/driver/callbacks          ?session_id=: callbacks received GET
+//   /sandbox/hubtel/driver/sessions/{id}      what the phone shows POST /sandbox/hubtel/callback
+//   the fulfilment callback endpoint (Hubtel's) GET  /sandbox/hubtel/transactions/{pos}/status
+//   ?clientReference= | hubtelTransactionId= |
 //                                                   networkTransactionId=: the status check API
 //                                                   (Basic auth; 403 unless the caller's address
 //                                                   is in simulator.status_allowed_ips)
@@ -45,17 +45,20 @@ class Simulator {
  private:
   struct Sent {
     int httpStatus = 0;
-    std::string raw;               // the reply body as our route sent it
+    std::string raw;                // the reply body as our route sent it
     Poco::JSON::Object::Ptr reply;  // parsed, null when not JSON
   };
-  Result<std::string> dial(const std::string& mobile, const std::string& code, const std::string& operatorName, Sent& sent);
-  Result<Sent> answer(const std::string& sessionId, const std::string& text, const std::string* clientState);
+  Result<std::string> dial(const std::string& mobile, const std::string& code,
+                           const std::string& operatorName, Sent& sent);
+  Result<Sent> answer(const std::string& sessionId, const std::string& text,
+                      const std::string* clientState);
   Result<Sent> timeout(const std::string& sessionId);
-  Result<Sent> interact(const std::string& sessionId, const std::string& type, const std::string& message,
-                        const std::string* clientState);
+  Result<Sent> interact(const std::string& sessionId, const std::string& type,
+                        const std::string& message, const std::string* clientState);
   // feeBearer: "merchant" or "customer" (who pays Hubtel's fee); empty: simulator.fee_bearer.
-  Result<Poco::JSON::Object::Ptr> pay(const std::string& sessionId, const std::string& outcome, int fulfilments,
-                                      const std::string& amount, const std::string& feeBearer);
+  Result<Poco::JSON::Object::Ptr> pay(const std::string& sessionId, const std::string& outcome,
+                                      int fulfilments, const std::string& amount,
+                                      const std::string& feeBearer);
   int sendFulfilment(const std::string& sessionId);
 
   Response phonePage(const Request& req);

@@ -27,7 +27,8 @@ std::optional<std::int64_t> number(const std::string& raw) {
   return v;
 }
 
-std::vector<std::pair<std::string, std::string>> itemVars(const ChannelItem& ci, std::int64_t qty, std::int64_t max) {
+std::vector<std::pair<std::string, std::string>> itemVars(const ChannelItem& ci, std::int64_t qty,
+                                                          std::int64_t max) {
   return {{"name", ci.item.name},
           {"price", minorToCedis(ci.item.amountMinor)},
           {"currency", kCurrency},
@@ -37,7 +38,8 @@ std::vector<std::pair<std::string, std::string>> itemVars(const ChannelItem& ci,
           {"product", ci.product}};
 }
 
-Outcome show(const std::string& message, const std::string& label, const Step& next, const std::string& fieldType = "text") {
+Outcome show(const std::string& message, const std::string& label, const Step& next,
+             const std::string& fieldType = "text") {
   Outcome o;
   o.kind = Outcome::Kind::show;
   o.reply.type = "response";
@@ -61,36 +63,46 @@ Outcome invalid(Outcome o) {
   return o;
 }
 
-std::string withNotice(const std::string& notice, const std::string& text) { return notice.empty() ? text : notice + "\n" + text; }
+std::string withNotice(const std::string& notice, const std::string& text) {
+  return notice.empty() ? text : notice + "\n" + text;
+}
 
 Outcome quantityPrompt(const Menu& menu, const ChannelItem& ci, const std::string& notice = "") {
   Step next;
   next.kind = Step::Kind::quantity;
   next.product = ci.product;
   next.itemId = ci.item.id;
-  return show(withNotice(notice, fill(menu.texts.quantityPrompt, itemVars(ci, 1, menu.maxQuantity))), menu.texts.quantityLabel,
-              next, "number");
+  return show(
+      withNotice(notice, fill(menu.texts.quantityPrompt, itemVars(ci, 1, menu.maxQuantity))),
+      menu.texts.quantityLabel, next, "number");
 }
 
-Outcome confirmPrompt(const Menu& menu, const ChannelItem& ci, std::int64_t qty, const std::string& notice = "") {
+Outcome confirmPrompt(const Menu& menu, const ChannelItem& ci, std::int64_t qty,
+                      const std::string& notice = "") {
   Step next;
   next.kind = Step::Kind::confirm;
   next.product = ci.product;
   next.itemId = ci.item.id;
   next.qty = qty;
-  return show(withNotice(notice, fill(menu.texts.confirmPrompt, itemVars(ci, qty, menu.maxQuantity))), menu.texts.confirmLabel,
-              next, "number");
+  return show(
+      withNotice(notice, fill(menu.texts.confirmPrompt, itemVars(ci, qty, menu.maxQuantity))),
+      menu.texts.confirmLabel, next, "number");
 }
 
-std::size_t entryCount(const Menu& menu) { return menu.items.size() + menu.balanceProducts.size(); }
+std::size_t entryCount(const Menu& menu) {
+  return menu.items.size() + menu.balanceProducts.size();
+}
 
 }  // namespace
 
 std::string encodeStep(const Step& s) {
   switch (s.kind) {
-    case Step::Kind::main: return "M" + std::to_string(s.page);
-    case Step::Kind::quantity: return "Q|" + s.product + "|" + s.itemId;
-    case Step::Kind::confirm: return "C|" + s.product + "|" + std::to_string(s.qty) + "|" + s.itemId;
+    case Step::Kind::main:
+      return "M" + std::to_string(s.page);
+    case Step::Kind::quantity:
+      return "Q|" + s.product + "|" + s.itemId;
+    case Step::Kind::confirm:
+      return "C|" + s.product + "|" + std::to_string(s.qty) + "|" + s.itemId;
   }
   return "M0";
 }
@@ -149,7 +161,9 @@ Outcome mainMenu(const Menu& menu, int page, const std::string& notice) {
       label = fill(t.itemFormat, itemVars(menu.items[i], 1, menu.maxQuantity));
     } else {
       const std::string& product = menu.balanceProducts[i - menu.items.size()];
-      label = menu.balanceProducts.size() == 1 ? t.balanceEntry : fill(t.balanceEntryProduct, {{"product", product}});
+      label = menu.balanceProducts.size() == 1
+                  ? t.balanceEntry
+                  : fill(t.balanceEntryProduct, {{"product", product}});
     }
     text += "\n" + std::to_string(i + 1) + ". " + label;
   }
@@ -168,9 +182,11 @@ Outcome advance(const Menu& menu, const Step& at, const std::string& input) {
       std::size_t n = entryCount(menu);
       std::size_t size = static_cast<std::size_t>(std::max(1, menu.pageSize));
       if (choice && *choice == 0) return release(t.goodbye);
-      if (choice && *choice == kMoreChoice && static_cast<std::size_t>(at.page + 1) * size < n) return mainMenu(menu, at.page + 1);
+      if (choice && *choice == kMoreChoice && static_cast<std::size_t>(at.page + 1) * size < n)
+        return mainMenu(menu, at.page + 1);
       // Any entry number counts, whichever page shows it: the numbers are stable.
-      if (choice && *choice >= 1 && static_cast<std::size_t>(*choice) <= n && *choice != kMoreChoice) {
+      if (choice && *choice >= 1 && static_cast<std::size_t>(*choice) <= n &&
+          *choice != kMoreChoice) {
         std::size_t i = static_cast<std::size_t>(*choice - 1);
         if (i < menu.items.size()) {
           const ChannelItem& ci = menu.items[i];
@@ -187,13 +203,15 @@ Outcome advance(const Menu& menu, const Step& at, const std::string& input) {
     case Step::Kind::quantity: {
       const ChannelItem* ci = menu.find(at.product, at.itemId);
       if (!ci) return release(t.itemGone);
-      if (choice && *choice >= 1 && *choice <= menu.maxQuantity) return confirmPrompt(menu, *ci, *choice);
+      if (choice && *choice >= 1 && *choice <= menu.maxQuantity)
+        return confirmPrompt(menu, *ci, *choice);
       return invalid(quantityPrompt(menu, *ci, t.invalidQuantity));
     }
     case Step::Kind::confirm: {
       const ChannelItem* ci = menu.find(at.product, at.itemId);
       if (!ci) return release(t.itemGone);
-      if (at.qty < 1 || at.qty > std::max<std::int64_t>(1, menu.maxQuantity)) return release(t.itemGone);
+      if (at.qty < 1 || at.qty > std::max<std::int64_t>(1, menu.maxQuantity))
+        return release(t.itemGone);
       if (choice && *choice == 1) {
         Outcome o;
         o.kind = Outcome::Kind::checkout;
@@ -208,7 +226,8 @@ Outcome advance(const Menu& menu, const Step& at, const std::string& input) {
   return mainMenu(menu, 0);
 }
 
-Reply addToCart(const Texts& texts, const std::string& itemName, std::int64_t qty, std::int64_t unitPriceMinor) {
+Reply addToCart(const Texts& texts, const std::string& itemName, std::int64_t qty,
+                std::int64_t unitPriceMinor) {
   Reply r;
   r.type = "AddToCart";
   r.message = fill(texts.checkoutMessage, {{"name", itemName},

@@ -34,10 +34,12 @@ struct Texts {
   std::string moreEntry = "More";
   std::string quantityPrompt = "{name} at {currency} {price} each.\nEnter quantity (1-{max}):";
   std::string quantityLabel = "Quantity";
-  std::string confirmPrompt = "Buy {qty} x {name}\nTotal: {currency} {total}\n1. Confirm\n2. Cancel";
+  std::string confirmPrompt =
+      "Buy {qty} x {name}\nTotal: {currency} {total}\n1. Confirm\n2. Cancel";
   std::string confirmLabel = "Confirm";
   std::string checkoutMessage =
-      "Please complete payment:\n\nItem: {name}\nQuantity: {qty}\nUnit Price: {currency} {price}\nTotal: {currency} "
+      "Please complete payment:\n\nItem: {name}\nQuantity: {qty}\nUnit Price: {currency} "
+      "{price}\nTotal: {currency} "
       "{total}\n\nYou will receive a payment prompt.";
   std::string checkoutLabel = "Payment Checkout";
   std::string balanceLabel = "Balance";
@@ -64,8 +66,8 @@ std::string encodeStep(const Step& step);
 std::optional<Step> decodeStep(const std::string& text);
 
 struct Menu {
-  std::vector<ChannelItem> items;             // sellable items (GHS), in catalog order
-  std::vector<std::string> balanceProducts;   // products with a "Check my balance" entry
+  std::vector<ChannelItem> items;            // sellable items (GHS), in catalog order
+  std::vector<std::string> balanceProducts;  // products with a "Check my balance" entry
   Texts texts;
   std::int64_t maxQuantity = 1000;
   int pageSize = 6;
@@ -94,6 +96,7 @@ struct Outcome {
 Outcome mainMenu(const Menu& menu, int page, const std::string& notice = "");
 Outcome advance(const Menu& menu, const Step& at, const std::string& input);
 // The AddToCart reply for a checkout (seed format; Price is the unit price).
-Reply addToCart(const Texts& texts, const std::string& itemName, std::int64_t qty, std::int64_t unitPriceMinor);
+Reply addToCart(const Texts& texts, const std::string& itemName, std::int64_t qty,
+                std::int64_t unitPriceMinor);
 
 }  // namespace malipo::hubtel

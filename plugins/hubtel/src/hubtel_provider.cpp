@@ -32,7 +32,9 @@ std::string jsonText(const Poco::JSON::Object& o) {
   return os.str();
 }
 
-std::string randomSecret() { return randomHex(64); }
+std::string randomSecret() {
+  return randomHex(64);
+}
 
 std::string trimSlash(std::string s) {
   while (!s.empty() && s.back() == '/') s.pop_back();
@@ -193,27 +195,42 @@ std::vector<Migration> HubtelProvider::migrations() const {
   m.version = 1;
   m.description = "hubtel USSD sessions, fulfilments, simulator state";
   m.sqlite =
-      "CREATE TABLE hubtel_sessions (session_id TEXT PRIMARY KEY, mobile TEXT NOT NULL, operator TEXT NOT NULL DEFAULT '', "
-      "platform TEXT NOT NULL DEFAULT '', state TEXT NOT NULL, status TEXT NOT NULL, product TEXT, item_id TEXT, item_name TEXT, "
-      "qty BIGINT, unit_minor BIGINT, amount_minor BIGINT, currency TEXT, payment_id TEXT, outcome TEXT, "
-      "created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL, checkout_at BIGINT, closed_at BIGINT);"
+      "CREATE TABLE hubtel_sessions (session_id TEXT PRIMARY KEY, mobile TEXT NOT NULL, operator "
+      "TEXT NOT NULL DEFAULT '', "
+      "platform TEXT NOT NULL DEFAULT '', state TEXT NOT NULL, status TEXT NOT NULL, product TEXT, "
+      "item_id TEXT, item_name TEXT, "
+      "qty BIGINT, unit_minor BIGINT, amount_minor BIGINT, currency TEXT, payment_id TEXT, outcome "
+      "TEXT, "
+      "created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL, checkout_at BIGINT, closed_at "
+      "BIGINT);"
       "CREATE INDEX hubtel_sessions_created ON hubtel_sessions (created_at);"
       "CREATE INDEX hubtel_sessions_payment ON hubtel_sessions (payment_id);"
-      "CREATE TABLE hubtel_fulfilments (order_id TEXT PRIMARY KEY, session_id TEXT NOT NULL, payment_id TEXT, "
-      "status TEXT NOT NULL, successful BIGINT NOT NULL, amount_minor BIGINT NOT NULL, currency TEXT NOT NULL, "
-      "qty BIGINT NOT NULL, unit_minor BIGINT NOT NULL, callback_status TEXT NOT NULL, service_status TEXT, "
-      "callback_attempts BIGINT NOT NULL DEFAULT 0, callback_at BIGINT, received_at BIGINT NOT NULL);"
+      "CREATE TABLE hubtel_fulfilments (order_id TEXT PRIMARY KEY, session_id TEXT NOT NULL, "
+      "payment_id TEXT, "
+      "status TEXT NOT NULL, successful BIGINT NOT NULL, amount_minor BIGINT NOT NULL, currency "
+      "TEXT NOT NULL, "
+      "qty BIGINT NOT NULL, unit_minor BIGINT NOT NULL, callback_status TEXT NOT NULL, "
+      "service_status TEXT, "
+      "callback_attempts BIGINT NOT NULL DEFAULT 0, callback_at BIGINT, received_at BIGINT NOT "
+      "NULL);"
       "CREATE INDEX hubtel_fulfilments_payment ON hubtel_fulfilments (payment_id);"
       "CREATE INDEX hubtel_fulfilments_received ON hubtel_fulfilments (received_at);"
-      "CREATE TABLE hubtel_sim_sessions (session_id TEXT PRIMARY KEY, mobile TEXT NOT NULL, service_code TEXT NOT NULL, "
-      "operator TEXT NOT NULL, sequence BIGINT NOT NULL, client_state TEXT NOT NULL DEFAULT '', status TEXT NOT NULL, "
-      "last_type TEXT NOT NULL DEFAULT '', last_message TEXT NOT NULL DEFAULT '', item_name TEXT, qty BIGINT, price TEXT, "
+      "CREATE TABLE hubtel_sim_sessions (session_id TEXT PRIMARY KEY, mobile TEXT NOT NULL, "
+      "service_code TEXT NOT NULL, "
+      "operator TEXT NOT NULL, sequence BIGINT NOT NULL, client_state TEXT NOT NULL DEFAULT '', "
+      "status TEXT NOT NULL, "
+      "last_type TEXT NOT NULL DEFAULT '', last_message TEXT NOT NULL DEFAULT '', item_name TEXT, "
+      "qty BIGINT, price TEXT, "
       "created_at BIGINT NOT NULL);"
       "CREATE INDEX hubtel_sim_sessions_created ON hubtel_sim_sessions (created_at);"
-      "CREATE TABLE hubtel_sim_transactions (session_id TEXT PRIMARY KEY, order_id TEXT NOT NULL, transaction_id TEXT NOT NULL, "
-      "status TEXT NOT NULL, amount TEXT NOT NULL, charges TEXT NOT NULL, created_at BIGINT NOT NULL);"
-      "CREATE TABLE hubtel_sim_callbacks (id TEXT PRIMARY KEY, session_id TEXT NOT NULL, order_id TEXT NOT NULL, "
-      "service_status TEXT NOT NULL, body TEXT NOT NULL, answered BIGINT NOT NULL, received_at BIGINT NOT NULL);"
+      "CREATE TABLE hubtel_sim_transactions (session_id TEXT PRIMARY KEY, order_id TEXT NOT NULL, "
+      "transaction_id TEXT NOT NULL, "
+      "status TEXT NOT NULL, amount TEXT NOT NULL, charges TEXT NOT NULL, created_at BIGINT NOT "
+      "NULL);"
+      "CREATE TABLE hubtel_sim_callbacks (id TEXT PRIMARY KEY, session_id TEXT NOT NULL, order_id "
+      "TEXT NOT NULL, "
+      "service_status TEXT NOT NULL, body TEXT NOT NULL, answered BIGINT NOT NULL, received_at "
+      "BIGINT NOT NULL);"
       "CREATE INDEX hubtel_sim_callbacks_session ON hubtel_sim_callbacks (session_id, received_at);"
       "CREATE TABLE hubtel_sim_script (name TEXT PRIMARY KEY, value BIGINT NOT NULL)";
   // Version 2: every settlement is checked with Hubtel's status API by SessionId, so a
@@ -236,16 +253,22 @@ std::vector<Migration> HubtelProvider::migrations() const {
 }
 
 void HubtelProvider::start() {
-  if (cfg_.interactionPath.empty() || cfg_.interactionPath[0] != '/') throw std::runtime_error("interaction_path must start with '/'");
+  if (cfg_.interactionPath.empty() || cfg_.interactionPath[0] != '/')
+    throw std::runtime_error("interaction_path must start with '/'");
   for (const auto& url : {cfg_.callbackUrl, cfg_.statusBaseUrl})
     if (!url.empty() && url.rfind("https://", 0) != 0 && url.rfind("http://", 0) != 0)
       throw std::runtime_error("'" + url + "' is not an http(s) URL");
   if (!cfg_.sandbox) {
-    if (cfg_.posSalesId.empty()) throw std::runtime_error("pos_sales_id is required when sandbox is off (the status check needs it)");
+    if (cfg_.posSalesId.empty())
+      throw std::runtime_error(
+          "pos_sales_id is required when sandbox is off (the status check needs it)");
     if (cfg_.apiId.empty() || cfg_.apiKey.empty())
-      host_.logger().warning(kLog, "api_id / api_key are empty: the status check is sent without Basic authentication");
+      host_.logger().warning(
+          kLog,
+          "api_id / api_key are empty: the status check is sent without Basic authentication");
     // client_state_secret is a strongSecret(): the kernel refused to start without a good one.
-    if (cfg_.ipCheck && cfg_.allowedIps.empty()) throw std::runtime_error("allowed_ips is empty: no fulfilment could be accepted");
+    if (cfg_.ipCheck && cfg_.allowedIps.empty())
+      throw std::runtime_error("allowed_ips is empty: no fulfilment could be accepted");
     if (cfg_.interactionIpCheck && cfg_.interactionAllowedIps.empty())
       throw std::runtime_error(
           "interaction_allowed_ips and allowed_ips are empty: no USSD request could be accepted");
@@ -257,21 +280,31 @@ void HubtelProvider::start() {
   }
 
   Metrics& m = host_.metrics();
-  m.describe("malipo_hubtel_sessions_started_total", "USSD sessions started (Initiation)", "counter");
-  m.describe("malipo_hubtel_checkouts_total", "sessions that reached AddToCart (conversion = checkouts / sessions started)", "counter");
+  m.describe("malipo_hubtel_sessions_started_total", "USSD sessions started (Initiation)",
+             "counter");
+  m.describe("malipo_hubtel_checkouts_total",
+             "sessions that reached AddToCart (conversion = checkouts / sessions started)",
+             "counter");
   m.describe("malipo_hubtel_payments_total", "USSD payments by final outcome", "counter");
   m.describe("malipo_hubtel_errors_total", "USSD and fulfilment errors by type", "counter");
   m.describe("malipo_hubtel_fulfilments_total", "fulfilment requests by result", "counter");
   m.describe("malipo_hubtel_callbacks_total", "fulfilment callbacks by result", "counter");
-  m.describe("malipo_hubtel_session_seconds_total", "summed duration of ended sessions (average = this / sessions_ended)", "counter");
-  m.describe("malipo_hubtel_sessions_ended_total", "sessions ended (release, timeout or checkout)", "counter");
-  m.describe("malipo_hubtel_conversion_ratio", "checkouts / sessions started over the last 24 h", "gauge");
-  m.describe("malipo_hubtel_payment_success_ratio", "paid / decided USSD payments over the last 24 h", "gauge");
-  m.describe("malipo_hubtel_session_duration_avg_seconds", "average session duration over the last 24 h", "gauge");
+  m.describe("malipo_hubtel_session_seconds_total",
+             "summed duration of ended sessions (average = this / sessions_ended)", "counter");
+  m.describe("malipo_hubtel_sessions_ended_total", "sessions ended (release, timeout or checkout)",
+             "counter");
+  m.describe("malipo_hubtel_conversion_ratio", "checkouts / sessions started over the last 24 h",
+             "gauge");
+  m.describe("malipo_hubtel_payment_success_ratio",
+             "paid / decided USSD payments over the last 24 h", "gauge");
+  m.describe("malipo_hubtel_session_duration_avg_seconds",
+             "average session duration over the last 24 h", "gauge");
 
   // Long windows are ours to enforce (deadlines below), so attempts are not the limit.
-  host_.jobs().handle("hubtel.fulfil", [this](const Job& j) { return runFulfil(j); }, {100000, 60000, 1000, 300000});
-  host_.jobs().handle("hubtel.status_check", [this](const Job& j) { return runStatusCheck(j); }, {100000, 60000, 5000, 300000});
+  host_.jobs().handle("hubtel.fulfil", [this](const Job& j) { return runFulfil(j); },
+                      {100000, 60000, 1000, 300000});
+  host_.jobs().handle("hubtel.status_check", [this](const Job& j) { return runStatusCheck(j); },
+                      {100000, 60000, 5000, 300000});
   host_.jobs().handle("hubtel.purge", [this](const Job&) {
     runPurge();
     return JobOutcome::ok();
@@ -299,7 +332,9 @@ std::string HubtelProvider::statusBaseUrl() const {
   return cfg_.sandbox ? host_.publicUrl() + "/sandbox/hubtel" : kProductionStatusBaseUrl;
 }
 
-void HubtelProvider::error(const std::string& type) { host_.metrics().increment("malipo_hubtel_errors_total", {{"type", type}}); }
+void HubtelProvider::error(const std::string& type) {
+  host_.metrics().increment("malipo_hubtel_errors_total", {{"type", type}});
+}
 
 // ---------------------------------------------------------------------------------------
 // The interaction / fulfilment route
@@ -309,7 +344,8 @@ void HubtelProvider::routes(Router& router) {
   o.rateLimit = cfg_.rateLimitBucket;
   o.name = cfg_.interactionPath;
   o.maxBodyBytes = 64 * 1024;  // a USSD step or a fulfilment is a few hundred bytes
-  router.add("POST", cfg_.interactionPath, [this](const Request& req) { return handle(req); }, o);
+  router.add(
+      "POST", cfg_.interactionPath, [this](const Request& req) { return handle(req); }, o);
 }
 
 bool HubtelProvider::allowedAddress(const Request& req, const std::vector<std::string>& allowed) {
@@ -334,7 +370,8 @@ Response HubtelProvider::handle(const Request& req) {
   }
   if (!body) {
     error("invalid_json");
-    host_.logger().warning(kLog, "ussd <- invalid JSON (" + std::to_string(req.body.size()) + " bytes)");
+    host_.logger().warning(kLog,
+                           "ussd <- invalid JSON (" + std::to_string(req.body.size()) + " bytes)");
     Reply r = Reply::release("", kUnavailable);
     host_.logger().info(kLog, "ussd -> release \"" + r.message + "\"");
     return Response::text(200, r.toJson(), "application/json");
@@ -343,9 +380,10 @@ Response HubtelProvider::handle(const Request& req) {
 
   Interaction in = parseInteraction(*body);
   std::string msisdn = normaliseMsisdn(in.mobile);
-  host_.logger().info(kLog, "ussd <- " + in.type + " session " + in.sessionId + " mobile " + maskMsisdn(msisdn.empty() ? in.mobile : msisdn) +
-                                " seq " + std::to_string(in.sequence) + " operator " + in.operatorName + " input \"" +
-                                oneLine(in.message, 40) + "\"");
+  host_.logger().info(kLog, "ussd <- " + in.type + " session " + in.sessionId + " mobile " +
+                                maskMsisdn(msisdn.empty() ? in.mobile : msisdn) + " seq " +
+                                std::to_string(in.sequence) + " operator " + in.operatorName +
+                                " input \"" + oneLine(in.message, 40) + "\"");
   Reply reply;
   try {
     reply = interact(in, msisdn);
@@ -355,8 +393,11 @@ Response HubtelProvider::handle(const Request& req) {
     host_.logger().error(kLog, "ussd session " + in.sessionId + ": " + e.what());
     reply = Reply::release(in.sessionId, kUnavailable);
   }
-  host_.logger().info(kLog, "ussd -> " + reply.type + " session " + reply.sessionId + " label \"" + reply.label + "\" message \"" +
-                                oneLine(reply.message) + "\"" + (reply.hasItem ? " item " + reply.itemName + " x" + std::to_string(reply.qty) : ""));
+  host_.logger().info(
+      kLog,
+      "ussd -> " + reply.type + " session " + reply.sessionId + " label \"" + reply.label +
+          "\" message \"" + oneLine(reply.message) + "\"" +
+          (reply.hasItem ? " item " + reply.itemName + " x" + std::to_string(reply.qty) : ""));
   return Response::text(200, reply.toJson(), "application/json");
 }
 
@@ -382,9 +423,11 @@ Reply HubtelProvider::interact(const Interaction& in, const std::string& msisdn)
   return end(in);  // timeout or release
 }
 
-Reply HubtelProvider::withState(Reply reply, const std::string& sessionId, const std::string& step) {
+Reply HubtelProvider::withState(Reply reply, const std::string& sessionId,
+                                const std::string& step) {
   reply.sessionId = sessionId;
-  if (reply.type == "response") reply.clientState = codec_.encode(sessionId, step, host_.clock().nowMs());
+  if (reply.type == "response")
+    reply.clientState = codec_.encode(sessionId, step, host_.clock().nowMs());
   return reply;
 }
 
@@ -400,26 +443,33 @@ Reply HubtelProvider::start(const Interaction& in, const std::string& msisdn) {
     if (!tx.query("SELECT session_id FROM hubtel_payment_refs WHERE session_id = ?", {in.sessionId})
              .empty())
       return;
-    fresh = tx.exec("INSERT INTO hubtel_sessions (session_id, mobile, operator, platform, state, status, created_at, updated_at) "
-                    "VALUES (?, ?, ?, ?, ?, 'open', ?, ?) ON CONFLICT DO NOTHING",
-                    {in.sessionId, msisdn, in.operatorName, in.platform, step, now, now}) == 1;
+    fresh = tx.exec(
+                "INSERT INTO hubtel_sessions (session_id, mobile, operator, platform, state, "
+                "status, created_at, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, 'open', ?, ?) ON CONFLICT DO NOTHING",
+                {in.sessionId, msisdn, in.operatorName, in.platform, step, now, now}) == 1;
     // Hubtel repeating an Initiation shows the main menu again; a session already past
     // checkout (or closed) is not reopened.
     if (!fresh)
-      reopened = tx.exec("UPDATE hubtel_sessions SET state = ?, updated_at = ? WHERE session_id = ? AND status = 'open'",
-                         {step, now, in.sessionId}) == 1;
+      reopened = tx.exec(
+                     "UPDATE hubtel_sessions SET state = ?, updated_at = ? WHERE session_id = ? "
+                     "AND status = 'open'",
+                     {step, now, in.sessionId}) == 1;
   });
   if (!fresh && !reopened) {
     error("unknown_session");
     return Reply::release(in.sessionId, kSessionExpired);
   }
-  if (fresh) host_.metrics().increment("malipo_hubtel_sessions_started_total", {{"operator", operatorLabel(in.operatorName)}});
+  if (fresh)
+    host_.metrics().increment("malipo_hubtel_sessions_started_total",
+                              {{"operator", operatorLabel(in.operatorName)}});
   return withState(o.reply, in.sessionId, step);
 }
 
 Reply HubtelProvider::proceed(const Interaction& in, const std::string& msisdn) {
   std::int64_t now = host_.clock().nowMs();
-  std::optional<std::string> fromClient = codec_.decode(in.sessionId, in.clientState, now, cfg_.sessionTtlMs);
+  std::optional<std::string> fromClient =
+      codec_.decode(in.sessionId, in.clientState, now, cfg_.sessionTtlMs);
   std::optional<Step> signedStep = fromClient ? decodeStep(*fromClient) : std::nullopt;
   if (signedStep) {
     // The common case, without reading the session first: the signed step routes, and one
@@ -439,43 +489,56 @@ Reply HubtelProvider::proceed(const Interaction& in, const std::string& msisdn) 
   return proceedFromRow(in, msisdn, fromClient);
 }
 
-bool HubtelProvider::storeIfOpen(const std::string& sessionId, const std::string& step, bool closes, std::int64_t now) {
+bool HubtelProvider::storeIfOpen(const std::string& sessionId, const std::string& step, bool closes,
+                                 std::int64_t now) {
   Rows r;
   sessions_.commit([&](Tx& tx) {
-    r = closes ? tx.query("UPDATE hubtel_sessions SET state = ?, updated_at = ?, status = 'closed', closed_at = ? "
-                          "WHERE session_id = ? AND status = 'open' AND created_at >= ? RETURNING created_at",
-                          {step, now, now, sessionId, now - cfg_.sessionTtlMs})
-               : tx.query("UPDATE hubtel_sessions SET state = ?, updated_at = ? "
-                          "WHERE session_id = ? AND status = 'open' AND created_at >= ? RETURNING created_at",
-                          {step, now, sessionId, now - cfg_.sessionTtlMs});
+    r = closes ? tx.query(
+                     "UPDATE hubtel_sessions SET state = ?, updated_at = ?, status = 'closed', "
+                     "closed_at = ? "
+                     "WHERE session_id = ? AND status = 'open' AND created_at >= ? RETURNING "
+                     "created_at",
+                     {step, now, now, sessionId, now - cfg_.sessionTtlMs})
+               : tx.query(
+                     "UPDATE hubtel_sessions SET state = ?, updated_at = ? "
+                     "WHERE session_id = ? AND status = 'open' AND created_at >= ? RETURNING "
+                     "created_at",
+                     {step, now, sessionId, now - cfg_.sessionTtlMs});
   });
   if (r.empty()) return false;
   if (closes) {
     host_.metrics().increment("malipo_hubtel_sessions_ended_total");
-    host_.metrics().increment("malipo_hubtel_session_seconds_total", {}, static_cast<double>(now - r.i64(0, "created_at")) / 1000.0);
+    host_.metrics().increment("malipo_hubtel_session_seconds_total", {},
+                              static_cast<double>(now - r.i64(0, "created_at")) / 1000.0);
   }
   return true;
 }
 
-Reply HubtelProvider::proceedFromRow(const Interaction& in, const std::string& msisdn, const std::optional<std::string>& fromClient) {
+Reply HubtelProvider::proceedFromRow(const Interaction& in, const std::string& msisdn,
+                                     const std::optional<std::string>& fromClient) {
   std::int64_t now = host_.clock().nowMs();
-  Rows row = host_.db().query("SELECT status, state, created_at, payment_id, item_name, qty, unit_minor FROM hubtel_sessions "
-                              "WHERE session_id = ?",
-                              {in.sessionId});
+  Rows row = host_.db().query(
+      "SELECT status, state, created_at, payment_id, item_name, qty, unit_minor FROM "
+      "hubtel_sessions "
+      "WHERE session_id = ?",
+      {in.sessionId});
   if (!row.empty() && row.str(0, "status") == "checkout" && !row.isNull(0, "payment_id")) {
     // Hubtel repeating the confirming request: the same checkout again, no second payment.
-    Reply r = addToCart(cfg_.texts, row.str(0, "item_name"), row.i64(0, "qty"), row.i64(0, "unit_minor"));
+    Reply r =
+        addToCart(cfg_.texts, row.str(0, "item_name"), row.i64(0, "qty"), row.i64(0, "unit_minor"));
     r.sessionId = in.sessionId;
     return r;
   }
-  if (!row.empty() && (row.str(0, "status") != "open" || row.i64(0, "created_at") < now - cfg_.sessionTtlMs)) {
+  if (!row.empty() &&
+      (row.str(0, "status") != "open" || row.i64(0, "created_at") < now - cfg_.sessionTtlMs)) {
     error("unknown_session");
     return Reply::release(in.sessionId, kSessionExpired);
   }
   if (!fromClient && !in.clientState.empty()) {
     // Forged, from another session, or stale: the session row (if any) decides instead.
     error("bad_client_state");
-    host_.logger().warning(kLog, "session " + in.sessionId + ": ClientState failed its check; using the stored step");
+    host_.logger().warning(
+        kLog, "session " + in.sessionId + ": ClientState failed its check; using the stored step");
   }
   // ClientState routes the step (the seed's design: it survives a lost session row); the
   // stored step is the backup when Hubtel sends none or it fails the check.
@@ -506,27 +569,36 @@ Reply HubtelProvider::proceedFromRow(const Interaction& in, const std::string& m
   return Reply::release(in.sessionId, kUnavailable);
 }
 
-void HubtelProvider::saveStep(const Interaction& in, const std::string& msisdn, const std::string& step, bool closes) {
+void HubtelProvider::saveStep(const Interaction& in, const std::string& msisdn,
+                              const std::string& step, bool closes) {
   std::int64_t now = host_.clock().nowMs();
   std::int64_t createdAt = now;
   bool closed = false;
   sessions_.commit([&](Tx& tx) {
     closed = false;
     // Upsert: a session continued from its ClientState alone gets its row back.
-    tx.exec("INSERT INTO hubtel_sessions (session_id, mobile, operator, platform, state, status, created_at, updated_at) "
-            "VALUES (?, ?, ?, ?, ?, 'open', ?, ?) ON CONFLICT (session_id) DO UPDATE SET state = excluded.state, "
-            "updated_at = excluded.updated_at",
-            {in.sessionId, msisdn, in.operatorName, in.platform, step, now, now});
+    tx.exec(
+        "INSERT INTO hubtel_sessions (session_id, mobile, operator, platform, state, status, "
+        "created_at, updated_at) "
+        "VALUES (?, ?, ?, ?, ?, 'open', ?, ?) ON CONFLICT (session_id) DO UPDATE SET state = "
+        "excluded.state, "
+        "updated_at = excluded.updated_at",
+        {in.sessionId, msisdn, in.operatorName, in.platform, step, now, now});
     if (closes) {
-      Rows r = tx.query("SELECT created_at FROM hubtel_sessions WHERE session_id = ? AND status = 'open'", {in.sessionId});
+      Rows r = tx.query(
+          "SELECT created_at FROM hubtel_sessions WHERE session_id = ? AND status = 'open'",
+          {in.sessionId});
       if (!r.empty()) createdAt = r.i64(0, "created_at");
-      closed = tx.exec("UPDATE hubtel_sessions SET status = 'closed', closed_at = ? WHERE session_id = ? AND status = 'open'",
-                       {now, in.sessionId}) == 1;
+      closed = tx.exec(
+                   "UPDATE hubtel_sessions SET status = 'closed', closed_at = ? WHERE session_id = "
+                   "? AND status = 'open'",
+                   {now, in.sessionId}) == 1;
     }
   });
   if (closed) {
     host_.metrics().increment("malipo_hubtel_sessions_ended_total");
-    host_.metrics().increment("malipo_hubtel_session_seconds_total", {}, static_cast<double>(now - createdAt) / 1000.0);
+    host_.metrics().increment("malipo_hubtel_session_seconds_total", {},
+                              static_cast<double>(now - createdAt) / 1000.0);
   }
 }
 
@@ -537,22 +609,28 @@ Reply HubtelProvider::end(const Interaction& in) {
   sessions_.commit([&](Tx& tx) {
     closed = false;
     // Only an open session closes: one that reached checkout waits for its fulfilment.
-    Rows r = tx.query("SELECT created_at FROM hubtel_sessions WHERE session_id = ? AND status = 'open'", {in.sessionId});
+    Rows r =
+        tx.query("SELECT created_at FROM hubtel_sessions WHERE session_id = ? AND status = 'open'",
+                 {in.sessionId});
     if (r.empty()) return;
     createdAt = r.i64(0, "created_at");
-    closed = tx.exec("UPDATE hubtel_sessions SET status = 'closed', closed_at = ?, updated_at = ? WHERE session_id = ? AND status = 'open'",
-                     {now, now, in.sessionId}) == 1;
+    closed = tx.exec(
+                 "UPDATE hubtel_sessions SET status = 'closed', closed_at = ?, updated_at = ? "
+                 "WHERE session_id = ? AND status = 'open'",
+                 {now, now, in.sessionId}) == 1;
   });
   if (closed) {
     host_.metrics().increment("malipo_hubtel_sessions_ended_total");
-    host_.metrics().increment("malipo_hubtel_session_seconds_total", {}, static_cast<double>(now - createdAt) / 1000.0);
+    host_.metrics().increment("malipo_hubtel_session_seconds_total", {},
+                              static_cast<double>(now - createdAt) / 1000.0);
   }
   if (in.type == "timeout") host_.metrics().increment("malipo_hubtel_timeouts_total");
   // Hubtel ignores the reply to a Timeout; a release is the polite answer either way.
   return Reply::release(in.sessionId, cfg_.texts.goodbye);
 }
 
-Reply HubtelProvider::showBalance(const Interaction& in, const std::string& msisdn, const std::string& product) {
+Reply HubtelProvider::showBalance(const Interaction& in, const std::string& msisdn,
+                                  const std::string& product) {
   if (!showsAccountData())
     return Reply::release(in.sessionId, cfg_.texts.balanceUnavailable, cfg_.texts.balanceLabel);
   auto summary = host_.payments().accountSummary(product, "msisdn:" + msisdn);
@@ -561,7 +639,8 @@ Reply HubtelProvider::showBalance(const Interaction& in, const std::string& msis
     text = summary.value();
   } else {
     error("balance_unavailable");
-    host_.logger().warning(kLog, "balance of " + product + " for session " + in.sessionId + ": " + summary.error().internal);
+    host_.logger().warning(kLog, "balance of " + product + " for session " + in.sessionId + ": " +
+                                     summary.error().internal);
   }
   auto at = Step{};
   saveStep(in, msisdn, encodeStep(at), true);
@@ -625,7 +704,8 @@ bool HubtelProvider::sellsQuantity(const ChannelItem& ci, const std::string& msi
   return false;
 }
 
-Result<std::string> HubtelProvider::saleMetadata(const ChannelItem& ci, std::int64_t qty, const std::string& msisdn,
+Result<std::string> HubtelProvider::saleMetadata(const ChannelItem& ci, std::int64_t qty,
+                                                 const std::string& msisdn,
                                                  const std::string& sessionId) {
   Customer c;
   c.accountId = "msisdn:" + msisdn;
@@ -633,7 +713,9 @@ Result<std::string> HubtelProvider::saleMetadata(const ChannelItem& ci, std::int
   auto meta = host_.payments().prepareChannelSale(ci.product, ci.item, c);
   if (!meta.ok()) return meta.error();
   auto o = parseJsonObject(meta.value());
-  if (!o) return Error::make(ErrorCode::internal, ci.product + ".prepareChannelSale returned no JSON object", kUnavailable);
+  if (!o)
+    return Error::make(ErrorCode::internal,
+                       ci.product + ".prepareChannelSale returned no JSON object", kUnavailable);
   bool scaled = false;
   for (const auto& f : cfg_.quantityFields) {
     if (o->has(f) && !o->isNull(f) && o->get(f).isInteger()) {
@@ -641,13 +723,16 @@ Result<std::string> HubtelProvider::saleMetadata(const ChannelItem& ci, std::int
       scaled = true;
     }
   }
-  if (qty > 1 && !scaled) return Error::make(ErrorCode::invalidInput, ci.product + " metadata has no quantity field", kUnavailable);
+  if (qty > 1 && !scaled)
+    return Error::make(ErrorCode::invalidInput, ci.product + " metadata has no quantity field",
+                       kUnavailable);
   o->set("quantity", qty);
   o->set("unit_price_minor", ci.item.amountMinor);
   o->set("item_id", ci.item.id);
   o->set("item_name", ci.item.name);
   o->set("channel", kChannel);
-  o->set("ussd_session_id", sessionId);  // initiate() accepts only payments that carry their session
+  o->set("ussd_session_id",
+         sessionId);  // initiate() accepts only payments that carry their session
   return jsonText(*o);
 }
 
@@ -664,10 +749,14 @@ Reply HubtelProvider::checkout(const Interaction& in, const std::string& msisdn,
   };
   // A concurrent copy of this confirmation that claimed the session first: the same checkout.
   auto sameCheckout = [&]() -> std::optional<Reply> {
-    Rows row = host_.db().query("SELECT status, payment_id, item_name, qty, unit_minor FROM hubtel_sessions WHERE session_id = ?",
-                                {in.sessionId});
-    if (row.empty() || row.str(0, "status") != "checkout" || row.isNull(0, "payment_id")) return std::nullopt;
-    Reply r = addToCart(cfg_.texts, row.str(0, "item_name"), row.i64(0, "qty"), row.i64(0, "unit_minor"));
+    Rows row = host_.db().query(
+        "SELECT status, payment_id, item_name, qty, unit_minor FROM hubtel_sessions WHERE "
+        "session_id = ?",
+        {in.sessionId});
+    if (row.empty() || row.str(0, "status") != "checkout" || row.isNull(0, "payment_id"))
+      return std::nullopt;
+    Reply r =
+        addToCart(cfg_.texts, row.str(0, "item_name"), row.i64(0, "qty"), row.i64(0, "unit_minor"));
     r.sessionId = in.sessionId;
     return r;
   };
@@ -697,7 +786,8 @@ Reply HubtelProvider::checkout(const Interaction& in, const std::string& msisdn,
   auto created = host_.payments().create(cp);
   if (!created.ok()) {
     if (auto same = sameCheckout()) return *same;
-    Rows row = host_.db().query("SELECT status FROM hubtel_sessions WHERE session_id = ?", {in.sessionId});
+    Rows row =
+        host_.db().query("SELECT status FROM hubtel_sessions WHERE session_id = ?", {in.sessionId});
     if (row.empty() || row.str(0, "status") != "open") {
       error("unknown_session");
       return Reply::release(in.sessionId, kSessionExpired);
@@ -705,8 +795,9 @@ Reply HubtelProvider::checkout(const Interaction& in, const std::string& msisdn,
     return fail(created.error().internal);
   }
   host_.metrics().increment("malipo_hubtel_checkouts_total", {{"product", ci.product}});
-  host_.logger().info(kLog, "session " + in.sessionId + ": checkout " + std::to_string(o.qty) + " x " + ci.product + "/" + ci.item.id +
-                                ", payment " + created.value().id);
+  host_.logger().info(kLog, "session " + in.sessionId + ": checkout " + std::to_string(o.qty) +
+                                " x " + ci.product + "/" + ci.item.id + ", payment " +
+                                created.value().id);
   Reply r = addToCart(cfg_.texts, ci.item.name, o.qty, ci.item.amountMinor);
   r.sessionId = in.sessionId;
   return r;
@@ -717,14 +808,18 @@ Result<InitiateResult> HubtelProvider::initiate(const Payment& p, const CreatePa
   // only the menu's checkout puts in the metadata) and claim it while it is open. Anything
   // else, e.g. an API top-up routed here, cannot be paid through Hubtel.
   auto refuse = [&](const std::string& why) {
-    return Error::make(ErrorCode::invalidInput, "hubtel: " + why + " (order_ref " + p.orderRef + ")",
+    return Error::make(ErrorCode::invalidInput,
+                       "hubtel: " + why + " (order_ref " + p.orderRef + ")",
                        "Hubtel payments start from the USSD menu.");
   };
   auto meta = parseJsonObject(p.metadata);
-  if (!meta || request.channel != kChannel || p.currency != kCurrency || meta->optValue<std::string>("ussd_session_id", "") != p.orderRef)
+  if (!meta || request.channel != kChannel || p.currency != kCurrency ||
+      meta->optValue<std::string>("ussd_session_id", "") != p.orderRef)
     return refuse("not a USSD menu checkout");
-  std::int64_t qty = meta->optValue<Poco::Int64>("quantity", 0), unit = meta->optValue<Poco::Int64>("unit_price_minor", -1);
-  if (qty < 1 || unit < 1 || qty * unit != p.amountMinor) return refuse("amount is not quantity x unit price");
+  std::int64_t qty = meta->optValue<Poco::Int64>("quantity", 0),
+               unit = meta->optValue<Poco::Int64>("unit_price_minor", -1);
+  if (qty < 1 || unit < 1 || qty * unit != p.amountMinor)
+    return refuse("amount is not quantity x unit price");
   Step at;
   at.kind = Step::Kind::confirm;
   at.product = p.product;
@@ -747,16 +842,21 @@ Result<InitiateResult> HubtelProvider::initiate(const Payment& p, const CreatePa
              .empty();
     if (reused) return;
     // A session continued from its ClientState alone may have lost its row: bring it back.
-    tx.exec("INSERT INTO hubtel_sessions (session_id, mobile, state, status, created_at, updated_at) VALUES (?, ?, ?, 'open', ?, ?) "
-            "ON CONFLICT DO NOTHING",
-            {p.orderRef, p.customer.phone, encodeStep(at), now, now});
+    tx.exec(
+        "INSERT INTO hubtel_sessions (session_id, mobile, state, status, created_at, updated_at) "
+        "VALUES (?, ?, ?, 'open', ?, ?) "
+        "ON CONFLICT DO NOTHING",
+        {p.orderRef, p.customer.phone, encodeStep(at), now, now});
     // The claim, with everything the fulfilment needs: one payment per session even if
     // Hubtel repeats the confirming request.
-    claimed = tx.query("UPDATE hubtel_sessions SET status = 'checkout', state = ?, product = ?, item_id = ?, item_name = ?, qty = ?, "
-                       "unit_minor = ?, amount_minor = ?, currency = ?, payment_id = ?, checkout_at = ?, closed_at = ?, updated_at = ? "
-                       "WHERE session_id = ? AND status = 'open' AND created_at >= ? RETURNING created_at",
-                       {encodeStep(at), p.product, at.itemId, itemName, qty, unit, p.amountMinor, std::string(kCurrency), p.id, now,
-                        now, now, p.orderRef, now - cfg_.sessionTtlMs});
+    claimed = tx.query(
+        "UPDATE hubtel_sessions SET status = 'checkout', state = ?, product = ?, item_id = ?, "
+        "item_name = ?, qty = ?, "
+        "unit_minor = ?, amount_minor = ?, currency = ?, payment_id = ?, checkout_at = ?, "
+        "closed_at = ?, updated_at = ? "
+        "WHERE session_id = ? AND status = 'open' AND created_at >= ? RETURNING created_at",
+        {encodeStep(at), p.product, at.itemId, itemName, qty, unit, p.amountMinor,
+         std::string(kCurrency), p.id, now, now, now, p.orderRef, now - cfg_.sessionTtlMs});
     // Hubtel calls the fulfilment URL once the customer paid; if it has not within five
     // minutes, ask its status API (the seed's rescue for a missed fulfilment).
     if (!claimed.empty()) {
@@ -764,14 +864,17 @@ Result<InitiateResult> HubtelProvider::initiate(const Payment& p, const CreatePa
           "INSERT INTO hubtel_payment_refs (session_id, payment_id, created_at) VALUES (?, ?, ?) "
           "ON CONFLICT DO NOTHING",
           {p.orderRef, p.id, now});
-      host_.jobs().enqueue(tx, JobSpec{"hubtel.status_check", job, "status:" + p.id, now + cfg_.statusCheckAfterMs, 0});
+      host_.jobs().enqueue(tx, JobSpec{"hubtel.status_check", job, "status:" + p.id,
+                                       now + cfg_.statusCheckAfterMs, 0});
     }
   });
   if (reused) return refuse("this SessionId already has a payment");
-  if (claimed.empty()) return refuse("the session is not open (closed, expired or already at checkout)");
+  if (claimed.empty())
+    return refuse("the session is not open (closed, expired or already at checkout)");
   // The USSD part of the session ends here, at AddToCart.
   host_.metrics().increment("malipo_hubtel_sessions_ended_total");
-  host_.metrics().increment("malipo_hubtel_session_seconds_total", {}, static_cast<double>(now - claimed.i64(0, "created_at")) / 1000.0);
+  host_.metrics().increment("malipo_hubtel_session_seconds_total", {},
+                            static_cast<double>(now - claimed.i64(0, "created_at")) / 1000.0);
   InitiateResult out;
   out.providerRef = p.orderRef;  // the SessionId: Hubtel's clientReference for the status check
   out.action.type = "none";
@@ -808,10 +911,11 @@ Response HubtelProvider::fulfil(const Poco::JSON::Object& body, const Request& r
     return answer(400, parsed.error().external);
   }
   const Fulfilment& f = parsed.value();
-  host_.logger().info(kLog, "fulfilment <- session " + f.sessionId + " order " + f.orderId + " status " + f.status +
-                                " successful " + (f.isSuccessful ? "true" : "false") + " amount " +
-                                (f.amountPaidMinor >= 0 ? minorToCedis(f.amountPaidMinor) : "?") + " " + f.currency + " qty " +
-                                std::to_string(f.quantity));
+  host_.logger().info(kLog, "fulfilment <- session " + f.sessionId + " order " + f.orderId +
+                                " status " + f.status + " successful " +
+                                (f.isSuccessful ? "true" : "false") + " amount " +
+                                (f.amountPaidMinor >= 0 ? minorToCedis(f.amountPaidMinor) : "?") +
+                                " " + f.currency + " qty " + std::to_string(f.quantity));
   std::int64_t now = host_.clock().nowMs();
   bool duplicate = false;
   std::string paymentId;
@@ -834,18 +938,22 @@ Response HubtelProvider::fulfil(const Poco::JSON::Object& body, const Request& r
     payload.set("order_id", f.orderId);
     // Settling and the callback run as a durable job, so the 200 below goes out at once
     // and a crash after it loses nothing.
-    host_.jobs().enqueue(tx, JobSpec{"hubtel.fulfil", jsonText(payload), "fulfil:" + f.orderId, 0, 0});
+    host_.jobs().enqueue(tx,
+                         JobSpec{"hubtel.fulfil", jsonText(payload), "fulfil:" + f.orderId, 0, 0});
   });
   if (duplicate) {
     host_.metrics().increment("malipo_hubtel_fulfilments_total", {{"result", "duplicate"}});
-    host_.logger().info(kLog, "fulfilment order " + f.orderId + " is a duplicate: already recorded");
+    host_.logger().info(kLog,
+                        "fulfilment order " + f.orderId + " is a duplicate: already recorded");
     return answer(200, "Duplicate: already received");
   }
   if (paymentId.empty()) {
     error("unknown_session");
-    host_.logger().error(kLog, "fulfilment order " + f.orderId + " names session " + f.sessionId + ", which has no checkout");
+    host_.logger().error(kLog, "fulfilment order " + f.orderId + " names session " + f.sessionId +
+                                   ", which has no checkout");
   }
-  host_.metrics().increment("malipo_hubtel_fulfilments_total", {{"result", f.paid() ? "paid" : "not_paid"}});
+  host_.metrics().increment("malipo_hubtel_fulfilments_total",
+                            {{"result", f.paid() ? "paid" : "not_paid"}});
   return answer(200, "Received");
 }
 
@@ -901,7 +1009,8 @@ Result<ProviderStatus> HubtelProvider::query(const Payment& p) {
     }
     return st;
   } catch (const DbError& e) {
-    return Error::make(ErrorCode::unavailable, std::string("hubtel query: ") + e.what(), "The payment provider failed.");
+    return Error::make(ErrorCode::unavailable, std::string("hubtel query: ") + e.what(),
+                       "The payment provider failed.");
   }
 }
 
@@ -915,7 +1024,8 @@ Result<ProviderStatus> HubtelProvider::statusCheck(const Payment& p, std::int64_
   // initiate() makes it unique to this payment (a SessionId pays once, ever).
   o.url = statusBaseUrl() + "/transactions/" + pos + "/status?clientReference=" + ref;
   o.timeoutMs = cfg_.timeoutMs;
-  if (!cfg_.apiId.empty() || !cfg_.apiKey.empty()) o.headers.emplace_back("Authorization", basicAuth(cfg_.apiId, cfg_.apiKey));
+  if (!cfg_.apiId.empty() || !cfg_.apiKey.empty())
+    o.headers.emplace_back("Authorization", basicAuth(cfg_.apiId, cfg_.apiKey));
   o.headers.emplace_back("Accept", "application/json");
   auto r = host_.http().send(o);
   if (!r.ok()) {
@@ -927,7 +1037,8 @@ Result<ProviderStatus> HubtelProvider::statusCheck(const Payment& p, std::int64_
   auto parsed = parseStatusReply(r.value().status, r.value().body);
   if (!parsed.ok()) {
     error("status_check_failed");
-    host_.logger().warning(kLog, "status check for session " + p.orderRef + ": " + parsed.error().internal);
+    host_.logger().warning(
+        kLog, "status check for session " + p.orderRef + ": " + parsed.error().internal);
     return parsed.error();
   }
   const TxnStatus& t = parsed.value();
@@ -937,7 +1048,8 @@ Result<ProviderStatus> HubtelProvider::statusCheck(const Payment& p, std::int64_
                        "status check for " + p.orderRef + " answered for " + t.clientReference,
                        "The payment provider failed.");
   }
-  host_.logger().info(kLog, "status check for session " + p.orderRef + ": " + (t.status.empty() ? "not found" : t.status));
+  host_.logger().info(kLog, "status check for session " + p.orderRef + ": " +
+                                (t.status.empty() ? "not found" : t.status));
   ProviderStatus st;
   st.providerRef = p.orderRef;
   st.detail = "status check " + (t.status.empty() ? std::string("not found") : t.status) +
@@ -972,7 +1084,8 @@ Result<ProviderStatus> HubtelProvider::statusCheck(const Payment& p, std::int64_
 Result<std::vector<WebhookEvent>> HubtelProvider::parseWebhook(const Request& request) {
   (void)request;
   // Hubtel posts fulfilments to the interaction route, never to /webhooks/hubtel.
-  return Error::make(ErrorCode::invalidInput, "hubtel delivers fulfilments to interaction_path, not /webhooks/hubtel");
+  return Error::make(ErrorCode::invalidInput,
+                     "hubtel delivers fulfilments to interaction_path, not /webhooks/hubtel");
 }
 
 // ---------------------------------------------------------------------------------------
@@ -987,7 +1100,9 @@ std::int64_t HubtelProvider::retryDelay(int attempt) const {
 void HubtelProvider::recordOutcome(const Payment& p) {
   std::string outcome = statusName(p.status);
   // Counted once per payment, whichever job sees the final state first.
-  if (host_.db().exec("UPDATE hubtel_sessions SET outcome = ? WHERE payment_id = ? AND outcome IS NULL", {outcome, p.id}) == 1)
+  if (host_.db().exec(
+          "UPDATE hubtel_sessions SET outcome = ? WHERE payment_id = ? AND outcome IS NULL",
+          {outcome, p.id}) == 1)
     host_.metrics().increment("malipo_hubtel_payments_total", {{"outcome", outcome}});
 }
 
@@ -1013,15 +1128,21 @@ JobOutcome HubtelProvider::runFulfil(const Job& job) {
     // a succeeded or held payment as it is, and re-asks for a failed or expired one, so money
     // that arrived late is held for review rather than lost.
     auto synced = host_.payments().sync(paymentId);
-    if (!synced.ok()) return JobOutcome::retry("payment " + paymentId + ": " + synced.error().internal, retryDelay(job.attempt));
+    if (!synced.ok())
+      return JobOutcome::retry("payment " + paymentId + ": " + synced.error().internal,
+                               retryDelay(job.attempt));
     Payment p = synced.value();
     if (!isFinal(p.status)) {
       if (now >= deadline) {
-        host_.db().exec("UPDATE hubtel_fulfilments SET callback_status = 'expired' WHERE order_id = ?", {orderId});
+        host_.db().exec(
+            "UPDATE hubtel_fulfilments SET callback_status = 'expired' WHERE order_id = ?",
+            {orderId});
         error("callback_expired");
-        return JobOutcome::fail("payment " + paymentId + " still " + statusName(p.status) + " an hour after the fulfilment");
+        return JobOutcome::fail("payment " + paymentId + " still " + statusName(p.status) +
+                                " an hour after the fulfilment");
       }
-      return JobOutcome::retry("payment " + paymentId + " is " + statusName(p.status), retryDelay(job.attempt));
+      return JobOutcome::retry("payment " + paymentId + " is " + statusName(p.status),
+                               retryDelay(job.attempt));
     }
     recordOutcome(p);
     meta.set("payment_id", p.id);
@@ -1039,8 +1160,9 @@ JobOutcome HubtelProvider::runFulfil(const Job& job) {
       // "success" tells Hubtel the service was delivered: wait for the product's delivery,
       // leaving a tenth of the callback window to tell Hubtel either way.
       if (success && p.fulfilment == "pending" && now < deadline - cfg_.callbackWindowMs / 10)
-        return JobOutcome::retry("payment " + p.id + " is paid; its product has not delivered yet",
-                                 std::min<std::int64_t>(retryDelay(job.attempt), 250LL * job.attempt));
+        return JobOutcome::retry(
+            "payment " + p.id + " is paid; its product has not delivered yet",
+            std::min<std::int64_t>(retryDelay(job.attempt), 250LL * job.attempt));
       if (success && p.fulfilment == "failed") {
         success = false;
         meta.set("reason", "The service could not be delivered");
@@ -1050,7 +1172,8 @@ JobOutcome HubtelProvider::runFulfil(const Job& job) {
       }
       if (success) {
         meta.set("product", p.product);
-        Rows s = host_.db().query("SELECT item_id, qty FROM hubtel_sessions WHERE session_id = ?", {sessionId});
+        Rows s = host_.db().query("SELECT item_id, qty FROM hubtel_sessions WHERE session_id = ?",
+                                  {sessionId});
         if (!s.empty()) {
           meta.set("item_id", s.str(0, "item_id"));
           meta.set("quantity", s.i64(0, "qty"));
@@ -1061,7 +1184,8 @@ JobOutcome HubtelProvider::runFulfil(const Job& job) {
     } else if (p.status == PaymentStatus::held) {
       meta.set("reason", "Payment does not match the order: held for review");
     } else {
-      meta.set("reason", p.failureReason.empty() ? std::string("Payment not successful") : p.failureReason);
+      meta.set("reason",
+               p.failureReason.empty() ? std::string("Payment not successful") : p.failureReason);
     }
   }
 
@@ -1071,32 +1195,44 @@ JobOutcome HubtelProvider::runFulfil(const Job& job) {
   o.body = callbackBody(sessionId, orderId, success, meta);
   o.timeoutMs = cfg_.timeoutMs;
   o.maxRetries = 0;  // this job is the retry loop
-  host_.db().exec("UPDATE hubtel_fulfilments SET callback_attempts = callback_attempts + 1 WHERE order_id = ?", {orderId});
+  host_.db().exec(
+      "UPDATE hubtel_fulfilments SET callback_attempts = callback_attempts + 1 WHERE order_id = ?",
+      {orderId});
   auto r = host_.http().send(o);
   bool accepted = r.ok() && r.value().status >= 200 && r.value().status < 300;
-  host_.logger().info(kLog, "callback -> order " + orderId + " " + (success ? "success" : "failed") + ": " +
-                                (r.ok() ? "HTTP " + std::to_string(r.value().status) : r.error().internal));
+  host_.logger().info(
+      kLog, "callback -> order " + orderId + " " + (success ? "success" : "failed") + ": " +
+                (r.ok() ? "HTTP " + std::to_string(r.value().status) : r.error().internal));
   if (accepted) {
     std::int64_t t = host_.clock().nowMs();
     host_.db().write([&](Tx& tx) {
-      tx.exec("UPDATE hubtel_fulfilments SET callback_status = 'sent', service_status = ?, callback_at = ? WHERE order_id = ?",
-              {std::string(success ? "success" : "failed"), t, orderId});
+      tx.exec(
+          "UPDATE hubtel_fulfilments SET callback_status = 'sent', service_status = ?, callback_at "
+          "= ? WHERE order_id = ?",
+          {std::string(success ? "success" : "failed"), t, orderId});
       // The session is over once Hubtel knows the outcome.
-      tx.exec("UPDATE hubtel_sessions SET status = ?, updated_at = ? WHERE session_id = ? AND status = 'checkout'",
-              {std::string(success ? "fulfilled" : "failed"), t, sessionId});
+      tx.exec(
+          "UPDATE hubtel_sessions SET status = ?, updated_at = ? WHERE session_id = ? AND status = "
+          "'checkout'",
+          {std::string(success ? "fulfilled" : "failed"), t, sessionId});
     });
-    host_.metrics().increment("malipo_hubtel_callbacks_total", {{"result", success ? "success" : "failed"}});
+    host_.metrics().increment("malipo_hubtel_callbacks_total",
+                              {{"result", success ? "success" : "failed"}});
     return JobOutcome::ok();
   }
   error("callback_failed");
   std::int64_t delay = retryDelay(job.attempt);
   if (host_.clock().nowMs() + delay > deadline) {
-    host_.db().exec("UPDATE hubtel_fulfilments SET callback_status = 'expired' WHERE order_id = ?", {orderId});
+    host_.db().exec("UPDATE hubtel_fulfilments SET callback_status = 'expired' WHERE order_id = ?",
+                    {orderId});
     host_.metrics().increment("malipo_hubtel_callbacks_total", {{"result", "expired"}});
-    return JobOutcome::fail("fulfilment callback for order " + orderId + " not accepted within the hour");
+    return JobOutcome::fail("fulfilment callback for order " + orderId +
+                            " not accepted within the hour");
   }
-  return JobOutcome::retry("callback not accepted: " + (r.ok() ? "HTTP " + std::to_string(r.value().status) : r.error().internal),
-                           delay);
+  return JobOutcome::retry(
+      "callback not accepted: " +
+          (r.ok() ? "HTTP " + std::to_string(r.value().status) : r.error().internal),
+      delay);
 }
 
 JobOutcome HubtelProvider::runStatusCheck(const Job& job) {
@@ -1109,7 +1245,8 @@ JobOutcome HubtelProvider::runStatusCheck(const Job& job) {
   if (!synced.ok()) {
     if (synced.error().code == ErrorCode::notFound) return JobOutcome::fail("no payment " + id);
     auto got = host_.payments().get(id);
-    if (got.ok() && (isFinal(got.value().status) || now > got.value().expiresAtMs + cfg_.statusCheckIntervalMs))
+    if (got.ok() &&
+        (isFinal(got.value().status) || now > got.value().expiresAtMs + cfg_.statusCheckIntervalMs))
       return JobOutcome::ok();
     return JobOutcome::retry(synced.error().internal, cfg_.statusCheckIntervalMs);
   }
@@ -1121,7 +1258,8 @@ JobOutcome HubtelProvider::runStatusCheck(const Job& job) {
   // Unpaid: keep asking until the payment's deadline; the sync after it expires the
   // payment, and the kernel's janitor keeps watching beyond that.
   if (now > p.expiresAtMs + cfg_.statusCheckIntervalMs) return JobOutcome::ok();
-  return JobOutcome::retry("payment " + id + " still " + statusName(p.status), cfg_.statusCheckIntervalMs);
+  return JobOutcome::retry("payment " + id + " still " + statusName(p.status),
+                           cfg_.statusCheckIntervalMs);
 }
 
 void HubtelProvider::runPurge() {
@@ -1133,7 +1271,9 @@ void HubtelProvider::runPurge() {
     tx.exec("DELETE FROM hubtel_sim_sessions WHERE created_at < ?", {cutoff});
     tx.exec("DELETE FROM hubtel_sim_transactions WHERE created_at < ?", {cutoff});
     tx.exec("DELETE FROM hubtel_sim_callbacks WHERE received_at < ?", {cutoff});
-    if (n > 0) host_.logger().info(kLog, "purged " + std::to_string(n) + " USSD session(s) older than the session TTL");
+    if (n > 0)
+      host_.logger().info(
+          kLog, "purged " + std::to_string(n) + " USSD session(s) older than the session TTL");
   });
 }
 
@@ -1148,8 +1288,10 @@ void HubtelProvider::runStats() {
       "SUM(CASE WHEN closed_at IS NOT NULL THEN 1 ELSE 0 END) AS ended "
       "FROM hubtel_sessions WHERE created_at >= ?",
       {since});
-  double started = static_cast<double>(r.i64(0, "started")), checkouts = static_cast<double>(r.i64(0, "checkouts"));
-  double paid = static_cast<double>(r.i64(0, "paid")), decided = static_cast<double>(r.i64(0, "decided"));
+  double started = static_cast<double>(r.i64(0, "started")),
+         checkouts = static_cast<double>(r.i64(0, "checkouts"));
+  double paid = static_cast<double>(r.i64(0, "paid")),
+         decided = static_cast<double>(r.i64(0, "decided"));
   double ended = static_cast<double>(r.i64(0, "ended"));
   Metrics& m = host_.metrics();
   m.setGauge("malipo_hubtel_conversion_ratio", {}, started > 0 ? checkouts / started : 0);

@@ -70,8 +70,10 @@ struct Config {
   std::vector<std::string> quantityFields{"credits"};
   int pageSize = 6;
   bool balanceEntries = true;
-  std::int64_t statusCheckAfterMs = 300000, statusCheckIntervalMs = 60000, paymentExpiryMs = 3600000;
-  std::int64_t callbackWindowMs = 3600000, callbackRetryBaseMs = 2000, sessionTtlMs = 24LL * 3600000;
+  std::int64_t statusCheckAfterMs = 300000, statusCheckIntervalMs = 60000,
+               paymentExpiryMs = 3600000;
+  std::int64_t callbackWindowMs = 3600000, callbackRetryBaseMs = 2000,
+               sessionTtlMs = 24LL * 3600000;
   int timeoutMs = 10000;
   std::string rateLimitBucket = "webhooks";
   Texts texts;
@@ -111,10 +113,12 @@ class HubtelProvider final : public PaymentProvider {
   Reply interact(const Interaction& in, const std::string& msisdn);
   Reply start(const Interaction& in, const std::string& msisdn);
   Reply proceed(const Interaction& in, const std::string& msisdn);
-  Reply proceedFromRow(const Interaction& in, const std::string& msisdn, const std::optional<std::string>& fromClient);
+  Reply proceedFromRow(const Interaction& in, const std::string& msisdn,
+                       const std::optional<std::string>& fromClient);
   // Stores the step (closing the session when `closes`) only if the session is open and
   // young enough; false when it is not (or has no row).
-  bool storeIfOpen(const std::string& sessionId, const std::string& step, bool closes, std::int64_t now);
+  bool storeIfOpen(const std::string& sessionId, const std::string& step, bool closes,
+                   std::int64_t now);
   Reply end(const Interaction& in);
   Reply checkout(const Interaction& in, const std::string& msisdn, const Outcome& o);
   Reply showBalance(const Interaction& in, const std::string& msisdn, const std::string& product);
@@ -127,10 +131,12 @@ class HubtelProvider final : public PaymentProvider {
 
   Menu menuFor(const std::string& msisdn);
   bool sellsQuantity(const ChannelItem& item, const std::string& msisdn);
-  Result<std::string> saleMetadata(const ChannelItem& item, std::int64_t qty, const std::string& msisdn, const std::string& sessionId);
+  Result<std::string> saleMetadata(const ChannelItem& item, std::int64_t qty,
+                                   const std::string& msisdn, const std::string& sessionId);
   std::vector<std::string> balanceProducts(const std::vector<ChannelItem>& items);
   // Stores the step and closes the session when the reply ends it.
-  void saveStep(const Interaction& in, const std::string& msisdn, const std::string& step, bool closes);
+  void saveStep(const Interaction& in, const std::string& msisdn, const std::string& step,
+                bool closes);
   Reply withState(Reply reply, const std::string& sessionId, const std::string& step);
 
   // Hubtel's transaction status check for the payment's session, the one source we settle

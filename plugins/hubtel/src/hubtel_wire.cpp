@@ -1,11 +1,11 @@
 #include "hubtel_wire.hpp"
 
+#include <Poco/Base64Encoder.h>
 #include <Poco/JSON/Parser.h>
 #include <Poco/JSON/Stringifier.h>
 #include <openssl/crypto.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
-#include <Poco/Base64Encoder.h>
 #include <phonenumbers/phonenumberutil.h>
 
 #include <algorithm>
@@ -54,11 +54,21 @@ void appendJsonString(std::string& out, const std::string& s) {
   out += '"';
   for (unsigned char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (c < 0x20) {
           static const char* hex = "0123456789abcdef";
@@ -96,9 +106,12 @@ std::optional<std::int64_t> fromBase36(const std::string& s) {
   std::int64_t v = 0;
   for (char c : s) {
     int d;
-    if (c >= '0' && c <= '9') d = c - '0';
-    else if (c >= 'a' && c <= 'z') d = c - 'a' + 10;
-    else return std::nullopt;
+    if (c >= '0' && c <= '9')
+      d = c - '0';
+    else if (c >= 'a' && c <= 'z')
+      d = c - 'a' + 10;
+    else
+      return std::nullopt;
     v = v * 36 + d;
   }
   return v;
@@ -133,7 +146,8 @@ std::string toLower(std::string s) {
   return s;
 }
 
-std::string fill(const std::string& tmpl, const std::vector<std::pair<std::string, std::string>>& vars) {
+std::string fill(const std::string& tmpl,
+                 const std::vector<std::pair<std::string, std::string>>& vars) {
   std::string out;
   out.reserve(tmpl.size() + 32);
   for (std::size_t i = 0; i < tmpl.size();) {
@@ -141,7 +155,8 @@ std::string fill(const std::string& tmpl, const std::vector<std::pair<std::strin
       std::size_t end = tmpl.find('}', i);
       if (end != std::string::npos) {
         std::string key = tmpl.substr(i + 1, end - i - 1);
-        auto it = std::find_if(vars.begin(), vars.end(), [&](const auto& kv) { return kv.first == key; });
+        auto it =
+            std::find_if(vars.begin(), vars.end(), [&](const auto& kv) { return kv.first == key; });
         if (it != vars.end()) {
           out += it->second;
           i = end + 1;
@@ -161,13 +176,15 @@ std::string oneLine(const std::string& s, std::size_t max) {
       out += "…";
       break;
     }
-    if (c == '\n') out += "\\n";
-    else if (c == '\r') continue;
-    else out += c;
+    if (c == '\n')
+      out += "\\n";
+    else if (c == '\r')
+      continue;
+    else
+      out += c;
   }
   return out;
 }
-
 
 Interaction parseInteraction(const Poco::JSON::Object& o) {
   Interaction in;
@@ -206,20 +223,26 @@ std::int64_t cedisToMinor(const Poco::Dynamic::Var& v) {
   return -1;
 }
 
-std::string minorToCedis(std::int64_t minor) { return formatMajor(minor, kCurrency); }
+std::string minorToCedis(std::int64_t minor) {
+  return formatMajor(minor, kCurrency);
+}
 
-bool Fulfilment::paid() const { return toLower(status) == "paid" && isSuccessful; }
+bool Fulfilment::paid() const {
+  return toLower(status) == "paid" && isSuccessful;
+}
 
 Result<Fulfilment> parseFulfilment(const Poco::JSON::Object& o) {
   Fulfilment f;
   f.sessionId = str(o, "SessionId");
   f.orderId = str(o, "OrderId");
   if (f.sessionId.empty() || f.orderId.empty())
-    return Error::make(ErrorCode::invalidInput, "fulfilment without SessionId or OrderId", kInvalidRequest);
+    return Error::make(ErrorCode::invalidInput, "fulfilment without SessionId or OrderId",
+                       kInvalidRequest);
   if (f.sessionId.size() > 200 || f.orderId.size() > 200)
     return Error::make(ErrorCode::invalidInput, "fulfilment ids too long", kInvalidRequest);
   auto info = obj(o, "OrderInfo");
-  if (!info) return Error::make(ErrorCode::invalidInput, "fulfilment without OrderInfo", kInvalidRequest);
+  if (!info)
+    return Error::make(ErrorCode::invalidInput, "fulfilment without OrderInfo", kInvalidRequest);
   f.status = str(*info, "Status");
   f.currency = str(*info, "Currency");
   if (f.currency.empty()) f.currency = kCurrency;
@@ -272,7 +295,8 @@ Result<Fulfilment> parseFulfilment(const Poco::JSON::Object& o) {
   return f;
 }
 
-Reply Reply::release(const std::string& sessionId, const std::string& message, const std::string& label) {
+Reply Reply::release(const std::string& sessionId, const std::string& message,
+                     const std::string& label) {
   Reply r;
   r.sessionId = sessionId;
   r.type = "release";
@@ -324,12 +348,17 @@ Result<TxnStatus> parseStatusReply(int httpStatus, const std::string& body) {
   if (httpStatus == 401 || httpStatus == 403)
     return Error::make(ErrorCode::providerError,
                        "status check refused with " + std::to_string(httpStatus) +
-                           (httpStatus == 403 ? " (is this server's IP allow-listed at Hubtel?)" : " (check api_id / api_key)"),
+                           (httpStatus == 403 ? " (is this server's IP allow-listed at Hubtel?)"
+                                              : " (check api_id / api_key)"),
                        "The payment provider failed.");
   if (httpStatus != 200)
-    return Error::make(ErrorCode::providerError, "status check answered " + std::to_string(httpStatus), "The payment provider failed.");
+    return Error::make(ErrorCode::providerError,
+                       "status check answered " + std::to_string(httpStatus),
+                       "The payment provider failed.");
   auto o = parseJsonObject(body);
-  if (!o) return Error::make(ErrorCode::providerError, "status check answered a body that is not a JSON object");
+  if (!o)
+    return Error::make(ErrorCode::providerError,
+                       "status check answered a body that is not a JSON object");
   st.responseCode = str(*o, "responseCode");
   auto data = obj(*o, "data");
   if (!data) {
@@ -343,7 +372,8 @@ Result<TxnStatus> parseStatusReply(int httpStatus, const std::string& body) {
   st.clientReference = str(*data, "clientReference");
   st.amountMinor = data->has("amount") ? cedisToMinor(data->get("amount")) : -1;
   st.chargesMinor = data->has("charges") ? cedisToMinor(data->get("charges")) : -1;
-  st.amountAfterChargesMinor = data->has("amountAfterCharges") ? cedisToMinor(data->get("amountAfterCharges")) : -1;
+  st.amountAfterChargesMinor =
+      data->has("amountAfterCharges") ? cedisToMinor(data->get("amountAfterCharges")) : -1;
   std::string s = toLower(st.status);
   st.kind = s == "paid"       ? TxnStatus::Kind::paid
             : s == "unpaid"   ? TxnStatus::Kind::unpaid
@@ -370,7 +400,8 @@ std::string normaliseMsisdn(const std::string& raw) {
   // Hubtel's own spelling, 233 and nine digits, is already canonical: skip the regex-heavy
   // parser on the hot path (it would return the same).
   if (raw.size() == 12 && raw.compare(0, 3, "233") == 0 &&
-      std::all_of(raw.begin(), raw.end(), [](char c) { return c >= '0' && c <= '9'; }) && raw[3] != '0')
+      std::all_of(raw.begin(), raw.end(), [](char c) { return c >= '0' && c <= '9'; }) &&
+      raw[3] != '0')
     return raw;
   using i18n::phonenumbers::PhoneNumberUtil;
   std::string input = raw;
@@ -379,7 +410,8 @@ std::string normaliseMsisdn(const std::string& raw) {
   std::string digits;
   for (char c : raw)
     if (c >= '0' && c <= '9') digits += c;
-  if (digits.size() == 12 && digits.rfind("233", 0) == 0 && raw.find('+') == std::string::npos) input = "+" + digits;
+  if (digits.size() == 12 && digits.rfind("233", 0) == 0 && raw.find('+') == std::string::npos)
+    input = "+" + digits;
   PhoneNumberUtil* util = PhoneNumberUtil::GetInstance();
   i18n::phonenumbers::PhoneNumber number;
   if (util->Parse(input, "GH", &number) != PhoneNumberUtil::NO_PARSING_ERROR) return {};
@@ -395,12 +427,13 @@ std::string maskMsisdn(const std::string& m) {
   return m.substr(0, 3) + "***" + m.substr(m.size() - 3);
 }
 
-std::string ClientStateCodec::mac(const std::string& sessionId, const std::string& step, const std::string& issued) const {
+std::string ClientStateCodec::mac(const std::string& sessionId, const std::string& step,
+                                  const std::string& issued) const {
   std::string msg = sessionId + "|" + step + "|" + issued;
   unsigned char out[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
-  HMAC(EVP_sha256(), secret_.data(), static_cast<int>(secret_.size()), reinterpret_cast<const unsigned char*>(msg.data()),
-       msg.size(), out, &len);
+  HMAC(EVP_sha256(), secret_.data(), static_cast<int>(secret_.size()),
+       reinterpret_cast<const unsigned char*>(msg.data()), msg.size(), out, &len);
   static const char* hex = "0123456789abcdef";
   std::string s;
   // 64 bits: a forger has one guess per USSD step, so this is ample and keeps the state short.
@@ -411,21 +444,25 @@ std::string ClientStateCodec::mac(const std::string& sessionId, const std::strin
   return s;
 }
 
-std::string ClientStateCodec::encode(const std::string& sessionId, const std::string& step, std::int64_t nowMs) const {
+std::string ClientStateCodec::encode(const std::string& sessionId, const std::string& step,
+                                     std::int64_t nowMs) const {
   std::string issued = base36(nowMs / 1000);
   return step + "~" + issued + "~" + mac(sessionId, step, issued);
 }
 
-std::optional<std::string> ClientStateCodec::decode(const std::string& sessionId, const std::string& token, std::int64_t nowMs,
+std::optional<std::string> ClientStateCodec::decode(const std::string& sessionId,
+                                                    const std::string& token, std::int64_t nowMs,
                                                     std::int64_t maxAgeMs) const {
   if (token.empty() || token.size() > 512) return std::nullopt;
   std::size_t b = token.rfind('~');
   if (b == std::string::npos || b == 0) return std::nullopt;
   std::size_t a = token.rfind('~', b - 1);
   if (a == std::string::npos) return std::nullopt;
-  std::string step = token.substr(0, a), issued = token.substr(a + 1, b - a - 1), sig = token.substr(b + 1);
+  std::string step = token.substr(0, a), issued = token.substr(a + 1, b - a - 1),
+              sig = token.substr(b + 1);
   std::string want = mac(sessionId, step, issued);
-  if (sig.size() != want.size() || CRYPTO_memcmp(sig.data(), want.data(), want.size()) != 0) return std::nullopt;
+  if (sig.size() != want.size() || CRYPTO_memcmp(sig.data(), want.data(), want.size()) != 0)
+    return std::nullopt;
   auto t = fromBase36(issued);
   if (!t) return std::nullopt;
   std::int64_t age = nowMs - *t * 1000;

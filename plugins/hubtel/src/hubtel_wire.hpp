@@ -43,9 +43,9 @@ struct Fulfilment {
   std::int64_t amountPaidMinor = -1;  // Payment.AmountPaid, else Subtotal, else the items' total
   std::int64_t amountAfterChargesMinor = -1;  // Payment.AmountAfterCharges
   std::int64_t subtotalMinor = -1;
-  std::int64_t itemsMinor = -1;       // the goods: sum of Quantity x UnitPrice over OrderInfo.Items
-  std::int64_t quantity = 0;          // the first item's Quantity
-  std::int64_t unitPriceMinor = -1;   // the first item's UnitPrice
+  std::int64_t itemsMinor = -1;      // the goods: sum of Quantity x UnitPrice over OrderInfo.Items
+  std::int64_t quantity = 0;         // the first item's Quantity
+  std::int64_t unitPriceMinor = -1;  // the first item's UnitPrice
   std::string itemName, paymentType;
   bool paid() const;  // Status == "Paid" (any case) and Payment.IsSuccessful
 };
@@ -64,7 +64,8 @@ struct Reply {
   std::int64_t qty = 0;
   std::int64_t unitPriceMinor = 0;
 
-  static Reply release(const std::string& sessionId, const std::string& message, const std::string& label = "");
+  static Reply release(const std::string& sessionId, const std::string& message,
+                       const std::string& label = "");
   std::string toJson() const;
 };
 
@@ -105,19 +106,21 @@ std::string normaliseMsisdn(const std::string& raw);
 // 233***542: for logs (phone numbers are personal data).
 std::string maskMsisdn(const std::string& msisdn);
 
-// ClientState = "<step>~<issued, base-36 seconds>~<16 hex of HMAC-SHA256(secret, session|step|issued)>".
-// Binding the session id stops a state from one session being replayed in another; the
-// issue time bounds how long a captured state is any good.
+// ClientState = "<step>~<issued, base-36 seconds>~<16 hex of HMAC-SHA256(secret,
+// session|step|issued)>". Binding the session id stops a state from one session being replayed in
+// another; the issue time bounds how long a captured state is any good.
 class ClientStateCodec {
  public:
   explicit ClientStateCodec(std::string secret) : secret_(std::move(secret)) {}
-  std::string encode(const std::string& sessionId, const std::string& step, std::int64_t nowMs) const;
+  std::string encode(const std::string& sessionId, const std::string& step,
+                     std::int64_t nowMs) const;
   // The step, or nullopt when empty, malformed, forged, for another session or older than maxAgeMs.
-  std::optional<std::string> decode(const std::string& sessionId, const std::string& token, std::int64_t nowMs,
-                                    std::int64_t maxAgeMs) const;
+  std::optional<std::string> decode(const std::string& sessionId, const std::string& token,
+                                    std::int64_t nowMs, std::int64_t maxAgeMs) const;
 
  private:
-  std::string mac(const std::string& sessionId, const std::string& step, const std::string& issued) const;
+  std::string mac(const std::string& sessionId, const std::string& step,
+                  const std::string& issued) const;
   std::string secret_;
 };
 
@@ -128,7 +131,8 @@ std::string randomHex(std::size_t n);
 
 std::string toLower(std::string s);
 // "{name} costs {price}" with {key} replaced from `vars`; unknown keys stay as they are.
-std::string fill(const std::string& tmpl, const std::vector<std::pair<std::string, std::string>>& vars);
+std::string fill(const std::string& tmpl,
+                 const std::vector<std::pair<std::string, std::string>>& vars);
 // For logs: newlines as \n, at most `max` characters.
 std::string oneLine(const std::string& s, std::size_t max = 160);
 

@@ -5,7 +5,6 @@
 // and, under scripts/test.sh, PostgreSQL.
 #include <Poco/JSON/Parser.h>
 #include <Poco/URI.h>
-
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -26,7 +25,9 @@ namespace {
 const char* kMobile = "233244123456";
 const char* kAccount = "msisdn:233244123456";
 
-Poco::JSON::Object::Ptr parse(const std::string& s) { return Poco::JSON::Parser().parse(s).extract<Poco::JSON::Object::Ptr>(); }
+Poco::JSON::Object::Ptr parse(const std::string& s) {
+  return Poco::JSON::Parser().parse(s).extract<Poco::JSON::Object::Ptr>();
+}
 
 std::string str(const Poco::JSON::Object::Ptr& o, const std::string& key) {
   return o && o->has(key) && !o->isNull(key) ? o->get(key).convert<std::string>() : std::string();
@@ -86,9 +87,15 @@ class HubtelTest : public EngineTest {
     if (kernel_) {
       // Callbacks go to our own simulator in sandbox: let them finish rather than have the
       // shutdown wait out their timeouts.
-      eventually([&] {
-        return kernel_->store().query("SELECT COUNT(*) AS n FROM hubtel_fulfilments WHERE callback_status = 'pending'").i64(0, "n") == 0;
-      }, 5000);
+      eventually(
+          [&] {
+            return kernel_->store()
+                       .query(
+                           "SELECT COUNT(*) AS n FROM hubtel_fulfilments WHERE callback_status = "
+                           "'pending'")
+                       .i64(0, "n") == 0;
+          },
+          5000);
     }
     kernel_.reset();
   }
@@ -104,7 +111,8 @@ class HubtelTest : public EngineTest {
   }
   // The phone dials the code (Hubtel sends Initiation).
   std::string dial(Screen* out = nullptr, const std::string& mobile = kMobile) {
-    auto r = http(port_, "POST", "/sandbox/hubtel/driver/dial", R"({"mobile": ")" + mobile + R"("})");
+    auto r =
+        http(port_, "POST", "/sandbox/hubtel/driver/dial", R"({"mobile": ")" + mobile + R"("})");
     auto o = parse(r.body);
     if (out) *out = screenOf(r);
     return str(o, "session_id");
@@ -113,9 +121,11 @@ class HubtelTest : public EngineTest {
     return screenOf(http(port_, "POST", "/sandbox/hubtel/driver/answer",
                          R"({"session_id": ")" + session + R"(", "text": ")" + text + R"("})"));
   }
-  Screen answerWithState(const std::string& session, const std::string& text, const std::string& clientState) {
+  Screen answerWithState(const std::string& session, const std::string& text,
+                         const std::string& clientState) {
     return screenOf(http(port_, "POST", "/sandbox/hubtel/driver/answer",
-                         R"({"session_id": ")" + session + R"(", "text": ")" + text + R"(", "client_state": ")" + clientState + R"("})"));
+                         R"({"session_id": ")" + session + R"(", "text": ")" + text +
+                             R"(", "client_state": ")" + clientState + R"("})"));
   }
   // Dials and buys qty × the first package (10 credits, GHS 10.00) up to AddToCart.
   std::string checkout(int qty = 2, Screen* cart = nullptr) {
@@ -128,12 +138,14 @@ class HubtelTest : public EngineTest {
     return s;
   }
   Poco::JSON::Object::Ptr pay(const std::string& session, const std::string& extra = "") {
-    auto r = http(port_, "POST", "/sandbox/hubtel/driver/pay", R"({"session_id": ")" + session + "\"" + extra + "}");
+    auto r = http(port_, "POST", "/sandbox/hubtel/driver/pay",
+                  R"({"session_id": ")" + session + "\"" + extra + "}");
     EXPECT_EQ(r.status, 200) << r.body;
     return parse(r.body);
   }
   Poco::JSON::Array::Ptr callbacks(const std::string& session) {
-    return parse(http(port_, "GET", "/sandbox/hubtel/driver/callbacks?session_id=" + session).body)->getArray("callbacks");
+    return parse(http(port_, "GET", "/sandbox/hubtel/driver/callbacks?session_id=" + session).body)
+        ->getArray("callbacks");
   }
   // Direct POSTs to the interaction route, for bodies the simulator would never send.
   Poco::JSON::Object::Ptr ussd(const std::string& body, int* status = nullptr) {
@@ -141,20 +153,27 @@ class HubtelTest : public EngineTest {
     if (status) *status = r.status;
     return parse(r.body);
   }
-  Rows session(const std::string& id) { return kernel_->store().query("SELECT * FROM hubtel_sessions WHERE session_id = ?", {id}); }
+  Rows session(const std::string& id) {
+    return kernel_->store().query("SELECT * FROM hubtel_sessions WHERE session_id = ?", {id});
+  }
   std::string paymentOf(const std::string& sessionId) {
     Rows r = session(sessionId);
     return r.empty() || r.isNull(0, "payment_id") ? "" : r.str(0, "payment_id");
   }
   std::string status(const std::string& paymentId) {
-    return kernel_->store().query("SELECT status FROM payments WHERE id = ?", {paymentId}).str(0, "status");
+    return kernel_->store()
+        .query("SELECT status FROM payments WHERE id = ?", {paymentId})
+        .str(0, "status");
   }
   std::int64_t balance(const std::string& account = kAccount) {
-    Rows r = kernel_->store().query("SELECT balance FROM credit_accounts WHERE account = ?", {account});
+    Rows r =
+        kernel_->store().query("SELECT balance FROM credit_accounts WHERE account = ?", {account});
     return r.empty() ? 0 : r.i64(0, "balance");
   }
   std::int64_t ledgerRows(const std::string& account = kAccount) {
-    return kernel_->store().query("SELECT COUNT(*) AS n FROM credit_ledger WHERE account = ?", {account}).i64(0, "n");
+    return kernel_->store()
+        .query("SELECT COUNT(*) AS n FROM credit_ledger WHERE account = ?", {account})
+        .i64(0, "n");
   }
   std::string events(const std::string& id) {
     std::string s;
@@ -183,7 +202,8 @@ TEST_P(HubtelTest, InitiationShowsTheMainMenuBuiltFromCatalogs) {
   EXPECT_EQ(s.http, 200);
   EXPECT_EQ(s.type(), "response");
   EXPECT_EQ(s.message(),
-            "Malipo\n1. 10 credits - GHS 10.00\n2. 25 credits - GHS 25.00\n3. 50 credits - GHS 50.00\n4. Check my balance\n0. Exit");
+            "Malipo\n1. 10 credits - GHS 10.00\n2. 25 credits - GHS 25.00\n3. 50 credits - GHS "
+            "50.00\n4. Check my balance\n0. Exit");
   EXPECT_EQ(str(s.reply, "Label"), "Main Menu");
   EXPECT_EQ(str(s.reply, "DataType"), "input");
   EXPECT_EQ(str(s.reply, "FieldType"), "text");
@@ -194,7 +214,8 @@ TEST_P(HubtelTest, InitiationShowsTheMainMenuBuiltFromCatalogs) {
   ASSERT_EQ(row.size(), 1u);
   EXPECT_EQ(row.str(0, "status"), "open");
   EXPECT_EQ(row.str(0, "mobile"), kMobile);
-  EXPECT_NE(metrics().find("malipo_hubtel_sessions_started_total{operator=\"mtn\"} 1"), std::string::npos);
+  EXPECT_NE(metrics().find("malipo_hubtel_sessions_started_total{operator=\"mtn\"} 1"),
+            std::string::npos);
 }
 
 // A configured package without a name is labelled "<credits> credits" (the credits plugin's
@@ -223,13 +244,16 @@ TEST_P(HubtelTest, ResponsesNavigateToAddToCartWithTheSeedsItemStructure) {
   Screen cart = answer(id, "1");
   ASSERT_EQ(cart.type(), "AddToCart") << cart.raw;
   // Item{ItemName, Qty (integer), Price (unit, two decimals)}: exactly the seed's shape.
-  EXPECT_NE(cart.raw.find(R"("Item":{"ItemName":"10 credits","Qty":3,"Price":10.00})"), std::string::npos) << cart.raw;
+  EXPECT_NE(cart.raw.find(R"("Item":{"ItemName":"10 credits","Qty":3,"Price":10.00})"),
+            std::string::npos)
+      << cart.raw;
   auto item = cart.reply->getObject("Item");
   EXPECT_TRUE(item->get("Qty").isInteger());
   EXPECT_EQ(str(cart.reply, "DataType"), "display");
   EXPECT_EQ(str(cart.reply, "Label"), "Payment Checkout");
   EXPECT_EQ(cart.message(),
-            "Please complete payment:\n\nItem: 10 credits\nQuantity: 3\nUnit Price: GHS 10.00\nTotal: GHS 30.00\n\n"
+            "Please complete payment:\n\nItem: 10 credits\nQuantity: 3\nUnit Price: GHS "
+            "10.00\nTotal: GHS 30.00\n\n"
             "You will receive a payment prompt.");
 }
 
@@ -265,7 +289,8 @@ TEST_P(HubtelTest, CheckoutStoresTheSessionAndAPendingPayment) {
   EXPECT_EQ(meta->getValue<int>("quantity"), 4);
   EXPECT_EQ(meta->getValue<std::string>("account"), kAccount);
   EXPECT_EQ(job("status:" + pid), "queued");
-  EXPECT_NE(metrics().find("malipo_hubtel_checkouts_total{product=\"credits\"} 1"), std::string::npos);
+  EXPECT_NE(metrics().find("malipo_hubtel_checkouts_total{product=\"credits\"} 1"),
+            std::string::npos);
 }
 
 TEST_P(HubtelTest, ClientStateCarriesTheStepWhenTheSessionRowIsLost) {
@@ -293,8 +318,10 @@ TEST_P(HubtelTest, TheStoredStepBacksUpAMissingOrForgedClientState) {
   std::string forged = c.clientState();
   forged.replace(forged.find("|5|"), 3, "|9|");
   Screen bad = answerWithState(id, "7", forged);
-  EXPECT_EQ(bad.message(), "Invalid choice.\nBuy 5 x 10 credits\nTotal: GHS 50.00\n1. Confirm\n2. Cancel");
-  EXPECT_NE(metrics().find("malipo_hubtel_errors_total{type=\"bad_client_state\"} 1"), std::string::npos);
+  EXPECT_EQ(bad.message(),
+            "Invalid choice.\nBuy 5 x 10 credits\nTotal: GHS 50.00\n1. Confirm\n2. Cancel");
+  EXPECT_NE(metrics().find("malipo_hubtel_errors_total{type=\"bad_client_state\"} 1"),
+            std::string::npos);
   Screen cart = answerWithState(id, "1", forged);
   ASSERT_EQ(cart.type(), "AddToCart");
   EXPECT_EQ(cart.reply->getObject("Item")->getValue<int>("Qty"), 5);
@@ -314,12 +341,14 @@ TEST_P(HubtelTest, AStateFromAnotherSessionDoesNotCarryOver) {
 TEST_P(HubtelTest, NoSessionAndNoClientStateIsSessionExpired) {
   SKIP_WITHOUT_ENGINE();
   boot();
-  auto o = ussd(R"({"Type":"Response","Mobile":"233244123456","SessionId":"never-dialled","ServiceCode":"713","Message":"1",
+  auto o = ussd(
+      R"({"Type":"Response","Mobile":"233244123456","SessionId":"never-dialled","ServiceCode":"713","Message":"1",
     "Operator":"mtn","Sequence":2,"ClientState":"","Platform":"USSD"})");
   EXPECT_EQ(str(o, "Type"), "release");
   EXPECT_EQ(str(o, "Message"), "Session expired. Please dial again.");
   EXPECT_EQ(str(o, "SessionId"), "never-dialled");
-  EXPECT_NE(metrics().find("malipo_hubtel_errors_total{type=\"unknown_session\"} 1"), std::string::npos);
+  EXPECT_NE(metrics().find("malipo_hubtel_errors_total{type=\"unknown_session\"} 1"),
+            std::string::npos);
 }
 
 TEST_P(HubtelTest, TimeoutClosesTheSessionGracefully) {
@@ -327,7 +356,8 @@ TEST_P(HubtelTest, TimeoutClosesTheSessionGracefully) {
   boot();
   std::string id = dial();
   Screen mid = answer(id, "1");
-  auto t = screenOf(http(port_, "POST", "/sandbox/hubtel/driver/timeout", R"({"session_id": ")" + id + R"("})"));
+  auto t = screenOf(
+      http(port_, "POST", "/sandbox/hubtel/driver/timeout", R"({"session_id": ")" + id + R"("})"));
   EXPECT_EQ(t.type(), "release");
   Rows row = session(id);
   EXPECT_EQ(row.str(0, "status"), "closed");
@@ -342,11 +372,14 @@ TEST_P(HubtelTest, TimeoutClosesTheSessionGracefully) {
 TEST_P(HubtelTest, TypeIsComparedCaseInsensitively) {
   SKIP_WITHOUT_ENGINE();
   boot();
-  auto init = ussd(R"({"Type":"initiation","Mobile":"0244123456","SessionId":"s-lower","ServiceCode":"713","Message":"*713#",
+  auto init = ussd(
+      R"({"Type":"initiation","Mobile":"0244123456","SessionId":"s-lower","ServiceCode":"713","Message":"*713#",
     "Operator":"vodafone","Sequence":"1","ClientState":"","Platform":"USSD"})");
   EXPECT_EQ(str(init, "Type"), "response");
-  auto next = ussd(R"({"Type":"RESPONSE","Mobile":"+233 24 412 3456","SessionId":"s-lower","Message":"0","Sequence":"2",
-    "ClientState":")" + str(init, "ClientState") + R"("})");
+  auto next = ussd(
+      R"({"Type":"RESPONSE","Mobile":"+233 24 412 3456","SessionId":"s-lower","Message":"0","Sequence":"2",
+    "ClientState":")" +
+      str(init, "ClientState") + R"("})");
   EXPECT_EQ(str(next, "Type"), "release");
   EXPECT_EQ(str(next, "Message"), "Thank you. Goodbye.");
   auto timeout = ussd(R"({"Type":"TimeOut","Mobile":"233244123456","SessionId":"s-lower"})");
@@ -363,9 +396,12 @@ TEST_P(HubtelTest, InvalidQuantitiesAreAskedAgain) {
   for (const char* bad : {"0", "1001", "ten", "-3"}) {
     Screen s = answer(id, bad);
     EXPECT_EQ(s.type(), "response") << bad;
-    EXPECT_EQ(s.message(), "Invalid quantity.\n10 credits at GHS 10.00 each.\nEnter quantity (1-1000):") << bad;
+    EXPECT_EQ(s.message(),
+              "Invalid quantity.\n10 credits at GHS 10.00 each.\nEnter quantity (1-1000):")
+        << bad;
   }
-  EXPECT_EQ(answer(id, "1000").message(), "Buy 1000 x 10 credits\nTotal: GHS 10000.00\n1. Confirm\n2. Cancel");
+  EXPECT_EQ(answer(id, "1000").message(),
+            "Buy 1000 x 10 credits\nTotal: GHS 10000.00\n1. Confirm\n2. Cancel");
   Screen s = answer(id, "2");
   EXPECT_EQ(s.message(), "Purchase cancelled.");
   EXPECT_EQ(session(id).str(0, "status"), "closed");
@@ -384,7 +420,10 @@ TEST_P(HubtelTest, RepeatedConfirmationMakesOnePayment) {
   Screen again = answerWithState(id, "1", c.clientState());
   EXPECT_EQ(again.type(), "AddToCart");
   EXPECT_EQ(again.raw, first.raw);
-  EXPECT_EQ(kernel_->store().query("SELECT COUNT(*) AS n FROM payments WHERE order_ref = ?", {id}).i64(0, "n"), 1);
+  EXPECT_EQ(kernel_->store()
+                .query("SELECT COUNT(*) AS n FROM payments WHERE order_ref = ?", {id})
+                .i64(0, "n"),
+            1);
 }
 
 TEST_P(HubtelTest, ConcurrentCopiesOfAConfirmationMakeOnePayablePayment) {
@@ -398,17 +437,21 @@ TEST_P(HubtelTest, ConcurrentCopiesOfAConfirmationMakeOnePayablePayment) {
   std::vector<std::thread> ts;
   std::vector<std::string> types(6);
   for (std::size_t i = 0; i < types.size(); ++i)
-    ts.emplace_back([&, i] { types[i] = str(parse(http(port_, "POST", "/ussd", body).body), "Type"); });
+    ts.emplace_back(
+        [&, i] { types[i] = str(parse(http(port_, "POST", "/ussd", body).body), "Type"); });
   for (auto& t : ts) t.join();
   for (const auto& t : types) EXPECT_EQ(t, "AddToCart");
   // Losers of the claim may leave a refused (failed) payment behind; one is payable.
-  EXPECT_EQ(kernel_->store()
-                .query("SELECT COUNT(*) AS n FROM payments WHERE order_ref = ? AND status = 'pending'", {id})
-                .i64(0, "n"),
-            1);
-  EXPECT_EQ(paymentOf(id), kernel_->store()
-                               .query("SELECT id FROM payments WHERE order_ref = ? AND status = 'pending'", {id})
-                               .str(0, "id"));
+  EXPECT_EQ(
+      kernel_->store()
+          .query("SELECT COUNT(*) AS n FROM payments WHERE order_ref = ? AND status = 'pending'",
+                 {id})
+          .i64(0, "n"),
+      1);
+  EXPECT_EQ(paymentOf(id),
+            kernel_->store()
+                .query("SELECT id FROM payments WHERE order_ref = ? AND status = 'pending'", {id})
+                .str(0, "id"));
 }
 
 TEST_P(HubtelTest, ExitAndBalance) {
@@ -484,7 +527,10 @@ TEST_P(HubtelTest, FulfilmentIsValidatedCreditsTheCustomerAndSendsTheSuccessCall
   EXPECT_EQ(delivered.fulfilment, "done");
   EXPECT_GE(f.i64(0, "callback_at"), delivered.fulfilledAtMs);
   EXPECT_EQ(answer(dial(), "4").message(), "Balance: 20 credits");
-  EXPECT_TRUE(eventually([&] { return metrics().find("malipo_hubtel_payments_total{outcome=\"succeeded\"} 1") != std::string::npos; }));
+  EXPECT_TRUE(eventually([&] {
+    return metrics().find("malipo_hubtel_payments_total{outcome=\"succeeded\"} 1") !=
+           std::string::npos;
+  }));
 }
 
 TEST_P(HubtelTest, APaidOrderTheProductCannotDeliverGetsTheFailedCallback) {
@@ -517,15 +563,20 @@ TEST_P(HubtelTest, ADuplicateFulfilmentCreditsOnce) {
   ASSERT_TRUE(eventually([&] { return status(pid) == "succeeded"; }));
   ASSERT_TRUE(eventually([&] { return callbacks(id)->size() == 1; }));
   // And a third time, much later.
-  auto again = http(port_, "POST", "/sandbox/hubtel/driver/fulfil", R"({"session_id": ")" + id + R"("})");
+  auto again =
+      http(port_, "POST", "/sandbox/hubtel/driver/fulfil", R"({"session_id": ")" + id + R"("})");
   EXPECT_EQ(parse(again.body)->getValue<int>("http_status"), 200);
   ASSERT_TRUE(eventually([&] { return balance() == 10; }));
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   EXPECT_EQ(balance(), 10);
   EXPECT_EQ(ledgerRows(), 1);
   EXPECT_EQ(callbacks(id)->size(), 1u);
-  EXPECT_EQ(kernel_->store().query("SELECT COUNT(*) AS n FROM hubtel_fulfilments WHERE session_id = ?", {id}).i64(0, "n"), 1);
-  EXPECT_NE(metrics().find("malipo_hubtel_fulfilments_total{result=\"duplicate\"} 2"), std::string::npos);
+  EXPECT_EQ(kernel_->store()
+                .query("SELECT COUNT(*) AS n FROM hubtel_fulfilments WHERE session_id = ?", {id})
+                .i64(0, "n"),
+            1);
+  EXPECT_NE(metrics().find("malipo_hubtel_fulfilments_total{result=\"duplicate\"} 2"),
+            std::string::npos);
 }
 
 TEST_P(HubtelTest, AFailedPaymentSendsAFailedCallback) {
@@ -555,13 +606,16 @@ TEST_P(HubtelTest, AnAmountThatIsNotQtyTimesPriceIsHeldAndFails) {
   EXPECT_EQ(str(cb, "service_status"), "failed");
   EXPECT_NE(str(cb->getObject("meta"), "reason").find("held"), std::string::npos);
   EXPECT_EQ(balance(), 0);
-  EXPECT_NE(events(pid).find("amount mismatch: paid 10.00, due 30.00 GHS"), std::string::npos) << events(pid);
+  EXPECT_NE(events(pid).find("amount mismatch: paid 10.00, due 30.00 GHS"), std::string::npos)
+      << events(pid);
 }
 
 TEST_P(HubtelTest, TheCallbackIsRetriedUntilHubtelAcceptsIt) {
   SKIP_WITHOUT_ENGINE();
   boot();
-  ASSERT_EQ(http(port_, "POST", "/sandbox/hubtel/driver/script", R"({"callback_failures": 2})").status, 200);
+  ASSERT_EQ(
+      http(port_, "POST", "/sandbox/hubtel/driver/script", R"({"callback_failures": 2})").status,
+      200);
   std::string id = checkout(1);
   auto paid = pay(id);
   ASSERT_TRUE(eventually([&] { return callbacks(id)->size() == 3; })) << callbacks(id)->size();
@@ -570,10 +624,14 @@ TEST_P(HubtelTest, TheCallbackIsRetriedUntilHubtelAcceptsIt) {
   EXPECT_EQ(cbs->getObject(1)->getValue<int>("answered"), 500);
   EXPECT_EQ(cbs->getObject(2)->getValue<int>("answered"), 200);
   ASSERT_TRUE(eventually([&] {
-    return kernel_->store().query("SELECT callback_status FROM hubtel_fulfilments WHERE order_id = ?", {str(paid, "order_id")})
+    return kernel_->store()
+               .query("SELECT callback_status FROM hubtel_fulfilments WHERE order_id = ?",
+                      {str(paid, "order_id")})
                .str(0, "callback_status") == "sent";
   }));
-  EXPECT_EQ(kernel_->store().query("SELECT callback_attempts FROM hubtel_fulfilments WHERE order_id = ?", {str(paid, "order_id")})
+  EXPECT_EQ(kernel_->store()
+                .query("SELECT callback_attempts FROM hubtel_fulfilments WHERE order_id = ?",
+                       {str(paid, "order_id")})
                 .i64(0, "callback_attempts"),
             3);
   EXPECT_EQ(balance(), 10);
@@ -582,12 +640,17 @@ TEST_P(HubtelTest, TheCallbackIsRetriedUntilHubtelAcceptsIt) {
 TEST_P(HubtelTest, TheCallbackGivesUpWhenItsWindowIsOver) {
   SKIP_WITHOUT_ENGINE();
   boot("      callback_window_seconds: 1\n      callback_retry_base_ms: 200\n");
-  ASSERT_EQ(http(port_, "POST", "/sandbox/hubtel/driver/script", R"({"callback_failures": 1000})").status, 200);
+  ASSERT_EQ(
+      http(port_, "POST", "/sandbox/hubtel/driver/script", R"({"callback_failures": 1000})").status,
+      200);
   std::string id = checkout(1);
   auto paid = pay(id);
   std::string order = str(paid, "order_id");
-  ASSERT_TRUE(eventually([&] { return job("fulfil:" + order) == "dead"; })) << job("fulfil:" + order);
-  EXPECT_EQ(kernel_->store().query("SELECT callback_status FROM hubtel_fulfilments WHERE order_id = ?", {order}).str(0, "callback_status"),
+  ASSERT_TRUE(eventually([&] { return job("fulfil:" + order) == "dead"; }))
+      << job("fulfil:" + order);
+  EXPECT_EQ(kernel_->store()
+                .query("SELECT callback_status FROM hubtel_fulfilments WHERE order_id = ?", {order})
+                .str(0, "callback_status"),
             "expired");
   EXPECT_GE(callbacks(id)->size(), 2u);
   EXPECT_EQ(balance(), 10);  // the customer still got what they paid for
@@ -602,7 +665,8 @@ TEST_P(HubtelTest, FulfilmentsOnlyFromAllowListedAddresses) {
   EXPECT_EQ(paid->getArray("fulfilments")->getElement<int>(0), 403);
   EXPECT_EQ(kernel_->store().query("SELECT COUNT(*) AS n FROM hubtel_fulfilments").i64(0, "n"), 0);
   EXPECT_EQ(status(pid), "pending");
-  EXPECT_NE(metrics().find("malipo_hubtel_errors_total{type=\"forbidden_ip\"} 1"), std::string::npos);
+  EXPECT_NE(metrics().find("malipo_hubtel_errors_total{type=\"forbidden_ip\"} 1"),
+            std::string::npos);
   // Interaction requests have their own switch (interaction_ip_check), off in sandbox.
   EXPECT_EQ(answer(dial(), "0").type(), "release");
 }
@@ -620,10 +684,11 @@ TEST_P(HubtelTest, AFulfilmentForAnUnknownSessionIsRecordedAndFailed) {
   SKIP_WITHOUT_ENGINE();
   boot();
   int st = 0;
-  auto r = ussd(R"({"SessionId":"ghost","OrderId":"order-ghost","ExtraData":{},"OrderInfo":{"Status":"Paid","Currency":"GHS",
+  auto r = ussd(
+      R"({"SessionId":"ghost","OrderId":"order-ghost","ExtraData":{},"OrderInfo":{"Status":"Paid","Currency":"GHS",
     "Subtotal":10.00,"Items":[{"ItemId":"x","Name":"10 credits","Quantity":1,"UnitPrice":10.00}],
     "Payment":{"PaymentType":"mobilemoney","AmountPaid":10.00,"AmountAfterCharges":9.90,"IsSuccessful":true}}})",
-                &st);
+      &st);
   EXPECT_EQ(st, 200);
   ASSERT_TRUE(eventually([&] { return callbacks("ghost")->size() == 1; }));
   EXPECT_EQ(str(callbacks("ghost")->getObject(0), "service_status"), "failed");
@@ -653,7 +718,8 @@ TEST_P(HubtelTest, AMissedFulfilmentIsRescuedByTheStatusCheck) {
   ASSERT_TRUE(eventually([&] { return balance() == 20; }));
   EXPECT_EQ(callbacks(id)->size(), 0u);  // no OrderId was ever sent to acknowledge
   // The fulfilment turns up late after all: acknowledged as delivered, credited once.
-  auto late = http(port_, "POST", "/sandbox/hubtel/driver/fulfil", R"({"session_id": ")" + id + R"("})");
+  auto late =
+      http(port_, "POST", "/sandbox/hubtel/driver/fulfil", R"({"session_id": ")" + id + R"("})");
   EXPECT_EQ(parse(late.body)->getValue<int>("http_status"), 200);
   ASSERT_TRUE(eventually([&] { return callbacks(id)->size() == 1; }));
   EXPECT_EQ(str(callbacks(id)->getObject(0), "service_status"), "success");
@@ -667,7 +733,9 @@ TEST_P(HubtelTest, UnpaidKeepsCheckingUntilTheDeadline) {
   std::string id = checkout(1);
   std::string pid = paymentOf(id);
   pay(id, R"(, "outcome": "declined", "fulfilment": "never")");
-  ASSERT_TRUE(eventually([&] { return events(pid).find("status check Unpaid") != std::string::npos; }, 15000)) << events(pid);
+  ASSERT_TRUE(eventually(
+      [&] { return events(pid).find("status check Unpaid") != std::string::npos; }, 15000))
+      << events(pid);
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));
   EXPECT_EQ(status(pid), "pending");
   EXPECT_EQ(job("status:" + pid), "queued");  // still checking
@@ -680,12 +748,16 @@ TEST_P(HubtelTest, UnpaidKeepsCheckingUntilTheDeadline) {
 
 TEST_P(HubtelTest, TheStatusCheckNeedsBasicAuthAndAnAllowListedAddress) {
   SKIP_WITHOUT_ENGINE();
-  boot("      status_check_after_seconds: 1\n      status_check_interval_seconds: 1\n"
-       "      simulator: {status_allowed_ips: [10.9.9.9]}\n");
+  boot(
+      "      status_check_after_seconds: 1\n      status_check_interval_seconds: 1\n"
+      "      simulator: {status_allowed_ips: [10.9.9.9]}\n");
   std::string id = checkout(1);
   std::string pid = paymentOf(id);
   pay(id, R"(, "fulfilment": "never")");
-  ASSERT_TRUE(eventually([&] { return events(pid).find("status check refused with 403") != std::string::npos; }, 15000)) << events(pid);
+  ASSERT_TRUE(eventually(
+      [&] { return events(pid).find("status check refused with 403") != std::string::npos; },
+      15000))
+      << events(pid);
   EXPECT_EQ(status(pid), "pending");
   // The API itself: 403 before anything else for an address not allow-listed.
   std::string path = "/sandbox/hubtel/transactions/2000000/status?clientReference=" + id;
@@ -698,9 +770,11 @@ TEST_P(HubtelTest, TheStatusApiChecksBasicAuth) {
   std::string id = checkout(1);
   std::string path = "/sandbox/hubtel/transactions/2000000/status?clientReference=" + id;
   EXPECT_EQ(http(port_, "GET", path).status, 401);
-  EXPECT_EQ(http(port_, "GET", path, "", {{"Authorization", "Basic d3Jvbmc6d3Jvbmc="}}).status, 401);
+  EXPECT_EQ(http(port_, "GET", path, "", {{"Authorization", "Basic d3Jvbmc6d3Jvbmc="}}).status,
+            401);
   // base64("sandbox-api-id:sandbox-api-key")
-  std::map<std::string, std::string> auth{{"Authorization", "Basic c2FuZGJveC1hcGktaWQ6c2FuZGJveC1hcGkta2V5"}};
+  std::map<std::string, std::string> auth{
+      {"Authorization", "Basic c2FuZGJveC1hcGktaWQ6c2FuZGJveC1hcGkta2V5"}};
   auto unpaid = http(port_, "GET", path, "", auth);
   ASSERT_EQ(unpaid.status, 200) << unpaid.body;
   EXPECT_EQ(parse(unpaid.body)->getObject("data")->getValue<std::string>("status"), "Unpaid");
@@ -712,7 +786,10 @@ TEST_P(HubtelTest, TheStatusApiChecksBasicAuth) {
   EXPECT_EQ(data->getValue<std::string>("clientReference"), id);
   EXPECT_DOUBLE_EQ(data->getValue<double>("amount"), 10.0);
   EXPECT_DOUBLE_EQ(data->getValue<double>("amountAfterCharges"), 9.9);
-  EXPECT_EQ(http(port_, "GET", "/sandbox/hubtel/transactions/999/status?clientReference=" + id, "", auth).status, 404);
+  EXPECT_EQ(
+      http(port_, "GET", "/sandbox/hubtel/transactions/999/status?clientReference=" + id, "", auth)
+          .status,
+      404);
   // Let the fulfilment's callback finish before the kernel stops under it.
   EXPECT_TRUE(eventually([&] { return callbacks(id)->size() == 1; }));
 }
@@ -739,8 +816,11 @@ TEST_P(HubtelTest, OldSessionsArePurged) {
   SKIP_WITHOUT_ENGINE();
   boot();
   std::string fresh = dial(), old = dial();
-  std::int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-  kernel_->store().exec("UPDATE hubtel_sessions SET created_at = ? WHERE session_id = ?", {now - 25LL * 3600000, old});
+  std::int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
+  kernel_->store().exec("UPDATE hubtel_sessions SET created_at = ? WHERE session_id = ?",
+                        {now - 25LL * 3600000, old});
   // Past the TTL a session is expired even before the purge runs.
   EXPECT_EQ(answer(old, "1").message(), "Session expired. Please dial again.");
   kernel_->jobs().enqueue(JobSpec{"hubtel.purge", "", "", 0, 0});
@@ -751,16 +831,19 @@ TEST_P(HubtelTest, OldSessionsArePurged) {
 TEST_P(HubtelTest, MetricsFromTheSeed) {
   SKIP_WITHOUT_ENGINE();
   boot();
-  dial();                 // started, abandoned
-  answer(dial(), "0");    // started, exited
+  dial();               // started, abandoned
+  answer(dial(), "0");  // started, exited
   std::string id = checkout(1);
   pay(id);
   ASSERT_TRUE(eventually([&] { return balance() == 10; }));
   ASSERT_TRUE(eventually([&] { return callbacks(id)->size() == 1; }));
   kernel_->jobs().enqueue(JobSpec{"hubtel.stats", "", "", 0, 0});
-  ASSERT_TRUE(eventually([&] { return metrics().find("malipo_hubtel_conversion_ratio 0.333") != std::string::npos; })) << metrics();
+  ASSERT_TRUE(eventually([&] {
+    return metrics().find("malipo_hubtel_conversion_ratio 0.333") != std::string::npos;
+  })) << metrics();
   std::string m = metrics();
-  EXPECT_NE(m.find("malipo_hubtel_sessions_started_total{operator=\"mtn\"} 3"), std::string::npos) << m;
+  EXPECT_NE(m.find("malipo_hubtel_sessions_started_total{operator=\"mtn\"} 3"), std::string::npos)
+      << m;
   EXPECT_NE(m.find("malipo_hubtel_checkouts_total{product=\"credits\"} 1"), std::string::npos);
   EXPECT_NE(m.find("malipo_hubtel_payment_success_ratio 1"), std::string::npos);
   EXPECT_NE(m.find("malipo_hubtel_session_duration_avg_seconds"), std::string::npos);
@@ -777,9 +860,11 @@ TEST_P(HubtelTest, RequestsAndRepliesAreLoggedWithoutSecrets) {
   ASSERT_GE(fd, 0);
   dup2(fd, 2);
   close(fd);
-  boot("      api_id: log-test-id\n      api_key: sup3r-secret-key\n      status_check_after_seconds: 1\n"
-       "      status_check_interval_seconds: 1\n",
-       "info");
+  boot(
+      "      api_id: log-test-id\n      api_key: sup3r-secret-key\n      "
+      "status_check_after_seconds: 1\n"
+      "      status_check_interval_seconds: 1\n",
+      "info");
   std::string id = checkout(1);
   std::string pid = paymentOf(id);
   pay(id, R"(, "fulfilment": "never")");
@@ -794,14 +879,16 @@ TEST_P(HubtelTest, RequestsAndRepliesAreLoggedWithoutSecrets) {
   std::istringstream lines(all);
   for (std::string line; std::getline(lines, line);)
     if (line.find("hubtel") != std::string::npos) ours += line + "\n";
-  EXPECT_NE(ours.find("ussd <- initiation session " + id + " mobile 233***456"), std::string::npos) << ours;
+  EXPECT_NE(ours.find("ussd <- initiation session " + id + " mobile 233***456"), std::string::npos)
+      << ours;
   EXPECT_NE(ours.find("ussd -> response session " + id), std::string::npos) << ours;
   EXPECT_NE(ours.find("ussd -> AddToCart session " + id), std::string::npos) << ours;
   EXPECT_NE(ours.find("status check for session " + id + ": Paid"), std::string::npos) << ours;
   EXPECT_EQ(ours.find(kMobile), std::string::npos) << ours;  // masked everywhere we log
   // Neither the key nor the Basic credentials appear anywhere in the log.
   EXPECT_EQ(all.find("sup3r-secret-key"), std::string::npos);
-  EXPECT_EQ(all.find("bG9nLXRlc3QtaWQ6c3VwM3Itc2VjcmV0LWtleQ"), std::string::npos);  // base64("log-test-id:sup3r-secret-key")
+  EXPECT_EQ(all.find("bG9nLXRlc3QtaWQ6c3VwM3Itc2VjcmV0LWtleQ"),
+            std::string::npos);  // base64("log-test-id:sup3r-secret-key")
   EXPECT_EQ(all.find("integration-secret"), std::string::npos);
 }
 
@@ -991,18 +1078,28 @@ TEST_P(HubtelTest, ThePhonePageWorksWithoutJavaScript) {
   boot();
   auto page = http(port_, "GET", "/sandbox/hubtel/phone");
   ASSERT_EQ(page.status, 200);
-  for (const char* id : {"id=\"mobile\"", "id=\"code\"", "id=\"input\"", "id=\"send\"", "id=\"screen\"", "<form method=\"post\""})
+  for (const char* id : {"id=\"mobile\"", "id=\"code\"", "id=\"input\"", "id=\"send\"",
+                         "id=\"screen\"", "<form method=\"post\""})
     EXPECT_NE(page.body.find(id), std::string::npos) << id;
   EXPECT_EQ(page.body.find("<script"), std::string::npos);
   auto post = [&](std::map<std::string, std::string> f) {
-    return http(port_, "POST", "/sandbox/hubtel/phone", form(f), {}, "application/x-www-form-urlencoded");
+    return http(port_, "POST", "/sandbox/hubtel/phone", form(f), {},
+                "application/x-www-form-urlencoded");
   };
-  auto menu = post({{"mobile", "0244123456"}, {"code", "*713#"}, {"input", ""}, {"session", ""}, {"action", "send"}});
+  auto menu = post({{"mobile", "0244123456"},
+                    {"code", "*713#"},
+                    {"input", ""},
+                    {"session", ""},
+                    {"action", "send"}});
   ASSERT_EQ(menu.status, 200);
   EXPECT_NE(menu.body.find("1. 10 credits - GHS 10.00"), std::string::npos) << menu.body;
   std::string s = hidden(menu.body, "session");
   ASSERT_FALSE(s.empty()) << menu.body;
-  auto q = post({{"mobile", "0244123456"}, {"code", "*713#"}, {"input", "2"}, {"session", s}, {"action", "send"}});
+  auto q = post({{"mobile", "0244123456"},
+                 {"code", "*713#"},
+                 {"input", "2"},
+                 {"session", s},
+                 {"action", "send"}});
   EXPECT_NE(q.body.find("Enter quantity"), std::string::npos);
   post({{"input", "2"}, {"session", s}, {"action", "send"}});
   auto cart = post({{"input", "1"}, {"session", s}, {"action", "send"}});
@@ -1016,7 +1113,8 @@ TEST_P(HubtelTest, ThePhonePageWorksWithoutJavaScript) {
   EXPECT_EQ(evil.body.find("<b>x</b>"), std::string::npos);
 }
 
-INSTANTIATE_TEST_SUITE_P(Engines, HubtelTest, ::testing::Values("sqlite", "postgresql"), engineName);
+INSTANTIATE_TEST_SUITE_P(Engines, HubtelTest, ::testing::Values("sqlite", "postgresql"),
+                         engineName);
 
 // ---- Outside sandbox: who may send USSD steps, and the secrets -----------------------------
 

@@ -1,5 +1,7 @@
 // Unit tests of the pure parts: Hubtel's wire formats, ClientState, phone numbers, money,
 // the menu state machine, and group commit (against a fake database). No kernel, no network.
+#include "hubtel_wire.hpp"
+
 #include <Poco/JSON/Parser.h>
 #include <gtest/gtest.h>
 
@@ -10,14 +12,15 @@
 
 #include "group_commit.hpp"
 #include "hubtel_menu.hpp"
-#include "hubtel_wire.hpp"
 
 using namespace malipo;
 using namespace malipo::hubtel;
 
 namespace {
 
-Poco::JSON::Object::Ptr parse(const std::string& s) { return Poco::JSON::Parser().parse(s).extract<Poco::JSON::Object::Ptr>(); }
+Poco::JSON::Object::Ptr parse(const std::string& s) {
+  return Poco::JSON::Parser().parse(s).extract<Poco::JSON::Object::Ptr>();
+}
 
 const char* kFulfilment = R"({
   "SessionId": "sess-1", "OrderId": "order-1", "ExtraData": {},
@@ -42,7 +45,8 @@ Menu creditsMenu(std::int64_t maxQuantity = 1000, bool byQuantity = true) {
 }  // namespace
 
 TEST(HubtelWire, InteractionFieldsAndCaseInsensitiveType) {
-  auto in = parseInteraction(*parse(R"({"Type":"RESPONSE","Mobile":"233200585542","SessionId":"s1","ServiceCode":"713",
+  auto in = parseInteraction(
+      *parse(R"({"Type":"RESPONSE","Mobile":"233200585542","SessionId":"s1","ServiceCode":"713",
     "Message":"2","Operator":"Vodafone","Sequence":"3","ClientState":"M0~x~y","Platform":"USSD"})"));
   EXPECT_EQ(in.type, "response");
   EXPECT_EQ(in.sessionId, "s1");
@@ -138,7 +142,8 @@ TEST(HubtelWire, FulfilmentWithoutIdsOrOrderInfoIsRefused) {
   EXPECT_FALSE(parseFulfilment(*parse(R"({"SessionId":"s","OrderId":""})")).ok());
   EXPECT_FALSE(parseFulfilment(*parse(R"({"SessionId":"s","OrderId":"o"})")).ok());
   // No AmountPaid: the subtotal is what was paid.
-  auto f = parseFulfilment(*parse(R"({"SessionId":"s","OrderId":"o","OrderInfo":{"Status":"Paid","Subtotal":"20.00",
+  auto f = parseFulfilment(
+      *parse(R"({"SessionId":"s","OrderId":"o","OrderInfo":{"Status":"Paid","Subtotal":"20.00",
     "Payment":{"IsSuccessful":"true"}}})"));
   ASSERT_TRUE(f.ok());
   EXPECT_EQ(f->amountPaidMinor, 2000);
@@ -149,12 +154,15 @@ TEST(HubtelWire, ReplyJsonKeepsTwoDecimalsAndIntegerQty) {
   Reply r = addToCart(Texts{}, "National Raffle", 5, 1050);
   r.sessionId = "s1";
   std::string j = r.toJson();
-  EXPECT_NE(j.find(R"("Item":{"ItemName":"National Raffle","Qty":5,"Price":10.50})"), std::string::npos) << j;
+  EXPECT_NE(j.find(R"("Item":{"ItemName":"National Raffle","Qty":5,"Price":10.50})"),
+            std::string::npos)
+      << j;
   EXPECT_NE(j.find(R"("Type":"AddToCart")"), std::string::npos);
   auto o = parse(j);
   EXPECT_TRUE(o->getObject("Item")->get("Qty").isInteger());
   EXPECT_EQ(o->getValue<std::string>("Message"),
-            "Please complete payment:\n\nItem: National Raffle\nQuantity: 5\nUnit Price: GHS 10.50\nTotal: GHS 52.50\n\n"
+            "Please complete payment:\n\nItem: National Raffle\nQuantity: 5\nUnit Price: GHS "
+            "10.50\nTotal: GHS 52.50\n\n"
             "You will receive a payment prompt.");
   // Escaping: quotes, backslashes and control characters survive a round trip.
   Reply e = Reply::release("s\"1", "a\\b\n\"c\"\x01");
@@ -163,7 +171,8 @@ TEST(HubtelWire, ReplyJsonKeepsTwoDecimalsAndIntegerQty) {
 }
 
 TEST(HubtelWire, StatusReplies) {
-  auto paid = parseStatusReply(200, R"({"message":"Successful","responseCode":"0000","data":{"date":"2024-04-25T21:45:48Z",
+  auto paid = parseStatusReply(
+      200, R"({"message":"Successful","responseCode":"0000","data":{"date":"2024-04-25T21:45:48Z",
     "status":"Paid","transactionId":"tx1","externalTransactionId":"ext1","paymentMethod":"mobilemoney",
     "clientReference":"sess-1","currencyCode":null,"amount":52.50,"charges":0.50,"amountAfterCharges":52.00,"isFulfilled":null}})");
   ASSERT_TRUE(paid.ok());
@@ -171,8 +180,10 @@ TEST(HubtelWire, StatusReplies) {
   EXPECT_EQ(paid->transactionId, "tx1");
   EXPECT_EQ(paid->amountMinor, 5250);
   EXPECT_EQ(paid->amountAfterChargesMinor, 5200);
-  EXPECT_EQ(parseStatusReply(200, R"({"responseCode":"0000","data":{"status":"Unpaid"}})")->kind, TxnStatus::Kind::unpaid);
-  EXPECT_EQ(parseStatusReply(200, R"({"responseCode":"0000","data":{"status":"Refunded"}})")->kind, TxnStatus::Kind::refunded);
+  EXPECT_EQ(parseStatusReply(200, R"({"responseCode":"0000","data":{"status":"Unpaid"}})")->kind,
+            TxnStatus::Kind::unpaid);
+  EXPECT_EQ(parseStatusReply(200, R"({"responseCode":"0000","data":{"status":"Refunded"}})")->kind,
+            TxnStatus::Kind::refunded);
   EXPECT_EQ(parseStatusReply(404, "")->kind, TxnStatus::Kind::notFound);
   EXPECT_FALSE(parseStatusReply(403, "").ok());
   EXPECT_FALSE(parseStatusReply(401, "").ok());
@@ -188,7 +199,9 @@ TEST(HubtelWire, CallbackBodyShape) {
   EXPECT_EQ(o->getValue<std::string>("OrderId"), "o1");
   EXPECT_EQ(o->getValue<std::string>("ServiceStatus"), "failed");
   EXPECT_EQ(o->getObject("MetaData")->getValue<std::string>("reason"), "Ticket generation failed");
-  EXPECT_EQ(parse(callbackBody("s1", "o1", true, Poco::JSON::Object()))->getValue<std::string>("ServiceStatus"), "success");
+  EXPECT_EQ(parse(callbackBody("s1", "o1", true, Poco::JSON::Object()))
+                ->getValue<std::string>("ServiceStatus"),
+            "success");
 }
 
 TEST(HubtelWire, MoneyAtTheEdge) {
@@ -210,7 +223,7 @@ TEST(HubtelWire, PhoneNumbersNormaliseTo233) {
   EXPECT_EQ(normaliseMsisdn("00233200585542"), "233200585542");
   EXPECT_EQ(normaliseMsisdn("+233-24-412-3456"), "233244123456");
   EXPECT_EQ(normaliseMsisdn("200585542"), "233200585542");  // national number without the trunk 0
-  EXPECT_EQ(normaliseMsisdn("+255712345678"), "");           // Tanzania: not Hubtel's
+  EXPECT_EQ(normaliseMsisdn("+255712345678"), "");          // Tanzania: not Hubtel's
   EXPECT_EQ(normaliseMsisdn("12345"), "");
   EXPECT_EQ(normaliseMsisdn("hello"), "");
   EXPECT_EQ(normaliseMsisdn(""), "");
@@ -222,7 +235,8 @@ TEST(HubtelWire, ClientStateIsTamperChecked) {
   std::int64_t now = 1700000000000;
   std::string cs = codec.encode("sess-1", "Q|credits|pkg_10_credits", now);
   EXPECT_LT(cs.size(), 60u);  // small: Hubtel carries it on every step
-  EXPECT_EQ(codec.decode("sess-1", cs, now + 1000, 3600000).value_or(""), "Q|credits|pkg_10_credits");
+  EXPECT_EQ(codec.decode("sess-1", cs, now + 1000, 3600000).value_or(""),
+            "Q|credits|pkg_10_credits");
   // Another session, a changed step, another key, too old, garbage: all refused.
   EXPECT_FALSE(codec.decode("sess-2", cs, now, 3600000));
   std::string forged = cs;
@@ -239,25 +253,29 @@ TEST(HubtelWire, ClientStateIsTamperChecked) {
 }
 
 TEST(HubtelWire, FillTemplates) {
-  EXPECT_EQ(fill("{name} at {currency} {price} {unknown}", {{"name", "A"}, {"currency", "GHS"}, {"price", "1.00"}}),
+  EXPECT_EQ(fill("{name} at {currency} {price} {unknown}",
+                 {{"name", "A"}, {"currency", "GHS"}, {"price", "1.00"}}),
             "A at GHS 1.00 {unknown}");
   EXPECT_EQ(fill("{", {}), "{");
 }
 
 TEST(HubtelMenu, StepsRoundTrip) {
-  for (const std::string s : {"M0", "M3", "Q|credits|pkg_10_credits", "C|credits|5|pkg_10_credits", "C|p|1|a|b"}) {
+  for (const std::string s :
+       {"M0", "M3", "Q|credits|pkg_10_credits", "C|credits|5|pkg_10_credits", "C|p|1|a|b"}) {
     auto d = decodeStep(s);
     ASSERT_TRUE(d) << s;
     EXPECT_EQ(encodeStep(*d), s);
   }
-  for (const std::string s : {"", "X", "M", "Mx", "Q|", "Q|p|", "C|p|0|i", "C|p|x|i", "C|p|2"}) EXPECT_FALSE(decodeStep(s)) << s;
+  for (const std::string s : {"", "X", "M", "Mx", "Q|", "Q|p|", "C|p|0|i", "C|p|x|i", "C|p|2"})
+    EXPECT_FALSE(decodeStep(s)) << s;
 }
 
 TEST(HubtelMenu, MainMenuFromCatalog) {
   Outcome o = mainMenu(creditsMenu(), 0);
   EXPECT_EQ(o.kind, Outcome::Kind::show);
   EXPECT_EQ(o.reply.message,
-            "Malipo\n1. 10 credits - GHS 10.00\n2. 25 credits - GHS 25.00\n3. 50 credits - GHS 50.00\n4. Check my balance\n0. Exit");
+            "Malipo\n1. 10 credits - GHS 10.00\n2. 25 credits - GHS 25.00\n3. 50 credits - GHS "
+            "50.00\n4. Check my balance\n0. Exit");
   EXPECT_EQ(o.reply.label, "Main Menu");
   EXPECT_EQ(o.reply.dataType, "input");
   EXPECT_EQ(o.reply.fieldType, "text");
@@ -275,8 +293,10 @@ TEST(HubtelMenu, SeveralProductsAndPages) {
   EXPECT_EQ(p0.reply.message.find("4. Raffle"), std::string::npos);
   Outcome p1 = advance(m, p0.next, "99");
   EXPECT_EQ(encodeStep(p1.next), "M1");
-  EXPECT_NE(p1.reply.message.find("4. Raffle ticket - GHS 5.00"), std::string::npos) << p1.reply.message;
-  EXPECT_NE(p1.reply.message.find("5. Check my credits balance"), std::string::npos) << p1.reply.message;
+  EXPECT_NE(p1.reply.message.find("4. Raffle ticket - GHS 5.00"), std::string::npos)
+      << p1.reply.message;
+  EXPECT_NE(p1.reply.message.find("5. Check my credits balance"), std::string::npos)
+      << p1.reply.message;
   EXPECT_NE(p1.reply.message.find("6. Check my raffle balance"), std::string::npos);
   EXPECT_EQ(p1.reply.message.find("99. More"), std::string::npos);
   // Numbers are global: "2" on page 1 still picks the second entry.

@@ -36,7 +36,9 @@ bool allDigits(const std::string& s) {
 }
 
 // An empty body counts as an empty object (the driver's POSTs may carry none).
-Poco::JSON::Object::Ptr parseObject(const std::string& body) { return parseJsonObject(body.empty() ? "{}" : body); }
+Poco::JSON::Object::Ptr parseObject(const std::string& body) {
+  return parseJsonObject(body.empty() ? "{}" : body);
+}
 
 // The fields of a JSON object body; nullopt for anything else (the API speaks JSON only).
 std::optional<FieldSource> jsonFields(const std::string& body) {
@@ -84,9 +86,14 @@ const char* kPaidPage = R"(<div class="card">
 }  // namespace
 
 Simulator::Simulator(Host& host, SimOptions options)
-    : host_(host), o_(std::move(options)), base_("/sandbox/" + o_.name), rng_(std::random_device{}()) {}
+    : host_(host),
+      o_(std::move(options)),
+      base_("/sandbox/" + o_.name),
+      rng_(std::random_device{}()) {}
 
-Simulator::~Simulator() { stop(); }
+Simulator::~Simulator() {
+  stop();
+}
 
 void Simulator::mount(Router& r) {
   const std::string api = base_ + "/v1/checkout";
@@ -128,7 +135,8 @@ void Simulator::later(std::int64_t delayMs, std::function<void()> fn) {
     bool run = false;
     {
       std::unique_lock<std::mutex> lk(tasksMutex_);
-      run = !tasksCv_.wait_for(lk, std::chrono::milliseconds(delayMs), [this] { return stopping_; });
+      run =
+          !tasksCv_.wait_for(lk, std::chrono::milliseconds(delayMs), [this] { return stopping_; });
     }
     if (run) fn();
     done->store(true);
@@ -152,7 +160,9 @@ std::string Simulator::freshTransid() {
   return id;
 }
 
-std::string Simulator::freshReference() { return "02" + randomChars(kDigits, 8); }
+std::string Simulator::freshReference() {
+  return "02" + randomChars(kDigits, 8);
+}
 
 void Simulator::sleepPastTimeout() {
   std::this_thread::sleep_for(std::chrono::milliseconds(o_.timeoutMs + 500));
@@ -198,8 +208,10 @@ Response Simulator::createOrder(const Request& req) {
 
   const std::string orderId = fields->value("order_id"), vendor = fields->value("vendor"),
                     amount = fields->value("amount"), currency = fields->value("currency");
-  if (orderId.empty() || vendor.empty() || currency.empty() || !allDigits(amount) || std::stoll(amount) <= 0)
-    return envelope(400, "400", "FAIL", "order_id, vendor, currency and a positive integer amount are required");
+  if (orderId.empty() || vendor.empty() || currency.empty() || !allDigits(amount) ||
+      std::stoll(amount) <= 0)
+    return envelope(400, "400", "FAIL",
+                    "order_id, vendor, currency and a positive integer amount are required");
   std::string webhookUrl;
   if (auto w = fields->get("webhook"); w && !w->empty()) {
     auto decoded = base64Decode(*w);
@@ -210,11 +222,14 @@ Response Simulator::createOrder(const Request& req) {
   std::string token, buyerUuid = randomChars(kHex, 32);
   bool inserted = false, sameOrder = false;
   host_.db().write([&](Tx& tx) {
-    Rows existing = tx.query("SELECT amount, currency, payment_token, gateway_buyer_uuid FROM selcom_sim_orders WHERE order_id = ?",
-                             {orderId});
+    Rows existing = tx.query(
+        "SELECT amount, currency, payment_token, gateway_buyer_uuid FROM selcom_sim_orders WHERE "
+        "order_id = ?",
+        {orderId});
     if (!existing.empty()) {
       // A retried create with the same order is answered like the first; another is refused.
-      sameOrder = existing.i64(0, "amount") == std::stoll(amount) && existing.str(0, "currency") == currency;
+      sameOrder = existing.i64(0, "amount") == std::stoll(amount) &&
+                  existing.str(0, "currency") == currency;
       token = existing.str(0, "payment_token");
       buyerUuid = existing.str(0, "gateway_buyer_uuid");
       return;
@@ -222,16 +237,22 @@ Response Simulator::createOrder(const Request& req) {
     do {
       token = "8" + randomChars(kDigits, 7);
     } while (!tx.query("SELECT 1 FROM selcom_sim_orders WHERE payment_token = ?", {token}).empty());
-    tx.exec("INSERT INTO selcom_sim_orders (order_id, vendor, amount, currency, buyer_name, buyer_email, buyer_phone, "
-            "webhook_url, payment_token, gateway_buyer_uuid, payment_status, result_code, expiry_minutes, created_at, "
-            "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'PENDING', '000', ?, ?, ?)",
-            {orderId, vendor, static_cast<std::int64_t>(std::stoll(amount)), currency, fields->value("buyer_name"),
-             fields->value("buyer_email"), fields->value("buyer_phone"), webhookUrl, token, buyerUuid,
-             static_cast<std::int64_t>(allDigits(fields->value("expiry")) ? std::stoll(fields->value("expiry")) : 0),
-             now, now});
+    tx.exec(
+        "INSERT INTO selcom_sim_orders (order_id, vendor, amount, currency, buyer_name, "
+        "buyer_email, buyer_phone, "
+        "webhook_url, payment_token, gateway_buyer_uuid, payment_status, result_code, "
+        "expiry_minutes, created_at, "
+        "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'PENDING', '000', ?, ?, ?)",
+        {orderId, vendor, static_cast<std::int64_t>(std::stoll(amount)), currency,
+         fields->value("buyer_name"), fields->value("buyer_email"), fields->value("buyer_phone"),
+         webhookUrl, token, buyerUuid,
+         static_cast<std::int64_t>(
+             allDigits(fields->value("expiry")) ? std::stoll(fields->value("expiry")) : 0),
+         now, now});
     inserted = true;
   });
-  if (!inserted && !sameOrder) return envelope(200, "400", "FAIL", "Duplicate order_id with other details");
+  if (!inserted && !sameOrder)
+    return envelope(200, "400", "FAIL", "Duplicate order_id with other details");
 
   if (inserted && take(webhookBeforeReply_)) {
     // The customer (or a race in Selcom) completes the order before we hear back from the
@@ -263,13 +284,15 @@ Response Simulator::walletPayment(const Request& req) {
     return envelope(200, "403", "FAIL", "Scripted refusal: the wallet rejected the push");
   std::int64_t changed = 0;
   host_.db().write([&](Tx& tx) {
-    changed = tx.exec("UPDATE selcom_sim_orders SET msisdn = ?, push_transid = ?, updated_at = ? "
-                      "WHERE order_id = ? AND payment_status = 'PENDING'",
-                      {*normaliseMsisdn(msisdn), transid, host_.clock().nowMs(), orderId});
+    changed = tx.exec(
+        "UPDATE selcom_sim_orders SET msisdn = ?, push_transid = ?, updated_at = ? "
+        "WHERE order_id = ? AND payment_status = 'PENDING'",
+        {*normaliseMsisdn(msisdn), transid, host_.clock().nowMs(), orderId});
   });
   if (changed == 0) return envelope(200, "403", "FAIL", "Order not found or not payable");
   if (take(pushTimeouts_)) sleepPastTimeout();
-  return envelope(200, "111", "PENDING", "Request in progress. You will receive a callback shortly");
+  return envelope(200, "111", "PENDING",
+                  "Request in progress. You will receive a callback shortly");
 }
 
 Response Simulator::orderStatus(const Request& req) {
@@ -281,10 +304,11 @@ Response Simulator::orderStatus(const Request& req) {
   if (r.empty()) return envelope(404, "404", "FAIL", "Order not found");
   Poco::JSON::Object d;
   d.set("order_id", orderId);
-  d.set("creation_date", Poco::DateTimeFormatter::format(Poco::Timestamp(r.i64(0, "created_at") * 1000),
-                                                          "%Y-%m-%d %H:%M:%S"));
+  d.set("creation_date", Poco::DateTimeFormatter::format(
+                             Poco::Timestamp(r.i64(0, "created_at") * 1000), "%Y-%m-%d %H:%M:%S"));
   // Selcom prints amounts as strings; a wrong-amount payment shows what was actually paid.
-  d.set("amount", std::to_string(r.isNull(0, "paid_amount") ? r.i64(0, "amount") : r.i64(0, "paid_amount")));
+  d.set("amount",
+        std::to_string(r.isNull(0, "paid_amount") ? r.i64(0, "amount") : r.i64(0, "paid_amount")));
   d.set("currency", r.str(0, "currency"));
   d.set("payment_status", r.str(0, "payment_status"));
   d.set("transid", nullable(r, "transid"));
@@ -302,9 +326,10 @@ Response Simulator::cancelOrder(const Request& req) {
   if (auto denied = refuse(req, fields)) return *denied;
   std::int64_t changed = 0;
   host_.db().write([&](Tx& tx) {
-    changed = tx.exec("UPDATE selcom_sim_orders SET payment_status = 'CANCEL', updated_at = ? "
-                      "WHERE order_id = ? AND payment_status = 'PENDING'",
-                      {host_.clock().nowMs(), fields.value("order_id")});
+    changed = tx.exec(
+        "UPDATE selcom_sim_orders SET payment_status = 'CANCEL', updated_at = ? "
+        "WHERE order_id = ? AND payment_status = 'PENDING'",
+        {host_.clock().nowMs(), fields.value("order_id")});
   });
   if (changed == 0) return envelope(200, "403", "FAIL", "Order not found or no longer pending");
   return envelope(200, "000", "SUCCESS", "Order cancelled");
@@ -315,12 +340,19 @@ Simulator::Webhook Simulator::webhookFor(const std::string& orderId, bool misspe
   Webhook w;
   if (r.empty()) return w;
   const std::string status = r.str(0, "payment_status");
-  const std::string result = status == "COMPLETED" ? "SUCCESS" : status == "PENDING" ? "PENDING" : "FAIL";
-  const std::string code = status == "COMPLETED" ? "000" : status == "PENDING" ? "111" : r.str(0, "result_code");
+  const std::string result = status == "COMPLETED" ? "SUCCESS"
+                             : status == "PENDING" ? "PENDING"
+                                                   : "FAIL";
+  const std::string code = status == "COMPLETED" ? "000"
+                           : status == "PENDING" ? "111"
+                                                 : r.str(0, "result_code");
   // Selcom's callback fields, signed in this order (providers/selcom.md).
-  Fields fields = {{"transid", r.str(0, "transid")},       {"order_id", orderId},
-                   {"reference", r.str(0, "reference")},   {"result", result},
-                   {"resultcode", code},                   {"payment_status", status}};
+  Fields fields = {{"transid", r.str(0, "transid")},
+                   {"order_id", orderId},
+                   {"reference", r.str(0, "reference")},
+                   {"result", result},
+                   {"resultcode", code},
+                   {"payment_status", status}};
   w.url = r.str(0, "webhook_url");
   w.headers = signingHeaders(o_.apiKey, o_.apiSecret, isoTimestamp(host_.clock().nowMs()), fields);
   if (misspelled) {
@@ -374,14 +406,18 @@ Simulator::Outcome Simulator::payOrder(const std::string& orderId, const PayRequ
     std::int64_t changed = 0;
     host_.db().write([&](Tx& tx) {
       if (pr.outcome == "paid") {
-        changed = tx.exec("UPDATE selcom_sim_orders SET payment_status = 'COMPLETED', result_code = '000', transid = ?, "
-                          "reference = ?, channel = 'MPESA-TZ', msisdn = ?, paid_amount = ?, updated_at = ? "
-                          "WHERE order_id = ? AND payment_status = 'PENDING'",
-                          {transid, reference, msisdn, paid, now, orderId});
+        changed = tx.exec(
+            "UPDATE selcom_sim_orders SET payment_status = 'COMPLETED', result_code = '000', "
+            "transid = ?, "
+            "reference = ?, channel = 'MPESA-TZ', msisdn = ?, paid_amount = ?, updated_at = ? "
+            "WHERE order_id = ? AND payment_status = 'PENDING'",
+            {transid, reference, msisdn, paid, now, orderId});
       } else {
-        changed = tx.exec("UPDATE selcom_sim_orders SET payment_status = 'CANCEL', result_code = '403', transid = ?, "
-                          "reference = ?, updated_at = ? WHERE order_id = ? AND payment_status = 'PENDING'",
-                          {transid, reference, now, orderId});
+        changed = tx.exec(
+            "UPDATE selcom_sim_orders SET payment_status = 'CANCEL', result_code = '403', transid "
+            "= ?, "
+            "reference = ?, updated_at = ? WHERE order_id = ? AND payment_status = 'PENDING'",
+            {transid, reference, now, orderId});
       }
     });
     if (changed == 0) {  // someone else paid or declined it meanwhile
@@ -392,14 +428,17 @@ Simulator::Outcome Simulator::payOrder(const std::string& orderId, const PayRequ
   }
   out.json.set("order_id", orderId);
   out.json.set("outcome", pr.outcome);
-  out.json.set("payment_status", pr.outcome == "paid" ? "COMPLETED" : pr.outcome == "decline" ? "CANCEL" : "PENDING");
+  out.json.set("payment_status", pr.outcome == "paid"      ? "COMPLETED"
+                                 : pr.outcome == "decline" ? "CANCEL"
+                                                           : "PENDING");
   if (pr.outcome == "paid") {
     out.json.set("transid", transid);
     out.json.set("reference", reference);
     out.json.set("amount", paid);
     out.json.set("currency", r.str(0, "currency"));
     std::int64_t balance = 2000 + static_cast<std::int64_t>(std::stoll(randomChars(kDigits, 5)));
-    out.json.set("sms", confirmationSms(transid, paid, r.str(0, "vendor"), r.str(0, "payment_token"), now, balance));
+    out.json.set("sms", confirmationSms(transid, paid, r.str(0, "vendor"),
+                                        r.str(0, "payment_token"), now, balance));
   }
 
   Webhook w = webhookFor(orderId, pr.misspelledResultcode);
@@ -425,7 +464,8 @@ Simulator::Outcome Simulator::payOrder(const std::string& orderId, const PayRequ
 }
 
 Response Simulator::pay(const Request& req) {
-  const bool form = req.header("Content-Type").find("application/x-www-form-urlencoded") != std::string::npos;
+  const bool form =
+      req.header("Content-Type").find("application/x-www-form-urlencoded") != std::string::npos;
   PayRequest pr;
   const std::string orderId = req.param("order_id");
   if (form) {
@@ -441,19 +481,23 @@ Response Simulator::pay(const Request& req) {
     }
   } else {
     auto in = parseObject(req.body);
-    if (!in) return Response::json(400, Poco::JSON::Object().set("error", "body must be a JSON object"));
+    if (!in)
+      return Response::json(400, Poco::JSON::Object().set("error", "body must be a JSON object"));
     try {
       pr.outcome = in->optValue<std::string>("outcome", "paid");
       if (in->has("amount")) {
         pr.amount = in->getValue<Poco::Int64>("amount");
-        if (*pr.amount <= 0) return Response::json(400, Poco::JSON::Object().set("error", "amount must be positive"));
+        if (*pr.amount <= 0)
+          return Response::json(400, Poco::JSON::Object().set("error", "amount must be positive"));
       }
       pr.transid = in->optValue<std::string>("transid", "");
       pr.webhooks = std::max(0, std::min(5, in->optValue<int>("webhooks", 1)));
-      pr.webhookDelayMs = std::max<Poco::Int64>(0, std::min<Poco::Int64>(600000, in->optValue<Poco::Int64>("webhook_delay_ms", 0)));
+      pr.webhookDelayMs = std::max<Poco::Int64>(
+          0, std::min<Poco::Int64>(600000, in->optValue<Poco::Int64>("webhook_delay_ms", 0)));
       pr.misspelledResultcode = in->optValue<bool>("misspelled_resultcode", false);
     } catch (const std::exception& e) {
-      return Response::json(400, Poco::JSON::Object().set("error", std::string("bad field: ") + e.what()));
+      return Response::json(
+          400, Poco::JSON::Object().set("error", std::string("bad field: ") + e.what()));
     }
   }
   Outcome out = payOrder(orderId, pr);
@@ -470,8 +514,10 @@ Response Simulator::pay(const Request& req) {
 Response Simulator::payPage(const Request& req) {
   const std::string orderId = req.param("order_id");
   Rows r = host_.db().query("SELECT * FROM selcom_sim_orders WHERE order_id = ?", {orderId});
-  if (r.empty()) return Response::html(404, host_.pages().render("Selcom sandbox", "<p class=\"error\">No such order.</p>",
-                                                                Poco::JSON::Object()));
+  if (r.empty())
+    return Response::html(
+        404, host_.pages().render("Selcom sandbox", "<p class=\"error\">No such order.</p>",
+                                  Poco::JSON::Object()));
   Poco::JSON::Object data;
   data.set("order_id", orderId);
   data.set("vendor", r.str(0, "vendor"));
@@ -486,7 +532,8 @@ Response Simulator::payPage(const Request& req) {
 
 Response Simulator::script(const Request& req) {
   auto in = parseObject(req.body);
-  if (!in) return Response::json(400, Poco::JSON::Object().set("error", "body must be a JSON object"));
+  if (!in)
+    return Response::json(400, Poco::JSON::Object().set("error", "body must be a JSON object"));
   try {
     auto set = [&](const char* key, std::atomic<int>& counter) {
       if (in->has(key)) counter = std::max(0, in->getValue<int>(key));
@@ -498,7 +545,8 @@ Response Simulator::script(const Request& req) {
     set("push_failures", pushFailures_);
     set("webhook_before_reply", webhookBeforeReply_);
   } catch (const std::exception& e) {
-    return Response::json(400, Poco::JSON::Object().set("error", std::string("bad field: ") + e.what()));
+    return Response::json(400,
+                          Poco::JSON::Object().set("error", std::string("bad field: ") + e.what()));
   }
   Poco::JSON::Object o;
   o.set("create_timeouts", createTimeouts_.load());
@@ -517,8 +565,8 @@ Poco::JSON::Object Simulator::orderJson(const std::string& orderId) {
   for (const auto& col : r.columns) {
     if (r.isNull(0, col)) {
       o.set(col, Poco::Dynamic::Var());
-    } else if (col == "amount" || col == "paid_amount" || col == "created_at" || col == "updated_at" ||
-               col == "expiry_minutes") {
+    } else if (col == "amount" || col == "paid_amount" || col == "created_at" ||
+               col == "updated_at" || col == "expiry_minutes") {
       o.set(col, r.i64(0, col));
     } else {
       o.set(col, r.str(0, col));

@@ -37,7 +37,7 @@
 namespace malipo::selcom::sim {
 
 struct SimOptions {
-  std::string name = "selcom";  // mount point /sandbox/<name>/
+  std::string name = "selcom";    // mount point /sandbox/<name>/
   std::string apiKey, apiSecret;  // what the plugin signs with
   int timeoutMs = 15000;          // the plugin's timeout: a scripted timeout exceeds it
 };
@@ -55,7 +55,7 @@ class Simulator {
 
  private:
   struct PayRequest {
-    std::string outcome = "paid";  // paid | decline | never_paid
+    std::string outcome = "paid";        // paid | decline | never_paid
     std::optional<std::int64_t> amount;  // major units actually paid (wrong amount)
     std::string transid;                 // forced transaction id (reuse scenarios)
     int webhooks = 1;                    // 0: none, 2+: duplicates

@@ -5,7 +5,9 @@
 
 namespace {
 
-malipo::SchemaNode schema() { return malipo::selcom::selcomSchema(); }
+malipo::SchemaNode schema() {
+  return malipo::selcom::selcomSchema();
+}
 
 void registerSelcom(malipo::Registrar& r) {
   r.addProvider(std::make_shared<malipo::selcom::SelcomProvider>(r.host()));

@@ -101,7 +101,8 @@ SchemaNode selcomSchema() {
   return SelcomConfig::decl().schema();
 }
 
-SelcomProvider::SelcomProvider(Host& host) : host_(host), cfg_(SelcomConfig::from(host.settings())) {}
+SelcomProvider::SelcomProvider(Host& host)
+    : host_(host), cfg_(SelcomConfig::from(host.settings())) {}
 
 SelcomProvider::~SelcomProvider() = default;
 
@@ -112,16 +113,22 @@ Capabilities SelcomProvider::capabilities() const {
 std::vector<Migration> SelcomProvider::migrations() const {
   Migration m;
   m.version = 1;
-  m.description = "transaction ids seen settling payments; simulator orders (used in sandbox mode only)";
+  m.description =
+      "transaction ids seen settling payments; simulator orders (used in sandbox mode only)";
   // IF NOT EXISTS: the same library may be loaded twice under two names (e.g. a live and a
   // test account), and each name runs its own migrations.
   m.sqlite =
-      "CREATE TABLE IF NOT EXISTS selcom_transactions (provider TEXT NOT NULL, txn_key TEXT NOT NULL, "
+      "CREATE TABLE IF NOT EXISTS selcom_transactions (provider TEXT NOT NULL, txn_key TEXT NOT "
+      "NULL, "
       "payment_id TEXT NOT NULL, created_at BIGINT NOT NULL, PRIMARY KEY (provider, txn_key));"
-      "CREATE TABLE IF NOT EXISTS selcom_sim_orders (order_id TEXT PRIMARY KEY, vendor TEXT NOT NULL, "
-      "amount BIGINT NOT NULL, currency TEXT NOT NULL, buyer_name TEXT, buyer_email TEXT, buyer_phone TEXT, "
-      "webhook_url TEXT NOT NULL DEFAULT '', payment_token TEXT NOT NULL UNIQUE, gateway_buyer_uuid TEXT NOT NULL, "
-      "payment_status TEXT NOT NULL, result_code TEXT NOT NULL DEFAULT '000', transid TEXT, reference TEXT, "
+      "CREATE TABLE IF NOT EXISTS selcom_sim_orders (order_id TEXT PRIMARY KEY, vendor TEXT NOT "
+      "NULL, "
+      "amount BIGINT NOT NULL, currency TEXT NOT NULL, buyer_name TEXT, buyer_email TEXT, "
+      "buyer_phone TEXT, "
+      "webhook_url TEXT NOT NULL DEFAULT '', payment_token TEXT NOT NULL UNIQUE, "
+      "gateway_buyer_uuid TEXT NOT NULL, "
+      "payment_status TEXT NOT NULL, result_code TEXT NOT NULL DEFAULT '000', transid TEXT, "
+      "reference TEXT, "
       "channel TEXT, msisdn TEXT, push_transid TEXT, paid_amount BIGINT, expiry_minutes BIGINT, "
       "created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL)";
   return {m};
@@ -165,7 +172,8 @@ Result<Envelope> SelcomProvider::call(const std::string& method, const std::stri
   } else {
     o.body = jsonBody(fields);
   }
-  o.headers = signingHeaders(cfg_.apiKey, cfg_.apiSecret, isoTimestamp(host_.clock().nowMs()), fields);
+  o.headers =
+      signingHeaders(cfg_.apiKey, cfg_.apiSecret, isoTimestamp(host_.clock().nowMs()), fields);
   o.headers.emplace_back("Accept", "application/json");
   o.timeoutMs = cfg_.timeoutMs;
   // Reads may be retried once; a POST never is (a second order or a second push prompt).
@@ -192,11 +200,12 @@ NextAction SelcomProvider::ussdAction(const Payment& p, const std::string& refer
   a.ussdCode = cfg_.ussdCode;
   a.vendor = cfg_.vendor;
   a.reference = reference;
-  std::map<std::string, std::string> values = {{"ussd_code", cfg_.ussdCode},
-                                               {"vendor", cfg_.vendor},
-                                               {"reference", reference},
-                                               {"amount", formatMajor(p.amountMinor, p.currency, true)},
-                                               {"currency", p.currency}};
+  std::map<std::string, std::string> values = {
+      {"ussd_code", cfg_.ussdCode},
+      {"vendor", cfg_.vendor},
+      {"reference", reference},
+      {"amount", formatMajor(p.amountMinor, p.currency, true)},
+      {"currency", p.currency}};
   for (const auto& step : cfg_.ussdSteps) a.steps.push_back(expand(step, values));
   a.message = expand(cfg_.ussdMessage, values);
   // In sandbox mode nobody has a phone: point at the simulator's "customer pays" page.
@@ -205,14 +214,16 @@ NextAction SelcomProvider::ussdAction(const Payment& p, const std::string& refer
 }
 
 Result<InitiateResult> SelcomProvider::initiate(const Payment& p, const CreatePayment& request) {
-  if (std::find(cfg_.currencies.begin(), cfg_.currencies.end(), p.currency) == cfg_.currencies.end())
+  if (std::find(cfg_.currencies.begin(), cfg_.currencies.end(), p.currency) ==
+      cfg_.currencies.end())
     return Error::make(ErrorCode::invalidInput, "selcom is not configured for " + p.currency,
                        "This payment method does not accept " + p.currency + ".");
   auto amount = wireAmount(p.amountMinor, p.currency);
   if (!amount)
-    return Error::make(ErrorCode::invalidInput,
-                       "selcom takes whole major units; got " + std::to_string(p.amountMinor) + " minor",
-                       "This payment method only accepts whole amounts of " + p.currency + ".");
+    return Error::make(
+        ErrorCode::invalidInput,
+        "selcom takes whole major units; got " + std::to_string(p.amountMinor) + " minor",
+        "This payment method only accepts whole amounts of " + p.currency + ".");
   std::optional<std::string> msisdn;
   if (!p.customer.phone.empty()) msisdn = normaliseMsisdn(p.customer.phone);
 
@@ -252,7 +263,8 @@ Result<InitiateResult> SelcomProvider::initiate(const Payment& p, const CreatePa
 
   if (!request.push && p.channel != "ussd_push") return out;
   if (!msisdn) {
-    host_.logger().info(kComponent, p.id + ": push asked for without a valid msisdn; USSD menu instead");
+    host_.logger().info(kComponent,
+                        p.id + ": push asked for without a valid msisdn; USSD menu instead");
     return out;
   }
   Fields push = {{"transid", payTransid(p.id)}, {"order_id", p.id}, {"msisdn", *msisdn}};
@@ -264,26 +276,27 @@ Result<InitiateResult> SelcomProvider::initiate(const Payment& p, const CreatePa
     outcome = PushOutcome::unknown;
   }
   if (outcome == PushOutcome::sent) {
-    std::map<std::string, std::string> values = {{"ussd_code", cfg_.ussdCode},
-                                                 {"vendor", cfg_.vendor},
-                                                 {"reference", out.action.reference},
-                                                 {"amount", formatMajor(p.amountMinor, p.currency, true)},
-                                                 {"currency", p.currency},
-                                                 {"phone", maskMsisdn(*msisdn)}};
+    std::map<std::string, std::string> values = {
+        {"ussd_code", cfg_.ussdCode},
+        {"vendor", cfg_.vendor},
+        {"reference", out.action.reference},
+        {"amount", formatMajor(p.amountMinor, p.currency, true)},
+        {"currency", p.currency},
+        {"phone", maskMsisdn(*msisdn)}};
     out.action.type = "push_sent";
     out.action.message = expand(cfg_.pushMessage, values);
   } else {
     // The order stands either way: the customer can still pay it from the USSD menu.
-    host_.logger().warning(kComponent, p.id + ": wallet-payment " +
-                                           (outcome == PushOutcome::unknown ? "outcome unknown"
-                                                                             : "refused") +
-                                           (pushed.ok() ? " (resultcode " + pushed.value().resultcode +
-                                                              ", http " +
-                                                              std::to_string(pushed.value().httpStatus) + ")"
-                                                        : ": " + pushed.error().internal));
-    std::string prefix = outcome == PushOutcome::unknown
-                             ? "A payment request may be on its way to your phone. If it does not arrive: "
-                             : "We could not send a payment request to your phone. ";
+    host_.logger().warning(
+        kComponent, p.id + ": wallet-payment " +
+                        (outcome == PushOutcome::unknown ? "outcome unknown" : "refused") +
+                        (pushed.ok() ? " (resultcode " + pushed.value().resultcode + ", http " +
+                                           std::to_string(pushed.value().httpStatus) + ")"
+                                     : ": " + pushed.error().internal));
+    std::string prefix =
+        outcome == PushOutcome::unknown
+            ? "A payment request may be on its way to your phone. If it does not arrive: "
+            : "We could not send a payment request to your phone. ";
     out.action.message = prefix + out.action.message;
   }
   return out;
@@ -292,22 +305,23 @@ Result<InitiateResult> SelcomProvider::initiate(const Payment& p, const CreatePa
 Result<NextAction> SelcomProvider::requestPush(const Payment& p, const std::string& raw) {
   auto msisdn = normaliseMsisdn(raw);
   if (!msisdn)
-    return Error::make(ErrorCode::invalidInput, "push to an invalid msisdn", "Enter a valid Tanzanian mobile number.");
+    return Error::make(ErrorCode::invalidInput, "push to an invalid msisdn",
+                       "Enter a valid Tanzanian mobile number.");
   Fields push = {{"transid", payTransid(p.id)}, {"order_id", p.id}, {"msisdn", *msisdn}};
   auto pushed = call("POST", "/checkout/wallet-payment", push);
   if (!pushed.ok()) return pushed.error();
   PushOutcome outcome = mapPushReply(pushed.value());
   if (outcome == PushOutcome::refused)
-    return Error::make(ErrorCode::providerError, "wallet-payment refused (resultcode " + pushed.value().resultcode + ")",
-                       "Selcom could not send a payment prompt to this number. Pay from the USSD menu instead.");
+    return Error::make(
+        ErrorCode::providerError,
+        "wallet-payment refused (resultcode " + pushed.value().resultcode + ")",
+        "Selcom could not send a payment prompt to this number. Pay from the USSD menu instead.");
   NextAction a = p.action;
   a.type = "push_sent";
-  std::map<std::string, std::string> values = {{"ussd_code", cfg_.ussdCode},
-                                               {"vendor", cfg_.vendor},
-                                               {"reference", a.reference},
-                                               {"amount", formatMajor(p.amountMinor, p.currency, true)},
-                                               {"currency", p.currency},
-                                               {"phone", maskMsisdn(*msisdn)}};
+  std::map<std::string, std::string> values = {
+      {"ussd_code", cfg_.ussdCode}, {"vendor", cfg_.vendor},
+      {"reference", a.reference},   {"amount", formatMajor(p.amountMinor, p.currency, true)},
+      {"currency", p.currency},     {"phone", maskMsisdn(*msisdn)}};
   a.message = expand(cfg_.pushMessage, values);
   return a;
 }
@@ -317,7 +331,8 @@ Result<OrderStatus> SelcomProvider::orderStatus(const Payment& p) {
   if (!reply.ok()) return reply.error();
   // The order was created in the payment's currency; order-status does not always repeat it.
   auto st = mapOrderStatus(reply.value(), p.id, p.currency);
-  if (st.ok() && st.value().status.state == ProviderStatus::State::succeeded) remember(st.value(), p.id);
+  if (st.ok() && st.value().status.state == ProviderStatus::State::succeeded)
+    remember(st.value(), p.id);
   return st;
 }
 
@@ -332,31 +347,37 @@ void SelcomProvider::remember(const OrderStatus& st, const std::string& paymentI
     host_.db().write([&](Tx& tx) {
       for (const std::string& key : {st.transid, st.reference}) {
         if (key.empty()) continue;
-        tx.exec("INSERT INTO selcom_transactions (provider, txn_key, payment_id, created_at) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT DO NOTHING",
-                {name(), upper(key), paymentId, host_.clock().nowMs()});
+        tx.exec(
+            "INSERT INTO selcom_transactions (provider, txn_key, payment_id, created_at) VALUES "
+            "(?, ?, ?, ?) "
+            "ON CONFLICT DO NOTHING",
+            {name(), upper(key), paymentId, host_.clock().nowMs()});
       }
     });
   } catch (const std::exception& e) {
     // Only an aid for clearer proof messages: the kernel's unique transaction index is the guard.
-    host_.logger().warning(kComponent, "could not record transaction ids: " + std::string(e.what()));
+    host_.logger().warning(kComponent,
+                           "could not record transaction ids: " + std::string(e.what()));
   }
 }
 
-std::optional<std::string> SelcomProvider::usedBy(const std::string& txnId, const std::string& paymentId) {
+std::optional<std::string> SelcomProvider::usedBy(const std::string& txnId,
+                                                  const std::string& paymentId) {
   try {
-    Rows r = host_.db().query("SELECT payment_id FROM selcom_transactions WHERE provider = ? AND txn_key = ?",
-                              {name(), upper(txnId)});
+    Rows r = host_.db().query(
+        "SELECT payment_id FROM selcom_transactions WHERE provider = ? AND txn_key = ?",
+        {name(), upper(txnId)});
     if (!r.empty() && r.str(0, "payment_id") != paymentId) return r.str(0, "payment_id");
   } catch (const std::exception& e) {
-    host_.logger().warning(kComponent, "could not look up transaction ids: " + std::string(e.what()));
+    host_.logger().warning(kComponent,
+                           "could not look up transaction ids: " + std::string(e.what()));
   }
   return std::nullopt;
 }
 
 Result<std::vector<WebhookEvent>> SelcomProvider::parseWebhook(const Request& request) {
-  auto ev = parseWebhookMessage(request.headers, request.body, cfg_.apiSecret, cfg_.requireSignedWebhooks,
-                                host_.clock().nowMs());
+  auto ev = parseWebhookMessage(request.headers, request.body, cfg_.apiSecret,
+                                cfg_.requireSignedWebhooks, host_.clock().nowMs());
   if (!ev.ok()) return ev.error();
   return std::vector<WebhookEvent>{ev.value()};
 }
@@ -364,18 +385,21 @@ Result<std::vector<WebhookEvent>> SelcomProvider::parseWebhook(const Request& re
 Result<ProviderStatus> SelcomProvider::verifyProof(const Payment& p, const std::string& text) {
   SmsParseResult sms = parseConfirmationSms(text);
   if (!sms.ok)
-    return Error::make(ErrorCode::invalidInput, "proof not parsed: " + sms.reason, proofRefusal(sms.reason));
+    return Error::make(ErrorCode::invalidInput, "proof not parsed: " + sms.reason,
+                       proofRefusal(sms.reason));
   const std::string due = p.currency + " " + formatMajor(p.amountMinor, p.currency, true);
   const std::string claimed = sms.currency + " " + formatMajor(sms.amountMinor, sms.currency, true);
   if (sms.currency != p.currency || sms.amountMinor != p.amountMinor)
-    return Error::make(ErrorCode::invalidInput,
-                       "proof amount " + claimed + " (" + sms.wallet + " " + sms.transactionId + ") != " + due,
-                       "The amount or currency in the message (" + claimed +
-                           ") does not match this payment (" + due + ").");
+    return Error::make(
+        ErrorCode::invalidInput,
+        "proof amount " + claimed + " (" + sms.wallet + " " + sms.transactionId + ") != " + due,
+        "The amount or currency in the message (" + claimed + ") does not match this payment (" +
+            due + ").");
   if (auto other = usedBy(sms.transactionId, p.id))
-    return Error::make(ErrorCode::conflict,
-                       "proof transaction " + sms.transactionId + " already settled payment " + *other,
-                       "This transaction ID was already used for another payment.");
+    return Error::make(
+        ErrorCode::conflict,
+        "proof transaction " + sms.transactionId + " already settled payment " + *other,
+        "This transaction ID was already used for another payment.");
 
   auto st = orderStatus(p);
   if (!st.ok()) return st.error();
@@ -383,7 +407,8 @@ Result<ProviderStatus> SelcomProvider::verifyProof(const Payment& p, const std::
   switch (order.status.state) {
     case ProviderStatus::State::pending:
       order.status.reason =
-          "Selcom has not received this payment yet. If you have just paid, wait a minute and try again.";
+          "Selcom has not received this payment yet. If you have just paid, wait a minute and try "
+          "again.";
       return order.status;
     case ProviderStatus::State::failed:
       return order.status;
@@ -393,8 +418,8 @@ Result<ProviderStatus> SelcomProvider::verifyProof(const Payment& p, const std::
   const std::string id = upper(sms.transactionId);
   if (id != upper(order.transid) && id != upper(order.reference))
     return Error::make(ErrorCode::invalidInput,
-                       "proof transaction " + sms.transactionId + " is neither transid " + order.transid +
-                           " nor reference " + order.reference,
+                       "proof transaction " + sms.transactionId + " is neither transid " +
+                           order.transid + " nor reference " + order.reference,
                        "The transaction ID in the message does not match this payment.");
   return order.status;
 }

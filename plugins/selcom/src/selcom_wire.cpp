@@ -134,8 +134,9 @@ std::string scalarText(const Poco::Dynamic::Var& v) {
   if (v.isEmpty()) return {};
   if (v.isString()) return v.extract<std::string>();
   if (v.isBoolean()) return v.convert<bool>() ? "true" : "false";
-  if (v.isInteger()) return v.isSigned() ? std::to_string(v.convert<Poco::Int64>())
-                                         : std::to_string(v.convert<Poco::UInt64>());
+  if (v.isInteger())
+    return v.isSigned() ? std::to_string(v.convert<Poco::Int64>())
+                        : std::to_string(v.convert<Poco::UInt64>());
   if (v.isNumeric()) {
     double d = v.convert<double>();
     if (std::isfinite(d) && d == std::floor(d) && std::fabs(d) < 9e15)
@@ -230,9 +231,10 @@ Result<Envelope> parseEnvelope(int httpStatus, const std::string& body) {
   } catch (const std::exception&) {
   }
   if (!o) {
-    return Error::make(ErrorCode::providerError,
-                       "Selcom replied HTTP " + std::to_string(httpStatus) + " without a JSON envelope",
-                       "The payment provider answered unexpectedly.");
+    return Error::make(
+        ErrorCode::providerError,
+        "Selcom replied HTTP " + std::to_string(httpStatus) + " without a JSON envelope",
+        "The payment provider answered unexpectedly.");
   }
   if (o->has("resultcode")) {
     env.resultcode = codeText(o->get("resultcode"));
@@ -259,7 +261,8 @@ Result<OrderStatus> mapOrderStatus(const Envelope& env, const std::string& order
     return Error::make(ErrorCode::providerError, "Selcom unavailable: " + detail,
                        "The payment provider is not available right now.");
   if (env.resultcode.empty())
-    return Error::make(ErrorCode::providerError, "order-status reply without a result code: " + detail,
+    return Error::make(ErrorCode::providerError,
+                       "order-status reply without a result code: " + detail,
                        "The payment provider answered unexpectedly.");
 
   OrderStatus out;
@@ -370,7 +373,8 @@ std::optional<std::string> normaliseMsisdn(const std::string& phone) {
 
 std::string maskMsisdn(const std::string& msisdn) {
   if (msisdn.size() < 7) return std::string(msisdn.size(), '*');
-  return msisdn.substr(0, 3) + std::string(msisdn.size() - 6, '*') + msisdn.substr(msisdn.size() - 3);
+  return msisdn.substr(0, 3) + std::string(msisdn.size() - 6, '*') +
+         msisdn.substr(msisdn.size() - 3);
 }
 
 std::optional<std::string> wireAmount(std::int64_t amountMinor, const std::string& currency) {
@@ -397,7 +401,8 @@ std::optional<std::int64_t> parseTimestamp(const std::string& text) {
   }
   Poco::DateTime dt;
   int tzd = 0;
-  if (!Poco::DateTimeParser::tryParse(Poco::DateTimeFormat::ISO8601_FRAC_FORMAT, t, dt, tzd)) return std::nullopt;
+  if (!Poco::DateTimeParser::tryParse(Poco::DateTimeFormat::ISO8601_FRAC_FORMAT, t, dt, tzd))
+    return std::nullopt;
   dt.makeUTC(tzd);
   return dt.timestamp().epochMicroseconds() / 1000;
 }
@@ -410,14 +415,16 @@ Result<WebhookEvent> parseWebhookMessage(const HeaderMap& headers, const std::st
   if (sig.state == SignatureCheck::State::invalid)
     return Error::make(ErrorCode::unauthorized, "bad webhook signature: " + sig.why);
   if (sig.state == SignatureCheck::State::missing && requireSigned)
-    return Error::make(ErrorCode::unauthorized, "unsigned webhook refused (require_signed_webhooks)");
+    return Error::make(ErrorCode::unauthorized,
+                       "unsigned webhook refused (require_signed_webhooks)");
   if (sig.state == SignatureCheck::State::valid) {
     // The Digest covers the Timestamp: one far from now is a replay of an old delivery.
     auto it = headers.find("Timestamp");
     auto signedAt = parseTimestamp(it == headers.end() ? std::string() : it->second);
     if (!signedAt)
       return Error::make(ErrorCode::unauthorized, "webhook Timestamp is not an ISO 8601 time");
-    if (*signedAt < nowMs - kWebhookTimestampWindowMs || *signedAt > nowMs + kWebhookTimestampWindowMs)
+    if (*signedAt < nowMs - kWebhookTimestampWindowMs ||
+        *signedAt > nowMs + kWebhookTimestampWindowMs)
       return Error::make(ErrorCode::unauthorized,
                          "webhook Timestamp " + it->second + " is outside the " +
                              std::to_string(kWebhookTimestampWindowMs / 60000) + "-minute window");
@@ -425,8 +432,8 @@ Result<WebhookEvent> parseWebhookMessage(const HeaderMap& headers, const std::st
     for (const char* name : {"order_id", "transid", "payment_status", "resultcode", "result"}) {
       bool present = name == std::string("order_id") || fields.get(name).has_value();
       if (present && !sig.covers(name))
-        return Error::make(ErrorCode::unauthorized,
-                           std::string("webhook field '") + name + "' is not covered by Signed-Fields");
+        return Error::make(ErrorCode::unauthorized, std::string("webhook field '") + name +
+                                                        "' is not covered by Signed-Fields");
     }
   }
   const std::string orderId = trim(fields.value("order_id"));
@@ -438,7 +445,9 @@ Result<WebhookEvent> parseWebhookMessage(const HeaderMap& headers, const std::st
   WebhookEvent ev;
   // One event per (transaction, order, state): a replay is a duplicate, a later state is new.
   ev.eventId = transid + ":" + orderId + ":" +
-               (!paymentStatus.empty() ? paymentStatus : !result.empty() ? result : code);
+               (!paymentStatus.empty() ? paymentStatus
+                : !result.empty()      ? result
+                                       : code);
   ev.paymentId = orderId;
   ev.summary = "resultcode " + (code.empty() ? "-" : code) + ", result " +
                (result.empty() ? "-" : result) + ", payment_status " +

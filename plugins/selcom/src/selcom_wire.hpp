@@ -73,8 +73,8 @@ class FieldSource {
 // Checks Selcom's HMAC headers over `fields`. `missing`: no signature headers at all.
 struct SignatureCheck {
   enum class State { valid, missing, invalid } state = State::missing;
-  std::string why;                        // for logs when invalid
-  std::vector<std::string> signedFields;  // as listed in Signed-Fields
+  std::string why;                             // for logs when invalid
+  std::vector<std::string> signedFields;       // as listed in Signed-Fields
   bool covers(const std::string& name) const;  // resultcode/resulcode count as one
 };
 SignatureCheck checkSignature(const HeaderMap& headers, const FieldSource& fields,

@@ -18,17 +18,17 @@ namespace malipo::selcom {
 inline constexpr std::size_t kMaxSmsBytes = 2000;
 
 struct SmsParseResult {
-    bool ok = false;
-    // "mpesa_tz", "tigo_pesa", "airtel_tz", "selcom_pesa", "mtn_momo_gh", "generic"
-    std::string wallet;
-    // As printed, upper-cased: [A-Z0-9] with inner '.' or '-' (e.g. "PP141141.1843.D06413").
-    std::string transactionId;
-    // Minor units; TZS and GHS both have 2 decimals (TZS 1000 -> 100000, GHS 47.50 -> 4750).
-    std::int64_t amountMinor = 0;
-    // ISO 4217 of the payment amount: "TZS" or "GHS".
-    std::string currency;
-    // Only when !ok: "empty", "too_long", "not_a_confirmation", "no_transaction_id", "no_amount".
-    std::string reason;
+  bool ok = false;
+  // "mpesa_tz", "tigo_pesa", "airtel_tz", "selcom_pesa", "mtn_momo_gh", "generic"
+  std::string wallet;
+  // As printed, upper-cased: [A-Z0-9] with inner '.' or '-' (e.g. "PP141141.1843.D06413").
+  std::string transactionId;
+  // Minor units; TZS and GHS both have 2 decimals (TZS 1000 -> 100000, GHS 47.50 -> 4750).
+  std::int64_t amountMinor = 0;
+  // ISO 4217 of the payment amount: "TZS" or "GHS".
+  std::string currency;
+  // Only when !ok: "empty", "too_long", "not_a_confirmation", "no_transaction_id", "no_amount".
+  std::string reason;
 };
 
 // Extracts wallet, transaction id and payment amount from a confirmation SMS.

@@ -54,13 +54,14 @@ class SelcomFlow : public ::testing::Test {
            "sandbox: " + (sandbox ? "true" : "false") + "\n" +
            "plugins:\n"
            "  - name: selcom\n"
-           "    library: " SELCOM_PLUGIN "\n"
+           "    library: " SELCOM_PLUGIN
+           "\n"
            "    settings:\n"
-           "      api_key: " + kKey + "\n" +
-           "      api_secret: " + kSecret + "\n" +
+           "      api_key: " +
+           kKey + "\n" + "      api_secret: " + kSecret + "\n" +
            "      vendor: CVCHAPCHAP\n"
-           "      timeout_ms: " + std::to_string(kTimeoutMs) + "\n" +
-           "      require_signed_webhooks: true\n" +
+           "      timeout_ms: " +
+           std::to_string(kTimeoutMs) + "\n" + "      require_signed_webhooks: true\n" +
            (sandbox ? "" : "      base_url: http://127.0.0.1:9/v1\n") +
            "  - name: shop\n"
            "    library: " SHOP_PLUGIN "\n";
@@ -74,10 +75,13 @@ class SelcomFlow : public ::testing::Test {
     ASSERT_NE(port_, 0);
   }
 
-  HttpResult postJson(const std::string& path, const std::string& body) { return http(port_, "POST", path, body); }
+  HttpResult postJson(const std::string& path, const std::string& body) {
+    return http(port_, "POST", path, body);
+  }
 
   // A payment of `amountMajor` TZS through Selcom; returns the payment as the shop shows it.
-  Poco::JSON::Object::Ptr order(int amountMajor = 1000, bool push = false, const std::string& phone = "",
+  Poco::JSON::Object::Ptr order(int amountMajor = 1000, bool push = false,
+                                const std::string& phone = "",
                                 const std::string& channel = "ussd_menu") {
     Poco::JSON::Object in;
     in.set("amount_minor", static_cast<Poco::Int64>(amountMajor) * 100);
@@ -93,11 +97,13 @@ class SelcomFlow : public ::testing::Test {
     HttpResult r = postJson("/shop/orders", os.str());
     EXPECT_EQ(r.status, 201) << r.body;
     auto o = parse(r.body);
-    return o->has("payment") ? o->getObject("payment") : Poco::JSON::Object::Ptr(new Poco::JSON::Object);
+    return o->has("payment") ? o->getObject("payment")
+                             : Poco::JSON::Object::Ptr(new Poco::JSON::Object);
   }
 
   // The simulator's "customer pays" action (JSON).
-  Poco::JSON::Object::Ptr pay(const std::string& id, const std::string& body = "{}", int expectStatus = 200) {
+  Poco::JSON::Object::Ptr pay(const std::string& id, const std::string& body = "{}",
+                              int expectStatus = 200) {
     HttpResult r = postJson("/sandbox/selcom/pay/" + id, body);
     EXPECT_EQ(r.status, expectStatus) << r.body;
     return parse(r.body);
@@ -113,7 +119,9 @@ class SelcomFlow : public ::testing::Test {
     EXPECT_EQ(r.status, 200) << r.body;
     return parse(r.body);
   }
-  std::string status(const std::string& id) { return payment(id)->optValue<std::string>("status", "?"); }
+  std::string status(const std::string& id) {
+    return payment(id)->optValue<std::string>("status", "?");
+  }
   bool reaches(const std::string& id, const std::string& want, int timeoutMs = 10000) {
     bool ok = eventually([&] { return status(id) == want; }, timeoutMs);
     if (!ok) ADD_FAILURE() << "payment " << id << " is " << status(id) << ", expected " << want;
@@ -122,12 +130,14 @@ class SelcomFlow : public ::testing::Test {
 
   std::int64_t fulfilments(const std::string& id, const std::string& kind = "settled") {
     return kernel_->store()
-        .query("SELECT COUNT(*) AS n FROM shop_fulfilments WHERE payment_id = ? AND kind = ?", {id, kind})
+        .query("SELECT COUNT(*) AS n FROM shop_fulfilments WHERE payment_id = ? AND kind = ?",
+               {id, kind})
         .i64(0, "n");
   }
   std::int64_t webhookEvents(const std::string& id) {
     return kernel_->store()
-        .query("SELECT COUNT(*) AS n FROM payment_events WHERE payment_id = ? AND kind = 'webhook'", {id})
+        .query("SELECT COUNT(*) AS n FROM payment_events WHERE payment_id = ? AND kind = 'webhook'",
+               {id})
         .i64(0, "n");
   }
 
@@ -139,8 +149,10 @@ class SelcomFlow : public ::testing::Test {
                      std::chrono::system_clock::now().time_since_epoch())
                      .count();
       return kernel_->store()
-                 .query("SELECT COUNT(*) AS n FROM jobs WHERE state = 'running' OR (state = 'queued' AND run_at <= ?)",
-                        {static_cast<std::int64_t>(now)})
+                 .query(
+                     "SELECT COUNT(*) AS n FROM jobs WHERE state = 'running' OR (state = 'queued' "
+                     "AND run_at <= ?)",
+                     {static_cast<std::int64_t>(now)})
                  .i64(0, "n") == 0;
     };
     ASSERT_TRUE(eventually([&] {
@@ -159,22 +171,26 @@ class SelcomFlow : public ::testing::Test {
   }
 
   static std::int64_t nowMs() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
         .count();
   }
 
   // A webhook body for `orderId` signed with `secret` at `signedAtMs` (the simulator's own
   // shape), posted with `contentType`.
-  HttpResult webhook(const std::string& orderId, const std::string& secret, const std::string& transid = "TX1",
-                     std::int64_t signedAtMs = nowMs(), const std::string& contentType = "application/json") {
-    Fields f = {{"transid", transid},    {"order_id", orderId},     {"reference", "0281121212"},
-                {"result", "SUCCESS"},   {"resultcode", "000"},     {"payment_status", "COMPLETED"}};
+  HttpResult webhook(const std::string& orderId, const std::string& secret,
+                     const std::string& transid = "TX1", std::int64_t signedAtMs = nowMs(),
+                     const std::string& contentType = "application/json") {
+    Fields f = {{"transid", transid},  {"order_id", orderId}, {"reference", "0281121212"},
+                {"result", "SUCCESS"}, {"resultcode", "000"}, {"payment_status", "COMPLETED"}};
     std::map<std::string, std::string> headers;
-    for (const auto& h : signingHeaders(kKey, secret, isoTimestamp(signedAtMs), f)) headers[h.first] = h.second;
+    for (const auto& h : signingHeaders(kKey, secret, isoTimestamp(signedAtMs), f))
+      headers[h.first] = h.second;
     return http(port_, "POST", "/webhooks/selcom", jsonBody(f), headers, contentType);
   }
   std::string simTransid(const std::string& id) {
-    return parse(http(port_, "GET", "/sandbox/selcom/orders/" + id).body)->getValue<std::string>("transid");
+    return parse(http(port_, "GET", "/sandbox/selcom/orders/" + id).body)
+        ->getValue<std::string>("transid");
   }
 
   TempDir dir_;
@@ -208,7 +224,8 @@ TEST_F(SelcomFlow, ManualUssdFlowSettledByWebhook) {
   EXPECT_EQ(so->getValue<std::string>("currency"), "TZS");
   EXPECT_EQ(so->getValue<std::string>("vendor"), "CVCHAPCHAP");
   EXPECT_EQ(so->getValue<std::string>("payment_token"), reference);
-  EXPECT_EQ(so->getValue<std::string>("webhook_url"), "http://127.0.0.1:" + std::to_string(port_) + "/webhooks/selcom");
+  EXPECT_EQ(so->getValue<std::string>("webhook_url"),
+            "http://127.0.0.1:" + std::to_string(port_) + "/webhooks/selcom");
   EXPECT_TRUE(so->isNull("msisdn")) << "no push in the manual flow";
 
   auto paid = pay(id);
@@ -260,10 +277,13 @@ TEST_F(SelcomFlow, SettledByPastedSms) {
   const std::string id = p->getValue<std::string>("id");
 
   // Before paying: a clear "not yet", nothing settles.
-  HttpResult early = proof(id, "AB12CD34EF Confirmed. Tsh1,000.00 sent to CVCHAPCHAP on 1/5/24 at 9:00 AM.");
+  HttpResult early =
+      proof(id, "AB12CD34EF Confirmed. Tsh1,000.00 sent to CVCHAPCHAP on 1/5/24 at 9:00 AM.");
   ASSERT_EQ(early.status, 200) << early.body;
   EXPECT_FALSE(parse(early.body)->getValue<bool>("settled"));
-  EXPECT_NE(parse(early.body)->getValue<std::string>("message").find("not received"), std::string::npos) << early.body;
+  EXPECT_NE(parse(early.body)->getValue<std::string>("message").find("not received"),
+            std::string::npos)
+      << early.body;
 
   auto paid = pay(id, R"({"webhooks": 0})");  // no webhook: only the SMS can tell us
   const std::string sms = paid->getValue<std::string>("sms");
@@ -273,19 +293,24 @@ TEST_F(SelcomFlow, SettledByPastedSms) {
   // Text that is not a confirmation, and a confirmation without an id.
   HttpResult junk = proof(id, "hello, I paid yesterday");
   EXPECT_EQ(junk.status, 400);
-  EXPECT_NE(parse(junk.body)->getValue<std::string>("message").find("does not look like"), std::string::npos);
+  EXPECT_NE(parse(junk.body)->getValue<std::string>("message").find("does not look like"),
+            std::string::npos);
   HttpResult noId = proof(id, "Confirmed. You have received Tsh 1,000 from JOHN. Transaction ID: ");
   EXPECT_EQ(noId.status, 400);
-  EXPECT_NE(parse(noId.body)->getValue<std::string>("message").find("No transaction ID"), std::string::npos)
+  EXPECT_NE(parse(noId.body)->getValue<std::string>("message").find("No transaction ID"),
+            std::string::npos)
       << noId.body;
   // The right id with the wrong amount.
-  HttpResult wrong = proof(id, paid->getValue<std::string>("transid") + " Confirmed. Tsh500.00 sent to CVCHAPCHAP.");
+  HttpResult wrong = proof(
+      id, paid->getValue<std::string>("transid") + " Confirmed. Tsh500.00 sent to CVCHAPCHAP.");
   EXPECT_EQ(wrong.status, 400);
-  EXPECT_NE(parse(wrong.body)->getValue<std::string>("message").find("amount or currency"), std::string::npos);
+  EXPECT_NE(parse(wrong.body)->getValue<std::string>("message").find("amount or currency"),
+            std::string::npos);
   // Another id, the right amount: Selcom's transaction is not this one.
   HttpResult other = proof(id, "ZZ99ZZ99ZZ Confirmed. Tsh1,000.00 sent to CVCHAPCHAP.");
   EXPECT_EQ(other.status, 400);
-  EXPECT_NE(parse(other.body)->getValue<std::string>("message").find("does not match"), std::string::npos);
+  EXPECT_NE(parse(other.body)->getValue<std::string>("message").find("does not match"),
+            std::string::npos);
   EXPECT_EQ(status(id), "pending");
 
   HttpResult ok = proof(id, "  \n" + sms + "\n");
@@ -309,8 +334,9 @@ TEST_F(SelcomFlow, ReusedSmsFromAnotherPaymentIsRefused) {
   const std::string idB = b->getValue<std::string>("id");
   HttpResult r = proof(idB, smsA);
   EXPECT_EQ(r.status, 409) << r.body;
-  EXPECT_NE(parse(r.body)->getValue<std::string>("message").find("already used for another payment"),
-            std::string::npos)
+  EXPECT_NE(
+      parse(r.body)->getValue<std::string>("message").find("already used for another payment"),
+      std::string::npos)
       << r.body;
   EXPECT_EQ(status(idB), "pending");
   quiesce();
@@ -342,8 +368,8 @@ TEST_F(SelcomFlow, BadWebhookSignatureIsRefusedAndChangesNothing) {
 
   HttpResult forged = webhook(id, "not-the-secret");
   EXPECT_EQ(forged.status, 401) << forged.body;
-  HttpResult unsignedHook =
-      http(port_, "POST", "/webhooks/selcom", R"({"order_id":")" + id + R"(","payment_status":"COMPLETED"})");
+  HttpResult unsignedHook = http(port_, "POST", "/webhooks/selcom",
+                                 R"({"order_id":")" + id + R"(","payment_status":"COMPLETED"})");
   EXPECT_EQ(unsignedHook.status, 401) << "require_signed_webhooks is on";
   quiesce();
   EXPECT_EQ(status(id), "pending");
@@ -380,7 +406,8 @@ TEST_F(SelcomFlow, JsonWebhookWithoutAJsonContentTypeIsRead) {
   auto a = order(1000);
   const std::string idA = a->getValue<std::string>("id");
   pay(idA, R"({"webhooks": 0})");
-  HttpResult labelledForm = webhook(idA, kSecret, simTransid(idA), nowMs(), "application/x-www-form-urlencoded");
+  HttpResult labelledForm =
+      webhook(idA, kSecret, simTransid(idA), nowMs(), "application/x-www-form-urlencoded");
   EXPECT_EQ(labelledForm.status, 200) << labelledForm.body;
   ASSERT_TRUE(reaches(idA, "succeeded"));
 
@@ -403,7 +430,8 @@ TEST_F(SelcomFlow, ReplayedAndDuplicateWebhooksSettleOnce) {
   std::map<std::string, std::string> headers;
   auto hs = hook->getObject("headers");
   for (const auto& kv : *hs) headers[kv.first] = kv.second.convert<std::string>();
-  HttpResult replay = http(port_, "POST", "/webhooks/selcom", hook->getValue<std::string>("body"), headers);
+  HttpResult replay =
+      http(port_, "POST", "/webhooks/selcom", hook->getValue<std::string>("body"), headers);
   ASSERT_EQ(replay.status, 200) << replay.body;
   EXPECT_EQ(parse(replay.body)->getValue<int>("duplicates"), 1);
   quiesce();
@@ -415,7 +443,8 @@ TEST_F(SelcomFlow, MisspelledResulcodeWebhookIsAccepted) {
   auto p = order(1000);
   const std::string id = p->getValue<std::string>("id");
   auto paid = pay(id, R"({"misspelled_resultcode": true})");
-  EXPECT_NE(paid->getObject("webhook")->getValue<std::string>("body").find("\"resulcode\""), std::string::npos);
+  EXPECT_NE(paid->getObject("webhook")->getValue<std::string>("body").find("\"resulcode\""),
+            std::string::npos);
   EXPECT_EQ(paid->getArray("webhook_statuses")->getElement<int>(0), 200);
   ASSERT_TRUE(reaches(id, "succeeded"));
 }
@@ -496,7 +525,8 @@ TEST_F(SelcomFlow, TimeoutAtCreateIsUnknownUntilTheJanitorResolvesIt) {
   const std::string id = p->getValue<std::string>("id");
   EXPECT_EQ(p->getValue<std::string>("status"), "unknown");
   bool timedOut = false;
-  for (const auto& e : kernel_->payments().events(id)) timedOut = timedOut || e.kind == "initiate_timeout";
+  for (const auto& e : kernel_->payments().events(id))
+    timedOut = timedOut || e.kind == "initiate_timeout";
   EXPECT_TRUE(timedOut);
   // The order did reach Selcom: the janitor's order-status finds it, still unpaid.
   auto due = [&] {
@@ -524,8 +554,10 @@ TEST_F(SelcomFlow, SimulatorRejectsBadSignaturesLikeSelcom) {
   Fields f = {{"order_id", id}};
   auto get = [&](const std::string& key, const std::string& secret) {
     std::map<std::string, std::string> headers;
-    for (const auto& h : signingHeaders(key, secret, isoTimestamp(1714550400000), f)) headers[h.first] = h.second;
-    return http(port_, "GET", "/sandbox/selcom/v1/checkout/order-status?" + queryString(f), "", headers);
+    for (const auto& h : signingHeaders(key, secret, isoTimestamp(1714550400000), f))
+      headers[h.first] = h.second;
+    return http(port_, "GET", "/sandbox/selcom/v1/checkout/order-status?" + queryString(f), "",
+                headers);
   };
   HttpResult good = get(kKey, kSecret);
   ASSERT_EQ(good.status, 200) << good.body;
@@ -537,17 +569,23 @@ TEST_F(SelcomFlow, SimulatorRejectsBadSignaturesLikeSelcom) {
 
   EXPECT_EQ(get(kKey, "wrong-secret").status, 401);
   EXPECT_EQ(get("wrong-key", kSecret).status, 401);
-  EXPECT_EQ(http(port_, "GET", "/sandbox/selcom/v1/checkout/order-status?order_id=" + id).status, 401);
+  EXPECT_EQ(http(port_, "GET", "/sandbox/selcom/v1/checkout/order-status?order_id=" + id).status,
+            401);
   // A signed request with an extra, unsigned field is refused too.
   std::map<std::string, std::string> headers;
-  for (const auto& h : signingHeaders(kKey, kSecret, isoTimestamp(1714550400000), f)) headers[h.first] = h.second;
-  EXPECT_EQ(http(port_, "GET", "/sandbox/selcom/v1/checkout/order-status?" + queryString(f) + "&x=1", "", headers).status,
+  for (const auto& h : signingHeaders(kKey, kSecret, isoTimestamp(1714550400000), f))
+    headers[h.first] = h.second;
+  EXPECT_EQ(http(port_, "GET",
+                 "/sandbox/selcom/v1/checkout/order-status?" + queryString(f) + "&x=1", "", headers)
+                .status,
             401);
 
   // cancel-order: a signed DELETE; the payment then fails on its next check.
   std::map<std::string, std::string> del;
-  for (const auto& h : signingHeaders(kKey, kSecret, isoTimestamp(1714550400000), f)) del[h.first] = h.second;
-  HttpResult cancelled = http(port_, "DELETE", "/sandbox/selcom/v1/checkout/cancel-order?" + queryString(f), "", del);
+  for (const auto& h : signingHeaders(kKey, kSecret, isoTimestamp(1714550400000), f))
+    del[h.first] = h.second;
+  HttpResult cancelled =
+      http(port_, "DELETE", "/sandbox/selcom/v1/checkout/cancel-order?" + queryString(f), "", del);
   ASSERT_EQ(cancelled.status, 200) << cancelled.body;
   auto synced = kernel_->payments().sync(id);
   ASSERT_TRUE(synced.ok());
@@ -557,8 +595,9 @@ TEST_F(SelcomFlow, SimulatorRejectsBadSignaturesLikeSelcom) {
 TEST_F(SelcomFlow, HtmlPayPageWorksWithoutJavaScript) {
   auto p = order(1000);
   const std::string id = p->getValue<std::string>("id");
-  EXPECT_NE(p->getObject("action")->optValue<std::string>("url", "").find("/sandbox/selcom/pay/" + id),
-            std::string::npos);
+  EXPECT_NE(
+      p->getObject("action")->optValue<std::string>("url", "").find("/sandbox/selcom/pay/" + id),
+      std::string::npos);
   HttpResult page = http(port_, "GET", "/sandbox/selcom/pay/" + id);
   ASSERT_EQ(page.status, 200);
   EXPECT_NE(page.header("Content-Type").find("text/html"), std::string::npos);
@@ -573,7 +612,9 @@ TEST_F(SelcomFlow, HtmlPayPageWorksWithoutJavaScript) {
   EXPECT_NE(done.body.find("Confirmed."), std::string::npos) << "shows the SMS to paste";
   ASSERT_TRUE(reaches(id, "succeeded"));
   // Paying twice is refused; the page no longer offers the form.
-  EXPECT_EQ(http(port_, "POST", "/sandbox/selcom/pay/" + id, "outcome=paid", {}, "application/x-www-form-urlencoded").status,
+  EXPECT_EQ(http(port_, "POST", "/sandbox/selcom/pay/" + id, "outcome=paid", {},
+                 "application/x-www-form-urlencoded")
+                .status,
             409);
   EXPECT_EQ(http(port_, "GET", "/sandbox/selcom/pay/" + id).body.find("<form"), std::string::npos);
   EXPECT_EQ(http(port_, "GET", "/sandbox/selcom/pay/no-such-order").status, 404);
@@ -596,9 +637,12 @@ TEST_F(SelcomFlow, SimulatorOrdersSurviveARestart) {
 }
 
 TEST_F(SelcomFlow, WholeShillingsOnly) {
-  HttpResult r = postJson("/shop/orders", R"({"amount_minor": 100050, "currency": "TZS", "providers": ["selcom"]})");
+  HttpResult r = postJson(
+      "/shop/orders", R"({"amount_minor": 100050, "currency": "TZS", "providers": ["selcom"]})");
   EXPECT_EQ(r.status, 400) << r.body;
-  EXPECT_NE(parse(r.body)->getValue<std::string>("message").find("whole amounts"), std::string::npos) << r.body;
+  EXPECT_NE(parse(r.body)->getValue<std::string>("message").find("whole amounts"),
+            std::string::npos)
+      << r.body;
 }
 
 TEST_F(SelcomFlow, NoSimulatorOutsideSandbox) {
@@ -617,7 +661,8 @@ TEST(SelcomConfig, RefusesSandboxCredentialsOutsideSandbox) {
                      "sandbox: false\n"
                      "plugins:\n"
                      "  - name: selcom\n"
-                     "    library: " SELCOM_PLUGIN "\n"
+                     "    library: " SELCOM_PLUGIN
+                     "\n"
                      "    settings: {base_url: \"https://apigw.selcommobile.com/v1\"}\n";
   Kernel k(ConfigLoader::loadString(yaml, "selcom-prod.yaml"));
   k.open();

@@ -1,13 +1,14 @@
 // Unit tests of Selcom's wire format: signing headers (the documented vectors through the
 // request path), the order-status / create / push mappings, webhooks, msisdn, amounts and
 // the simulator's SMS text against the real parser.
+#include "selcom_wire.hpp"
+
 #include <gtest/gtest.h>
 
 #include <ostream>
 #include <string>
 
 #include "selcom_signing.hpp"
-#include "selcom_wire.hpp"
 #include "sim_sms.hpp"
 #include "sms_parser.hpp"
 
@@ -17,7 +18,8 @@ namespace {
 const std::string kDocSecret = "81dc9bdb52d04dc20036dbd8313ed055";
 const std::string kDocTimestamp = "2019-02-26T09:30:46+03:00";
 
-std::string header(const std::vector<std::pair<std::string, std::string>>& hs, const std::string& name) {
+std::string header(const std::vector<std::pair<std::string, std::string>>& hs,
+                   const std::string& name) {
   for (const auto& h : hs)
     if (h.first == name) return h.second;
   return "<absent>";
@@ -33,8 +35,9 @@ HeaderMap toMap(const std::vector<std::pair<std::string, std::string>>& hs) {
 
 TEST(SelcomWire, DocumentedVectorsThroughSigningHeaders) {
   // The utility vector has a numeric amount: it must sign as its plain digits.
-  Fields utility = {{"utilityref", "075XXXXXXX"}, {"vendor", "BANKX"},       {"pin", "3333"},
-                    {"transid", "T001"},          {"amount", "1234", true}, {"msisdn", "25568XXXXXXX"}};
+  Fields utility = {
+      {"utilityref", "075XXXXXXX"}, {"vendor", "BANKX"},      {"pin", "3333"},
+      {"transid", "T001"},          {"amount", "1234", true}, {"msisdn", "25568XXXXXXX"}};
   auto hs = signingHeaders("key", kDocSecret, kDocTimestamp, utility);
   EXPECT_EQ(header(hs, "Digest"), "9TUpwhlhOB3sfszGU4ec5tzjUnCbXFACwOWiWI4J8Ek=");
   EXPECT_EQ(header(hs, "Signed-Fields"), "utilityref,vendor,pin,transid,amount,msisdn");
@@ -61,7 +64,8 @@ TEST(SelcomWire, TimestampHasAnOffset) {
 }
 
 TEST(SelcomWire, SignedRequestVerifiesAndTamperingIsCaught) {
-  Fields f = {{"order_id", "o-1"}, {"amount", "1000", true}, {"webhook", base64Encode("http://x/y")}};
+  Fields f = {
+      {"order_id", "o-1"}, {"amount", "1000", true}, {"webhook", base64Encode("http://x/y")}};
   HeaderMap h = toMap(signingHeaders("k", "s3cret", "2024-01-01T00:00:00+03:00", f));
   FieldSource body = FieldSource::fromBody(jsonBody(f));
   auto ok = checkSignature(h, body, "s3cret");
@@ -70,7 +74,8 @@ TEST(SelcomWire, SignedRequestVerifiesAndTamperingIsCaught) {
   EXPECT_FALSE(ok.covers("vendor"));
 
   EXPECT_EQ(checkSignature(h, body, "other-secret").state, SignatureCheck::State::invalid);
-  FieldSource tampered = FieldSource::fromBody(jsonBody({{"order_id", "o-1"}, {"amount", "1", true}}));
+  FieldSource tampered =
+      FieldSource::fromBody(jsonBody({{"order_id", "o-1"}, {"amount", "1", true}}));
   EXPECT_EQ(checkSignature(h, tampered, "s3cret").state, SignatureCheck::State::invalid);
 
   HeaderMap noDigest = h;
@@ -104,7 +109,9 @@ struct StatusRow {
   std::int64_t amountMinor = -1;
   const char* currency = "";
 };
-std::ostream& operator<<(std::ostream& os, const StatusRow& r) { return os << r.name; }
+std::ostream& operator<<(std::ostream& os, const StatusRow& r) {
+  return os << r.name;
+}
 
 const StatusRow kStatusRows[] = {
     {"completed", 200,
@@ -134,24 +141,31 @@ const StatusRow kStatusRows[] = {
     {"completed_unreadable_amount", 200,
      R"({"resultcode":"000","data":[{"order_id":"o1","payment_status":"COMPLETED","transid":"T1","amount":"1,000/="}]})",
      "pending"},
-    {"pending", 200, R"({"resultcode":"000","result":"SUCCESS","data":[{"order_id":"o1","payment_status":"PENDING"}]})",
+    {"pending", 200,
+     R"({"resultcode":"000","result":"SUCCESS","data":[{"order_id":"o1","payment_status":"PENDING"}]})",
      "pending"},
     {"unknown_payment_status", 200,
      R"({"resultcode":"000","data":[{"order_id":"o1","payment_status":"PROCESSING","transid":"T1","amount":"1000"}]})",
      "pending"},
-    {"pending_envelope_without_data", 200, R"({"resultcode":"000","result":"PENDING","data":[]})", "pending"},
-    {"cancel", 200, R"({"resultcode":"000","data":[{"order_id":"o1","payment_status":"CANCEL","transid":"T1"}]})",
+    {"pending_envelope_without_data", 200, R"({"resultcode":"000","result":"PENDING","data":[]})",
+     "pending"},
+    {"cancel", 200,
+     R"({"resultcode":"000","data":[{"order_id":"o1","payment_status":"CANCEL","transid":"T1"}]})",
      "failed"},
-    {"cancelled", 200, R"({"resultcode":"000","data":[{"order_id":"o1","payment_status":"CANCELLED"}]})", "failed"},
+    {"cancelled", 200,
+     R"({"resultcode":"000","data":[{"order_id":"o1","payment_status":"CANCELLED"}]})", "failed"},
     {"in_progress_111", 200, R"({"resultcode":"111","result":"PENDING","data":[]})", "pending"},
     {"in_progress_927", 200, R"({"resultcode":"927","result":"PENDING"})", "pending"},
     {"ambiguous_999", 200, R"({"resultcode":"999","result":"AMBIGOUS"})", "pending"},
-    {"other_code_failed", 200, R"({"resultcode":"403","result":"FAIL","message":"Transaction failed"})", "failed"},
-    {"not_found_failed", 404, R"({"resultcode":"404","result":"FAIL","message":"Order not found"})", "failed"},
+    {"other_code_failed", 200,
+     R"({"resultcode":"403","result":"FAIL","message":"Transaction failed"})", "failed"},
+    {"not_found_failed", 404, R"({"resultcode":"404","result":"FAIL","message":"Order not found"})",
+     "failed"},
     {"bad_key", 401, R"({"resultcode":"401","result":"FAIL"})", "error"},
     {"forbidden", 403, R"({"resultcode":"403","result":"FAIL"})", "error"},
     {"rate_limited", 429, R"({"resultcode":"429","result":"FAIL"})", "error"},
-    {"server_error", 500, R"({"resultcode":"000","data":[{"payment_status":"COMPLETED","transid":"T1","amount":"1000"}]})",
+    {"server_error", 500,
+     R"({"resultcode":"000","data":[{"payment_status":"COMPLETED","transid":"T1","amount":"1000"}]})",
      "error"},
     {"no_resultcode", 200, R"({"result":"SUCCESS","data":[]})", "error"},
     {"another_order", 200,
@@ -165,7 +179,8 @@ class StatusMapping : public ::testing::TestWithParam<StatusRow> {};
 TEST_P(StatusMapping, MapsAsDocumented) {
   const StatusRow& row = GetParam();
   auto env = parseEnvelope(row.http, row.body);
-  Result<OrderStatus> st = env.ok() ? mapOrderStatus(env.value(), "o1", "TZS") : Result<OrderStatus>(env.error());
+  Result<OrderStatus> st =
+      env.ok() ? mapOrderStatus(env.value(), "o1", "TZS") : Result<OrderStatus>(env.error());
   if (std::string(row.expect) == "error") {
     EXPECT_FALSE(st.ok());
     return;
@@ -188,10 +203,14 @@ TEST_P(StatusMapping, MapsAsDocumented) {
 }
 
 INSTANTIATE_TEST_SUITE_P(OrderStatus, StatusMapping, ::testing::ValuesIn(kStatusRows),
-                         [](const ::testing::TestParamInfo<StatusRow>& info) { return std::string(info.param.name); });
+                         [](const ::testing::TestParamInfo<StatusRow>& info) {
+                           return std::string(info.param.name);
+                         });
 
 TEST(SelcomWire, OrderStatusKeepsTransidAndReferenceForProofs) {
-  auto env = parseEnvelope(200, R"({"resultcode":"000","data":[{"order_id":"o1","payment_status":"COMPLETED","transid":"T9","reference":"0281121212","amount":"5000"}]})");
+  auto env = parseEnvelope(
+      200,
+      R"({"resultcode":"000","data":[{"order_id":"o1","payment_status":"COMPLETED","transid":"T9","reference":"0281121212","amount":"5000"}]})");
   ASSERT_TRUE(env.ok());
   auto st = mapOrderStatus(env.value(), "o1", "TZS");
   ASSERT_TRUE(st.ok());
@@ -259,8 +278,9 @@ TEST(SelcomWire, AmountsCrossTheWireAsWholeMajorUnits) {
 // 2024-05-01T10:00:00+03:00, when the webhooks below were signed.
 const std::int64_t kSignedAt = 1714546800000;
 
-const Fields kWebhook = {{"transid", "T123442"},   {"order_id", "123"},     {"reference", "0281121212"},
-                         {"result", "SUCCESS"},    {"resultcode", "000"},   {"payment_status", "COMPLETED"}};
+const Fields kWebhook = {{"transid", "T123442"},      {"order_id", "123"},
+                         {"reference", "0281121212"}, {"result", "SUCCESS"},
+                         {"resultcode", "000"},       {"payment_status", "COMPLETED"}};
 
 TEST(SelcomWire, SignedWebhookBecomesAHint) {
   HeaderMap h = toMap(signingHeaders("k", "s", "2024-05-01T10:00:00+0300", kWebhook));
@@ -306,7 +326,8 @@ TEST(SelcomWire, UnsignedWebhookOnlyWhenAllowed) {
 
 TEST(SelcomWire, WebhookFieldsWeReadMustBeSigned) {
   // A genuine signature over transid alone must not vouch for another order_id.
-  HeaderMap h = toMap(signingHeaders("k", "s", "2024-05-01T10:00:00+03:00", {{"transid", "T123442"}}));
+  HeaderMap h =
+      toMap(signingHeaders("k", "s", "2024-05-01T10:00:00+03:00", {{"transid", "T123442"}}));
   auto ev = parseWebhookMessage(h, jsonBody(kWebhook), "s", false, kSignedAt);
   ASSERT_FALSE(ev.ok());
   EXPECT_EQ(ev.error().code, ErrorCode::unauthorized);
@@ -337,7 +358,8 @@ TEST(SelcomWire, SignedWebhookTimestampMustBeWithinFiveMinutes) {
     auto ev = parseWebhookMessage(h, body, "s", true, kSignedAt + skew);
     ASSERT_FALSE(ev.ok()) << "skew " << skew;
     EXPECT_EQ(ev.error().code, ErrorCode::unauthorized);
-    EXPECT_NE(ev.error().internal.find("5-minute window"), std::string::npos) << ev.error().internal;
+    EXPECT_NE(ev.error().internal.find("5-minute window"), std::string::npos)
+        << ev.error().internal;
   }
   // Selcom's documented vector, signed in 2019: a valid Digest, but far too old today.
   HeaderMap old = toMap(signingHeaders("k", "s", kDocTimestamp, kWebhook));
@@ -361,7 +383,8 @@ TEST(SelcomWire, TimestampForms) {
 
 TEST(SelcomWire, BodyIsReadByWhatItIs) {
   // Selcom's callback sample: JSON, labelled (by the client) as a form or not at all.
-  FieldSource json = FieldSource::fromBody(R"({"order_id":"123","resultcode":"000","amount":1000})");
+  FieldSource json =
+      FieldSource::fromBody(R"({"order_id":"123","resultcode":"000","amount":1000})");
   EXPECT_EQ(json.value("order_id"), "123");
   EXPECT_EQ(json.value("amount"), "1000");
   FieldSource form = FieldSource::fromBody("order_id=123&result=SUCCESS&buyer_name=A+B%26C");
@@ -389,7 +412,8 @@ TEST(SelcomWire, SimulatorSmsIsReadByTheParser) {
     }
   }
   // A transaction id without a digit is still the one read, not the reference.
-  SmsParseResult letters = parseConfirmationSms(sim::confirmationSms("ABCDEFGHIJ", 1000, "CVCHAPCHAP", "80012345", base, 0));
+  SmsParseResult letters = parseConfirmationSms(
+      sim::confirmationSms("ABCDEFGHIJ", 1000, "CVCHAPCHAP", "80012345", base, 0));
   EXPECT_TRUE(letters.ok) << letters.reason;
   EXPECT_EQ(letters.transactionId, "ABCDEFGHIJ");
   EXPECT_EQ(sim::groupThousands(1234567), "1,234,567");
@@ -397,7 +421,8 @@ TEST(SelcomWire, SimulatorSmsIsReadByTheParser) {
 }
 
 TEST(SelcomWire, ExpandFillsKnownPlaceholdersOnly) {
-  EXPECT_EQ(expand("Dial {ussd_code} for {vendor} {unknown}", {{"ussd_code", "*150*00#"}, {"vendor", "V"}}),
+  EXPECT_EQ(expand("Dial {ussd_code} for {vendor} {unknown}",
+                   {{"ussd_code", "*150*00#"}, {"vendor", "V"}}),
             "Dial *150*00# for V {unknown}");
   EXPECT_EQ(expand("{a", {{"a", "x"}}), "{a");
 }

@@ -36,7 +36,9 @@ inline const mlp_api_v1*& apiSlot() {
   static const mlp_api_v1* api = nullptr;
   return api;
 }
-inline const mlp_api_v1& api() { return *apiSlot(); }
+inline const mlp_api_v1& api() {
+  return *apiSlot();
+}
 
 inline std::int32_t fail(mlp_rec* out, const Error& e) {
   abi::put(abi::Out(api(), out), e);
@@ -50,9 +52,11 @@ std::int32_t guard(mlp_rec* out, const char* what, Fn&& fn) noexcept {
     try {
       return fn();
     } catch (const std::exception& e) {
-      return fail(out, Error::make(ErrorCode::internal, std::string(what) + " threw: " + e.what(), "internal error"));
+      return fail(out, Error::make(ErrorCode::internal, std::string(what) + " threw: " + e.what(),
+                                   "internal error"));
     } catch (...) {
-      return fail(out, Error::make(ErrorCode::internal, std::string(what) + " threw a non-standard exception",
+      return fail(out, Error::make(ErrorCode::internal,
+                                   std::string(what) + " threw a non-standard exception",
                                    "internal error"));
     }
   } catch (...) {  // out of memory while reporting
@@ -102,7 +106,8 @@ class AbiMetrics final : public Metrics {
   void observe(const std::string& name, const Labels& labels, double seconds) override {
     send(MLP_METRIC_OBSERVE, name, labels, seconds);
   }
-  void describe(const std::string& name, const std::string& help, const std::string& type) override {
+  void describe(const std::string& name, const std::string& help,
+                const std::string& type) override {
     api().metric_describe(h_, abi::view(name), abi::view(help), abi::view(type));
   }
   void addCollector(std::function<void(Metrics&)> collector) override {
@@ -145,8 +150,8 @@ class AbiMetrics final : public Metrics {
 class AbiPages final : public Pages {
  public:
   explicit AbiPages(mlp_host* h) : h_(h) {}
-  std::string render(const std::string& title, const std::string& bodyTemplate, const Poco::JSON::Object& data,
-                     const std::string& headExtra) const override {
+  std::string render(const std::string& title, const std::string& bodyTemplate,
+                     const Poco::JSON::Object& data, const std::string& headExtra) const override {
     abi::Owned in(api()), out(api());
     abi::Out o = in.out();
     o.s(MLP_K_PAGE_TITLE, title);
@@ -196,12 +201,14 @@ inline std::int32_t routeHook(void* self, const mlp_rec* in, mlp_rec* out, mlp_t
 class AbiRouter final : public Router {
  public:
   explicit AbiRouter(mlp_host* h) : h_(h) {}
-  void add(const std::string& method, const std::string& pattern, Handler handler, RouteOptions options) override {
+  void add(const std::string& method, const std::string& pattern, Handler handler,
+           RouteOptions options) override {
     abi::Owned route(api()), err(api());
     abi::putRoute(route.out(), method, pattern, options);
     auto* box = new HandlerBox{std::move(handler)};
     std::int32_t rc = api().route_add(
-        h_, route.get(), &routeHook, box, [](void* self) { delete static_cast<HandlerBox*>(self); }, err.get());
+        h_, route.get(), &routeHook, box, [](void* self) { delete static_cast<HandlerBox*>(self); },
+        err.get());
     if (rc != MLP_OK) {
       delete box;
       throw std::logic_error(errorText(err, rc, "route_add"));
@@ -218,8 +225,8 @@ inline std::int64_t dbExec(mlp_host* h, mlp_tx* t, const std::string& sql, const
   auto values = abi::toAbi(params);
   abi::Owned err(api());
   std::int64_t changed = 0;
-  std::int32_t rc = api().db_exec(h, t, abi::view(sql), values.data(), static_cast<std::uint32_t>(values.size()),
-                                  &changed, err.get());
+  std::int32_t rc = api().db_exec(h, t, abi::view(sql), values.data(),
+                                  static_cast<std::uint32_t>(values.size()), &changed, err.get());
   if (rc != MLP_OK) throw DbError(errorText(err, rc, "db_exec"));
   return changed;
 }
@@ -228,22 +235,24 @@ inline Rows dbQuery(mlp_host* h, mlp_tx* t, const std::string& sql, const Params
   auto values = abi::toAbi(params);
   abi::Owned err(api());
   mlp_rows* raw = nullptr;
-  std::int32_t rc = api().db_query(h, t, abi::view(sql), values.data(), static_cast<std::uint32_t>(values.size()),
-                                   &raw, err.get());
+  std::int32_t rc = api().db_query(h, t, abi::view(sql), values.data(),
+                                   static_cast<std::uint32_t>(values.size()), &raw, err.get());
   if (rc != MLP_OK || !raw) throw DbError(errorText(err, rc == MLP_OK ? MLP_FAIL : rc, "db_query"));
   std::unique_ptr<mlp_rows, void (*)(mlp_rows*)> rows(raw, api().rows_free);
   Rows out;
   std::uint32_t columns = api().rows_columns(raw);
   std::uint64_t n = api().rows_count(raw);
   out.columns.reserve(columns);
-  for (std::uint32_t c = 0; c < columns; ++c) out.columns.push_back(abi::str(api().rows_column(raw, c)));
+  for (std::uint32_t c = 0; c < columns; ++c)
+    out.columns.push_back(abi::str(api().rows_column(raw, c)));
   out.rows.resize(n);
   for (std::uint64_t r = 0; r < n; ++r) {
     out.rows[r].resize(columns);
     for (std::uint32_t c = 0; c < columns; ++c) {
       mlp_value v;
       api().rows_cell(raw, r, c, &v);
-      if (!abi::fromAbi(v, out.rows[r][c])) throw DbError("the kernel returned an unknown value type");
+      if (!abi::fromAbi(v, out.rows[r][c]))
+        throw DbError("the kernel returned an unknown value type");
     }
   }
   return out;
@@ -256,8 +265,12 @@ inline Engine engineOf(mlp_host* h) {
 class AbiTx final : public Tx {
  public:
   AbiTx(mlp_host* h, mlp_tx* t, Engine e) : h_(h), t_(t), e_(e) {}
-  std::int64_t exec(const std::string& sql, const Params& params) override { return dbExec(h_, t_, sql, params); }
-  Rows query(const std::string& sql, const Params& params) override { return dbQuery(h_, t_, sql, params); }
+  std::int64_t exec(const std::string& sql, const Params& params) override {
+    return dbExec(h_, t_, sql, params);
+  }
+  Rows query(const std::string& sql, const Params& params) override {
+    return dbQuery(h_, t_, sql, params);
+  }
   Engine engine() const override { return e_; }
   void onCommit(std::function<void()> fn) override {
     auto* box = new std::function<void()>(std::move(fn));
@@ -310,7 +323,9 @@ class AbiDatabase final : public Database {
     if (ctx.error) std::rethrow_exception(ctx.error);
     throw DbError(errorText(err, rc, "db_write"));
   }
-  Rows query(const std::string& sql, const Params& params) override { return dbQuery(h_, nullptr, sql, params); }
+  Rows query(const std::string& sql, const Params& params) override {
+    return dbQuery(h_, nullptr, sql, params);
+  }
   std::int64_t exec(const std::string& sql, const Params& params) override {
     return dbExec(h_, nullptr, sql, params);
   }
@@ -341,7 +356,8 @@ class AbiJobQueue final : public JobQueue {
     abi::putKind(opts.out(), kind, options);
     auto* box = new JobBox{std::move(handler)};
     std::int32_t rc = api().job_handle(
-        h_, opts.get(), &jobHook, box, [](void* self) { delete static_cast<JobBox*>(self); }, err.get());
+        h_, opts.get(), &jobHook, box, [](void* self) { delete static_cast<JobBox*>(self); },
+        err.get());
     if (rc != MLP_OK) {
       delete box;
       throw std::logic_error(errorText(err, rc, "job_handle"));
@@ -410,11 +426,13 @@ class AbiPayments final : public Payments {
       in.out().s(MLP_K_NAME, provider);
       abi::put(in.out().add(MLP_K_REQUEST), request);
       std::int32_t rc = api().payments_call(h, MLP_PAYOP_WEBHOOK, in.get(), out.get());
-      if (rc != MLP_OK) return Response::error(abi::getError(out.in(), rc, "webhook"), request.requestId);
+      if (rc != MLP_OK)
+        return Response::error(abi::getError(out.in(), rc, "webhook"), request.requestId);
       Response response;
       if (!abi::getResponse(out.in(), response))
-        return Response::error(Error::make(ErrorCode::internal, "webhook: no response", "internal error"),
-                               request.requestId);
+        return Response::error(
+            Error::make(ErrorCode::internal, "webhook: no response", "internal error"),
+            request.requestId);
       return response;
     };
   }
@@ -439,7 +457,8 @@ class AbiPayments final : public Payments {
     }
     return items;
   }
-  Result<std::string> accountSummary(const std::string& product, const std::string& accountId) override {
+  Result<std::string> accountSummary(const std::string& product,
+                                     const std::string& accountId) override {
     return text(MLP_PAYOP_ACCOUNT_SUMMARY, [&](abi::Out in) {
       in.s(MLP_K_NAME, product);
       in.s(MLP_K_CUST_ACCOUNT, accountId);
@@ -493,7 +512,8 @@ class AbiHost final : public Host {
     settings_ = Settings(parseJsonObject(abi::str(api().host_info(h, MLP_INFO_SETTINGS_JSON))),
                          "plugins[" + name_ + "].settings");
     sandbox_ = api().host_flag(h, MLP_INFO_SANDBOX) == 1;
-    brand_ = Brand{abi::str(api().host_info(h, MLP_INFO_BRAND_NAME)), abi::str(api().host_info(h, MLP_INFO_BRAND_PHONE)),
+    brand_ = Brand{abi::str(api().host_info(h, MLP_INFO_BRAND_NAME)),
+                   abi::str(api().host_info(h, MLP_INFO_BRAND_PHONE)),
                    abi::str(api().host_info(h, MLP_INFO_BRAND_EMAIL))};
   }
   const Settings& settings() const override { return settings_; }
@@ -511,7 +531,8 @@ class AbiHost final : public Host {
   const std::string& publicUrl() const override {
     mlp_str v = api().host_info(h_, MLP_INFO_PUBLIC_URL);
     std::lock_guard<std::mutex> lock(urlMutex_);
-    if (publicUrl_.size() != v.len || publicUrl_.compare(0, v.len, v.ptr, v.len) != 0) publicUrl_.assign(v.ptr, v.len);
+    if (publicUrl_.size() != v.len || publicUrl_.compare(0, v.len, v.ptr, v.len) != 0)
+      publicUrl_.assign(v.ptr, v.len);
     return publicUrl_;
   }
   bool sandbox() const override { return sandbox_; }
@@ -599,12 +620,14 @@ inline std::int32_t initiate(void* s, const mlp_rec* in, mlp_rec* out, mlp_tx*) 
 }
 inline std::int32_t query(void* s, const mlp_rec* in, mlp_rec* out, mlp_tx*) noexcept {
   return guard(out, "query", [&] {
-    return result(out, self<PaymentProvider>(s).query(abi::getPayment(abi::In(api(), in).child(MLP_K_PAYMENT))));
+    return result(out, self<PaymentProvider>(s).query(
+                           abi::getPayment(abi::In(api(), in).child(MLP_K_PAYMENT))));
   });
 }
 inline std::int32_t parseWebhook(void* s, const mlp_rec* in, mlp_rec* out, mlp_tx*) noexcept {
   return guard(out, "parseWebhook", [&] {
-    auto r = self<PaymentProvider>(s).parseWebhook(abi::getRequest(abi::In(api(), in).child(MLP_K_REQUEST)));
+    auto r = self<PaymentProvider>(s).parseWebhook(
+        abi::getRequest(abi::In(api(), in).child(MLP_K_REQUEST)));
     if (!r.ok()) return fail(out, r.error());
     abi::Out o(api(), out);
     for (const auto& e : r.value()) abi::put(o.add(MLP_K_ITEMS), e);
@@ -614,13 +637,15 @@ inline std::int32_t parseWebhook(void* s, const mlp_rec* in, mlp_rec* out, mlp_t
 inline std::int32_t verifyProof(void* s, const mlp_rec* in, mlp_rec* out, mlp_tx*) noexcept {
   return guard(out, "verifyProof", [&] {
     abi::In i(api(), in);
-    return result(out, self<PaymentProvider>(s).verifyProof(abi::getPayment(i.child(MLP_K_PAYMENT)), i.s(MLP_K_TEXT)));
+    return result(out, self<PaymentProvider>(s).verifyProof(abi::getPayment(i.child(MLP_K_PAYMENT)),
+                                                            i.s(MLP_K_TEXT)));
   });
 }
 inline std::int32_t requestPush(void* s, const mlp_rec* in, mlp_rec* out, mlp_tx*) noexcept {
   return guard(out, "requestPush", [&] {
     abi::In i(api(), in);
-    auto r = self<PaymentProvider>(s).requestPush(abi::getPayment(i.child(MLP_K_PAYMENT)), i.s(MLP_K_MSISDN));
+    auto r = self<PaymentProvider>(s).requestPush(abi::getPayment(i.child(MLP_K_PAYMENT)),
+                                                  i.s(MLP_K_MSISDN));
     if (!r.ok()) return fail(out, r.error());
     abi::put(abi::Out(api(), out).add(MLP_K_ACTION), r.value());
     return MLP_OK;
@@ -645,7 +670,8 @@ inline std::int32_t outcome(mlp_rec* out, const JobOutcome& r) {
 }
 inline std::int32_t settled(void* s, const mlp_rec* in, mlp_rec* out, mlp_tx*) noexcept {
   return guard(out, "onPaymentSettled", [&] {
-    return outcome(out, self<Product>(s).onPaymentSettled(abi::getPayment(abi::In(api(), in).child(MLP_K_PAYMENT))));
+    return outcome(out, self<Product>(s).onPaymentSettled(
+                            abi::getPayment(abi::In(api(), in).child(MLP_K_PAYMENT))));
   });
 }
 inline std::int32_t settledInTx(void* s, const mlp_rec* in, mlp_rec* out, mlp_tx* t) noexcept {
@@ -658,26 +684,30 @@ inline std::int32_t settledInTx(void* s, const mlp_rec* in, mlp_rec* out, mlp_tx
 }
 inline std::int32_t failed(void* s, const mlp_rec* in, mlp_rec* out, mlp_tx*) noexcept {
   return guard(out, "onPaymentFailed", [&] {
-    return outcome(out, self<Product>(s).onPaymentFailed(abi::getPayment(abi::In(api(), in).child(MLP_K_PAYMENT))));
+    return outcome(out, self<Product>(s).onPaymentFailed(
+                            abi::getPayment(abi::In(api(), in).child(MLP_K_PAYMENT))));
   });
 }
 inline std::int32_t catalog(void* s, const mlp_rec* in, mlp_rec* out, mlp_tx*) noexcept {
   return guard(out, "catalog", [&] {
     abi::Out o(api(), out);
-    for (const auto& item : self<Product>(s).catalog(abi::In(api(), in).s(MLP_K_CHANNEL))) abi::put(o.add(MLP_K_ITEMS), item);
+    for (const auto& item : self<Product>(s).catalog(abi::In(api(), in).s(MLP_K_CHANNEL)))
+      abi::put(o.add(MLP_K_ITEMS), item);
     return MLP_OK;
   });
 }
 inline std::int32_t accountSummary(void* s, const mlp_rec* in, mlp_rec* out, mlp_tx*) noexcept {
   return guard(out, "accountSummary", [&] {
-    return textResult(out, self<Product>(s).accountSummary(abi::In(api(), in).s(MLP_K_CUST_ACCOUNT)));
+    return textResult(out,
+                      self<Product>(s).accountSummary(abi::In(api(), in).s(MLP_K_CUST_ACCOUNT)));
   });
 }
 inline std::int32_t channelSale(void* s, const mlp_rec* in, mlp_rec* out, mlp_tx*) noexcept {
   return guard(out, "prepareChannelSale", [&] {
     abi::In i(api(), in);
-    return textResult(out, self<Product>(s).prepareChannelSale(abi::getItem(i.child(MLP_K_ITEM)),
-                                                               abi::getCustomer(i.child(MLP_K_CUSTOMER))));
+    return textResult(
+        out, self<Product>(s).prepareChannelSale(abi::getItem(i.child(MLP_K_ITEM)),
+                                                 abi::getCustomer(i.child(MLP_K_CUSTOMER))));
   });
 }
 
@@ -719,11 +749,13 @@ class AbiRegistrar final : public Registrar {
   }
 
  private:
-  mlp_object* add(std::int32_t kind, const std::string& name, std::shared_ptr<Component> component) {
+  mlp_object* add(std::int32_t kind, const std::string& name,
+                  std::shared_ptr<Component> component) {
     auto* box = new ObjBox{std::move(component), &host_};
     abi::Owned err(api());
-    mlp_object* o = api().object_add(host_.handle(), kind, abi::view(name), box,
-                                     [](void* s) { delete static_cast<ObjBox*>(s); }, err.get());
+    mlp_object* o = api().object_add(
+        host_.handle(), kind, abi::view(name), box, [](void* s) { delete static_cast<ObjBox*>(s); },
+        err.get());
     if (!o) {
       delete box;
       throw std::logic_error(errorText(err, MLP_FAIL, "object_add"));
@@ -759,8 +791,9 @@ inline std::int32_t registerHook(void* fns, mlp_host* h, mlp_rec* err) noexcept 
 // What MALIPO_PLUGIN's entry point does: remember the kernel's table, describe the settings,
 // leave the register function for later. The kernel checked the version note already; this
 // checks the table once more (a loader that skipped the note).
-inline std::int32_t init(const mlp_api_v1* a, mlp_plugin* plugin, std::uint32_t wantMajor, std::uint32_t wantMinor,
-                         SchemaNode (*schema)(), void (*registerPlugin)(Registrar&)) noexcept {
+inline std::int32_t init(const mlp_api_v1* a, mlp_plugin* plugin, std::uint32_t wantMajor,
+                         std::uint32_t wantMinor, SchemaNode (*schema)(),
+                         void (*registerPlugin)(Registrar&)) noexcept {
   if (!a || a->major != wantMajor || a->minor < wantMinor) return MLP_FAIL;
   apiSlot() = a;
   mlp_rec* out = a->plugin_schema(plugin);

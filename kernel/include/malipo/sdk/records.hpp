@@ -26,9 +26,15 @@
 
 namespace malipo::abi {
 
-inline mlp_str view(const std::string& s) { return mlp_str{s.data(), s.size()}; }
-inline mlp_str view(const char* s) { return mlp_str{s, std::char_traits<char>::length(s)}; }
-inline std::string str(mlp_str s) { return s.len ? std::string(s.ptr, s.len) : std::string(); }
+inline mlp_str view(const std::string& s) {
+  return mlp_str{s.data(), s.size()};
+}
+inline mlp_str view(const char* s) {
+  return mlp_str{s, std::char_traits<char>::length(s)};
+}
+inline std::string str(mlp_str s) {
+  return s.len ? std::string(s.ptr, s.len) : std::string();
+}
 
 // Reads a record (a null record reads as empty).
 class In {
@@ -38,7 +44,9 @@ class In {
   const mlp_rec* rec() const { return r_; }
   bool has(std::uint32_t k) const { return r_ && a_->rec_has(r_, k) == 1; }
   std::string s(std::uint32_t k) const { return r_ ? str(a_->rec_str(r_, k)) : std::string(); }
-  std::int64_t i(std::uint32_t k, std::int64_t dflt = 0) const { return r_ ? a_->rec_i64(r_, k, dflt) : dflt; }
+  std::int64_t i(std::uint32_t k, std::int64_t dflt = 0) const {
+    return r_ ? a_->rec_i64(r_, k, dflt) : dflt;
+  }
   std::uint32_t count(std::uint32_t k) const { return r_ ? a_->rec_count(r_, k) : 0; }
   std::vector<std::string> strs(std::uint32_t k) const {
     std::vector<std::string> out;
@@ -50,9 +58,12 @@ class In {
   template <class Fn>
   void pairs(std::uint32_t k, Fn&& put) const {
     std::uint32_t n = count(k);
-    for (std::uint32_t j = 0; j + 1 < n; j += 2) put(str(a_->rec_str_at(r_, k, j)), str(a_->rec_str_at(r_, k, j + 1)));
+    for (std::uint32_t j = 0; j + 1 < n; j += 2)
+      put(str(a_->rec_str_at(r_, k, j)), str(a_->rec_str_at(r_, k, j + 1)));
   }
-  In child(std::uint32_t k, std::uint32_t j = 0) const { return In(*a_, r_ && j < count(k) ? a_->rec_at(r_, k, j) : nullptr); }
+  In child(std::uint32_t k, std::uint32_t j = 0) const {
+    return In(*a_, r_ && j < count(k) ? a_->rec_at(r_, k, j) : nullptr);
+  }
 
  private:
   const mlp_api_v1* a_;
@@ -103,38 +114,64 @@ class Owned {
 
 inline std::int64_t toAbi(ErrorCode c) {
   switch (c) {
-    case ErrorCode::invalidInput: return MLP_E_INVALID_INPUT;
-    case ErrorCode::unauthorized: return MLP_E_UNAUTHORIZED;
-    case ErrorCode::paymentRequired: return MLP_E_PAYMENT_REQUIRED;
-    case ErrorCode::forbidden: return MLP_E_FORBIDDEN;
-    case ErrorCode::notFound: return MLP_E_NOT_FOUND;
-    case ErrorCode::conflict: return MLP_E_CONFLICT;
-    case ErrorCode::payloadTooLarge: return MLP_E_PAYLOAD_TOO_LARGE;
-    case ErrorCode::unprocessable: return MLP_E_UNPROCESSABLE;
-    case ErrorCode::rateLimited: return MLP_E_RATE_LIMITED;
-    case ErrorCode::providerError: return MLP_E_PROVIDER_ERROR;
-    case ErrorCode::unavailable: return MLP_E_UNAVAILABLE;
-    case ErrorCode::providerTimeout: return MLP_E_PROVIDER_TIMEOUT;
-    case ErrorCode::internal: return MLP_E_INTERNAL;
+    case ErrorCode::invalidInput:
+      return MLP_E_INVALID_INPUT;
+    case ErrorCode::unauthorized:
+      return MLP_E_UNAUTHORIZED;
+    case ErrorCode::paymentRequired:
+      return MLP_E_PAYMENT_REQUIRED;
+    case ErrorCode::forbidden:
+      return MLP_E_FORBIDDEN;
+    case ErrorCode::notFound:
+      return MLP_E_NOT_FOUND;
+    case ErrorCode::conflict:
+      return MLP_E_CONFLICT;
+    case ErrorCode::payloadTooLarge:
+      return MLP_E_PAYLOAD_TOO_LARGE;
+    case ErrorCode::unprocessable:
+      return MLP_E_UNPROCESSABLE;
+    case ErrorCode::rateLimited:
+      return MLP_E_RATE_LIMITED;
+    case ErrorCode::providerError:
+      return MLP_E_PROVIDER_ERROR;
+    case ErrorCode::unavailable:
+      return MLP_E_UNAVAILABLE;
+    case ErrorCode::providerTimeout:
+      return MLP_E_PROVIDER_TIMEOUT;
+    case ErrorCode::internal:
+      return MLP_E_INTERNAL;
   }
   return MLP_E_INTERNAL;
 }
 
 inline ErrorCode errorCodeFromAbi(std::int64_t c) {
   switch (c) {
-    case MLP_E_INVALID_INPUT: return ErrorCode::invalidInput;
-    case MLP_E_UNAUTHORIZED: return ErrorCode::unauthorized;
-    case MLP_E_PAYMENT_REQUIRED: return ErrorCode::paymentRequired;
-    case MLP_E_FORBIDDEN: return ErrorCode::forbidden;
-    case MLP_E_NOT_FOUND: return ErrorCode::notFound;
-    case MLP_E_CONFLICT: return ErrorCode::conflict;
-    case MLP_E_PAYLOAD_TOO_LARGE: return ErrorCode::payloadTooLarge;
-    case MLP_E_UNPROCESSABLE: return ErrorCode::unprocessable;
-    case MLP_E_RATE_LIMITED: return ErrorCode::rateLimited;
-    case MLP_E_PROVIDER_ERROR: return ErrorCode::providerError;
-    case MLP_E_UNAVAILABLE: return ErrorCode::unavailable;
-    case MLP_E_PROVIDER_TIMEOUT: return ErrorCode::providerTimeout;
-    default: return ErrorCode::internal;  // an unknown code is never a lesser error
+    case MLP_E_INVALID_INPUT:
+      return ErrorCode::invalidInput;
+    case MLP_E_UNAUTHORIZED:
+      return ErrorCode::unauthorized;
+    case MLP_E_PAYMENT_REQUIRED:
+      return ErrorCode::paymentRequired;
+    case MLP_E_FORBIDDEN:
+      return ErrorCode::forbidden;
+    case MLP_E_NOT_FOUND:
+      return ErrorCode::notFound;
+    case MLP_E_CONFLICT:
+      return ErrorCode::conflict;
+    case MLP_E_PAYLOAD_TOO_LARGE:
+      return ErrorCode::payloadTooLarge;
+    case MLP_E_UNPROCESSABLE:
+      return ErrorCode::unprocessable;
+    case MLP_E_RATE_LIMITED:
+      return ErrorCode::rateLimited;
+    case MLP_E_PROVIDER_ERROR:
+      return ErrorCode::providerError;
+    case MLP_E_UNAVAILABLE:
+      return ErrorCode::unavailable;
+    case MLP_E_PROVIDER_TIMEOUT:
+      return ErrorCode::providerTimeout;
+    default:
+      return ErrorCode::internal;  // an unknown code is never a lesser error
   }
 }
 
@@ -149,14 +186,16 @@ inline void put(Out o, const Error& e) {
 inline Error getError(In in, std::int32_t rc, const std::string& what) {
   Error e;
   if (rc != MLP_FAIL) {
-    e = Error::make(ErrorCode::internal, what + " returned the invalid code " + std::to_string(rc), "internal error");
+    e = Error::make(ErrorCode::internal, what + " returned the invalid code " + std::to_string(rc),
+                    "internal error");
     return e;
   }
   e.code = errorCodeFromAbi(in.i(MLP_K_ERR_CODE, MLP_E_INTERNAL));
   e.internal = in.s(MLP_K_ERR_INTERNAL);
   e.external = in.s(MLP_K_ERR_EXTERNAL);
   if (e.internal.empty()) e.internal = what + " failed";
-  if (e.external.empty()) e.external = e.code == ErrorCode::internal ? "internal error" : e.internal;
+  if (e.external.empty())
+    e.external = e.code == ErrorCode::internal ? "internal error" : e.internal;
   e.retryAfterSeconds = static_cast<int>(in.i(MLP_K_ERR_RETRY_AFTER, 0));
   return e;
 }
@@ -165,28 +204,44 @@ inline Error getError(In in, std::int32_t rc, const std::string& what) {
 
 inline std::int64_t toAbi(PaymentStatus s) {
   switch (s) {
-    case PaymentStatus::created: return MLP_PAY_CREATED;
-    case PaymentStatus::pending: return MLP_PAY_PENDING;
-    case PaymentStatus::succeeded: return MLP_PAY_SUCCEEDED;
-    case PaymentStatus::failed: return MLP_PAY_FAILED;
-    case PaymentStatus::expired: return MLP_PAY_EXPIRED;
-    case PaymentStatus::cancelled: return MLP_PAY_CANCELLED;
-    case PaymentStatus::unknown: return MLP_PAY_UNKNOWN;
-    case PaymentStatus::held: return MLP_PAY_HELD;
+    case PaymentStatus::created:
+      return MLP_PAY_CREATED;
+    case PaymentStatus::pending:
+      return MLP_PAY_PENDING;
+    case PaymentStatus::succeeded:
+      return MLP_PAY_SUCCEEDED;
+    case PaymentStatus::failed:
+      return MLP_PAY_FAILED;
+    case PaymentStatus::expired:
+      return MLP_PAY_EXPIRED;
+    case PaymentStatus::cancelled:
+      return MLP_PAY_CANCELLED;
+    case PaymentStatus::unknown:
+      return MLP_PAY_UNKNOWN;
+    case PaymentStatus::held:
+      return MLP_PAY_HELD;
   }
   return MLP_PAY_UNKNOWN;
 }
 
 inline PaymentStatus paymentStatusFromAbi(std::int64_t s) {
   switch (s) {
-    case MLP_PAY_CREATED: return PaymentStatus::created;
-    case MLP_PAY_PENDING: return PaymentStatus::pending;
-    case MLP_PAY_SUCCEEDED: return PaymentStatus::succeeded;
-    case MLP_PAY_FAILED: return PaymentStatus::failed;
-    case MLP_PAY_EXPIRED: return PaymentStatus::expired;
-    case MLP_PAY_CANCELLED: return PaymentStatus::cancelled;
-    case MLP_PAY_HELD: return PaymentStatus::held;
-    default: return PaymentStatus::unknown;
+    case MLP_PAY_CREATED:
+      return PaymentStatus::created;
+    case MLP_PAY_PENDING:
+      return PaymentStatus::pending;
+    case MLP_PAY_SUCCEEDED:
+      return PaymentStatus::succeeded;
+    case MLP_PAY_FAILED:
+      return PaymentStatus::failed;
+    case MLP_PAY_EXPIRED:
+      return PaymentStatus::expired;
+    case MLP_PAY_CANCELLED:
+      return PaymentStatus::cancelled;
+    case MLP_PAY_HELD:
+      return PaymentStatus::held;
+    default:
+      return PaymentStatus::unknown;
   }
 }
 
@@ -197,7 +252,8 @@ inline void put(Out o, const Customer& c) {
   o.s(MLP_K_CUST_PHONE, c.phone);
 }
 inline Customer getCustomer(In in) {
-  return Customer{in.s(MLP_K_CUST_ACCOUNT), in.s(MLP_K_CUST_EMAIL), in.s(MLP_K_CUST_NAME), in.s(MLP_K_CUST_PHONE)};
+  return Customer{in.s(MLP_K_CUST_ACCOUNT), in.s(MLP_K_CUST_EMAIL), in.s(MLP_K_CUST_NAME),
+                  in.s(MLP_K_CUST_PHONE)};
 }
 
 inline void put(Out o, const NextAction& a) {
@@ -313,7 +369,8 @@ inline void put(Out o, const CatalogItem& item) {
   o.s(MLP_K_ITEM_CURRENCY, item.currency);
 }
 inline CatalogItem getItem(In in) {
-  return CatalogItem{in.s(MLP_K_ITEM_ID), in.s(MLP_K_ITEM_NAME), in.i(MLP_K_ITEM_AMOUNT), in.s(MLP_K_ITEM_CURRENCY)};
+  return CatalogItem{in.s(MLP_K_ITEM_ID), in.s(MLP_K_ITEM_NAME), in.i(MLP_K_ITEM_AMOUNT),
+                     in.s(MLP_K_ITEM_CURRENCY)};
 }
 
 // ---- provider results --------------------------------------------------------------------
@@ -370,7 +427,8 @@ inline void put(Out o, const WebhookEvent& e) {
   o.s(MLP_K_EV_SUMMARY, e.summary);
 }
 inline WebhookEvent getEvent(In in) {
-  return WebhookEvent{in.s(MLP_K_EV_ID), in.s(MLP_K_EV_PAYMENT_ID), in.s(MLP_K_EV_PROVIDER_REF), in.s(MLP_K_EV_SUMMARY)};
+  return WebhookEvent{in.s(MLP_K_EV_ID), in.s(MLP_K_EV_PAYMENT_ID), in.s(MLP_K_EV_PROVIDER_REF),
+                      in.s(MLP_K_EV_SUMMARY)};
 }
 
 inline void put(Out o, const Capabilities& c) {
@@ -400,9 +458,12 @@ inline Request getRequest(In in) {
   r.method = in.s(MLP_K_REQ_METHOD);
   r.path = in.s(MLP_K_REQ_PATH);
   r.rawQuery = in.s(MLP_K_REQ_RAW_QUERY);
-  in.pairs(MLP_K_REQ_QUERY, [&](std::string k, std::string v) { r.query[std::move(k)] = std::move(v); });
-  in.pairs(MLP_K_REQ_PARAMS, [&](std::string k, std::string v) { r.pathParams[std::move(k)] = std::move(v); });
-  in.pairs(MLP_K_REQ_HEADERS, [&](std::string k, std::string v) { r.headers[std::move(k)] = std::move(v); });
+  in.pairs(MLP_K_REQ_QUERY,
+           [&](std::string k, std::string v) { r.query[std::move(k)] = std::move(v); });
+  in.pairs(MLP_K_REQ_PARAMS,
+           [&](std::string k, std::string v) { r.pathParams[std::move(k)] = std::move(v); });
+  in.pairs(MLP_K_REQ_HEADERS,
+           [&](std::string k, std::string v) { r.headers[std::move(k)] = std::move(v); });
   r.body = in.s(MLP_K_REQ_BODY);
   r.clientIp = in.s(MLP_K_REQ_CLIENT_IP);
   r.requestId = in.s(MLP_K_REQ_ID);
@@ -423,22 +484,29 @@ inline bool getResponse(In in, Response& r) {
   r.status = static_cast<int>(status);
   r.contentType = in.s(MLP_K_RESP_TYPE);
   r.headers.clear();
-  in.pairs(MLP_K_RESP_HEADERS, [&](std::string k, std::string v) { r.headers.emplace_back(std::move(k), std::move(v)); });
+  in.pairs(MLP_K_RESP_HEADERS, [&](std::string k, std::string v) {
+    r.headers.emplace_back(std::move(k), std::move(v));
+  });
   r.body = in.s(MLP_K_RESP_BODY);
   return true;
 }
 
 inline std::int64_t toAbi(Auth a) {
   switch (a) {
-    case Auth::none: return MLP_AUTH_NONE;
-    case Auth::optional: return MLP_AUTH_OPTIONAL;
-    case Auth::required: return MLP_AUTH_REQUIRED;
-    case Auth::admin: return MLP_AUTH_ADMIN;
+    case Auth::none:
+      return MLP_AUTH_NONE;
+    case Auth::optional:
+      return MLP_AUTH_OPTIONAL;
+    case Auth::required:
+      return MLP_AUTH_REQUIRED;
+    case Auth::admin:
+      return MLP_AUTH_ADMIN;
   }
   return MLP_AUTH_REQUIRED;
 }
 
-inline void putRoute(Out o, const std::string& method, const std::string& pattern, const RouteOptions& opt) {
+inline void putRoute(Out o, const std::string& method, const std::string& pattern,
+                     const RouteOptions& opt) {
   o.s(MLP_K_ROUTE_METHOD, method);
   o.s(MLP_K_ROUTE_PATTERN, pattern);
   o.i(MLP_K_ROUTE_AUTH, toAbi(opt.auth));
@@ -451,11 +519,20 @@ inline void putRoute(Out o, const std::string& method, const std::string& patter
 // False for an authentication value this side does not know (never read as "none").
 inline bool getRouteOptions(In in, RouteOptions& opt) {
   switch (in.i(MLP_K_ROUTE_AUTH, MLP_AUTH_NONE)) {
-    case MLP_AUTH_NONE: opt.auth = Auth::none; break;
-    case MLP_AUTH_OPTIONAL: opt.auth = Auth::optional; break;
-    case MLP_AUTH_REQUIRED: opt.auth = Auth::required; break;
-    case MLP_AUTH_ADMIN: opt.auth = Auth::admin; break;
-    default: return false;
+    case MLP_AUTH_NONE:
+      opt.auth = Auth::none;
+      break;
+    case MLP_AUTH_OPTIONAL:
+      opt.auth = Auth::optional;
+      break;
+    case MLP_AUTH_REQUIRED:
+      opt.auth = Auth::required;
+      break;
+    case MLP_AUTH_ADMIN:
+      opt.auth = Auth::admin;
+      break;
+    default:
+      return false;
   }
   opt.rateLimit = in.s(MLP_K_ROUTE_RATE_LIMIT);
   std::int64_t maxBody = in.i(MLP_K_ROUTE_MAX_BODY);
@@ -481,7 +558,9 @@ inline OutboundRequest getOutbound(In in) {
   OutboundRequest r;
   r.method = in.s(MLP_K_OUT_METHOD);
   r.url = in.s(MLP_K_OUT_URL);
-  in.pairs(MLP_K_OUT_HEADERS, [&](std::string k, std::string v) { r.headers.emplace_back(std::move(k), std::move(v)); });
+  in.pairs(MLP_K_OUT_HEADERS, [&](std::string k, std::string v) {
+    r.headers.emplace_back(std::move(k), std::move(v));
+  });
   r.body = in.s(MLP_K_OUT_BODY);
   r.contentType = in.s(MLP_K_OUT_TYPE);
   r.timeoutMs = static_cast<int>(in.i(MLP_K_OUT_TIMEOUT_MS, 10000));
@@ -497,7 +576,8 @@ inline void put(Out o, const OutboundResponse& r) {
 inline OutboundResponse getOutboundResponse(In in) {
   OutboundResponse r;
   r.status = static_cast<int>(in.i(MLP_K_RESP_STATUS));
-  in.pairs(MLP_K_RESP_HEADERS, [&](std::string k, std::string v) { r.headers[std::move(k)] = std::move(v); });
+  in.pairs(MLP_K_RESP_HEADERS,
+           [&](std::string k, std::string v) { r.headers[std::move(k)] = std::move(v); });
   r.body = in.s(MLP_K_RESP_BODY);
   return r;
 }
@@ -522,7 +602,7 @@ inline Job getJob(In in) {
 }
 
 inline void put(Out o, const JobOutcome& r) {
-  o.i(MLP_K_JOB_OUTCOME, r.kind == JobOutcome::Kind::done    ? MLP_JOB_DONE
+  o.i(MLP_K_JOB_OUTCOME, r.kind == JobOutcome::Kind::done   ? MLP_JOB_DONE
                          : r.kind == JobOutcome::Kind::fail ? MLP_JOB_FAIL
                                                             : MLP_JOB_RETRY);
   o.s(MLP_K_JOB_ERROR, r.error);
@@ -533,7 +613,8 @@ inline JobOutcome getOutcome(In in) {
   std::string error = in.s(MLP_K_JOB_ERROR);
   if (k == MLP_JOB_DONE) return JobOutcome::ok();
   if (k == MLP_JOB_FAIL) return JobOutcome::fail(error);
-  if (k != MLP_JOB_RETRY) error = "the plugin returned the unknown job outcome " + std::to_string(k);
+  if (k != MLP_JOB_RETRY)
+    error = "the plugin returned the unknown job outcome " + std::to_string(k);
   return JobOutcome::retry(error, in.i(MLP_K_JOB_RETRY_IN_MS, -1));
 }
 
@@ -617,7 +698,8 @@ inline void put(Out o, const SchemaNode& n) {
 inline SchemaNode getSchema(In in) {
   SchemaNode n;
   std::int64_t t = in.i(MLP_K_SCH_TYPE, 0);
-  if (t < MLP_SET_STRING || t > MLP_SET_MAP) throw std::invalid_argument("unknown setting type " + std::to_string(t));
+  if (t < MLP_SET_STRING || t > MLP_SET_MAP)
+    throw std::invalid_argument("unknown setting type " + std::to_string(t));
   n.type = static_cast<SettingType>(t - 1);
   n.description = in.s(MLP_K_SCH_DESCRIPTION);
   n.required = in.i(MLP_K_SCH_REQUIRED) == 1;
@@ -629,7 +711,8 @@ inline SchemaNode getSchema(In in) {
   if (in.has(MLP_K_SCH_DEFAULT)) {
     n.hasDefault = true;
     try {
-      auto wrapped = Poco::JSON::Parser().parse(in.s(MLP_K_SCH_DEFAULT)).extract<Poco::JSON::Array::Ptr>();
+      auto wrapped =
+          Poco::JSON::Parser().parse(in.s(MLP_K_SCH_DEFAULT)).extract<Poco::JSON::Array::Ptr>();
       if (!wrapped || wrapped->size() != 1) throw std::invalid_argument("not [value]");
       n.defaultValue = wrapped->get(0);
     } catch (const std::exception& e) {
@@ -643,7 +726,8 @@ inline SchemaNode getSchema(In in) {
     In f = in.child(MLP_K_SCH_FIELDS, j);
     n.fields.emplace_back(f.s(MLP_K_SCH_KEY), getSchema(f));
   }
-  if (in.count(MLP_K_SCH_ELEMENT)) n.element = std::make_shared<SchemaNode>(getSchema(in.child(MLP_K_SCH_ELEMENT)));
+  if (in.count(MLP_K_SCH_ELEMENT))
+    n.element = std::make_shared<SchemaNode>(getSchema(in.child(MLP_K_SCH_ELEMENT)));
   return n;
 }
 
@@ -673,11 +757,20 @@ inline std::vector<mlp_value> toAbi(const Params& params) {
 // False for a value type this side does not know.
 inline bool fromAbi(const mlp_value& v, Value& out) {
   switch (v.type) {
-    case MLP_V_NULL: out = Null{}; return true;
-    case MLP_V_INT: out = v.i; return true;
-    case MLP_V_REAL: out = v.f; return true;
-    case MLP_V_TEXT: out = str(v.s); return true;
-    default: return false;
+    case MLP_V_NULL:
+      out = Null{};
+      return true;
+    case MLP_V_INT:
+      out = v.i;
+      return true;
+    case MLP_V_REAL:
+      out = v.f;
+      return true;
+    case MLP_V_TEXT:
+      out = str(v.s);
+      return true;
+    default:
+      return false;
   }
 }
 

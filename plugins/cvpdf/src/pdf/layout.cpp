@@ -21,7 +21,10 @@ char32_t nextCp(std::string_view s, std::size_t& i) {
   auto cont = [&](std::size_t k) {
     return static_cast<char32_t>(static_cast<unsigned char>(s[i + k]) & 0x3Fu);
   };
-  if (b0 < 0x80) { ++i; return b0; }
+  if (b0 < 0x80) {
+    ++i;
+    return b0;
+  }
   if (b0 < 0xE0 && i + 1 < s.size()) {
     const char32_t cp = (b0 & 0x1Fu) << 6 | cont(1);
     i += 2;
@@ -59,7 +62,9 @@ void appendNum(std::string& out, float v) {
   out.append(buf, static_cast<std::size_t>(n));
 }
 
-bool sameColor(Rgb a, Rgb b) { return a.r == b.r && a.g == b.g && a.b == b.b; }
+bool sameColor(Rgb a, Rgb b) {
+  return a.r == b.r && a.g == b.g && a.b == b.b;
+}
 
 }  // namespace
 
@@ -95,7 +100,8 @@ void Canvas::selectPage(int index) {
   curCharSpace_ = -1;
 }
 
-float Canvas::textWidth(std::string_view utf8, const Face& face, float size, float charSpace) const {
+float Canvas::textWidth(std::string_view utf8, const Face& face, float size,
+                        float charSpace) const {
   if (utf8.empty()) return 0;
   std::size_t chars = 0;
   float units = 0;
@@ -134,7 +140,8 @@ float Canvas::textWidth(std::string_view utf8, const Face& face, float size, flo
   return units * size / 1000.0f + charSpace * static_cast<float>(chars);
 }
 
-std::vector<Line> Canvas::wrap(std::string_view utf8, const Face& face, float size, float maxWidth) const {
+std::vector<Line> Canvas::wrap(std::string_view utf8, const Face& face, float size,
+                               float maxWidth) const {
   std::vector<Line> lines;
   const float spaceW = textWidth(" ", face, size);
   std::size_t pos = 0;
@@ -230,7 +237,8 @@ std::vector<Line> Canvas::wrap(std::string_view utf8, const Face& face, float si
   return lines;
 }
 
-std::string Canvas::ellipsize(std::string_view utf8, const Face& face, float size, float maxWidth) const {
+std::string Canvas::ellipsize(std::string_view utf8, const Face& face, float size,
+                              float maxWidth) const {
   if (textWidth(utf8, face, size) <= maxWidth) return std::string(utf8);
   static constexpr std::string_view kEllipsis = "\xE2\x80\xA6";
   const float limit = maxWidth - textWidth(kEllipsis, face, size);
@@ -249,7 +257,9 @@ std::string Canvas::ellipsize(std::string_view utf8, const Face& face, float siz
   return out;
 }
 
-bool Canvas::failed() const { return HPDF_GetError(doc_) != HPDF_OK; }
+bool Canvas::failed() const {
+  return HPDF_GetError(doc_) != HPDF_OK;
+}
 
 void Canvas::endText() {
   if (inText_) {
@@ -480,7 +490,10 @@ void Canvas::provokeError() {
 // ---------------------------------------------------------------- Flow
 
 Flow::Flow(Canvas& canvas, int maxPages, Frame frame, std::function<void(Flow&)> onNewPage)
-    : canvas_(canvas), maxPages_(maxPages), frame_(frame), onNewPage_(std::move(onNewPage)),
+    : canvas_(canvas),
+      maxPages_(maxPages),
+      frame_(frame),
+      onNewPage_(std::move(onNewPage)),
       y_(frame.top) {}
 
 float Flow::bottomLimit() const {
@@ -512,17 +525,19 @@ struct Palette {
 
 struct Sizes {
   float body = 9.5f;
-  float lead = 13.4f;   // body line height
+  float lead = 13.4f;  // body line height
   float entryTitle = 10.5f;
   float entrySub = 9.8f;
 };
 
 // Baseline for a line box whose top is `top`.
-float baseline(float top, float lineHeight, float size) { return top - (lineHeight * 0.5f + size * 0.35f); }
+float baseline(float top, float lineHeight, float size) {
+  return top - (lineHeight * 0.5f + size * 0.35f);
+}
 
 bool isBulletLine(std::string_view line, std::size_t& skip) {
-  static constexpr std::string_view kMarks[] = {"- ", "* ", "\xE2\x80\xA2 ", "\xC2\xB7 ",
-                                                "\xE2\x80\x93 ", "\xE2\x80\x94 "};
+  static constexpr std::string_view kMarks[] = {
+      "- ", "* ", "\xE2\x80\xA2 ", "\xC2\xB7 ", "\xE2\x80\x93 ", "\xE2\x80\x94 "};
   for (std::string_view m : kMarks) {
     if (line.size() > m.size() && line.substr(0, m.size()) == m) {
       skip = m.size();
@@ -538,23 +553,36 @@ class CvLayout {
       : c_(c), cv_(cv), kind_(kind), maxPages_(maxPages), provokeError_(provokeError) {
     switch (kind) {
       case TemplateKind::kModern:
-        pal_ = {{0.15f, 0.16f, 0.18f}, {0.42f, 0.45f, 0.50f}, {0.118f, 0.306f, 0.475f},
-                {0.890f, 0.929f, 0.965f}, {0.80f, 0.84f, 0.88f}};
-        left_ = 48; right_ = Canvas::kPageWidth - 48;
+        pal_ = {{0.15f, 0.16f, 0.18f},
+                {0.42f, 0.45f, 0.50f},
+                {0.118f, 0.306f, 0.475f},
+                {0.890f, 0.929f, 0.965f},
+                {0.80f, 0.84f, 0.88f}};
+        left_ = 48;
+        right_ = Canvas::kPageWidth - 48;
         break;
       case TemplateKind::kClassic:
-        pal_ = {{0.10f, 0.10f, 0.10f}, {0.36f, 0.36f, 0.36f}, {0.10f, 0.10f, 0.10f},
-                {0.93f, 0.93f, 0.93f}, {0.25f, 0.25f, 0.25f}};
-        left_ = 62; right_ = Canvas::kPageWidth - 62;
+        pal_ = {{0.10f, 0.10f, 0.10f},
+                {0.36f, 0.36f, 0.36f},
+                {0.10f, 0.10f, 0.10f},
+                {0.93f, 0.93f, 0.93f},
+                {0.25f, 0.25f, 0.25f}};
+        left_ = 62;
+        right_ = Canvas::kPageWidth - 62;
         break;
       case TemplateKind::kMinimal:
-        pal_ = {{0.13f, 0.13f, 0.13f}, {0.50f, 0.50f, 0.50f}, {0.13f, 0.13f, 0.13f},
-                {0.95f, 0.95f, 0.95f}, {0.85f, 0.85f, 0.85f}};
-        left_ = 56; right_ = Canvas::kPageWidth - 56;
+        pal_ = {{0.13f, 0.13f, 0.13f},
+                {0.50f, 0.50f, 0.50f},
+                {0.13f, 0.13f, 0.13f},
+                {0.95f, 0.95f, 0.95f},
+                {0.85f, 0.85f, 0.85f}};
+        left_ = 56;
+        right_ = Canvas::kPageWidth - 56;
         break;
       case TemplateKind::kBasic:
         pal_ = {{0, 0, 0}, {0.3f, 0.3f, 0.3f}, {0, 0, 0}, {1, 1, 1}, {0.5f, 0.5f, 0.5f}};
-        left_ = 56; right_ = Canvas::kPageWidth - 56;
+        left_ = 56;
+        right_ = Canvas::kPageWidth - 56;
         break;
     }
     // Minimal puts section labels in a left column and content beside it.
@@ -660,8 +688,8 @@ class CvLayout {
         const float base = f.y() - 14;
         c_.fillRect(left_, base - 1.5f, 3.5f, 12.5f, pal_.accent);
         c_.text(left_ + 9, base, upper(title), bold(), 11, pal_.accent, 0.6f);
-        c_.hline(left_ + 9 + c_.textWidth(upper(title), bold(), 11, 0.6f) + 8, right_, base + 3.5f, 0.6f,
-                 pal_.rule);
+        c_.hline(left_ + 9 + c_.textWidth(upper(title), bold(), 11, 0.6f) + 8, right_, base + 3.5f,
+                 0.6f, pal_.rule);
         f.down(24);
         return true;
       }
@@ -721,7 +749,8 @@ class CvLayout {
     std::vector<Line> titleLines = c_.wrap(main, bold(), sz_.entryTitle, titleW);
     if (titleLines.size() > 3) {
       titleLines.resize(3);
-      titleLines[2].text = c_.ellipsize(titleLines[2].text + "\xE2\x80\xA6", bold(), sz_.entryTitle, titleW);
+      titleLines[2].text =
+          c_.ellipsize(titleLines[2].text + "\xE2\x80\xA6", bold(), sz_.entryTitle, titleW);
     }
     const float titleLead = sz_.entryTitle + 4;
     // Keep the entry head together with the first description line.
@@ -742,8 +771,8 @@ class CvLayout {
     }
     if (!subLine.empty()) {
       const Rgb subColor = kind_ == TemplateKind::kModern ? pal_.accent : pal_.muted;
-      if (!lines(c_.wrap(subLine, reg(), sz_.entrySub, width), x, reg(), sz_.entrySub, sz_.entrySub + 3.5f,
-                 subColor)) {
+      if (!lines(c_.wrap(subLine, reg(), sz_.entrySub, width), x, reg(), sz_.entrySub,
+                 sz_.entrySub + 3.5f, subColor)) {
         return false;
       }
     }
@@ -763,8 +792,8 @@ class CvLayout {
         if (!joined.empty()) joined += sep;
         joined += it;
       }
-      lines(c_.wrap(joined, reg(), sz_.body, right_ - contentLeft_), contentLeft_, reg(), sz_.body, sz_.lead,
-            pal_.text);
+      lines(c_.wrap(joined, reg(), sz_.body, right_ - contentLeft_), contentLeft_, reg(), sz_.body,
+            sz_.lead, pal_.text);
       sectionGap();
       return;
     }
@@ -821,15 +850,29 @@ class CvLayout {
         const auto name = capped(cv_.name, bold(), 24, 2);
         const auto title = capped(cv_.title, reg(), 12.5f, 2);
         const auto cont = capped(contact, reg(), 9.5f, 2);
-        const float h = 30 + 29 * static_cast<float>(name.size()) + 17 * static_cast<float>(title.size()) +
+        const float h = 30 + 29 * static_cast<float>(name.size()) +
+                        17 * static_cast<float>(title.size()) +
                         14 * static_cast<float>(cont.size()) + (cont.empty() ? 0 : 8);
         const float bandBottom = Canvas::kPageHeight - std::max(h, 96.0f);
-        c_.fillRect(0, bandBottom, Canvas::kPageWidth, Canvas::kPageHeight - bandBottom, pal_.accent);
+        c_.fillRect(0, bandBottom, Canvas::kPageWidth, Canvas::kPageHeight - bandBottom,
+                    pal_.accent);
         float y = Canvas::kPageHeight - 30;
-        for (const auto& l : name) { y -= 24; c_.text(left_, y, l.text, bold(), 24, {1, 1, 1}); y -= 5; }
-        for (const auto& l : title) { y -= 15; c_.text(left_, y, l.text, reg(), 12.5f, {0.80f, 0.87f, 0.94f}); y -= 2; }
+        for (const auto& l : name) {
+          y -= 24;
+          c_.text(left_, y, l.text, bold(), 24, {1, 1, 1});
+          y -= 5;
+        }
+        for (const auto& l : title) {
+          y -= 15;
+          c_.text(left_, y, l.text, reg(), 12.5f, {0.80f, 0.87f, 0.94f});
+          y -= 2;
+        }
         if (!cont.empty()) y -= 8;
-        for (const auto& l : cont) { y -= 12; c_.text(left_, y, l.text, reg(), 9.5f, {1, 1, 1}); y -= 2; }
+        for (const auto& l : cont) {
+          y -= 12;
+          c_.text(left_, y, l.text, reg(), 9.5f, {1, 1, 1});
+          y -= 2;
+        }
         f.setY(bandBottom - 18);
         break;
       }
@@ -837,13 +880,19 @@ class CvLayout {
         const float mid = (left_ + right_) / 2;
         float y = Canvas::kPageHeight - 58;
         for (const auto& l : capped(cv_.name, bold(), 22, 2)) {
-          y -= 22; c_.text(mid - l.width / 2, y, l.text, bold(), 22, pal_.text); y -= 6;
+          y -= 22;
+          c_.text(mid - l.width / 2, y, l.text, bold(), 22, pal_.text);
+          y -= 6;
         }
         for (const auto& l : capped(cv_.title, reg(), 11.5f, 2)) {
-          y -= 13; c_.text(mid - l.width / 2, y, l.text, reg(), 11.5f, pal_.muted); y -= 4;
+          y -= 13;
+          c_.text(mid - l.width / 2, y, l.text, reg(), 11.5f, pal_.muted);
+          y -= 4;
         }
         for (const auto& l : capped(contact, reg(), 9, 2)) {
-          y -= 11; c_.text(mid - l.width / 2, y, l.text, reg(), 9, pal_.text); y -= 3;
+          y -= 11;
+          c_.text(mid - l.width / 2, y, l.text, reg(), 9, pal_.text);
+          y -= 3;
         }
         y -= 10;
         c_.hline(left_, right_, y, 1.4f, pal_.text);
@@ -854,22 +903,40 @@ class CvLayout {
       case TemplateKind::kMinimal: {
         float y = Canvas::kPageHeight - 62;
         for (const auto& l : capped(cv_.name, bold(), 20, 2)) {
-          y -= 20; c_.text(left_, y, l.text, bold(), 20, pal_.text); y -= 6;
+          y -= 20;
+          c_.text(left_, y, l.text, bold(), 20, pal_.text);
+          y -= 6;
         }
         for (const auto& l : capped(cv_.title, reg(), 11, 2)) {
-          y -= 12; c_.text(left_, y, l.text, reg(), 11, pal_.muted); y -= 4;
+          y -= 12;
+          c_.text(left_, y, l.text, reg(), 11, pal_.muted);
+          y -= 4;
         }
         for (const auto& l : capped(contact, reg(), 9, 2)) {
-          y -= 11; c_.text(left_, y, l.text, reg(), 9, pal_.muted); y -= 3;
+          y -= 11;
+          c_.text(left_, y, l.text, reg(), 9, pal_.muted);
+          y -= 3;
         }
         f.setY(y - 26);
         break;
       }
       case TemplateKind::kBasic: {
         float y = Canvas::kPageHeight - 60;
-        for (const auto& l : capped(cv_.name, reg(), 18, 2)) { y -= 18; c_.text(left_, y, l.text, reg(), 18, pal_.text); y -= 6; }
-        for (const auto& l : capped(cv_.title, reg(), 11, 2)) { y -= 12; c_.text(left_, y, l.text, reg(), 11, pal_.text); y -= 3; }
-        for (const auto& l : capped(contact, reg(), 10, 2)) { y -= 11; c_.text(left_, y, l.text, reg(), 10, pal_.muted); y -= 3; }
+        for (const auto& l : capped(cv_.name, reg(), 18, 2)) {
+          y -= 18;
+          c_.text(left_, y, l.text, reg(), 18, pal_.text);
+          y -= 6;
+        }
+        for (const auto& l : capped(cv_.title, reg(), 11, 2)) {
+          y -= 12;
+          c_.text(left_, y, l.text, reg(), 11, pal_.text);
+          y -= 3;
+        }
+        for (const auto& l : capped(contact, reg(), 10, 2)) {
+          y -= 11;
+          c_.text(left_, y, l.text, reg(), 10, pal_.muted);
+          y -= 3;
+        }
         f.setY(y - 14);
         break;
       }
@@ -885,11 +952,14 @@ class CvLayout {
 
   void truncationNote(bool pageCap) {
     const std::string note =
-        pageCap ? "Content truncated: this CV is longer than the " + std::to_string(maxPages_) + "-page limit."
-                : std::string("Content truncated: some entries were too long or too many to include.");
+        pageCap
+            ? "Content truncated: this CV is longer than the " + std::to_string(maxPages_) +
+                  "-page limit."
+            : std::string("Content truncated: some entries were too long or too many to include.");
     const float size = 8.5f;
     if (!pageCap && flow().ensure(Flow::kNoteHeight)) {
-      c_.text(contentLeft_, baseline(flow().y(), Flow::kNoteHeight, size), note, reg(), size, pal_.muted);
+      c_.text(contentLeft_, baseline(flow().y(), Flow::kNoteHeight, size), note, reg(), size,
+              pal_.muted);
       return;
     }
     // The flow kept kNoteHeight free at the bottom of the last page.
@@ -908,7 +978,8 @@ class CvLayout {
         case TemplateKind::kModern:
           c_.hline(left_, right_, kFooterBaseline + 12, 0.5f, pal_.rule);
           if (!cv_.name.empty()) {
-            c_.text(left_, kFooterBaseline, c_.ellipsize(cv_.name, reg(), size, 300), reg(), size, pal_.muted);
+            c_.text(left_, kFooterBaseline, c_.ellipsize(cv_.name, reg(), size, 300), reg(), size,
+                    pal_.muted);
           }
           c_.text(right_ - w, kFooterBaseline, label, reg(), size, pal_.muted);
           break;
@@ -936,8 +1007,8 @@ class CvLayout {
 
 }  // namespace
 
-LayoutResult layoutCv(Canvas& canvas, const CvData& cv, TemplateKind kind, int maxPages, bool inputWasCut,
-                      bool provokeError) {
+LayoutResult layoutCv(Canvas& canvas, const CvData& cv, TemplateKind kind, int maxPages,
+                      bool inputWasCut, bool provokeError) {
   CvLayout layout(canvas, cv, kind, maxPages, provokeError);
   return layout.run(inputWasCut);
 }

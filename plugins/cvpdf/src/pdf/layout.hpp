@@ -37,7 +37,7 @@ struct Line {
 // measuring uses the same shaping, so lines are as wide as drawn.
 class Canvas {
  public:
-  static constexpr float kPageWidth = 595.276f;   // A4
+  static constexpr float kPageWidth = 595.276f;  // A4
   static constexpr float kPageHeight = 841.89f;
 
   // engine and fonts may be null when both faces are base-14.

@@ -66,22 +66,31 @@ CleanCv sanitize(const CvData& in) {
     std::string r = sanitizeUtf8(s, LineMode::kSingleLine, kMaxShortField);
     return r;
   };
-  auto longField = [&](const std::string& s) { return sanitizeUtf8(s, LineMode::kMultiLine, kMaxLongField); };
+  auto longField = [&](const std::string& s) {
+    return sanitizeUtf8(s, LineMode::kMultiLine, kMaxLongField);
+  };
   out.cv.name = shortField(in.name);
   out.cv.title = shortField(in.title);
   out.cv.email = shortField(in.email);
   out.cv.phone = shortField(in.phone);
   out.cv.summary = longField(in.summary);
   for (const auto& e : in.experience) {
-    if (out.cv.experience.size() == kMaxEntries) { out.cut = true; break; }
+    if (out.cv.experience.size() == kMaxEntries) {
+      out.cut = true;
+      break;
+    }
     ExperienceEntry c{shortField(e.position), shortField(e.company), shortField(e.duration),
                       longField(e.description)};
-    if (!c.position.empty() || !c.company.empty() || !c.duration.empty() || !c.description.empty()) {
+    if (!c.position.empty() || !c.company.empty() || !c.duration.empty() ||
+        !c.description.empty()) {
       out.cv.experience.push_back(std::move(c));
     }
   }
   for (const auto& e : in.education) {
-    if (out.cv.education.size() == kMaxEntries) { out.cut = true; break; }
+    if (out.cv.education.size() == kMaxEntries) {
+      out.cut = true;
+      break;
+    }
     EducationEntry c{shortField(e.degree), shortField(e.school), shortField(e.duration),
                      longField(e.description)};
     if (!c.degree.empty() || !c.school.empty() || !c.duration.empty() || !c.description.empty()) {
@@ -90,7 +99,10 @@ CleanCv sanitize(const CvData& in) {
   }
   auto list = [&](const std::vector<std::string>& src, std::vector<std::string>& dst) {
     for (const auto& s : src) {
-      if (dst.size() == kMaxListItems) { out.cut = true; break; }
+      if (dst.size() == kMaxListItems) {
+        out.cut = true;
+        break;
+      }
       std::string c = shortField(s);
       if (!c.empty()) dst.push_back(std::move(c));
     }
@@ -109,9 +121,23 @@ void forEachCodePoint(const CvData& cv, Fn&& fn) {
     detail::decodeUtf8(s, cps);
     for (char32_t c : cps) fn(c);
   };
-  visit(cv.name); visit(cv.title); visit(cv.email); visit(cv.phone); visit(cv.summary);
-  for (const auto& e : cv.experience) { visit(e.position); visit(e.company); visit(e.duration); visit(e.description); }
-  for (const auto& e : cv.education) { visit(e.degree); visit(e.school); visit(e.duration); visit(e.description); }
+  visit(cv.name);
+  visit(cv.title);
+  visit(cv.email);
+  visit(cv.phone);
+  visit(cv.summary);
+  for (const auto& e : cv.experience) {
+    visit(e.position);
+    visit(e.company);
+    visit(e.duration);
+    visit(e.description);
+  }
+  for (const auto& e : cv.education) {
+    visit(e.degree);
+    visit(e.school);
+    visit(e.duration);
+    visit(e.description);
+  }
   for (const auto& s : cv.skills) visit(s);
   for (const auto& s : cv.languages) visit(s);
 }
@@ -168,7 +194,8 @@ struct PdfRenderer::Impl {
       }
     }
     detail::Canvas canvas(pdf, regular, bold, engine.get(), fonts ? &*fonts : nullptr);
-    const detail::LayoutResult lr = detail::layoutCv(canvas, cv.cv, kind, opts.maxPages, cv.cut, provokeError);
+    const detail::LayoutResult lr =
+        detail::layoutCv(canvas, cv.cv, kind, opts.maxPages, cv.cut, provokeError);
     if (err.code != HPDF_OK) {
       a.error = describe(err);
       return a;
@@ -186,7 +213,8 @@ struct PdfRenderer::Impl {
     a.pdf.resize(size);
     HPDF_ResetStream(pdf);
     HPDF_UINT32 got = size;
-    const HPDF_STATUS rs = HPDF_ReadFromStream(pdf, reinterpret_cast<HPDF_BYTE*>(a.pdf.data()), &got);
+    const HPDF_STATUS rs =
+        HPDF_ReadFromStream(pdf, reinterpret_cast<HPDF_BYTE*>(a.pdf.data()), &got);
     if ((rs != HPDF_OK && rs != HPDF_STREAM_EOF) || got != size) {
       a.pdf.clear();
       a.error = "reading the document failed";
@@ -218,15 +246,21 @@ struct PdfRenderer::Impl {
       const CleanCv cv = sanitize(input);
       TemplateKind kind = TemplateKind::kBasic;
       std::string why;
-      if (templateId == "modern") kind = TemplateKind::kModern;
-      else if (templateId == "classic") kind = TemplateKind::kClassic;
-      else if (templateId == "minimal") kind = TemplateKind::kMinimal;
-      else why = "unknown template '" + detail::sanitizeUtf8(templateId, LineMode::kSingleLine, 64) + "'";
+      if (templateId == "modern")
+        kind = TemplateKind::kModern;
+      else if (templateId == "classic")
+        kind = TemplateKind::kClassic;
+      else if (templateId == "minimal")
+        kind = TemplateKind::kMinimal;
+      else
+        why = "unknown template '" + detail::sanitizeUtf8(templateId, LineMode::kSingleLine, 64) +
+              "'";
 
       if (kind != TemplateKind::kBasic) {
         if (!engine->hasPrimary(detail::Weight::kRegular) ||
             !engine->hasPrimary(detail::Weight::kBold)) {
-          why = "template '" + templateId + "' needs DejaVuSans.ttf and DejaVuSans-Bold.ttf in " + opts.fontDir;
+          why = "template '" + templateId + "' needs DejaVuSans.ttf and DejaVuSans-Bold.ttf in " +
+                opts.fontDir;
         } else {
           Attempt a = attempt(cv, kind, true, opts.forceTemplateErrorForTesting);
           if (a.ok) {
@@ -267,7 +301,8 @@ struct PdfRenderer::Impl {
   }
 };
 
-PdfRenderer::PdfRenderer(RenderOptions opts) : impl_(std::make_unique<const Impl>(std::move(opts))) {}
+PdfRenderer::PdfRenderer(RenderOptions opts)
+    : impl_(std::make_unique<const Impl>(std::move(opts))) {}
 PdfRenderer::~PdfRenderer() = default;
 PdfRenderer::PdfRenderer(PdfRenderer&&) noexcept = default;
 PdfRenderer& PdfRenderer::operator=(PdfRenderer&&) noexcept = default;

@@ -17,11 +17,17 @@ char32_t decodeOne(std::string_view s, std::size_t& i) {
   char32_t cp = 0;
   char32_t min = 0;
   if (b0 >= 0xC2 && b0 <= 0xDF) {
-    len = 2; cp = b0 & 0x1F; min = 0x80;
+    len = 2;
+    cp = b0 & 0x1F;
+    min = 0x80;
   } else if (b0 >= 0xE0 && b0 <= 0xEF) {
-    len = 3; cp = b0 & 0x0F; min = 0x800;
+    len = 3;
+    cp = b0 & 0x0F;
+    min = 0x800;
   } else if (b0 >= 0xF0 && b0 <= 0xF4) {
-    len = 4; cp = b0 & 0x07; min = 0x10000;
+    len = 4;
+    cp = b0 & 0x07;
+    min = 0x10000;
   } else {
     ++i;  // stray continuation byte, C0/C1 overlong lead or F5..FF
     return kReplacement;
@@ -45,8 +51,8 @@ char32_t decodeOne(std::string_view s, std::size_t& i) {
 }
 
 bool isDropped(char32_t cp) {
-  if (cp < 0x20) return true;                   // C0 (tab/newlines handled before)
-  if (cp >= 0x7F && cp <= 0x9F) return true;    // DEL and C1
+  if (cp < 0x20) return true;                     // C0 (tab/newlines handled before)
+  if (cp >= 0x7F && cp <= 0x9F) return true;      // DEL and C1
   if (cp == 0xFEFF || cp == 0x200B) return true;  // BOM / zero width space
   if (cp >= 0x200E && cp <= 0x200F) return true;  // bidi marks: FriBidi orders by character types
   if (cp >= 0x202A && cp <= 0x202E) return true;  // bidi embedding controls
@@ -152,7 +158,10 @@ std::string toCp1252(std::string_view utf8) {
   static const char kLatinExtA[] =
       "AaAaAaCcCcCcCcDdDdEeEeEeEeEeGgGgGgGgHhHhIiIiIiIiIiIiJjKkkLlLlLlLlLlNnNnNnnNnOoOoOo"
       "\x8c\x9cRrRrRrSsSsSs\x8a\x9aTtTtTtUuUuUuUuUuUuWwYy\x9fZzZz\x8e\x9es";
-  struct Special { char32_t cp; unsigned char byte; };
+  struct Special {
+    char32_t cp;
+    unsigned char byte;
+  };
   static const Special kSpecials[] = {
       {0x20AC, 0x80}, {0x201A, 0x82}, {0x0192, 0x83}, {0x201E, 0x84}, {0x2026, 0x85},
       {0x2020, 0x86}, {0x2021, 0x87}, {0x02C6, 0x88}, {0x2030, 0x89}, {0x2039, 0x8B},

@@ -29,7 +29,10 @@ class Bytes {
   void need(std::size_t off, std::size_t len) const {
     if (off > n_ || len > n_ - off) throw FontError("font data truncated");
   }
-  std::uint8_t u8(std::size_t off) const { need(off, 1); return d_[off]; }
+  std::uint8_t u8(std::size_t off) const {
+    need(off, 1);
+    return d_[off];
+  }
   std::uint16_t u16(std::size_t off) const {
     need(off, 2);
     return static_cast<std::uint16_t>(d_[off] << 8 | d_[off + 1]);
@@ -37,7 +40,8 @@ class Bytes {
   std::int16_t i16(std::size_t off) const { return static_cast<std::int16_t>(u16(off)); }
   std::uint32_t u32(std::size_t off) const {
     need(off, 4);
-    return static_cast<std::uint32_t>(d_[off]) << 24 | static_cast<std::uint32_t>(d_[off + 1]) << 16 |
+    return static_cast<std::uint32_t>(d_[off]) << 24 |
+           static_cast<std::uint32_t>(d_[off + 1]) << 16 |
            static_cast<std::uint32_t>(d_[off + 2]) << 8 | d_[off + 3];
   }
   const char* at(std::size_t off) const { return reinterpret_cast<const char*>(d_ + off); }
@@ -69,7 +73,8 @@ class Font {
       b_.need(t.off, t.len);
       tables_[tag] = t;
     }
-    for (const char* tag : {"head", "hhea", "maxp", "hmtx", "loca", "glyf", "cmap", "name", "OS/2", "post"}) {
+    for (const char* tag :
+         {"head", "hhea", "maxp", "hmtx", "loca", "glyf", "cmap", "name", "OS/2", "post"}) {
       if (!tables_.count(tag)) throw FontError(std::string("missing table ") + tag);
     }
     const Table head = table("head");
@@ -78,7 +83,8 @@ class Font {
     if (unitsPerEm_ == 0) throw FontError("bad unitsPerEm");
     numGlyphs_ = b_.u16(table("maxp").off + 4);
     numHMetrics_ = b_.u16(table("hhea").off + 34);
-    if (numGlyphs_ == 0 || numHMetrics_ == 0 || numHMetrics_ > numGlyphs_) throw FontError("bad glyph counts");
+    if (numGlyphs_ == 0 || numHMetrics_ == 0 || numHMetrics_ > numGlyphs_)
+      throw FontError("bad glyph counts");
     b_.need(table("hmtx").off, 4u * numHMetrics_ + 2u * (numGlyphs_ - numHMetrics_));
     b_.need(table("loca").off, (longLoca_ ? 4u : 2u) * (numGlyphs_ + 1u));
     readCmap();
@@ -242,9 +248,12 @@ std::vector<std::size_t> componentIndexOffsets(const Bytes& b, Table g) {
     const std::uint16_t flags = b.u16(g.off + p);
     offs.push_back(p + 2);
     p += 4 + ((flags & kArgsAreWords) ? 4 : 2);
-    if (flags & kHaveScale) p += 2;
-    else if (flags & kHaveXYScale) p += 4;
-    else if (flags & kHaveTwoByTwo) p += 8;
+    if (flags & kHaveScale)
+      p += 2;
+    else if (flags & kHaveXYScale)
+      p += 4;
+    else if (flags & kHaveTwoByTwo)
+      p += 8;
     if (!(flags & kMoreComponents)) break;
   }
   return offs;
@@ -304,7 +313,10 @@ std::string reducedNameTable(const Font& f) {
   const Table t = f.table("name");
   const std::uint16_t count = b.u16(t.off + 2);
   const std::size_t strings = t.off + b.u16(t.off + 4);
-  struct Rec { std::uint16_t p, e, l, n; std::string text; };
+  struct Rec {
+    std::uint16_t p, e, l, n;
+    std::string text;
+  };
   std::vector<Rec> keep;
   for (std::uint16_t i = 0; i < count; ++i) {
     const std::size_t r = t.off + 6 + 12u * i;
@@ -323,7 +335,10 @@ std::string reducedNameTable(const Font& f) {
   put16(out, static_cast<std::uint16_t>(6 + 12 * keep.size()));
   std::string pool;
   for (const Rec& r : keep) {
-    put16(out, r.p); put16(out, r.e); put16(out, r.l); put16(out, r.n);
+    put16(out, r.p);
+    put16(out, r.e);
+    put16(out, r.l);
+    put16(out, r.n);
     put16(out, static_cast<std::uint16_t>(r.text.size()));
     put16(out, static_cast<std::uint16_t>(pool.size()));
     pool += r.text;
@@ -335,7 +350,10 @@ std::string assemble(std::vector<std::pair<std::string, std::string>> tables) {
   std::sort(tables.begin(), tables.end());
   const std::uint16_t n = static_cast<std::uint16_t>(tables.size());
   std::uint16_t pow2 = 1, log2 = 0;
-  while (pow2 * 2 <= n) { pow2 = static_cast<std::uint16_t>(pow2 * 2); ++log2; }
+  while (pow2 * 2 <= n) {
+    pow2 = static_cast<std::uint16_t>(pow2 * 2);
+    ++log2;
+  }
   std::string out;
   put32(out, 0x00010000);
   put16(out, n);
@@ -551,10 +569,16 @@ bool TrueTypeFont::subset(const std::vector<std::uint16_t>& sourceGids, std::str
     post.resize(32);
     set32(post, 0, 0x00030000);  // no glyph names
 
-    std::vector<std::pair<std::string, std::string>> tables = {
-        {"OS/2", copyTable(f, "OS/2")}, {"cmap", cmap}, {"glyf", glyf}, {"head", head},
-        {"hhea", hhea}, {"hmtx", hmtx}, {"loca", loca}, {"maxp", maxp},
-        {"name", reducedNameTable(f)}, {"post", post}};
+    std::vector<std::pair<std::string, std::string>> tables = {{"OS/2", copyTable(f, "OS/2")},
+                                                               {"cmap", cmap},
+                                                               {"glyf", glyf},
+                                                               {"head", head},
+                                                               {"hhea", hhea},
+                                                               {"hmtx", hmtx},
+                                                               {"loca", loca},
+                                                               {"maxp", maxp},
+                                                               {"name", reducedNameTable(f)},
+                                                               {"post", post}};
     // No hinting programs (cvt, fpgm, prep): the glyphs carry no
     // instructions (see stripInstructions).
     out = assemble(std::move(tables));
