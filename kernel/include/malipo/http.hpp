@@ -52,7 +52,9 @@ struct Request {
   std::string clientIp;  // client address: the peer, or behind server.trusted_proxies the rightmost
                          // untrusted X-Forwarded-For hop
   std::string requestId;
-  std::optional<std::string> userId;  // JWT `sub` when a valid token was presented
+  // JWT `sub` when a valid token was presented; on an admin route (Auth::admin), the name of
+  // the admin token that matched: the operator recorded as the actor of what they do.
+  std::optional<std::string> userId;
 
   std::string header(const std::string& name, const std::string& dflt = {}) const {
     auto it = headers.find(name);

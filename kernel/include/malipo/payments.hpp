@@ -118,6 +118,19 @@ struct Payment {
   // As the provider reported them when the payment settled (-1: not reported):
   // ProviderStatus::grossMinor / feeMinor / netMinor.
   std::int64_t grossMinor = -1, feeMinor = -1, netMinor = -1;
+  // SDK 1.1: what has been refunded so far (succeeded refunds; 0 for a plugin built on 1.0).
+  std::int64_t refundedMinor = 0;
+};
+
+// A refund of a settled payment (SDK 1.1), as products hear of it.
+struct Refund {
+  std::string id;  // our id; unique
+  std::string paymentId;
+  std::int64_t amountMinor = 0;
+  std::string currency;
+  std::string reason;   // the operator's reason (internal)
+  std::string actor;    // who asked: the admin token's name
+  bool forced = false;  // the operator overrode the product's refusal (Product::checkRefund)
 };
 
 struct CreatePayment {

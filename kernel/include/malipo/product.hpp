@@ -35,6 +35,22 @@ class Product : public Component {
     (void)payment;
     return JobOutcome::ok();
   }
+  // SDK 1.1: refunds. Before a refund goes to the provider: an error refuses it (conflict
+  // → 409 with the error's external text, e.g. "the credits were already spent"). When the
+  // operator forces the refund (refund.forced) the answer is recorded but does not refuse.
+  virtual Status checkRefund(const Payment& payment, const Refund& refund) {
+    (void)payment;
+    (void)refund;
+    return okStatus();
+  }
+  // After a refund succeeded (at the provider, or recorded by an operator as manual): take
+  // back what the payment paid for (debit credits, revoke a download). Runs from a durable
+  // job, at least once per refund: idempotent by refund.id.
+  virtual JobOutcome onPaymentRefunded(const Payment& payment, const Refund& refund) {
+    (void)payment;
+    (void)refund;
+    return JobOutcome::ok();
+  }
   virtual std::vector<CatalogItem> catalog(const std::string& channel) const {
     (void)channel;
     return {};

@@ -18,9 +18,19 @@
 
 namespace malipo {
 
+// What a provider can refund (SDK 1.1). `partial`: any amount up to what is left.
+enum class RefundSupport { none, full, partial };
+
 struct Capabilities {
   std::vector<std::string> currencies;  // ISO 4217
   std::vector<std::string> channels;    // "redirect", "ussd_push", "ussd_menu", "sms_proof"
+  // SDK 1.1 (a plugin built against 1.0 reports none of these: no requirements, no refunds,
+  // no cancel). Customer fields the provider needs to start a payment: "msisdn", "email",
+  // "country". Routing skips a provider whose needs a request cannot meet.
+  std::vector<std::string>
+  requires;
+  RefundSupport refunds = RefundSupport::none;  // refund() / queryRefund() work
+  bool cancel = false;                          // cancel() works
 };
 
 struct InitiateResult {
@@ -43,6 +53,34 @@ struct ProviderStatus {
   std::string providerRef;  // when learned now
   std::string reason;       // external text for failed / pending (e.g. "not paid yet")
   std::string detail;       // internal: raw status codes, for the event log
+  // SDK 1.1.
+  // pending: ask again in so many seconds (0: the kernel's own schedule of checks).
+  int retryAfterSeconds = 0;
+  // How the provider knows: "" or "query" (its status API answered), "callback" (a callback
+  // the provider signed and the plugin verified). Recorded in the payment's event log.
+  std::string provenance;
+  // The provider's own result code (e.g. Daraja's "1032"), structured, for the event log and
+  // operators; `reason` stays the human text.
+  std::string resultCode;
+};
+
+// A refund the kernel asks a provider for (SDK 1.1).
+struct RefundRequest {
+  std::string refundId;  // our id: the idempotency key towards the provider
+  std::int64_t amountMinor = 0;
+  std::string currency;
+  std::string reason;            // the operator's reason (may go as the provider's narration)
+  std::string providerRefundId;  // queryRefund: what refund() returned
+};
+
+// What the provider says about a refund (SDK 1.1).
+struct RefundStatus {
+  enum class State { pending, succeeded, failed } state = State::pending;
+  std::string providerRefundId;   // the provider's id of the refund (required for succeeded)
+  std::int64_t amountMinor = -1;  // as refunded, when the provider says (-1: not reported)
+  std::string reason;             // external text for failed
+  std::string detail;             // internal: raw status codes, for the event log
+  int retryAfterSeconds = 0;      // pending: ask again in so many seconds (0: kernel's schedule)
 };
 
 // One verified notification. It is a hint: the kernel queries the provider before acting.
@@ -77,6 +115,31 @@ class PaymentProvider : public Component {
     (void)msisdn;
     return Error::make(ErrorCode::invalidInput, "push not supported by this provider",
                        "A payment prompt cannot be sent for this payment method.");
+  }
+  // SDK 1.1: refunds, when capabilities().refunds is not none. Starts a refund of a settled
+  // payment; a timeout is ErrorCode::providerTimeout (outcome unknown: the kernel asks
+  // queryRefund later with the same refundId). Must be idempotent by request.refundId.
+  virtual Result<RefundStatus> refund(const Payment& payment, const RefundRequest& request) {
+    (void)payment;
+    (void)request;
+    return Error::make(ErrorCode::invalidInput, "refunds not supported by this provider",
+                       "This payment method cannot refund through the platform.");
+  }
+  // The provider's word on a refund refund() started (request.providerRefundId may be empty
+  // when refund() timed out: look it up by request.refundId).
+  virtual Result<RefundStatus> queryRefund(const Payment& payment, const RefundRequest& request) {
+    (void)payment;
+    (void)request;
+    return Error::make(ErrorCode::invalidInput, "refunds not supported by this provider",
+                       "This payment method cannot refund through the platform.");
+  }
+  // SDK 1.1: cancels a pending payment at the provider, when capabilities().cancel. Returns
+  // what the provider then says: failed (cancelled there), succeeded (too late: it was paid;
+  // the kernel applies it as any success), or pending (not confirmed yet).
+  virtual Result<ProviderStatus> cancel(const Payment& payment) {
+    (void)payment;
+    return Error::make(ErrorCode::invalidInput, "cancel not supported by this provider",
+                       "This payment cannot be cancelled at the provider.");
   }
   // Provider-owned endpoints (e.g. a return URL, a USSD interaction URL).
   virtual void routes(Router& router) { (void)router; }

@@ -97,6 +97,12 @@ struct Error {
   std::string internal;       // for logs: may name hosts, provider bodies (never secrets)
   std::string external;       // for clients: short, actionable, no internals
   int retryAfterSeconds = 0;  // > 0: the answer carries Retry-After (429 / 503)
+  // SDK 1.1, for a provider's answer: its own result code and text (structured, for the
+  // event log and operators; never shown to clients), and whether asking again may succeed
+  // ("still processing", a rate limit). A retryable provider error never counts against the
+  // provider's health (the circuit breaker).
+  std::string providerCode, providerText;
+  bool retryable = false;
 
   static Error make(ErrorCode c, std::string internalMsg, std::string externalMsg = {}) {
     Error e;

@@ -510,6 +510,9 @@ Response HttpServer::route(Request& req, const RouteMatch& m, bool bodyTooLarge)
                          req.requestId);
       if (bearer.empty() || !constantTimeEquals(bearer, opts_.adminToken))
         return jsonError(ErrorCode::unauthorized, "Unauthorized", req.requestId);
+      // On an admin route userId is the operator who acts (the actor recorded with what they
+      // do): the name of the admin token that matched.
+      req.userId = "admin";
       break;
   }
 
