@@ -182,9 +182,9 @@ enum {
   MLP_K_CAP_CURRENCIES = 190, /* string list */
   MLP_K_CAP_CHANNELS = 191,   /* string list */
   /* 1.1 */
-  MLP_K_CAP_REQUIRES = 192, /* string list: "msisdn", "email", "country" */
-  MLP_K_CAP_REFUNDS = 193,  /* MLP_REFUNDS_*; absent or unknown: none */
-  MLP_K_CAP_CANCEL = 194,   /* 0/1 */
+  MLP_K_CAP_REQUIRES = 192,   /* string list: "msisdn", "email", "country" */
+  MLP_K_CAP_REFUNDS = 193,    /* MLP_REFUNDS_*; absent or unknown: none */
+  MLP_K_CAP_CANCEL = 194,     /* 0/1 */
   MLP_K_ST_RETRY_AFTER = 195, /* seconds: pending, ask again then (0: the kernel's schedule) */
   MLP_K_ST_PROVENANCE = 196,  /* "", "query", "callback" */
   MLP_K_ST_RESULT_CODE = 197, /* the provider's own result code */
