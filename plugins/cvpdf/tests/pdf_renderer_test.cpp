@@ -702,6 +702,63 @@ std::string readAll(const std::string& path) {
   return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
+struct ImageDiff {
+  std::string error;    // set: nothing compared
+  std::string png;      // the rendered page
+  double mean = 0;      // mean grey difference (0..255)
+  double farShare = 0;  // share of pixels off by more than 64
+};
+
+// Rasterises the first page of a PDF file (pdftoppm with args) and compares
+// it with the PNG at path.
+ImageDiff diffFirstPage(const std::string& file, const std::string& args, const std::string& path) {
+  ImageDiff d;
+  TempDir dir;
+  const std::string png = (dir.path() / "page").string();
+  const CommandResult r =
+      run("pdftoppm " + args + " -png -f 1 -l 1 -singlefile '" + file + "' '" + png + "' 2>&1");
+  d.png = readAll(png + ".png");
+  Gray a, b;
+  if (r.status != 0 || !readPng(d.png, a)) {
+    d.error = "pdftoppm gave no readable PNG: " + r.out;
+  } else if (!readPng(readAll(path), b)) {
+    d.error = "no golden image " + path;
+  } else if (a.w != b.w || a.h != b.h) {
+    d.error = "size " + std::to_string(a.w) + "x" + std::to_string(a.h) + ", golden image " +
+              std::to_string(b.w) + "x" + std::to_string(b.h);
+  } else {
+    double sum = 0;
+    std::size_t far = 0;
+    for (std::size_t i = 0; i < a.px.size(); ++i) {
+      const int v = std::abs(static_cast<int>(a.px[i]) - static_cast<int>(b.px[i]));
+      sum += v;
+      if (v > 64) ++far;
+    }
+    d.mean = sum / static_cast<double>(a.px.size());
+    d.farShare = static_cast<double>(far) / static_cast<double>(a.px.size());
+  }
+  return d;
+}
+
+enum class Golden { kCompared, kWritten };
+
+// Expects the first page to look like the PNG at path: mean grey difference
+// below 1/255 and at most 0.3 % of pixels off by more than 64 — a tolerance
+// for other poppler/FreeType builds (the same build gives 0).
+// MALIPO_UPDATE_GOLDEN=1 writes the PNG instead.
+Golden firstPageMatches(const std::string& file, const std::string& args, const std::string& path,
+                        const std::string& label) {
+  const ImageDiff d = diffFirstPage(file, args, path);
+  if (std::getenv("MALIPO_UPDATE_GOLDEN") && !d.png.empty()) {
+    std::ofstream(path, std::ios::binary) << d.png;
+    return Golden::kWritten;
+  }
+  EXPECT_EQ(d.error, "") << label;
+  EXPECT_LT(d.mean, 1.0) << label << ": mean difference";
+  EXPECT_LT(d.farShare, 0.003) << label << ": pixels that differ";
+  return Golden::kCompared;
+}
+
 bool haveScriptFonts() {
   return fs::exists(fs::path(malipo::cvpdf::kDefaultNotoFontDir) /
                     "NotoSansEthiopic-Regular.ttf") &&
@@ -815,32 +872,9 @@ TEST_P(ScriptTest, RoundTripsWithSubsetFontsAndMatchesGolden) {
   EXPECT_LT(r.pdf.size(), 120000u);
 
   // First page against the golden image.
-  const std::string png = (dir.path() / "page").string();
-  ASSERT_EQ(run("pdftoppm -r 40 -gray -png -f 1 -l 1 -singlefile '" + file + "' '" + png + "' 2>&1")
-                .status,
-            0);
-  const std::string got = readAll(png + ".png");
-  const std::string goldenPath = std::string(CVPDF_GOLDEN_DIR) + "/" + sc.id + ".png";
-  if (std::getenv("MALIPO_UPDATE_GOLDEN")) {
-    std::ofstream(goldenPath, std::ios::binary) << got;
-    GTEST_SKIP() << "golden image written: " << goldenPath;
-  }
-  Gray a, b;
-  ASSERT_TRUE(readPng(got, a));
-  ASSERT_TRUE(readPng(readAll(goldenPath), b)) << "no golden image " << goldenPath;
-  ASSERT_EQ(a.w, b.w);
-  ASSERT_EQ(a.h, b.h);
-  double sum = 0;
-  std::size_t far = 0;
-  for (std::size_t i = 0; i < a.px.size(); ++i) {
-    const int d = std::abs(static_cast<int>(a.px[i]) - static_cast<int>(b.px[i]));
-    sum += d;
-    if (d > 64) ++far;
-  }
-  // Tolerance for other poppler/FreeType builds; the same build gives 0.
-  EXPECT_LT(sum / static_cast<double>(a.px.size()), 1.0) << sc.id << ": mean difference";
-  EXPECT_LT(static_cast<double>(far) / static_cast<double>(a.px.size()), 0.003)
-      << sc.id << ": pixels that differ";
+  if (firstPageMatches(file, "-r 40 -gray", std::string(CVPDF_GOLDEN_DIR) + "/" + sc.id + ".png",
+                       sc.id) == Golden::kWritten)
+    GTEST_SKIP() << "golden image written";
 }
 
 INSTANTIATE_TEST_SUITE_P(Scripts, ScriptTest, ::testing::ValuesIn(scriptCases()),
@@ -952,4 +986,29 @@ TEST(Bidi, ArabicCvExtractsWithItsSpacesInEveryTemplate) {
       }
     }
   }
+}
+
+// The pictures of the three templates in plugins/cvpdf/README.md
+// (docs/template-<id>.png: the sample CV's first page, pdftoppm -r 60) show
+// what the renderer draws now. MALIPO_UPDATE_GOLDEN=1 rewrites them.
+TEST(DocsPictures, TemplatePicturesMatchTheRenderer) {
+  REQUIRE_FONTS();
+  if (!haveTool("pdftoppm") || !haveScriptFonts()) GTEST_SKIP() << "poppler-utils or fonts missing";
+  const std::string docs = std::string(CVPDF_GOLDEN_DIR) + "/../../docs";
+  bool written = false;
+  for (const std::string& id : PdfRenderer::templateIds()) {
+    const RenderResult r = renderer().render(sampleCv(), id);
+    ASSERT_TRUE(r.ok) << r.error;
+    TempDir dir;
+    const std::string file = writeTemp(dir, "cv.pdf", r.pdf);
+    written |=
+        firstPageMatches(file, "-r 60", docs + "/template-" + id + ".png", id) == Golden::kWritten;
+    // The comparison tells the templates apart: another template's picture
+    // is far from this rendering.
+    const std::string other = id == "modern" ? "classic" : "modern";
+    const ImageDiff d = diffFirstPage(file, "-r 60", docs + "/template-" + other + ".png");
+    EXPECT_EQ(d.error, "");
+    EXPECT_GT(d.farShare, 0.003) << id << " against the picture of " << other;
+  }
+  if (written) GTEST_SKIP() << "pictures written to " << docs;
 }
