@@ -516,7 +516,8 @@ std::vector<ScriptCase> scriptCases() {
                smallCv(u8"Ɓello Ɗanjuma Ƙarfe", u8"Ŋgɔ ɛ ɔ ŋ ɓ ɗ ƙ ƴ ǝ Ʋ ʋ Ɣ ɣ",
                        u8"Ɛfua Mɔnsa ne Kwaku Ɔdɔm. Yoruba: Adéṣínà Ọ̀ṣun, Ewe: Kɔ́fí Ɖɔ̃.",
                        {u8"Mɔ̀ɔ̀ kɛ́nɛ́", "Selcom", "2020 - 2024", u8"Ŋkɔmɔ ɛ ɔ ŋ ɓ ɗ ƙ ƴ."},
-                       {"C++", u8"Hausa ƙ ɓ ɗ"}),
+                       {"C++", u8"Hausa ƙ ɓ ɗ ʼya", u8"Bambara ɲ Ɲ", u8"Igbo ị ụ ṅ",
+                        u8"Dinka ä ë ɛ̈ ɔ̈", u8"Ewe Ƒ ƒ Ɖ ɖ", u8"Kabiyè ɩ ʊ Ɩ Ʊ"}),
                {"DejaVuSans", "DejaVuSans-Bold"},
                {}});
   v.push_back({"cyrillic", t::sampleCvCyrillicName(), {"DejaVuSans"}, {}});
@@ -569,6 +570,16 @@ std::vector<ScriptCase> scriptCases() {
                smallCv(u8"ߡߊߡߊߘߎ ߞߊߣߕߍ", u8"ⵜⴰⵎⴰⵣⵉⵖⵜ ⴰⵎⴰⵣⵉⵖ", u8"ߒߞߏ ߞߊ߲ ߠߊ߫. ⴰⵣⵓⵍ ⴼⵍⵍⴰⵡⵏ.",
                        {u8"ⴰⵎⵙⵙⵓⴷⵓ", u8"ߞߊ߲ߞߊ߲", "2021 - 2024", u8"ⵜⴰⵙⵏⴰ ⵏ ⵜⵎⵓⵙⵙⵏⵉ."}, {"Go"}),
                {"NotoSansNKo", "NotoSansTifinagh"},
+               {}});
+  // Indic scripts of East Africa's South Asian communities: reordered
+  // vowel signs (कि, કિ), conjuncts (क्ष, સ્ત), nukta and candrabindu.
+  v.push_back({"devanagari-gujarati",
+               smallCv(u8"प्रिया शर्मा", u8"સોફ્ટવેર એન્જિનિયર",
+                       u8"भुगतान प्रणालियों में नौ वर्ष का अनुभव। क्षमता, ज़िम्मेदारी और हँसी।",
+                       {u8"वरिष्ठ इंजीनियर", u8"દાર એસ સલામ", "2019 - 2024",
+                        u8"ગ્રાહકો માટે સ્થિર ચુકવણી સેવા બનાવી."},
+                       {"Go", u8"हिन्दी", u8"ગુજરાતી"}),
+               {"NotoSansDevanagari", "NotoSansGujarati"},
                {}});
   v.push_back(
       {"emoji",

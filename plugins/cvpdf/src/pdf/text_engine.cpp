@@ -57,6 +57,7 @@ struct TextEngine::Impl {
   std::vector<Face> faces;
   // Fallback chain per weight (general fonts) and the script fonts.
   std::vector<std::uint8_t> chain[2];
+  std::uint8_t devanagari[2] = {kNoFace, kNoFace}, gujarati[2] = {kNoFace, kNoFace};
   std::uint8_t ethiopic[2] = {kNoFace, kNoFace}, arabic[2] = {kNoFace, kNoFace}, nko = kNoFace,
                tifinagh = kNoFace;
   bool primary[2] = {false, false};
@@ -97,6 +98,8 @@ struct TextEngine::Impl {
   std::uint8_t scriptFace(char32_t c, int w) const {
     const hb_script_t s = hb_unicode_script(uf, c);
     if (s == HB_SCRIPT_ETHIOPIC) return ethiopic[w];
+    if (s == HB_SCRIPT_DEVANAGARI) return devanagari[w];
+    if (s == HB_SCRIPT_GUJARATI) return gujarati[w];
     if (s == HB_SCRIPT_ARABIC) return arabic[w];
     if (s == HB_SCRIPT_NKO) return nko;
     if (s == HB_SCRIPT_TIFINAGH) return tifinagh;
@@ -108,6 +111,11 @@ struct TextEngine::Impl {
     if (sf != kNoFace && faces[sf].ttf->glyphOf(c) != 0) return sf;
     for (std::uint8_t f : chain[w]) {
       if (faces[f].ttf->glyphOf(c) != 0) return f;
+    }
+    // Punctuation of one script that Unicode files under Common (the
+    // Devanagari danda) is in that script's font only.
+    for (std::uint8_t f : {devanagari[w], gujarati[w], ethiopic[w], arabic[w], nko, tifinagh}) {
+      if (f != kNoFace && faces[f].ttf->glyphOf(c) != 0) return f;
     }
     return kNoFace;
   }
@@ -243,9 +251,14 @@ struct TextEngine::Impl {
         const std::size_t n = j - i;
         for (std::size_t k = 0; k < n; ++k) {
           Glyph& g = shaped[logical[i + k]];
-          if (n == chars) {
-            g.textStart = cs + static_cast<std::uint32_t>(k);
-            g.textLen = 1;
+          if (n <= chars) {
+            // One character each, the first glyph taking what is left: the
+            // text stays in order and no glyph is without text, so
+            // extractors see no gap inside the cluster (a reordered vowel
+            // sign: "प्रि" is drawn as ि + प्र and maps to "प्र" + "ि").
+            const std::uint32_t extra = static_cast<std::uint32_t>(chars - n);
+            g.textStart = cs + static_cast<std::uint32_t>(k) + (k == 0 ? 0 : extra);
+            g.textLen = k == 0 ? 1 + extra : 1;
           } else {
             g.textLen = k == 0 ? chars : 0;
           }
@@ -412,6 +425,10 @@ TextEngine::TextEngine(const FontPaths& p) : impl_(std::make_unique<Impl>()) {
   auto opt = [&](const std::string& path) { return m.load(path, optional); };
   m.ethiopic[0] = opt(nd + "/NotoSansEthiopic-Regular.ttf");
   m.ethiopic[1] = opt(nd + "/NotoSansEthiopic-Bold.ttf");
+  m.devanagari[0] = opt(nd + "/NotoSansDevanagari-Regular.ttf");
+  m.devanagari[1] = opt(nd + "/NotoSansDevanagari-Bold.ttf");
+  m.gujarati[0] = opt(nd + "/NotoSansGujarati-Regular.ttf");
+  m.gujarati[1] = opt(nd + "/NotoSansGujarati-Bold.ttf");
   m.arabic[0] = opt(nd + "/NotoSansArabic-Regular.ttf");
   m.arabic[1] = opt(nd + "/NotoSansArabic-Bold.ttf");
   m.nko = opt(nd + "/NotoSansNKo-Regular.ttf");
@@ -430,6 +447,8 @@ TextEngine::TextEngine(const FontPaths& p) : impl_(std::make_unique<Impl>()) {
       }
     }
     if (m.ethiopic[w] == kNoFace) m.ethiopic[w] = m.ethiopic[0];
+    if (m.devanagari[w] == kNoFace) m.devanagari[w] = m.devanagari[0];
+    if (m.gujarati[w] == kNoFace) m.gujarati[w] = m.gujarati[0];
     if (m.arabic[w] == kNoFace) m.arabic[w] = m.arabic[0];
   }
   for (int w = 0; w < 2; ++w) {
