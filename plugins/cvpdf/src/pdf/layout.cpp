@@ -49,17 +49,23 @@ void toU32(std::string_view s, std::u32string& out) {
   for (std::size_t i = 0; i < s.size();) out.push_back(nextCp(s, i));
 }
 
-// Shortest decimal for a content stream number.
+// Shortest decimal for a content stream number, to 1/1000.
 void appendNum(std::string& out, float v) {
-  char buf[32];
-  int n = std::snprintf(buf, sizeof buf, "%.3f", static_cast<double>(v));
-  while (n > 0 && buf[n - 1] == '0') --n;
-  if (n > 0 && buf[n - 1] == '.') --n;
-  if (n == 2 && buf[0] == '-' && buf[1] == '0') {
-    buf[0] = '0';
-    n = 1;
+  long long m = std::llround(static_cast<double>(v) * 1000.0);
+  if (m < 0) {
+    out += '-';
+    m = -m;
   }
-  out.append(buf, static_cast<std::size_t>(n));
+  char buf[24];
+  const auto res = std::to_chars(buf, buf + sizeof buf, m / 1000);
+  out.append(buf, res.ptr);
+  int frac = static_cast<int>(m % 1000);
+  if (frac == 0) return;
+  char digits[4] = {static_cast<char>('.'), static_cast<char>('0' + frac / 100),
+                    static_cast<char>('0' + frac / 10 % 10), static_cast<char>('0' + frac % 10)};
+  std::size_t n = 4;
+  while (digits[n - 1] == '0') --n;
+  out.append(digits, n);
 }
 
 bool sameColor(Rgb a, Rgb b) {
@@ -334,19 +340,9 @@ void Canvas::shapedText(float x, float y, std::string_view utf8, const Face& fac
   // Right-to-left scripts that extractors do not reorder themselves (N'Ko
   // and the like) get the line's logical text as /ActualText.
   const bool actual = engine_->needsActualText(u32_);
-  char hex[16];
   if (actual) {
     ops += "/Span<</ActualText<FEFF";
-    for (char32_t c : u32_) {
-      if (c >= 0x10000) {
-        std::snprintf(hex, sizeof hex, "%04X%04X",
-                      static_cast<unsigned>(0xD800 + ((c - 0x10000) >> 10)),
-                      static_cast<unsigned>(0xDC00 + ((c - 0x10000) & 0x3FF)));
-      } else {
-        std::snprintf(hex, sizeof hex, "%04X", static_cast<unsigned>(c));
-      }
-      ops += hex;
-    }
+    appendUtf16Hex(ops, u32_);
     ops += ">>>BDC\n";
   }
   bool open = false;
@@ -417,8 +413,9 @@ void Canvas::shapedText(float x, float y, std::string_view utf8, const Face& fac
     const float w = fonts_->width(g.face, cid);
     pending -= g.xOffset;
     flush(false);
-    std::snprintf(hex, sizeof hex, "<%04X>", static_cast<unsigned>(cid));
-    ops += hex;
+    ops += '<';
+    appendHex4(ops, cid);
+    ops += '>';
     pending += g.xOffset + w - g.advance;
   }
   if (open) {
