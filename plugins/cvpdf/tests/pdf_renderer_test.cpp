@@ -1023,3 +1023,41 @@ TEST(DocsPictures, TemplatePicturesMatchTheRenderer) {
   }
   if (written) GTEST_SKIP() << "pictures written to " << docs;
 }
+
+// Mixed-direction lines pdftotext must return as typed (in reading order and
+// with -layout): Latin, digits and punctuation inside Arabic on an Arabic
+// page, Arabic inside English on an English page. Without the bidi marks
+// (Glyph::marks) most of these lose or move a space.
+TEST(Bidi, MixedLinesExtractExactly) {
+  REQUIRE_FONTS();
+  REQUIRE_PDF_TOOLS();
+  if (!haveScriptFonts()) GTEST_SKIP() << "fonts missing";
+  const std::vector<std::string> arabicPage = {
+      u8"راسلني على amina@example.com اليوم.",  u8"تحسن الأداء 30% في سنة (Python) و[Go].",
+      u8"زرت https://example.com/a?b=1 مرتين.", u8"الإصدار 2.0.1 من Node.js صدر في 2024-05-01.",
+      u8"سعر 1,000 شلن و$50 و€20 فقط.",         u8"قالت: \"Hello World\" ثم غادرت!",
+      u8"أعمل مع C# و.NET منذ 10 سنوات.",       u8"الهاتف +255 754 123 456 متاح.",
+      u8"فريق من 5-7 أشخاص، نسبة 3/4 منهم."};
+  const std::vector<std::string> latinPage = {
+      u8"Worked with شركة سلكوم on USSD.", u8"Name in Arabic: أمينة الحسن.",
+      u8"The word «مرحبا» means hello!", u8"Built سلكوم-Pay in 2021.",
+      u8"Said \"أهلا وسهلا\" twice."};
+  for (const auto* lines : {&arabicPage, &latinPage}) {
+    CvData cv;
+    cv.name = lines == &arabicPage ? u8"أمينة الحسن" : "Amina Mwakyusa";
+    std::string description;
+    for (const std::string& l : *lines) description += l + "\n";
+    cv.experience = {ExperienceEntry{"-", "-", "2020", description}};
+    const RenderResult r = renderer().render(cv, "modern");
+    ASSERT_TRUE(r.ok) << r.error;
+    TempDir dir;
+    const std::string file = writeTemp(dir, "cv.pdf", r.pdf);
+    for (const std::string mode : {"", "-layout "}) {
+      const std::string text =
+          collapse(stripBidiMarks(run("pdftotext " + mode + "-enc UTF-8 '" + file + "' -").out));
+      for (const std::string& l : *lines)
+        EXPECT_NE(text.find(l), std::string::npos) << mode << "missing \"" << l << "\" in\n"
+                                                   << text;
+    }
+  }
+}
