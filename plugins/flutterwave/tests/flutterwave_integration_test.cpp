@@ -179,6 +179,43 @@ class FlutterwaveTest : public EngineTest {
   std::string paymentJson(const std::string& id) {
     return http(port_, "GET", "/shop/payments/" + id).body;
   }
+  std::map<std::string, std::string> apiAuth() const {
+    return {{"Authorization", std::string("Bearer ") + kSecretKey}};
+  }
+  // A settled NGN 5000 payment: its id and Flutterwave transaction id.
+  std::pair<std::string, std::string> settledPayment() {
+    auto p = order();
+    std::string id = p->getValue<std::string>("id");
+    std::string location = pay(checkoutUrl(p));
+    EXPECT_TRUE(eventually([&] { return status(id) == "succeeded"; })) << allEvents(id);
+    return {id, queryOf(location)["transaction_id"]};
+  }
+  HttpResult simRefund(const std::string& txn, const std::string& body) {
+    return http(port_, "POST", "/sandbox/flutterwave/v3/transactions/" + txn + "/refund", body,
+                apiAuth());
+  }
+  std::int64_t simRefunds(const std::string& txn) {
+    return kernel_->store()
+        .query("SELECT COUNT(*) AS n FROM flutterwave_sim_refunds WHERE transaction_id = ?",
+               {static_cast<std::int64_t>(std::stoll(txn))})
+        .i64(0, "n");
+  }
+  // The plugin's provider as the kernel loaded it (its SDK 1.1 calls go through the ABI).
+  PaymentProvider& provider() {
+    for (auto& lp : kernel_->plugins().plugins())
+      for (auto& pr : lp.providers)
+        if (pr->name() == "flutterwave") return *pr;
+    throw std::runtime_error("flutterwave provider not loaded");
+  }
+  Payment payment(const std::string& id) { return kernel_->payments().get(id).value(); }
+  RefundRequest refundRequest(const std::string& refundId, std::int64_t amountMinor) {
+    RefundRequest r;
+    r.refundId = refundId;
+    r.amountMinor = amountMinor;
+    r.currency = "NGN";
+    r.reason = "customer asked";
+    return r;
+  }
 
   std::string dbUrl_;
   std::unique_ptr<Kernel> kernel_;
@@ -828,6 +865,85 @@ TEST_P(FlutterwaveTest, HeldPageSaysReceivedUnderReviewWithSupportContact) {
   EXPECT_NE(page.body.find("help@visibuy.example"), std::string::npos);
   for (const char* unpaid : {"Confirming", "Waiting", "not completed", "try again"})
     EXPECT_EQ(page.body.find(unpaid), std::string::npos) << unpaid;
+}
+
+// The simulator's refund API, as Flutterwave v3 answers it: partial refunds up to what is
+// left, the refund object's fields, the fetch and the list (with our marker in comments).
+TEST_P(FlutterwaveTest, SimulatorRefundsPartiallyUpToWhatIsLeft) {
+  SKIP_WITHOUT_ENGINE();
+  boot();
+  auto [id, txn] = settledPayment();
+  EXPECT_EQ(http(port_, "POST", "/sandbox/flutterwave/v3/transactions/" + txn + "/refund",
+                 R"({"amount": 10})")
+                .status,
+            401);
+  auto first = simRefund(txn, R"({"amount": 2000, "comments": "malipo-refund:r1 partial"})");
+  ASSERT_EQ(first.status, 200) << first.body;
+  auto o = parse(first.body);
+  EXPECT_EQ(o->getValue<std::string>("message"), "Transaction refund initiated");
+  auto d = o->getObject("data");
+  EXPECT_EQ(d->getValue<std::string>("tx_id"), txn);
+  EXPECT_EQ(d->getValue<Poco::Int64>("amount_refunded"), 2000);
+  EXPECT_EQ(d->getValue<std::string>("status"), "completed");
+  EXPECT_EQ(d->getValue<std::string>("destination"), "payment_source");
+  EXPECT_EQ(d->getValue<std::string>("flw_ref").rfind("URF_", 0), 0u);
+  std::string refundId = d->getValue<std::string>("id");
+
+  // 3000 is left: 4000 is refused and changes nothing.
+  auto over = simRefund(txn, R"({"amount": 4000})");
+  EXPECT_EQ(over.status, 400) << over.body;
+  EXPECT_EQ(parse(over.body)->getValue<std::string>("status"), "error");
+  EXPECT_NE(over.body.find("cannot be greater than the amount left"), std::string::npos);
+  EXPECT_NE(over.body.find("3000"), std::string::npos) << over.body;
+  EXPECT_EQ(simRefunds(txn), 1);
+
+  auto fetched = http(port_, "GET", "/sandbox/flutterwave/v3/refunds/" + refundId, "", apiAuth());
+  ASSERT_EQ(fetched.status, 200) << fetched.body;
+  EXPECT_EQ(parse(fetched.body)->getObject("data")->getValue<std::string>("comments"),
+            "malipo-refund:r1 partial");
+  EXPECT_EQ(http(port_, "GET", "/sandbox/flutterwave/v3/refunds/999", "", apiAuth()).status, 404);
+  auto list =
+      http(port_, "GET", "/sandbox/flutterwave/v3/refunds?from=2000-01-01&page=1", "", apiAuth());
+  ASSERT_EQ(list.status, 200) << list.body;
+  auto found = flutterwave::findRefundInList(list.status, list.body, txn, "r1", "NGN");
+  ASSERT_TRUE(found.ok());
+  EXPECT_TRUE(found->found);
+  EXPECT_EQ(found->status.providerRefundId, refundId);
+
+  // No amount: what is left; then nothing is left.
+  auto rest = simRefund(txn, R"({"comments": "rest"})");
+  ASSERT_EQ(rest.status, 200) << rest.body;
+  EXPECT_EQ(parse(rest.body)->getObject("data")->getValue<Poco::Int64>("amount_refunded"), 3000);
+  EXPECT_EQ(simRefunds(txn), 2);
+  EXPECT_EQ(simRefund(txn, R"({"amount": 1})").status, 400);
+  EXPECT_EQ(simRefund("123456789", R"({"amount": 1})").status, 400);  // no such transaction
+}
+
+TEST_P(FlutterwaveTest, SimulatorRefundScripts) {
+  SKIP_WITHOUT_ENGINE();
+  boot();
+  auto [id, txn] = settledPayment();
+  EXPECT_EQ(http(port_, "POST", "/sandbox/flutterwave/script", R"({"refund": "maybe"})").status,
+            400);
+  EXPECT_EQ(http(port_, "POST", "/sandbox/flutterwave/script", R"({"refund_delay_ms": 10})").status,
+            400);
+  script(R"({"refund": "error"})");
+  EXPECT_EQ(simRefund(txn, R"({"amount": 100})").status, 500);
+  script(R"({"refund": "declined"})");
+  EXPECT_EQ(simRefund(txn, R"({"amount": 100})").status, 400);
+  EXPECT_EQ(simRefunds(txn), 0);
+  script(R"({"refund": "pending", "refund_pending_lookups": 2})");
+  auto pending = simRefund(txn, R"({"amount": 100})");
+  ASSERT_EQ(pending.status, 200);
+  std::string rid = parse(pending.body)->getObject("data")->getValue<std::string>("id");
+  EXPECT_EQ(parse(pending.body)->getObject("data")->getValue<std::string>("status"), "pending");
+  auto look = [&] {
+    return parse(http(port_, "GET", "/sandbox/flutterwave/v3/refunds/" + rid, "", apiAuth()).body)
+        ->getObject("data")
+        ->getValue<std::string>("status");
+  };
+  EXPECT_EQ(look(), "pending");
+  EXPECT_EQ(look(), "completed");
 }
 
 INSTANTIATE_TEST_SUITE_P(Engines, FlutterwaveTest, ::testing::Values("sqlite", "postgresql"),
