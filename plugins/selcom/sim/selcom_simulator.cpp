@@ -324,6 +324,8 @@ Response Simulator::orderStatus(const Request& req) {
 Response Simulator::cancelOrder(const Request& req) {
   FieldSource fields(std::map<std::string, std::string>(req.query.begin(), req.query.end()));
   if (auto denied = refuse(req, fields)) return *denied;
+  if (take(cancelTimeouts_)) sleepPastTimeout();  // the order is not cancelled
+  if (take(cancelFailures_)) return envelope(500, "999", "FAIL", "Service temporarily unavailable");
   std::int64_t changed = 0;
   host_.db().write([&](Tx& tx) {
     changed = tx.exec(
@@ -544,6 +546,8 @@ Response Simulator::script(const Request& req) {
     set("push_timeouts", pushTimeouts_);
     set("push_failures", pushFailures_);
     set("webhook_before_reply", webhookBeforeReply_);
+    set("cancel_timeouts", cancelTimeouts_);
+    set("cancel_failures", cancelFailures_);
   } catch (const std::exception& e) {
     return Response::json(400,
                           Poco::JSON::Object().set("error", std::string("bad field: ") + e.what()));
@@ -555,6 +559,8 @@ Response Simulator::script(const Request& req) {
   o.set("push_timeouts", pushTimeouts_.load());
   o.set("push_failures", pushFailures_.load());
   o.set("webhook_before_reply", webhookBeforeReply_.load());
+  o.set("cancel_timeouts", cancelTimeouts_.load());
+  o.set("cancel_failures", cancelFailures_.load());
   return Response::json(200, o);
 }
 

@@ -674,5 +674,47 @@ TEST(SelcomConfig, RefusesSandboxCredentialsOutsideSandbox) {
   }
 }
 
+// cancel-order as Selcom answers it: a pending order is cancelled and can no longer be paid;
+// a paid one is "no longer pending"; scripted failures and timeouts of the call.
+TEST_F(SelcomFlow, SimulatorCancelOrder) {
+  auto cancel = [&](const std::string& id) {
+    Fields f{{"order_id", id}};
+    std::map<std::string, std::string> headers;
+    for (const auto& h : signingHeaders(kKey, kSecret, isoTimestamp(1714550400000), f))
+      headers[h.first] = h.second;
+    return http(port_, "DELETE", "/sandbox/selcom/v1/checkout/cancel-order?" + queryString(f), "",
+                headers);
+  };
+  const std::string open = order(1000)->getValue<std::string>("id");
+  EXPECT_EQ(
+      http(port_, "DELETE", "/sandbox/selcom/v1/checkout/cancel-order?order_id=" + open).status,
+      401);
+  script(R"({"cancel_failures": 1})");
+  HttpResult failed = cancel(open);
+  EXPECT_EQ(failed.status, 500) << failed.body;
+  EXPECT_EQ(parseEnvelope(failed.status, failed.body).value().resultcode, "999");
+  HttpResult ok = cancel(open);
+  ASSERT_EQ(ok.status, 200) << ok.body;
+  EXPECT_EQ(parseEnvelope(ok.status, ok.body).value().resultcode, "000");
+  EXPECT_EQ(http(port_, "GET", "/sandbox/selcom/orders/" + open).body.find("\"CANCEL\"") !=
+                std::string::npos,
+            true);
+  pay(open, "{}", 409);  // a cancelled order cannot be paid
+  HttpResult again = cancel(open);
+  EXPECT_EQ(parseEnvelope(again.status, again.body).value().resultcode, "403");
+
+  const std::string paid = order(1000)->getValue<std::string>("id");
+  pay(paid);
+  HttpResult late = cancel(paid);
+  ASSERT_EQ(late.status, 200);
+  EXPECT_EQ(parseEnvelope(late.status, late.body).value().resultcode, "403");
+  EXPECT_NE(late.body.find("no longer pending"), std::string::npos);
+
+  script(R"({"cancel_timeouts": 1})");
+  auto started = std::chrono::steady_clock::now();
+  cancel(order(1000)->getValue<std::string>("id"));
+  EXPECT_GE(std::chrono::steady_clock::now() - started, std::chrono::milliseconds(kTimeoutMs));
+}
+
 }  // namespace
 }  // namespace malipo::selcom
