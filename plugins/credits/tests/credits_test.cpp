@@ -5,6 +5,7 @@
 
 #include "kernel/engines.hpp"
 #include "kernel/kernel_fixture.hpp"
+#include "refund_credits.hpp"
 
 using namespace malipo;
 using namespace malipo::test;
@@ -82,6 +83,31 @@ class CreditsTest : public EngineTest {
   std::uint16_t port_ = 0;
   std::string token_;
 };
+
+// The credits a refund takes back: proportional, cumulative, rounded up, never more than
+// the payment bought.
+TEST(CreditsRefund, ProportionalCumulativeRoundedUp) {
+  using malipo::credits::refundCredits;
+  // 10 credits for NGN 5000 (500000 kobo).
+  EXPECT_EQ(refundCredits(10, 500000, 0, 0, 500000), 10);  // full
+  EXPECT_EQ(refundCredits(10, 500000, 0, 0, 250000), 5);   // half
+  EXPECT_EQ(refundCredits(10, 500000, 0, 0, 1), 1);        // any part: at least one credit
+  EXPECT_EQ(refundCredits(10, 500000, 0, 0, 120000), 3);   // 2.4 → 3
+  // Three partial refunds adding up to the whole payment take back exactly 10.
+  std::int64_t a = refundCredits(10, 500000, 0, 0, 120000);
+  std::int64_t b = refundCredits(10, 500000, 120000, a, 120000);
+  std::int64_t c = refundCredits(10, 500000, 240000, a + b, 260000);
+  EXPECT_EQ(a + b + c, 10);
+  EXPECT_EQ(b, 2);  // 4.8 → 5 so far, 3 already
+  // Nothing left to take back, and nonsense in, nothing out.
+  EXPECT_EQ(refundCredits(10, 500000, 500000, 10, 1), 0);
+  EXPECT_EQ(refundCredits(0, 500000, 0, 0, 1), 0);
+  EXPECT_EQ(refundCredits(10, 0, 0, 0, 1), 0);
+  EXPECT_EQ(refundCredits(10, 500000, 0, 0, 0), 0);
+  // No overflow with large figures.
+  EXPECT_EQ(refundCredits(4000000000000LL, 9000000000000LL, 0, 0, 4500000000000LL),
+            2000000000000LL);
+}
 
 TEST_P(CreditsTest, TopUpByWebhookCreditsOnceEvenWhenDeliveredFiftyTimes) {
   SKIP_WITHOUT_ENGINE();
