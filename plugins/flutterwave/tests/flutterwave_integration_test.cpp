@@ -69,9 +69,9 @@ class FlutterwaveTest : public EngineTest {
         std::string(kSecretKey) +
         "\n"
         "      secret_hash: " +
-        kSecretHash +
-        "\n"
-        "      timeout_ms: 5000\n"
+        kSecretHash + "\n" +
+        // A test may set its own timeout (a scripted slow answer must outlast it).
+        (extraSettings.find("timeout_ms:") == std::string::npos ? "      timeout_ms: 5000\n" : "") +
         "      checkout: {title: \"Visibuy Credits\", description: \"Verification credits\"}\n" +
         extraSettings +
         "  - name: shop\n"
@@ -944,6 +944,110 @@ TEST_P(FlutterwaveTest, SimulatorRefundScripts) {
   };
   EXPECT_EQ(look(), "pending");
   EXPECT_EQ(look(), "completed");
+}
+
+// Through the kernel's loaded plugin (SDK 1.1 over the ABI): refund() and queryRefund().
+TEST_P(FlutterwaveTest, ProviderRefundsFullAndPartial) {
+  SKIP_WITHOUT_ENGINE();
+  boot();
+  EXPECT_EQ(provider().capabilities().refunds, RefundSupport::partial);
+  auto [id, txn] = settledPayment();
+  Payment p = payment(id);
+  auto part = provider().refund(p, refundRequest("rf-part", 150000));
+  ASSERT_TRUE(part.ok()) << part.error().internal;
+  EXPECT_EQ(part->state, RefundStatus::State::succeeded) << part->detail;
+  EXPECT_EQ(part->amountMinor, 150000);
+  EXPECT_FALSE(part->providerRefundId.empty());
+  // More than is left (350000): Flutterwave refuses; nothing is refunded.
+  auto over = provider().refund(p, refundRequest("rf-over", 400000));
+  ASSERT_TRUE(over.ok()) << over.error().internal;
+  EXPECT_EQ(over->state, RefundStatus::State::failed);
+  EXPECT_NE(over->reason.find("Flutterwave refused"), std::string::npos) << over->reason;
+  auto rest = provider().refund(p, refundRequest("rf-rest", 350000));
+  ASSERT_TRUE(rest.ok()) << rest.error().internal;
+  EXPECT_EQ(rest->state, RefundStatus::State::succeeded);
+  EXPECT_EQ(simRefunds(txn), 2);
+  auto sent = kernel_->store().query(
+      "SELECT amount_minor, comments FROM flutterwave_sim_refunds WHERE transaction_id = ? ORDER "
+      "BY amount_minor",
+      {static_cast<std::int64_t>(std::stoll(txn))});
+  EXPECT_EQ(sent.i64(0, "amount_minor"), 150000);
+  EXPECT_EQ(sent.str(0, "comments"), "malipo-refund:rf-part customer asked");
+  // queryRefund by Flutterwave's id.
+  RefundRequest q = refundRequest("rf-part", 150000);
+  q.providerRefundId = part->providerRefundId;
+  auto again = provider().queryRefund(p, q);
+  ASSERT_TRUE(again.ok()) << again.error().internal;
+  EXPECT_EQ(again->state, RefundStatus::State::succeeded);
+  EXPECT_EQ(again->providerRefundId, part->providerRefundId);
+}
+
+TEST_P(FlutterwaveTest, ProviderRefundIsIdempotentByRefundId) {
+  SKIP_WITHOUT_ENGINE();
+  boot();
+  auto [id, txn] = settledPayment();
+  Payment p = payment(id);
+  auto first = provider().refund(p, refundRequest("rf-1", 100000));
+  ASSERT_TRUE(first.ok()) << first.error().internal;
+  // The kernel calls again after a crash: the same refund, not a second one.
+  auto second = provider().refund(p, refundRequest("rf-1", 100000));
+  ASSERT_TRUE(second.ok()) << second.error().internal;
+  EXPECT_EQ(second->providerRefundId, first->providerRefundId);
+  EXPECT_EQ(second->state, RefundStatus::State::succeeded);
+  EXPECT_EQ(simRefunds(txn), 1);
+  // Even when our own record of Flutterwave's id is lost, the list finds it by the marker.
+  kernel_->store().exec(
+      "UPDATE flutterwave_refunds SET flw_refund_id = '', state = 'sending' WHERE refund_id = "
+      "'rf-1'");
+  auto third = provider().refund(p, refundRequest("rf-1", 100000));
+  ASSERT_TRUE(third.ok()) << third.error().internal;
+  EXPECT_EQ(third->providerRefundId, first->providerRefundId);
+  EXPECT_EQ(simRefunds(txn), 1);
+}
+
+TEST_P(FlutterwaveTest, ProviderRefundTimeoutThenQueryFindsIt) {
+  SKIP_WITHOUT_ENGINE();
+  boot("      timeout_ms: 700\n");
+  auto [id, txn] = settledPayment();
+  Payment p = payment(id);
+  script(R"({"refund": "timeout", "refund_delay_ms": 2000})");
+  auto lost = provider().refund(p, refundRequest("rf-t", 50000));
+  ASSERT_FALSE(lost.ok());
+  EXPECT_EQ(lost.error().code, ErrorCode::providerTimeout) << lost.error().internal;
+  EXPECT_EQ(simRefunds(txn), 1);  // it happened at Flutterwave; only the answer was lost
+  auto found = provider().queryRefund(p, refundRequest("rf-t", 50000));  // no provider id
+  ASSERT_TRUE(found.ok()) << found.error().internal;
+  EXPECT_EQ(found->state, RefundStatus::State::succeeded) << found->detail;
+  EXPECT_EQ(found->amountMinor, 50000);
+  // refund() again with the same id (the kernel after a restart): no second refund.
+  auto again = provider().refund(p, refundRequest("rf-t", 50000));
+  ASSERT_TRUE(again.ok()) << again.error().internal;
+  EXPECT_EQ(again->providerRefundId, found->providerRefundId);
+  EXPECT_EQ(simRefunds(txn), 1);
+  // A refund id never sent is failed, not pending forever.
+  auto never = provider().queryRefund(p, refundRequest("rf-never", 50000));
+  ASSERT_TRUE(never.ok());
+  EXPECT_EQ(never->state, RefundStatus::State::failed);
+}
+
+TEST_P(FlutterwaveTest, ProviderRefundPendingThenCompleted) {
+  SKIP_WITHOUT_ENGINE();
+  boot();
+  auto [id, txn] = settledPayment();
+  Payment p = payment(id);
+  script(R"({"refund": "pending", "refund_pending_lookups": 1})");
+  auto st = provider().refund(p, refundRequest("rf-p", 50000));
+  ASSERT_TRUE(st.ok()) << st.error().internal;
+  EXPECT_EQ(st->state, RefundStatus::State::pending);
+  RefundRequest q = refundRequest("rf-p", 50000);
+  q.providerRefundId = st->providerRefundId;
+  auto later = provider().queryRefund(p, q);
+  ASSERT_TRUE(later.ok()) << later.error().internal;
+  EXPECT_EQ(later->state, RefundStatus::State::succeeded);
+  script(R"({"refund": "failed"})");
+  auto failed = provider().refund(p, refundRequest("rf-f", 50000));
+  ASSERT_TRUE(failed.ok()) << failed.error().internal;
+  EXPECT_EQ(failed->state, RefundStatus::State::failed);
 }
 
 INSTANTIATE_TEST_SUITE_P(Engines, FlutterwaveTest, ::testing::Values("sqlite", "postgresql"),
