@@ -393,7 +393,10 @@ Simulator::Outcome Simulator::payOrder(const std::string& orderId, const PayRequ
     return out;
   }
   const std::string current = r.str(0, "payment_status");
-  if (current != "PENDING") {
+  // A USSD payment already in flight can still complete after cancel-order (paid only).
+  const bool late =
+      pr.afterCancel && pr.outcome == "paid" && current == "CANCEL" && r.isNull(0, "transid");
+  if (current != "PENDING" && !late) {
     out.status = 409;
     out.json.set("error", "order is " + current);
     out.json.set("payment_status", current);
@@ -412,8 +415,8 @@ Simulator::Outcome Simulator::payOrder(const std::string& orderId, const PayRequ
             "UPDATE selcom_sim_orders SET payment_status = 'COMPLETED', result_code = '000', "
             "transid = ?, "
             "reference = ?, channel = 'MPESA-TZ', msisdn = ?, paid_amount = ?, updated_at = ? "
-            "WHERE order_id = ? AND payment_status = 'PENDING'",
-            {transid, reference, msisdn, paid, now, orderId});
+            "WHERE order_id = ? AND payment_status = ?",
+            {transid, reference, msisdn, paid, now, orderId, current});
       } else {
         changed = tx.exec(
             "UPDATE selcom_sim_orders SET payment_status = 'CANCEL', result_code = '403', transid "
@@ -497,6 +500,7 @@ Response Simulator::pay(const Request& req) {
       pr.webhookDelayMs = std::max<Poco::Int64>(
           0, std::min<Poco::Int64>(600000, in->optValue<Poco::Int64>("webhook_delay_ms", 0)));
       pr.misspelledResultcode = in->optValue<bool>("misspelled_resultcode", false);
+      pr.afterCancel = in->optValue<bool>("after_cancel", false);
     } catch (const std::exception& e) {
       return Response::json(
           400, Poco::JSON::Object().set("error", std::string("bad field: ") + e.what()));

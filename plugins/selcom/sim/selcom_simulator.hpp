@@ -63,6 +63,7 @@ class Simulator {
     int webhooks = 1;                    // 0: none, 2+: duplicates
     std::int64_t webhookDelayMs = 0;     // > 0: late, from a background thread
     bool misspelledResultcode = false;   // send "resulcode" like Selcom's sample
+    bool afterCancel = false;            // pay a cancelled order (a payment already in flight)
   };
   struct Outcome {
     int status = 200;

@@ -702,6 +702,14 @@ TEST_F(SelcomFlow, SimulatorCancelOrder) {
   pay(open, "{}", 409);  // a cancelled order cannot be paid
   HttpResult again = cancel(open);
   EXPECT_EQ(parseEnvelope(again.status, again.body).value().resultcode, "403");
+  // A USSD payment already in flight completes after all (after_cancel): Selcom then reports
+  // the order paid, and the kernel hears a success for it.
+  auto inFlight = pay(open, R"({"after_cancel": true, "webhooks": 0})");
+  EXPECT_EQ(inFlight->getValue<std::string>("payment_status"), "COMPLETED");
+  auto synced = kernel_->payments().sync(open);
+  ASSERT_TRUE(synced.ok());
+  EXPECT_EQ(statusName(synced.value().status), std::string("succeeded"));
+  pay(open, R"({"after_cancel": true})", 409);  // once
 
   const std::string paid = order(1000)->getValue<std::string>("id");
   pay(paid);
@@ -714,6 +722,52 @@ TEST_F(SelcomFlow, SimulatorCancelOrder) {
   auto started = std::chrono::steady_clock::now();
   cancel(order(1000)->getValue<std::string>("id"));
   EXPECT_GE(std::chrono::steady_clock::now() - started, std::chrono::milliseconds(kTimeoutMs));
+}
+
+// cancel() through the kernel's loaded plugin (SDK 1.1 over the ABI).
+TEST_F(SelcomFlow, ProviderCancelAsksSelcomThenOrderStatus) {
+  PaymentProvider* provider = nullptr;
+  for (auto& lp : kernel_->plugins().plugins())
+    for (auto& pr : lp.providers)
+      if (pr->name() == "selcom") provider = pr.get();
+  ASSERT_NE(provider, nullptr);
+  Capabilities caps = provider->capabilities();
+  EXPECT_TRUE(caps.cancel);
+  EXPECT_EQ(caps.refunds, RefundSupport::none);
+  auto get = [&](const std::string& id) { return kernel_->payments().get(id).value(); };
+
+  // Pending: cancelled at Selcom, then failed; it can no longer be paid.
+  const std::string open = order(1000)->getValue<std::string>("id");
+  auto cancelled = provider->cancel(get(open));
+  ASSERT_TRUE(cancelled.ok()) << cancelled.error().internal;
+  EXPECT_EQ(cancelled->state, ProviderStatus::State::failed) << cancelled->detail;
+  EXPECT_EQ(cancelled->reason, "The payment was cancelled.");
+  EXPECT_NE(cancelled->detail.find("cancel-order 000"), std::string::npos) << cancelled->detail;
+  EXPECT_NE(http(port_, "GET", "/sandbox/selcom/orders/" + open).body.find("\"CANCEL\""),
+            std::string::npos);
+  pay(open, "{}", 409);
+
+  // Paid a moment before: too late, the success is reported.
+  const std::string paid = order(1000)->getValue<std::string>("id");
+  pay(paid, R"({"webhooks": 0})");
+  auto late = provider->cancel(get(paid));
+  ASSERT_TRUE(late.ok()) << late.error().internal;
+  EXPECT_EQ(late->state, ProviderStatus::State::succeeded);
+  EXPECT_FALSE(late->providerTxnId.empty());
+
+  // Selcom down, or too slow: an error, nothing cancelled.
+  const std::string slow = order(1000)->getValue<std::string>("id");
+  script(R"({"cancel_failures": 1})");
+  auto down = provider->cancel(get(slow));
+  ASSERT_FALSE(down.ok());
+  EXPECT_EQ(down.error().code, ErrorCode::providerError);
+  EXPECT_TRUE(down.error().retryable);
+  script(R"({"cancel_timeouts": 1})");
+  auto timeout = provider->cancel(get(slow));
+  ASSERT_FALSE(timeout.ok());
+  EXPECT_EQ(timeout.error().code, ErrorCode::providerTimeout) << timeout.error().internal;
+  EXPECT_NE(http(port_, "GET", "/sandbox/selcom/orders/" + slow).body.find("\"PENDING\""),
+            std::string::npos);
 }
 
 }  // namespace
