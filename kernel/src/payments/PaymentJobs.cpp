@@ -71,6 +71,7 @@ std::int64_t PaymentService::nextCheckDelayMs(int checks) {
 
 int PaymentService::runJanitor() {
   purgeUnmatchedWebhooks();
+  runRefundJanitor();
   // Prompts older than the push limits' hour count for nothing any more.
   store_.exec("DELETE FROM payment_pushes WHERE created_at < ?", {clock_.nowMs() - 3600 * 1000});
   std::int64_t now = clock_.nowMs();

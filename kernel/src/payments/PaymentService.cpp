@@ -558,6 +558,10 @@ void PaymentService::start(Router& router, bool sandbox) {
                {10, 15000, 2000, 1800000});
   jobs_.handle("payment.failed", [this](const Job& j) { return runSettled(j, false); },
                {10, 15000, 2000, 1800000});
+  jobs_.handle("refund.run", [this](const Job& j) { return runRefund(j); },
+               {8, 15000, 2000, 600000});
+  jobs_.handle("refund.notify", [this](const Job& j) { return runRefundNotify(j); },
+               {10, 15000, 2000, 1800000});
   jobs_.handle("payments.janitor", [this](const Job&) {
     runJanitor();
     return JobOutcome::ok();
