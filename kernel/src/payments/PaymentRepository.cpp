@@ -125,6 +125,23 @@ std::optional<RefundRecord> findRefundIn(Q& q, const std::string& id) {
   return rowToRefund(r, 0);
 }
 
+template <class Q>
+void totalsIn(Q& tx, const std::string& paymentId, std::int64_t& succeeded,
+              std::int64_t& inFlight) {
+  Rows r = tx.query(
+      "SELECT status, COALESCE(SUM(amount_minor), 0) AS total FROM refunds WHERE payment_id = ? "
+      "GROUP BY status",
+      {paymentId});
+  succeeded = inFlight = 0;
+  for (std::size_t i = 0; i < r.size(); ++i) {
+    std::string s = r.str(i, "status");
+    if (s == "succeeded")
+      succeeded += r.i64(i, "total");
+    else if (s == "requested" || s == "pending")
+      inFlight += r.i64(i, "total");
+  }
+}
+
 }  // namespace
 
 const char* refundStateName(RefundState s) {
@@ -322,18 +339,11 @@ std::vector<RefundRecord> PaymentRepository::refunds(Database& db, const std::st
 
 void PaymentRepository::refundTotals(Tx& tx, const std::string& paymentId, std::int64_t& succeeded,
                                      std::int64_t& inFlight) {
-  Rows r = tx.query(
-      "SELECT status, COALESCE(SUM(amount_minor), 0) AS total FROM refunds WHERE payment_id = ? "
-      "GROUP BY status",
-      {paymentId});
-  succeeded = inFlight = 0;
-  for (std::size_t i = 0; i < r.size(); ++i) {
-    std::string s = r.str(i, "status");
-    if (s == "succeeded")
-      succeeded += r.i64(i, "total");
-    else if (s == "requested" || s == "pending")
-      inFlight += r.i64(i, "total");
-  }
+  totalsIn(tx, paymentId, succeeded, inFlight);
+}
+void PaymentRepository::refundTotals(Database& db, const std::string& paymentId,
+                                     std::int64_t& succeeded, std::int64_t& inFlight) {
+  totalsIn(db, paymentId, succeeded, inFlight);
 }
 
 void PaymentRepository::insertRefund(Tx& tx, const RefundRecord& r) {

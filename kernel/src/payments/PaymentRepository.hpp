@@ -73,6 +73,8 @@ class PaymentRepository {
   // Sum of the payment's refunds that succeeded, and of those still in flight.
   static void refundTotals(Tx& tx, const std::string& paymentId, std::int64_t& succeeded,
                            std::int64_t& inFlight);
+  static void refundTotals(Database& db, const std::string& paymentId, std::int64_t& succeeded,
+                           std::int64_t& inFlight);
   static void insertRefund(Tx& tx, const RefundRecord& r);
   // Compare-and-set of a refund's state on its version.
   static bool setRefundState(Tx& tx, const RefundRecord& r, RefundState to,

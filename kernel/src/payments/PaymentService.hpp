@@ -85,6 +85,7 @@ class PaymentService final : public Payments {
     std::int64_t amountMinor = -1;  // -1: all that remains
     bool force = false;
     std::string manualReference;  // recorded manual refund: the provider's reference
+    std::string refundId;         // set by the kernel: the id the product was asked about
   };
   struct RefundAnswer {
     RefundRecord refund;

@@ -77,7 +77,9 @@ RefundRecord PaymentService::insertRefund(Tx& tx, const Payment& p, const Refund
                                           bool notify, const std::string& productAnswer) {
   std::int64_t now = clock_.nowMs();
   RefundRecord r;
-  r.refund.id = Poco::UUIDGenerator::defaultGenerator().createRandom().toString();
+  r.refund.id = !ask.refundId.empty()
+                    ? ask.refundId
+                    : Poco::UUIDGenerator::defaultGenerator().createRandom().toString();
   r.refund.paymentId = p.id;
   r.refund.amountMinor = amountMinor;
   r.refund.currency = currency;
@@ -185,13 +187,15 @@ Result<PaymentService::RefundAnswer> PaymentService::requestRefund(const RefundA
   // A first look, for the product's question; the transaction below checks again.
   {
     std::int64_t succeeded = 0, inFlight = 0;
-    store_.write([&](Tx& tx) { PaymentRepository::refundTotals(tx, p.id, succeeded, inFlight); });
+    PaymentRepository::refundTotals(store_, p.id, succeeded, inFlight);
     if (auto e = checkAmount(succeeded, inFlight)) return *e;
   }
   // The product may refuse (the credits were spent); the operator may force it.
+  const std::string refundId = Poco::UUIDGenerator::defaultGenerator().createRandom().toString();
   std::string productAnswer;
   {
     Refund asked;
+    asked.id = refundId;
     asked.paymentId = p.id;
     asked.amountMinor = amount;
     asked.currency = p.currency;
@@ -248,9 +252,11 @@ Result<PaymentService::RefundAnswer> PaymentService::requestRefund(const RefundA
       }
       std::int64_t succeeded = 0, inFlight = 0;
       PaymentRepository::refundTotals(tx, p.id, succeeded, inFlight);
-      amount = ask.amountMinor;
+      // The amount the product was asked about, checked again under the lock.
       if ((refused = checkAmount(succeeded, inFlight))) return;
-      answer = {insertRefund(tx, *now, ask, amount, p.currency, true, productAnswer), true};
+      RefundAsk withId = ask;
+      withId.refundId = refundId;
+      answer = {insertRefund(tx, *now, withId, amount, p.currency, true, productAnswer), true};
     });
   } catch (const DbError&) {
     // Two requests with one key raced: the unique index let one in; return that one.
