@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "kernel_fixture.hpp"
+#include "plugins/Abi.hpp"
 
 using namespace malipo;
 using namespace malipo::test;
@@ -142,9 +143,9 @@ TEST_F(HttpTest, HealthReadyAndMetrics) {
       std::string::npos)
       << m.body;
   EXPECT_NE(m.body.find("malipo_jobs{state=\"queued\"}"), std::string::npos);
-  EXPECT_NE(
-      m.body.find("malipo_plugin_info{plugin=\"testplugin\",sdk=\"1.0\",version=\"1.2.3\"} 1"),
-      std::string::npos);
+  EXPECT_NE(m.body.find("malipo_plugin_info{plugin=\"testplugin\",sdk=\"" + kernelSdkVersion() +
+                        "\",version=\"1.2.3\"} 1"),
+            std::string::npos);
   // A plugin's collector runs at each scrape.
   EXPECT_NE(m.body.find("\nmalipo_testplugin_runs 0\n"), std::string::npos) << m.body;
   kernel_->store().exec("INSERT INTO test_runs (job_id, note, pid) VALUES (1, 'x', 1)");

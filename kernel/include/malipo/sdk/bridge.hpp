@@ -664,6 +664,30 @@ inline std::int32_t simulator(void* s, const mlp_rec*, mlp_rec* out, mlp_tx*) no
   });
 }
 
+// 1.1: refunds and cancel.
+inline std::int32_t refund(void* s, const mlp_rec* in, mlp_rec* out, mlp_tx*) noexcept {
+  return guard(out, "refund", [&] {
+    abi::In i(api(), in);
+    return result(out,
+                  self<PaymentProvider>(s).refund(abi::getPayment(i.child(MLP_K_PAYMENT)),
+                                                  abi::getRefundRequest(i.child(MLP_K_REFUND))));
+  });
+}
+inline std::int32_t queryRefund(void* s, const mlp_rec* in, mlp_rec* out, mlp_tx*) noexcept {
+  return guard(out, "queryRefund", [&] {
+    abi::In i(api(), in);
+    return result(
+        out, self<PaymentProvider>(s).queryRefund(abi::getPayment(i.child(MLP_K_PAYMENT)),
+                                                  abi::getRefundRequest(i.child(MLP_K_REFUND))));
+  });
+}
+inline std::int32_t cancel(void* s, const mlp_rec* in, mlp_rec* out, mlp_tx*) noexcept {
+  return guard(out, "cancel", [&] {
+    return result(out, self<PaymentProvider>(s).cancel(
+                           abi::getPayment(abi::In(api(), in).child(MLP_K_PAYMENT))));
+  });
+}
+
 inline std::int32_t outcome(mlp_rec* out, const JobOutcome& r) {
   abi::put(abi::Out(api(), out), r);
   return MLP_OK;
@@ -711,6 +735,23 @@ inline std::int32_t channelSale(void* s, const mlp_rec* in, mlp_rec* out, mlp_tx
   });
 }
 
+// 1.1: refunds.
+inline std::int32_t checkRefund(void* s, const mlp_rec* in, mlp_rec* out, mlp_tx*) noexcept {
+  return guard(out, "checkRefund", [&] {
+    abi::In i(api(), in);
+    Status r = self<Product>(s).checkRefund(abi::getPayment(i.child(MLP_K_PAYMENT)),
+                                            abi::getRefund(i.child(MLP_K_REFUND)));
+    return r.ok() ? MLP_OK : fail(out, r.error());
+  });
+}
+inline std::int32_t refunded(void* s, const mlp_rec* in, mlp_rec* out, mlp_tx*) noexcept {
+  return guard(out, "onPaymentRefunded", [&] {
+    abi::In i(api(), in);
+    return outcome(out, self<Product>(s).onPaymentRefunded(abi::getPayment(i.child(MLP_K_PAYMENT)),
+                                                           abi::getRefund(i.child(MLP_K_REFUND))));
+  });
+}
+
 }  // namespace hooks
 
 class AbiRegistrar final : public Registrar {
@@ -732,6 +773,9 @@ class AbiRegistrar final : public Registrar {
     hook(o, MLP_HOOK_REQUEST_PUSH, &hooks::requestPush);
     hook(o, MLP_HOOK_ROUTES, &hooks::routes);
     hook(o, MLP_HOOK_SIMULATOR, &hooks::simulator);
+    hook(o, MLP_HOOK_REFUND, &hooks::refund);
+    hook(o, MLP_HOOK_QUERY_REFUND, &hooks::queryRefund);
+    hook(o, MLP_HOOK_CANCEL, &hooks::cancel);
   }
   void addProduct(std::shared_ptr<Product> product) override {
     if (!product) return;
@@ -744,6 +788,8 @@ class AbiRegistrar final : public Registrar {
     hook(o, MLP_HOOK_CATALOG, &hooks::catalog);
     hook(o, MLP_HOOK_ACCOUNT_SUMMARY, &hooks::accountSummary);
     hook(o, MLP_HOOK_CHANNEL_SALE, &hooks::channelSale);
+    hook(o, MLP_HOOK_CHECK_REFUND, &hooks::checkRefund);
+    hook(o, MLP_HOOK_REFUNDED, &hooks::refunded);
     if (api().object_flag(o, MLP_FLAG_DELIVERS_IN_TX, inTx ? 1 : 0) != MLP_OK)
       throw std::logic_error("the kernel does not offer transactional delivery");
   }
