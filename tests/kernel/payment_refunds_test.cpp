@@ -14,6 +14,8 @@ using namespace malipo::test;
 
 namespace {
 
+using Counts = std::pair<std::int64_t, std::int64_t>;
+
 const std::string kAdmin = "admin-token-0123456789abcdefghijklmnop";
 
 Poco::JSON::Object::Ptr parse(const std::string& s) {
@@ -122,6 +124,32 @@ class RefundsTest : public EngineTest {
     return parse(r.body)->getValue<std::string>("refunded");
   }
   std::string timeline(const std::string& id) { return admin("GET", "/admin/payments/" + id).body; }
+  // The refund's state as the admin API shows it.
+  Poco::JSON::Object::Ptr refundOf(const std::string& paymentId, const std::string& refundId) {
+    auto list = parse(admin("GET", "/admin/payments/" + paymentId + "/refunds").body);
+    auto arr = list->getArray("refunds");
+    for (std::size_t i = 0; i < arr->size(); ++i) {
+      auto r = arr->getObject(static_cast<unsigned>(i));
+      if (r->getValue<std::string>("id") == refundId) return r;
+    }
+    return nullptr;
+  }
+  std::string refundState(const std::string& paymentId, const std::string& refundId) {
+    auto r = refundOf(paymentId, refundId);
+    return r ? r->getValue<std::string>("status") : "";
+  }
+  // Refunds the simulated provider made for the payment's order, and their total.
+  std::pair<std::int64_t, std::int64_t> providerRefunds(const std::string& paymentId) {
+    Rows r = kernel_->store().query(
+        "SELECT COUNT(*) AS n, COALESCE(SUM(s.amount_minor), 0) AS total FROM fakepay_sim_refunds "
+        "s "
+        "JOIN payments p ON p.provider_ref = s.ref WHERE p.id = ?",
+        {paymentId});
+    return {r.i64(0, "n"), r.i64(0, "total")};
+  }
+  std::int64_t productRefunds(const std::string& paymentId, const std::string& refundId) {
+    return fulfilments(paymentId, "refunded:" + refundId);
+  }
 
   std::string dbUrl_;
   std::unique_ptr<Kernel> kernel_;
@@ -348,5 +376,231 @@ TEST_P(RefundsTest, CliRefundsCancelsAndResolves) {
   EXPECT_NE(bad.first, 0);
 }
 
+// A provider with a refund API (fakepay: partial refunds): the refund job asks it; the product
+// takes back what the payment paid for, once per refund.
+TEST_P(RefundsTest, ProviderRefundsFullAndPartialTellTheProductOnce) {
+  SKIP_WITHOUT_ENGINE();
+  boot();
+  std::string id = paidOrder("fakepay");
+  auto first = refund(id, R"({"amount": "300.00", "reason": "damaged"})", "a1");
+  ASSERT_EQ(first.status, 201) << first.body;
+  std::string r1 = parse(first.body)->getValue<std::string>("id");
+  ASSERT_TRUE(eventually([&] { return refundState(id, r1) == "succeeded"; })) << timeline(id);
+  EXPECT_EQ(refundOf(id, r1)->getValue<std::string>("provider_refund_id").rfind("RF-", 0), 0u);
+  EXPECT_EQ(refunded(id), "300.00");
+  ASSERT_TRUE(eventually([&] { return productRefunds(id, r1) == 1; }));
+  EXPECT_EQ(providerRefunds(id), Counts(1, 30000));
+
+  auto again = refund(id, R"({"amount": "300.00", "reason": "damaged"})", "a1");
+  EXPECT_EQ(again.status, 200) << again.body;
+  EXPECT_EQ(parse(again.body)->getValue<std::string>("id"), r1);
+  auto tooMuch = refund(id, R"({"amount": "700.01", "reason": "r"})", "a2");
+  EXPECT_EQ(tooMuch.status, 422) << tooMuch.body;
+
+  auto rest = refund(id, R"({"reason": "returned"})", "a3");
+  ASSERT_EQ(rest.status, 201) << rest.body;
+  std::string r2 = parse(rest.body)->getValue<std::string>("id");
+  ASSERT_TRUE(eventually([&] { return refundState(id, r2) == "succeeded"; })) << timeline(id);
+  EXPECT_EQ(refunded(id), "1000.00");
+  ASSERT_TRUE(eventually([&] { return productRefunds(id, r2) == 1; }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(providerRefunds(id), Counts(2, 100000));
+  EXPECT_EQ(productRefunds(id, r1), 1);
+  EXPECT_EQ(productRefunds(id, r2), 1);
+  EXPECT_EQ(status(id), "succeeded");
+  std::string t = timeline(id);
+  EXPECT_NE(t.find("refund_delivered"), std::string::npos) << t;
+}
+
+// refund() times out (the provider made it; its answer came too late): pending; the janitor
+// asks queryRefund and finds it. A refund the provider leaves pending settles the same way.
+TEST_P(RefundsTest, ProviderTimeoutOnRefundGoesPendingThenTheJanitorResolves) {
+  SKIP_WITHOUT_ENGINE();
+  boot();
+  std::string id = paidOrder("fakepay");
+  http(port_, "POST", "/sandbox/fakepay/script", R"({"refund_timeouts": 1})");
+  auto asked = refund(id, R"({"amount": "500.00", "reason": "late delivery"})", "t1");
+  ASSERT_EQ(asked.status, 201) << asked.body;
+  std::string rid = parse(asked.body)->getValue<std::string>("id");
+  ASSERT_TRUE(eventually([&] { return refundState(id, rid) == "pending"; }, 10000)) << timeline(id);
+  EXPECT_NE(timeline(id).find("refund_timeout"), std::string::npos);
+  EXPECT_EQ(refunded(id), "0.00");
+  // Pending refunds count against what remains.
+  EXPECT_EQ(refund(id, R"({"amount": "500.01", "reason": "r"})", "t2").status, 422);
+  kernel_->store().exec("UPDATE refunds SET next_check_at = 0 WHERE id = ?", {rid});
+  kernel_->payments().runJanitor();
+  ASSERT_TRUE(eventually([&] { return refundState(id, rid) == "succeeded"; })) << timeline(id);
+  EXPECT_EQ(refunded(id), "500.00");
+  EXPECT_EQ(providerRefunds(id), Counts(1, 50000));
+  ASSERT_TRUE(eventually([&] { return productRefunds(id, rid) == 1; }));
+
+  http(port_, "POST", "/sandbox/fakepay/script", R"({"refund_pending": 1})");
+  auto slow = refund(id, R"({"reason": "the rest"})", "t3");
+  ASSERT_EQ(slow.status, 201) << slow.body;
+  std::string sid = parse(slow.body)->getValue<std::string>("id");
+  ASSERT_TRUE(eventually([&] { return refundState(id, sid) == "pending"; })) << timeline(id);
+  std::string providerId = refundOf(id, sid)->getValue<std::string>("provider_refund_id");
+  kernel_->store().exec("UPDATE refunds SET next_check_at = 0 WHERE id = ?", {sid});
+  kernel_->payments().runJanitor();  // still pending at the provider
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(refundState(id, sid), "pending");
+  EXPECT_EQ(http(port_, "POST", "/sandbox/fakepay/refunds/" + providerId + "/settle",
+                 R"({"outcome": "succeeded"})")
+                .status,
+            200);
+  kernel_->store().exec("UPDATE refunds SET next_check_at = 0 WHERE id = ?", {sid});
+  kernel_->payments().runJanitor();
+  ASSERT_TRUE(eventually([&] { return refundState(id, sid) == "succeeded"; })) << timeline(id);
+  EXPECT_EQ(refunded(id), "1000.00");
+}
+
+// The product refuses (its text, 409) and nothing is written; forced, the refund goes ahead
+// and the product's answer is recorded.
+TEST_P(RefundsTest, ProductRefusalIs409UnlessForced) {
+  SKIP_WITHOUT_ENGINE();
+  boot(2, "{refuse_refunds: \"the credits were already spent\"}");
+  std::string id = paidOrder("fakepay");
+  auto refused = refund(id, R"({"amount": "100.00", "reason": "customer asked"})", "f1");
+  EXPECT_EQ(refused.status, 409) << refused.body;
+  EXPECT_NE(refused.body.find("the credits were already spent"), std::string::npos) << refused.body;
+  EXPECT_EQ(refundRows(id), 0);
+  EXPECT_NE(timeline(id).find("refund_refused"), std::string::npos);
+  EXPECT_EQ(refund(id, R"({"reason": "r", "force": "yes"})", "f2").status, 400);
+  auto forced = refund(id, R"({"amount": "100.00", "reason": "goodwill", "force": true})", "f3");
+  ASSERT_EQ(forced.status, 201) << forced.body;
+  auto r = parse(forced.body);
+  EXPECT_TRUE(r->getValue<bool>("forced"));
+  EXPECT_EQ(r->getValue<std::string>("product_answer"), "the credits were already spent");
+  std::string rid = r->getValue<std::string>("id");
+  ASSERT_TRUE(eventually([&] { return refundState(id, rid) == "succeeded"; })) << timeline(id);
+  EXPECT_NE(timeline(id).find("forced over the product's refusal"), std::string::npos);
+  EXPECT_EQ(providerRefunds(id), Counts(1, 10000));
+}
+
+// A provider that can cancel: asked first. Cancelled there, then paid anyway: held, and a
+// resolve refund gives the money back through the provider without delivering. Paid before
+// the cancel arrived: the provider's word wins and the payment is delivered.
+TEST_P(RefundsTest, ProviderCancelAndHeldRefundThroughTheProvider) {
+  SKIP_WITHOUT_ENGINE();
+  boot();
+  auto p = order("fakepay");
+  std::string id = p->getValue<std::string>("id"), ref = p->getValue<std::string>("provider_ref");
+  auto cancelled = admin("POST", "/admin/payments/" + id + "/cancel", R"({"reason": "duplicate"})");
+  ASSERT_EQ(cancelled.status, 200) << cancelled.body;
+  EXPECT_EQ(parse(cancelled.body)->getValue<std::string>("status"), "cancelled");
+  EXPECT_EQ(kernel_->store()
+                .query("SELECT status FROM fakepay_sim_orders WHERE ref = ?", {ref})
+                .str(0, "status"),
+            "cancelled");
+  pay("fakepay", ref);
+  ASSERT_TRUE(eventually([&] { return status(id) == "held"; })) << timeline(id);
+  EXPECT_NE(timeline(id).find("paid after cancellation"), std::string::npos);
+  // Refunds go through resolve for a held payment, not the refunds route.
+  EXPECT_EQ(refund(id, R"({"reason": "r"})", "h0").status, 409);
+  auto back = admin("POST", "/admin/payments/" + id + "/resolve",
+                    R"({"action": "refund", "reason": "the customer paid a cancelled order"})");
+  ASSERT_EQ(back.status, 200) << back.body;
+  ASSERT_TRUE(eventually([&] { return refunded(id) == "1000.00"; })) << timeline(id);
+  EXPECT_EQ(providerRefunds(id), Counts(1, 100000));
+  EXPECT_EQ(status(id), "held");
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(fulfilments(id), 0);
+  EXPECT_EQ(kernel_->store()
+                .query("SELECT COUNT(*) AS n FROM shop_fulfilments WHERE payment_id = ? AND kind "
+                       "LIKE 'refunded:%'",
+                       {id})
+                .i64(0, "n"),
+            0);
+
+  auto q = order("fakepay");
+  std::string qid = q->getValue<std::string>("id");
+  pay("fakepay", q->getValue<std::string>("provider_ref"), R"({"webhooks": 0})");
+  EXPECT_EQ(status(qid), "pending");
+  auto tooLate = admin("POST", "/admin/payments/" + qid + "/cancel", R"({"reason": "slow"})");
+  ASSERT_EQ(tooLate.status, 200) << tooLate.body;
+  EXPECT_EQ(parse(tooLate.body)->getValue<std::string>("status"), "succeeded");
+  ASSERT_TRUE(eventually([&] { return fulfilments(qid) == 1; }));
+}
+
 INSTANTIATE_TEST_SUITE_P(Engines, RefundsTest, ::testing::Values("sqlite", "postgresql"),
+                         engineName);
+
+// kill -9 between the refund request and the provider's answer (the provider made the refund;
+// its answer never arrived): after the restart the job asks again with the same refund id,
+// and there is exactly one refund, at the provider and in the books.
+class RefundsKillTest : public EngineTest {};
+
+TEST_P(RefundsKillTest, KillNineBetweenTheRefundAndTheProvidersAnswerMakesOneRefund) {
+  SKIP_WITHOUT_ENGINE();
+  std::string db = url();
+  auto start = [&](const std::string& name) {
+    std::string cfg = dir_.file(name + ".yaml");
+    writeFile(cfg, refundsYaml(db, 2, "{}", "{timeout_ms: 4000}"));
+    std::string portFile = dir_.file(name + ".port");
+    auto child = std::make_unique<Child>(
+        std::vector<std::string>{MALIPO_BINARY, "serve", "--config", cfg, "--port-file", portFile},
+        dir_.file(name + ".log"));
+    return std::make_pair(std::move(child), waitForPortFile(portFile));
+  };
+  auto [first, port] = start("first");
+  ASSERT_NE(port, 0);
+  auto r = http(port, "POST", "/shop/orders",
+                R"({"amount_minor": 100000, "currency": "TZS", "providers": ["fakepay"]})");
+  ASSERT_EQ(r.status, 201) << r.body;
+  auto p = parse(r.body)->getObject("payment");
+  std::string id = p->getValue<std::string>("id");
+  http(port, "POST", "/sandbox/fakepay/orders/" + p->getValue<std::string>("provider_ref") + "/pay",
+       "{}");
+  Store s(db, 1, 1000);
+  auto count = [&](const std::string& sql) { return s.query(sql, {id}).i64(0, "n"); };
+  ASSERT_TRUE(eventually(
+      [&] {
+        return count(
+                   "SELECT COUNT(*) AS n FROM shop_fulfilments WHERE payment_id = ? AND kind = "
+                   "'settled'") == 1;
+      },
+      10000));
+  // The provider makes the refund and answers after the kernel's timeout: killed before that.
+  http(port, "POST", "/sandbox/fakepay/script", R"({"refund_timeouts": 1})");
+  auto asked = http(port, "POST", "/admin/payments/" + id + "/refunds",
+                    R"({"amount": "400.00", "reason": "customer asked"})",
+                    {{"Authorization", "Bearer " + kAdmin}, {"Idempotency-Key", "kill-1"}});
+  ASSERT_EQ(asked.status, 201) << asked.body;
+  std::string rid = parse(asked.body)->getValue<std::string>("id");
+  const std::string atProvider =
+      "SELECT COUNT(*) AS n FROM fakepay_sim_refunds s JOIN payments p ON p.provider_ref = s.ref "
+      "WHERE p.id = ?";
+  ASSERT_TRUE(eventually([&] { return count(atProvider) == 1; }, 10000));
+  first->signal(SIGKILL);
+  EXPECT_EQ(first->wait(), 128 + SIGKILL);
+  EXPECT_EQ(s.query("SELECT status FROM refunds WHERE id = ?", {rid}).str(0, "status"),
+            "requested");
+
+  auto [second, port2] = start("second");
+  ASSERT_NE(port2, 0);
+  ASSERT_TRUE(eventually(
+      [&] {
+        return s.query("SELECT status FROM refunds WHERE id = ?", {rid}).str(0, "status") ==
+               "succeeded";
+      },
+      30000))
+      << readFile(dir_.file("second.log"));
+  ASSERT_TRUE(eventually(
+      [&] {
+        return count(
+                   "SELECT COUNT(*) AS n FROM shop_fulfilments WHERE payment_id = ? AND kind "
+                   "LIKE 'refunded:%'") == 1;
+      },
+      10000));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(count(atProvider), 1);
+  EXPECT_EQ(count("SELECT COUNT(*) AS n FROM refunds WHERE payment_id = ?"), 1);
+  EXPECT_EQ(
+      s.query("SELECT refunded_minor FROM payments WHERE id = ?", {id}).i64(0, "refunded_minor"),
+      40000);
+  second->signal(SIGTERM);
+  EXPECT_EQ(second->wait(), 0);
+}
+
+INSTANTIATE_TEST_SUITE_P(Engines, RefundsKillTest, ::testing::Values("sqlite", "postgresql"),
                          engineName);

@@ -100,10 +100,10 @@ void PaymentService::adminRoutes(Router& router) {
                                 p.value().currency + ", e.g. \"500.00\".");
           ask.amountMinor = *minor;
         }
-        try {
-          ask.force = body->has("force") && body->getValue<bool>("force");
-        } catch (...) {
-          return bad(req, "force must be true or false.");
+        if (body->has("force") && !body->isNull("force")) {
+          if (body->get("force").type() != typeid(bool))
+            return bad(req, "force must be true or false.");
+          ask.force = body->getValue<bool>("force");
         }
         auto manual = manualOf(body);
         if (!manual) return bad(req, "manual.provider_reference must be a non-empty string.");
