@@ -157,6 +157,55 @@ class FakePay final : public malipo::PaymentProvider {
     st.detail = "status=cancelled";
     return st;
   }
+
+  // The sandbox driver: the customer pays (or declines) at the simulator, which notifies the
+  // kernel; the notification is handed back for replay.
+  malipo::Result<malipo::SandboxResult> sandboxPay(const malipo::Payment& p,
+                                                   const malipo::SandboxPayment& how) override {
+    std::string ref = p.providerRef;
+    if (ref.empty()) {
+      auto rows = host_.db().query("SELECT ref FROM fakepay_sim_orders WHERE order_id = ?", {p.id});
+      if (rows.empty())
+        return malipo::Error::make(malipo::ErrorCode::notFound, "no simulated order for payment");
+      ref = rows.str(0, "ref");
+    }
+    Poco::JSON::Object body;
+    body.set("outcome", how.outcome == "failed" ? "failed" : "paid");
+    if (how.amountMinor >= 0) body.set("amount_minor", how.amountMinor);
+    if (!how.currency.empty()) body.set("currency", how.currency);
+    if (!how.txnId.empty()) body.set("txn_id", how.txnId);
+    malipo::OutboundRequest o;
+    o.method = "POST";
+    o.url = host_.publicUrl() + "/sandbox/" + FAKEPAY_NAME + "/orders/" + ref + "/pay";
+    o.body = toText(body);
+    o.timeoutMs = 10000;
+    auto r = host_.http().send(o);
+    if (!r.ok()) return r.error();
+    if (r.value().status != 200)
+      return malipo::Error::make(malipo::ErrorCode::providerError,
+                                 "simulator pay returned " + std::to_string(r.value().status));
+    auto out = parse(r.value().body);
+    malipo::SandboxResult res;
+    res.txnId = out->getValue<std::string>("txn_id");
+    malipo::Request w;
+    w.method = "POST";
+    w.path = std::string("/webhooks/") + FAKEPAY_NAME;
+    w.body = out->getValue<std::string>("webhook_body");
+    w.headers = {{"Content-Type", "application/json"},
+                 {"X-Fakepay-Signature", hmacHex(s_.getString("secret"), w.body)}};
+    res.webhooks.push_back(std::move(w));
+    return res;
+  }
+  malipo::Status sandboxFault(const std::string& fault, int count) override {
+    if (fault == "initiate_timeout") {
+      createTimeouts_ = count;
+    } else if (fault == "query_failure") {
+      queryFailures_ = count;
+    } else {
+      return malipo::Error::make(malipo::ErrorCode::invalidInput, "unknown fault " + fault);
+    }
+    return malipo::okStatus();
+  }
 #endif
 
   malipo::Result<malipo::InitiateResult> initiate(const malipo::Payment& p,
@@ -219,7 +268,11 @@ class FakePay final : public malipo::PaymentProvider {
       const malipo::Request& req) override {
     std::string sig = req.header("X-Fakepay-Signature");
     std::string want = hmacHex(s_.getString("secret"), req.body);
-    if (sig.size() != want.size() || CRYPTO_memcmp(sig.data(), want.data(), want.size()) != 0)
+    // settings.verify_signatures false: a deliberately broken provider (the conformance kit's
+    // own test shows the kit catches it).
+    bool verify = s_.getBool("verify_signatures");
+    if (verify &&
+        (sig.size() != want.size() || CRYPTO_memcmp(sig.data(), want.data(), want.size()) != 0))
       return malipo::Error::make(malipo::ErrorCode::unauthorized,
                                  "bad or missing X-Fakepay-Signature");
     try {
@@ -533,6 +586,8 @@ malipo::SchemaNode fakeSchema() {
       .field("timeout_ms", integer("API timeout").def(1000))
       .field("allowed_ips", list("addresses the simulator's /allowlisted route admits", str("IP"))
                                 .def(Poco::JSON::Array::Ptr(new Poco::JSON::Array)))
+      .field("verify_signatures",
+             boolean("check X-Fakepay-Signature (false: a broken provider, for tests)").def(true))
       .field("refunds", str("refunds offered: none, full or partial").def("partial"))
       .field("cancel", boolean("the provider can cancel a pending order").def(true))
       .field("requires",

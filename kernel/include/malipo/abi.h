@@ -211,6 +211,13 @@ enum {
   MLP_K_RS_REASON = 623,
   MLP_K_RS_DETAIL = 624,
   MLP_K_RS_RETRY_AFTER = 625,
+  /* 1.1: the sandbox driver (MLP_HOOK_SANDBOX_*) */
+  MLP_K_SB_OUTCOME = 640, /* "paid", "failed" */
+  MLP_K_SB_AMOUNT = 641,  /* -1: what is due */
+  MLP_K_SB_CURRENCY = 642,
+  MLP_K_SB_TXN = 643,
+  MLP_K_SB_FAULT = 644, /* "initiate_timeout", "query_failure" */
+  MLP_K_SB_COUNT = 645,
 
   /* HTTP request (MLP_K_REQUEST) */
   MLP_K_REQ_METHOD = 300,
@@ -382,9 +389,11 @@ enum {
   MLP_HOOK_ROUTES = 16,        /* add provider-owned routes */
   MLP_HOOK_SIMULATOR = 17,     /* sandbox only: add simulator routes */
   /* providers, 1.1 (a kernel calls them only when capabilities say so) */
-  MLP_HOOK_REFUND = 18,       /* in PAYMENT, REFUND; out MLP_K_RS_* */
-  MLP_HOOK_QUERY_REFUND = 19, /* in PAYMENT, REFUND (with RF_PROVIDER_REFUND_ID); out RS_* */
-  MLP_HOOK_CANCEL = 20,       /* in PAYMENT; out MLP_K_ST_* */
+  MLP_HOOK_REFUND = 18,        /* in PAYMENT, REFUND; out MLP_K_RS_* */
+  MLP_HOOK_QUERY_REFUND = 19,  /* in PAYMENT, REFUND (with RF_PROVIDER_REFUND_ID); out RS_* */
+  MLP_HOOK_CANCEL = 20,        /* in PAYMENT; out MLP_K_ST_* */
+  MLP_HOOK_SANDBOX_PAY = 21,   /* sandbox: in PAYMENT, MLP_K_SB_*; out SB_TXN, ITEMS: requests */
+  MLP_HOOK_SANDBOX_FAULT = 22, /* sandbox: in SB_FAULT, SB_COUNT */
   /* products */
   MLP_HOOK_SETTLED = 30,         /* in PAYMENT; out MLP_K_JOB_OUTCOME/ERROR/RETRY_IN_MS */
   MLP_HOOK_SETTLED_IN_TX = 31,   /* as SETTLED, with tx: delivery in the kernel's transaction */

@@ -304,6 +304,37 @@ class PluginProvider final : public Hooked<PaymentProvider> {
       return *e;
     return abi::getStatus(out.in());
   }
+  Result<SandboxResult> sandboxPay(const Payment& payment, const SandboxPayment& how) override {
+    if (!has(MLP_HOOK_SANDBOX_PAY)) return PaymentProvider::sandboxPay(payment, how);
+    Owned out(kernelApi());
+    if (auto e = call(
+            MLP_HOOK_SANDBOX_PAY, out,
+            [&](Out in) {
+              abi::put(in.add(MLP_K_PAYMENT), payment);
+              abi::put(in, how);
+            },
+            "sandboxPay"))
+      return *e;
+    SandboxResult r;
+    In o = out.in();
+    r.txnId = o.s(MLP_K_SB_TXN);
+    for (std::uint32_t i = 0; i < o.count(MLP_K_ITEMS); ++i)
+      r.webhooks.push_back(abi::getRequest(o.child(MLP_K_ITEMS, i)));
+    return r;
+  }
+  Status sandboxFault(const std::string& fault, int count) override {
+    if (!has(MLP_HOOK_SANDBOX_FAULT)) return PaymentProvider::sandboxFault(fault, count);
+    Owned out(kernelApi());
+    if (auto e = call(
+            MLP_HOOK_SANDBOX_FAULT, out,
+            [&](Out in) {
+              in.s(MLP_K_SB_FAULT, fault);
+              in.i(MLP_K_SB_COUNT, count);
+            },
+            "sandboxFault"))
+      return *e;
+    return okStatus();
+  }
   // The plugin adds its routes through its own host (route_add): the same router.
   void routes(Router&) override { callVoid(*o_, MLP_HOOK_ROUTES, "routes"); }
   void simulator(Router&) override { callVoid(*o_, MLP_HOOK_SIMULATOR, "simulator"); }
@@ -472,7 +503,8 @@ mlp_object* objectAdd(mlp_host* h, std::int32_t kind, mlp_str name, void* self,
 
 bool knownHook(std::int32_t kind, std::uint32_t hook) {
   if (hook == MLP_HOOK_MIGRATIONS || hook == MLP_HOOK_START || hook == MLP_HOOK_STOP) return true;
-  if (kind == MLP_OBJ_PROVIDER) return hook >= MLP_HOOK_CAPABILITIES && hook <= MLP_HOOK_CANCEL;
+  if (kind == MLP_OBJ_PROVIDER)
+    return hook >= MLP_HOOK_CAPABILITIES && hook <= MLP_HOOK_SANDBOX_FAULT;
   if (kind == MLP_OBJ_PRODUCT) return hook >= MLP_HOOK_SETTLED && hook <= MLP_HOOK_REFUNDED;
   return false;
 }

@@ -688,6 +688,28 @@ inline std::int32_t cancel(void* s, const mlp_rec* in, mlp_rec* out, mlp_tx*) no
   });
 }
 
+// 1.1: the sandbox driver.
+inline std::int32_t sandboxPay(void* s, const mlp_rec* in, mlp_rec* out, mlp_tx*) noexcept {
+  return guard(out, "sandboxPay", [&] {
+    abi::In i(api(), in);
+    auto r = self<PaymentProvider>(s).sandboxPay(abi::getPayment(i.child(MLP_K_PAYMENT)),
+                                                 abi::getSandboxPayment(i));
+    if (!r.ok()) return fail(out, r.error());
+    abi::Out o(api(), out);
+    o.s(MLP_K_SB_TXN, r.value().txnId);
+    for (const auto& w : r.value().webhooks) abi::put(o.add(MLP_K_ITEMS), w);
+    return MLP_OK;
+  });
+}
+inline std::int32_t sandboxFault(void* s, const mlp_rec* in, mlp_rec* out, mlp_tx*) noexcept {
+  return guard(out, "sandboxFault", [&] {
+    abi::In i(api(), in);
+    Status r = self<PaymentProvider>(s).sandboxFault(i.s(MLP_K_SB_FAULT),
+                                                     static_cast<int>(i.i(MLP_K_SB_COUNT, 1)));
+    return r.ok() ? MLP_OK : fail(out, r.error());
+  });
+}
+
 inline std::int32_t outcome(mlp_rec* out, const JobOutcome& r) {
   abi::put(abi::Out(api(), out), r);
   return MLP_OK;
@@ -776,6 +798,8 @@ class AbiRegistrar final : public Registrar {
     hook(o, MLP_HOOK_REFUND, &hooks::refund);
     hook(o, MLP_HOOK_QUERY_REFUND, &hooks::queryRefund);
     hook(o, MLP_HOOK_CANCEL, &hooks::cancel);
+    hook(o, MLP_HOOK_SANDBOX_PAY, &hooks::sandboxPay);
+    hook(o, MLP_HOOK_SANDBOX_FAULT, &hooks::sandboxFault);
   }
   void addProduct(std::shared_ptr<Product> product) override {
     if (!product) return;

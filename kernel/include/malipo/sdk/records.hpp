@@ -469,6 +469,23 @@ inline Capabilities getCapabilities(In in) {
   return c;
 }
 
+// ---- the sandbox driver (1.1) -------------------------------------------------------------
+
+inline void put(Out o, const SandboxPayment& h) {
+  o.s(MLP_K_SB_OUTCOME, h.outcome);
+  o.i(MLP_K_SB_AMOUNT, h.amountMinor);
+  o.s(MLP_K_SB_CURRENCY, h.currency);
+  o.s(MLP_K_SB_TXN, h.txnId);
+}
+inline SandboxPayment getSandboxPayment(In in) {
+  SandboxPayment h;
+  h.outcome = in.s(MLP_K_SB_OUTCOME);
+  h.amountMinor = in.i(MLP_K_SB_AMOUNT, -1);
+  h.currency = in.s(MLP_K_SB_CURRENCY);
+  h.txnId = in.s(MLP_K_SB_TXN);
+  return h;
+}
+
 // ---- refunds (1.1) -----------------------------------------------------------------------
 
 inline void put(Out o, const Refund& r) {
