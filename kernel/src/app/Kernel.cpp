@@ -131,7 +131,43 @@ Kernel::~Kernel() {
 
 // server.*, auth.*, admin.token
 HttpOptions Kernel::httpOptions() const {
-  return settings_.server;
+  HttpOptions o = settings_.server;
+  o.security.frameAncestors = settings_.pages.frameAncestors;
+  o.security.frameablePaths = settings_.pages.frameablePaths;
+  o.security.referrerPolicy = settings_.pages.referrerPolicy;
+  o.security.styleHash = pages_.styleHash();
+  return o;
+}
+
+// brand.* and pages.*: the layout, the catalogs, the logo's bytes.
+void Kernel::configurePages() {
+  const BrandSettings& b = settings_.brand;
+  if (!b.logo.empty()) {
+    std::ifstream f(b.logo, std::ios::binary);
+    if (!f) throw std::runtime_error("brand.logo: cannot read " + b.logo);
+    std::ostringstream os;
+    os << f.rdbuf();
+    logo_ = os.str();
+    if (logo_.empty() || logo_.size() > 512 * 1024)
+      throw std::runtime_error("brand.logo: " + b.logo + " is empty or larger than 512 KiB");
+    std::string ext = b.logo.substr(b.logo.rfind('.') + 1);
+    for (char& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    logoType_ = ext == "png"                    ? "image/png"
+                : ext == "jpg" || ext == "jpeg" ? "image/jpeg"
+                : ext == "svg"                  ? "image/svg+xml"
+                : ext == "webp"                 ? "image/webp"
+                                                : "";
+    if (logoType_.empty())
+      throw std::runtime_error("brand.logo: " + b.logo + " is not .png, .jpg, .svg or .webp");
+  }
+  PageOptions po;
+  po.brand = b;
+  po.hasLogo = !logo_.empty();
+  po.primaryColor = b.primaryColor;
+  po.headerColor = b.headerColor;
+  po.defaultLanguage = settings_.pages.defaultLanguage;
+  po.messagesDir = settings_.pages.messagesDir;
+  pages_.configure(po);
 }
 
 void Kernel::open() {
@@ -151,6 +187,7 @@ void Kernel::open() {
   services_.db = store_.get();
   services_.jobs = jobs_.get();
   services_.http = httpClient_.get();
+  configurePages();
   services_.pages = &pages_;
   services_.clock = clock_;
   services_.logger = &logger_;
@@ -215,6 +252,12 @@ void Kernel::addKernelRoutes() {
     });
     return Response::text(200, openApi_, "application/json");
   });
+  if (!logo_.empty())
+    router_.add("GET", "/brand/logo", [this](const Request&) {
+      Response r = Response::text(200, logo_, logoType_);
+      r.header("Cache-Control", "public, max-age=3600");
+      return r;
+    });
   if (!router_.match("GET", "/").route)
     router_.add("GET", "/", [this](const Request&) { return index(); });
   metrics_.describe("malipo_jobs", "jobs in the queue by state", "gauge");

@@ -17,6 +17,7 @@
 #include "http/MetricsRegistry.hpp"
 #include "http/RateLimiter.hpp"
 #include "http/RouterImpl.hpp"
+#include "http/SecurityHeaders.hpp"
 #include "malipo/clock.hpp"
 #include "malipo/log.hpp"
 
@@ -45,6 +46,7 @@ struct HttpOptions {
   RateLimiter::Limit defaultLimit;
   std::map<std::string, RateLimiter::Limit> buckets;
   std::string jwtSecret, jwtIssuer, adminToken;
+  SecurityOptions security;  // pages.* (frame ancestors) and the layout's style hash
 };
 
 class HttpServer final : public HttpApp {
