@@ -34,15 +34,17 @@ const char* kSandboxIndex = R"(<h1>{{brand}} sandbox</h1>
 {{#cvpdf}}<section><h2>CV Chap Chap</h2><p>Pay for a CV PDF by USSD push (Selcom simulator).</p>
 <button id="start-cvpdf" type="button">Start a CV payment</button> <span class="error" id="cvpdf-error"></span></section>{{/cvpdf}}
 {{#credits}}<section><h2>Credits checkout</h2><p>Buy verification credits by card or mobile money (Flutterwave simulator), as the demo user <code>{{demo_user}}</code>.</p>
-<button id="start-credits" type="button">Buy credits</button> <span class="error" id="credits-error"></span></section>{{/credits}}
+<button id="start-credits" type="button" data-token="{{demo_token}}">Buy credits</button> <span class="error" id="credits-error"></span></section>{{/credits}}
 {{#phone}}<section><h2>The USSD phone</h2><p><a id="phone" href="{{phone}}">Open the simulated phone</a> (Hubtel USSD).</p></section>{{/phone}}
 {{#console}}<section><h2>Console</h2><p><a id="console" href="{{console}}">Open the console</a></p></section>{{/console}}
 <section><h2>For developers</h2><ul>
 <li><a href="/openapi.json">API description (OpenAPI 3.1)</a></li>
 <li><a href="/healthz">/healthz</a>, <a href="/readyz">/readyz</a>, <a href="/metrics">/metrics</a></li>
 </ul></section>
-<script>
-async function start(id, url, body, token, pick) {
+<script src="/sandbox/index.js"></script>)";
+
+// The sandbox page's script (served: the pages' CSP runs no inline script).
+const char* kSandboxScript = R"(async function start(id, url, body, token, pick) {
   const err = document.getElementById(id + '-error');
   err.textContent = '';
   const headers = {'Content-Type': 'application/json'};
@@ -61,8 +63,8 @@ if (cv) cv.onclick = () => start('cvpdf', '/api/cv-pdf/sandbox-' + Date.now() + 
    summary: 'A sandbox CV.', experience: [], education: [], skills: ['C++'], languages: ['Kiswahili']}}, '', j => j.payment_page_url);
 const credits = document.getElementById('start-credits');
 if (credits) credits.onclick = () => start('credits', '/api/v1/verification-credits/topup', {packageId: 'pkg_10_credits'},
-  '{{demo_token}}', j => j.data && j.data.paymentUrl);
-</script>)";
+  credits.dataset.token, j => j.data && j.data.paymentUrl);
+)";
 
 // The standard Prometheus process metrics, read from /proc/self at each scrape.
 void processMetrics(Metrics& m) try {
@@ -252,14 +254,24 @@ void Kernel::addKernelRoutes() {
     });
     return Response::text(200, openApi_, "application/json");
   });
+  router_.add("GET", "/assets/refresh.js", [](const Request&) {
+    Response r = Response::text(200, PagesImpl::refreshScript(), "text/javascript; charset=utf-8");
+    r.header("Cache-Control", "public, max-age=300");
+    return r;
+  });
   if (!logo_.empty())
     router_.add("GET", "/brand/logo", [this](const Request&) {
       Response r = Response::text(200, logo_, logoType_);
       r.header("Cache-Control", "public, max-age=3600");
       return r;
     });
-  if (!router_.match("GET", "/").route)
+  if (!router_.match("GET", "/").route) {
     router_.add("GET", "/", [this](const Request&) { return index(); });
+    if (settings_.sandbox)
+      router_.add("GET", "/sandbox/index.js", [](const Request&) {
+        return Response::text(200, kSandboxScript, "text/javascript; charset=utf-8");
+      });
+  }
   metrics_.describe("malipo_jobs", "jobs in the queue by state", "gauge");
   metrics_.describe("malipo_jobs_by_kind", "jobs waiting (queued), running and dead, by kind",
                     "gauge");

@@ -49,7 +49,7 @@ struct PageSettings {
   std::string defaultLanguage = "en";
   std::string messagesDir;
   std::vector<std::string> frameAncestors;
-  std::vector<std::string> frameablePaths{"/payments/flutterwave/return"};
+  std::vector<std::string> frameablePaths;
   std::string referrerPolicy = "same-origin";
 };
 

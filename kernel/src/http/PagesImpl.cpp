@@ -67,12 +67,13 @@ a{color:@primary@}:focus-visible{outline:3px solid #f59e0b;outline-offset:2px}
 .btn.secondary{background:#e4e7eb;color:#1f2933}
 button,input,textarea,select{font:inherit}
 textarea,input{width:100%;font-size:1rem;padding:.6rem;border:1px solid #7b8794;border-radius:8px}
+input[type=radio],input[type=checkbox]{width:auto}pre.screen{white-space:pre-wrap;min-height:8em;border:1px solid #cbd2d9;padding:.75em;background:#f8f8f8}.logo-sm{max-height:3rem}
 details{margin:.5rem 0}summary{cursor:pointer;font-weight:600;padding:.4rem 0}
 ol li{margin:.3rem 0}dl{display:grid;grid-template-columns:auto 1fr;gap:.25rem .75rem}dt{color:#52606d}dd{margin:0;font-weight:600}
 )";
 
 const char* kLayout = R"(<!doctype html>
-<html lang="{{lang}}"><head><meta charset="utf-8">
+<html lang="{{lang}}" data-stop-refresh="{{stop_refresh}}"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{{title}}</title>
 <style>{{{css}}}</style>{{{head}}}</head>
@@ -105,7 +106,53 @@ std::string sha256Base64(const std::string& text) {
   return os.str();
 }
 
+// A plugin's <meta http-equiv="refresh" content="N[;url=…]">: without JavaScript it stays (in
+// <noscript>); with it, /assets/refresh.js reloads after N seconds unless the customer is
+// typing or has paused it (WCAG 2.2.1: no refresh the user cannot stop).
+std::string refreshByScript(const std::string& head) {
+  static const std::regex meta(R"re(<meta http-equiv="refresh" content="([^"<>]*)">)re",
+                               std::regex::icase);
+  std::smatch m;
+  if (!std::regex_search(head, m, meta)) return head;
+  return m.prefix().str() + "<meta name=\"malipo-refresh\" content=\"" + m[1].str() +
+         "\"><noscript>" + m[0].str() +
+         "</noscript><script src=\"/assets/refresh.js\" defer></script>" + m.suffix().str();
+}
+
 }  // namespace
+
+const char* PagesImpl::refreshScript() {
+  return R"((function () {
+  var m = document.querySelector('meta[name="malipo-refresh"]');
+  if (!m) return;
+  var parts = m.content.split(';'), secs = parseFloat(parts[0]) || 5, url = null;
+  for (var i = 1; i < parts.length; i++) {
+    var p = parts[i].trim();
+    if (/^url=/i.test(p)) url = p.slice(4);
+  }
+  var paused = false;
+  document.addEventListener('focusin', function (e) {
+    if (/^(INPUT|TEXTAREA|SELECT)$/.test(e.target.tagName)) paused = true;
+  });
+  var t = setTimeout(function go() {
+    if (paused) return;
+    if (url) location.replace(url); else location.reload();
+  }, secs * 1000);
+  var main = document.querySelector('main');
+  if (main) {
+    var b = document.createElement('button');
+    b.type = 'button';
+    b.className = 'btn secondary';
+    b.id = 'stop-refresh';
+    b.textContent = document.documentElement.getAttribute('data-stop-refresh') || 'Stop refreshing';
+    b.addEventListener('click', function () { clearTimeout(t); paused = true; b.remove(); });
+    var p = document.createElement('p');
+    p.appendChild(b);
+    main.appendChild(p);
+  }
+})();
+)";
+}
 
 PagesImpl::PagesImpl() : catalogs_(std::make_unique<i18n::Catalogs>()) {
   configure(PageOptions{});
@@ -193,7 +240,8 @@ std::string PagesImpl::renderPage(const std::string& ns, const std::string& lang
   };
   mstch::map layout{{"title", title},
                     {"body", body},
-                    {"head", headExtra},
+                    {"head", refreshByScript(headExtra)},
+                    {"stop_refresh", k("kernel_stop_refresh")},
                     {"css", css_},
                     {"lang", lang},
                     {"name", b.name},

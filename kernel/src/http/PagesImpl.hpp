@@ -50,6 +50,8 @@ class PagesImpl final : public Pages {
   const std::string& styleHash() const { return styleHash_; }
   const i18n::Catalogs& catalogs() const { return *catalogs_; }
   const PageOptions& options() const { return opts_; }
+  // GET /assets/refresh.js: the pages' timed reload (in place of <meta http-equiv=refresh>).
+  static const char* refreshScript();
 
  private:
   PageOptions opts_;
