@@ -209,6 +209,19 @@ void Kernel::open() {
   services_.brand = settings_.brand;
 
   plugins_.load(config_);
+  // Each plugin's catalogs also beside its library: <dir>/<short name>/messages, where the
+  // build (and a package) puts plugins/<short name>/messages (libmalipo_cvpdf.so: cvpdf).
+  for (const auto& pc : config_.plugins) {
+    std::string lib = pc.library, dir = ".", base = lib;
+    if (std::size_t slash = lib.rfind('/'); slash != std::string::npos) {
+      dir = lib.substr(0, slash);
+      base = lib.substr(slash + 1);
+    }
+    if (base.rfind("lib", 0) == 0) base = base.substr(3);
+    if (base.rfind("malipo_", 0) == 0) base = base.substr(7);
+    if (std::size_t dot = base.find('.'); dot != std::string::npos) base = base.substr(0, dot);
+    pages_.setPluginMessages(pc.name, dir + "/" + base + "/messages");
+  }
   plugins_.registerAll(services_);
   for (auto& p : plugins_.plugins()) {
     for (auto& prov : p.providers) payments_->addProvider(prov);

@@ -49,6 +49,10 @@ class PagesImpl final : public Pages {
   // 'sha256-…' of the layout's <style> (for the Content-Security-Policy's style-src).
   const std::string& styleHash() const { return styleHash_; }
   const i18n::Catalogs& catalogs() const { return *catalogs_; }
+  // A plugin's catalogs beside its library (when pages.messages_dir has none for it).
+  void setPluginMessages(const std::string& ns, const std::string& dir) {
+    catalogs_->setFallback(ns, dir);
+  }
   const PageOptions& options() const { return opts_; }
   // GET /assets/refresh.js: the pages' timed reload (in place of <meta http-equiv=refresh>).
   static const char* refreshScript();

@@ -213,6 +213,11 @@ std::string formatMoney(std::int64_t minor, const std::string& currency, const s
 
 Catalogs::Catalogs(std::string dir) : dir_(std::move(dir)) {}
 
+void Catalogs::setFallback(const std::string& ns, const std::string& messagesDir) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  fallback_[ns] = messagesDir;
+}
+
 const Catalog& Catalogs::kernel(const std::string& lang) {
   const auto& all = kernelCatalogs();
   auto it = all.find(lang);
@@ -247,9 +252,14 @@ const Catalogs::Entry& Catalogs::entry(const std::string& ns) const {
   auto e = std::make_shared<Entry>();
   bool safeName =
       !ns.empty() && ns.find('/') == std::string::npos && ns.find("..") == std::string::npos;
-  if (!dir_.empty() && safeName) {
+  std::string folder = dir_.empty() ? std::string() : dir_ + "/" + ns + "/messages";
+  if (folder.empty() || !std::ifstream(folder + "/en.json")) {
+    auto fb = fallback_.find(ns);
+    if (fb != fallback_.end()) folder = fb->second;
+  }
+  if (!folder.empty() && safeName) {
     for (const auto& lang : languages()) {
-      std::string path = dir_ + "/" + ns + "/messages/" + lang + ".json";
+      std::string path = folder + "/" + lang + ".json";
       std::ifstream probe(path);
       if (!probe) {
         if (lang == "en") break;  // no English catalog: the namespace has none

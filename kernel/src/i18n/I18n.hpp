@@ -43,6 +43,10 @@ class Catalogs {
   // `dir`: folder holding <namespace>/messages/<lang>.json (empty: plugins have none).
   explicit Catalogs(std::string dir = {});
 
+  // Where `ns`'s catalogs are when the folder above has none (beside the plugin's library:
+  // <library dir>/<short name>/messages). Before the first lookup of `ns`.
+  void setFallback(const std::string& ns, const std::string& messagesDir);
+
   // The kernel's own messages (layout, footer), namespace "kernel"; built in.
   static const Catalog& kernel(const std::string& lang);
 
@@ -66,6 +70,7 @@ class Catalogs {
   const Entry& entry(const std::string& ns) const;
 
   std::string dir_;
+  std::map<std::string, std::string> fallback_;  // namespace → its messages folder
   mutable std::mutex mutex_;
   mutable std::map<std::string, std::shared_ptr<const Entry>> cache_;
 };
