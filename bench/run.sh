@@ -42,6 +42,11 @@ cvpdf_pdf_vs_reportlab() {
   done
   for t in classic minimal; do "$BIN/cvpdf_pdf_bench" --n 400 --template $t | tail -1 | sed "s/^/$t: /"; done
 }
+# BENCH_ONLY=pdf bench/run.sh build: this section alone (needs cvpdf_pdf_bench built).
+if [ "${BENCH_ONLY:-}" = pdf ]; then
+  cvpdf_pdf_vs_reportlab
+  exit 0
+fi
 # ---- end cvpdf PDF renderer vs ReportLab -------------------------------------------------
 
 wrk_rps() { # url → requests/s

@@ -23,7 +23,7 @@ endif()
 set(MALIPO_SDK_VERSION ${MALIPO_SDK_MAJOR}.${MALIPO_SDK_MINOR})
 
 # --- the server and the shipped plugins
-install(TARGETS malipo RUNTIME DESTINATION bin)
+install(TARGETS malipo malipo-conformance RUNTIME DESTINATION bin)
 get_property(_malipo_shipped GLOBAL PROPERTY MALIPO_SHIPPED_PLUGINS)
 install(TARGETS ${_malipo_shipped} LIBRARY DESTINATION lib/malipo/plugins)
 # Their page texts beside them: the kernel reads <library dir>/<plugin>/messages/<lang>.json.

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "kernel_fixture.hpp"
+#include "plugins/Abi.hpp"
 
 using namespace malipo;
 using namespace malipo::test;
@@ -111,6 +112,33 @@ TEST_F(HttpTest, AdminTokenGuardsAdminRoutes) {
   EXPECT_NE(plugins.body.find("1.2.3"), std::string::npos);
 }
 
+// Named admin tokens: each request acts as the token's name; a viewer reads but never acts.
+TEST_F(HttpTest, NamedAdminTokensActAsTheirNameAndViewersOnlyRead) {
+  auto as = [&](const std::string& method, const std::string& token) {
+    return http(port_, method, "/test/admin/actor", method == "POST" ? "{}" : "",
+                {{"Authorization", "Bearer " + token}});
+  };
+  auto legacy = as("POST", "admin-token-0123456789abcdefghijklmnop");
+  ASSERT_EQ(legacy.status, 200) << legacy.body;
+  EXPECT_EQ(parse(legacy.body)->getValue<std::string>("actor"), "admin");
+  auto alice = as("POST", "alice-operator-token-0123456789abcdef");
+  ASSERT_EQ(alice.status, 200) << alice.body;
+  EXPECT_EQ(parse(alice.body)->getValue<std::string>("actor"), "alice");
+  auto victorReads = as("GET", "victor-viewer-token-0123456789abcdefgh");
+  ASSERT_EQ(victorReads.status, 200) << victorReads.body;
+  EXPECT_EQ(parse(victorReads.body)->getValue<std::string>("actor"), "victor");
+  auto victorActs = as("POST", "victor-viewer-token-0123456789abcdefgh");
+  EXPECT_EQ(victorActs.status, 403);
+  EXPECT_NE(victorActs.body.find("may only read"), std::string::npos) << victorActs.body;
+  // A kernel action route refuses the viewer before it runs.
+  EXPECT_EQ(http(port_, "POST", "/admin/jobs/1/retry", "",
+                 {{"Authorization", "Bearer victor-viewer-token-0123456789abcdefgh"}})
+                .status,
+            403);
+  EXPECT_EQ(as("GET", "victor-viewer-token-0123456789abcdefgh-").status, 401);
+  EXPECT_EQ(as("GET", "").status, 401);
+}
+
 TEST_F(HttpTest, CorsForAllowedOriginsOnly) {
   auto pre = http(port_, "OPTIONS", "/test/hello/x", "",
                   {{"Origin", "https://app.example"}, {"Access-Control-Request-Method", "GET"}});
@@ -142,9 +170,9 @@ TEST_F(HttpTest, HealthReadyAndMetrics) {
       std::string::npos)
       << m.body;
   EXPECT_NE(m.body.find("malipo_jobs{state=\"queued\"}"), std::string::npos);
-  EXPECT_NE(
-      m.body.find("malipo_plugin_info{plugin=\"testplugin\",sdk=\"1.0\",version=\"1.2.3\"} 1"),
-      std::string::npos);
+  EXPECT_NE(m.body.find("malipo_plugin_info{plugin=\"testplugin\",sdk=\"" + kernelSdkVersion() +
+                        "\",version=\"1.2.3\"} 1"),
+            std::string::npos);
   // A plugin's collector runs at each scrape.
   EXPECT_NE(m.body.find("\nmalipo_testplugin_runs 0\n"), std::string::npos) << m.body;
   kernel_->store().exec("INSERT INTO test_runs (job_id, note, pid) VALUES (1, 'x', 1)");

@@ -27,7 +27,9 @@ inline std::string kernelYaml(const std::string& dbUrl, const std::string& extra
          dbUrl +
          "\"}\n"
          "auth: {jwt_secret: test-secret-0123456789abcdefghijklmnop}\n"
-         "admin: {token: admin-token-0123456789abcdefghijklmnop}\n"
+         "admin: {token: admin-token-0123456789abcdefghijklmnop, tokens: {alice: {token: "
+         "alice-operator-token-0123456789abcdef}, victor: {token: "
+         "victor-viewer-token-0123456789abcdefgh, role: viewer}}}\n"
          "jobs: {workers: 2, poll_interval_ms: 20}\n"
          "log: {level: error}\n"
          "plugins:\n"

@@ -176,6 +176,190 @@ TEST(PluginAbi, APluginBuiltAgainstSdk10TakesAPayment) {
             "succeeded");
 }
 
+namespace {
+
+// A kernel with fakepay (and fakepay_sdk10) and the shop, in sandbox, listening on loopback.
+std::string sdk11Yaml(const TempDir& dir, const std::string& shopSettings = "") {
+  return "server: {listen: \"127.0.0.1:0\", access_log: false}\n"
+         "database: {url: \"sqlite:" +
+         dir.file("r.db") +
+         "\"}\n"
+         "auth: {jwt_secret: test-secret-0123456789abcdefghijklmnop}\n"
+         "jobs: {workers: 2, poll_interval_ms: 20}\nlog: {level: error}\nsandbox: true\n"
+         "plugins:\n" +
+         entry("fakepay", testPluginPath("fakepay"), "{requires: [msisdn]}") +
+         entry("fakepay_sdk10", testPluginPath("fakepay_sdk10")) +
+         entry("shop", testPluginPath("shop"), shopSettings);
+}
+
+template <class T>
+std::shared_ptr<T> find(Kernel& k, const std::string& name) {
+  for (auto& p : k.plugins().plugins()) {
+    if constexpr (std::is_same_v<T, PaymentProvider>) {
+      for (auto& o : p.providers)
+        if (o->name() == name) return o;
+    } else {
+      for (auto& o : p.products)
+        if (o->name() == name) return o;
+    }
+  }
+  return nullptr;
+}
+
+// A paid fakepay order, as the kernel's Payment for it.
+Payment paidOrder(Kernel& k, const std::string& provider, std::int64_t amount) {
+  auto order = http(k.port(), "POST", "/shop/orders",
+                    R"({"amount_minor": )" + std::to_string(amount) +
+                        R"(, "currency": "TZS", "phone": "255712345678", "providers": [")" +
+                        provider + R"("]})");
+  EXPECT_EQ(order.status, 201) << order.body;
+  auto payment = parseJsonObject(order.body)->getObject("payment");
+  std::string ref = payment->getValue<std::string>("provider_ref");
+  EXPECT_EQ(http(k.port(), "POST", "/sandbox/" + provider + "/orders/" + ref + "/pay", "{}").status,
+            200);
+  Payment p;
+  p.id = payment->getValue<std::string>("id");
+  p.provider = provider;
+  p.providerRef = ref;
+  p.amountMinor = amount;
+  p.currency = "TZS";
+  return p;
+}
+
+}  // namespace
+
+// SDK 1.1 through the ABI: what a provider declares (requirements, refunds, cancel) reaches
+// the kernel, and the kernel's refund/queryRefund/cancel calls reach the plugin's code.
+TEST(PluginAbi, Sdk11RefundsAndCancelCrossTheBoundary) {
+  TempDir dir;
+  Kernel k(ConfigLoader::loadString(sdk11Yaml(dir), "test.yaml"));
+  k.open();
+  k.start();
+  auto fp = find<PaymentProvider>(k, "fakepay");
+  ASSERT_TRUE(fp);
+  Capabilities caps = fp->capabilities();
+  EXPECT_EQ(caps.requires, std::vector<std::string>{"msisdn"});
+  EXPECT_EQ(caps.refunds, RefundSupport::partial);
+  EXPECT_TRUE(caps.cancel);
+
+  Payment p = paidOrder(k, "fakepay", 100000);
+  RefundRequest rq;
+  rq.refundId = "rf-test-1";
+  rq.amountMinor = 30000;
+  rq.currency = "TZS";
+  auto r = fp->refund(p, rq);
+  ASSERT_TRUE(r.ok()) << r.error().internal;
+  EXPECT_EQ(r.value().state, RefundStatus::State::succeeded);
+  EXPECT_FALSE(r.value().providerRefundId.empty());
+  EXPECT_EQ(r.value().amountMinor, 30000);
+  // The same refund id again: the same refund, not a second one.
+  auto again = fp->refund(p, rq);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again.value().providerRefundId, r.value().providerRefundId);
+  EXPECT_EQ(k.store().query("SELECT COUNT(*) AS n FROM fakepay_sim_refunds").i64(0, "n"), 1);
+  // More than what is left: the provider's refusal arrives as a failed refund.
+  RefundRequest big = rq;
+  big.refundId = "rf-test-2";
+  big.amountMinor = 70001;
+  auto refused = fp->refund(p, big);
+  ASSERT_TRUE(refused.ok());
+  EXPECT_EQ(refused.value().state, RefundStatus::State::failed);
+  // queryRefund by our id; one the provider never made is notFound.
+  auto q = fp->queryRefund(p, rq);
+  ASSERT_TRUE(q.ok());
+  EXPECT_EQ(q.value().state, RefundStatus::State::succeeded);
+  RefundRequest none = rq;
+  none.refundId = "rf-never";
+  auto missing = fp->queryRefund(p, none);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().code, ErrorCode::notFound);
+
+  // A simulator outage: a structured, retryable provider error.
+  ASSERT_EQ(http(k.port(), "POST", "/sandbox/fakepay/script", R"({"refund_failures": 1})").status,
+            200);
+  RefundRequest later = rq;
+  later.refundId = "rf-test-3";
+  later.amountMinor = 1000;
+  auto outage = fp->refund(p, later);
+  ASSERT_FALSE(outage.ok());
+  EXPECT_EQ(outage.error().code, ErrorCode::providerError);
+  EXPECT_EQ(outage.error().providerCode, "500");
+  EXPECT_TRUE(outage.error().retryable);
+
+  // Cancel: a pending order is cancelled at the provider; a paid one answers with its success.
+  auto pending = http(k.port(), "POST", "/shop/orders",
+                      R"({"amount_minor": 5000, "currency": "TZS", "phone": "255712345678",
+                          "providers": ["fakepay"]})");
+  ASSERT_EQ(pending.status, 201) << pending.body;
+  Payment c;
+  c.id = parseJsonObject(pending.body)->getObject("payment")->getValue<std::string>("id");
+  c.providerRef =
+      parseJsonObject(pending.body)->getObject("payment")->getValue<std::string>("provider_ref");
+  auto cancelled = fp->cancel(c);
+  ASSERT_TRUE(cancelled.ok()) << cancelled.error().internal;
+  EXPECT_EQ(cancelled.value().state, ProviderStatus::State::failed);
+  auto tooLate = fp->cancel(p);
+  ASSERT_TRUE(tooLate.ok());
+  EXPECT_EQ(tooLate.value().state, ProviderStatus::State::succeeded);
+
+  // The product's refund hooks.
+  auto shop = find<Product>(k, "shop");
+  ASSERT_TRUE(shop);
+  Refund refund;
+  refund.id = "rf-test-1";
+  refund.paymentId = p.id;
+  refund.amountMinor = 30000;
+  refund.currency = "TZS";
+  EXPECT_TRUE(shop->checkRefund(p, refund).ok());
+  EXPECT_EQ(shop->onPaymentRefunded(p, refund).kind, JobOutcome::Kind::done);
+  EXPECT_EQ(k.store()
+                .query("SELECT COUNT(*) AS n FROM shop_fulfilments WHERE kind = ?",
+                       {std::string("refunded:rf-test-1")})
+                .i64(0, "n"),
+            1);
+}
+
+TEST(PluginAbi, Sdk11AProductsRefusalCarriesItsText) {
+  TempDir dir;
+  Kernel k(ConfigLoader::loadString(sdk11Yaml(dir, "{refuse_refunds: \"already shipped\"}"),
+                                    "test.yaml"));
+  k.open();
+  auto shop = find<Product>(k, "shop");
+  ASSERT_TRUE(shop);
+  Payment p;
+  p.id = "p1";
+  Refund refund;
+  refund.id = "rf1";
+  auto st = shop->checkRefund(p, refund);
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.error().code, ErrorCode::conflict);
+  EXPECT_EQ(st.error().external, "already shipped");
+}
+
+// A 1.0 plugin has none of the 1.1 hooks: it declares no requirements, no refunds and no
+// cancel, and the kernel's calls get the SDK's defaults instead of reaching missing code.
+TEST(PluginAbi, ASdk10PluginHasNoRefundsOrCancel) {
+  TempDir dir;
+  Kernel k(ConfigLoader::loadString(sdk11Yaml(dir), "test.yaml"));
+  k.open();
+  k.start();
+  auto old = find<PaymentProvider>(k, "fakepay_sdk10");
+  ASSERT_TRUE(old);
+  Capabilities caps = old->capabilities();
+  EXPECT_TRUE(caps.requires.empty());
+  EXPECT_EQ(caps.refunds, RefundSupport::none);
+  EXPECT_FALSE(caps.cancel);
+  Payment p = paidOrder(k, "fakepay_sdk10", 1000);
+  RefundRequest rq;
+  rq.refundId = "rf-old";
+  rq.amountMinor = 1000;
+  auto r = old->refund(p, rq);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, ErrorCode::invalidInput);
+  EXPECT_FALSE(old->cancel(p).ok());
+  EXPECT_EQ(k.store().query("SELECT COUNT(*) AS n FROM fakepay_sim_refunds").i64(0, "n"), 0);
+}
+
 TEST(PluginLoader, DuplicateName) {
   std::string e = loadError(entry("testplugin", testPluginPath("testplugin")) +
                             entry("testplugin", testPluginPath("testplugin")));

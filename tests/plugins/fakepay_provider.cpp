@@ -11,6 +11,15 @@
 //                {call_delay_ms}: every initiate and query waits this long (a slow provider)
 //   GET  /allowlisted: 200 {client_ip} when the caller's address (Request::clientIp) is in
 //        settings.allowed_ips, else 403 — an allow-list like a real provider's callback check
+// Refunds and cancel (SDK 1.1; capabilities from settings.refunds / settings.cancel):
+//   POST /orders/{ref}/refunds {refund_key, amount_minor} → 201 {id, status, amount_minor} (the
+//        same refund_key again → 200 with the refund it made: idempotent); 409 when the order is
+//        not paid, 422 when the amount exceeds what is left
+//   GET  /refunds/by-key/{refund_key} → the refund, or 404
+//   POST /refunds/{id}/settle {outcome: succeeded|failed} → a pending refund's outcome
+//   POST /orders/{ref}/cancel → 200 {status: cancelled} for a pending order, 409 {status: paid}
+//   POST /script also takes {refund_pending, refund_timeouts, refund_failures}: the next N
+//        refunds stay pending / are made but answer after the caller's timeout / answer 500
 // Webhooks carry X-Fakepay-Signature: hex(HMAC-SHA256(secret, raw body)).
 #include <Poco/JSON/Parser.h>
 #include <Poco/UUIDGenerator.h>
@@ -62,7 +71,16 @@ class FakePay final : public malipo::PaymentProvider {
 
   std::string name() const override { return FAKEPAY_NAME; }
   malipo::Capabilities capabilities() const override {
-    return {s_.getStringList("currencies"), {"redirect", "sms_proof", "ussd_push"}};
+    malipo::Capabilities c{s_.getStringList("currencies"), {"redirect", "sms_proof", "ussd_push"}};
+#if MALIPO_SDK_MINOR >= 1  // also built against the frozen SDK 1.0 headers (fakepay_sdk10)
+    c.requires = s_.getStringList("requires");
+    std::string refunds = s_.getString("refunds");
+    c.refunds = refunds == "partial" ? malipo::RefundSupport::partial
+                : refunds == "full"  ? malipo::RefundSupport::full
+                                     : malipo::RefundSupport::none;
+    c.cancel = s_.getBool("cancel");
+#endif
+    return c;
   }
 
   std::vector<malipo::Migration> migrations() const override {
@@ -74,8 +92,121 @@ class FakePay final : public malipo::PaymentProvider {
         "NULL, amount_minor BIGINT NOT NULL, "
         "currency TEXT NOT NULL, status TEXT NOT NULL, txn_id TEXT, paid_amount BIGINT, "
         "paid_currency TEXT, webhook_url TEXT NOT NULL)";
-    return {m};
+    malipo::Migration r;
+    r.version = 2;
+    r.description = "simulator refunds";
+    r.sqlite =
+        "CREATE TABLE IF NOT EXISTS fakepay_sim_refunds (id TEXT PRIMARY KEY, ref TEXT NOT NULL, "
+        "refund_key TEXT NOT NULL UNIQUE, amount_minor BIGINT NOT NULL, status TEXT NOT NULL)";
+    return {m, r};
   }
+
+#if MALIPO_SDK_MINOR >= 1
+  // Refunds go to the order the provider knows; our refund id is the provider's idempotency
+  // key, so a refund asked for again (after a crash or a timeout) is never made twice.
+  malipo::Result<malipo::RefundStatus> refund(const malipo::Payment& p,
+                                              const malipo::RefundRequest& rq) override {
+    if (p.providerRef.empty())
+      return malipo::Error::make(malipo::ErrorCode::invalidInput, "payment has no provider ref");
+    Poco::JSON::Object body;
+    body.set("refund_key", rq.refundId);
+    body.set("amount_minor", rq.amountMinor);
+    auto r = call("POST", "/orders/" + p.providerRef + "/refunds", toText(body));
+    if (!r.ok()) return r.error();
+    int status = r.value().status;
+    if (status == 409 || status == 422) {
+      malipo::RefundStatus st;
+      st.state = malipo::RefundStatus::State::failed;
+      st.reason = "The provider refused the refund.";
+      st.detail = "refund returned " + std::to_string(status) + ": " + r.value().body;
+      return st;
+    }
+    if (status != 200 && status != 201) {
+      malipo::Error e = malipo::Error::make(malipo::ErrorCode::providerError,
+                                            "refund returned " + std::to_string(status));
+      e.providerCode = std::to_string(status);
+      e.retryable = status >= 500;
+      return e;
+    }
+    return refundStatus(*parse(r.value().body));
+  }
+  // Looked up by our refund id, so it works when refund() timed out; notFound when the
+  // provider never made it.
+  malipo::Result<malipo::RefundStatus> queryRefund(const malipo::Payment&,
+                                                   const malipo::RefundRequest& rq) override {
+    auto r = call("GET", "/refunds/by-key/" + rq.refundId, "");
+    if (!r.ok()) return r.error();
+    if (r.value().status == 404)
+      return malipo::Error::make(malipo::ErrorCode::notFound, "the provider has no such refund");
+    if (r.value().status != 200)
+      return malipo::Error::make(malipo::ErrorCode::providerError,
+                                 "refund status returned " + std::to_string(r.value().status));
+    return refundStatus(*parse(r.value().body));
+  }
+  malipo::Result<malipo::ProviderStatus> cancel(const malipo::Payment& p) override {
+    if (p.providerRef.empty()) return query(p);  // never created there: ask what it knows
+    auto r = call("POST", "/orders/" + p.providerRef + "/cancel", "");
+    if (!r.ok()) return r.error();
+    if (r.value().status == 409) return query(p);  // paid meanwhile: the provider's word
+    if (r.value().status != 200)
+      return malipo::Error::make(malipo::ErrorCode::providerError,
+                                 "cancel returned " + std::to_string(r.value().status));
+    malipo::ProviderStatus st;
+    st.state = malipo::ProviderStatus::State::failed;
+    st.reason = "The payment was cancelled.";
+    st.detail = "status=cancelled";
+    return st;
+  }
+
+  // The sandbox driver: the customer pays (or declines) at the simulator, which notifies the
+  // kernel; the notification is handed back for replay.
+  malipo::Result<malipo::SandboxResult> sandboxPay(const malipo::Payment& p,
+                                                   const malipo::SandboxPayment& how) override {
+    std::string ref = p.providerRef;
+    if (ref.empty()) {
+      auto rows = host_.db().query("SELECT ref FROM fakepay_sim_orders WHERE order_id = ?", {p.id});
+      if (rows.empty())
+        return malipo::Error::make(malipo::ErrorCode::notFound, "no simulated order for payment");
+      ref = rows.str(0, "ref");
+    }
+    Poco::JSON::Object body;
+    body.set("outcome", how.outcome == "failed" ? "failed" : "paid");
+    if (how.amountMinor >= 0) body.set("amount_minor", how.amountMinor);
+    if (!how.currency.empty()) body.set("currency", how.currency);
+    if (!how.txnId.empty()) body.set("txn_id", how.txnId);
+    malipo::OutboundRequest o;
+    o.method = "POST";
+    o.url = host_.publicUrl() + "/sandbox/" + FAKEPAY_NAME + "/orders/" + ref + "/pay";
+    o.body = toText(body);
+    o.timeoutMs = 10000;
+    auto r = host_.http().send(o);
+    if (!r.ok()) return r.error();
+    if (r.value().status != 200)
+      return malipo::Error::make(malipo::ErrorCode::providerError,
+                                 "simulator pay returned " + std::to_string(r.value().status));
+    auto out = parse(r.value().body);
+    malipo::SandboxResult res;
+    res.txnId = out->getValue<std::string>("txn_id");
+    malipo::Request w;
+    w.method = "POST";
+    w.path = std::string("/webhooks/") + FAKEPAY_NAME;
+    w.body = out->getValue<std::string>("webhook_body");
+    w.headers = {{"Content-Type", "application/json"},
+                 {"X-Fakepay-Signature", hmacHex(s_.getString("secret"), w.body)}};
+    res.webhooks.push_back(std::move(w));
+    return res;
+  }
+  malipo::Status sandboxFault(const std::string& fault, int count) override {
+    if (fault == "initiate_timeout") {
+      createTimeouts_ = count;
+    } else if (fault == "query_failure") {
+      queryFailures_ = count;
+    } else {
+      return malipo::Error::make(malipo::ErrorCode::invalidInput, "unknown fault " + fault);
+    }
+    return malipo::okStatus();
+  }
+#endif
 
   malipo::Result<malipo::InitiateResult> initiate(const malipo::Payment& p,
                                                   const malipo::CreatePayment&) override {
@@ -137,7 +268,11 @@ class FakePay final : public malipo::PaymentProvider {
       const malipo::Request& req) override {
     std::string sig = req.header("X-Fakepay-Signature");
     std::string want = hmacHex(s_.getString("secret"), req.body);
-    if (sig.size() != want.size() || CRYPTO_memcmp(sig.data(), want.data(), want.size()) != 0)
+    // settings.verify_signatures false: a deliberately broken provider (the conformance kit's
+    // own test shows the kit catches it).
+    bool verify = s_.getBool("verify_signatures");
+    if (verify &&
+        (sig.size() != want.size() || CRYPTO_memcmp(sig.data(), want.data(), want.size()) != 0))
       return malipo::Error::make(malipo::ErrorCode::unauthorized,
                                  "bad or missing X-Fakepay-Signature");
     try {
@@ -278,6 +413,102 @@ class FakePay final : public malipo::PaymentProvider {
       return malipo::Response::json(
           200, Poco::JSON::Object().set("txn_id", txn).set("webhook_body", body));
     });
+    r.add("POST", base + "/orders/{ref}/refunds", [this, authorized](const malipo::Request& req) {
+      if (!authorized(req))
+        return malipo::Response::json(401, Poco::JSON::Object().set("error", "bad key"));
+      if (refundFailures_ > 0) {
+        --refundFailures_;
+        return malipo::Response::json(500, Poco::JSON::Object().set("error", "simulated outage"));
+      }
+      auto in = parse(req.body);
+      std::string key = in->getValue<std::string>("refund_key");
+      Poco::Int64 amount = in->getValue<Poco::Int64>("amount_minor");
+      int code = 201;
+      Poco::JSON::Object out;
+      host_.db().write([&](malipo::Tx& tx) {
+        auto existing = tx.query("SELECT * FROM fakepay_sim_refunds WHERE refund_key = ?", {key});
+        if (!existing.empty()) {
+          code = 200;
+          out = refundJson(existing, 0);
+          return;
+        }
+        auto order = tx.query("SELECT * FROM fakepay_sim_orders WHERE ref = ?", {req.param("ref")});
+        if (order.empty() || order.str(0, "status") != "paid") {
+          code = 409;
+          out.set("error", "order not paid");
+          return;
+        }
+        auto done = tx.query(
+            "SELECT COALESCE(SUM(amount_minor), 0) AS s FROM fakepay_sim_refunds WHERE ref = ? AND "
+            "status <> 'failed'",
+            {req.param("ref")});
+        Poco::Int64 paid = order.isNull(0, "paid_amount") ? order.i64(0, "amount_minor")
+                                                          : order.i64(0, "paid_amount");
+        if (amount <= 0 || amount > paid - done.i64(0, "s")) {
+          code = 422;
+          out.set("error", "amount exceeds what is left to refund");
+          return;
+        }
+        std::string id =
+            "RF-" + Poco::UUIDGenerator::defaultGenerator().createRandom().toString().substr(0, 13);
+        std::string status = "succeeded";
+        if (refundPending_ > 0) {
+          --refundPending_;
+          status = "pending";
+        }
+        tx.exec(
+            "INSERT INTO fakepay_sim_refunds (id, ref, refund_key, amount_minor, status) VALUES "
+            "(?, ?, ?, ?, ?)",
+            {id, req.param("ref"), key, amount, status});
+        out.set("id", id).set("status", status).set("amount_minor", amount);
+      });
+      // Made, but the answer comes after the caller gave up.
+      if (code == 201 && refundTimeouts_ > 0) {
+        --refundTimeouts_;
+        std::this_thread::sleep_for(std::chrono::milliseconds(s_.getInt("timeout_ms") + 300));
+      }
+      return malipo::Response::json(code, out);
+    });
+    r.add("GET", base + "/refunds/by-key/{key}", [this, authorized](const malipo::Request& req) {
+      if (!authorized(req))
+        return malipo::Response::json(401, Poco::JSON::Object().set("error", "bad key"));
+      auto rows = host_.db().query("SELECT * FROM fakepay_sim_refunds WHERE refund_key = ?",
+                                   {req.param("key")});
+      if (rows.empty())
+        return malipo::Response::json(404, Poco::JSON::Object().set("error", "no such refund"));
+      return malipo::Response::json(200, refundJson(rows, 0));
+    });
+    r.add("POST", base + "/refunds/{id}/settle", [this](const malipo::Request& req) {
+      auto in = parse(req.body.empty() ? "{}" : req.body);
+      std::int64_t changed = 0;
+      host_.db().write([&](malipo::Tx& tx) {
+        changed =
+            tx.exec("UPDATE fakepay_sim_refunds SET status = ? WHERE id = ? AND status = 'pending'",
+                    {in->optValue<std::string>("outcome", "succeeded"), req.param("id")});
+      });
+      return malipo::Response::json(changed ? 200 : 409,
+                                    Poco::JSON::Object().set("changed", changed > 0));
+    });
+    r.add("POST", base + "/orders/{ref}/cancel", [this, authorized](const malipo::Request& req) {
+      if (!authorized(req))
+        return malipo::Response::json(401, Poco::JSON::Object().set("error", "bad key"));
+      std::string status;
+      host_.db().write([&](malipo::Tx& tx) {
+        auto rows =
+            tx.query("SELECT status FROM fakepay_sim_orders WHERE ref = ?", {req.param("ref")});
+        if (rows.empty()) return;
+        status = rows.str(0, "status");
+        if (status == "pending") {
+          tx.exec("UPDATE fakepay_sim_orders SET status = 'cancelled' WHERE ref = ?",
+                  {req.param("ref")});
+          status = "cancelled";
+        }
+      });
+      if (status.empty())
+        return malipo::Response::json(404, Poco::JSON::Object().set("error", "no such order"));
+      return malipo::Response::json(status == "cancelled" ? 200 : 409,
+                                    Poco::JSON::Object().set("status", status));
+    });
     r.add("GET", base + "/allowlisted", [this](const malipo::Request& req) {
       auto ips = s_.getStringList("allowed_ips");
       bool ok = std::find(ips.begin(), ips.end(), req.clientIp) != ips.end();
@@ -290,11 +521,37 @@ class FakePay final : public malipo::PaymentProvider {
       createTimeouts_ = in->optValue<int>("create_timeouts", 0);
       createFailures_ = in->optValue<int>("create_failures", 0);
       queryFailures_ = in->optValue<int>("query_failures", 0);
+      refundPending_ = in->optValue<int>("refund_pending", 0);
+      refundTimeouts_ = in->optValue<int>("refund_timeouts", 0);
+      refundFailures_ = in->optValue<int>("refund_failures", 0);
       return malipo::Response::json(200, Poco::JSON::Object().set("ok", true));
     });
   }
 
  private:
+  static Poco::JSON::Object refundJson(const malipo::Rows& rows, std::size_t i) {
+    Poco::JSON::Object o;
+    o.set("id", rows.str(i, "id"));
+    o.set("status", rows.str(i, "status"));
+    o.set("amount_minor", rows.i64(i, "amount_minor"));
+    return o;
+  }
+#if MALIPO_SDK_MINOR >= 1
+  static malipo::RefundStatus refundStatus(const Poco::JSON::Object& o) {
+    malipo::RefundStatus st;
+    std::string status = o.optValue<std::string>("status", "");
+    st.providerRefundId = o.optValue<std::string>("id", "");
+    st.amountMinor = o.optValue<Poco::Int64>("amount_minor", -1);
+    st.detail = "refund status=" + status;
+    if (status == "succeeded") {
+      st.state = malipo::RefundStatus::State::succeeded;
+    } else if (status == "failed") {
+      st.state = malipo::RefundStatus::State::failed;
+      st.reason = "The provider could not make the refund.";
+    }
+    return st;
+  }
+#endif
   std::string baseUrl() const {
     std::string b = s_.getString("base_url");
     return b.empty() ? host_.publicUrl() + "/sandbox/" + FAKEPAY_NAME : b;
@@ -317,6 +574,7 @@ class FakePay final : public malipo::PaymentProvider {
   malipo::Host& host_;
   malipo::Settings s_;
   std::atomic<int> createTimeouts_{0}, createFailures_{0}, queryFailures_{0}, callDelayMs_{0};
+  std::atomic<int> refundPending_{0}, refundTimeouts_{0}, refundFailures_{0};
 };
 
 malipo::SchemaNode fakeSchema() {
@@ -328,6 +586,13 @@ malipo::SchemaNode fakeSchema() {
       .field("timeout_ms", integer("API timeout").def(1000))
       .field("allowed_ips", list("addresses the simulator's /allowlisted route admits", str("IP"))
                                 .def(Poco::JSON::Array::Ptr(new Poco::JSON::Array)))
+      .field("verify_signatures",
+             boolean("check X-Fakepay-Signature (false: a broken provider, for tests)").def(true))
+      .field("refunds", str("refunds offered: none, full or partial").def("partial"))
+      .field("cancel", boolean("the provider can cancel a pending order").def(true))
+      .field("requires",
+             list("customer fields needed to initiate (msisdn, email, country)", str("field"))
+                 .def(Poco::JSON::Array::Ptr(new Poco::JSON::Array)))
       .field("currencies", list("currencies served", str("ISO 4217")).def([] {
         Poco::JSON::Array::Ptr a = new Poco::JSON::Array;
         a->add("TZS");

@@ -6,6 +6,8 @@
 //   GET  /shop/payments/{id} → the payment (sync on read)
 //   POST /shop/payments/{id}/proof {"text": "..."} → proof outcome
 //   POST /shop/webhook-alias → the webhook inbox of settings.alias_provider
+// Refunds (SDK 1.1): checkRefund refuses with settings.refuse_refunds (its text) when set;
+// onPaymentRefunded records a fulfilment of kind "refunded:<refund id>" (tests count them).
 #include <Poco/JSON/Parser.h>
 
 #include <chrono>
@@ -124,6 +126,15 @@ class Shop final : public malipo::Product {
   malipo::JobOutcome onPaymentFailed(const malipo::Payment& p) override {
     return record(p, "failed");
   }
+  malipo::Status checkRefund(const malipo::Payment&, const malipo::Refund&) override {
+    std::string why = host_.settings().getString("refuse_refunds");
+    if (why.empty()) return malipo::okStatus();
+    return malipo::Error::make(malipo::ErrorCode::conflict, "shop refuses refunds", why);
+  }
+  malipo::JobOutcome onPaymentRefunded(const malipo::Payment& p,
+                                       const malipo::Refund& refund) override {
+    return record(p, "refunded:" + refund.id);
+  }
 
  private:
   malipo::JobOutcome record(const malipo::Payment& p, const std::string& kind) {
@@ -145,6 +156,8 @@ malipo::SchemaNode shopSchema() {
       .field("fulfil_delay_ms", integer("sleep in fulfilment (to widen race windows)").def(0))
       .field("deliver_in_tx",
              boolean("deliver inside the kernel's transaction (onPaymentSettledInTx)").def(true))
+      .field("refuse_refunds",
+             str("when set, checkRefund refuses every refund with this text").def(""))
       .field(
           "fulfil_fail",
           str("'permanent': fulfilment fails at once; 'always_retry': it never succeeds").def(""));

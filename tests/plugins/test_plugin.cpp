@@ -67,6 +67,14 @@ class TestComponent final : public malipo::Component {
                 200, Poco::JSON::Object().set("user", req.userId.value_or("anonymous")));
           },
           {malipo::Auth::optional, "", 0, ""});
+    // The operator acting on an admin route (the admin token's name), for reads and actions.
+    for (const char* method : {"GET", "POST"})
+      r.add(method, "/test/admin/actor",
+            [](const malipo::Request& req) {
+              return malipo::Response::json(
+                  200, Poco::JSON::Object().set("actor", req.userId.value_or("")));
+            },
+            {malipo::Auth::admin, "", 0, ""});
     r.add("GET", "/test/limited",
           [](const malipo::Request&) { return malipo::Response::text(200, "ok"); },
           {malipo::Auth::none, "tight", 0, ""});

@@ -52,6 +52,10 @@ nm -D --defined-only "$SO" | grep -q ' malipo_plugin_' || fail "no malipo_plugin
 if nm -D --defined-only "$SO" | grep -q acmepay; then fail "the plugin's own symbols are exported"; fi
 (cd "$WORK/acmepay/build" && timeout 120 ctest --output-on-failure > "$WORK/ctest.log" 2>&1) || {
   cat "$WORK/ctest.log" >&2; fail "the scaffold's own tests failed"; }
+# The installed conformance kit passes the scaffold's provider.
+timeout 180 "$P/bin/malipo-conformance" --plugin "$SO" > "$WORK/conformance.log" 2>&1 || {
+  cat "$WORK/conformance.log" >&2; fail "the scaffold's provider fails the conformance kit"; }
+grep -q "every check passed" "$WORK/conformance.log" || { cat "$WORK/conformance.log" >&2; fail "no conformance verdict"; }
 
 # Loaded by YAML into the installed kernel, the library path relative to the config's folder.
 mkdir -p "$WORK/etc"
@@ -113,4 +117,4 @@ BALANCE=$(curl -sf "$BASE/api/v1/verification-credits/balance" -H "Authorization
 kill -TERM "$PID"
 wait "$PID" || fail "exit code $? after SIGTERM"
 PID=""
-echo "out_of_tree: OK (scaffold built against the installed SDK, loaded by YAML, payment succeeded, 10 credits)"
+echo "out_of_tree: OK (scaffold built against the installed SDK, passes malipo-conformance, loaded by YAML, payment succeeded, 10 credits)"

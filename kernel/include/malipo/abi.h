@@ -46,7 +46,7 @@
 #include <stdint.h>
 
 #define MALIPO_SDK_MAJOR 1
-#define MALIPO_SDK_MINOR 0
+#define MALIPO_SDK_MINOR 1
 
 #ifdef __cplusplus
 extern "C" {
@@ -95,6 +95,10 @@ enum {
   MLP_K_ERR_INTERNAL = 2, /* for logs */
   MLP_K_ERR_EXTERNAL = 3, /* safe for clients */
   MLP_K_ERR_RETRY_AFTER = 4,
+  /* 1.1: a provider's own answer, structured (Error::providerCode/providerText/retryable) */
+  MLP_K_ERR_PROVIDER_CODE = 5,
+  MLP_K_ERR_PROVIDER_TEXT = 6,
+  MLP_K_ERR_RETRYABLE = 7, /* 0/1 */
 
   /* generic */
   MLP_K_TEXT = 10, /* a string result (account summary, metadata, JSON, HTML) */
@@ -111,6 +115,7 @@ enum {
   MLP_K_ITEMS = 21,    /* children: catalog items / webhook events / migrations */
   MLP_K_CUSTOMER = 22, /* child: customer */
   MLP_K_ITEM = 23,     /* child: one catalog item */
+  MLP_K_REFUND = 24,   /* 1.1, child: a refund (MLP_K_RF_*) */
 
   /* payment (MLP_K_PAYMENT) */
   MLP_K_PAY_ID = 100,
@@ -135,6 +140,7 @@ enum {
   MLP_K_PAY_GROSS = 119, /* -1: not reported */
   MLP_K_PAY_FEE = 120,
   MLP_K_PAY_NET = 121,
+  MLP_K_PAY_REFUNDED = 122, /* 1.1: minor units refunded so far */
 
   /* customer (MLP_K_CUSTOMER) */
   MLP_K_CUST_ACCOUNT = 130,
@@ -175,12 +181,43 @@ enum {
   MLP_K_EV_SUMMARY = 183,
   MLP_K_CAP_CURRENCIES = 190, /* string list */
   MLP_K_CAP_CHANNELS = 191,   /* string list */
+  /* 1.1 */
+  MLP_K_CAP_REQUIRES = 192,   /* string list: "msisdn", "email", "country" */
+  MLP_K_CAP_REFUNDS = 193,    /* MLP_REFUNDS_*; absent or unknown: none */
+  MLP_K_CAP_CANCEL = 194,     /* 0/1 */
+  MLP_K_ST_RETRY_AFTER = 195, /* seconds: pending, ask again then (0: the kernel's schedule) */
+  MLP_K_ST_PROVENANCE = 196,  /* "", "query", "callback" */
+  MLP_K_ST_RESULT_CODE = 197, /* the provider's own result code */
 
   /* catalog item (MLP_K_ITEM, MLP_K_ITEMS); MLP_K_NAME is the product in catalog answers */
   MLP_K_ITEM_ID = 200,
   MLP_K_ITEM_NAME = 201,
   MLP_K_ITEM_AMOUNT = 202,
   MLP_K_ITEM_CURRENCY = 203,
+
+  /* 1.1: refund (MLP_K_REFUND): what products hear of, and what a provider is asked for */
+  MLP_K_RF_ID = 600,
+  MLP_K_RF_PAYMENT_ID = 601,
+  MLP_K_RF_AMOUNT = 602, /* minor units */
+  MLP_K_RF_CURRENCY = 603,
+  MLP_K_RF_REASON = 604,
+  MLP_K_RF_ACTOR = 605,
+  MLP_K_RF_FORCED = 606,             /* 0/1 */
+  MLP_K_RF_PROVIDER_REFUND_ID = 607, /* queryRefund: what refund() answered */
+  /* 1.1: a provider's word on a refund (hook out records) */
+  MLP_K_RS_STATE = 620, /* MLP_ST_*: an unknown value is pending */
+  MLP_K_RS_PROVIDER_REFUND_ID = 621,
+  MLP_K_RS_AMOUNT = 622, /* -1: not reported */
+  MLP_K_RS_REASON = 623,
+  MLP_K_RS_DETAIL = 624,
+  MLP_K_RS_RETRY_AFTER = 625,
+  /* 1.1: the sandbox driver (MLP_HOOK_SANDBOX_*) */
+  MLP_K_SB_OUTCOME = 640, /* "paid", "failed" */
+  MLP_K_SB_AMOUNT = 641,  /* -1: what is due */
+  MLP_K_SB_CURRENCY = 642,
+  MLP_K_SB_TXN = 643,
+  MLP_K_SB_FAULT = 644, /* "initiate_timeout", "query_failure" */
+  MLP_K_SB_COUNT = 645,
 
   /* HTTP request (MLP_K_REQUEST) */
   MLP_K_REQ_METHOD = 300,
@@ -287,6 +324,9 @@ enum {
 /* what a provider reports (MLP_K_ST_STATE): an unknown value is pending */
 enum { MLP_ST_PENDING = 1, MLP_ST_SUCCEEDED = 2, MLP_ST_FAILED = 3 };
 
+/* 1.1: what a provider can refund (MLP_K_CAP_REFUNDS): an unknown value is none */
+enum { MLP_REFUNDS_NONE = 1, MLP_REFUNDS_FULL = 2, MLP_REFUNDS_PARTIAL = 3 };
+
 /* job outcomes (MLP_K_JOB_OUTCOME): an unknown value is a retry */
 enum { MLP_JOB_DONE = 1, MLP_JOB_RETRY = 2, MLP_JOB_FAIL = 3 };
 
@@ -354,13 +394,22 @@ enum {
   MLP_HOOK_REQUEST_PUSH = 15,  /* in PAYMENT, MSISDN; out ACTION */
   MLP_HOOK_ROUTES = 16,        /* add provider-owned routes */
   MLP_HOOK_SIMULATOR = 17,     /* sandbox only: add simulator routes */
+  /* providers, 1.1 (a kernel calls them only when capabilities say so) */
+  MLP_HOOK_REFUND = 18,        /* in PAYMENT, REFUND; out MLP_K_RS_* */
+  MLP_HOOK_QUERY_REFUND = 19,  /* in PAYMENT, REFUND (with RF_PROVIDER_REFUND_ID); out RS_* */
+  MLP_HOOK_CANCEL = 20,        /* in PAYMENT; out MLP_K_ST_* */
+  MLP_HOOK_SANDBOX_PAY = 21,   /* sandbox: in PAYMENT, MLP_K_SB_*; out SB_TXN, ITEMS: requests */
+  MLP_HOOK_SANDBOX_FAULT = 22, /* sandbox: in SB_FAULT, SB_COUNT */
   /* products */
   MLP_HOOK_SETTLED = 30,         /* in PAYMENT; out MLP_K_JOB_OUTCOME/ERROR/RETRY_IN_MS */
   MLP_HOOK_SETTLED_IN_TX = 31,   /* as SETTLED, with tx: delivery in the kernel's transaction */
   MLP_HOOK_FAILED = 32,          /* in PAYMENT; out outcome */
   MLP_HOOK_CATALOG = 33,         /* in CHANNEL; out ITEMS: items */
   MLP_HOOK_ACCOUNT_SUMMARY = 34, /* in MLP_K_CUST_ACCOUNT; out TEXT */
-  MLP_HOOK_CHANNEL_SALE = 35     /* in ITEM, CUSTOMER; out TEXT (payment metadata) */
+  MLP_HOOK_CHANNEL_SALE = 35,    /* in ITEM, CUSTOMER; out TEXT (payment metadata) */
+  /* products, 1.1 */
+  MLP_HOOK_CHECK_REFUND = 36, /* in PAYMENT, REFUND; MLP_FAIL + error refuses the refund */
+  MLP_HOOK_REFUNDED = 37      /* in PAYMENT, REFUND; out outcome (as SETTLED) */
 };
 
 /* payments operations (payments_call) */

@@ -91,6 +91,21 @@ struct WebhookEvent {
   std::string summary;      // internal, for the event log (no personal data)
 };
 
+// Sandbox only (SDK 1.1): what the simulator is told a customer did, so tools that know no
+// provider's simulator (the conformance kit) can drive any of them.
+struct SandboxPayment {
+  std::string outcome = "paid";   // "paid" or "failed"
+  std::int64_t amountMinor = -1;  // what the customer paid (-1: what is due)
+  std::string currency;           // as paid ("": the payment's)
+  std::string txnId;              // the provider's transaction id to use ("": a new one)
+};
+// What the simulator then did: its transaction id and the notifications it sent to the
+// kernel (method, path, headers, body), so they can be replayed or tampered with.
+struct SandboxResult {
+  std::string txnId;
+  std::vector<Request> webhooks;
+};
+
 class PaymentProvider : public Component {
  public:
   virtual std::string name() const = 0;
@@ -140,6 +155,21 @@ class PaymentProvider : public Component {
     (void)payment;
     return Error::make(ErrorCode::invalidInput, "cancel not supported by this provider",
                        "This payment cannot be cancelled at the provider.");
+  }
+  // SDK 1.1, sandbox only: the simulator's driver. sandboxPay makes the simulated provider
+  // settle (or decline) `payment` as a customer would and notify the kernel as the real one
+  // does; sandboxFault makes its next `count` calls of a kind misbehave: "initiate_timeout"
+  // (the order is made but the answer comes after the caller's timeout), "query_failure"
+  // (the status API answers 5xx). Default: no driver (the conformance kit says so).
+  virtual Result<SandboxResult> sandboxPay(const Payment& payment, const SandboxPayment& how) {
+    (void)payment;
+    (void)how;
+    return Error::make(ErrorCode::invalidInput, "this provider's simulator has no driver");
+  }
+  virtual Status sandboxFault(const std::string& fault, int count) {
+    (void)fault;
+    (void)count;
+    return Error::make(ErrorCode::invalidInput, "this provider's simulator has no driver");
   }
   // Provider-owned endpoints (e.g. a return URL, a USSD interaction URL).
   virtual void routes(Router& router) { (void)router; }

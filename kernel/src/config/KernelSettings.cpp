@@ -160,8 +160,17 @@ Decl<K> declare() {
               })
       .object("admin", &K::server, "operator API",
               [](Decl<S>& a) {
-                a.str("token", &H::adminToken, "bearer token for /admin/* (empty: admin API off)")
-                    .strongSecret(true);
+                a.str("token", &H::adminToken,
+                      "bearer token for /admin/* of the operator named 'admin' (empty: none)")
+                    .strongSecret(true)
+                    .map("tokens", &H::adminTokens,
+                         "named operator tokens (the name is recorded as the actor)",
+                         Decl<H::AdminToken>("an operator's token")
+                             .str("token", &H::AdminToken::token, "its bearer token")
+                             .strongSecret()
+                             .str("role", &H::AdminToken::role,
+                                  "viewer: reads /admin/*; operator: also acts")
+                             .oneOf({"viewer", "operator"}));
               })
       .object("brand", &K::brand, "who customers deal with: shown on pages and in messages",
               [](Decl<BrandSettings>& b) {

@@ -505,16 +505,35 @@ Response HttpServer::route(Request& req, const RouteMatch& m, bool bodyTooLarge)
       req.userId = sub;
       break;
     }
-    case Auth::admin:
-      if (opts_.adminToken.empty())
-        return jsonError(ErrorCode::forbidden, "the admin API is disabled (admin.token is empty)",
+    case Auth::admin: {
+      if (opts_.adminToken.empty() && opts_.adminTokens.empty())
+        return jsonError(ErrorCode::forbidden,
+                         "the admin API is disabled (admin.token and admin.tokens are empty)",
                          req.requestId);
-      if (bearer.empty() || !constantTimeEquals(bearer, opts_.adminToken))
-        return jsonError(ErrorCode::unauthorized, "Unauthorized", req.requestId);
+      // Every token is compared (in constant time), so the time taken says nothing of which
+      // one matched or how much of one.
+      std::string actor, role;
+      if (!bearer.empty()) {
+        if (!opts_.adminToken.empty() && constantTimeEquals(bearer, opts_.adminToken)) {
+          actor = "admin";
+          role = "operator";
+        }
+        for (const auto& [name, t] : opts_.adminTokens)
+          if (!t.token.empty() && constantTimeEquals(bearer, t.token)) {
+            actor = name;
+            role = t.role;
+          }
+      }
+      if (actor.empty()) return jsonError(ErrorCode::unauthorized, "Unauthorized", req.requestId);
+      if (role != "operator" && req.method != "GET" && req.method != "HEAD")
+        return jsonError(ErrorCode::forbidden,
+                         "the admin token '" + actor + "' may only read (role " + role + ")",
+                         req.requestId);
       // On an admin route userId is the operator who acts (the actor recorded with what they
       // do): the name of the admin token that matched.
-      req.userId = "admin";
+      req.userId = actor;
       break;
+    }
   }
 
   try {

@@ -46,6 +46,13 @@ struct HttpOptions {
   RateLimiter::Limit defaultLimit;
   std::map<std::string, RateLimiter::Limit> buckets;
   std::string jwtSecret, jwtIssuer, adminToken;
+  // admin.tokens: named operator tokens; the name is the actor recorded with what they do.
+  // A viewer reads (GET, HEAD) admin routes; an operator also acts.
+  struct AdminToken {
+    std::string token;
+    std::string role = "operator";
+  };
+  std::map<std::string, AdminToken> adminTokens;
   SecurityOptions security;  // pages.* (frame ancestors) and the layout's style hash
 };
 

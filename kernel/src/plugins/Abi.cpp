@@ -287,9 +287,73 @@ class PluginProvider final : public Hooked<PaymentProvider> {
       return *e;
     return abi::getAction(out.in().child(MLP_K_ACTION));
   }
+  // 1.1: refunds and cancel (a 1.0 plugin has no such hooks: the SDK's defaults answer).
+  Result<RefundStatus> refund(const Payment& payment, const RefundRequest& request) override {
+    if (!has(MLP_HOOK_REFUND)) return PaymentProvider::refund(payment, request);
+    return refundCall(MLP_HOOK_REFUND, payment, request, "refund");
+  }
+  Result<RefundStatus> queryRefund(const Payment& payment, const RefundRequest& request) override {
+    if (!has(MLP_HOOK_QUERY_REFUND)) return PaymentProvider::queryRefund(payment, request);
+    return refundCall(MLP_HOOK_QUERY_REFUND, payment, request, "queryRefund");
+  }
+  Result<ProviderStatus> cancel(const Payment& payment) override {
+    if (!has(MLP_HOOK_CANCEL)) return PaymentProvider::cancel(payment);
+    Owned out(kernelApi());
+    if (auto e = call(
+            MLP_HOOK_CANCEL, out, [&](Out in) { abi::put(in.add(MLP_K_PAYMENT), payment); },
+            "cancel"))
+      return *e;
+    return abi::getStatus(out.in());
+  }
+  Result<SandboxResult> sandboxPay(const Payment& payment, const SandboxPayment& how) override {
+    if (!has(MLP_HOOK_SANDBOX_PAY)) return PaymentProvider::sandboxPay(payment, how);
+    Owned out(kernelApi());
+    if (auto e = call(
+            MLP_HOOK_SANDBOX_PAY, out,
+            [&](Out in) {
+              abi::put(in.add(MLP_K_PAYMENT), payment);
+              abi::put(in, how);
+            },
+            "sandboxPay"))
+      return *e;
+    SandboxResult r;
+    In o = out.in();
+    r.txnId = o.s(MLP_K_SB_TXN);
+    for (std::uint32_t i = 0; i < o.count(MLP_K_ITEMS); ++i)
+      r.webhooks.push_back(abi::getRequest(o.child(MLP_K_ITEMS, i)));
+    return r;
+  }
+  Status sandboxFault(const std::string& fault, int count) override {
+    if (!has(MLP_HOOK_SANDBOX_FAULT)) return PaymentProvider::sandboxFault(fault, count);
+    Owned out(kernelApi());
+    if (auto e = call(
+            MLP_HOOK_SANDBOX_FAULT, out,
+            [&](Out in) {
+              in.s(MLP_K_SB_FAULT, fault);
+              in.i(MLP_K_SB_COUNT, count);
+            },
+            "sandboxFault"))
+      return *e;
+    return okStatus();
+  }
   // The plugin adds its routes through its own host (route_add): the same router.
   void routes(Router&) override { callVoid(*o_, MLP_HOOK_ROUTES, "routes"); }
   void simulator(Router&) override { callVoid(*o_, MLP_HOOK_SIMULATOR, "simulator"); }
+
+ private:
+  Result<RefundStatus> refundCall(std::uint32_t hook, const Payment& payment,
+                                  const RefundRequest& request, const char* what) {
+    Owned out(kernelApi());
+    if (auto e = call(
+            hook, out,
+            [&](Out in) {
+              abi::put(in.add(MLP_K_PAYMENT), payment);
+              abi::put(in.add(MLP_K_REFUND), request);
+            },
+            what))
+      return *e;
+    return abi::getRefundStatus(out.in());
+  }
 };
 
 class PluginProduct final : public Hooked<Product> {
@@ -341,6 +405,33 @@ class PluginProduct final : public Hooked<Product> {
           abi::put(in.add(MLP_K_CUSTOMER), account);
         },
         "prepareChannelSale");
+  }
+  // 1.1: refunds (a 1.0 plugin has no such hooks: nothing to refuse, nothing to take back).
+  Status checkRefund(const Payment& payment, const Refund& refund) override {
+    if (!has(MLP_HOOK_CHECK_REFUND)) return okStatus();
+    Owned out(kernelApi());
+    if (auto e = call(
+            MLP_HOOK_CHECK_REFUND, out,
+            [&](Out in) {
+              abi::put(in.add(MLP_K_PAYMENT), payment);
+              abi::put(in.add(MLP_K_REFUND), refund);
+            },
+            "checkRefund"))
+      return *e;
+    return okStatus();
+  }
+  JobOutcome onPaymentRefunded(const Payment& payment, const Refund& refund) override {
+    if (!has(MLP_HOOK_REFUNDED)) return JobOutcome::ok();
+    Owned out(kernelApi());
+    if (auto e = call(
+            MLP_HOOK_REFUNDED, out,
+            [&](Out in) {
+              abi::put(in.add(MLP_K_PAYMENT), payment);
+              abi::put(in.add(MLP_K_REFUND), refund);
+            },
+            "onPaymentRefunded"))
+      return JobOutcome::retry(e->internal);
+    return abi::getOutcome(out.in());
   }
 
  private:
@@ -413,8 +504,9 @@ mlp_object* objectAdd(mlp_host* h, std::int32_t kind, mlp_str name, void* self,
 
 bool knownHook(std::int32_t kind, std::uint32_t hook) {
   if (hook == MLP_HOOK_MIGRATIONS || hook == MLP_HOOK_START || hook == MLP_HOOK_STOP) return true;
-  if (kind == MLP_OBJ_PROVIDER) return hook >= MLP_HOOK_CAPABILITIES && hook <= MLP_HOOK_SIMULATOR;
-  if (kind == MLP_OBJ_PRODUCT) return hook >= MLP_HOOK_SETTLED && hook <= MLP_HOOK_CHANNEL_SALE;
+  if (kind == MLP_OBJ_PROVIDER)
+    return hook >= MLP_HOOK_CAPABILITIES && hook <= MLP_HOOK_SANDBOX_FAULT;
+  if (kind == MLP_OBJ_PRODUCT) return hook >= MLP_HOOK_SETTLED && hook <= MLP_HOOK_REFUNDED;
   return false;
 }
 

@@ -728,6 +728,52 @@ inline std::int32_t simulator(void* s, const mlp_rec*, mlp_rec* out, mlp_tx*) no
   });
 }
 
+// 1.1: refunds and cancel.
+inline std::int32_t refund(void* s, const mlp_rec* in, mlp_rec* out, mlp_tx*) noexcept {
+  return guard(out, "refund", [&] {
+    abi::In i(api(), in);
+    return result(out,
+                  self<PaymentProvider>(s).refund(abi::getPayment(i.child(MLP_K_PAYMENT)),
+                                                  abi::getRefundRequest(i.child(MLP_K_REFUND))));
+  });
+}
+inline std::int32_t queryRefund(void* s, const mlp_rec* in, mlp_rec* out, mlp_tx*) noexcept {
+  return guard(out, "queryRefund", [&] {
+    abi::In i(api(), in);
+    return result(
+        out, self<PaymentProvider>(s).queryRefund(abi::getPayment(i.child(MLP_K_PAYMENT)),
+                                                  abi::getRefundRequest(i.child(MLP_K_REFUND))));
+  });
+}
+inline std::int32_t cancel(void* s, const mlp_rec* in, mlp_rec* out, mlp_tx*) noexcept {
+  return guard(out, "cancel", [&] {
+    return result(out, self<PaymentProvider>(s).cancel(
+                           abi::getPayment(abi::In(api(), in).child(MLP_K_PAYMENT))));
+  });
+}
+
+// 1.1: the sandbox driver.
+inline std::int32_t sandboxPay(void* s, const mlp_rec* in, mlp_rec* out, mlp_tx*) noexcept {
+  return guard(out, "sandboxPay", [&] {
+    abi::In i(api(), in);
+    auto r = self<PaymentProvider>(s).sandboxPay(abi::getPayment(i.child(MLP_K_PAYMENT)),
+                                                 abi::getSandboxPayment(i));
+    if (!r.ok()) return fail(out, r.error());
+    abi::Out o(api(), out);
+    o.s(MLP_K_SB_TXN, r.value().txnId);
+    for (const auto& w : r.value().webhooks) abi::put(o.add(MLP_K_ITEMS), w);
+    return MLP_OK;
+  });
+}
+inline std::int32_t sandboxFault(void* s, const mlp_rec* in, mlp_rec* out, mlp_tx*) noexcept {
+  return guard(out, "sandboxFault", [&] {
+    abi::In i(api(), in);
+    Status r = self<PaymentProvider>(s).sandboxFault(i.s(MLP_K_SB_FAULT),
+                                                     static_cast<int>(i.i(MLP_K_SB_COUNT, 1)));
+    return r.ok() ? MLP_OK : fail(out, r.error());
+  });
+}
+
 inline std::int32_t outcome(mlp_rec* out, const JobOutcome& r) {
   abi::put(abi::Out(api(), out), r);
   return MLP_OK;
@@ -775,6 +821,23 @@ inline std::int32_t channelSale(void* s, const mlp_rec* in, mlp_rec* out, mlp_tx
   });
 }
 
+// 1.1: refunds.
+inline std::int32_t checkRefund(void* s, const mlp_rec* in, mlp_rec* out, mlp_tx*) noexcept {
+  return guard(out, "checkRefund", [&] {
+    abi::In i(api(), in);
+    Status r = self<Product>(s).checkRefund(abi::getPayment(i.child(MLP_K_PAYMENT)),
+                                            abi::getRefund(i.child(MLP_K_REFUND)));
+    return r.ok() ? MLP_OK : fail(out, r.error());
+  });
+}
+inline std::int32_t refunded(void* s, const mlp_rec* in, mlp_rec* out, mlp_tx*) noexcept {
+  return guard(out, "onPaymentRefunded", [&] {
+    abi::In i(api(), in);
+    return outcome(out, self<Product>(s).onPaymentRefunded(abi::getPayment(i.child(MLP_K_PAYMENT)),
+                                                           abi::getRefund(i.child(MLP_K_REFUND))));
+  });
+}
+
 }  // namespace hooks
 
 class AbiRegistrar final : public Registrar {
@@ -796,6 +859,11 @@ class AbiRegistrar final : public Registrar {
     hook(o, MLP_HOOK_REQUEST_PUSH, &hooks::requestPush);
     hook(o, MLP_HOOK_ROUTES, &hooks::routes);
     hook(o, MLP_HOOK_SIMULATOR, &hooks::simulator);
+    hook(o, MLP_HOOK_REFUND, &hooks::refund);
+    hook(o, MLP_HOOK_QUERY_REFUND, &hooks::queryRefund);
+    hook(o, MLP_HOOK_CANCEL, &hooks::cancel);
+    hook(o, MLP_HOOK_SANDBOX_PAY, &hooks::sandboxPay);
+    hook(o, MLP_HOOK_SANDBOX_FAULT, &hooks::sandboxFault);
   }
   void addProduct(std::shared_ptr<Product> product) override {
     if (!product) return;
@@ -808,6 +876,8 @@ class AbiRegistrar final : public Registrar {
     hook(o, MLP_HOOK_CATALOG, &hooks::catalog);
     hook(o, MLP_HOOK_ACCOUNT_SUMMARY, &hooks::accountSummary);
     hook(o, MLP_HOOK_CHANNEL_SALE, &hooks::channelSale);
+    hook(o, MLP_HOOK_CHECK_REFUND, &hooks::checkRefund);
+    hook(o, MLP_HOOK_REFUNDED, &hooks::refunded);
     if (api().object_flag(o, MLP_FLAG_DELIVERS_IN_TX, inTx ? 1 : 0) != MLP_OK)
       throw std::logic_error("the kernel does not offer transactional delivery");
   }

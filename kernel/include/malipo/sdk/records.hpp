@@ -180,6 +180,9 @@ inline void put(Out o, const Error& e) {
   o.s(MLP_K_ERR_INTERNAL, e.internal);
   o.s(MLP_K_ERR_EXTERNAL, e.external);
   if (e.retryAfterSeconds > 0) o.i(MLP_K_ERR_RETRY_AFTER, e.retryAfterSeconds);
+  if (!e.providerCode.empty()) o.s(MLP_K_ERR_PROVIDER_CODE, e.providerCode);
+  if (!e.providerText.empty()) o.s(MLP_K_ERR_PROVIDER_TEXT, e.providerText);
+  if (e.retryable) o.i(MLP_K_ERR_RETRYABLE, 1);
 }
 
 // The error an out record carries after MLP_FAIL (or after a code that is not MLP_OK).
@@ -197,6 +200,9 @@ inline Error getError(In in, std::int32_t rc, const std::string& what) {
   if (e.external.empty())
     e.external = e.code == ErrorCode::internal ? "internal error" : e.internal;
   e.retryAfterSeconds = static_cast<int>(in.i(MLP_K_ERR_RETRY_AFTER, 0));
+  e.providerCode = in.s(MLP_K_ERR_PROVIDER_CODE);
+  e.providerText = in.s(MLP_K_ERR_PROVIDER_TEXT);
+  e.retryable = in.i(MLP_K_ERR_RETRYABLE, 0) == 1;
   return e;
 }
 
@@ -303,6 +309,7 @@ inline void put(Out o, const Payment& p) {
   o.i(MLP_K_PAY_GROSS, p.grossMinor);
   o.i(MLP_K_PAY_FEE, p.feeMinor);
   o.i(MLP_K_PAY_NET, p.netMinor);
+  o.i(MLP_K_PAY_REFUNDED, p.refundedMinor);
 }
 inline Payment getPayment(In in) {
   Payment p;
@@ -330,6 +337,7 @@ inline Payment getPayment(In in) {
   p.grossMinor = in.i(MLP_K_PAY_GROSS, -1);
   p.feeMinor = in.i(MLP_K_PAY_FEE, -1);
   p.netMinor = in.i(MLP_K_PAY_NET, -1);
+  p.refundedMinor = in.i(MLP_K_PAY_REFUNDED, 0);
   return p;
 }
 
@@ -401,6 +409,9 @@ inline void put(Out o, const ProviderStatus& s) {
   o.s(MLP_K_ST_PROVIDER_REF, s.providerRef);
   o.s(MLP_K_ST_REASON, s.reason);
   o.s(MLP_K_ST_DETAIL, s.detail);
+  if (s.retryAfterSeconds > 0) o.i(MLP_K_ST_RETRY_AFTER, s.retryAfterSeconds);
+  if (!s.provenance.empty()) o.s(MLP_K_ST_PROVENANCE, s.provenance);
+  if (!s.resultCode.empty()) o.s(MLP_K_ST_RESULT_CODE, s.resultCode);
 }
 inline ProviderStatus getStatus(In in) {
   ProviderStatus s;
@@ -417,6 +428,10 @@ inline ProviderStatus getStatus(In in) {
   s.providerRef = in.s(MLP_K_ST_PROVIDER_REF);
   s.reason = in.s(MLP_K_ST_REASON);
   s.detail = in.s(MLP_K_ST_DETAIL);
+  std::int64_t after = in.i(MLP_K_ST_RETRY_AFTER, 0);
+  s.retryAfterSeconds = after > 0 && after < 86400 * 30 ? static_cast<int>(after) : 0;
+  s.provenance = in.s(MLP_K_ST_PROVENANCE);
+  s.resultCode = in.s(MLP_K_ST_RESULT_CODE);
   return s;
 }
 
@@ -434,9 +449,106 @@ inline WebhookEvent getEvent(In in) {
 inline void put(Out o, const Capabilities& c) {
   o.strs(MLP_K_CAP_CURRENCIES, c.currencies);
   o.strs(MLP_K_CAP_CHANNELS, c.channels);
+  o.strs(MLP_K_CAP_REQUIRES, c.requires);
+  o.i(MLP_K_CAP_REFUNDS, c.refunds == RefundSupport::partial ? MLP_REFUNDS_PARTIAL
+                         : c.refunds == RefundSupport::full  ? MLP_REFUNDS_FULL
+                                                             : MLP_REFUNDS_NONE);
+  o.i(MLP_K_CAP_CANCEL, c.cancel ? 1 : 0);
 }
 inline Capabilities getCapabilities(In in) {
-  return Capabilities{in.strs(MLP_K_CAP_CURRENCIES), in.strs(MLP_K_CAP_CHANNELS)};
+  Capabilities c;
+  c.currencies = in.strs(MLP_K_CAP_CURRENCIES);
+  c.channels = in.strs(MLP_K_CAP_CHANNELS);
+  // A 1.0 plugin sends none of these: no requirements, no refunds, no cancel.
+  c.requires = in.strs(MLP_K_CAP_REQUIRES);
+  std::int64_t r = in.i(MLP_K_CAP_REFUNDS, MLP_REFUNDS_NONE);
+  c.refunds = r == MLP_REFUNDS_PARTIAL ? RefundSupport::partial
+              : r == MLP_REFUNDS_FULL  ? RefundSupport::full
+                                       : RefundSupport::none;  // unknown: none
+  c.cancel = in.i(MLP_K_CAP_CANCEL, 0) == 1;
+  return c;
+}
+
+// ---- the sandbox driver (1.1) -------------------------------------------------------------
+
+inline void put(Out o, const SandboxPayment& h) {
+  o.s(MLP_K_SB_OUTCOME, h.outcome);
+  o.i(MLP_K_SB_AMOUNT, h.amountMinor);
+  o.s(MLP_K_SB_CURRENCY, h.currency);
+  o.s(MLP_K_SB_TXN, h.txnId);
+}
+inline SandboxPayment getSandboxPayment(In in) {
+  SandboxPayment h;
+  h.outcome = in.s(MLP_K_SB_OUTCOME);
+  h.amountMinor = in.i(MLP_K_SB_AMOUNT, -1);
+  h.currency = in.s(MLP_K_SB_CURRENCY);
+  h.txnId = in.s(MLP_K_SB_TXN);
+  return h;
+}
+
+// ---- refunds (1.1) -----------------------------------------------------------------------
+
+inline void put(Out o, const Refund& r) {
+  o.s(MLP_K_RF_ID, r.id);
+  o.s(MLP_K_RF_PAYMENT_ID, r.paymentId);
+  o.i(MLP_K_RF_AMOUNT, r.amountMinor);
+  o.s(MLP_K_RF_CURRENCY, r.currency);
+  o.s(MLP_K_RF_REASON, r.reason);
+  o.s(MLP_K_RF_ACTOR, r.actor);
+  o.i(MLP_K_RF_FORCED, r.forced ? 1 : 0);
+}
+inline Refund getRefund(In in) {
+  Refund r;
+  r.id = in.s(MLP_K_RF_ID);
+  r.paymentId = in.s(MLP_K_RF_PAYMENT_ID);
+  r.amountMinor = in.i(MLP_K_RF_AMOUNT);
+  r.currency = in.s(MLP_K_RF_CURRENCY);
+  r.reason = in.s(MLP_K_RF_REASON);
+  r.actor = in.s(MLP_K_RF_ACTOR);
+  r.forced = in.i(MLP_K_RF_FORCED, 0) == 1;
+  return r;
+}
+
+inline void put(Out o, const RefundRequest& r) {
+  o.s(MLP_K_RF_ID, r.refundId);
+  o.i(MLP_K_RF_AMOUNT, r.amountMinor);
+  o.s(MLP_K_RF_CURRENCY, r.currency);
+  o.s(MLP_K_RF_REASON, r.reason);
+  o.s(MLP_K_RF_PROVIDER_REFUND_ID, r.providerRefundId);
+}
+inline RefundRequest getRefundRequest(In in) {
+  RefundRequest r;
+  r.refundId = in.s(MLP_K_RF_ID);
+  r.amountMinor = in.i(MLP_K_RF_AMOUNT);
+  r.currency = in.s(MLP_K_RF_CURRENCY);
+  r.reason = in.s(MLP_K_RF_REASON);
+  r.providerRefundId = in.s(MLP_K_RF_PROVIDER_REFUND_ID);
+  return r;
+}
+
+inline void put(Out o, const RefundStatus& s) {
+  o.i(MLP_K_RS_STATE, s.state == RefundStatus::State::succeeded ? MLP_ST_SUCCEEDED
+                      : s.state == RefundStatus::State::failed  ? MLP_ST_FAILED
+                                                                : MLP_ST_PENDING);
+  o.s(MLP_K_RS_PROVIDER_REFUND_ID, s.providerRefundId);
+  o.i(MLP_K_RS_AMOUNT, s.amountMinor);
+  o.s(MLP_K_RS_REASON, s.reason);
+  o.s(MLP_K_RS_DETAIL, s.detail);
+  if (s.retryAfterSeconds > 0) o.i(MLP_K_RS_RETRY_AFTER, s.retryAfterSeconds);
+}
+inline RefundStatus getRefundStatus(In in) {
+  RefundStatus s;
+  std::int64_t st = in.i(MLP_K_RS_STATE, MLP_ST_PENDING);
+  s.state = st == MLP_ST_SUCCEEDED ? RefundStatus::State::succeeded
+            : st == MLP_ST_FAILED  ? RefundStatus::State::failed
+                                   : RefundStatus::State::pending;  // unknown: pending
+  s.providerRefundId = in.s(MLP_K_RS_PROVIDER_REFUND_ID);
+  s.amountMinor = in.i(MLP_K_RS_AMOUNT, -1);
+  s.reason = in.s(MLP_K_RS_REASON);
+  s.detail = in.s(MLP_K_RS_DETAIL);
+  std::int64_t after = in.i(MLP_K_RS_RETRY_AFTER, 0);
+  s.retryAfterSeconds = after > 0 && after < 86400 * 30 ? static_cast<int>(after) : 0;
+  return s;
 }
 
 // ---- HTTP --------------------------------------------------------------------------------

@@ -7,23 +7,10 @@
 
 #include <cstdio>
 
+#include "pdf/text_util.hpp"
+
 namespace malipo::cvpdf::detail {
 namespace {
-
-// UTF-16BE hex of the text, for a ToUnicode destination.
-void appendUtf16Hex(std::string& out, std::u32string_view text) {
-  char buf[16];
-  for (char32_t c : text) {
-    if (c >= 0x10000) {
-      const char32_t v = c - 0x10000;
-      std::snprintf(buf, sizeof buf, "%04X%04X", static_cast<unsigned>(0xD800 + (v >> 10)),
-                    static_cast<unsigned>(0xDC00 + (v & 0x3FF)));
-    } else {
-      std::snprintf(buf, sizeof buf, "%04X", static_cast<unsigned>(c));
-    }
-    out += buf;
-  }
-}
 
 std::string toUnicodeCMap(const std::vector<std::u32string>& textOfCid) {
   std::string s =
@@ -35,13 +22,13 @@ std::string toUnicodeCMap(const std::vector<std::u32string>& textOfCid) {
   for (std::size_t c = 1; c < textOfCid.size(); ++c) {
     if (!textOfCid[c].empty()) mapped.push_back(c);
   }
-  char buf[16];
   for (std::size_t i = 0; i < mapped.size(); i += 100) {  // at most 100 per block
     const std::size_t n = std::min<std::size_t>(100, mapped.size() - i);
     s += std::to_string(n) + " beginbfchar\n";
     for (std::size_t k = i; k < i + n; ++k) {
-      std::snprintf(buf, sizeof buf, "<%04X> <", static_cast<unsigned>(mapped[k]));
-      s += buf;
+      s += '<';
+      appendHex4(s, static_cast<unsigned>(mapped[k]));
+      s += "> <";
       appendUtf16Hex(s, textOfCid[mapped[k]]);
       s += ">\n";
     }

@@ -49,17 +49,23 @@ void toU32(std::string_view s, std::u32string& out) {
   for (std::size_t i = 0; i < s.size();) out.push_back(nextCp(s, i));
 }
 
-// Shortest decimal for a content stream number.
+// Shortest decimal for a content stream number, to 1/1000.
 void appendNum(std::string& out, float v) {
-  char buf[32];
-  int n = std::snprintf(buf, sizeof buf, "%.3f", static_cast<double>(v));
-  while (n > 0 && buf[n - 1] == '0') --n;
-  if (n > 0 && buf[n - 1] == '.') --n;
-  if (n == 2 && buf[0] == '-' && buf[1] == '0') {
-    buf[0] = '0';
-    n = 1;
+  long long m = std::llround(static_cast<double>(v) * 1000.0);
+  if (m < 0) {
+    out += '-';
+    m = -m;
   }
-  out.append(buf, static_cast<std::size_t>(n));
+  char buf[24];
+  const auto res = std::to_chars(buf, buf + sizeof buf, m / 1000);
+  out.append(buf, res.ptr);
+  int frac = static_cast<int>(m % 1000);
+  if (frac == 0) return;
+  char digits[4] = {static_cast<char>('.'), static_cast<char>('0' + frac / 100),
+                    static_cast<char>('0' + frac / 10 % 10), static_cast<char>('0' + frac % 10)};
+  std::size_t n = 4;
+  while (digits[n - 1] == '0') --n;
+  out.append(digits, n);
 }
 
 bool sameColor(Rgb a, Rgb b) {
@@ -158,10 +164,13 @@ std::vector<Line> Canvas::wrap(std::string_view utf8, const Face& face, float si
     // the sum of its characters' advances (shaping does not join across
     // spaces), instead of one shaping call per word.
     const bool byParagraph = !face.base14;
+    const std::size_t firstLine = lines.size();
+    Direction dir = Direction::kAuto;
     if (byParagraph) {
       thread_local std::u32string u32;
       thread_local std::vector<float> adv;
       toU32(para, u32);
+      dir = engine_->rightToLeft(u32) ? Direction::kRightToLeft : Direction::kLeftToRight;
       std::vector<Glyph>& glyphs = scratchGlyphs_;
       engine_->shape(u32, face.weight, glyphs);
       adv.assign(u32.size(), 0.0f);
@@ -232,6 +241,7 @@ std::vector<Line> Canvas::wrap(std::string_view utf8, const Face& face, float si
       }
     }
     if (!cur.text.empty()) lines.push_back(std::move(cur));
+    for (std::size_t i = firstLine; i < lines.size(); ++i) lines[i].dir = dir;
     if (nl == utf8.size()) break;
   }
   return lines;
@@ -269,7 +279,7 @@ void Canvas::endText() {
 }
 
 void Canvas::text(float x, float y, std::string_view utf8, const Face& face, float size, Rgb color,
-                  float charSpace) {
+                  float charSpace, Direction dir) {
   if (utf8.empty() || !page_) return;
   if (!inText_) {
     HPDF_Page_BeginText(page_);
@@ -284,7 +294,7 @@ void Canvas::text(float x, float y, std::string_view utf8, const Face& face, flo
     curFill_ = color;
   }
   if (!face.base14) {
-    shapedText(x, y, utf8, face, size);
+    shapedText(x, y, utf8, face, size, dir);
     return;
   }
   if (curFont_ != face.base14 || curSize_ != size) {
@@ -305,15 +315,19 @@ void Canvas::remember(std::string_view utf8, Weight w, const std::vector<Glyph>&
   if (cache.size() < 1024 && utf8.size() < 512) cache.emplace(std::string(utf8), glyphs);
 }
 
-void Canvas::shapedText(float x, float y, std::string_view utf8, const Face& face, float size) {
+void Canvas::shapedText(float x, float y, std::string_view utf8, const Face& face, float size,
+                        Direction dir) {
   toU32(utf8, u32_);
+  // Measured glyphs were shaped in the text's own direction.
+  if (dir != Direction::kAuto && (dir == Direction::kRightToLeft) == engine_->rightToLeft(u32_))
+    dir = Direction::kAuto;
   auto& cache = shapeCache_[static_cast<int>(face.weight)];
-  const auto hit = cache.find(std::string(utf8));
+  const auto hit = dir == Direction::kAuto ? cache.find(std::string(utf8)) : cache.end();
   if (hit != cache.end()) {
     glyphs_.swap(hit->second);
     cache.erase(hit);
   } else {
-    engine_->shape(u32_, face.weight, glyphs_);
+    engine_->shape(u32_, face.weight, glyphs_, dir);
   }
   if (glyphs_.empty()) return;
   std::string ops;
@@ -326,19 +340,9 @@ void Canvas::shapedText(float x, float y, std::string_view utf8, const Face& fac
   // Right-to-left scripts that extractors do not reorder themselves (N'Ko
   // and the like) get the line's logical text as /ActualText.
   const bool actual = engine_->needsActualText(u32_);
-  char hex[16];
   if (actual) {
     ops += "/Span<</ActualText<FEFF";
-    for (char32_t c : u32_) {
-      if (c >= 0x10000) {
-        std::snprintf(hex, sizeof hex, "%04X%04X",
-                      static_cast<unsigned>(0xD800 + ((c - 0x10000) >> 10)),
-                      static_cast<unsigned>(0xDC00 + ((c - 0x10000) & 0x3FF)));
-      } else {
-        std::snprintf(hex, sizeof hex, "%04X", static_cast<unsigned>(c));
-      }
-      ops += hex;
-    }
+    appendUtf16Hex(ops, u32_);
     ops += ">>>BDC\n";
   }
   bool open = false;
@@ -387,7 +391,16 @@ void Canvas::shapedText(float x, float y, std::string_view utf8, const Face& fac
     if (!open) ops += '[';
     open = true;
     std::u32string_view text = std::u32string_view(u32_).substr(g.textStart, g.textLen);
-    if (g.rtl && text.size() > 1) {  // see Glyph::rtl
+    if (g.marks != 0) {  // see Glyph::marks
+      rev.clear();
+      if (g.marks & kMarkRlmBefore) rev += U'\u200F';
+      if (g.rtl)
+        rev.append(text.rbegin(), text.rend());
+      else
+        rev.append(text);
+      if (g.marks & kMarkLrmAfter) rev += U'\u200E';
+      text = rev;
+    } else if (g.rtl && text.size() > 1) {  // see Glyph::rtl
       rev.assign(text.rbegin(), text.rend());
       text = rev;
     }
@@ -400,8 +413,9 @@ void Canvas::shapedText(float x, float y, std::string_view utf8, const Face& fac
     const float w = fonts_->width(g.face, cid);
     pending -= g.xOffset;
     flush(false);
-    std::snprintf(hex, sizeof hex, "<%04X>", static_cast<unsigned>(cid));
-    ops += hex;
+    ops += '<';
+    appendHex4(ops, cid);
+    ops += '>';
     pending += g.xOffset + w - g.advance;
   }
   if (open) {
@@ -633,7 +647,7 @@ class CvLayout {
       if (!flow().ensure(lead)) return false;
       const float base = baseline(flow().y(), lead, size);
       if (first && !bullet.empty()) c_.text(bulletX, base, bullet, face, size, pal_.accent);
-      c_.text(alignRight > 0 ? alignRight - l.width : x, base, l.text, face, size, color);
+      c_.text(alignRight > 0 ? alignRight - l.width : x, base, l, face, size, color);
       flow().down(l.text.empty() ? lead * 0.5f : lead);
       first = false;
     }
@@ -758,7 +772,7 @@ class CvLayout {
     bool first = true;
     for (const Line& l : titleLines) {
       const float base = baseline(f.y(), titleLead, sz_.entryTitle);
-      c_.text(x, base, l.text, bold(), sz_.entryTitle, pal_.text);
+      c_.text(x, base, l, bold(), sz_.entryTitle, pal_.text);
       if (first && dateBeside && !date.empty()) {
         c_.text(right_ - dateW, base, date, reg(), dateSize, pal_.muted);
       }
@@ -859,18 +873,18 @@ class CvLayout {
         float y = Canvas::kPageHeight - 30;
         for (const auto& l : name) {
           y -= 24;
-          c_.text(left_, y, l.text, bold(), 24, {1, 1, 1});
+          c_.text(left_, y, l, bold(), 24, {1, 1, 1});
           y -= 5;
         }
         for (const auto& l : title) {
           y -= 15;
-          c_.text(left_, y, l.text, reg(), 12.5f, {0.80f, 0.87f, 0.94f});
+          c_.text(left_, y, l, reg(), 12.5f, {0.80f, 0.87f, 0.94f});
           y -= 2;
         }
         if (!cont.empty()) y -= 8;
         for (const auto& l : cont) {
           y -= 12;
-          c_.text(left_, y, l.text, reg(), 9.5f, {1, 1, 1});
+          c_.text(left_, y, l, reg(), 9.5f, {1, 1, 1});
           y -= 2;
         }
         f.setY(bandBottom - 18);
@@ -881,17 +895,17 @@ class CvLayout {
         float y = Canvas::kPageHeight - 58;
         for (const auto& l : capped(cv_.name, bold(), 22, 2)) {
           y -= 22;
-          c_.text(mid - l.width / 2, y, l.text, bold(), 22, pal_.text);
+          c_.text(mid - l.width / 2, y, l, bold(), 22, pal_.text);
           y -= 6;
         }
         for (const auto& l : capped(cv_.title, reg(), 11.5f, 2)) {
           y -= 13;
-          c_.text(mid - l.width / 2, y, l.text, reg(), 11.5f, pal_.muted);
+          c_.text(mid - l.width / 2, y, l, reg(), 11.5f, pal_.muted);
           y -= 4;
         }
         for (const auto& l : capped(contact, reg(), 9, 2)) {
           y -= 11;
-          c_.text(mid - l.width / 2, y, l.text, reg(), 9, pal_.text);
+          c_.text(mid - l.width / 2, y, l, reg(), 9, pal_.text);
           y -= 3;
         }
         y -= 10;
@@ -904,17 +918,17 @@ class CvLayout {
         float y = Canvas::kPageHeight - 62;
         for (const auto& l : capped(cv_.name, bold(), 20, 2)) {
           y -= 20;
-          c_.text(left_, y, l.text, bold(), 20, pal_.text);
+          c_.text(left_, y, l, bold(), 20, pal_.text);
           y -= 6;
         }
         for (const auto& l : capped(cv_.title, reg(), 11, 2)) {
           y -= 12;
-          c_.text(left_, y, l.text, reg(), 11, pal_.muted);
+          c_.text(left_, y, l, reg(), 11, pal_.muted);
           y -= 4;
         }
         for (const auto& l : capped(contact, reg(), 9, 2)) {
           y -= 11;
-          c_.text(left_, y, l.text, reg(), 9, pal_.muted);
+          c_.text(left_, y, l, reg(), 9, pal_.muted);
           y -= 3;
         }
         f.setY(y - 26);
@@ -924,17 +938,17 @@ class CvLayout {
         float y = Canvas::kPageHeight - 60;
         for (const auto& l : capped(cv_.name, reg(), 18, 2)) {
           y -= 18;
-          c_.text(left_, y, l.text, reg(), 18, pal_.text);
+          c_.text(left_, y, l, reg(), 18, pal_.text);
           y -= 6;
         }
         for (const auto& l : capped(cv_.title, reg(), 11, 2)) {
           y -= 12;
-          c_.text(left_, y, l.text, reg(), 11, pal_.text);
+          c_.text(left_, y, l, reg(), 11, pal_.text);
           y -= 3;
         }
         for (const auto& l : capped(contact, reg(), 10, 2)) {
           y -= 11;
-          c_.text(left_, y, l.text, reg(), 10, pal_.muted);
+          c_.text(left_, y, l, reg(), 10, pal_.muted);
           y -= 3;
         }
         f.setY(y - 14);

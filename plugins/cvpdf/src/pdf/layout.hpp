@@ -30,6 +30,7 @@ struct Face {
 struct Line {
   std::string text;
   float width = 0;
+  Direction dir = Direction::kAuto;  // the paragraph's, set by Canvas::wrap
 };
 
 // Owns the pages of one document and draws on them. Text is shaped by the
@@ -59,7 +60,11 @@ class Canvas {
 
   // y is the baseline.
   void text(float x, float y, std::string_view utf8, const Face& face, float size, Rgb color,
-            float charSpace = 0);
+            float charSpace = 0, Direction dir = Direction::kAuto);
+  // A wrapped line, in its paragraph's direction.
+  void text(float x, float y, const Line& line, const Face& face, float size, Rgb color) {
+    text(x, y, line.text, face, size, color, 0, line.dir);
+  }
   void fillRect(float x, float y, float w, float h, Rgb color);
   void strokeRect(float x, float y, float w, float h, float lineWidth, Rgb color);
   void hline(float x1, float x2, float y, float lineWidth, Rgb color);
@@ -78,7 +83,8 @@ class Canvas {
 
  private:
   void endText();
-  void shapedText(float x, float y, std::string_view utf8, const Face& face, float size);
+  void shapedText(float x, float y, std::string_view utf8, const Face& face, float size,
+                  Direction dir);
 
   HPDF_Doc doc_;
   Face regular_, bold_;

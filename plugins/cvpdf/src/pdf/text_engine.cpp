@@ -57,6 +57,7 @@ struct TextEngine::Impl {
   std::vector<Face> faces;
   // Fallback chain per weight (general fonts) and the script fonts.
   std::vector<std::uint8_t> chain[2];
+  std::uint8_t devanagari[2] = {kNoFace, kNoFace}, gujarati[2] = {kNoFace, kNoFace};
   std::uint8_t ethiopic[2] = {kNoFace, kNoFace}, arabic[2] = {kNoFace, kNoFace}, nko = kNoFace,
                tifinagh = kNoFace;
   bool primary[2] = {false, false};
@@ -97,6 +98,8 @@ struct TextEngine::Impl {
   std::uint8_t scriptFace(char32_t c, int w) const {
     const hb_script_t s = hb_unicode_script(uf, c);
     if (s == HB_SCRIPT_ETHIOPIC) return ethiopic[w];
+    if (s == HB_SCRIPT_DEVANAGARI) return devanagari[w];
+    if (s == HB_SCRIPT_GUJARATI) return gujarati[w];
     if (s == HB_SCRIPT_ARABIC) return arabic[w];
     if (s == HB_SCRIPT_NKO) return nko;
     if (s == HB_SCRIPT_TIFINAGH) return tifinagh;
@@ -108,6 +111,11 @@ struct TextEngine::Impl {
     if (sf != kNoFace && faces[sf].ttf->glyphOf(c) != 0) return sf;
     for (std::uint8_t f : chain[w]) {
       if (faces[f].ttf->glyphOf(c) != 0) return f;
+    }
+    // Punctuation of one script that Unicode files under Common (the
+    // Devanagari danda) is in that script's font only.
+    for (std::uint8_t f : {devanagari[w], gujarati[w], ethiopic[w], arabic[w], nko, tifinagh}) {
+      if (f != kNoFace && faces[f].ttf->glyphOf(c) != 0) return f;
     }
     return kNoFace;
   }
@@ -138,7 +146,7 @@ struct TextEngine::Impl {
     }
   }
 
-  void shapeComplex(std::u32string_view t, int w, std::vector<Glyph>& out) const {
+  void shapeComplex(std::u32string_view t, int w, std::vector<Glyph>& out, Direction dir) const {
     const auto n = static_cast<FriBidiStrIndex>(t.size());
     thread_local std::vector<FriBidiCharType> types;
     thread_local std::vector<FriBidiBracketType> brackets;
@@ -149,7 +157,9 @@ struct TextEngine::Impl {
     const auto* str = reinterpret_cast<const FriBidiChar*>(t.data());
     fribidi_get_bidi_types(str, n, types.data());
     fribidi_get_bracket_types(str, n, types.data(), brackets.data());
-    FriBidiParType base = FRIBIDI_PAR_ON;
+    FriBidiParType base = dir == Direction::kRightToLeft   ? FRIBIDI_PAR_RTL
+                          : dir == Direction::kLeftToRight ? FRIBIDI_PAR_LTR
+                                                           : FRIBIDI_PAR_ON;
     if (fribidi_get_par_embedding_levels_ex(types.data(), brackets.data(), n, &base,
                                             levels.data()) == 0) {
       std::fill(levels.begin(), levels.end(), 0);
@@ -241,9 +251,14 @@ struct TextEngine::Impl {
         const std::size_t n = j - i;
         for (std::size_t k = 0; k < n; ++k) {
           Glyph& g = shaped[logical[i + k]];
-          if (n == chars) {
-            g.textStart = cs + static_cast<std::uint32_t>(k);
-            g.textLen = 1;
+          if (n <= chars) {
+            // One character each, the first glyph taking what is left: the
+            // text stays in order and no glyph is without text, so
+            // extractors see no gap inside the cluster (a reordered vowel
+            // sign: "प्रि" is drawn as ि + प्र and maps to "प्र" + "ि").
+            const std::uint32_t extra = static_cast<std::uint32_t>(chars - n);
+            g.textStart = cs + static_cast<std::uint32_t>(k) + (k == 0 ? 0 : extra);
+            g.textLen = k == 0 ? 1 + extra : 1;
           } else {
             g.textLen = k == 0 ? chars : 0;
           }
@@ -274,10 +289,124 @@ struct TextEngine::Impl {
         i = j;
       }
     }
+    thread_local std::vector<FriBidiLevel> glyphLevel;
+    glyphLevel.clear();
     for (std::size_t ri : order) {
       for (std::size_t g = runs[ri].glyphStart; g < runs[ri].glyphEnd; ++g) {
-        if (shaped[g].gid != 0) out.push_back(shaped[g]);  // never draw .notdef
+        if (shaped[g].gid == 0) continue;  // never draw .notdef
+        out.push_back(shaped[g]);
+        glyphLevel.push_back(runs[ri].level);
       }
+    }
+    if (maxLevel > 0) markRuns(t, base == FRIBIDI_PAR_RTL, glyphLevel, out);
+  }
+
+  // How extractors that rebuild logical order from visual order classify a
+  // character (poppler's table, close to the bidi class): 'L' left to right,
+  // 'R' right to left, '#' digits and what poppler reads with them
+  // (+ - . , / : # $ % NBSP…: ES, CS, ET), 'N' neutral (spaces, brackets…).
+  static char extractorType(char32_t c) {
+    const FriBidiCharType t = fribidi_get_bidi_type(c);
+    if (t == FRIBIDI_TYPE_LTR) return 'L';
+    if (t == FRIBIDI_TYPE_RTL || t == FRIBIDI_TYPE_AL) return 'R';
+    if (t == FRIBIDI_TYPE_EN || t == FRIBIDI_TYPE_AN || t == FRIBIDI_TYPE_ES ||
+        t == FRIBIDI_TYPE_CS || t == FRIBIDI_TYPE_ET)
+      return '#';
+    return 'N';
+  }
+
+  // Sets Glyph::marks on a line with right-to-left runs (out: visual order,
+  // levels: each glyph's bidi level). poppler's pdftotext
+  // (TextOutputDev.cc, reorderText) takes a line's characters in visual
+  // order, spaces inferred from gaps, and on a page with more right-to-left
+  // letters reads it from the right: a right-to-left section runs leftwards
+  // over everything that is not 'L' or '#' and is reversed, a left-to-right
+  // section runs leftwards over everything that is not 'R' and keeps its
+  // order (on a mostly left-to-right page the same from the left, with the
+  // roles swapped). So a space between "PostgreSQL" and the Arabic word
+  // logically after it, which is drawn to its left, is read before it, and
+  // "2018 - 2024" or "C++" inside Arabic come out turned around. An RLM
+  // (class R) drawn just left of a run, and an LRM (class L) just right of
+  // it where the run ends in a neutral, make the sections the runs of the
+  // bidi algorithm: a right-to-left paragraph's units are its
+  // left-to-right runs (even levels) and each digit-like character at an odd
+  // level; a left-to-right paragraph's are its right-to-left runs. An Arabic
+  // phrase with a number inside, in a left-to-right paragraph, stays out of
+  // reach: poppler emits sections in visual order there.
+  static void markRuns(std::u32string_view t, bool rtlParagraph,
+                       const std::vector<FriBidiLevel>& level, std::vector<Glyph>& out) {
+    const std::size_t n = out.size();
+    auto hasText = [&](std::size_t i) { return out[i].textLen > 0; };
+    auto isSpaceGlyph = [&](std::size_t i) {
+      return out[i].textLen == 1 && isSpace(t[out[i].textStart]);
+    };
+    // First and last character of the glyph's text as written (visual order
+    // for a right-to-left glyph).
+    auto leftChar = [&](std::size_t i) {
+      const Glyph& g = out[i];
+      return t[g.rtl ? g.textStart + g.textLen - 1 : g.textStart];
+    };
+    auto rightChar = [&](std::size_t i) {
+      const Glyph& g = out[i];
+      return t[g.rtl ? g.textStart : g.textStart + g.textLen - 1];
+    };
+    auto digitLike = [&](std::size_t i) {
+      for (std::uint32_t k = 0; k < out[i].textLen; ++k) {
+        const char ty = extractorType(t[out[i].textStart + k]);
+        if (ty == 'L' || ty == '#') return true;
+      }
+      return false;
+    };
+    // Nearest glyph with text left / right of i (n: none).
+    auto prevText = [&](std::size_t i) {
+      while (i-- > 0) {
+        if (hasText(i)) return i;
+      }
+      return n;
+    };
+    auto nextText = [&](std::size_t i) {
+      while (++i < n) {
+        if (hasText(i)) return i;
+      }
+      return n;
+    };
+    auto inUnit = [&](std::size_t i) {
+      if (rtlParagraph) return (level[i] & 1) == 0;
+      return (level[i] & 1) != 0;
+    };
+    for (std::size_t i = 0; i < n;) {
+      const bool single = rtlParagraph && !inUnit(i) && hasText(i) && digitLike(i);
+      if (!inUnit(i) && !single) {
+        ++i;
+        continue;
+      }
+      std::size_t j = i + 1;
+      if (!single) {
+        while (j < n && inUnit(j)) ++j;
+      }
+      // The unit's first and last glyphs with text, spaces excluded.
+      std::size_t a = i, b = j;
+      while (a < j && (!hasText(a) || isSpaceGlyph(a))) ++a;
+      while (b > a && (!hasText(b - 1) || isSpaceGlyph(b - 1))) --b;
+      if (a < b) {
+        const std::size_t last = b - 1;
+        const std::size_t left = prevText(a), right = nextText(last);
+        if (rtlParagraph) {
+          // Stop the left-to-right section at the unit's left edge; start it
+          // at its right edge.
+          if (left != n && (isSpaceGlyph(left) || extractorType(rightChar(left)) != 'R'))
+            out[a].marks |= kMarkRlmBefore;
+          const char r = extractorType(rightChar(last));
+          if (r != 'L' && r != '#') out[last].marks |= kMarkLrmAfter;
+        } else {
+          if (left != n && extractorType(leftChar(a)) != 'R') out[a].marks |= kMarkRlmBefore;
+          if (right != n) {
+            const char r = extractorType(leftChar(right));
+            if (isSpaceGlyph(right) || (r != 'L' && r != '#')) out[last].marks |= kMarkLrmAfter;
+          }
+        }
+      }
+      i = j;
     }
   }
 };
@@ -296,6 +425,10 @@ TextEngine::TextEngine(const FontPaths& p) : impl_(std::make_unique<Impl>()) {
   auto opt = [&](const std::string& path) { return m.load(path, optional); };
   m.ethiopic[0] = opt(nd + "/NotoSansEthiopic-Regular.ttf");
   m.ethiopic[1] = opt(nd + "/NotoSansEthiopic-Bold.ttf");
+  m.devanagari[0] = opt(nd + "/NotoSansDevanagari-Regular.ttf");
+  m.devanagari[1] = opt(nd + "/NotoSansDevanagari-Bold.ttf");
+  m.gujarati[0] = opt(nd + "/NotoSansGujarati-Regular.ttf");
+  m.gujarati[1] = opt(nd + "/NotoSansGujarati-Bold.ttf");
   m.arabic[0] = opt(nd + "/NotoSansArabic-Regular.ttf");
   m.arabic[1] = opt(nd + "/NotoSansArabic-Bold.ttf");
   m.nko = opt(nd + "/NotoSansNKo-Regular.ttf");
@@ -314,6 +447,8 @@ TextEngine::TextEngine(const FontPaths& p) : impl_(std::make_unique<Impl>()) {
       }
     }
     if (m.ethiopic[w] == kNoFace) m.ethiopic[w] = m.ethiopic[0];
+    if (m.devanagari[w] == kNoFace) m.devanagari[w] = m.devanagari[0];
+    if (m.gujarati[w] == kNoFace) m.gujarati[w] = m.gujarati[0];
     if (m.arabic[w] == kNoFace) m.arabic[w] = m.arabic[0];
   }
   for (int w = 0; w < 2; ++w) {
@@ -347,13 +482,14 @@ bool TextEngine::covers(char32_t cp) const {
   return impl_->faceFor(cp, 0) != kNoFace;
 }
 
-void TextEngine::shape(std::u32string_view text, Weight w, std::vector<Glyph>& out) const {
+void TextEngine::shape(std::u32string_view text, Weight w, std::vector<Glyph>& out,
+                       Direction dir) const {
   out.clear();
   const int wi = static_cast<int>(w);
-  if (impl_->lineIsSimple(text))
+  if (dir != Direction::kRightToLeft && impl_->lineIsSimple(text))
     impl_->shapeSimple(text, wi, out);
   else
-    impl_->shapeComplex(text, wi, out);
+    impl_->shapeComplex(text, wi, out, dir);
 }
 
 bool TextEngine::rightToLeft(std::u32string_view text) const {

@@ -31,6 +31,11 @@ namespace malipo::cvpdf::detail {
 
 enum class Weight : std::uint8_t { kRegular = 0, kBold = 1 };
 
+// Paragraph direction of a line: its own first strong character (kAuto), or
+// the paragraph's it was wrapped from (the last line of an Arabic paragraph
+// may start with a Latin word and is still right to left).
+enum class Direction : std::uint8_t { kAuto, kLeftToRight, kRightToLeft };
+
 struct FontPaths {
   std::string dejavuDir;  // DejaVuSans.ttf, DejaVuSans-Bold.ttf
   std::string notoDir;    // Noto Sans (+ Ethiopic, Arabic, NKo, Tifinagh, Symbols)
@@ -48,7 +53,14 @@ struct Glyph {
   // maps to them in visual order, so extractors that turn the visual order
   // of a line back into logical order (poppler, PDFBox) read them right.
   bool rtl;
+  // Bidi marks added to the glyph's text (kMarkRlmBefore: U+200F before it,
+  // kMarkLrmAfter: U+200E after it), where a run of the other direction
+  // starts or ends; see TextEngine::shape.
+  std::uint8_t marks = 0;
 };
+
+constexpr std::uint8_t kMarkRlmBefore = 1;
+constexpr std::uint8_t kMarkLrmAfter = 2;
 
 class TextEngine {
  public:
@@ -69,7 +81,17 @@ class TextEngine {
 
   // Glyphs of one line, visual order, left to right. Characters no font
   // covers are left out.
-  void shape(std::u32string_view text, Weight w, std::vector<Glyph>& out) const;
+  //
+  // Where a line mixes directions, glyphs at the visual edges of a run of the
+  // other direction get bidi marks in their text (Glyph::marks): invisible,
+  // and they leave the line's bidi order as it is, but they tell extractors
+  // that rebuild logical order from the visual order which run a space or a
+  // neutral belongs to. poppler's (TextOutputDev reorderText) gives a space
+  // between a left-to-right run and Arabic to the left-to-right run, and reads
+  // "+ - . , / :" as digits; with the marks pdftotext returns the input with
+  // its spaces (README-pdf-notes.md).
+  void shape(std::u32string_view text, Weight w, std::vector<Glyph>& out,
+             Direction dir = Direction::kAuto) const;
   // The line holds right-to-left characters of a script that text
   // extractors do not reorder (poppler knows Hebrew and Arabic, not N'Ko,
   // Adlam, Syriac, Thaana…): the PDF then carries its text as /ActualText.

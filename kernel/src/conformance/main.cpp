@@ -1,0 +1,370 @@
+// malipo-conformance: a standard battery any payment provider plugin can be run against.
+//
+//   malipo-conformance --plugin LIBRARY [--name NAME] [--settings YAML] [--keep-going]
+//
+// It starts a kernel in this process (sandbox on, a scratch SQLite file, HTTP on loopback),
+// loads the plugin with its simulator, adds a product of its own and drives the simulator
+// through the provider's sandbox driver (PaymentProvider::sandboxPay / sandboxFault, SDK 1.1).
+// Every check goes through real HTTP or the kernel's payments API, as a client and the
+// provider would. It prints a table and exits 1 when a check fails (2 on a usage or start-up
+// error). See docs/plugin-guide.md §9, "The conformance kit".
+#include <Poco/Net/HTTPClientSession.h>
+#include <Poco/Net/HTTPRequest.h>
+#include <Poco/Net/HTTPResponse.h>
+#include <Poco/StreamCopier.h>
+#include <Poco/TemporaryFile.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <functional>
+#include <iostream>
+#include <map>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+#include "app/Kernel.hpp"
+#include "config/ConfigLoader.hpp"
+
+using namespace malipo;
+
+namespace {
+
+// The kit's product: it records deliveries so a check can count them.
+class KitProduct final : public Product {
+ public:
+  std::string name() const override { return "conformance"; }
+  JobOutcome onPaymentSettled(const Payment& p) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++delivered_[p.id];
+    return JobOutcome::ok();
+  }
+  int deliveries(const std::string& id) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = delivered_.find(id);
+    return it == delivered_.end() ? 0 : it->second;
+  }
+
+ private:
+  std::mutex mu_;
+  std::map<std::string, int> delivered_;
+};
+
+struct HttpAnswer {
+  int status = 0;
+  std::string body;
+};
+
+HttpAnswer send(std::uint16_t port, const Request& r) {
+  Poco::Net::HTTPClientSession session("127.0.0.1", port);
+  session.setTimeout(Poco::Timespan(10, 0));
+  Poco::Net::HTTPRequest req(r.method, r.path + (r.rawQuery.empty() ? "" : "?" + r.rawQuery),
+                             Poco::Net::HTTPMessage::HTTP_1_1);
+  for (const auto& [name, value] : r.headers) req.set(name, value);
+  req.setContentLength(static_cast<std::streamsize>(r.body.size()));
+  session.sendRequest(req) << r.body;
+  Poco::Net::HTTPResponse resp;
+  std::istream& in = session.receiveResponse(resp);
+  HttpAnswer a;
+  a.status = static_cast<int>(resp.getStatus());
+  Poco::StreamCopier::copyToString(in, a.body);
+  return a;
+}
+
+bool eventually(const std::function<bool()>& f, int ms = 10000) {
+  auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+  while (std::chrono::steady_clock::now() < end) {
+    if (f()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return f();
+}
+
+struct Row {
+  std::string check, result, detail;
+};
+
+class Kit {
+ public:
+  Kit(Kernel& k, std::shared_ptr<PaymentProvider> provider, std::shared_ptr<KitProduct> product)
+      : k_(k), p_(std::move(provider)), shop_(std::move(product)) {
+    caps_ = p_->capabilities();
+    currency_ = caps_.currencies.empty() ? "" : caps_.currencies[0];
+  }
+
+  void run() {
+    check("capabilities", [&] {
+      if (caps_.currencies.empty()) return fail("declares no currency");
+      if (caps_.channels.empty()) return fail("declares no channel");
+      return pass(join(caps_.currencies) + " / " + join(caps_.channels));
+    });
+    Payment paid;
+    check("initiate -> pending", [&] {
+      auto p = create();
+      if (!p.ok()) return fail("create: " + p.error().internal);
+      if (p.value().status != PaymentStatus::pending)
+        return fail(std::string("status ") + statusName(p.value().status));
+      auto q = k_.payments().sync(p.value().id);
+      if (!q.ok()) return fail("query: " + q.error().internal);
+      if (q.value().status != PaymentStatus::pending)
+        return fail(std::string("an unpaid payment queried as ") + statusName(q.value().status));
+      paid = p.value();
+      return pass("query of an unpaid payment: pending");
+    });
+    SandboxResult first;
+    check("paid -> succeeded, delivered once", [&] {
+      if (paid.id.empty()) return fail("no payment (initiate failed)");
+      auto r = p_->sandboxPay(paid, SandboxPayment{});
+      if (!r.ok()) return fail("sandboxPay: " + r.error().internal);
+      first = r.value();
+      if (!settledTo(paid.id, PaymentStatus::succeeded))
+        return fail("not succeeded: " + now(paid.id));
+      if (!eventually([&] { return shop_->deliveries(paid.id) == 1; }))
+        return fail("deliveries: " + std::to_string(shop_->deliveries(paid.id)));
+      return pass("txn " + first.txnId);
+    });
+    check("bad signature -> 401, nothing stored", [&] {
+      if (first.webhooks.empty()) return fail("the driver reported no webhook to replay");
+      Request w = first.webhooks[0];
+      if (w.body.empty()) return fail("empty webhook body");
+      w.body[w.body.size() / 2] = w.body[w.body.size() / 2] == 'x' ? 'y' : 'x';
+      std::int64_t before = events();
+      auto a = send(k_.port(), w);
+      if (a.status != 401) return fail("tampered body answered " + std::to_string(a.status));
+      if (events() != before) return fail("a rejected webhook left an event");
+      return pass("tampered body: 401");
+    });
+    check("missing signature -> 401, nothing stored", [&] {
+      if (first.webhooks.empty()) return fail("the driver reported no webhook to replay");
+      Request w = first.webhooks[0];
+      w.headers.clear();
+      w.headers["Content-Type"] = "application/json";
+      std::int64_t before = events();
+      auto a = send(k_.port(), w);
+      if (a.status != 401) return fail("unsigned webhook answered " + std::to_string(a.status));
+      if (events() != before) return fail("a rejected webhook left an event");
+      return pass("unsigned: 401");
+    });
+    check("same webhook x100 -> one settlement", [&] {
+      if (first.webhooks.empty()) return fail("the driver reported no webhook to replay");
+      for (int i = 0; i < 100; ++i) {
+        auto a = send(k_.port(), first.webhooks[0]);
+        if (a.status >= 300)
+          return fail("replay " + std::to_string(i) + " answered " + std::to_string(a.status));
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(300));
+      if (shop_->deliveries(paid.id) != 1)
+        return fail("deliveries: " + std::to_string(shop_->deliveries(paid.id)));
+      return pass("100 replays, 1 delivery");
+    });
+    check("declined -> failed", [&] {
+      auto p = create();
+      if (!p.ok()) return fail("create: " + p.error().internal);
+      SandboxPayment how;
+      how.outcome = "failed";
+      auto r = p_->sandboxPay(p.value(), how);
+      if (!r.ok()) return fail("sandboxPay: " + r.error().internal);
+      if (!settledTo(p.value().id, PaymentStatus::failed)) return fail(now(p.value().id));
+      return pass("");
+    });
+    check("amount mismatch -> held", [&] {
+      auto p = create();
+      if (!p.ok()) return fail("create: " + p.error().internal);
+      SandboxPayment how;
+      how.amountMinor = p.value().amountMinor - exponentUnit();
+      return held(p.value(), how, "paid one unit less");
+    });
+    check("currency mismatch -> held", [&] {
+      auto p = create();
+      if (!p.ok()) return fail("create: " + p.error().internal);
+      SandboxPayment how;
+      how.currency = currency_ == "USD" ? "EUR" : "USD";
+      return held(p.value(), how, "paid in " + how.currency);
+    });
+    check("reused transaction -> held", [&] {
+      if (first.txnId.empty()) return fail("no first transaction");
+      auto p = create();
+      if (!p.ok()) return fail("create: " + p.error().internal);
+      SandboxPayment how;
+      how.txnId = first.txnId;
+      return held(p.value(), how, "txn " + first.txnId + " again");
+    });
+    check("initiate timeout -> unknown -> janitor resolves", [&] {
+      auto f = p_->sandboxFault("initiate_timeout", 1);
+      if (!f.ok()) return fail("sandboxFault: " + f.error().internal);
+      auto p = create();
+      std::string id;
+      if (p.ok()) {
+        id = p.value().id;
+      } else if (p.error().code == ErrorCode::providerTimeout) {
+        auto rows = k_.store().query(
+            "SELECT id FROM payments WHERE product = 'conformance' AND order_ref = ?",
+            {"kit-" + std::to_string(seq_)});
+        if (rows.empty()) return fail("a timed-out initiate left no payment");
+        id = rows.str(0, "id");
+      } else {
+        return fail("create answered " + std::string(errorCodeName(p.error().code)) +
+                    " (a timeout must be provider_timeout)");
+      }
+      if (now(id) != "unknown") return fail("after a timeout: " + now(id));
+      // The janitor asks the provider about unknown payments that are due.
+      k_.store().write(
+          [&](Tx& tx) { tx.exec("UPDATE payments SET next_check_at = 0 WHERE id = ?", {id}); });
+      if (!eventually([&] {
+            k_.payments().runJanitor();
+            auto g = k_.payments().get(id);
+            return g.ok() && g.value().status != PaymentStatus::unknown;
+          }))
+        return fail("still " + now(id));
+      return pass("resolved to " + now(id));
+    });
+  }
+
+  int report() const {
+    std::size_t w = 0;
+    for (const auto& r : rows_) w = std::max(w, r.check.size());
+    int failed = 0;
+    std::cout << "conformance: provider '" << p_->name() << "'\n";
+    for (const auto& r : rows_) {
+      if (r.result == "FAIL") ++failed;
+      std::cout << "  " << r.check << std::string(w - r.check.size() + 2, ' ') << r.result
+                << (r.detail.empty() ? "" : "  " + r.detail) << "\n";
+    }
+    std::cout << (failed ? "conformance: " + std::to_string(failed) + " check(s) failed\n"
+                         : "conformance: every check passed\n");
+    return failed ? 1 : 0;
+  }
+
+ private:
+  using Outcome = std::pair<bool, std::string>;
+  static Outcome pass(const std::string& d) { return {true, d}; }
+  static Outcome fail(const std::string& d) { return {false, d}; }
+  void check(const std::string& name, const std::function<Outcome()>& f) {
+    Outcome o;
+    try {
+      o = f();
+    } catch (const std::exception& e) {
+      o = fail(std::string("threw: ") + e.what());
+    }
+    rows_.push_back({name, o.first ? "PASS" : "FAIL", o.second});
+  }
+  static std::string join(const std::vector<std::string>& v) {
+    std::string s;
+    for (const auto& x : v) s += (s.empty() ? "" : ",") + x;
+    return s;
+  }
+  std::int64_t exponentUnit() const { return 100; }
+  Result<Payment> create() {
+    CreatePayment cp;
+    cp.product = "conformance";
+    cp.orderRef = "kit-" + std::to_string(++seq_);
+    cp.amountMinor = 150000;
+    cp.currency = currency_;
+    cp.providers = {p_->name()};
+    cp.customer.phone = "255712345678";
+    cp.customer.email = "kit@example.com";
+    cp.customer.name = "Conformance Kit";
+    return k_.payments().create(cp);
+  }
+  bool settledTo(const std::string& id, PaymentStatus want) {
+    return eventually([&] {
+      auto g = k_.payments().get(id);
+      return g.ok() && g.value().status == want;
+    });
+  }
+  std::string now(const std::string& id) {
+    auto g = k_.payments().get(id);
+    return g.ok() ? statusName(g.value().status) : "missing";
+  }
+  std::int64_t events() {
+    return k_.store().query("SELECT COUNT(*) AS n FROM payment_events").i64(0, "n");
+  }
+  Outcome held(const Payment& p, const SandboxPayment& how, const std::string& what) {
+    auto r = p_->sandboxPay(p, how);
+    if (!r.ok()) return fail("sandboxPay: " + r.error().internal);
+    if (!settledTo(p.id, PaymentStatus::held)) return fail(what + ": " + now(p.id));
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    if (shop_->deliveries(p.id) != 0) return fail(what + ": delivered");
+    return pass(what + ": held, not delivered");
+  }
+
+  Kernel& k_;
+  std::shared_ptr<PaymentProvider> p_;
+  std::shared_ptr<KitProduct> shop_;
+  Capabilities caps_;
+  std::string currency_;
+  int seq_ = 0;
+  std::vector<Row> rows_;
+};
+
+int usage() {
+  std::cerr << "usage: malipo-conformance --plugin LIBRARY [--name NAME] [--settings YAML]\n"
+               "  LIBRARY   the provider plugin (libmalipo_NAME.so)\n"
+               "  NAME      the plugin's name (default: from libmalipo_NAME.so)\n"
+               "  YAML      its settings as a YAML flow mapping, e.g. '{api_key: k}'\n";
+  return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string library, name, settings;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if ((a == "--plugin" || a == "--name" || a == "--settings") && i + 1 < argc) {
+      (a == "--plugin" ? library : a == "--name" ? name : settings) = argv[++i];
+    } else {
+      return usage();
+    }
+  }
+  if (library.empty()) return usage();
+  if (name.empty()) {
+    std::string file = library.substr(library.find_last_of('/') + 1);
+    if (file.rfind("libmalipo_", 0) == 0 && file.size() > 13 &&
+        file.compare(file.size() - 3, 3, ".so") == 0)
+      name = file.substr(10, file.size() - 13);
+    if (name.empty()) return usage();
+  }
+  Poco::TemporaryFile db;
+  std::string yaml =
+      // The kit replays webhooks from loopback faster than any provider would: no rate limit
+      // is what it tests.
+      "server: {listen: \"127.0.0.1:0\", access_log: false, rate_limits: {default: "
+      "{requests_per_minute: 1000000, burst: 100000}, buckets: {webhooks: {requests_per_minute: "
+      "1000000, burst: 100000}}}}\n"
+      "database: {url: \"sqlite:" +
+      db.path() +
+      "\"}\n"
+      "auth: {jwt_secret: conformance-kit-secret-0123456789abcdef}\n"
+      "jobs: {workers: 2, poll_interval_ms: 20}\n"
+      "log: {level: error}\n"
+      "sandbox: true\n"
+      "plugins:\n"
+      "  - name: " +
+      name + "\n    library: \"" + library + "\"\n" +
+      (settings.empty() ? "" : "    settings: " + settings + "\n");
+  try {
+    Kernel k(ConfigLoader::loadString(yaml, "conformance.yaml"));
+    k.open();
+    std::shared_ptr<PaymentProvider> provider;
+    for (auto& p : k.plugins().plugins())
+      for (auto& o : p.providers)
+        if (o->name() == name) provider = o;
+    if (!provider) {
+      std::cerr << "malipo-conformance: the plugin registers no provider named '" << name << "'\n";
+      return 2;
+    }
+    auto product = std::make_shared<KitProduct>();
+    k.payments().addProduct(product);
+    k.start();
+    Kit kit(k, provider, product);
+    kit.run();
+    int rc = kit.report();
+    k.shutdown();
+    return rc;
+  } catch (const std::exception& e) {
+    std::cerr << "malipo-conformance: " << e.what() << "\n";
+    return 2;
+  }
+}
