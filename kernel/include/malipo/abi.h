@@ -300,7 +300,13 @@ enum {
   MLP_K_PAGE_TITLE = 550,
   MLP_K_PAGE_TEMPLATE = 551,
   MLP_K_PAGE_DATA = 552, /* JSON object text */
-  MLP_K_PAGE_HEAD = 553
+  MLP_K_PAGE_HEAD = 553,
+  /* 1.1: pages (page_render in; page_i18n) */
+  MLP_K_PAGE_LANG = 554,            /* en, sw, fr (page_render: absent = the default) */
+  MLP_K_PAGE_ACCEPT_LANGUAGE = 555, /* the request's Accept-Language */
+  MLP_K_PAGE_KEY = 556,             /* a catalog key */
+  MLP_K_PAGE_AMOUNT = 557,          /* minor units */
+  MLP_K_PAGE_CURRENCY = 558         /* ISO 4217 */
 };
 
 /* payment statuses (MLP_K_PAY_STATUS) */
@@ -423,6 +429,9 @@ enum {
 /* object flags (object_flag) */
 enum { MLP_FLAG_DELIVERS_IN_TX = 1 };
 
+/* 1.1: page_i18n operations */
+enum { MLP_PAGEOP_LANGUAGE = 1, MLP_PAGEOP_TEXT = 2, MLP_PAGEOP_MONEY = 3 };
+
 typedef int32_t (*mlp_hook_fn)(void* self, const mlp_rec* in, mlp_rec* out, mlp_tx* tx);
 typedef int32_t (*mlp_register_fn)(void* self, mlp_host* host, mlp_rec* err);
 typedef int32_t (*mlp_tx_fn)(void* self, mlp_tx* tx);
@@ -510,6 +519,11 @@ typedef struct mlp_api_v1 {
   int32_t (*payments_call)(mlp_host* host, uint32_t op, const mlp_rec* in, mlp_rec* out);
 
   /* ==== band 1.1: appended here ==== */
+
+  /* 1.1: pages. MLP_PAGEOP_LANGUAGE: in LANG (?lang=), ACCEPT_LANGUAGE; out LANG.
+   * MLP_PAGEOP_TEXT: in LANG, KEY, DATA (params); out TEXT. MLP_PAGEOP_MONEY: in LANG, AMOUNT,
+   * CURRENCY; out TEXT. A plugin checks struct_size before calling it. */
+  int32_t (*page_i18n)(mlp_host* host, uint32_t op, const mlp_rec* in, mlp_rec* out);
 } mlp_api_v1;
 
 /* The one function a plugin exports. It records its schema and register hook with the
