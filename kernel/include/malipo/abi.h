@@ -147,6 +147,7 @@ enum {
   MLP_K_CUST_EMAIL = 131,
   MLP_K_CUST_NAME = 132,
   MLP_K_CUST_PHONE = 133,
+  MLP_K_CUST_COUNTRY = 134, /* 1.1 */
 
   /* create-payment request (MLP_K_CREATE); also MLP_K_CUSTOMER, MLP_K_PAY_* for shared fields */
   MLP_K_CREATE_PROVIDERS = 140, /* string list */
@@ -423,7 +424,8 @@ enum {
   MLP_PAYOP_CATALOG = 7,         /* in CHANNEL; out ITEMS (NAME = product, ITEM_*) */
   MLP_PAYOP_ACCOUNT_SUMMARY = 8, /* in NAME (product), CUST_ACCOUNT; out TEXT */
   MLP_PAYOP_CHANNEL_SALE = 9,    /* in NAME (product), ITEM, CUSTOMER; out TEXT */
-  MLP_PAYOP_WEBHOOK = 10         /* in NAME (provider), REQUEST; out MLP_K_RESP_* */
+  MLP_PAYOP_WEBHOOK = 10,        /* in NAME (provider), REQUEST; out MLP_K_RESP_* */
+  MLP_PAYOP_REQUIREMENTS = 11    /* 1.1: in CREATE; out MLP_K_CAP_REQUIRES (fields missing) */
 };
 
 /* object flags (object_flag) */

@@ -953,6 +953,9 @@ std::int32_t paymentsCall(mlp_host* h, std::uint32_t op, const mlp_rec* inRec,
         abi::put(o, r);
         return MLP_OK;
       }
+      case MLP_PAYOP_REQUIREMENTS:
+        o.strs(MLP_K_CAP_REQUIRES, pay.requirements(abi::getCreate(in.child(MLP_K_CREATE))));
+        return MLP_OK;
       default:
         return failWith(out, ErrorCode::internal,
                         "unknown payments operation " + std::to_string(op));

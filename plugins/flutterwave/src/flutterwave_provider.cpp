@@ -189,7 +189,7 @@ Capabilities FlutterwaveProvider::capabilities() const {
   Capabilities c;
   c.currencies = cfg_.currencies;
   c.channels = {"redirect"};
-  c.requires = {};  // customers without an email get a placeholder address
+  c.needs = {};  // customers without an email get a placeholder address
   c.refunds = RefundSupport::partial;
   return c;
 }

@@ -521,6 +521,12 @@ class AbiPayments final : public Payments {
     }
     return items;
   }
+  std::vector<std::string> requirements(const CreatePayment& draft) override {
+    abi::Owned in(api()), out(api());
+    abi::put(in.out().add(MLP_K_CREATE), draft);
+    if (api().payments_call(h_, MLP_PAYOP_REQUIREMENTS, in.get(), out.get()) != MLP_OK) return {};
+    return out.in().strs(MLP_K_CAP_REQUIRES);
+  }
   Result<std::string> accountSummary(const std::string& product,
                                      const std::string& accountId) override {
     return text(MLP_PAYOP_ACCOUNT_SUMMARY, [&](abi::Out in) {
