@@ -122,7 +122,8 @@ TEST_F(SelcomFlow, PaymentPageShowsTheUssdInstructions) {
   EXPECT_EQ(page.status, 200);
   EXPECT_NE(page.body.find("*150*00#"), std::string::npos) << page.body;
   EXPECT_NE(page.body.find("CVCHAPCHAP"), std::string::npos);
-  EXPECT_NE(page.body.find("1000 TZS"), std::string::npos);
+  // The price in the local way (the kernel's money formatter, English default).
+  EXPECT_NE(page.body.find("TSh 1,000"), std::string::npos) << page.body;
   EXPECT_NE(page.body.find("id=\"to-verify\""), std::string::npos);
   // The menu steps are a list, not a JSON array printed as text.
   EXPECT_NE(page.body.find("<li>"), std::string::npos) << page.body;
