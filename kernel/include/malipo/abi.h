@@ -219,6 +219,7 @@ enum {
   MLP_K_SB_TXN = 643,
   MLP_K_SB_FAULT = 644, /* "initiate_timeout", "query_failure" */
   MLP_K_SB_COUNT = 645,
+  MLP_K_SB_NOT_APPLICABLE = 646, /* map: kit check key -> why it cannot apply (SKIP) */
 
   /* HTTP request (MLP_K_REQUEST) */
   MLP_K_REQ_METHOD = 300,

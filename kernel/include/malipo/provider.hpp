@@ -8,6 +8,7 @@
 // Lifetime: created in the plugin's register function, destroyed at shutdown.
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -101,9 +102,14 @@ struct SandboxPayment {
 };
 // What the simulator then did: its transaction id and the notifications it sent to the
 // kernel (method, path, headers, body), so they can be replayed or tampered with.
+// notApplicable: kit checks that cannot apply to this provider, by key, with the reason
+// (the kit reports them SKIP): "bad_signature", "missing_signature" (callbacks not signed
+// over their body), "amount_mismatch", "currency_mismatch", "reused_txn" (a case the
+// provider cannot produce). Keep it empty for every check the provider can be held to.
 struct SandboxResult {
   std::string txnId;
   std::vector<Request> webhooks;
+  std::map<std::string, std::string> notApplicable;
 };
 
 class PaymentProvider : public Component {

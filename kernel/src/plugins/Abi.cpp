@@ -321,6 +321,8 @@ class PluginProvider final : public Hooked<PaymentProvider> {
     r.txnId = o.s(MLP_K_SB_TXN);
     for (std::uint32_t i = 0; i < o.count(MLP_K_ITEMS); ++i)
       r.webhooks.push_back(abi::getRequest(o.child(MLP_K_ITEMS, i)));
+    o.pairs(MLP_K_SB_NOT_APPLICABLE,
+            [&](std::string k, std::string v) { r.notApplicable[std::move(k)] = std::move(v); });
     return r;
   }
   Status sandboxFault(const std::string& fault, int count) override {

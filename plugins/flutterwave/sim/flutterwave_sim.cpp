@@ -4,6 +4,7 @@
 #include <Poco/DateTimeFormatter.h>
 #include <Poco/JSON/Parser.h>
 #include <Poco/Timestamp.h>
+#include <Poco/URI.h>
 #include <Poco/UUIDGenerator.h>
 
 #include <algorithm>
@@ -253,6 +254,8 @@ Response Simulator::createPayment(const Request& req) {
   });
   Poco::JSON::Object::Ptr data = new Poco::JSON::Object;
   data->set("link", publicBase() + "/checkout/" + id);
+  // A fault: the link is made, the answer comes after the caller gave up.
+  if (slowCreates_.load() > 0 && slowCreates_-- > 0) pause(cfg_.slowAnswerMs);
   return apiSuccess("Hosted Link", data);
 }
 
@@ -311,9 +314,14 @@ Response Simulator::transactionReply(const Rows& r) {
   return apiSuccess("Transaction fetched successfully", transactionData(r, 0));
 }
 
+Response Simulator::faultReply() {
+  return apiError(500, "Simulated failure: query_failure fault");
+}
+
 Response Simulator::verifyById(const Request& req) {
   ++verifyByIdCalls_;
   if (!authorized(req)) return apiError(401, "Invalid authorization key");
+  if (failingVerifies_.load() > 0 && failingVerifies_-- > 0) return faultReply();
   std::string id = req.param("id");
   if (!looksLikeTransactionId(id) || id.size() > 18)
     return apiError(400, "No transaction was found for this id");
@@ -324,6 +332,7 @@ Response Simulator::verifyById(const Request& req) {
 Response Simulator::verifyByReference(const Request& req) {
   ++verifyByReferenceCalls_;
   if (!authorized(req)) return apiError(401, "Invalid authorization key");
+  if (failingVerifies_.load() > 0 && failingVerifies_-- > 0) return faultReply();
   std::string txRef = req.queryParam("tx_ref");
   if (txRef.empty()) return apiError(400, "tx_ref is required");
   // The latest attempt for the reference, as Flutterwave reports one transaction per tx_ref.
@@ -491,10 +500,11 @@ void Simulator::deliverWebhook(const std::string& transactionId, const Script& s
   for (int i = 0; i < times; ++i) sendWebhookNow(transactionId, mode);
 }
 
-void Simulator::sendWebhookNow(const std::string& transactionId, const std::string& mode) {
+std::optional<OutboundRequest> Simulator::sendWebhookNow(const std::string& transactionId,
+                                                         const std::string& mode) {
   Rows r = host_.db().query(std::string(kTransactionSelect) + "WHERE t.id = ?",
                             {static_cast<std::int64_t>(std::stoll(transactionId))});
-  if (r.empty()) return;
+  if (r.empty()) return std::nullopt;
   auto data = transactionData(r, 0);
   std::string body;
   if (mode == "legacy") {
@@ -545,6 +555,7 @@ void Simulator::sendWebhookNow(const std::string& transactionId, const std::stri
   host_.logger().info(kLog,
                       "transaction " + transactionId + ": webhook (" + mode + ") -> " +
                           (res.ok() ? std::to_string(res.value().status) : res.error().internal));
+  return out;
 }
 
 void Simulator::sendLater(std::int64_t delayMs, std::function<void()> fn) {
@@ -579,6 +590,86 @@ void Simulator::sendLater(std::int64_t delayMs, std::function<void()> fn) {
         done->store(true);
       }),
       done});
+}
+
+Status Simulator::fault(const std::string& kind, int count) {
+  if (kind == "initiate_timeout") {
+    slowCreates_ = count;
+  } else if (kind == "query_failure") {
+    failingVerifies_ = count;
+  } else {
+    return Error::make(ErrorCode::invalidInput, "unknown fault " + kind);
+  }
+  return okStatus();
+}
+
+Result<SandboxResult> Simulator::drive(const std::string& txRef, const SandboxPayment& how) {
+  Rows c = host_.db().query(
+      std::string("SELECT ") + kCheckoutColumns +
+          " FROM flutterwave_sim_checkouts WHERE tx_ref = ? AND status = 'open' ORDER BY "
+          "created_at DESC LIMIT 1",
+      {txRef});
+  if (c.empty()) return Error::make(ErrorCode::notFound, "no open checkout for tx_ref " + txRef);
+  SandboxResult res;
+  bool success = how.outcome != "failed";
+  std::string currency = how.currency.empty() ? c.str(0, "currency") : how.currency;
+  std::int64_t charged = how.amountMinor >= 0 ? how.amountMinor : c.i64(0, "amount_minor");
+  std::int64_t txnId = randomTransactionId();
+  if (!how.txnId.empty()) {
+    bool numeric = looksLikeTransactionId(how.txnId) && how.txnId.size() <= 18;
+    if (numeric && host_.db()
+                       .query("SELECT id FROM flutterwave_sim_transactions WHERE id = ?",
+                              {static_cast<std::int64_t>(std::stoll(how.txnId))})
+                       .empty()) {
+      txnId = std::stoll(how.txnId);
+    } else {
+      // One Flutterwave transaction is one charge of one tx_ref, and the plugin counts a
+      // verified transaction only when it carries the payment's own tx_ref: no second
+      // payment can be reported with a transaction id already used.
+      res.notApplicable["reused_txn"] =
+          "a Flutterwave transaction id is one charge of one tx_ref, and the plugin counts a "
+          "verified transaction only if it carries the payment's own tx_ref";
+      return res;
+    }
+  }
+  std::string status = success ? "successful" : "failed";
+  std::int64_t fee = success ? simAppFeeMinor(charged, currency) : 0;
+  std::string id = c.str(0, "id");
+  bool taken = false;
+  host_.db().write([&](Tx& tx) {
+    taken =
+        tx.exec("UPDATE flutterwave_sim_checkouts SET status = ? WHERE id = ? AND status = 'open'",
+                {success ? "paid" : "failed", id}) == 1;
+    if (!taken) return;
+    tx.exec(
+        "INSERT INTO flutterwave_sim_transactions (id, checkout_id, tx_ref, flw_ref, amount_minor, "
+        "charged_minor, fee_minor, currency, status, processor_response, card_first6, card_last4, "
+        "card_token, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        {txnId, id, txRef, "FLW-MOCK-" + randomHex(24), charged, charged, fee, currency, status,
+         success ? "Approved. Successful" : "Declined by the issuer (sandbox test card)",
+         std::string(success ? "553188" : "411111"), std::string(success ? "2950" : "1111"),
+         "flw-t1nf-" + randomHex(32) + "-m03k", host_.clock().nowMs()});
+  });
+  if (!taken) return Error::make(ErrorCode::conflict, "the checkout was already used");
+  res.txnId = std::to_string(txnId);
+  auto sent = sendWebhookNow(res.txnId, cfg_.webhookMode);
+  if (sent) {
+    Request w;
+    w.method = sent->method;
+    w.path = Poco::URI(sent->url).getPath();
+    w.body = sent->body;
+    w.headers["Content-Type"] = "application/json";
+    for (const auto& [name, value] : sent->headers) w.headers[name] = value;
+    res.webhooks.push_back(std::move(w));
+  }
+  if (cfg_.webhookMode != "signature")
+    res.notApplicable["bad_signature"] =
+        "webhook_mode " + cfg_.webhookMode +
+        ": Flutterwave's verif-hash header is the dashboard's secret hash itself, not a "
+        "signature of the body, so a changed body with the right header is accepted (a hint "
+        "only: the payment settles from verify); with webhook_mode signature "
+        "(flutterwave-signature, HMAC of the body) the check applies";
+  return res;
 }
 
 Response Simulator::script(const Request& req) {

@@ -31,12 +31,14 @@
 #include <list>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 
 #include "malipo/db.hpp"
 #include "malipo/host.hpp"
 #include "malipo/http.hpp"
+#include "malipo/provider.hpp"
 
 namespace malipo::flutterwave {
 
@@ -45,6 +47,8 @@ struct SimulatorConfig {
   std::string secretHash;                  // signs the webhooks it sends
   std::string webhookMode = "verif-hash";  // verif-hash | signature | legacy
   std::string webhookUrl;                  // empty: <public_url>/webhooks/flutterwave
+  int slowAnswerMs = 15500;                // an "initiate_timeout" fault: longer than the
+                                           // provider's timeout_ms
 };
 
 // Test cards the hosted page knows (spaces and dashes are ignored when typed).
@@ -62,6 +66,14 @@ class Simulator {
 
   void mount(Router& router);
   void stop();
+
+  // The sandbox driver (PaymentProvider::sandboxPay / sandboxFault, SDK 1.1): the customer
+  // pays (or declines) the open checkout of txRef, as on the hosted page, with the amount,
+  // currency and transaction id given; the webhook is sent as configured and returned.
+  Result<SandboxResult> drive(const std::string& txRef, const SandboxPayment& how);
+  // "initiate_timeout": the next count create calls make the link, then answer after
+  // slowAnswerMs; "query_failure": the next count verify calls answer 500.
+  Status fault(const std::string& kind, int count);
 
  private:
   struct Script;
@@ -86,7 +98,10 @@ class Simulator {
   Poco::JSON::Object::Ptr transactionData(const Rows& rows, std::size_t i) const;
   Response renderCheckout(const Rows& checkout, int status, const std::string& error);
   void deliverWebhook(const std::string& transactionId, const Script& script);
-  void sendWebhookNow(const std::string& transactionId, const std::string& mode);
+  // The request sent (empty when the transaction is unknown).
+  std::optional<OutboundRequest> sendWebhookNow(const std::string& transactionId,
+                                                const std::string& mode);
+  Response faultReply();
   void sendLater(std::int64_t delayMs, std::function<void()> fn);
   std::string publicBase() const;
 
@@ -103,6 +118,7 @@ class Simulator {
   std::list<Late> late_;
   std::atomic<std::int64_t> createCalls_{0}, verifyByIdCalls_{0}, verifyByReferenceCalls_{0},
       refundCalls_{0};
+  std::atomic<int> slowCreates_{0}, failingVerifies_{0};
 };
 
 }  // namespace malipo::flutterwave

@@ -771,8 +771,22 @@ void FlutterwaveProvider::simulator(Router& router) {
   sc.secretHash = cfg_.secretHash;
   sc.webhookMode = cfg_.simWebhookMode;
   sc.webhookUrl = cfg_.simWebhookUrl;
+  sc.slowAnswerMs = cfg_.timeoutMs + 500;
   sim_ = std::make_unique<Simulator>(host_, sc);
   sim_->mount(router);
+}
+
+// The sandbox driver: the simulator's customer pays the payment's open checkout (tx_ref is
+// our payment id) and its webhook goes out as configured.
+Result<SandboxResult> FlutterwaveProvider::sandboxPay(const Payment& payment,
+                                                      const SandboxPayment& how) {
+  if (!sim_) return PaymentProvider::sandboxPay(payment, how);
+  return sim_->drive(payment.id, how);
+}
+
+Status FlutterwaveProvider::sandboxFault(const std::string& fault, int count) {
+  if (!sim_) return PaymentProvider::sandboxFault(fault, count);
+  return sim_->fault(fault, count);
 }
 
 }  // namespace malipo::flutterwave

@@ -67,6 +67,8 @@ class FlutterwaveProvider final : public PaymentProvider {
   Result<std::vector<WebhookEvent>> parseWebhook(const Request& request) override;
   void routes(Router& router) override;
   void simulator(Router& router) override;
+  Result<SandboxResult> sandboxPay(const Payment& payment, const SandboxPayment& how) override;
+  Status sandboxFault(const std::string& fault, int count) override;
 
  private:
   std::string baseUrl() const;

@@ -211,7 +211,9 @@ Result<Simulator::Sent> Simulator::timeout(const std::string& sessionId) {
 Result<Poco::JSON::Object::Ptr> Simulator::pay(const std::string& sessionId,
                                                const std::string& outcome, int fulfilments,
                                                const std::string& amount,
-                                               const std::string& feeBearer) {
+                                               const std::string& feeBearer,
+                                               const std::string& txnIdGiven,
+                                               std::vector<OutboundRequest>* sent) {
   Rows s = host_.db().query("SELECT * FROM hubtel_sim_sessions WHERE session_id = ?", {sessionId});
   if (s.empty())
     return Error::make(ErrorCode::notFound, "no simulated session", "No such session.");
@@ -238,7 +240,7 @@ Result<Poco::JSON::Object::Ptr> Simulator::pay(const std::string& sessionId,
     if (!customerPays) charges = (paid + 50) / 100;
   }
   bool ok = outcome != "declined";
-  std::string orderId = randomHex(32), txnId = randomHex(24);
+  std::string orderId = randomHex(32), txnId = txnIdGiven.empty() ? randomHex(24) : txnIdGiven;
   host_.db().exec(
       "INSERT INTO hubtel_sim_transactions (session_id, order_id, transaction_id, status, amount, "
       "charges, "
@@ -261,7 +263,7 @@ Result<Poco::JSON::Object::Ptr> Simulator::pay(const std::string& sessionId,
   out->set("charges", minorToCedis(charges));
   out->set("fee_bearer", customerPays ? "customer" : "merchant");
   Poco::JSON::Array::Ptr statuses = new Poco::JSON::Array;
-  for (int i = 0; i < fulfilments; ++i) statuses->add(sendFulfilment(sessionId));
+  for (int i = 0; i < fulfilments; ++i) statuses->add(sendFulfilment(sessionId, sent));
   out->set("fulfilments", statuses);
   host_.logger().info(kLog, "session " + sessionId + ": customer " + (ok ? "paid " : "declined ") +
                                 minorToCedis(paid) + " GHS; fulfilment sent " +
@@ -269,7 +271,7 @@ Result<Poco::JSON::Object::Ptr> Simulator::pay(const std::string& sessionId,
   return out;
 }
 
-int Simulator::sendFulfilment(const std::string& sessionId) {
+int Simulator::sendFulfilment(const std::string& sessionId, std::vector<OutboundRequest>* sent) {
   Rows s = host_.db().query("SELECT * FROM hubtel_sim_sessions WHERE session_id = ?", {sessionId});
   Rows t =
       host_.db().query("SELECT * FROM hubtel_sim_transactions WHERE session_id = ?", {sessionId});
@@ -321,7 +323,54 @@ int Simulator::sendFulfilment(const std::string& sessionId) {
   req.timeoutMs = 10000;
   req.maxRetries = 0;
   auto r = host_.http().send(req);
+  if (sent) sent->push_back(req);
   return r.ok() ? r.value().status : 0;
+}
+
+Status Simulator::fault(const std::string& kind, int count) {
+  if (kind == "query_failure") {
+    statusFailures_ = std::max(0, count);
+    return okStatus();
+  }
+  if (kind == "initiate_timeout")
+    return Error::make(ErrorCode::invalidInput,
+                       "not applicable: Hubtel's initiate() calls no Hubtel API (the checkout is "
+                       "the AddToCart reply to Hubtel's own request), so it cannot time out");
+  return Error::make(ErrorCode::invalidInput, "unknown fault " + kind);
+}
+
+Result<SandboxResult> Simulator::drive(const Payment& p, const SandboxPayment& how) {
+  SandboxResult res;
+  // Fulfilments carry no signature (Hubtel documents none).
+  const std::string unsignedWhy =
+      "Hubtel documents no signature on fulfilments: they are accepted from allowed_ips only "
+      "(not checked in sandbox) and only say when to ask; every settlement comes from Hubtel's "
+      "status check";
+  res.notApplicable["bad_signature"] = unsignedWhy;
+  res.notApplicable["missing_signature"] = unsignedWhy;
+  if (!how.currency.empty() && how.currency != kCurrency) {
+    res.notApplicable["currency_mismatch"] =
+        "Hubtel's programmable services charge in GHS only, and the status check the payment "
+        "settles from names no currency";
+    return res;
+  }
+  std::string amount;
+  if (how.amountMinor >= 0) amount = minorToCedis(how.amountMinor);
+  std::vector<OutboundRequest> sent;
+  auto r = pay(p.orderRef, how.outcome == "failed" ? "declined" : "paid", 1, amount, "", how.txnId,
+               &sent);
+  if (!r.ok()) return r.error();
+  res.txnId = r.value()->getValue<std::string>("transaction_id");
+  for (const auto& o : sent) {
+    Request w;
+    w.method = o.method;
+    w.path = provider_.config().interactionPath;
+    w.body = o.body;
+    w.headers["Content-Type"] = "application/json";
+    for (const auto& [name, value] : o.headers) w.headers[name] = value;
+    res.webhooks.push_back(std::move(w));
+  }
+  return res;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -367,6 +416,8 @@ Response Simulator::statusCheck(const Request& req) {
   if (req.header("Authorization") != basicAuth(cfg.apiId, cfg.apiKey))
     return refuse(401, "Unauthorized", "4010");
   if (req.param("pos") != cfg.posSalesId) return refuse(404, "Unknown POS Sales ID", "4040");
+  if (int n = statusFailures_.load(); n > 0 && statusFailures_.compare_exchange_strong(n, n - 1))
+    return refuse(500, "Simulated failure: query_failure fault", "5000");
   // Hubtel's API: clientReference (preferred; for programmable services the SessionId), or
   // hubtelTransactionId, or networkTransactionId (the telco's id).
   std::string ref = req.queryParam("clientReference"),

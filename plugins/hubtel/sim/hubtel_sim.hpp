@@ -26,10 +26,13 @@
 
 #include <Poco/JSON/Object.h>
 
+#include <atomic>
 #include <string>
+#include <vector>
 
 #include "malipo/host.hpp"
 #include "malipo/http.hpp"
+#include "malipo/provider.hpp"
 #include "malipo/result.hpp"
 
 namespace malipo::hubtel {
@@ -41,6 +44,15 @@ class Simulator {
   Simulator(Host& host, const HubtelProvider& provider);
   void mount(Router& router);
   void stop() {}
+
+  // The sandbox driver (PaymentProvider::sandboxPay / sandboxFault, SDK 1.1), for a payment
+  // made by the menu's checkout (its order_ref is the SessionId): the customer pays or
+  // declines the cart with the amount and transaction id given, and the fulfilment Hubtel
+  // then posts to the interaction route is sent and returned.
+  Result<SandboxResult> drive(const Payment& payment, const SandboxPayment& how);
+  // "query_failure": the next count status checks answer 500. "initiate_timeout" cannot
+  // happen: initiate() calls no Hubtel API (the checkout is our AddToCart reply).
+  Status fault(const std::string& kind, int count);
 
  private:
   struct Sent {
@@ -56,10 +68,12 @@ class Simulator {
   Result<Sent> interact(const std::string& sessionId, const std::string& type,
                         const std::string& message, const std::string* clientState);
   // feeBearer: "merchant" or "customer" (who pays Hubtel's fee); empty: simulator.fee_bearer.
+  // txnId: Hubtel's transaction id to report (empty: a new one).
   Result<Poco::JSON::Object::Ptr> pay(const std::string& sessionId, const std::string& outcome,
                                       int fulfilments, const std::string& amount,
-                                      const std::string& feeBearer);
-  int sendFulfilment(const std::string& sessionId);
+                                      const std::string& feeBearer, const std::string& txnId = "",
+                                      std::vector<OutboundRequest>* sent = nullptr);
+  int sendFulfilment(const std::string& sessionId, std::vector<OutboundRequest>* sent = nullptr);
 
   Response phonePage(const Request& req);
   Response phoneSubmit(const Request& req);
@@ -79,6 +93,7 @@ class Simulator {
 
   Host& host_;
   const HubtelProvider& provider_;
+  std::atomic<int> statusFailures_{0};
 };
 
 }  // namespace malipo::hubtel

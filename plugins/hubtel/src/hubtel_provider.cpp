@@ -1318,4 +1318,16 @@ void HubtelProvider::simulator(Router& router) {
   sim_->mount(router);
 }
 
+// The sandbox driver, for payments made by the menu's checkout (see Simulator::drive).
+Result<SandboxResult> HubtelProvider::sandboxPay(const Payment& payment,
+                                                 const SandboxPayment& how) {
+  if (!sim_) return PaymentProvider::sandboxPay(payment, how);
+  return sim_->drive(payment, how);
+}
+
+Status HubtelProvider::sandboxFault(const std::string& fault, int count) {
+  if (!sim_) return PaymentProvider::sandboxFault(fault, count);
+  return sim_->fault(fault, count);
+}
+
 }  // namespace malipo::hubtel

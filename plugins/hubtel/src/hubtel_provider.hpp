@@ -112,6 +112,8 @@ class HubtelProvider final : public PaymentProvider {
   Result<std::vector<WebhookEvent>> parseWebhook(const Request& request) override;
   void routes(Router& router) override;
   void simulator(Router& router) override;
+  Result<SandboxResult> sandboxPay(const Payment& payment, const SandboxPayment& how) override;
+  Status sandboxFault(const std::string& fault, int count) override;
 
   const Config& config() const { return cfg_; }
   // Where Hubtel's endpoints are (the simulator's in sandbox unless configured).

@@ -310,6 +310,86 @@ TEST_P(HubtelTest, CheckoutStoresTheSessionAndAPendingPayment) {
             std::string::npos);
 }
 
+// The sandbox driver (SDK 1.1: sandboxPay / sandboxFault), through the kernel's loaded plugin.
+// malipo-conformance cannot run against Hubtel (its payments start from the USSD menu and
+// initiate() refuses any other), so the kit's checks that apply are run here on menu
+// checkouts.
+TEST_P(HubtelTest, SandboxDriverPaysMenuCheckoutsLikeTheConformanceKit) {
+  SKIP_WITHOUT_ENGINE();
+  boot();
+  std::shared_ptr<PaymentProvider> hubtel;
+  for (auto& pl : kernel_->plugins().plugins())
+    for (auto& o : pl.providers)
+      if (o->name() == "hubtel") hubtel = o;
+  ASSERT_TRUE(hubtel);
+  auto paymentOfSession = [&](const std::string& session) {
+    auto g = kernel_->payments().get(paymentOf(session));
+    EXPECT_TRUE(g.ok());
+    return g.ok() ? g.value() : Payment{};
+  };
+  // Paid: succeeds and credits once; the fulfilment it returns, replayed 100 times, adds
+  // nothing. Fulfilments are unsigned: both signature checks are declared not applicable.
+  Payment p1 = paymentOfSession(checkout(2));
+  auto r1 = hubtel->sandboxPay(p1, SandboxPayment{});
+  ASSERT_TRUE(r1.ok()) << r1.error().internal;
+  ASSERT_EQ(r1.value().webhooks.size(), 1u);
+  EXPECT_FALSE(r1.value().txnId.empty());
+  EXPECT_EQ(r1.value().notApplicable.count("bad_signature"), 1u);
+  EXPECT_EQ(r1.value().notApplicable.count("missing_signature"), 1u);
+  EXPECT_EQ(r1.value().notApplicable.count("amount_mismatch"), 0u);
+  ASSERT_TRUE(eventually([&] { return status(p1.id) == "succeeded"; })) << status(p1.id);
+  ASSERT_TRUE(eventually([&] { return balance() == 20; })) << balance();
+  const Request& w = r1.value().webhooks[0];
+  EXPECT_NE(w.body.find(p1.orderRef), std::string::npos);
+  for (int i = 0; i < 100; ++i) {
+    auto a = http(port_, w.method, w.path, w.body, {w.headers.begin(), w.headers.end()});
+    ASSERT_EQ(a.status, 200) << a.body;
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(balance(), 20);
+
+  // One cedi short: held, nothing credited.
+  Payment p2 = paymentOfSession(checkout(2));
+  SandboxPayment shortPay;
+  shortPay.amountMinor = p2.amountMinor - 100;
+  ASSERT_TRUE(hubtel->sandboxPay(p2, shortPay).ok());
+  EXPECT_TRUE(eventually([&] { return status(p2.id) == "held"; })) << status(p2.id);
+
+  // The first payment's transaction id reported again: held.
+  Payment p3 = paymentOfSession(checkout(2));
+  SandboxPayment reused;
+  reused.txnId = r1.value().txnId;
+  ASSERT_TRUE(hubtel->sandboxPay(p3, reused).ok());
+  EXPECT_TRUE(eventually([&] { return status(p3.id) == "held"; })) << status(p3.id);
+
+  // Declined: failed.
+  Payment p4 = paymentOfSession(checkout(2));
+  SandboxPayment declined;
+  declined.outcome = "failed";
+  ASSERT_TRUE(hubtel->sandboxPay(p4, declined).ok());
+  EXPECT_TRUE(eventually([&] { return status(p4.id) == "failed"; })) << status(p4.id);
+  EXPECT_EQ(balance(), 20);
+
+  // Another currency cannot be produced: not applicable, nothing sent.
+  Payment p5 = paymentOfSession(checkout(2));
+  SandboxPayment usd;
+  usd.currency = "USD";
+  auto r5 = hubtel->sandboxPay(p5, usd);
+  ASSERT_TRUE(r5.ok());
+  EXPECT_EQ(r5.value().notApplicable.count("currency_mismatch"), 1u);
+  EXPECT_TRUE(r5.value().webhooks.empty());
+  EXPECT_EQ(status(p5.id), "pending");
+
+  // Faults: the status check fails once (the kernel retries and still settles); an initiate
+  // timeout cannot happen (initiate() calls no Hubtel API) and is refused with the reason.
+  ASSERT_TRUE(hubtel->sandboxFault("query_failure", 1).ok());
+  ASSERT_TRUE(hubtel->sandboxPay(p5, SandboxPayment{}).ok());
+  EXPECT_TRUE(eventually([&] { return status(p5.id) == "succeeded"; })) << status(p5.id);
+  auto f = hubtel->sandboxFault("initiate_timeout", 1);
+  ASSERT_FALSE(f.ok());
+  EXPECT_NE(f.error().internal.find("not applicable"), std::string::npos);
+}
+
 TEST_P(HubtelTest, ClientStateCarriesTheStepWhenTheSessionRowIsLost) {
   SKIP_WITHOUT_ENGINE();
   boot();

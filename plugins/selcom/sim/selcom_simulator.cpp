@@ -4,6 +4,7 @@
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Parser.h>
 #include <Poco/Timestamp.h>
+#include <Poco/URI.h>
 
 #include <algorithm>
 #include <chrono>
@@ -299,6 +300,8 @@ Response Simulator::orderStatus(const Request& req) {
   FieldSource fields(std::map<std::string, std::string>(req.query.begin(), req.query.end()));
   if (auto denied = refuse(req, fields)) return *denied;
   if (take(statusTimeouts_)) sleepPastTimeout();
+  if (take(statusFailures_))
+    return envelope(500, "500", "FAIL", "Scripted failure of order-status");
   const std::string orderId = fields.value("order_id");
   Rows r = host_.db().query("SELECT * FROM selcom_sim_orders WHERE order_id = ?", {orderId});
   if (r.empty()) return envelope(404, "404", "FAIL", "Order not found");
@@ -534,6 +537,64 @@ Response Simulator::payPage(const Request& req) {
   data.set("pending", r.str(0, "payment_status") == "PENDING");
   data.set("action", base_ + "/pay/" + orderId);
   return Response::html(200, host_.pages().render("Selcom sandbox", kPayPage, data));
+}
+
+Status Simulator::fault(const std::string& kind, int count) {
+  if (kind == "initiate_timeout") {
+    createTimeouts_ = std::max(0, count);
+  } else if (kind == "query_failure") {
+    statusFailures_ = std::max(0, count);
+  } else {
+    return Error::make(ErrorCode::invalidInput, "unknown fault " + kind);
+  }
+  return okStatus();
+}
+
+Result<SandboxResult> Simulator::drive(const std::string& orderId, const SandboxPayment& how,
+                                       bool requireSigned) {
+  Rows r = host_.db().query("SELECT currency FROM selcom_sim_orders WHERE order_id = ?", {orderId});
+  if (r.empty()) return Error::make(ErrorCode::notFound, "no simulated order " + orderId);
+  SandboxResult res;
+  if (!how.currency.empty() && how.currency != r.str(0, "currency")) {
+    res.notApplicable["currency_mismatch"] =
+        "a Selcom checkout order is paid in its own currency (TZS by mobile money; "
+        "order-status names no other), so a payment in another currency cannot be produced";
+    return res;
+  }
+  PayRequest pr;
+  pr.outcome = how.outcome == "failed" ? "decline" : "paid";
+  pr.transid = how.txnId;
+  if (how.amountMinor >= 0) {
+    // Selcom's amounts are whole major units.
+    auto wire = wireAmount(how.amountMinor, r.str(0, "currency"));
+    if (!wire) return Error::make(ErrorCode::invalidInput, "amount not in whole units");
+    pr.amount = std::stoll(*wire);
+  }
+  Outcome out = payOrder(orderId, pr);
+  if (out.status != 200)
+    return Error::make(ErrorCode::conflict, "simulator pay: " + std::to_string(out.status) + " " +
+                                                out.json.optValue<std::string>("error", ""));
+  res.txnId = out.json.optValue<std::string>("transid", "");
+  // What payOrder sent: the same callback, rebuilt (it is signed over its fields and the
+  // Timestamp, which replays may carry for a while).
+  // (payOrder keeps them as values, not pointers.)
+  const Poco::JSON::Object wj = out.json.get("webhook").extract<Poco::JSON::Object>();
+  if (!wj.getValue<std::string>("url").empty()) {
+    Request w;
+    w.method = "POST";
+    w.path = Poco::URI(wj.getValue<std::string>("url")).getPath();
+    w.body = wj.getValue<std::string>("body");
+    w.headers["Content-Type"] = "application/json";
+    const Poco::JSON::Object headers = wj.get("headers").extract<Poco::JSON::Object>();
+    for (const auto& kv : headers) w.headers[kv.first] = kv.second.toString();
+    res.webhooks.push_back(std::move(w));
+  }
+  if (!requireSigned)
+    res.notApplicable["missing_signature"] =
+        "require_signed_webhooks is off (the default: how Selcom signs callbacks is not "
+        "publicly confirmed), so an unsigned callback is accepted as a hint; the payment "
+        "settles only from a signed order-status query";
+  return res;
 }
 
 Response Simulator::script(const Request& req) {

@@ -34,6 +34,7 @@
 
 #include "malipo/host.hpp"
 #include "malipo/http.hpp"
+#include "malipo/provider.hpp"
 #include "selcom_wire.hpp"
 
 namespace malipo::selcom::sim {
@@ -54,6 +55,16 @@ class Simulator {
   void mount(Router& router);
   // Wakes and joins delayed-webhook threads; no webhook is sent after this.
   void stop();
+
+  // The sandbox driver (PaymentProvider::sandboxPay / sandboxFault, SDK 1.1): the customer
+  // pays (or declines) order orderId as on the pay page, with the amount and transid given;
+  // the signed callback is sent and returned. requireSigned: the plugin's
+  // require_signed_webhooks (off: an unsigned callback is accepted as a hint).
+  Result<SandboxResult> drive(const std::string& orderId, const SandboxPayment& how,
+                              bool requireSigned);
+  // "initiate_timeout": the next count create-order calls keep the order and answer after
+  // the plugin's timeout; "query_failure": the next count order-status calls answer 500.
+  Status fault(const std::string& kind, int count);
 
  private:
   struct PayRequest {
@@ -103,7 +114,8 @@ class Simulator {
   std::string base_;  // "/sandbox/<name>"
 
   std::atomic<int> createTimeouts_{0}, createFailures_{0}, statusTimeouts_{0}, pushTimeouts_{0},
-      pushFailures_{0}, webhookBeforeReply_{0}, cancelTimeouts_{0}, cancelFailures_{0};
+      pushFailures_{0}, webhookBeforeReply_{0}, cancelTimeouts_{0}, cancelFailures_{0},
+      statusFailures_{0};
 
   std::mutex rngMutex_;
   std::mt19937_64 rng_;

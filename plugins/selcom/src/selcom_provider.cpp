@@ -471,4 +471,16 @@ void SelcomProvider::simulator(Router& router) {
   sim_->mount(router);
 }
 
+// The sandbox driver: the simulated customer pays the order (order_id is our payment id).
+Result<SandboxResult> SelcomProvider::sandboxPay(const Payment& payment,
+                                                 const SandboxPayment& how) {
+  if (!sim_) return PaymentProvider::sandboxPay(payment, how);
+  return sim_->drive(payment.id, how, cfg_.requireSignedWebhooks);
+}
+
+Status SelcomProvider::sandboxFault(const std::string& fault, int count) {
+  if (!sim_) return PaymentProvider::sandboxFault(fault, count);
+  return sim_->fault(fault, count);
+}
+
 }  // namespace malipo::selcom

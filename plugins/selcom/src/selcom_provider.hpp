@@ -85,6 +85,8 @@ class SelcomProvider final : public PaymentProvider {
   // none (operators record manual refunds).
   Result<ProviderStatus> cancel(const Payment& payment) override;
   void simulator(Router& router) override;
+  Result<SandboxResult> sandboxPay(const Payment& payment, const SandboxPayment& how) override;
+  Status sandboxFault(const std::string& fault, int count) override;
 
  private:
   std::string baseUrl() const;

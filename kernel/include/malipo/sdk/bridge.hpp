@@ -768,6 +768,7 @@ inline std::int32_t sandboxPay(void* s, const mlp_rec* in, mlp_rec* out, mlp_tx*
     abi::Out o(api(), out);
     o.s(MLP_K_SB_TXN, r.value().txnId);
     for (const auto& w : r.value().webhooks) abi::put(o.add(MLP_K_ITEMS), w);
+    o.pairs(MLP_K_SB_NOT_APPLICABLE, r.value().notApplicable);
     return MLP_OK;
   });
 }
