@@ -31,7 +31,8 @@ const char* const kLayout = R"(<!doctype html>
 
 const char* const kCss = R"(*{box-sizing:border-box}
 body{margin:0;font:16px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1f2933;background:#f5f7fa}
-.skip{position:absolute;left:-999px}.skip:focus{left:.5rem;top:.5rem;background:#fff;padding:.5rem;z-index:2}
+.skip{position:absolute;left:0;top:0;width:1px;height:1px;overflow:hidden;clip-path:inset(50%);white-space:nowrap}
+.skip:focus{width:auto;height:auto;clip-path:none;left:.5rem;top:.5rem;background:#fff;color:#102a43;padding:.5rem;z-index:2}
 .top{background:#102a43;color:#fff;padding:.5rem 1rem;display:flex;flex-wrap:wrap;align-items:center;gap:.5rem 1rem}
 .brand{font-weight:700}
 .top nav ul{list-style:none;margin:0;padding:0;display:flex;flex-wrap:wrap;gap:.25rem .75rem}
@@ -45,7 +46,8 @@ main:focus{outline:none}
 h1{font-size:1.4rem;margin:.25rem 0 1rem}h2{font-size:1.1rem;margin:1.25rem 0 .5rem}
 .card{background:#fff;border-radius:10px;padding:1rem;box-shadow:0 1px 3px rgba(0,0,0,.08);margin-bottom:1rem;overflow-x:auto}
 .grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(15rem,1fr));gap:1rem}
-.grid .card{margin:0}
+.grid{margin-bottom:1rem}.grid .card{margin:0}
+.card>:first-child{margin-top:0}.card>:last-child{margin-bottom:0}
 .big{font-size:1.8rem;font-weight:700;margin:0}
 .muted{color:#52606d;font-size:.9rem}
 .ok{background:#def7ec;color:#03543f;padding:.75rem;border-radius:8px}
