@@ -423,3 +423,47 @@ TEST_F(ConsoleTest, OffWithoutAnAdminToken) {
   EXPECT_EQ(request(port_, "GET", "/console/sign-in").status, 404);
   EXPECT_EQ(request(port_, "GET", "/console/").status, 404);
 }
+
+TEST_F(ConsoleTest, HeldQueueWebhooksAndOverviewShowWhatThePaymentsWrote) {
+  std::string held = order("0754 123 456");
+  std::string paid = order("0713 999 888");
+  auto refOf = [&](const std::string& id) {
+    return kernel_->store()
+        .query("SELECT provider_ref FROM payments WHERE id = ?", {id})
+        .str(0, "provider_ref");
+  };
+  auto status = [&](const std::string& id) {
+    return kernel_->store()
+        .query("SELECT status FROM payments WHERE id = ?", {id})
+        .str(0, "status");
+  };
+  // The customer pays less than asked: held. The other pays in full: succeeded.
+  EXPECT_EQ(http(port_, "POST", "/sandbox/fakepay/orders/" + refOf(held) + "/pay",
+                 R"({"amount_minor": 99900})")
+                .status,
+            200);
+  EXPECT_EQ(http(port_, "POST", "/sandbox/fakepay/orders/" + refOf(paid) + "/pay", "{}").status,
+            200);
+  ASSERT_TRUE(eventually([&] { return status(held) == "held" && status(paid) == "succeeded"; }));
+  std::string cookie = signIn(kVictor);
+  Answer queue = request(port_, "GET", "/console/held", cookie);
+  ASSERT_EQ(queue.status, 200);
+  EXPECT_NE(queue.body.find(held), std::string::npos);
+  EXPECT_EQ(queue.body.find(paid), std::string::npos);
+  std::string reason = kernel_->store()
+                           .query(
+                               "SELECT detail FROM payment_events WHERE payment_id = ? AND "
+                               "kind = 'held'",
+                               {held})
+                           .str(0, "detail");
+  ASSERT_FALSE(reason.empty());
+  EXPECT_NE(queue.body.find(reason.substr(0, 20)), std::string::npos) << queue.body;
+  Answer hooks = request(port_, "GET", "/console/webhooks?provider=fakepay", cookie);
+  ASSERT_EQ(hooks.status, 200);
+  EXPECT_NE(hooks.body.find("/console/payments/" + paid), std::string::npos);
+  EXPECT_NE(hooks.body.find("<td>accepted</td>"), std::string::npos) << hooks.body;
+  Answer overview = request(port_, "GET", "/console/overview", cookie);
+  EXPECT_NE(overview.body.find("id=\"held-count\">1<"), std::string::npos);
+  EXPECT_NE(overview.body.find("id=\"success-rate\">100.0 %<"), std::string::npos);
+  EXPECT_NE(overview.body.find("<td>TZS</td>"), std::string::npos);
+}
