@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -42,6 +43,15 @@ Usage:
   malipo payments list [--state STATUS] [--limit N] [--config FILE]
   malipo payments show ID [--config FILE]   a payment and its event timeline
   malipo payments sync ID [--config FILE]   ask the provider now and apply its answer
+  malipo payments refund ID [--amount X] --reason R [--key K] [--force]
+                                     [--manual-reference REF] [--config FILE]
+                                            refund a succeeded payment (all that remains
+                                            unless --amount, in major units)
+  malipo payments refunds ID [--config FILE]  a payment's refunds
+  malipo payments cancel ID --reason R [--config FILE]
+                                            cancel a payment that is not paid yet
+  malipo payments resolve ID accept|refund --reason R [--manual-reference REF] [--config FILE]
+                                            decide a held payment: deliver it, or refund it
   malipo sdk new-provider NAME DIR   write a buildable out-of-tree provider plugin
                       (CMake project against the installed SDK, simulator, tests) into DIR
   malipo --help | --version
@@ -59,7 +69,7 @@ Args parse(int argc, char** argv) {
   Args a;
   for (int i = 1; i < argc; ++i) {
     std::string s = argv[i];
-    if (s == "--help" || s == "-h" || s == "--version") {
+    if (s == "--help" || s == "-h" || s == "--version" || s == "--force") {
       a.options[s] = "1";
     } else if (s.rfind("--", 0) == 0) {
       std::string key = s, value;
@@ -71,7 +81,9 @@ Args parse(int argc, char** argv) {
         if (i + 1 >= argc) throw std::runtime_error("option " + s + " needs a value");
         value = argv[++i];
       }
-      static const std::vector<std::string> known{"--config", "--state", "--limit", "--port-file"};
+      static const std::vector<std::string> known{"--config",    "--state",           "--limit",
+                                                  "--port-file", "--reason",          "--amount",
+                                                  "--key",       "--manual-reference"};
       if (std::find(known.begin(), known.end(), key) == known.end())
         throw std::runtime_error("unknown option " + key);
       a.options[key] = value;
@@ -179,7 +191,81 @@ int paymentsCommand(malipo::Kernel& kernel, const std::string& sub, Args& args) 
                 << "\n";
     return 0;
   }
-  std::cerr << "malipo: usage: malipo payments list|show ID|sync ID [--config FILE]\n";
+  // Operator money actions: the actor is the operator running the command.
+  const char* user = std::getenv("USER");
+  const std::string actor = std::string("cli:") + (user && *user ? user : "unknown");
+  auto reasonOption = [&]() {
+    std::string r = args.options.count("--reason") ? args.options["--reason"] : "";
+    if (r.empty()) throw std::runtime_error("--reason R is required");
+    return r;
+  };
+  auto failed = [](const malipo::Error& e) {
+    std::cerr << "malipo: " << (e.external.empty() ? e.internal : e.external) << "\n";
+    return 1;
+  };
+  if (sub == "refund" && args.positional.size() > 2) {
+    const std::string& id = args.positional[2];
+    auto p = payments.get(id);
+    if (!p.ok()) return failed(p.error());
+    malipo::PaymentService::RefundAsk ask;
+    ask.paymentId = id;
+    ask.reason = reasonOption();
+    ask.actor = actor;
+    ask.force = args.options.count("--force") > 0;
+    ask.manualReference =
+        args.options.count("--manual-reference") ? args.options["--manual-reference"] : "";
+    if (args.options.count("--amount")) {
+      auto minor = malipo::parseMajor(args.options["--amount"], p.value().currency);
+      if (!minor || *minor <= 0)
+        throw std::runtime_error("--amount must be a positive amount in major units of " +
+                                 p.value().currency);
+      ask.amountMinor = *minor;
+    }
+    // Without --key, a fresh key: running the command twice asks twice.
+    ask.idempotencyKey =
+        args.options.count("--key")
+            ? args.options["--key"]
+            : "cli:" + std::to_string(std::chrono::system_clock::now().time_since_epoch().count());
+    auto r = payments.requestRefund(ask);
+    if (!r.ok()) return failed(r.error());
+    std::ostringstream os;
+    payments.refundJson(r.value().refund).stringify(os, 2);
+    std::cout << os.str() << "\n";
+    if (r.value().refund.state == malipo::RefundState::requested)
+      std::cout << "the provider is asked by the running server's job queue; follow it with "
+                   "`malipo payments refunds "
+                << id << "`\n";
+    return 0;
+  }
+  if (sub == "refunds" && args.positional.size() > 2) {
+    const std::string& id = args.positional[2];
+    auto p = payments.get(id);
+    if (!p.ok()) return failed(p.error());
+    std::printf("%-36s %-10s %-14s %-10s %s\n", "REFUND", "STATUS", "AMOUNT", "ACTOR", "REASON");
+    for (const auto& r : payments.refunds(id))
+      std::printf(
+          "%-36s %-10s %-14s %-10s %s\n", r.refund.id.c_str(), malipo::refundStateName(r.state),
+          (malipo::formatMajor(r.refund.amountMinor, r.refund.currency) + " " + r.refund.currency)
+              .c_str(),
+          r.refund.actor.c_str(), r.refund.reason.c_str());
+    return 0;
+  }
+  if ((sub == "cancel" && args.positional.size() > 2) ||
+      (sub == "resolve" && args.positional.size() > 3)) {
+    const std::string& id = args.positional[2];
+    auto p = sub == "cancel" ? payments.cancel(id, actor, reasonOption())
+                             : payments.resolve(id, args.positional[3], actor, reasonOption(),
+                                                args.options.count("--manual-reference")
+                                                    ? args.options["--manual-reference"]
+                                                    : "");
+    if (!p.ok()) return failed(p.error());
+    std::ostringstream os;
+    payments.toJson(p.value()).stringify(os, 2);
+    std::cout << os.str() << "\n";
+    return 0;
+  }
+  std::cerr << "malipo: usage: malipo payments list|show ID|sync ID|refund ID|refunds ID|cancel "
+               "ID|resolve ID accept|refund [--config FILE]\n";
   return 2;
 }
 

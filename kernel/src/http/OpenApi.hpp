@@ -108,6 +108,33 @@ inline const std::map<std::string, KernelRouteDoc>& kernelRouteDocs() {
         "200",
         "The payment after the check",
         {}}},
+      {"POST /admin/payments/{id}/refunds",
+       {"Refund a succeeded payment",
+        "Body {\"amount\": \"500.00\" (major units; default: all that remains), \"reason\", "
+        "\"force\": false, \"manual\": {\"provider_reference\"}}. Idempotency-Key header "
+        "required: the same key returns the same refund (200). 422 when larger than what "
+        "remains; 409 when the payment is not succeeded or the product refuses (unless force). "
+        "The provider is called from a durable job (docs/payments.md).",
+        "201",
+        "The refund (status requested, or succeeded for a recorded manual refund)",
+        {}}},
+      {"GET /admin/payments/{id}/refunds",
+       {"A payment's refunds", "", "200", "{\"refunds\": [...], \"refunded\": \"...\"}", {}}},
+      {"POST /admin/payments/{id}/cancel",
+       {"Cancel a payment not paid yet",
+        "Body {\"reason\"}. For created, pending or unknown payments: at the provider when it "
+        "can cancel, otherwise locally. A success reported later is held.",
+        "200",
+        "The payment after the cancel",
+        {}}},
+      {"POST /admin/payments/{id}/resolve",
+       {"Resolve a held payment",
+        "Body {\"action\": \"accept\"|\"refund\", \"reason\", \"manual\": "
+        "{\"provider_reference\"}}. accept: delivered once (an overpaid difference is "
+        "refunded); refund: what was paid goes back and nothing is delivered.",
+        "200",
+        "The payment after the decision",
+        {}}},
   };
   return docs;
 }

@@ -1,27 +1,15 @@
 #include "payments/PaymentService.hpp"
 
-#include <Poco/DateTimeFormatter.h>
-#include <Poco/DigestEngine.h>
-#include <Poco/JSON/Parser.h>
-#include <Poco/SHA2Engine.h>
-#include <Poco/Timestamp.h>
 #include <Poco/UUIDGenerator.h>
 
 #include <algorithm>
-#include <chrono>
 
 #include "malipo/money.hpp"
+#include "payments/ProviderCalls.hpp"
 
 namespace malipo {
 
 namespace {
-
-const char* kColumns =
-    "id, product, order_ref, provider, channel, amount_minor, currency, status, provider_ref, "
-    "provider_txn_id, "
-    "customer_json, description, metadata, action_json, failure_reason, created_at, updated_at, "
-    "expires_at, version, "
-    "fulfilment, fulfilled_at, gross_minor, fee_minor, net_minor";
 
 std::string customerJson(const Customer& c) {
   Poco::JSON::Object o;
@@ -34,22 +22,6 @@ std::string customerJson(const Customer& c) {
   return os.str();
 }
 
-constexpr std::size_t kMaxStoredEventId = 128, kMaxStoredSummary = 256;
-
-std::string sha256Hex(const std::string& text) {
-  Poco::SHA2Engine sha;
-  sha.update(text);
-  return Poco::DigestEngine::digestToHex(sha.digest());
-}
-
-// At most `max` bytes of `text`, cut before a UTF-8 continuation byte, "…" when cut.
-std::string truncateUtf8(const std::string& text, std::size_t max) {
-  if (text.size() <= max) return text;
-  std::size_t n = max;
-  while (n > 0 && (static_cast<unsigned char>(text[n]) & 0xc0) == 0x80) --n;
-  return text.substr(0, n) + "…";
-}
-
 Value orNull(std::int64_t minor) {
   return minor >= 0 ? Value(minor) : Value(Null{});
 }
@@ -58,103 +30,6 @@ std::string actionJson(const NextAction& a) {
   std::ostringstream os;
   a.toJson().stringify(os);
   return os.str();
-}
-
-Payment rowToPayment(const Rows& r, std::size_t i) {
-  Payment p;
-  p.id = r.str(i, "id");
-  p.product = r.str(i, "product");
-  p.orderRef = r.str(i, "order_ref");
-  p.provider = r.str(i, "provider");
-  p.channel = r.str(i, "channel");
-  p.amountMinor = r.i64(i, "amount_minor");
-  p.currency = r.str(i, "currency");
-  p.status = parseStatus(r.str(i, "status"));
-  p.providerRef = r.str(i, "provider_ref");
-  p.providerTxnId = r.str(i, "provider_txn_id");
-  p.description = r.str(i, "description");
-  p.metadata = r.str(i, "metadata");
-  p.failureReason = r.str(i, "failure_reason");
-  p.createdAtMs = r.i64(i, "created_at");
-  p.updatedAtMs = r.i64(i, "updated_at");
-  p.expiresAtMs = r.i64(i, "expires_at");
-  p.version = r.i64(i, "version");
-  p.fulfilment = r.isNull(i, "fulfilment") ? "" : r.str(i, "fulfilment");
-  p.fulfilledAtMs = r.isNull(i, "fulfilled_at") ? 0 : r.i64(i, "fulfilled_at");
-  p.grossMinor = r.isNull(i, "gross_minor") ? -1 : r.i64(i, "gross_minor");
-  p.feeMinor = r.isNull(i, "fee_minor") ? -1 : r.i64(i, "fee_minor");
-  p.netMinor = r.isNull(i, "net_minor") ? -1 : r.i64(i, "net_minor");
-  try {
-    auto c =
-        Poco::JSON::Parser().parse(r.str(i, "customer_json")).extract<Poco::JSON::Object::Ptr>();
-    p.customer.accountId = c->optValue<std::string>("account_id", "");
-    p.customer.email = c->optValue<std::string>("email", "");
-    p.customer.name = c->optValue<std::string>("name", "");
-    p.customer.phone = c->optValue<std::string>("phone", "");
-  } catch (...) {
-  }
-  try {
-    std::string aj = r.str(i, "action_json");
-    if (!aj.empty()) {
-      auto a = Poco::JSON::Parser().parse(aj).extract<Poco::JSON::Object::Ptr>();
-      p.action.type = a->optValue<std::string>("type", "none");
-      p.action.url = a->optValue<std::string>("url", "");
-      p.action.ussdCode = a->optValue<std::string>("ussd_code", "");
-      p.action.vendor = a->optValue<std::string>("vendor", "");
-      p.action.reference = a->optValue<std::string>("reference", "");
-      p.action.message = a->optValue<std::string>("message", "");
-      if (auto steps = a->getArray("steps"))
-        for (std::size_t k = 0; k < steps->size(); ++k)
-          p.action.steps.push_back(steps->getElement<std::string>(k));
-    }
-  } catch (...) {
-  }
-  return p;
-}
-
-template <class F>
-auto guarded(F&& f, const std::string& what) -> decltype(f()) {
-  try {
-    return f();
-  } catch (const std::exception& e) {
-    return Error::make(ErrorCode::providerError, what + " threw: " + e.what(),
-                       "The payment provider failed.");
-  } catch (...) {
-    return Error::make(ErrorCode::providerError, what + " threw", "The payment provider failed.");
-  }
-}
-
-// A provider call through the provider's bulkhead: past its limit the call is not made and
-// the caller gets 503 with Retry-After at once (isBulkheadFull).
-template <class F>
-auto guarded(Bulkheads& bulkheads, Metrics& metrics, const std::string& provider, F&& f,
-             const std::string& what) -> decltype(f()) {
-  Bulkheads::Slot slot(bulkheads, provider);
-  if (!slot.ok()) {
-    metrics.increment("malipo_provider_bulkhead_refused_total", {{"provider", provider}});
-    return Error::make(ErrorCode::unavailable,
-                       what + ": " + std::to_string(bulkheads.limit(provider)) +
-                           " calls already in flight (bulkhead full)",
-                       "The payment provider is busy. Please retry in a moment.")
-        .retryAfter(1);
-  }
-  // Latency by provider and operation (`what` is "provider.operation"), and errors by code.
-  const std::string operation = what.substr(provider.size() + 1);
-  auto started = std::chrono::steady_clock::now();
-  auto result = guarded(std::forward<F>(f), what);
-  metrics.observe(
-      "malipo_provider_call_duration_seconds", {{"provider", provider}, {"operation", operation}},
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
-  if (!result.ok())
-    metrics.increment("malipo_provider_call_errors_total",
-                      {{"provider", provider},
-                       {"operation", operation},
-                       {"code", errorCodeName(result.error().code)}});
-  return result;
-}
-
-bool isBulkheadFull(const Error& e) {
-  return e.code == ErrorCode::unavailable && e.retryAfterSeconds > 0;
 }
 
 }  // namespace
@@ -175,64 +50,11 @@ PaymentService::PaymentService(Store& store, JobQueueImpl& jobs, const Clock& cl
                     "provider calls by provider and operation (latency)", "histogram");
   metrics_.describe("malipo_provider_call_errors_total",
                     "failed provider calls by provider, operation and error code", "counter");
+  metrics_.describe("malipo_refunds_total", "refunds by provider and new status", "counter");
 }
 
 std::vector<Migration> PaymentService::migrations() {
-  Migration m;
-  m.version = 1;
-  m.description = "payments, payment events";
-  m.sqlite =
-      "CREATE TABLE payments (id TEXT PRIMARY KEY, product TEXT NOT NULL, order_ref TEXT NOT NULL, "
-      "provider TEXT NOT NULL, "
-      "channel TEXT NOT NULL DEFAULT '', amount_minor BIGINT NOT NULL, currency TEXT NOT NULL, "
-      "status TEXT NOT NULL, "
-      "provider_ref TEXT, provider_txn_id TEXT, customer_json TEXT NOT NULL DEFAULT '{}', "
-      "description TEXT NOT NULL DEFAULT '', "
-      "metadata TEXT NOT NULL DEFAULT '', action_json TEXT NOT NULL DEFAULT '', failure_reason "
-      "TEXT NOT NULL DEFAULT '', "
-      "checks BIGINT NOT NULL DEFAULT 0, next_check_at BIGINT NOT NULL DEFAULT 0, expires_at "
-      "BIGINT NOT NULL DEFAULT 0, "
-      "created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL, version BIGINT NOT NULL DEFAULT 1);"
-      "CREATE UNIQUE INDEX payments_provider_txn ON payments (provider, provider_txn_id);"
-      "CREATE INDEX payments_provider_ref ON payments (provider, provider_ref);"
-      "CREATE INDEX payments_due ON payments (status, next_check_at);"
-      "CREATE INDEX payments_order ON payments (product, order_ref);"
-      "CREATE TABLE payment_events (id INTEGER PRIMARY KEY, payment_id TEXT, provider TEXT NOT "
-      "NULL, kind TEXT NOT NULL, "
-      "provider_event_id TEXT, detail TEXT NOT NULL DEFAULT '', created_at BIGINT NOT NULL);"
-      "CREATE UNIQUE INDEX payment_events_dedup ON payment_events (provider, provider_event_id);"
-      "CREATE INDEX payment_events_payment ON payment_events (payment_id)";
-  m.postgresql = m.sqlite;
-  auto pos = m.postgresql.find("id INTEGER PRIMARY KEY, payment_id");
-  m.postgresql.replace(pos, std::string("id INTEGER PRIMARY KEY").size(),
-                       "id BIGSERIAL PRIMARY KEY");
-  Migration f;
-  f.version = 2;
-  f.description = "fulfilment of succeeded payments";
-  f.sqlite =
-      "ALTER TABLE payments ADD COLUMN fulfilment TEXT;"
-      "ALTER TABLE payments ADD COLUMN fulfilled_at BIGINT;"
-      "ALTER TABLE payments ADD COLUMN fulfilment_error TEXT;"
-      "UPDATE payments SET fulfilment = 'done' WHERE status = 'succeeded'";
-  f.postgresql = f.sqlite;
-  Migration fees;
-  fees.version = 3;
-  fees.description = "gross, fee and net as the provider reported them";
-  fees.sqlite =
-      "ALTER TABLE payments ADD COLUMN gross_minor BIGINT;"
-      "ALTER TABLE payments ADD COLUMN fee_minor BIGINT;"
-      "ALTER TABLE payments ADD COLUMN net_minor BIGINT";
-  fees.postgresql = fees.sqlite;
-  Migration push;
-  push.version = 4;
-  push.description = "payment prompts sent, per phone number (push limits)";
-  push.sqlite =
-      "CREATE TABLE payment_pushes (msisdn TEXT NOT NULL, payment_id TEXT NOT NULL, created_at "
-      "BIGINT NOT NULL);"
-      "CREATE INDEX payment_pushes_msisdn ON payment_pushes (msisdn, created_at);"
-      "CREATE INDEX payment_pushes_payment ON payment_pushes (payment_id, created_at)";
-  push.postgresql = push.sqlite;
-  return {m, f, fees, push};
+  return PaymentRepository::migrations();
 }
 
 void PaymentService::addProvider(std::shared_ptr<PaymentProvider> p) {
@@ -254,65 +76,71 @@ std::shared_ptr<Product> PaymentService::product(const std::string& name) {
   return it == products_.end() ? nullptr : it->second;
 }
 
-bool PaymentService::breakerOpen(const std::string& provider) {
-  std::lock_guard<std::mutex> lock(breakerMutex_);
-  return breakers_[provider].openUntil > clock_.nowMs();
-}
-
-void PaymentService::breakerResult(const std::string& provider, bool ok) {
-  std::lock_guard<std::mutex> lock(breakerMutex_);
-  Breaker& b = breakers_[provider];
-  if (ok) {
-    b.failures = 0;
-    return;
-  }
-  if (++b.failures >= opts_.breakerThreshold) {
-    b.openUntil = clock_.nowMs() + opts_.breakerOpenMs;
-    b.failures = 0;
-    log_.warning("payments", "provider " + provider + " failed repeatedly: skipped for " +
-                                 std::to_string(opts_.breakerOpenMs / 1000) + " s");
-  }
-}
-
 void PaymentService::event(Tx& tx, const std::string& paymentId, const std::string& provider,
                            const std::string& kind, const std::string& detail,
                            const std::string& providerEventId) {
-  tx.exec(
-      "INSERT INTO payment_events (payment_id, provider, kind, provider_event_id, detail, "
-      "created_at) VALUES (?, ?, ?, ?, ?, ?)",
-      {paymentId.empty() ? Value(Null{}) : Value(paymentId), provider, kind,
-       providerEventId.empty() ? Value(Null{}) : Value(providerEventId), detail, clock_.nowMs()});
+  PaymentRepository::event(tx, clock_.nowMs(), paymentId, provider, kind, detail, providerEventId);
 }
 
 bool PaymentService::transition(Tx& tx, const Payment& p, PaymentStatus to,
                                 const std::string& reason) {
-  std::int64_t n = tx.exec(
-      "UPDATE payments SET status = ?, failure_reason = ?, version = version + 1, updated_at = ? "
-      "WHERE id = ? AND version = ?",
-      {statusName(to), reason, clock_.nowMs(), p.id, p.version});
-  if (n != 1) return false;
+  if (!PaymentRepository::setStatus(tx, p, to, reason, clock_.nowMs())) return false;
   event(tx, p.id, p.provider, "transition",
         std::string(statusName(p.status)) + " -> " + statusName(to) +
             (reason.empty() ? "" : ": " + reason));
-  metrics_.increment("malipo_payments_transitions_total",
-                     {{"provider", p.provider}, {"status", statusName(to)}});
-  log_.info("payments", p.id + " " + statusName(p.status) + " -> " + statusName(to));
+  // The write may be retried: what leaves the transaction happens once, after the commit.
+  std::string provider = p.provider,
+              line = p.id + " " + statusName(p.status) + " -> " + statusName(to);
+  tx.onCommit([this, provider, to, line] {
+    metrics_.increment("malipo_payments_transitions_total",
+                       {{"provider", provider}, {"status", statusName(to)}});
+    log_.info("payments", line);
+  });
+  return true;
+}
+
+bool PaymentService::applyDecision(Tx& tx, const Payment& p, const machine::Decision& d,
+                                   const ProviderStatus* report) {
+  for (const auto& e : d.events) event(tx, p.id, p.provider, e.kind, e.detail);
+  if (!d.to) return true;
+  if (d.recordSettlement && report)
+    tx.exec(
+        "UPDATE payments SET provider_txn_id = ?, gross_minor = ?, fee_minor = ?, net_minor = "
+        "? WHERE id = ? AND version = ?",
+        {report->providerTxnId, orNull(report->grossMinor), orNull(report->feeMinor),
+         orNull(report->netMinor), p.id, p.version});
+  if (d.recordReported && report)
+    tx.exec(
+        "UPDATE payments SET reported_amount_minor = ?, reported_currency = ?, reported_txn_id = "
+        "? WHERE id = ?",
+        {orNull(report->amountMinor), report->currency,
+         report->providerTxnId.empty() ? Value(Null{}) : Value(report->providerTxnId), p.id});
+  if (!transition(tx, p, *d.to, d.reason)) return false;
+  if (*d.to == PaymentStatus::succeeded)
+    tx.exec("UPDATE payments SET fulfilment = 'pending' WHERE id = ?", {p.id});
+  if (d.job == machine::FollowUp::settled)
+    jobs_.enqueue(tx, JobSpec{"payment.settled", p.id, "settled:" + p.id, 0, 0});
+  else if (d.job == machine::FollowUp::failed)
+    jobs_.enqueue(tx, JobSpec{"payment.failed", p.id, "failed:" + p.id, 0, 0});
+  if (!d.warning.empty()) {
+    std::string line = p.id + " " + d.warning;
+    tx.onCommit([this, line] { log_.warning("payments", line); });
+  }
   return true;
 }
 
 Result<Payment> PaymentService::load(const std::string& id) {
-  Rows r = store_.query(std::string("SELECT ") + kColumns + " FROM payments WHERE id = ?", {id});
-  if (r.empty()) return Error::make(ErrorCode::notFound, "no payment " + id, "Payment not found.");
-  return rowToPayment(r, 0);
+  auto p = PaymentRepository::find(store_, id);
+  if (!p) return Error::make(ErrorCode::notFound, "no payment " + id, "Payment not found.");
+  return *p;
 }
 
 std::optional<Payment> PaymentService::loadByProviderRef(const std::string& provider,
                                                          const std::string& ref) {
-  Rows r = store_.query(
-      std::string("SELECT ") + kColumns + " FROM payments WHERE provider = ? AND provider_ref = ?",
-      {provider, ref});
+  Rows r = store_.query("SELECT id FROM payments WHERE provider = ? AND provider_ref = ?",
+                        {provider, ref});
   if (r.empty()) return std::nullopt;
-  return rowToPayment(r, 0);
+  return PaymentRepository::find(store_, r.str(0, "id"));
 }
 
 Result<Payment> PaymentService::create(const CreatePayment& request) {
@@ -324,25 +152,7 @@ Result<Payment> PaymentService::create(const CreatePayment& request) {
   if (!product(req.product))
     return Error::make(ErrorCode::internal, "product '" + req.product + "' is not registered",
                        "Product unavailable.");
-  std::vector<std::string> names = req.providers;
-  if (names.empty())
-    for (const auto& kv : providers_) names.push_back(kv.first);
-  std::vector<std::shared_ptr<PaymentProvider>> candidates;
-  for (const auto& n : names) {
-    auto p = provider(n);
-    if (!p) continue;
-    Capabilities caps = p->capabilities();
-    bool currencyOk = std::find(caps.currencies.begin(), caps.currencies.end(), req.currency) !=
-                      caps.currencies.end();
-    bool channelOk = req.channel.empty() || std::find(caps.channels.begin(), caps.channels.end(),
-                                                      req.channel) != caps.channels.end();
-    if (!currencyOk || !channelOk) continue;
-    if (breakerOpen(n)) {
-      log_.info("payments", "skipping provider " + n + ": circuit open");
-      continue;
-    }
-    candidates.push_back(p);
-  }
+  auto candidates = routeCandidates(providers_, req, breakers_, log_);
   if (candidates.empty())
     return Error::make(ErrorCode::unavailable,
                        "no provider for " + req.currency +
@@ -362,16 +172,10 @@ Result<Payment> PaymentService::create(const CreatePayment& request) {
   p.metadata = req.metadata;
   std::int64_t now = clock_.nowMs();
   p.createdAtMs = p.updatedAtMs = now;
+  p.expiresAtMs = now + opts_.defaultExpiryMs;
   p.version = 1;
   store_.write([&](Tx& tx) {
-    tx.exec(
-        "INSERT INTO payments (id, product, order_ref, provider, channel, amount_minor, currency, "
-        "status, customer_json, "
-        "description, metadata, next_check_at, expires_at, created_at, updated_at, version) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, 'created', ?, ?, ?, ?, ?, ?, ?, 1)",
-        {p.id, p.product, p.orderRef, p.provider, p.channel, p.amountMinor, p.currency,
-         customerJson(p.customer), p.description, p.metadata, now + 600000,
-         now + opts_.defaultExpiryMs, now, now});
+    PaymentRepository::insert(tx, p, customerJson(p.customer), now + 600000);
     event(tx, p.id, p.provider, "created",
           formatMajor(p.amountMinor, p.currency) + " " + p.currency + " for " + p.product);
     if (req.push && !req.customer.phone.empty()) {
@@ -402,7 +206,7 @@ Result<Payment> PaymentService::create(const CreatePayment& request) {
         [&]() -> Result<InitiateResult> { return prov->initiate(p, req); },
         p.provider + ".initiate");
     if (res.ok()) {
-      breakerResult(p.provider, true);
+      breakers_.result(p.provider, true);
       const InitiateResult& ir = res.value();
       std::int64_t t = clock_.nowMs();
       std::int64_t expires = ir.expiresAtMs > 0 ? ir.expiresAtMs : t + opts_.defaultExpiryMs;
@@ -425,10 +229,12 @@ Result<Payment> PaymentService::create(const CreatePayment& request) {
       return p;
     }
     last = res.error();
+    // A retryable answer ("still processing", a rate limit) says nothing about the provider's
+    // health.
     log_.warning("payments", p.id + " initiate via " + p.provider + " failed: " + last.internal);
     if (last.code == ErrorCode::providerTimeout) {
       // The provider may have created the order: never try a second one; find out later.
-      breakerResult(p.provider, false);
+      breakers_.result(p.provider, false);
       store_.write([&](Tx& tx) {
         event(tx, p.id, p.provider, "initiate_timeout", last.internal);
         tx.exec("UPDATE payments SET next_check_at = ? WHERE id = ?",
@@ -438,8 +244,8 @@ Result<Payment> PaymentService::create(const CreatePayment& request) {
       p.status = PaymentStatus::unknown;
       return p;
     }
-    if (last.code != ErrorCode::invalidInput && !isBulkheadFull(last))
-      breakerResult(p.provider, false);
+    if (last.code != ErrorCode::invalidInput && !isBulkheadFull(last) && !last.retryable)
+      breakers_.result(p.provider, false);
     store_.write([&](Tx& tx) { event(tx, p.id, p.provider, "initiate_failed", last.internal); });
     if (last.code == ErrorCode::invalidInput) break;  // another provider would refuse it too
   }
@@ -483,102 +289,32 @@ Result<Payment> PaymentService::apply(const Payment& seen, const ProviderStatus&
                                       const std::string& source) {
   Payment result;
   store_.write([&](Tx& tx) {
-    Rows r = tx.query(std::string("SELECT ") + kColumns + " FROM payments WHERE id = ?", {seen.id});
-    if (r.empty()) throw DbError("payment vanished: " + seen.id);
-    Payment p = rowToPayment(r, 0);
-    const char* stateName = st.state == ProviderStatus::State::succeeded ? "succeeded"
-                            : st.state == ProviderStatus::State::failed  ? "failed"
-                                                                         : "pending";
-    event(tx, p.id, p.provider, source,
-          std::string("provider says ") + stateName +
-              (st.providerTxnId.empty() ? "" : ", txn " + st.providerTxnId) +
-              (st.amountMinor >= 0
-                   ? ", " + formatMajor(st.amountMinor, st.currency) + " " + st.currency
-                   : "") +
-              (st.detail.empty() ? "" : " (" + st.detail + ")"));
+    auto row = PaymentRepository::find(tx, seen.id);
+    if (!row) throw DbError("payment vanished: " + seen.id);
+    const Payment& p = *row;
     if (!st.providerRef.empty() && p.providerRef.empty())
       tx.exec("UPDATE payments SET provider_ref = ? WHERE id = ?", {st.providerRef, p.id});
-    result = p;
-    if (p.status == PaymentStatus::failed || p.status == PaymentStatus::expired ||
-        p.status == PaymentStatus::cancelled) {
-      // Money arrived after we gave up on the payment: never lose it silently.
-      if (st.state == ProviderStatus::State::succeeded) {
-        std::string why = std::string("provider reports it paid after it was ") +
-                          statusName(p.status) +
-                          (st.providerTxnId.empty() ? "" : " (txn " + st.providerTxnId + ")");
-        event(tx, p.id, p.provider, "held", why);
-        if (transition(tx, p, PaymentStatus::held,
-                       "The payment arrived late and needs review; nothing was delivered.")) {
-          result.status = PaymentStatus::held;
-          log_.warning("payments", p.id + " held: " + why);
-        }
-      }
-      return;
+    machine::Facts facts;
+    facts.nowMs = clock_.nowMs();
+    if (st.state == ProviderStatus::State::succeeded && !st.providerTxnId.empty()) {
+      Rows other =
+          tx.query("SELECT id FROM payments WHERE provider = ? AND provider_txn_id = ? AND id <> ?",
+                   {p.provider, st.providerTxnId, p.id});
+      if (!other.empty()) facts.txnUsedBy = other.str(0, "id");
     }
-    if (isFinal(p.status)) return;
-    std::int64_t now = clock_.nowMs();
-    switch (st.state) {
-      case ProviderStatus::State::pending:
-        if (p.expiresAtMs > 0 && now > p.expiresAtMs) {
-          if (transition(tx, p, PaymentStatus::expired, "The payment was not completed in time.")) {
-            jobs_.enqueue(tx, JobSpec{"payment.failed", p.id, "failed:" + p.id, 0, 0});
-            result.status = PaymentStatus::expired;
-          }
-        } else if (p.status == PaymentStatus::unknown || p.status == PaymentStatus::created) {
-          if (transition(tx, p, PaymentStatus::pending, "")) result.status = PaymentStatus::pending;
-        }
-        break;
-      case ProviderStatus::State::failed:
-        if (transition(tx, p, PaymentStatus::failed,
-                       st.reason.empty() ? "The payment failed." : st.reason)) {
-          jobs_.enqueue(tx, JobSpec{"payment.failed", p.id, "failed:" + p.id, 0, 0});
-          result.status = PaymentStatus::failed;
-          result.failureReason = st.reason;
-        }
-        break;
-      case ProviderStatus::State::succeeded: {
-        std::string hold;
-        if (st.providerTxnId.empty()) {
-          hold = "provider reported success without a transaction id";
-        } else if (st.currency != p.currency) {
-          hold = "currency mismatch: paid " + st.currency + ", due " + p.currency;
-        } else if (st.amountMinor != p.amountMinor) {
-          hold = "amount mismatch: paid " + formatMajor(st.amountMinor, st.currency) + ", due " +
-                 formatMajor(p.amountMinor, p.currency) + " " + p.currency;
-        } else {
-          Rows other = tx.query(
-              "SELECT id FROM payments WHERE provider = ? AND provider_txn_id = ? AND id <> ?",
-              {p.provider, st.providerTxnId, p.id});
-          if (!other.empty())
-            hold = "provider transaction " + st.providerTxnId + " already settled payment " +
-                   other.str(0, "id");
-        }
-        if (!hold.empty()) {
-          event(tx, p.id, p.provider, "held", hold);
-          if (transition(tx, p, PaymentStatus::held,
-                         "The payment needs review; nothing was delivered.")) {
-            result.status = PaymentStatus::held;
-            result.failureReason = hold;
-            log_.warning("payments", p.id + " held: " + hold);
-          }
-          break;
-        }
-        tx.exec(
-            "UPDATE payments SET provider_txn_id = ?, gross_minor = ?, fee_minor = ?, net_minor = "
-            "? WHERE id = ? AND version = ?",
-            {st.providerTxnId, orNull(st.grossMinor), orNull(st.feeMinor), orNull(st.netMinor),
-             p.id, p.version});
-        if (transition(tx, p, PaymentStatus::succeeded, "")) {
-          tx.exec("UPDATE payments SET fulfilment = 'pending' WHERE id = ?", {p.id});
-          jobs_.enqueue(tx, JobSpec{"payment.settled", p.id, "settled:" + p.id, 0, 0});
-          result.status = PaymentStatus::succeeded;
-          result.fulfilment = "pending";
-          result.providerTxnId = st.providerTxnId;
-          result.grossMinor = st.grossMinor;
-          result.feeMinor = st.feeMinor;
-          result.netMinor = st.netMinor;
-        }
-        break;
+    machine::Decision d = machine::onReport(p, st, source, facts);
+    result = p;
+    if (applyDecision(tx, p, d, &st) && d.to) {
+      result.status = *d.to;
+      ++result.version;
+      if (*d.to == PaymentStatus::held) result.failureReason = d.warning.substr(6);
+      if (*d.to == PaymentStatus::failed) result.failureReason = st.reason;
+      if (*d.to == PaymentStatus::succeeded) {
+        result.fulfilment = "pending";
+        result.providerTxnId = st.providerTxnId;
+        result.grossMinor = st.grossMinor;
+        result.feeMinor = st.feeMinor;
+        result.netMinor = st.netMinor;
       }
     }
   });
@@ -600,11 +336,11 @@ Result<Payment> PaymentService::sync(const std::string& id) {
       bulkheads_, metrics_, p.provider, [&]() -> Result<ProviderStatus> { return prov->query(p); },
       p.provider + ".query");
   if (!st.ok()) {
-    if (!isBulkheadFull(st.error())) breakerResult(p.provider, false);
+    if (!isBulkheadFull(st.error()) && !st.error().retryable) breakers_.result(p.provider, false);
     store_.write([&](Tx& tx) { event(tx, p.id, p.provider, "query_failed", st.error().internal); });
     return st.error();
   }
-  breakerResult(p.provider, true);
+  breakers_.result(p.provider, true);
   return apply(p, st.value(), "query");
 }
 
@@ -655,73 +391,6 @@ Result<ProofOutcome> PaymentService::submitProof(const std::string& id, const st
         st.value().reason.empty() ? "The payment is not confirmed yet." : st.value().reason;
   }
   return out;
-}
-
-Response PaymentService::receiveWebhook(const std::string& name, const Request& req) {
-  auto prov = provider(name);
-  if (!prov)
-    return Response::error(Error::make(ErrorCode::notFound, "no provider '" + name + "'"),
-                           req.requestId);
-  auto parsed =
-      guarded([&]() -> Result<std::vector<WebhookEvent>> { return prov->parseWebhook(req); },
-              name + ".parseWebhook");
-  if (!parsed.ok()) {
-    const Error& e = parsed.error();
-    metrics_.increment("malipo_webhooks_total",
-                       {{"provider", name}, {"outcome", errorCodeName(e.code)}});
-    log_.warning("webhooks", name + ": rejected: " + e.internal);
-    Error out = e.code == ErrorCode::unauthorized
-                    ? Error::make(ErrorCode::unauthorized, e.internal, "invalid signature")
-                    : Error::make(ErrorCode::invalidInput, e.internal, "invalid webhook");
-    return Response::error(out, req.requestId);
-  }
-  int fresh = 0, duplicates = 0, unmatched = 0;
-  store_.write([&](Tx& tx) {
-    fresh = duplicates = unmatched = 0;
-    for (const WebhookEvent& ev : parsed.value()) {
-      std::string paymentId;
-      if (!ev.paymentId.empty()) {
-        Rows r =
-            tx.query("SELECT id FROM payments WHERE id = ? AND provider = ?", {ev.paymentId, name});
-        if (!r.empty()) paymentId = r.str(0, "id");
-      }
-      if (paymentId.empty() && !ev.providerRef.empty()) {
-        Rows r = tx.query("SELECT id FROM payments WHERE provider = ? AND provider_ref = ?",
-                          {name, ev.providerRef});
-        if (!r.empty()) paymentId = r.str(0, "id");
-      }
-      // What is stored is bounded whatever the sender sent: a long event id by its digest,
-      // the summary cut short.
-      std::string eventId =
-          ev.eventId.size() <= kMaxStoredEventId ? ev.eventId : "sha256:" + sha256Hex(ev.eventId);
-      std::int64_t inserted = tx.exec(
-          "INSERT INTO payment_events (payment_id, provider, kind, provider_event_id, detail, "
-          "created_at) "
-          "VALUES (?, ?, 'webhook', ?, ?, ?) ON CONFLICT DO NOTHING",
-          {paymentId.empty() ? Value(Null{}) : Value(paymentId), name,
-           eventId.empty() ? Value(Null{}) : Value(eventId),
-           truncateUtf8(ev.summary, kMaxStoredSummary), clock_.nowMs()});
-      if (inserted == 0) {
-        ++duplicates;
-        continue;
-      }
-      ++fresh;
-      if (paymentId.empty()) {
-        ++unmatched;
-        continue;
-      }
-      jobs_.enqueue(tx, JobSpec{"payment.sync", paymentId, "", 0, 0});
-    }
-  });
-  metrics_.increment("malipo_webhooks_total", {{"provider", name}, {"outcome", "accepted"}}, fresh);
-  if (duplicates)
-    metrics_.increment("malipo_webhooks_total", {{"provider", name}, {"outcome", "duplicate"}},
-                       duplicates);
-  Poco::JSON::Object o;
-  o.set("received", true);
-  o.set("events", fresh);
-  o.set("duplicates", duplicates);
-  return Response::json(200, o);
 }
 
 Result<NextAction> PaymentService::requestPush(const std::string& id, const std::string& msisdn) {
@@ -807,70 +476,6 @@ Handler PaymentService::webhookInbox(const std::string& provider) {
   return [this, provider](const Request& req) { return receiveWebhook(provider, req); };
 }
 
-JobOutcome PaymentService::runSync(const Job& job) {
-  auto r = sync(job.payload);
-  if (r.ok()) return JobOutcome::ok();
-  if (r.error().code == ErrorCode::notFound) return JobOutcome::fail(r.error().internal);
-  return JobOutcome::retry(r.error().internal);
-}
-
-JobOutcome PaymentService::runSettled(const Job& job, bool settled) {
-  auto p = load(job.payload);
-  if (!p.ok()) return JobOutcome::fail(p.error().internal);
-  auto prod = product(p.value().product);
-  if (!prod) return JobOutcome::retry("product " + p.value().product + " is not loaded");
-  JobOutcome outcome;
-  std::int64_t now = clock_.nowMs();
-  if (settled && p.value().fulfilment == "done")
-    return JobOutcome::ok();  // delivered before a crash
-  if (settled && prod->deliversInTransaction()) {
-    // The delivery record and the product's writes commit together, or not at all.
-    struct NotDelivered {};
-    try {
-      store_.write([&](Tx& tx) {
-        // No row: another run delivered it (the row lock made us wait for it).
-        if (tx.exec("UPDATE payments SET fulfilment = 'done', fulfilled_at = ?, fulfilment_error = "
-                    "NULL "
-                    "WHERE id = ? AND (fulfilment IS NULL OR fulfilment <> 'done')",
-                    {now, job.payload}) == 0)
-          return;
-        outcome = prod->onPaymentSettledInTx(p.value(), tx);
-        if (outcome.kind != JobOutcome::Kind::done) throw NotDelivered{};
-      });
-      return JobOutcome::ok();
-    } catch (const NotDelivered&) {
-      // The outcome says why; the failure bookkeeping below applies.
-    } catch (const std::exception& e) {
-      outcome = JobOutcome::retry(std::string("product threw: ") + e.what());
-    }
-  } else {
-    try {
-      outcome = settled ? prod->onPaymentSettled(p.value()) : prod->onPaymentFailed(p.value());
-    } catch (const std::exception& e) {
-      outcome = JobOutcome::retry(std::string("product threw: ") + e.what());
-    }
-  }
-  if (!settled) return outcome;
-  // What became of the delivery, for whoever must report it (a channel's callback, the
-  // admin API): done, or failed once the product gave up or its attempts ran out.
-  if (outcome.kind == JobOutcome::Kind::done) {
-    store_.exec(
-        "UPDATE payments SET fulfilment = 'done', fulfilled_at = ?, fulfilment_error = NULL WHERE "
-        "id = ?",
-        {now, job.payload});
-  } else if (outcome.kind == JobOutcome::Kind::fail || job.attempt >= job.maxAttempts) {
-    store_.exec("UPDATE payments SET fulfilment = 'failed', fulfilment_error = ? WHERE id = ?",
-                {outcome.error, job.payload});
-    log_.error("payments", job.payload + " was paid but not delivered: " + outcome.error);
-  }
-  return outcome;
-}
-
-std::int64_t PaymentService::nextCheckDelayMs(int checks) {
-  static const std::int64_t schedule[] = {60000, 300000, 900000, 3600000};
-  return checks < 4 ? schedule[checks] : 3600000;
-}
-
 int PaymentService::takePushSlot(Tx& tx, const std::string& paymentId, const std::string& msisdn) {
   std::string number;  // digits only: "+255 712…" and "255712…" are one phone
   for (char c : msisdn)
@@ -902,67 +507,12 @@ int PaymentService::takePushSlot(Tx& tx, const std::string& paymentId, const std
   return 0;
 }
 
-int PaymentService::purgeUnmatchedWebhooks() {
-  const std::int64_t cutoff = clock_.nowMs() - opts_.unmatchedWebhookRetentionMs;
-  std::int64_t n = store_.exec(
-      "DELETE FROM payment_events WHERE payment_id IS NULL AND kind = 'webhook' AND created_at < ?",
-      {cutoff});
-  return static_cast<int>(n);
-}
-
-int PaymentService::runJanitor() {
-  purgeUnmatchedWebhooks();
-  // Prompts older than the push limits' hour count for nothing any more.
-  store_.exec("DELETE FROM payment_pushes WHERE created_at < ?", {clock_.nowMs() - 3600 * 1000});
-  std::int64_t now = clock_.nowMs();
-  Rows due = store_.query(
-      "SELECT id, checks, created_at FROM payments WHERE status IN ('created', 'pending', "
-      "'unknown') AND next_check_at <= ? "
-      "ORDER BY next_check_at LIMIT 200",
-      {now});
-  int n = 0;
-  for (std::size_t i = 0; i < due.size(); ++i) {
-    std::string id = due.str(i, "id");
-    std::int64_t checks = due.i64(i, "checks");
-    store_.write([&](Tx& tx) {
-      std::int64_t moved = tx.exec(
-          "UPDATE payments SET checks = checks + 1, next_check_at = ? WHERE id = ? AND checks = ?",
-          {now + nextCheckDelayMs(static_cast<int>(checks) + 1), id, checks});
-      if (moved == 1) {
-        jobs_.enqueue(
-            tx, JobSpec{"payment.sync", id, "janitor:" + id + ":" + std::to_string(checks), 0, 0});
-        ++n;
-      }
-    });
-  }
-  return n;
-}
-
 std::vector<Payment> PaymentService::list(const std::string& status, int limit) {
-  std::string sql = std::string("SELECT ") + kColumns + " FROM payments";
-  Params p;
-  if (!status.empty()) {
-    sql += " WHERE status = ?";
-    p.push_back(status);
-  }
-  sql += " ORDER BY created_at DESC LIMIT ?";
-  p.push_back(static_cast<std::int64_t>(limit));
-  Rows r = store_.query(sql, p);
-  std::vector<Payment> out;
-  for (std::size_t i = 0; i < r.size(); ++i) out.push_back(rowToPayment(r, i));
-  return out;
+  return PaymentRepository::list(store_, status, limit);
 }
 
 std::vector<PaymentEvent> PaymentService::events(const std::string& paymentId) {
-  Rows r = store_.query(
-      "SELECT id, kind, detail, provider_event_id, created_at FROM payment_events WHERE payment_id "
-      "= ? ORDER BY id",
-      {paymentId});
-  std::vector<PaymentEvent> out;
-  for (std::size_t i = 0; i < r.size(); ++i)
-    out.push_back({r.i64(i, "id"), r.str(i, "kind"), r.str(i, "detail"),
-                   r.str(i, "provider_event_id"), r.i64(i, "created_at")});
-  return out;
+  return PaymentRepository::events(store_, paymentId);
 }
 
 Poco::JSON::Object PaymentService::toJson(const Payment& p) const {
@@ -993,6 +543,9 @@ Poco::JSON::Object PaymentService::toJson(const Payment& p) const {
   money("gross", p.grossMinor);
   money("fee", p.feeMinor);
   money("net", p.netMinor);
+  // Refunds (SDK 1.1): what went back to the customer so far.
+  o.set("refunded_minor", p.refundedMinor);
+  o.set("refunded", formatMajor(p.refundedMinor, p.currency));
   return o;
 }
 
@@ -1004,6 +557,10 @@ void PaymentService::start(Router& router, bool sandbox) {
   jobs_.handle("payment.settled", [this](const Job& j) { return runSettled(j, true); },
                {10, 15000, 2000, 1800000});
   jobs_.handle("payment.failed", [this](const Job& j) { return runSettled(j, false); },
+               {10, 15000, 2000, 1800000});
+  jobs_.handle("refund.run", [this](const Job& j) { return runRefund(j); },
+               {8, 15000, 2000, 600000});
+  jobs_.handle("refund.notify", [this](const Job& j) { return runRefundNotify(j); },
                {10, 15000, 2000, 1800000});
   jobs_.handle("payments.janitor", [this](const Job&) {
     runJanitor();
@@ -1018,48 +575,7 @@ void PaymentService::start(Router& router, bool sandbox) {
     prov->routes(router);
     if (sandbox) prov->simulator(router);
   }
-
-  RouteOptions admin{Auth::admin, "", 0, "", false};
-  router.add(
-      "GET", "/admin/payments",
-      [this](const Request& req) {
-        Poco::JSON::Array arr;
-        int limit = 100;
-        try {
-          limit = std::max(1, std::min(1000, std::stoi(req.queryParam("limit", "100"))));
-        } catch (...) {
-        }
-        for (const auto& p : list(req.queryParam("status"), limit)) arr.add(toJson(p));
-        return Response::json(200, Poco::JSON::Object().set("payments", arr));
-      },
-      admin);
-  router.add(
-      "GET", "/admin/payments/{id}",
-      [this](const Request& req) {
-        auto p = load(req.param("id"));
-        if (!p.ok()) return Response::error(p.error(), req.requestId);
-        Poco::JSON::Object o = toJson(p.value());
-        Poco::JSON::Array timeline;
-        for (const auto& e : events(p.value().id)) {
-          Poco::JSON::Object ev;
-          ev.set("kind", e.kind);
-          ev.set("detail", e.detail);
-          if (!e.providerEventId.empty()) ev.set("provider_event_id", e.providerEventId);
-          ev.set("at", isoTime(e.createdAtMs));
-          timeline.add(ev);
-        }
-        o.set("events", timeline);
-        return Response::json(200, o);
-      },
-      admin);
-  router.add(
-      "POST", "/admin/payments/{id}/sync",
-      [this](const Request& req) {
-        auto p = sync(req.param("id"));
-        if (!p.ok()) return Response::error(p.error(), req.requestId);
-        return Response::json(200, toJson(p.value()));
-      },
-      admin);
+  adminRoutes(router);
 }
 
 }  // namespace malipo

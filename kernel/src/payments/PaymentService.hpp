@@ -1,6 +1,11 @@
-// The payment lifecycle (see malipo/payments.hpp): routing to a provider, the state machine
-// with compare-and-set on a version, the webhook inbox, the sync / settled / failed jobs,
-// the janitor, and the operator API.
+// The payment core's facade, implementing malipo::Payments. Its parts:
+//   PaymentMachine      the state machine (pure: state + report/action → decision)
+//   PaymentRepository   the SQL (payments, events, refunds)
+//   Routing             provider choice and the circuit breaker
+//   WebhookInbox.cpp    POST /webhooks/{provider}
+//   PaymentJobs.cpp     payment.sync / settled / failed, refund jobs, the janitor
+//   Refunds.cpp         refunds, cancel, resolving held payments (operator actions)
+//   AdminRoutes.cpp     /admin/payments/...
 #pragma once
 
 #include <map>
@@ -14,15 +19,12 @@
 #include "malipo/product.hpp"
 #include "malipo/provider.hpp"
 #include "payments/Bulkheads.hpp"
+#include "payments/PaymentMachine.hpp"
+#include "payments/PaymentRepository.hpp"
+#include "payments/Routing.hpp"
 #include "store/Store.hpp"
 
 namespace malipo {
-
-struct PaymentEvent {
-  std::int64_t id = 0;
-  std::string kind, detail, providerEventId;
-  std::int64_t createdAtMs = 0;
-};
 
 struct PaymentOptions {
   std::int64_t defaultExpiryMs = 24LL * 3600 * 1000;
@@ -77,6 +79,27 @@ class PaymentService final : public Payments {
   // When the next provider check is due for a payment checked `checks` times.
   static std::int64_t nextCheckDelayMs(int checks);
 
+  // Operator actions (admin API and CLI); `actor` is the admin token's name.
+  struct RefundAsk {
+    std::string paymentId, idempotencyKey, actor, reason;
+    std::int64_t amountMinor = -1;  // -1: all that remains
+    bool force = false;
+    std::string manualReference;  // recorded manual refund: the provider's reference
+    std::string refundId;         // set by the kernel: the id the product was asked about
+  };
+  struct RefundAnswer {
+    RefundRecord refund;
+    bool created = false;  // false: the key named an earlier refund, returned as it is
+  };
+  Result<RefundAnswer> requestRefund(const RefundAsk& ask);
+  std::vector<RefundRecord> refunds(const std::string& paymentId);
+  Result<Payment> cancel(const std::string& id, const std::string& actor,
+                         const std::string& reason);
+  Result<Payment> resolve(const std::string& id, const std::string& action,
+                          const std::string& actor, const std::string& reason,
+                          const std::string& manualReference = {});
+  Poco::JSON::Object refundJson(const RefundRecord& r) const;
+
  private:
   // Records a push to `msisdn` for `paymentId` in `tx` when the limits allow it; otherwise
   // returns the seconds until one would be allowed.
@@ -87,14 +110,31 @@ class PaymentService final : public Payments {
   std::shared_ptr<Product> product(const std::string& name);
   // Applies the provider's word to a payment, all in one transaction. Returns the new state.
   Result<Payment> apply(const Payment& p, const ProviderStatus& st, const std::string& source);
+  // Applies a decision of the state machine in `tx`: its events, the compare-and-set, the
+  // follow-up job; logs and metrics after the commit. False if the payment moved meanwhile.
+  bool applyDecision(Tx& tx, const Payment& p, const machine::Decision& d,
+                     const ProviderStatus* report = nullptr);
   bool transition(Tx& tx, const Payment& p, PaymentStatus to, const std::string& reason);
   void event(Tx& tx, const std::string& paymentId, const std::string& provider,
              const std::string& kind, const std::string& detail,
              const std::string& providerEventId = {});
+  void adminRoutes(Router& router);
   JobOutcome runSync(const Job& job);
   JobOutcome runSettled(const Job& job, bool settled);
-  bool breakerOpen(const std::string& provider);
-  void breakerResult(const std::string& provider, bool ok);
+  JobOutcome runRefund(const Job& job);
+  JobOutcome runRefundNotify(const Job& job);
+  int runRefundJanitor();
+  // Records the provider's word on a refund (refund() or queryRefund()), in one transaction.
+  void applyRefundStatus(const RefundRecord& r, const Payment& p, const RefundStatus& st);
+  // Marks a refund succeeded in `tx`: the payment's refunded amount, events, the product's job.
+  bool refundSucceeded(Tx& tx, const RefundRecord& r, const Payment& p,
+                       const std::string& providerRefundId, const std::string& detail);
+  // A new refund row and its job (manual: succeeded at once), in `tx`.
+  RefundRecord insertRefund(Tx& tx, const Payment& p, const RefundAsk& ask,
+                            std::int64_t amountMinor, const std::string& currency, bool notify,
+                            const std::string& productAnswer);
+  // The payment as the provider should see it for a refund (a held payment's reported txn).
+  Payment forProvider(const Payment& p);
 
   Store& store_;
   JobQueueImpl& jobs_;
@@ -105,14 +145,9 @@ class PaymentService final : public Payments {
   std::map<std::string, std::shared_ptr<PaymentProvider>> providers_;
   std::map<std::string, std::shared_ptr<Product>> products_;
   std::vector<std::string> productOrder_;
-  struct Breaker {
-    int failures = 0;
-    std::int64_t openUntil = 0;
-  };
   std::mutex readSyncMutex_;
   std::map<std::string, std::int64_t> readSyncWindow_;  // payment id → last sync-on-read window
-  std::mutex breakerMutex_;
-  std::map<std::string, Breaker> breakers_;
+  CircuitBreakers breakers_{clock_, log_, opts_.breakerThreshold, opts_.breakerOpenMs};
   Bulkheads bulkheads_{opts_.maxInFlight, opts_.maxInFlightByProvider};
 };
 

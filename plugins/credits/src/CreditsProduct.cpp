@@ -6,6 +6,7 @@
 #include <Poco/URI.h>
 #include <Poco/UUIDGenerator.h>
 
+#include <algorithm>
 #include <sstream>
 
 #include "malipo/money.hpp"
@@ -180,7 +181,16 @@ std::vector<Migration> CreditsProduct::migrations() const {
   m.postgresql = m.sqlite;
   m.postgresql.replace(m.postgresql.find("id INTEGER PRIMARY KEY, account"),
                        std::string("id INTEGER PRIMARY KEY").size(), "id BIGSERIAL PRIMARY KEY");
-  return {m};
+  Migration m2;
+  m2.version = 2;
+  m2.description = "refunds: credits taken back per refund";
+  m2.sqlite =
+      "CREATE TABLE credit_refunds (refund_id TEXT PRIMARY KEY, payment_id TEXT NOT NULL, "
+      "account TEXT NOT NULL, amount_minor BIGINT NOT NULL, credits BIGINT NOT NULL, "
+      "debited BIGINT NOT NULL, forced INTEGER NOT NULL, actor TEXT NOT NULL, created_at BIGINT "
+      "NOT NULL);"
+      "CREATE INDEX credit_refunds_payment ON credit_refunds (payment_id)";
+  return {m, m2};
 }
 
 void CreditsProduct::start() {
@@ -506,6 +516,117 @@ JobOutcome CreditsProduct::onPaymentFailed(const Payment& p) {
       "status = 'PENDING'",
       {host_.clock().nowMs(), p.id});
   host_.logger().info("credits", "payment " + p.id + " " + statusName(p.status) + ": no credit");
+  return JobOutcome::ok();
+}
+
+// --- Refunds ------------------------------------------------------------------------------
+
+CreditsProduct::Credited CreditsProduct::credited(Tx& tx, const std::string& paymentId,
+                                                  const std::string& exceptRefund) {
+  Credited c;
+  Rows l = tx.query("SELECT account, delta FROM credit_ledger WHERE unique_key = ?",
+                    {"payment:" + paymentId});
+  if (l.empty()) return c;
+  c.account = l.str(0, "account");
+  c.credits = l.i64(0, "delta");
+  Rows r = tx.query(
+      "SELECT COALESCE(SUM(amount_minor), 0) AS amount, COALESCE(SUM(credits), 0) AS credits "
+      "FROM credit_refunds WHERE payment_id = ? AND refund_id <> ?",
+      {paymentId, exceptRefund});
+  c.refundedMinor = r.i64(0, "amount");
+  c.takenBack = r.i64(0, "credits");
+  return c;
+}
+
+Status CreditsProduct::checkRefund(const Payment& p, const Refund& refund) {
+  try {
+    Status out = okStatus();
+    host_.db().write([&](Tx& tx) {
+      out = okStatus();
+      Credited c = credited(tx, p.id, refund.id);
+      if (c.credits <= 0) return;  // nothing was credited (yet): nothing to take back
+      std::int64_t take =
+          refundCredits(c.credits, p.amountMinor, c.refundedMinor, c.takenBack, refund.amountMinor);
+      Rows b = tx.query("SELECT balance FROM credit_accounts WHERE account = ?", {c.account});
+      std::int64_t bal = b.empty() ? 0 : b.i64(0, "balance");
+      if (take <= bal) return;
+      out = Error::make(
+          ErrorCode::conflict,
+          "refund " + refund.id + " of payment " + p.id + " takes back " + std::to_string(take) +
+              " credits; account balance " + std::to_string(bal),
+          "The credits this refund takes back were already spent: it takes back " +
+              std::to_string(take) + " credit" + (take == 1 ? "" : "s") + " and the account has " +
+              std::to_string(bal) +
+              " left. Refund a smaller amount, or force the refund (the balance then goes to "
+              "zero).");
+    });
+    return out;
+  } catch (const DbError& e) {
+    return Error::make(ErrorCode::unavailable, "credits check refund: " + std::string(e.what()),
+                       "The refund could not be checked now; try again.");
+  }
+}
+
+JobOutcome CreditsProduct::onPaymentRefunded(const Payment& p, const Refund& refund) {
+  if (refund.id.empty()) return JobOutcome::fail("refund without an id");
+  std::int64_t taken = 0, debited = 0, after = 0;
+  bool already = false, none = false;
+  std::string account;
+  host_.db().write([&](Tx& tx) {
+    taken = debited = after = 0;
+    already = none = false;
+    // Once per refund id, whatever runs twice.
+    if (!tx.query("SELECT refund_id FROM credit_refunds WHERE refund_id = ?", {refund.id})
+             .empty()) {
+      already = true;
+      return;
+    }
+    Credited c = credited(tx, p.id, refund.id);
+    account = c.account;
+    std::int64_t now = host_.clock().nowMs();
+    if (c.credits <= 0) {
+      none = true;
+      return;
+    }
+    taken =
+        refundCredits(c.credits, p.amountMinor, c.refundedMinor, c.takenBack, refund.amountMinor);
+    // The balance never goes below zero: a forced refund of spent credits (or credits spent
+    // between the check and now) debits what is left, and the shortfall is recorded
+    // (credits - debited in credit_refunds) and logged.
+    Rows b = tx.query("SELECT balance FROM credit_accounts WHERE account = ?", {c.account});
+    std::int64_t bal = b.empty() ? 0 : b.i64(0, "balance");
+    debited = std::min(taken, std::max<std::int64_t>(0, bal));
+    if (debited > 0)
+      tx.exec("UPDATE credit_accounts SET balance = balance - ?, updated_at = ? WHERE account = ?",
+              {debited, now, c.account});
+    after = bal - debited;
+    tx.exec(
+        "INSERT INTO credit_ledger (account, delta, kind, source, unique_key, balance_after, "
+        "created_at) VALUES (?, ?, 'refund', ?, ?, ?, ?)",
+        {c.account, -debited, p.id, "refund:" + refund.id, after, now});
+    tx.exec(
+        "INSERT INTO credit_refunds (refund_id, payment_id, account, amount_minor, credits, "
+        "debited, forced, actor, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        {refund.id, p.id, c.account, refund.amountMinor, taken, debited,
+         static_cast<std::int64_t>(refund.forced ? 1 : 0), refund.actor, now});
+    bool full = c.refundedMinor + refund.amountMinor >= p.amountMinor;
+    tx.exec("UPDATE credit_topups SET status = ? WHERE payment_id = ?",
+            {full ? "REFUNDED" : "PARTIALLY_REFUNDED", p.id});
+  });
+  if (already) {
+    host_.logger().info("credits", "refund " + refund.id + " was already taken back");
+  } else if (none) {
+    host_.logger().info("credits", "refund " + refund.id + " of payment " + p.id +
+                                       ": the payment credited nothing");
+  } else if (debited < taken) {
+    host_.logger().warning(
+        "credits", "refund " + refund.id + " of payment " + p.id + " takes back " +
+                       std::to_string(taken) + " credits but only " + std::to_string(debited) +
+                       " were left (" + (refund.forced ? "forced" : "spent") + "): balance 0");
+  } else {
+    host_.logger().info("credits", "refund " + refund.id + " took back " + std::to_string(debited) +
+                                       " credits (balance " + std::to_string(after) + ")");
+  }
   return JobOutcome::ok();
 }
 

@@ -16,6 +16,7 @@
 
 #include "malipo/product.hpp"
 #include "malipo/settings_decl.hpp"
+#include "refund_credits.hpp"
 
 namespace malipo::credits {
 
@@ -65,6 +66,10 @@ class CreditsProduct final : public Product {
   bool deliversInTransaction() const override { return true; }
   JobOutcome onPaymentSettledInTx(const Payment& payment, Tx& tx) override;
   JobOutcome onPaymentFailed(const Payment& payment) override;
+  // Refunds take back the credits the refunded money bought (refundCredits): refused
+  // (conflict) when they were already spent; once per refund id in the ledger.
+  Status checkRefund(const Payment& payment, const Refund& refund) override;
+  JobOutcome onPaymentRefunded(const Payment& payment, const Refund& refund) override;
   std::vector<CatalogItem> catalog(const std::string& channel) const override;
   Result<std::string> accountSummary(const std::string& accountId) override;
   Result<std::string> prepareChannelSale(const CatalogItem& item, const Customer& account) override;
@@ -81,6 +86,12 @@ class CreditsProduct final : public Product {
   bool returnUrlAllowed(const std::string& url) const;
   // What a client shows for a top-up whose payment is held: received, under review, whom to call.
   Poco::JSON::Object reviewNote(const std::string& reference) const;
+  // What a payment credited (0: nothing) and what its earlier refunds took back, in `tx`.
+  struct Credited {
+    std::string account;
+    std::int64_t credits = 0, refundedMinor = 0, takenBack = 0;
+  };
+  Credited credited(Tx& tx, const std::string& paymentId, const std::string& exceptRefund);
   const Package* findPackage(const std::string& id, const std::vector<Package>& list) const;
 
   Host& host_;

@@ -5,6 +5,7 @@
 
 #include "kernel/engines.hpp"
 #include "kernel/kernel_fixture.hpp"
+#include "refund_credits.hpp"
 
 using namespace malipo;
 using namespace malipo::test;
@@ -78,10 +79,73 @@ class CreditsTest : public EngineTest {
         "SELECT COALESCE(SUM(delta), 0) AS s FROM credit_ledger WHERE account = 'user:u-42'");
     return r.i64(0, "s");
   }
+  // The plugin's product as the kernel loaded it (SDK 1.1 calls go through the ABI).
+  Product& product() {
+    for (auto& lp : kernel_->plugins().plugins())
+      for (auto& pr : lp.products)
+        if (pr->name() == "credits") return *pr;
+    throw std::runtime_error("credits product not loaded");
+  }
+  // A paid, delivered top-up of `pkg`: its payment.
+  Payment paidTopup(const std::string& pkg, std::int64_t expectBalance) {
+    auto data = topup(pkg);
+    std::string ref = data->getValue<std::string>("reference");
+    http(port_, "POST", "/sandbox/fakepay/orders/" + providerRef(ref) + "/pay", "{}");
+    EXPECT_TRUE(eventually([&] { return balance() == expectBalance; }));
+    return kernel_->payments().get(ref).value();
+  }
+  void consume(int n, const std::string& reference) {
+    auto r = http(port_, "POST", "/api/v1/verification-credits/consume",
+                  "{\"amount\": " + std::to_string(n) + ", \"reference\": \"" + reference + "\"}",
+                  auth());
+    ASSERT_EQ(r.status, 200) << r.body;
+  }
+  static Refund refundOf(const Payment& p, const std::string& id, std::int64_t amountMinor,
+                         bool forced = false) {
+    Refund r;
+    r.id = id;
+    r.paymentId = p.id;
+    r.amountMinor = amountMinor;
+    r.currency = p.currency;
+    r.reason = "test";
+    r.actor = "admin";
+    r.forced = forced;
+    return r;
+  }
+  std::int64_t ledgerRows(const std::string& kind) {
+    return kernel_->store()
+        .query("SELECT COUNT(*) AS n FROM credit_ledger WHERE kind = ?", {kind})
+        .i64(0, "n");
+  }
   std::unique_ptr<Kernel> kernel_;
   std::uint16_t port_ = 0;
   std::string token_;
 };
+
+// The credits a refund takes back: proportional, cumulative, rounded up, never more than
+// the payment bought.
+TEST(CreditsRefund, ProportionalCumulativeRoundedUp) {
+  using malipo::credits::refundCredits;
+  // 10 credits for NGN 5000 (500000 kobo).
+  EXPECT_EQ(refundCredits(10, 500000, 0, 0, 500000), 10);  // full
+  EXPECT_EQ(refundCredits(10, 500000, 0, 0, 250000), 5);   // half
+  EXPECT_EQ(refundCredits(10, 500000, 0, 0, 1), 1);        // any part: at least one credit
+  EXPECT_EQ(refundCredits(10, 500000, 0, 0, 120000), 3);   // 2.4 → 3
+  // Three partial refunds adding up to the whole payment take back exactly 10.
+  std::int64_t a = refundCredits(10, 500000, 0, 0, 120000);
+  std::int64_t b = refundCredits(10, 500000, 120000, a, 120000);
+  std::int64_t c = refundCredits(10, 500000, 240000, a + b, 260000);
+  EXPECT_EQ(a + b + c, 10);
+  EXPECT_EQ(b, 2);  // 4.8 → 5 so far, 3 already
+  // Nothing left to take back, and nonsense in, nothing out.
+  EXPECT_EQ(refundCredits(10, 500000, 500000, 10, 1), 0);
+  EXPECT_EQ(refundCredits(0, 500000, 0, 0, 1), 0);
+  EXPECT_EQ(refundCredits(10, 0, 0, 0, 1), 0);
+  EXPECT_EQ(refundCredits(10, 500000, 0, 0, 0), 0);
+  // No overflow with large figures.
+  EXPECT_EQ(refundCredits(4000000000000LL, 9000000000000LL, 0, 0, 4500000000000LL),
+            2000000000000LL);
+}
 
 TEST_P(CreditsTest, TopUpByWebhookCreditsOnceEvenWhenDeliveredFiftyTimes) {
   SKIP_WITHOUT_ENGINE();
@@ -382,6 +446,67 @@ TEST_P(CreditsTest, HeldTopUpReadsReceivedUnderReview) {
   EXPECT_EQ(review->getObject("support")->getValue<std::string>("phone"), "+234 800 123 4567");
   EXPECT_EQ(review->getObject("support")->getValue<std::string>("email"), "help@visibuy.example");
   EXPECT_EQ(balance(), 0);
+}
+
+// Refunds through the kernel's loaded product: unused credits are taken back once per refund;
+// spent ones refuse the refund (409) unless forced, and a forced one floors the balance at 0.
+TEST_P(CreditsTest, RefundTakesBackUnusedCreditsOnce) {
+  SKIP_WITHOUT_ENGINE();
+  boot();
+  Payment p = paidTopup("pkg_10_credits", 10);  // NGN 5000 → 10 credits
+  // Half the money back: 5 credits, checked and then taken once however often it runs.
+  Refund half = refundOf(p, "rf-half", p.amountMinor / 2);
+  EXPECT_TRUE(product().checkRefund(p, half).ok());
+  EXPECT_TRUE(product().onPaymentRefunded(p, half).kind == JobOutcome::Kind::done);
+  EXPECT_TRUE(product().onPaymentRefunded(p, half).kind == JobOutcome::Kind::done);
+  EXPECT_EQ(balance(), 5);
+  EXPECT_EQ(ledgerSum(), 5);
+  EXPECT_EQ(ledgerRows("refund"), 1);
+  auto hist = parse(http(port_, "GET", "/api/v1/verification-credits/history", "", auth()).body)
+                  ->getObject("data");
+  EXPECT_EQ(hist->getArray("topups")->getObject(0)->getValue<std::string>("status"),
+            "PARTIALLY_REFUNDED");
+  // The rest: the other 5, the top-up fully refunded.
+  Refund rest = refundOf(p, "rf-rest", p.amountMinor - half.amountMinor);
+  EXPECT_TRUE(product().checkRefund(p, rest).ok());
+  EXPECT_TRUE(product().onPaymentRefunded(p, rest).kind == JobOutcome::Kind::done);
+  EXPECT_EQ(balance(), 0);
+  EXPECT_EQ(ledgerSum(), 0);
+  hist = parse(http(port_, "GET", "/api/v1/verification-credits/history", "", auth()).body)
+             ->getObject("data");
+  EXPECT_EQ(hist->getArray("topups")->getObject(0)->getValue<std::string>("status"), "REFUNDED");
+}
+
+TEST_P(CreditsTest, RefundOfSpentCreditsIsRefusedUnlessForced) {
+  SKIP_WITHOUT_ENGINE();
+  boot();
+  Payment p = paidTopup("pkg_10_credits", 10);
+  consume(8, "verif-spent");
+  Refund full = refundOf(p, "rf-full", p.amountMinor);
+  Status refused = product().checkRefund(p, full);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, ErrorCode::conflict);
+  EXPECT_NE(refused.error().external.find("already spent"), std::string::npos)
+      << refused.error().external;
+  EXPECT_NE(refused.error().external.find("takes back 10 credits and the account has 2 left"),
+            std::string::npos)
+      << refused.error().external;
+  EXPECT_EQ(balance(), 2);  // a check changes nothing
+  // A refund the unused credits cover is fine: 20% → 2 credits.
+  EXPECT_TRUE(product().checkRefund(p, refundOf(p, "rf-small", p.amountMinor / 5)).ok());
+  // Forced: the balance goes to zero, never below, and the shortfall is recorded.
+  Refund forced = refundOf(p, "rf-full", p.amountMinor, true);
+  EXPECT_TRUE(product().onPaymentRefunded(p, forced).kind == JobOutcome::Kind::done);
+  EXPECT_TRUE(product().onPaymentRefunded(p, forced).kind == JobOutcome::Kind::done);
+  EXPECT_EQ(balance(), 0);
+  EXPECT_EQ(ledgerSum(), 0);
+  auto row = kernel_->store().query(
+      "SELECT credits, debited, forced, actor FROM credit_refunds WHERE refund_id = 'rf-full'");
+  ASSERT_EQ(row.size(), 1u);
+  EXPECT_EQ(row.i64(0, "credits"), 10);
+  EXPECT_EQ(row.i64(0, "debited"), 2);
+  EXPECT_EQ(row.i64(0, "forced"), 1);
+  EXPECT_EQ(row.str(0, "actor"), "admin");
 }
 
 INSTANTIATE_TEST_SUITE_P(Engines, CreditsTest, ::testing::Values("sqlite", "postgresql"),

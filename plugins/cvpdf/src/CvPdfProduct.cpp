@@ -27,6 +27,11 @@ const char* kCols =
     "verify_attempts, created_at, updated_at, completed_at, version";
 
 const char* kUnderReview = "payment_under_review";
+// A request whose payment was refunded in full: its download is revoked (410).
+const char* kRefunded = "refunded";
+const char* kRefundedMessage =
+    "This CV was refunded, so its download is no longer available. Contact support if you "
+    "think this is a mistake.";
 
 std::string statusLabel(const std::string& s) {
   if (s == "pending_payment") return "Waiting for your payment";
@@ -222,7 +227,14 @@ std::vector<Migration> CvPdfProduct::migrations() const {
       "PRIMARY KEY (request_id, client, action));"
       "CREATE TABLE cvpdf_keys (name TEXT PRIMARY KEY, value TEXT NOT NULL, "
       "created_at BIGINT NOT NULL)";
-  return {m, limits};
+  Migration refunds;
+  refunds.version = 3;
+  refunds.description = "refunds heard of per request";
+  refunds.sqlite =
+      "CREATE TABLE cv_refunds (refund_id TEXT PRIMARY KEY, request_id TEXT NOT NULL, "
+      "payment_id TEXT NOT NULL, amount_minor BIGINT NOT NULL, created_at BIGINT NOT NULL);"
+      "CREATE INDEX cv_refunds_request ON cv_refunds (request_id)";
+  return {m, limits, refunds};
 }
 
 std::string CvPdfProduct::url(const std::string& id, const std::string& leaf) const {
@@ -717,6 +729,7 @@ JobOutcome CvPdfProduct::runVerify(const Job& job) {
 JobOutcome CvPdfProduct::onPaymentSettled(const Payment& p) {
   auto r = load(p.orderRef);
   if (!r) return JobOutcome::fail("payment " + p.id + " names no CV request");
+  if (r->status == kRefunded) return JobOutcome::ok();  // refunded: never made again
   if (r->status == "completed") {
     if (r->paymentId != p.id)
       host_.logger().warning("cvpdf", "request " + r->id + " was already completed; payment " +
@@ -778,6 +791,51 @@ JobOutcome CvPdfProduct::onPaymentFailed(const Payment& p) {
       "UPDATE cv_requests SET status = 'failed', error = ?, updated_at = ?, version = version + 1 "
       "WHERE id = ? AND status IN ('pending_payment', 'verifying_payment', 'payment_under_review')",
       {why, host_.clock().nowMs(), r->id});
+  return JobOutcome::ok();
+}
+
+JobOutcome CvPdfProduct::onPaymentRefunded(const Payment& p, const Refund& refund) {
+  auto r = load(p.orderRef);
+  if (!r) return JobOutcome::ok();  // nothing of ours was bought with it
+  if (!r->paymentId.empty() && r->paymentId != p.id) {
+    // Another payment made this CV (e.g. a duplicate payment being refunded): keep it.
+    host_.logger().info("cvpdf", "refund " + refund.id + " of payment " + p.id + ": request " +
+                                     r->id + " was paid by another payment");
+    return JobOutcome::ok();
+  }
+  std::int64_t refunded = 0;
+  host_.db().write([&](Tx& tx) {
+    tx.exec(
+        "INSERT INTO cv_refunds (refund_id, request_id, payment_id, amount_minor, created_at) "
+        "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+        {refund.id, r->id, p.id, refund.amountMinor, host_.clock().nowMs()});
+    refunded = tx.query(
+                     "SELECT COALESCE(SUM(amount_minor), 0) AS n FROM cv_refunds WHERE "
+                     "payment_id = ?",
+                     {p.id})
+                   .i64(0, "n");
+  });
+  if (refunded < p.amountMinor) {
+    host_.logger().info("cvpdf", "request " + r->id + ": partial refund " + refund.id +
+                                     " recorded; the download stays");
+    return JobOutcome::ok();
+  }
+  // Re-run safe: the update matches once, the file is gone after the first run.
+  updateRequest(r->id,
+                "UPDATE cv_requests SET status = ?, error = ?, updated_at = ?, version = version "
+                "+ 1 WHERE id = ? AND status <> ?",
+                {kRefunded, kRefundedMessage, host_.clock().nowMs(), r->id, kRefunded});
+  if (!r->pdfPath.empty()) {
+    try {
+      Poco::File f(r->pdfPath);
+      if (f.exists()) f.remove();
+    } catch (const Poco::Exception& e) {
+      host_.logger().warning("cvpdf",
+                             "request " + r->id + ": could not delete the PDF: " + e.displayText());
+    }
+  }
+  host_.logger().info("cvpdf",
+                      "request " + r->id + " refunded (" + refund.id + "): download revoked");
   return JobOutcome::ok();
 }
 
@@ -895,6 +953,7 @@ Response CvPdfProduct::download(const Request& req) {
       return jsonError(403,
                        "This CV belongs to another account. Sign in as its owner to download it.");
   }
+  if (r->status == kRefunded) return jsonError(410, kRefundedMessage);
   if (r->status != "completed")
     return jsonError(409, "The PDF is not ready yet (status: " + r->status + ").");
   if (req.header("If-None-Match") == r->etag) {

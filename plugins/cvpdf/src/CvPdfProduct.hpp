@@ -73,6 +73,10 @@ class CvPdfProduct final : public Product {
   void start() override;
   JobOutcome onPaymentSettled(const Payment& payment) override;
   JobOutcome onPaymentFailed(const Payment& payment) override;
+  // Once the refunds of the request's payment add up to its price, the request becomes
+  // "refunded": the download answers 410 and the stored PDF is deleted. A partial refund
+  // (less than the price) is recorded and leaves the download alone. Idempotent by refund id.
+  JobOutcome onPaymentRefunded(const Payment& payment, const Refund& refund) override;
 
  private:
   Response initiate(const Request& req);

@@ -1,6 +1,7 @@
 // The CV PDF product through the kernel: validation, the state machine, pages, download
 // rules, rate limits. Payments go through the kernel's test provider (fakepay) here; the
 // Selcom end-to-end flow is in selcom_flow_test.cpp.
+#include <Poco/File.h>
 #include <Poco/JSON/Parser.h>
 #include <gtest/gtest.h>
 
@@ -609,4 +610,49 @@ TEST_P(CvPdfTest, InitiateAndPaymentPageNameUnrenderableCharacters) {
   auto plainPage = http(
       port_, "GET", "/api/cv-pdf/" + plain->getValue<std::string>("request_id") + "/payment-page");
   EXPECT_EQ(plainPage.body.find("render-warning"), std::string::npos);
+}
+
+// Refunds through the kernel's loaded product (SDK 1.1 over the ABI): a partial refund leaves
+// the download; refunds covering the price revoke it (410, PDF deleted), once.
+TEST_P(CvPdfTest, RefundRevokesTheDownload) {
+  std::string rid = initiate();
+  payInSim(rid, "{}");
+  ASSERT_TRUE(eventually([&] { return status(rid) == "completed"; })) << status(rid);
+  std::string path = kernel_->store()
+                         .query("SELECT pdf_path FROM cv_requests WHERE id = ?", {rid})
+                         .str(0, "pdf_path");
+  Product* product = nullptr;
+  for (auto& lp : kernel_->plugins().plugins())
+    for (auto& pr : lp.products)
+      if (pr->name() == "cvpdf") product = pr.get();
+  ASSERT_NE(product, nullptr);
+  Payment p = kernel_->payments().get(paymentId(rid)).value();
+  auto refund = [&](const std::string& id, std::int64_t amount) {
+    Refund r;
+    r.id = id;
+    r.paymentId = p.id;
+    r.amountMinor = amount;
+    r.currency = p.currency;
+    r.actor = "admin";
+    return product->onPaymentRefunded(p, r).kind;
+  };
+  EXPECT_EQ(refund("rf-part", p.amountMinor / 4), JobOutcome::Kind::done);
+  EXPECT_EQ(refund("rf-part", p.amountMinor / 4), JobOutcome::Kind::done);  // counted once
+  EXPECT_EQ(http(port_, "GET", "/api/cv-pdf/" + rid + "/download").status, 200);
+  EXPECT_EQ(status(rid), "completed");
+
+  EXPECT_EQ(refund("rf-rest", p.amountMinor - p.amountMinor / 4), JobOutcome::Kind::done);
+  auto gone = http(port_, "GET", "/api/cv-pdf/" + rid + "/download");
+  EXPECT_EQ(gone.status, 410) << gone.body;
+  EXPECT_NE(gone.body.find("This CV was refunded"), std::string::npos) << gone.body;
+  EXPECT_EQ(status(rid), "refunded");
+  auto st = parse(http(port_, "GET", "/api/cv-pdf/" + rid + "/status").body);
+  EXPECT_TRUE(st->isNull("download_url"));
+  EXPECT_FALSE(Poco::File(path).exists());
+  // Again (the job re-run): still revoked, nothing breaks; the settled job does not remake it.
+  EXPECT_EQ(refund("rf-rest", p.amountMinor - p.amountMinor / 4), JobOutcome::Kind::done);
+  EXPECT_EQ(product->onPaymentSettled(p).kind, JobOutcome::Kind::done);
+  EXPECT_EQ(status(rid), "refunded");
+  EXPECT_FALSE(Poco::File(path).exists());
+  EXPECT_EQ(http(port_, "GET", "/api/cv-pdf/" + rid + "/download").status, 410);
 }

@@ -1,5 +1,6 @@
 #include "flutterwave_sim.hpp"
 
+#include <Poco/DateTime.h>
 #include <Poco/DateTimeFormatter.h>
 #include <Poco/JSON/Parser.h>
 #include <Poco/Timestamp.h>
@@ -7,6 +8,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <random>
 #include <set>
 
@@ -170,6 +172,10 @@ void Simulator::mount(Router& r) {
         [this](const Request& q) { return verifyByReference(q); });
   r.add("GET", kBase + "/v3/transactions/{id}/verify",
         [this](const Request& q) { return verifyById(q); });
+  r.add("POST", kBase + "/v3/transactions/{id}/refund",
+        [this](const Request& q) { return createRefund(q); });
+  r.add("GET", kBase + "/v3/refunds", [this](const Request& q) { return listRefunds(q); });
+  r.add("GET", kBase + "/v3/refunds/{id}", [this](const Request& q) { return fetchRefund(q); });
   r.add("GET", kBase + "/checkout/{id}", [this](const Request& q) { return checkoutPage(q); });
   r.add("POST", kBase + "/checkout/{id}", [this](const Request& q) { return checkoutSubmit(q); });
   r.add("POST", kBase + "/script", [this](const Request& q) { return script(q); });
@@ -181,6 +187,7 @@ Response Simulator::calls(const Request&) {
   data->set("payments", static_cast<Poco::Int64>(createCalls_.load()));
   data->set("verify", static_cast<Poco::Int64>(verifyByIdCalls_.load()));
   data->set("verify_by_reference", static_cast<Poco::Int64>(verifyByReferenceCalls_.load()));
+  data->set("refunds", static_cast<Poco::Int64>(refundCalls_.load()));
   data->set("total", static_cast<Poco::Int64>(createCalls_.load() + verifyByIdCalls_.load() +
                                               verifyByReferenceCalls_.load()));
   return apiSuccess("Calls counted", data);
@@ -586,9 +593,10 @@ Response Simulator::script(const Request& req) {
 Response Simulator::saveScript(const Request& req) {
   auto in = parseJsonObject(req.body);
   if (!in) return apiError(400, "Invalid JSON body");
-  static const std::set<std::string> known{"tx_ref",           "outcome",      "webhook",
-                                           "webhook_delay_ms", "webhook_mode", "charge_amount",
-                                           "fee_bearer",       "create_error", "reset"};
+  static const std::set<std::string> known{
+      "tx_ref",       "outcome",       "webhook",         "webhook_delay_ms",
+      "webhook_mode", "charge_amount", "fee_bearer",      "create_error",
+      "reset",        "refund",        "refund_delay_ms", "refund_pending_lookups"};
   for (const auto& kv : *in)
     if (!known.count(kv.first)) return apiError(400, "Unknown script key: " + kv.first);
   auto oneOf = [&](const char* key, std::set<std::string> values) {
@@ -611,6 +619,33 @@ Response Simulator::saveScript(const Request& req) {
     if (delay < 0 || delay > 600000)
       return apiError(400, "webhook_delay_ms must be between 0 and 600000");
   }
+  if (in->has("refund")) {
+    // The next refund created: how Flutterwave answers it.
+    if (!oneOf("refund", {"completed", "pending", "failed", "declined", "timeout", "error"}))
+      return apiError(400, "refund must be completed, pending, failed, declined, timeout or error");
+    for (const auto& kv : *in)
+      if (kv.first != "refund" && kv.first != "refund_delay_ms" &&
+          kv.first != "refund_pending_lookups")
+        return apiError(400,
+                        "a refund script takes only refund_delay_ms and "
+                        "refund_pending_lookups besides refund");
+    for (const char* k : {"refund_delay_ms", "refund_pending_lookups"})
+      if (in->has(k) && (!in->get(k).isInteger() || in->getValue<Poco::Int64>(k) < 0 ||
+                         in->getValue<Poco::Int64>(k) > 600000))
+        return apiError(400, std::string(k) + " must be an integer between 0 and 600000");
+    host_.db().write([&](Tx& tx) {
+      tx.exec("DELETE FROM flutterwave_sim_scripts WHERE script_key = 'refund_next'");
+      tx.exec(
+          "INSERT INTO flutterwave_sim_scripts (script_key, script_json, created_at) VALUES "
+          "('refund_next', ?, ?)",
+          {req.body, host_.clock().nowMs()});
+    });
+    Poco::JSON::Object::Ptr data = new Poco::JSON::Object;
+    data->set("applies_to", "the next refund created");
+    return apiSuccess("Script saved", data);
+  }
+  if (in->has("refund_delay_ms") || in->has("refund_pending_lookups"))
+    return apiError(400, "refund_delay_ms and refund_pending_lookups go with refund");
   if (in->has("charge_amount") && minorFromJson(in->get("charge_amount"), "NGN") <= 0)
     return apiError(400, "charge_amount must be a positive amount in major units");
   std::int64_t now = host_.clock().nowMs();
@@ -645,6 +680,214 @@ Response Simulator::saveScript(const Request& req) {
   });
   data->set("applies_to", txRef.empty() ? std::string("the next checkout created") : txRef);
   return apiSuccess("Script saved", data);
+}
+
+// --- Refunds ------------------------------------------------------------------------------
+//
+// Like Flutterwave v3: a refund of a successful transaction, partial when `amount` is given
+// (major units; absent: what is left), refused with a 400 error when it exceeds what is left
+// (the sum of the transaction's refunds that did not fail is never above its amount). The
+// refund object has Flutterwave's fields (id, account_id, tx_id, flw_ref, wallet_id,
+// amount_refunded, status, destination, meta.source, comments, settlement_id, created_at).
+
+namespace {
+const char* kRefundSelect =
+    "SELECT id, transaction_id, flw_ref, amount_minor, currency, status, comments, "
+    "lookups, pending_lookups, created_at FROM flutterwave_sim_refunds ";
+const int kRefundPageSize = 10;
+}  // namespace
+
+void Simulator::pause(std::int64_t ms) {
+  std::unique_lock<std::mutex> lk(mu_);
+  cv_.wait_for(lk, std::chrono::milliseconds(ms), [this] { return stopping_; });
+}
+
+Poco::JSON::Object::Ptr Simulator::refundData(const Rows& r, std::size_t i) const {
+  Poco::JSON::Object::Ptr d = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
+  d->set("id", static_cast<Poco::Int64>(r.i64(i, "id")));
+  d->set("account_id", 73362);
+  d->set("tx_id", static_cast<Poco::Int64>(r.i64(i, "transaction_id")));
+  d->set("flw_ref", r.str(i, "flw_ref"));
+  d->set("wallet_id", 74639);
+  d->set("amount_refunded", majorAmountJson(r.i64(i, "amount_minor"), r.str(i, "currency")));
+  d->set("status", r.str(i, "status"));
+  d->set("destination", "payment_source");
+  Poco::JSON::Object::Ptr meta = new Poco::JSON::Object;
+  meta->set("source", "availablebalance");
+  d->set("meta", meta);
+  d->set("comments", r.str(i, "comments"));
+  d->set("settlement_id", "NEW");
+  d->set("created_at", isoTime(r.i64(i, "created_at")));
+  return d;
+}
+
+Response Simulator::createRefund(const Request& req) {
+  ++refundCalls_;
+  if (!authorized(req)) return apiError(401, "Invalid authorization key");
+  std::string idText = req.param("id");
+  if (!looksLikeTransactionId(idText)) return apiError(400, "Invalid transaction id");
+  auto in = req.body.empty() ? Poco::JSON::Object::Ptr(new Poco::JSON::Object)
+                             : parseJsonObject(req.body);
+  if (!in) return apiError(400, "Invalid JSON body");
+  std::string comments = in->has("comments") ? scalarText(in->get("comments")) : "";
+
+  std::string outcome = "completed";
+  std::int64_t delayMs = 2000, pendingLookups = 1;
+  Response answer = apiError(500, "unset");
+  Rows created;
+  host_.db().write([&](Tx& tx) {
+    created = Rows();
+    Rows sc = tx.query(
+        "SELECT script_json FROM flutterwave_sim_scripts WHERE script_key = 'refund_next'");
+    if (!sc.empty()) {
+      if (auto o = parseJsonObject(sc.str(0, "script_json"))) {
+        outcome = o->optValue<std::string>("refund", outcome);
+        delayMs = o->optValue<Poco::Int64>("refund_delay_ms", delayMs);
+        pendingLookups = o->optValue<Poco::Int64>("refund_pending_lookups", pendingLookups);
+      }
+      tx.exec("DELETE FROM flutterwave_sim_scripts WHERE script_key = 'refund_next'");
+    }
+    if (outcome == "error") {
+      answer = apiError(500, "Simulated failure: scripted refund error");
+      return;
+    }
+    Rows t = tx.query(
+        "SELECT amount_minor, currency, status FROM flutterwave_sim_transactions WHERE id = ?",
+        {static_cast<std::int64_t>(std::stoll(idText))});
+    if (t.empty()) {
+      answer = apiError(400, "No transaction was found for this id");
+      return;
+    }
+    if (t.str(0, "status") != "successful") {
+      answer = apiError(400, "Only successful transactions can be refunded");
+      return;
+    }
+    std::string currency = t.str(0, "currency");
+    Rows used = tx.query(
+        "SELECT COALESCE(SUM(amount_minor), 0) AS n FROM flutterwave_sim_refunds WHERE "
+        "transaction_id = ? AND status <> 'failed'",
+        {static_cast<std::int64_t>(std::stoll(idText))});
+    std::int64_t left = t.i64(0, "amount_minor") - used.i64(0, "n");
+    std::int64_t amount = left;
+    if (in->has("amount") && !in->get("amount").isEmpty()) {
+      amount = minorFromJson(in->get("amount"), currency);
+      if (amount <= 0) {
+        answer = apiError(400, "amount must be a positive number");
+        return;
+      }
+    }
+    if (left <= 0) {
+      answer = apiError(400, "Transaction has been fully refunded");
+      return;
+    }
+    if (amount > left) {
+      answer = apiError(400,
+                        "Refund amount cannot be greater than the amount left on the "
+                        "transaction (" +
+                            formatMajor(left, currency) + " " + currency + ")");
+      return;
+    }
+    if (outcome == "declined") {
+      answer = apiError(400, "Refund could not be processed for this transaction");
+      return;
+    }
+    std::int64_t id = randomTransactionId();
+    std::int64_t now = host_.clock().nowMs();
+    std::string status = outcome == "pending"  ? "pending"
+                         : outcome == "failed" ? "failed"
+                                               : "completed";
+    tx.exec(
+        "INSERT INTO flutterwave_sim_refunds (id, transaction_id, flw_ref, amount_minor, "
+        "currency, status, comments, lookups, pending_lookups, created_at) VALUES (?, ?, ?, ?, "
+        "?, ?, ?, 0, ?, ?)",
+        {id, static_cast<std::int64_t>(std::stoll(idText)),
+         "URF_" + std::to_string(now) + "_" + randomHex(7), amount, currency, status, comments,
+         pendingLookups, now});
+    created = tx.query(std::string(kRefundSelect) + "WHERE id = ?", {id});
+  });
+  if (created.empty()) return answer;
+  host_.logger().info(kLog, "transaction " + idText + ": refund " + created.str(0, "id") + " (" +
+                                created.str(0, "status") + ")");
+  // The refund exists at "Flutterwave" either way; a scripted timeout only loses the answer.
+  if (outcome == "timeout") pause(delayMs);
+  return apiSuccess("Transaction refund initiated", refundData(created, 0));
+}
+
+Response Simulator::fetchRefund(const Request& req) {
+  ++refundCalls_;
+  if (!authorized(req)) return apiError(401, "Invalid authorization key");
+  std::string idText = req.param("id");
+  if (!looksLikeTransactionId(idText)) return apiError(404, "Refund not found");
+  std::int64_t id = std::stoll(idText);
+  Rows r;
+  host_.db().write([&](Tx& tx) {
+    // A pending refund completes after so many lookups (scripted: refund_pending_lookups).
+    tx.exec(
+        "UPDATE flutterwave_sim_refunds SET lookups = lookups + 1, status = CASE WHEN status = "
+        "'pending' AND lookups + 1 >= pending_lookups THEN 'completed' ELSE status END WHERE id "
+        "= ?",
+        {id});
+    r = tx.query(std::string(kRefundSelect) + "WHERE id = ?", {id});
+  });
+  if (r.empty()) return apiError(404, "Refund not found");
+  return apiSuccess("Refund fetched", refundData(r, 0));
+}
+
+Response Simulator::listRefunds(const Request& req) {
+  ++refundCalls_;
+  if (!authorized(req)) return apiError(401, "Invalid authorization key");
+  // Filters of the real list: from / to (YYYY-MM-DD, inclusive), status, currency, flw_ref,
+  // page (10 per page, newest first).
+  auto dayStartMs = [](const std::string& day, std::int64_t fallback) {
+    int y = 0, m = 0, d = 0;
+    if (day.size() != 10 || std::sscanf(day.c_str(), "%4d-%2d-%2d", &y, &m, &d) != 3)
+      return fallback;
+    Poco::DateTime dt(y, m, d);
+    return static_cast<std::int64_t>(dt.timestamp().epochMicroseconds() / 1000);
+  };
+  std::int64_t from = 0, to = INT64_MAX / 2;
+  try {
+    from = dayStartMs(req.queryParam("from"), 0);
+    std::string t = req.queryParam("to");
+    if (!t.empty()) to = dayStartMs(t, to - 86400000) + 86400000;
+  } catch (const Poco::Exception&) {
+    return apiError(400, "from and to must be dates (YYYY-MM-DD)");
+  }
+  int page = 1;
+  try {
+    page = std::max(1, std::stoi(req.queryParam("page", "1")));
+  } catch (const std::exception&) {
+  }
+  std::string where = "WHERE created_at >= ? AND created_at < ?";
+  Params params{from, to};
+  for (const char* k : {"status", "currency", "flw_ref"}) {
+    std::string v = req.queryParam(k);
+    if (v.empty()) continue;
+    where += std::string(" AND ") + k + " = ?";
+    params.push_back(v);
+  }
+  Rows n = host_.db().query("SELECT COUNT(*) AS n FROM flutterwave_sim_refunds " + where, params);
+  params.push_back(static_cast<std::int64_t>(kRefundPageSize));
+  params.push_back(static_cast<std::int64_t>((page - 1) * kRefundPageSize));
+  Rows r = host_.db().query(
+      std::string(kRefundSelect) + where + " ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?",
+      params);
+  Poco::JSON::Array::Ptr data = new Poco::JSON::Array;
+  for (std::size_t i = 0; i < r.size(); ++i) data->add(refundData(r, i));
+  std::int64_t total = n.i64(0, "n");
+  Poco::JSON::Object o(Poco::JSON_PRESERVE_KEY_ORDER);
+  o.set("status", "success");
+  o.set("message", "Refunds fetched");
+  Poco::JSON::Object::Ptr meta = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
+  Poco::JSON::Object::Ptr info = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
+  info->set("total", static_cast<Poco::Int64>(total));
+  info->set("current_page", page);
+  info->set("total_pages", static_cast<Poco::Int64>(std::max<std::int64_t>(
+                               1, (total + kRefundPageSize - 1) / kRefundPageSize)));
+  meta->set("page_info", info);
+  o.set("meta", meta);
+  o.set("data", data);
+  return Response::json(200, o);
 }
 
 }  // namespace malipo::flutterwave

@@ -10,6 +10,9 @@
 //   GET  /sandbox/flutterwave/v3/transactions/verify_by_reference?tx_ref=
 //   GET  /sandbox/flutterwave/checkout/{id}                            the hosted page (HTML form)
 //   POST /sandbox/flutterwave/checkout/{id}                            pay (card_number) or cancel
+//   POST /sandbox/flutterwave/v3/transactions/{id}/refund              refund (partial: amount)
+//   GET  /sandbox/flutterwave/v3/refunds/{id}                          one refund
+//   GET  /sandbox/flutterwave/v3/refunds?from&to&page&status&currency  the refund list
 //   POST /sandbox/flutterwave/script                                   script the next/a given
 //   order GET  /sandbox/flutterwave/calls                                    API calls answered so
 //   far (tests)
@@ -70,6 +73,12 @@ class Simulator {
   Response script(const Request& req);
   Response saveScript(const Request& req);
   Response calls(const Request& req);
+  Response createRefund(const Request& req);
+  Response fetchRefund(const Request& req);
+  Response listRefunds(const Request& req);
+  Poco::JSON::Object::Ptr refundData(const Rows& rows, std::size_t i) const;
+  // Waits up to ms (less at shutdown): a scripted slow answer.
+  void pause(std::int64_t ms);
 
   bool authorized(const Request& req) const;
   Script loadScript(const std::string& txRef);
@@ -92,7 +101,8 @@ class Simulator {
     std::shared_ptr<std::atomic<bool>> done;
   };
   std::list<Late> late_;
-  std::atomic<std::int64_t> createCalls_{0}, verifyByIdCalls_{0}, verifyByReferenceCalls_{0};
+  std::atomic<std::int64_t> createCalls_{0}, verifyByIdCalls_{0}, verifyByReferenceCalls_{0},
+      refundCalls_{0};
 };
 
 }  // namespace malipo::flutterwave

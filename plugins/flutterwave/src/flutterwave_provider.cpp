@@ -1,5 +1,7 @@
 #include "flutterwave_provider.hpp"
 
+#include <Poco/DateTimeFormatter.h>
+#include <Poco/Timestamp.h>
 #include <Poco/URI.h>
 
 #include <algorithm>
@@ -148,6 +150,12 @@ const Decl<ProviderConfig>& ProviderConfig::decl() {
                                   "confirmed yet")
                          .range(0, 10000);
                    })
+          .integer("refund_grace_seconds", &C::refundGraceMs,
+                   "a refund whose create call got no answer and that Flutterwave's refund "
+                   "list still does not show after this long is recorded as failed (never "
+                   "sent again under the same refund id)")
+          .unit(1000)
+          .range(60, 86400)
           .section("simulator", "sandbox only: how the built-in simulator behaves", [](Decl<C>& m) {
             m.str("webhook_mode", &C::simWebhookMode,
                   "how its webhooks are authenticated and shaped")
@@ -175,7 +183,12 @@ FlutterwaveProvider::~FlutterwaveProvider() {
 }
 
 Capabilities FlutterwaveProvider::capabilities() const {
-  return {cfg_.currencies, {"redirect"}};
+  Capabilities c;
+  c.currencies = cfg_.currencies;
+  c.channels = {"redirect"};
+  c.requires = {};  // customers without an email get a placeholder address
+  c.refunds = RefundSupport::partial;
+  return c;
 }
 
 std::vector<Migration> FlutterwaveProvider::migrations() const {
@@ -219,7 +232,19 @@ std::vector<Migration> FlutterwaveProvider::migrations() const {
       "ALTER TABLE flutterwave_sim_transactions ADD COLUMN charged_minor BIGINT NOT NULL DEFAULT 0;"
       "ALTER TABLE flutterwave_sim_transactions ADD COLUMN fee_minor BIGINT NOT NULL DEFAULT 0;"
       "ALTER TABLE flutterwave_sim_transactions ADD COLUMN card_token TEXT NOT NULL DEFAULT ''";
-  return {m, m2};
+  Migration m3;
+  m3.version = 3;
+  m3.description = "refunds: our refund id -> Flutterwave's; simulated refunds";
+  m3.sqlite =
+      "CREATE TABLE flutterwave_refunds (refund_id TEXT PRIMARY KEY, payment_id TEXT NOT NULL, "
+      "transaction_id TEXT NOT NULL, flw_refund_id TEXT NOT NULL DEFAULT '', state TEXT NOT "
+      "NULL, created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL);"
+      "CREATE TABLE flutterwave_sim_refunds (id BIGINT PRIMARY KEY, transaction_id BIGINT NOT "
+      "NULL, flw_ref TEXT NOT NULL, amount_minor BIGINT NOT NULL, currency TEXT NOT NULL, "
+      "status TEXT NOT NULL, comments TEXT NOT NULL, lookups BIGINT NOT NULL DEFAULT 0, "
+      "pending_lookups BIGINT NOT NULL DEFAULT 0, created_at BIGINT NOT NULL);"
+      "CREATE INDEX flutterwave_sim_refunds_txn ON flutterwave_sim_refunds (transaction_id)";
+  return {m, m2, m3};
 }
 
 void FlutterwaveProvider::start() {
@@ -253,6 +278,7 @@ void FlutterwaveProvider::start() {
       tx.exec("DELETE FROM flutterwave_sim_transactions WHERE created_at < ?", {cutoff});
       tx.exec("DELETE FROM flutterwave_sim_checkouts WHERE created_at < ?", {cutoff});
       tx.exec("DELETE FROM flutterwave_sim_scripts WHERE created_at < ?", {cutoff});
+      tx.exec("DELETE FROM flutterwave_sim_refunds WHERE created_at < ?", {cutoff});
     });
     return JobOutcome::ok();
   });
@@ -532,6 +558,201 @@ Response FlutterwaveProvider::returnPage(const Request& req) {
   Response r = Response::html(200, host_.pages().render(title, kReturnTemplate, data, head));
   r.header("Cache-Control", "no-store");
   return r;
+}
+
+// --- Refunds ------------------------------------------------------------------------------
+//
+// Flutterwave v3 has no idempotency key for refunds, so refund() is idempotent by our own
+// row: it is written ("sending") before the create call, and a second call for the same
+// refund id never creates again while the first one's outcome is unknown. It looks the
+// refund up instead: by Flutterwave's id when the create answered, otherwise in the refund
+// list, where our refund id travels in `comments` (refundMarker). A refund the list does
+// not show within refund_grace_seconds of the attempt was never made: failed.
+
+namespace {
+const int kMaxRefundListPages = 20;
+
+std::string day(std::int64_t ms) {
+  return Poco::DateTimeFormatter::format(Poco::Timestamp(ms * 1000), "%Y-%m-%d");
+}
+
+RefundStatus pendingRefund(const std::string& detail) {
+  RefundStatus st;
+  st.state = RefundStatus::State::pending;
+  st.reason = "Waiting for Flutterwave to confirm the refund.";
+  st.detail = detail;
+  return st;
+}
+
+RefundStatus failedRefund(const std::string& reason, const std::string& detail) {
+  RefundStatus st;
+  st.state = RefundStatus::State::failed;
+  st.reason = reason;
+  st.detail = detail;
+  return st;
+}
+}  // namespace
+
+FlutterwaveProvider::RefundRow FlutterwaveProvider::refundRow(const std::string& refundId) {
+  RefundRow row;
+  Rows r = host_.db().query(
+      "SELECT transaction_id, flw_refund_id, state, created_at FROM flutterwave_refunds WHERE "
+      "refund_id = ?",
+      {refundId});
+  if (r.empty()) return row;
+  row.exists = true;
+  row.transactionId = r.str(0, "transaction_id");
+  row.flwRefundId = r.str(0, "flw_refund_id");
+  row.state = r.str(0, "state");
+  row.createdAtMs = r.i64(0, "created_at");
+  return row;
+}
+
+void FlutterwaveProvider::saveRefund(const std::string& refundId, const std::string& state,
+                                     const std::string& flwRefundId) {
+  try {
+    host_.db().exec(
+        "UPDATE flutterwave_refunds SET state = ?, flw_refund_id = CASE WHEN ? = '' THEN "
+        "flw_refund_id ELSE ? END, updated_at = ? WHERE refund_id = ?",
+        {state, flwRefundId, flwRefundId, host_.clock().nowMs(), refundId});
+  } catch (const DbError& e) {
+    // The list lookup still finds it by our marker.
+    host_.logger().warning("flutterwave",
+                           refundId + ": could not record the refund: " + std::string(e.what()));
+  }
+}
+
+Result<RefundStatus> FlutterwaveProvider::fetchRefund(const Payment& p,
+                                                      const std::string& flwRefundId) {
+  if (!looksLikeTransactionId(flwRefundId))
+    return Error::make(ErrorCode::notFound, "flutterwave: not a refund id: " + flwRefundId);
+  auto r = call("GET", "/refunds/" + flwRefundId, "");
+  if (!r.ok()) return r.error();
+  if (r.value().status == 404)
+    return Error::make(ErrorCode::notFound, "flutterwave: refund " + flwRefundId + " not found");
+  return mapRefundResponse(r.value().status, r.value().body, p.currency);
+}
+
+Result<RefundLookup> FlutterwaveProvider::lookupRefund(const Payment& p,
+                                                       const std::string& refundId,
+                                                       const RefundRow& row) {
+  std::int64_t since = (row.exists ? row.createdAtMs : p.createdAtMs) - 24LL * 3600 * 1000;
+  std::string to = day(host_.clock().nowMs() + 24LL * 3600 * 1000);
+  std::string txn = row.exists ? row.transactionId : p.providerTxnId;
+  RefundLookup none;
+  for (int page = 1; page <= kMaxRefundListPages; ++page) {
+    auto r = call("GET",
+                  appendQuery("/refunds", {{"from", day(since)},
+                                           {"to", to},
+                                           {"currency", p.currency},
+                                           {"page", std::to_string(page)}}),
+                  "");
+    if (!r.ok()) return r.error();
+    auto found = findRefundInList(r.value().status, r.value().body, txn, refundId, p.currency);
+    if (!found.ok() || found.value().found) return found;
+    if (page >= found.value().totalPages) break;
+  }
+  return none;
+}
+
+Result<RefundStatus> FlutterwaveProvider::postRefund(const Payment& p, const RefundRequest& req,
+                                                     const std::string& txn) {
+  auto r = call("POST", "/transactions/" + txn + "/refund", buildRefundRequest(req));
+  if (!r.ok()) {
+    // The outcome is unknown (the row stays "sending"): the next call looks it up.
+    Error e = r.error();
+    e.internal = "flutterwave refund " + req.refundId + ": " + e.internal;
+    return e;
+  }
+  auto st = mapRefundResponse(r.value().status, r.value().body, p.currency);
+  if (!st.ok()) return st;
+  if (st.value().state == RefundStatus::State::failed && st.value().providerRefundId.empty())
+    saveRefund(req.refundId, "refused", "");  // refused outright: nothing was refunded
+  else
+    saveRefund(req.refundId, "created", st.value().providerRefundId);
+  return st;
+}
+
+Result<RefundStatus> FlutterwaveProvider::refund(const Payment& p, const RefundRequest& req) {
+  try {
+    if (req.refundId.empty() || req.refundId.size() > 100)
+      return Error::make(ErrorCode::invalidInput, "flutterwave refund: bad refund id");
+    if (req.amountMinor <= 0)
+      return Error::make(ErrorCode::invalidInput, "flutterwave refund: amount must be positive");
+    if (!looksLikeTransactionId(p.providerTxnId))
+      return Error::make(ErrorCode::conflict,
+                         "flutterwave refund: payment " + p.id + " has no Flutterwave transaction",
+                         "This payment has no Flutterwave transaction to refund.");
+    RefundRow row = refundRow(req.refundId);
+    if (row.exists && !row.flwRefundId.empty()) {
+      auto st = fetchRefund(p, row.flwRefundId);
+      if (st.ok() || st.error().code != ErrorCode::notFound) return st;
+    }
+    if (row.exists && row.state != "refused") {
+      // A call for this refund id already went out and its answer is unknown: never create
+      // again; find it.
+      auto found = lookupRefund(p, req.refundId, row);
+      if (!found.ok()) return found.error();
+      if (!found.value().found)
+        return pendingRefund("refund " + req.refundId + " sent before, not in the list yet");
+      saveRefund(req.refundId, "created", found.value().status.providerRefundId);
+      return found.value().status;
+    }
+    std::int64_t now = host_.clock().nowMs();
+    bool claimed = false;
+    host_.db().write([&](Tx& tx) {
+      if (row.exists) {
+        claimed = tx.exec(
+                      "UPDATE flutterwave_refunds SET state = 'sending', updated_at = ? WHERE "
+                      "refund_id = ? AND state = 'refused'",
+                      {now, req.refundId}) == 1;
+      } else {
+        claimed = tx.exec(
+                      "INSERT INTO flutterwave_refunds (refund_id, payment_id, transaction_id, "
+                      "state, created_at, updated_at) VALUES (?, ?, ?, 'sending', ?, ?) ON "
+                      "CONFLICT DO NOTHING",
+                      {req.refundId, p.id, p.providerTxnId, now, now}) == 1;
+      }
+    });
+    // Another thread is sending this very refund right now.
+    if (!claimed) return pendingRefund("refund " + req.refundId + " is being sent concurrently");
+    return postRefund(p, req, p.providerTxnId);
+  } catch (const DbError& e) {
+    return Error::make(ErrorCode::unavailable,
+                       "flutterwave refund: database: " + std::string(e.what()),
+                       "The refund could not be started now.");
+  }
+}
+
+Result<RefundStatus> FlutterwaveProvider::queryRefund(const Payment& p, const RefundRequest& req) {
+  try {
+    RefundRow row = refundRow(req.refundId);
+    std::string flwId = !req.providerRefundId.empty() ? req.providerRefundId : row.flwRefundId;
+    if (!flwId.empty()) {
+      auto st = fetchRefund(p, flwId);
+      if (st.ok() || st.error().code != ErrorCode::notFound) return st;
+    }
+    if (!row.exists)
+      return failedRefund("The refund was never sent to Flutterwave.",
+                          "no flutterwave_refunds row for " + req.refundId);
+    if (row.state == "refused")
+      return failedRefund("Flutterwave refused the refund.", "refused at create");
+    auto found = lookupRefund(p, req.refundId, row);
+    if (!found.ok()) return found.error();
+    if (found.value().found) {
+      saveRefund(req.refundId, "created", found.value().status.providerRefundId);
+      return found.value().status;
+    }
+    if (host_.clock().nowMs() - row.createdAtMs > cfg_.refundGraceMs)
+      return failedRefund("Flutterwave has no record of this refund.",
+                          "not in the refund list " + std::to_string(cfg_.refundGraceMs / 1000) +
+                              " s after the attempt");
+    return pendingRefund("refund " + req.refundId + " not in the list yet");
+  } catch (const DbError& e) {
+    return Error::make(ErrorCode::unavailable,
+                       "flutterwave query refund: database: " + std::string(e.what()),
+                       "The refund could not be checked now.");
+  }
 }
 
 void FlutterwaveProvider::simulator(Router& router) {

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "flutterwave_wire.hpp"
 #include "malipo/provider.hpp"
 #include "malipo/settings_decl.hpp"
 
@@ -39,6 +40,9 @@ struct ProviderConfig {
   std::string defaultReturnUrl;
   std::int64_t checkIntervalMs = 10000;
   int refreshSeconds = 5, maxRefreshes = 24;
+  // A refund whose create call got no answer and that the refund list does not show after
+  // this long was never made (the kernel then records it as failed).
+  std::int64_t refundGraceMs = 900000;
   bool sandbox = false;  // not a setting: the kernel's
 
   static const Decl<ProviderConfig>& decl();
@@ -58,6 +62,8 @@ class FlutterwaveProvider final : public PaymentProvider {
 
   Result<InitiateResult> initiate(const Payment& payment, const CreatePayment& request) override;
   Result<ProviderStatus> query(const Payment& payment) override;
+  Result<RefundStatus> refund(const Payment& payment, const RefundRequest& request) override;
+  Result<RefundStatus> queryRefund(const Payment& payment, const RefundRequest& request) override;
   Result<std::vector<WebhookEvent>> parseWebhook(const Request& request) override;
   void routes(Router& router) override;
   void simulator(Router& router) override;
@@ -77,6 +83,23 @@ class FlutterwaveProvider final : public PaymentProvider {
   // state, which the kernel's sync on read keeps fresh).
   bool claimReturnCheck(const std::string& paymentId);
   Response returnPage(const Request& request);
+  // Refunds: our row per refund id (state sending | created | refused, Flutterwave's id once
+  // known), and the lookups that keep refund() from ever refunding twice.
+  struct RefundRow {
+    bool exists = false;
+    std::string transactionId, flwRefundId, state;
+    std::int64_t createdAtMs = 0;
+  };
+  RefundRow refundRow(const std::string& refundId);
+  void saveRefund(const std::string& refundId, const std::string& state,
+                  const std::string& flwRefundId);
+  Result<RefundStatus> postRefund(const Payment& payment, const RefundRequest& request,
+                                  const std::string& transactionId);
+  // GET /v3/refunds/{id}; a 404 is notFound.
+  Result<RefundStatus> fetchRefund(const Payment& payment, const std::string& flwRefundId);
+  // The refund list, searched for our marker; found=false when no page has it.
+  Result<RefundLookup> lookupRefund(const Payment& payment, const std::string& refundId,
+                                    const RefundRow& row);
 
   Host& host_;
   ProviderConfig cfg_;

@@ -234,6 +234,113 @@ Result<ProviderStatus> mapVerifyResponse(int httpStatus, const std::string& body
   return st;
 }
 
+std::string refundMarker(const std::string& refundId) {
+  return "malipo-refund:" + refundId;
+}
+
+std::string buildRefundRequest(const RefundRequest& request) {
+  Poco::JSON::Object body(Poco::JSON_PRESERVE_KEY_ORDER);
+  body.set("amount", majorAmountJson(request.amountMinor, request.currency));
+  std::string comments = refundMarker(request.refundId);
+  if (!request.reason.empty()) comments += " " + clip(request.reason, 150);
+  body.set("comments", comments);
+  return toJson(body);
+}
+
+RefundStatus refundStatusFromData(const Poco::JSON::Object::Ptr& data,
+                                  const std::string& currency) {
+  RefundStatus st;
+  std::string status = lower(field(data, "status"));
+  st.providerRefundId = field(data, "id");
+  if (data && data->has("amount_refunded"))
+    st.amountMinor = minorFromJson(data->get("amount_refunded"), currency);
+  st.detail = "refund status=" + status + " id=" + st.providerRefundId +
+              " flw_ref=" + field(data, "flw_ref") + " tx_id=" + field(data, "tx_id");
+  if (status == "completed" || status == "successful") {
+    st.state =
+        st.providerRefundId.empty() ? RefundStatus::State::pending : RefundStatus::State::succeeded;
+  } else if (status == "failed" || status == "declined" || status == "rejected" ||
+             status == "reversed") {
+    st.state = RefundStatus::State::failed;
+    st.reason = "Flutterwave did not complete the refund (" + status + ").";
+  } else {
+    st.state = RefundStatus::State::pending;
+    st.reason = "Flutterwave is processing the refund.";
+  }
+  return st;
+}
+
+Result<RefundStatus> mapRefundResponse(int httpStatus, const std::string& body,
+                                       const std::string& currency) {
+  auto refused = [&](const std::string& why, bool retryable) {
+    Error e = Error::make(
+        ErrorCode::providerError,
+        "flutterwave refund: " + why + " (HTTP " + std::to_string(httpStatus) + "): " + clip(body),
+        "The payment provider could not process the refund now.");
+    e.retryable = retryable;
+    return e;
+  };
+  if (httpStatus == 401 || httpStatus == 403) return refused("the secret key was refused", false);
+  if (httpStatus >= 500 || httpStatus < 200) return refused("provider failure", true);
+  auto o = parseJsonObject(body);
+  if (!o) return refused("unparseable reply", true);
+  if (httpStatus >= 400 || field(o, "status") != "success") {
+    if (httpStatus < 400 || httpStatus >= 500) return refused("error reply", true);
+    // Flutterwave's own refusal: nothing was refunded.
+    RefundStatus st;
+    st.state = RefundStatus::State::failed;
+    std::string message = clip(field(o, "message"), 200);
+    st.reason = message.empty() ? std::string("Flutterwave refused the refund.")
+                                : "Flutterwave refused the refund: " + message;
+    st.detail = "HTTP " + std::to_string(httpStatus) + " " + message;
+    return st;
+  }
+  auto data = o->getObject("data");
+  if (!data) return refused("reply without data", true);
+  return refundStatusFromData(data, currency);
+}
+
+Result<RefundLookup> findRefundInList(int httpStatus, const std::string& body,
+                                      const std::string& transactionId, const std::string& refundId,
+                                      const std::string& currency) {
+  auto refused = [&](const std::string& why) {
+    Error e = Error::make(ErrorCode::providerError,
+                          "flutterwave list refunds: " + why + " (HTTP " +
+                              std::to_string(httpStatus) + "): " + clip(body),
+                          "The payment provider could not be reached.");
+    e.retryable = httpStatus >= 500 || httpStatus < 200;
+    return e;
+  };
+  if (httpStatus != 200) return refused("not a success");
+  auto o = parseJsonObject(body);
+  if (!o || field(o, "status") != "success") return refused("error reply");
+  RefundLookup out;
+  auto meta = o->getObject("meta");
+  auto info = meta ? meta->getObject("page_info") : nullptr;
+  if (info && info->has("total_pages")) {
+    try {
+      out.totalPages = std::max(1, std::stoi(scalarText(info->get("total_pages"))));
+    } catch (const std::exception&) {
+    }
+  }
+  auto list = o->getArray("data");
+  if (!list) return out;
+  // The marker is followed by a space or ends the comment, so refund id "r1" never matches
+  // a comment made for "r10".
+  std::string marker = refundMarker(refundId);
+  for (std::size_t i = 0; i < list->size(); ++i) {
+    auto item = list->getObject(static_cast<unsigned>(i));
+    if (!item || field(item, "tx_id") != transactionId) continue;
+    std::string comments = field(item, "comments");
+    if (comments.rfind(marker, 0) != 0) continue;
+    if (comments.size() > marker.size() && comments[marker.size()] != ' ') continue;
+    out.found = true;
+    out.status = refundStatusFromData(item, currency);
+    return out;
+  }
+  return out;
+}
+
 Status verifyWebhookAuth(const Request& req, const std::string& secretHash) {
   if (secretHash.empty())
     return Error::make(ErrorCode::unauthorized, "flutterwave: no secret_hash configured");

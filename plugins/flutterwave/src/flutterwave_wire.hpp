@@ -75,6 +75,40 @@ Result<std::string> parseHostedLink(int httpStatus, const std::string& body);
 Result<ProviderStatus> mapVerifyResponse(int httpStatus, const std::string& body,
                                          const std::string& expectedTxRef);
 
+// --- Refunds (POST /v3/transactions/{id}/refund, GET /v3/refunds/{id}, GET /v3/refunds) ----
+
+// Flutterwave v3 takes no idempotency key for refunds: our refund id travels in `comments`
+// as this marker, so a refund whose answer was lost can be found again in the refund list.
+std::string refundMarker(const std::string& refundId);
+
+// The JSON body of POST /v3/transactions/{id}/refund: {"amount": <major units>, "comments":
+// "<marker> <reason>"} (the reason clipped to keep the comment short).
+std::string buildRefundRequest(const RefundRequest& request);
+
+// A refund object (`data` of the create or fetch reply, or one element of the list) → what
+// the kernel needs: "completed" → succeeded, "failed"/"declined"/"rejected"/"reversed" →
+// failed, anything else ("pending", "new", "processing", unknown) → pending.
+RefundStatus refundStatusFromData(const Poco::JSON::Object::Ptr& data, const std::string& currency);
+
+// The reply of POST …/refund or GET /v3/refunds/{id}. A 200 success carries the refund; a
+// 4xx {"status":"error"} (amount above what is left, a transaction that cannot be refunded)
+// is Flutterwave's definitive refusal: a failed RefundStatus (nothing was refunded) whose
+// reason is Flutterwave's message. 401/403, 5xx and garbage are providerError (retryable for
+// 5xx): the outcome of a create is then unknown and is looked up before any new attempt.
+Result<RefundStatus> mapRefundResponse(int httpStatus, const std::string& body,
+                                       const std::string& currency);
+
+// One page of GET /v3/refunds: the refund of `transactionId` whose comments carry our marker
+// for `refundId`, if the page has it; `totalPages` from meta.page_info (1 when absent).
+struct RefundLookup {
+  bool found = false;
+  RefundStatus status;
+  int totalPages = 1;
+};
+Result<RefundLookup> findRefundInList(int httpStatus, const std::string& body,
+                                      const std::string& transactionId, const std::string& refundId,
+                                      const std::string& currency);
+
 // --- Webhooks -----------------------------------------------------------------------------
 
 // Accepts `verif-hash` equal to the secret hash, or `flutterwave-signature` equal to

@@ -69,9 +69,9 @@ class FlutterwaveTest : public EngineTest {
         std::string(kSecretKey) +
         "\n"
         "      secret_hash: " +
-        kSecretHash +
-        "\n"
-        "      timeout_ms: 5000\n"
+        kSecretHash + "\n" +
+        // A test may set its own timeout (a scripted slow answer must outlast it).
+        (extraSettings.find("timeout_ms:") == std::string::npos ? "      timeout_ms: 5000\n" : "") +
         "      checkout: {title: \"Visibuy Credits\", description: \"Verification credits\"}\n" +
         extraSettings +
         "  - name: shop\n"
@@ -178,6 +178,43 @@ class FlutterwaveTest : public EngineTest {
   }
   std::string paymentJson(const std::string& id) {
     return http(port_, "GET", "/shop/payments/" + id).body;
+  }
+  std::map<std::string, std::string> apiAuth() const {
+    return {{"Authorization", std::string("Bearer ") + kSecretKey}};
+  }
+  // A settled NGN 5000 payment: its id and Flutterwave transaction id.
+  std::pair<std::string, std::string> settledPayment() {
+    auto p = order();
+    std::string id = p->getValue<std::string>("id");
+    std::string location = pay(checkoutUrl(p));
+    EXPECT_TRUE(eventually([&] { return status(id) == "succeeded"; })) << allEvents(id);
+    return {id, queryOf(location)["transaction_id"]};
+  }
+  HttpResult simRefund(const std::string& txn, const std::string& body) {
+    return http(port_, "POST", "/sandbox/flutterwave/v3/transactions/" + txn + "/refund", body,
+                apiAuth());
+  }
+  std::int64_t simRefunds(const std::string& txn) {
+    return kernel_->store()
+        .query("SELECT COUNT(*) AS n FROM flutterwave_sim_refunds WHERE transaction_id = ?",
+               {static_cast<std::int64_t>(std::stoll(txn))})
+        .i64(0, "n");
+  }
+  // The plugin's provider as the kernel loaded it (its SDK 1.1 calls go through the ABI).
+  PaymentProvider& provider() {
+    for (auto& lp : kernel_->plugins().plugins())
+      for (auto& pr : lp.providers)
+        if (pr->name() == "flutterwave") return *pr;
+    throw std::runtime_error("flutterwave provider not loaded");
+  }
+  Payment payment(const std::string& id) { return kernel_->payments().get(id).value(); }
+  RefundRequest refundRequest(const std::string& refundId, std::int64_t amountMinor) {
+    RefundRequest r;
+    r.refundId = refundId;
+    r.amountMinor = amountMinor;
+    r.currency = "NGN";
+    r.reason = "customer asked";
+    return r;
   }
 
   std::string dbUrl_;
@@ -828,6 +865,189 @@ TEST_P(FlutterwaveTest, HeldPageSaysReceivedUnderReviewWithSupportContact) {
   EXPECT_NE(page.body.find("help@visibuy.example"), std::string::npos);
   for (const char* unpaid : {"Confirming", "Waiting", "not completed", "try again"})
     EXPECT_EQ(page.body.find(unpaid), std::string::npos) << unpaid;
+}
+
+// The simulator's refund API, as Flutterwave v3 answers it: partial refunds up to what is
+// left, the refund object's fields, the fetch and the list (with our marker in comments).
+TEST_P(FlutterwaveTest, SimulatorRefundsPartiallyUpToWhatIsLeft) {
+  SKIP_WITHOUT_ENGINE();
+  boot();
+  auto [id, txn] = settledPayment();
+  EXPECT_EQ(http(port_, "POST", "/sandbox/flutterwave/v3/transactions/" + txn + "/refund",
+                 R"({"amount": 10})")
+                .status,
+            401);
+  auto first = simRefund(txn, R"({"amount": 2000, "comments": "malipo-refund:r1 partial"})");
+  ASSERT_EQ(first.status, 200) << first.body;
+  auto o = parse(first.body);
+  EXPECT_EQ(o->getValue<std::string>("message"), "Transaction refund initiated");
+  auto d = o->getObject("data");
+  EXPECT_EQ(d->getValue<std::string>("tx_id"), txn);
+  EXPECT_EQ(d->getValue<Poco::Int64>("amount_refunded"), 2000);
+  EXPECT_EQ(d->getValue<std::string>("status"), "completed");
+  EXPECT_EQ(d->getValue<std::string>("destination"), "payment_source");
+  EXPECT_EQ(d->getValue<std::string>("flw_ref").rfind("URF_", 0), 0u);
+  std::string refundId = d->getValue<std::string>("id");
+
+  // 3000 is left: 4000 is refused and changes nothing.
+  auto over = simRefund(txn, R"({"amount": 4000})");
+  EXPECT_EQ(over.status, 400) << over.body;
+  EXPECT_EQ(parse(over.body)->getValue<std::string>("status"), "error");
+  EXPECT_NE(over.body.find("cannot be greater than the amount left"), std::string::npos);
+  EXPECT_NE(over.body.find("3000"), std::string::npos) << over.body;
+  EXPECT_EQ(simRefunds(txn), 1);
+
+  auto fetched = http(port_, "GET", "/sandbox/flutterwave/v3/refunds/" + refundId, "", apiAuth());
+  ASSERT_EQ(fetched.status, 200) << fetched.body;
+  EXPECT_EQ(parse(fetched.body)->getObject("data")->getValue<std::string>("comments"),
+            "malipo-refund:r1 partial");
+  EXPECT_EQ(http(port_, "GET", "/sandbox/flutterwave/v3/refunds/999", "", apiAuth()).status, 404);
+  auto list =
+      http(port_, "GET", "/sandbox/flutterwave/v3/refunds?from=2000-01-01&page=1", "", apiAuth());
+  ASSERT_EQ(list.status, 200) << list.body;
+  auto found = flutterwave::findRefundInList(list.status, list.body, txn, "r1", "NGN");
+  ASSERT_TRUE(found.ok());
+  EXPECT_TRUE(found->found);
+  EXPECT_EQ(found->status.providerRefundId, refundId);
+
+  // No amount: what is left; then nothing is left.
+  auto rest = simRefund(txn, R"({"comments": "rest"})");
+  ASSERT_EQ(rest.status, 200) << rest.body;
+  EXPECT_EQ(parse(rest.body)->getObject("data")->getValue<Poco::Int64>("amount_refunded"), 3000);
+  EXPECT_EQ(simRefunds(txn), 2);
+  EXPECT_EQ(simRefund(txn, R"({"amount": 1})").status, 400);
+  EXPECT_EQ(simRefund("123456789", R"({"amount": 1})").status, 400);  // no such transaction
+}
+
+TEST_P(FlutterwaveTest, SimulatorRefundScripts) {
+  SKIP_WITHOUT_ENGINE();
+  boot();
+  auto [id, txn] = settledPayment();
+  EXPECT_EQ(http(port_, "POST", "/sandbox/flutterwave/script", R"({"refund": "maybe"})").status,
+            400);
+  EXPECT_EQ(http(port_, "POST", "/sandbox/flutterwave/script", R"({"refund_delay_ms": 10})").status,
+            400);
+  script(R"({"refund": "error"})");
+  EXPECT_EQ(simRefund(txn, R"({"amount": 100})").status, 500);
+  script(R"({"refund": "declined"})");
+  EXPECT_EQ(simRefund(txn, R"({"amount": 100})").status, 400);
+  EXPECT_EQ(simRefunds(txn), 0);
+  script(R"({"refund": "pending", "refund_pending_lookups": 2})");
+  auto pending = simRefund(txn, R"({"amount": 100})");
+  ASSERT_EQ(pending.status, 200);
+  std::string rid = parse(pending.body)->getObject("data")->getValue<std::string>("id");
+  EXPECT_EQ(parse(pending.body)->getObject("data")->getValue<std::string>("status"), "pending");
+  auto look = [&] {
+    return parse(http(port_, "GET", "/sandbox/flutterwave/v3/refunds/" + rid, "", apiAuth()).body)
+        ->getObject("data")
+        ->getValue<std::string>("status");
+  };
+  EXPECT_EQ(look(), "pending");
+  EXPECT_EQ(look(), "completed");
+}
+
+// Through the kernel's loaded plugin (SDK 1.1 over the ABI): refund() and queryRefund().
+TEST_P(FlutterwaveTest, ProviderRefundsFullAndPartial) {
+  SKIP_WITHOUT_ENGINE();
+  boot();
+  EXPECT_EQ(provider().capabilities().refunds, RefundSupport::partial);
+  auto [id, txn] = settledPayment();
+  Payment p = payment(id);
+  auto part = provider().refund(p, refundRequest("rf-part", 150000));
+  ASSERT_TRUE(part.ok()) << part.error().internal;
+  EXPECT_EQ(part->state, RefundStatus::State::succeeded) << part->detail;
+  EXPECT_EQ(part->amountMinor, 150000);
+  EXPECT_FALSE(part->providerRefundId.empty());
+  // More than is left (350000): Flutterwave refuses; nothing is refunded.
+  auto over = provider().refund(p, refundRequest("rf-over", 400000));
+  ASSERT_TRUE(over.ok()) << over.error().internal;
+  EXPECT_EQ(over->state, RefundStatus::State::failed);
+  EXPECT_NE(over->reason.find("Flutterwave refused"), std::string::npos) << over->reason;
+  auto rest = provider().refund(p, refundRequest("rf-rest", 350000));
+  ASSERT_TRUE(rest.ok()) << rest.error().internal;
+  EXPECT_EQ(rest->state, RefundStatus::State::succeeded);
+  EXPECT_EQ(simRefunds(txn), 2);
+  auto sent = kernel_->store().query(
+      "SELECT amount_minor, comments FROM flutterwave_sim_refunds WHERE transaction_id = ? ORDER "
+      "BY amount_minor",
+      {static_cast<std::int64_t>(std::stoll(txn))});
+  EXPECT_EQ(sent.i64(0, "amount_minor"), 150000);
+  EXPECT_EQ(sent.str(0, "comments"), "malipo-refund:rf-part customer asked");
+  // queryRefund by Flutterwave's id.
+  RefundRequest q = refundRequest("rf-part", 150000);
+  q.providerRefundId = part->providerRefundId;
+  auto again = provider().queryRefund(p, q);
+  ASSERT_TRUE(again.ok()) << again.error().internal;
+  EXPECT_EQ(again->state, RefundStatus::State::succeeded);
+  EXPECT_EQ(again->providerRefundId, part->providerRefundId);
+}
+
+TEST_P(FlutterwaveTest, ProviderRefundIsIdempotentByRefundId) {
+  SKIP_WITHOUT_ENGINE();
+  boot();
+  auto [id, txn] = settledPayment();
+  Payment p = payment(id);
+  auto first = provider().refund(p, refundRequest("rf-1", 100000));
+  ASSERT_TRUE(first.ok()) << first.error().internal;
+  // The kernel calls again after a crash: the same refund, not a second one.
+  auto second = provider().refund(p, refundRequest("rf-1", 100000));
+  ASSERT_TRUE(second.ok()) << second.error().internal;
+  EXPECT_EQ(second->providerRefundId, first->providerRefundId);
+  EXPECT_EQ(second->state, RefundStatus::State::succeeded);
+  EXPECT_EQ(simRefunds(txn), 1);
+  // Even when our own record of Flutterwave's id is lost, the list finds it by the marker.
+  kernel_->store().exec(
+      "UPDATE flutterwave_refunds SET flw_refund_id = '', state = 'sending' WHERE refund_id = "
+      "'rf-1'");
+  auto third = provider().refund(p, refundRequest("rf-1", 100000));
+  ASSERT_TRUE(third.ok()) << third.error().internal;
+  EXPECT_EQ(third->providerRefundId, first->providerRefundId);
+  EXPECT_EQ(simRefunds(txn), 1);
+}
+
+TEST_P(FlutterwaveTest, ProviderRefundTimeoutThenQueryFindsIt) {
+  SKIP_WITHOUT_ENGINE();
+  boot("      timeout_ms: 700\n");
+  auto [id, txn] = settledPayment();
+  Payment p = payment(id);
+  script(R"({"refund": "timeout", "refund_delay_ms": 2000})");
+  auto lost = provider().refund(p, refundRequest("rf-t", 50000));
+  ASSERT_FALSE(lost.ok());
+  EXPECT_EQ(lost.error().code, ErrorCode::providerTimeout) << lost.error().internal;
+  EXPECT_EQ(simRefunds(txn), 1);  // it happened at Flutterwave; only the answer was lost
+  auto found = provider().queryRefund(p, refundRequest("rf-t", 50000));  // no provider id
+  ASSERT_TRUE(found.ok()) << found.error().internal;
+  EXPECT_EQ(found->state, RefundStatus::State::succeeded) << found->detail;
+  EXPECT_EQ(found->amountMinor, 50000);
+  // refund() again with the same id (the kernel after a restart): no second refund.
+  auto again = provider().refund(p, refundRequest("rf-t", 50000));
+  ASSERT_TRUE(again.ok()) << again.error().internal;
+  EXPECT_EQ(again->providerRefundId, found->providerRefundId);
+  EXPECT_EQ(simRefunds(txn), 1);
+  // A refund id never sent is failed, not pending forever.
+  auto never = provider().queryRefund(p, refundRequest("rf-never", 50000));
+  ASSERT_TRUE(never.ok());
+  EXPECT_EQ(never->state, RefundStatus::State::failed);
+}
+
+TEST_P(FlutterwaveTest, ProviderRefundPendingThenCompleted) {
+  SKIP_WITHOUT_ENGINE();
+  boot();
+  auto [id, txn] = settledPayment();
+  Payment p = payment(id);
+  script(R"({"refund": "pending", "refund_pending_lookups": 1})");
+  auto st = provider().refund(p, refundRequest("rf-p", 50000));
+  ASSERT_TRUE(st.ok()) << st.error().internal;
+  EXPECT_EQ(st->state, RefundStatus::State::pending);
+  RefundRequest q = refundRequest("rf-p", 50000);
+  q.providerRefundId = st->providerRefundId;
+  auto later = provider().queryRefund(p, q);
+  ASSERT_TRUE(later.ok()) << later.error().internal;
+  EXPECT_EQ(later->state, RefundStatus::State::succeeded);
+  script(R"({"refund": "failed"})");
+  auto failed = provider().refund(p, refundRequest("rf-f", 50000));
+  ASSERT_TRUE(failed.ok()) << failed.error().internal;
+  EXPECT_EQ(failed->state, RefundStatus::State::failed);
 }
 
 INSTANTIATE_TEST_SUITE_P(Engines, FlutterwaveTest, ::testing::Values("sqlite", "postgresql"),

@@ -447,3 +447,79 @@ TEST(FlutterwaveHelpers, FormAndQuery) {
   EXPECT_FALSE(looksLikeTransactionId(""));
   EXPECT_FALSE(looksLikeTransactionId("123456789012345678901"));
 }
+
+// --- Refunds ------------------------------------------------------------------------------
+
+TEST(FlutterwaveRefund, RequestCarriesMajorUnitsAndOurMarker) {
+  RefundRequest req;
+  req.refundId = "rf_1";
+  req.amountMinor = 250050;
+  req.currency = "NGN";
+  req.reason = "out of stock";
+  auto o = Poco::JSON::Parser().parse(buildRefundRequest(req)).extract<Poco::JSON::Object::Ptr>();
+  EXPECT_EQ(o->getValue<std::string>("amount"), "2500.5");
+  EXPECT_EQ(o->getValue<std::string>("comments"), "malipo-refund:rf_1 out of stock");
+  req.reason.clear();
+  req.amountMinor = 600000;
+  EXPECT_EQ(buildRefundRequest(req), R"({"amount":6000,"comments":"malipo-refund:rf_1"})");
+}
+
+TEST(FlutterwaveRefund, CreateReplyStatusesMapToTheKernelsStates) {
+  // The documented reply of POST /v3/transactions/{id}/refund.
+  const std::string completed =
+      R"({"status":"success","message":"Transaction refund initiated","data":{"id":75923,"account_id":73362,"tx_id":908790,"flw_ref":"URF_1577867664541_3572735","wallet_id":74639,"amount_refunded":6900,"status":"completed","destination":"payment_source","meta":{"source":"availablebalance"},"created_at":"2021-01-24T09:18:37.366Z"}})";
+  auto st = mapRefundResponse(200, completed, "NGN");
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(st->state, RefundStatus::State::succeeded);
+  EXPECT_EQ(st->providerRefundId, "75923");
+  EXPECT_EQ(st->amountMinor, 690000);
+  for (const char* s : {"pending", "new", "processing", "something-else"}) {
+    std::string body = completed;
+    body.replace(body.find("\"completed\""), 11, std::string("\"") + s + "\"");
+    auto p = mapRefundResponse(200, body, "NGN");
+    ASSERT_TRUE(p.ok());
+    EXPECT_EQ(p->state, RefundStatus::State::pending) << s;
+  }
+  std::string failed = completed;
+  failed.replace(failed.find("\"completed\""), 11, "\"failed\"");
+  EXPECT_EQ(mapRefundResponse(200, failed, "NGN")->state, RefundStatus::State::failed);
+}
+
+TEST(FlutterwaveRefund, RefusalIsFailedAndTransportTroubleIsAnError) {
+  auto over = mapRefundResponse(
+      400,
+      R"({"status":"error","message":"Refund amount cannot be greater than the amount left","data":null})",
+      "NGN");
+  ASSERT_TRUE(over.ok());
+  EXPECT_EQ(over->state, RefundStatus::State::failed);
+  EXPECT_TRUE(over->providerRefundId.empty());
+  EXPECT_NE(over->reason.find("cannot be greater"), std::string::npos);
+  auto down = mapRefundResponse(502, "<html>bad gateway</html>", "NGN");
+  ASSERT_FALSE(down.ok());
+  EXPECT_EQ(down.error().code, ErrorCode::providerError);
+  EXPECT_TRUE(down.error().retryable);
+  auto key =
+      mapRefundResponse(401, R"({"status":"error","message":"Invalid authorization key"})", "NGN");
+  ASSERT_FALSE(key.ok());
+  EXPECT_FALSE(key.error().retryable);
+  EXPECT_FALSE(mapRefundResponse(200, "not json", "NGN").ok());
+}
+
+TEST(FlutterwaveRefund, ListLookupMatchesTransactionAndExactMarker) {
+  const std::string list =
+      R"({"status":"success","message":"Refunds fetched","meta":{"page_info":{"total":3,"current_page":1,"total_pages":2}},"data":[)"
+      R"({"id":11,"tx_id":908790,"amount_refunded":10,"status":"completed","comments":"malipo-refund:r10"},)"
+      R"({"id":12,"tx_id":111111,"amount_refunded":10,"status":"completed","comments":"malipo-refund:r1"},)"
+      R"({"id":13,"tx_id":908790,"amount_refunded":"25.50","status":"pending","comments":"malipo-refund:r1 customer asked"}]})";
+  auto hit = findRefundInList(200, list, "908790", "r1", "NGN");
+  ASSERT_TRUE(hit.ok());
+  EXPECT_TRUE(hit->found);
+  EXPECT_EQ(hit->status.providerRefundId, "13");
+  EXPECT_EQ(hit->status.amountMinor, 2550);
+  EXPECT_EQ(hit->status.state, RefundStatus::State::pending);
+  EXPECT_EQ(hit->totalPages, 2);
+  auto miss = findRefundInList(200, list, "908790", "r2", "NGN");
+  ASSERT_TRUE(miss.ok());
+  EXPECT_FALSE(miss->found);
+  EXPECT_FALSE(findRefundInList(500, "", "908790", "r1", "NGN").ok());
+}

@@ -109,6 +109,7 @@ void Simulator::mount(Router& r) {
         [this](const Request& req) { return driverTimeout(req); });
   r.add("POST", kBase + "/driver/pay", [this](const Request& req) { return driverPay(req); });
   r.add("POST", kBase + "/driver/fulfil", [this](const Request& req) { return driverFulfil(req); });
+  r.add("POST", kBase + "/driver/refund", [this](const Request& req) { return driverRefund(req); });
   r.add("POST", kBase + "/driver/script", [this](const Request& req) { return driverScript(req); });
   r.add("GET", kBase + "/driver/callbacks",
         [this](const Request& req) { return driverCallbacks(req); });
@@ -504,6 +505,19 @@ Response Simulator::driverFulfil(const Request& req) {
   Poco::JSON::Object o;
   o.set("order_id", t.str(0, "order_id"));
   o.set("http_status", sendFulfilment(sessionId));
+  return json(200, o);
+}
+
+Response Simulator::driverRefund(const Request& req) {
+  std::string sessionId = text(body(req), "session_id");
+  std::int64_t n = host_.db().exec(
+      "UPDATE hubtel_sim_transactions SET status = 'Refunded' WHERE session_id = ? AND status = "
+      "'Paid'",
+      {sessionId});
+  if (n != 1) return fail(404, "no paid transaction for this session");
+  Poco::JSON::Object o;
+  o.set("session_id", sessionId);
+  o.set("status", "Refunded");
   return json(200, o);
 }
 

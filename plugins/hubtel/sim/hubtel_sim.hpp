@@ -69,6 +69,8 @@ class Simulator {
   Response driverTimeout(const Request& req);
   Response driverPay(const Request& req);
   Response driverFulfil(const Request& req);
+  // Marks a paid transaction Refunded, as a refund from Hubtel's dashboard would.
+  Response driverRefund(const Request& req);
   Response driverScript(const Request& req);
   Response driverCallbacks(const Request& req);
   Response driverSession(const Request& req);

@@ -1070,8 +1070,14 @@ Result<ProviderStatus> HubtelProvider::statusCheck(const Payment& p, std::int64_
       break;
     }
     case TxnStatus::Kind::refunded:
+      // Paid and then refunded at Hubtel (e.g. from its dashboard) before we settled: the money
+      // went back, so nothing may be delivered. Failed, with Hubtel's status as the result
+      // code so operators see that money moved. A payment that already succeeded is final in
+      // the kernel and is not changed by this (its refund is recorded as a manual refund).
       st.state = ProviderStatus::State::failed;
       st.reason = "The payment was refunded.";
+      st.resultCode = "Refunded";
+      st.providerTxnId = t.transactionId;
       break;
     default:
       // Unpaid, unknown to Hubtel yet, or a status we do not know: never a success.

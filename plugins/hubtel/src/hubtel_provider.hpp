@@ -92,7 +92,16 @@ class HubtelProvider final : public PaymentProvider {
   ~HubtelProvider() override;
 
   std::string name() const override { return "hubtel"; }
-  Capabilities capabilities() const override { return {{kCurrency}, {"ussd_menu"}}; }
+  // No refunds (Hubtel's programmable-services API has no refund call we know of: operators
+  // refund in the Hubtel dashboard and record a manual refund) and no cancel.
+  Capabilities capabilities() const override {
+    Capabilities c;
+    c.currencies = {kCurrency};
+    c.channels = {"ussd_menu"};
+    c.refunds = RefundSupport::none;
+    c.cancel = false;
+    return c;
+  }
   std::vector<Migration> migrations() const override;
   void start() override;
   void stop() override;

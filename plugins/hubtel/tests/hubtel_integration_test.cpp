@@ -746,6 +746,25 @@ TEST_P(HubtelTest, UnpaidKeepsCheckingUntilTheDeadline) {
   EXPECT_EQ(balance(), 0);
 }
 
+TEST_P(HubtelTest, ARefundAtHubtelBeforeSettlementFailsThePaymentAndDeliversNothing) {
+  SKIP_WITHOUT_ENGINE();
+  boot("      status_check_after_seconds: 1\n      status_check_interval_seconds: 1\n");
+  std::string id = checkout(1);
+  std::string pid = paymentOf(id);
+  pay(id, R"(, "fulfilment": "never")");
+  // Refunded from Hubtel's dashboard before the status check ran.
+  auto refunded =
+      http(port_, "POST", "/sandbox/hubtel/driver/refund", R"({"session_id": ")" + id + R"("})");
+  ASSERT_EQ(refunded.status, 200) << refunded.body;
+  EXPECT_EQ(
+      http(port_, "POST", "/sandbox/hubtel/driver/refund", R"({"session_id": "nope"})").status,
+      404);
+  ASSERT_TRUE(eventually([&] { return status(pid) == "failed"; }, 15000)) << events(pid);
+  EXPECT_NE(events(pid).find("status check Refunded"), std::string::npos) << events(pid);
+  EXPECT_EQ(kernel_->payments().get(pid)->failureReason, "The payment was refunded.");
+  EXPECT_EQ(balance(), 0);
+}
+
 TEST_P(HubtelTest, TheStatusCheckNeedsBasicAuthAndAnAllowListedAddress) {
   SKIP_WITHOUT_ENGINE();
   boot(

@@ -324,6 +324,8 @@ Response Simulator::orderStatus(const Request& req) {
 Response Simulator::cancelOrder(const Request& req) {
   FieldSource fields(std::map<std::string, std::string>(req.query.begin(), req.query.end()));
   if (auto denied = refuse(req, fields)) return *denied;
+  if (take(cancelTimeouts_)) sleepPastTimeout();  // the order is not cancelled
+  if (take(cancelFailures_)) return envelope(500, "999", "FAIL", "Service temporarily unavailable");
   std::int64_t changed = 0;
   host_.db().write([&](Tx& tx) {
     changed = tx.exec(
@@ -391,7 +393,10 @@ Simulator::Outcome Simulator::payOrder(const std::string& orderId, const PayRequ
     return out;
   }
   const std::string current = r.str(0, "payment_status");
-  if (current != "PENDING") {
+  // A USSD payment already in flight can still complete after cancel-order (paid only).
+  const bool late =
+      pr.afterCancel && pr.outcome == "paid" && current == "CANCEL" && r.isNull(0, "transid");
+  if (current != "PENDING" && !late) {
     out.status = 409;
     out.json.set("error", "order is " + current);
     out.json.set("payment_status", current);
@@ -410,8 +415,8 @@ Simulator::Outcome Simulator::payOrder(const std::string& orderId, const PayRequ
             "UPDATE selcom_sim_orders SET payment_status = 'COMPLETED', result_code = '000', "
             "transid = ?, "
             "reference = ?, channel = 'MPESA-TZ', msisdn = ?, paid_amount = ?, updated_at = ? "
-            "WHERE order_id = ? AND payment_status = 'PENDING'",
-            {transid, reference, msisdn, paid, now, orderId});
+            "WHERE order_id = ? AND payment_status = ?",
+            {transid, reference, msisdn, paid, now, orderId, current});
       } else {
         changed = tx.exec(
             "UPDATE selcom_sim_orders SET payment_status = 'CANCEL', result_code = '403', transid "
@@ -495,6 +500,7 @@ Response Simulator::pay(const Request& req) {
       pr.webhookDelayMs = std::max<Poco::Int64>(
           0, std::min<Poco::Int64>(600000, in->optValue<Poco::Int64>("webhook_delay_ms", 0)));
       pr.misspelledResultcode = in->optValue<bool>("misspelled_resultcode", false);
+      pr.afterCancel = in->optValue<bool>("after_cancel", false);
     } catch (const std::exception& e) {
       return Response::json(
           400, Poco::JSON::Object().set("error", std::string("bad field: ") + e.what()));
@@ -544,6 +550,8 @@ Response Simulator::script(const Request& req) {
     set("push_timeouts", pushTimeouts_);
     set("push_failures", pushFailures_);
     set("webhook_before_reply", webhookBeforeReply_);
+    set("cancel_timeouts", cancelTimeouts_);
+    set("cancel_failures", cancelFailures_);
   } catch (const std::exception& e) {
     return Response::json(400,
                           Poco::JSON::Object().set("error", std::string("bad field: ") + e.what()));
@@ -555,6 +563,8 @@ Response Simulator::script(const Request& req) {
   o.set("push_timeouts", pushTimeouts_.load());
   o.set("push_failures", pushFailures_.load());
   o.set("webhook_before_reply", webhookBeforeReply_.load());
+  o.set("cancel_timeouts", cancelTimeouts_.load());
+  o.set("cancel_failures", cancelFailures_.load());
   return Response::json(200, o);
 }
 

@@ -3,6 +3,8 @@
 // Wire endpoints (signed exactly like Selcom: a bad key or Digest is a 401 envelope):
 //   POST   v1/checkout/create-order-minimal   POST v1/checkout/wallet-payment
 //   GET    v1/checkout/order-status?order_id= DELETE v1/checkout/cancel-order?order_id=
+//   (cancel-order: a PENDING order becomes CANCEL and can no longer be paid; a paid or
+//   cancelled one answers resultcode 403 "no longer pending")
 // Sandbox actions (unsigned: they stand for the customer's phone and the tester):
 //   GET  pay/{order_id}   an HTML page with a form: the customer pays (works without JS)
 //   POST pay/{order_id}   form or JSON: pay / decline / never pay; sends the signed webhook
@@ -61,6 +63,7 @@ class Simulator {
     int webhooks = 1;                    // 0: none, 2+: duplicates
     std::int64_t webhookDelayMs = 0;     // > 0: late, from a background thread
     bool misspelledResultcode = false;   // send "resulcode" like Selcom's sample
+    bool afterCancel = false;            // pay a cancelled order (a payment already in flight)
   };
   struct Outcome {
     int status = 200;
@@ -100,7 +103,7 @@ class Simulator {
   std::string base_;  // "/sandbox/<name>"
 
   std::atomic<int> createTimeouts_{0}, createFailures_{0}, statusTimeouts_{0}, pushTimeouts_{0},
-      pushFailures_{0}, webhookBeforeReply_{0};
+      pushFailures_{0}, webhookBeforeReply_{0}, cancelTimeouts_{0}, cancelFailures_{0};
 
   std::mutex rngMutex_;
   std::mt19937_64 rng_;

@@ -107,7 +107,13 @@ SelcomProvider::SelcomProvider(Host& host)
 SelcomProvider::~SelcomProvider() = default;
 
 Capabilities SelcomProvider::capabilities() const {
-  return {cfg_.currencies, {"ussd_menu", "ussd_push", "sms_proof"}};
+  Capabilities c;
+  c.currencies = cfg_.currencies;
+  c.channels = {"ussd_menu", "ussd_push", "sms_proof"};
+  // The Checkout API has no refund endpoint: refunds are recorded manually by operators.
+  c.refunds = RefundSupport::none;
+  c.cancel = true;
+  return c;
 }
 
 std::vector<Migration> SelcomProvider::migrations() const {
@@ -340,6 +346,37 @@ Result<ProviderStatus> SelcomProvider::query(const Payment& p) {
   auto st = orderStatus(p);
   if (!st.ok()) return st.error();
   return st.value().status;
+}
+
+Result<ProviderStatus> SelcomProvider::cancel(const Payment& p) {
+  auto reply = call("DELETE", "/checkout/cancel-order", {{"order_id", p.id}});
+  if (!reply.ok()) return reply.error();  // a timeout stays providerTimeout: outcome unknown
+  const Envelope& env = reply.value();
+  if (env.httpStatus == 401 || env.httpStatus == 403)
+    return Error::make(
+        ErrorCode::providerError,
+        "selcom cancel-order: our key was refused (HTTP " + std::to_string(env.httpStatus) + ")",
+        "The payment could not be cancelled at the provider now.");
+  if (env.httpStatus >= 500 || env.httpStatus == 429) {
+    Error e = Error::make(ErrorCode::providerError,
+                          "selcom cancel-order: HTTP " + std::to_string(env.httpStatus) + " " +
+                              env.resultcode + " " + env.message,
+                          "The payment could not be cancelled at the provider now.");
+    e.providerCode = env.resultcode;
+    e.providerText = env.message;
+    e.retryable = true;
+    return e;
+  }
+  // Whatever cancel-order answered (cancelled, or "no longer pending" because it was paid a
+  // moment ago), order-status is the word on the order now.
+  auto st = orderStatus(p);
+  if (!st.ok()) return st.error();
+  ProviderStatus out = st.value().status;
+  out.detail = "cancel-order " + env.resultcode + " " + env.result + "; " + out.detail;
+  if (out.state == ProviderStatus::State::failed) out.reason = "The payment was cancelled.";
+  if (out.state == ProviderStatus::State::pending && out.resultCode.empty())
+    out.resultCode = env.resultcode;
+  return out;
 }
 
 void SelcomProvider::remember(const OrderStatus& st, const std::string& paymentId) {

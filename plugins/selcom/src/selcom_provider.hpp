@@ -80,6 +80,10 @@ class SelcomProvider final : public PaymentProvider {
   Result<ProviderStatus> verifyProof(const Payment& payment, const std::string& text) override;
   // checkout/wallet-payment for an existing order (the payment page's "send me a prompt").
   Result<NextAction> requestPush(const Payment& payment, const std::string& msisdn) override;
+  // DELETE checkout/cancel-order, then order-status: what Selcom then says (CANCEL: failed;
+  // COMPLETED: too late, succeeded; PENDING: pending). Selcom has no refund API: refunds are
+  // none (operators record manual refunds).
+  Result<ProviderStatus> cancel(const Payment& payment) override;
   void simulator(Router& router) override;
 
  private:

@@ -674,5 +674,101 @@ TEST(SelcomConfig, RefusesSandboxCredentialsOutsideSandbox) {
   }
 }
 
+// cancel-order as Selcom answers it: a pending order is cancelled and can no longer be paid;
+// a paid one is "no longer pending"; scripted failures and timeouts of the call.
+TEST_F(SelcomFlow, SimulatorCancelOrder) {
+  auto cancel = [&](const std::string& id) {
+    Fields f{{"order_id", id}};
+    std::map<std::string, std::string> headers;
+    for (const auto& h : signingHeaders(kKey, kSecret, isoTimestamp(1714550400000), f))
+      headers[h.first] = h.second;
+    return http(port_, "DELETE", "/sandbox/selcom/v1/checkout/cancel-order?" + queryString(f), "",
+                headers);
+  };
+  const std::string open = order(1000)->getValue<std::string>("id");
+  EXPECT_EQ(
+      http(port_, "DELETE", "/sandbox/selcom/v1/checkout/cancel-order?order_id=" + open).status,
+      401);
+  script(R"({"cancel_failures": 1})");
+  HttpResult failed = cancel(open);
+  EXPECT_EQ(failed.status, 500) << failed.body;
+  EXPECT_EQ(parseEnvelope(failed.status, failed.body).value().resultcode, "999");
+  HttpResult ok = cancel(open);
+  ASSERT_EQ(ok.status, 200) << ok.body;
+  EXPECT_EQ(parseEnvelope(ok.status, ok.body).value().resultcode, "000");
+  EXPECT_EQ(http(port_, "GET", "/sandbox/selcom/orders/" + open).body.find("\"CANCEL\"") !=
+                std::string::npos,
+            true);
+  pay(open, "{}", 409);  // a cancelled order cannot be paid
+  HttpResult again = cancel(open);
+  EXPECT_EQ(parseEnvelope(again.status, again.body).value().resultcode, "403");
+  // A USSD payment already in flight completes after all (after_cancel): Selcom then reports
+  // the order paid, and the kernel hears a success for it.
+  auto inFlight = pay(open, R"({"after_cancel": true, "webhooks": 0})");
+  EXPECT_EQ(inFlight->getValue<std::string>("payment_status"), "COMPLETED");
+  auto synced = kernel_->payments().sync(open);
+  ASSERT_TRUE(synced.ok());
+  EXPECT_EQ(statusName(synced.value().status), std::string("succeeded"));
+  pay(open, R"({"after_cancel": true})", 409);  // once
+
+  const std::string paid = order(1000)->getValue<std::string>("id");
+  pay(paid);
+  HttpResult late = cancel(paid);
+  ASSERT_EQ(late.status, 200);
+  EXPECT_EQ(parseEnvelope(late.status, late.body).value().resultcode, "403");
+  EXPECT_NE(late.body.find("no longer pending"), std::string::npos);
+
+  script(R"({"cancel_timeouts": 1})");
+  auto started = std::chrono::steady_clock::now();
+  cancel(order(1000)->getValue<std::string>("id"));
+  EXPECT_GE(std::chrono::steady_clock::now() - started, std::chrono::milliseconds(kTimeoutMs));
+}
+
+// cancel() through the kernel's loaded plugin (SDK 1.1 over the ABI).
+TEST_F(SelcomFlow, ProviderCancelAsksSelcomThenOrderStatus) {
+  PaymentProvider* provider = nullptr;
+  for (auto& lp : kernel_->plugins().plugins())
+    for (auto& pr : lp.providers)
+      if (pr->name() == "selcom") provider = pr.get();
+  ASSERT_NE(provider, nullptr);
+  Capabilities caps = provider->capabilities();
+  EXPECT_TRUE(caps.cancel);
+  EXPECT_EQ(caps.refunds, RefundSupport::none);
+  auto get = [&](const std::string& id) { return kernel_->payments().get(id).value(); };
+
+  // Pending: cancelled at Selcom, then failed; it can no longer be paid.
+  const std::string open = order(1000)->getValue<std::string>("id");
+  auto cancelled = provider->cancel(get(open));
+  ASSERT_TRUE(cancelled.ok()) << cancelled.error().internal;
+  EXPECT_EQ(cancelled->state, ProviderStatus::State::failed) << cancelled->detail;
+  EXPECT_EQ(cancelled->reason, "The payment was cancelled.");
+  EXPECT_NE(cancelled->detail.find("cancel-order 000"), std::string::npos) << cancelled->detail;
+  EXPECT_NE(http(port_, "GET", "/sandbox/selcom/orders/" + open).body.find("\"CANCEL\""),
+            std::string::npos);
+  pay(open, "{}", 409);
+
+  // Paid a moment before: too late, the success is reported.
+  const std::string paid = order(1000)->getValue<std::string>("id");
+  pay(paid, R"({"webhooks": 0})");
+  auto late = provider->cancel(get(paid));
+  ASSERT_TRUE(late.ok()) << late.error().internal;
+  EXPECT_EQ(late->state, ProviderStatus::State::succeeded);
+  EXPECT_FALSE(late->providerTxnId.empty());
+
+  // Selcom down, or too slow: an error, nothing cancelled.
+  const std::string slow = order(1000)->getValue<std::string>("id");
+  script(R"({"cancel_failures": 1})");
+  auto down = provider->cancel(get(slow));
+  ASSERT_FALSE(down.ok());
+  EXPECT_EQ(down.error().code, ErrorCode::providerError);
+  EXPECT_TRUE(down.error().retryable);
+  script(R"({"cancel_timeouts": 1})");
+  auto timeout = provider->cancel(get(slow));
+  ASSERT_FALSE(timeout.ok());
+  EXPECT_EQ(timeout.error().code, ErrorCode::providerTimeout) << timeout.error().internal;
+  EXPECT_NE(http(port_, "GET", "/sandbox/selcom/orders/" + slow).body.find("\"PENDING\""),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace malipo::selcom

@@ -1,0 +1,85 @@
+// The SQL of the payment core: the payments, payment_events and refunds tables (schema
+// history "kernel.payments"), rows to records, the compare-and-set transitions. No logs, no
+// metrics: callers put those in Tx::onCommit.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "malipo/db.hpp"
+#include "malipo/payments.hpp"
+
+namespace malipo {
+
+struct PaymentEvent {
+  std::int64_t id = 0;
+  std::string kind, detail, providerEventId;
+  std::int64_t createdAtMs = 0;
+};
+
+enum class RefundState { requested, pending, succeeded, failed };
+const char* refundStateName(RefundState s);
+RefundState parseRefundState(const std::string& s);
+
+// A refund row: the SDK's Refund plus its lifecycle.
+struct RefundRecord {
+  Refund refund;  // id, payment id, amount, currency, reason, actor, forced
+  std::string idempotencyKey;
+  RefundState state = RefundState::requested;
+  bool manual = false;  // recorded by an operator (the provider's reference given), no call
+  bool notify = true;   // the product hears of it (not for a held payment it never delivered)
+  std::string providerRefundId, failureReason;
+  std::string productAnswer;  // what checkRefund said when the operator forced it
+  int checks = 0;
+  std::int64_t nextCheckAtMs = 0, notifiedAtMs = 0, createdAtMs = 0, updatedAtMs = 0;
+  std::int64_t version = 1;
+};
+
+// What the provider said was paid, stored when a payment was held (so an operator's refund
+// knows what to return and accept knows an overpayment).
+struct Reported {
+  std::int64_t amountMinor = -1;
+  std::string currency, txnId;
+  std::string resolution;  // "", "accepted", "refunded"
+};
+
+class PaymentRepository {
+ public:
+  static std::vector<Migration> migrations();
+
+  static std::optional<Payment> find(Database& db, const std::string& id);
+  static std::optional<Payment> find(Tx& tx, const std::string& id);
+  static std::vector<Payment> list(Database& db, const std::string& status, int limit);
+  static std::vector<PaymentEvent> events(Database& db, const std::string& paymentId);
+  static Reported reported(Database& db, const std::string& id);
+  static Reported reported(Tx& tx, const std::string& id);
+
+  static void insert(Tx& tx, const Payment& p, const std::string& customerJson,
+                     std::int64_t firstCheckAtMs);
+  static void event(Tx& tx, std::int64_t nowMs, const std::string& paymentId,
+                    const std::string& provider, const std::string& kind, const std::string& detail,
+                    const std::string& providerEventId = {});
+  // Compare-and-set on the version; false if someone else moved the payment first.
+  static bool setStatus(Tx& tx, const Payment& p, PaymentStatus to, const std::string& reason,
+                        std::int64_t nowMs);
+
+  // Refunds.
+  static std::optional<RefundRecord> findRefund(Database& db, const std::string& id);
+  static std::optional<RefundRecord> findRefund(Tx& tx, const std::string& id);
+  static std::optional<RefundRecord> findRefundByKey(Tx& tx, const std::string& paymentId,
+                                                     const std::string& key);
+  static std::vector<RefundRecord> refunds(Database& db, const std::string& paymentId);
+  // Sum of the payment's refunds that succeeded, and of those still in flight.
+  static void refundTotals(Tx& tx, const std::string& paymentId, std::int64_t& succeeded,
+                           std::int64_t& inFlight);
+  static void refundTotals(Database& db, const std::string& paymentId, std::int64_t& succeeded,
+                           std::int64_t& inFlight);
+  static void insertRefund(Tx& tx, const RefundRecord& r);
+  // Compare-and-set of a refund's state on its version.
+  static bool setRefundState(Tx& tx, const RefundRecord& r, RefundState to,
+                             const std::string& providerRefundId, const std::string& failureReason,
+                             std::int64_t nextCheckAtMs, std::int64_t nowMs);
+};
+
+}  // namespace malipo
