@@ -467,3 +467,83 @@ TEST_F(ConsoleTest, HeldQueueWebhooksAndOverviewShowWhatThePaymentsWrote) {
   EXPECT_NE(overview.body.find("id=\"success-rate\">100.0 %<"), std::string::npos);
   EXPECT_NE(overview.body.find("<td>TZS</td>"), std::string::npos);
 }
+
+TEST_F(ConsoleTest, AnOperatorRefundsPartlyCancelsAndResolvesAHeldPayment) {
+  auto refOf = [&](const std::string& id) {
+    return kernel_->store()
+        .query("SELECT provider_ref FROM payments WHERE id = ?", {id})
+        .str(0, "provider_ref");
+  };
+  auto status = [&](const std::string& id) {
+    return kernel_->store()
+        .query("SELECT status FROM payments WHERE id = ?", {id})
+        .str(0, "status");
+  };
+  std::string paid = order("0754 123 456"), pending = order("0754 123 457"),
+              held = order("0754 123 458");
+  http(port_, "POST", "/sandbox/fakepay/orders/" + refOf(paid) + "/pay", "{}");
+  http(port_, "POST", "/sandbox/fakepay/orders/" + refOf(held) + "/pay",
+       R"({"amount_minor": 99900})");
+  ASSERT_TRUE(eventually([&] { return status(paid) == "succeeded" && status(held) == "held"; }));
+
+  // A viewer gets neither the form nor the action.
+  std::string viewer = signIn(kVictor);
+  Answer vpage = request(port_, "GET", "/console/payments/" + paid, viewer);
+  EXPECT_EQ(vpage.body.find("/refund\""), std::string::npos);
+  EXPECT_EQ(request(port_, "GET", "/console/payments/" + paid + "/refund", viewer).status, 403);
+  EXPECT_EQ(request(port_, "POST", "/console/payments/" + paid + "/refund", viewer,
+                    "csrf=" + csrfOf(vpage.body) + "&reason=x&amount=1")
+                .status,
+            403);
+
+  std::string cookie = signIn(kAlice);
+  Answer page = request(port_, "GET", "/console/payments/" + paid, cookie);
+  ASSERT_NE(page.body.find("href=\"/console/payments/" + paid + "/refund\""), std::string::npos);
+  Answer form = request(port_, "GET", "/console/payments/" + paid + "/refund", cookie);
+  ASSERT_EQ(form.status, 200);
+  std::smatch key;
+  ASSERT_TRUE(std::regex_search(form.body, key, std::regex("name=\"key\" value=\"([^\"]+)\"")));
+  const std::string post = "csrf=" + csrfOf(form.body) + "&key=" + urlEncode(key[1].str()) +
+                           "&amount=500&reason=" + urlEncode("wrong size, customer kept half");
+  Answer a = request(port_, "POST", "/console/payments/" + paid + "/refund", cookie, post);
+  ASSERT_EQ(a.status, 303) << a.body;
+  // The same form sent twice asks for one refund.
+  EXPECT_EQ(request(port_, "POST", "/console/payments/" + paid + "/refund", cookie, post).status,
+            303);
+  Rows refunds = kernel_->store().query(
+      "SELECT amount_minor, actor, reason FROM refunds WHERE payment_id = ?", {paid});
+  ASSERT_EQ(refunds.size(), 1u);
+  EXPECT_EQ(refunds.i64(0, "amount_minor"), 50000);
+  EXPECT_EQ(refunds.str(0, "actor"), "alice");
+  EXPECT_EQ(refunds.str(0, "reason"), "wrong size, customer kept half");
+  EXPECT_TRUE(eventually([&] {
+    return kernel_->store()
+               .query("SELECT refunded_minor FROM payments WHERE id = ?", {paid})
+               .i64(0, "refunded_minor") == 50000;
+  }));
+  Answer after = request(port_, "GET", "/console/payments/" + paid, cookie);
+  EXPECT_NE(after.body.find("id=\"refunds\""), std::string::npos);
+  EXPECT_NE(after.body.find("wrong size, customer kept half"), std::string::npos);
+
+  // Cancel a pending payment; a reason is required.
+  Answer cform = request(port_, "GET", "/console/payments/" + pending + "/cancel", cookie);
+  ASSERT_EQ(cform.status, 200);
+  EXPECT_EQ(request(port_, "POST", "/console/payments/" + pending + "/cancel", cookie,
+                    "csrf=" + csrfOf(cform.body) + "&reason=")
+                .status,
+            400);
+  EXPECT_EQ(request(port_, "POST", "/console/payments/" + pending + "/cancel", cookie,
+                    "csrf=" + csrfOf(cform.body) + "&reason=customer%20asked")
+                .status,
+            303);
+  EXPECT_NE(status(pending), "pending");
+
+  // Accept the held payment: delivered.
+  Answer hform = request(port_, "GET", "/console/payments/" + held + "/resolve", cookie);
+  ASSERT_EQ(hform.status, 200);
+  Answer r =
+      request(port_, "POST", "/console/payments/" + held + "/resolve", cookie,
+              "csrf=" + csrfOf(hform.body) + "&resolution=accept&reason=checked%20by%20phone");
+  EXPECT_EQ(r.status, 303) << r.body;
+  EXPECT_TRUE(eventually([&] { return status(held) == "succeeded"; })) << status(held);
+}

@@ -145,7 +145,7 @@ const char* kStatuses[] = {"created", "pending",   "succeeded", "failed",
 const char* kPaymentColumns =
     "id, product, order_ref, provider, channel, amount_minor, currency, status, provider_ref, "
     "provider_txn_id, customer_json, failure_reason, created_at, updated_at, expires_at, version, "
-    "fulfilment, fulfilled_at, gross_minor, fee_minor, net_minor";
+    "fulfilment, fulfilled_at, gross_minor, fee_minor, net_minor, refunded_minor";
 
 // The fields GET /admin/payments/{id} shows (PaymentService::toJson), from a payments row.
 Poco::JSON::Object paymentFields(const Rows& r, std::size_t i) {
@@ -160,6 +160,8 @@ Poco::JSON::Object paymentFields(const Rows& r, std::size_t i) {
     o.set(k, ms ? isoTime(ms) : std::string());
   }
   o.set("version", r.i64(i, "version"));
+  if (r.i64(i, "refunded_minor") > 0)
+    o.set("refunded", formatMajor(r.i64(i, "refunded_minor"), currency));
   if (!r.isNull(i, "gross_minor")) {
     auto money = [&](const char* col) {
       return r.isNull(i, col) ? std::string("—") : formatMajor(r.i64(i, col), currency);
@@ -369,6 +371,20 @@ void Console::addRoutes(Router& router) {
       action([this](const Request& req, const ConsoleSession& s,
                     const std::map<std::string, std::string>& form) { return sync(req, s, form); }),
       opt);
+  for (const std::string act : {"refund", "cancel", "resolve"}) {
+    router.add("GET", "/console/payments/{id}/" + act,
+               view("payments",
+                    [this, act](const Request& req, const ConsoleSession& s) {
+                      return confirmMoney(req, s, act);
+                    }),
+               opt);
+    router.add("POST", "/console/payments/{id}/" + act,
+               action([this, act](const Request& req, const ConsoleSession& s,
+                                  const std::map<std::string, std::string>& form) {
+                 return money(req, s, act, form);
+               }),
+               opt);
+  }
   router.add("GET", "/console/held", view("held", page(&Console::held)), opt);
   router.add("GET", "/console/jobs", view("jobs", page(&Console::jobs)), opt);
   router.add("POST", "/console/jobs/{id}/retry",
@@ -674,6 +690,10 @@ Response Console::payment(const Request& req, const ConsoleSession& s) {
                           {req.param("id")});
   if (r.empty()) return message(req, 404, "Not found", "No such payment.", &s, "/console/payments");
   Poco::JSON::Object o = paymentFields(r, 0);
+  const std::string st = r.str(0, "status");
+  o.set("can_refund", st == "succeeded" && r.i64(0, "refunded_minor") < r.i64(0, "amount_minor"));
+  o.set("can_cancel", st == "created" || st == "pending" || st == "unknown");
+  o.set("can_resolve", st == "held");
   Poco::JSON::Array events;
   for (const auto& e : d_.payments.events(r.str(0, "id")))
     events.add(Poco::JSON::Object()
@@ -682,6 +702,11 @@ Response Console::payment(const Request& req, const ConsoleSession& s) {
                    .set("provider_event_id", e.providerEventId)
                    .set("at", isoTime(e.createdAtMs)));
   o.set("events", events);
+  Poco::JSON::Array refunds;  // as GET /admin/payments/{id}/refunds shows them
+  for (const auto& rf : d_.payments.refunds(r.str(0, "id")))
+    refunds.add(d_.payments.refundJson(rf));
+  o.set("refunds", refunds);
+  o.set("has_refunds", refunds.size() > 0);
   return render(req, "Payment", console::kPayment, o, &s, "payments");
 }
 
@@ -725,6 +750,114 @@ Response Console::sync(const Request& req, const ConsoleSession& s,
   });
   d_.log.info("console", s.actor + " synced payment " + id + " (" + outcome + ")");
   std::string notice = result.ok() ? "Synced: " + outcome : "Sync " + outcome;
+  std::string encoded;
+  Poco::URI::encode(notice, "&=+?#/ %", encoded);
+  return secured(Response::redirect(303, "/console/payments/" + id + "?notice=" + encoded));
+}
+
+Response Console::confirmMoney(const Request& req, const ConsoleSession& s,
+                               const std::string& action) {
+  if (!s.operatorRole())
+    return message(req, 403, "Not allowed",
+                   "The admin token '" + s.actor + "' may only read (role " + s.role + ").", &s,
+                   "/console/payments/" + req.param("id"));
+  Rows r = d_.store.query(std::string("SELECT ") + kPaymentColumns + " FROM payments WHERE id = ?",
+                          {req.param("id")});
+  if (r.empty()) return message(req, 404, "Not found", "No such payment.", &s, "/console/payments");
+  Poco::JSON::Object o = paymentFields(r, 0);
+  o.set("action", action);
+  o.set("actor", s.actor);
+  // One key per form shown: submitting it twice asks for one refund (Idempotency-Key).
+  o.set("key", "console:" + ConsoleSessions::randomHex(16));
+  const std::string currency = r.str(0, "currency");
+  o.set("remaining", formatMajor(r.i64(0, "amount_minor") - r.i64(0, "refunded_minor"), currency));
+  if (action == "refund") {
+    o.set("is_refund", true);
+    o.set("explain",
+          "Give money back to the customer through the provider (or record a refund "
+          "made outside, for a provider without a refund API).");
+    o.set("confirm", "Confirm refund");
+  } else if (action == "cancel") {
+    o.set("explain",
+          "Cancel this payment at the provider when it can, else here; money that "
+          "arrives later is held.");
+    o.set("confirm", "Confirm cancel");
+  } else {
+    o.set("is_resolve", true);
+    o.set("explain", "Decide what happens to this held payment.");
+    o.set("confirm", "Confirm resolution");
+  }
+  return render(req,
+                action == "refund"   ? "Refund payment"
+                : action == "cancel" ? "Cancel payment"
+                                     : "Resolve held payment",
+                console::kConfirmMoney, o, &s, "payments");
+}
+
+Response Console::money(const Request& req, const ConsoleSession& s, const std::string& action,
+                        const std::map<std::string, std::string>& form) {
+  const std::string id = req.param("id");
+  auto field = [&](const char* k) {
+    auto it = form.find(k);
+    return it == form.end() ? std::string() : std::string(Poco::trim(it->second));
+  };
+  const std::string back = "/console/payments/" + id + "/" + action;
+  Rows r = d_.store.query("SELECT id, currency FROM payments WHERE id = ?", {id});
+  if (r.empty()) return message(req, 404, "Not found", "No such payment.", &s, "/console/payments");
+  std::string reason = field("reason");
+  if (reason.empty()) return message(req, 400, "Reason needed", "Say why.", &s, back);
+  if (reason.size() > 500) reason = reason.substr(0, 500);
+  std::string notice;
+  Error failure;
+  bool ok = true;
+  if (action == "refund") {
+    PaymentService::RefundAsk ask;
+    ask.paymentId = id;
+    ask.idempotencyKey = field("key").substr(0, 100);
+    ask.actor = s.actor;
+    ask.reason = reason;
+    ask.force = field("force") == "1";
+    ask.manualReference = field("manual_reference").substr(0, 200);
+    const std::string amount = field("amount");
+    if (!amount.empty()) {
+      auto minor = parseMajor(amount, r.str(0, "currency"));
+      if (!minor || *minor <= 0)
+        return message(
+            req, 400, "Amount",
+            "The amount must be a positive amount in " + r.str(0, "currency") + ", e.g. 500.00.",
+            &s, back);
+      ask.amountMinor = *minor;
+    }
+    auto res = d_.payments.requestRefund(ask);  // what POST /admin/payments/{id}/refunds runs
+    ok = res.ok();
+    if (ok) {
+      const RefundRecord& rf = res.value().refund;
+      notice = "Refund of " + formatMajor(rf.refund.amountMinor, rf.refund.currency) + " " +
+               rf.refund.currency + ": " + refundStateName(rf.state) + ".";
+    } else {
+      failure = res.error();
+    }
+  } else if (action == "cancel") {
+    auto res = d_.payments.cancel(id, s.actor, reason);
+    ok = res.ok();
+    if (ok)
+      notice = std::string("Cancelled: now ") + statusName(res.value().status) + ".";
+    else
+      failure = res.error();
+  } else {
+    const std::string how = field("resolution");
+    if (how != "accept" && how != "refund")
+      return message(req, 400, "Resolution", "Choose accept or refund.", &s, back);
+    auto res =
+        d_.payments.resolve(id, how, s.actor, reason, field("manual_reference").substr(0, 200));
+    ok = res.ok();
+    if (ok)
+      notice = std::string("Resolved (") + how + "): now " + statusName(res.value().status) + ".";
+    else
+      failure = res.error();
+  }
+  if (!ok) return message(req, httpStatus(failure.code), "Not done", failure.external, &s, back);
+  d_.log.info("console", s.actor + " " + action + " payment " + id);
   std::string encoded;
   Poco::URI::encode(notice, "&=+?#/ %", encoded);
   return secured(Response::redirect(303, "/console/payments/" + id + "?notice=" + encoded));

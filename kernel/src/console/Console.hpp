@@ -73,6 +73,10 @@ class Console {
   Response confirmSync(const Request& req, const ConsoleSession& s);
   Response sync(const Request& req, const ConsoleSession& s,
                 const std::map<std::string, std::string>& form);
+  // Money operations (refund, cancel, resolve held): a confirmation form, then the action.
+  Response confirmMoney(const Request& req, const ConsoleSession& s, const std::string& action);
+  Response money(const Request& req, const ConsoleSession& s, const std::string& action,
+                 const std::map<std::string, std::string>& form);
   Response held(const Request& req, const ConsoleSession& s);
   Response jobs(const Request& req, const ConsoleSession& s);
   Response retryJob(const Request& req, const ConsoleSession& s);

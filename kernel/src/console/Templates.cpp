@@ -60,6 +60,7 @@ td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
 pre{white-space:pre-wrap;word-break:break-word;font:.85rem ui-monospace,monospace;margin:0}
 form.filters{display:grid;grid-template-columns:repeat(auto-fit,minmax(10rem,1fr));gap:.75rem;align-items:end}
 label{display:block;font-weight:600;font-size:.9rem;margin-bottom:.25rem}
+label.inline{display:inline}input.check{width:auto}fieldset{border:1px solid #cbd2d9;border-radius:6px;margin:0 0 1rem}legend{font-weight:600}
 input,select,textarea,button{font:inherit}
 input,select,textarea{width:100%;padding:.5rem;border:1px solid #9aa5b1;border-radius:6px;background:#fff;color:#1f2933}
 input:focus,select:focus,textarea:focus,button:focus,a:focus{outline:3px solid #2680c2;outline-offset:1px}
@@ -145,11 +146,19 @@ const char* const kPayment = R"(<div class="card"><dl class="fields">
 <dt>Provider transaction</dt><dd class="id">{{provider_txn_id}}</dd>
 {{#fulfilment}}<dt>Fulfilment</dt><dd>{{fulfilment}}</dd>{{/fulfilment}}
 {{#gross}}<dt>Gross / fee / net</dt><dd>{{gross}} / {{fee}} / {{net}}</dd>{{/gross}}
+{{#refunded}}<dt>Refunded</dt><dd id="payment-refunded">{{refunded}} {{currency}}</dd>{{/refunded}}
 <dt>Created</dt><dd>{{created_at}}</dd><dt>Updated</dt><dd>{{updated_at}}</dd><dt>Expires</dt><dd>{{expires_at}}</dd>
 <dt>Version</dt><dd>{{version}}</dd>
 </dl>
-{{#can_act}}<div class="actions"><a class="btn" id="sync" href="/console/payments/{{id}}/sync">Sync with the provider…</a></div>{{/can_act}}
+{{#can_act}}<div class="actions"><a class="btn" id="sync" href="/console/payments/{{id}}/sync">Sync with the provider…</a>
+{{#can_refund}}<a class="btn" id="refund" href="/console/payments/{{id}}/refund">Refund…</a>{{/can_refund}}
+{{#can_cancel}}<a class="btn" id="cancel" href="/console/payments/{{id}}/cancel">Cancel…</a>{{/can_cancel}}
+{{#can_resolve}}<a class="btn" id="resolve" href="/console/payments/{{id}}/resolve">Resolve…</a>{{/can_resolve}}</div>{{/can_act}}
 </div>
+{{#has_refunds}}<div class="card"><h2>Refunds</h2>
+<table class="wide" id="refunds"><thead><tr><th scope="col">Refund</th><th scope="col">Status</th><th scope="col" class="num">Amount</th><th scope="col">By</th><th scope="col">Reason</th><th scope="col">Created</th></tr></thead><tbody>
+{{/has_refunds}}{{#refunds}}<tr><td data-label="Refund" class="id">{{id}}</td><td data-label="Status">{{status}}{{#failure_reason}} — {{failure_reason}}{{/failure_reason}}</td><td data-label="Amount" class="num">{{amount}} {{currency}}</td><td data-label="By">{{actor}}{{#forced}} (forced){{/forced}}{{#manual}} (manual){{/manual}}</td><td data-label="Reason">{{reason}}</td><td data-label="Created">{{created_at}}</td></tr>{{/refunds}}{{#has_refunds}}
+</tbody></table></div>{{/has_refunds}}
 <div class="card"><h2>Timeline</h2>
 <table class="wide" id="timeline"><thead><tr><th scope="col">When</th><th scope="col">Event</th><th scope="col">Detail</th></tr></thead><tbody>
 {{#events}}<tr><td data-label="When">{{at}}</td><td data-label="Event">{{kind}}</td><td data-label="Detail">{{detail}}{{#provider_event_id}} <span class="muted">({{provider_event_id}})</span>{{/provider_event_id}}</td></tr>{{/events}}
@@ -162,6 +171,22 @@ as <code>POST /admin/payments/{id}/sync</code> does. Recorded in the payment's t
 <input type="hidden" name="csrf" value="{{csrf}}">
 <p><label for="reason">Reason (required)</label><textarea id="reason" name="reason" rows="3" maxlength="500" required></textarea></p>
 <div class="actions"><button type="submit" id="confirm-sync">Confirm sync</button> <a class="btn secondary" href="/console/payments/{{id}}">Cancel</a></div>
+</form></div>)";
+
+const char* const kConfirmMoney = R"(<div class="card">
+<p>{{explain}} Payment <span class="id">{{id}}</span>: {{amount}} {{currency}}, now <span class="status {{status}}">{{status}}</span>{{#refunded}}, {{refunded}} refunded{{/refunded}}.
+Recorded with your name ({{actor}}) and the reason.</p>
+<form method="post" action="/console/payments/{{id}}/{{action}}">
+<input type="hidden" name="csrf" value="{{csrf}}"><input type="hidden" name="key" value="{{key}}">
+{{#is_refund}}<p><label for="amount">Amount in {{currency}} (empty: all that remains)</label><input id="amount" name="amount" inputmode="decimal" autocomplete="off" placeholder="{{remaining}}"></p>
+<p><label for="manual">Provider's reference of a refund made outside (providers without a refund API; empty: the provider is asked)</label><input id="manual" name="manual_reference" maxlength="200" autocomplete="off"></p>
+<p><input type="checkbox" id="force" name="force" value="1" class="check"> <label for="force" class="inline">Refund even if the product refuses (force)</label></p>{{/is_refund}}
+{{#is_resolve}}<fieldset><legend>Resolution</legend>
+<p><input type="radio" id="accept" name="resolution" value="accept" class="check" required> <label for="accept" class="inline">Accept: deliver it (an overpaid difference is refunded)</label></p>
+<p><input type="radio" id="give-back" name="resolution" value="refund" class="check"> <label for="give-back" class="inline">Refund what was paid, deliver nothing</label></p></fieldset>
+<p><label for="manual">For a refund made outside (providers without a refund API): its reference</label><input id="manual" name="manual_reference" maxlength="200" autocomplete="off"></p>{{/is_resolve}}
+<p><label for="reason">Reason (required)</label><textarea id="reason" name="reason" rows="3" maxlength="500" required></textarea></p>
+<div class="actions"><button type="submit" id="confirm-{{action}}">{{confirm}}</button> <a class="btn secondary" href="/console/payments/{{id}}">Back</a></div>
 </form></div>)";
 
 const char* const kHeld =

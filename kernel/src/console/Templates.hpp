@@ -11,6 +11,7 @@ extern const char* const kOverview;
 extern const char* const kPayments;
 extern const char* const kPayment;
 extern const char* const kConfirmSync;
+extern const char* const kConfirmMoney;  // refund, cancel, resolve
 extern const char* const kHeld;
 extern const char* const kJobs;
 extern const char* const kWebhooks;
