@@ -76,11 +76,13 @@ function sql(statement) {
 }
 
 // A job that ran out of attempts (a kernel job kind, so a retry runs it for real).
+let deadJobs = 0;
 function deadJob() {
   const now = Date.now();
-  sql(`INSERT INTO jobs (kind, payload, state, attempts, max_attempts, run_at, lease_ms, last_error, created_at, updated_at)
-       VALUES ('kernel.purge_jobs', '', 'dead', 5, 5, ${now}, 30000, 'browser test: gave up', ${now}, ${now})`);
-  return Number(sql('SELECT MAX(id) FROM jobs'));
+  const key = `console-browser-${++deadJobs}`;
+  sql(`INSERT INTO jobs (kind, payload, state, attempts, max_attempts, run_at, lease_ms, unique_key, last_error, created_at, updated_at)
+       VALUES ('kernel.purge_jobs', '', 'dead', 5, 5, ${now}, 30000, '${key}', 'browser test: gave up', ${now}, ${now})`);
+  return Number(sql(`SELECT id FROM jobs WHERE unique_key = '${key}'`));
 }
 
 // A CV payment by USSD push to the customer's phone number; returns its payment id.

@@ -175,12 +175,13 @@ class ConsoleTest : public ::testing::Test {
   }
   std::int64_t deadJob() {
     const std::int64_t now = clock_.nowMs();
+    const std::string key = "console-test-" + std::to_string(++deadJobs_);
     kernel_->store().exec(
         "INSERT INTO jobs (kind, payload, state, attempts, max_attempts, run_at, lease_ms, "
-        "last_error, created_at, updated_at) VALUES ('kernel.purge_jobs', '', 'dead', 5, 5, ?, "
-        "30000, 'test: gave up', ?, ?)",
-        {now, now, now});
-    return kernel_->store().query("SELECT MAX(id) AS id FROM jobs").i64(0, "id");
+        "unique_key, last_error, created_at, updated_at) VALUES ('kernel.purge_jobs', '', "
+        "'dead', 5, 5, ?, 30000, ?, 'test: gave up', ?, ?)",
+        {now, key, now, now});
+    return kernel_->store().query("SELECT id FROM jobs WHERE unique_key = ?", {key}).i64(0, "id");
   }
   std::string jobState(std::int64_t id) {
     return kernel_->store().query("SELECT state FROM jobs WHERE id = ?", {id}).str(0, "state");
@@ -190,6 +191,7 @@ class ConsoleTest : public ::testing::Test {
   ManualClock clock_{Poco::Timestamp().epochMicroseconds() / 1000};
   std::unique_ptr<Kernel> kernel_;
   std::uint16_t port_ = 0;
+  int deadJobs_ = 0;
 };
 
 TEST_F(ConsoleTest, SignInSetsAStrictHttpOnlyExpiringCookieAndStoresOnlyAHash) {
