@@ -96,7 +96,19 @@ async function cvPayment() {
   assert(r.status === 200, `initiate-ussd: ${r.status} ${r.text.slice(0, 200)}`);
   const id = sql("SELECT id FROM payments WHERE product = 'cvpdf' ORDER BY created_at DESC LIMIT 1");
   assert(id, `a payment for CV ${cvId}`);
+  lastPaymentPage = r.json.payment_page_url;
   return id;
+}
+let lastPaymentPage = '';
+
+// The customer pays on the Selcom simulator (the pay link of the CV payment page), `body`
+// as the simulator takes it ({amount} to pay less).
+async function simulatorPays(paymentPage, body = {}) {
+  const html = (await api(paymentPage)).text;
+  const m = html.match(/id="sandbox-pay"[^>]*href="([^"]+)"|href="([^"]+)"[^>]*id="sandbox-pay"/);
+  assert(m, 'the payment page has its simulator pay link');
+  const paid = await api(new URL((m[1] || m[2]).replaceAll('&amp;', '&'), paymentPage).href, { method: 'POST', body });
+  assert(paid.status === 200, `simulator pay: ${paid.status} ${paid.text.slice(0, 200)}`);
 }
 
 async function newContext(width) {
@@ -188,6 +200,47 @@ suite.case('an operator retries a dead job; a POST without the CSRF token is ref
     await waitFor(() => sql(`SELECT state FROM jobs WHERE id = ${job}`) === 'done', { what: `job ${job} to run` });
     await page.reload();
     assert((await page.locator(`#job-${job}`).count()) === 0, 'the job left the dead list');
+  } finally {
+    await context.close();
+  }
+}, { timeoutMs: 60000 });
+
+suite.case('an operator refunds part of a paid payment and accepts a held one (desktop, 1280 px)', async () => {
+  const paid = await cvPayment();
+  await simulatorPays(lastPaymentPage);
+  const held = await cvPayment();
+  await simulatorPays(lastPaymentPage, { amount: 500 });
+  const status = (id) => sql(`SELECT status FROM payments WHERE id = '${id}'`);
+  await waitFor(() => status(paid) === 'succeeded' && status(held) === 'held', { what: `one payment paid, one held (${status(paid)}, ${status(held)})` });
+  const context = await newContext(1280);
+  const page = await context.newPage();
+  try {
+    await signIn(page, OPERATOR_TOKEN);
+    await page.goto(`${base}/console/payments/${paid}`);
+    await page.locator('#refund').click();
+    await page.getByLabel(/^Amount in TZS/).fill('400');
+    // Selcom has no refund API: the refund made outside is recorded with its reference.
+    await page.getByLabel(/reference of a refund made outside/).fill('SELCOM-MANUAL-0001');
+    await page.getByLabel('Reason (required)').fill('customer paid for two CVs, wanted one');
+    await checkConsolePage(page, 'console refund form (desktop)');
+    await screenshot(page, 'console-8-refund-form-desktop');
+    await page.locator('#confirm-refund').click();
+    await page.waitForURL(new RegExp(`/console/payments/${paid}\\?notice=`));
+    assert((await page.locator('[role=status]').innerText()).startsWith('Refund of 400'), 'the refund is confirmed');
+    const refunds = await page.locator('#refunds').innerText();
+    assert(refunds.includes('olivia') && refunds.includes('customer paid for two CVs, wanted one'), `the refund shows with actor and reason:\n${refunds}`);
+    await screenshot(page, 'console-9-refunded-desktop');
+
+    await page.getByRole('link', { name: 'Held' }).click();
+    assert((await page.locator('#held').innerText()).includes(held), 'the held payment is in the held queue');
+    await page.getByRole('link', { name: held }).click();
+    await page.locator('#resolve').click();
+    await page.getByLabel(/^Accept/).check();
+    await page.getByLabel('Reason (required)').fill('customer will pay the rest in cash');
+    await page.locator('#confirm-resolve').click();
+    await page.waitForURL(new RegExp(`/console/payments/${held}\\?notice=`));
+    assert((await page.locator('[role=status]').innerText()).startsWith('Resolved (accept)'), 'the resolution is confirmed');
+    await waitFor(() => status(held) === 'succeeded', { what: `the accepted payment to succeed (${status(held)})` });
   } finally {
     await context.close();
   }

@@ -141,7 +141,7 @@ const char* const kPayment = R"(<div class="card"><dl class="fields">
 <dt>Status</dt><dd><span class="status {{status}}" id="payment-status">{{status}}</span>{{#failure_reason}} — {{failure_reason}}{{/failure_reason}}</dd>
 <dt>Amount</dt><dd>{{amount}} {{currency}}</dd>
 <dt>Product</dt><dd>{{product}} (order {{order_ref}})</dd>
-<dt>Provider</dt><dd>{{provider}} ({{channel}})</dd>
+<dt>Provider</dt><dd>{{provider}}{{#channel}} ({{channel}}){{/channel}}</dd>
 <dt>Provider reference</dt><dd class="id">{{provider_ref}}</dd>
 <dt>Provider transaction</dt><dd class="id">{{provider_txn_id}}</dd>
 {{#fulfilment}}<dt>Fulfilment</dt><dd>{{fulfilment}}</dd>{{/fulfilment}}
@@ -190,7 +190,7 @@ Recorded with your name ({{actor}}) and the reason.</p>
 </form></div>)";
 
 const char* const kHeld =
-    R"(<div class="card"><p class="muted">Held payments, oldest first. Resolving them comes with the money operations.</p>
+    R"(<div class="card"><p class="muted">Held payments, oldest first. Open one to resolve it.</p>
 <table class="wide" id="held"><thead><tr><th scope="col">Payment</th><th scope="col">Held since</th><th scope="col">Provider</th><th scope="col" class="num">Amount</th><th scope="col">Reason</th></tr></thead><tbody>
 {{#held}}<tr><td data-label="Payment" class="id"><a href="/console/payments/{{id}}">{{id}}</a></td><td data-label="Held since">{{since}}</td><td data-label="Provider">{{provider}}</td><td data-label="Amount" class="num">{{amount}} {{currency}}</td><td data-label="Reason">{{reason}}</td></tr>{{/held}}
 {{^held}}<tr><td colspan="5" class="muted">Nothing is held.</td></tr>{{/held}}
