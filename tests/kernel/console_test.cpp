@@ -464,6 +464,11 @@ TEST_F(ConsoleTest, HeldQueueWebhooksAndOverviewShowWhatThePaymentsWrote) {
   ASSERT_EQ(hooks.status, 200);
   EXPECT_NE(hooks.body.find("/console/payments/" + paid), std::string::npos);
   EXPECT_NE(hooks.body.find("<td>accepted</td>"), std::string::npos) << hooks.body;
+  EXPECT_EQ(hooks.body.find("/sync\""), std::string::npos) << "a viewer gets no sync link";
+  Answer asOperator =
+      request(port_, "GET", "/console/webhooks?provider=fakepay", signIn(kAlice, "127.0.0.2"));
+  EXPECT_NE(asOperator.body.find("href=\"/console/payments/" + paid + "/sync\""),
+            std::string::npos);
   Answer overview = request(port_, "GET", "/console/overview", cookie);
   EXPECT_NE(overview.body.find("id=\"held-count\">1<"), std::string::npos);
   EXPECT_NE(overview.body.find("id=\"success-rate\">100.0 %<"), std::string::npos);

@@ -219,7 +219,7 @@ const char* const kWebhooks = R"(<div class="card"><h2>Outcomes since start-up</
 <div class="card"><h2>Recent events</h2>
 <form class="filters" method="get" action="/console/webhooks"><p><label for="wprovider">Provider</label><select id="wprovider" name="provider"><option value="">any</option>{{#providers}}<option{{#selected}} selected{{/selected}}>{{name}}</option>{{/providers}}</select></p><p><button type="submit">Show</button></p></form>
 <table class="wide" id="webhooks"><thead><tr><th scope="col">Received</th><th scope="col">Provider</th><th scope="col">Payment</th><th scope="col">Event id</th><th scope="col">Summary</th></tr></thead><tbody>
-{{#events}}<tr><td data-label="Received">{{at}}</td><td data-label="Provider">{{provider}}</td><td data-label="Payment" class="id">{{#payment_id}}<a href="/console/payments/{{payment_id}}">{{payment_id}}</a>{{/payment_id}}{{^payment_id}}<span class="muted">unmatched</span>{{/payment_id}}</td><td data-label="Event id" class="id">{{provider_event_id}}</td><td data-label="Summary">{{detail}}</td></tr>{{/events}}
+{{#events}}<tr><td data-label="Received">{{at}}</td><td data-label="Provider">{{provider}}</td><td data-label="Payment" class="id">{{#payment_id}}<a href="/console/payments/{{payment_id}}">{{payment_id}}</a>{{#can_act}} <a class="resync" href="/console/payments/{{payment_id}}/sync">Sync again…</a>{{/can_act}}{{/payment_id}}{{^payment_id}}<span class="muted">unmatched</span>{{/payment_id}}</td><td data-label="Event id" class="id">{{provider_event_id}}</td><td data-label="Summary">{{detail}}</td></tr>{{/events}}
 {{^events}}<tr><td colspan="5" class="muted">No webhook events.</td></tr>{{/events}}
 </tbody></table></div>)";
 
