@@ -11,6 +11,7 @@
 #include <regex>
 
 #include "console/Sessions.hpp"
+#include "engines.hpp"
 #include "kernel_fixture.hpp"
 
 using namespace malipo;
@@ -128,14 +129,16 @@ std::string urlEncode(const std::string& s) {
 
 }  // namespace
 
-class ConsoleTest : public ::testing::Test {
+class ConsoleTest : public EngineTest {
  protected:
-  void SetUp() override { boot(true); }
+  void SetUp() override {
+    if (skipIfNoEngine()) GTEST_SKIP() << "no PostgreSQL (run through scripts/test.sh)";
+    boot(true);
+  }
   void boot(bool adminTokens) {
     kernel_.reset();
     kernel_ = std::make_unique<Kernel>(
-        ConfigLoader::loadString(consoleYaml("sqlite:" + dir_.file("c.db"), adminTokens), "c.yaml"),
-        &clock_);
+        ConfigLoader::loadString(consoleYaml(url(), adminTokens), "c.yaml"), &clock_);
     kernel_->open();
     kernel_->start();
     port_ = kernel_->port();
@@ -187,14 +190,13 @@ class ConsoleTest : public ::testing::Test {
     return kernel_->store().query("SELECT state FROM jobs WHERE id = ?", {id}).str(0, "state");
   }
 
-  TempDir dir_;
   ManualClock clock_{Poco::Timestamp().epochMicroseconds() / 1000};
   std::unique_ptr<Kernel> kernel_;
   std::uint16_t port_ = 0;
   int deadJobs_ = 0;
 };
 
-TEST_F(ConsoleTest, SignInSetsAStrictHttpOnlyExpiringCookieAndStoresOnlyAHash) {
+TEST_P(ConsoleTest, SignInSetsAStrictHttpOnlyExpiringCookieAndStoresOnlyAHash) {
   Answer root = request(port_, "GET", "/console/");
   EXPECT_EQ(root.status, 303);
   EXPECT_EQ(root.location, "/console/sign-in");
@@ -234,7 +236,7 @@ TEST_F(ConsoleTest, SignInSetsAStrictHttpOnlyExpiringCookieAndStoresOnlyAHash) {
   EXPECT_EQ(request(port_, "GET", "/console/overview", cookie).status, 303);
 }
 
-TEST_F(ConsoleTest, AWrongTokenIsRefusedRateLimitedAndNotLogged) {
+TEST_P(ConsoleTest, AWrongTokenIsRefusedRateLimitedAndNotLogged) {
   const std::string wrong = "not-a-token-but-a-guess-0123456789";
   std::string log;
   {
@@ -262,7 +264,7 @@ TEST_F(ConsoleTest, AWrongTokenIsRefusedRateLimitedAndNotLogged) {
   EXPECT_EQ(forged.status, 403);
 }
 
-TEST_F(ConsoleTest, APostWithoutTheCsrfTokenIsRefused) {
+TEST_P(ConsoleTest, APostWithoutTheCsrfTokenIsRefused) {
   std::int64_t job = deadJob();
   std::string cookie = signIn(kAdmin);
   for (const std::string& form : {std::string(), std::string("csrf=") + std::string(64, 'a')}) {
@@ -275,7 +277,7 @@ TEST_F(ConsoleTest, APostWithoutTheCsrfTokenIsRefused) {
   EXPECT_EQ(jobState(job), "dead");
 }
 
-TEST_F(ConsoleTest, AnOperatorRetriesADeadJob) {
+TEST_P(ConsoleTest, AnOperatorRetriesADeadJob) {
   std::int64_t job = deadJob();
   std::string cookie = signIn(kAlice);
   Answer page = request(port_, "GET", "/console/jobs", cookie);
@@ -293,7 +295,7 @@ TEST_F(ConsoleTest, AnOperatorRetriesADeadJob) {
   EXPECT_EQ(again.status, 409);
 }
 
-TEST_F(ConsoleTest, AViewerSeesNoActionAndIsRefusedOne) {
+TEST_P(ConsoleTest, AViewerSeesNoActionAndIsRefusedOne) {
   std::int64_t job = deadJob();
   std::string id = order("0754 123 456");
   std::string cookie = signIn(kVictor);
@@ -319,7 +321,7 @@ TEST_F(ConsoleTest, AViewerSeesNoActionAndIsRefusedOne) {
   for (const auto& e : kernel_->payments().events(id)) EXPECT_NE(e.kind, "operator_sync");
 }
 
-TEST_F(ConsoleTest, ASessionExpires) {
+TEST_P(ConsoleTest, ASessionExpires) {
   std::string cookie = signIn(kAlice);
   const std::string csrf = csrfFor(cookie);
   std::int64_t job = deadJob();
@@ -336,7 +338,7 @@ TEST_F(ConsoleTest, ASessionExpires) {
   EXPECT_EQ(jobState(job), "dead");
 }
 
-TEST_F(ConsoleTest, SearchFindsAPaymentByPhoneEmailOrReference) {
+TEST_P(ConsoleTest, SearchFindsAPaymentByPhoneEmailOrReference) {
   std::string asha = order("0754 123 456");
   std::string other = order("0713 999 888");
   std::string cookie = signIn(kVictor);
@@ -372,7 +374,7 @@ TEST_F(ConsoleTest, SearchFindsAPaymentByPhoneEmailOrReference) {
   EXPECT_EQ(odd.find("<b>"), std::string::npos);
 }
 
-TEST_F(ConsoleTest, AnOperatorSyncsAPaymentWithAReasonRecordedWithTheActor) {
+TEST_P(ConsoleTest, AnOperatorSyncsAPaymentWithAReasonRecordedWithTheActor) {
   std::string id = order("0754 123 456");
   std::string cookie = signIn(kAlice);
   Answer page = request(port_, "GET", "/console/payments/" + id, cookie);
@@ -403,7 +405,7 @@ TEST_F(ConsoleTest, AnOperatorSyncsAPaymentWithAReasonRecordedWithTheActor) {
   EXPECT_NE(after.body.find("Synced: pending"), std::string::npos);
 }
 
-TEST_F(ConsoleTest, ReadViewsRender) {
+TEST_P(ConsoleTest, ReadViewsRender) {
   std::string id = order("0754 123 456");
   std::string cookie = signIn(kVictor);
   Answer overview = request(port_, "GET", "/console/overview", cookie);
@@ -420,13 +422,13 @@ TEST_F(ConsoleTest, ReadViewsRender) {
   EXPECT_NE(css.header("content-type").find("text/css"), std::string::npos);
 }
 
-TEST_F(ConsoleTest, OffWithoutAnAdminToken) {
+TEST_P(ConsoleTest, OffWithoutAnAdminToken) {
   boot(false);
   EXPECT_EQ(request(port_, "GET", "/console/sign-in").status, 404);
   EXPECT_EQ(request(port_, "GET", "/console/").status, 404);
 }
 
-TEST_F(ConsoleTest, HeldQueueWebhooksAndOverviewShowWhatThePaymentsWrote) {
+TEST_P(ConsoleTest, HeldQueueWebhooksAndOverviewShowWhatThePaymentsWrote) {
   std::string held = order("0754 123 456");
   std::string paid = order("0713 999 888");
   auto refOf = [&](const std::string& id) {
@@ -475,7 +477,7 @@ TEST_F(ConsoleTest, HeldQueueWebhooksAndOverviewShowWhatThePaymentsWrote) {
   EXPECT_NE(overview.body.find("<td>TZS</td>"), std::string::npos);
 }
 
-TEST_F(ConsoleTest, AnOperatorRefundsPartlyCancelsAndResolvesAHeldPayment) {
+TEST_P(ConsoleTest, AnOperatorRefundsPartlyCancelsAndResolvesAHeldPayment) {
   auto refOf = [&](const std::string& id) {
     return kernel_->store()
         .query("SELECT provider_ref FROM payments WHERE id = ?", {id})
@@ -554,3 +556,6 @@ TEST_F(ConsoleTest, AnOperatorRefundsPartlyCancelsAndResolvesAHeldPayment) {
   EXPECT_EQ(r.status, 303) << r.body;
   EXPECT_TRUE(eventually([&] { return status(held) == "succeeded"; })) << status(held);
 }
+
+INSTANTIATE_TEST_SUITE_P(Engines, ConsoleTest, ::testing::Values("sqlite", "postgresql"),
+                         engineName);
