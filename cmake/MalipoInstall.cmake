@@ -26,6 +26,13 @@ set(MALIPO_SDK_VERSION ${MALIPO_SDK_MAJOR}.${MALIPO_SDK_MINOR})
 install(TARGETS malipo malipo-conformance RUNTIME DESTINATION bin)
 get_property(_malipo_shipped GLOBAL PROPERTY MALIPO_SHIPPED_PLUGINS)
 install(TARGETS ${_malipo_shipped} LIBRARY DESTINATION lib/malipo/plugins)
+# Their page texts beside them: the kernel reads <library dir>/<plugin>/messages/<lang>.json.
+foreach(_t ${_malipo_shipped})
+  string(REGEX REPLACE "^malipo_" "" _p ${_t})
+  if(EXISTS ${CMAKE_SOURCE_DIR}/plugins/${_p}/messages)
+    install(DIRECTORY ${CMAKE_SOURCE_DIR}/plugins/${_p}/messages DESTINATION lib/malipo/plugins/${_p})
+  endif()
+endforeach()
 
 # --- the installed config: written at install time, when the prefix is known. Inside the
 # prefix its paths are relative to the config's folder (the tree can move); a /usr install

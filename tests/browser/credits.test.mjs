@@ -152,7 +152,8 @@ window.addEventListener('message', function (e) { window.__messages.push({origin
       res.writeHead(req.url === '/topup' ? 200 : 404, { 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-store' });
       res.end(req.url === '/topup' ? html : 'not found');
     });
-    await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+    // On the origin the server lets frame the checkout return page (pages.frame_ancestors).
+    await new Promise((resolve) => server.listen(Number(process.env.MALIPO_FRAME_PORT || 0), '127.0.0.1', resolve));
     const merchant = `http://127.0.0.1:${server.address().port}/topup`;
     await page.goto(merchant);
     const frame = page.frameLocator('#checkout');

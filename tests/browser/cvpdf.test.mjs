@@ -38,11 +38,11 @@ async function checkPaymentPage(page, shotName) {
   assertEqual((await page.locator('.code').innerText()).trim(), '*150*00#', 'USSD code on the payment page');
   const text = await page.locator('main').innerText();
   assert(text.includes('CVCHAPCHAP'), 'the payment page names the vendor CVCHAPCHAP');
-  assert(text.includes('1000 TZS'), 'the payment page shows 1000 TZS');
+  assert(text.includes('TSh 1,000'), 'the payment page shows TSh 1,000 (the kernel\'s money formatter)');
   assert(await page.locator('#sandbox-pay').isVisible(), 'sandbox mode: the payment page links to the simulator (#sandbox-pay)');
   assert(await page.locator('#to-verify').isVisible(), 'the payment page links to the verify page (#to-verify)');
   // The USSD menu steps should be one list item each.
-  const steps = await page.locator('ol li').allInnerTexts();
+  const steps = await page.locator('#net-mpesa ol li').allInnerTexts();
   if (steps.length < 2 || steps.some((s) => s.trim().startsWith('[')))
     suite.warn(`payment page: the USSD steps render as ${steps.length} list item(s) holding ${JSON.stringify(steps[0]?.slice(0, 60))}… instead of one item per step`);
   await checkPage(page, suite, 'payment page');

@@ -5,6 +5,11 @@ import { chromium } from 'playwright-core';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { createRequire } from 'node:module';
+
+// axe-core (npm, installed with playwright-core): evaluated through the DevTools protocol,
+// which the pages' Content-Security-Policy does not govern.
+const AXE_SOURCE = fs.readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
 export const BASE_URL = (process.env.MALIPO_BASE_URL || '').replace(/\/+$/, '');
 export const ARTIFACT_DIR = process.env.ARTIFACT_DIR || path.resolve('test-artifacts/browser');
@@ -94,8 +99,15 @@ export function launchBrowser() {
 
 // A phone-sized context that records every HTML document it receives (raw, before the
 // browser parses it) and every uncaught page error.
-export async function phoneContext(browser, suite) {
-  const context = await browser.newContext(PHONE);
+export async function phoneContext(browser, suite, options = {}) {
+  const context = await browser.newContext({ ...PHONE, ...options });
+  // Anything the page's Content-Security-Policy blocks (an inline script or style) is recorded.
+  await context.addInitScript(() => {
+    window.__cspViolations = [];
+    document.addEventListener('securitypolicyviolation', (e) => {
+      window.__cspViolations.push(`${e.violatedDirective} ${e.blockedURI || 'inline'}`);
+    });
+  });
   context.setDefaultTimeout(15000);
   context.setDefaultNavigationTimeout(20000);
   const documents = [];
@@ -105,6 +117,14 @@ export async function phoneContext(browser, suite) {
       if (res.status() >= 300 && res.status() < 400) return;
       const type = res.headers()['content-type'] || '';
       if (!type.includes('text/html')) return;
+      if (res.url().startsWith(BASE_URL)) {
+        const frameable = /^\/(payments\/flutterwave\/return|sandbox\/flutterwave)(\/|$)/.test(new URL(res.url()).pathname);
+        try {
+          checkSecurityHeaders(res.headers(), res.url(), { frameable });
+        } catch (e) {
+          suite.failNow(e.message);
+        }
+      }
       const body = await res.text();
       documents.push({ url: res.url(), body });
       if (body.includes('<script>window.__malipoXss'))
@@ -149,6 +169,35 @@ export async function checkPage(page, suite, label) {
   if (layout.scrollWidth > layout.vw + 1 || layout.wide.length)
     suite.warn(`${label}: content wider than the ${layout.vw} px screen (scrollWidth ${layout.scrollWidth}): ${layout.wide.join(', ')}`);
   if (layout.bg !== 'rgb(245, 247, 250)') suite.warn(`${label}: the shared page styles seem missing (body background ${layout.bg})`);
+  const csp = await page.evaluate(() => window.__cspViolations || []);
+  assert(csp.length === 0, `${label}: the Content-Security-Policy blocked ${csp.join(', ')}`);
+  await checkAxe(page, label);
+}
+
+// WCAG 2.1 A/AA rules of axe-core: a serious or critical violation fails.
+export async function checkAxe(page, label) {
+  const has = await page.evaluate(() => typeof window.axe === 'object');
+  if (!has) await page.evaluate(AXE_SOURCE);
+  const result = await page.evaluate(() => window.axe.run(document, {
+    runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] },
+    resultTypes: ['violations'],
+  }).then((r) => r.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.slice(0, 3).map((n) => n.target.join(' ')) }))));
+  const bad = result.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  assert(bad.length === 0, `${label}: axe-core found ${bad.map((v) => `${v.id} (${v.impact}: ${v.help}; ${v.nodes.join(', ')})`).join('; ')}`);
+  return result;
+}
+
+// The security headers every page carries (frameable: the checkout return page).
+export function checkSecurityHeaders(headers, label, { frameable = false } = {}) {
+  const get = (k) => (typeof headers.get === 'function' ? headers.get(k) : headers[k.toLowerCase()]) || '';
+  assertEqual(get('x-content-type-options'), 'nosniff', `${label}: X-Content-Type-Options`);
+  assert(get('referrer-policy') !== '', `${label}: Referrer-Policy present`);
+  const csp = get('content-security-policy');
+  assert(/default-src 'self'/.test(csp) && /script-src 'self'(;|$)/.test(csp), `${label}: CSP allows only this origin's scripts (${csp})`);
+  assert(!/unsafe-inline/.test(csp), `${label}: CSP has no 'unsafe-inline' (${csp})`);
+  if (frameable) assert(/frame-ancestors 'self' /.test(csp), `${label}: CSP lets the configured origin frame it (${csp})`);
+  else assert(/frame-ancestors 'none'/.test(csp), `${label}: CSP refuses every frame (${csp})`);
+  return csp;
 }
 
 export async function screenshot(page, name) {

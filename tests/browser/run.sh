@@ -21,7 +21,7 @@ ARTIFACT_DIR=$(cd "$ARTIFACT_DIR" && pwd)
 export MALIPO_CHROMIUM=${MALIPO_CHROMIUM:-/usr/bin/chromium}
 export BROWSER_TEST_TIMEOUT_MS=${BROWSER_TEST_TIMEOUT_MS:-120000}
 export MALIPO_BUILD_DIR="$BUILD"  # console.test.mjs runs its own server (it needs admin tokens)
-TESTS=(cvpdf credits hubtel console)
+TESTS=(cvpdf credits hubtel pages console)
 
 die() { echo "browser tests: $*" >&2; echo "0 passed, 1 failed"; exit 1; }
 [ -x "$BUILD/bin/malipo" ] || die "$BUILD/bin/malipo not found (build first)"
@@ -31,7 +31,7 @@ command -v node >/dev/null || die "node not found"
 # Dependencies: npm ci when node_modules is missing or was installed from another lock file.
 LOCK_SUM=$(sha256sum "$HERE/package-lock.json" | cut -d' ' -f1)
 STAMP="$HERE/node_modules/.installed-lock-sha256"
-if [ ! -f "$HERE/node_modules/playwright-core/package.json" ] || [ "$(cat "$STAMP" 2>/dev/null)" != "$LOCK_SUM" ]; then
+if [ ! -f "$HERE/node_modules/playwright-core/package.json" ] || [ ! -f "$HERE/node_modules/axe-core/axe.min.js" ] || [ "$(cat "$STAMP" 2>/dev/null)" != "$LOCK_SUM" ]; then
   echo "browser tests: npm ci in tests/browser"
   (cd "$HERE" && nice npm ci --no-audit --no-fund --loglevel=error) || die "npm ci failed"
   echo "$LOCK_SUM" > "$STAMP"
@@ -56,13 +56,21 @@ trap 'exit 130' INT TERM
 CONFIG=config/malipo.yaml
 if [ "$BUILD" != "$ROOT/build" ]; then
   CONFIG="$WORK/malipo.yaml"
-  sed -e "s#library: \.\./build/plugins/#library: $BUILD/plugins/#" -e "s#storage_dir: \.\./var/#storage_dir: $WORK/var/#" \
+  sed -e "s#library: \.\./build/plugins/#library: $BUILD/plugins/#" -e "s#storage_dir: \.\./var/#storage_dir: $WORK/var/#" -e "s#messages_dir: \.\./plugins#messages_dir: $ROOT/plugins#" \
     config/malipo.yaml > "$CONFIG"
 fi
 
 # Old results and screenshots of these tests go, so nothing stale is looked at.
 for t in "${TESTS[@]}"; do rm -f "$ARTIFACT_DIR/$t".results.json "$ARTIFACT_DIR/$t"-*.png "$ARTIFACT_DIR/$t"-*.pdf; done
 rm -f "$ARTIFACT_DIR/server.log"
+
+# Two free loopback ports for the framing tests: the integrator's origin, which the server's
+# pages.frame_ancestors names (MALIPO_FRAME_ORIGIN in the default config), and a foreign one.
+free_port() { node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
+export MALIPO_FRAME_PORT=$(free_port)
+export MALIPO_FOREIGN_PORT=$(free_port)
+while [ "$MALIPO_FOREIGN_PORT" = "$MALIPO_FRAME_PORT" ]; do MALIPO_FOREIGN_PORT=$(free_port); done
+export MALIPO_FRAME_ORIGIN="http://127.0.0.1:$MALIPO_FRAME_PORT"
 
 export MALIPO_DB="$WORK/b.db"
 MALIPO_LISTEN=127.0.0.1:0 MALIPO_DATABASE_URL="sqlite:$MALIPO_DB" \

@@ -1,3 +1,5 @@
+#include <Poco/Timestamp.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -187,7 +189,7 @@ std::string sdk11Yaml(const TempDir& dir, const std::string& shopSettings = "") 
          "auth: {jwt_secret: test-secret-0123456789abcdefghijklmnop}\n"
          "jobs: {workers: 2, poll_interval_ms: 20}\nlog: {level: error}\nsandbox: true\n"
          "plugins:\n" +
-         entry("fakepay", testPluginPath("fakepay"), "{requires: [msisdn]}") +
+         entry("fakepay", testPluginPath("fakepay"), "{needs: [msisdn]}") +
          entry("fakepay_sdk10", testPluginPath("fakepay_sdk10")) +
          entry("shop", testPluginPath("shop"), shopSettings);
 }
@@ -238,7 +240,7 @@ TEST(PluginAbi, Sdk11RefundsAndCancelCrossTheBoundary) {
   auto fp = find<PaymentProvider>(k, "fakepay");
   ASSERT_TRUE(fp);
   Capabilities caps = fp->capabilities();
-  EXPECT_EQ(caps.requires, std::vector<std::string>{"msisdn"});
+  EXPECT_EQ(caps.needs, std::vector<std::string>{"msisdn"});
   EXPECT_EQ(caps.refunds, RefundSupport::partial);
   EXPECT_TRUE(caps.cancel);
 
@@ -319,6 +321,83 @@ TEST(PluginAbi, Sdk11RefundsAndCancelCrossTheBoundary) {
             1);
 }
 
+// SDK 1.1 requirements: a provider that needs the customer's phone number is skipped when the
+// order has none (the next provider takes it); with no other provider the order is refused
+// with 400 naming the field and no payment is stored; a product can ask what to collect.
+TEST(PluginAbi, Sdk11RoutingHonoursWhatProvidersNeed) {
+  TempDir dir;
+  Kernel k(ConfigLoader::loadString(sdk11Yaml(dir), "test.yaml"));
+  k.open();
+  k.start();
+  auto count = [&] { return k.store().query("SELECT COUNT(*) AS n FROM payments").i64(0, "n"); };
+  auto refused = http(k.port(), "POST", "/shop/orders",
+                      R"({"amount_minor": 5000, "currency": "TZS", "providers": ["fakepay"]})");
+  EXPECT_EQ(refused.status, 400) << refused.body;
+  EXPECT_NE(refused.body.find("msisdn"), std::string::npos) << refused.body;
+  EXPECT_NE(refused.body.find("phone number"), std::string::npos) << refused.body;
+  EXPECT_EQ(count(), 0) << "a refused order left a payment behind";
+
+  auto fallback = http(k.port(), "POST", "/shop/orders",
+                       R"({"amount_minor": 5000, "currency": "TZS",
+                           "providers": ["fakepay", "fakepay_sdk10"]})");
+  ASSERT_EQ(fallback.status, 201) << fallback.body;
+  EXPECT_EQ(parseJsonObject(fallback.body)->getObject("payment")->getValue<std::string>("provider"),
+            "fakepay_sdk10");
+  auto withPhone = http(k.port(), "POST", "/shop/orders",
+                        R"({"amount_minor": 5000, "currency": "TZS", "phone": "255712345678",
+                            "providers": ["fakepay", "fakepay_sdk10"]})");
+  ASSERT_EQ(withPhone.status, 201) << withPhone.body;
+  EXPECT_EQ(
+      parseJsonObject(withPhone.body)->getObject("payment")->getValue<std::string>("provider"),
+      "fakepay");
+
+  auto needs = [&](const std::string& body) {
+    auto r = http(k.port(), "POST", "/shop/requirements", body);
+    EXPECT_EQ(r.status, 200) << r.body;
+    std::vector<std::string> out;
+    auto a = parseJsonObject(r.body)->getArray("needs");
+    for (std::size_t i = 0; a && i < a->size(); ++i) out.push_back(a->getElement<std::string>(i));
+    return out;
+  };
+  EXPECT_EQ(needs(R"({"currency": "TZS", "providers": ["fakepay"]})"),
+            std::vector<std::string>{"msisdn"});
+  EXPECT_TRUE(
+      needs(R"({"currency": "TZS", "phone": "255712345678", "providers": ["fakepay"]})").empty());
+  EXPECT_TRUE(needs(R"({"currency": "TZS", "providers": ["fakepay", "fakepay_sdk10"]})").empty());
+}
+
+// SDK 1.1 status hints: a provider that answers "pending, ask again in 7 s" moves the
+// payment's next check to then, instead of the kernel's schedule (the first check is 1 min).
+TEST(PluginAbi, Sdk11APendingAnswersHintSetsTheNextCheck) {
+  TempDir dir;
+  std::string yaml = sdk11Yaml(dir);
+  yaml.replace(yaml.find("{needs: [msisdn]}"), std::string("{needs: [msisdn]}").size(),
+               "{retry_after_seconds: 7}");
+  Kernel k(ConfigLoader::loadString(yaml, "test.yaml"));
+  k.open();
+  k.start();
+  auto order = http(k.port(), "POST", "/shop/orders",
+                    R"({"amount_minor": 5000, "currency": "TZS", "providers": ["fakepay"]})");
+  ASSERT_EQ(order.status, 201) << order.body;
+  std::string id = parseJsonObject(order.body)->getObject("payment")->getValue<std::string>("id");
+  std::int64_t before = Poco::Timestamp().epochMicroseconds() / 1000;
+  auto synced = k.payments().sync(id);
+  ASSERT_TRUE(synced.ok());
+  EXPECT_EQ(synced.value().status, PaymentStatus::pending);
+  std::int64_t next = k.store()
+                          .query("SELECT next_check_at FROM payments WHERE id = ?", {id})
+                          .i64(0, "next_check_at");
+  EXPECT_GE(next, before + 7000);
+  EXPECT_LE(next, before + 7000 + 5000);
+  // The provider's result code is in the event log.
+  EXPECT_GE(k.store()
+                .query("SELECT COUNT(*) AS n FROM payment_events WHERE payment_id = ? AND detail "
+                       "LIKE ?",
+                       {id, std::string("%code pending%")})
+                .i64(0, "n"),
+            1);
+}
+
 TEST(PluginAbi, Sdk11AProductsRefusalCarriesItsText) {
   TempDir dir;
   Kernel k(ConfigLoader::loadString(sdk11Yaml(dir, "{refuse_refunds: \"already shipped\"}"),
@@ -346,7 +425,7 @@ TEST(PluginAbi, ASdk10PluginHasNoRefundsOrCancel) {
   auto old = find<PaymentProvider>(k, "fakepay_sdk10");
   ASSERT_TRUE(old);
   Capabilities caps = old->capabilities();
-  EXPECT_TRUE(caps.requires.empty());
+  EXPECT_TRUE(caps.needs.empty());
   EXPECT_EQ(caps.refunds, RefundSupport::none);
   EXPECT_FALSE(caps.cancel);
   Payment p = paidOrder(k, "fakepay_sdk10", 1000);

@@ -72,7 +72,7 @@ check "GET / links the credits checkout" has 'id="start-credits"'
 check "GET / links the USSD phone" has 'id="phone" href="&#x2F;sandbox&#x2F;hubtel&#x2F;phone"'
 check "GET / links the API description" has 'href="/openapi.json"'
 # The page's demo checkout, as its button does it: the token it carries buys credits.
-TOKEN=$(sed -n "s/.*'\(eyJ[A-Za-z0-9._-]*\)'.*/\1/p" "$WORK/index.html" | head -1)
+TOKEN=$(sed -n 's/.*data-token="\(eyJ[A-Za-z0-9._-]*\)".*/\1/p' "$WORK/index.html" | head -1)
 topup() {
   curl -fsS --max-time 10 -X POST "$BASE/api/v1/verification-credits/topup" -H "Authorization: Bearer $TOKEN" \
     -H 'Content-Type: application/json' -d '{"packageId": "pkg_10_credits"}' | grep -q '"paymentUrl":"http'

@@ -73,7 +73,7 @@ class FakePay final : public malipo::PaymentProvider {
   malipo::Capabilities capabilities() const override {
     malipo::Capabilities c{s_.getStringList("currencies"), {"redirect", "sms_proof", "ussd_push"}};
 #if MALIPO_SDK_MINOR >= 1  // also built against the frozen SDK 1.0 headers (fakepay_sdk10)
-    c.requires = s_.getStringList("requires");
+    c.needs = s_.getStringList("needs");
     std::string refunds = s_.getString("refunds");
     c.refunds = refunds == "partial" ? malipo::RefundSupport::partial
                 : refunds == "full"  ? malipo::RefundSupport::full
@@ -260,6 +260,10 @@ class FakePay final : public malipo::PaymentProvider {
       st.reason = "The payment was declined.";
     } else {
       st.reason = "Not paid yet.";
+#if MALIPO_SDK_MINOR >= 1
+      st.retryAfterSeconds = static_cast<int>(s_.getInt("retry_after_seconds"));
+      st.resultCode = "pending";
+#endif
     }
     return st;
   }
@@ -590,7 +594,9 @@ malipo::SchemaNode fakeSchema() {
              boolean("check X-Fakepay-Signature (false: a broken provider, for tests)").def(true))
       .field("refunds", str("refunds offered: none, full or partial").def("partial"))
       .field("cancel", boolean("the provider can cancel a pending order").def(true))
-      .field("requires",
+      .field("retry_after_seconds",
+             integer("pending answers say: ask again in so many seconds (0: no hint)").def(0))
+      .field("needs",
              list("customer fields needed to initiate (msisdn, email, country)", str("field"))
                  .def(Poco::JSON::Array::Ptr(new Poco::JSON::Array)))
       .field("currencies", list("currencies served", str("ISO 4217")).def([] {

@@ -71,6 +71,22 @@ class Shop final : public malipo::Product {
                                                            "/shop/payments/" + res.value().id);
           },
           {malipo::Auth::optional, "", 0, "", true});
+    // What the kernel says to collect for an order (SDK 1.1): {"needs": [...]}.
+    r.add("POST", "/shop/requirements", [this](const malipo::Request& req) {
+      auto in = malipo::parseJsonObject(req.body);
+      malipo::CreatePayment cp;
+      cp.product = "shop";
+      cp.amountMinor = in ? in->optValue<Poco::Int64>("amount_minor", 100000) : 100000;
+      cp.currency = in ? in->optValue<std::string>("currency", "TZS") : "TZS";
+      cp.customer.phone = in ? in->optValue<std::string>("phone", "") : "";
+      if (in)
+        if (auto arr = in->getArray("providers"))
+          for (std::size_t i = 0; i < arr->size(); ++i)
+            cp.providers.push_back(arr->getElement<std::string>(i));
+      Poco::JSON::Array needs;
+      for (const auto& f : host_.payments().requirements(cp)) needs.add(f);
+      return malipo::Response::json(200, Poco::JSON::Object().set("needs", needs));
+    });
     r.add("GET", "/shop/payments/{id}", [this](const malipo::Request& req) {
       auto res = host_.payments().get(req.param("id"));
       if (!res.ok()) return malipo::Response::error(res.error(), req.requestId);

@@ -27,6 +27,10 @@ done
 for p in selcom flutterwave cvpdf credits hubtel; do
   [ -f "$P/lib/malipo/plugins/libmalipo_$p.so" ] || fail "missing plugin $p"
 done
+# The plugins' page texts beside them (issue 20).
+for p in cvpdf flutterwave; do
+  [ -f "$P/lib/malipo/plugins/$p/messages/sw.json" ] || fail "missing the page texts of $p"
+done
 # The test plugins are never installed.
 if ls "$P/lib/malipo/plugins" | grep -Eq 'fakepay|shop|testplugin|broken'; then fail "a test plugin was installed"; fi
 # Nothing in the installed config names the build or source tree.

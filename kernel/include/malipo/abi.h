@@ -147,6 +147,7 @@ enum {
   MLP_K_CUST_EMAIL = 131,
   MLP_K_CUST_NAME = 132,
   MLP_K_CUST_PHONE = 133,
+  MLP_K_CUST_COUNTRY = 134, /* 1.1 */
 
   /* create-payment request (MLP_K_CREATE); also MLP_K_CUSTOMER, MLP_K_PAY_* for shared fields */
   MLP_K_CREATE_PROVIDERS = 140, /* string list */
@@ -300,7 +301,13 @@ enum {
   MLP_K_PAGE_TITLE = 550,
   MLP_K_PAGE_TEMPLATE = 551,
   MLP_K_PAGE_DATA = 552, /* JSON object text */
-  MLP_K_PAGE_HEAD = 553
+  MLP_K_PAGE_HEAD = 553,
+  /* 1.1: pages (page_render in; page_i18n) */
+  MLP_K_PAGE_LANG = 554,            /* en, sw, fr (page_render: absent = the default) */
+  MLP_K_PAGE_ACCEPT_LANGUAGE = 555, /* the request's Accept-Language */
+  MLP_K_PAGE_KEY = 556,             /* a catalog key */
+  MLP_K_PAGE_AMOUNT = 557,          /* minor units */
+  MLP_K_PAGE_CURRENCY = 558         /* ISO 4217 */
 };
 
 /* payment statuses (MLP_K_PAY_STATUS) */
@@ -417,11 +424,15 @@ enum {
   MLP_PAYOP_CATALOG = 7,         /* in CHANNEL; out ITEMS (NAME = product, ITEM_*) */
   MLP_PAYOP_ACCOUNT_SUMMARY = 8, /* in NAME (product), CUST_ACCOUNT; out TEXT */
   MLP_PAYOP_CHANNEL_SALE = 9,    /* in NAME (product), ITEM, CUSTOMER; out TEXT */
-  MLP_PAYOP_WEBHOOK = 10         /* in NAME (provider), REQUEST; out MLP_K_RESP_* */
+  MLP_PAYOP_WEBHOOK = 10,        /* in NAME (provider), REQUEST; out MLP_K_RESP_* */
+  MLP_PAYOP_REQUIREMENTS = 11    /* 1.1: in CREATE; out MLP_K_CAP_REQUIRES (fields missing) */
 };
 
 /* object flags (object_flag) */
 enum { MLP_FLAG_DELIVERS_IN_TX = 1 };
+
+/* 1.1: page_i18n operations */
+enum { MLP_PAGEOP_LANGUAGE = 1, MLP_PAGEOP_TEXT = 2, MLP_PAGEOP_MONEY = 3 };
 
 typedef int32_t (*mlp_hook_fn)(void* self, const mlp_rec* in, mlp_rec* out, mlp_tx* tx);
 typedef int32_t (*mlp_register_fn)(void* self, mlp_host* host, mlp_rec* err);
@@ -510,6 +521,11 @@ typedef struct mlp_api_v1 {
   int32_t (*payments_call)(mlp_host* host, uint32_t op, const mlp_rec* in, mlp_rec* out);
 
   /* ==== band 1.1: appended here ==== */
+
+  /* 1.1: pages. MLP_PAGEOP_LANGUAGE: in LANG (?lang=), ACCEPT_LANGUAGE; out LANG.
+   * MLP_PAGEOP_TEXT: in LANG, KEY, DATA (params); out TEXT. MLP_PAGEOP_MONEY: in LANG, AMOUNT,
+   * CURRENCY; out TEXT. A plugin checks struct_size before calling it. */
+  int32_t (*page_i18n)(mlp_host* host, uint32_t op, const mlp_rec* in, mlp_rec* out);
 } mlp_api_v1;
 
 /* The one function a plugin exports. It records its schema and register hook with the

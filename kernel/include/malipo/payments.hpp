@@ -63,7 +63,17 @@ inline bool isFinal(PaymentStatus s) {
 struct Customer {
   std::string accountId;  // opaque: "user:<sub>", "msisdn:2557…"
   std::string email, name, phone;
+  std::string country;  // SDK 1.1: ISO 3166-1 alpha-2 ("TZ"), when the product knows it
 };
+
+// SDK 1.1: the customer fields a provider may need (Capabilities::needs), and whether a
+// customer has each.
+inline bool customerHas(const Customer& c, const std::string& field) {
+  if (field == "msisdn") return !c.phone.empty();
+  if (field == "email") return !c.email.empty();
+  if (field == "country") return !c.country.empty();
+  return false;  // a need the kernel does not know cannot be met
+}
 
 // What the customer does next.
 struct NextAction {
@@ -184,6 +194,13 @@ class Payments {
   // must accept webhooks on an extra path (e.g. /api/cv-pdf/ussd-callback).
   virtual Handler webhookInbox(const std::string& provider) = 0;
   virtual Poco::JSON::Object toJson(const Payment& p) const = 0;
+  // SDK 1.1: what to collect before create(): the customer fields ("msisdn", "email",
+  // "country") that `draft` lacks for the provider routing would pick for it (the first
+  // usable one); empty when some usable provider can take it as it is.
+  virtual std::vector<std::string> requirements(const CreatePayment& draft) {
+    (void)draft;
+    return {};
+  }
 
   // For channel plugins (a USSD menu) that sell other products' items:
   // every loaded product's items for `channel`, in plugin order.

@@ -26,9 +26,9 @@ struct Capabilities {
   std::vector<std::string> channels;    // "redirect", "ussd_push", "ussd_menu", "sms_proof"
   // SDK 1.1 (a plugin built against 1.0 reports none of these: no requirements, no refunds,
   // no cancel). Customer fields the provider needs to start a payment: "msisdn", "email",
-  // "country". Routing skips a provider whose needs a request cannot meet.
-  std::vector<std::string>
-  requires;
+  // "country". Routing skips a provider whose needs a request cannot meet. (Not named
+  // `requires`: that is a C++20 keyword, and the SDK compiles as C++17 and C++20.)
+  std::vector<std::string> needs;
   RefundSupport refunds = RefundSupport::none;  // refund() / queryRefund() work
   bool cancel = false;                          // cancel() works
 };

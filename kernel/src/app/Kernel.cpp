@@ -34,15 +34,17 @@ const char* kSandboxIndex = R"(<h1>{{brand}} sandbox</h1>
 {{#cvpdf}}<section><h2>CV Chap Chap</h2><p>Pay for a CV PDF by USSD push (Selcom simulator).</p>
 <button id="start-cvpdf" type="button">Start a CV payment</button> <span class="error" id="cvpdf-error"></span></section>{{/cvpdf}}
 {{#credits}}<section><h2>Credits checkout</h2><p>Buy verification credits by card or mobile money (Flutterwave simulator), as the demo user <code>{{demo_user}}</code>.</p>
-<button id="start-credits" type="button">Buy credits</button> <span class="error" id="credits-error"></span></section>{{/credits}}
+<button id="start-credits" type="button" data-token="{{demo_token}}">Buy credits</button> <span class="error" id="credits-error"></span></section>{{/credits}}
 {{#phone}}<section><h2>The USSD phone</h2><p><a id="phone" href="{{phone}}">Open the simulated phone</a> (Hubtel USSD).</p></section>{{/phone}}
 {{#console}}<section><h2>Console</h2><p><a id="console" href="{{console}}">Open the console</a></p></section>{{/console}}
 <section><h2>For developers</h2><ul>
 <li><a href="/openapi.json">API description (OpenAPI 3.1)</a></li>
 <li><a href="/healthz">/healthz</a>, <a href="/readyz">/readyz</a>, <a href="/metrics">/metrics</a></li>
 </ul></section>
-<script>
-async function start(id, url, body, token, pick) {
+<script src="/sandbox/index.js"></script>)";
+
+// The sandbox page's script (served: the pages' CSP runs no inline script).
+const char* kSandboxScript = R"(async function start(id, url, body, token, pick) {
   const err = document.getElementById(id + '-error');
   err.textContent = '';
   const headers = {'Content-Type': 'application/json'};
@@ -61,8 +63,8 @@ if (cv) cv.onclick = () => start('cvpdf', '/api/cv-pdf/sandbox-' + Date.now() + 
    summary: 'A sandbox CV.', experience: [], education: [], skills: ['C++'], languages: ['Kiswahili']}}, '', j => j.payment_page_url);
 const credits = document.getElementById('start-credits');
 if (credits) credits.onclick = () => start('credits', '/api/v1/verification-credits/topup', {packageId: 'pkg_10_credits'},
-  '{{demo_token}}', j => j.data && j.data.paymentUrl);
-</script>)";
+  credits.dataset.token, j => j.data && j.data.paymentUrl);
+)";
 
 // The standard Prometheus process metrics, read from /proc/self at each scrape.
 void processMetrics(Metrics& m) try {
@@ -131,7 +133,43 @@ Kernel::~Kernel() {
 
 // server.*, auth.*, admin.token
 HttpOptions Kernel::httpOptions() const {
-  return settings_.server;
+  HttpOptions o = settings_.server;
+  o.security.frameAncestors = settings_.pages.frameAncestors;
+  o.security.frameablePaths = settings_.pages.frameablePaths;
+  o.security.referrerPolicy = settings_.pages.referrerPolicy;
+  o.security.styleHash = pages_.styleHash();
+  return o;
+}
+
+// brand.* and pages.*: the layout, the catalogs, the logo's bytes.
+void Kernel::configurePages() {
+  const BrandSettings& b = settings_.brand;
+  if (!b.logo.empty()) {
+    std::ifstream f(b.logo, std::ios::binary);
+    if (!f) throw std::runtime_error("brand.logo: cannot read " + b.logo);
+    std::ostringstream os;
+    os << f.rdbuf();
+    logo_ = os.str();
+    if (logo_.empty() || logo_.size() > 512 * 1024)
+      throw std::runtime_error("brand.logo: " + b.logo + " is empty or larger than 512 KiB");
+    std::string ext = b.logo.substr(b.logo.rfind('.') + 1);
+    for (char& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    logoType_ = ext == "png"                    ? "image/png"
+                : ext == "jpg" || ext == "jpeg" ? "image/jpeg"
+                : ext == "svg"                  ? "image/svg+xml"
+                : ext == "webp"                 ? "image/webp"
+                                                : "";
+    if (logoType_.empty())
+      throw std::runtime_error("brand.logo: " + b.logo + " is not .png, .jpg, .svg or .webp");
+  }
+  PageOptions po;
+  po.brand = b;
+  po.hasLogo = !logo_.empty();
+  po.primaryColor = b.primaryColor;
+  po.headerColor = b.headerColor;
+  po.defaultLanguage = settings_.pages.defaultLanguage;
+  po.messagesDir = settings_.pages.messagesDir;
+  pages_.configure(po);
 }
 
 void Kernel::open() {
@@ -153,6 +191,7 @@ void Kernel::open() {
   services_.db = store_.get();
   services_.jobs = jobs_.get();
   services_.http = httpClient_.get();
+  configurePages();
   services_.pages = &pages_;
   services_.clock = clock_;
   services_.logger = &logger_;
@@ -172,6 +211,19 @@ void Kernel::open() {
   services_.brand = settings_.brand;
 
   plugins_.load(config_);
+  // Each plugin's catalogs also beside its library: <dir>/<short name>/messages, where the
+  // build (and a package) puts plugins/<short name>/messages (libmalipo_cvpdf.so: cvpdf).
+  for (const auto& pc : config_.plugins) {
+    std::string lib = pc.library, dir = ".", base = lib;
+    if (std::size_t slash = lib.rfind('/'); slash != std::string::npos) {
+      dir = lib.substr(0, slash);
+      base = lib.substr(slash + 1);
+    }
+    if (base.rfind("lib", 0) == 0) base = base.substr(3);
+    if (base.rfind("malipo_", 0) == 0) base = base.substr(7);
+    if (std::size_t dot = base.find('.'); dot != std::string::npos) base = base.substr(0, dot);
+    pages_.setPluginMessages(pc.name, dir + "/" + base + "/messages");
+  }
   plugins_.registerAll(services_);
   for (auto& p : plugins_.plugins()) {
     for (auto& prov : p.providers) payments_->addProvider(prov);
@@ -217,8 +269,24 @@ void Kernel::addKernelRoutes() {
     });
     return Response::text(200, openApi_, "application/json");
   });
-  if (!router_.match("GET", "/").route)
+  router_.add("GET", "/assets/refresh.js", [](const Request&) {
+    Response r = Response::text(200, PagesImpl::refreshScript(), "text/javascript; charset=utf-8");
+    r.header("Cache-Control", "public, max-age=300");
+    return r;
+  });
+  if (!logo_.empty())
+    router_.add("GET", "/brand/logo", [this](const Request&) {
+      Response r = Response::text(200, logo_, logoType_);
+      r.header("Cache-Control", "public, max-age=3600");
+      return r;
+    });
+  if (!router_.match("GET", "/").route) {
     router_.add("GET", "/", [this](const Request&) { return index(); });
+    if (settings_.sandbox)
+      router_.add("GET", "/sandbox/index.js", [](const Request&) {
+        return Response::text(200, kSandboxScript, "text/javascript; charset=utf-8");
+      });
+  }
   metrics_.describe("malipo_jobs", "jobs in the queue by state", "gauge");
   metrics_.describe("malipo_jobs_by_kind", "jobs waiting (queued), running and dead, by kind",
                     "gauge");

@@ -60,6 +60,7 @@ class Kernel {
   void addKernelRoutes();
   Response index();  // GET /: the sandbox page of flows, or a short JSON about the service
   HttpOptions httpOptions() const;
+  void configurePages();
 
   Config config_;
   KernelSettings settings_;  // config_.root as typed structs
@@ -71,6 +72,7 @@ class Kernel {
   std::once_flag openApiOnce_;
   std::string openApi_;  // GET /openapi.json, built at its first request
   PagesImpl pages_;
+  std::string logo_, logoType_;  // brand.logo, served at /brand/logo
   std::unique_ptr<HttpClientImpl> httpClient_;
   std::unique_ptr<Store> store_;
   std::unique_ptr<JobQueueImpl> jobs_;

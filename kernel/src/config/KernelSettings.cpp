@@ -173,12 +173,42 @@ Decl<K> declare() {
                              .oneOf({"viewer", "operator"}));
               })
       .object("brand", &K::brand, "who customers deal with: shown on pages and in messages",
-              [](Decl<Brand>& b) {
+              [](Decl<BrandSettings>& b) {
                 b.str("name", &Brand::name, "business name")
                     .str("support_phone", &Brand::supportPhone,
                          "support phone number shown to customers")
                     .str("support_email", &Brand::supportEmail,
-                         "support email address shown to customers");
+                         "support email address shown to customers")
+                    .str("logo", &BrandSettings::logo,
+                         "logo image file (PNG, JPEG, SVG or WebP, at most 512 KiB) shown in "
+                         "every page's header and served at /brand/logo (empty: the name only)")
+                    .path()
+                    .str("primary_color", &BrandSettings::primaryColor,
+                         "colour of buttons and links (#rgb or #rrggbb; it carries white text: "
+                         "keep a contrast of 4.5:1 or more)")
+                    .str("header_color", &BrandSettings::headerColor,
+                         "background of the page header (#rgb or #rrggbb; dark text on it)");
+              })
+      .object("pages", &K::pages, "customer pages: language, catalogs, framing",
+              [](Decl<PageSettings>& p) {
+                p.str("default_language", &PageSettings::defaultLanguage,
+                      "language when neither ?lang= nor Accept-Language names a supported one")
+                    .oneOf({"en", "sw", "fr"})
+                    .str("messages_dir", &PageSettings::messagesDir,
+                         "folder of the plugins' message catalogs: "
+                         "<dir>/<plugin>/messages/<lang>.json (empty: English texts built into "
+                         "the templates only)")
+                    .path()
+                    .list("frame_ancestors", &PageSettings::frameAncestors,
+                          "origins (scheme://host[:port]) allowed to frame the pages under "
+                          "frameable_paths; every other page refuses any frame",
+                          schema::str("origin"))
+                    .list("frameable_paths", &PageSettings::frameablePaths,
+                          "path prefixes of pages an integrator may frame (its origin in "
+                          "frame_ancestors)",
+                          schema::str("path prefix"))
+                    .str("referrer_policy", &PageSettings::referrerPolicy,
+                         "Referrer-Policy header of every answer (a handler's own wins)");
               })
       .object("jobs", &K::jobs, "durable job queue",
               [](Decl<JobsSettings>& j) {

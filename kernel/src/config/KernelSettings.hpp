@@ -37,10 +37,28 @@ struct LogSettings {
   std::string format = "text";
 };
 
+// brand.*: who customers deal with, and how the pages look.
+struct BrandSettings : Brand {
+  BrandSettings() : Brand{"Malipo", "", ""} {}
+  std::string logo;  // image file served at /brand/logo (empty: none)
+  std::string primaryColor = "#1a56db";
+  std::string headerColor = "#ffffff";
+};
+
+// pages.*: languages of the customer pages, catalogs, framing.
+struct PageSettings {
+  std::string defaultLanguage = "en";
+  std::string messagesDir;
+  std::vector<std::string> frameAncestors;
+  std::vector<std::string> frameablePaths;
+  std::string referrerPolicy = "same-origin";
+};
+
 struct KernelSettings {
   ServerSettings server;
   DatabaseSettings database;
-  Brand brand{"Malipo", "", ""};
+  BrandSettings brand;
+  PageSettings pages;
   JobsSettings jobs;
   PaymentOptions payments;
   LogSettings log;

@@ -13,6 +13,7 @@
 #include <Poco/Net/HTTPResponse.h>
 #include <Poco/StreamCopier.h>
 #include <Poco/TemporaryFile.h>
+#include <Poco/UUIDGenerator.h>
 
 #include <atomic>
 #include <chrono>
@@ -87,8 +88,12 @@ struct Row {
 
 class Kit {
  public:
-  Kit(Kernel& k, std::shared_ptr<PaymentProvider> provider, std::shared_ptr<KitProduct> product)
-      : k_(k), p_(std::move(provider)), shop_(std::move(product)) {
+  Kit(Kernel& k, std::shared_ptr<PaymentProvider> provider, std::shared_ptr<KitProduct> product,
+      std::string adminToken)
+      : k_(k),
+        p_(std::move(provider)),
+        shop_(std::move(product)),
+        adminToken_(std::move(adminToken)) {
     caps_ = p_->capabilities();
     currency_ = caps_.currencies.empty() ? "" : caps_.currencies[0];
   }
@@ -190,6 +195,7 @@ class Kit {
       how.txnId = first.txnId;
       return held(p.value(), how, "txn " + first.txnId + " again");
     });
+    refunds(paid);
     check("initiate timeout -> unknown -> janitor resolves", [&] {
       auto f = p_->sandboxFault("initiate_timeout", 1);
       if (!f.ok()) return fail("sandboxFault: " + f.error().internal);
@@ -238,6 +244,87 @@ class Kit {
 
  private:
   using Outcome = std::pair<bool, std::string>;
+  // Refunds, when the provider declares them, through the operator's API as an operator
+  // would ask (SDK 1.1): a partial refund (when partial ones are declared) asked twice with one
+  // Idempotency-Key is one refund; more than what is left is refused (422); the rest refunds
+  // the whole payment.
+  void refunds(const Payment& paid) {
+    if (caps_.refunds == RefundSupport::none) {
+      rows_.push_back({"refunds", "SKIP", "not declared (operators record manual refunds)"});
+      return;
+    }
+    std::int64_t first = caps_.refunds == RefundSupport::partial ? paid.amountMinor / 3 : 0;
+    if (first > 0) {
+      check("partial refund, same key twice -> one refund", [&] {
+        if (paid.id.empty()) return fail("no settled payment");
+        auto a = refund(paid, first, "kit-refund-1");
+        auto b = refund(paid, first, "kit-refund-1");
+        if (a.status != 201)
+          return fail("first ask answered " + std::to_string(a.status) + " " + a.body);
+        if (b.status != 200 && b.status != 201)
+          return fail("second ask answered " + std::to_string(b.status));
+        if (field(a.body, "id") != field(b.body, "id")) return fail("two refunds for one key");
+        if (!refundSettles(paid.id, field(a.body, "id")))
+          return fail("refund not succeeded: " + refundState(paid.id, field(a.body, "id")));
+        return pass(formatMajor(first, paid.currency) + " " + paid.currency + " refunded once");
+      });
+    }
+    check("refund above what is left -> 422", [&] {
+      if (paid.id.empty()) return fail("no settled payment");
+      auto a = refund(paid, paid.amountMinor - first + 1, "kit-refund-too-much");
+      if (a.status != 422) return fail("answered " + std::to_string(a.status) + " " + a.body);
+      return pass("");
+    });
+    check("refund of the rest -> refunded in full", [&] {
+      if (paid.id.empty()) return fail("no settled payment");
+      auto a = refund(paid, paid.amountMinor - first, "kit-refund-2");
+      if (a.status != 201) return fail("answered " + std::to_string(a.status) + " " + a.body);
+      if (!refundSettles(paid.id, field(a.body, "id")))
+        return fail("refund not succeeded: " + refundState(paid.id, field(a.body, "id")));
+      auto g = k_.payments().get(paid.id);
+      if (!g.ok() || g.value().refundedMinor != paid.amountMinor)
+        return fail("refunded " + std::to_string(g.ok() ? g.value().refundedMinor : -1) + " of " +
+                    std::to_string(paid.amountMinor));
+      return pass("");
+    });
+  }
+  HttpAnswer refund(const Payment& p, std::int64_t amountMinor, const std::string& key) {
+    Request r;
+    r.method = "POST";
+    r.path = "/admin/payments/" + p.id + "/refunds";
+    r.headers["Authorization"] = "Bearer " + adminToken_;
+    r.headers["Content-Type"] = "application/json";
+    r.headers["Idempotency-Key"] = key;
+    r.body = "{\"amount\": \"" + formatMajor(amountMinor, p.currency) +
+             "\", \"reason\": \"conformance kit\"}";
+    return send(k_.port(), r);
+  }
+  static std::string field(const std::string& json, const std::string& key) {
+    auto o = parseJsonObject(json);
+    return o ? o->optValue<std::string>(key, "") : "";
+  }
+  std::string refundState(const std::string& paymentId, const std::string& refundId) {
+    Request r;
+    r.method = "GET";
+    r.path = "/admin/payments/" + paymentId + "/refunds";
+    r.headers["Authorization"] = "Bearer " + adminToken_;
+    auto o = parseJsonObject(send(k_.port(), r).body);
+    if (!o || !o->getArray("refunds")) return "missing";
+    auto a = o->getArray("refunds");
+    for (std::size_t i = 0; i < a->size(); ++i) {
+      auto x = a->getObject(static_cast<unsigned>(i));
+      if (x && x->optValue<std::string>("id", "") == refundId)
+        return x->optValue<std::string>("status", "");
+    }
+    return "missing";
+  }
+  bool refundSettles(const std::string& paymentId, const std::string& refundId) {
+    return eventually([&] {
+      k_.payments().runJanitor();
+      return refundState(paymentId, refundId) == "succeeded";
+    });
+  }
+
   static Outcome pass(const std::string& d) { return {true, d}; }
   static Outcome fail(const std::string& d) { return {false, d}; }
   void check(const std::string& name, const std::function<Outcome()>& f) {
@@ -292,6 +379,7 @@ class Kit {
   Kernel& k_;
   std::shared_ptr<PaymentProvider> p_;
   std::shared_ptr<KitProduct> shop_;
+  std::string adminToken_;
   Capabilities caps_;
   std::string currency_;
   int seq_ = 0;
@@ -327,6 +415,9 @@ int main(int argc, char** argv) {
     if (name.empty()) return usage();
   }
   Poco::TemporaryFile db;
+  // The kit's own operator token, random per run.
+  std::string adminToken =
+      "kit-" + Poco::UUIDGenerator::defaultGenerator().createRandom().toString();
   std::string yaml =
       // The kit replays webhooks from loopback faster than any provider would: no rate limit
       // is what it tests.
@@ -337,6 +428,9 @@ int main(int argc, char** argv) {
       db.path() +
       "\"}\n"
       "auth: {jwt_secret: conformance-kit-secret-0123456789abcdef}\n"
+      "admin: {tokens: {conformance: {token: " +
+      adminToken +
+      "}}}\n"
       "jobs: {workers: 2, poll_interval_ms: 20}\n"
       "log: {level: error}\n"
       "sandbox: true\n"
@@ -358,7 +452,7 @@ int main(int argc, char** argv) {
     auto product = std::make_shared<KitProduct>();
     k.payments().addProduct(product);
     k.start();
-    Kit kit(k, provider, product);
+    Kit kit(k, provider, product, adminToken);
     kit.run();
     int rc = kit.report();
     k.shutdown();

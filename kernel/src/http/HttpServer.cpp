@@ -401,6 +401,7 @@ Response HttpServer::handle(Request& req, const RouteMatch& m, bool bodyTooLarge
     addCors(req, resp);
   }
   resp.header("X-Request-Id", req.requestId);
+  addSecurityHeaders(opts_.security, req.path, resp);
 
   double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();

@@ -17,6 +17,7 @@
 #include "http/MetricsRegistry.hpp"
 #include "http/RateLimiter.hpp"
 #include "http/RouterImpl.hpp"
+#include "http/SecurityHeaders.hpp"
 #include "malipo/clock.hpp"
 #include "malipo/log.hpp"
 
@@ -52,6 +53,7 @@ struct HttpOptions {
     std::string role = "operator";
   };
   std::map<std::string, AdminToken> adminTokens;
+  SecurityOptions security;  // pages.* (frame ancestors) and the layout's style hash
 };
 
 class HttpServer final : public HttpApp {

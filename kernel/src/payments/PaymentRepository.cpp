@@ -50,6 +50,7 @@ Payment rowToPayment(const Rows& r, std::size_t i) {
     p.customer.email = c->optValue<std::string>("email", "");
     p.customer.name = c->optValue<std::string>("name", "");
     p.customer.phone = c->optValue<std::string>("phone", "");
+    p.customer.country = c->optValue<std::string>("country", "");
   } catch (...) {
   }
   try {

@@ -17,6 +17,7 @@ std::string customerJson(const Customer& c) {
   o.set("email", c.email);
   o.set("name", c.name);
   o.set("phone", c.phone);
+  if (!c.country.empty()) o.set("country", c.country);
   std::ostringstream os;
   o.stringify(os);
   return os.str();
@@ -152,7 +153,14 @@ Result<Payment> PaymentService::create(const CreatePayment& request) {
   if (!product(req.product))
     return Error::make(ErrorCode::internal, "product '" + req.product + "' is not registered",
                        "Product unavailable.");
-  auto candidates = routeCandidates(providers_, req, breakers_, log_);
+  std::vector<std::string> unmet;
+  auto candidates = routeCandidates(providers_, req, breakers_, log_, &unmet);
+  // Only providers that need what the customer did not give could take it: say what is
+  // missing (and store nothing), so the product can ask for it.
+  if (candidates.empty() && !unmet.empty())
+    return Error::make(ErrorCode::invalidInput,
+                       "customer lacks " + joinFields(unmet) + " that the providers need",
+                       missingFieldsMessage(unmet));
   if (candidates.empty())
     return Error::make(ErrorCode::unavailable,
                        "no provider for " + req.currency +
@@ -341,7 +349,16 @@ Result<Payment> PaymentService::sync(const std::string& id) {
     return st.error();
   }
   breakers_.result(p.provider, true);
-  return apply(p, st.value(), "query");
+  auto applied = apply(p, st.value(), "query");
+  // The provider's word on when to ask again (SDK 1.1) replaces the kernel's schedule of
+  // checks for a payment still waiting (at most a day ahead).
+  int hint = st.value().retryAfterSeconds;
+  if (applied.ok() && st.value().state == ProviderStatus::State::pending && hint > 0)
+    store_.exec(
+        "UPDATE payments SET next_check_at = ? WHERE id = ? AND status IN ('created', 'pending', "
+        "'unknown')",
+        {clock_.nowMs() + std::min(hint, 86400) * 1000LL, p.id});
+  return applied;
 }
 
 Result<ProofOutcome> PaymentService::submitProof(const std::string& id, const std::string& text) {
@@ -513,6 +530,22 @@ std::vector<Payment> PaymentService::list(const std::string& status, int limit) 
 
 std::vector<PaymentEvent> PaymentService::events(const std::string& paymentId) {
   return PaymentRepository::events(store_, paymentId);
+}
+
+std::vector<std::string> PaymentService::requirements(const CreatePayment& draft) {
+  std::vector<std::string> unmet;
+  if (!routeCandidates(providers_, draft, breakers_, log_, &unmet).empty()) return {};
+  // None can take it as it is: what the preferred provider among those that would, with the
+  // customer's fields, still needs.
+  CreatePayment all = draft;
+  for (const auto& f : unmet) {
+    if (f == "msisdn" && all.customer.phone.empty()) all.customer.phone = "?";
+    if (f == "email" && all.customer.email.empty()) all.customer.email = "?";
+    if (f == "country" && all.customer.country.empty()) all.customer.country = "?";
+  }
+  auto candidates = routeCandidates(providers_, all, breakers_, log_);
+  if (candidates.empty()) return unmet;
+  return missingFields(candidates.front()->capabilities().needs, draft.customer);
 }
 
 Poco::JSON::Object PaymentService::toJson(const Payment& p) const {

@@ -68,6 +68,7 @@ class PaymentService final : public Payments {
   Result<std::string> prepareChannelSale(const std::string& product, const CatalogItem& item,
                                          const Customer& customer) override;
   Poco::JSON::Object toJson(const Payment& p) const override;
+  std::vector<std::string> requirements(const CreatePayment& draft) override;
 
   // Operator views and the janitor, public for the CLI and tests.
   std::vector<Payment> list(const std::string& status, int limit);

@@ -31,7 +31,8 @@ void CircuitBreakers::result(const std::string& provider, bool ok) {
 
 std::vector<std::shared_ptr<PaymentProvider>> routeCandidates(
     const std::map<std::string, std::shared_ptr<PaymentProvider>>& providers,
-    const CreatePayment& req, CircuitBreakers& breakers, Logger& log) {
+    const CreatePayment& req, CircuitBreakers& breakers, Logger& log,
+    std::vector<std::string>* unmet) {
   std::vector<std::string> names = req.providers;
   if (names.empty())
     for (const auto& kv : providers) names.push_back(kv.first);
@@ -45,6 +46,13 @@ std::vector<std::shared_ptr<PaymentProvider>> routeCandidates(
     bool channelOk = req.channel.empty() || std::find(caps.channels.begin(), caps.channels.end(),
                                                       req.channel) != caps.channels.end();
     if (!currencyOk || !channelOk) continue;
+    auto missing = missingFields(caps.needs, req.customer);
+    if (!missing.empty()) {
+      if (unmet)
+        for (const auto& f : missing)
+          if (std::find(unmet->begin(), unmet->end(), f) == unmet->end()) unmet->push_back(f);
+      continue;
+    }
     if (breakers.open(n)) {
       log.info("payments", "skipping provider " + n + ": circuit open");
       continue;
@@ -52,6 +60,33 @@ std::vector<std::shared_ptr<PaymentProvider>> routeCandidates(
     candidates.push_back(it->second);
   }
   return candidates;
+}
+
+std::vector<std::string> missingFields(const std::vector<std::string>& needs,
+                                       const Customer& customer) {
+  std::vector<std::string> out;
+  for (const auto& f : needs)
+    if (!customerHas(customer, f)) out.push_back(f);
+  return out;
+}
+
+std::string joinFields(const std::vector<std::string>& fields) {
+  std::string s;
+  for (const auto& f : fields) s += (s.empty() ? "" : ", ") + f;
+  return s;
+}
+
+std::string missingFieldsMessage(const std::vector<std::string>& fields) {
+  std::string s;
+  for (const auto& f : fields) {
+    std::string what = f == "msisdn"    ? "a phone number"
+                       : f == "email"   ? "an email address"
+                       : f == "country" ? "a country"
+                                        : f;
+    s += (s.empty() ? "" : " and ") + what;
+  }
+  s[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(s[0])));
+  return s + " is needed for this payment (missing: " + joinFields(fields) + ").";
 }
 
 }  // namespace malipo

@@ -38,9 +38,19 @@ class CircuitBreakers {
 
 // The providers that may start `req`, in preference order: `req.providers` (all loaded ones,
 // alphabetically, when empty), keeping those that are loaded, take the currency and channel,
-// and whose breaker is closed.
+// have what they need of the customer (Capabilities::needs), and whose breaker is closed.
+// `unmet` (when given) receives the customer fields the skipped providers needed, in the order
+// of preference, each once.
 std::vector<std::shared_ptr<PaymentProvider>> routeCandidates(
     const std::map<std::string, std::shared_ptr<PaymentProvider>>& providers,
-    const CreatePayment& req, CircuitBreakers& breakers, Logger& log);
+    const CreatePayment& req, CircuitBreakers& breakers, Logger& log,
+    std::vector<std::string>* unmet = nullptr);
+
+// The fields `customer` lacks of `needs`.
+std::vector<std::string> missingFields(const std::vector<std::string>& needs,
+                                       const Customer& customer);
+// "msisdn, email"; and the sentence a customer reads ("A phone number is needed …").
+std::string joinFields(const std::vector<std::string>& fields);
+std::string missingFieldsMessage(const std::vector<std::string>& fields);
 
 }  // namespace malipo

@@ -5,6 +5,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "http/PagesImpl.hpp"
 #include "plugins/KernelServices.hpp"
 #include "plugins/PluginManager.hpp"
 
@@ -835,15 +836,53 @@ std::int32_t httpSend(mlp_host* h, const mlp_rec* request, mlp_rec* out) noexcep
   });
 }
 
+// 1.1: pages. The plugin's own catalog (its name) and the requested language.
+std::string renderPluginPage(mlp_host* h, const In& i, const Poco::JSON::Object& data) {
+  if (auto* p = dynamic_cast<const PagesImpl*>(h->k->pages))
+    return p->renderPage(h->name, i.s(MLP_K_PAGE_LANG), i.s(MLP_K_PAGE_TITLE),
+                         i.s(MLP_K_PAGE_TEMPLATE), data, i.s(MLP_K_PAGE_HEAD));
+  return h->k->pages->render(i.s(MLP_K_PAGE_TITLE), i.s(MLP_K_PAGE_TEMPLATE), data,
+                             i.s(MLP_K_PAGE_HEAD));
+}
+
 std::int32_t pageRender(mlp_host* h, const mlp_rec* in, mlp_rec* out) noexcept {
   return hostCall(out, "page_render", [&] {
     In i(kernelApi(), in);
     auto data = parseJsonObject(i.s(MLP_K_PAGE_DATA));
     if (!data) data = new Poco::JSON::Object;
-    std::string html = h->k->pages->render(i.s(MLP_K_PAGE_TITLE), i.s(MLP_K_PAGE_TEMPLATE), *data,
-                                           i.s(MLP_K_PAGE_HEAD));
+    std::string html = renderPluginPage(h, i, *data);
     Out(kernelApi(), out).s(MLP_K_TEXT, html);
     return MLP_OK;
+  });
+}
+
+std::int32_t pageI18n(mlp_host* h, std::uint32_t op, const mlp_rec* in, mlp_rec* out) noexcept {
+  return hostCall(out, "page_i18n", [&]() -> std::int32_t {
+    In i(kernelApi(), in);
+    const Pages& pages = *h->k->pages;
+    const auto* impl = dynamic_cast<const PagesImpl*>(h->k->pages);
+    Out o(kernelApi(), out);
+    switch (op) {
+      case MLP_PAGEOP_LANGUAGE:
+        o.s(MLP_K_PAGE_LANG,
+            impl ? impl->negotiate(i.s(MLP_K_PAGE_LANG), i.s(MLP_K_PAGE_ACCEPT_LANGUAGE))
+                 : std::string("en"));
+        return MLP_OK;
+      case MLP_PAGEOP_TEXT: {
+        auto params = parseJsonObject(i.s(MLP_K_PAGE_DATA));
+        if (!params) params = new Poco::JSON::Object;
+        o.s(MLP_K_TEXT,
+            impl ? impl->textIn(h->name, i.s(MLP_K_PAGE_LANG), i.s(MLP_K_PAGE_KEY), *params)
+                 : pages.text(i.s(MLP_K_PAGE_LANG), i.s(MLP_K_PAGE_KEY), *params));
+        return MLP_OK;
+      }
+      case MLP_PAGEOP_MONEY:
+        o.s(MLP_K_TEXT,
+            pages.money(i.s(MLP_K_PAGE_LANG), i.i(MLP_K_PAGE_AMOUNT), i.s(MLP_K_PAGE_CURRENCY)));
+        return MLP_OK;
+      default:
+        return failWith(out, ErrorCode::invalidInput, "page_i18n: unknown operation");
+    }
   });
 }
 
@@ -914,6 +953,9 @@ std::int32_t paymentsCall(mlp_host* h, std::uint32_t op, const mlp_rec* inRec,
         abi::put(o, r);
         return MLP_OK;
       }
+      case MLP_PAYOP_REQUIREMENTS:
+        o.strs(MLP_K_CAP_REQUIRES, pay.requirements(abi::getCreate(in.child(MLP_K_CREATE))));
+        return MLP_OK;
       default:
         return failWith(out, ErrorCode::internal,
                         "unknown payments operation " + std::to_string(op));
@@ -966,6 +1008,7 @@ mlp_api_v1 makeApi() {
   a.job_enqueue = jobEnqueue;
   a.http_send = httpSend;
   a.page_render = pageRender;
+  a.page_i18n = pageI18n;  // 1.1: pages
   a.payments_call = paymentsCall;
   return a;
 }

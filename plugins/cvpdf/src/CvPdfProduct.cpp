@@ -11,6 +11,7 @@
 #include <Poco/UUIDGenerator.h>
 #include <phonenumbers/phonenumberutil.h>
 
+#include <ctime>
 #include <fstream>
 #include <sstream>
 
@@ -33,13 +34,11 @@ const char* kRefundedMessage =
     "This CV was refunded, so its download is no longer available. Contact support if you "
     "think this is a mistake.";
 
+// The catalog key of a request status's label.
 std::string statusLabel(const std::string& s) {
-  if (s == "pending_payment") return "Waiting for your payment";
-  if (s == kUnderReview) return "Payment received: under review";
-  if (s == "verifying_payment") return "Verifying your payment";
-  if (s == "generating_pdf") return "Payment confirmed: generating your PDF";
-  if (s == "completed") return "Completed";
-  if (s == "failed") return "Failed";
+  if (s == "pending_payment" || s == kUnderReview || s == "verifying_payment" ||
+      s == "generating_pdf" || s == "completed" || s == "failed")
+    return "status_" + s;
   return s;
 }
 
@@ -146,6 +145,10 @@ const Decl<CvPdfSettings>& CvPdfSettings::decl() {
           .integer("max_body_bytes", &C::maxBodyBytes, "largest initiate-ussd body")
           .range(1024, 1048576)
           .str("phone_region", &C::phoneRegion, "region for phone numbers without a country code")
+          .integer("utc_offset_minutes", &C::utcOffsetMinutes,
+                   "the customers' time zone as minutes east of UTC (180: East Africa Time), for "
+                   "the payment deadline on the payment page")
+          .range(-720, 840)
           .integer("status_cache_ms", &C::statusCacheMs,
                    "how long GET …/status may answer from memory (0: never)")
           .range(0, 10000)
@@ -254,17 +257,24 @@ Access CvPdfProduct::ownerAccess(const CvRequest& r) const {
 
 Access CvPdfProduct::access(const Request& req, const CvRequest& r) const {
   const std::string caller = req.userId.value_or("");
+  const std::string lang = host_.pages().language(req);
   if (r.userId.empty()) {
     // Anonymous: whoever holds the unguessable id. Personal data stays masked on its pages.
     Access a;
     a.allowed = true;
     a.client = caller.empty() ? "ip:" + req.clientIp : "user:" + caller;
+    a.lang = lang;
     return a;
   }
-  if (caller == r.userId) return ownerAccess(r);
+  if (caller == r.userId) {
+    Access a = ownerAccess(r);
+    a.lang = lang;
+    return a;
+  }
   Access a;
+  a.lang = lang;
   a.client = "user:" + r.userId;
-  a.denial = "This CV request belongs to another account. Sign in as its owner to open it.";
+  a.denial = tr(lang, "err_other_account");
   const std::string token = req.queryParam("access");
   if (token.empty()) return a;
   switch (checkLink(linkKey_, "page", r.id, r.userId, token, host_.clock().nowMs() / 1000)) {
@@ -274,7 +284,7 @@ Access CvPdfProduct::access(const Request& req, const CvRequest& r) const {
       a.denial.clear();
       break;
     case LinkCheck::expired:
-      a.denial = "This link has expired. Open your CV from your account again.";
+      a.denial = tr(lang, "err_link_expired");
       break;
     case LinkCheck::invalid:
       break;
@@ -395,24 +405,75 @@ Result<Payment> CvPdfProduct::newPayment(const CvRequest& r, const std::string& 
   return host_.payments().create(cp);
 }
 
-Response CvPdfProduct::page(int status, const std::string& title, const std::string& tmpl,
-                            const Poco::JSON::Object& data, bool refresh) {
+void CvPdfProduct::paymentGuide(Poco::JSON::Object& d, const Payment& p,
+                                const std::string& lang) const {
+  Poco::JSON::Object params;
+  params.set("vendor", p.action.vendor);
+  params.set("reference", p.action.reference.empty() ? p.id : p.action.reference);
+  params.set("amount", host_.pages().money(lang, p.amountMinor, p.currency));
+  params.set("ussd_code", p.action.ussdCode);
+  if (p.expiresAtMs > 0) {
+    std::time_t t = static_cast<std::time_t>(p.expiresAtMs / 1000 + s_.utcOffsetMinutes * 60);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char time[16], date[16];
+    std::strftime(time, sizeof time, "%H:%M", &tm);
+    std::strftime(date, sizeof date, "%d/%m/%Y", &tm);
+    params.set("time", std::string(time));
+    params.set("date", std::string(date));
+    d.set("deadline", host_.pages().text(lang, "deadline", params));
+  }
+  // Selcom takes every Tanzanian network: the steps of each (messages: net_<id>_steps, one
+  // step a line), the first open.
+  if (p.provider != "selcom") return;
+  Poco::JSON::Array networks;
+  static const char* ids[][2] = {{"mpesa", "M-Pesa"},
+                                 {"tigopesa", "Tigo Pesa"},
+                                 {"airtel", "Airtel Money"},
+                                 {"halopesa", "HaloPesa"}};
+  for (const auto& [id, name] : ids) {
+    Poco::JSON::Object::Ptr n = new Poco::JSON::Object;
+    n->set("id", std::string(id));
+    n->set("name", std::string(name));
+    n->set("open", networks.size() == 0);
+    Poco::JSON::Array steps;
+    std::string all = host_.pages().text(lang, std::string("net_") + id + "_steps", params);
+    std::size_t start = 0;
+    while (start <= all.size()) {
+      std::size_t end = all.find('\n', start);
+      if (end == std::string::npos) end = all.size();
+      if (end > start) steps.add(all.substr(start, end - start));
+      start = end + 1;
+    }
+    n->set("steps", steps);
+    networks.add(n);
+  }
+  d.set("networks", networks);
+  d.set("has_networks", true);
+}
+
+std::string CvPdfProduct::tr(const std::string& lang, const std::string& key) const {
+  return host_.pages().text(lang, key);
+}
+
+Response CvPdfProduct::page(const std::string& lang, int status, const std::string& titleKey,
+                            const std::string& tmpl, const Poco::JSON::Object& data, bool refresh) {
   Response r = Response::html(
-      status, host_.pages().render(title, tmpl, data,
-                                   refresh ? "<meta http-equiv=\"refresh\" content=\"5\">" : ""));
+      status, host_.pages().renderIn(lang, tr(lang, titleKey), tmpl, data,
+                                     refresh ? "<meta http-equiv=\"refresh\" content=\"5\">" : ""));
   r.header("Cache-Control", "no-store");
   // Page URLs may carry a signed link (?access=…): never hand them to another site.
   r.header("Referrer-Policy", "same-origin");
   return r;
 }
 
-Response CvPdfProduct::errorPage(int status, const std::string& title, const std::string& message,
-                                 const std::string& backUrl) {
+Response CvPdfProduct::errorPage(const std::string& lang, int status, const std::string& titleKey,
+                                 const std::string& message, const std::string& backUrl) {
   Poco::JSON::Object d;
-  d.set("title", title);
+  d.set("title", tr(lang, titleKey));
   d.set("message", message);
   if (!backUrl.empty()) d.set("back_url", backUrl);
-  return page(status, title, pages::kError, d);
+  return page(lang, status, titleKey, pages::kError, d);
 }
 
 bool CvPdfProduct::clientAllowed(const std::string& action, const std::string& client,
@@ -549,19 +610,22 @@ Response CvPdfProduct::initiate(const Request& req) {
 
 Response CvPdfProduct::paymentPage(const Request& req) {
   auto r = load(req.param("request_id"));
-  if (!r) return errorPage(404, "Not found", "This CV request does not exist.");
+  if (!r)
+    return errorPage(host_.pages().language(req), 404, "err_not_found_title",
+                     tr(host_.pages().language(req), "err_not_found"));
   Access a = access(req, *r);
-  if (!a.allowed) return errorPage(403, "Not your CV", a.denial);
+  if (!a.allowed) return errorPage(a.lang, 403, "err_not_yours_title", a.denial);
   auto pay = currentPayment(*r);
   if (r->status == "completed" || r->status == "generating_pdf" ||
       r->status == "verifying_payment" || r->status == kUnderReview)
     return Response::redirect(303, link(*r, "status-page", a));
-  if (!pay.ok()) return errorPage(502, "Payment unavailable", pay.error().external);
+  if (!pay.ok())
+    return errorPage(a.lang, 502, "err_unavailable_title", tr(a.lang, "err_unavailable"));
   const Payment& p = pay.value();
   // A payment that can no longer be paid: the status page offers a new one.
   if (finalUnpaid(p)) return Response::redirect(303, link(*r, "status-page", a));
   Poco::JSON::Object d;
-  d.set("amount", formatMajor(p.amountMinor, p.currency, true));
+  d.set("amount", host_.pages().money(a.lang, p.amountMinor, p.currency));
   d.set("currency", p.currency);
   d.set("has_ussd", !p.action.ussdCode.empty());
   d.set("ussd_code", p.action.ussdCode);
@@ -586,16 +650,19 @@ Response CvPdfProduct::paymentPage(const Request& req) {
   d.set("status_url", link(*r, "status-page", a));
   d.set("render_warning", PdfRenderer::unrenderableWarning(
                               renderer_->unrenderable(cvFromJson(r->cvJson))));  // issue 19
-  return page(200, "Pay for your CV", pages::kPayment, d);
+  paymentGuide(d, p, a.lang);
+  return page(a.lang, 200, "pay_title", pages::kPayment, d);
 }
 
 // Who may verify, and whether this request still takes an SMS: a refusal, or nothing.
 std::optional<Response> CvPdfProduct::verifyRefusal(const Request& req, std::optional<CvRequest>& r,
                                                     Access& a) {
   r = load(req.param("request_id"));
-  if (!r) return errorPage(404, "Not found", "This CV request does not exist.");
+  if (!r)
+    return errorPage(host_.pages().language(req), 404, "err_not_found_title",
+                     tr(host_.pages().language(req), "err_not_found"));
   a = access(req, *r);
-  if (!a.allowed) return errorPage(403, "Not your CV", a.denial);
+  if (!a.allowed) return errorPage(a.lang, 403, "err_not_yours_title", a.denial);
   if (r->status != "pending_payment" && r->status != "failed")
     return Response::redirect(303, link(*r, "status-page", a));
   // No SMS can confirm a payment that failed or expired: the status page starts a new one.
@@ -610,11 +677,11 @@ Response CvPdfProduct::verifyPage(int status, const CvRequest& r, const Access& 
   Poco::JSON::Object d;
   d.set("verify_url", link(r, "verify", a));
   d.set("payment_url", link(r, "payment-page", a));
-  d.set("amount", formatMajor(priceMinor_, currency_, true));
+  d.set("amount", host_.pages().money(a.lang, priceMinor_, currency_));
   d.set("currency", currency_);
   if (!error.empty()) d.set("error", error);
   if (!message.empty()) d.set("message", message.substr(0, 2000));
-  Response resp = page(status, "Verify your payment", pages::kVerify, d);
+  Response resp = page(a.lang, status, "verify_title", pages::kVerify, d);
   if (status == 429) resp.header("Retry-After", "600");
   return resp;
 }
@@ -634,19 +701,14 @@ Response CvPdfProduct::verifySubmit(const Request& req) {
   auto again = [&](int status, const std::string& error) {
     return verifyPage(status, *r, a, error, message);
   };
-  if (message.empty()) return again(400, "Paste the confirmation SMS you received after paying.");
-  if (message.size() > 2000)
-    return again(400, "That message is too long to be a confirmation SMS.");
+  if (message.empty()) return again(400, tr(a.lang, "err_sms_empty"));
+  if (message.size() > 2000) return again(400, tr(a.lang, "err_sms_too_long"));
   // Counted per request and client, so that someone else holding the id cannot use up the
   // owner's attempts; and per client across requests.
   if (attempts(r->id, a.client, "verify") >= s_.verifyMaxAttempts)
-    return again(429,
-                 "Too many verification attempts for this request. If you paid, contact support "
-                 "with your SMS; otherwise start a new request.");
+    return again(429, tr(a.lang, "err_too_many_verify"));
   if (!clientAllowed("verify", a.client, s_.verifyPerClientPerHour))
-    return again(
-        429,
-        "Too many verification attempts from your network. Please wait a while and try again.");
+    return again(429, tr(a.lang, "err_too_many_verify_network"));
   bool moved =
       updateRequest(
           r->id,
@@ -841,15 +903,17 @@ JobOutcome CvPdfProduct::onPaymentRefunded(const Payment& p, const Refund& refun
 
 Response CvPdfProduct::statusPage(const Request& req) {
   auto r = load(req.param("request_id"));
-  if (!r) return errorPage(404, "Not found", "This CV request does not exist.");
+  if (!r)
+    return errorPage(host_.pages().language(req), 404, "err_not_found_title",
+                     tr(host_.pages().language(req), "err_not_found"));
   Access a = access(req, *r);
-  if (!a.allowed) return errorPage(403, "Not your CV", a.denial);
+  if (!a.allowed) return errorPage(a.lang, 403, "err_not_yours_title", a.denial);
   Result<Payment> p = Error::make(ErrorCode::notFound, "not looked up");
   if (r->status != "completed" && r->status != "generating_pdf")
     p = currentPayment(*r);  // sync on read
   Poco::JSON::Object d;
   d.set("status", r->status);
-  d.set("status_label", statusLabel(r->status));
+  d.set("status_label", tr(a.lang, statusLabel(r->status)));
   bool inProgress = r->status == "verifying_payment" || r->status == "generating_pdf";
   d.set("in_progress", inProgress);
   if (!r->error.empty()) d.set("error", r->error);
@@ -864,7 +928,8 @@ Response CvPdfProduct::statusPage(const Request& req) {
   d.set("restart_url", link(*r, "restart", a));
   // Try again: a new payment when this one can no longer be paid, else another SMS.
   d.set("restart", r->status == "failed" && (!p.ok() || finalUnpaid(p.value())));
-  return page(200, "Your CV", pages::kStatus, d, inProgress || r->status == "pending_payment");
+  return page(a.lang, 200, "status_title", pages::kStatus, d,
+              inProgress || r->status == "pending_payment");
 }
 
 Response CvPdfProduct::statusJson(const Request& req) {
@@ -985,31 +1050,31 @@ Response CvPdfProduct::download(const Request& req) {
 
 Response CvPdfProduct::push(const Request& req) {
   auto r = load(req.param("request_id"));
-  if (!r) return errorPage(404, "Not found", "This CV request does not exist.");
+  if (!r)
+    return errorPage(host_.pages().language(req), 404, "err_not_found_title",
+                     tr(host_.pages().language(req), "err_not_found"));
   Access a = access(req, *r);
-  if (!a.allowed) return errorPage(403, "Not your CV", a.denial);
+  if (!a.allowed) return errorPage(a.lang, 403, "err_not_yours_title", a.denial);
   const std::string back = link(*r, "payment-page", a);
   std::string phone = normalisePhone(bodyField(req, "phone"));
   if (phone.empty())
-    return errorPage(400, "Invalid number", "Enter a valid mobile money number, e.g. 0754 123 456.",
+    return errorPage(a.lang, 400, "err_invalid_number_title", tr(a.lang, "err_invalid_number"),
                      back);
   // Per request and client, and per client across requests: prompts go to someone's phone.
   auto tooMany = [&](const std::string& message) {
-    Response resp = errorPage(429, "Too many payment prompts", message, back);
+    Response resp = errorPage(a.lang, 429, "err_too_many_prompts_title", message, back);
     resp.header("Retry-After", "600");
     return resp;
   };
   if (attempts(r->id, a.client, "push") >= s_.pushMaxPerRequest)
-    return tooMany("Too many payment prompts for this request. Pay from the USSD menu instead.");
+    return tooMany(tr(a.lang, "err_too_many_prompts"));
   if (!clientAllowed("push", a.client, s_.pushPerClientPerHour))
-    return tooMany(
-        "Too many payment prompts from your network. Please wait a while, or pay from the USSD "
-        "menu.");
+    return tooMany(tr(a.lang, "err_too_many_prompts_network"));
   countAttempt(r->id, a.client, "push");
   auto res = host_.payments().requestPush(r->paymentId, phone);
   if (!res.ok()) {
-    Response resp =
-        errorPage(httpStatus(res.error().code), "Prompt not sent", res.error().external, back);
+    Response resp = errorPage(a.lang, httpStatus(res.error().code), "err_prompt_not_sent_title",
+                              res.error().external, back);
     if (res.error().retryAfterSeconds > 0)
       resp.header("Retry-After", std::to_string(res.error().retryAfterSeconds));
     return resp;
@@ -1019,9 +1084,11 @@ Response CvPdfProduct::push(const Request& req) {
 
 Response CvPdfProduct::restart(const Request& req) {
   auto r = load(req.param("request_id"));
-  if (!r) return errorPage(404, "Not found", "This CV request does not exist.");
+  if (!r)
+    return errorPage(host_.pages().language(req), 404, "err_not_found_title",
+                     tr(host_.pages().language(req), "err_not_found"));
   Access a = access(req, *r);
-  if (!a.allowed) return errorPage(403, "Not your CV", a.denial);
+  if (!a.allowed) return errorPage(a.lang, 403, "err_not_yours_title", a.denial);
   if (r->status != "failed") return Response::redirect(303, link(*r, "status-page", a));
   auto old = host_.payments().get(r->paymentId);
   if (old.ok() && !isFinal(old.value().status))
@@ -1030,7 +1097,8 @@ Response CvPdfProduct::restart(const Request& req) {
     return Response::redirect(303, link(*r, "status-page", a));
   auto pay = newPayment(*r, "", false);
   if (!pay.ok())
-    return errorPage(502, "Payment unavailable", pay.error().external, link(*r, "status-page", a));
+    return errorPage(a.lang, 502, "err_unavailable_title", tr(a.lang, "err_unavailable"),
+                     link(*r, "status-page", a));
   std::int64_t moved = updateRequest(r->id,
                                      "UPDATE cv_requests SET status = 'pending_payment', "
                                      "error = '', payment_id = ?, verify_attempts = 0, "

@@ -36,10 +36,11 @@ struct CvRequest {
 // Who is asking about one request.
 struct Access {
   bool allowed = false;
-  bool owner = false;  // the signed-in owner (JWT or signed page link): may see personal data
-  std::string token;   // signed page link carried in every link of the pages ("": none needed)
-  std::string client;  // rate-limit key: "user:<sub>" or "ip:<address>"
-  std::string denial;  // when !allowed: what to tell them
+  bool owner = false;       // the signed-in owner (JWT or signed page link): may see personal data
+  std::string token;        // signed page link carried in every link of the pages ("": none needed)
+  std::string client;       // rate-limit key: "user:<sub>" or "ip:<address>"
+  std::string denial;       // when !allowed: what to tell them (in `lang`)
+  std::string lang = "en";  // the customer's language (?lang=, Accept-Language, the default)
 };
 
 // The plugin's settings. Each member's initializer is its default; decl() names each key,
@@ -52,6 +53,7 @@ struct CvPdfSettings {
   int maxPages = 5;
   std::size_t maxBodyBytes = 65536;
   std::string phoneRegion = "TZ";
+  int utcOffsetMinutes = 180;  // the customers' clock (EAT), for the payment deadline
   std::int64_t statusCacheMs = 1000;
   int verifyRetries = 3;
   std::int64_t verifyBackoffMs = 10000;
@@ -116,10 +118,14 @@ class CvPdfProduct final : public Product {
   // Every change of a request goes through here, so the status cache never outlives it.
   std::int64_t updateRequest(const std::string& id, const std::string& sql, const Params& params);
   Result<Payment> newPayment(const CvRequest& r, const std::string& phone, bool push);
-  Response page(int status, const std::string& title, const std::string& tmpl,
-                const Poco::JSON::Object& data, bool refresh = false);
-  Response errorPage(int status, const std::string& title, const std::string& message,
-                     const std::string& backUrl = {});
+  // Pages in `lang`: the title is a catalog key (messages/<lang>.json).
+  Response page(const std::string& lang, int status, const std::string& titleKey,
+                const std::string& tmpl, const Poco::JSON::Object& data, bool refresh = false);
+  Response errorPage(const std::string& lang, int status, const std::string& titleKey,
+                     const std::string& message, const std::string& backUrl = {});
+  std::string tr(const std::string& lang, const std::string& key) const;
+  // The payment page's per-network steps and deadline (messages: net_*).
+  void paymentGuide(Poco::JSON::Object& d, const Payment& p, const std::string& lang) const;
   // Per client and hour, across requests (counts this call).
   bool clientAllowed(const std::string& action, const std::string& client, std::int64_t perHour);
   std::string url(const std::string& requestId, const std::string& leaf) const;

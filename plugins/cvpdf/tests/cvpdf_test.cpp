@@ -187,7 +187,7 @@ TEST_P(CvPdfTest, PastedProofCompletesAndDownloads) {
   EXPECT_EQ(status(rid), "pending_payment");
   auto pageResp = http(port_, "GET", "/api/cv-pdf/" + rid + "/payment-page");
   EXPECT_EQ(pageResp.status, 200);
-  EXPECT_NE(pageResp.body.find("1000 TZS"), std::string::npos);
+  EXPECT_NE(pageResp.body.find("TSh 1,000"), std::string::npos);
   EXPECT_NE(pageResp.body.find("/verify"), std::string::npos);
   EXPECT_EQ(http(port_, "GET", "/api/cv-pdf/" + rid + "/download").status, 409);
   std::string txn = payInSim(rid);

@@ -23,7 +23,7 @@ const std::string kBase = "/sandbox/flutterwave";
 const char* kLog = "flutterwave-sim";
 
 const char* kCheckoutTemplate = R"(<div class="card">
-{{#logo}}<p><img src="{{logo}}" alt="" style="max-height:3rem"></p>{{/logo}}
+{{#logo}}<p><img class="logo-sm" src="{{logo}}" alt=""></p>{{/logo}}
 <p class="muted">Flutterwave sandbox checkout: test cards only, no money moves.</p>
 <h1>{{title}}</h1>
 {{#description}}<p>{{description}}</p>{{/description}}

@@ -20,27 +20,30 @@ const char* kReturnPath = "/payments/flutterwave/return";
 const int kMaxHintsPerPayment = 5;
 const std::int64_t kRetentionMs = 30LL * 24 * 3600 * 1000;
 
-// The result page. Values reach the script through data-* attributes (HTML-escaped by
-// {{…}} and decoded by the browser), never by pasting text into JavaScript. `outcome` is
-// what the page shows (succeeded, failed, held, cancelled, pending, timeout); `status` is the
-// payment's state in Malipo.
+// The result page, in the customer's language (messages/<lang>.json, {{t.key}}). Values reach
+// the script (/payments/flutterwave/return.js: no inline script, the page's CSP allows only
+// this origin's) through data-* attributes (HTML-escaped by {{…}} and decoded by the browser),
+// never by pasting text into JavaScript. `outcome` is what the page shows (succeeded, failed,
+// held, cancelled, pending, timeout); `status` is the payment's state in Malipo.
 const char* kReturnTemplate =
     R"(<div class="card" id="flw-result" data-status="{{status}}" data-outcome="{{outcome}}" data-tx-ref="{{tx_ref}}" data-final="{{final}}" data-target-origin="{{target_origin}}">
-{{#succeeded}}<h1>Payment received</h1><p class="ok">Thank you: your payment is confirmed.</p>{{/succeeded}}
-{{#failed}}<h1>Payment not completed</h1><p class="error">{{reason}}</p><p class="muted">Nothing was taken for this payment. You can go back and try again.</p>{{/failed}}
-{{#cancelled}}<h1>Payment cancelled</h1><p class="muted" id="flw-cancelled">You cancelled the payment on Flutterwave's page and no money has reached us. You can go back and try again; if you did pay after all, it is confirmed automatically and you are not charged twice.</p>{{/cancelled}}
-{{#held}}<h1>Payment under review</h1><p class="ok" id="flw-held">Your payment was received and is under review: our team checks it before it is confirmed. You do not need to pay again.</p>
-<p id="flw-support">Questions? Contact {{support_name}} and quote the reference <strong>{{tx_ref}}</strong>.</p>
-{{#support_phone}}<p>Phone: <a href="tel:{{support_phone}}">{{support_phone}}</a></p>{{/support_phone}}{{#support_email}}<p>Email: <a href="mailto:{{support_email}}">{{support_email}}</a></p>{{/support_email}}{{/held}}
-{{#pending}}<h1>Confirming your payment…</h1><p class="muted">We are waiting for Flutterwave to confirm it. This page checks again every {{refresh_seconds}} seconds; you can also close it, nothing is lost.</p>{{/pending}}
-{{#timeout}}<h1>Not confirmed yet</h1><p class="muted" id="flw-timeout">Flutterwave has not confirmed this payment yet, so this page stopped checking. If you paid, the payment is confirmed automatically and you are not charged twice; if you did not finish paying, go back and try again.</p>
-<p><a class="btn secondary" id="flw-check-again" href="{{check_again_url}}">Check again</a></p>{{/timeout}}
-<dl><dt>Amount</dt><dd>{{amount}} {{currency}}</dd><dt>Reference</dt><dd id="flw-reference">{{tx_ref}}</dd><dt>Status</dt><dd>{{status_label}}</dd></dl>
+{{#succeeded}}<h1>{{t.paid_title}}</h1><p class="ok">{{t.paid_text}}</p>{{/succeeded}}
+{{#failed}}<h1>{{t.failed_title}}</h1><p class="error">{{reason}}</p><p class="muted">{{t.failed_text}}</p>{{/failed}}
+{{#cancelled}}<h1>{{t.cancelled_title}}</h1><p class="muted" id="flw-cancelled">{{t.cancelled_text}}</p>{{/cancelled}}
+{{#held}}<h1>{{t.held_title}}</h1><p class="ok" id="flw-held">{{t.held_text}}</p>
+<p id="flw-support">{{t.held_support}} <strong>{{tx_ref}}</strong></p>
+{{#support_phone}}<p>{{t.kernel_call}}: <a href="tel:{{support_phone}}">{{support_phone}}</a></p>{{/support_phone}}{{#support_email}}<p>{{t.kernel_email}}: <a href="mailto:{{support_email}}">{{support_email}}</a></p>{{/support_email}}{{/held}}
+{{#pending}}<h1>{{t.pending_title}}</h1><p class="muted">{{t.pending_text}}</p>{{/pending}}
+{{#timeout}}<h1>{{t.timeout_title}}</h1><p class="muted" id="flw-timeout">{{t.timeout_text}}</p>
+<p><a class="btn secondary" id="flw-check-again" href="{{check_again_url}}">{{t.check_again}}</a></p>{{/timeout}}
+<dl><dt>{{t.amount}}</dt><dd id="flw-amount">{{amount}}</dd><dt>{{t.reference}}</dt><dd id="flw-reference">{{tx_ref}}</dd><dt>{{t.status}}</dt><dd>{{status_label}}</dd></dl>
 {{#continue_url}}<p><a class="btn" id="flw-continue" href="{{continue_url}}" target="_top">{{continue_label}}</a></p>{{/continue_url}}
-{{^continue_url}}<p class="muted" id="flw-close-hint">You can close this page now and go back to the app.</p><p><button class="btn" type="button" id="flw-close">Close</button></p>{{/continue_url}}
+{{^continue_url}}<p class="muted" id="flw-close-hint">{{t.close_hint}}</p><p><button class="btn" type="button" id="flw-close">{{t.close}}</button></p>{{/continue_url}}
 </div>
-<script>
-(function () {
+<script src="/payments/flutterwave/return.js"></script>)";
+
+// The return page's script: tells the opener or framing page the result (postMessage).
+const char* kReturnScript = R"((function () {
   var el = document.getElementById('flw-result');
   if (!el) return;
   var d = el.dataset;
@@ -60,7 +63,7 @@ const char* kReturnTemplate =
   var go = document.getElementById('flw-continue');
   if (go && d.outcome === 'succeeded' && window.top === window && !window.opener) setTimeout(function () { window.location.assign(go.href); }, 2500);
 })();
-</script>)";
+)";
 
 // Escapes text for an HTML attribute we write ourselves (the refresh URL in <head>).
 std::string escapeAttribute(const std::string& in) {
@@ -87,7 +90,7 @@ std::string escapeAttribute(const std::string& in) {
 }
 
 const char* kNotFoundTemplate =
-    R"(<div class="card"><h1>Payment not found</h1><p class="error">{{message}}</p></div>)";
+    R"(<div class="card"><h1>{{t.not_found_title}}</h1><p class="error">{{message}}</p></div>)";
 
 }  // namespace
 
@@ -186,7 +189,7 @@ Capabilities FlutterwaveProvider::capabilities() const {
   Capabilities c;
   c.currencies = cfg_.currencies;
   c.channels = {"redirect"};
-  c.requires = {};  // customers without an email get a placeholder address
+  c.needs = {};  // customers without an email get a placeholder address
   c.refunds = RefundSupport::partial;
   return c;
 }
@@ -423,6 +426,16 @@ void FlutterwaveProvider::routes(Router& router) {
   options.name = kReturnPath;
   router.add(
       "GET", kReturnPath, [this](const Request& req) { return returnPage(req); }, options);
+  RouteOptions script;
+  script.name = "/payments/flutterwave/return.js";
+  router.add(
+      "GET", "/payments/flutterwave/return.js",
+      [](const Request&) {
+        Response r = Response::text(200, kReturnScript, "text/javascript; charset=utf-8");
+        r.header("Cache-Control", "public, max-age=300");
+        return r;
+      },
+      script);
 }
 
 bool FlutterwaveProvider::claimReturnCheck(const std::string& paymentId) {
@@ -448,14 +461,16 @@ Response FlutterwaveProvider::returnPage(const Request& req) {
   // sees "cancelled", not an endless "confirming"), and the state shown is the payment's after
   // asking Flutterwave, at most once per check interval whatever the number of loads.
   std::string txRef = req.queryParam("tx_ref", req.queryParam("txRef"));
+  const Pages& pages = host_.pages();
+  const std::string lang = pages.language(req);
+  auto t = [&](const std::string& key) { return pages.text(lang, key); };
   auto notFound = [&](int status, const std::string& message) {
     Poco::JSON::Object data;
     data.set("message", message);
     return Response::html(status,
-                          host_.pages().render("Payment not found", kNotFoundTemplate, data));
+                          pages.renderIn(lang, t("not_found_title"), kNotFoundTemplate, data));
   };
-  if (txRef.empty() || txRef.size() > 100)
-    return notFound(400, "This link has no payment reference.");
+  if (txRef.empty() || txRef.size() > 100) return notFound(400, t("not_found_no_reference"));
   Result<Payment> got = Error::make(ErrorCode::notFound, "not checked");
   if (claimReturnCheck(txRef)) {
     got = host_.payments().sync(txRef);
@@ -466,8 +481,7 @@ Response FlutterwaveProvider::returnPage(const Request& req) {
   // Not checked now (checked moments ago, or the check failed): the stored state, which the
   // kernel's sync on read refreshes in the background when it is stale.
   if (!got.ok()) got = host_.payments().get(txRef);
-  if (!got.ok() || got.value().provider != name())
-    return notFound(404, "We could not find this payment.");
+  if (!got.ok() || got.value().provider != name()) return notFound(404, t("not_found_text"));
   const Payment& p = got.value();
 
   std::string returned = req.queryParam("status");
@@ -524,38 +538,34 @@ Response FlutterwaveProvider::returnPage(const Request& req) {
   data.set("timeout", timeout);
   data.set("refresh_seconds", cfg_.refreshSeconds);
   data.set("check_again_url", self(0));
-  data.set("reason", p.failureReason.empty() ? std::string("The payment was not completed.")
-                                             : p.failureReason);
-  data.set("status_label", succeeded   ? "Paid"
-                           : held      ? "Received, under review"
-                           : failed    ? "Not completed"
-                           : cancelled ? "Cancelled"
-                                       : "Waiting for confirmation");
-  data.set("support_name",
-           brand.name.empty() ? std::string("our support team") : brand.name + " support");
+  // The provider's reason is English (Flutterwave's words): shown as is, after our own line.
+  data.set("reason", p.failureReason.empty() ? t("failed_reason") : p.failureReason);
+  data.set("status_label", t(succeeded   ? "label_paid"
+                             : held      ? "label_held"
+                             : failed    ? "label_failed"
+                             : cancelled ? "label_cancelled"
+                                         : "label_pending"));
   if (!brand.supportPhone.empty()) data.set("support_phone", brand.supportPhone);
   if (!brand.supportEmail.empty()) data.set("support_email", brand.supportEmail);
-  data.set("amount", formatMajor(p.amountMinor, p.currency));
+  data.set("amount", pages.money(lang, p.amountMinor, p.currency));
   data.set("currency", p.currency);
   if (!back.empty()) {
     data.set("continue_url", appendQuery(back, {{"payment_id", p.id}, {"status", status}}));
-    data.set("continue_label",
-             succeeded ? std::string("Continue")
-                       : "Back to " + (brand.name.empty() ? std::string("the app") : brand.name));
+    data.set("continue_label", t(succeeded ? "continue" : "back_to_app"));
   }
-  std::string title = succeeded   ? "Payment received"
-                      : failed    ? "Payment not completed"
-                      : held      ? "Payment under review"
-                      : cancelled ? "Payment cancelled"
-                      : timeout   ? "Not confirmed yet"
-                                  : "Confirming payment";
+  std::string title = t(succeeded   ? "paid_title"
+                        : failed    ? "failed_title"
+                        : held      ? "held_title"
+                        : cancelled ? "cancelled_title"
+                        : timeout   ? "timeout_title"
+                                    : "pending_title");
   // While pending, reload (each load may verify again, at most once per check interval), a
   // bounded number of times: then the page says so and offers "Check again" and the way back.
   std::string head = pending ? "<meta http-equiv=\"refresh\" content=\"" +
                                    std::to_string(cfg_.refreshSeconds) +
                                    ";url=" + escapeAttribute(self(check + 1)) + "\">"
                              : "";
-  Response r = Response::html(200, host_.pages().render(title, kReturnTemplate, data, head));
+  Response r = Response::html(200, pages.renderIn(lang, title, kReturnTemplate, data, head));
   r.header("Cache-Control", "no-store");
   return r;
 }

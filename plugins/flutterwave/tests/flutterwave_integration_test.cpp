@@ -285,8 +285,14 @@ TEST_P(FlutterwaveTest, SuccessByReturnUrlWhenTheWebhookIsLost) {
   EXPECT_NE(page.body.find("Payment received"), std::string::npos) << page.body;
   EXPECT_NE(page.body.find("data-status=\"succeeded\""), std::string::npos);
   EXPECT_NE(page.body.find("data-tx-ref=\"" + id + "\""), std::string::npos);
-  EXPECT_NE(page.body.find("window.parent.postMessage"), std::string::npos);
-  EXPECT_NE(page.body.find("source: 'malipo', provider: 'flutterwave'"), std::string::npos);
+  // The script is a served file (the page's CSP runs no inline script).
+  EXPECT_NE(page.body.find("<script src=\"/payments/flutterwave/return.js\"></script>"),
+            std::string::npos);
+  EXPECT_EQ(page.body.find("<script>"), std::string::npos);
+  auto script = http(port_, "GET", "/payments/flutterwave/return.js");
+  EXPECT_EQ(script.status, 200);
+  EXPECT_NE(script.body.find("window.parent.postMessage"), std::string::npos);
+  EXPECT_NE(script.body.find("source: 'malipo', provider: 'flutterwave'"), std::string::npos);
   EXPECT_EQ(page.body.find("http-equiv=\"refresh\""), std::string::npos);  // final: no reload
   EXPECT_NE(page.body.find("id=\"flw-continue\""), std::string::npos);
   EXPECT_NE(

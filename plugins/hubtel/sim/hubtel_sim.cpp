@@ -23,7 +23,7 @@ const char* kLog = "hubtel-sim";
 const char* kPhoneTemplate = R"(<div class="card">
 <h1>USSD phone</h1>
 <p class="muted">Hubtel sandbox: dial the code, read the menu, type your answer. No money moves.</p>
-<pre id="screen" aria-live="polite" style="white-space:pre-wrap;min-height:8em;border:1px solid #ccc;padding:.75em;background:#f8f8f8">{{screen}}</pre>
+<pre id="screen" class="screen" aria-live="polite">{{screen}}</pre>
 {{#error}}<p class="error" role="alert" id="error">{{error}}</p>{{/error}}
 <form method="post" action="{{action}}" id="phone">
 <input type="hidden" name="session" id="session" value="{{session}}">

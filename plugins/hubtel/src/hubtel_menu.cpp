@@ -245,4 +245,36 @@ Reply addToCart(const Texts& texts, const std::string& itemName, std::int64_t qt
   return r;
 }
 
+Texts localized(const Texts& configured, const Pages& pages, const std::string& lang) {
+  static const Texts builtIn;
+  Texts out = configured;
+  auto pick = [&](std::string Texts::*m, const std::string& key) {
+    if (configured.*m != builtIn.*m) return;  // the operator's own text
+    std::string t = pages.text(lang, "ussd_" + key);
+    if (!t.empty() && t != "ussd_" + key) out.*m = t;
+  };
+  pick(&Texts::mainLabel, "main_label");
+  pick(&Texts::itemFormat, "item_format");
+  pick(&Texts::balanceEntry, "balance_entry");
+  pick(&Texts::balanceEntryProduct, "balance_entry_product");
+  pick(&Texts::exitEntry, "exit_entry");
+  pick(&Texts::moreEntry, "more_entry");
+  pick(&Texts::quantityPrompt, "quantity_prompt");
+  pick(&Texts::quantityLabel, "quantity_label");
+  pick(&Texts::confirmPrompt, "confirm_prompt");
+  pick(&Texts::confirmLabel, "confirm_label");
+  pick(&Texts::checkoutMessage, "checkout_message");
+  pick(&Texts::checkoutLabel, "checkout_label");
+  pick(&Texts::balanceLabel, "balance_label");
+  pick(&Texts::goodbye, "goodbye");
+  pick(&Texts::cancelled, "cancelled");
+  pick(&Texts::invalidChoice, "invalid_choice");
+  pick(&Texts::invalidQuantity, "invalid_quantity");
+  pick(&Texts::noItems, "no_items");
+  pick(&Texts::itemGone, "item_gone");
+  pick(&Texts::balanceUnavailable, "balance_unavailable");
+  pick(&Texts::unsupported, "unsupported");
+  return out;
+}
+
 }  // namespace malipo::hubtel

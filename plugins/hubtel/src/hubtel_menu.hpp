@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "hubtel_wire.hpp"
+#include "malipo/pages.hpp"
 #include "malipo/payments.hpp"
 
 namespace malipo::hubtel {
@@ -53,6 +54,10 @@ struct Texts {
   std::string unsupported =
       "This service does not offer that here. Please dial the code to use it.";
 };
+
+// `configured` with every text still at its built-in (English) default replaced by the
+// catalog's `ussd_<setting>` in `lang` (messages/<lang>.json): an operator's own text wins.
+Texts localized(const Texts& configured, const Pages& pages, const std::string& lang);
 
 // Where a session is. Encoded into ClientState (and the session row) as
 //   "M<page>" | "Q|<product>|<item id>" | "C|<product>|<qty>|<item id>".

@@ -120,6 +120,9 @@ const Decl<Config>& Config::decl() {
           .str("rate_limit_bucket", &C::rateLimitBucket,
                "server rate-limit bucket for the interaction route (Hubtel calls from few "
                "addresses)")
+          .str("language", &C::language,
+               "language of the USSD texts left at their defaults: en, sw or fr (empty: the "
+               "kernel's pages.default_language); from messages/<lang>.json")
           .object("texts", &C::texts,
                   "what the customer reads; {placeholders}: name, price, currency, qty, total, "
                   "max, product",
@@ -253,6 +256,10 @@ std::vector<Migration> HubtelProvider::migrations() const {
 }
 
 void HubtelProvider::start() {
+  // The menu in the configured language (texts an operator set stay as set).
+  const std::string lang =
+      cfg_.language.empty() ? host_.pages().language(Request{}) : cfg_.language;
+  cfg_.texts = localized(cfg_.texts, host_.pages(), lang);
   if (cfg_.interactionPath.empty() || cfg_.interactionPath[0] != '/')
     throw std::runtime_error("interaction_path must start with '/'");
   for (const auto& url : {cfg_.callbackUrl, cfg_.statusBaseUrl})

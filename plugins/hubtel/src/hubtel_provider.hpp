@@ -77,6 +77,7 @@ struct Config {
   int timeoutMs = 10000;
   std::string rateLimitBucket = "webhooks";
   Texts texts;
+  std::string language;  // of the USSD texts: en, sw, fr ("": the kernel's default language)
   // Simulator (sandbox only).
   std::vector<std::string> simStatusAllowedIps{"127.0.0.1", "::1"};
   std::string simOperator = "mtn", simServiceCode = "*713#";

@@ -220,6 +220,23 @@ TEST_P(HubtelTest, InitiationShowsTheMainMenuBuiltFromCatalogs) {
 
 // A configured package without a name is labelled "<credits> credits" (the credits plugin's
 // documented default), not with an empty name.
+// Issue 20: the menu in the configured language (messages/<lang>.json); a text the operator
+// set stays as set.
+TEST_P(HubtelTest, TheMenuSpeaksTheConfiguredLanguage) {
+  SKIP_WITHOUT_ENGINE();
+  boot("      language: sw\n      texts: {more_entry: Endelea}\n");
+  Screen s;
+  std::string id = dial(&s);
+  EXPECT_EQ(s.message(),
+            "Malipo\n1. 10 credits - GHS 10.00\n2. 25 credits - GHS 25.00\n3. 50 credits - GHS "
+            "50.00\n4. Angalia salio langu\n0. Toka");
+  EXPECT_EQ(str(s.reply, "Label"), "Menyu Kuu");
+  Screen q = answer(id, "1");
+  EXPECT_NE(q.message().find("Weka idadi (1-"), std::string::npos) << q.message();
+  Screen bad = answer(id, "abc");
+  EXPECT_NE(bad.message().find("Idadi si sahihi."), std::string::npos) << bad.message();
+}
+
 TEST_P(HubtelTest, AConfiguredPackageWithoutANameIsLabelledByItsCredits) {
   SKIP_WITHOUT_ENGINE();
   boot(

@@ -63,9 +63,9 @@ const char* kPayPage = R"(<div class="card">
 </div>
 {{#pending}}
 <form class="card" method="post" action="{{action}}">
-<p><label><input type="radio" name="outcome" value="paid" checked style="width:auto"> Pay</label><br>
-<label><input type="radio" name="outcome" value="decline" style="width:auto"> Decline</label><br>
-<label><input type="radio" name="outcome" value="never_paid" style="width:auto"> Ignore the prompt (never pay)</label></p>
+<p><label><input type="radio" name="outcome" value="paid" checked> Pay</label><br>
+<label><input type="radio" name="outcome" value="decline"> Decline</label><br>
+<label><input type="radio" name="outcome" value="never_paid"> Ignore the prompt (never pay)</label></p>
 <p><label>Amount actually paid ({{currency}})<br><input name="amount" value="{{amount}}" inputmode="numeric"></label></p>
 <p><button class="btn" type="submit">Enter PIN and send</button></p>
 </form>
@@ -77,8 +77,8 @@ const char* kPaidPage = R"(<div class="card">
 <h1>Selcom sandbox</h1>
 {{#error}}<p class="error">{{error}}</p>{{/error}}
 {{^error}}<p class="ok">Order {{order_id}}: {{payment_status}}</p>{{/error}}
-{{#sms}}<p>The confirmation SMS the customer received (paste it as proof):</p>
-<textarea rows="5" readonly>{{sms}}</textarea>{{/sms}}
+{{#sms}}<p><label for="sim-sms">The confirmation SMS the customer received (paste it as proof):</label></p>
+<textarea id="sim-sms" rows="5" readonly>{{sms}}</textarea>{{/sms}}
 <p><a class="btn secondary" href="{{back}}">Back</a></p>
 </div>
 )";

@@ -10,6 +10,7 @@
 
 #include <Poco/JSON/Stringifier.h>
 
+#include <cstddef>
 #include <exception>
 #include <functional>
 #include <memory>
@@ -163,6 +164,69 @@ class AbiPages final : public Pages {
     std::int32_t rc = api().page_render(h_, in.get(), out.get());
     if (rc != MLP_OK) throw std::runtime_error(errorText(out, rc, "page_render"));
     return out.in().s(MLP_K_TEXT);
+  }
+
+  // ---- 1.1: pages (page_i18n; a 1.0 kernel has none: Pages' defaults) ----
+  static bool hasI18n() {
+    return api().struct_size >= offsetof(mlp_api_v1, page_i18n) + sizeof(void*) && api().page_i18n;
+  }
+  std::string i18n(std::uint32_t op, const std::function<void(abi::Out&)>& fill,
+                   const std::string& dflt) const {
+    if (!hasI18n()) return dflt;
+    abi::Owned in(api()), out(api());
+    abi::Out o = in.out();
+    fill(o);
+    if (api().page_i18n(h_, op, in.get(), out.get()) != MLP_OK) return dflt;
+    return out.in().s(op == MLP_PAGEOP_LANGUAGE ? MLP_K_PAGE_LANG : MLP_K_TEXT);
+  }
+  std::string language(const Request& req) const override {
+    return i18n(
+        MLP_PAGEOP_LANGUAGE,
+        [&](abi::Out& o) {
+          o.s(MLP_K_PAGE_LANG, req.queryParam("lang"));
+          o.s(MLP_K_PAGE_ACCEPT_LANGUAGE, req.header("Accept-Language"));
+        },
+        "en");
+  }
+  std::string renderIn(const std::string& lang, const std::string& title,
+                       const std::string& bodyTemplate, const Poco::JSON::Object& data,
+                       const std::string& headExtra) const override {
+    abi::Owned in(api()), out(api());
+    abi::Out o = in.out();
+    o.s(MLP_K_PAGE_TITLE, title);
+    o.s(MLP_K_PAGE_TEMPLATE, bodyTemplate);
+    std::ostringstream os;
+    Poco::JSON::Stringifier::condense(data, os);
+    o.s(MLP_K_PAGE_DATA, os.str());
+    o.s(MLP_K_PAGE_HEAD, headExtra);
+    o.s(MLP_K_PAGE_LANG, lang);
+    std::int32_t rc = api().page_render(h_, in.get(), out.get());
+    if (rc != MLP_OK) throw std::runtime_error(errorText(out, rc, "page_render"));
+    return out.in().s(MLP_K_TEXT);
+  }
+  std::string text(const std::string& lang, const std::string& key,
+                   const Poco::JSON::Object& params) const override {
+    return i18n(
+        MLP_PAGEOP_TEXT,
+        [&](abi::Out& o) {
+          o.s(MLP_K_PAGE_LANG, lang);
+          o.s(MLP_K_PAGE_KEY, key);
+          std::ostringstream os;
+          Poco::JSON::Stringifier::condense(params, os);
+          o.s(MLP_K_PAGE_DATA, os.str());
+        },
+        key);
+  }
+  std::string money(const std::string& lang, std::int64_t minor,
+                    const std::string& currency) const override {
+    return i18n(
+        MLP_PAGEOP_MONEY,
+        [&](abi::Out& o) {
+          o.s(MLP_K_PAGE_LANG, lang);
+          o.i(MLP_K_PAGE_AMOUNT, minor);
+          o.s(MLP_K_PAGE_CURRENCY, currency);
+        },
+        Pages::money(lang, minor, currency));
   }
 
  private:
@@ -456,6 +520,12 @@ class AbiPayments final : public Payments {
       items.push_back(ChannelItem{item.s(MLP_K_NAME), abi::getItem(item)});
     }
     return items;
+  }
+  std::vector<std::string> requirements(const CreatePayment& draft) override {
+    abi::Owned in(api()), out(api());
+    abi::put(in.out().add(MLP_K_CREATE), draft);
+    if (api().payments_call(h_, MLP_PAYOP_REQUIREMENTS, in.get(), out.get()) != MLP_OK) return {};
+    return out.in().strs(MLP_K_CAP_REQUIRES);
   }
   Result<std::string> accountSummary(const std::string& product,
                                      const std::string& accountId) override {

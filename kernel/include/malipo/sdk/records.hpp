@@ -256,10 +256,11 @@ inline void put(Out o, const Customer& c) {
   o.s(MLP_K_CUST_EMAIL, c.email);
   o.s(MLP_K_CUST_NAME, c.name);
   o.s(MLP_K_CUST_PHONE, c.phone);
+  if (!c.country.empty()) o.s(MLP_K_CUST_COUNTRY, c.country);
 }
 inline Customer getCustomer(In in) {
   return Customer{in.s(MLP_K_CUST_ACCOUNT), in.s(MLP_K_CUST_EMAIL), in.s(MLP_K_CUST_NAME),
-                  in.s(MLP_K_CUST_PHONE)};
+                  in.s(MLP_K_CUST_PHONE), in.s(MLP_K_CUST_COUNTRY)};
 }
 
 inline void put(Out o, const NextAction& a) {
@@ -449,7 +450,7 @@ inline WebhookEvent getEvent(In in) {
 inline void put(Out o, const Capabilities& c) {
   o.strs(MLP_K_CAP_CURRENCIES, c.currencies);
   o.strs(MLP_K_CAP_CHANNELS, c.channels);
-  o.strs(MLP_K_CAP_REQUIRES, c.requires);
+  o.strs(MLP_K_CAP_REQUIRES, c.needs);
   o.i(MLP_K_CAP_REFUNDS, c.refunds == RefundSupport::partial ? MLP_REFUNDS_PARTIAL
                          : c.refunds == RefundSupport::full  ? MLP_REFUNDS_FULL
                                                              : MLP_REFUNDS_NONE);
@@ -460,7 +461,7 @@ inline Capabilities getCapabilities(In in) {
   c.currencies = in.strs(MLP_K_CAP_CURRENCIES);
   c.channels = in.strs(MLP_K_CAP_CHANNELS);
   // A 1.0 plugin sends none of these: no requirements, no refunds, no cancel.
-  c.requires = in.strs(MLP_K_CAP_REQUIRES);
+  c.needs = in.strs(MLP_K_CAP_REQUIRES);
   std::int64_t r = in.i(MLP_K_CAP_REFUNDS, MLP_REFUNDS_NONE);
   c.refunds = r == MLP_REFUNDS_PARTIAL ? RefundSupport::partial
               : r == MLP_REFUNDS_FULL  ? RefundSupport::full
