@@ -1,7 +1,7 @@
 // The operator console (/console/, docs/console.md) in Chromium, at phone (390 px) and
 // desktop (1280 px) width: an operator signs in with an admin token, finds a CV payment by
 // the customer's phone number, syncs it with a reason, retries a dead job; a viewer sees no
-// action button and is refused a forged one. No JavaScript runs on these pages.
+// action button and is refused a forged one. The console pages carry no script at all.
 //
 // The console needs admin tokens (one operator, one viewer), which the default config has
 // none of: this file runs its own server from the default config with admin tokens added
@@ -113,7 +113,7 @@ async function simulatorPays(paymentPage, body = {}) {
 
 async function newContext(width) {
   const options = width < 500 ? { ...PHONE, viewport: { width, height: 844 } } : { viewport: { width, height: 900 }, locale: 'en-GB' };
-  const context = await suite.browser.newContext({ ...options, javaScriptEnabled: false });
+  const context = await suite.browser.newContext(options);
   context.setDefaultTimeout(15000);
   context.on('page', (p) => p.on('pageerror', (e) => suite.failNow(`JavaScript error on ${p.url()}: ${e.message}`)));
   return context;
@@ -132,6 +132,8 @@ async function checkConsolePage(page, label) {
   const h = res.headers();
   assert((h['content-security-policy'] || '').includes("frame-ancestors 'none'"), `${label}: CSP with frame-ancestors 'none'`);
   assert(h['cache-control'] === 'no-store', `${label}: Cache-Control no-store`);
+  // No script at all: everything works without JavaScript.
+  assert((await page.locator('script').count()) === 0, `${label}: the page has no script`);
   await checkPage(page, suite, label);
 }
 
