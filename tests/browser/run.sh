@@ -20,7 +20,8 @@ mkdir -p "$ARTIFACT_DIR"
 ARTIFACT_DIR=$(cd "$ARTIFACT_DIR" && pwd)
 export MALIPO_CHROMIUM=${MALIPO_CHROMIUM:-/usr/bin/chromium}
 export BROWSER_TEST_TIMEOUT_MS=${BROWSER_TEST_TIMEOUT_MS:-120000}
-TESTS=(cvpdf credits hubtel pages)
+export MALIPO_BUILD_DIR="$BUILD"  # console.test.mjs runs its own server (it needs admin tokens)
+TESTS=(cvpdf credits hubtel pages console)
 
 die() { echo "browser tests: $*" >&2; echo "0 passed, 1 failed"; exit 1; }
 [ -x "$BUILD/bin/malipo" ] || die "$BUILD/bin/malipo not found (build first)"

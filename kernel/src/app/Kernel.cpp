@@ -181,6 +181,8 @@ void Kernel::open() {
   store_->migrate("kernel.jobs", JobQueueImpl::migrations());
   store_->migrate("kernel.payments", PaymentService::migrations());
   store_->migrate("kernel.http", Idempotency::migrations());
+  if (Console::wanted(settings_.console, settings_.server))
+    store_->migrate("kernel.console", Console::migrations());
   PaymentOptions po = settings_.payments;
   payments_ = std::make_unique<PaymentService>(*store_, *jobs_, *clock_, logger_, metrics_, po);
   idempotency_ = std::make_unique<Idempotency>(*store_, *clock_);
@@ -413,6 +415,14 @@ void Kernel::start(bool serve) {
   plugins_.startAll();
   pluginsStarted_ = true;
   payments_->start(router_, services_.sandbox);
+  if (Console::wanted(settings_.console, settings_.server)) {
+    const bool https =
+        !settings_.server.tlsCert.empty() || settings_.server.publicUrl.rfind("https://", 0) == 0;
+    console_ = std::make_unique<Console>(
+        Console::Deps{*store_, *jobs_, *payments_, plugins_, metrics_, *clock_, logger_},
+        settings_.console, settings_.server, https, services_.brand.name);
+    console_->addRoutes(router_);
+  }
   addKernelRoutes();
   router_.freeze();
   if (!serve) {

@@ -11,6 +11,7 @@
 #include "app/KernelLogger.hpp"
 #include "config/ConfigLoader.hpp"
 #include "config/KernelSettings.hpp"
+#include "console/Console.hpp"
 #include "http/HttpClientImpl.hpp"
 #include "http/HttpServer.hpp"
 #include "http/Idempotency.hpp"
@@ -78,6 +79,7 @@ class Kernel {
   std::unique_ptr<HttpServer> http_;
   std::unique_ptr<PaymentService> payments_;
   std::unique_ptr<Idempotency> idempotency_;
+  std::unique_ptr<Console> console_;  // /console/, when an admin token is configured
   KernelServices services_;
   PluginManager plugins_;
   bool started_ = false, shutDown_ = false, pluginsStarted_ = false, handlersStuck_ = false;

@@ -232,6 +232,19 @@ Decl<K> declare() {
                     .range(0, 3600000);
               })
       .object("payments", &K::payments, "the payment lifecycle", payments)
+      .object("console", &K::console, "the operator console at /console/ (docs/console.md)",
+              [](Decl<ConsoleOptions>& c) {
+                using C = ConsoleOptions;
+                c.boolean("enabled", &C::enabled,
+                          "serve the console (only when an admin token is configured)")
+                    .integer("session_minutes", &C::sessionMs,
+                             "how long a console session lasts after sign-in")
+                    .unit(60000)
+                    .range(1, 10080)
+                    .integer("sign_in_attempts_per_minute", &C::signInAttemptsPerMinute,
+                             "console sign-in attempts per client address and minute (429 above)")
+                    .range(1, 1000);
+              })
       .object("log", &K::log, "logging",
               [](Decl<LogSettings>& l) {
                 l.str("level", &LogSettings::level, "minimum level")

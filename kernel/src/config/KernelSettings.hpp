@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <string>
 
+#include "console/ConsoleOptions.hpp"
 #include "http/HttpServer.hpp"
 #include "jobs/JobQueueImpl.hpp"
 #include "malipo/host.hpp"
@@ -61,6 +62,7 @@ struct KernelSettings {
   JobsSettings jobs;
   PaymentOptions payments;
   LogSettings log;
+  ConsoleOptions console;
   bool sandbox = false;
 
   // Every kernel key (plugins[] entries included, their `settings` passed through).
