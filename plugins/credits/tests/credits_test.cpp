@@ -509,5 +509,38 @@ TEST_P(CreditsTest, RefundOfSpentCreditsIsRefusedUnlessForced) {
   EXPECT_EQ(row.str(0, "actor"), "admin");
 }
 
+// Through the operator's API and the provider's refund (fakepay's simulator): a refund of a
+// top-up whose credits were spent is refused with 409 and the product's text, and nothing is
+// refunded; forced, it is refunded at the provider and the unused credits are taken back once.
+TEST_P(CreditsTest, AdminRefundOfSpentCreditsIs409UnlessForced) {
+  SKIP_WITHOUT_ENGINE();
+  boot("", true, "admin: {token: credits-admin-token-0123456789abcdefghij}\n");
+  Payment p = paidTopup("pkg_10_credits", 10);
+  consume(8, "verif-spent");
+  auto ask = [&](const std::string& body, const std::string& key) {
+    return http(port_, "POST", "/admin/payments/" + p.id + "/refunds", body,
+                {{"Authorization", "Bearer credits-admin-token-0123456789abcdefghij"},
+                 {"Idempotency-Key", key}});
+  };
+  auto refused = ask(R"({"reason": "customer asked"})", "k-1");
+  EXPECT_EQ(refused.status, 409) << refused.body;
+  EXPECT_NE(refused.body.find("already spent"), std::string::npos) << refused.body;
+  EXPECT_EQ(balance(), 2);
+  EXPECT_EQ(kernel_->store().query("SELECT COUNT(*) AS n FROM fakepay_sim_refunds").i64(0, "n"), 0);
+  auto forced = ask(R"({"reason": "chargeback threatened", "force": true})", "k-2");
+  ASSERT_EQ(forced.status, 201) << forced.body;
+  ASSERT_TRUE(eventually([&] {
+    return kernel_->store()
+               .query("SELECT COUNT(*) AS n FROM fakepay_sim_refunds WHERE status = 'succeeded'")
+               .i64(0, "n") == 1;
+  }));
+  ASSERT_TRUE(eventually([&] { return balance() == 0; }));
+  EXPECT_EQ(ledgerSum(), 0);
+  EXPECT_EQ(kernel_->store()
+                .query("SELECT COUNT(*) AS n FROM credit_refunds WHERE forced = 1")
+                .i64(0, "n"),
+            1);
+}
+
 INSTANTIATE_TEST_SUITE_P(Engines, CreditsTest, ::testing::Values("sqlite", "postgresql"),
                          engineName);
