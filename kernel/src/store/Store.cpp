@@ -13,6 +13,7 @@
 #include <cstring>
 #include <exception>
 #include <sstream>
+#include <stdexcept>
 #include <thread>
 
 namespace malipo {
@@ -253,6 +254,7 @@ class SessionTx final : public Tx {
   }
   Engine engine() const override { return engine_; }
   void onCommit(std::function<void()> fn) override { afterCommit.push_back(std::move(fn)); }
+  Store::Conn& conn() { return c_; }
 
   std::vector<std::function<void()>> afterCommit;
 
@@ -261,8 +263,9 @@ class SessionTx final : public Tx {
   Engine engine_;
 };
 
-// Transaction control (BEGIN, COMMIT, ROLLBACK) and session settings: one round trip on
-// PostgreSQL, no statement object on SQLite.
+// Transaction control (BEGIN, COMMIT, ROLLBACK, savepoints) and session settings: one round
+// trip on PostgreSQL; on SQLite a statement of the connection's cache (sqlite3_exec parsed
+// the text again on every call, and a batch runs four of these per callback).
 void control(Store::Conn& c, const char* sql) {
   if (c.pg) {
     PGresult* res = PQexec(c.pg, sql);
@@ -271,12 +274,8 @@ void control(Store::Conn& c, const char* sql) {
     PQclear(res);
     return;
   }
-  char* err = nullptr;
-  if (sqlite3_exec(c.db, sql, nullptr, nullptr, &err) != SQLITE_OK) {
-    std::string msg = err ? err : sqlite3_errmsg(c.db);
-    sqlite3_free(err);
-    throw DbError("SQLite: " + msg + " [" + sql + "]");
-  }
+  const std::string text(sql);
+  sqliteRun(c, sqlitePrepare(c, text, {}), text, nullptr);
 }
 
 }  // namespace
@@ -717,6 +716,33 @@ void Store::runBatchPostgres(std::vector<WriteItem*>& batch) {
   } catch (...) {
     lease->markBroken();
   }
+}
+
+bool Store::nested(Tx& tx, const std::function<bool()>& fn) {
+  auto* s = dynamic_cast<SessionTx*>(&tx);
+  if (!s) throw std::logic_error("Store::nested: not a transaction of Store::write");
+  Conn& c = s->conn();
+  const std::size_t callbacks = s->afterCommit.size();
+  control(c, "SAVEPOINT malipo_nested");
+  bool kept = false;
+  std::exception_ptr error;
+  try {
+    kept = fn();
+    if (c.pg && PQtransactionStatus(c.pg) == PQTRANS_INERROR)
+      throw DbError("PostgreSQL: a statement failed inside a nested write");
+  } catch (...) {
+    error = std::current_exception();
+    kept = false;
+  }
+  if (kept) {
+    control(c, "RELEASE malipo_nested");
+    return true;
+  }
+  control(c, "ROLLBACK TO malipo_nested");
+  control(c, "RELEASE malipo_nested");
+  s->afterCommit.resize(callbacks);
+  if (error) std::rethrow_exception(error);
+  return false;
 }
 
 Rows Store::query(const std::string& sql, const Params& params) {

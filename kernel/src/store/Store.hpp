@@ -46,6 +46,13 @@ class Store final : public Database {
   // own transaction. Returns the versions applied. Throws DbError naming the migration.
   std::vector<int> migrate(const std::string& component, const std::vector<Migration>& migrations);
   bool ping();
+  // Inside a write callback: runs `fn` in a savepoint of `tx` (the Tx that callback was
+  // given). Returns true and keeps fn's work when fn returns true; when it returns false or
+  // throws, rolls back to the savepoint (fn's statements and its onCommit callbacks are
+  // gone, the transaction goes on) and returns false or rethrows. On PostgreSQL a statement
+  // of fn that failed, even one fn caught, counts as a throw (the transaction would stay
+  // aborted otherwise).
+  static bool nested(Tx& tx, const std::function<bool()>& fn);
   // A redacted form of the URL for logs (no password).
   static std::string redact(const std::string& url);
   static std::string rewritePlaceholders(const std::string& sql);
