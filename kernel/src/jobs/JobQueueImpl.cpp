@@ -81,18 +81,29 @@ std::vector<std::string> JobQueueImpl::handledKinds() {
   return kinds;
 }
 
-bool JobQueueImpl::enqueue(Tx& tx, const JobSpec& spec) {
+std::int64_t JobQueueImpl::insert(Tx& tx, const JobSpec& spec, bool done) {
   const JobKindOptions& o = optionsFor(spec.kind);
   std::int64_t now = clock_.nowMs();
   std::int64_t runAt = spec.runAtMs > 0 ? spec.runAtMs : now;
   int maxAttempts = spec.maxAttempts > 0 ? spec.maxAttempts : o.maxAttempts;
   Value unique = spec.uniqueKey.empty() ? Value(Null{}) : Value(spec.uniqueKey);
-  std::int64_t n = tx.exec(
+  return tx.exec(
       "INSERT INTO jobs (kind, payload, state, attempts, max_attempts, run_at, lease_ms, "
-      "unique_key, "
-      "created_at, updated_at) VALUES (?, ?, 'queued', 0, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-      {spec.kind, spec.payload, static_cast<std::int64_t>(maxAttempts), runAt, o.leaseMs, unique,
-       now, now});
+      "unique_key, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+      "ON CONFLICT DO NOTHING",
+      {spec.kind, spec.payload, std::string(done ? "done" : "queued"),
+       static_cast<std::int64_t>(done ? 1 : 0), static_cast<std::int64_t>(maxAttempts), runAt,
+       o.leaseMs, unique, now, now});
+}
+
+bool JobQueueImpl::recordDone(Tx& tx, const JobSpec& spec) {
+  return insert(tx, spec, true) > 0;
+}
+
+bool JobQueueImpl::enqueue(Tx& tx, const JobSpec& spec) {
+  std::int64_t n = insert(tx, spec, false);
+  const std::int64_t now = clock_.nowMs();
+  const std::int64_t runAt = spec.runAtMs > 0 ? spec.runAtMs : now;
   if (n > 0 && runAt <= now) {
     tx.onCommit([this] {
       std::lock_guard<std::mutex> lock(mutex_);

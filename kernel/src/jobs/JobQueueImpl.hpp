@@ -50,6 +50,10 @@ class JobQueueImpl final : public JobQueue {
   void every(const std::string& kind, std::int64_t intervalMs) override;
   bool enqueue(Tx& tx, const JobSpec& spec) override;
   bool enqueue(const JobSpec& spec) override;
+  // Records in `tx` a job whose work that same transaction did: its row is inserted done
+  // (one attempt), so it never runs, and its unique key is taken as an enqueue's would be.
+  // Returns false when the unique key already existed (that job does the work; roll back).
+  bool recordDone(Tx& tx, const JobSpec& spec);
 
   void start();
   // Stops claiming, lets running jobs finish (up to `graceMs`), returns the claimed but
@@ -102,6 +106,7 @@ class JobQueueImpl final : public JobQueue {
     int attempt;
   };
 
+  std::int64_t insert(Tx& tx, const JobSpec& spec, bool done);
   std::vector<Claimed> claim(int max);
   std::vector<Claimed> claim(Tx& tx, int max);
   Completion runJob(const Claimed& c);

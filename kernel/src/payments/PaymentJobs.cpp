@@ -26,13 +26,7 @@ JobOutcome PaymentService::runSettled(const Job& job, bool settled) {
     struct NotDelivered {};
     try {
       store_.write([&](Tx& tx) {
-        // No row: another run delivered it (the row lock made us wait for it).
-        if (tx.exec("UPDATE payments SET fulfilment = 'done', fulfilled_at = ?, fulfilment_error = "
-                    "NULL "
-                    "WHERE id = ? AND (fulfilment IS NULL OR fulfilment <> 'done')",
-                    {now, job.payload}) == 0)
-          return;
-        outcome = prod->onPaymentSettledInTx(p.value(), tx);
+        outcome = deliverInTx(tx, p.value(), *prod);
         if (outcome.kind != JobOutcome::Kind::done) throw NotDelivered{};
       });
       return JobOutcome::ok();
@@ -62,6 +56,36 @@ JobOutcome PaymentService::runSettled(const Job& job, bool settled) {
     log_.error("payments", job.payload + " was paid but not delivered: " + outcome.error);
   }
   return outcome;
+}
+
+JobOutcome PaymentService::deliverInTx(Tx& tx, const Payment& p, Product& prod) {
+  // No row: another run delivered it (the row lock made us wait for it).
+  if (tx.exec("UPDATE payments SET fulfilment = 'done', fulfilled_at = ?, fulfilment_error = NULL "
+              "WHERE id = ? AND (fulfilment IS NULL OR fulfilment <> 'done')",
+              {clock_.nowMs(), p.id}) == 0)
+    return JobOutcome::ok();
+  return prod.onPaymentSettledInTx(p, tx);
+}
+
+// The transaction that settles the payment delivers it too, when the product delivers in the
+// transaction: the settled job is recorded done in it and never runs (one write transaction
+// for settlement and delivery, instead of the job's enqueue, claim, run, its own transaction
+// and its completion). Inside a savepoint: a product that declines (retry or fail) or throws
+// has its writes rolled back, and the caller enqueues the job as before, whose runs do the
+// retries and the failure bookkeeping.
+bool PaymentService::deliverInSettlement(Tx& tx, const std::string& id) {
+  auto p = PaymentRepository::find(tx, id);
+  if (!p || p->status != PaymentStatus::succeeded) return false;
+  auto prod = product(p->product);
+  if (!prod || !prod->deliversInTransaction()) return false;
+  try {
+    return Store::nested(tx, [&] {
+      return jobs_.recordDone(tx, JobSpec{"payment.settled", id, "settled:" + id, 0, 0}) &&
+             deliverInTx(tx, *p, *prod).kind == JobOutcome::Kind::done;
+    });
+  } catch (const std::exception&) {
+    return false;  // rolled back; the job's run tells why
+  }
 }
 
 std::int64_t PaymentService::nextCheckDelayMs(int checks) {

@@ -119,7 +119,7 @@ bool PaymentService::applyDecision(Tx& tx, const Payment& p, const machine::Deci
   if (!transition(tx, p, *d.to, d.reason)) return false;
   if (*d.to == PaymentStatus::succeeded)
     tx.exec("UPDATE payments SET fulfilment = 'pending' WHERE id = ?", {p.id});
-  if (d.job == machine::FollowUp::settled)
+  if (d.job == machine::FollowUp::settled && !deliverInSettlement(tx, p.id))
     jobs_.enqueue(tx, JobSpec{"payment.settled", p.id, "settled:" + p.id, 0, 0});
   else if (d.job == machine::FollowUp::failed)
     jobs_.enqueue(tx, JobSpec{"payment.failed", p.id, "failed:" + p.id, 0, 0});

@@ -122,6 +122,9 @@ class PaymentService final : public Payments {
   void adminRoutes(Router& router);
   JobOutcome runSync(const Job& job);
   JobOutcome runSettled(const Job& job, bool settled);
+  // Delivery inside `tx` with its record (fulfilment done); see PaymentJobs.cpp.
+  JobOutcome deliverInTx(Tx& tx, const Payment& p, Product& prod);
+  bool deliverInSettlement(Tx& tx, const std::string& id);
   JobOutcome runRefund(const Job& job);
   JobOutcome runRefundNotify(const Job& job);
   int runRefundJanitor();
