@@ -3,6 +3,7 @@
 // acknowledgement latency (p50/p99) under that load.
 // Usage: payments_bench DATABASE_URL PLUGIN_DIR [PAYMENTS]
 #include <Poco/JSON/Parser.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <chrono>
@@ -14,6 +15,16 @@
 
 using namespace malipo;
 using Clock_ = std::chrono::steady_clock;
+
+// CPU seconds (user + system) this process has used so far: on SQLite every part of a
+// payment runs in here (bench clients, server, simulator, database), so CPU per payment is
+// a figure that another program on the same cores moves much less than the rate.
+static double cpuSeconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
 
 int main(int argc, char** argv) {
   if (argc < 3) {
@@ -92,6 +103,7 @@ int main(int argc, char** argv) {
     std::vector<double> lat(static_cast<std::size_t>(n));
     next = 0;
     auto start = Clock_::now();
+    const double cpu0 = cpuSeconds();
     const std::uint64_t writes0 = k.store().committedWrites(), commits0 = k.store().commits();
     for (int t = 0; t < 16; ++t)
       ts.emplace_back([&] {
@@ -121,6 +133,7 @@ int main(int argc, char** argv) {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     double secs = std::chrono::duration<double>(Clock_::now() - start).count();
+    const double cpu = cpuSeconds() - cpu0;
     const double writes = static_cast<double>(k.store().committedWrites() - writes0),
                  commits = static_cast<double>(k.store().commits() - commits0);
     for (auto& t : ts) t.join();
@@ -143,7 +156,12 @@ int main(int argc, char** argv) {
               << " single-row commits/s; settled/s / commits/s = "
               << static_cast<double>(fulfilled) / secs / diskCommits << " (target >= 1.0); "
               << writes / static_cast<double>(n) << " write transactions and "
-              << commits / static_cast<double>(n) << " commits per payment\n";
+              << commits / static_cast<double>(n) << " commits per payment\n"
+              << "  cpu: " << static_cast<long>(cpu * 1e6 / static_cast<double>(n))
+              << " us per payment in this process (bench clients, server, simulator"
+              << (k.store().engine() == Engine::sqlite ? ", database"
+                                                       : "; not the PostgreSQL server")
+              << "), " << cpu / secs << " cores busy\n";
     k.shutdown();
     return fulfilled == n ? 0 : 1;
   } catch (const std::exception& e) {

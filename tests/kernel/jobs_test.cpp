@@ -355,3 +355,41 @@ TEST_P(JobsTest, DrainReturnsUnstartedJobs) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Engines, JobsTest, ::testing::Values("sqlite", "postgresql"), engineName);
+
+// A job whose work its enqueuing transaction did itself (the settlement that delivers the
+// payment): recorded done with one attempt, never run, its unique key taken, so neither an
+// enqueue nor a second record with that key makes another; rolled back with the transaction.
+TEST_P(JobsTest, AJobRecordedDoneNeverRunsAndKeepsItsKey) {
+  SKIP_WITHOUT_ENGINE();
+  open();
+  int runs = 0;
+  queue_->handle("once", [&](const Job&) {
+    ++runs;
+    return JobOutcome::ok();
+  });
+  bool recorded = false, again = true;
+  store_->write([&](Tx& tx) {
+    recorded = queue_->recordDone(tx, JobSpec{"once", "p1", "once:p1", 0, 0});
+    again = queue_->recordDone(tx, JobSpec{"once", "p1", "once:p1", 0, 0});
+  });
+  EXPECT_TRUE(recorded);
+  EXPECT_FALSE(again);
+  EXPECT_FALSE(queue_->enqueue(JobSpec{"once", "p1", "once:p1", 0, 0}));
+  EXPECT_THROW(store_->write([&](Tx& tx) {
+    EXPECT_TRUE(queue_->recordDone(tx, JobSpec{"once", "p2", "once:p2", 0, 0}));
+    throw std::runtime_error("rolled back");
+  }),
+               std::runtime_error);
+  EXPECT_EQ(queue_->runOnce(), 0);
+  EXPECT_EQ(runs, 0);
+  Rows r = job();
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r.str(0, "state"), "done");
+  EXPECT_EQ(r.i64(0, "attempts"), 1);
+  EXPECT_EQ(r.str(0, "payload"), "p1");
+  EXPECT_TRUE(r.isNull(0, "lease_until"));
+  // The key is free again for a job of its own once the transaction rolled back.
+  EXPECT_TRUE(queue_->enqueue(JobSpec{"once", "p2", "once:p2", 0, 0}));
+  EXPECT_EQ(queue_->runOnce(), 1);
+  EXPECT_EQ(runs, 1);
+}
