@@ -17,6 +17,14 @@ cleanup() {
   rm -rf "$WORK"
 }
 trap cleanup EXIT
+# wait_port FILE LOG: a server's port file, waited for up to 60 s (a loaded machine starts the
+# server slowly); without it, the server's log and a clear stop.
+wait_port() {
+  for _ in $(seq 600); do [ -s "$1" ] && return 0; sleep 0.1; done
+  echo "bench: no port in $1 after 60 s; the server said:" >&2
+  tail -n 20 "$2" >&2
+  exit 1
+}
 
 echo "== machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -m), $(date -u +%Y-%m-%dT%H:%MZ)"
 DUR=${BENCH_SECONDS:-10}
@@ -76,7 +84,7 @@ YAML
 "$BIN/malipo" serve --config "$WORK/k.yaml" --port-file "$WORK/k.port" 2> "$WORK/k.log" &
 KPID=$!
 PIDS+=($KPID)
-for _ in $(seq 100); do [ -s "$WORK/k.port" ] && break; sleep 0.1; done
+wait_port "$WORK/k.port" "$WORK/k.log"
 K_PORT=$(cat "$WORK/k.port")
 for p in $BARE_PORT $ASIO_PORT $K_PORT; do wrk -t2 -c64 -d2s "http://127.0.0.1:$p/healthz" >/dev/null; done  # warm-up
 # Three alternating rounds, best of each: wrk shares the two cores with the server, so a
@@ -122,7 +130,7 @@ if [ -f config/malipo.yaml ]; then
   MALIPO_LISTEN=127.0.0.1:0 MALIPO_DATABASE_URL="sqlite:$WORK/all.db" "$BIN/malipo" serve --config config/malipo.yaml --port-file "$WORK/all.port" 2> "$WORK/all.log" &
   APID=$!
   PIDS+=($APID)
-  for _ in $(seq 100); do [ -s "$WORK/all.port" ] && break; sleep 0.1; done
+  wait_port "$WORK/all.port" "$WORK/all.log"
   sleep 2
   echo "default config:   $(awk '/VmRSS/ {printf "%.1f MB", $2/1024}' /proc/$APID/status) with every plugin of config/malipo.yaml loaded (target <= 50 MB)"
 fi
@@ -208,7 +216,7 @@ plugins:
 YAML
 "$BIN/malipo" serve --config "$WORK/status.yaml" --port-file "$WORK/status.port" 2> "$WORK/status.log" &
 PIDS+=($!)
-for _ in $(seq 100); do [ -s "$WORK/status.port" ] && break; sleep 0.1; done
+wait_port "$WORK/status.port" "$WORK/status.log"
 SP=$(cat "$WORK/status.port")
 RID=$(curl -s -X POST "http://127.0.0.1:$SP/api/cv-pdf/anonymous/initiate-ussd" -H 'Content-Type: application/json' \
   -d '{"template_id":"modern","cv_data":{"name":"Bench"}}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["request_id"])')
