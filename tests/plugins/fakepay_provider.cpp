@@ -21,6 +21,16 @@
 //   POST /script also takes {refund_pending, refund_timeouts, refund_failures}: the next N
 //        refunds stay pending / are made but answer after the caller's timeout / answer 500
 // Webhooks carry X-Fakepay-Signature: hex(HMAC-SHA256(secret, raw body)).
+// ---- webhooks helper (session 6): the kernel's webhook models (SDK 1.1), from settings ----
+//   webhook_token: true      per-payment signed callback URL (the simulator posts to
+//                            Payment::callbackUrl, which the kernel checks before parseWebhook)
+//   webhook_allowed_ips: [CIDR…]  the kernel's IP allow-list for webhooks
+//   webhook_path: /cb/…      the inbox's path instead of /webhooks/fakepay
+//   webhook_reply: '{…}'     parseWebhookReply answers this JSON body (200) instead of the kernel
+//   webhook_stored_fail: true   onWebhookStored fails (the delivery must roll back)
+//   GET /sandbox/fakepay/webhooks-stored → {events: [{event_id, payment_id}…]} what
+//        onWebhookStored was given (new events only)
+// ---- end of the webhooks helper's notes ----
 #include <Poco/JSON/Parser.h>
 #include <Poco/UUIDGenerator.h>
 #include <openssl/crypto.h>
@@ -29,6 +39,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <mutex>
 #include <sstream>
 #include <thread>
 
@@ -79,6 +90,11 @@ class FakePay final : public malipo::PaymentProvider {
                 : refunds == "full"  ? malipo::RefundSupport::full
                                      : malipo::RefundSupport::none;
     c.cancel = s_.getBool("cancel");
+    // ---- webhooks helper (session 6): webhook models ----
+    c.webhookToken = s_.getBool("webhook_token");
+    c.webhookAllowedIps = s_.getStringList("webhook_allowed_ips");
+    c.webhookPath = s_.getString("webhook_path");
+    // ---- end webhooks helper ----
 #endif
     return c;
   }
@@ -190,6 +206,15 @@ class FakePay final : public malipo::PaymentProvider {
     malipo::Request w;
     w.method = "POST";
     w.path = std::string("/webhooks/") + FAKEPAY_NAME;
+    // webhooks helper (session 6): replayed where the simulator sent it (the callback URL's
+    // path and its token).
+    if (!p.callbackUrl.empty()) {
+      std::string rest =
+          p.callbackUrl.substr(std::min(p.callbackUrl.size(), host_.publicUrl().size()));
+      std::size_t q = rest.find('?');
+      w.path = rest.substr(0, q);
+      if (q != std::string::npos) w.rawQuery = rest.substr(q + 1);
+    }
     w.body = out->getValue<std::string>("webhook_body");
     w.headers = {{"Content-Type", "application/json"},
                  {"X-Fakepay-Signature", hmacHex(s_.getString("secret"), w.body)}};
@@ -214,7 +239,11 @@ class FakePay final : public malipo::PaymentProvider {
     body.set("order_id", p.id);
     body.set("amount_minor", p.amountMinor);
     body.set("currency", p.currency);
-    body.set("webhook_url", host_.publicUrl() + "/webhooks/" + FAKEPAY_NAME);
+    std::string webhookUrl = host_.publicUrl() + "/webhooks/" + FAKEPAY_NAME;
+#if MALIPO_SDK_MINOR >= 1  // webhooks helper (session 6): the kernel's callback URL
+    if (!p.callbackUrl.empty()) webhookUrl = p.callbackUrl;
+#endif
+    body.set("webhook_url", webhookUrl);
     auto r = call("POST", "/orders", toText(body));
     if (!r.ok()) return r.error();
     if (r.value().status != 201)
@@ -292,6 +321,33 @@ class FakePay final : public malipo::PaymentProvider {
                                  std::string("bad webhook body: ") + e.what());
     }
   }
+
+#if MALIPO_SDK_MINOR >= 1
+  // ---- webhooks helper (session 6): provider-shaped replies, onWebhookStored ----
+  malipo::Result<malipo::ParsedWebhook> parseWebhookReply(const malipo::Request& req) override {
+    auto events = parseWebhook(req);
+    if (!events.ok()) return events.error();
+    malipo::ParsedWebhook out;
+    out.events = events.value();
+    std::string reply = s_.getString("webhook_reply");
+    if (!reply.empty()) {
+      out.hasReply = true;
+      out.reply = malipo::Response::text(200, reply, "application/json");
+    }
+    return out;
+  }
+  malipo::Status onWebhookStored(const malipo::Request&,
+                                 const std::vector<malipo::WebhookEvent>& fresh,
+                                 malipo::Tx& tx) override {
+    if (s_.getBool("webhook_stored_fail"))
+      return malipo::Error::make(malipo::ErrorCode::internal, "webhook_stored_fail is set");
+    (void)tx;
+    std::lock_guard<std::mutex> lock(storedMutex_);
+    for (const auto& e : fresh) stored_.emplace_back(e.eventId, e.paymentId);
+    return malipo::okStatus();
+  }
+  // ---- end webhooks helper ----
+#endif
 
   // A prompt on the customer's phone: nothing to ask the simulator for.
   malipo::Result<malipo::NextAction> requestPush(const malipo::Payment&,
@@ -519,6 +575,14 @@ class FakePay final : public malipo::PaymentProvider {
       return malipo::Response::json(ok ? 200 : 403,
                                     Poco::JSON::Object().set("client_ip", req.clientIp));
     });
+    // webhooks helper (session 6): what onWebhookStored was given.
+    r.add("GET", base + "/webhooks-stored", [this](const malipo::Request&) {
+      Poco::JSON::Array::Ptr a = new Poco::JSON::Array;
+      std::lock_guard<std::mutex> lock(storedMutex_);
+      for (const auto& [ev, pay] : stored_)
+        a->add(Poco::JSON::Object().set("event_id", ev).set("payment_id", pay));
+      return malipo::Response::json(200, Poco::JSON::Object().set("events", a));
+    });
     r.add("POST", base + "/script", [this](const malipo::Request& req) {
       auto in = parse(req.body);
       callDelayMs_ = in->optValue<int>("call_delay_ms", 0);
@@ -579,6 +643,8 @@ class FakePay final : public malipo::PaymentProvider {
   malipo::Settings s_;
   std::atomic<int> createTimeouts_{0}, createFailures_{0}, queryFailures_{0}, callDelayMs_{0};
   std::atomic<int> refundPending_{0}, refundTimeouts_{0}, refundFailures_{0};
+  std::mutex storedMutex_;  // webhooks helper (session 6)
+  std::vector<std::pair<std::string, std::string>> stored_;
 };
 
 malipo::SchemaNode fakeSchema() {
@@ -599,6 +665,16 @@ malipo::SchemaNode fakeSchema() {
       .field("needs",
              list("customer fields needed to initiate (msisdn, email, country)", str("field"))
                  .def(Poco::JSON::Array::Ptr(new Poco::JSON::Array)))
+      // ---- webhooks helper (session 6): the kernel's webhook models ----
+      .field("webhook_token",
+             boolean("per-payment signed callback URL (kernel-checked)").def(false))
+      .field("webhook_allowed_ips",
+             list("CIDRs the kernel accepts webhooks from (empty: any)", str("CIDR"))
+                 .def(Poco::JSON::Array::Ptr(new Poco::JSON::Array)))
+      .field("webhook_path", str("the inbox's path instead of /webhooks/<name>").def(""))
+      .field("webhook_reply", str("JSON body the inbox answers (empty: the kernel's)").def(""))
+      .field("webhook_stored_fail", boolean("onWebhookStored fails (tests)").def(false))
+      // ---- end webhooks helper ----
       .field("currencies", list("currencies served", str("ISO 4217")).def([] {
         Poco::JSON::Array::Ptr a = new Poco::JSON::Array;
         a->add("TZS");

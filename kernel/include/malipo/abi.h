@@ -220,6 +220,12 @@ enum {
   MLP_K_SB_FAULT = 644, /* "initiate_timeout", "query_failure" */
   MLP_K_SB_COUNT = 645,
   MLP_K_SB_NOT_APPLICABLE = 646, /* map: kit check key -> why it cannot apply (SKIP) */
+  /* 1.1: webhook authentication by the kernel (capabilities) and the callback URL */
+  MLP_K_CAP_WEBHOOK_TOKEN = 720, /* 0/1: per-payment signed callback URL (MLP_K_PAY_CALLBACK_URL) */
+  MLP_K_CAP_WEBHOOK_IPS = 721,   /* string list: CIDRs webhooks may come from (empty: any) */
+  MLP_K_CAP_WEBHOOK_PATH = 722,  /* the inbox's path for this provider ("": /webhooks/<name>) */
+  MLP_K_PAY_CALLBACK_URL = 723, /* payment: where the provider is to send this payment's webhooks */
+  MLP_K_WH_PAYMENT_ID = 724,    /* webhook_stored: the payment the kernel matched ("": none) */
 
   /* HTTP request (MLP_K_REQUEST) */
   MLP_K_REQ_METHOD = 300,
@@ -391,7 +397,8 @@ enum {
   MLP_HOOK_CAPABILITIES = 10,  /* out MLP_K_CAP_* */
   MLP_HOOK_INITIATE = 11,      /* in PAYMENT, CREATE; out MLP_K_INIT_*, ACTION */
   MLP_HOOK_QUERY = 12,         /* in PAYMENT; out MLP_K_ST_* */
-  MLP_HOOK_PARSE_WEBHOOK = 13, /* in REQUEST; out ITEMS: events (MLP_K_EV_*) */
+  MLP_HOOK_PARSE_WEBHOOK = 13, /* in REQUEST; out ITEMS: events (MLP_K_EV_*); 1.1: and
+                                * optionally RESPONSE (MLP_K_RESP_*): what the inbox answers */
   MLP_HOOK_VERIFY_PROOF = 14,  /* in PAYMENT, TEXT; out MLP_K_ST_* */
   MLP_HOOK_REQUEST_PUSH = 15,  /* in PAYMENT, MSISDN; out ACTION */
   MLP_HOOK_ROUTES = 16,        /* add provider-owned routes */
@@ -402,6 +409,12 @@ enum {
   MLP_HOOK_CANCEL = 20,        /* in PAYMENT; out MLP_K_ST_* */
   MLP_HOOK_SANDBOX_PAY = 21,   /* sandbox: in PAYMENT, MLP_K_SB_*; out SB_TXN, ITEMS: requests */
   MLP_HOOK_SANDBOX_FAULT = 22, /* sandbox: in SB_FAULT, SB_COUNT */
+  /* 25: in REQUEST, ITEMS (the delivery's new events, each with MLP_K_WH_PAYMENT_ID), tx: the
+   * inbox's transaction that stored them (duplicates are not passed). MLP_FAIL rolls it back. */
+  MLP_HOOK_WEBHOOK_STORED = 25,
+  /* 26, sandbox: in CREATE (a draft: product, amount, currency, customer); out PAYMENT: a
+   * payment started the way the provider's own channel starts one (Hubtel: its USSD menu) */
+  MLP_HOOK_SANDBOX_SALE = 26,
   /* products */
   MLP_HOOK_SETTLED = 30,         /* in PAYMENT; out MLP_K_JOB_OUTCOME/ERROR/RETRY_IN_MS */
   MLP_HOOK_SETTLED_IN_TX = 31,   /* as SETTLED, with tx: delivery in the kernel's transaction */

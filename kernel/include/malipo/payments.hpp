@@ -130,6 +130,10 @@ struct Payment {
   std::int64_t grossMinor = -1, feeMinor = -1, netMinor = -1;
   // SDK 1.1: what has been refunded so far (succeeded refunds; 0 for a plugin built on 1.0).
   std::int64_t refundedMinor = 0;
+  // SDK 1.1, for providers: the URL this payment's webhooks are to be sent to (the kernel's
+  // public URL, the provider's webhook path, and with Capabilities::webhookToken the payment
+  // id and its token). Give it to the provider as the callback URL. "" from a 1.0 kernel.
+  std::string callbackUrl;
 };
 
 // A refund of a settled payment (SDK 1.1), as products hear of it.

@@ -32,6 +32,20 @@ struct Capabilities {
   std::vector<std::string> needs;
   RefundSupport refunds = RefundSupport::none;  // refund() / queryRefund() work
   bool cancel = false;                          // cancel() works
+  // SDK 1.1: how the kernel authenticates this provider's webhooks before parseWebhook (a 1.0
+  // plugin declares none: parseWebhook alone decides, as with an HMAC over the raw body).
+  // webhookToken: a per-payment signed callback URL. The kernel hands the provider
+  // Payment::callbackUrl (…/<payment id>/<token>, token = HMAC of the kernel's secret); a
+  // webhook that does not come to such a URL is 401, and its events may only be about that
+  // payment. For providers that sign nothing (Daraja).
+  bool webhookToken = false;
+  // webhookAllowedIps: CIDRs (IPv4, IPv6) webhooks are accepted from, checked against the
+  // verified client address (Request::clientIp); others get 403. Empty: any address.
+  std::vector<std::string> webhookAllowedIps;
+  // webhookPath: the inbox's path for this provider instead of /webhooks/<name> (e.g.
+  // "/cb/7f3k9q": Daraja refuses callback URLs that contain "mpesa"). Payment::callbackUrl
+  // uses it. Letters, digits and "-._~/" only; not under /admin, /sandbox, /webhooks, /api.
+  std::string webhookPath;
 };
 
 struct InitiateResult {
@@ -92,6 +106,14 @@ struct WebhookEvent {
   std::string summary;      // internal, for the event log (no personal data)
 };
 
+// What parseWebhookReply returns (SDK 1.1): the events, and what the inbox answers the sender
+// once they are stored (the same for a duplicate delivery). No reply: the kernel's JSON.
+struct ParsedWebhook {
+  std::vector<WebhookEvent> events;
+  bool hasReply = false;
+  Response reply;  // status, contentType, body (headers are not sent)
+};
+
 // Sandbox only (SDK 1.1): what the simulator is told a customer did, so tools that know no
 // provider's simulator (the conformance kit) can drive any of them.
 struct SandboxPayment {
@@ -122,6 +144,28 @@ class PaymentProvider : public Component {
   // Verifies the signature over the raw body and returns the events it carries.
   // A bad or missing signature is ErrorCode::unauthorized (the inbox answers 401).
   virtual Result<std::vector<WebhookEvent>> parseWebhook(const Request& request) = 0;
+  // SDK 1.1: parseWebhook with the answer the sender expects (e.g. Hubtel's
+  // {"success":true,"message":"Received"}); the inbox calls this one. Default: parseWebhook,
+  // and the kernel's answer.
+  virtual Result<ParsedWebhook> parseWebhookReply(const Request& request) {
+    auto events = parseWebhook(request);
+    if (!events.ok()) return events.error();
+    ParsedWebhook out;
+    out.events = std::move(events.value());
+    return out;
+  }
+  // SDK 1.1: called in the inbox's transaction with the delivery's new events (duplicates
+  // are not passed; WebhookEvent::paymentId is the payment the kernel matched, "" for none),
+  // so a provider can keep its own record of them atomically with the kernel's (tx.exec,
+  // jobs().enqueue(tx, …)). An error rolls the delivery back (the sender is answered 500 and
+  // retries). Default: nothing.
+  virtual Status onWebhookStored(const Request& request, const std::vector<WebhookEvent>& fresh,
+                                 Tx& tx) {
+    (void)request;
+    (void)fresh;
+    (void)tx;
+    return okStatus();
+  }
   // Checks a pasted confirmation SMS against the provider (not against the text alone).
   virtual Result<ProviderStatus> verifyProof(const Payment& payment, const std::string& text) {
     (void)payment;
@@ -171,6 +215,15 @@ class PaymentProvider : public Component {
     (void)payment;
     (void)how;
     return Error::make(ErrorCode::invalidInput, "this provider's simulator has no driver");
+  }
+  // SDK 1.1, sandbox only: the channel-sale driver, for providers whose payments start from
+  // their own channel rather than from Payments::create (Hubtel: the USSD menu's checkout).
+  // Starts a payment for `draft` (product, amount, currency, customer) the way a customer
+  // would there and returns it. Default: ErrorCode::notFound (payments start at
+  // Payments::create; the conformance kit then creates them itself); a failure is any other code.
+  virtual Result<Payment> sandboxSale(const CreatePayment& draft) {
+    (void)draft;
+    return Error::make(ErrorCode::notFound, "no channel-sale driver");
   }
   virtual Status sandboxFault(const std::string& fault, int count) {
     (void)fault;

@@ -184,7 +184,12 @@ void Kernel::open() {
   if (Console::wanted(settings_.console, settings_.server))
     store_->migrate("kernel.console", Console::migrations());
   PaymentOptions po = settings_.payments;
+  // Callback URL tokens: their own key, else one derived from the JWT secret (strong outside
+  // sandbox), else (sandbox without secrets) a random key per process.
+  if (po.webhookTokenSecret.empty() && !settings_.server.jwtSecret.empty())
+    po.webhookTokenSecret = WebhookAuth::deriveKey(settings_.server.jwtSecret);
   payments_ = std::make_unique<PaymentService>(*store_, *jobs_, *clock_, logger_, metrics_, po);
+  payments_->setPublicUrl([this] { return services_.publicUrl; });
   idempotency_ = std::make_unique<Idempotency>(*store_, *clock_);
 
   services_.router = &router_;

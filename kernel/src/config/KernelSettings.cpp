@@ -105,6 +105,10 @@ void payments(Decl<PaymentOptions>& p) {
                "how long webhook events that matched no payment are kept")
       .unit(3600000)
       .range(1, 100000)
+      .str("webhook_token_secret", &P::webhookTokenSecret,
+           "HMAC key of the per-payment callback URL tokens (providers with webhook_token); "
+           "empty: derived from auth.jwt_secret (random per process when that is empty too)")
+      .strongSecret(true)
       .section("push_limits", "payment prompts (USSD push) sent to customers' phones",
                [](Decl<P>& push) {
                  push.integer("interval_seconds", &P::pushIntervalMs,

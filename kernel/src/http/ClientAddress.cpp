@@ -52,7 +52,7 @@ std::string format(bool v6, const unsigned char a[16]) {
 
 }  // namespace
 
-TrustedProxies::TrustedProxies(const std::vector<std::string>& cidrs) {
+TrustedProxies::TrustedProxies(const std::vector<std::string>& cidrs, const std::string& setting) {
   for (const auto& c : cidrs) {
     Net n;
     std::string addr = trim(c);
@@ -61,17 +61,16 @@ TrustedProxies::TrustedProxies(const std::vector<std::string>& cidrs) {
     if (slash != std::string::npos) addr = addr.substr(0, slash);
     if (addr.empty() || addr.front() == '[' || !parse(addr, n.v6, n.addr) ||
         addr.find(']') != std::string::npos)
-      throw std::invalid_argument("server.trusted_proxies: '" + c +
-                                  "' is not an IP address or CIDR");
+      throw std::invalid_argument(setting + ": '" + c + "' is not an IP address or CIDR");
     const int max = n.v6 ? 128 : 32;
     n.bits = max;
     if (!bits.empty()) {
       if (bits.size() > 3 || bits.find_first_not_of("0123456789") != std::string::npos ||
           std::stoi(bits) > max)
-        throw std::invalid_argument("server.trusted_proxies: '" + c + "' has a bad prefix length");
+        throw std::invalid_argument(setting + ": '" + c + "' has a bad prefix length");
       n.bits = std::stoi(bits);
     } else if (slash != std::string::npos) {
-      throw std::invalid_argument("server.trusted_proxies: '" + c + "' has a bad prefix length");
+      throw std::invalid_argument(setting + ": '" + c + "' has a bad prefix length");
     }
     nets_.push_back(n);
   }

@@ -16,8 +16,10 @@ namespace malipo {
 class TrustedProxies {
  public:
   TrustedProxies() = default;
-  // Throws std::invalid_argument naming the entry that is not an address or CIDR.
-  explicit TrustedProxies(const std::vector<std::string>& cidrs);
+  // Throws std::invalid_argument naming the entry that is not an address or CIDR (and
+  // `setting`, the list it came from). Also the set behind the kernel's webhook allow-lists.
+  explicit TrustedProxies(const std::vector<std::string>& cidrs,
+                          const std::string& setting = "server.trusted_proxies");
   bool contains(const std::string& ip) const;
   bool empty() const { return nets_.empty(); }
 

@@ -133,6 +133,7 @@ bool PaymentService::applyDecision(Tx& tx, const Payment& p, const machine::Deci
 Result<Payment> PaymentService::load(const std::string& id) {
   auto p = PaymentRepository::find(store_, id);
   if (!p) return Error::make(ErrorCode::notFound, "no payment " + id, "Payment not found.");
+  p->callbackUrl = webhookAuth_.callbackUrl(p->provider, p->id);  // for the provider (SDK 1.1)
   return *p;
 }
 
@@ -209,6 +210,7 @@ Result<Payment> PaymentService::create(const CreatePayment& request) {
       p.provider = prov->name();
       ++p.version;
     }
+    p.callbackUrl = webhookAuth_.callbackUrl(p.provider, p.id);  // for the provider (SDK 1.1)
     auto res = guarded(
         bulkheads_, metrics_, p.provider,
         [&]() -> Result<InitiateResult> { return prov->initiate(p, req); },
@@ -601,9 +603,7 @@ void PaymentService::start(Router& router, bool sandbox) {
   });
   jobs_.every("payments.janitor", opts_.janitorIntervalMs);
 
-  router.add("POST", "/webhooks/{provider}",
-             [this](const Request& req) { return receiveWebhook(req.param("provider"), req); },
-             {Auth::none, "webhooks", opts_.webhookMaxBodyBytes, "/webhooks/{provider}"});
+  webhookRoutes(router);
   for (auto& [name, prov] : providers_) {
     prov->routes(router);
     if (sandbox) prov->simulator(router);

@@ -22,6 +22,7 @@
 #include "payments/PaymentMachine.hpp"
 #include "payments/PaymentRepository.hpp"
 #include "payments/Routing.hpp"
+#include "payments/WebhookAuth.hpp"
 #include "store/Store.hpp"
 
 namespace malipo {
@@ -36,6 +37,8 @@ struct PaymentOptions {
   // payment are kept (they are bounded summaries, never bodies).
   std::size_t webhookMaxBodyBytes = 64 * 1024;
   std::int64_t unmatchedWebhookRetentionMs = 72LL * 3600 * 1000;
+  // HMAC key of per-payment callback tokens (WebhookAuth); empty: a random one per process.
+  std::string webhookTokenSecret;
   // Payment prompts (USSD push) sent to one phone number, across all payments, and for one
   // payment: at most one per interval and so many per hour.
   std::int64_t pushIntervalMs = 30000;
@@ -77,6 +80,9 @@ class PaymentService final : public Payments {
   // Deletes webhook events that matched no payment and are older than the retention.
   int purgeUnmatchedWebhooks();
   Response receiveWebhook(const std::string& provider, const Request& req);
+  // Webhook authentication (WebhookInbox.cpp): the kernel's public URL, for callback URLs.
+  void setPublicUrl(std::function<std::string()> publicUrl);
+  const WebhookAuth& webhookAuth() const { return webhookAuth_; }
   // When the next provider check is due for a payment checked `checks` times.
   static std::int64_t nextCheckDelayMs(int checks);
 
@@ -153,6 +159,9 @@ class PaymentService final : public Payments {
   std::map<std::string, std::int64_t> readSyncWindow_;  // payment id → last sync-on-read window
   CircuitBreakers breakers_{clock_, log_, opts_.breakerThreshold, opts_.breakerOpenMs};
   Bulkheads bulkheads_{opts_.maxInFlight, opts_.maxInFlightByProvider};
+  WebhookAuth webhookAuth_{opts_.webhookTokenSecret};  // webhook models (WebhookInbox.cpp)
+  // The inbox's routes: /webhooks/{provider} and the providers' own webhook paths.
+  void webhookRoutes(Router& router);
 };
 
 }  // namespace malipo

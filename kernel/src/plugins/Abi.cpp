@@ -250,16 +250,48 @@ class PluginProvider final : public Hooked<PaymentProvider> {
     return abi::getStatus(out.in());
   }
   Result<std::vector<WebhookEvent>> parseWebhook(const Request& request) override {
+    auto r = parseWebhookReply(request);
+    if (!r.ok()) return r.error();
+    return std::move(r.value().events);
+  }
+  // 1.1: the events and, when the plugin says, the answer to the sender.
+  Result<ParsedWebhook> parseWebhookReply(const Request& request) override {
     Owned out(kernelApi());
     if (auto e = call(
             MLP_HOOK_PARSE_WEBHOOK, out, [&](Out in) { abi::put(in.add(MLP_K_REQUEST), request); },
             "parseWebhook"))
       return *e;
-    std::vector<WebhookEvent> events;
+    ParsedWebhook parsed;
     In o = out.in();
     for (std::uint32_t i = 0; i < o.count(MLP_K_ITEMS); ++i)
-      events.push_back(abi::getEvent(o.child(MLP_K_ITEMS, i)));
-    return events;
+      parsed.events.push_back(abi::getEvent(o.child(MLP_K_ITEMS, i)));
+    if (o.count(MLP_K_RESPONSE)) {
+      if (!abi::getResponse(o.child(MLP_K_RESPONSE), parsed.reply))
+        return Error::make(ErrorCode::internal,
+                           "parseWebhook answered a reply with no HTTP status");
+      parsed.hasReply = true;
+    }
+    return parsed;
+  }
+  Status onWebhookStored(const Request& request, const std::vector<WebhookEvent>& fresh,
+                         Tx& tx) override {
+    if (!has(MLP_HOOK_WEBHOOK_STORED)) return okStatus();
+    mlp_tx t{&tx, nullptr};
+    Owned out(kernelApi());
+    auto e = call(
+        MLP_HOOK_WEBHOOK_STORED, out,
+        [&](Out in) {
+          abi::put(in.add(MLP_K_REQUEST), request);
+          for (const auto& ev : fresh) {
+            Out item = in.add(MLP_K_ITEMS);
+            abi::put(item, ev);
+            item.s(MLP_K_WH_PAYMENT_ID, ev.paymentId);
+          }
+        },
+        "onWebhookStored", &t);
+    if (e && t.failure) std::rethrow_exception(t.failure);  // the store decides on retries
+    if (e) return *e;
+    return okStatus();
   }
   Result<ProviderStatus> verifyProof(const Payment& payment, const std::string& text) override {
     if (!has(MLP_HOOK_VERIFY_PROOF)) return PaymentProvider::verifyProof(payment, text);
@@ -337,6 +369,15 @@ class PluginProvider final : public Hooked<PaymentProvider> {
             "sandboxFault"))
       return *e;
     return okStatus();
+  }
+  Result<Payment> sandboxSale(const CreatePayment& draft) override {
+    if (!has(MLP_HOOK_SANDBOX_SALE)) return PaymentProvider::sandboxSale(draft);
+    Owned out(kernelApi());
+    if (auto e = call(
+            MLP_HOOK_SANDBOX_SALE, out, [&](Out in) { abi::put(in.add(MLP_K_CREATE), draft); },
+            "sandboxSale"))
+      return *e;
+    return abi::getPayment(out.in().child(MLP_K_PAYMENT));
   }
   // The plugin adds its routes through its own host (route_add): the same router.
   void routes(Router&) override { callVoid(*o_, MLP_HOOK_ROUTES, "routes"); }
@@ -507,7 +548,7 @@ mlp_object* objectAdd(mlp_host* h, std::int32_t kind, mlp_str name, void* self,
 bool knownHook(std::int32_t kind, std::uint32_t hook) {
   if (hook == MLP_HOOK_MIGRATIONS || hook == MLP_HOOK_START || hook == MLP_HOOK_STOP) return true;
   if (kind == MLP_OBJ_PROVIDER)
-    return hook >= MLP_HOOK_CAPABILITIES && hook <= MLP_HOOK_SANDBOX_FAULT;
+    return hook >= MLP_HOOK_CAPABILITIES && hook <= MLP_HOOK_SANDBOX_SALE;
   if (kind == MLP_OBJ_PRODUCT) return hook >= MLP_HOOK_SETTLED && hook <= MLP_HOOK_REFUNDED;
   return false;
 }

@@ -205,6 +205,57 @@ Result<Simulator::Sent> Simulator::timeout(const std::string& sessionId) {
   return interact(sessionId, "Timeout", "", nullptr);
 }
 
+Result<std::string> Simulator::sale(const CreatePayment& draft) {
+  if (!draft.currency.empty() && draft.currency != kCurrency)
+    return Error::make(ErrorCode::invalidInput, "Hubtel sells in GHS only, not " + draft.currency);
+  std::string name;
+  for (const auto& ci : host_.payments().catalog("ussd_menu"))
+    if (ci.product == draft.product && ci.item.currency == kCurrency &&
+        (draft.amountMinor <= 0 || ci.item.amountMinor == draft.amountMinor)) {
+      name = ci.item.name;
+      break;
+    }
+  if (name.empty())
+    return Error::make(ErrorCode::notFound, "no ussd_menu item of product " + draft.product +
+                                                " at that price: the menu cannot sell it");
+  std::string mobile = normaliseMsisdn(draft.customer.phone);
+  if (mobile.empty()) mobile = "233244123456";  // the menu takes Ghanaian numbers only
+  Sent sent;
+  auto sessionId =
+      dial(mobile, provider_.config().simServiceCode, provider_.config().simOperator, sent);
+  if (!sessionId.ok()) return sessionId.error();
+  for (int step = 0; step < 20; ++step) {
+    if (!sent.reply) return Error::make(ErrorCode::providerError, "the menu answered no JSON");
+    std::string type = toLower(sent.reply->optValue<std::string>("Type", ""));
+    std::string message = sent.reply->optValue<std::string>("Message", "");
+    if (type == "addtocart") {
+      Rows r = host_.db().query("SELECT payment_id FROM hubtel_sessions WHERE session_id = ?",
+                                {sessionId.value()});
+      if (r.empty() || r.isNull(0, "payment_id"))
+        return Error::make(ErrorCode::internal, "the checkout made no payment");
+      return r.str(0, "payment_id");
+    }
+    if (type == "release")
+      return Error::make(ErrorCode::providerError, "the menu ended the session: " + message);
+    // The item's entry ("N. <name> - …"), else the next page, else a quantity (1), else the
+    // confirmation (1).
+    std::string reply, more;
+    std::istringstream lines(message);
+    for (std::string line; std::getline(lines, line);) {
+      std::size_t dot = line.find(". ");
+      if (dot == std::string::npos || dot == 0 || line.find_first_not_of("0123456789") != dot)
+        continue;
+      if (line.compare(dot + 2, name.size() + 3, name + " - ") == 0) reply = line.substr(0, dot);
+      if (line.substr(0, dot) == "99") more = "99";
+    }
+    if (reply.empty()) reply = !more.empty() ? more : "1";
+    auto r = answer(sessionId.value(), reply, nullptr);
+    if (!r.ok()) return r.error();
+    sent = r.value();
+  }
+  return Error::make(ErrorCode::providerError, "the menu never reached a checkout");
+}
+
 // ---------------------------------------------------------------------------------------
 // Playing the customer's wallet and Hubtel's checkout
 

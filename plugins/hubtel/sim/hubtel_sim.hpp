@@ -53,6 +53,10 @@ class Simulator {
   // "query_failure": the next count status checks answer 500. "initiate_timeout" cannot
   // happen: initiate() calls no Hubtel API (the checkout is our AddToCart reply).
   Status fault(const std::string& kind, int count);
+  // The channel-sale driver (PaymentProvider::sandboxSale, SDK 1.1): a customer dials, picks
+  // the ussd_menu item of draft.product priced draft.amountMinor, buys one and confirms, as on
+  // a phone; returns the id of the payment the checkout made.
+  Result<std::string> sale(const CreatePayment& draft);
 
  private:
   struct Sent {

@@ -383,7 +383,7 @@ Response HubtelProvider::handle(const Request& req) {
     host_.logger().info(kLog, "ussd -> release \"" + r.message + "\"");
     return Response::text(200, r.toJson(), "application/json");
   }
-  if (body->has("OrderId")) return fulfil(*body, req);
+  if (body->has("OrderId")) return fulfil(req);
 
   Interaction in = parseInteraction(*body);
   std::string msisdn = normaliseMsisdn(in.mobile);
@@ -894,28 +894,38 @@ Result<InitiateResult> HubtelProvider::initiate(const Payment& p, const CreatePa
 // ---------------------------------------------------------------------------------------
 // Fulfilment
 
-Response HubtelProvider::fulfil(const Poco::JSON::Object& body, const Request& req) {
-  auto answer = [](int status, const std::string& message) {
-    Poco::JSON::Object o;
-    o.set("success", status == 200);
-    o.set("message", message);
-    return Response::json(status, o);
-  };
-  if (cfg_.ipCheck && !allowedAddress(req, cfg_.allowedIps)) {
-    // No signature is documented: the source address is the first proof it is Hubtel (the
-    // status check before any value is the second).
+Response HubtelProvider::fulfil(const Request& req) {
+  // The kernel's inbox: the allow-list (ip_check), parseWebhookReply, dedup by OrderId, the
+  // payment's event log and onWebhookStored, then the reply parseWebhookReply gave.
+  Response r = host_.payments().webhookInbox(name())(req);
+  if (r.status >= 200 && r.status < 300) return r;
+  if (r.status == 403) {
     error("forbidden_ip");
     host_.metrics().increment("malipo_hubtel_fulfilments_total", {{"result", "forbidden"}});
-    host_.logger().warning(kLog,
-                           "fulfilment from " + req.clientIp + " refused: not in allowed_ips");
-    return answer(403, "Forbidden");
   }
-  auto parsed = parseFulfilment(body);
+  auto kernel = parseJsonObject(r.body);
+  Poco::JSON::Object o;
+  o.set("success", false);
+  o.set("message", r.status == 403 ? std::string("Forbidden")
+                   : kernel        ? kernel->optValue<std::string>("message", "Error")
+                                   : std::string("Error"));
+  return Response::json(r.status, o);
+}
+
+Result<ParsedWebhook> HubtelProvider::parseWebhookReply(const Request& req) {
+  auto body = parseJsonObject(req.body);
+  if (!body) {
+    error("invalid_fulfilment");
+    host_.metrics().increment("malipo_hubtel_fulfilments_total", {{"result", "invalid"}});
+    return Error::make(ErrorCode::invalidInput, "fulfilment body is not a JSON object",
+                       "Invalid fulfilment");
+  }
+  auto parsed = parseFulfilment(*body);
   if (!parsed.ok()) {
     error("invalid_fulfilment");
     host_.metrics().increment("malipo_hubtel_fulfilments_total", {{"result", "invalid"}});
     host_.logger().warning(kLog, "fulfilment <- rejected: " + parsed.error().internal);
-    return answer(400, parsed.error().external);
+    return Error::make(ErrorCode::invalidInput, parsed.error().internal, parsed.error().external);
   }
   const Fulfilment& f = parsed.value();
   host_.logger().info(kLog, "fulfilment <- session " + f.sessionId + " order " + f.orderId +
@@ -923,45 +933,71 @@ Response HubtelProvider::fulfil(const Poco::JSON::Object& body, const Request& r
                                 (f.isSuccessful ? "true" : "false") + " amount " +
                                 (f.amountPaidMinor >= 0 ? minorToCedis(f.amountPaidMinor) : "?") +
                                 " " + f.currency + " qty " + std::to_string(f.quantity));
-  std::int64_t now = host_.clock().nowMs();
-  bool duplicate = false;
-  std::string paymentId;
-  host_.db().write([&](Tx& tx) {
+  ParsedWebhook out;
+  WebhookEvent ev;
+  // OrderId is the key: a repeated fulfilment is a duplicate, recorded once, acted on once.
+  ev.eventId = f.orderId;
+  ev.providerRef = f.sessionId;  // initiate(): provider_ref = SessionId
+  ev.summary = "fulfilment order " + f.orderId + ": " + f.status + ", IsSuccessful " +
+               (f.isSuccessful ? "true" : "false");
+  out.events.push_back(std::move(ev));
+  Poco::JSON::Object o;
+  o.set("success", true);
+  o.set("message", "Received");
+  out.hasReply = true;
+  out.reply = Response::json(200, o);
+  return out;
+}
+
+Result<std::vector<WebhookEvent>> HubtelProvider::parseWebhook(const Request& request) {
+  auto r = parseWebhookReply(request);
+  if (!r.ok()) return r.error();
+  return r.value().events;
+}
+
+Status HubtelProvider::onWebhookStored(const Request& req, const std::vector<WebhookEvent>& fresh,
+                                       Tx& tx) {
+  auto body = parseJsonObject(req.body);
+  if (!body) return Error::make(ErrorCode::internal, "fulfilment body vanished");
+  auto parsed = parseFulfilment(*body);
+  if (!parsed.ok()) return parsed.error();
+  const Fulfilment& f = parsed.value();
+  for (const WebhookEvent& ev : fresh) {
+    if (ev.eventId != f.orderId) continue;
     Rows s = tx.query("SELECT payment_id FROM hubtel_sessions WHERE session_id = ?", {f.sessionId});
-    paymentId = s.empty() || s.isNull(0, "payment_id") ? "" : s.str(0, "payment_id");
-    // OrderId is the key: a repeated fulfilment is a duplicate, recorded once, acted on once.
+    std::string paymentId =
+        s.empty() || s.isNull(0, "payment_id") ? ev.paymentId : s.str(0, "payment_id");
     auto orNull = [](std::int64_t v) { return v < 0 ? Value(Null{}) : Value(v); };
-    duplicate =
-        tx.exec(
-            "INSERT INTO hubtel_fulfilments (order_id, session_id, payment_id, status, successful, "
-            "amount_minor, "
-            "currency, qty, unit_minor, items_minor, net_minor, callback_status, received_at) "
+    std::int64_t now = host_.clock().nowMs();
+    // The kernel deduplicated by OrderId; the key guards a row left from before (migration).
+    if (tx.exec(
+            "INSERT INTO hubtel_fulfilments (order_id, session_id, payment_id, status, "
+            "successful, amount_minor, currency, qty, unit_minor, items_minor, net_minor, "
+            "callback_status, received_at) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?) ON CONFLICT DO NOTHING",
             {f.orderId, f.sessionId, paymentId.empty() ? Value(Null{}) : Value(paymentId), f.status,
              std::int64_t(f.isSuccessful ? 1 : 0), f.amountPaidMinor, f.currency, f.quantity,
-             f.unitPriceMinor, orNull(f.itemsMinor), orNull(f.amountAfterChargesMinor), now}) == 0;
-    if (duplicate) return;
+             f.unitPriceMinor, orNull(f.itemsMinor), orNull(f.amountAfterChargesMinor), now}) == 0)
+      continue;
     Poco::JSON::Object payload;
     payload.set("order_id", f.orderId);
-    // Settling and the callback run as a durable job, so the 200 below goes out at once
-    // and a crash after it loses nothing.
+    // Settling and the callback run as a durable job, so the reply goes out at once and a
+    // crash after it loses nothing.
     host_.jobs().enqueue(tx,
                          JobSpec{"hubtel.fulfil", jsonText(payload), "fulfil:" + f.orderId, 0, 0});
-  });
-  if (duplicate) {
-    host_.metrics().increment("malipo_hubtel_fulfilments_total", {{"result", "duplicate"}});
-    host_.logger().info(kLog,
-                        "fulfilment order " + f.orderId + " is a duplicate: already recorded");
-    return answer(200, "Duplicate: already received");
+    std::string orderId = f.orderId, sessionId = f.sessionId;
+    bool paid = f.paid();
+    tx.onCommit([this, orderId, sessionId, paymentId, paid] {
+      if (paymentId.empty()) {
+        error("unknown_session");
+        host_.logger().error(kLog, "fulfilment order " + orderId + " names session " + sessionId +
+                                       ", which has no checkout");
+      }
+      host_.metrics().increment("malipo_hubtel_fulfilments_total",
+                                {{"result", paid ? "paid" : "not_paid"}});
+    });
   }
-  if (paymentId.empty()) {
-    error("unknown_session");
-    host_.logger().error(kLog, "fulfilment order " + f.orderId + " names session " + f.sessionId +
-                                   ", which has no checkout");
-  }
-  host_.metrics().increment("malipo_hubtel_fulfilments_total",
-                            {{"result", f.paid() ? "paid" : "not_paid"}});
-  return answer(200, "Received");
+  return okStatus();
 }
 
 Result<ProviderStatus> HubtelProvider::query(const Payment& p) {
@@ -1092,13 +1128,6 @@ Result<ProviderStatus> HubtelProvider::statusCheck(const Payment& p, std::int64_
       break;
   }
   return st;
-}
-
-Result<std::vector<WebhookEvent>> HubtelProvider::parseWebhook(const Request& request) {
-  (void)request;
-  // Hubtel posts fulfilments to the interaction route, never to /webhooks/hubtel.
-  return Error::make(ErrorCode::invalidInput,
-                     "hubtel delivers fulfilments to interaction_path, not /webhooks/hubtel");
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1323,6 +1352,18 @@ Result<SandboxResult> HubtelProvider::sandboxPay(const Payment& payment,
                                                  const SandboxPayment& how) {
   if (!sim_) return PaymentProvider::sandboxPay(payment, how);
   return sim_->drive(payment, how);
+}
+
+Result<Payment> HubtelProvider::sandboxSale(const CreatePayment& draft) {
+  if (!sim_) return PaymentProvider::sandboxSale(draft);
+  auto id = sim_->sale(draft);
+  if (!id.ok()) {
+    Error e = id.error();
+    if (e.code == ErrorCode::notFound)
+      e.code = ErrorCode::invalidInput;  // a failure, not "no driver"
+    return e;
+  }
+  return host_.payments().get(id.value());
 }
 
 Status HubtelProvider::sandboxFault(const std::string& fault, int count) {

@@ -10,7 +10,9 @@
 //               SessionId as spent (hubtel_payment_refs: it never pays for another payment),
 //               provider_ref = SessionId, job hubtel.status_check due in 5 minutes
 //           ──▶ AddToCart reply
-//   fulfilment (allow-listed IP) ──▶ row in hubtel_fulfilments + job hubtel.fulfil; 200 at once
+//   fulfilment ──▶ the kernel's webhook inbox (allow-listed IP, dedup by OrderId, event log)
+//              ──▶ row in hubtel_fulfilments + job hubtel.fulfil, in the inbox's transaction;
+//                  200 {"success":true,"message":"Received"} once stored
 //   hubtel.fulfil ──▶ Payments::sync → query(): the fulfilment is the cue to ask the status
 //                     check now → succeeded (gross/fee/net) / failed / pending / held
 //                 ──▶ POST the fulfilment callback (success / failed), retried for up to an hour
@@ -101,6 +103,9 @@ class HubtelProvider final : public PaymentProvider {
     c.channels = {"ussd_menu"};
     c.refunds = RefundSupport::none;
     c.cancel = false;
+    // Fulfilments carry no signature: the kernel's inbox admits them from Hubtel's addresses
+    // only (SDK 1.1 allow-list), before parseWebhook sees them.
+    if (cfg_.ipCheck) c.webhookAllowedIps = cfg_.allowedIps;
     return c;
   }
   std::vector<Migration> migrations() const override;
@@ -109,11 +114,20 @@ class HubtelProvider final : public PaymentProvider {
 
   Result<InitiateResult> initiate(const Payment& payment, const CreatePayment& request) override;
   Result<ProviderStatus> query(const Payment& payment) override;
+  // Fulfilments, through the kernel's inbox (dedup, audit trail): one event per OrderId, for
+  // the payment whose provider_ref is the SessionId; answered {"success":true,"message":
+  // "Received"} (a duplicate too) once stored.
   Result<std::vector<WebhookEvent>> parseWebhook(const Request& request) override;
+  Result<ParsedWebhook> parseWebhookReply(const Request& request) override;
+  // In the inbox's transaction: the fulfilment's row and its hubtel.fulfil job (the callback).
+  Status onWebhookStored(const Request& request, const std::vector<WebhookEvent>& fresh,
+                         Tx& tx) override;
   void routes(Router& router) override;
   void simulator(Router& router) override;
   Result<SandboxResult> sandboxPay(const Payment& payment, const SandboxPayment& how) override;
   Status sandboxFault(const std::string& fault, int count) override;
+  // The channel-sale driver: the simulated phone buys the item in the menu (the kit's way in).
+  Result<Payment> sandboxSale(const CreatePayment& draft) override;
 
   const Config& config() const { return cfg_; }
   // Where Hubtel's endpoints are (the simulator's in sandbox unless configured).
@@ -134,7 +148,9 @@ class HubtelProvider final : public PaymentProvider {
   Reply end(const Interaction& in);
   Reply checkout(const Interaction& in, const std::string& msisdn, const Outcome& o);
   Reply showBalance(const Interaction& in, const std::string& msisdn, const std::string& product);
-  Response fulfil(const Poco::JSON::Object& body, const Request& req);
+  // A fulfilment on the interaction route: handed to the kernel's inbox; its errors in
+  // Hubtel's shape ({"success":false,"message":…}).
+  Response fulfil(const Request& req);
   // Whether the caller's address is on `allowed` (a dual-stack listener's ::ffff: prefix aside).
   static bool allowedAddress(const Request& req, const std::vector<std::string>& allowed);
   // Account data (balances) only for sessions whose requests are proven to come from Hubtel

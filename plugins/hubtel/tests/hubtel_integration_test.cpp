@@ -672,8 +672,16 @@ TEST_P(HubtelTest, ADuplicateFulfilmentCreditsOnce) {
                 .query("SELECT COUNT(*) AS n FROM hubtel_fulfilments WHERE session_id = ?", {id})
                 .i64(0, "n"),
             1);
-  EXPECT_NE(metrics().find("malipo_hubtel_fulfilments_total{result=\"duplicate\"} 2"),
+  // Through the kernel's inbox: deduplicated by OrderId, one webhook event in the payment's
+  // log, the two repeats counted as duplicates (and answered as the first one was).
+  EXPECT_NE(metrics().find("malipo_webhooks_total{outcome=\"duplicate\",provider=\"hubtel\"} 2"),
             std::string::npos);
+  EXPECT_EQ(kernel_->store()
+                .query("SELECT COUNT(*) AS n FROM payment_events WHERE kind = 'webhook' AND "
+                       "payment_id = ? AND provider_event_id = ?",
+                       {pid, str(paid, "order_id")})
+                .i64(0, "n"),
+            1);
 }
 
 TEST_P(HubtelTest, AFailedPaymentSendsAFailedCallback) {
@@ -761,6 +769,11 @@ TEST_P(HubtelTest, FulfilmentsOnlyFromAllowListedAddresses) {
   auto paid = pay(id);
   EXPECT_EQ(paid->getArray("fulfilments")->getElement<int>(0), 403);
   EXPECT_EQ(kernel_->store().query("SELECT COUNT(*) AS n FROM hubtel_fulfilments").i64(0, "n"), 0);
+  // Refused by the kernel's allow-list before anything is read: no webhook event either.
+  EXPECT_EQ(kernel_->store()
+                .query("SELECT COUNT(*) AS n FROM payment_events WHERE kind = 'webhook'")
+                .i64(0, "n"),
+            0);
   EXPECT_EQ(status(pid), "pending");
   EXPECT_NE(metrics().find("malipo_hubtel_errors_total{type=\"forbidden_ip\"} 1"),
             std::string::npos);
@@ -1026,6 +1039,47 @@ std::string forgedFulfilment(const std::string& session, const std::string& orde
 const std::map<std::string, std::string> kAdmin{
     {"Authorization", "Bearer admin-token-0123456789abcdefghijklmnop"}};
 }  // namespace
+
+// Fulfilments go through the kernel's webhook inbox (SDK 1.1): on the interaction route and on
+// /webhooks/hubtel alike, deduplicated by OrderId, in the payment's event log, answered in
+// Hubtel's shape for a repeat too, with Hubtel's own row and callback job written once.
+TEST_P(HubtelTest, FulfilmentsGoThroughTheKernelInboxWithHubtelsReply) {
+  SKIP_WITHOUT_ENGINE();
+  boot();
+  std::string id = checkout(2);
+  std::string pid = paymentOf(id);
+  std::string body = forgedFulfilment(id, "order-inbox-1", 2);
+  for (const char* path : {"/ussd", "/ussd", "/webhooks/hubtel"}) {
+    auto r = http(port_, "POST", path, body);
+    EXPECT_EQ(r.status, 200) << path << " " << r.body;
+    auto o = parse(r.body);
+    EXPECT_EQ(o->size(), 2u) << r.body;
+    EXPECT_TRUE(o->getValue<bool>("success")) << r.body;
+    EXPECT_EQ(str(o, "message"), "Received");
+  }
+  EXPECT_EQ(kernel_->store()
+                .query("SELECT COUNT(*) AS n FROM payment_events WHERE kind = 'webhook' AND "
+                       "provider = 'hubtel' AND provider_event_id = ? AND payment_id = ?",
+                       {"order-inbox-1", pid})
+                .i64(0, "n"),
+            1);
+  EXPECT_EQ(kernel_->store()
+                .query("SELECT COUNT(*) AS n FROM hubtel_fulfilments WHERE order_id = ?",
+                       {"order-inbox-1"})
+                .i64(0, "n"),
+            1);
+  EXPECT_NE(job("fulfil:order-inbox-1"), "");
+  // A body that is no fulfilment: 400 in Hubtel's shape, nothing stored.
+  int st = 0;
+  auto bad = ussd(R"({"SessionId":")" + id + R"(","OrderId":"order-inbox-2"})", &st);
+  EXPECT_EQ(st, 400);
+  EXPECT_FALSE(bad->getValue<bool>("success"));
+  EXPECT_EQ(kernel_->store()
+                .query("SELECT COUNT(*) AS n FROM payment_events WHERE provider_event_id = ?",
+                       {"order-inbox-2"})
+                .i64(0, "n"),
+            0);
+}
 
 TEST_P(HubtelTest, AForgedFulfilmentForAnUnpaidOrderDoesNotSettle) {
   SKIP_WITHOUT_ENGINE();

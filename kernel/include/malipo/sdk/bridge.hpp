@@ -696,12 +696,30 @@ inline std::int32_t query(void* s, const mlp_rec* in, mlp_rec* out, mlp_tx*) noe
 }
 inline std::int32_t parseWebhook(void* s, const mlp_rec* in, mlp_rec* out, mlp_tx*) noexcept {
   return guard(out, "parseWebhook", [&] {
-    auto r = self<PaymentProvider>(s).parseWebhook(
+    auto r = self<PaymentProvider>(s).parseWebhookReply(
         abi::getRequest(abi::In(api(), in).child(MLP_K_REQUEST)));
     if (!r.ok()) return fail(out, r.error());
     abi::Out o(api(), out);
-    for (const auto& e : r.value()) abi::put(o.add(MLP_K_ITEMS), e);
+    for (const auto& e : r.value().events) abi::put(o.add(MLP_K_ITEMS), e);
+    if (r.value().hasReply) abi::put(o.add(MLP_K_RESPONSE), r.value().reply);
     return MLP_OK;
+  });
+}
+// 1.1: the inbox stored a delivery's new events, in its transaction.
+inline std::int32_t webhookStored(void* s, const mlp_rec* in, mlp_rec* out, mlp_tx* t) noexcept {
+  return guard(out, "onWebhookStored", [&] {
+    mlp_host* h = static_cast<ObjBox*>(s)->host->handle();
+    AbiTx tx(h, t, engineOf(h));
+    abi::In i(api(), in);
+    std::vector<WebhookEvent> fresh;
+    for (std::uint32_t j = 0; j < i.count(MLP_K_ITEMS); ++j) {
+      WebhookEvent e = abi::getEvent(i.child(MLP_K_ITEMS, j));
+      e.paymentId = i.child(MLP_K_ITEMS, j).s(MLP_K_WH_PAYMENT_ID);
+      fresh.push_back(std::move(e));
+    }
+    Status r = self<PaymentProvider>(s).onWebhookStored(abi::getRequest(i.child(MLP_K_REQUEST)),
+                                                        fresh, tx);
+    return r.ok() ? MLP_OK : fail(out, r.error());
   });
 }
 inline std::int32_t verifyProof(void* s, const mlp_rec* in, mlp_rec* out, mlp_tx*) noexcept {
@@ -778,6 +796,16 @@ inline std::int32_t sandboxFault(void* s, const mlp_rec* in, mlp_rec* out, mlp_t
     Status r = self<PaymentProvider>(s).sandboxFault(i.s(MLP_K_SB_FAULT),
                                                      static_cast<int>(i.i(MLP_K_SB_COUNT, 1)));
     return r.ok() ? MLP_OK : fail(out, r.error());
+  });
+}
+
+inline std::int32_t sandboxSale(void* s, const mlp_rec* in, mlp_rec* out, mlp_tx*) noexcept {
+  return guard(out, "sandboxSale", [&] {
+    auto r = self<PaymentProvider>(s).sandboxSale(
+        abi::getCreate(abi::In(api(), in).child(MLP_K_CREATE)));
+    if (!r.ok()) return fail(out, r.error());
+    abi::put(abi::Out(api(), out).add(MLP_K_PAYMENT), r.value());
+    return MLP_OK;
   });
 }
 
@@ -871,6 +899,8 @@ class AbiRegistrar final : public Registrar {
     hook(o, MLP_HOOK_CANCEL, &hooks::cancel);
     hook(o, MLP_HOOK_SANDBOX_PAY, &hooks::sandboxPay);
     hook(o, MLP_HOOK_SANDBOX_FAULT, &hooks::sandboxFault);
+    hook(o, MLP_HOOK_WEBHOOK_STORED, &hooks::webhookStored);
+    hook(o, MLP_HOOK_SANDBOX_SALE, &hooks::sandboxSale);
   }
   void addProduct(std::shared_ptr<Product> product) override {
     if (!product) return;

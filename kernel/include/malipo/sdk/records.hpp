@@ -311,6 +311,7 @@ inline void put(Out o, const Payment& p) {
   o.i(MLP_K_PAY_FEE, p.feeMinor);
   o.i(MLP_K_PAY_NET, p.netMinor);
   o.i(MLP_K_PAY_REFUNDED, p.refundedMinor);
+  if (!p.callbackUrl.empty()) o.s(MLP_K_PAY_CALLBACK_URL, p.callbackUrl);
 }
 inline Payment getPayment(In in) {
   Payment p;
@@ -339,6 +340,7 @@ inline Payment getPayment(In in) {
   p.feeMinor = in.i(MLP_K_PAY_FEE, -1);
   p.netMinor = in.i(MLP_K_PAY_NET, -1);
   p.refundedMinor = in.i(MLP_K_PAY_REFUNDED, 0);
+  p.callbackUrl = in.s(MLP_K_PAY_CALLBACK_URL);
   return p;
 }
 
@@ -455,6 +457,9 @@ inline void put(Out o, const Capabilities& c) {
                          : c.refunds == RefundSupport::full  ? MLP_REFUNDS_FULL
                                                              : MLP_REFUNDS_NONE);
   o.i(MLP_K_CAP_CANCEL, c.cancel ? 1 : 0);
+  if (c.webhookToken) o.i(MLP_K_CAP_WEBHOOK_TOKEN, 1);
+  o.strs(MLP_K_CAP_WEBHOOK_IPS, c.webhookAllowedIps);
+  if (!c.webhookPath.empty()) o.s(MLP_K_CAP_WEBHOOK_PATH, c.webhookPath);
 }
 inline Capabilities getCapabilities(In in) {
   Capabilities c;
@@ -467,6 +472,10 @@ inline Capabilities getCapabilities(In in) {
               : r == MLP_REFUNDS_FULL  ? RefundSupport::full
                                        : RefundSupport::none;  // unknown: none
   c.cancel = in.i(MLP_K_CAP_CANCEL, 0) == 1;
+  // Nor these: parseWebhook alone authenticates, at /webhooks/<name>.
+  c.webhookToken = in.i(MLP_K_CAP_WEBHOOK_TOKEN, 0) == 1;
+  c.webhookAllowedIps = in.strs(MLP_K_CAP_WEBHOOK_IPS);
+  c.webhookPath = in.s(MLP_K_CAP_WEBHOOK_PATH);
   return c;
 }
 
