@@ -77,7 +77,8 @@ struct Config {
   int timeoutMs = 10000;
   std::string rateLimitBucket = "webhooks";
   Texts texts;
-  std::string language;  // of the USSD texts: en, sw, fr ("": the kernel's default language)
+  std::string language;        // of the USSD texts: en, sw, fr ("": the kernel's default language)
+  bool languageChoice = true;  // main menu entry 98: the customer picks en, sw or fr
   // Simulator (sandbox only).
   std::vector<std::string> simStatusAllowedIps{"127.0.0.1", "::1"};
   std::string simOperator = "mtn", simServiceCode = "*713#";
@@ -133,7 +134,8 @@ class HubtelProvider final : public PaymentProvider {
                    std::int64_t now);
   Reply end(const Interaction& in);
   Reply checkout(const Interaction& in, const std::string& msisdn, const Outcome& o);
-  Reply showBalance(const Interaction& in, const std::string& msisdn, const std::string& product);
+  Reply showBalance(const Interaction& in, const std::string& msisdn, const std::string& product,
+                    const std::string& lang);
   Response fulfil(const Poco::JSON::Object& body, const Request& req);
   // Whether the caller's address is on `allowed` (a dual-stack listener's ::ffff: prefix aside).
   static bool allowedAddress(const Request& req, const std::vector<std::string>& allowed);
@@ -164,6 +166,9 @@ class HubtelProvider final : public PaymentProvider {
 
   Host& host_;
   Config cfg_;
+  std::vector<MenuLanguage> languages_;  // the customer's choice (language_choice)
+  // The texts of a step's language (the customer's choice, else `language`'s).
+  const Texts& textsFor(const std::string& lang) const;
   ClientStateCodec codec_;
   GroupCommit sessions_;  // every step's session write, committed in groups under load
   std::unique_ptr<Simulator> sim_;
