@@ -16,10 +16,20 @@ const norm = (s) => s.replace(/[\s\u00a0\u202f]+/g, ' ').trim();
 
 // Per language: the browser's locale (Accept-Language) and what the pages must say.
 const LANGS = {
-  en: { locale: 'en-GB', pay: 'Pay TSh 1,000 for your CV', amount: 'TSh 1,000', verify: 'Verify your payment', status: 'Your CV', ngn: '₦5,000', pending: 'Confirming your payment…', help: 'Need help?' },
-  sw: { locale: 'sw-TZ', pay: 'Lipa TSh 1,000 upate CV yako', amount: 'TSh 1,000', verify: 'Thibitisha malipo yako', status: 'CV yako', ngn: '₦5,000', pending: 'Tunathibitisha malipo yako…', help: 'Unahitaji msaada?' },
-  fr: { locale: 'fr-FR', pay: 'Payez 1 000 TSh pour votre CV', amount: '1 000 TSh', verify: 'Vérifier votre paiement', status: 'Votre CV', ngn: '5 000 ₦', pending: 'Confirmation de votre paiement…', help: "Besoin d'aide ?" },
+  en: { locale: 'en-GB', name: 'English', choice: '1', exit: '0. Exit', pay: 'Pay TSh 1,000 for your CV', amount: 'TSh 1,000', verify: 'Verify your payment', status: 'Your CV', ngn: '₦5,000', pending: 'Confirming your payment…', help: 'Need help?' },
+  sw: { locale: 'sw-TZ', name: 'Kiswahili', choice: '2', exit: '0. Toka', pay: 'Lipa TSh 1,000 upate CV yako', amount: 'TSh 1,000', verify: 'Thibitisha malipo yako', status: 'CV yako', ngn: '₦5,000', pending: 'Tunathibitisha malipo yako…', help: 'Unahitaji msaada?' },
+  fr: { locale: 'fr-FR', name: 'Français', choice: '3', exit: '0. Quitter', pay: 'Payez 1 000 TSh pour votre CV', amount: '1 000 TSh', verify: 'Vérifier votre paiement', status: 'Votre CV', ngn: '5 000 ₦', pending: 'Confirmation de votre paiement…', help: "Besoin d'aide ?" },
 };
+
+// The USSD phone simulator: what its screen shows, and one step of the session.
+async function ussdScreen(page) {
+  return (await page.locator('#screen').innerText()).trim();
+}
+async function ussdSend(page, text) {
+  await page.locator('#input').fill(text);
+  await Promise.all([page.waitForLoadState('domcontentloaded'), page.locator('#send').click()]);
+  return ussdScreen(page);
+}
 
 function cv(name) {
   return { name, title: 'Fundi', email: 'asha@example.com', phone: '0754 123 456', summary: 'Mfano.', experience: [], education: [], skills: ['Excel'], languages: ['Kiswahili'] };
@@ -93,16 +103,73 @@ for (const [lang, want] of Object.entries(LANGS)) {
     }
   }, { timeoutMs: 45000 });
 
-  suite.case(`${lang}: the USSD phone page`, async () => {
+  suite.case(`${lang}: the USSD phone page; the customer picks ${want.name} in the menu (98)`, async () => {
     const { context } = await phoneContext(suite.browser, suite, { locale: want.locale });
     try {
       const page = await context.newPage();
       await page.goto(`${BASE_URL}/sandbox/hubtel/phone`);
       await checkPage(page, suite, `${lang}: USSD phone`);
+      await page.locator('#mobile').fill('0246912184');
+      await page.locator('#code').fill('*713#');
+      let menu = await ussdSend(page, '');
+      assert(/\n98\. Kiswahili \/ Français\n0\. Exit$/.test(menu), `the first screen offers the other languages:\n${menu}`);
+      menu = await ussdSend(page, '98');
+      assert(menu.includes('1. English\n2. Kiswahili\n3. Français'), `the language screen:\n${menu}`);
+      menu = await ussdSend(page, want.choice);
+      assert(menu.endsWith(want.exit), `the menu is in ${want.name} now:\n${menu}`);
+      // It stays for the session: the next screen is in that language too.
+      const next = await ussdSend(page, '1');
+      if (lang === 'sw') assert(/Weka idadi/.test(next), `the quantity question in Swahili:\n${next}`);
+      if (lang === 'fr') assert(/quantit/i.test(next), `the quantity question in French:\n${next}`);
+      if (lang === 'en') assert(/Enter quantity/.test(next), `the quantity question in English:\n${next}`);
+      await checkPage(page, suite, `${lang}: USSD phone in ${want.name}`);
+      await screenshot(page, `pages-${lang}-6-ussd-language`);
     } finally {
       await context.close();
     }
   }, { timeoutMs: 30000 });
+
+  suite.case(`${lang}: the language switcher keeps the page and the choice sticks across the flow, without JavaScript`, async () => {
+    const url = await initiate(`pages-switch-${lang}-${Date.now()}`);
+    const other = lang === 'en' ? 'sw' : 'en';
+    const { context } = await phoneContext(suite.browser, suite, { locale: LANGS[other].locale });
+    try {
+      const page = await context.newPage();
+      await page.goto(url);
+      assertEqual(await page.getAttribute('html', 'lang'), other, 'the browser\'s language first');
+      const nav = page.locator('nav.langs');
+      assertEqual(norm(await nav.innerText()), 'English Kiswahili Français', 'the switcher names each language in its own words');
+      assertEqual(await nav.locator('[aria-current]').getAttribute('lang'), other, 'the current language is marked');
+      await checkPage(page, suite, `${lang}: switcher on the payment page`);
+      await nav.locator(`a[lang="${lang}"]`).click();
+      await page.waitForURL(new RegExp(`[?&]lang=${lang}$`));
+      const before = new URL(url), after = new URL(page.url());
+      assertEqual(after.pathname, before.pathname, 'the switcher keeps the path');
+      assertEqual(after.searchParams.get('access'), before.searchParams.get('access'), 'and the signed link');
+      assertEqual(await page.getAttribute('html', 'lang'), lang, 'the page in the chosen language');
+      assertEqual(norm(await page.locator('h1').innerText()), LANGS[lang].pay, 'payment heading');
+      // The next pages carry no ?lang=: the choice sticks (the language cookie).
+      await page.locator('#to-verify').click();
+      await page.waitForURL(/\/verify/);
+      assert(!/[?&]lang=/.test(page.url()), 'the verify link has no lang');
+      assertEqual(norm(await page.locator('h1').innerText()), LANGS[lang].verify, 'verify heading in the chosen language');
+      await checkPage(page, suite, `${lang}: verify form after switching`);
+      await screenshot(page, `pages-${lang}-7-switched`);
+    } finally {
+      await context.close();
+    }
+    // Without JavaScript: plain links.
+    const { context: noJs } = await phoneContext(suite.browser, suite, { locale: LANGS[other].locale, javaScriptEnabled: false });
+    try {
+      const page = await noJs.newPage();
+      await page.goto(url.replace(/payment-page/, 'status-page'));
+      await page.locator(`nav.langs a[lang="${lang}"]`).click();
+      await page.waitForURL(new RegExp(`[?&]lang=${lang}$`));
+      assertEqual(norm(await page.locator('h1').innerText()), LANGS[lang].status, 'status heading, switched without JavaScript');
+    } finally {
+      await noJs.close();
+    }
+  }, { timeoutMs: 60000 });
 }
 
 // A page on a loopback origin that frames `target`.

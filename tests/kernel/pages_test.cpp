@@ -152,6 +152,156 @@ TEST(Pages, LayoutCarriesLanguageBrandAndCatalogTexts) {
       std::invalid_argument);
 }
 
+// Issue 20: texts stored in English (a provider's failure reason, a product's own error) are
+// shown in the customer's language: translate() finds the catalog key whose English text it
+// is (the plugin's catalog, then the kernel's), "{name}" matching any value; anything else is
+// shown as written.
+TEST(Pages, StoredEnglishTextsShowInTheCustomersLanguage) {
+  TempDir dir;
+  ASSERT_EQ(system(("mkdir -p " + dir.path() + "/shop/messages").c_str()), 0);
+  writeFile(
+      dir.path() + "/shop/messages/en.json",
+      R"({"err_gone":"The order was cancelled by the shop.","err_wait":"Wait {n} min, then retry."})");
+  writeFile(
+      dir.path() + "/shop/messages/sw.json",
+      R"({"err_gone":"Oda imeghairiwa na duka.","err_wait":"Subiri dakika {n}, kisha ujaribu tena."})");
+  writeFile(
+      dir.path() + "/shop/messages/fr.json",
+      R"({"err_gone":"La commande a été annulée par la boutique.","err_wait":"Patientez {n} min, puis réessayez."})");
+  PagesImpl pages;
+  PageOptions o;
+  o.messagesDir = dir.path();
+  pages.configure(o);
+  EXPECT_EQ(pages.translate("sw", "The payment was declined."), "Malipo yamekataliwa.");
+  EXPECT_EQ(pages.translate("fr", "The payment was declined."),
+            "Le paiement a \xC3\xA9t\xC3\xA9 refus\xC3\xA9.");
+  EXPECT_EQ(pages.translate("sw", " Not paid yet. "), "Bado hujalipa.");
+  EXPECT_EQ(pages.translate("en", "The payment was declined."), "The payment was declined.");
+  // A value inside the text is carried into the translation.
+  const std::string wait =
+      "A payment prompt was sent recently. Please wait 37 seconds, or pay from the menu on your "
+      "phone.";
+  EXPECT_EQ(pages.translate("sw", wait),
+            "Ombi la malipo limetumwa hivi punde. Subiri sekunde 37, au lipa kupitia menyu ya "
+            "simu yako.");
+  EXPECT_NE(pages.translate("fr", wait).find("Patientez 37 secondes"), std::string::npos);
+  // The plugin's own texts, in its namespace (and the kernel's there too).
+  EXPECT_EQ(pages.translateIn("shop", "sw", "The order was cancelled by the shop."),
+            "Oda imeghairiwa na duka.");
+  EXPECT_EQ(pages.translateIn("shop", "fr", "Wait 5 min, then retry."),
+            "Patientez 5 min, puis r\xC3\xA9"
+            "essayez.");
+  EXPECT_EQ(pages.translateIn("shop", "sw", "The payment was cancelled."), "Malipo yameghairiwa.");
+  // Not in any catalog: as the provider wrote it (English).
+  EXPECT_EQ(pages.translateIn("shop", "sw", "Card issuer unavailable (91)."),
+            "Card issuer unavailable (91).");
+  EXPECT_EQ(pages.translateIn("shop", "sw", ""), "");
+  EXPECT_EQ(pages.translateIn("shop", "sw", "Wait , then retry."), "Wait , then retry.");
+}
+
+// Every failure reason the kernel and the bundled providers store (`reason = "…"` in their
+// sources; refunds are the operator's and stay English) is in the kernel's catalog, so a page
+// shows it in Swahili and French. A provider that adds a reason gets this test's failure.
+TEST(Catalogs, EveryBundledFailureReasonIsTranslated) {
+  const std::string root = MALIPO_SOURCE_DIR;
+  std::vector<std::string> files = {root + "/kernel/src/payments/PaymentMachine.cpp"};
+  DIR* d = opendir((root + "/plugins").c_str());
+  ASSERT_TRUE(d);
+  while (dirent* e = readdir(d)) {
+    std::string p = e->d_name;
+    if (p[0] == '.') continue;
+    if (DIR* src = opendir((root + "/plugins/" + p + "/src").c_str())) {
+      while (dirent* f = readdir(src)) {
+        std::string n = f->d_name;
+        if (n.size() > 4 && n.substr(n.size() - 4) == ".cpp")
+          files.push_back(root + "/plugins/" + p + "/src/" + n);
+      }
+      closedir(src);
+    }
+  }
+  closedir(d);
+  PagesImpl pages;
+  std::regex literal(R"re(\breason = "([^"]+)";)re");
+  int found = 0;
+  for (const auto& file : files) {
+    std::ifstream in(file);
+    for (std::string line; std::getline(in, line);) {
+      std::smatch m;
+      if (!std::regex_search(line, m, literal)) continue;
+      std::string text = m[1].str(), lower = text;
+      for (char& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+      if (lower.find("refund") != std::string::npos) continue;
+      ++found;
+      for (const char* lang : {"sw", "fr"})
+        EXPECT_NE(pages.translate(lang, text), text)
+            << file << ": \"" << text << "\" has no " << lang << " text in the kernel's catalog";
+    }
+  }
+  EXPECT_GE(found, 10);
+}
+
+// The language switcher: every translated page links to the others, keeping its own path and
+// query (a signed ?access= link stays), without JavaScript; a page rendered without a language
+// (render()) has none. A ?lang= choice comes back as a cookie, which language() reads after
+// ?lang= and before Accept-Language.
+TEST(Pages, LanguageSwitcherKeepsThePathAndTheChoiceSticks) {
+  PagesImpl pages;
+  Request req;
+  req.method = "GET";
+  req.path = "/api/cv-pdf/abc/status-page";
+  req.rawQuery = "access=1.x%2By&lang=sw";
+  req.query = {{"access", "1.x+y"}, {"lang", "sw"}};
+  std::string html;
+  {
+    PagesImpl::CurrentRequest current(req);
+    html = pages.renderIn(pages.language(req), "T", "<p>x</p>", Poco::JSON::Object());
+  }
+  EXPECT_NE(html.find("<nav class=\"langs\" aria-label=\"Lugha\">"), std::string::npos) << html;
+  EXPECT_NE(html.find("<a href=\"/api/cv-pdf/abc/status-page?access=1.x%2By&amp;lang=en\" "
+                      "lang=\"en\" hreflang=\"en\">English</a>"),
+            std::string::npos)
+      << html;
+  EXPECT_NE(html.find("href=\"/api/cv-pdf/abc/status-page?access=1.x%2By&amp;lang=fr\""),
+            std::string::npos);
+  EXPECT_NE(html.find("<span lang=\"sw\" aria-current=\"true\">Kiswahili</span>"),
+            std::string::npos);
+  EXPECT_EQ(html.find("<script"), std::string::npos);
+  {
+    Request evil = req;  // a raw query is escaped in the links
+    evil.rawQuery = "q=\"><script>x</script>";
+    PagesImpl::CurrentRequest current(evil);
+    std::string e = pages.renderIn("en", "T", "<p>x</p>", Poco::JSON::Object());
+    EXPECT_EQ(e.find("<script"), std::string::npos) << e;
+    EXPECT_NE(e.find("?q=&quot;&gt;&lt;script&gt;x&lt;/script&gt;&amp;lang=sw\""),
+              std::string::npos)
+        << e;
+  }
+  EXPECT_EQ(pages.render("T", "<p>x</p>", Poco::JSON::Object()).find("class=\"langs\""),
+            std::string::npos);
+
+  Response resp = Response::html(200, html);
+  PagesImpl::rememberLanguage(req, resp);
+  std::string cookie;
+  for (const auto& [n, v] : resp.headers)
+    if (n == "Set-Cookie") cookie = v;
+  EXPECT_EQ(cookie, "malipo_lang=sw; Path=/; Max-Age=31536000; SameSite=Lax; HttpOnly");
+  Request unsupported;
+  unsupported.query = {{"lang", "de"}};
+  Response none = Response::html(200, "");
+  PagesImpl::rememberLanguage(unsupported, none);
+  EXPECT_TRUE(none.headers.empty());
+
+  Request next;  // the flow's next page: no ?lang=, the cookie, a French browser
+  next.headers["Cookie"] = "a=b; malipo_lang=sw; c=d";
+  next.headers["Accept-Language"] = "fr-FR,fr;q=0.9";
+  EXPECT_EQ(pages.language(next), "sw");
+  next.query = {{"lang", "en"}};
+  EXPECT_EQ(pages.language(next), "en");  // a new ?lang= wins
+  next.query.clear();
+  next.headers["Cookie"] = "malipo_lang=zz";
+  EXPECT_EQ(pages.language(next), "fr");  // a cookie naming no language: Accept-Language
+}
+
 TEST(SecurityHeaders, FrameAncestorsOnlyUnderFrameablePaths) {
   SecurityOptions o;
   o.frameAncestors = {"https://shop.example", ""};
@@ -224,6 +374,10 @@ TEST(PagesHttp, HeadersLanguageAndLogo) {
   EXPECT_EQ(logo.header("Content-Type").rfind("image/svg+xml", 0), 0u);
   EXPECT_NE(logo.body.find("<svg"), std::string::npos);
   EXPECT_EQ(http(k.port(), "GET", "/healthz").header("X-Content-Type-Options"), "nosniff");
+  // A ?lang= choice comes back as the language cookie, on any answer.
+  EXPECT_EQ(http(k.port(), "GET", "/?lang=sw").header("Set-Cookie"),
+            "malipo_lang=sw; Path=/; Max-Age=31536000; SameSite=Lax; HttpOnly");
+  EXPECT_EQ(http(k.port(), "GET", "/").header("Set-Cookie"), "");
 }
 
 TEST(PagesHttp, BadBrandSettingsStopStartUp) {

@@ -314,7 +314,10 @@ enum {
   MLP_K_PAGE_ACCEPT_LANGUAGE = 555, /* the request's Accept-Language */
   MLP_K_PAGE_KEY = 556,             /* a catalog key */
   MLP_K_PAGE_AMOUNT = 557,          /* minor units */
-  MLP_K_PAGE_CURRENCY = 558         /* ISO 4217 */
+  MLP_K_PAGE_CURRENCY = 558,        /* ISO 4217 */
+  /* 1.1, later: pages */
+  MLP_K_PAGE_COOKIE_LANG = 560, /* page_i18n LANGUAGE: the language cookie's value */
+  MLP_K_PAGE_ENGLISH = 561      /* page_i18n TRANSLATE: a text stored in English */
 };
 
 /* payment statuses (MLP_K_PAY_STATUS) */
@@ -446,7 +449,12 @@ enum {
 enum { MLP_FLAG_DELIVERS_IN_TX = 1 };
 
 /* 1.1: page_i18n operations */
-enum { MLP_PAGEOP_LANGUAGE = 1, MLP_PAGEOP_TEXT = 2, MLP_PAGEOP_MONEY = 3 };
+enum {
+  MLP_PAGEOP_LANGUAGE = 1,
+  MLP_PAGEOP_TEXT = 2,
+  MLP_PAGEOP_MONEY = 3,
+  MLP_PAGEOP_TRANSLATE = 4 /* 1.1, later */
+};
 
 typedef int32_t (*mlp_hook_fn)(void* self, const mlp_rec* in, mlp_rec* out, mlp_tx* tx);
 typedef int32_t (*mlp_register_fn)(void* self, mlp_host* host, mlp_rec* err);
@@ -536,9 +544,10 @@ typedef struct mlp_api_v1 {
 
   /* ==== band 1.1: appended here ==== */
 
-  /* 1.1: pages. MLP_PAGEOP_LANGUAGE: in LANG (?lang=), ACCEPT_LANGUAGE; out LANG.
+  /* 1.1: pages. MLP_PAGEOP_LANGUAGE: in LANG (?lang=), COOKIE_LANG, ACCEPT_LANGUAGE; out LANG.
    * MLP_PAGEOP_TEXT: in LANG, KEY, DATA (params); out TEXT. MLP_PAGEOP_MONEY: in LANG, AMOUNT,
-   * CURRENCY; out TEXT. A plugin checks struct_size before calling it. */
+   * CURRENCY; out TEXT. MLP_PAGEOP_TRANSLATE: in LANG, ENGLISH; out TEXT (a kernel without it
+   * answers MLP_FAIL: keep the English). A plugin checks struct_size before calling it. */
   int32_t (*page_i18n)(mlp_host* host, uint32_t op, const mlp_rec* in, mlp_rec* out);
 } mlp_api_v1;
 

@@ -36,7 +36,8 @@ class Pages {
   // see them as {{t.key}}, with "{name}" in a text replaced by the data's top-level `name`; the
   // layout adds `lang` and `site` (name, support_phone, support_email, logo_url) when absent.
 
-  // The customer's language: `?lang=`, then Accept-Language, then pages.default_language.
+  // The customer's language: `?lang=`, then the language cookie (an earlier ?lang=, see
+  // kLanguageCookie), then Accept-Language, then pages.default_language.
   virtual std::string language(const Request& req) const {
     (void)req;
     return "en";
@@ -61,6 +62,39 @@ class Pages {
     (void)lang;
     return formatMajor(minor, currency) + " " + currency;
   }
+
+  // ---- 1.1, later: a text stored in English (a provider's failure reason, a product's own
+  // error kept with an order) in `lang`: the catalog key whose English text it is (this
+  // plugin's catalog, then the kernel's, which holds the failure reasons of the kernel and
+  // the bundled providers; "{name}" in a catalog text matches any value and is carried into
+  // the translation), else `english` unchanged. A 1.0 kernel: unchanged.
+  //
+  //   d.set("error", host.pages().translate(lang, request.error));  // "Malipo yamekataliwa."
+  virtual std::string translate(const std::string& lang, const std::string& english) const {
+    (void)lang;
+    return english;
+  }
 };
+
+// The cookie that keeps a customer's ?lang= choice across a flow's pages (the kernel sets
+// it on a page asked for with ?lang=; language() reads it after ?lang=).
+inline constexpr const char* kLanguageCookie = "malipo_lang";
+
+// The value of the language cookie in `req`'s Cookie header ("" when none).
+inline std::string languageCookie(const Request& req) {
+  const std::string cookies = req.header("Cookie");
+  const std::string name = std::string(kLanguageCookie) + "=";
+  for (std::size_t at = 0; at < cookies.size();) {
+    while (at < cookies.size() && (cookies[at] == ' ' || cookies[at] == ';')) ++at;
+    std::size_t end = cookies.find(';', at);
+    if (end == std::string::npos) end = cookies.size();
+    if (cookies.compare(at, name.size(), name) == 0) {
+      std::string v = cookies.substr(at + name.size(), end - at - name.size());
+      return v.size() <= 35 ? v : std::string();
+    }
+    at = end;
+  }
+  return {};
+}
 
 }  // namespace malipo

@@ -16,6 +16,7 @@
 #include "app/KernelLogger.hpp"
 #include "app/LogContext.hpp"
 #include "http/Idempotency.hpp"
+#include "http/PagesImpl.hpp"
 #include "http/WorkerPool.hpp"
 
 namespace malipo {
@@ -397,7 +398,11 @@ Response HttpServer::handle(Request& req, const RouteMatch& m, bool bodyTooLarge
     }
     routeName = &preflight;
   } else {
-    resp = route(req, m, bodyTooLarge);
+    {
+      PagesImpl::CurrentRequest current(req);  // the pages' language switcher links here
+      resp = route(req, m, bodyTooLarge);
+    }
+    PagesImpl::rememberLanguage(req, resp);
     addCors(req, resp);
   }
   resp.header("X-Request-Id", req.requestId);

@@ -3,6 +3,7 @@
 #include <Poco/Base64Encoder.h>
 #include <Poco/JSON/Array.h>
 #include <Poco/SHA2Engine.h>
+#include <Poco/URI.h>
 
 #include <mstch/mstch.hpp>
 #include <regex>
@@ -22,6 +23,7 @@ const char* kCss =
 main{max-width:32rem;margin:0 auto;padding:1rem}
 .site{background:@header@;border-bottom:1px solid #e4e7eb}.site-in{max-width:32rem;margin:0 auto;padding:.6rem 1rem;display:flex;align-items:center;gap:.6rem}
 .site img{height:2rem;width:auto;max-width:8rem}.site-name{font-weight:700;font-size:1.05rem;color:#1f2933}
+.site-in{flex-wrap:wrap}.langs{margin-left:auto;display:flex;gap:.25rem;font-size:.9rem}.langs a,.langs span{display:inline-block;padding:.35rem .4rem;color:#1f2933}.langs a{color:@primary@}.langs span{font-weight:700;text-decoration:underline}
 .site-foot{max-width:32rem;margin:0 auto;padding:0 1rem 2rem;color:#3e4c59;font-size:.9rem}.site-foot a{color:@primary@}
 .card>:first-child{margin-top:0}.card>:last-child{margin-bottom:0}
 .card{background:#fff;border-radius:12px;padding:1.25rem;box-shadow:0 1px 3px rgba(0,0,0,.08);margin-bottom:1rem}
@@ -45,7 +47,7 @@ const char* kLayout = R"(<!doctype html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{{title}}</title>
 <style>{{{css}}}</style>{{{head}}}</head>
-<body><header class="site"><div class="site-in">{{#logo}}<img src="/brand/logo" alt="{{logo_alt}}">{{/logo}}<span class="site-name">{{name}}</span></div></header>
+<body><header class="site"><div class="site-in">{{#logo}}<img src="/brand/logo" alt="{{logo_alt}}">{{/logo}}<span class="site-name">{{name}}</span>{{#has_langs}}<nav class="langs" aria-label="{{language_label}}">{{#langs}}{{#current}}<span lang="{{code}}" aria-current="true">{{name}}</span>{{/current}}{{^current}}<a href="{{{href}}}" lang="{{code}}" hreflang="{{code}}">{{name}}</a>{{/current}}{{/langs}}</nav>{{/has_langs}}</div></header>
 <main>{{{body}}}</main>
 {{#support}}<footer class="site-foot"><p id="site-support"><strong>{{help}}</strong>{{#phone}} {{call}}: <a id="site-phone" href="tel:{{phone_tel}}">{{phone}}</a>{{/phone}}{{#email}} · {{email_label}}: <a id="site-email" href="mailto:{{email}}">{{email}}</a>{{/email}}</p></footer>{{/support}}
 </body></html>
@@ -87,7 +89,68 @@ std::string refreshByScript(const std::string& head) {
          "</noscript><script src=\"/assets/refresh.js\" defer></script>" + m.suffix().str();
 }
 
+// The request a page is being rendered for on this thread (PagesImpl::CurrentRequest).
+thread_local const Request* tCurrentRequest = nullptr;
+
+// The language switcher's link to `code`: this page's own path and query with lang=<code>.
+std::string languageHref(const std::string& code) {
+  if (!tCurrentRequest) return "?lang=" + code;
+  std::string path, query;
+  Poco::URI::encode(tCurrentRequest->path, "?#", path);
+  std::stringstream in(tCurrentRequest->rawQuery);
+  for (std::string part; std::getline(in, part, '&');)
+    if (!part.empty() && part != "lang" && part.rfind("lang=", 0) != 0) query += part + "&";
+  // Escaped here for the attribute (mstch would also escape '/' and '='): the query is raw.
+  std::string href, raw = path + "?" + query + "lang=" + code;
+  for (char c : raw) {
+    switch (c) {
+      case '&':
+        href += "&amp;";
+        break;
+      case '"':
+        href += "&quot;";
+        break;
+      case '\'':
+        href += "&#39;";
+        break;
+      case '<':
+        href += "&lt;";
+        break;
+      case '>':
+        href += "&gt;";
+        break;
+      default:
+        href += c;
+    }
+  }
+  return href;
+}
+
+// Each language in its own words, for the switcher.
+const char* languageName(const std::string& code) {
+  if (code == "sw") return "Kiswahili";
+  if (code == "fr")
+    return "Fran\xC3\xA7"
+           "ais";
+  return "English";
+}
+
 }  // namespace
+
+PagesImpl::CurrentRequest::CurrentRequest(const Request& req) : previous_(tCurrentRequest) {
+  tCurrentRequest = &req;
+}
+
+PagesImpl::CurrentRequest::~CurrentRequest() {
+  tCurrentRequest = previous_;
+}
+
+void PagesImpl::rememberLanguage(const Request& req, Response& resp) {
+  const std::string lang = i18n::match(req.queryParam("lang"));
+  if (lang.empty()) return;
+  resp.header("Set-Cookie", std::string(kLanguageCookie) + "=" + lang +
+                                "; Path=/; Max-Age=31536000; SameSite=Lax; HttpOnly");
+}
 
 const char* PagesImpl::refreshScript() {
   return R"((function () {
@@ -140,18 +203,21 @@ void PagesImpl::configure(PageOptions options) {
   catalogs_ = std::make_unique<i18n::Catalogs>(opts_.messagesDir);
 }
 
-std::string PagesImpl::negotiate(const std::string& requested,
-                                 const std::string& acceptLanguage) const {
-  return i18n::negotiate(requested, acceptLanguage, opts_.defaultLanguage);
+std::string PagesImpl::negotiate(const std::string& requested, const std::string& acceptLanguage,
+                                 const std::string& cookie) const {
+  // The cookie is an earlier ?lang=: it comes before the browser's Accept-Language.
+  const std::string chosen = i18n::match(requested).empty() ? cookie : requested;
+  return i18n::negotiate(chosen, acceptLanguage, opts_.defaultLanguage);
 }
 
 std::string PagesImpl::language(const Request& req) const {
-  return negotiate(req.queryParam("lang"), req.header("Accept-Language"));
+  return negotiate(req.queryParam("lang"), req.header("Accept-Language"), languageCookie(req));
 }
 
 std::string PagesImpl::render(const std::string& title, const std::string& bodyTemplate,
                               const Poco::JSON::Object& data, const std::string& headExtra) const {
-  return renderPage("kernel", opts_.defaultLanguage, title, bodyTemplate, data, headExtra);
+  // Not translated (the page names no language): no language switcher.
+  return renderPage("kernel", "", title, bodyTemplate, data, headExtra);
 }
 
 std::string PagesImpl::renderIn(const std::string& lang, const std::string& title,
@@ -170,6 +236,17 @@ std::string PagesImpl::money(const std::string& lang, std::int64_t minor,
   return i18n::formatMoney(minor, currency, i18n::supported(lang) ? lang : opts_.defaultLanguage);
 }
 
+std::string PagesImpl::translate(const std::string& lang, const std::string& english) const {
+  return translateIn("kernel", lang, english);
+}
+
+std::string PagesImpl::translateIn(const std::string& ns, const std::string& lang,
+                                   const std::string& english) const {
+  Poco::JSON::Object params;
+  const std::string key = catalogs_->keyOf(ns, english, &params);
+  return key.empty() ? english : textIn(ns, lang, key, params);
+}
+
 std::string PagesImpl::textIn(const std::string& ns, const std::string& lang,
                               const std::string& key, const Poco::JSON::Object& params) const {
   Poco::JSON::Object p(params);
@@ -183,6 +260,8 @@ std::string PagesImpl::renderPage(const std::string& ns, const std::string& lang
                                   const Poco::JSON::Object& data,
                                   const std::string& headExtra) const {
   const std::string lang = i18n::supported(langIn) ? langIn : opts_.defaultLanguage;
+  // A page in a language the customer chose (renderIn) offers the others.
+  const bool switcher = !langIn.empty();
   const Brand& b = opts_.brand;
   // {name} in a text: the data's top-level values, and the brand's name.
   Poco::JSON::Object params(data);
@@ -222,6 +301,15 @@ std::string PagesImpl::renderPage(const std::string& ns, const std::string& lang
                     {"phone", b.supportPhone},
                     {"phone_tel", phoneTel},
                     {"email", b.supportEmail}};
+  mstch::array langs;
+  for (const auto& code : i18n::languages())
+    langs.push_back(mstch::map{{"code", code},
+                               {"name", std::string(languageName(code))},
+                               {"current", code == lang},
+                               {"href", languageHref(code)}});
+  layout.emplace("has_langs", switcher);
+  layout.emplace("langs", langs);
+  layout.emplace("language_label", k("kernel_language"));
   return mstch::render(kLayout, layout);
 }
 

@@ -37,6 +37,7 @@ class PagesImpl final : public Pages {
                    const Poco::JSON::Object& params = Poco::JSON::Object()) const override;
   std::string money(const std::string& lang, std::int64_t minor,
                     const std::string& currency) const override;
+  std::string translate(const std::string& lang, const std::string& english) const override;
 
   // The same for a plugin's catalog namespace `ns` (its name; "kernel": the kernel's only).
   std::string renderPage(const std::string& ns, const std::string& lang, const std::string& title,
@@ -44,7 +45,27 @@ class PagesImpl final : public Pages {
                          const std::string& headExtra) const;
   std::string textIn(const std::string& ns, const std::string& lang, const std::string& key,
                      const Poco::JSON::Object& params) const;
-  std::string negotiate(const std::string& requested, const std::string& acceptLanguage) const;
+  std::string translateIn(const std::string& ns, const std::string& lang,
+                          const std::string& english) const;
+  // ?lang=, then the language cookie, then Accept-Language, then pages.default_language.
+  std::string negotiate(const std::string& requested, const std::string& acceptLanguage,
+                        const std::string& cookie = {}) const;
+
+  // While one is alive on a thread, pages rendered there link their language switcher to
+  // the request's own path and query (HttpServer wraps each handler in one).
+  class CurrentRequest {
+   public:
+    explicit CurrentRequest(const Request& req);
+    ~CurrentRequest();
+    CurrentRequest(const CurrentRequest&) = delete;
+    CurrentRequest& operator=(const CurrentRequest&) = delete;
+
+   private:
+    const Request* previous_;
+  };
+  // A request with a supported ?lang= gets the language cookie (kLanguageCookie) back, so
+  // the choice sticks across the flow's pages, forms and redirects.
+  static void rememberLanguage(const Request& req, Response& resp);
 
   // 'sha256-…' of the layout's <style> (for the Content-Security-Policy's style-src).
   const std::string& styleHash() const { return styleHash_; }

@@ -43,7 +43,26 @@ const std::map<std::string, Catalog>& kernelCatalogs() {
         {"kernel_language", "Language"},
         {"kernel_contact_support", "Contact {brand} support"},
         {"kernel_logo_alt", "{brand} logo"},
-        {"kernel_stop_refresh", "Stop refreshing this page"}}},
+        {"kernel_stop_refresh", "Stop refreshing this page"},
+        // Failure reasons the kernel and the bundled providers store (keyOf() maps them back).
+        {"kernel_reason_declined", "The payment was declined."},
+        {"kernel_reason_cancelled", "The payment was cancelled."},
+        {"kernel_reason_cancelled_or_declined", "The payment was cancelled or declined."},
+        {"kernel_reason_not_completed", "The payment was not completed."},
+        {"kernel_reason_not_completed_in_time", "The payment was not completed in time."},
+        {"kernel_reason_not_paid", "Not paid yet."},
+        {"kernel_reason_not_confirmed", "Not confirmed yet."},
+        {"kernel_reason_unsuccessful", "Payment not successful"},
+        {"kernel_reason_failed", "The payment failed."},
+        {"kernel_reason_refunded", "The payment was refunded."},
+        {"kernel_reason_in_progress", "The payment is still in progress."},
+        {"kernel_reason_confirming", "The payment is still being confirmed."},
+        {"kernel_reason_late_review",
+         "The payment arrived late and needs review; nothing was delivered."},
+        {"kernel_reason_review", "The payment needs review; nothing was delivered."},
+        {"kernel_reason_prompt_wait",
+         "A payment prompt was sent recently. Please wait {seconds} seconds, or pay from the menu "
+         "on your phone."}}},
       {"sw",
        {{"kernel_help", "Unahitaji msaada?"},
         {"kernel_call", "Piga simu"},
@@ -51,7 +70,26 @@ const std::map<std::string, Catalog>& kernelCatalogs() {
         {"kernel_language", "Lugha"},
         {"kernel_contact_support", "Wasiliana na huduma kwa wateja ya {brand}"},
         {"kernel_logo_alt", "Nembo ya {brand}"},
-        {"kernel_stop_refresh", "Acha kusasisha ukurasa huu"}}},
+        {"kernel_stop_refresh", "Acha kusasisha ukurasa huu"},
+        {"kernel_reason_declined", "Malipo yamekataliwa."},
+        {"kernel_reason_cancelled", "Malipo yameghairiwa."},
+        {"kernel_reason_cancelled_or_declined", "Malipo yameghairiwa au yamekataliwa."},
+        {"kernel_reason_not_completed", "Malipo hayakukamilika."},
+        {"kernel_reason_not_completed_in_time",
+         "Muda wa kulipa umekwisha kabla malipo hayajakamilika."},
+        {"kernel_reason_not_paid", "Bado hujalipa."},
+        {"kernel_reason_not_confirmed", "Bado haijathibitishwa."},
+        {"kernel_reason_unsuccessful", "Malipo hayakufanikiwa"},
+        {"kernel_reason_failed", "Malipo hayakufanikiwa."},
+        {"kernel_reason_refunded", "Pesa zako zimerudishwa."},
+        {"kernel_reason_in_progress", "Malipo bado yanaendelea."},
+        {"kernel_reason_confirming", "Malipo bado yanathibitishwa."},
+        {"kernel_reason_late_review",
+         "Malipo yamefika baada ya muda kwisha na yanakaguliwa; bado hujapewa huduma."},
+        {"kernel_reason_review", "Malipo yanakaguliwa; bado hujapewa huduma."},
+        {"kernel_reason_prompt_wait",
+         "Ombi la malipo limetumwa hivi punde. Subiri sekunde {seconds}, au lipa kupitia menyu ya "
+         "simu yako."}}},
       {"fr",
        {{"kernel_help", "Besoin d'aide ?"},
         {"kernel_call", "Appeler"},
@@ -59,7 +97,25 @@ const std::map<std::string, Catalog>& kernelCatalogs() {
         {"kernel_language", "Langue"},
         {"kernel_contact_support", "Contactez le service client de {brand}"},
         {"kernel_logo_alt", "Logo de {brand}"},
-        {"kernel_stop_refresh", "Arrêter l'actualisation de la page"}}},
+        {"kernel_stop_refresh", "Arrêter l'actualisation de la page"},
+        {"kernel_reason_declined", "Le paiement a été refusé."},
+        {"kernel_reason_cancelled", "Le paiement a été annulé."},
+        {"kernel_reason_cancelled_or_declined", "Le paiement a été annulé ou refusé."},
+        {"kernel_reason_not_completed", "Le paiement n'a pas abouti."},
+        {"kernel_reason_not_completed_in_time", "Le délai de paiement est dépassé."},
+        {"kernel_reason_not_paid", "Pas encore payé."},
+        {"kernel_reason_not_confirmed", "Pas encore confirmé."},
+        {"kernel_reason_unsuccessful", "Le paiement n'a pas abouti"},
+        {"kernel_reason_failed", "Le paiement a échoué."},
+        {"kernel_reason_refunded", "Le paiement a été remboursé."},
+        {"kernel_reason_in_progress", "Le paiement est toujours en cours."},
+        {"kernel_reason_confirming", "Le paiement est en cours de confirmation."},
+        {"kernel_reason_late_review",
+         "Le paiement est arrivé après le délai et doit être vérifié ; rien n'a encore été livré."},
+        {"kernel_reason_review", "Le paiement doit être vérifié ; rien n'a encore été livré."},
+        {"kernel_reason_prompt_wait",
+         "Une demande de paiement vient d'être envoyée. Patientez {seconds} secondes, ou payez "
+         "depuis le menu de votre téléphone."}}},
   };
   return c;
 }
@@ -120,10 +176,15 @@ bool supported(const std::string& lang) {
   return std::find(l.begin(), l.end(), lang) != l.end();
 }
 
+std::string match(const std::string& tag) {
+  if (tag.empty() || tag.size() > 35) return {};
+  std::string p = primary(tag);
+  return supported(p) ? p : std::string();
+}
+
 std::string negotiate(const std::string& requested, const std::string& acceptLanguage,
                       const std::string& fallback) {
-  if (!requested.empty() && requested.size() <= 35 && supported(primary(requested)))
-    return primary(requested);
+  if (!match(requested).empty()) return match(requested);
   struct Choice {
     std::string lang;
     double q;
@@ -304,6 +365,71 @@ Catalog Catalogs::table(const std::string& ns, const std::string& lang) const {
     for (const auto& kv : c->second) out[kv.first] = kv.second;
   }
   return out;
+}
+
+namespace {
+
+// Whether `text` is `pattern` with each "{name}" standing for a non-empty value (put in
+// `params`).
+bool matchesPattern(const std::string& pattern, const std::string& text,
+                    Poco::JSON::Object* params) {
+  std::vector<std::string> literals, names;
+  std::string lit;
+  for (std::size_t i = 0; i < pattern.size();) {
+    std::size_t close = pattern[i] == '{' ? pattern.find('}', i + 1) : std::string::npos;
+    if (close != std::string::npos && close - i <= 40 && close > i + 1) {
+      literals.push_back(lit);
+      lit.clear();
+      names.push_back(pattern.substr(i + 1, close - i - 1));
+      i = close + 1;
+    } else {
+      lit += pattern[i++];
+    }
+  }
+  literals.push_back(lit);
+  if (names.empty()) return false;
+  if (text.compare(0, literals[0].size(), literals[0]) != 0) return false;
+  std::size_t at = literals[0].size();
+  Poco::JSON::Object found;
+  for (std::size_t k = 0; k < names.size(); ++k) {
+    const std::string& next = literals[k + 1];
+    std::size_t end;
+    if (k + 1 == names.size()) {
+      if (text.size() < at + next.size() ||
+          text.compare(text.size() - next.size(), next.size(), next) != 0)
+        return false;
+      end = text.size() - next.size();
+    } else {
+      end = next.empty() ? std::string::npos : text.find(next, at + 1);
+    }
+    if (end == std::string::npos || end <= at) return false;
+    found.set(names[k], text.substr(at, end - at));
+    at = end + next.size();
+  }
+  if (params)
+    for (const auto& kv : found) params->set(kv.first, kv.second);
+  return true;
+}
+
+}  // namespace
+
+std::string Catalogs::keyOf(const std::string& ns, const std::string& english,
+                            Poco::JSON::Object* params) const {
+  const std::string text = trim(english);
+  if (text.empty()) return {};
+  const Entry& e = entry(ns);
+  auto own = e.byLang.find("en");
+  const Catalog* tables[] = {own == e.byLang.end() ? nullptr : &own->second, &kernel("en")};
+  for (const Catalog* c : tables)
+    if (c)
+      for (const auto& kv : *c)
+        if (kv.second == text) return kv.first;
+  for (const Catalog* c : tables)
+    if (c)
+      for (const auto& kv : *c)
+        if (kv.second.find('{') != std::string::npos && matchesPattern(kv.second, text, params))
+          return kv.first;
+  return {};
 }
 
 std::vector<std::string> Catalogs::missing(const std::string& ns, const std::string& lang) const {

@@ -23,6 +23,8 @@ namespace malipo::i18n {
 // The languages pages are written in, English first (the fallback of every catalog).
 const std::vector<std::string>& languages();
 bool supported(const std::string& lang);
+// A language tag ("sw", "fr-CI", "SW_tz") as a supported language ("sw", "fr"), else "".
+std::string match(const std::string& tag);
 
 // `requested` (?lang=, e.g. "sw" or "fr-CI") when supported, then the first supported language
 // of `acceptLanguage` by q-value (RFC 9110; "sw-TZ" matches "sw"), then `fallback`.
@@ -54,6 +56,12 @@ class Catalogs {
   std::string text(const std::string& ns, const std::string& lang, const std::string& key) const;
   // Every key of the namespace (kernel's included) in `lang` with the fallbacks applied.
   Catalog table(const std::string& ns, const std::string& lang) const;
+  // A stored English text back to its key: the key of `ns`'s English catalog (then the
+  // kernel's) whose text is `english`, "{name}" in the text matching any value (returned in
+  // `params`); "" when none is. Lets a page show, in the customer's language, a text that
+  // was stored in English (a provider's failure reason, a product's error).
+  std::string keyOf(const std::string& ns, const std::string& english,
+                    Poco::JSON::Object* params = nullptr) const;
   // Keys of the English catalog that `lang` lacks (what a test reports).
   std::vector<std::string> missing(const std::string& ns, const std::string& lang) const;
   // Problems met loading the namespace's files (bad JSON, non-string values), for the log.

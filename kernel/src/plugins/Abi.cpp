@@ -908,7 +908,8 @@ std::int32_t pageI18n(mlp_host* h, std::uint32_t op, const mlp_rec* in, mlp_rec*
     switch (op) {
       case MLP_PAGEOP_LANGUAGE:
         o.s(MLP_K_PAGE_LANG,
-            impl ? impl->negotiate(i.s(MLP_K_PAGE_LANG), i.s(MLP_K_PAGE_ACCEPT_LANGUAGE))
+            impl ? impl->negotiate(i.s(MLP_K_PAGE_LANG), i.s(MLP_K_PAGE_ACCEPT_LANGUAGE),
+                                   i.s(MLP_K_PAGE_COOKIE_LANG))
                  : std::string("en"));
         return MLP_OK;
       case MLP_PAGEOP_TEXT: {
@@ -922,6 +923,11 @@ std::int32_t pageI18n(mlp_host* h, std::uint32_t op, const mlp_rec* in, mlp_rec*
       case MLP_PAGEOP_MONEY:
         o.s(MLP_K_TEXT,
             pages.money(i.s(MLP_K_PAGE_LANG), i.i(MLP_K_PAGE_AMOUNT), i.s(MLP_K_PAGE_CURRENCY)));
+        return MLP_OK;
+      case MLP_PAGEOP_TRANSLATE:
+        o.s(MLP_K_TEXT,
+            impl ? impl->translateIn(h->name, i.s(MLP_K_PAGE_LANG), i.s(MLP_K_PAGE_ENGLISH))
+                 : pages.translate(i.s(MLP_K_PAGE_LANG), i.s(MLP_K_PAGE_ENGLISH)));
         return MLP_OK;
       default:
         return failWith(out, ErrorCode::invalidInput, "page_i18n: unknown operation");

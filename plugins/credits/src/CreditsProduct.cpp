@@ -135,7 +135,8 @@ CreditsProduct::CreditsProduct(Host& host)
   }
 }
 
-Poco::JSON::Object CreditsProduct::reviewNote(const std::string& reference) const {
+Poco::JSON::Object CreditsProduct::reviewNote(const std::string& lang,
+                                              const std::string& reference) const {
   const Brand& b = host_.brand();
   Poco::JSON::Object support(Poco::JSON_PRESERVE_KEY_ORDER);
   support.set("name", b.name);
@@ -143,9 +144,11 @@ Poco::JSON::Object CreditsProduct::reviewNote(const std::string& reference) cons
   support.set("email", b.supportEmail);
   Poco::JSON::Object o(Poco::JSON_PRESERVE_KEY_ORDER);
   o.set("state", "received_under_review");
-  o.set("message", "Payment received, under review. Contact " +
-                       (b.name.empty() ? std::string("support") : b.name + " support") +
-                       " quoting reference " + reference + "; you do not need to pay again.");
+  // What the app shows the customer: in their language (?lang=, the language cookie,
+  // Accept-Language), from messages/<lang>.json.
+  Poco::JSON::Object params;
+  params.set("reference", reference);
+  o.set("message", host_.pages().text(lang, "review_message", params));
   o.set("reference", reference);
   o.set("support", support);
   return o;
@@ -367,7 +370,7 @@ Response CreditsProduct::history(const Request& req) {
     if (t.str(i, "status") == "PENDING" && !t.isNull(i, "payment_id")) {
       auto pay = host_.payments().get(t.str(i, "payment_id"));
       if (pay.ok() && pay.value().status == PaymentStatus::held)
-        o.set("review", reviewNote(pay.value().id));
+        o.set("review", reviewNote(host_.pages().language(req), pay.value().id));
     }
     topups.add(o);
   }

@@ -85,7 +85,7 @@ class CreditsProduct final : public Product {
   bool topupAllowed(const std::string& user);
   bool returnUrlAllowed(const std::string& url) const;
   // What a client shows for a top-up whose payment is held: received, under review, whom to call.
-  Poco::JSON::Object reviewNote(const std::string& reference) const;
+  Poco::JSON::Object reviewNote(const std::string& lang, const std::string& reference) const;
   // What a payment credited (0: nothing) and what its earlier refunds took back, in `tx`.
   struct Credited {
     std::string account;

@@ -446,6 +446,26 @@ TEST_P(CreditsTest, HeldTopUpReadsReceivedUnderReview) {
   EXPECT_EQ(review->getObject("support")->getValue<std::string>("phone"), "+234 800 123 4567");
   EXPECT_EQ(review->getObject("support")->getValue<std::string>("email"), "help@visibuy.example");
   EXPECT_EQ(balance(), 0);
+  // Issue 20: the message is for the customer, in their language (the JSON's keys stay).
+  auto reviewIn = [&](const std::map<std::string, std::string>& extra, const std::string& q) {
+    auto headers = auth();
+    for (const auto& [k, v] : extra) headers[k] = v;
+    return parse(http(port_, "GET", "/api/v1/verification-credits/history" + q, "", headers).body)
+        ->getObject("data")
+        ->getArray("topups")
+        ->getObject(0)
+        ->getObject("review")
+        ->getValue<std::string>("message");
+  };
+  EXPECT_EQ(reviewIn({{"Accept-Language", "sw-TZ,sw;q=0.9"}}, ""),
+            "Malipo yamepokelewa na yanakaguliwa. Wasiliana na huduma kwa wateja ya Visibuy "
+            "ukitaja kumbukumbu " +
+                ref + "; huhitaji kulipa tena.");
+  EXPECT_EQ(reviewIn({}, "?lang=fr")
+                .rfind("Paiement re\xC3\xA7u, en cours de v\xC3\xA9rification. "
+                       "Contactez le service client de Visibuy",
+                       0),
+            0u);
 }
 
 // Refunds through the kernel's loaded product: unused credits are taken back once per refund;

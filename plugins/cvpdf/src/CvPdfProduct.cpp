@@ -30,9 +30,6 @@ const char* kCols =
 const char* kUnderReview = "payment_under_review";
 // A request whose payment was refunded in full: its download is revoked (410).
 const char* kRefunded = "refunded";
-const char* kRefundedMessage =
-    "This CV was refunded, so its download is no longer available. Contact support if you "
-    "think this is a mistake.";
 
 // The catalog key of a request status's label.
 std::string statusLabel(const std::string& s) {
@@ -201,6 +198,10 @@ CvPdfProduct::CvPdfProduct(Host& host)
   RenderOptions ro;
   ro.maxPages = s_.maxPages;
   ro.fontDir = s_.fontDir;
+  // The brand behind the document, under every page's footer (kernel config `brand:`).
+  const Brand& b = host_.brand();
+  for (const std::string* part : {&b.name, &b.supportPhone, &b.supportEmail})
+    if (!part->empty()) ro.footerNote += (ro.footerNote.empty() ? "" : " \u00B7 ") + *part;
   renderer_ = std::make_unique<PdfRenderer>(ro);
   if (!renderer_->fontWarnings().empty())
     host_.logger().warning("cvpdf", "fonts: " + renderer_->fontWarnings());
@@ -753,15 +754,11 @@ JobOutcome CvPdfProduct::runVerify(const Job& job) {
     if (e.code == ErrorCode::providerTimeout || e.code == ErrorCode::providerError ||
         e.code == ErrorCode::unavailable) {
       if (!lastTry) return JobOutcome::retry(e.internal);
-      return fail(
-          "We could not reach the payment service to check your payment. Please try again in a few "
-          "minutes.");
+      return fail(tr("en", "err_check_unreachable"));
     }
     if (e.code == ErrorCode::conflict) {
       auto p = host_.payments().get(r->paymentId);
-      if (p.ok() && finalUnpaid(p.value()))
-        return fail(
-            "This payment can no longer be confirmed. Tap Try again to start a new payment.");
+      if (p.ok() && finalUnpaid(p.value())) return fail(tr("en", "err_cannot_confirm"));
     }
     return fail(e.external);
   }
@@ -775,15 +772,11 @@ JobOutcome CvPdfProduct::runVerify(const Job& job) {
     return JobOutcome::ok();
   }
   if (out.payment.status == PaymentStatus::held && heldNow()) return JobOutcome::ok();
-  if (finalUnpaid(out.payment))
-    return fail("This payment can no longer be confirmed. Tap Try again to start a new payment.");
+  if (finalUnpaid(out.payment)) return fail(tr("en", "err_cannot_confirm"));
   if (out.payment.status == PaymentStatus::pending ||
       out.payment.status == PaymentStatus::unknown) {
     if (!lastTry) return JobOutcome::retry("not paid yet");
-    return fail(
-        "Your payment has not been confirmed yet. If you have paid, wait a few minutes and tap Try "
-        "again; "
-        "otherwise pay first using the instructions.");
+    return fail(tr("en", "err_not_confirmed_yet"));
   }
   return fail(out.message);
 }
@@ -845,9 +838,10 @@ JobOutcome CvPdfProduct::onPaymentSettled(const Payment& p) {
 JobOutcome CvPdfProduct::onPaymentFailed(const Payment& p) {
   auto r = load(p.orderRef);
   if (!r || r->paymentId != p.id) return JobOutcome::ok();
-  std::string why = p.status == PaymentStatus::expired
-                        ? "The payment time ran out. Start a new payment to continue."
-                        : (p.failureReason.empty() ? "The payment failed." : p.failureReason);
+  // Stored in English (the status JSON's integrators read it); pages show it translated.
+  std::string why = p.status == PaymentStatus::expired ? tr("en", "err_payment_expired")
+                    : p.failureReason.empty()          ? tr("en", "kernel_reason_failed")
+                                                       : p.failureReason;
   updateRequest(
       r->id,
       "UPDATE cv_requests SET status = 'failed', error = ?, updated_at = ?, version = version + 1 "
@@ -886,7 +880,7 @@ JobOutcome CvPdfProduct::onPaymentRefunded(const Payment& p, const Refund& refun
   updateRequest(r->id,
                 "UPDATE cv_requests SET status = ?, error = ?, updated_at = ?, version = version "
                 "+ 1 WHERE id = ? AND status <> ?",
-                {kRefunded, kRefundedMessage, host_.clock().nowMs(), r->id, kRefunded});
+                {kRefunded, tr("en", "err_refunded"), host_.clock().nowMs(), r->id, kRefunded});
   if (!r->pdfPath.empty()) {
     try {
       Poco::File f(r->pdfPath);
@@ -916,7 +910,9 @@ Response CvPdfProduct::statusPage(const Request& req) {
   d.set("status_label", tr(a.lang, statusLabel(r->status)));
   bool inProgress = r->status == "verifying_payment" || r->status == "generating_pdf";
   d.set("in_progress", inProgress);
-  if (!r->error.empty()) d.set("error", r->error);
+  // Stored in English (ours, the kernel's or the provider's words): in the customer's language
+  // where a catalog knows the text.
+  if (!r->error.empty()) d.set("error", host_.pages().translate(a.lang, r->error));
   d.set("completed", r->status == "completed");
   d.set("failed", r->status == "failed");
   d.set("pending_payment", r->status == "pending_payment");
@@ -984,11 +980,11 @@ Response CvPdfProduct::statusJson(const Request& req) {
     o.set("signed_download_expires_at", isoTime(expires));
   }
   o.set("status_page_url", link(*r, "status-page", a));
-  if (r->status == "failed") o.set("error", r->error);
+  // What the front end shows the customer: in their language (?lang=, the cookie,
+  // Accept-Language).
+  if (r->status == "failed") o.set("error", host_.pages().translate(a.lang, r->error));
   if (r->status == kUnderReview) {
-    o.set("message",
-          "We received your payment. It is being reviewed before your CV is made: there is nothing "
-          "more to pay.");
+    o.set("message", tr(a.lang, "review_text"));
     if (!reference.empty()) o.set("reference", reference);
     const Brand& b = host_.brand();
     Poco::JSON::Object support;
@@ -1005,22 +1001,23 @@ Response CvPdfProduct::statusJson(const Request& req) {
 Response CvPdfProduct::download(const Request& req) {
   auto r = load(req.param("request_id"));
   if (!r) return jsonError(404, "Request not found");
+  // A browser follows the download link: what it may show is in the customer's language.
+  const std::string lang = host_.pages().language(req);
   if (!r->userId.empty() && req.userId.value_or("") != r->userId) {
     // API clients send the owner's JWT; the owner's browser follows a signed download link.
     const std::string token = req.queryParam("access");
     LinkCheck check = token.empty() ? LinkCheck::invalid
                                     : checkLink(linkKey_, "download", r->id, r->userId, token,
                                                 host_.clock().nowMs() / 1000);
-    if (check == LinkCheck::expired)
-      return jsonError(403,
-                       "This download link has expired. Open the status page again for a new one.");
-    if (check != LinkCheck::valid)
-      return jsonError(403,
-                       "This CV belongs to another account. Sign in as its owner to download it.");
+    if (check == LinkCheck::expired) return jsonError(403, tr(lang, "err_download_expired"));
+    if (check != LinkCheck::valid) return jsonError(403, tr(lang, "err_download_other_account"));
   }
-  if (r->status == kRefunded) return jsonError(410, kRefundedMessage);
-  if (r->status != "completed")
-    return jsonError(409, "The PDF is not ready yet (status: " + r->status + ").");
+  if (r->status == kRefunded) return jsonError(410, tr(lang, "err_refunded"));
+  if (r->status != "completed") {
+    Poco::JSON::Object status;
+    status.set("status", r->status);
+    return jsonError(409, host_.pages().text(lang, "err_pdf_not_ready", status));
+  }
   if (req.header("If-None-Match") == r->etag) {
     Response nm = Response::text(304, "", "");
     nm.header("ETag", r->etag).header("Cache-Control", "private, max-age=86400");
@@ -1029,7 +1026,7 @@ Response CvPdfProduct::download(const Request& req) {
   std::ifstream in(r->pdfPath, std::ios::binary);
   if (!in) {
     host_.logger().error("cvpdf", "request " + r->id + ": stored PDF is missing");
-    return jsonError(500, "The PDF file is missing; please contact support.");
+    return jsonError(500, tr(lang, "err_pdf_missing"));
   }
   std::stringstream ss;
   ss << in.rdbuf();
@@ -1074,7 +1071,7 @@ Response CvPdfProduct::push(const Request& req) {
   auto res = host_.payments().requestPush(r->paymentId, phone);
   if (!res.ok()) {
     Response resp = errorPage(a.lang, httpStatus(res.error().code), "err_prompt_not_sent_title",
-                              res.error().external, back);
+                              host_.pages().translate(a.lang, res.error().external), back);
     if (res.error().retryAfterSeconds > 0)
       resp.header("Retry-After", std::to_string(res.error().retryAfterSeconds));
     return resp;

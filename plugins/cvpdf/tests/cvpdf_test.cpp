@@ -5,6 +5,10 @@
 #include <Poco/JSON/Parser.h>
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+
 #include "../../../tests/kernel/engines.hpp"
 #include "../../../tests/kernel/kernel_fixture.hpp"
 #include "cv_validation.hpp"
@@ -578,6 +582,79 @@ TEST_P(CvPdfTest, TryAgainAfterADeclineStartsANewPayment) {
   std::string txn = payInSim(rid);
   EXPECT_EQ(verify(rid, "PAID " + txn).status, 303);
   ASSERT_TRUE(eventually([&] { return status(rid) == "completed"; }));
+}
+
+// Issue 20: the PDF's footer names the business behind it (the kernel's `brand:`): name,
+// support phone and email, read back from the downloaded file with pdftotext.
+TEST_P(CvPdfTest, TheDownloadedPdfCarriesTheBrandInItsFooter) {
+  if (std::system("command -v pdftotext >/dev/null 2>&1") != 0)
+    GTEST_SKIP() << "pdftotext (poppler-utils) not installed";
+  std::string rid = initiate();
+  std::string txn = payInSim(rid);
+  EXPECT_EQ(verify(rid, "PAID " + txn).status, 303);
+  ASSERT_TRUE(eventually([&] { return status(rid) == "completed"; })) << status(rid);
+  auto dl = http(port_, "GET", "/api/cv-pdf/" + rid + "/download");
+  ASSERT_EQ(dl.status, 200);
+  const std::string file = dir_.file("cv.pdf");
+  std::ofstream(file, std::ios::binary) << dl.body;
+  std::string text;
+  if (FILE* f = popen(("pdftotext -layout -enc UTF-8 '" + file + "' - 2>&1").c_str(), "r")) {
+    char buf[4096];
+    for (std::size_t n; (n = fread(buf, 1, sizeof buf, f)) > 0;) text.append(buf, n);
+    pclose(f);
+  }
+  EXPECT_NE(text.find("CV Chap Chap \xC2\xB7 +255 700 111 222 \xC2\xB7 help@cvchapchap.example"),
+            std::string::npos)
+      << text;
+}
+
+// Issue 20: what a failed request says is stored in English (the provider's reason, our own
+// sentences) and shown in the customer's language on the status page and in the status JSON
+// (?lang=, the language cookie a ?lang= page set, Accept-Language); the page's language
+// switcher keeps the request's path.
+TEST_P(CvPdfTest, FailureReasonsShowInTheCustomersLanguage) {
+  std::string rid = initiate();
+  payInSim(rid, R"({"outcome": "failed"})");
+  ASSERT_TRUE(eventually([&] { return status(rid) == "failed"; })) << status(rid);
+  const std::string page = "/api/cv-pdf/" + rid + "/status-page";
+  auto en = http(port_, "GET", page);
+  EXPECT_NE(en.body.find("The payment was declined."), std::string::npos) << en.body;
+  auto sw = http(port_, "GET", page + "?lang=sw");
+  EXPECT_NE(sw.body.find("id=\"error\">Malipo yamekataliwa.</p>"), std::string::npos) << sw.body;
+  EXPECT_EQ(sw.body.find("The payment was declined."), std::string::npos);
+  EXPECT_NE(sw.body.find("href=\"" + page + "?lang=fr\""), std::string::npos) << sw.body;
+  const std::string cookie = sw.header("Set-Cookie");
+  EXPECT_EQ(cookie.rfind("malipo_lang=sw;", 0), 0u) << cookie;
+  // The next page of the flow, without ?lang=: the cookie, before the browser's French.
+  auto next = http(port_, "GET", page, "",
+                   {{"Cookie", "malipo_lang=sw"}, {"Accept-Language", "fr-FR,fr;q=0.9"}});
+  EXPECT_NE(next.body.find("Malipo yamekataliwa."), std::string::npos);
+  auto fr = http(port_, "GET", page, "", {{"Accept-Language", "fr-FR,fr;q=0.9"}});
+  EXPECT_NE(fr.body.find("Le paiement a \xC3\xA9t\xC3\xA9 refus\xC3\xA9."), std::string::npos)
+      << fr.body;
+  auto json = parse(http(port_, "GET", "/api/cv-pdf/" + rid + "/status?lang=fr").body);
+  EXPECT_EQ(json->getValue<std::string>("error"), "Le paiement a \xC3\xA9t\xC3\xA9 refus\xC3\xA9.");
+  // Stored as written, in English.
+  EXPECT_EQ(
+      kernel_->store().query("SELECT error FROM cv_requests WHERE id = ?", {rid}).str(0, "error"),
+      "The payment was declined.");
+
+  // Our own sentence (not confirmed after the retries) and the download's refusal.
+  std::string other = initiate();
+  EXPECT_EQ(verify(other, "PAID TXNOTYET").status, 303);
+  ASSERT_TRUE(eventually([&] { return status(other) == "failed"; }));
+  auto swJson = parse(http(port_, "GET", "/api/cv-pdf/" + other + "/status?lang=sw").body);
+  EXPECT_EQ(swJson->getValue<std::string>("error").rfind("Malipo yako bado hayajathibitishwa.", 0),
+            0u)
+      << swJson->getValue<std::string>("error");
+  auto frPage = http(port_, "GET", "/api/cv-pdf/" + other + "/status-page?lang=fr");
+  EXPECT_NE(frPage.body.find("Votre paiement n&#39;est pas encore confirm\xC3\xA9."),
+            std::string::npos)
+      << frPage.body;
+  auto notReady = http(port_, "GET", "/api/cv-pdf/" + other + "/download?lang=sw");
+  EXPECT_EQ(notReady.status, 409);
+  EXPECT_EQ(parse(notReady.body)->getValue<std::string>("error"),
+            "PDF bado haijawa tayari (hali: failed).");
 }
 
 TEST_P(CvPdfTest, UssdCallbackHasASmallBodyCap) {

@@ -315,6 +315,53 @@ TEST_P(TemplateTest, EmptyCvStillRenders) {
   EXPECT_NE(c.text.find("Page 1 of 1"), std::string::npos);
 }
 
+// The brand behind the document (RenderOptions::footerNote, from the kernel's `brand:`) is
+// the last line of every page, below the page numbers; a note too long for the page is cut
+// with an ellipsis; without one nothing is added (the goldens render without one).
+TEST_P(TemplateTest, BrandFooterIsTheLastLineOfEveryPage) {
+  REQUIRE_FONTS();
+  REQUIRE_PDF_TOOLS();
+  const std::string note =
+      "CV Chap Chap \xC2\xB7 +255 700 000 000 \xC2\xB7 help@cvchapchap.example";
+  RenderOptions o;
+  o.fontDir = fontDir();
+  o.footerNote = note;
+  const PdfRenderer branded(o);
+  const RenderResult r = branded.render(sampleCv(), GetParam());
+  ASSERT_TRUE(r.ok) << r.error;
+  EXPECT_FALSE(r.usedFallback) << r.error;
+  EXPECT_EQ(r.pages, 2);
+  TempDir dir;
+  const std::string file = writeTemp(dir, "cv.pdf", r.pdf);
+  const std::string text = run("pdftotext -layout -enc UTF-8 '" + file + "' - 2>&1").out;
+  std::vector<std::string> pages;
+  std::stringstream in(text);
+  for (std::string page; std::getline(in, page, '\f');)
+    if (page.find_first_not_of(" \n") != std::string::npos) pages.push_back(page);
+  ASSERT_EQ(pages.size(), 2u) << text;
+  for (std::size_t i = 0; i < pages.size(); ++i) {
+    std::string last, line;
+    std::stringstream ls(pages[i]);
+    while (std::getline(ls, line))
+      if (line.find_first_not_of(' ') != std::string::npos) last = line;
+    EXPECT_EQ(last.substr(last.find_first_not_of(' ')), note) << "page " << i + 1 << ":\n"
+                                                              << pages[i];
+    EXPECT_NE(pages[i].find("Page " + std::to_string(i + 1) + " of 2"), std::string::npos);
+  }
+  EXPECT_EQ(checkPdf(r.pdf).warnings, "");
+
+  o.footerNote = "Chap Chap " + std::string(300, 'x') + " END";
+  const RenderResult cut = PdfRenderer(o).render(sampleCv(), GetParam());
+  ASSERT_TRUE(cut.ok) << cut.error;
+  const std::string cutText = checkPdf(cut.pdf).text;
+  EXPECT_NE(cutText.find("Chap Chap xxx"), std::string::npos);
+  EXPECT_EQ(cutText.find(" END"), std::string::npos) << "the note was not cut to the page";
+  EXPECT_NE(cutText.find("\xE2\x80\xA6"), std::string::npos);  // …
+
+  EXPECT_EQ(checkPdf(renderer().render(sampleCv(), GetParam()).pdf).text.find("CV Chap Chap"),
+            std::string::npos);
+}
+
 INSTANTIATE_TEST_SUITE_P(AllTemplates, TemplateTest,
                          ::testing::ValuesIn(PdfRenderer::templateIds()),
                          [](const auto& info) { return info.param; });

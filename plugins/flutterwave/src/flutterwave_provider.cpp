@@ -538,8 +538,10 @@ Response FlutterwaveProvider::returnPage(const Request& req) {
   data.set("timeout", timeout);
   data.set("refresh_seconds", cfg_.refreshSeconds);
   data.set("check_again_url", self(0));
-  // The provider's reason is English (Flutterwave's words): shown as is, after our own line.
-  data.set("reason", p.failureReason.empty() ? t("failed_reason") : p.failureReason);
+  // The stored reason is English: in the customer's language where the kernel's catalog knows
+  // it (the bundled providers' reasons), else as the provider wrote it.
+  data.set("reason",
+           p.failureReason.empty() ? t("failed_reason") : pages.translate(lang, p.failureReason));
   data.set("status_label", t(succeeded   ? "label_paid"
                              : held      ? "label_held"
                              : failed    ? "label_failed"

@@ -1,12 +1,14 @@
 #include "hubtel_menu.hpp"
 
 #include <algorithm>
+#include <cctype>
 
 namespace malipo::hubtel {
 
 namespace {
 
 const int kMoreChoice = 99;
+const int kLanguageChoice = 98;
 
 std::string trim(const std::string& s) {
   std::size_t a = s.find_first_not_of(" \t\r\n");
@@ -67,26 +69,44 @@ std::string withNotice(const std::string& notice, const std::string& text) {
   return notice.empty() ? text : notice + "\n" + text;
 }
 
-Outcome quantityPrompt(const Menu& menu, const ChannelItem& ci, const std::string& notice = "") {
+Outcome quantityPrompt(const Menu& menu, const ChannelItem& ci, const std::string& lang,
+                       const std::string& notice = "") {
+  const Texts& t = menu.textsFor(lang);
   Step next;
   next.kind = Step::Kind::quantity;
   next.product = ci.product;
   next.itemId = ci.item.id;
-  return show(
-      withNotice(notice, fill(menu.texts.quantityPrompt, itemVars(ci, 1, menu.maxQuantity))),
-      menu.texts.quantityLabel, next, "number");
+  next.lang = lang;
+  return show(withNotice(notice, fill(t.quantityPrompt, itemVars(ci, 1, menu.maxQuantity))),
+              t.quantityLabel, next, "number");
 }
 
 Outcome confirmPrompt(const Menu& menu, const ChannelItem& ci, std::int64_t qty,
-                      const std::string& notice = "") {
+                      const std::string& lang, const std::string& notice = "") {
+  const Texts& t = menu.textsFor(lang);
   Step next;
   next.kind = Step::Kind::confirm;
   next.product = ci.product;
   next.itemId = ci.item.id;
   next.qty = qty;
-  return show(
-      withNotice(notice, fill(menu.texts.confirmPrompt, itemVars(ci, qty, menu.maxQuantity))),
-      menu.texts.confirmLabel, next, "number");
+  next.lang = lang;
+  return show(withNotice(notice, fill(t.confirmPrompt, itemVars(ci, qty, menu.maxQuantity))),
+              t.confirmLabel, next, "number");
+}
+
+Outcome languageScreen(const Menu& menu, const std::string& lang, const std::string& notice = "") {
+  const Texts& t = menu.textsFor(lang);
+  std::string text = withNotice(notice, t.languagePrompt);
+  for (std::size_t i = 0; i < menu.languages.size(); ++i)
+    text += "\n" + std::to_string(i + 1) + ". " + menu.languages[i].name;
+  Step next;
+  next.kind = Step::Kind::language;
+  next.lang = lang;
+  return show(text, t.languageLabel, next, "number");
+}
+
+bool offersLanguages(const Menu& menu) {
+  return menu.languages.size() >= 2;
 }
 
 std::size_t entryCount(const Menu& menu) {
@@ -96,19 +116,33 @@ std::size_t entryCount(const Menu& menu) {
 }  // namespace
 
 std::string encodeStep(const Step& s) {
+  const std::string lang = s.lang.empty() ? std::string() : s.lang + ":";
   switch (s.kind) {
     case Step::Kind::main:
-      return "M" + std::to_string(s.page);
+      return lang + "M" + std::to_string(s.page);
     case Step::Kind::quantity:
-      return "Q|" + s.product + "|" + s.itemId;
+      return lang + "Q|" + s.product + "|" + s.itemId;
     case Step::Kind::confirm:
-      return "C|" + s.product + "|" + std::to_string(s.qty) + "|" + s.itemId;
+      return lang + "C|" + s.product + "|" + std::to_string(s.qty) + "|" + s.itemId;
+    case Step::Kind::language:
+      return lang + "L";
   }
-  return "M0";
+  return lang + "M0";
 }
 
-std::optional<Step> decodeStep(const std::string& t) {
+std::optional<Step> decodeStep(const std::string& text) {
   Step s;
+  std::string t = text;
+  // "<lang>:" first: two lowercase letters (a step never starts so otherwise).
+  if (t.size() >= 3 && t[2] == ':' && std::islower(static_cast<unsigned char>(t[0])) &&
+      std::islower(static_cast<unsigned char>(t[1]))) {
+    s.lang = t.substr(0, 2);
+    t = t.substr(3);
+  }
+  if (t == "L") {
+    s.kind = Step::Kind::language;
+    return s;
+  }
   if (t.size() >= 2 && t[0] == 'M') {
     auto page = number(t.substr(1));
     if (!page || *page > 1000) return std::nullopt;
@@ -140,14 +174,21 @@ std::optional<Step> decodeStep(const std::string& t) {
   return std::nullopt;
 }
 
+const Texts& Menu::textsFor(const std::string& lang) const {
+  if (!lang.empty())
+    for (const auto& l : languages)
+      if (l.code == lang) return l.texts;
+  return texts;
+}
+
 const ChannelItem* Menu::find(const std::string& product, const std::string& itemId) const {
   for (const auto& ci : items)
     if (ci.product == product && ci.item.id == itemId) return &ci;
   return nullptr;
 }
 
-Outcome mainMenu(const Menu& menu, int page, const std::string& notice) {
-  const Texts& t = menu.texts;
+Outcome mainMenu(const Menu& menu, int page, const std::string& notice, const std::string& lang) {
+  const Texts& t = menu.textsFor(lang);
   std::size_t n = entryCount(menu);
   std::size_t size = static_cast<std::size_t>(std::max(1, menu.pageSize));
   std::size_t pages = n == 0 ? 1 : (n + size - 1) / size;
@@ -168,14 +209,18 @@ Outcome mainMenu(const Menu& menu, int page, const std::string& notice) {
     text += "\n" + std::to_string(i + 1) + ". " + label;
   }
   if (end < n) text += "\n" + std::to_string(kMoreChoice) + ". " + t.moreEntry;
+  if (page == 0 && offersLanguages(menu))
+    text += "\n" + std::to_string(kLanguageChoice) + ". " + t.languageEntry;
   text += "\n0. " + t.exitEntry;
   Step next;
   next.page = page;
+  next.lang = lang;
   return show(text, t.mainLabel, next);
 }
 
 Outcome advance(const Menu& menu, const Step& at, const std::string& input) {
-  const Texts& t = menu.texts;
+  const Texts& t = menu.textsFor(at.lang);
+  const std::string& lang = at.lang;
   auto choice = number(input);
   switch (at.kind) {
     case Step::Kind::main: {
@@ -183,29 +228,37 @@ Outcome advance(const Menu& menu, const Step& at, const std::string& input) {
       std::size_t size = static_cast<std::size_t>(std::max(1, menu.pageSize));
       if (choice && *choice == 0) return release(t.goodbye);
       if (choice && *choice == kMoreChoice && static_cast<std::size_t>(at.page + 1) * size < n)
-        return mainMenu(menu, at.page + 1);
+        return mainMenu(menu, at.page + 1, "", lang);
+      if (choice && *choice == kLanguageChoice && offersLanguages(menu))
+        return languageScreen(menu, lang);
       // Any entry number counts, whichever page shows it: the numbers are stable.
       if (choice && *choice >= 1 && static_cast<std::size_t>(*choice) <= n &&
-          *choice != kMoreChoice) {
+          *choice != kMoreChoice && *choice != kLanguageChoice) {
         std::size_t i = static_cast<std::size_t>(*choice - 1);
         if (i < menu.items.size()) {
           const ChannelItem& ci = menu.items[i];
           bool byQuantity = menu.maxQuantity > 1 && menu.sellsQuantity && menu.sellsQuantity(ci);
-          return byQuantity ? quantityPrompt(menu, ci) : confirmPrompt(menu, ci, 1);
+          return byQuantity ? quantityPrompt(menu, ci, lang) : confirmPrompt(menu, ci, 1, lang);
         }
         Outcome o;
         o.kind = Outcome::Kind::balance;
         o.product = menu.balanceProducts[i - menu.items.size()];
+        o.next = at;
         return o;
       }
-      return invalid(mainMenu(menu, at.page, t.invalidChoice));
+      return invalid(mainMenu(menu, at.page, t.invalidChoice, lang));
+    }
+    case Step::Kind::language: {
+      if (choice && *choice >= 1 && static_cast<std::size_t>(*choice) <= menu.languages.size())
+        return mainMenu(menu, 0, "", menu.languages[static_cast<std::size_t>(*choice - 1)].code);
+      return invalid(languageScreen(menu, lang, t.invalidChoice));
     }
     case Step::Kind::quantity: {
       const ChannelItem* ci = menu.find(at.product, at.itemId);
       if (!ci) return release(t.itemGone);
       if (choice && *choice >= 1 && *choice <= menu.maxQuantity)
-        return confirmPrompt(menu, *ci, *choice);
-      return invalid(quantityPrompt(menu, *ci, t.invalidQuantity));
+        return confirmPrompt(menu, *ci, *choice, lang);
+      return invalid(quantityPrompt(menu, *ci, lang, t.invalidQuantity));
     }
     case Step::Kind::confirm: {
       const ChannelItem* ci = menu.find(at.product, at.itemId);
@@ -217,13 +270,14 @@ Outcome advance(const Menu& menu, const Step& at, const std::string& input) {
         o.kind = Outcome::Kind::checkout;
         o.item = *ci;
         o.qty = at.qty;
+        o.next = at;
         return o;
       }
       if (choice && *choice == 2) return release(t.cancelled);
-      return invalid(confirmPrompt(menu, *ci, at.qty, t.invalidChoice));
+      return invalid(confirmPrompt(menu, *ci, at.qty, lang, t.invalidChoice));
     }
   }
-  return mainMenu(menu, 0);
+  return mainMenu(menu, 0, "", lang);
 }
 
 Reply addToCart(const Texts& texts, const std::string& itemName, std::int64_t qty,
@@ -274,7 +328,16 @@ Texts localized(const Texts& configured, const Pages& pages, const std::string& 
   pick(&Texts::itemGone, "item_gone");
   pick(&Texts::balanceUnavailable, "balance_unavailable");
   pick(&Texts::unsupported, "unsupported");
+  pick(&Texts::languageEntry, "language_entry");
+  pick(&Texts::languagePrompt, "language_prompt");
+  pick(&Texts::languageLabel, "language_label");
   return out;
+}
+
+std::vector<MenuLanguage> menuLanguages(const Texts& configured, const Pages& pages) {
+  return {{"en", "English", localized(configured, pages, "en")},
+          {"sw", "Kiswahili", localized(configured, pages, "sw")},
+          {"fr", "Fran\u00e7ais", localized(configured, pages, "fr")}};
 }
 
 }  // namespace malipo::hubtel

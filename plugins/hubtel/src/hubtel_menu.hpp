@@ -6,10 +6,13 @@
 //   …
 //   4. Check my balance            one per product that answers accountSummary
 //   99. More                       when the entries do not fit one page
+//   98. Kiswahili / Français        the other languages (first page; Menu::languages)
 //   0. Exit
 //
 // then (for items sold by quantity) "Enter quantity (1-1000)", then a confirmation, then
-// checkout. The provider carries out the effects this module asks for (show a balance,
+// checkout. 98 opens "1. English 2. Kiswahili 3. Français": the chosen language is kept in
+// the session's step (ClientState and the session row) until the session ends. The provider
+// carries out the effects this module asks for (show a balance,
 // create the payment); nothing here does I/O, so the flows are unit-tested directly.
 #pragma once
 
@@ -53,6 +56,10 @@ struct Texts {
   std::string balanceUnavailable = "Your balance is not available right now.";
   std::string unsupported =
       "This service does not offer that here. Please dial the code to use it.";
+  // The main menu's entry to the language screen: the other languages, each in its own words.
+  std::string languageEntry = "Kiswahili / Fran\u00e7ais";
+  std::string languagePrompt = "Choose your language:";
+  std::string languageLabel = "Language";
 };
 
 // `configured` with every text still at its built-in (English) default replaced by the
@@ -60,26 +67,39 @@ struct Texts {
 Texts localized(const Texts& configured, const Pages& pages, const std::string& lang);
 
 // Where a session is. Encoded into ClientState (and the session row) as
-//   "M<page>" | "Q|<product>|<item id>" | "C|<product>|<qty>|<item id>".
+//   "M<page>" | "Q|<product>|<item id>" | "C|<product>|<qty>|<item id>" | "L",
+// after "<lang>:" once the customer chose a language ("sw:M0"; none: the default one).
 struct Step {
-  enum class Kind { main, quantity, confirm } kind = Kind::main;
+  enum class Kind { main, quantity, confirm, language } kind = Kind::main;
   int page = 0;
   std::string product, itemId;
   std::int64_t qty = 1;
+  std::string lang;  // the customer's choice (en, sw, fr); "": Menu::texts
 };
 std::string encodeStep(const Step& step);
 std::optional<Step> decodeStep(const std::string& text);
 
+// A language the customer may choose: its code, its name in its own words, its texts.
+struct MenuLanguage {
+  std::string code, name;
+  Texts texts;
+};
+// en, sw, fr: `configured` localized into each (see localized()).
+std::vector<MenuLanguage> menuLanguages(const Texts& configured, const Pages& pages);
+
 struct Menu {
   std::vector<ChannelItem> items;            // sellable items (GHS), in catalog order
   std::vector<std::string> balanceProducts;  // products with a "Check my balance" entry
-  Texts texts;
+  Texts texts;                               // the default language's
+  std::vector<MenuLanguage> languages;       // the choice (98); fewer than two: no choice
   std::int64_t maxQuantity = 1000;
   int pageSize = 6;
   // Whether an item may be bought in quantities > 1 (its product's metadata scales).
   std::function<bool(const ChannelItem&)> sellsQuantity;
 
   const ChannelItem* find(const std::string& product, const std::string& itemId) const;
+  // The texts of a step's language (its choice, else the default's).
+  const Texts& textsFor(const std::string& lang) const;
 };
 
 // What to do next.
@@ -98,7 +118,8 @@ struct Outcome {
   bool invalidInput = false;  // the screen repeats because the answer was not understood
 };
 
-Outcome mainMenu(const Menu& menu, int page, const std::string& notice = "");
+Outcome mainMenu(const Menu& menu, int page, const std::string& notice = "",
+                 const std::string& lang = "");
 Outcome advance(const Menu& menu, const Step& at, const std::string& input);
 // The AddToCart reply for a checkout (seed format; Price is the unit price).
 Reply addToCart(const Texts& texts, const std::string& itemName, std::int64_t qty,

@@ -123,6 +123,9 @@ const Decl<Config>& Config::decl() {
           .str("language", &C::language,
                "language of the USSD texts left at their defaults: en, sw or fr (empty: the "
                "kernel's pages.default_language); from messages/<lang>.json")
+          .boolean("language_choice", &C::languageChoice,
+                   "main menu entry 98 lets the customer switch to English, Kiswahili or "
+                   "Français for the session")
           .object("texts", &C::texts,
                   "what the customer reads; {placeholders}: name, price, currency, qty, total, "
                   "max, product",
@@ -154,7 +157,12 @@ const Decl<Config>& Config::decl() {
                              "the product could not answer")
                         .str("unsupported", &T::unsupported,
                              "release for a request Type other than Initiation, Response, Timeout "
-                             "(Query, Favorite, …)");
+                             "(Query, Favorite, …)")
+                        .str("language_entry", &T::languageEntry,
+                             "main menu entry 98: the other languages, each in its own words")
+                        .str("language_prompt", &T::languagePrompt,
+                             "first line of the language screen")
+                        .str("language_label", &T::languageLabel, "Label of the language screen");
                   })
           .section("simulator", "sandbox only: the built-in Hubtel simulator", [](Decl<C>& m) {
             m.list("status_allowed_ips", &C::simStatusAllowedIps,
@@ -259,6 +267,7 @@ void HubtelProvider::start() {
   // The menu in the configured language (texts an operator set stay as set).
   const std::string lang =
       cfg_.language.empty() ? host_.pages().language(Request{}) : cfg_.language;
+  if (cfg_.languageChoice) languages_ = menuLanguages(cfg_.texts, host_.pages());
   cfg_.texts = localized(cfg_.texts, host_.pages(), lang);
   if (cfg_.interactionPath.empty() || cfg_.interactionPath[0] != '/')
     throw std::runtime_error("interaction_path must start with '/'");
@@ -531,8 +540,9 @@ Reply HubtelProvider::proceedFromRow(const Interaction& in, const std::string& m
       {in.sessionId});
   if (!row.empty() && row.str(0, "status") == "checkout" && !row.isNull(0, "payment_id")) {
     // Hubtel repeating the confirming request: the same checkout again, no second payment.
-    Reply r =
-        addToCart(cfg_.texts, row.str(0, "item_name"), row.i64(0, "qty"), row.i64(0, "unit_minor"));
+    auto stored = decodeStep(row.str(0, "state"));
+    Reply r = addToCart(textsFor(stored ? stored->lang : ""), row.str(0, "item_name"),
+                        row.i64(0, "qty"), row.i64(0, "unit_minor"));
     r.sessionId = in.sessionId;
     return r;
   }
@@ -569,7 +579,7 @@ Reply HubtelProvider::proceedFromRow(const Interaction& in, const std::string& m
       saveStep(in, msisdn, encodeStep(*at), true);
       return withState(o.reply, in.sessionId, "");
     case Outcome::Kind::balance:
-      return showBalance(in, msisdn, o.product);
+      return showBalance(in, msisdn, o.product, o.next.lang);
     case Outcome::Kind::checkout:
       return checkout(in, msisdn, o);
   }
@@ -636,12 +646,19 @@ Reply HubtelProvider::end(const Interaction& in) {
   return Reply::release(in.sessionId, cfg_.texts.goodbye);
 }
 
+const Texts& HubtelProvider::textsFor(const std::string& lang) const {
+  for (const auto& l : languages_)
+    if (!lang.empty() && l.code == lang) return l.texts;
+  return cfg_.texts;
+}
+
 Reply HubtelProvider::showBalance(const Interaction& in, const std::string& msisdn,
-                                  const std::string& product) {
+                                  const std::string& product, const std::string& lang) {
+  const Texts& t = textsFor(lang);
   if (!showsAccountData())
-    return Reply::release(in.sessionId, cfg_.texts.balanceUnavailable, cfg_.texts.balanceLabel);
+    return Reply::release(in.sessionId, t.balanceUnavailable, t.balanceLabel);
   auto summary = host_.payments().accountSummary(product, "msisdn:" + msisdn);
-  std::string text = cfg_.texts.balanceUnavailable;
+  std::string text = t.balanceUnavailable;
   if (summary.ok()) {
     text = summary.value();
   } else {
@@ -651,7 +668,7 @@ Reply HubtelProvider::showBalance(const Interaction& in, const std::string& msis
   }
   auto at = Step{};
   saveStep(in, msisdn, encodeStep(at), true);
-  return Reply::release(in.sessionId, text, cfg_.texts.balanceLabel);
+  return Reply::release(in.sessionId, text, t.balanceLabel);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -660,6 +677,7 @@ Reply HubtelProvider::showBalance(const Interaction& in, const std::string& msis
 Menu HubtelProvider::menuFor(const std::string& msisdn) {
   Menu menu;
   menu.texts = cfg_.texts;
+  menu.languages = languages_;
   menu.maxQuantity = cfg_.maxQuantity;
   menu.pageSize = cfg_.pageSize;
   for (auto& ci : host_.payments().catalog(kChannel))
@@ -762,8 +780,8 @@ Reply HubtelProvider::checkout(const Interaction& in, const std::string& msisdn,
         {in.sessionId});
     if (row.empty() || row.str(0, "status") != "checkout" || row.isNull(0, "payment_id"))
       return std::nullopt;
-    Reply r =
-        addToCart(cfg_.texts, row.str(0, "item_name"), row.i64(0, "qty"), row.i64(0, "unit_minor"));
+    Reply r = addToCart(textsFor(o.next.lang), row.str(0, "item_name"), row.i64(0, "qty"),
+                        row.i64(0, "unit_minor"));
     r.sessionId = in.sessionId;
     return r;
   };
@@ -805,7 +823,7 @@ Reply HubtelProvider::checkout(const Interaction& in, const std::string& msisdn,
   host_.logger().info(kLog, "session " + in.sessionId + ": checkout " + std::to_string(o.qty) +
                                 " x " + ci.product + "/" + ci.item.id + ", payment " +
                                 created.value().id);
-  Reply r = addToCart(cfg_.texts, ci.item.name, o.qty, ci.item.amountMinor);
+  Reply r = addToCart(textsFor(o.next.lang), ci.item.name, o.qty, ci.item.amountMinor);
   r.sessionId = in.sessionId;
   return r;
 }

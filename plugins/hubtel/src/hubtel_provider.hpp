@@ -79,7 +79,8 @@ struct Config {
   int timeoutMs = 10000;
   std::string rateLimitBucket = "webhooks";
   Texts texts;
-  std::string language;  // of the USSD texts: en, sw, fr ("": the kernel's default language)
+  std::string language;        // of the USSD texts: en, sw, fr ("": the kernel's default language)
+  bool languageChoice = true;  // main menu entry 98: the customer picks en, sw or fr
   // Simulator (sandbox only).
   std::vector<std::string> simStatusAllowedIps{"127.0.0.1", "::1"};
   std::string simOperator = "mtn", simServiceCode = "*713#";
@@ -147,7 +148,8 @@ class HubtelProvider final : public PaymentProvider {
                    std::int64_t now);
   Reply end(const Interaction& in);
   Reply checkout(const Interaction& in, const std::string& msisdn, const Outcome& o);
-  Reply showBalance(const Interaction& in, const std::string& msisdn, const std::string& product);
+  Reply showBalance(const Interaction& in, const std::string& msisdn, const std::string& product,
+                    const std::string& lang);
   // A fulfilment on the interaction route: handed to the kernel's inbox; its errors in
   // Hubtel's shape ({"success":false,"message":…}).
   Response fulfil(const Request& req);
@@ -180,6 +182,9 @@ class HubtelProvider final : public PaymentProvider {
 
   Host& host_;
   Config cfg_;
+  std::vector<MenuLanguage> languages_;  // the customer's choice (language_choice)
+  // The texts of a step's language (the customer's choice, else `language`'s).
+  const Texts& textsFor(const std::string& lang) const;
   ClientStateCodec codec_;
   GroupCommit sessions_;  // every step's session write, committed in groups under load
   std::unique_ptr<Simulator> sim_;

@@ -203,7 +203,8 @@ TEST_P(HubtelTest, InitiationShowsTheMainMenuBuiltFromCatalogs) {
   EXPECT_EQ(s.type(), "response");
   EXPECT_EQ(s.message(),
             "Malipo\n1. 10 credits - GHS 10.00\n2. 25 credits - GHS 25.00\n3. 50 credits - GHS "
-            "50.00\n4. Check my balance\n0. Exit");
+            "50.00\n4. Check my balance\n98. Kiswahili / Fran\xC3\xA7"
+            "ais\n0. Exit");
   EXPECT_EQ(str(s.reply, "Label"), "Main Menu");
   EXPECT_EQ(str(s.reply, "DataType"), "input");
   EXPECT_EQ(str(s.reply, "FieldType"), "text");
@@ -229,12 +230,68 @@ TEST_P(HubtelTest, TheMenuSpeaksTheConfiguredLanguage) {
   std::string id = dial(&s);
   EXPECT_EQ(s.message(),
             "Malipo\n1. 10 credits - GHS 10.00\n2. 25 credits - GHS 25.00\n3. 50 credits - GHS "
-            "50.00\n4. Angalia salio langu\n0. Toka");
+            "50.00\n4. Angalia salio langu\n98. English / Fran\xC3\xA7"
+            "ais\n0. Toka");
   EXPECT_EQ(str(s.reply, "Label"), "Menyu Kuu");
   Screen q = answer(id, "1");
   EXPECT_NE(q.message().find("Weka idadi (1-"), std::string::npos) << q.message();
   Screen bad = answer(id, "abc");
   EXPECT_NE(bad.message().find("Idadi si sahihi."), std::string::npos) << bad.message();
+}
+
+// Issue 20: Hubtel's request carries no language, so the customer chooses one in the menu
+// (98 on the first screen); it stays for the rest of the session (ClientState and the stored
+// step), through the quantity, the confirmation and the checkout, and a new session starts
+// in the configured language again. language_choice: false hides the entry.
+TEST_P(HubtelTest, TheCustomerSwitchesTheMenuLanguageForTheSession) {
+  SKIP_WITHOUT_ENGINE();
+  boot();
+  Screen s;
+  std::string id = dial(&s);
+  ASSERT_NE(s.message().find("\n98. Kiswahili / Fran\xC3\xA7"
+                             "ais\n0. Exit"),
+            std::string::npos)
+      << s.message();
+  Screen choose = answer(id, "98");
+  EXPECT_EQ(choose.message(),
+            "Choose your language:\n1. English\n2. Kiswahili\n3. Fran\xC3\xA7"
+            "ais");
+  EXPECT_EQ(str(choose.reply, "Label"), "Language");
+  Screen bad = answer(id, "7");
+  EXPECT_EQ(bad.message().rfind("Invalid choice.\nChoose your language:", 0), 0u) << bad.message();
+  Screen sw = answer(id, "2");
+  EXPECT_EQ(sw.message(),
+            "Malipo\n1. 10 credits - GHS 10.00\n2. 25 credits - GHS 25.00\n3. 50 credits - GHS "
+            "50.00\n4. Angalia salio langu\n98. English / Fran\xC3\xA7"
+            "ais\n0. Toka");
+  EXPECT_EQ(str(sw.reply, "Label"), "Menyu Kuu");
+  Screen q = answer(id, "1");
+  EXPECT_NE(q.message().find("Weka idadi (1-"), std::string::npos) << q.message();
+  Screen c = answer(id, "2");
+  EXPECT_NE(c.message().find("Nunua 2 x 10 credits"), std::string::npos) << c.message();
+  Screen pay = answer(id, "1");
+  EXPECT_EQ(pay.type(), "AddToCart") << pay.raw;
+  EXPECT_NE(pay.message().find("Tafadhali kamilisha malipo"), std::string::npos) << pay.message();
+
+  // French, then a new session: the configured language (English) again.
+  Screen s2;
+  std::string id2 = dial(&s2);
+  answer(id2, "98");
+  Screen fr = answer(id2, "3");
+  EXPECT_NE(fr.message().find("\n98. English / Kiswahili\n0. Quitter"), std::string::npos)
+      << fr.message();
+  Screen s3;
+  dial(&s3);
+  EXPECT_NE(s3.message().find("4. Check my balance"), std::string::npos) << s3.message();
+}
+
+TEST_P(HubtelTest, WithoutLanguageChoiceTheMenuHasNoLanguageEntry) {
+  SKIP_WITHOUT_ENGINE();
+  boot("      language_choice: false\n");
+  Screen off;
+  std::string id4 = dial(&off);
+  EXPECT_EQ(off.message().find("98."), std::string::npos) << off.message();
+  EXPECT_TRUE(answer(id4, "98").message().rfind("Invalid choice.", 0) == 0);
 }
 
 TEST_P(HubtelTest, AConfiguredPackageWithoutANameIsLabelledByItsCredits) {
@@ -246,7 +303,9 @@ TEST_P(HubtelTest, AConfiguredPackageWithoutANameIsLabelledByItsCredits) {
   Screen s;
   ASSERT_FALSE(dial(&s).empty());
   EXPECT_EQ(s.message(),
-            "Malipo\n1. 5 credits - GHS 5.00\n2. Seven - GHS 7.00\n3. Check my balance\n0. Exit");
+            "Malipo\n1. 5 credits - GHS 5.00\n2. Seven - GHS 7.00\n3. Check my balance\n98. "
+            "Kiswahili / Fran\xC3\xA7"
+            "ais\n0. Exit");
 }
 
 TEST_P(HubtelTest, ResponsesNavigateToAddToCartWithTheSeedsItemStructure) {
@@ -1379,7 +1438,8 @@ TEST_P(HubtelLiveTest, WithTheInteractionCheckOffNoAccountDataIsShown) {
   auto menu = parse(init.body);
   EXPECT_EQ(str(menu, "Message"),
             "Malipo\n1. 10 credits - GHS 10.00\n2. 25 credits - GHS 25.00\n3. 50 credits - GHS "
-            "50.00\n0. Exit");
+            "50.00\n98. Kiswahili / Fran\xC3\xA7"
+            "ais\n0. Exit");
   auto bal = parse(step("Response", "unproven-1", "4", str(menu, "ClientState")).body);
   EXPECT_EQ(str(bal, "Message").find("75"), std::string::npos) << str(bal, "Message");
   EXPECT_EQ(str(bal, "Type"), "response");  // "Invalid choice." and the menu again

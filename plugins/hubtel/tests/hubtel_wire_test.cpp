@@ -261,13 +261,66 @@ TEST(HubtelWire, FillTemplates) {
 
 TEST(HubtelMenu, StepsRoundTrip) {
   for (const std::string s :
-       {"M0", "M3", "Q|credits|pkg_10_credits", "C|credits|5|pkg_10_credits", "C|p|1|a|b"}) {
+       {"M0", "M3", "Q|credits|pkg_10_credits", "C|credits|5|pkg_10_credits", "C|p|1|a|b", "L",
+        "sw:M0", "fr:L", "sw:Q|credits|pkg_10_credits", "fr:C|credits|5|pkg_10_credits"}) {
     auto d = decodeStep(s);
     ASSERT_TRUE(d) << s;
     EXPECT_EQ(encodeStep(*d), s);
   }
-  for (const std::string s : {"", "X", "M", "Mx", "Q|", "Q|p|", "C|p|0|i", "C|p|x|i", "C|p|2"})
+  EXPECT_EQ(decodeStep("sw:C|credits|5|pkg")->lang, "sw");
+  EXPECT_EQ(decodeStep("C|credits|5|pkg")->lang, "");
+  for (const std::string s :
+       {"", "X", "M", "Mx", "Q|", "Q|p|", "C|p|0|i", "C|p|x|i", "C|p|2", "sw:", "sw:X", "LL"})
     EXPECT_FALSE(decodeStep(s)) << s;
+}
+
+// Issue 20: with languages to choose from, the first screen offers them (98); the choice
+// rides in every next step and picks the texts of every screen until the session ends.
+TEST(HubtelMenu, TheCustomerChoosesALanguageForTheSession) {
+  Menu m = creditsMenu();
+  Texts sw = m.texts, fr = m.texts;
+  sw.exitEntry = "Toka";
+  sw.languageEntry =
+      "English / Fran\xC3\xA7"
+      "ais";
+  sw.quantityPrompt = "Weka idadi (1-{max}):";
+  sw.cancelled = "Ununuzi umeghairiwa.";
+  fr.exitEntry = "Quitter";
+  m.languages = {{"en", "English", m.texts},
+                 {"sw", "Kiswahili", sw},
+                 {"fr",
+                  "Fran\xC3\xA7"
+                  "ais",
+                  fr}};
+  Outcome first = mainMenu(m, 0);
+  EXPECT_NE(first.reply.message.find("\n4. Check my balance\n98. Kiswahili / Fran\xC3\xA7"
+                                     "ais\n0. Exit"),
+            std::string::npos)
+      << first.reply.message;
+  Outcome screen = advance(m, first.next, "98");
+  EXPECT_EQ(screen.reply.message,
+            "Choose your language:\n1. English\n2. Kiswahili\n3. Fran\xC3\xA7"
+            "ais");
+  EXPECT_EQ(encodeStep(screen.next), "L");
+  EXPECT_TRUE(advance(m, screen.next, "4").invalidInput);
+  Outcome inSw = advance(m, screen.next, "2");
+  EXPECT_EQ(encodeStep(inSw.next), "sw:M0");
+  EXPECT_NE(inSw.reply.message.find("\n98. English / Fran\xC3\xA7"
+                                    "ais\n0. Toka"),
+            std::string::npos)
+      << inSw.reply.message;
+  Outcome q = advance(m, *decodeStep(encodeStep(inSw.next)), "1");
+  EXPECT_EQ(q.reply.message, "Weka idadi (1-1000):");
+  EXPECT_EQ(encodeStep(q.next), "sw:Q|credits|pkg_10_credits");
+  Outcome c = advance(m, q.next, "2");
+  EXPECT_EQ(c.next.lang, "sw");
+  EXPECT_EQ(advance(m, c.next, "2").reply.message, "Ununuzi umeghairiwa.");
+  EXPECT_EQ(advance(m, c.next, "1").next.lang, "sw");  // the checkout knows the language
+  // Page two has no entry 98; without languages there is none at all.
+  m.pageSize = 2;
+  EXPECT_EQ(mainMenu(m, 1).reply.message.find("98."), std::string::npos);
+  EXPECT_EQ(mainMenu(creditsMenu(), 0).reply.message.find("98."), std::string::npos);
+  EXPECT_TRUE(advance(creditsMenu(), Step{}, "98").invalidInput);
 }
 
 TEST(HubtelMenu, MainMenuFromCatalog) {

@@ -184,6 +184,7 @@ class AbiPages final : public Pages {
         MLP_PAGEOP_LANGUAGE,
         [&](abi::Out& o) {
           o.s(MLP_K_PAGE_LANG, req.queryParam("lang"));
+          o.s(MLP_K_PAGE_COOKIE_LANG, languageCookie(req));
           o.s(MLP_K_PAGE_ACCEPT_LANGUAGE, req.header("Accept-Language"));
         },
         "en");
@@ -227,6 +228,15 @@ class AbiPages final : public Pages {
           o.s(MLP_K_PAGE_CURRENCY, currency);
         },
         Pages::money(lang, minor, currency));
+  }
+  std::string translate(const std::string& lang, const std::string& english) const override {
+    return i18n(
+        MLP_PAGEOP_TRANSLATE,
+        [&](abi::Out& o) {
+          o.s(MLP_K_PAGE_LANG, lang);
+          o.s(MLP_K_PAGE_ENGLISH, english);
+        },
+        english);
   }
 
  private:

@@ -532,6 +532,7 @@ namespace {
 
 constexpr float kMarginBottom = 54;  // footer sits below this
 constexpr float kFooterBaseline = 30;
+constexpr float kFooterNoteBaseline = 18;  // the brand's line, under the footer
 
 struct Palette {
   Rgb text, muted, accent, accentSoft, rule;
@@ -563,8 +564,14 @@ bool isBulletLine(std::string_view line, std::size_t& skip) {
 
 class CvLayout {
  public:
-  CvLayout(Canvas& c, const CvData& cv, TemplateKind kind, int maxPages, bool provokeError)
-      : c_(c), cv_(cv), kind_(kind), maxPages_(maxPages), provokeError_(provokeError) {
+  CvLayout(Canvas& c, const CvData& cv, TemplateKind kind, int maxPages, bool provokeError,
+           std::string_view footerNote)
+      : c_(c),
+        cv_(cv),
+        kind_(kind),
+        maxPages_(maxPages),
+        provokeError_(provokeError),
+        footerNote_(footerNote) {
     switch (kind) {
       case TemplateKind::kModern:
         pal_ = {{0.15f, 0.16f, 0.18f},
@@ -1005,6 +1012,13 @@ class CvLayout {
           c_.text(right_ - w, kFooterBaseline, label, reg(), size, pal_.muted);
           break;
       }
+      if (!footerNote_.empty()) {
+        // Centred under the footer, in the margin no content reaches.
+        const float noteSize = 7;
+        const std::string note = c_.ellipsize(footerNote_, reg(), noteSize, right_ - left_);
+        const float nw = c_.textWidth(note, reg(), noteSize);
+        c_.text((left_ + right_ - nw) / 2, kFooterNoteBaseline, note, reg(), noteSize, pal_.muted);
+      }
     }
   }
 
@@ -1013,6 +1027,7 @@ class CvLayout {
   TemplateKind kind_;
   int maxPages_;
   bool provokeError_;
+  std::string_view footerNote_;
   Palette pal_{};
   Sizes sz_;
   float left_ = 56, right_ = 539, contentLeft_ = 56;
@@ -1022,8 +1037,8 @@ class CvLayout {
 }  // namespace
 
 LayoutResult layoutCv(Canvas& canvas, const CvData& cv, TemplateKind kind, int maxPages,
-                      bool inputWasCut, bool provokeError) {
-  CvLayout layout(canvas, cv, kind, maxPages, provokeError);
+                      bool inputWasCut, bool provokeError, std::string_view footerNote) {
+  CvLayout layout(canvas, cv, kind, maxPages, provokeError, footerNote);
   return layout.run(inputWasCut);
 }
 

@@ -155,8 +155,9 @@ struct LayoutResult {
 };
 
 // Lays out a sanitised CV. kBasic is the fallback: one font, no colours,
-// the fewest drawing operations.
+// the fewest drawing operations. `footerNote` (sanitised; "" = none): a small
+// line under every page's footer (the brand behind the document).
 LayoutResult layoutCv(Canvas& canvas, const CvData& cv, TemplateKind kind, int maxPages,
-                      bool inputWasCut, bool provokeError);
+                      bool inputWasCut, bool provokeError, std::string_view footerNote = {});
 
 }  // namespace malipo::cvpdf::detail

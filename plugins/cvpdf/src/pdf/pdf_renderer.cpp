@@ -153,6 +153,7 @@ struct PdfRenderer::Impl {
     if (opts.notoFontDir.empty()) opts.notoFontDir = kDefaultNotoFontDir;
     if (opts.maxPages < 1) opts.maxPages = 1;
     if (opts.maxPages > kMaxPagesCeiling) opts.maxPages = kMaxPagesCeiling;
+    opts.footerNote = detail::sanitizeUtf8(opts.footerNote, LineMode::kSingleLine, 300);
     engine = std::make_unique<detail::TextEngine>(
         detail::FontPaths{opts.fontDir, opts.notoFontDir, opts.emojiFont});
   }
@@ -195,7 +196,7 @@ struct PdfRenderer::Impl {
     }
     detail::Canvas canvas(pdf, regular, bold, engine.get(), fonts ? &*fonts : nullptr);
     const detail::LayoutResult lr =
-        detail::layoutCv(canvas, cv.cv, kind, opts.maxPages, cv.cut, provokeError);
+        detail::layoutCv(canvas, cv.cv, kind, opts.maxPages, cv.cut, provokeError, opts.footerNote);
     if (err.code != HPDF_OK) {
       a.error = describe(err);
       return a;

@@ -33,6 +33,10 @@ struct RenderOptions {
   std::string
       notoFontDir;  // dir with the Noto fonts ("" = default); missing files shorten the chain
   std::string emojiFont = kDefaultEmojiFont;  // monochrome emoji font ("" = none)
+  // Who made the document (the brand's name, support phone and email, e.g.
+  // "CV Chap Chap · +255 700 000 000 · help@example.com"): one small line under
+  // every page's footer, cut with an ellipsis where it does not fit. "" = none.
+  std::string footerNote;
   // Test hook: makes every template raise a libharu error half-way through
   // so the fallback path can be exercised. Never set in production.
   bool forceTemplateErrorForTesting = false;
