@@ -5,8 +5,7 @@
 #include <Poco/JSON/Parser.h>
 #include <Poco/URI.h>
 
-#include "engines.hpp"
-#include "kernel_fixture.hpp"
+#include "shop_fixture.hpp"
 
 using namespace malipo;
 using namespace malipo::test;
@@ -14,45 +13,24 @@ using namespace malipo::test;
 namespace {
 
 Poco::JSON::Object::Ptr parse(const std::string& s) {
-  return Poco::JSON::Parser().parse(s).extract<Poco::JSON::Object::Ptr>();
-}
-
-std::string yamlFor(const std::string& dbUrl, const std::string& fakepaySettings) {
-  return "server: {listen: \"127.0.0.1:0\", access_log: false, rate_limits: {default: "
-         "{requests_per_minute: 1000000, burst: 100000}, "
-         "buckets: {webhooks: {requests_per_minute: 1000000, burst: 100000}}}}\n"
-         "database: {url: \"" +
-         dbUrl +
-         "\", pool_size: 8}\n"
-         "admin: {token: admin-token-0123456789abcdefghijklmnop}\n"
-         "auth: {jwt_secret: test-secret-0123456789abcdefghijklmnop}\n"
-         "jobs: {workers: 2, poll_interval_ms: 20}\n"
-         "log: {level: error}\n"
-         "sandbox: true\n"
-         "plugins:\n"
-         "  - name: fakepay\n    library: " +
-         testPluginPath("fakepay") + "\n    settings: " + fakepaySettings +
-         "\n"
-         "  - name: shop\n    library: " +
-         testPluginPath("shop") + "\n";
+  return parseObject(s);
 }
 
 const char* kSecret = "fake-secret";
 
 }  // namespace
 
-class WebhookAuthTest : public EngineTest {
+class WebhookAuthTest : public ShopTest {
  protected:
+  // A kernel whose fakepay has `settings` (they choose the webhook models).
   void boot(const std::string& settings) {
     kernel_.reset();
-    if (dbUrl_.empty()) dbUrl_ = url();
-    kernel_ =
-        std::make_unique<Kernel>(ConfigLoader::loadString(yamlFor(dbUrl_, settings), "w.yaml"));
-    kernel_->open();
-    kernel_->start();
-    port_ = kernel_->port();
+    fakepaySettings_ = settings;
+    ShopTest::boot();
   }
-  void TearDown() override { kernel_.reset(); }
+  std::string yaml(int workers, const std::string&) override {
+    return shopYaml(dbUrl_, workers, {{"fakepay", fakepaySettings_}});
+  }
 
   Poco::JSON::Object::Ptr order() {
     auto r = http(port_, "POST", "/shop/orders",
@@ -66,11 +44,6 @@ class WebhookAuthTest : public EngineTest {
                   "{\"outcome\": \"" + outcome + "\"}");
     EXPECT_EQ(r.status, 200) << r.body;
     return parse(r.body);
-  }
-  std::string status(const std::string& id) {
-    return kernel_->store()
-        .query("SELECT status FROM payments WHERE id = ?", {id})
-        .str(0, "status");
   }
   std::int64_t webhookEvents() {
     return kernel_->store()
@@ -96,9 +69,7 @@ class WebhookAuthTest : public EngineTest {
     return u.getPathAndQuery();
   }
 
-  std::string dbUrl_;
-  std::unique_ptr<Kernel> kernel_;
-  std::uint16_t port_ = 0;
+  std::string fakepaySettings_;
 };
 
 TEST_P(WebhookAuthTest, ACallbackTokenAdmitsOnlyItsOwnPaymentsWebhooks) {
