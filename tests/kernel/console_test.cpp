@@ -675,7 +675,7 @@ TEST_P(ConsoleTest, TheOverviewShowsEachProvidersBreakerErrorRateAndP95Latency) 
   // 2 failed of the calls made (5 initiations; the provider may also have been queried).
   const std::string rate = cell(after.body, "error-rate-fakepay");
   EXPECT_NE(rate.find(" % (2 of "), std::string::npos) << rate;
-  EXPECT_EQ(rate.find("0.0 %"), std::string::npos) << rate;
+  EXPECT_GT(std::atof(rate.c_str()), 0) << rate;
   // p95 lies in the 250–500 ms bucket that holds the slow calls.
   const std::string p95 = cell(after.body, "p95-fakepay");
   ASSERT_NE(p95.find(" ms"), std::string::npos) << p95;
