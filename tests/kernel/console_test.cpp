@@ -34,12 +34,13 @@ std::string consoleYaml(const std::string& dbUrl, bool adminTokens = true) {
          "auth: {jwt_secret: test-secret-0123456789abcdefghijklmnop}\n"
          "console: {session_minutes: 5, sign_in_attempts_per_minute: 3}\n"
          "jobs: {workers: 2, poll_interval_ms: 20}\n"
+         "payments: {breaker_threshold: 2}\n"
          "log: {level: warning}\n"
          "sandbox: true\n"
          "plugins:\n"
          "  - name: fakepay\n    library: " +
          testPluginPath("fakepay") +
-         "\n"
+         "\n    settings: {secret: console-test-webhook-secret-4711}\n"
          "  - name: shop\n    library: " +
          testPluginPath("shop") + "\n";
 }
@@ -137,8 +138,9 @@ class ConsoleTest : public EngineTest {
   }
   void boot(bool adminTokens) {
     kernel_.reset();
+    url_ = url();
     kernel_ = std::make_unique<Kernel>(
-        ConfigLoader::loadString(consoleYaml(url(), adminTokens), "c.yaml"), &clock_);
+        ConfigLoader::loadString(consoleYaml(url_, adminTokens), "c.yaml"), &clock_);
     kernel_->open();
     kernel_->start();
     port_ = kernel_->port();
@@ -191,6 +193,7 @@ class ConsoleTest : public EngineTest {
   }
 
   ManualClock clock_{Poco::Timestamp().epochMicroseconds() / 1000};
+  std::string url_;  // the database of kernel_
   std::unique_ptr<Kernel> kernel_;
   std::uint16_t port_ = 0;
   int deadJobs_ = 0;
@@ -367,6 +370,28 @@ TEST_P(ConsoleTest, SearchFindsAPaymentByPhoneEmailOrReference) {
   // Filters: a status no payment has, then the one they have.
   EXPECT_EQ(search("status=succeeded").find(asha), std::string::npos);
   EXPECT_NE(search("status=pending&provider=fakepay&product=shop").find(asha), std::string::npos);
+  EXPECT_EQ(search("product=credits").find(asha), std::string::npos);
+  // Creation dates (UTC days, inclusive).
+  const std::int64_t now = clock_.nowMs();
+  const std::string today = isoTime(now).substr(0, 10),
+                    yesterday = isoTime(now - 86400000).substr(0, 10),
+                    tomorrow = isoTime(now + 86400000).substr(0, 10);
+  EXPECT_NE(search("from=" + today + "&to=" + today).find(asha), std::string::npos);
+  EXPECT_EQ(search("to=" + yesterday).find(asha), std::string::npos);
+  EXPECT_EQ(search("from=" + tomorrow).find(asha), std::string::npos);
+  // The provider's transaction id (what the customer's SMS receipt shows), once paid.
+  ASSERT_EQ(http(port_, "POST", "/sandbox/fakepay/orders/" + ref + "/pay",
+                 R"({"txn_id": "FPTXN-CONSOLE-4711"})")
+                .status,
+            200);
+  ASSERT_TRUE(eventually([&] {
+    return kernel_->store()
+               .query("SELECT provider_txn_id FROM payments WHERE id = ?", {asha})
+               .str(0, "provider_txn_id") == "FPTXN-CONSOLE-4711";
+  }));
+  std::string byTxn = search("q=FPTXN-CONSOLE-4711");
+  EXPECT_NE(byTxn.find(asha), std::string::npos);
+  EXPECT_EQ(byTxn.find(other), std::string::npos);
   EXPECT_EQ(request(port_, "GET", "/console/payments?from=yesterday", cookie).status, 400);
   // A quote in the search is data, not SQL; the page escapes it.
   std::string odd = search("q=%27%20OR%201%3D1%20--%20%3Cb%3E");
@@ -390,7 +415,7 @@ TEST_P(ConsoleTest, AnOperatorSyncsAPaymentWithAReasonRecordedWithTheActor) {
   Answer a = request(port_, "POST", "/console/payments/" + id + "/sync", cookie,
                      "csrf=" + csrf + "&reason=" + urlEncode("customer called, says paid"));
   ASSERT_EQ(a.status, 303) << a.body;
-  EXPECT_EQ(a.location.rfind("/console/payments/" + id + "?notice=", 0), 0u) << a.location;
+  EXPECT_EQ(a.location, "/console/payments/" + id);
   bool recorded = false, queried = false;
   for (const auto& e : kernel_->payments().events(id)) {
     if (e.kind == "operator_sync" && e.detail.find("by alice") != std::string::npos &&
@@ -417,6 +442,9 @@ TEST_P(ConsoleTest, ReadViewsRender) {
   }
   Answer plugins = request(port_, "GET", "/console/plugins", cookie);
   EXPECT_NE(plugins.body.find("fakepay"), std::string::npos);
+  // Settings with the secrets masked, as check-config prints them.
+  EXPECT_NE(plugins.body.find("secret: &quot;***&quot;"), std::string::npos) << plugins.body;
+  EXPECT_EQ(plugins.body.find("console-test-webhook-secret-4711"), std::string::npos);
   Answer css = request(port_, "GET", "/console/console.css");
   EXPECT_EQ(css.status, 200);
   EXPECT_NE(css.header("content-type").find("text/css"), std::string::npos);
@@ -555,6 +583,110 @@ TEST_P(ConsoleTest, AnOperatorRefundsPartlyCancelsAndResolvesAHeldPayment) {
               "csrf=" + csrfOf(hform.body) + "&resolution=accept&reason=checked%20by%20phone");
   EXPECT_EQ(r.status, 303) << r.body;
   EXPECT_TRUE(eventually([&] { return status(held) == "succeeded"; })) << status(held);
+}
+
+TEST_P(ConsoleTest, TheNoticeAfterAnActionIsShownOnceFromTheSessionNeverFromTheUrl) {
+  std::int64_t job = deadJob();
+  std::string cookie = signIn(kAlice);
+  // A crafted link cannot put words in the console's mouth.
+  Answer crafted =
+      request(port_, "GET", "/console/overview?notice=" + urlEncode("Refund approved: call +1 555"),
+              cookie);
+  ASSERT_EQ(crafted.status, 200);
+  EXPECT_EQ(crafted.body.find("Refund approved"), std::string::npos);
+  EXPECT_EQ(crafted.body.find("role=\"status\""), std::string::npos);
+  Answer a = request(port_, "POST", "/console/jobs/" + std::to_string(job) + "/retry", cookie,
+                     "csrf=" + csrfFor(cookie));
+  ASSERT_EQ(a.status, 303) << a.body;
+  EXPECT_EQ(a.location, "/console/jobs") << "no notice in the URL";
+  const std::string notice = "Job " + std::to_string(job) + " queued again.";
+  EXPECT_EQ(kernel_->store()
+                .query("SELECT flash FROM console_sessions WHERE actor = 'alice'")
+                .str(0, "flash"),
+            notice);
+  // Another operator's session does not see it; the next page of this one does, once.
+  Answer other = request(port_, "GET", "/console/jobs", signIn(kAdmin, "127.0.0.2"));
+  EXPECT_EQ(other.body.find(notice), std::string::npos);
+  Answer next = request(port_, "GET", a.location, cookie);
+  EXPECT_NE(next.body.find("<p class=\"ok\" role=\"status\">" + notice + "</p>"), std::string::npos)
+      << next.body;
+  Answer again = request(port_, "GET", a.location, cookie);
+  EXPECT_EQ(again.body.find(notice), std::string::npos) << "shown once";
+}
+
+TEST_P(ConsoleTest, TheSignInLimitHoldsAcrossTwoServersOnOneDatabase) {
+  // A second server on the same database (no plugins: it serves the console only).
+  std::string yaml = consoleYaml(url_);
+  yaml = yaml.substr(0, yaml.find("plugins:"));
+  Kernel second(ConfigLoader::loadString(yaml, "second.yaml"), &clock_);
+  second.open();
+  second.start();
+  const std::uint16_t first = port_;
+  const std::string wrong = "not-a-token-but-a-guess-0123456789";
+  auto attempt = [&](std::uint16_t port, const std::string& token) {
+    port_ = port;
+    Answer a = signInAnswer(token);
+    port_ = first;
+    return a;
+  };
+  // Three a minute from one address, whichever server is asked.
+  EXPECT_EQ(attempt(first, wrong).status, 401);
+  EXPECT_EQ(attempt(second.port(), wrong).status, 401);
+  EXPECT_EQ(attempt(first, wrong).status, 401);
+  Answer limited = attempt(second.port(), wrong);
+  EXPECT_EQ(limited.status, 429) << limited.body;
+  const int wait = std::atoi(limited.header("retry-after").c_str());
+  EXPECT_GE(wait, 1);
+  EXPECT_LE(wait, 60);
+  EXPECT_EQ(attempt(first, kAlice).status, 429);
+  EXPECT_EQ(attempt(second.port(), kAlice).status, 429);
+  // The minute over, both let the address in again.
+  clock_.advance(60 * 1000);
+  EXPECT_EQ(attempt(second.port(), kAlice).status, 303);
+  EXPECT_EQ(attempt(first, kAlice).status, 303);
+}
+
+TEST_P(ConsoleTest, TheOverviewShowsEachProvidersBreakerErrorRateAndP95Latency) {
+  std::string cookie = signIn(kVictor);
+  auto cell = [&](const std::string& body, const std::string& id) {
+    std::smatch m;
+    std::regex re("id=\"" + id + "\">([^<]*(<span[^>]*>[^<]*</span>[^<]*)*)</td>");
+    return std::regex_search(body, m, re) ? m[1].str() : std::string("(no cell " + id + ")");
+  };
+  Answer before = request(port_, "GET", "/console/overview", cookie);
+  ASSERT_EQ(before.status, 200);
+  EXPECT_NE(cell(before.body, "breaker-fakepay").find(">closed<"), std::string::npos)
+      << before.body;
+  EXPECT_EQ(cell(before.body, "p95-fakepay"), "—");
+  // Three slow calls (300 ms), then two failures in a row: the breaker (threshold 2) opens.
+  ASSERT_EQ(http(port_, "POST", "/sandbox/fakepay/script", R"({"call_delay_ms": 300})").status,
+            200);
+  for (const char* phone : {"0754 000 001", "0754 000 002", "0754 000 003"}) order(phone);
+  ASSERT_EQ(http(port_, "POST", "/sandbox/fakepay/script", R"({"create_failures": 2})").status,
+            200);
+  const std::string body =
+      R"({"amount_minor": 150000, "currency": "TZS", "providers": ["fakepay"], "phone": "0754000004"})";
+  for (int i = 0; i < 2; ++i) EXPECT_GE(http(port_, "POST", "/shop/orders", body).status, 500);
+  Answer after = request(port_, "GET", "/console/overview", cookie);
+  ASSERT_EQ(after.status, 200);
+  const std::string breaker = cell(after.body, "breaker-fakepay");
+  EXPECT_NE(breaker.find(">open<"), std::string::npos) << breaker;
+  EXPECT_NE(breaker.find("skipped by routing for 30 s more"), std::string::npos) << breaker;
+  // 2 failed of the calls made (5 initiations; the provider may also have been queried).
+  const std::string rate = cell(after.body, "error-rate-fakepay");
+  EXPECT_NE(rate.find(" % (2 of "), std::string::npos) << rate;
+  EXPECT_GT(std::atof(rate.c_str()), 0) << rate;
+  // p95 lies in the 250–500 ms bucket that holds the slow calls.
+  const std::string p95 = cell(after.body, "p95-fakepay");
+  ASSERT_NE(p95.find(" ms"), std::string::npos) << p95;
+  const double ms = std::atof(p95.c_str());
+  EXPECT_GT(ms, 250) << p95;
+  EXPECT_LE(ms, 500) << p95;
+  EXPECT_NE(after.body.find("aria-label=\"p95 latency of provider calls"), std::string::npos);
+  // The breaker closes again when its time is over.
+  clock_.advance(31 * 1000);
+  Answer later = request(port_, "GET", "/console/overview", cookie);
+  EXPECT_NE(cell(later.body, "breaker-fakepay").find(">closed<"), std::string::npos);
 }
 
 INSTANTIATE_TEST_SUITE_P(Engines, ConsoleTest, ::testing::Values("sqlite", "postgresql"),

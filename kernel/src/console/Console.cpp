@@ -2,11 +2,12 @@
 
 #include <Poco/JSON/Array.h>
 #include <Poco/String.h>
-#include <Poco/URI.h>
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <cstring>
+#include <limits>
 #include <mstch/mstch.hpp>
 #include <set>
 #include <sstream>
@@ -156,11 +157,12 @@ Poco::JSON::Array options(const std::vector<std::string>& names, const std::stri
 // Horizontal bars, one per (label, count), with the numbers written out (the table below
 // the chart says the same for screen readers).
 std::string barChart(const std::vector<std::pair<std::string, std::int64_t>>& bars,
-                     const std::string& title) {
+                     const std::string& title, const std::string& unit = "") {
   if (bars.empty()) return {};
   std::int64_t max = 1;
   for (const auto& b : bars) max = std::max(max, b.second);
-  const int rowH = 26, labelW = 100, barW = 260, w = labelW + barW + 60;
+  const int rowH = 26, labelW = 100, barW = 260,
+            w = labelW + barW + 60 + 8 * static_cast<int>(unit.size());
   const int h = static_cast<int>(bars.size()) * rowH + 4;
   std::ostringstream os;
   os << "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 " << w << ' ' << h << "\" width=\""
@@ -177,10 +179,77 @@ std::string barChart(const std::vector<std::pair<std::string, std::int64_t>>& ba
        << escapeHtml(label) << "</text><rect x=\"" << labelW << "\" y=\"" << y + 3 << "\" width=\""
        << std::max(len, 2) << "\" height=\"18\" rx=\"3\" fill=\"" << fill << "\"/><text x=\""
        << labelW + std::max(len, 2) + 6 << "\" y=\"" << y + 17
-       << "\" font-size=\"13\" fill=\"#1f2933\">" << n << "</text>";
+       << "\" font-size=\"13\" fill=\"#1f2933\">" << n << escapeHtml(unit) << "</text>";
     y += rowH;
   }
   os << "</svg>";
+  return os.str();
+}
+
+// One sample of a metric in the Prometheus text that MetricsRegistry::render writes.
+struct Sample {
+  std::map<std::string, std::string> labels;
+  double value = 0;
+};
+
+// The samples of `name` (with labels) in a Prometheus text rendering.
+std::vector<Sample> samples(const std::string& text, const std::string& name) {
+  std::vector<Sample> out;
+  std::istringstream in(text);
+  std::string line;
+  const std::string prefix = name + "{";
+  while (std::getline(in, line)) {
+    if (line.rfind(prefix, 0) != 0) continue;
+    std::size_t close = line.rfind('}');
+    if (close == std::string::npos || close < prefix.size()) continue;
+    Sample s;
+    const std::string labels = line.substr(prefix.size(), close - prefix.size());
+    std::size_t pos = 0;
+    while (pos < labels.size()) {
+      std::size_t eq = labels.find("=\"", pos);
+      if (eq == std::string::npos) break;
+      std::size_t end = labels.find('"', eq + 2);
+      if (end == std::string::npos) break;
+      s.labels[labels.substr(pos, eq - pos)] = labels.substr(eq + 2, end - eq - 2);
+      pos = end + 1;
+      if (pos < labels.size() && labels[pos] == ',') ++pos;
+    }
+    try {
+      s.value = std::stod(line.substr(close + 1));
+    } catch (...) {
+      continue;
+    }
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+// The q-quantile of a histogram given as cumulative counts by upper bound (+Inf included), as
+// Prometheus's histogram_quantile() estimates it: linear inside the bucket that holds the
+// rank. -1 without observations; +Inf when the rank lies past the highest finite bound.
+double quantile(const std::map<double, double>& cumulative, double q) {
+  if (cumulative.empty()) return -1;
+  const double total = cumulative.rbegin()->second;
+  if (total <= 0) return -1;
+  const double rank = q * total;
+  double lowerBound = 0, lowerCount = 0;
+  for (const auto& [bound, count] : cumulative) {
+    if (count >= rank) {
+      if (std::isinf(bound)) return bound;
+      if (count == lowerCount) return bound;
+      return lowerBound + (bound - lowerBound) * (rank - lowerCount) / (count - lowerCount);
+    }
+    lowerBound = bound;
+    lowerCount = count;
+  }
+  return cumulative.rbegin()->first;
+}
+
+std::string fixed1(double v) {
+  std::ostringstream os;
+  os.setf(std::ios::fixed);
+  os.precision(1);
+  os << v;
   return os.str();
 }
 
@@ -231,7 +300,7 @@ std::string Console::cookie(const std::string& name, const std::string& value,
          "; HttpOnly; SameSite=Strict" + (secureCookies_ ? "; Secure" : "");
 }
 
-Response Console::render(const Request& req, const std::string& title, const char* tmpl,
+Response Console::render(const Request&, const std::string& title, const char* tmpl,
                          Poco::JSON::Object data, const ConsoleSession* s, const std::string& nav,
                          int status) {
   mstch::map body = templateData(data);
@@ -250,8 +319,10 @@ Response Console::render(const Request& req, const std::string& title, const cha
     layout["role"] = s->role;
   }
   if (!nav.empty()) layout["nav_" + nav] = true;
-  const std::string notice = req.queryParam("notice");
-  if (!notice.empty() && notice.size() < 300) layout["notice"] = notice;
+  // The notice an action left in the session, shown once (never from the URL: a crafted link
+  // cannot show an operator a notice).
+  if (s && !s->flash.empty() && sessions_.takeFlash(s->idHash, s->flash))
+    layout["notice"] = s->flash;
   return secured(Response::html(status, mstch::render(console::kLayout, layout)));
 }
 
@@ -262,6 +333,11 @@ Response Console::message(const Request& req, int status, const std::string& tit
   o.set("message", text);
   if (!back.empty()) o.set("back", back);
   return render(req, title, console::kMessage, o, s, "", status);
+}
+
+Response Console::done(const ConsoleSession& s, const std::string& notice, const std::string& to) {
+  sessions_.setFlash(s.idHash, notice.substr(0, 300));
+  return secured(Response::redirect(303, to));
 }
 
 std::optional<ConsoleSession> Console::session(const Request& req, std::string* id) {
@@ -395,10 +471,8 @@ Response Console::signIn(const Request& req) {
   const std::string pre = cookieValue(req.header("Cookie"), kPreCookie);
   if (!ConsoleSessions::constantTimeEquals(pre, form["csrf"]))
     return refuse(403, "The sign-in form expired: try again.");
-  if (int wait = signInLimiter_.take("console.sign_in",
-                                     {static_cast<double>(opts_.signInAttemptsPerMinute),
-                                      static_cast<double>(opts_.signInAttemptsPerMinute)},
-                                     req.clientIp, d_.clock.nowMs())) {
+  // Counted in the database: every process serving this database shares the limit.
+  if (int wait = sessions_.signInAttempt(req.clientIp, opts_.signInAttemptsPerMinute)) {
     d_.log.warning("console", "sign-in attempts from " + req.clientIp + " are rate-limited");
     Response r =
         refuse(429, "Too many sign-in attempts: try again in " + std::to_string(wait) + " s.");
@@ -537,11 +611,64 @@ Response Console::overview(const Request& req, const ConsoleSession& s) {
                                        .set("day", e.i64(i, "day"))
                                        .set("last", lastText);
   }
+  // This process's provider calls since it started: the latency histogram and error counter
+  // PaymentService records for every call (summed over operations), and its breakers.
+  const std::string metrics = d_.metrics.render();
+  std::map<std::string, std::map<double, double>> latency;  // provider → le → cumulative
+  std::map<std::string, double> calls, errors;
+  for (const auto& smp : samples(metrics, "malipo_provider_call_duration_seconds_bucket")) {
+    if (!smp.labels.count("provider") || !smp.labels.count("le")) continue;
+    const std::string& le = smp.labels.at("le");
+    const double bound = le == "+Inf" ? std::numeric_limits<double>::infinity() : std::stod(le);
+    latency[smp.labels.at("provider")][bound] += smp.value;
+  }
+  for (const auto& smp : samples(metrics, "malipo_provider_call_duration_seconds_count"))
+    if (smp.labels.count("provider")) calls[smp.labels.at("provider")] += smp.value;
+  for (const auto& smp : samples(metrics, "malipo_provider_call_errors_total"))
+    if (smp.labels.count("provider")) errors[smp.labels.at("provider")] += smp.value;
+  std::map<std::string, CircuitBreakers::State> breakers;
+  for (auto& b : d_.payments.breakerStates()) breakers[b.provider] = b;
+  std::vector<std::pair<std::string, std::int64_t>> p95Bars;
   Poco::JSON::Array healthArr;
   for (auto& [name, h] : health) {
     h.set("name", name);
+    auto b = breakers.find(name);
+    if (b != breakers.end() && b->second.openUntilMs > now) {
+      h.set("breaker", "open");
+      h.set("breaker_detail", "skipped by routing for " +
+                                  std::to_string((b->second.openUntilMs - now + 999) / 1000) +
+                                  " s more");
+    } else {
+      h.set("breaker", "closed");
+      if (b != breakers.end() && b->second.failures > 0)
+        h.set("breaker_detail", std::to_string(b->second.failures) + " of " +
+                                    std::to_string(b->second.threshold) + " failures in a row");
+    }
+    const double n = calls[name], failed = errors[name];
+    h.set("calls", static_cast<std::int64_t>(n));
+    h.set("error_rate", n > 0 ? fixed1(100.0 * failed / n) + " % (" +
+                                    std::to_string(static_cast<std::int64_t>(failed)) + " of " +
+                                    std::to_string(static_cast<std::int64_t>(n)) + ")"
+                              : std::string("—"));
+    const double p95 = quantile(latency[name], 0.95);
+    if (p95 < 0) {
+      h.set("p95", "—");
+    } else if (std::isinf(p95)) {
+      h.set(
+          "p95",
+          "> " + std::to_string(static_cast<int>(MetricsRegistry::kBuckets.back() * 1000)) + " ms");
+      p95Bars.emplace_back(name,
+                           static_cast<std::int64_t>(MetricsRegistry::kBuckets.back() * 1000));
+    } else {
+      const double ms = p95 * 1000;
+      h.set("p95",
+            (ms < 10 ? fixed1(ms) : std::to_string(static_cast<std::int64_t>(ms + 0.5))) + " ms");
+      p95Bars.emplace_back(name, static_cast<std::int64_t>(ms + 0.5));
+    }
     healthArr.add(h);
   }
+  o.set("latency_chart",
+        barChart(p95Bars, "p95 latency of provider calls, in milliseconds", " ms"));
   o.set("health", healthArr);
   return render(req, "Overview", console::kOverview, o, &s, "overview");
 }
@@ -717,10 +844,7 @@ Response Console::sync(const Request& req, const ConsoleSession& s,
          "by " + s.actor + " (" + outcome + "): " + reason, d_.clock.nowMs()});
   });
   d_.log.info("console", s.actor + " synced payment " + id + " (" + outcome + ")");
-  std::string notice = result.ok() ? "Synced: " + outcome : "Sync " + outcome;
-  std::string encoded;
-  Poco::URI::encode(notice, "&=+?#/ %", encoded);
-  return secured(Response::redirect(303, "/console/payments/" + id + "?notice=" + encoded));
+  return done(s, result.ok() ? "Synced: " + outcome : "Sync " + outcome, "/console/payments/" + id);
 }
 
 Response Console::confirmMoney(const Request& req, const ConsoleSession& s,
@@ -826,9 +950,7 @@ Response Console::money(const Request& req, const ConsoleSession& s, const std::
   }
   if (!ok) return message(req, httpStatus(failure.code), "Not done", failure.external, &s, back);
   d_.log.info("console", s.actor + " " + action + " payment " + id);
-  std::string encoded;
-  Poco::URI::encode(notice, "&=+?#/ %", encoded);
-  return secured(Response::redirect(303, "/console/payments/" + id + "?notice=" + encoded));
+  return done(s, notice, "/console/payments/" + id);
 }
 
 Response Console::held(const Request& req, const ConsoleSession& s) {
@@ -900,8 +1022,7 @@ Response Console::retryJob(const Request& req, const ConsoleSession& s) {
                    "Job " + std::to_string(id) + " is not dead (or does not exist).", &s,
                    "/console/jobs");
   d_.log.info("console", s.actor + " retried job " + std::to_string(id));
-  return secured(Response::redirect(
-      303, "/console/jobs?notice=Job%20" + std::to_string(id) + "%20queued%20again."));
+  return done(s, "Job " + std::to_string(id) + " queued again.", "/console/jobs");
 }
 
 Response Console::webhooks(const Request& req, const ConsoleSession& s) {
@@ -909,25 +1030,13 @@ Response Console::webhooks(const Request& req, const ConsoleSession& s) {
   Poco::JSON::Object o;
   // The inbox's outcome counters (rejected deliveries are not stored, only counted).
   Poco::JSON::Array outcomes;
-  std::istringstream metrics(d_.metrics.render());
-  std::string line;
-  const std::string prefix = "malipo_webhooks_total{";
-  while (std::getline(metrics, line)) {
-    if (line.rfind(prefix, 0) != 0) continue;
-    std::size_t close = line.find('}');
-    if (close == std::string::npos) continue;
-    std::string labels = line.substr(prefix.size(), close - prefix.size());
-    auto label = [&](const std::string& key) {
-      std::size_t at = labels.find(key + "=\"");
-      if (at == std::string::npos) return std::string();
-      at += key.size() + 2;
-      return labels.substr(at, labels.find('"', at) - at);
-    };
-    if (!provider.empty() && label("provider") != provider) continue;
+  for (const auto& smp : samples(d_.metrics.render(), "malipo_webhooks_total")) {
+    const std::string prov = smp.labels.count("provider") ? smp.labels.at("provider") : "";
+    if (!provider.empty() && prov != provider) continue;
     outcomes.add(Poco::JSON::Object()
-                     .set("provider", label("provider"))
-                     .set("outcome", label("outcome"))
-                     .set("n", Poco::trim(line.substr(close + 1))));
+                     .set("provider", prov)
+                     .set("outcome", smp.labels.count("outcome") ? smp.labels.at("outcome") : "")
+                     .set("n", static_cast<std::int64_t>(smp.value)));
   }
   o.set("outcomes", outcomes);
   std::string sql =

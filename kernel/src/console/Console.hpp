@@ -13,7 +13,6 @@
 #include "console/Sessions.hpp"
 #include "http/HttpServer.hpp"
 #include "http/MetricsRegistry.hpp"
-#include "http/RateLimiter.hpp"
 #include "jobs/JobQueueImpl.hpp"
 #include "malipo/http.hpp"
 #include "malipo/log.hpp"
@@ -53,6 +52,9 @@ class Console {
   Response message(const Request& req, int status, const std::string& title,
                    const std::string& text, const ConsoleSession* s, const std::string& back = {});
   static Response secured(Response r);
+  // After an action: `notice` kept in the session for the next page (one-shot), and a 303 to
+  // `to`.
+  Response done(const ConsoleSession& s, const std::string& notice, const std::string& to);
   std::optional<ConsoleSession> session(const Request& req, std::string* id = nullptr);
   // Signed-in GET: the page, or a redirect to the sign-in.
   Handler view(const std::string& nav,
@@ -89,7 +91,6 @@ class Console {
   bool secureCookies_;
   std::string brand_;
   ConsoleSessions sessions_;
-  RateLimiter signInLimiter_;
 };
 
 }  // namespace malipo

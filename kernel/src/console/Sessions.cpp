@@ -4,11 +4,14 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace malipo {
 
 namespace {
+constexpr std::int64_t kMinuteMs = 60000;
+
 std::string hex(const unsigned char* p, std::size_t n) {
   static const char* digits = "0123456789abcdef";
   std::string out;
@@ -30,7 +33,15 @@ std::vector<Migration> ConsoleSessions::migrations() {
       "NOT NULL, csrf TEXT NOT NULL, created_at BIGINT NOT NULL, expires_at BIGINT NOT NULL);"
       "CREATE INDEX console_sessions_expiry ON console_sessions (expires_at)";
   m.postgresql = m.sqlite;
-  return {m};
+  Migration shared;
+  shared.version = 2;
+  shared.description = "console flash messages and the shared sign-in limiter";
+  shared.sqlite =
+      "ALTER TABLE console_sessions ADD COLUMN flash TEXT;"
+      "CREATE TABLE console_sign_ins (address TEXT PRIMARY KEY, window_start BIGINT NOT NULL, "
+      "attempts BIGINT NOT NULL)";
+  shared.postgresql = shared.sqlite;
+  return {m, shared};
 }
 
 std::string ConsoleSessions::randomHex(std::size_t bytes) {
@@ -70,11 +81,13 @@ std::string ConsoleSessions::create(const std::string& actor, const std::string&
 std::optional<ConsoleSession> ConsoleSessions::find(const std::string& id) {
   if (id.size() != 64) return std::nullopt;
   Rows r = db_.query(
-      "SELECT actor, role, csrf, expires_at FROM console_sessions WHERE id_hash = ? AND "
-      "expires_at > ?",
+      "SELECT id_hash, actor, role, csrf, flash, expires_at FROM console_sessions WHERE id_hash = "
+      "? AND expires_at > ?",
       {sha256Hex(id), clock_.nowMs()});
   if (r.empty()) return std::nullopt;
   ConsoleSession s;
+  s.idHash = r.str(0, "id_hash");
+  if (!r.isNull(0, "flash")) s.flash = r.str(0, "flash");
   s.actor = r.str(0, "actor");
   s.role = r.str(0, "role");
   s.csrf = r.str(0, "csrf");
@@ -87,8 +100,39 @@ void ConsoleSessions::remove(const std::string& id) {
 }
 
 int ConsoleSessions::purgeExpired() {
-  return static_cast<int>(
-      db_.exec("DELETE FROM console_sessions WHERE expires_at <= ?", {clock_.nowMs()}));
+  const std::int64_t now = clock_.nowMs();
+  db_.exec("DELETE FROM console_sign_ins WHERE window_start <= ?", {now - kMinuteMs});
+  return static_cast<int>(db_.exec("DELETE FROM console_sessions WHERE expires_at <= ?", {now}));
+}
+
+void ConsoleSessions::setFlash(const std::string& idHash, const std::string& text) {
+  db_.exec("UPDATE console_sessions SET flash = ? WHERE id_hash = ?", {text, idHash});
+}
+
+bool ConsoleSessions::takeFlash(const std::string& idHash, const std::string& text) {
+  return db_.exec("UPDATE console_sessions SET flash = NULL WHERE id_hash = ? AND flash = ?",
+                  {idHash, text}) == 1;
+}
+
+int ConsoleSessions::signInAttempt(const std::string& address, int perMinute) {
+  const std::int64_t now = clock_.nowMs();
+  std::int64_t start = now, attempts = 0;
+  db_.write([&](Tx& tx) {
+    // A minute that has passed starts again at 1; otherwise one more. The upsert takes the
+    // row's lock, so concurrent attempts (from any process) are counted one after the other.
+    tx.exec(
+        "INSERT INTO console_sign_ins (address, window_start, attempts) VALUES (?, ?, 1) "
+        "ON CONFLICT (address) DO UPDATE SET attempts = CASE WHEN console_sign_ins.window_start "
+        "<= ? THEN 1 ELSE console_sign_ins.attempts + 1 END, window_start = CASE WHEN "
+        "console_sign_ins.window_start <= ? THEN ? ELSE console_sign_ins.window_start END",
+        {address, now, now - kMinuteMs, now - kMinuteMs, now});
+    Rows r = tx.query("SELECT window_start, attempts FROM console_sign_ins WHERE address = ?",
+                      {address});
+    start = r.i64(0, "window_start");
+    attempts = r.i64(0, "attempts");
+  });
+  if (attempts <= perMinute) return 0;
+  return static_cast<int>(std::max<std::int64_t>(1, (start + kMinuteMs - now + 999) / 1000));
 }
 
 }  // namespace malipo

@@ -71,7 +71,7 @@ input:focus,select:focus,textarea:focus,button:focus,a:focus{outline:3px solid #
 .inline{display:inline}
 .status{display:inline-block;padding:0 .4rem;border-radius:4px;font-size:.85rem;background:#e4e7eb}
 .status.succeeded{background:#def7ec;color:#03543f}.status.failed,.status.expired,.status.cancelled{background:#fde8e8;color:#9b1c1c}
-.status.held{background:#fff3c4;color:#8d2b0b}.status.pending{background:#e0e8f9;color:#1e3a8a}
+.status.held{background:#fff3c4;color:#8d2b0b}.status.closed{background:#def7ec;color:#03543f}.status.open{background:#fde8e8;color:#9b1c1c}.status.pending{background:#e0e8f9;color:#1e3a8a}
 dl.fields{display:grid;grid-template-columns:minmax(8rem,auto) 1fr;gap:.25rem 1rem;margin:0}
 dl.fields dt{font-weight:600;color:#334e68}dl.fields dd{margin:0;word-break:break-all}
 svg{max-width:100%;height:auto}
@@ -115,10 +115,12 @@ const char* const kOverview = R"(<p class="muted">Today (UTC, since {{since}}).<
 {{#by_currency}}<tr><td>{{currency}}</td><td class="num">{{amount}}</td><td class="num">{{n}}</td></tr>{{/by_currency}}
 {{^by_currency}}<tr><td colspan="3" class="muted">Nothing succeeded today.</td></tr>{{/by_currency}}
 </tbody></table></div>
-<div class="card"><h2>Provider health</h2>
-<p class="muted">Failed provider calls recorded in the payment events (queries, initiations, prompts).</p>
-<table class="wide"><thead><tr><th scope="col">Provider</th><th scope="col" class="num">Errors, last hour</th><th scope="col" class="num">Errors, 24 h</th><th scope="col">Last error</th></tr></thead><tbody>
-{{#health}}<tr><td data-label="Provider">{{name}}</td><td data-label="Last hour" class="num">{{hour}}</td><td data-label="24 h" class="num">{{day}}</td><td data-label="Last error">{{last}}</td></tr>{{/health}}
+<div class="card" id="provider-health"><h2>Provider health</h2>
+<p class="muted">Breaker, error rate and p95 latency: the calls this server process made to each provider since it started.
+Errors in the last hour and 24 h: failed calls recorded in the payment events by every process (queries, initiations, prompts).</p>
+{{{latency_chart}}}
+<table class="wide"><thead><tr><th scope="col">Provider</th><th scope="col">Breaker</th><th scope="col" class="num">Calls</th><th scope="col" class="num">Error rate</th><th scope="col" class="num">p95 latency</th><th scope="col" class="num">Errors, last hour</th><th scope="col" class="num">Errors, 24 h</th><th scope="col">Last error</th></tr></thead><tbody>
+{{#health}}<tr><td data-label="Provider">{{name}}</td><td data-label="Breaker" id="breaker-{{name}}"><span class="status {{breaker}}">{{breaker}}</span>{{#breaker_detail}} <span class="muted">{{breaker_detail}}</span>{{/breaker_detail}}</td><td data-label="Calls" class="num">{{calls}}</td><td data-label="Error rate" class="num" id="error-rate-{{name}}">{{error_rate}}</td><td data-label="p95 latency" class="num" id="p95-{{name}}">{{p95}}</td><td data-label="Last hour" class="num">{{hour}}</td><td data-label="24 h" class="num">{{day}}</td><td data-label="Last error">{{last}}</td></tr>{{/health}}
 </tbody></table></div>)";
 
 const char* const kPayments = R"(<div class="card">

@@ -1,5 +1,6 @@
-// GET /openapi.json: an OpenAPI 3.1 description of every route the router holds (kernel,
-// payment core, provider and product routes, sandbox simulators when they are mounted),
+// GET /openapi.json: an OpenAPI 3.1 description of every API route the router holds (kernel,
+// payment core, provider and product routes, sandbox simulators when they are mounted; not
+// the console's HTML pages, `documented`),
 // built at start-up from what the router knows of each route (method, pattern, auth, name,
 // body cap, rate-limit bucket, idempotency) plus the kernel's own descriptions below.
 // Plugin routes carry no description in the SPI: they get their name and pattern.
@@ -31,6 +32,13 @@ struct KernelRouteDoc {
   const char* okDescription;
   std::vector<QueryParam> query;
 };
+
+// Whether the document lists a route: every API route, but not the operator console's HTML
+// pages and forms (/console, /console/…, docs/console.md), which are for a browser, not for a
+// client generated from this document.
+inline bool documented(const Route& r) {
+  return r.pattern != "/console" && r.pattern.rfind("/console/", 0) != 0;
+}
 
 // The kernel's own routes ("METHOD pattern" → description). The test checks that the
 // document lists exactly the router's routes, so a kernel route added without an entry here
@@ -250,6 +258,7 @@ inline Poco::JSON::Object::Ptr document(const RouterImpl& router, const std::str
   std::map<std::string, bool> tagSeen;
   const auto& kdocs = kernelRouteDocs();
   for (const Route* r : router.routes()) {
+    if (!documented(*r)) continue;
     std::string shape = shapeOf(*r);
     auto known = keyOfShape.find(shape);
     if (known == keyOfShape.end())

@@ -76,6 +76,8 @@ class PaymentService final : public Payments {
   // Operator views and the janitor, public for the CLI and tests.
   std::vector<Payment> list(const std::string& status, int limit);
   std::vector<PaymentEvent> events(const std::string& paymentId);
+  // The circuit breakers of this process as they stand (read-only, for the console).
+  std::vector<CircuitBreakers::State> breakerStates() { return breakers_.snapshot(); }
   int runJanitor();
   // Deletes webhook events that matched no payment and are older than the retention.
   int purgeUnmatchedWebhooks();

@@ -29,6 +29,14 @@ void CircuitBreakers::result(const std::string& provider, bool ok) {
                                  std::to_string(openMs_ / 1000) + " s");
 }
 
+std::vector<CircuitBreakers::State> CircuitBreakers::snapshot() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  std::vector<State> out;
+  for (const auto& [name, b] : breakers_)
+    out.push_back({name, b.failures, threshold_, b.openUntil});
+  return out;
+}
+
 std::vector<std::shared_ptr<PaymentProvider>> routeCandidates(
     const std::map<std::string, std::shared_ptr<PaymentProvider>>& providers,
     const CreatePayment& req, CircuitBreakers& breakers, Logger& log,

@@ -23,6 +23,15 @@ class CircuitBreakers {
   bool open(const std::string& provider);
   void result(const std::string& provider, bool ok);
 
+  // Read-only, for the operator console: each breaker that has seen a call, as it stands.
+  struct State {
+    std::string provider;
+    int failures = 0;              // consecutive, since the last success or opening
+    int threshold = 0;             // failures that open it
+    std::int64_t openUntilMs = 0;  // open while the clock is before this
+  };
+  std::vector<State> snapshot();
+
  private:
   struct Breaker {
     int failures = 0;
