@@ -38,3 +38,9 @@ TEST(TemplateData, NestedObjectsAndArraysByPointerOrByValue) {
                 templateData(o)),
             "Asha:12:y-");
 }
+
+TEST(TemplateData, HtmlEscapeCoversTextAndQuotedAttributes) {
+  EXPECT_EQ(htmlEscape(R"(<a href="x?a=1&b='2'">)"),
+            "&lt;a href=&quot;x?a=1&amp;b=&#39;2&#39;&quot;&gt;");
+  EXPECT_EQ(htmlEscape("Asha Ñandú"), "Asha Ñandú");
+}

@@ -22,32 +22,6 @@ namespace malipo {
 
 namespace {
 
-std::string escapeHtml(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
-
 // Days since 1970-01-01 of a civil date (H. Hinnant's algorithm).
 std::int64_t daysFromCivil(std::int64_t y, unsigned m, unsigned d) {
   y -= m <= 2;
@@ -166,7 +140,7 @@ std::string barChart(const std::vector<std::pair<std::string, std::int64_t>>& ba
   const int h = static_cast<int>(bars.size()) * rowH + 4;
   std::ostringstream os;
   os << "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 " << w << ' ' << h << "\" width=\""
-     << w << "\" role=\"img\" aria-label=\"" << escapeHtml(title) << "\">";
+     << w << "\" role=\"img\" aria-label=\"" << htmlEscape(title) << "\">";
   int y = 2;
   for (const auto& [label, n] : bars) {
     const int len = static_cast<int>(barW * n / max);
@@ -176,10 +150,10 @@ std::string barChart(const std::vector<std::pair<std::string, std::int64_t>>& ba
                            ? "#f05252"
                            : "#3f83f8";
     os << "<text x=\"0\" y=\"" << y + 17 << "\" font-size=\"13\" fill=\"#1f2933\">"
-       << escapeHtml(label) << "</text><rect x=\"" << labelW << "\" y=\"" << y + 3 << "\" width=\""
+       << htmlEscape(label) << "</text><rect x=\"" << labelW << "\" y=\"" << y + 3 << "\" width=\""
        << std::max(len, 2) << "\" height=\"18\" rx=\"3\" fill=\"" << fill << "\"/><text x=\""
        << labelW + std::max(len, 2) + 6 << "\" y=\"" << y + 17
-       << "\" font-size=\"13\" fill=\"#1f2933\">" << n << escapeHtml(unit) << "</text>";
+       << "\" font-size=\"13\" fill=\"#1f2933\">" << n << htmlEscape(unit) << "</text>";
     y += rowH;
   }
   os << "</svg>";
@@ -464,7 +438,7 @@ Response Console::signIn(const Request& req) {
     std::size_t at = r.body.find(marker);
     if (at != std::string::npos)
       r.body.insert(
-          at, "<p class=\"error\" role=\"alert\" id=\"sign-in-error\">" + escapeHtml(why) + "</p>");
+          at, "<p class=\"error\" role=\"alert\" id=\"sign-in-error\">" + htmlEscape(why) + "</p>");
     r.header("Set-Cookie", cookie(kPreCookie, pre, 3600));
     return r;
   };
@@ -774,7 +748,7 @@ Response Console::payments(const Request& req, const ConsoleSession& s) {
   if (!problem.empty()) {
     std::size_t at = resp.body.find("<div class=\"card\">");
     if (at != std::string::npos)
-      resp.body.insert(at, "<p class=\"error\" role=\"alert\">" + escapeHtml(problem) + "</p>");
+      resp.body.insert(at, "<p class=\"error\" role=\"alert\">" + htmlEscape(problem) + "</p>");
     resp.status = 400;
   }
   return resp;

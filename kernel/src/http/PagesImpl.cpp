@@ -101,29 +101,7 @@ std::string languageHref(const std::string& code) {
   for (std::string part; std::getline(in, part, '&');)
     if (!part.empty() && part != "lang" && part.rfind("lang=", 0) != 0) query += part + "&";
   // Escaped here for the attribute (mstch would also escape '/' and '='): the query is raw.
-  std::string href, raw = path + "?" + query + "lang=" + code;
-  for (char c : raw) {
-    switch (c) {
-      case '&':
-        href += "&amp;";
-        break;
-      case '"':
-        href += "&quot;";
-        break;
-      case '\'':
-        href += "&#39;";
-        break;
-      case '<':
-        href += "&lt;";
-        break;
-      case '>':
-        href += "&gt;";
-        break;
-      default:
-        href += c;
-    }
-  }
-  return href;
+  return htmlEscape(path + "?" + query + "lang=" + code);
 }
 
 // Each language in its own words, for the switcher.

@@ -13,4 +13,8 @@ namespace malipo {
 // non-zero number is.
 mstch::map templateData(const Poco::JSON::Object& o);
 
+// `s` escaped for HTML text and quoted attributes (& < > " '), for what is put into a page
+// outside mstch's own escaping.
+std::string htmlEscape(const std::string& s);
+
 }  // namespace malipo
