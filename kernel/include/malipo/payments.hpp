@@ -84,6 +84,10 @@ struct NextAction {
   std::string vendor;     // till / merchant id to pay
   std::string reference;  // what the customer enters as the reference
   std::string message;    // one human sentence
+  // SDK 1.1, requestPush: the provider's reference of this new prompt when it is one the
+  // provider knows apart (Daraja: each STK push is a new CheckoutRequestID). Non-empty: the
+  // kernel opens a new attempt of the payment with it. Not part of the JSON.
+  std::string attemptRef;
 
   Poco::JSON::Object toJson() const {
     Poco::JSON::Object o;
@@ -130,6 +134,15 @@ struct Payment {
   std::int64_t grossMinor = -1, feeMinor = -1, netMinor = -1;
   // SDK 1.1: what has been refunded so far (succeeded refunds; 0 for a plugin built on 1.0).
   std::int64_t refundedMinor = 0;
+  // SDK 1.1: attempts. A payment has one attempt per prompt the provider knows under its own
+  // reference: 1 for initiate, one more per requestPush that answers a new attemptRef. In a
+  // provider call (query, cancel, verifyProof) `attempt` is the attempt the call is about and
+  // providerRef that attempt's reference; 0 elsewhere.
+  int attempt = 0;
+  // SDK 1.1: the kernel's short unique reference of the payment (10 characters of A-Z and
+  // 0-9 by default, within Capabilities::refMaxLength / refCharset): for providers that limit
+  // a reference's length (Daraja AccountReference, at most 12).
+  std::string shortRef;
 };
 
 // A refund of a settled payment (SDK 1.1), as products hear of it.

@@ -32,6 +32,10 @@ struct Capabilities {
   std::vector<std::string> needs;
   RefundSupport refunds = RefundSupport::none;  // refund() / queryRefund() work
   bool cancel = false;                          // cancel() works
+  // SDK 1.1: what the provider accepts as a reference (Payment::shortRef): at most so many
+  // characters (0: the kernel's 10), of "alnum" (A-Z, 0-9: the default) or "digits".
+  int refMaxLength = 0;
+  std::string refCharset;
 };
 
 struct InitiateResult {

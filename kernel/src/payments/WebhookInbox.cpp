@@ -57,11 +57,9 @@ Response PaymentService::receiveWebhook(const std::string& name, const Request& 
             tx.query("SELECT id FROM payments WHERE id = ? AND provider = ?", {ev.paymentId, name});
         if (!r.empty()) paymentId = r.str(0, "id");
       }
-      if (paymentId.empty() && !ev.providerRef.empty()) {
-        Rows r = tx.query("SELECT id FROM payments WHERE provider = ? AND provider_ref = ?",
-                          {name, ev.providerRef});
-        if (!r.empty()) paymentId = r.str(0, "id");
-      }
+      // The reference of any of the payment's attempts (SDK 1.1: an older prompt paid).
+      if (paymentId.empty() && !ev.providerRef.empty())
+        paymentId = PaymentRepository::paymentIdByRef(tx, name, ev.providerRef);
       // What is stored is bounded whatever the sender sent: a long event id by its digest,
       // the summary cut short.
       std::string eventId =

@@ -271,6 +271,7 @@ inline void put(Out o, const NextAction& a) {
   o.s(MLP_K_ACT_VENDOR, a.vendor);
   o.s(MLP_K_ACT_REFERENCE, a.reference);
   o.s(MLP_K_ACT_MESSAGE, a.message);
+  if (!a.attemptRef.empty()) o.s(MLP_K_ACT_ATTEMPT_REF, a.attemptRef);  // 1.1
 }
 inline NextAction getAction(In in) {
   NextAction a;
@@ -282,6 +283,7 @@ inline NextAction getAction(In in) {
   a.vendor = in.s(MLP_K_ACT_VENDOR);
   a.reference = in.s(MLP_K_ACT_REFERENCE);
   a.message = in.s(MLP_K_ACT_MESSAGE);
+  a.attemptRef = in.s(MLP_K_ACT_ATTEMPT_REF);  // 1.1 (a 1.0 plugin: "", no new attempt)
   return a;
 }
 
@@ -311,6 +313,8 @@ inline void put(Out o, const Payment& p) {
   o.i(MLP_K_PAY_FEE, p.feeMinor);
   o.i(MLP_K_PAY_NET, p.netMinor);
   o.i(MLP_K_PAY_REFUNDED, p.refundedMinor);
+  o.i(MLP_K_PAY_ATTEMPT, p.attempt);     // 1.1
+  o.s(MLP_K_PAY_SHORT_REF, p.shortRef);  // 1.1
 }
 inline Payment getPayment(In in) {
   Payment p;
@@ -339,6 +343,8 @@ inline Payment getPayment(In in) {
   p.feeMinor = in.i(MLP_K_PAY_FEE, -1);
   p.netMinor = in.i(MLP_K_PAY_NET, -1);
   p.refundedMinor = in.i(MLP_K_PAY_REFUNDED, 0);
+  p.attempt = static_cast<int>(in.i(MLP_K_PAY_ATTEMPT, 0));
+  p.shortRef = in.s(MLP_K_PAY_SHORT_REF);
   return p;
 }
 
@@ -455,6 +461,8 @@ inline void put(Out o, const Capabilities& c) {
                          : c.refunds == RefundSupport::full  ? MLP_REFUNDS_FULL
                                                              : MLP_REFUNDS_NONE);
   o.i(MLP_K_CAP_CANCEL, c.cancel ? 1 : 0);
+  o.i(MLP_K_CAP_REF_MAX_LEN, c.refMaxLength);
+  if (!c.refCharset.empty()) o.s(MLP_K_CAP_REF_CHARSET, c.refCharset);
 }
 inline Capabilities getCapabilities(In in) {
   Capabilities c;
@@ -467,6 +475,8 @@ inline Capabilities getCapabilities(In in) {
               : r == MLP_REFUNDS_FULL  ? RefundSupport::full
                                        : RefundSupport::none;  // unknown: none
   c.cancel = in.i(MLP_K_CAP_CANCEL, 0) == 1;
+  c.refMaxLength = static_cast<int>(in.i(MLP_K_CAP_REF_MAX_LEN, 0));
+  c.refCharset = in.s(MLP_K_CAP_REF_CHARSET);
   return c;
 }
 
