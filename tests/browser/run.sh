@@ -28,23 +28,13 @@ die() { echo "browser tests: $*" >&2; echo "0 passed, 1 failed"; exit 1; }
 [ -x "$MALIPO_CHROMIUM" ] || die "no Chromium at $MALIPO_CHROMIUM (apt-get install chromium)"
 command -v node >/dev/null || die "node not found"
 
-# Dependencies: npm ci when node_modules is missing or was installed from another lock file.
-LOCK_SUM=$(sha256sum "$HERE/package-lock.json" | cut -d' ' -f1)
-STAMP="$HERE/node_modules/.installed-lock-sha256"
-if [ ! -f "$HERE/node_modules/playwright-core/package.json" ] || [ ! -f "$HERE/node_modules/axe-core/axe.min.js" ] || [ "$(cat "$STAMP" 2>/dev/null)" != "$LOCK_SUM" ]; then
-  echo "browser tests: npm ci in tests/browser"
-  (cd "$HERE" && nice npm ci --no-audit --no-fund --loglevel=error) || die "npm ci failed"
-  echo "$LOCK_SUM" > "$STAMP"
-fi
+. "$ROOT/tests/support/suite.sh"
+npm_deps "$HERE" playwright-core/package.json axe-core/axe.min.js
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/malipo-browser.XXXXXX")
 PID=""
 cleanup() {
-  if [ -n "$PID" ] && kill -0 "$PID" 2>/dev/null; then
-    kill -TERM "$PID" 2>/dev/null || true
-    for _ in $(seq 50); do kill -0 "$PID" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$PID" 2>/dev/null || true
-  fi
+  kill_server
   [ -f "$WORK/server.log" ] && cp "$WORK/server.log" "$ARTIFACT_DIR/server.log" 2>/dev/null
   rm -rf "$WORK"
 }
@@ -73,16 +63,8 @@ while [ "$MALIPO_FOREIGN_PORT" = "$MALIPO_FRAME_PORT" ]; do MALIPO_FOREIGN_PORT=
 export MALIPO_FRAME_ORIGIN="http://127.0.0.1:$MALIPO_FRAME_PORT"
 
 export MALIPO_DB="$WORK/b.db"
-MALIPO_LISTEN=127.0.0.1:0 MALIPO_DATABASE_URL="sqlite:$MALIPO_DB" \
-  "$BUILD/bin/malipo" serve --config "$CONFIG" --port-file "$WORK/port" > "$WORK/server.log" 2>&1 &
-PID=$!
-for _ in $(seq 300); do
-  [ -s "$WORK/port" ] && break
-  kill -0 "$PID" 2>/dev/null || { tail -20 "$WORK/server.log" >&2; PID=""; die "the server exited during start-up"; }
-  sleep 0.1
-done
-[ -s "$WORK/port" ] || { tail -20 "$WORK/server.log" >&2; die "the server did not listen within 30 s"; }
-export MALIPO_BASE_URL="http://127.0.0.1:$(cat "$WORK/port")"
+start_server "$BUILD/bin/malipo" "$CONFIG" "$MALIPO_DB"
+export MALIPO_BASE_URL="$BASE"
 echo "browser tests: server $MALIPO_BASE_URL (pid $PID), artifacts in $ARTIFACT_DIR"
 
 PASSED=0

@@ -6,8 +6,7 @@
 
 #include <thread>
 
-#include "engines.hpp"
-#include "kernel_fixture.hpp"
+#include "shop_fixture.hpp"
 
 using namespace malipo;
 using namespace malipo::test;
@@ -16,54 +15,23 @@ namespace {
 
 using Counts = std::pair<std::int64_t, std::int64_t>;
 
-const std::string kAdmin = "admin-token-0123456789abcdefghijklmnop";
-
 Poco::JSON::Object::Ptr parse(const std::string& s) {
-  return Poco::JSON::Parser().parse(s).extract<Poco::JSON::Object::Ptr>();
+  return parseObject(s);
 }
 
 std::string refundsYaml(const std::string& dbUrl, int workers = 2,
                         const std::string& shopSettings = "{}",
                         const std::string& fakepaySettings = "{timeout_ms: 500}") {
-  return "server: {listen: \"127.0.0.1:0\", access_log: false, rate_limits: {default: "
-         "{requests_per_minute: 1000000, burst: 100000}, "
-         "buckets: {webhooks: {requests_per_minute: 1000000, burst: 100000}}}}\n"
-         "database: {url: \"" +
-         dbUrl +
-         "\", pool_size: 16}\n"
-         "admin: {token: " +
-         kAdmin +
-         "}\n"
-         "auth: {jwt_secret: test-secret-0123456789abcdefghijklmnop}\n"
-         "jobs: {workers: " +
-         std::to_string(workers) +
-         ", poll_interval_ms: 20, rescue_interval_ms: 200}\n"
-         "log: {level: error}\n"
-         "sandbox: true\n"
-         "plugins:\n"
-         "  - name: fakepay\n    library: " +
-         testPluginPath("fakepay") + "\n    settings: " + fakepaySettings +
-         "\n"
-         "  - name: fakepay_sdk10\n    library: " +
-         testPluginPath("fakepay_sdk10") +
-         "\n"
-         "  - name: shop\n    library: " +
-         testPluginPath("shop") + "\n    settings: " + shopSettings + "\n";
+  return shopYaml(dbUrl, workers, {{"fakepay", fakepaySettings}, {"fakepay_sdk10"}}, shopSettings);
 }
 
 }  // namespace
 
-class RefundsTest : public EngineTest {
+class RefundsTest : public ShopTest {
  protected:
-  void boot(int workers = 2, const std::string& shopSettings = "{}") {
-    if (dbUrl_.empty()) dbUrl_ = url();
-    kernel_ = std::make_unique<Kernel>(
-        ConfigLoader::loadString(refundsYaml(dbUrl_, workers, shopSettings), "r.yaml"));
-    kernel_->open();
-    kernel_->start();
-    port_ = kernel_->port();
+  std::string yaml(int workers, const std::string& shopSettings) override {
+    return refundsYaml(dbUrl_, workers, shopSettings);
   }
-  void TearDown() override { kernel_.reset(); }
 
   // An order through `provider`; returns the payment.
   Poco::JSON::Object::Ptr order(const std::string& provider, std::int64_t amountMinor = 100000) {
@@ -94,25 +62,8 @@ class RefundsTest : public EngineTest {
     EXPECT_TRUE(eventually([&] { return status(id) == "held"; })) << status(id);
     return id;
   }
-  HttpResult admin(const std::string& method, const std::string& path, const std::string& body = "",
-                   const std::string& key = "") {
-    std::map<std::string, std::string> h{{"Authorization", "Bearer " + kAdmin}};
-    if (!key.empty()) h["Idempotency-Key"] = key;
-    return http(port_, method, path, body, h);
-  }
   HttpResult refund(const std::string& id, const std::string& body, const std::string& key) {
     return admin("POST", "/admin/payments/" + id + "/refunds", body, key);
-  }
-  std::string status(const std::string& id) {
-    return kernel_->store()
-        .query("SELECT status FROM payments WHERE id = ?", {id})
-        .str(0, "status");
-  }
-  std::int64_t fulfilments(const std::string& id, const std::string& kind = "settled") {
-    return kernel_->store()
-        .query("SELECT COUNT(*) AS n FROM shop_fulfilments WHERE payment_id = ? AND kind = ?",
-               {id, kind})
-        .i64(0, "n");
   }
   std::int64_t refundRows(const std::string& id) {
     return kernel_->store()
@@ -150,10 +101,6 @@ class RefundsTest : public EngineTest {
   std::int64_t productRefunds(const std::string& paymentId, const std::string& refundId) {
     return fulfilments(paymentId, "refunded:" + refundId);
   }
-
-  std::string dbUrl_;
-  std::unique_ptr<Kernel> kernel_;
-  std::uint16_t port_ = 0;
 };
 
 // A provider with no refund API: the operator refunds at the provider and records it with
@@ -562,9 +509,10 @@ TEST_P(RefundsKillTest, KillNineBetweenTheRefundAndTheProvidersAnswerMakesOneRef
       10000));
   // The provider makes the refund and answers after the kernel's timeout: killed before that.
   http(port, "POST", "/sandbox/fakepay/script", R"({"refund_timeouts": 1})");
-  auto asked = http(port, "POST", "/admin/payments/" + id + "/refunds",
-                    R"({"amount": "400.00", "reason": "customer asked"})",
-                    {{"Authorization", "Bearer " + kAdmin}, {"Idempotency-Key", "kill-1"}});
+  auto asked =
+      http(port, "POST", "/admin/payments/" + id + "/refunds",
+           R"({"amount": "400.00", "reason": "customer asked"})",
+           {{"Authorization", "Bearer " + kShopAdminToken}, {"Idempotency-Key", "kill-1"}});
   ASSERT_EQ(asked.status, 201) << asked.body;
   std::string rid = parse(asked.body)->getValue<std::string>("id");
   const std::string atProvider =

@@ -5,8 +5,7 @@
 #include <atomic>
 #include <thread>
 
-#include "engines.hpp"
-#include "kernel_fixture.hpp"
+#include "shop_fixture.hpp"
 
 using namespace malipo;
 using namespace malipo::test;
@@ -14,46 +13,20 @@ using namespace malipo::test;
 namespace {
 
 Poco::JSON::Object::Ptr parse(const std::string& s) {
-  return Poco::JSON::Parser().parse(s).extract<Poco::JSON::Object::Ptr>();
+  return parseObject(s);
 }
 
 std::string paymentsYaml(const std::string& dbUrl, int workers = 2,
                          const std::string& shopSettings = "{}") {
-  return "server: {listen: \"127.0.0.1:0\", access_log: false, rate_limits: {default: "
-         "{requests_per_minute: 1000000, burst: 100000}, "
-         "buckets: {webhooks: {requests_per_minute: 1000000, burst: 100000}}}}\n"
-         "database: {url: \"" +
-         dbUrl +
-         "\", pool_size: 16}\n"
-         "admin: {token: admin-token-0123456789abcdefghijklmnop}\n"
-         "auth: {jwt_secret: test-secret-0123456789abcdefghijklmnop}\n"
-         "jobs: {workers: " +
-         std::to_string(workers) +
-         ", poll_interval_ms: 20, rescue_interval_ms: 200}\n"
-         "log: {level: error}\n"
-         "sandbox: true\n"
-         "plugins:\n"
-         "  - name: fakepay\n    library: " +
-         testPluginPath("fakepay") +
-         "\n    settings: {timeout_ms: 500}\n"
-         "  - name: fakepay2\n    library: " +
-         testPluginPath("fakepay2") +
-         "\n"
-         "  - name: shop\n    library: " +
-         testPluginPath("shop") + "\n    settings: " + shopSettings + "\n";
+  return shopYaml(dbUrl, workers, {{"fakepay", "{timeout_ms: 500}"}, {"fakepay2"}}, shopSettings);
 }
 
 }  // namespace
 
-class PaymentsTest : public EngineTest {
+class PaymentsTest : public ShopTest {
  protected:
-  void boot(int workers = 2, const std::string& shopSettings = "{}") {
-    if (dbUrl_.empty()) dbUrl_ = url();
-    kernel_ = std::make_unique<Kernel>(
-        ConfigLoader::loadString(paymentsYaml(dbUrl_, workers, shopSettings), "p.yaml"));
-    kernel_->open();
-    kernel_->start();
-    port_ = kernel_->port();
+  std::string yaml(int workers, const std::string& shopSettings) override {
+    return paymentsYaml(dbUrl_, workers, shopSettings);
   }
   Poco::JSON::Object::Ptr order(
       const std::string& body =
@@ -70,28 +43,12 @@ class PaymentsTest : public EngineTest {
     EXPECT_EQ(r.status, 200) << r.body;
     return parse(r.body);
   }
-  std::string status(const std::string& id) {
-    return kernel_->store()
-        .query("SELECT status FROM payments WHERE id = ?", {id})
-        .str(0, "status");
-  }
-  std::int64_t fulfilments(const std::string& id, const std::string& kind = "settled") {
-    return kernel_->store()
-        .query("SELECT COUNT(*) AS n FROM shop_fulfilments WHERE payment_id = ? AND kind = ?",
-               {id, kind})
-        .i64(0, "n");
-  }
   std::int64_t transitionsTo(const std::string& id, const std::string& to) {
     std::int64_t n = 0;
     for (const auto& e : kernel_->payments().events(id))
       if (e.kind == "transition" && e.detail.find("-> " + to) != std::string::npos) ++n;
     return n;
   }
-  void TearDown() override { kernel_.reset(); }
-
-  std::string dbUrl_;
-  std::unique_ptr<Kernel> kernel_;
-  std::uint16_t port_ = 0;
 };
 
 TEST_P(PaymentsTest, WebhookSettlesAfterQueryAndFulfilsOnce) {
@@ -104,14 +61,13 @@ TEST_P(PaymentsTest, WebhookSettlesAfterQueryAndFulfilsOnce) {
   pay(p->getValue<std::string>("provider_ref"));
   ASSERT_TRUE(eventually([&] { return fulfilments(id) == 1; })) << status(id);
   EXPECT_EQ(status(id), "succeeded");
-  auto admin = http(port_, "GET", "/admin/payments/" + id, "",
-                    {{"Authorization", "Bearer admin-token-0123456789abcdefghijklmnop"}});
-  ASSERT_EQ(admin.status, 200);
-  auto detail = parse(admin.body);
+  auto shown = admin("GET", "/admin/payments/" + id);
+  ASSERT_EQ(shown.status, 200);
+  auto detail = parse(shown.body);
   EXPECT_EQ(detail->getValue<std::string>("status"), "succeeded");
   ASSERT_TRUE(eventually([&] { return kernel_->payments().get(id).value().fulfilment == "done"; }));
   EXPECT_GT(kernel_->payments().get(id).value().fulfilledAtMs, 0);
-  std::string timeline = admin.body;
+  std::string timeline = shown.body;
   for (const char* kind :
        {"\"created\"", "\"initiated\"", "\"webhook\"", "\"query\"", "\"transition\""})
     EXPECT_NE(timeline.find(kind), std::string::npos) << kind;

@@ -18,23 +18,13 @@ die() { echo "openapi tests: $*" >&2; echo "0 passed, 1 failed"; exit 1; }
 command -v node >/dev/null || die "node not found (scripts/setup.sh --test installs it)"
 command -v curl >/dev/null || die "curl not found (scripts/setup.sh --test installs it)"
 
-# Dependencies: npm ci when node_modules is missing or was installed from another lock file.
-LOCK_SUM=$(sha256sum "$HERE/package-lock.json" | cut -d' ' -f1)
-STAMP="$HERE/node_modules/.installed-lock-sha256"
-if [ ! -f "$HERE/node_modules/@apidevtools/swagger-parser/package.json" ] || [ "$(cat "$STAMP" 2>/dev/null)" != "$LOCK_SUM" ]; then
-  echo "openapi tests: npm ci in tests/openapi"
-  (cd "$HERE" && nice npm ci --no-audit --no-fund --loglevel=error) || die "npm ci failed"
-  echo "$LOCK_SUM" > "$STAMP"
-fi
+. "$ROOT/tests/support/suite.sh"
+npm_deps "$HERE" @apidevtools/swagger-parser/package.json
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/malipo-openapi.XXXXXX")
 PID=""
 cleanup() {
-  if [ -n "$PID" ] && kill -0 "$PID" 2>/dev/null; then
-    kill -TERM "$PID" 2>/dev/null || true
-    for _ in $(seq 50); do kill -0 "$PID" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$PID" 2>/dev/null || true
-  fi
+  kill_server
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -43,16 +33,7 @@ trap cleanup EXIT
 CONFIG="$WORK/malipo.yaml"
 sed -e "s#library: \(\.\./\)\?build/plugins/#library: $BUILD/plugins/#" \
   -e "s#storage_dir: \(\.\./\)\?var/#storage_dir: $WORK/var/#" config/malipo.yaml > "$CONFIG"
-MALIPO_LISTEN=127.0.0.1:0 MALIPO_DATABASE_URL="sqlite:$WORK/o.db" \
-  "$BUILD/bin/malipo" serve --config "$CONFIG" --port-file "$WORK/port" > "$WORK/server.log" 2>&1 &
-PID=$!
-for _ in $(seq 300); do
-  [ -s "$WORK/port" ] && break
-  kill -0 "$PID" 2>/dev/null || { tail -20 "$WORK/server.log" >&2; PID=""; die "the server exited during start-up"; }
-  sleep 0.1
-done
-[ -s "$WORK/port" ] || die "the server did not listen within 30 s"
-BASE="http://127.0.0.1:$(cat "$WORK/port")"
+start_server "$BUILD/bin/malipo" "$CONFIG" "$WORK/o.db"
 
 PASSED=0
 FAILED=0

@@ -13,45 +13,13 @@
 
 #include "config/ConfigLoader.hpp"
 #include "console/Templates.hpp"
+#include "http/TemplateData.hpp"
 #include "malipo/clock.hpp"
 #include "malipo/money.hpp"
 
 namespace malipo {
 
 namespace {
-
-mstch::node toNode(const Poco::Dynamic::Var& v);
-
-mstch::map toMap(const Poco::JSON::Object& o) {
-  mstch::map m;
-  for (const auto& kv : o) m.emplace(kv.first, toNode(kv.second));
-  return m;
-}
-
-mstch::node toNode(const Poco::Dynamic::Var& v) {
-  if (v.isEmpty()) return nullptr;
-  if (v.type() == typeid(Poco::JSON::Object::Ptr)) {
-    auto p = v.extract<Poco::JSON::Object::Ptr>();
-    return p ? mstch::node(toMap(*p)) : mstch::node(nullptr);
-  }
-  if (v.type() == typeid(Poco::JSON::Object)) return toMap(v.extract<Poco::JSON::Object>());
-  if (v.type() == typeid(Poco::JSON::Array)) {
-    const auto& arr = v.extract<Poco::JSON::Array>();
-    mstch::array a;
-    for (std::size_t i = 0; i < arr.size(); ++i) a.push_back(toNode(arr.get(i)));
-    return a;
-  }
-  if (v.type() == typeid(Poco::JSON::Array::Ptr)) {
-    auto p = v.extract<Poco::JSON::Array::Ptr>();
-    mstch::array a;
-    for (std::size_t i = 0; p && i < p->size(); ++i) a.push_back(toNode(p->get(i)));
-    return a;
-  }
-  if (v.isBoolean()) return v.convert<bool>();
-  if (v.isInteger()) return v.convert<std::string>();
-  if (v.isNumeric()) return v.convert<double>();
-  return v.convert<std::string>();
-}
 
 std::string escapeHtml(const std::string& s) {
   std::string out;
@@ -266,7 +234,7 @@ std::string Console::cookie(const std::string& name, const std::string& value,
 Response Console::render(const Request& req, const std::string& title, const char* tmpl,
                          Poco::JSON::Object data, const ConsoleSession* s, const std::string& nav,
                          int status) {
-  mstch::map body = toMap(data);
+  mstch::map body = templateData(data);
   if (s) {
     body["can_act"] = s->operatorRole();
     body["csrf"] = s->csrf;

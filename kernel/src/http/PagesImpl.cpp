@@ -9,43 +9,11 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "http/TemplateData.hpp"
+
 namespace malipo {
 
 namespace {
-
-mstch::node toNode(const Poco::Dynamic::Var& v);
-
-mstch::map toMap(const Poco::JSON::Object& o) {
-  mstch::map m;
-  for (const auto& kv : o) m.emplace(kv.first, toNode(kv.second));
-  return m;
-}
-
-mstch::node toNode(const Poco::Dynamic::Var& v) {
-  if (v.isEmpty()) return nullptr;
-  if (v.type() == typeid(Poco::JSON::Object::Ptr)) {
-    auto p = v.extract<Poco::JSON::Object::Ptr>();
-    return p ? mstch::node(toMap(*p)) : mstch::node(nullptr);
-  }
-  // Arrays and objects set by value (obj.set("k", Poco::JSON::Array())) render like pointers.
-  if (v.type() == typeid(Poco::JSON::Object)) return toMap(v.extract<Poco::JSON::Object>());
-  if (v.type() == typeid(Poco::JSON::Array)) {
-    const auto& arr = v.extract<Poco::JSON::Array>();
-    mstch::array a;
-    for (std::size_t i = 0; i < arr.size(); ++i) a.push_back(toNode(arr.get(i)));
-    return a;
-  }
-  if (v.type() == typeid(Poco::JSON::Array::Ptr)) {
-    auto p = v.extract<Poco::JSON::Array::Ptr>();
-    mstch::array a;
-    for (std::size_t i = 0; p && i < p->size(); ++i) a.push_back(toNode(p->get(i)));
-    return a;
-  }
-  if (v.isBoolean()) return v.convert<bool>();
-  if (v.isInteger()) return v.convert<int>();
-  if (v.isNumeric()) return v.convert<double>();
-  return v.convert<std::string>();
-}
 
 // The layout's styles; @primary@ and @header@ are the brand's colours. Colours meet WCAG 2.1 AA
 // contrast on their backgrounds (the primary colour carries white text: choose a dark one).
@@ -222,7 +190,7 @@ std::string PagesImpl::renderPage(const std::string& ns, const std::string& lang
   mstch::map t;
   for (const auto& [k, v] : catalogs_->table(ns, lang)) t.emplace(k, i18n::substitute(v, params));
 
-  mstch::map m = toMap(data);
+  mstch::map m = templateData(data);
   m.emplace("t", t);
   m.emplace("lang", lang);
   mstch::map site{{"name", b.name},
