@@ -5,58 +5,28 @@
 
 #include <set>
 
-#include "engines.hpp"
-#include "kernel_fixture.hpp"
+#include "shop_fixture.hpp"
 
 using namespace malipo;
 using namespace malipo::test;
 
-namespace {
-
-const char* kAdmin = "Bearer admin-token-0123456789abcdefghijklmnop";
-
-Poco::JSON::Object::Ptr parse(const std::string& s) {
-  return Poco::JSON::Parser().parse(s).extract<Poco::JSON::Object::Ptr>();
-}
-
-std::string yaml(const std::string& dbUrl, const std::string& fakepaySettings) {
-  return "server: {listen: \"127.0.0.1:0\", access_log: false, rate_limits: {default: "
-         "{requests_per_minute: 1000000, burst: 100000}, "
-         "buckets: {webhooks: {requests_per_minute: 1000000, burst: 100000}}}}\n"
-         "database: {url: \"" +
-         dbUrl +
-         "\", pool_size: 16}\n"
-         "admin: {token: admin-token-0123456789abcdefghijklmnop}\n"
-         "auth: {jwt_secret: test-secret-0123456789abcdefghijklmnop}\n"
-         "jobs: {workers: 2, poll_interval_ms: 20, rescue_interval_ms: 200}\n"
-         "log: {level: error}\n"
-         "sandbox: true\n"
-         "plugins:\n"
-         "  - name: fakepay\n    library: " +
-         testPluginPath("fakepay") + "\n    settings: " + fakepaySettings +
-         "\n"
-         "  - name: shop\n    library: " +
-         testPluginPath("shop") + "\n";
-}
-
-}  // namespace
-
-class PaymentAttemptsTest : public EngineTest {
+class PaymentAttemptsTest : public ShopTest {
  protected:
-  void boot(const std::string& fakepaySettings = "{timeout_ms: 500, repush_new_ref: true}") {
-    kernel_ = std::make_unique<Kernel>(
-        ConfigLoader::loadString(yaml(url(), fakepaySettings), "attempts.yaml"));
-    kernel_->open();
-    kernel_->start();
-    port_ = kernel_->port();
+  std::string yaml(int workers, const std::string& shopSettings) override {
+    return shopYaml(dbUrl_, workers, {{"fakepay", fakepay_}}, shopSettings);
   }
-  void TearDown() override { kernel_.reset(); }
+  // fakepay's settings: by default every re-prompt is a new order (a new attempt).
+  void bootWith(const std::string& fakepay = "{timeout_ms: 500, repush_new_ref: true}") {
+    fakepay_ = fakepay;
+    dbUrl_.clear();
+    boot();
+  }
 
   Poco::JSON::Object::Ptr order() {
     auto r = http(port_, "POST", "/shop/orders",
                   R"({"amount_minor": 100000, "currency": "TZS", "providers": ["fakepay"]})");
     EXPECT_EQ(r.status, 201) << r.body;
-    return parse(r.body)->getObject("payment");
+    return parseObject(r.body)->getObject("payment");
   }
   // A second prompt for the payment: a new attempt, whose provider reference it returns.
   std::string repush(const std::string& id) {
@@ -66,12 +36,14 @@ class PaymentAttemptsTest : public EngineTest {
     EXPECT_EQ(a->size(), 2u);
     return a->getObject(a->size() - 1)->getValue<std::string>("provider_ref");
   }
-  Poco::JSON::Object::Ptr admin(const std::string& id) {
-    auto r = http(port_, "GET", "/admin/payments/" + id, "", {{"Authorization", kAdmin}});
+  Poco::JSON::Object::Ptr detail(const std::string& id) {
+    auto r = admin("GET", "/admin/payments/" + id);
     EXPECT_EQ(r.status, 200) << r.body;
-    return parse(r.body);
+    return parseObject(r.body);
   }
-  Poco::JSON::Array::Ptr attempts(const std::string& id) { return admin(id)->getArray("attempts"); }
+  Poco::JSON::Array::Ptr attempts(const std::string& id) {
+    return detail(id)->getArray("attempts");
+  }
   std::string attemptState(const std::string& id, int number) {
     auto a = attempts(id);
     for (std::size_t i = 0; i < a->size(); ++i)
@@ -82,20 +54,7 @@ class PaymentAttemptsTest : public EngineTest {
   Poco::JSON::Object::Ptr pay(const std::string& ref, const std::string& body = "{}") {
     auto r = http(port_, "POST", "/sandbox/fakepay/orders/" + ref + "/pay", body);
     EXPECT_EQ(r.status, 200) << r.body;
-    return parse(r.body);
-  }
-  std::string status(const std::string& id) {
-    return kernel_->store()
-        .query("SELECT status FROM payments WHERE id = ?", {id})
-        .str(0, "status");
-  }
-  std::int64_t fulfilments(const std::string& id) {
-    return kernel_->store()
-        .query(
-            "SELECT COUNT(*) AS n FROM shop_fulfilments WHERE payment_id = ? AND kind = "
-            "'settled'",
-            {id})
-        .i64(0, "n");
+    return parseObject(r.body);
   }
   std::int64_t transitionsTo(const std::string& id, const std::string& to = "succeeded") {
     return events(id, "transition", "-> " + to);
@@ -111,15 +70,14 @@ class PaymentAttemptsTest : public EngineTest {
     return n;
   }
 
-  std::unique_ptr<Kernel> kernel_;
-  std::uint16_t port_ = 0;
+  std::string fakepay_;
 };
 
 // The customer pays the first of two prompts; the webhook names that attempt's reference
 // only. The payment settles once through attempt 1; attempt 2 is closed.
 TEST_P(PaymentAttemptsTest, PayingTheOlderOfTwoPromptsSettlesOnceAndClosesTheOther) {
   SKIP_WITHOUT_ENGINE();
-  boot();
+  bootWith();
   auto p = order();
   std::string id = p->getValue<std::string>("id"), first = p->getValue<std::string>("provider_ref");
   ASSERT_EQ(attempts(id)->size(), 1u);
@@ -133,10 +91,10 @@ TEST_P(PaymentAttemptsTest, PayingTheOlderOfTwoPromptsSettlesOnceAndClosesTheOth
   std::string txn = pay(first, R"({"omit_order_id": true})")->getValue<std::string>("txn_id");
   ASSERT_TRUE(eventually([&] { return fulfilments(id) == 1; })) << status(id);
   EXPECT_EQ(status(id), "succeeded");
-  auto detail = admin(id);
-  EXPECT_EQ(detail->getValue<std::string>("provider_txn_id"), txn);
-  EXPECT_EQ(detail->getValue<std::string>("provider_ref"), first);  // the paid attempt's
-  auto a = detail->getArray("attempts");
+  auto d = detail(id);
+  EXPECT_EQ(d->getValue<std::string>("provider_txn_id"), txn);
+  EXPECT_EQ(d->getValue<std::string>("provider_ref"), first);  // the paid attempt's
+  auto a = d->getArray("attempts");
   ASSERT_EQ(a->size(), 2u);
   EXPECT_EQ(a->getObject(0)->getValue<std::string>("state"), "succeeded");
   EXPECT_TRUE(a->getObject(0)->getValue<bool>("settled"));
@@ -146,7 +104,7 @@ TEST_P(PaymentAttemptsTest, PayingTheOlderOfTwoPromptsSettlesOnceAndClosesTheOth
   EXPECT_EQ(events(id, "query", "provider says succeeded", "[attempt 1]"), 1);
   // The product's view of the payment lists them too.
   auto shop = http(port_, "GET", "/shop/payments/" + id);
-  EXPECT_EQ(parse(shop.body)->getArray("attempts")->size(), 2u);
+  EXPECT_EQ(parseObject(shop.body)->getArray("attempts")->size(), 2u);
   EXPECT_EQ(fulfilments(id), 1);
 }
 
@@ -154,7 +112,7 @@ TEST_P(PaymentAttemptsTest, PayingTheOlderOfTwoPromptsSettlesOnceAndClosesTheOth
 // attempt and in the timeline for the operator to refund, never delivered.
 TEST_P(PaymentAttemptsTest, BothPromptsPaidSettlesOnceAndRecordsTheSecond) {
   SKIP_WITHOUT_ENGINE();
-  boot();
+  bootWith();
   auto p = order();
   std::string id = p->getValue<std::string>("id"), first = p->getValue<std::string>("provider_ref");
   std::string second = repush(id);
@@ -164,9 +122,9 @@ TEST_P(PaymentAttemptsTest, BothPromptsPaidSettlesOnceAndRecordsTheSecond) {
   ASSERT_TRUE(eventually([&] { return attemptState(id, 2) == "succeeded"; }))
       << attemptState(id, 2);
   EXPECT_EQ(status(id), "succeeded");
-  auto detail = admin(id);
-  EXPECT_EQ(detail->getValue<std::string>("provider_txn_id"), txn1);
-  auto a = detail->getArray("attempts");
+  auto d = detail(id);
+  EXPECT_EQ(d->getValue<std::string>("provider_txn_id"), txn1);
+  auto a = d->getArray("attempts");
   EXPECT_TRUE(a->getObject(0)->getValue<bool>("settled"));
   EXPECT_FALSE(a->getObject(1)->getValue<bool>("settled"));
   EXPECT_EQ(a->getObject(1)->getValue<std::string>("provider_txn_id"), txn2);
@@ -182,7 +140,7 @@ TEST_P(PaymentAttemptsTest, BothPromptsPaidSettlesOnceAndRecordsTheSecond) {
 // the older one paid.
 TEST_P(PaymentAttemptsTest, TheJanitorAsksAboutOlderOpenAttempts) {
   SKIP_WITHOUT_ENGINE();
-  boot();
+  bootWith();
   auto p = order();
   std::string id = p->getValue<std::string>("id"), first = p->getValue<std::string>("provider_ref");
   repush(id);
@@ -198,7 +156,7 @@ TEST_P(PaymentAttemptsTest, TheJanitorAsksAboutOlderOpenAttempts) {
 // A declined newer prompt does not fail a payment whose older prompt may still be paid.
 TEST_P(PaymentAttemptsTest, ADeclinedPromptFailsItsAttemptNotThePayment) {
   SKIP_WITHOUT_ENGINE();
-  boot();
+  bootWith();
   auto p = order();
   std::string id = p->getValue<std::string>("id"), first = p->getValue<std::string>("provider_ref");
   std::string second = repush(id);
@@ -222,7 +180,7 @@ TEST_P(PaymentAttemptsTest, ShortReferencesAreUniqueWithinTheProvidersLimitsAndS
         std::string("{timeout_ms: 500, ref_max_length: 8, ref_charset: digits}")}) {
     SCOPED_TRACE(settings);
     TearDown();
-    boot(settings);
+    bootWith(settings);
     const bool digits = settings.find("digits") != std::string::npos;
     const std::size_t length = digits ? 8 : 10;
     std::set<std::string> seen;
@@ -249,9 +207,9 @@ TEST_P(PaymentAttemptsTest, ShortReferencesAreUniqueWithinTheProvidersLimitsAndS
     EXPECT_EQ(seen.size(), 20u);
     std::string lower = last;
     for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    auto r = http(port_, "GET", "/admin/payments?q=" + lower, "", {{"Authorization", kAdmin}});
+    auto r = admin("GET", "/admin/payments?q=" + lower);
     ASSERT_EQ(r.status, 200) << r.body;
-    auto found = parse(r.body)->getArray("payments");
+    auto found = parseObject(r.body)->getArray("payments");
     ASSERT_EQ(found->size(), 1u) << r.body;
     EXPECT_EQ(found->getObject(0)->getValue<std::string>("short_ref"), last);
   }
