@@ -200,7 +200,9 @@ TEST_P(PaymentAttemptsTest, ShortReferencesAreUniqueWithinTheProvidersLimitsAndS
       seen.insert(last);
       // What the provider was handed.
       EXPECT_EQ(kernel_->store()
-                    .query("SELECT account_ref FROM fakepay_sim_orders WHERE order_id = ?", {id})
+                    .query("SELECT a.account_ref FROM fakepay_sim_orders o JOIN "
+                           "fakepay_sim_account_refs a ON a.ref = o.ref WHERE o.order_id = ?",
+                           {id})
                     .str(0, "account_ref"),
                 last);
     }

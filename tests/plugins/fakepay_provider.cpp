@@ -112,7 +112,10 @@ class FakePay final : public malipo::PaymentProvider {
     malipo::Migration a;  // attempts block
     a.version = 3;
     a.description = "simulator orders: the kernel's short reference";
-    a.sqlite = "ALTER TABLE fakepay_sim_orders ADD COLUMN account_ref TEXT";
+    // Its own table: fakepay, fakepay2 and fakepay_sdk10 share the simulator's tables.
+    a.sqlite =
+        "CREATE TABLE IF NOT EXISTS fakepay_sim_account_refs (ref TEXT PRIMARY KEY, account_ref "
+        "TEXT NOT NULL)";
     return {m, r, a};
   }
 
@@ -377,10 +380,11 @@ class FakePay final : public malipo::PaymentProvider {
       host_.db().write([&](malipo::Tx& tx) {
         tx.exec(
             "INSERT INTO fakepay_sim_orders (ref, order_id, amount_minor, currency, status, "
-            "webhook_url, account_ref) VALUES (?, ?, ?, ?, 'pending', ?, ?)",
+            "webhook_url) VALUES (?, ?, ?, ?, 'pending', ?)",
             {ref, in->getValue<std::string>("order_id"), in->getValue<Poco::Int64>("amount_minor"),
-             in->getValue<std::string>("currency"), in->getValue<std::string>("webhook_url"),
-             accountRef});
+             in->getValue<std::string>("currency"), in->getValue<std::string>("webhook_url")});
+        tx.exec("INSERT INTO fakepay_sim_account_refs (ref, account_ref) VALUES (?, ?)",
+                {ref, accountRef});
       });
       return malipo::Response::json(201, Poco::JSON::Object().set("ref", ref));
     });
@@ -577,7 +581,7 @@ class FakePay final : public malipo::PaymentProvider {
   }
 
  private:
-  static Poco::JSON::Object orderJson(const malipo::Rows& rows) {
+  Poco::JSON::Object orderJson(const malipo::Rows& rows) {
     Poco::JSON::Object o;
     o.set("ref", rows.str(0, "ref"));
     o.set("order_id", rows.str(0, "order_id"));
@@ -587,7 +591,9 @@ class FakePay final : public malipo::PaymentProvider {
           rows.isNull(0, "paid_amount") ? rows.i64(0, "amount_minor") : rows.i64(0, "paid_amount"));
     o.set("currency",
           rows.isNull(0, "paid_currency") ? rows.str(0, "currency") : rows.str(0, "paid_currency"));
-    o.set("account_ref", rows.isNull(0, "account_ref") ? "" : rows.str(0, "account_ref"));
+    auto account = host_.db().query(
+        "SELECT account_ref FROM fakepay_sim_account_refs WHERE ref = ?", {rows.str(0, "ref")});
+    o.set("account_ref", account.empty() ? "" : account.str(0, "account_ref"));
     return o;
   }
   static Poco::JSON::Object refundJson(const malipo::Rows& rows, std::size_t i) {
