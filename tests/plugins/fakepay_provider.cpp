@@ -20,6 +20,14 @@
 //   POST /orders/{ref}/cancel → 200 {status: cancelled} for a pending order, 409 {status: paid}
 //   POST /script also takes {refund_pending, refund_timeouts, refund_failures}: the next N
 //        refunds stay pending / are made but answer after the caller's timeout / answer 500
+// Attempts and short references (SDK 1.1, the attempts block):
+//   settings.repush_new_ref: requestPush opens a new order (a new ref) for the same payment,
+//        as Daraja's STK push does (each prompt its own CheckoutRequestID); the kernel sees a
+//        new attempt. query() asks about the attempt's ref (GET /orders/{ref}).
+//   settings.ref_max_length / ref_charset: capabilities; POST /orders refuses (400) an
+//        account_ref (Payment::shortRef) longer than ref_max_length, as Daraja would.
+//   GET  /orders/{ref} → the order, with its account_ref
+//   POST /orders/{ref}/pay also takes {omit_order_id: true}: the webhook names the ref only
 // Webhooks carry X-Fakepay-Signature: hex(HMAC-SHA256(secret, raw body)).
 // ---- webhooks helper (session 6): the kernel's webhook models (SDK 1.1), from settings ----
 //   webhook_token: true      per-payment signed callback URL (the simulator posts to
@@ -95,6 +103,9 @@ class FakePay final : public malipo::PaymentProvider {
     c.webhookAllowedIps = s_.getStringList("webhook_allowed_ips");
     c.webhookPath = s_.getString("webhook_path");
     // ---- end webhooks helper ----
+    // attempts block: the reference limits (Daraja AccountReference: 12)
+    c.refMaxLength = static_cast<int>(s_.getInt("ref_max_length"));
+    c.refCharset = s_.getString("ref_charset");
 #endif
     return c;
   }
@@ -114,7 +125,14 @@ class FakePay final : public malipo::PaymentProvider {
     r.sqlite =
         "CREATE TABLE IF NOT EXISTS fakepay_sim_refunds (id TEXT PRIMARY KEY, ref TEXT NOT NULL, "
         "refund_key TEXT NOT NULL UNIQUE, amount_minor BIGINT NOT NULL, status TEXT NOT NULL)";
-    return {m, r};
+    malipo::Migration a;  // attempts block
+    a.version = 3;
+    a.description = "simulator orders: the kernel's short reference";
+    // Its own table: fakepay, fakepay2 and fakepay_sdk10 share the simulator's tables.
+    a.sqlite =
+        "CREATE TABLE IF NOT EXISTS fakepay_sim_account_refs (ref TEXT PRIMARY KEY, account_ref "
+        "TEXT NOT NULL)";
+    return {m, r, a};
   }
 
 #if MALIPO_SDK_MINOR >= 1
@@ -244,6 +262,9 @@ class FakePay final : public malipo::PaymentProvider {
     if (!p.callbackUrl.empty()) webhookUrl = p.callbackUrl;
 #endif
     body.set("webhook_url", webhookUrl);
+#if MALIPO_SDK_MINOR >= 1
+    body.set("account_ref", p.shortRef);  // attempts block
+#endif
     auto r = call("POST", "/orders", toText(body));
     if (!r.ok()) return r.error();
     if (r.value().status != 201)
@@ -262,8 +283,10 @@ class FakePay final : public malipo::PaymentProvider {
 
   malipo::Result<malipo::ProviderStatus> query(const malipo::Payment& p) override {
     // Like Selcom and Flutterwave, look the order up by our own reference: it is known even
-    // when the create call timed out and no provider reference came back.
-    auto r = call("GET", "/orders/by-order/" + p.id, "");
+    // when the create call timed out and no provider reference came back. An attempt with its
+    // own ref (attempts block) is asked about by that ref.
+    auto r = call(
+        "GET", p.providerRef.empty() ? "/orders/by-order/" + p.id : "/orders/" + p.providerRef, "");
     if (!r.ok()) return r.error();
     malipo::ProviderStatus st;
     if (r.value().status == 401)
@@ -349,12 +372,21 @@ class FakePay final : public malipo::PaymentProvider {
   // ---- end webhooks helper ----
 #endif
 
-  // A prompt on the customer's phone: nothing to ask the simulator for.
-  malipo::Result<malipo::NextAction> requestPush(const malipo::Payment&,
+  // A prompt on the customer's phone: nothing to ask the simulator for, unless each prompt
+  // is an order of its own (attempts block: settings.repush_new_ref).
+  malipo::Result<malipo::NextAction> requestPush(const malipo::Payment& p,
                                                  const std::string&) override {
     malipo::NextAction a;
     a.type = "push_sent";
     a.message = "Check your phone and enter your PIN.";
+    (void)p;
+#if MALIPO_SDK_MINOR >= 1
+    if (s_.getBool("repush_new_ref")) {
+      auto again = initiate(p, malipo::CreatePayment{});
+      if (!again.ok()) return again.error();
+      a.attemptRef = again.value().providerRef;
+    }
+#endif
     return a;
   }
 
@@ -392,6 +424,13 @@ class FakePay final : public malipo::PaymentProvider {
         return malipo::Response::json(500, Poco::JSON::Object().set("error", "simulated outage"));
       }
       auto in = parse(req.body);
+      // attempts block: the account reference within the declared limit, as Daraja checks it
+      std::string accountRef = in->optValue<std::string>("account_ref", "");
+      if (auto max = s_.getInt("ref_max_length");
+          max > 0 && accountRef.size() > static_cast<std::size_t>(max))
+        return malipo::Response::json(
+            400,
+            Poco::JSON::Object().set("error", "account_ref longer than " + std::to_string(max)));
       std::string ref =
           "FP-" + Poco::UUIDGenerator::defaultGenerator().createRandom().toString().substr(0, 13);
       host_.db().write([&](malipo::Tx& tx) {
@@ -400,6 +439,8 @@ class FakePay final : public malipo::PaymentProvider {
             "webhook_url) VALUES (?, ?, ?, ?, 'pending', ?)",
             {ref, in->getValue<std::string>("order_id"), in->getValue<Poco::Int64>("amount_minor"),
              in->getValue<std::string>("currency"), in->getValue<std::string>("webhook_url")});
+        tx.exec("INSERT INTO fakepay_sim_account_refs (ref, account_ref) VALUES (?, ?)",
+                {ref, accountRef});
       });
       return malipo::Response::json(201, Poco::JSON::Object().set("ref", ref));
     });
@@ -412,22 +453,28 @@ class FakePay final : public malipo::PaymentProvider {
               return malipo::Response::json(503,
                                             Poco::JSON::Object().set("error", "simulated outage"));
             }
-            auto rows = host_.db().query("SELECT * FROM fakepay_sim_orders WHERE order_id = ?",
-                                         {req.param("order_id")});
+            auto rows =
+                host_.db().query("SELECT * FROM fakepay_sim_orders WHERE order_id = ? ORDER BY ref",
+                                 {req.param("order_id")});
             if (rows.empty())
               return malipo::Response::json(404,
                                             Poco::JSON::Object().set("error", "no such order"));
-            Poco::JSON::Object o;
-            o.set("ref", rows.str(0, "ref"));
-            o.set("order_id", rows.str(0, "order_id"));
-            o.set("status", rows.str(0, "status"));
-            o.set("txn_id", rows.str(0, "txn_id"));
-            o.set("amount_minor", rows.isNull(0, "paid_amount") ? rows.i64(0, "amount_minor")
-                                                                : rows.i64(0, "paid_amount"));
-            o.set("currency", rows.isNull(0, "paid_currency") ? rows.str(0, "currency")
-                                                              : rows.str(0, "paid_currency"));
-            return malipo::Response::json(200, o);
+            return malipo::Response::json(200, orderJson(rows));
           });
+    // attempts block: one order (one attempt) by its ref
+    r.add("GET", base + "/orders/{ref}", [this, authorized](const malipo::Request& req) {
+      if (!authorized(req))
+        return malipo::Response::json(401, Poco::JSON::Object().set("error", "bad key"));
+      if (queryFailures_ > 0) {
+        --queryFailures_;
+        return malipo::Response::json(503, Poco::JSON::Object().set("error", "simulated outage"));
+      }
+      auto rows =
+          host_.db().query("SELECT * FROM fakepay_sim_orders WHERE ref = ?", {req.param("ref")});
+      if (rows.empty())
+        return malipo::Response::json(404, Poco::JSON::Object().set("error", "no such order"));
+      return malipo::Response::json(200, orderJson(rows));
+    });
     r.add("POST", base + "/orders/{ref}/pay", [this](const malipo::Request& req) {
       auto in = parse(req.body.empty() ? "{}" : req.body);
       auto rows =
@@ -447,7 +494,8 @@ class FakePay final : public malipo::PaymentProvider {
       });
       Poco::JSON::Object ev;
       ev.set("event_id", "evt-" + req.param("ref") + "-" + outcome);
-      ev.set("order_id", rows.str(0, "order_id"));
+      // attempts block: a webhook that names the attempt's ref only
+      if (!in->optValue<bool>("omit_order_id", false)) ev.set("order_id", rows.str(0, "order_id"));
       ev.set("ref", req.param("ref"));
       ev.set("status", outcome);
       std::string body = toText(ev);
@@ -597,6 +645,21 @@ class FakePay final : public malipo::PaymentProvider {
   }
 
  private:
+  Poco::JSON::Object orderJson(const malipo::Rows& rows) {
+    Poco::JSON::Object o;
+    o.set("ref", rows.str(0, "ref"));
+    o.set("order_id", rows.str(0, "order_id"));
+    o.set("status", rows.str(0, "status"));
+    o.set("txn_id", rows.str(0, "txn_id"));
+    o.set("amount_minor",
+          rows.isNull(0, "paid_amount") ? rows.i64(0, "amount_minor") : rows.i64(0, "paid_amount"));
+    o.set("currency",
+          rows.isNull(0, "paid_currency") ? rows.str(0, "currency") : rows.str(0, "paid_currency"));
+    auto account = host_.db().query(
+        "SELECT account_ref FROM fakepay_sim_account_refs WHERE ref = ?", {rows.str(0, "ref")});
+    o.set("account_ref", account.empty() ? "" : account.str(0, "account_ref"));
+    return o;
+  }
   static Poco::JSON::Object refundJson(const malipo::Rows& rows, std::size_t i) {
     Poco::JSON::Object o;
     o.set("id", rows.str(i, "id"));
@@ -675,6 +738,12 @@ malipo::SchemaNode fakeSchema() {
       .field("webhook_reply", str("JSON body the inbox answers (empty: the kernel's)").def(""))
       .field("webhook_stored_fail", boolean("onWebhookStored fails (tests)").def(false))
       // ---- end webhooks helper ----
+      // attempts block
+      .field("repush_new_ref",
+             boolean("requestPush opens a new order (a new attempt), like an STK push").def(false))
+      .field("ref_max_length",
+             integer("longest account_ref accepted (capabilities; 0: no limit)").def(0))
+      .field("ref_charset", str("account_ref characters: \"\", alnum or digits").def(""))
       .field("currencies", list("currencies served", str("ISO 4217")).def([] {
         Poco::JSON::Array::Ptr a = new Poco::JSON::Array;
         a->add("TZS");

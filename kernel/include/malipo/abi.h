@@ -227,6 +227,15 @@ enum {
   MLP_K_PAY_CALLBACK_URL = 723, /* payment: where the provider is to send this payment's webhooks */
   MLP_K_WH_PAYMENT_ID = 724,    /* webhook_stored: the payment the kernel matched ("": none) */
 
+  /* 1.1: payment attempts and the short reference (attempts block, 700-719) */
+  MLP_K_PAY_ATTEMPT = 700,     /* PAYMENT: the attempt a call is about (1, 2, ...; 0: none);
+                                  MLP_K_PAY_PROVIDER_REF is then that attempt's reference */
+  MLP_K_PAY_SHORT_REF = 701,   /* PAYMENT: the kernel's short unique reference of the payment */
+  MLP_K_ACT_ATTEMPT_REF = 702, /* ACTION (requestPush out): the provider's reference of the
+                                  new prompt; non-empty: the kernel opens a new attempt */
+  MLP_K_CAP_REF_MAX_LEN = 703, /* the longest short reference accepted (0 or absent: 10) */
+  MLP_K_CAP_REF_CHARSET = 704, /* "alnum" (A-Z, 0-9; the default) or "digits" */
+
   /* HTTP request (MLP_K_REQUEST) */
   MLP_K_REQ_METHOD = 300,
   MLP_K_REQ_PATH = 301,

@@ -84,6 +84,10 @@ struct NextAction {
   std::string vendor;     // till / merchant id to pay
   std::string reference;  // what the customer enters as the reference
   std::string message;    // one human sentence
+  // SDK 1.1, requestPush: the provider's reference of this new prompt when it is one the
+  // provider knows apart (Daraja: each STK push is a new CheckoutRequestID). Non-empty: the
+  // kernel opens a new attempt of the payment with it. Not part of the JSON.
+  std::string attemptRef;
 
   Poco::JSON::Object toJson() const {
     Poco::JSON::Object o;
@@ -134,6 +138,15 @@ struct Payment {
   // public URL, the provider's webhook path, and with Capabilities::webhookToken the payment
   // id and its token). Give it to the provider as the callback URL. "" from a 1.0 kernel.
   std::string callbackUrl;
+  // SDK 1.1: attempts. A payment has one attempt per prompt the provider knows under its own
+  // reference: 1 for initiate, one more per requestPush that answers a new attemptRef. In a
+  // provider call (query, cancel, verifyProof) `attempt` is the attempt the call is about and
+  // providerRef that attempt's reference; 0 elsewhere.
+  int attempt = 0;
+  // SDK 1.1: the kernel's short unique reference of the payment (10 characters of A-Z and
+  // 0-9 by default, within Capabilities::refMaxLength / refCharset): for providers that limit
+  // a reference's length (Daraja AccountReference, at most 12).
+  std::string shortRef;
 };
 
 // A refund of a settled payment (SDK 1.1), as products hear of it.

@@ -46,6 +46,10 @@ struct Capabilities {
   // "/cb/7f3k9q": Daraja refuses callback URLs that contain "mpesa"). Payment::callbackUrl
   // uses it. Letters, digits and "-._~/" only; not under /admin, /sandbox, /webhooks, /api.
   std::string webhookPath;
+  // SDK 1.1: what the provider accepts as a reference (Payment::shortRef): at most so many
+  // characters (0: the kernel's 10), of "alnum" (A-Z, 0-9: the default) or "digits".
+  int refMaxLength = 0;
+  std::string refCharset;
 };
 
 struct InitiateResult {

@@ -286,6 +286,7 @@ class Kit {
         return fail("still " + now(id));
       return pass("resolved to " + now(id));
     });
+    olderAttemptPaid();
   }
 
   int report() const {
@@ -361,6 +362,33 @@ class Kit {
         return fail("refunded " + std::to_string(g.ok() ? g.value().refundedMinor : -1) + " of " +
                     std::to_string(paid.amountMinor));
       return pass("");
+    });
+  }
+  // Attempts (SDK 1.1): the customer is prompted twice and pays the older prompt. The payment
+  // settles once, through that attempt; the newer one is closed. SKIP for a provider whose
+  // re-prompt keeps its reference (one attempt) or that has no re-prompt.
+  void olderAttemptPaid() {
+    check("older attempt paid -> settles once", [&] {
+      auto p = create();
+      if (!p.ok()) return fail("create: " + p.error().internal);
+      const std::string id = p.value().id;
+      auto push = k_.payments().requestPush(id, "255712345678");
+      if (!push.ok()) return skip("no re-prompt (" + push.error().internal + ")");
+      auto before = k_.payments().attempts(id);
+      if (before.size() < 2) return skip("a re-prompt keeps the provider's reference");
+      Payment older = p.value();
+      older.attempt = before.front().number;
+      older.providerRef = before.front().providerRef;
+      auto r = p_->sandboxPay(older, SandboxPayment{});
+      if (!r.ok()) return fail("sandboxPay of attempt 1: " + r.error().internal);
+      if (!settledTo(id, PaymentStatus::succeeded)) return fail("not succeeded: " + now(id));
+      if (!eventually([&] { return shop_->deliveries(id) == 1; }))
+        return fail("deliveries: " + std::to_string(shop_->deliveries(id)));
+      auto after = k_.payments().attempts(id);
+      if (after.size() < 2 || !after[0].settled || after[1].state != "closed")
+        return fail("attempts: 1 " + (after.empty() ? "?" : after[0].state) + ", 2 " +
+                    (after.size() < 2 ? "?" : after[1].state));
+      return pass("attempt 1 of 2 paid: settled once, attempt 2 closed");
     });
   }
   HttpAnswer refund(const Payment& p, std::int64_t amountMinor, const std::string& key) {

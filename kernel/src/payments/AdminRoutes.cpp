@@ -16,7 +16,11 @@ void PaymentService::adminRoutes(Router& router) {
           limit = std::max(1, std::min(1000, std::stoi(req.queryParam("limit", "100"))));
         } catch (...) {
         }
-        for (const auto& p : list(req.queryParam("status"), limit)) arr.add(toJson(p));
+        // ?q=: a payment id, short reference or provider reference of any attempt.
+        std::string q = req.queryParam("q");
+        for (const auto& p : q.empty() ? list(req.queryParam("status"), limit)
+                                       : PaymentRepository::search(store_, q))
+          arr.add(toJson(p));
         return Response::json(200, Poco::JSON::Object().set("payments", arr));
       },
       admin);

@@ -2,6 +2,9 @@
 
 #include <Poco/JSON/Parser.h>
 
+#include <cctype>
+#include <random>
+
 namespace malipo {
 
 namespace {
@@ -11,7 +14,11 @@ const char* kColumns =
     "provider_txn_id, "
     "customer_json, description, metadata, action_json, failure_reason, created_at, updated_at, "
     "expires_at, version, "
-    "fulfilment, fulfilled_at, gross_minor, fee_minor, net_minor, refunded_minor";
+    "fulfilment, fulfilled_at, gross_minor, fee_minor, net_minor, refunded_minor, short_ref";
+
+const char* kAttemptColumns =
+    "number, provider, provider_ref, state, txn_id, amount_minor, currency, settled, created_at, "
+    "closed_at";
 
 const char* kRefundColumns =
     "id, payment_id, idempotency_key, amount_minor, currency, status, reason, actor, forced, "
@@ -43,6 +50,7 @@ Payment rowToPayment(const Rows& r, std::size_t i) {
   p.feeMinor = r.isNull(i, "fee_minor") ? -1 : r.i64(i, "fee_minor");
   p.netMinor = r.isNull(i, "net_minor") ? -1 : r.i64(i, "net_minor");
   p.refundedMinor = r.i64(i, "refunded_minor");
+  p.shortRef = r.isNull(i, "short_ref") ? "" : r.str(i, "short_ref");
   try {
     auto c =
         Poco::JSON::Parser().parse(r.str(i, "customer_json")).extract<Poco::JSON::Object::Ptr>();
@@ -102,6 +110,29 @@ std::optional<Payment> findIn(Q& q, const std::string& id) {
   Rows r = q.query(std::string("SELECT ") + kColumns + " FROM payments WHERE id = ?", {id});
   if (r.empty()) return std::nullopt;
   return rowToPayment(r, 0);
+}
+
+template <class Q>
+std::vector<PaymentAttempt> attemptsIn(Q& q, const std::string& paymentId) {
+  Rows r = q.query(std::string("SELECT ") + kAttemptColumns +
+                       " FROM payment_attempts WHERE payment_id = ? ORDER BY number",
+                   {paymentId});
+  std::vector<PaymentAttempt> out;
+  for (std::size_t i = 0; i < r.size(); ++i) {
+    PaymentAttempt a;
+    a.number = static_cast<int>(r.i64(i, "number"));
+    a.provider = r.str(i, "provider");
+    a.providerRef = r.isNull(i, "provider_ref") ? "" : r.str(i, "provider_ref");
+    a.state = r.str(i, "state");
+    a.txnId = r.isNull(i, "txn_id") ? "" : r.str(i, "txn_id");
+    a.amountMinor = r.isNull(i, "amount_minor") ? -1 : r.i64(i, "amount_minor");
+    a.currency = r.isNull(i, "currency") ? "" : r.str(i, "currency");
+    a.settled = r.i64(i, "settled") != 0;
+    a.createdAtMs = r.i64(i, "created_at");
+    a.closedAtMs = r.isNull(i, "closed_at") ? 0 : r.i64(i, "closed_at");
+    out.push_back(std::move(a));
+  }
+  return out;
 }
 
 template <class Q>
@@ -241,7 +272,27 @@ std::vector<Migration> PaymentRepository::migrations() {
       "CREATE UNIQUE INDEX refunds_key ON refunds (payment_id, idempotency_key);"
       "CREATE INDEX refunds_due ON refunds (status, next_check_at)";
   refunds.postgresql = refunds.sqlite;
-  return {m, f, fees, push, refunds};
+  // SDK 1.1: several attempts per payment, and a short reference. Every payment gets its
+  // attempt 1 (its provider reference as it stands).
+  Migration attempts;
+  attempts.version = 6;
+  attempts.description = "payment attempts; short references";
+  attempts.sqlite =
+      "ALTER TABLE payments ADD COLUMN short_ref TEXT;"
+      "CREATE UNIQUE INDEX payments_short_ref ON payments (short_ref);"
+      "CREATE TABLE payment_attempts (payment_id TEXT NOT NULL, number BIGINT NOT NULL, provider "
+      "TEXT NOT NULL, provider_ref TEXT, state TEXT NOT NULL, txn_id TEXT, amount_minor BIGINT, "
+      "currency TEXT, settled BIGINT NOT NULL DEFAULT 0, created_at BIGINT NOT NULL, closed_at "
+      "BIGINT, PRIMARY KEY (payment_id, number));"
+      "CREATE INDEX payment_attempts_ref ON payment_attempts (provider, provider_ref);"
+      "INSERT INTO payment_attempts (payment_id, number, provider, provider_ref, state, txn_id, "
+      "settled, created_at, closed_at) SELECT id, 1, provider, provider_ref, CASE WHEN status IN "
+      "('created', 'pending', 'unknown') THEN 'open' WHEN status = 'succeeded' THEN 'succeeded' "
+      "WHEN status = 'failed' THEN 'failed' ELSE 'closed' END, provider_txn_id, CASE WHEN status "
+      "= 'succeeded' THEN 1 ELSE 0 END, created_at, CASE WHEN status IN ('created', 'pending', "
+      "'unknown') THEN NULL ELSE updated_at END FROM payments";
+  attempts.postgresql = attempts.sqlite;
+  return {m, f, fees, push, refunds, attempts};
 }
 
 std::optional<Payment> PaymentRepository::find(Database& db, const std::string& id) {
@@ -289,10 +340,12 @@ void PaymentRepository::insert(Tx& tx, const Payment& p, const std::string& cust
   tx.exec(
       "INSERT INTO payments (id, product, order_ref, provider, channel, amount_minor, currency, "
       "status, customer_json, "
-      "description, metadata, next_check_at, expires_at, created_at, updated_at, version) "
-      "VALUES (?, ?, ?, ?, ?, ?, ?, 'created', ?, ?, ?, ?, ?, ?, ?, 1)",
+      "description, metadata, next_check_at, expires_at, created_at, updated_at, version, "
+      "short_ref) VALUES (?, ?, ?, ?, ?, ?, ?, 'created', ?, ?, ?, ?, ?, ?, ?, 1, ?)",
       {p.id, p.product, p.orderRef, p.provider, p.channel, p.amountMinor, p.currency, customerJson,
-       p.description, p.metadata, firstCheckAtMs, p.expiresAtMs, p.createdAtMs, p.updatedAtMs});
+       p.description, p.metadata, firstCheckAtMs, p.expiresAtMs, p.createdAtMs, p.updatedAtMs,
+       p.shortRef.empty() ? Value(Null{}) : Value(p.shortRef)});
+  openAttempt(tx, p.id, p.provider, "", p.createdAtMs);
 }
 
 void PaymentRepository::event(Tx& tx, std::int64_t nowMs, const std::string& paymentId,
@@ -311,6 +364,90 @@ bool PaymentRepository::setStatus(Tx& tx, const Payment& p, PaymentStatus to,
              "UPDATE payments SET status = ?, failure_reason = ?, version = version + 1, "
              "updated_at = ? WHERE id = ? AND version = ?",
              {statusName(to), reason, nowMs, p.id, p.version}) == 1;
+}
+
+std::vector<PaymentAttempt> PaymentRepository::attempts(Database& db,
+                                                        const std::string& paymentId) {
+  return attemptsIn(db, paymentId);
+}
+std::vector<PaymentAttempt> PaymentRepository::attempts(Tx& tx, const std::string& paymentId) {
+  return attemptsIn(tx, paymentId);
+}
+
+int PaymentRepository::openAttempt(Tx& tx, const std::string& paymentId,
+                                   const std::string& provider, const std::string& providerRef,
+                                   std::int64_t nowMs) {
+  Rows r =
+      tx.query("SELECT COALESCE(MAX(number), 0) AS n FROM payment_attempts WHERE payment_id = ?",
+               {paymentId});
+  int number = static_cast<int>(r.i64(0, "n")) + 1;
+  tx.exec(
+      "INSERT INTO payment_attempts (payment_id, number, provider, provider_ref, state, "
+      "created_at) VALUES (?, ?, ?, ?, 'open', ?)",
+      {paymentId, static_cast<std::int64_t>(number), provider,
+       providerRef.empty() ? Value(Null{}) : Value(providerRef), nowMs});
+  return number;
+}
+
+void PaymentRepository::setAttempt(Tx& tx, const std::string& paymentId, int number,
+                                   const std::string& state, std::int64_t nowMs,
+                                   const std::string& txnId, std::int64_t amountMinor,
+                                   const std::string& currency, bool settled) {
+  tx.exec(
+      "UPDATE payment_attempts SET state = ?, closed_at = ?, txn_id = COALESCE(?, txn_id), "
+      "amount_minor = COALESCE(?, amount_minor), currency = COALESCE(?, currency), settled = "
+      "CASE WHEN ? = 1 THEN 1 ELSE settled END WHERE payment_id = ? AND number = ?",
+      {state, state == "open" ? Value(Null{}) : Value(nowMs),
+       txnId.empty() ? Value(Null{}) : Value(txnId),
+       amountMinor >= 0 ? Value(amountMinor) : Value(Null{}),
+       currency.empty() ? Value(Null{}) : Value(currency), static_cast<std::int64_t>(settled),
+       paymentId, static_cast<std::int64_t>(number)});
+}
+
+void PaymentRepository::closeOpenAttempts(Tx& tx, const std::string& paymentId, int except,
+                                          std::int64_t nowMs) {
+  tx.exec(
+      "UPDATE payment_attempts SET state = 'closed', closed_at = ? WHERE payment_id = ? AND "
+      "number <> ? AND state = 'open'",
+      {nowMs, paymentId, static_cast<std::int64_t>(except)});
+}
+
+std::string PaymentRepository::paymentIdByRef(Tx& tx, const std::string& provider,
+                                              const std::string& ref) {
+  Rows r = tx.query(
+      "SELECT payment_id FROM payment_attempts WHERE provider = ? AND provider_ref = ? ORDER BY "
+      "created_at DESC",
+      {provider, ref});
+  if (!r.empty()) return r.str(0, "payment_id");
+  r = tx.query("SELECT id FROM payments WHERE provider = ? AND provider_ref = ?", {provider, ref});
+  return r.empty() ? "" : r.str(0, "id");
+}
+
+std::vector<Payment> PaymentRepository::search(Database& db, const std::string& text) {
+  std::string q = text;
+  for (auto& c : q) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  Rows r = db.query(std::string("SELECT ") + kColumns +
+                        " FROM payments WHERE id = ? OR short_ref = ? OR provider_ref = ? OR id IN "
+                        "(SELECT payment_id FROM payment_attempts WHERE provider_ref = ?) ORDER "
+                        "BY created_at DESC LIMIT 100",
+                    {text, q, text, text});
+  std::vector<Payment> out;
+  for (std::size_t i = 0; i < r.size(); ++i) out.push_back(rowToPayment(r, i));
+  return out;
+}
+
+std::string PaymentRepository::newShortRef(Tx& tx, int length, const std::string& charset) {
+  static const std::string crockford = "0123456789ABCDEFGHJKMNPQRSTVWXYZ", digits = "0123456789";
+  const std::string& alphabet = charset == "digits" ? digits : crockford;
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  std::uniform_int_distribution<std::size_t> pick(0, alphabet.size() - 1);
+  // 32^10 (or 10^10) values: a clash is rare; the unique index is the last word.
+  for (int tries = 0;; ++tries) {
+    std::string ref;
+    for (int i = 0; i < length; ++i) ref += alphabet[pick(rng)];
+    if (tries >= 8 || tx.query("SELECT id FROM payments WHERE short_ref = ?", {ref}).empty())
+      return ref;
+  }
 }
 
 std::optional<RefundRecord> PaymentRepository::findRefund(Database& db, const std::string& id) {

@@ -44,6 +44,21 @@ struct Reported {
   std::string resolution;  // "", "accepted", "refunded"
 };
 
+// One prompt of a payment the provider knows under its own reference (payment_attempts):
+// attempt 1 is initiate's, each requestPush that answers a new reference adds one.
+// state: open (may still be paid), succeeded (paid: the one that settled the payment, or a
+// second payment recorded after it), failed (the provider said so), closed (the payment
+// settled, failed or expired by another way; still asked when money may arrive late).
+struct PaymentAttempt {
+  int number = 0;
+  std::string provider, providerRef, state;
+  std::string txnId;              // succeeded: the provider's transaction
+  std::int64_t amountMinor = -1;  // succeeded: as paid
+  std::string currency;
+  bool settled = false;  // this attempt's money settled the payment
+  std::int64_t createdAtMs = 0, closedAtMs = 0;
+};
+
 class PaymentRepository {
  public:
   static std::vector<Migration> migrations();
@@ -63,6 +78,28 @@ class PaymentRepository {
   // Compare-and-set on the version; false if someone else moved the payment first.
   static bool setStatus(Tx& tx, const Payment& p, PaymentStatus to, const std::string& reason,
                         std::int64_t nowMs);
+
+  // Attempts (SDK 1.1), by number.
+  static std::vector<PaymentAttempt> attempts(Database& db, const std::string& paymentId);
+  static std::vector<PaymentAttempt> attempts(Tx& tx, const std::string& paymentId);
+  // A new open attempt; returns its number.
+  static int openAttempt(Tx& tx, const std::string& paymentId, const std::string& provider,
+                         const std::string& providerRef, std::int64_t nowMs);
+  // Sets an attempt's state (closed_at = now unless open); txn/amount when it was paid.
+  static void setAttempt(Tx& tx, const std::string& paymentId, int number, const std::string& state,
+                         std::int64_t nowMs, const std::string& txnId = {},
+                         std::int64_t amountMinor = -1, const std::string& currency = {},
+                         bool settled = false);
+  // Closes every open attempt of the payment but `except`.
+  static void closeOpenAttempts(Tx& tx, const std::string& paymentId, int except,
+                                std::int64_t nowMs);
+  // The payment one of whose attempts (or the payment itself) carries this provider reference.
+  static std::string paymentIdByRef(Tx& tx, const std::string& provider, const std::string& ref);
+  // Finds payments by id, short reference or a provider reference of any attempt.
+  static std::vector<Payment> search(Database& db, const std::string& text);
+  // A short reference no payment has yet: `length` characters of Crockford's base32 without
+  // I, L, O, U (charset "alnum") or of digits ("digits").
+  static std::string newShortRef(Tx& tx, int length, const std::string& charset);
 
   // Refunds.
   static std::optional<RefundRecord> findRefund(Database& db, const std::string& id);

@@ -101,7 +101,7 @@ bool PaymentService::transition(Tx& tx, const Payment& p, PaymentStatus to,
 }
 
 bool PaymentService::applyDecision(Tx& tx, const Payment& p, const machine::Decision& d,
-                                   const ProviderStatus* report) {
+                                   const ProviderStatus* report, int attempt) {
   for (const auto& e : d.events) event(tx, p.id, p.provider, e.kind, e.detail);
   if (!d.to) return true;
   if (d.recordSettlement && report)
@@ -119,6 +119,27 @@ bool PaymentService::applyDecision(Tx& tx, const Payment& p, const machine::Deci
   if (!transition(tx, p, *d.to, d.reason)) return false;
   if (*d.to == PaymentStatus::succeeded)
     tx.exec("UPDATE payments SET fulfilment = 'pending' WHERE id = ?", {p.id});
+  // Attempts (SDK 1.1): the one reported on takes the payment's outcome, the others close.
+  const std::int64_t now = clock_.nowMs();
+  if (attempt > 0 && report &&
+      (*d.to == PaymentStatus::succeeded || *d.to == PaymentStatus::held ||
+       *d.to == PaymentStatus::failed)) {
+    bool paid = report->state == ProviderStatus::State::succeeded;
+    PaymentRepository::setAttempt(tx, p.id, attempt, paid ? "succeeded" : "failed", now,
+                                  report->providerTxnId, paid ? report->amountMinor : -1,
+                                  report->currency, *d.to == PaymentStatus::succeeded);
+    // The reference the payment is known by from now on (refunds, cancel): the paid one.
+    if (paid)
+      tx.exec(
+          "UPDATE payments SET provider_ref = (SELECT provider_ref FROM payment_attempts WHERE "
+          "payment_id = ? AND number = ?) WHERE id = ? AND EXISTS (SELECT 1 FROM "
+          "payment_attempts WHERE payment_id = ? AND number = ? AND provider_ref IS NOT NULL)",
+          {p.id, static_cast<std::int64_t>(attempt), p.id, p.id,
+           static_cast<std::int64_t>(attempt)});
+    PaymentRepository::closeOpenAttempts(tx, p.id, attempt, now);
+  } else if (isFinal(*d.to)) {
+    PaymentRepository::closeOpenAttempts(tx, p.id, 0, now);
+  }
   if (d.job == machine::FollowUp::settled && !deliverInSettlement(tx, p.id))
     jobs_.enqueue(tx, JobSpec{"payment.settled", p.id, "settled:" + p.id, 0, 0});
   else if (d.job == machine::FollowUp::failed)
@@ -183,7 +204,10 @@ Result<Payment> PaymentService::create(const CreatePayment& request) {
   p.createdAtMs = p.updatedAtMs = now;
   p.expiresAtMs = now + opts_.defaultExpiryMs;
   p.version = 1;
+  p.attempt = 1;
+  const auto refFormat = shortRefFormat(candidates);
   store_.write([&](Tx& tx) {
+    p.shortRef = PaymentRepository::newShortRef(tx, refFormat.first, refFormat.second);
     PaymentRepository::insert(tx, p, customerJson(p.customer), now + 600000);
     event(tx, p.id, p.provider, "created",
           formatMajor(p.amountMinor, p.currency) + " " + p.currency + " for " + p.product);
@@ -204,6 +228,8 @@ Result<Payment> PaymentService::create(const CreatePayment& request) {
         tx.exec(
             "UPDATE payments SET provider = ?, version = version + 1 WHERE id = ? AND version = ?",
             {prov->name(), p.id, p.version});
+        tx.exec("UPDATE payment_attempts SET provider = ? WHERE payment_id = ? AND number = 1",
+                {prov->name(), p.id});
         event(tx, p.id, prov->name(), "fallback",
               "trying " + prov->name() + " after " + p.provider + " failed");
       });
@@ -226,8 +252,10 @@ Result<Payment> PaymentService::create(const CreatePayment& request) {
             "UPDATE payments SET provider_ref = ?, action_json = ?, expires_at = ?, next_check_at "
             "= ? WHERE id = ?",
             {ir.providerRef, actionJson(ir.action), expires, t + nextCheckDelayMs(0), p.id});
+        tx.exec("UPDATE payment_attempts SET provider_ref = ? WHERE payment_id = ? AND number = 1",
+                {ir.providerRef.empty() ? Value(Null{}) : Value(ir.providerRef), p.id});
         event(tx, p.id, p.provider, "initiated",
-              "provider_ref " + ir.providerRef + ", action " + ir.action.type);
+              "provider_ref " + ir.providerRef + ", action " + ir.action.type + " [attempt 1]");
         moved = transition(tx, p, PaymentStatus::pending, "");
       });
       if (!moved) return load(p.id);  // a webhook was faster: its state stands
@@ -259,7 +287,10 @@ Result<Payment> PaymentService::create(const CreatePayment& request) {
     store_.write([&](Tx& tx) { event(tx, p.id, p.provider, "initiate_failed", last.internal); });
     if (last.code == ErrorCode::invalidInput) break;  // another provider would refuse it too
   }
-  store_.write([&](Tx& tx) { transition(tx, p, PaymentStatus::failed, last.external); });
+  store_.write([&](Tx& tx) {
+    if (transition(tx, p, PaymentStatus::failed, last.external))
+      PaymentRepository::setAttempt(tx, p.id, 1, "failed", clock_.nowMs());
+  });
   if (isBulkheadFull(last)) return last;  // 503 with Retry-After: busy, not broken
   return Error::make(
       last.code == ErrorCode::invalidInput ? ErrorCode::invalidInput : ErrorCode::providerError,
@@ -296,7 +327,7 @@ Result<Payment> PaymentService::get(const std::string& id) {
 }
 
 Result<Payment> PaymentService::apply(const Payment& seen, const ProviderStatus& st,
-                                      const std::string& source) {
+                                      const std::string& source, int attempt) {
   Payment result;
   store_.write([&](Tx& tx) {
     auto row = PaymentRepository::find(tx, seen.id);
@@ -304,6 +335,11 @@ Result<Payment> PaymentService::apply(const Payment& seen, const ProviderStatus&
     const Payment& p = *row;
     if (!st.providerRef.empty() && p.providerRef.empty())
       tx.exec("UPDATE payments SET provider_ref = ? WHERE id = ?", {st.providerRef, p.id});
+    if (!st.providerRef.empty() && attempt > 0)
+      tx.exec(
+          "UPDATE payment_attempts SET provider_ref = ? WHERE payment_id = ? AND number = ? AND "
+          "provider_ref IS NULL",
+          {st.providerRef, p.id, static_cast<std::int64_t>(attempt)});
     machine::Facts facts;
     facts.nowMs = clock_.nowMs();
     if (st.state == ProviderStatus::State::succeeded && !st.providerTxnId.empty()) {
@@ -313,8 +349,11 @@ Result<Payment> PaymentService::apply(const Payment& seen, const ProviderStatus&
       if (!other.empty()) facts.txnUsedBy = other.str(0, "id");
     }
     machine::Decision d = machine::onReport(p, st, source, facts);
+    // The event names the attempt the provider spoke of.
+    if (attempt > 0 && !d.events.empty())
+      d.events.front().detail += " [attempt " + std::to_string(attempt) + "]";
     result = p;
-    if (applyDecision(tx, p, d, &st) && d.to) {
+    if (applyDecision(tx, p, d, &st, attempt) && d.to) {
       result.status = *d.to;
       ++result.version;
       if (*d.to == PaymentStatus::held) result.failureReason = d.warning.substr(6);
@@ -333,34 +372,120 @@ Result<Payment> PaymentService::apply(const Payment& seen, const ProviderStatus&
 
 Result<Payment> PaymentService::sync(const std::string& id) {
   auto loaded = load(id);
-  // A failed or expired payment is still asked: money that arrives late must be seen.
-  if (!loaded.ok() || loaded.value().status == PaymentStatus::succeeded ||
-      loaded.value().status == PaymentStatus::held)
-    return loaded;
+  if (!loaded.ok() || loaded.value().status == PaymentStatus::held) return loaded;
   const Payment& p = loaded.value();
   auto prov = provider(p.provider);
   if (!prov)
     return Error::make(ErrorCode::unavailable, "provider " + p.provider + " is not loaded",
                        "Payment provider unavailable.");
-  auto st = guarded(
-      bulkheads_, metrics_, p.provider, [&]() -> Result<ProviderStatus> { return prov->query(p); },
-      p.provider + ".query");
-  if (!st.ok()) {
-    if (!isBulkheadFull(st.error()) && !st.error().retryable) breakers_.result(p.provider, false);
-    store_.write([&](Tx& tx) { event(tx, p.id, p.provider, "query_failed", st.error().internal); });
-    return st.error();
+  if (p.status == PaymentStatus::succeeded) {
+    checkClosedAttempts(p, *prov);
+    return loaded;
   }
-  breakers_.result(p.provider, true);
-  auto applied = apply(p, st.value(), "query");
+  // Every open attempt is asked, newest first: the customer may have paid an older prompt.
+  // With none open (a failed or expired payment) all are: money that arrives late must be
+  // seen.
+  auto all = PaymentRepository::attempts(store_, p.id);
+  std::vector<PaymentAttempt> ask;
+  for (auto it = all.rbegin(); it != all.rend(); ++it)
+    if (it->state == "open") ask.push_back(*it);
+  if (ask.empty())
+    for (auto it = all.rbegin(); it != all.rend(); ++it) ask.push_back(*it);
+  if (ask.empty()) ask.push_back(PaymentAttempt{});  // no attempt row: the payment as it is
+  std::optional<ProviderStatus> pending, failed;
+  int pendingAttempt = 0, failedAttempt = 0;
+  std::vector<std::pair<int, std::string>> declined;  // attempt, what the provider said
+  std::optional<Error> error;
+  for (const auto& a : ask) {
+    Payment q = p;
+    q.attempt = a.number;
+    if (a.number > 0 && !a.providerRef.empty()) q.providerRef = a.providerRef;
+    auto st = guarded(
+        bulkheads_, metrics_, p.provider,
+        [&]() -> Result<ProviderStatus> { return prov->query(q); }, p.provider + ".query");
+    if (!st.ok()) {
+      if (!isBulkheadFull(st.error()) && !st.error().retryable) breakers_.result(p.provider, false);
+      std::string what =
+          st.error().internal + (a.number > 0 ? " [attempt " + std::to_string(a.number) + "]" : "");
+      store_.write([&](Tx& tx) { event(tx, p.id, p.provider, "query_failed", what); });
+      if (!error) error = st.error();
+      continue;
+    }
+    breakers_.result(p.provider, true);
+    const ProviderStatus& v = st.value();
+    if (v.state == ProviderStatus::State::succeeded) return apply(p, v, "query", a.number);
+    if (v.state == ProviderStatus::State::pending && !pending) {
+      pending = v;
+      pendingAttempt = a.number;
+    }
+    if (v.state == ProviderStatus::State::failed) {
+      if (!failed) {
+        failed = v;
+        failedAttempt = a.number;
+      }
+      if (a.number > 0 && a.state == "open") declined.push_back({a.number, machine::describe(v)});
+    }
+  }
+  // Nothing paid. An attempt declined while another may still be paid: that attempt
+  // failed, the payment waits. Only when none is left waiting does the payment fail (with the
+  // newest attempt's word).
+  bool paymentFails = failed && !pending && !error;
+  if (!declined.empty())
+    store_.write([&](Tx& tx) {
+      for (const auto& [number, said] : declined) {
+        if (paymentFails && number == failedAttempt) continue;  // apply() records that one
+        event(tx, p.id, p.provider, "query", said + " [attempt " + std::to_string(number) + "]");
+        PaymentRepository::setAttempt(tx, p.id, number, "failed", clock_.nowMs());
+      }
+    });
+  if (!pending && !paymentFails) return *error;  // an attempt could not be asked: it may be paid
+  auto applied = pending ? apply(p, *pending, "query", pendingAttempt)
+                         : apply(p, *failed, "query", failedAttempt);
   // The provider's word on when to ask again (SDK 1.1) replaces the kernel's schedule of
   // checks for a payment still waiting (at most a day ahead).
-  int hint = st.value().retryAfterSeconds;
-  if (applied.ok() && st.value().state == ProviderStatus::State::pending && hint > 0)
+  int hint = pending ? pending->retryAfterSeconds : 0;
+  if (applied.ok() && pending && hint > 0)
     store_.exec(
         "UPDATE payments SET next_check_at = ? WHERE id = ? AND status IN ('created', 'pending', "
         "'unknown')",
         {clock_.nowMs() + std::min(hint, 86400) * 1000LL, p.id});
   return applied;
+}
+
+void PaymentService::checkClosedAttempts(const Payment& p, PaymentProvider& prov) {
+  for (const auto& a : PaymentRepository::attempts(store_, p.id)) {
+    if (a.state != "closed" || a.providerRef.empty()) continue;
+    Payment q = p;
+    q.attempt = a.number;
+    q.providerRef = a.providerRef;
+    auto st = guarded(
+        bulkheads_, metrics_, p.provider, [&]() -> Result<ProviderStatus> { return prov.query(q); },
+        p.provider + ".query");
+    if (!st.ok()) continue;  // asked again with the next webhook or sync
+    const ProviderStatus& v = st.value();
+    if (v.state == ProviderStatus::State::pending) continue;
+    bool paid = v.state == ProviderStatus::State::succeeded;
+    // The transaction that settled the payment, seen through another attempt: the same money.
+    if (paid && v.providerTxnId == p.providerTxnId) continue;
+    std::string detail = machine::describe(v) + " [attempt " + std::to_string(a.number) + "]";
+    std::string why;
+    if (paid)
+      why = "attempt " + std::to_string(a.number) + " was paid too (txn " + v.providerTxnId +
+            (v.amountMinor >= 0 ? ", " + formatMajor(v.amountMinor, v.currency) + " " + v.currency
+                                : "") +
+            ") after the payment settled: nothing is delivered twice; refund it to the customer";
+    store_.write([&](Tx& tx) {
+      event(tx, p.id, p.provider, "query", detail);
+      PaymentRepository::setAttempt(tx, p.id, a.number, paid ? "succeeded" : "failed",
+                                    clock_.nowMs(), v.providerTxnId, paid ? v.amountMinor : -1,
+                                    v.currency);
+      if (paid) {
+        event(tx, p.id, p.provider, "paid_twice", why);
+        std::string line = p.id + " " + why;
+        tx.onCommit([this, line] { log_.warning("payments", line); });
+      }
+    });
+  }
 }
 
 Result<ProofOutcome> PaymentService::submitProof(const std::string& id, const std::string& text) {
@@ -435,13 +560,25 @@ Result<NextAction> PaymentService::requestPush(const std::string& id, const std:
                        "A payment prompt was sent recently. Please wait " + std::to_string(wait) +
                            " seconds, or pay from the menu on your phone.")
         .retryAfter(wait);
+  Payment asked = p;
+  auto before = PaymentRepository::attempts(store_, p.id);
+  asked.attempt = before.empty() ? 0 : before.back().number;
   auto res = guarded(
       bulkheads_, metrics_, p.provider,
-      [&]() -> Result<NextAction> { return prov->requestPush(p, msisdn); },
+      [&]() -> Result<NextAction> { return prov->requestPush(asked, msisdn); },
       p.provider + ".requestPush");
   store_.write([&](Tx& tx) {
+    // A prompt the provider knows under a new reference is a new attempt (SDK 1.1); the
+    // older ones stay open: the customer may still pay any of them.
+    std::string opened;
+    if (res.ok() && !res.value().attemptRef.empty()) {
+      int n = PaymentRepository::openAttempt(tx, p.id, p.provider, res.value().attemptRef,
+                                             clock_.nowMs());
+      tx.exec("UPDATE payments SET provider_ref = ? WHERE id = ?", {res.value().attemptRef, p.id});
+      opened = " [attempt " + std::to_string(n) + ", provider_ref " + res.value().attemptRef + "]";
+    }
     event(tx, p.id, p.provider, res.ok() ? "push_sent" : "push_failed",
-          res.ok() ? "prompt sent" : res.error().internal);
+          res.ok() ? "prompt sent" + opened : res.error().internal);
     // No call was made (the provider's bulkhead was full): the prompt it did not send gives
     // its slot back.
     if (!res.ok() && isBulkheadFull(res.error()))
@@ -534,6 +671,25 @@ std::vector<PaymentEvent> PaymentService::events(const std::string& paymentId) {
   return PaymentRepository::events(store_, paymentId);
 }
 
+std::vector<PaymentAttempt> PaymentService::attempts(const std::string& paymentId) {
+  return PaymentRepository::attempts(store_, paymentId);
+}
+
+std::pair<int, std::string> PaymentService::shortRefFormat(
+    const std::vector<std::shared_ptr<PaymentProvider>>& candidates) {
+  // Whichever candidate ends up taking the payment accepts it: the shortest limit, digits
+  // when one takes digits only. 32^10 (10^10) references by default; a provider that takes
+  // fewer than 6 characters risks clashes (the unique index refuses them).
+  int length = 10;
+  std::string charset = "alnum";
+  for (const auto& c : candidates) {
+    Capabilities caps = c->capabilities();
+    if (caps.refMaxLength > 0) length = std::min(length, caps.refMaxLength);
+    if (caps.refCharset == "digits") charset = "digits";
+  }
+  return {std::max(length, 1), charset};
+}
+
 std::vector<std::string> PaymentService::requirements(const CreatePayment& draft) {
   std::vector<std::string> unmet;
   if (!routeCandidates(providers_, draft, breakers_, log_, &unmet).empty()) return {};
@@ -581,6 +737,23 @@ Poco::JSON::Object PaymentService::toJson(const Payment& p) const {
   // Refunds (SDK 1.1): what went back to the customer so far.
   o.set("refunded_minor", p.refundedMinor);
   o.set("refunded", formatMajor(p.refundedMinor, p.currency));
+  // SDK 1.1: the short reference and the attempts (one per prompt the provider knows).
+  if (!p.shortRef.empty()) o.set("short_ref", p.shortRef);
+  Poco::JSON::Array attempts;
+  for (const auto& a : PaymentRepository::attempts(store_, p.id)) {
+    Poco::JSON::Object x;
+    x.set("number", a.number);
+    x.set("provider_ref", a.providerRef);
+    x.set("state", a.state);
+    if (!a.txnId.empty()) x.set("provider_txn_id", a.txnId);
+    if (a.amountMinor >= 0) x.set("amount", formatMajor(a.amountMinor, a.currency));
+    if (!a.currency.empty() && a.amountMinor >= 0) x.set("currency", a.currency);
+    x.set("settled", a.settled);
+    x.set("created_at", isoTime(a.createdAtMs));
+    if (a.closedAtMs) x.set("closed_at", isoTime(a.closedAtMs));
+    attempts.add(x);
+  }
+  o.set("attempts", attempts);
   return o;
 }
 

@@ -78,6 +78,7 @@ class PaymentService final : public Payments {
   std::vector<PaymentEvent> events(const std::string& paymentId);
   // The circuit breakers of this process as they stand (read-only, for the console).
   std::vector<CircuitBreakers::State> breakerStates() { return breakers_.snapshot(); }
+  std::vector<PaymentAttempt> attempts(const std::string& paymentId);
   int runJanitor();
   // Deletes webhook events that matched no payment and are older than the retention.
   int purgeUnmatchedWebhooks();
@@ -118,11 +119,20 @@ class PaymentService final : public Payments {
   std::shared_ptr<PaymentProvider> provider(const std::string& name);
   std::shared_ptr<Product> product(const std::string& name);
   // Applies the provider's word to a payment, all in one transaction. Returns the new state.
-  Result<Payment> apply(const Payment& p, const ProviderStatus& st, const std::string& source);
+  // `attempt`: the attempt the report is about (0: the payment as a whole).
+  Result<Payment> apply(const Payment& p, const ProviderStatus& st, const std::string& source,
+                        int attempt = 0);
+  // Asks the provider about the closed attempts of a settled payment: a second payment is
+  // recorded on its attempt (never settled twice), for the operator to refund.
+  void checkClosedAttempts(const Payment& p, PaymentProvider& prov);
+  // The short reference a new payment gets, within what `candidates` accept.
+  static std::pair<int, std::string> shortRefFormat(
+      const std::vector<std::shared_ptr<PaymentProvider>>& candidates);
   // Applies a decision of the state machine in `tx`: its events, the compare-and-set, the
   // follow-up job; logs and metrics after the commit. False if the payment moved meanwhile.
+  // `attempt`: the attempt the report is about; its state follows the payment's.
   bool applyDecision(Tx& tx, const Payment& p, const machine::Decision& d,
-                     const ProviderStatus* report = nullptr);
+                     const ProviderStatus* report = nullptr, int attempt = 0);
   bool transition(Tx& tx, const Payment& p, PaymentStatus to, const std::string& reason);
   void event(Tx& tx, const std::string& paymentId, const std::string& provider,
              const std::string& kind, const std::string& detail,

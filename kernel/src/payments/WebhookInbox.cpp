@@ -123,11 +123,9 @@ Response PaymentService::receiveWebhook(const std::string& name, const Request& 
                             {ev.paymentId, name});
           if (!r.empty()) paymentId = r.str(0, "id");
         }
-        if (paymentId.empty() && !ev.providerRef.empty()) {
-          Rows r = tx.query("SELECT id FROM payments WHERE provider = ? AND provider_ref = ?",
-                            {name, ev.providerRef});
-          if (!r.empty()) paymentId = r.str(0, "id");
-        }
+        // The reference of any of the payment's attempts (SDK 1.1: an older prompt paid).
+        if (paymentId.empty() && !ev.providerRef.empty())
+          paymentId = PaymentRepository::paymentIdByRef(tx, name, ev.providerRef);
         if (!bound.empty()) {
           // The token vouches for one payment: an event about another is refused whole.
           bool other = (!ev.paymentId.empty() && ev.paymentId != bound) ||

@@ -271,6 +271,7 @@ inline void put(Out o, const NextAction& a) {
   o.s(MLP_K_ACT_VENDOR, a.vendor);
   o.s(MLP_K_ACT_REFERENCE, a.reference);
   o.s(MLP_K_ACT_MESSAGE, a.message);
+  if (!a.attemptRef.empty()) o.s(MLP_K_ACT_ATTEMPT_REF, a.attemptRef);  // 1.1
 }
 inline NextAction getAction(In in) {
   NextAction a;
@@ -282,6 +283,7 @@ inline NextAction getAction(In in) {
   a.vendor = in.s(MLP_K_ACT_VENDOR);
   a.reference = in.s(MLP_K_ACT_REFERENCE);
   a.message = in.s(MLP_K_ACT_MESSAGE);
+  a.attemptRef = in.s(MLP_K_ACT_ATTEMPT_REF);  // 1.1 (a 1.0 plugin: "", no new attempt)
   return a;
 }
 
@@ -312,6 +314,8 @@ inline void put(Out o, const Payment& p) {
   o.i(MLP_K_PAY_NET, p.netMinor);
   o.i(MLP_K_PAY_REFUNDED, p.refundedMinor);
   if (!p.callbackUrl.empty()) o.s(MLP_K_PAY_CALLBACK_URL, p.callbackUrl);
+  o.i(MLP_K_PAY_ATTEMPT, p.attempt);     // 1.1
+  o.s(MLP_K_PAY_SHORT_REF, p.shortRef);  // 1.1
 }
 inline Payment getPayment(In in) {
   Payment p;
@@ -341,6 +345,8 @@ inline Payment getPayment(In in) {
   p.netMinor = in.i(MLP_K_PAY_NET, -1);
   p.refundedMinor = in.i(MLP_K_PAY_REFUNDED, 0);
   p.callbackUrl = in.s(MLP_K_PAY_CALLBACK_URL);
+  p.attempt = static_cast<int>(in.i(MLP_K_PAY_ATTEMPT, 0));
+  p.shortRef = in.s(MLP_K_PAY_SHORT_REF);
   return p;
 }
 
@@ -460,6 +466,8 @@ inline void put(Out o, const Capabilities& c) {
   if (c.webhookToken) o.i(MLP_K_CAP_WEBHOOK_TOKEN, 1);
   o.strs(MLP_K_CAP_WEBHOOK_IPS, c.webhookAllowedIps);
   if (!c.webhookPath.empty()) o.s(MLP_K_CAP_WEBHOOK_PATH, c.webhookPath);
+  o.i(MLP_K_CAP_REF_MAX_LEN, c.refMaxLength);
+  if (!c.refCharset.empty()) o.s(MLP_K_CAP_REF_CHARSET, c.refCharset);
 }
 inline Capabilities getCapabilities(In in) {
   Capabilities c;
@@ -476,6 +484,8 @@ inline Capabilities getCapabilities(In in) {
   c.webhookToken = in.i(MLP_K_CAP_WEBHOOK_TOKEN, 0) == 1;
   c.webhookAllowedIps = in.strs(MLP_K_CAP_WEBHOOK_IPS);
   c.webhookPath = in.s(MLP_K_CAP_WEBHOOK_PATH);
+  c.refMaxLength = static_cast<int>(in.i(MLP_K_CAP_REF_MAX_LEN, 0));
+  c.refCharset = in.s(MLP_K_CAP_REF_CHARSET);
   return c;
 }
 
