@@ -124,6 +124,27 @@ class Kit {
       if (caps_.channels.empty()) return fail("declares no channel");
       return pass(join(caps_.currencies) + " / " + join(caps_.channels));
     });
+    // SDK 1.1: a request that lacks what the provider declares it needs is refused before any
+    // payment exists, naming the field (routing has no other provider to fall back on here).
+    check("customer lacks a needed field -> 400 naming it, nothing stored", [&] {
+      if (caps_.needs.empty()) return skip("the provider declares no needs");
+      for (const std::string& field : caps_.needs) {
+        CreatePayment cp = draft();
+        if (field == "msisdn") cp.customer.phone.clear();
+        if (field == "email") cp.customer.email.clear();
+        if (field == "country") cp.customer.country.clear();
+        std::int64_t before = payments();
+        auto r = k_.payments().create(cp);
+        if (r.ok()) return fail("created without " + field + ": " + r.value().id);
+        if (r.error().code != ErrorCode::invalidInput)
+          return fail("without " + field + ": " + std::to_string(httpStatus(r.error().code)) + " " +
+                      r.error().external);
+        if (r.error().external.find(field) == std::string::npos)
+          return fail("without " + field + ", the message does not name it: " + r.error().external);
+        if (payments() != before) return fail("a refused request left a payment row");
+      }
+      return pass("needs " + join(caps_.needs) + ": each refused with 400");
+    });
     Payment paid;
     check("initiate -> pending", [&] {
       auto p = create();
@@ -443,7 +464,8 @@ class Kit {
     return s;
   }
   std::int64_t exponentUnit() const { return 100; }
-  Result<Payment> create() {
+  // A payment request with every customer field a provider may need (SDK 1.1 needs).
+  CreatePayment draft() {
     CreatePayment cp;
     cp.product = "conformance";
     cp.orderRef = "kit-" + std::to_string(++seq_);
@@ -453,6 +475,16 @@ class Kit {
     cp.customer.phone = "255712345678";
     cp.customer.email = "kit@example.com";
     cp.customer.name = "Conformance Kit";
+    // The country whose currency the payment is in (a provider may check they agree).
+    static const std::map<std::string, std::string> kCountry{
+        {"TZS", "TZ"}, {"KES", "KE"}, {"UGX", "UG"}, {"GHS", "GH"}, {"NGN", "NG"},
+        {"RWF", "RW"}, {"ZMW", "ZM"}, {"XOF", "SN"}, {"ZAR", "ZA"}, {"USD", "US"}};
+    auto c = kCountry.find(currency_);
+    cp.customer.country = c == kCountry.end() ? "TZ" : c->second;
+    return cp;
+  }
+  Result<Payment> create() {
+    CreatePayment cp = draft();
     // SDK 1.1: a provider whose payments start from its own channel (Hubtel's USSD menu)
     // starts one as a customer would; notFound: it has no such driver, payments start here.
     auto sale = p_->sandboxSale(cp);
@@ -471,6 +503,9 @@ class Kit {
   }
   std::int64_t events() {
     return k_.store().query("SELECT COUNT(*) AS n FROM payment_events").i64(0, "n");
+  }
+  std::int64_t payments() {
+    return k_.store().query("SELECT COUNT(*) AS n FROM payments").i64(0, "n");
   }
   Outcome held(const Payment& p, const SandboxPayment& how, const std::string& key,
                const std::string& what) {
