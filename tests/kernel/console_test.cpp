@@ -405,6 +405,13 @@ TEST_P(ConsoleTest, AnOperatorSyncsAPaymentWithAReasonRecordedWithTheActor) {
   Answer page = request(port_, "GET", "/console/payments/" + id, cookie);
   ASSERT_EQ(page.status, 200);
   ASSERT_NE(page.body.find("href=\"/console/payments/" + id + "/sync\""), std::string::npos);
+  // The payment's attempts (SDK 1.1), as the admin API lists them: one, open, its reference.
+  const std::string ref = kernel_->payments().get(id).value().providerRef;
+  ASSERT_FALSE(ref.empty());
+  std::size_t attempts = page.body.find("id=\"attempts\"");
+  ASSERT_NE(attempts, std::string::npos);
+  EXPECT_NE(page.body.find(ref, attempts), std::string::npos);
+  EXPECT_NE(page.body.find("<td data-label=\"State\">open</td>", attempts), std::string::npos);
   Answer confirm = request(port_, "GET", "/console/payments/" + id + "/sync", cookie);
   ASSERT_EQ(confirm.status, 200);
   const std::string csrf = csrfOf(confirm.body);

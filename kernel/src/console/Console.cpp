@@ -776,6 +776,11 @@ Response Console::payment(const Request& req, const ConsoleSession& s) {
     refunds.add(d_.payments.refundJson(rf));
   o.set("refunds", refunds);
   o.set("has_refunds", refunds.size() > 0);
+  Poco::JSON::Array attempts;  // as GET /admin/payments/{id} shows them (SDK 1.1)
+  for (const auto& a : d_.payments.attempts(r.str(0, "id")))
+    attempts.add(PaymentService::attemptJson(a));
+  o.set("attempts", attempts);
+  o.set("several_attempts", attempts.size() > 1);
   return render(req, "Payment", console::kPayment, o, &s, "payments");
 }
 

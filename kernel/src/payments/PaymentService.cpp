@@ -740,21 +740,23 @@ Poco::JSON::Object PaymentService::toJson(const Payment& p) const {
   // SDK 1.1: the short reference and the attempts (one per prompt the provider knows).
   if (!p.shortRef.empty()) o.set("short_ref", p.shortRef);
   Poco::JSON::Array attempts;
-  for (const auto& a : PaymentRepository::attempts(store_, p.id)) {
-    Poco::JSON::Object x;
-    x.set("number", a.number);
-    x.set("provider_ref", a.providerRef);
-    x.set("state", a.state);
-    if (!a.txnId.empty()) x.set("provider_txn_id", a.txnId);
-    if (a.amountMinor >= 0) x.set("amount", formatMajor(a.amountMinor, a.currency));
-    if (!a.currency.empty() && a.amountMinor >= 0) x.set("currency", a.currency);
-    x.set("settled", a.settled);
-    x.set("created_at", isoTime(a.createdAtMs));
-    if (a.closedAtMs) x.set("closed_at", isoTime(a.closedAtMs));
-    attempts.add(x);
-  }
+  for (const auto& a : PaymentRepository::attempts(store_, p.id)) attempts.add(attemptJson(a));
   o.set("attempts", attempts);
   return o;
+}
+
+Poco::JSON::Object PaymentService::attemptJson(const PaymentAttempt& a) {
+  Poco::JSON::Object x;
+  x.set("number", a.number);
+  x.set("provider_ref", a.providerRef);
+  x.set("state", a.state);
+  if (!a.txnId.empty()) x.set("provider_txn_id", a.txnId);
+  if (a.amountMinor >= 0) x.set("amount", formatMajor(a.amountMinor, a.currency));
+  if (!a.currency.empty() && a.amountMinor >= 0) x.set("currency", a.currency);
+  x.set("settled", a.settled);
+  x.set("created_at", isoTime(a.createdAtMs));
+  if (a.closedAtMs) x.set("closed_at", isoTime(a.closedAtMs));
+  return x;
 }
 
 void PaymentService::start(Router& router, bool sandbox) {

@@ -79,6 +79,8 @@ class PaymentService final : public Payments {
   // The circuit breakers of this process as they stand (read-only, for the console).
   std::vector<CircuitBreakers::State> breakerStates() { return breakers_.snapshot(); }
   std::vector<PaymentAttempt> attempts(const std::string& paymentId);
+  // An attempt as the admin API shows it (GET /admin/payments/{id} "attempts").
+  static Poco::JSON::Object attemptJson(const PaymentAttempt& a);
   int runJanitor();
   // Deletes webhook events that matched no payment and are older than the retention.
   int purgeUnmatchedWebhooks();
