@@ -117,7 +117,7 @@ int main(int argc, char** argv) {
     auto start = Clock_::now();
     const double cpu0 = cpuSeconds();
     const std::uint64_t writes0 = k.store().committedWrites(), commits0 = k.store().commits(),
-                        busy0 = k.store().batchNanos();
+                        busy0 = k.store().batchNanos(), flush0 = k.store().commitNanos();
     for (int t = 0; t < 16; ++t)
       ts.emplace_back([&] {
         Poco::Net::HTTPClientSession s("127.0.0.1", port);
@@ -150,7 +150,8 @@ int main(int argc, char** argv) {
     perfControl("disable");
     const double writes = static_cast<double>(k.store().committedWrites() - writes0),
                  commits = static_cast<double>(k.store().commits() - commits0),
-                 busy = static_cast<double>(k.store().batchNanos() - busy0) / 1e9;
+                 busy = static_cast<double>(k.store().batchNanos() - busy0) / 1e9,
+                 flush = static_cast<double>(k.store().commitNanos() - flush0) / 1e9;
     for (auto& t : ts) t.join();
     std::sort(lat.begin(), lat.end());
     auto pct = [&](double q) {
@@ -173,7 +174,13 @@ int main(int argc, char** argv) {
               << writes / static_cast<double>(n) << " write transactions and "
               << commits / static_cast<double>(n) << " commits per payment; write batches busy "
               << 100 * busy / secs << "% of the time ("
-              << static_cast<long>(busy * 1e6 / static_cast<double>(n)) << " us per payment)\n"
+              << static_cast<long>(busy * 1e6 / static_cast<double>(n)) << " us per payment"
+              << (flush > 0 ? ", of which COMMIT " +
+                                  std::to_string(
+                                      static_cast<long>(flush * 1e6 / static_cast<double>(n))) +
+                                  " us"
+                            : std::string())
+              << ")\n"
               << "  cpu: " << static_cast<long>(cpu * 1e6 / static_cast<double>(n))
               << " us per payment in this process (bench clients, server, simulator"
               << (k.store().engine() == Engine::sqlite ? ", database"

@@ -1,6 +1,8 @@
 #include "payments/PaymentRepository.hpp"
 
 #include <Poco/JSON/Parser.h>
+#include <Poco/UUID.h>
+#include <Poco/UUIDGenerator.h>
 
 #include <cctype>
 #include <random>
@@ -371,6 +373,18 @@ bool PaymentRepository::setStatus(Tx& tx, const Payment& p, PaymentStatus to,
              "UPDATE payments SET status = ?, failure_reason = ?, version = version + 1, "
              "updated_at = ? WHERE id = ? AND version = ?",
              {statusName(to), reason, nowMs, p.id, p.version}) == 1;
+}
+
+std::string PaymentRepository::newId(std::int64_t nowMs) {
+  unsigned char b[16];
+  Poco::UUIDGenerator::defaultGenerator().createRandom().copyTo(reinterpret_cast<char*>(b));
+  const auto ms = static_cast<std::uint64_t>(nowMs);
+  for (int i = 0; i < 6; ++i) b[i] = static_cast<unsigned char>(ms >> (40 - 8 * i));
+  b[6] = static_cast<unsigned char>((b[6] & 0x0f) | 0x70);  // version 7
+  b[8] = static_cast<unsigned char>((b[8] & 0x3f) | 0x80);  // RFC 9562 variant
+  Poco::UUID id;
+  id.copyFrom(reinterpret_cast<const char*>(b));
+  return id.toString();
 }
 
 bool PaymentRepository::settle(Tx& tx, const Payment& p, const ProviderStatus& report,

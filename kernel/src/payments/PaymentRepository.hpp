@@ -73,6 +73,11 @@ class PaymentRepository {
 
   static void insert(Tx& tx, const Payment& p, const std::string& customerJson,
                      std::int64_t firstCheckAtMs);
+  // A new payment id: a UUID of version 7 (RFC 9562), the creation time in milliseconds
+  // followed by 74 random bits. Ids made close in time sort close together, so the B-tree pages
+  // a settlement writes (the payment, its events, attempts and jobs, all keyed by the id) are
+  // mostly the same few recent ones: fewer pages per commit than random (version 4) ids.
+  static std::string newId(std::int64_t nowMs);
   static void event(Tx& tx, std::int64_t nowMs, const std::string& paymentId,
                     const std::string& provider, const std::string& kind, const std::string& detail,
                     const std::string& providerEventId = {});

@@ -190,7 +190,7 @@ Result<Payment> PaymentService::create(const CreatePayment& request) {
                        "No payment method is available right now. Please try again later.");
 
   Payment p;
-  p.id = Poco::UUIDGenerator::defaultGenerator().createRandom().toString();
+  p.id = PaymentRepository::newId(clock_.nowMs());
   p.product = req.product;
   p.orderRef = req.orderRef;
   p.provider = candidates.front()->name();

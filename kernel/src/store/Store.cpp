@@ -609,7 +609,12 @@ void Store::runBatch(std::vector<WriteItem*>& batch) {
   bool anyOk = std::any_of(batch.begin(), batch.end(), [](WriteItem* w) { return !w->error; });
   if (anyOk) {
     try {
+      const auto began = std::chrono::steady_clock::now();
       control(c, "COMMIT");
+      commitNanos_ +=
+          static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                         std::chrono::steady_clock::now() - began)
+                                         .count());
       ++commits_;
       committedWrites_ += static_cast<std::uint64_t>(
           std::count_if(batch.begin(), batch.end(), [](WriteItem* w) { return !w->error; }));

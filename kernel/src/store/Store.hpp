@@ -63,6 +63,8 @@ class Store final : public Database {
   // Nanoseconds batches spent from BEGIN to the end of COMMIT (summed over lanes): the write
   // path's busy time, which bounds the write rate when it nears the elapsed time.
   std::uint64_t batchNanos() const { return batchNanos_.load(); }
+  // SQLite: the part of it spent in COMMIT (the WAL write and its flush).
+  std::uint64_t commitNanos() const { return commitNanos_.load(); }
 
   // One pooled connection. On SQLite it also keeps the connection's prepared statements:
   // statements go straight to the SQLite API (Poco's generic record sets cost more than the
@@ -108,7 +110,7 @@ class Store final : public Database {
   // kept for writing finds them cached. Only the leading batch touches it.
   std::unique_ptr<Conn> writer_;
 
-  std::atomic<std::uint64_t> committedWrites_{0}, commits_{0}, batchNanos_{0};
+  std::atomic<std::uint64_t> committedWrites_{0}, commits_{0}, batchNanos_{0}, commitNanos_{0};
 };
 
 }  // namespace malipo
