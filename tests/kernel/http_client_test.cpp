@@ -150,12 +150,12 @@ class ScriptedServer {
         if (sayClose) out += "Connection: close\r\n";
         out += "\r\n" + body;
       }
-      if (::send(c, out.data(), out.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(out.size()))
-        return;
       {
         std::lock_guard<std::mutex> lock(mutex_);
-        ++answered_[what];
+        ++answered_[what];  // before it leaves: the client may look as soon as it arrives
       }
+      if (::send(c, out.data(), out.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(out.size()))
+        return;
       if (path == "/unframed") return;
       idleSince = std::chrono::steady_clock::now();
     }
@@ -232,12 +232,12 @@ TEST(HttpClientPool, IdleConnectionsClosedByTheServerLoseAndDoubleNothing) {
   Lines log;
   HttpClientImpl client(log);
   ASSERT_TRUE(client.send(request("GET", server.url("/status"))).ok());
-  std::this_thread::sleep_for(300ms);
+  std::this_thread::sleep_for(500ms);
   auto again = client.send(request("GET", server.url("/status")));
   ASSERT_TRUE(again.ok()) << again.error().internal;
   EXPECT_EQ(again->status, 200);
-  std::this_thread::sleep_for(300ms);
-  // Idle 300 ms: within the 1 s a push may reuse a connection, but this one is closed.
+  std::this_thread::sleep_for(500ms);
+  // Idle 500 ms: within the 1 s a push may reuse a connection, but this one is closed.
   auto pushed = client.send(request("POST", server.url("/push"), "{}"));
   ASSERT_TRUE(pushed.ok()) << pushed.error().internal;
   EXPECT_EQ(pushed->status, 200);
@@ -323,7 +323,7 @@ TEST(HttpClientPool, ConcurrentCallsShareABoundedSetOfConnections) {
 
 TEST(HttpClientPool, IdleConnectionsAreCappedAndExpire) {
   ScriptedServer server;
-  server.delayMs = 200;  // the 8 calls overlap, so 8 connections are open at once
+  server.delayMs = 400;  // the 8 calls overlap, so (nearly) 8 connections are open at once
   Lines log;
   HttpClientImpl::PoolLimits limits;
   limits.idlePerOrigin = 4;
@@ -333,13 +333,14 @@ TEST(HttpClientPool, IdleConnectionsAreCappedAndExpire) {
   for (int t = 0; t < 8; ++t)
     ts.emplace_back([&] { EXPECT_TRUE(client.send(request("GET", server.url("/status"))).ok()); });
   for (auto& t : ts) t.join();
-  EXPECT_EQ(server.accepted(), 8);
+  const int opened = server.accepted();
+  EXPECT_GT(opened, 4);
   EXPECT_EQ(client.idleConnections(), 4u);
 
   server.delayMs = 0;
   std::this_thread::sleep_for(500ms);  // older than maxIdle: closed, not reused
   ASSERT_TRUE(client.send(request("GET", server.url("/status"))).ok());
-  EXPECT_EQ(server.accepted(), 9);
+  EXPECT_EQ(server.accepted(), opened + 1);
   EXPECT_EQ(client.idleConnections(), 1u);
 }
 
