@@ -7,6 +7,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
+#include <fstream>
 #include <iostream>
 
 #include "app/Kernel.hpp"
@@ -24,6 +26,15 @@ static double cpuSeconds() {
   getrusage(RUSAGE_SELF, &u);
   return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
          static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
+
+// PAYMENTS_BENCH_PERF_CTL=FIFO: `perf record --control fifo:FIFO -D -1 …` profiles the webhook
+// phase only (the bench writes "enable" when it starts and "disable" when it ends).
+static void perfControl(const char* command) {
+  if (const char* fifo = std::getenv("PAYMENTS_BENCH_PERF_CTL")) {
+    std::ofstream ctl(fifo);
+    ctl << command << "\n";
+  }
 }
 
 int main(int argc, char** argv) {
@@ -102,9 +113,11 @@ int main(int argc, char** argv) {
     // Deliver the webhooks from 16 keep-alive clients and time each acknowledgement.
     std::vector<double> lat(static_cast<std::size_t>(n));
     next = 0;
+    perfControl("enable");
     auto start = Clock_::now();
     const double cpu0 = cpuSeconds();
-    const std::uint64_t writes0 = k.store().committedWrites(), commits0 = k.store().commits();
+    const std::uint64_t writes0 = k.store().committedWrites(), commits0 = k.store().commits(),
+                        busy0 = k.store().batchNanos();
     for (int t = 0; t < 16; ++t)
       ts.emplace_back([&] {
         Poco::Net::HTTPClientSession s("127.0.0.1", port);
@@ -134,8 +147,10 @@ int main(int argc, char** argv) {
     }
     double secs = std::chrono::duration<double>(Clock_::now() - start).count();
     const double cpu = cpuSeconds() - cpu0;
+    perfControl("disable");
     const double writes = static_cast<double>(k.store().committedWrites() - writes0),
-                 commits = static_cast<double>(k.store().commits() - commits0);
+                 commits = static_cast<double>(k.store().commits() - commits0),
+                 busy = static_cast<double>(k.store().batchNanos() - busy0) / 1e9;
     for (auto& t : ts) t.join();
     std::sort(lat.begin(), lat.end());
     auto pct = [&](double q) {
@@ -156,7 +171,9 @@ int main(int argc, char** argv) {
               << " single-row commits/s; settled/s / commits/s = "
               << static_cast<double>(fulfilled) / secs / diskCommits << " (target >= 1.0); "
               << writes / static_cast<double>(n) << " write transactions and "
-              << commits / static_cast<double>(n) << " commits per payment\n"
+              << commits / static_cast<double>(n) << " commits per payment; write batches busy "
+              << 100 * busy / secs << "% of the time ("
+              << static_cast<long>(busy * 1e6 / static_cast<double>(n)) << " us per payment)\n"
               << "  cpu: " << static_cast<long>(cpu * 1e6 / static_cast<double>(n))
               << " us per payment in this process (bench clients, server, simulator"
               << (k.store().engine() == Engine::sqlite ? ", database"

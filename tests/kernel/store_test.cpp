@@ -385,6 +385,35 @@ TEST_P(StoreTest, PreparedStatementsSurviveASchemaChange) {
   EXPECT_EQ(inTx.columns.size(), 2u);
 }
 
+// SQLite: every batch writes on the store's one writer connection, whose page cache stays
+// valid between batches. When another process holds the write lock past the busy timeout,
+// the batch fails with that error and the connection is opened again: the next write, once
+// the lock is free, goes through. Savepoints' sub-journals are kept in memory.
+TEST_P(StoreTest, TheWriterConnectionComesBackAfterAnotherProcessHeldTheLock) {
+  SKIP_WITHOUT_ENGINE();
+  if (GetParam() != "sqlite") GTEST_SKIP() << "PostgreSQL writes on pooled connections";
+  Store s(url(), 2, 100);
+  s.exec("CREATE TABLE w (id BIGINT PRIMARY KEY)");
+  s.exec("INSERT INTO w (id) VALUES (1)");
+  EXPECT_EQ(s.query("PRAGMA temp_store").i64(0, "temp_store"), 2);  // 2: memory
+  std::atomic<bool> locked{false}, release{false};
+  std::thread other([&] {
+    Store o(url(), 1, 100);  // another process's store: its own connections
+    o.write([&](Tx& tx) {
+      tx.exec("INSERT INTO w (id) VALUES (2)");
+      locked = true;
+      while (!release) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    });
+  });
+  while (!locked) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  EXPECT_THROW(s.exec("INSERT INTO w (id) VALUES (3)"), DbError);  // busy past the timeout
+  release = true;
+  other.join();
+  s.exec("INSERT INTO w (id) VALUES (4)");
+  EXPECT_EQ(s.query("SELECT COUNT(*) AS n FROM w").i64(0, "n"), 3);  // 1, 2, 4
+  EXPECT_EQ(s.query("SELECT COUNT(*) AS n FROM w WHERE id = 3").i64(0, "n"), 0);
+}
+
 // Store::nested: work inside a write that may be given up without giving up the write (the
 // payment core delivers a settled payment this way inside the settlement's transaction). Its
 // statements and its onCommit callbacks go when it returns false or throws; the callback's

@@ -25,6 +25,15 @@ const char* kRefundColumns =
     "manual, notify, provider_refund_id, failure_reason, product_answer, checks, next_check_at, "
     "notified_at, created_at, updated_at, version";
 
+// A stored JSON object (customer, next action); null for an empty one. One parser per thread,
+// reset between rows: building a parser (and its handler) cost as much as the parse.
+Poco::JSON::Object::Ptr storedObject(const std::string& text) {
+  if (text.empty() || text == "{}") return nullptr;
+  thread_local Poco::JSON::Parser parser;
+  parser.reset();
+  return parser.parse(text).extract<Poco::JSON::Object::Ptr>();
+}
+
 Payment rowToPayment(const Rows& r, std::size_t i) {
   Payment p;
   p.id = r.str(i, "id");
@@ -52,19 +61,17 @@ Payment rowToPayment(const Rows& r, std::size_t i) {
   p.refundedMinor = r.i64(i, "refunded_minor");
   p.shortRef = r.isNull(i, "short_ref") ? "" : r.str(i, "short_ref");
   try {
-    auto c =
-        Poco::JSON::Parser().parse(r.str(i, "customer_json")).extract<Poco::JSON::Object::Ptr>();
-    p.customer.accountId = c->optValue<std::string>("account_id", "");
-    p.customer.email = c->optValue<std::string>("email", "");
-    p.customer.name = c->optValue<std::string>("name", "");
-    p.customer.phone = c->optValue<std::string>("phone", "");
-    p.customer.country = c->optValue<std::string>("country", "");
+    if (auto c = storedObject(r.str(i, "customer_json"))) {
+      p.customer.accountId = c->optValue<std::string>("account_id", "");
+      p.customer.email = c->optValue<std::string>("email", "");
+      p.customer.name = c->optValue<std::string>("name", "");
+      p.customer.phone = c->optValue<std::string>("phone", "");
+      p.customer.country = c->optValue<std::string>("country", "");
+    }
   } catch (...) {
   }
   try {
-    std::string aj = r.str(i, "action_json");
-    if (!aj.empty()) {
-      auto a = Poco::JSON::Parser().parse(aj).extract<Poco::JSON::Object::Ptr>();
+    if (auto a = storedObject(r.str(i, "action_json"))) {
       p.action.type = a->optValue<std::string>("type", "none");
       p.action.url = a->optValue<std::string>("url", "");
       p.action.ussdCode = a->optValue<std::string>("ussd_code", "");
@@ -364,6 +371,17 @@ bool PaymentRepository::setStatus(Tx& tx, const Payment& p, PaymentStatus to,
              "UPDATE payments SET status = ?, failure_reason = ?, version = version + 1, "
              "updated_at = ? WHERE id = ? AND version = ?",
              {statusName(to), reason, nowMs, p.id, p.version}) == 1;
+}
+
+bool PaymentRepository::settle(Tx& tx, const Payment& p, const ProviderStatus& report,
+                               const std::string& reason, std::int64_t nowMs) {
+  auto minor = [](std::int64_t v) { return v >= 0 ? Value(v) : Value(Null{}); };
+  return tx.exec(
+             "UPDATE payments SET status = 'succeeded', failure_reason = ?, version = version + "
+             "1, updated_at = ?, provider_txn_id = ?, gross_minor = ?, fee_minor = ?, net_minor "
+             "= ?, fulfilment = 'pending' WHERE id = ? AND version = ?",
+             {reason, nowMs, report.providerTxnId, minor(report.grossMinor), minor(report.feeMinor),
+              minor(report.netMinor), p.id, p.version}) == 1;
 }
 
 std::vector<PaymentAttempt> PaymentRepository::attempts(Database& db,

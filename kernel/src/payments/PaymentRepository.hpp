@@ -9,6 +9,7 @@
 
 #include "malipo/db.hpp"
 #include "malipo/payments.hpp"
+#include "malipo/provider.hpp"
 
 namespace malipo {
 
@@ -78,6 +79,10 @@ class PaymentRepository {
   // Compare-and-set on the version; false if someone else moved the payment first.
   static bool setStatus(Tx& tx, const Payment& p, PaymentStatus to, const std::string& reason,
                         std::int64_t nowMs);
+  // The same compare-and-set to `succeeded` with the provider's settlement (transaction id,
+  // gross, fee, net) and `fulfilment = 'pending'`: one statement, not three on the same row.
+  static bool settle(Tx& tx, const Payment& p, const ProviderStatus& report,
+                     const std::string& reason, std::int64_t nowMs);
 
   // Attempts (SDK 1.1), by number.
   static std::vector<PaymentAttempt> attempts(Database& db, const std::string& paymentId);

@@ -84,8 +84,11 @@ void PaymentService::event(Tx& tx, const std::string& paymentId, const std::stri
 }
 
 bool PaymentService::transition(Tx& tx, const Payment& p, PaymentStatus to,
-                                const std::string& reason) {
-  if (!PaymentRepository::setStatus(tx, p, to, reason, clock_.nowMs())) return false;
+                                const std::string& reason, const ProviderStatus* settlement) {
+  const bool moved = settlement && to == PaymentStatus::succeeded
+                         ? PaymentRepository::settle(tx, p, *settlement, reason, clock_.nowMs())
+                         : PaymentRepository::setStatus(tx, p, to, reason, clock_.nowMs());
+  if (!moved) return false;
   event(tx, p.id, p.provider, "transition",
         std::string(statusName(p.status)) + " -> " + statusName(to) +
             (reason.empty() ? "" : ": " + reason));
@@ -104,20 +107,17 @@ bool PaymentService::applyDecision(Tx& tx, const Payment& p, const machine::Deci
                                    const ProviderStatus* report, int attempt) {
   for (const auto& e : d.events) event(tx, p.id, p.provider, e.kind, e.detail);
   if (!d.to) return true;
-  if (d.recordSettlement && report)
-    tx.exec(
-        "UPDATE payments SET provider_txn_id = ?, gross_minor = ?, fee_minor = ?, net_minor = "
-        "? WHERE id = ? AND version = ?",
-        {report->providerTxnId, orNull(report->grossMinor), orNull(report->feeMinor),
-         orNull(report->netMinor), p.id, p.version});
   if (d.recordReported && report)
     tx.exec(
         "UPDATE payments SET reported_amount_minor = ?, reported_currency = ?, reported_txn_id = "
         "? WHERE id = ?",
         {orNull(report->amountMinor), report->currency,
          report->providerTxnId.empty() ? Value(Null{}) : Value(report->providerTxnId), p.id});
-  if (!transition(tx, p, *d.to, d.reason)) return false;
-  if (*d.to == PaymentStatus::succeeded)
+  // A settlement is recorded by the transition's own statement (status, the provider's
+  // amounts, fulfilment pending).
+  const ProviderStatus* settlement = d.recordSettlement ? report : nullptr;
+  if (!transition(tx, p, *d.to, d.reason, settlement)) return false;
+  if (*d.to == PaymentStatus::succeeded && !settlement)
     tx.exec("UPDATE payments SET fulfilment = 'pending' WHERE id = ?", {p.id});
   // Attempts (SDK 1.1): the one reported on takes the payment's outcome, the others close.
   const std::int64_t now = clock_.nowMs();

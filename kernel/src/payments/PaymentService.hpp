@@ -135,7 +135,10 @@ class PaymentService final : public Payments {
   // `attempt`: the attempt the report is about; its state follows the payment's.
   bool applyDecision(Tx& tx, const Payment& p, const machine::Decision& d,
                      const ProviderStatus* report = nullptr, int attempt = 0);
-  bool transition(Tx& tx, const Payment& p, PaymentStatus to, const std::string& reason);
+  // `settlement`: the provider's report of a payment that moves to succeeded (recorded with the
+  // transition, fulfilment pending).
+  bool transition(Tx& tx, const Payment& p, PaymentStatus to, const std::string& reason,
+                  const ProviderStatus* settlement = nullptr);
   void event(Tx& tx, const std::string& paymentId, const std::string& provider,
              const std::string& kind, const std::string& detail,
              const std::string& providerEventId = {});

@@ -60,6 +60,9 @@ class Store final : public Database {
   // SQLite several callbacks share one commit under concurrent load.
   std::uint64_t committedWrites() const { return committedWrites_.load(); }
   std::uint64_t commits() const { return commits_.load(); }
+  // Nanoseconds batches spent from BEGIN to the end of COMMIT (summed over lanes): the write
+  // path's busy time, which bounds the write rate when it nears the elapsed time.
+  std::uint64_t batchNanos() const { return batchNanos_.load(); }
 
   // One pooled connection. On SQLite it also keeps the connection's prepared statements:
   // statements go straight to the SQLite API (Poco's generic record sets cost more than the
@@ -99,7 +102,13 @@ class Store final : public Database {
   std::vector<WriteItem*> queue_;
   int leading_ = 0;  // batches running their callbacks
   int lanes_ = 1;    // at most this many at once
-  std::atomic<std::uint64_t> committedWrites_{0}, commits_{0};
+  // SQLite: the one connection every batch writes on (one lane), outside the pool. SQLite
+  // drops a connection's page cache when another connection committed since it last read: a
+  // batch on any pooled connection read its pages again (pread of the WAL and the file), one
+  // kept for writing finds them cached. Only the leading batch touches it.
+  std::unique_ptr<Conn> writer_;
+
+  std::atomic<std::uint64_t> committedWrites_{0}, commits_{0}, batchNanos_{0};
 };
 
 }  // namespace malipo
