@@ -1,7 +1,7 @@
 // Outbound HTTP lent to plugins (provider APIs, callbacks).
-//
 // TLS certificates are verified; every call has a connect and a total timeout; idempotent
 // calls (GET, DELETE, or `idempotent = true`) are retried on connection errors and 5xx.
+// Connections are kept alive and reused; a non-idempotent request is never sent twice.
 // The kernel logs method, host, path, status and duration only: never headers, query
 // strings or bodies, which carry keys and customer data.
 // Thread-safety: safe from any thread; calls block the calling thread.
@@ -37,8 +37,8 @@ struct OutboundResponse {
 class HttpClient {
  public:
   virtual ~HttpClient() = default;
-  // A transport failure is ErrorCode::providerTimeout (timed out: outcome unknown) or
-  // ErrorCode::providerError (refused, DNS, TLS). Any HTTP status is a value, not an error.
+  // Failures: ErrorCode::providerTimeout when the outcome is unknown (timed out, or lost after
+  // a non-idempotent request went out); providerError: refused, DNS, TLS. A status is a value.
   virtual Result<OutboundResponse> send(const OutboundRequest& request) = 0;
 };
 
