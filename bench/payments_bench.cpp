@@ -61,9 +61,10 @@ int main(int argc, char** argv) {
         "  - {name: shop, library: " +
         dir + "/libmalipo_shop.so}\n";
     // The disk's own figure first: single-row durable commits per second, one writer, on the
-    // same database (same file system, same synchronous setting).
-    double diskCommits = 0;
-    {
+    // same database (same file system, same synchronous setting). Measured again after the
+    // payments (a shared disk's rate moves from second to second): the ratio is taken against
+    // the higher of the two, the harder target.
+    auto diskRate = [&] {
       Store s(db, 1, 5000);
       s.exec("CREATE TABLE IF NOT EXISTS bench_commit (id BIGINT PRIMARY KEY)");
       s.exec("DELETE FROM bench_commit");
@@ -71,10 +72,12 @@ int main(int argc, char** argv) {
       std::int64_t i = 0;
       while (std::chrono::duration<double>(Clock_::now() - t0).count() < 1.0)
         s.exec("INSERT INTO bench_commit (id) VALUES (?)", {i++});
-      diskCommits =
+      const double rate =
           static_cast<double>(i) / std::chrono::duration<double>(Clock_::now() - t0).count();
       s.exec("DROP TABLE bench_commit");
-    }
+      return rate;
+    };
+    const double diskBefore = diskRate();
     Kernel k(ConfigLoader::loadString(yaml, "bench.yaml"));
     k.open();
     // The simulator stands in for the provider's servers, whose CPU would not be this
@@ -162,14 +165,17 @@ int main(int argc, char** argv) {
         k.store()
             .query("SELECT COUNT(*) AS n FROM payments WHERE status = 'succeeded'")
             .i64(0, "n");
-    std::cout << (k.store().engine() == Engine::sqlite ? "sqlite" : "postgresql") << ": " << n
+    const bool sqlite = k.store().engine() == Engine::sqlite;
+    k.shutdown();
+    const double diskAfter = diskRate(), diskCommits = std::max(diskBefore, diskAfter);
+    std::cout << (sqlite ? "sqlite" : "postgresql") << ": " << n
               << " payments, webhook -> fulfilled in " << secs
               << " s = " << static_cast<long>(static_cast<double>(fulfilled) / secs)
               << " settled payments/s (succeeded " << succeeded << ", fulfilled " << fulfilled
               << "); webhook ack p50 " << pct(0.5) << " ms, p99 " << pct(0.99)
               << " ms (target >= 500/s, p99 <= 50 ms)\n"
-              << "  disk: " << static_cast<long>(diskCommits)
-              << " single-row commits/s; settled/s / commits/s = "
+              << "  disk: " << static_cast<long>(diskBefore) << " single-row commits/s before, "
+              << static_cast<long>(diskAfter) << " after; settled/s / the higher = "
               << static_cast<double>(fulfilled) / secs / diskCommits << " (target >= 1.0); "
               << writes / static_cast<double>(n) << " write transactions and "
               << commits / static_cast<double>(n) << " commits per payment; write batches busy "
@@ -183,10 +189,8 @@ int main(int argc, char** argv) {
               << ")\n"
               << "  cpu: " << static_cast<long>(cpu * 1e6 / static_cast<double>(n))
               << " us per payment in this process (bench clients, server, simulator"
-              << (k.store().engine() == Engine::sqlite ? ", database"
-                                                       : "; not the PostgreSQL server")
-              << "), " << cpu / secs << " cores busy\n";
-    k.shutdown();
+              << (sqlite ? ", database" : "; not the PostgreSQL server") << "), " << cpu / secs
+              << " cores busy\n";
     return fulfilled == n ? 0 : 1;
   } catch (const std::exception& e) {
     std::cerr << "payments_bench: " << e.what() << "\n";
