@@ -4,6 +4,9 @@ set -euo pipefail
 BUILD=${1:-build}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
+# Absolute: the servers' configs are written under $WORK, and a config's relative paths
+# resolve against its own folder.
+BUILD=$(cd "$BUILD" && pwd)
 BIN="$BUILD/bin"
 WORK=$(mktemp -d /tmp/malipo-bench.XXXXXX)
 chmod 755 "$WORK"
