@@ -389,13 +389,12 @@ std::string PaymentRepository::newId(std::int64_t nowMs) {
 
 bool PaymentRepository::settle(Tx& tx, const Payment& p, const ProviderStatus& report,
                                const std::string& reason, std::int64_t nowMs) {
-  auto minor = [](std::int64_t v) { return v >= 0 ? Value(v) : Value(Null{}); };
   return tx.exec(
              "UPDATE payments SET status = 'succeeded', failure_reason = ?, version = version + "
              "1, updated_at = ?, provider_txn_id = ?, gross_minor = ?, fee_minor = ?, net_minor "
              "= ?, fulfilment = 'pending' WHERE id = ? AND version = ?",
-             {reason, nowMs, report.providerTxnId, minor(report.grossMinor), minor(report.feeMinor),
-              minor(report.netMinor), p.id, p.version}) == 1;
+             {reason, nowMs, report.providerTxnId, orNull(report.grossMinor),
+              orNull(report.feeMinor), orNull(report.netMinor), p.id, p.version}) == 1;
 }
 
 std::vector<PaymentAttempt> PaymentRepository::attempts(Database& db,

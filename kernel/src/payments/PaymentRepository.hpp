@@ -78,6 +78,8 @@ class PaymentRepository {
   // a settlement writes (the payment, its events, attempts and jobs, all keyed by the id) are
   // mostly the same few recent ones: fewer pages per commit than random (version 4) ids.
   static std::string newId(std::int64_t nowMs);
+  // An amount in minor units for a nullable column: NULL when not known (negative).
+  static Value orNull(std::int64_t minor) { return minor >= 0 ? Value(minor) : Value(Null{}); }
   static void event(Tx& tx, std::int64_t nowMs, const std::string& paymentId,
                     const std::string& provider, const std::string& kind, const std::string& detail,
                     const std::string& providerEventId = {});

@@ -1,7 +1,5 @@
 #include "payments/PaymentService.hpp"
 
-#include <Poco/UUIDGenerator.h>
-
 #include <algorithm>
 
 #include "malipo/money.hpp"
@@ -21,10 +19,6 @@ std::string customerJson(const Customer& c) {
   std::ostringstream os;
   o.stringify(os);
   return os.str();
-}
-
-Value orNull(std::int64_t minor) {
-  return minor >= 0 ? Value(minor) : Value(Null{});
 }
 
 std::string actionJson(const NextAction& a) {
@@ -111,7 +105,7 @@ bool PaymentService::applyDecision(Tx& tx, const Payment& p, const machine::Deci
     tx.exec(
         "UPDATE payments SET reported_amount_minor = ?, reported_currency = ?, reported_txn_id = "
         "? WHERE id = ?",
-        {orNull(report->amountMinor), report->currency,
+        {PaymentRepository::orNull(report->amountMinor), report->currency,
          report->providerTxnId.empty() ? Value(Null{}) : Value(report->providerTxnId), p.id});
   // A settlement is recorded by the transition's own statement (status, the provider's
   // amounts, fulfilment pending).
