@@ -72,16 +72,17 @@ JobOutcome PaymentService::deliverInTx(Tx& tx, const Payment& p, Product& prod) 
 // for settlement and delivery, instead of the job's enqueue, claim, run, its own transaction
 // and its completion). Inside a savepoint: a product that declines (retry or fail) or throws
 // has its writes rolled back, and the caller enqueues the job as before, whose runs do the
-// retries and the failure bookkeeping.
-bool PaymentService::deliverInSettlement(Tx& tx, const std::string& id) {
-  auto p = PaymentRepository::find(tx, id);
-  if (!p || p->status != PaymentStatus::succeeded) return false;
-  auto prod = product(p->product);
+// retries and the failure bookkeeping. `settled`: the payment as the settling transaction left
+// it (not read again).
+bool PaymentService::deliverInSettlement(Tx& tx, const Payment& settled) {
+  if (settled.status != PaymentStatus::succeeded) return false;
+  auto prod = product(settled.product);
   if (!prod || !prod->deliversInTransaction()) return false;
+  const std::string& id = settled.id;
   try {
     return Store::nested(tx, [&] {
       return jobs_.recordDone(tx, JobSpec{"payment.settled", id, "settled:" + id, 0, 0}) &&
-             deliverInTx(tx, *p, *prod).kind == JobOutcome::Kind::done;
+             deliverInTx(tx, settled, *prod).kind == JobOutcome::Kind::done;
     });
   } catch (const std::exception&) {
     return false;  // rolled back; the job's run tells why

@@ -132,9 +132,11 @@ class PaymentService final : public Payments {
       const std::vector<std::shared_ptr<PaymentProvider>>& candidates);
   // Applies a decision of the state machine in `tx`: its events, the compare-and-set, the
   // follow-up job; logs and metrics after the commit. False if the payment moved meanwhile.
-  // `attempt`: the attempt the report is about; its state follows the payment's.
+  // `attempt`: the attempt the report is about; its state follows the payment's. `moved`, when
+  // the payment moved: the row as the transaction leaves it.
   bool applyDecision(Tx& tx, const Payment& p, const machine::Decision& d,
-                     const ProviderStatus* report = nullptr, int attempt = 0);
+                     const ProviderStatus* report = nullptr, int attempt = 0,
+                     Payment* moved = nullptr);
   // `settlement`: the provider's report of a payment that moves to succeeded (recorded with the
   // transition, fulfilment pending).
   bool transition(Tx& tx, const Payment& p, PaymentStatus to, const std::string& reason,
@@ -147,7 +149,7 @@ class PaymentService final : public Payments {
   JobOutcome runSettled(const Job& job, bool settled);
   // Delivery inside `tx` with its record (fulfilment done); see PaymentJobs.cpp.
   JobOutcome deliverInTx(Tx& tx, const Payment& p, Product& prod);
-  bool deliverInSettlement(Tx& tx, const std::string& id);
+  bool deliverInSettlement(Tx& tx, const Payment& settled);
   JobOutcome runRefund(const Job& job);
   JobOutcome runRefundNotify(const Job& job);
   int runRefundJanitor();
