@@ -149,6 +149,28 @@ TEST_P(PaymentsTest, ASettledJobRunAgainDoesNotDeliverAgain) {
   }
 }
 
+// The settling transaction hands the product the payment as it leaves the row (not read
+// again): settled, the provider's transaction, fulfilment pending, the new version.
+TEST_P(PaymentsTest, TheInTransactionDeliveryIsGivenThePaymentAsSettled) {
+  SKIP_WITHOUT_ENGINE();
+  boot(2, "{deliver_in_tx: true}");
+  auto p = order();
+  std::string id = p->getValue<std::string>("id");
+  pay(p->getValue<std::string>("provider_ref"));
+  ASSERT_TRUE(eventually([&] { return fulfilments(id) == 1; }));
+  Rows row = kernel_->store().query(
+      "SELECT status, provider_txn_id, version, fulfilment FROM payments WHERE id = ?", {id});
+  ASSERT_EQ(row.str(0, "status"), "succeeded");
+  ASSERT_FALSE(row.str(0, "provider_txn_id").empty());
+  std::string seen =
+      kernel_->store()
+          .query("SELECT seen FROM shop_fulfilments WHERE payment_id = ? AND kind = 'settled'",
+                 {id})
+          .str(0, "seen");
+  EXPECT_EQ(seen, "succeeded " + row.str(0, "provider_txn_id") + " pending v" +
+                      std::to_string(row.i64(0, "version")));
+}
+
 TEST_P(PaymentsTest, OneWebhookDeliveredAHundredTimesConcurrently) {
   SKIP_WITHOUT_ENGINE();
   boot(4);

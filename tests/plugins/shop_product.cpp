@@ -31,7 +31,11 @@ class Shop final : public malipo::Product {
     m.sqlite =
         "CREATE TABLE shop_fulfilments (payment_id TEXT NOT NULL, kind TEXT NOT NULL, created_at "
         "BIGINT NOT NULL)";
-    return {m};
+    malipo::Migration seen;
+    seen.version = 2;
+    seen.description = "the payment as the in-transaction delivery was given it";
+    seen.sqlite = "ALTER TABLE shop_fulfilments ADD COLUMN seen TEXT";
+    return {m, seen};
   }
 
   std::vector<malipo::CatalogItem> catalog(const std::string& channel) const override {
@@ -135,8 +139,11 @@ class Shop final : public malipo::Product {
     if (fail == "always_retry") return malipo::JobOutcome::retry("warehouse unreachable", 1);
     int delay = static_cast<int>(host_.settings().getInt("fulfil_delay_ms"));
     if (delay > 0) std::this_thread::sleep_for(std::chrono::milliseconds(delay));
-    tx.exec("INSERT INTO shop_fulfilments (payment_id, kind, created_at) VALUES (?, ?, ?)",
-            {p.id, "settled", host_.clock().nowMs()});
+    // What the kernel handed over, for tests to compare with the committed row.
+    std::string seen = std::string(malipo::statusName(p.status)) + " " + p.providerTxnId + " " +
+                       p.fulfilment + " v" + std::to_string(p.version);
+    tx.exec("INSERT INTO shop_fulfilments (payment_id, kind, created_at, seen) VALUES (?, ?, ?, ?)",
+            {p.id, "settled", host_.clock().nowMs(), seen});
     return malipo::JobOutcome::ok();
   }
   malipo::JobOutcome onPaymentFailed(const malipo::Payment& p) override {
