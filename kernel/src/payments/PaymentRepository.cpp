@@ -367,12 +367,26 @@ void PaymentRepository::event(Tx& tx, std::int64_t nowMs, const std::string& pay
        providerEventId.empty() ? Value(Null{}) : Value(providerEventId), detail, nowMs});
 }
 
+namespace {
+// The columns both compare-and-sets write, on the caller's copy.
+void moved(const Payment& p, PaymentStatus to, const std::string& reason, std::int64_t nowMs,
+           Payment& row) {
+  row = p;
+  row.status = to;
+  row.failureReason = reason;
+  ++row.version;
+  row.updatedAtMs = nowMs;
+}
+}  // namespace
+
 bool PaymentRepository::setStatus(Tx& tx, const Payment& p, PaymentStatus to,
-                                  const std::string& reason, std::int64_t nowMs) {
-  return tx.exec(
-             "UPDATE payments SET status = ?, failure_reason = ?, version = version + 1, "
-             "updated_at = ? WHERE id = ? AND version = ?",
-             {statusName(to), reason, nowMs, p.id, p.version}) == 1;
+                                  const std::string& reason, std::int64_t nowMs, Payment* row) {
+  if (tx.exec("UPDATE payments SET status = ?, failure_reason = ?, version = version + 1, "
+              "updated_at = ? WHERE id = ? AND version = ?",
+              {statusName(to), reason, nowMs, p.id, p.version}) != 1)
+    return false;
+  if (row) moved(p, to, reason, nowMs, *row);
+  return true;
 }
 
 std::string PaymentRepository::newId(std::int64_t nowMs) {
@@ -388,13 +402,22 @@ std::string PaymentRepository::newId(std::int64_t nowMs) {
 }
 
 bool PaymentRepository::settle(Tx& tx, const Payment& p, const ProviderStatus& report,
-                               const std::string& reason, std::int64_t nowMs) {
-  return tx.exec(
-             "UPDATE payments SET status = 'succeeded', failure_reason = ?, version = version + "
-             "1, updated_at = ?, provider_txn_id = ?, gross_minor = ?, fee_minor = ?, net_minor "
-             "= ?, fulfilment = 'pending' WHERE id = ? AND version = ?",
-             {reason, nowMs, report.providerTxnId, orNull(report.grossMinor),
-              orNull(report.feeMinor), orNull(report.netMinor), p.id, p.version}) == 1;
+                               const std::string& reason, std::int64_t nowMs, Payment* row) {
+  if (tx.exec("UPDATE payments SET status = 'succeeded', failure_reason = ?, version = version + "
+              "1, updated_at = ?, provider_txn_id = ?, gross_minor = ?, fee_minor = ?, net_minor "
+              "= ?, fulfilment = 'pending' WHERE id = ? AND version = ?",
+              {reason, nowMs, report.providerTxnId, orNull(report.grossMinor),
+               orNull(report.feeMinor), orNull(report.netMinor), p.id, p.version}) != 1)
+    return false;
+  if (row) {
+    moved(p, PaymentStatus::succeeded, reason, nowMs, *row);
+    row->providerTxnId = report.providerTxnId;
+    row->grossMinor = report.grossMinor;
+    row->feeMinor = report.feeMinor;
+    row->netMinor = report.netMinor;
+    row->fulfilment = "pending";
+  }
+  return true;
 }
 
 std::vector<PaymentAttempt> PaymentRepository::attempts(Database& db,

@@ -83,13 +83,14 @@ class PaymentRepository {
   static void event(Tx& tx, std::int64_t nowMs, const std::string& paymentId,
                     const std::string& provider, const std::string& kind, const std::string& detail,
                     const std::string& providerEventId = {});
-  // Compare-and-set on the version; false if someone else moved the payment first.
+  // Compare-and-set on the version; false if someone else moved the payment first. `row`,
+  // when given and the payment moved: set to the row as the statement left it.
   static bool setStatus(Tx& tx, const Payment& p, PaymentStatus to, const std::string& reason,
-                        std::int64_t nowMs);
+                        std::int64_t nowMs, Payment* row = nullptr);
   // The same compare-and-set to `succeeded` with the provider's settlement (transaction id,
   // gross, fee, net) and `fulfilment = 'pending'`: one statement, not three on the same row.
   static bool settle(Tx& tx, const Payment& p, const ProviderStatus& report,
-                     const std::string& reason, std::int64_t nowMs);
+                     const std::string& reason, std::int64_t nowMs, Payment* row = nullptr);
 
   // Attempts (SDK 1.1), by number.
   static std::vector<PaymentAttempt> attempts(Database& db, const std::string& paymentId);

@@ -78,10 +78,12 @@ void PaymentService::event(Tx& tx, const std::string& paymentId, const std::stri
 }
 
 bool PaymentService::transition(Tx& tx, const Payment& p, PaymentStatus to,
-                                const std::string& reason, const ProviderStatus* settlement) {
-  const bool moved = settlement && to == PaymentStatus::succeeded
-                         ? PaymentRepository::settle(tx, p, *settlement, reason, clock_.nowMs())
-                         : PaymentRepository::setStatus(tx, p, to, reason, clock_.nowMs());
+                                const std::string& reason, const ProviderStatus* settlement,
+                                Payment* row) {
+  const bool moved =
+      settlement && to == PaymentStatus::succeeded
+          ? PaymentRepository::settle(tx, p, *settlement, reason, clock_.nowMs(), row)
+          : PaymentRepository::setStatus(tx, p, to, reason, clock_.nowMs(), row);
   if (!moved) return false;
   event(tx, p.id, p.provider, "transition",
         std::string(statusName(p.status)) + " -> " + statusName(to) +
@@ -110,24 +112,16 @@ bool PaymentService::applyDecision(Tx& tx, const Payment& p, const machine::Deci
   // A settlement is recorded by the transition's own statement (status, the provider's
   // amounts, fulfilment pending).
   const ProviderStatus* settlement = d.recordSettlement ? report : nullptr;
-  if (!transition(tx, p, *d.to, d.reason, settlement)) return false;
-  if (*d.to == PaymentStatus::succeeded && !settlement)
+  // `after`: the row as this transaction leaves it, kept up by each statement that writes it
+  // (the settlement's delivery below takes it; reading it again cost a tenth of the write
+  // lane's time).
+  Payment after;
+  if (!transition(tx, p, *d.to, d.reason, settlement, &after)) return false;
+  if (*d.to == PaymentStatus::succeeded && !settlement) {
     tx.exec("UPDATE payments SET fulfilment = 'pending' WHERE id = ?", {p.id});
-  // The row as this transaction leaves it, from what it read and wrote (the settlement's
-  // delivery below needs it; reading it again cost a tenth of the write lane's time).
-  const std::int64_t now = clock_.nowMs();
-  Payment after = p;
-  after.status = *d.to;
-  ++after.version;
-  after.updatedAtMs = now;
-  after.failureReason = d.reason;
-  if (settlement) {
-    after.providerTxnId = settlement->providerTxnId;
-    after.grossMinor = settlement->grossMinor;
-    after.feeMinor = settlement->feeMinor;
-    after.netMinor = settlement->netMinor;
+    after.fulfilment = "pending";
   }
-  if (*d.to == PaymentStatus::succeeded) after.fulfilment = "pending";
+  const std::int64_t now = clock_.nowMs();
   // Attempts (SDK 1.1): the one reported on takes the payment's outcome, the others close.
   if (attempt > 0 && report &&
       (*d.to == PaymentStatus::succeeded || *d.to == PaymentStatus::held ||

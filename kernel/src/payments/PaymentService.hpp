@@ -139,8 +139,9 @@ class PaymentService final : public Payments {
                      Payment* moved = nullptr);
   // `settlement`: the provider's report of a payment that moves to succeeded (recorded with the
   // transition, fulfilment pending).
+  // `row`: see PaymentRepository::setStatus.
   bool transition(Tx& tx, const Payment& p, PaymentStatus to, const std::string& reason,
-                  const ProviderStatus* settlement = nullptr);
+                  const ProviderStatus* settlement = nullptr, Payment* row = nullptr);
   void event(Tx& tx, const std::string& paymentId, const std::string& provider,
              const std::string& kind, const std::string& detail,
              const std::string& providerEventId = {});
