@@ -6,7 +6,7 @@ set -euo pipefail
 BUILD_PKGS=(build-essential cmake pkg-config ccache
   libpoco-dev libboost-dev libboost-filesystem-dev libyaml-cpp-dev libssl-dev
   libhpdf-dev libmstch-dev libphonenumber-dev libpq-dev libsqlite3-dev
-  libgtest-dev libgmock-dev libharfbuzz-dev libfribidi-dev libicu-dev
+  libgtest-dev libgmock-dev libharfbuzz-dev libfribidi-dev libicu-dev libmimalloc-dev
   fonts-dejavu-core fonts-noto-core fonts-symbola)
 TEST_PKGS=(clang-format postgresql-15 qpdf poppler-utils python3-reportlab wrk curl procps python3 chromium nginx)
 # Node.js for the browser tests: the machine's own if present, Debian's otherwise.
