@@ -771,5 +771,12 @@ TEST(PaymentsChannel, CatalogAndSummariesComeFromProducts) {
   EXPECT_EQ(k.payments().accountSummary("shop", "msisdn:233200000000").error().code,
             ErrorCode::notFound);
   EXPECT_EQ(k.payments().accountSummary("nosuch", "x").error().code, ErrorCode::notFound);
-  EXPECT_FALSE(k.payments().prepareChannelSale("shop", items[0].item, Customer{}).ok());
+  auto meta = k.payments().prepareChannelSale("shop", items[0].item, Customer{});
+  ASSERT_TRUE(meta.ok());
+  EXPECT_EQ(meta.value(), R"({"sku":"widget"})");
+  CatalogItem other = items[0].item;
+  other.id = "gadget";
+  EXPECT_EQ(k.payments().prepareChannelSale("shop", other, Customer{}).error().code,
+            ErrorCode::invalidInput);
+  EXPECT_FALSE(k.payments().prepareChannelSale("nosuch", items[0].item, Customer{}).ok());
 }

@@ -6,10 +6,13 @@
 //   GET  /shop/payments/{id} → the payment (sync on read)
 //   POST /shop/payments/{id}/proof {"text": "..."} → proof outcome
 //   POST /shop/webhook-alias → the webhook inbox of settings.alias_provider
+//   POST /shop/widget-price {"amount_minor"} → the price of the catalog's widget (ussd_menu,
+//     GHS 10.50 until changed): a catalog that moves while menus are open
 // Refunds (SDK 1.1): checkRefund refuses with settings.refuse_refunds (its text) when set;
 // onPaymentRefunded records a fulfilment of kind "refunded:<refund id>" (tests count them).
 #include <Poco/JSON/Parser.h>
 
+#include <atomic>
 #include <chrono>
 #include <thread>
 
@@ -40,7 +43,14 @@ class Shop final : public malipo::Product {
 
   std::vector<malipo::CatalogItem> catalog(const std::string& channel) const override {
     if (channel != "ussd_menu") return {};
-    return {{"widget", "Widget", 1050, "GHS"}};
+    return {{"widget", "Widget", widgetPriceMinor_.load(), "GHS"}};
+  }
+  // Sold through channel menus one at a time (no quantity field in the metadata).
+  malipo::Result<std::string> prepareChannelSale(const malipo::CatalogItem& item,
+                                                 const malipo::Customer&) override {
+    if (item.id != "widget")
+      return malipo::Error::make(malipo::ErrorCode::invalidInput, "unknown item " + item.id);
+    return std::string(R"({"sku":"widget"})");
   }
 
   void start() override {
@@ -120,6 +130,17 @@ class Shop final : public malipo::Product {
       if (!res.ok()) return malipo::Response::error(res.error(), req.requestId);
       return malipo::Response::json(200, res.value().toJson());
     });
+    r.add("POST", "/shop/widget-price", [this](const malipo::Request& req) {
+      auto in = malipo::parseJsonObject(req.body);
+      if (!in || !in->has("amount_minor") || !in->get("amount_minor").isInteger())
+        return malipo::Response::error(
+            malipo::Error::make(malipo::ErrorCode::invalidInput, "amount_minor wanted"),
+            req.requestId);
+      widgetPriceMinor_ = in->getValue<Poco::Int64>("amount_minor");
+      Poco::JSON::Object out;
+      out.set("amount_minor", widgetPriceMinor_.load());
+      return malipo::Response::json(200, out);
+    });
     std::string alias = host_.settings().getString("alias_provider");
     if (!alias.empty()) r.add("POST", "/shop/webhook-alias", host_.payments().webhookInbox(alias));
   }
@@ -160,6 +181,7 @@ class Shop final : public malipo::Product {
   }
 
  private:
+  std::atomic<std::int64_t> widgetPriceMinor_{1050};
   malipo::JobOutcome record(const malipo::Payment& p, const std::string& kind) {
     int delay = static_cast<int>(host_.settings().getInt("fulfil_delay_ms"));
     if (delay > 0) std::this_thread::sleep_for(std::chrono::milliseconds(delay));

@@ -18,6 +18,10 @@ namespace {
 const char* kLog = "hubtel";
 const std::int64_t kFulfilmentRetentionMs = 30LL * 24 * 3600 * 1000;
 const char* kChannel = "ussd_menu";
+// How old a menu a screen may show (HubtelProvider::menu).
+const std::int64_t kMenuMaxAgeMs = 1000;
+// The account the menu asks products about (balance entries, quantities): not a customer's.
+const char* kProbeMsisdn = "233000000000";
 
 // Operators label metrics; anything else (app, POS names) is folded so labels stay fixed.
 std::string operatorLabel(const std::string& op) {
@@ -449,8 +453,7 @@ Reply HubtelProvider::withState(Reply reply, const std::string& sessionId,
 
 Reply HubtelProvider::start(const Interaction& in, const std::string& msisdn) {
   std::int64_t now = host_.clock().nowMs();
-  Menu menu = menuFor(msisdn);
-  Outcome o = mainMenu(menu, 0);
+  Outcome o = mainMenu(*menu(), 0);
   std::string step = encodeStep(o.next);
   bool fresh = false, reopened = false;
   sessions_.commit([&](Tx& tx) {
@@ -490,7 +493,7 @@ Reply HubtelProvider::proceed(const Interaction& in, const std::string& msisdn) 
   if (signedStep) {
     // The common case, without reading the session first: the signed step routes, and one
     // conditional write both proves the session is still open and stores the new step.
-    Outcome o = advance(menuFor(msisdn), *signedStep, in.message);
+    Outcome o = advance(*menu(), *signedStep, in.message);
     if (o.kind == Outcome::Kind::show || o.kind == Outcome::Kind::release) {
       bool closes = o.kind == Outcome::Kind::release;
       std::string step = encodeStep(closes ? *signedStep : o.next);
@@ -566,8 +569,7 @@ Reply HubtelProvider::proceedFromRow(const Interaction& in, const std::string& m
     error("unknown_session");
     return Reply::release(in.sessionId, kSessionExpired);
   }
-  Menu menu = menuFor(msisdn);
-  Outcome o = advance(menu, *at, in.message);
+  Outcome o = advance(*menu(true), *at, in.message);
   if (o.invalidInput) error("invalid_input");
   switch (o.kind) {
     case Outcome::Kind::show: {
@@ -674,19 +676,28 @@ Reply HubtelProvider::showBalance(const Interaction& in, const std::string& msis
 // ---------------------------------------------------------------------------------------
 // Menus from catalogs
 
-Menu HubtelProvider::menuFor(const std::string& msisdn) {
-  Menu menu;
-  menu.texts = cfg_.texts;
-  menu.languages = languages_;
-  menu.maxQuantity = cfg_.maxQuantity;
-  menu.pageSize = cfg_.pageSize;
+std::shared_ptr<const Menu> HubtelProvider::menu(bool fresh) {
+  const std::int64_t now = host_.clock().nowMs();
+  if (!fresh) {
+    std::lock_guard<std::mutex> lock(menuMutex_);
+    if (menu_ && now - menuBuiltAtMs_ >= 0 && now - menuBuiltAtMs_ < kMenuMaxAgeMs) return menu_;
+  }
+  auto menu = std::make_shared<Menu>();
+  menu->texts = cfg_.texts;
+  menu->languages = languages_;
+  menu->maxQuantity = cfg_.maxQuantity;
+  menu->pageSize = cfg_.pageSize;
   for (auto& ci : host_.payments().catalog(kChannel))
     // Hubtel collects cedis only: an item priced in anything else cannot be sold here.
     if (ci.item.currency == kCurrency && ci.item.amountMinor > 0 && !ci.item.id.empty() &&
         ci.item.id.find('|') == std::string::npos && ci.product.find('|') == std::string::npos)
-      menu.items.push_back(std::move(ci));
-  if (cfg_.balanceEntries && showsAccountData()) menu.balanceProducts = balanceProducts(menu.items);
-  menu.sellsQuantity = [this, msisdn](const ChannelItem& ci) { return sellsQuantity(ci, msisdn); };
+      menu->items.push_back(std::move(ci));
+  if (cfg_.balanceEntries && showsAccountData())
+    menu->balanceProducts = balanceProducts(menu->items);
+  menu->sellsQuantity = [this](const ChannelItem& ci) { return sellsQuantity(ci); };
+  std::lock_guard<std::mutex> lock(menuMutex_);
+  menu_ = menu;
+  menuBuiltAtMs_ = now;
   return menu;
 }
 
@@ -703,7 +714,7 @@ std::vector<std::string> HubtelProvider::balanceProducts(const std::vector<Chann
       } else {
         // Asked once per product and process: the Product default answers not_found, so
         // a product that never implemented accountSummary gets no balance entry.
-        auto r = host_.payments().accountSummary(ci.product, "msisdn:233000000000");
+        auto r = host_.payments().accountSummary(ci.product, std::string("msisdn:") + kProbeMsisdn);
         answers = r.ok() || r.error().code != ErrorCode::notFound;
         answersBalance_[ci.product] = answers;
       }
@@ -713,20 +724,29 @@ std::vector<std::string> HubtelProvider::balanceProducts(const std::vector<Chann
   return out;
 }
 
-bool HubtelProvider::sellsQuantity(const ChannelItem& ci, const std::string& msisdn) {
+bool HubtelProvider::sellsQuantity(const ChannelItem& ci) {
   // An item is sold by quantity only when its product's sale metadata carries a field we
   // know how to multiply (e.g. credits): otherwise Qty > 1 would charge for more than the
-  // product delivers.
+  // product delivers. saleMetadata checks the customer's own metadata again at checkout.
+  const std::string key = ci.product + "|" + ci.item.id;  // neither holds '|' (menu())
+  {
+    std::lock_guard<std::mutex> lock(balanceMutex_);
+    auto it = sellsQuantity_.find(key);
+    if (it != sellsQuantity_.end()) return it->second;
+  }
   Customer c;
-  c.accountId = "msisdn:" + msisdn;
-  c.phone = msisdn;
+  c.accountId = std::string("msisdn:") + kProbeMsisdn;
+  c.phone = kProbeMsisdn;
   auto meta = host_.payments().prepareChannelSale(ci.product, ci.item, c);
-  if (!meta.ok()) return false;
+  if (!meta.ok()) return false;  // not remembered: the next screen asks again
   auto o = parseJsonObject(meta.value());
-  if (!o) return false;
-  for (const auto& f : cfg_.quantityFields)
-    if (o->has(f) && !o->isNull(f) && o->get(f).isInteger()) return true;
-  return false;
+  bool byQuantity = false;
+  if (o)
+    for (const auto& f : cfg_.quantityFields)
+      if (o->has(f) && !o->isNull(f) && o->get(f).isInteger()) byQuantity = true;
+  std::lock_guard<std::mutex> lock(balanceMutex_);
+  sellsQuantity_[key] = byQuantity;
+  return byQuantity;
 }
 
 Result<std::string> HubtelProvider::saleMetadata(const ChannelItem& ci, std::int64_t qty,

@@ -159,8 +159,14 @@ class HubtelProvider final : public PaymentProvider {
   // (the interaction allow-list) or, in sandbox, from the simulator.
   bool showsAccountData() const { return cfg_.sandbox || cfg_.interactionIpCheck; }
 
-  Menu menuFor(const std::string& msisdn);
-  bool sellsQuantity(const ChannelItem& item, const std::string& msisdn);
+  // The menu every session sees alike: the texts, the languages and the channel's catalog.
+  // Screens take the one built at most kMenuMaxAgeMs ago (a product's catalog crosses the
+  // ABI and a rebuild was a tenth of the CPU of an interaction); `fresh` rebuilds it now, for
+  // the steps that act on an item (checkout, balance), so money follows the current catalog.
+  std::shared_ptr<const Menu> menu(bool fresh = false);
+  // Whether an item's sale metadata carries a quantity field: asked once per item and process,
+  // for a placeholder account like balanceProducts (checkout asks again for the customer's).
+  bool sellsQuantity(const ChannelItem& item);
   Result<std::string> saleMetadata(const ChannelItem& item, std::int64_t qty,
                                    const std::string& msisdn, const std::string& sessionId);
   std::vector<std::string> balanceProducts(const std::vector<ChannelItem>& items);
@@ -190,6 +196,10 @@ class HubtelProvider final : public PaymentProvider {
   std::unique_ptr<Simulator> sim_;
   std::mutex balanceMutex_;
   std::map<std::string, bool> answersBalance_;  // product → accountSummary is implemented
+  std::map<std::string, bool> sellsQuantity_;   // product|item → sold by quantity
+  std::mutex menuMutex_;
+  std::shared_ptr<const Menu> menu_;
+  std::int64_t menuBuiltAtMs_ = 0;
 };
 
 }  // namespace malipo::hubtel

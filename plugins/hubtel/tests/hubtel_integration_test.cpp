@@ -48,7 +48,8 @@ struct Screen {
 class HubtelTest : public EngineTest {
  protected:
   void boot(const std::string& hubtelSettings = "", const std::string& logLevel = "error",
-            const std::string& creditsSettings = "{providers: [hubtel]}") {
+            const std::string& creditsSettings = "{providers: [hubtel]}",
+            const std::string& morePlugins = "") {
     dbUrl_ = url();
     std::string yaml =
         "server: {listen: \"127.0.0.1:0\", access_log: false, rate_limits: {default: "
@@ -77,7 +78,7 @@ class HubtelTest : public EngineTest {
         "    library: " CREDITS_PLUGIN
         "\n"
         "    settings: " +
-        creditsSettings + "\n";
+        creditsSettings + "\n" + morePlugins;
     kernel_ = std::make_unique<Kernel>(ConfigLoader::loadString(yaml, "hubtel.yaml"));
     kernel_->open();
     kernel_->start();
@@ -217,6 +218,41 @@ TEST_P(HubtelTest, InitiationShowsTheMainMenuBuiltFromCatalogs) {
   EXPECT_EQ(row.str(0, "mobile"), kMobile);
   EXPECT_NE(metrics().find("malipo_hubtel_sessions_started_total{operator=\"mtn\"} 1"),
             std::string::npos);
+}
+
+// Screens may show a menu built up to a second ago (kMenuMaxAgeMs), but what the customer
+// confirms is priced from the product's catalog as it is at checkout: a price changed while
+// the session was on the confirmation screen is the price of the payment and of the cart.
+TEST_P(HubtelTest, CheckoutChargesTheCatalogAsItIsAtCheckout) {
+  SKIP_WITHOUT_ENGINE();
+  boot("", "error", "{providers: [hubtel]}",
+       "  - {name: shop, library: " SHOP_PLUGIN ", settings: {deliver_in_tx: true}}\n");
+  Screen s;
+  std::string id = dial(&s);
+  // The widget's entry number, wherever the catalogs put it.
+  std::string text = s.message(), entry;
+  auto at = text.find(". Widget - GHS 10.50");
+  ASSERT_NE(at, std::string::npos) << text;
+  entry = text.substr(text.rfind('\n', at) + 1, at - text.rfind('\n', at) - 1);
+  Screen confirm = answer(id, entry);  // no quantity question: the shop sells one at a time
+  ASSERT_EQ(confirm.type(), "response") << confirm.raw;
+  EXPECT_NE(confirm.message().find("10.50"), std::string::npos) << confirm.message();
+  auto r = http(port_, "POST", "/shop/widget-price", R"({"amount_minor": 1275})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  Screen cart = answer(id, "1");
+  ASSERT_EQ(cart.type(), "AddToCart") << cart.raw;
+  EXPECT_NE(cart.raw.find("12.75"), std::string::npos) << cart.raw;
+  std::string paymentId = paymentOf(id);
+  ASSERT_FALSE(paymentId.empty());
+  Rows p = kernel_->store().query("SELECT amount_minor, product FROM payments WHERE id = ?",
+                                  {paymentId});
+  ASSERT_EQ(p.size(), 1u);
+  EXPECT_EQ(p.i64(0, "amount_minor"), 1275);
+  EXPECT_EQ(p.str(0, "product"), "shop");
+  // The next session's first screen shows the new price too: the checkout rebuilt the menu.
+  Screen next;
+  dial(&next, "233200585543");
+  EXPECT_NE(next.message().find(". Widget - GHS 12.75"), std::string::npos) << next.message();
 }
 
 // A configured package without a name is labelled "<credits> credits" (the credits plugin's
@@ -1026,8 +1062,12 @@ TEST_P(HubtelTest, MetricsFromTheSeed) {
   ASSERT_TRUE(eventually([&] { return balance() == 10; }));
   ASSERT_TRUE(eventually([&] { return callbacks(id)->size() == 1; }));
   kernel_->jobs().enqueue(JobSpec{"hubtel.stats", "", "", 0, 0});
+  // Both gauges: a scheduled stats run from before the payment's outcome was recorded shows
+  // the conversion already, with no decided payment yet.
   ASSERT_TRUE(eventually([&] {
-    return metrics().find("malipo_hubtel_conversion_ratio 0.333") != std::string::npos;
+    std::string m = metrics();
+    return m.find("malipo_hubtel_conversion_ratio 0.333") != std::string::npos &&
+           m.find("malipo_hubtel_payment_success_ratio 1") != std::string::npos;
   })) << metrics();
   std::string m = metrics();
   EXPECT_NE(m.find("malipo_hubtel_sessions_started_total{operator=\"mtn\"} 3"), std::string::npos)
