@@ -32,7 +32,7 @@ class GroupCommit {
     queue_.push_back(&me);
     while (!me.done) {
       if (leading_) {
-        cv_.wait(lock);
+        me.cv.wait(lock);  // woken when done, or when first in line to lead
         continue;
       }
       leading_ = true;
@@ -43,9 +43,14 @@ class GroupCommit {
       lock.unlock();
       run(batch);
       lock.lock();
-      for (Item* i : batch) i->done = true;
       leading_ = false;
-      cv_.notify_all();
+      // Each waiter is woken for its own reason only (its write is done, or it leads next):
+      // waking every waiter on every commit kept 64 threads spinning through the lock.
+      for (Item* i : batch) {
+        i->done = true;
+        if (i != &me) i->cv.notify_one();
+      }
+      if (!queue_.empty()) queue_.front()->cv.notify_one();
     }
     if (me.error) std::rethrow_exception(me.error);
   }
@@ -55,6 +60,7 @@ class GroupCommit {
     const std::function<void(Tx&)>* work;
     bool done = false;
     std::exception_ptr error;
+    std::condition_variable cv;
   };
 
   void run(const std::vector<Item*>& batch) {
@@ -82,7 +88,6 @@ class GroupCommit {
   Database& db_;
   std::size_t maxBatch_;
   std::mutex mutex_;
-  std::condition_variable cv_;
   std::vector<Item*> queue_;
   bool leading_ = false;
 };
