@@ -162,7 +162,8 @@ class HubtelProvider final : public PaymentProvider {
   // The menu every session sees alike: the texts, the languages and the channel's catalog.
   // Screens take the one built at most kMenuMaxAgeMs ago (a product's catalog crosses the
   // ABI and a rebuild was a tenth of the CPU of an interaction); `fresh` rebuilds it now, for
-  // the steps that act on an item (checkout, balance), so money follows the current catalog.
+  // the steps that go by the stored session (among them every checkout and balance), so money
+  // follows the current catalog.
   std::shared_ptr<const Menu> menu(bool fresh = false);
   // Whether an item's sale metadata carries a quantity field: asked once per item and process,
   // for a placeholder account like balanceProducts (checkout asks again for the customer's).
